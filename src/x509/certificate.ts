@@ -1,0 +1,415 @@
+// The certificate model. Parsing is lazy: construction locates the TBS fields and decodes the cheap
+// ones; names, extensions and hashes are decoded on first access and cached.
+import { createHash, type KeyObject } from 'node:crypto';
+import { bitStringBytes, DerError, decodeBool, decodeOid, decodeSmallInt, decodeTime, type Node, parse, readNode, TAG } from './der.ts';
+import {
+  type AuthorityInfoAccess,
+  type BasicConstraints,
+  decodeAia,
+  decodeAkiKeyId,
+  decodeBasicConstraints,
+  decodeCrlDistributionPoints,
+  decodeExtKeyUsage,
+  decodeKeyUsage,
+  decodeNameConstraints,
+  decodePolicies,
+  decodeSans,
+  emptySans,
+  extValue,
+  type NameConstraints,
+  type SubjectAltNames,
+} from './extensions.ts';
+import { describeSpki, type PublicKeyInfo, publicKeyFromSpki, spkiSha256, verifySignature } from './keys.ts';
+import { decodeName, type NameAttribute, nameGet, type Rdns, rdnsToString } from './name.ts';
+import { extName, type KeyUsage, OID, sigAlgName } from './oids.ts';
+
+export interface ExtensionSummary {
+  oid: string;
+  name: string;
+  critical: boolean;
+}
+
+/** Extensions this toolkit understands; a critical one outside this set is an unknown critical extension. */
+export const KNOWN_CERT_EXTENSIONS: ReadonlySet<string> = new Set([
+  OID.subjectKeyIdentifier,
+  OID.keyUsage,
+  OID.subjectAltName,
+  OID.issuerAltName,
+  OID.basicConstraints,
+  OID.nameConstraints,
+  OID.crlDistributionPoints,
+  OID.certificatePolicies,
+  OID.policyMappings,
+  OID.authorityKeyIdentifier,
+  OID.policyConstraints,
+  OID.extKeyUsage,
+  OID.inhibitAnyPolicy,
+  OID.authorityInfoAccess,
+  OID.subjectInfoAccess,
+  OID.ctSct,
+  OID.netscapeComment,
+]);
+
+interface RawExtension {
+  oid: string;
+  critical: boolean;
+  value: Uint8Array;
+}
+
+export class Certificate {
+  readonly der: Uint8Array;
+  readonly version: number;
+  readonly serialBytes: Uint8Array;
+  readonly notBefore: Date;
+  readonly notAfter: Date;
+  readonly signatureAlgorithmOid: string;
+  /** The algorithm inside TBS; must equal the outer one (RFC 5280 4.1.1.2). */
+  readonly tbsSignatureAlgorithmOid: string;
+  readonly warnings: string[] = [];
+
+  /** Byte ranges into der. */
+  private readonly tbsNode: Node;
+  private readonly issuerNode: Node;
+  private readonly subjectNode: Node;
+  private readonly spkiNode: Node;
+  private readonly sigAlgNode: Node;
+  private readonly sigNode: Node;
+  private readonly extsNode: Node | undefined;
+
+  private _subject?: Rdns;
+  private _issuer?: Rdns;
+  private _exts?: RawExtension[];
+  private _sha256?: string;
+  private _spkiSha256?: string;
+  private _publicKey?: KeyObject;
+  private _keyInfo?: PublicKeyInfo;
+  private _sans?: SubjectAltNames;
+  private _ski?: string | null;
+  private _aki?: string | null;
+
+  constructor(der: Uint8Array) {
+    this.der = der;
+    const cert = parse(der).expect(TAG.SEQUENCE, 'certificate');
+    const tbs = readNode(der, cert.valueStart, cert.end).expect(TAG.SEQUENCE, 'tbsCertificate');
+    const sigAlg = readNode(der, tbs.end, cert.end).expect(TAG.SEQUENCE, 'signatureAlgorithm');
+    const sig = readNode(der, sigAlg.end, cert.end).expect(TAG.BIT_STRING, 'signature');
+    if (sig.end !== cert.end) throw new DerError('trailing data after signature', sig.end);
+    this.tbsNode = tbs;
+    this.sigAlgNode = sigAlg;
+    this.sigNode = sig;
+    this.signatureAlgorithmOid = decodeOid(sigAlg.child(0));
+
+    let pos = tbs.valueStart;
+    let n = readNode(der, pos, tbs.end);
+    let version = 1;
+    if (n.tag === 0xa0) {
+      version = decodeSmallInt(n.inner()) + 1;
+      pos = n.end;
+      n = readNode(der, pos, tbs.end);
+    }
+    this.version = version;
+    n.expect(TAG.INTEGER, 'serialNumber');
+    this.serialBytes = n.value;
+    const algo = readNode(der, n.end, tbs.end).expect(TAG.SEQUENCE, 'signature');
+    this.tbsSignatureAlgorithmOid = decodeOid(algo.child(0));
+    this.issuerNode = readNode(der, algo.end, tbs.end).expect(TAG.SEQUENCE, 'issuer');
+    const validity = readNode(der, this.issuerNode.end, tbs.end).expect(TAG.SEQUENCE, 'validity');
+    const nb = readNode(der, validity.valueStart, validity.end);
+    const na = readNode(der, nb.end, validity.end);
+    this.notBefore = decodeTime(nb);
+    this.notAfter = decodeTime(na);
+    this.subjectNode = readNode(der, validity.end, tbs.end).expect(TAG.SEQUENCE, 'subject');
+    this.spkiNode = readNode(der, this.subjectNode.end, tbs.end).expect(TAG.SEQUENCE, 'subjectPublicKeyInfo');
+    pos = this.spkiNode.end;
+    let exts: Node | undefined;
+    while (pos < tbs.end) {
+      const f = readNode(der, pos, tbs.end);
+      if (f.tag === 0xa3) exts = f.inner().expect(TAG.SEQUENCE, 'extensions');
+      else if (f.tag !== 0x81 && f.tag !== 0x82) throw new DerError(`unexpected field 0x${f.tag.toString(16)} in tbsCertificate`, f.start);
+      pos = f.end;
+    }
+    this.extsNode = exts;
+    if (this.serialBytes.length === 0) throw new DerError('empty serial number', n.start);
+
+    // Cheap structural warnings: anything heavier belongs to the lint engine.
+    if (this.signatureAlgorithmOid !== this.tbsSignatureAlgorithmOid)
+      this.warnings.push(
+        `signature algorithm mismatch: outer ${sigAlgName(this.signatureAlgorithmOid)}, inside TBS ${sigAlgName(this.tbsSignatureAlgorithmOid)}`,
+      );
+    if (version < 3 && exts) this.warnings.push(`version ${version} certificate carries extensions`);
+  }
+
+  // ---------- identity ----------
+
+  /** Serial as lowercase hex of the DER contents (two's complement, as openssl prints it). */
+  get serialNumber(): string {
+    let b = this.serialBytes;
+    if (b.length > 1 && b[0] === 0) b = b.subarray(1);
+    return Buffer.from(b).toString('hex');
+  }
+  get serialNegative(): boolean {
+    return ((this.serialBytes[0] as number) & 0x80) !== 0;
+  }
+  get subjectRdns(): Rdns {
+    this._subject ??= decodeName(this.subjectNode);
+    return this._subject;
+  }
+  get issuerRdns(): Rdns {
+    this._issuer ??= decodeName(this.issuerNode);
+    return this._issuer;
+  }
+  get subject(): string {
+    return rdnsToString(this.subjectRdns);
+  }
+  get issuer(): string {
+    return rdnsToString(this.issuerRdns);
+  }
+  get commonName(): string | undefined {
+    return nameGet(this.subjectRdns, OID.CN);
+  }
+  /** Raw DER of the subject and issuer names, for exact name chaining. */
+  get subjectRaw(): Uint8Array {
+    return this.subjectNode.raw;
+  }
+  get issuerRaw(): Uint8Array {
+    return this.issuerNode.raw;
+  }
+  get tbs(): Uint8Array {
+    return this.tbsNode.raw;
+  }
+  get signature(): Uint8Array {
+    return bitStringBytes(this.sigNode);
+  }
+  get spki(): Uint8Array {
+    return this.spkiNode.raw;
+  }
+  get signatureAlgorithm(): string {
+    return sigAlgName(this.signatureAlgorithmOid);
+  }
+
+  // ---------- hashes ----------
+
+  get sha256(): string {
+    this._sha256 ??= createHash('sha256').update(this.der).digest('hex');
+    return this._sha256;
+  }
+  get sha1(): string {
+    return createHash('sha1').update(this.der).digest('hex');
+  }
+  get spkiSha256(): string {
+    this._spkiSha256 ??= spkiSha256(this.spki);
+    return this._spkiSha256;
+  }
+
+  // ---------- key ----------
+
+  get keyInfo(): PublicKeyInfo {
+    this._keyInfo ??= describeSpki(this.spkiNode);
+    return this._keyInfo;
+  }
+  get publicKey(): KeyObject {
+    this._publicKey ??= publicKeyFromSpki(this.spki);
+    return this._publicKey;
+  }
+
+  // ---------- extensions ----------
+
+  get extensions(): RawExtension[] {
+    if (this._exts) return this._exts;
+    const out: RawExtension[] = [];
+    const seen = new Set<string>();
+    if (this.extsNode) {
+      for (const e of this.extsNode.children()) {
+        const o = decodeOid(e.child(0));
+        const second = e.child(1);
+        let critical = false;
+        let valueNode = second;
+        if (second.tag === TAG.BOOLEAN) {
+          critical = decodeBool(second);
+          if (!critical) this.warnings.push(`extension ${extName(o)} encodes critical=FALSE explicitly (not DER)`);
+          valueNode = e.child(2);
+        }
+        valueNode.expect(TAG.OCTET_STRING, `extension ${o} value`);
+        if (seen.has(o)) this.warnings.push(`duplicate extension ${extName(o)}`);
+        seen.add(o);
+        out.push({ oid: o, critical, value: valueNode.value });
+      }
+    }
+    this._exts = out;
+    return out;
+  }
+
+  extensionSummaries(): ExtensionSummary[] {
+    return this.extensions.map((e) => ({ oid: e.oid, name: extName(e.oid), critical: e.critical }));
+  }
+
+  private ext(o: string): RawExtension | undefined {
+    for (const e of this.extensions) if (e.oid === o) return e;
+    return undefined;
+  }
+
+  /** Decode an extension; a malformed one becomes a warning and reads as absent. */
+  private decodeExt<T>(o: string, f: (n: Node) => T): T | undefined {
+    const e = this.ext(o);
+    if (!e) return undefined;
+    try {
+      return f(extValue(e.value));
+    } catch (err) {
+      const w = `malformed ${extName(o)} extension: ${(err as Error).message}`;
+      if (!this.warnings.includes(w)) this.warnings.push(w);
+      return undefined;
+    }
+  }
+
+  hasExtension(o: string): boolean {
+    return this.ext(o) !== undefined;
+  }
+  isCritical(o: string): boolean {
+    return this.ext(o)?.critical ?? false;
+  }
+  get unknownCriticalExtensions(): string[] {
+    return this.extensions.filter((e) => e.critical && !KNOWN_CERT_EXTENSIONS.has(e.oid)).map((e) => e.oid);
+  }
+
+  get sans(): SubjectAltNames {
+    this._sans ??= this.decodeExt(OID.subjectAltName, decodeSans) ?? emptySans();
+    return this._sans;
+  }
+  get keyUsage(): KeyUsage[] | undefined {
+    return this.decodeExt(OID.keyUsage, decodeKeyUsage);
+  }
+  get extKeyUsage(): string[] | undefined {
+    return this.decodeExt(OID.extKeyUsage, decodeExtKeyUsage);
+  }
+  get basicConstraints(): BasicConstraints | undefined {
+    return this.decodeExt(OID.basicConstraints, decodeBasicConstraints);
+  }
+  get isCA(): boolean {
+    return this.basicConstraints?.ca === true;
+  }
+  get subjectKeyId(): string | undefined {
+    if (this._ski === undefined)
+      this._ski =
+        this.decodeExt(OID.subjectKeyIdentifier, (n) => Buffer.from(n.expect(TAG.OCTET_STRING, 'SKI').value).toString('hex')) ?? null;
+    return this._ski ?? undefined;
+  }
+  get authorityKeyId(): string | undefined {
+    if (this._aki === undefined) this._aki = this.decodeExt(OID.authorityKeyIdentifier, decodeAkiKeyId) ?? null;
+    return this._aki ?? undefined;
+  }
+  get nameConstraints(): NameConstraints | undefined {
+    return this.decodeExt(OID.nameConstraints, decodeNameConstraints);
+  }
+  get crlDistributionPoints(): string[] {
+    return this.decodeExt(OID.crlDistributionPoints, decodeCrlDistributionPoints) ?? [];
+  }
+  get authorityInfoAccess(): AuthorityInfoAccess {
+    return this.decodeExt(OID.authorityInfoAccess, decodeAia) ?? { ocsp: [], caIssuers: [] };
+  }
+  get policies(): string[] {
+    return this.decodeExt(OID.certificatePolicies, decodePolicies) ?? [];
+  }
+
+  /** Subject and issuer names encode the same bytes (the usual self-issued test). */
+  get selfIssued(): boolean {
+    return Buffer.from(this.subjectRaw).equals(Buffer.from(this.issuerRaw));
+  }
+
+  /** Did `issuerKey` sign this certificate? */
+  verifiedBy(issuerKey: KeyObject): boolean {
+    const params = this.sigAlgNode.children()[1];
+    return verifySignature(this.signatureAlgorithmOid, params, this.tbs, this.signature, issuerKey);
+  }
+
+  get selfSigned(): boolean {
+    return this.selfIssued && this.verifiedBy(this.publicKey);
+  }
+
+  isValidAt(t: Date): boolean {
+    return t >= this.notBefore && t <= this.notAfter;
+  }
+
+  toPem(): string {
+    return toPem('CERTIFICATE', this.der);
+  }
+
+  /** The documented JSON view (docs/inspect-schema.md). Touches every lazy field. */
+  toJSON(now: Date = new Date()): CertificateJson {
+    const ki = this.keyInfo;
+    const bc = this.basicConstraints;
+    const nc = this.nameConstraints;
+    const json: CertificateJson = {
+      kind: 'certificate',
+      version: this.version,
+      serialNumber: this.serialNumber,
+      subject: this.subject,
+      subjectAttributes: flatten(this.subjectRdns),
+      issuer: this.issuer,
+      issuerAttributes: flatten(this.issuerRdns),
+      notBefore: this.notBefore.toISOString(),
+      notAfter: this.notAfter.toISOString(),
+      secondsRemaining: Math.floor((this.notAfter.getTime() - now.getTime()) / 1000),
+      expired: now > this.notAfter,
+      notYetValid: now < this.notBefore,
+      publicKey: { ...ki, spkiSha256: this.spkiSha256 },
+      signatureAlgorithm: this.signatureAlgorithm,
+      fingerprints: { sha256: this.sha256, sha1: this.sha1 },
+      subjectAltNames: this.sans,
+      keyUsage: this.keyUsage ?? [],
+      extendedKeyUsage: this.extKeyUsage ?? [],
+      basicConstraints: bc ? { ca: bc.ca, pathLen: bc.pathLen ?? null } : null,
+      subjectKeyId: this.subjectKeyId ?? null,
+      authorityKeyId: this.authorityKeyId ?? null,
+      nameConstraints: nc ?? null,
+      crlDistributionPoints: this.crlDistributionPoints,
+      authorityInfoAccess: this.authorityInfoAccess,
+      policies: this.policies,
+      extensions: this.extensionSummaries(),
+      selfSigned: this.selfIssued ? this.selfSigned : false,
+      warnings: [...this.warnings],
+    };
+    return json;
+  }
+}
+
+export interface CertificateJson {
+  kind: 'certificate';
+  version: number;
+  serialNumber: string;
+  subject: string;
+  subjectAttributes: NameAttribute[];
+  issuer: string;
+  issuerAttributes: NameAttribute[];
+  notBefore: string;
+  notAfter: string;
+  secondsRemaining: number;
+  expired: boolean;
+  notYetValid: boolean;
+  publicKey: PublicKeyInfo & { spkiSha256: string };
+  signatureAlgorithm: string;
+  fingerprints: { sha256: string; sha1: string };
+  subjectAltNames: SubjectAltNames;
+  keyUsage: string[];
+  extendedKeyUsage: string[];
+  basicConstraints: { ca: boolean; pathLen: number | null } | null;
+  subjectKeyId: string | null;
+  authorityKeyId: string | null;
+  nameConstraints: NameConstraints | null;
+  crlDistributionPoints: string[];
+  authorityInfoAccess: AuthorityInfoAccess;
+  policies: string[];
+  extensions: ExtensionSummary[];
+  selfSigned: boolean;
+  warnings: string[];
+}
+
+function flatten(rdns: Rdns): NameAttribute[] {
+  return rdns.flat();
+}
+
+export function toPem(label: string, der: Uint8Array): string {
+  const b64 = Buffer.from(der).toString('base64');
+  let out = `-----BEGIN ${label}-----\n`;
+  for (let i = 0; i < b64.length; i += 64) out += `${b64.slice(i, i + 64)}\n`;
+  return `${out}-----END ${label}-----\n`;
+}

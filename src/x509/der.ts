@@ -1,0 +1,430 @@
+// A small DER reader and writer over Uint8Array.
+// Hand-written because the ASN.1 libraries are 30-1000x too slow for scan and issuance hot paths
+// (see docs/architecture.md). The reader is lazy: it only decodes what a caller walks into.
+
+export const TAG = {
+  BOOLEAN: 0x01,
+  INTEGER: 0x02,
+  BIT_STRING: 0x03,
+  OCTET_STRING: 0x04,
+  NULL: 0x05,
+  OID: 0x06,
+  ENUMERATED: 0x0a,
+  UTF8_STRING: 0x0c,
+  SEQUENCE: 0x30,
+  SET: 0x31,
+  PRINTABLE_STRING: 0x13,
+  T61_STRING: 0x14,
+  IA5_STRING: 0x16,
+  UTC_TIME: 0x17,
+  GENERALIZED_TIME: 0x18,
+  VISIBLE_STRING: 0x1a,
+  UNIVERSAL_STRING: 0x1c,
+  BMP_STRING: 0x1e,
+} as const;
+
+export class DerError extends Error {
+  readonly offset: number;
+  constructor(message: string, offset: number) {
+    super(`${message} at byte ${offset}`);
+    this.name = 'DerError';
+    this.offset = offset;
+  }
+}
+
+/** One TLV. `start` is the tag byte, `valueStart`..`end` the contents. */
+export class Node {
+  readonly buf: Uint8Array;
+  readonly tag: number;
+  readonly start: number;
+  readonly valueStart: number;
+  readonly end: number;
+
+  constructor(buf: Uint8Array, tag: number, start: number, valueStart: number, end: number) {
+    this.buf = buf;
+    this.tag = tag;
+    this.start = start;
+    this.valueStart = valueStart;
+    this.end = end;
+  }
+
+  get constructed(): boolean {
+    return (this.tag & 0x20) !== 0;
+  }
+  /** Context-specific tag number, or -1 if not context-specific. */
+  get contextNumber(): number {
+    return (this.tag & 0xc0) === 0x80 ? this.tag & 0x1f : -1;
+  }
+  get length(): number {
+    return this.end - this.valueStart;
+  }
+  /** The contents octets (a view, not a copy). */
+  get value(): Uint8Array {
+    return this.buf.subarray(this.valueStart, this.end);
+  }
+  /** The whole TLV (a view). */
+  get raw(): Uint8Array {
+    return this.buf.subarray(this.start, this.end);
+  }
+
+  children(): Node[] {
+    const out: Node[] = [];
+    let pos = this.valueStart;
+    while (pos < this.end) {
+      const n = readNode(this.buf, pos, this.end);
+      out.push(n);
+      pos = n.end;
+    }
+    return out;
+  }
+
+  /** Child at index i, walking siblings without allocating the whole list. */
+  child(i: number): Node {
+    let pos = this.valueStart;
+    for (let k = 0; ; k++) {
+      if (pos >= this.end) throw new DerError(`expected child ${i} of tag 0x${hex2(this.tag)}`, pos);
+      const n = readNode(this.buf, pos, this.end);
+      if (k === i) return n;
+      pos = n.end;
+    }
+  }
+
+  /** The single TLV inside an explicit [n] wrapper or an OCTET STRING that wraps DER. */
+  inner(): Node {
+    const n = readNode(this.buf, this.valueStart, this.end);
+    if (n.end !== this.end) throw new DerError('trailing data inside wrapper', n.end);
+    return n;
+  }
+
+  expect(tag: number, what: string): this {
+    if (this.tag !== tag) throw new DerError(`${what}: expected tag 0x${hex2(tag)}, got 0x${hex2(this.tag)}`, this.start);
+    return this;
+  }
+}
+
+function hex2(n: number): string {
+  return n.toString(16).padStart(2, '0');
+}
+
+/** Read one TLV at `pos`, bounded by `limit`. */
+export function readNode(buf: Uint8Array, pos: number, limit: number = buf.length): Node {
+  if (pos + 2 > limit) throw new DerError('truncated TLV header', pos);
+  const tag = buf[pos] as number;
+  if ((tag & 0x1f) === 0x1f) throw new DerError('multi-byte tags are not supported', pos);
+  let len = buf[pos + 1] as number;
+  let p = pos + 2;
+  if (len & 0x80) {
+    const n = len & 0x7f;
+    if (n === 0) throw new DerError('indefinite length is not DER', pos);
+    if (n > 4) throw new DerError('length too large', pos);
+    if (p + n > limit) throw new DerError('truncated length', pos);
+    len = 0;
+    for (let i = 0; i < n; i++) len = len * 256 + (buf[p + i] as number);
+    p += n;
+  }
+  const end = p + len;
+  if (end > limit) throw new DerError(`truncated value (needs ${len} bytes, has ${limit - p})`, pos);
+  return new Node(buf, tag, pos, p, end);
+}
+
+/** Parse a buffer that must hold exactly one TLV. */
+export function parse(buf: Uint8Array): Node {
+  const n = readNode(buf, 0, buf.length);
+  if (n.end !== buf.length) throw new DerError(`${buf.length - n.end} bytes of trailing data`, n.end);
+  return n;
+}
+
+// ---------- value decoders ----------
+
+const oidCache = new Map<string, string>();
+
+export function decodeOid(n: Node): string {
+  const v = n.value;
+  if (v.length === 0) throw new DerError('empty OID', n.start);
+  // Cache by the byte string: a scan meets the same few dozen OIDs millions of times.
+  const key = latin1(v);
+  const hit = oidCache.get(key);
+  if (hit !== undefined) return hit;
+  const parts: number[] = [];
+  let acc = 0;
+  for (let i = 0; i < v.length; i++) {
+    const b = v[i] as number;
+    acc = acc * 128 + (b & 0x7f);
+    if (!(b & 0x80)) {
+      if (parts.length === 0) {
+        const first = acc < 80 ? Math.floor(acc / 40) : 2;
+        parts.push(first, acc - first * 40);
+      } else parts.push(acc);
+      acc = 0;
+    }
+  }
+  const s = parts.join('.');
+  if (oidCache.size < 10000) oidCache.set(key, s);
+  return s;
+}
+
+function latin1(v: Uint8Array): string {
+  let s = '';
+  for (let i = 0; i < v.length; i++) s += String.fromCharCode(v[i] as number);
+  return s;
+}
+
+/** INTEGER as bigint (two's complement). */
+export function decodeBigInt(n: Node): bigint {
+  const v = n.value;
+  if (v.length === 0) throw new DerError('empty INTEGER', n.start);
+  let x = 0n;
+  for (let i = 0; i < v.length; i++) x = (x << 8n) | BigInt(v[i] as number);
+  if ((v[0] as number) & 0x80) x -= 1n << BigInt(v.length * 8);
+  return x;
+}
+
+export function decodeSmallInt(n: Node): number {
+  const v = n.value;
+  if (v.length === 0 || v.length > 6) throw new DerError('INTEGER out of range', n.start);
+  let x = 0;
+  for (let i = 0; i < v.length; i++) x = x * 256 + (v[i] as number);
+  if ((v[0] as number) & 0x80) x -= 2 ** (v.length * 8);
+  return x;
+}
+
+export function decodeBool(n: Node): boolean {
+  if (n.length !== 1) throw new DerError('BOOLEAN must be one byte', n.start);
+  return n.buf[n.valueStart] !== 0;
+}
+
+const utf8Decoder = new TextDecoder('utf-8', { fatal: false });
+
+/** Any of the string types as a JS string. */
+export function decodeString(n: Node): string {
+  const v = n.value;
+  switch (n.tag) {
+    case TAG.UTF8_STRING:
+      return utf8Decoder.decode(v);
+    case TAG.BMP_STRING: {
+      let s = '';
+      for (let i = 0; i + 1 < v.length; i += 2) s += String.fromCharCode(((v[i] as number) << 8) | (v[i + 1] as number));
+      return s;
+    }
+    case TAG.UNIVERSAL_STRING: {
+      let s = '';
+      for (let i = 0; i + 3 < v.length; i += 4)
+        s += String.fromCodePoint(
+          (((v[i] as number) << 24) | ((v[i + 1] as number) << 16) | ((v[i + 2] as number) << 8) | (v[i + 3] as number)) >>> 0,
+        );
+      return s;
+    }
+    default: {
+      // PrintableString, IA5String, VisibleString, T61String: ASCII fast path.
+      let ascii = true;
+      for (let i = 0; i < v.length; i++) if ((v[i] as number) > 0x7e) ascii = false;
+      return ascii ? latin1(v) : utf8Decoder.decode(v);
+    }
+  }
+}
+
+/** UTCTime or GeneralizedTime to a Date. Accepts only the forms RFC 5280 allows plus common offsets. */
+export function decodeTime(n: Node): Date {
+  const s = latin1(n.value);
+  let year: number;
+  let rest: string;
+  if (n.tag === TAG.UTC_TIME) {
+    if (s.length < 11) throw new DerError(`bad UTCTime '${s}'`, n.start);
+    const yy = Number(s.slice(0, 2));
+    year = yy >= 50 ? 1900 + yy : 2000 + yy;
+    rest = s.slice(2);
+  } else if (n.tag === TAG.GENERALIZED_TIME) {
+    if (s.length < 13) throw new DerError(`bad GeneralizedTime '${s}'`, n.start);
+    year = Number(s.slice(0, 4));
+    rest = s.slice(4);
+  } else throw new DerError(`expected a time, got tag 0x${hex2(n.tag)}`, n.start);
+  const mo = Number(rest.slice(0, 2));
+  const d = Number(rest.slice(2, 4));
+  const h = Number(rest.slice(4, 6));
+  const mi = Number(rest.slice(6, 8));
+  let i = 8;
+  let sec = 0;
+  if (/^\d\d/.test(rest.slice(8, 10))) {
+    sec = Number(rest.slice(8, 10));
+    i = 10;
+  }
+  let ms = 0;
+  if (rest[i] === '.') {
+    const m = /^\.(\d+)/.exec(rest.slice(i));
+    if (m?.[1]) {
+      ms = Math.round(Number(`0.${m[1]}`) * 1000);
+      i += m[0].length;
+    }
+  }
+  let offset = 0;
+  const tz = rest.slice(i);
+  if (tz !== 'Z') {
+    const m = /^([+-])(\d\d)(\d\d)$/.exec(tz);
+    if (!m) throw new DerError(`bad time zone in '${s}'`, n.start);
+    offset = (m[1] === '-' ? -1 : 1) * (Number(m[2]) * 60 + Number(m[3]));
+  }
+  const t = Date.UTC(year, mo - 1, d, h, mi, sec, ms) - offset * 60000;
+  if (!Number.isFinite(t) || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60)
+    throw new DerError(`bad time '${s}'`, n.start);
+  return new Date(t);
+}
+
+/** BIT STRING contents without the unused-bits byte. */
+export function bitStringBytes(n: Node): Uint8Array {
+  if (n.tag !== TAG.BIT_STRING || n.length < 1) throw new DerError('expected BIT STRING', n.start);
+  return n.buf.subarray(n.valueStart + 1, n.end);
+}
+
+// ---------- writer ----------
+// Each helper returns the full TLV bytes. Lengths are computed once; concatenation is one copy per level.
+
+function header(tag: number, len: number): Uint8Array {
+  if (len < 0x80) return Uint8Array.of(tag, len);
+  if (len < 0x100) return Uint8Array.of(tag, 0x81, len);
+  if (len < 0x10000) return Uint8Array.of(tag, 0x82, len >> 8, len & 0xff);
+  if (len < 0x1000000) return Uint8Array.of(tag, 0x83, len >> 16, (len >> 8) & 0xff, len & 0xff);
+  return Uint8Array.of(tag, 0x84, (len >>> 24) & 0xff, (len >> 16) & 0xff, (len >> 8) & 0xff, len & 0xff);
+}
+
+export function tlv(tag: number, ...parts: Uint8Array[]): Uint8Array {
+  let len = 0;
+  for (const p of parts) len += p.length;
+  const h = header(tag, len);
+  const out = new Uint8Array(h.length + len);
+  out.set(h, 0);
+  let o = h.length;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
+
+export const seq = (...parts: Uint8Array[]): Uint8Array => tlv(TAG.SEQUENCE, ...parts);
+
+/** SET OF: DER requires the elements sorted by their encodings. */
+export function setOf(...parts: Uint8Array[]): Uint8Array {
+  const sorted = parts.length > 1 ? [...parts].sort(compareBytes) : parts;
+  return tlv(TAG.SET, ...sorted);
+}
+
+export function compareBytes(a: Uint8Array, b: Uint8Array): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return (a[i] as number) - (b[i] as number);
+  return a.length - b.length;
+}
+
+/** [n] EXPLICIT wrapper (constructed context tag). */
+export const explicit = (n: number, inner: Uint8Array): Uint8Array => tlv(0xa0 | n, inner);
+/** [n] IMPLICIT primitive value. */
+export const implicit = (n: number, value: Uint8Array): Uint8Array => tlv(0x80 | n, value);
+/** [n] IMPLICIT constructed value (e.g. a SEQUENCE retagged). */
+export const implicitConstructed = (n: number, ...parts: Uint8Array[]): Uint8Array => tlv(0xa0 | n, ...parts);
+
+export function integer(v: bigint | number | Uint8Array): Uint8Array {
+  if (v instanceof Uint8Array) return tlv(TAG.INTEGER, minimalUnsigned(v));
+  let x = BigInt(v);
+  if (x < 0n) {
+    // two's complement, minimal
+    const bytes: number[] = [];
+    while (x < -128n || x >= 128n || bytes.length === 0) {
+      bytes.unshift(Number(x & 0xffn));
+      x >>= 8n;
+      if (x === -1n && ((bytes[0] as number) & 0x80) !== 0) break;
+    }
+    return tlv(TAG.INTEGER, Uint8Array.from(bytes));
+  }
+  if (x < 128n) return Uint8Array.of(TAG.INTEGER, 1, Number(x));
+  let h = x.toString(16);
+  if (h.length % 2) h = `0${h}`;
+  return tlv(TAG.INTEGER, minimalUnsigned(Buffer.from(h, 'hex')));
+}
+
+/** Unsigned big-endian bytes as minimal positive INTEGER contents. */
+function minimalUnsigned(b: Uint8Array): Uint8Array {
+  let i = 0;
+  while (i < b.length - 1 && b[i] === 0 && ((b[i + 1] as number) & 0x80) === 0) i++;
+  const v = b.subarray(i);
+  if (v.length === 0) return Uint8Array.of(0);
+  if ((v[0] as number) & 0x80) {
+    const o = new Uint8Array(v.length + 1);
+    o.set(v, 1);
+    return o;
+  }
+  return v;
+}
+
+const oidEncCache = new Map<string, Uint8Array>();
+
+export function oid(dotted: string): Uint8Array {
+  const hit = oidEncCache.get(dotted);
+  if (hit) return hit;
+  const parts = dotted.split('.').map((p) => {
+    if (!/^\d+$/.test(p)) throw new Error(`bad OID '${dotted}'`);
+    return Number(p);
+  });
+  if (parts.length < 2) throw new Error(`bad OID '${dotted}'`);
+  const bytes: number[] = [];
+  const push = (x: number): void => {
+    const tmp: number[] = [x & 0x7f];
+    x = Math.floor(x / 128);
+    while (x > 0) {
+      tmp.unshift((x & 0x7f) | 0x80);
+      x = Math.floor(x / 128);
+    }
+    bytes.push(...tmp);
+  };
+  push((parts[0] as number) * 40 + (parts[1] as number));
+  for (let i = 2; i < parts.length; i++) push(parts[i] as number);
+  const enc = tlv(TAG.OID, Uint8Array.from(bytes));
+  oidEncCache.set(dotted, enc);
+  return enc;
+}
+
+export const octetString = (b: Uint8Array): Uint8Array => tlv(TAG.OCTET_STRING, b);
+export const NULL = Uint8Array.of(TAG.NULL, 0);
+export const bool = (b: boolean): Uint8Array => Uint8Array.of(TAG.BOOLEAN, 1, b ? 0xff : 0);
+export const bitString = (b: Uint8Array, unused = 0): Uint8Array => tlv(TAG.BIT_STRING, Uint8Array.of(unused), b);
+export const utf8 = (s: string): Uint8Array => tlv(TAG.UTF8_STRING, Buffer.from(s, 'utf8'));
+export const ia5 = (s: string): Uint8Array => tlv(TAG.IA5_STRING, Buffer.from(s, 'latin1'));
+export const printable = (s: string): Uint8Array => tlv(TAG.PRINTABLE_STRING, Buffer.from(s, 'latin1'));
+export const bmp = (s: string): Uint8Array => tlv(TAG.BMP_STRING, Buffer.from(s, 'utf16le').swap16());
+
+const PRINTABLE_RE = /^[A-Za-z0-9 '()+,\-./:=?]*$/;
+export const isPrintable = (s: string): boolean => PRINTABLE_RE.test(s);
+
+/** RFC 5280: UTCTime through 2049, GeneralizedTime from 2050. Seconds precision, Z. */
+export function time(d: Date): Uint8Array {
+  const y = d.getUTCFullYear();
+  const p2 = (n: number): string => String(n).padStart(2, '0');
+  const body = `${p2(d.getUTCMonth() + 1)}${p2(d.getUTCDate())}${p2(d.getUTCHours())}${p2(d.getUTCMinutes())}${p2(d.getUTCSeconds())}Z`;
+  if (y >= 1950 && y < 2050) return tlv(TAG.UTC_TIME, Buffer.from(`${p2(y % 100)}${body}`, 'latin1'));
+  return tlv(TAG.GENERALIZED_TIME, Buffer.from(`${String(y).padStart(4, '0')}${body}`, 'latin1'));
+}
+
+/** BIT STRING for named-bit lists (KeyUsage): trailing zero bits trimmed per DER. */
+export function namedBits(bits: number[]): Uint8Array {
+  if (bits.length === 0) return Uint8Array.of(TAG.BIT_STRING, 1, 0);
+  const max = Math.max(...bits);
+  const nbytes = Math.floor(max / 8) + 1;
+  const b = new Uint8Array(nbytes);
+  for (const bit of bits) b[bit >> 3] = (b[bit >> 3] as number) | (0x80 >> (bit & 7));
+  const unused = 7 - (max & 7);
+  return bitString(b, unused);
+}
+
+export function concat(parts: Uint8Array[]): Uint8Array {
+  return tlvBody(parts);
+}
+
+function tlvBody(parts: Uint8Array[]): Uint8Array {
+  let len = 0;
+  for (const p of parts) len += p.length;
+  const out = new Uint8Array(len);
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}

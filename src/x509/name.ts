@@ -1,0 +1,130 @@
+// Distinguished names: decode to attributes and an RFC 4514 string; encode from either.
+import { decodeOid, decodeString, ia5, isPrintable, type Node, oid, printable, seq, setOf, utf8 } from './der.ts';
+import { attrOid, attrShortName, OID } from './oids.ts';
+
+export interface NameAttribute {
+  /** Dotted OID. */
+  type: string;
+  /** Short name (CN, O, ...) or the dotted OID when unknown. */
+  name: string;
+  value: string;
+}
+
+/** RDNs in encoded order (most general first, e.g. C, O, CN). Each RDN is usually one attribute. */
+export type Rdns = NameAttribute[][];
+
+export function decodeName(n: Node): Rdns {
+  const rdns: Rdns = [];
+  for (const set of n.children()) {
+    const rdn: NameAttribute[] = [];
+    for (const atv of set.children()) {
+      const type = decodeOid(atv.child(0));
+      rdn.push({ type, name: attrShortName(type) ?? type, value: decodeString(atv.child(1)) });
+    }
+    rdns.push(rdn);
+  }
+  return rdns;
+}
+
+function escapeValue(v: string): string {
+  let s = v.replace(/[\\",+;<>=]/g, (c) => `\\${c}`);
+  s = s.replace(/[\x00-\x1f]/g, (c) => `\\${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+  if (s.startsWith(' ') || s.startsWith('#')) s = `\\${s}`;
+  if (s.endsWith(' ') && s.length > 1) s = `${s.slice(0, -1)}\\ `;
+  return s;
+}
+
+/** RFC 4514: last RDN first, comma separated. */
+export function rdnsToString(rdns: Rdns): string {
+  const out: string[] = [];
+  for (let i = rdns.length - 1; i >= 0; i--) {
+    out.push((rdns[i] as NameAttribute[]).map((a) => `${a.name}=${escapeValue(a.value)}`).join('+'));
+  }
+  return out.join(',');
+}
+
+/** First value of an attribute, or undefined. */
+export function nameGet(rdns: Rdns, type: string): string | undefined {
+  for (const rdn of rdns) for (const a of rdn) if (a.type === type) return a.value;
+  return undefined;
+}
+export function nameGetAll(rdns: Rdns, type: string): string[] {
+  const out: string[] = [];
+  for (const rdn of rdns) for (const a of rdn) if (a.type === type) out.push(a.value);
+  return out;
+}
+
+/** Parse an RFC 4514 string ("CN=x,O=y") into RDNs in encoded order. Throws on bad syntax. */
+export function parseDn(dn: string): Rdns {
+  const rdnStrs = splitUnescaped(dn.trim(), ',');
+  if (dn.trim() === '') return [];
+  const rdns: Rdns = [];
+  for (const rs of rdnStrs) {
+    const rdn: NameAttribute[] = [];
+    for (const part of splitUnescaped(rs, '+')) {
+      const eq = part.indexOf('=');
+      if (eq <= 0) throw new Error(`bad distinguished name component '${part.trim()}' (expected TYPE=value)`);
+      const key = part.slice(0, eq).trim();
+      const type = attrOid(key);
+      if (!type) throw new Error(`unknown attribute type '${key}' in distinguished name`);
+      rdn.push({ type, name: attrShortName(type) ?? type, value: unescapeValue(part.slice(eq + 1).trim()) });
+    }
+    rdns.unshift(rdn);
+  }
+  return rdns;
+}
+
+function splitUnescaped(s: string, sep: string): string[] {
+  const out: string[] = [];
+  let cur = '';
+  for (let i = 0; i < s.length; i++) {
+    const c = s[i] as string;
+    if (c === '\\' && i + 1 < s.length) {
+      cur += c + (s[i + 1] as string);
+      i++;
+    } else if (c === sep) {
+      out.push(cur);
+      cur = '';
+    } else cur += c;
+  }
+  out.push(cur);
+  return out;
+}
+
+function unescapeValue(v: string): string {
+  return v.replace(/\\([0-9a-fA-F]{2}|.)/g, (_, x: string) => (x.length === 2 ? String.fromCharCode(Number.parseInt(x, 16)) : x));
+}
+
+/** Build RDNs from simple fields, in the conventional order C, ST, L, O, OU, CN. */
+export function rdnsFromFields(f: {
+  C?: string;
+  ST?: string;
+  L?: string;
+  O?: string | string[];
+  OU?: string | string[];
+  CN?: string;
+}): Rdns {
+  const rdns: Rdns = [];
+  const add = (type: string, v: string | string[] | undefined): void => {
+    if (v === undefined) return;
+    for (const value of Array.isArray(v) ? v : [v]) rdns.push([{ type, name: attrShortName(type) ?? type, value }]);
+  };
+  add(OID.C, f.C);
+  add(OID.ST, f.ST);
+  add(OID.L, f.L);
+  add(OID.O, f.O);
+  add(OID.OU, f.OU);
+  add(OID.CN, f.CN);
+  return rdns;
+}
+
+/** Go's and openssl's rule: PrintableString when the value allows it, else UTF8String; email as IA5String. */
+function encodeValue(type: string, value: string): Uint8Array {
+  if (type === OID.EMAIL || type === OID.DC) return ia5(value);
+  if (type === OID.C) return printable(value);
+  return isPrintable(value) ? printable(value) : utf8(value);
+}
+
+export function encodeName(rdns: Rdns): Uint8Array {
+  return seq(...rdns.map((rdn) => setOf(...rdn.map((a) => seq(oid(a.type), encodeValue(a.type, a.value))))));
+}
