@@ -10,6 +10,7 @@ import {
   verify as nodeVerify,
 } from 'node:crypto';
 import { bitStringBytes, DerError, decodeOid, type Node, NULL, oid, parse, seq, TAG } from './der.ts';
+import { InputError } from './errors.ts';
 import { CURVE_NAME, OID, sigAlgDigest } from './oids.ts';
 
 export const KEY_TYPES = ['rsa-2048', 'rsa-3072', 'rsa-4096', 'ecdsa-p256', 'ecdsa-p384', 'ed25519'] as const;
@@ -114,7 +115,7 @@ export function keyTypeOf(info: PublicKeyInfo): string {
   return info.algorithm;
 }
 
-export class KeyError extends Error {
+export class KeyError extends InputError {
   override name = 'KeyError';
 }
 
