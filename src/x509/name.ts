@@ -34,11 +34,14 @@ function escapeValue(v: string): string {
   return s;
 }
 
-/** RFC 4514: last RDN first, comma separated. */
+/** RFC 4514: last RDN first, comma separated. Inside a multi-valued RDN, reversed too, as openssl prints. */
 export function rdnsToString(rdns: Rdns): string {
   const out: string[] = [];
   for (let i = rdns.length - 1; i >= 0; i--) {
-    out.push((rdns[i] as NameAttribute[]).map((a) => `${a.name}=${escapeValue(a.value)}`).join('+'));
+    const rdn = rdns[i] as NameAttribute[];
+    const parts: string[] = [];
+    for (let j = rdn.length - 1; j >= 0; j--) parts.push(`${(rdn[j] as NameAttribute).name}=${escapeValue((rdn[j] as NameAttribute).value)}`);
+    out.push(parts.join('+'));
   }
   return out.join(',');
 }

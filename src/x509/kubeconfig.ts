@@ -1,0 +1,101 @@
+// Kubeconfig: extract embedded credentials (*-data fields) and write kubeconfigs with embedded material.
+import { parse as parseYaml, stringify } from 'yaml';
+import { InputError } from './errors.ts';
+
+export interface KubeconfigEmbedded {
+  /** e.g. `clusters[kubernetes].certificate-authority-data` */
+  location: string;
+  field: 'certificate-authority-data' | 'client-certificate-data' | 'client-key-data';
+  /** The decoded base64: PEM text in practice. */
+  data: Uint8Array;
+}
+
+export interface KubeconfigSummary {
+  embedded: KubeconfigEmbedded[];
+  /** File references (certificate-authority, client-certificate, client-key) by location. */
+  references: { location: string; path: string }[];
+  servers: { cluster: string; server: string }[];
+  currentContext?: string;
+}
+
+/** Cheap test before a YAML parse: kubeconfigs name their kind or carry clusters/users lists. */
+export function looksLikeKubeconfig(text: string): boolean {
+  return /^\s*kind:\s*["']?Config\b/m.test(text) || (/^clusters:/m.test(text) && /^users:/m.test(text)) || /-data:\s*\S/.test(text);
+}
+
+interface Named {
+  name?: unknown;
+  cluster?: Record<string, unknown>;
+  user?: Record<string, unknown>;
+}
+
+export function readKubeconfig(text: string): KubeconfigSummary {
+  let doc: unknown;
+  try {
+    doc = parseYaml(text);
+  } catch (e) {
+    throw new InputError(`kubeconfig is not valid YAML: ${(e as Error).message.split('\n')[0]}`);
+  }
+  if (!doc || typeof doc !== 'object') throw new InputError('kubeconfig is empty or not a mapping');
+  const d = doc as { clusters?: Named[]; users?: Named[]; 'current-context'?: string };
+  const out: KubeconfigSummary = { embedded: [], references: [], servers: [] };
+  if (typeof d['current-context'] === 'string') out.currentContext = d['current-context'];
+  const take = (list: Named[] | undefined, kind: 'clusters' | 'users', inner: 'cluster' | 'user', fields: KubeconfigEmbedded['field'][]): void => {
+    if (!Array.isArray(list)) return;
+    for (const item of list) {
+      const body = item?.[inner];
+      if (!body || typeof body !== 'object') continue;
+      const name = String(item.name ?? '?');
+      for (const f of fields) {
+        const v = body[f];
+        if (typeof v === 'string' && v.trim()) {
+          const data = Buffer.from(v.replace(/\s+/g, ''), 'base64');
+          if (data.length === 0) throw new InputError(`${kind}[${name}].${f} is not base64`);
+          out.embedded.push({ location: `${kind}[${name}].${f}`, field: f, data });
+        }
+        const ref = body[f.replace(/-data$/, '')];
+        if (typeof ref === 'string' && ref) out.references.push({ location: `${kind}[${name}].${f.replace(/-data$/, '')}`, path: ref });
+      }
+      if (inner === 'cluster' && typeof body.server === 'string') out.servers.push({ cluster: name, server: body.server });
+    }
+  };
+  take(d.clusters, 'clusters', 'cluster', ['certificate-authority-data']);
+  take(d.users, 'users', 'user', ['client-certificate-data', 'client-key-data']);
+  return out;
+}
+
+export interface KubeconfigSpec {
+  clusterName: string;
+  server: string;
+  caPem: string;
+  userName: string;
+  clientCertPem?: string;
+  clientKeyPem?: string;
+  token?: string;
+  contextName?: string;
+  namespace?: string;
+}
+
+/** A kubeconfig in the layout kubeadm writes (embedded data, one cluster, user and context). */
+export function writeKubeconfig(s: KubeconfigSpec): string {
+  const b64 = (t: string): string => Buffer.from(t).toString('base64');
+  const context = s.contextName ?? `${s.userName}@${s.clusterName}`;
+  const user: Record<string, string> = {};
+  if (s.clientCertPem) user['client-certificate-data'] = b64(s.clientCertPem);
+  if (s.clientKeyPem) user['client-key-data'] = b64(s.clientKeyPem);
+  if (s.token) user.token = s.token;
+  const ctx: Record<string, string> = { cluster: s.clusterName, user: s.userName };
+  if (s.namespace) ctx.namespace = s.namespace;
+  return stringify(
+    {
+      apiVersion: 'v1',
+      clusters: [{ cluster: { 'certificate-authority-data': b64(s.caPem), server: s.server }, name: s.clusterName }],
+      contexts: [{ context: ctx, name: context }],
+      'current-context': context,
+      kind: 'Config',
+      preferences: {},
+      users: [{ name: s.userName, user }],
+    },
+    { lineWidth: 0 },
+  );
+}
