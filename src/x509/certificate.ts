@@ -1,6 +1,6 @@
 // The certificate model. Parsing is lazy: construction locates the TBS fields and decodes the cheap
 // ones; names, extensions and hashes are decoded on first access and cached.
-import { createHash, type KeyObject } from 'node:crypto';
+import { hash, type KeyObject } from 'node:crypto';
 import { bitStringBytes, DerError, decodeBool, decodeOid, decodeSmallInt, decodeTime, type Node, parse, readNode, TAG } from './der.ts';
 import {
   type AuthorityInfoAccess,
@@ -190,11 +190,11 @@ export class Certificate {
   // ---------- hashes ----------
 
   get sha256(): string {
-    this._sha256 ??= createHash('sha256').update(this.der).digest('hex');
+    this._sha256 ??= hash('sha256', this.der);
     return this._sha256;
   }
   get sha1(): string {
-    return createHash('sha1').update(this.der).digest('hex');
+    return hash('sha1', this.der);
   }
   get spkiSha256(): string {
     this._spkiSha256 ??= spkiSha256(this.spki);
@@ -217,7 +217,6 @@ export class Certificate {
   get extensions(): RawExtension[] {
     if (this._exts) return this._exts;
     const out: RawExtension[] = [];
-    const seen = new Set<string>();
     if (this.extsNode) {
       for (const e of this.extsNode.children()) {
         const o = decodeOid(e.child(0));
@@ -230,8 +229,7 @@ export class Certificate {
           valueNode = e.child(2);
         }
         valueNode.expect(TAG.OCTET_STRING, `extension ${o} value`);
-        if (seen.has(o)) this.warnings.push(`duplicate extension ${extName(o)}`);
-        seen.add(o);
+        for (const prev of out) if (prev.oid === o) this.warnings.push(`duplicate extension ${extName(o)}`);
         out.push({ oid: o, critical, value: valueNode.value });
       }
     }

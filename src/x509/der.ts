@@ -136,15 +136,27 @@ export function parse(buf: Uint8Array): Node {
 
 // ---------- value decoders ----------
 
-const oidCache = new Map<string, string>();
+// OIDs are cached by a hash of their bytes: a scan meets the same few dozen OIDs millions of times,
+// and building a string key per lookup costs more than decoding.
+const oidCache = new Map<number, { bytes: Uint8Array; dotted: string }[]>();
+let oidCacheSize = 0;
 
 export function decodeOid(n: Node): string {
-  const v = n.value;
-  if (v.length === 0) throw new DerError('empty OID', n.start);
-  // Cache by the byte string: a scan meets the same few dozen OIDs millions of times.
-  const key = latin1(v);
-  const hit = oidCache.get(key);
-  if (hit !== undefined) return hit;
+  const buf = n.buf;
+  const s = n.valueStart;
+  const e = n.end;
+  if (e === s) throw new DerError('empty OID', n.start);
+  let h = 0x811c9dc5;
+  for (let i = s; i < e; i++) h = Math.imul(h ^ (buf[i] as number), 16777619);
+  const bucket = oidCache.get(h);
+  if (bucket) {
+    outer: for (const c of bucket) {
+      if (c.bytes.length !== e - s) continue;
+      for (let i = 0; i < c.bytes.length; i++) if (c.bytes[i] !== buf[s + i]) continue outer;
+      return c.dotted;
+    }
+  }
+  const v = buf.subarray(s, e);
   const parts: number[] = [];
   let acc = 0;
   for (let i = 0; i < v.length; i++) {
@@ -158,14 +170,20 @@ export function decodeOid(n: Node): string {
       acc = 0;
     }
   }
-  const s = parts.join('.');
-  if (oidCache.size < 10000) oidCache.set(key, s);
-  return s;
+  const dotted = parts.join('.');
+  if (oidCacheSize < 10000) {
+    oidCacheSize++;
+    const entry = { bytes: v.slice(), dotted };
+    if (bucket) bucket.push(entry);
+    else oidCache.set(h, [entry]);
+  }
+  return dotted;
 }
 
 function latin1(v: Uint8Array): string {
+  if (v.length < 256) return String.fromCharCode.apply(null, v as unknown as number[]);
   let s = '';
-  for (let i = 0; i < v.length; i++) s += String.fromCharCode(v[i] as number);
+  for (let i = 0; i < v.length; i += 256) s += String.fromCharCode.apply(null, v.subarray(i, i + 256) as unknown as number[]);
   return s;
 }
 
@@ -223,8 +241,33 @@ export function decodeString(n: Node): string {
   }
 }
 
-/** UTCTime or GeneralizedTime to a Date. Accepts only the forms RFC 5280 allows plus common offsets. */
+/** Two ASCII digits at i, or NaN. */
+function d2(b: Uint8Array, i: number): number {
+  const a = (b[i] as number) - 48;
+  const c = (b[i + 1] as number) - 48;
+  return a >= 0 && a <= 9 && c >= 0 && c <= 9 ? a * 10 + c : Number.NaN;
+}
+
+/** UTCTime or GeneralizedTime to a Date. Fast path for the RFC 5280 forms (YYMMDDHHMMSSZ, YYYYMMDDHHMMSSZ). */
 export function decodeTime(n: Node): Date {
+  const v = n.value;
+  if (n.tag === TAG.UTC_TIME && v.length === 13 && v[12] === 0x5a) {
+    const yy = d2(v, 0);
+    const t = Date.UTC(yy >= 50 ? 1900 + yy : 2000 + yy, d2(v, 2) - 1, d2(v, 4), d2(v, 6), d2(v, 8), d2(v, 10));
+    if (Number.isFinite(t) && validParts(d2(v, 2), d2(v, 4), d2(v, 6), d2(v, 8), d2(v, 10))) return new Date(t);
+  } else if (n.tag === TAG.GENERALIZED_TIME && v.length === 15 && v[14] === 0x5a) {
+    const t = Date.UTC(d2(v, 0) * 100 + d2(v, 2), d2(v, 4) - 1, d2(v, 6), d2(v, 8), d2(v, 10), d2(v, 12));
+    if (Number.isFinite(t) && validParts(d2(v, 4), d2(v, 6), d2(v, 8), d2(v, 10), d2(v, 12))) return new Date(t);
+  }
+  return decodeTimeSlow(n);
+}
+
+function validParts(mo: number, d: number, h: number, mi: number, sec: number): boolean {
+  return mo >= 1 && mo <= 12 && d >= 1 && d <= 31 && h <= 23 && mi <= 59 && sec <= 60;
+}
+
+/** Non-canonical forms (no seconds, fractions, offsets): accepted, as openssl does, for reading. */
+function decodeTimeSlow(n: Node): Date {
   const s = latin1(n.value);
   let year: number;
   let rest: string;

@@ -26,7 +26,10 @@ export function decodeName(n: Node): Rdns {
   return rdns;
 }
 
+const NEEDS_ESCAPE = /[\\",+;<>=\x00-\x1f]|^[ #]| $/;
+
 function escapeValue(v: string): string {
+  if (!NEEDS_ESCAPE.test(v)) return v;
   let s = v.replace(/[\\",+;<>=]/g, (c) => `\\${c}`);
   s = s.replace(/[\x00-\x1f]/g, (c) => `\\${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
   if (s.startsWith(' ') || s.startsWith('#')) s = `\\${s}`;
