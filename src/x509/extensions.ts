@@ -22,7 +22,7 @@ import {
   TAG,
 } from './der.ts';
 import { decodeName, encodeName, parseDn, rdnsToString } from './name.ts';
-import { ekuName, KEY_USAGE_BITS, type KeyUsage, OID } from './oids.ts';
+import { ekuName, extName, KEY_USAGE_BITS, type KeyUsage, OID } from './oids.ts';
 
 export interface SubjectAltNames {
   dns: string[];
@@ -293,6 +293,45 @@ export function decodePolicies(value: Node): string[] {
 /** Parse an extension's OCTET STRING contents as exactly one DER value. */
 export function extValue(octets: Uint8Array): Node {
   return parse(octets);
+}
+
+/**
+ * Decode an Extensions SEQUENCE (CSR extensionRequest, CRL and CRL entry extensions).
+ * Structural damage throws DerError; DER quirks become warnings, as Certificate does.
+ */
+export function decodeExtensionList(exts: Node, warnings: string[]): Extension[] {
+  const out: Extension[] = [];
+  const seen = new Set<string>();
+  for (const e of exts.expect(TAG.SEQUENCE, 'extensions').children()) {
+    e.expect(TAG.SEQUENCE, 'extension');
+    const o = decodeOid(e.child(0).expect(TAG.OID, 'extension id'));
+    let valueNode = e.child(1);
+    let critical = false;
+    if (valueNode.tag === TAG.BOOLEAN) {
+      critical = decodeBool(valueNode);
+      if (!critical) warnings.push(`extension ${extName(o)} encodes critical=FALSE explicitly (not DER)`);
+      valueNode = e.child(2);
+    }
+    valueNode.expect(TAG.OCTET_STRING, `extension ${o} value`);
+    if (valueNode.end !== e.end) throw new DerError(`trailing data in extension ${o}`, valueNode.end);
+    if (seen.has(o)) warnings.push(`duplicate extension ${extName(o)}`);
+    seen.add(o);
+    out.push({ oid: o, critical, value: valueNode.value });
+  }
+  return out;
+}
+
+/** Decode one extension from a list; a malformed value becomes a warning and reads as absent. */
+export function decodeExtensionValue<T>(exts: readonly Extension[], o: string, f: (n: Node) => T, warnings: string[]): T | undefined {
+  const e = exts.find((x) => x.oid === o);
+  if (!e) return undefined;
+  try {
+    return f(extValue(e.value));
+  } catch (err) {
+    const w = `malformed ${extName(o)} extension: ${(err as Error).message}`;
+    if (!warnings.includes(w)) warnings.push(w);
+    return undefined;
+  }
 }
 
 // ---------- encoders ----------
