@@ -1,7 +1,9 @@
 // Issue certificates from a typed profile. DER is written by hand (see der.ts) and signed with Node's crypto.
+
 import { createHash, type KeyObject, randomFillSync } from 'node:crypto';
 import { Certificate } from './certificate.ts';
 import { bitString, bitStringBytes, explicit, integer, octetString, parse, seq, time } from './der.ts';
+import { InputError } from './errors.ts';
 import {
   type AuthorityInfoAccess,
   type Extension,
@@ -99,11 +101,11 @@ export function resolveValidity(v: Validity, now: Date): { notBefore: Date; notA
   let notAfter = v.notAfter;
   if (!notAfter) {
     const ms = v.days !== undefined ? v.days * 86400000 : v.hours !== undefined ? v.hours * 3600000 : undefined;
-    if (ms === undefined) throw new Error('validity needs days, hours or notAfter');
+    if (ms === undefined) throw new InputError('validity needs days, hours or notAfter');
     // Lifetime counts from now, as kubeadm does (notBefore is only backdated).
     notAfter = new Date((v.notBefore ? notBefore.getTime() : now.getTime()) + ms);
   }
-  if (notAfter <= notBefore) throw new Error('validity: notAfter must be after notBefore');
+  if (notAfter <= notBefore) throw new InputError('validity: notAfter must be after notBefore');
   return { notBefore, notAfter };
 }
 
@@ -113,7 +115,7 @@ function buildExtensions(p: CertProfile, spki: Uint8Array, issuerSkid: Uint8Arra
   if (p.extKeyUsage?.length) {
     const oids = p.extKeyUsage.map((e) => {
       const o = ekuOid(e);
-      if (!o) throw new Error(`unknown extended key usage '${e}'`);
+      if (!o) throw new InputError(`unknown extended key usage '${e}'`);
       return o;
     });
     exts.push({ oid: OID.extKeyUsage, critical: false, value: encodeExtKeyUsage(oids) });
@@ -147,7 +149,7 @@ export function issueCertificate(req: IssueRequest): Certificate {
   const now = req.now ?? new Date();
   const spki = req.publicKey instanceof Uint8Array ? req.publicKey : spkiDer(req.publicKey);
   const signKey = req.issuer ? req.issuer.key : req.signingKey;
-  if (!signKey) throw new Error('a self-signed certificate needs signingKey');
+  if (!signKey) throw new InputError('a self-signed certificate needs signingKey');
   const signer = signerFor(signKey, p.hash);
   const subject = encodeName(typeof p.subject === 'string' ? parseDn(p.subject) : p.subject);
   const issuerName = req.issuer ? req.issuer.cert.subjectRaw : subject;

@@ -1,4 +1,5 @@
 // X.509 extensions: decoders to plain data and encoders from plain data, side by side.
+
 import { isIP } from 'node:net';
 import {
   bitStringBytes,
@@ -21,6 +22,7 @@ import {
   seq,
   TAG,
 } from './der.ts';
+import { InputError } from './errors.ts';
 import { decodeName, encodeName, parseDn, rdnsToString } from './name.ts';
 import { ekuName, extName, KEY_USAGE_BITS, type KeyUsage, OID } from './oids.ts';
 
@@ -110,7 +112,7 @@ export function parseIp(s: string): Uint8Array {
     });
     return out;
   }
-  throw new Error(`'${s}' is not an IP address`);
+  throw new InputError(`'${s}' is not an IP address`);
 }
 
 function maskToPrefix(mask: Uint8Array): number {
@@ -129,7 +131,7 @@ export function parseCidr(s: string): Uint8Array {
   const [addr, pfx] = s.split('/');
   const a = parseIp(addr ?? '');
   const bits = pfx === undefined ? a.length * 8 : Number(pfx);
-  if (!Number.isInteger(bits) || bits < 0 || bits > a.length * 8) throw new Error(`bad CIDR '${s}'`);
+  if (!Number.isInteger(bits) || bits < 0 || bits > a.length * 8) throw new InputError(`bad CIDR '${s}'`);
   const mask = new Uint8Array(a.length);
   for (let i = 0; i < bits; i++) mask[i >> 3] = (mask[i >> 3] as number) | (0x80 >> (i & 7));
   const out = new Uint8Array(a.length * 2);
@@ -185,7 +187,7 @@ export function encodeGeneralName(g: { type: string; value: string }): Uint8Arra
     case 'directory':
       return explicit(4, encodeName(parseDn(g.value)));
     default:
-      throw new Error(`cannot encode general name of type ${g.type}`);
+      throw new InputError(`cannot encode general name of type ${g.type}`);
   }
 }
 
@@ -357,7 +359,7 @@ export function encodeKeyUsage(ku: readonly KeyUsage[]): Uint8Array {
   return namedBits(
     ku.map((k) => {
       const i = KEY_USAGE_BITS.indexOf(k);
-      if (i < 0) throw new Error(`unknown key usage '${k}'`);
+      if (i < 0) throw new InputError(`unknown key usage '${k}'`);
       return i;
     }),
   );
@@ -395,7 +397,7 @@ export function encodeNameConstraints(nc: { permitted?: Partial<NameConstraintSe
   const e = subtrees(nc.excluded ?? {});
   if (p.length) parts.push(implicitConstructed(0, ...p));
   if (e.length) parts.push(implicitConstructed(1, ...e));
-  if (!parts.length) throw new Error('name constraints need at least one permitted or excluded subtree');
+  if (!parts.length) throw new InputError('name constraints need at least one permitted or excluded subtree');
   return seq(...parts);
 }
 

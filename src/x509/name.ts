@@ -1,5 +1,7 @@
 // Distinguished names: decode to attributes and an RFC 4514 string; encode from either.
+
 import { decodeOid, decodeString, ia5, isPrintable, type Node, oid, printable, seq, setOf, utf8 } from './der.ts';
+import { InputError } from './errors.ts';
 import { attrOid, attrShortName, OID } from './oids.ts';
 
 export interface NameAttribute {
@@ -43,7 +45,8 @@ export function rdnsToString(rdns: Rdns): string {
   for (let i = rdns.length - 1; i >= 0; i--) {
     const rdn = rdns[i] as NameAttribute[];
     const parts: string[] = [];
-    for (let j = rdn.length - 1; j >= 0; j--) parts.push(`${(rdn[j] as NameAttribute).name}=${escapeValue((rdn[j] as NameAttribute).value)}`);
+    for (let j = rdn.length - 1; j >= 0; j--)
+      parts.push(`${(rdn[j] as NameAttribute).name}=${escapeValue((rdn[j] as NameAttribute).value)}`);
     out.push(parts.join('+'));
   }
   return out.join(',');
@@ -69,10 +72,10 @@ export function parseDn(dn: string): Rdns {
     const rdn: NameAttribute[] = [];
     for (const part of splitUnescaped(rs, '+')) {
       const eq = part.indexOf('=');
-      if (eq <= 0) throw new Error(`bad distinguished name component '${part.trim()}' (expected TYPE=value)`);
+      if (eq <= 0) throw new InputError(`bad distinguished name component '${part.trim()}' (expected TYPE=value)`);
       const key = part.slice(0, eq).trim();
       const type = attrOid(key);
-      if (!type) throw new Error(`unknown attribute type '${key}' in distinguished name`);
+      if (!type) throw new InputError(`unknown attribute type '${key}' in distinguished name`);
       rdn.push({ type, name: attrShortName(type) ?? type, value: unescapeValue(part.slice(eq + 1).trim()) });
     }
     rdns.unshift(rdn);

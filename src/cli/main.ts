@@ -1,0 +1,39 @@
+// The anchorage command line. Commands are thin: they parse flags, call domain code, render.
+import { Command, CommanderError } from 'commander';
+import { DerError } from '../x509/der.ts';
+import { InputError } from '../x509/errors.ts';
+import * as cert from './commands/cert.ts';
+import * as demo from './commands/demo.ts';
+import * as inspect from './commands/inspect.ts';
+
+export function buildProgram(): Command {
+  const program = new Command();
+  program
+    .name('anchorage')
+    .description('Kubernetes PKI and trust: inspect, issue, verify and lint certificates')
+    .version('0.1.0')
+    .showHelpAfterError()
+    .exitOverride();
+  for (const m of [inspect, cert, demo]) m.register(program);
+  return program;
+}
+
+/** Run the CLI; returns the exit code. Bad input: one line on stderr, exit 2, no stack trace. */
+export async function run(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  } catch (e) {
+    if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2;
+    if (e instanceof InputError || e instanceof DerError) {
+      process.stderr.write(`error: ${e.message}\n`);
+      return 2;
+    }
+    throw e;
+  }
+}
+
+if (import.meta.main) {
+  process.exitCode = await run(process.argv.slice(2));
+}

@@ -1,0 +1,217 @@
+// Read any PKI object from bytes, auto-detecting the container format. Pure: callers do the file I/O.
+import type { KeyObject } from 'node:crypto';
+import { Certificate } from './certificate.ts';
+import { Crl } from './crl.ts';
+import { Csr } from './csr.ts';
+import { DerError, parse, TAG } from './der.ts';
+import { InputError } from './errors.ts';
+import { isJks, readJks } from './jks.ts';
+import { loadPrivateKey, publicKeyFromSpki, sniffPrivateKeyDer } from './keys.ts';
+import { looksLikeKubeconfig, readKubeconfig } from './kubeconfig.ts';
+import { looksLikePem, type PemBlock, scanPem } from './pem.ts';
+import { readPkcs7 } from './pkcs7.ts';
+import { isPkcs12, readPkcs12 } from './pkcs12.ts';
+
+export type Format = 'pem' | 'der' | 'pkcs7' | 'pkcs12' | 'jks' | 'kubeconfig';
+
+interface Base {
+  /** Where inside the input: "block 2 (line 31)", "users[admin].client-certificate-data", "alias ca". */
+  location: string;
+}
+export type Found =
+  | (Base & { kind: 'certificate'; cert: Certificate })
+  | (Base & { kind: 'private-key'; key: KeyObject; encoding: string })
+  | (Base & { kind: 'public-key'; key: KeyObject; spki: Uint8Array })
+  | (Base & { kind: 'csr'; csr: Csr })
+  | (Base & { kind: 'crl'; crl: Crl });
+
+export interface ReadResult {
+  format: Format;
+  objects: Found[];
+  /** Problems that did not stop the read (an unreadable block among good ones). */
+  warnings: string[];
+}
+
+export interface ReadOptions {
+  password?: string;
+}
+
+const CERT_LABELS = new Set(['CERTIFICATE', 'X509 CERTIFICATE', 'TRUSTED CERTIFICATE']);
+const CSR_LABELS = new Set(['CERTIFICATE REQUEST', 'NEW CERTIFICATE REQUEST']);
+const KEY_LABELS = new Set(['PRIVATE KEY', 'RSA PRIVATE KEY', 'EC PRIVATE KEY', 'ENCRYPTED PRIVATE KEY']);
+const IGNORED_LABELS = new Set(['EC PARAMETERS', 'DH PARAMETERS', 'X9.42 DH PARAMETERS']);
+
+/** Read every object in `data`. Throws InputError when nothing readable is there. */
+export function readObjects(data: Uint8Array, opts: ReadOptions = {}): ReadResult {
+  try {
+    return detectAndRead(data, opts);
+  } catch (e) {
+    if (e instanceof DerError) throw new InputError(`malformed DER: ${e.message}`);
+    throw e;
+  }
+}
+
+function detectAndRead(data: Uint8Array, opts: ReadOptions): ReadResult {
+  if (data.length === 0) throw new InputError('empty input');
+  if (looksLikePem(data)) return readPem(Buffer.from(data).toString('latin1'), opts);
+  if (isJks(data)) return { format: 'jks', objects: fromJks(data, opts), warnings: [] };
+  if (isText(data)) {
+    const text = Buffer.from(data).toString('utf8');
+    if (looksLikeKubeconfig(text)) return readKubeconfigObjects(text, opts);
+    throw new InputError('no PEM block, DER structure or kubeconfig found (plain text input)');
+  }
+  return readDer(data, opts);
+}
+
+function isText(data: Uint8Array): boolean {
+  const n = Math.min(data.length, 4096);
+  for (let i = 0; i < n; i++) {
+    const c = data[i] as number;
+    if (c < 9 || (c > 13 && c < 32 && c !== 27)) return false;
+  }
+  return true;
+}
+
+function readPem(text: string, opts: ReadOptions): ReadResult {
+  const blocks = scanPem(text);
+  const objects: Found[] = [];
+  const warnings: string[] = [];
+  blocks.forEach((b, i) => {
+    const location = blocks.length > 1 ? `block ${i + 1} (line ${b.line})` : `line ${b.line}`;
+    try {
+      objects.push(...fromPemBlock(b, location, opts));
+    } catch (e) {
+      if (!(e instanceof Error)) throw e;
+      // A wrong password is fatal: every later block would fail the same way.
+      if (/password/.test(e.message)) throw new InputError(`${location}: ${e.message}`);
+      warnings.push(`${location}: ${b.label}: ${e.message}`);
+    }
+  });
+  if (objects.length === 0) {
+    if (warnings.length) throw new InputError(warnings[0] as string);
+    if (blocks.length === 0) throw new InputError('no PEM blocks found');
+  }
+  return { format: 'pem', objects, warnings };
+}
+
+function fromPemBlock(b: PemBlock, location: string, opts: ReadOptions): Found[] {
+  if (CERT_LABELS.has(b.label)) {
+    // TRUSTED CERTIFICATE appends openssl's trust settings after the certificate.
+    const der = b.label === 'TRUSTED CERTIFICATE' ? firstTlv(b.der) : b.der;
+    return [{ kind: 'certificate', cert: new Certificate(der), location }];
+  }
+  if (CSR_LABELS.has(b.label)) return [{ kind: 'csr', csr: new Csr(b.der), location }];
+  if (b.label === 'X509 CRL') return [{ kind: 'crl', crl: new Crl(b.der), location }];
+  if (KEY_LABELS.has(b.label)) {
+    const encrypted = b.label === 'ENCRYPTED PRIVATE KEY' || b.headers['Proc-Type']?.includes('ENCRYPTED');
+    const key = loadPrivateKey(b.text, opts.password ?? (encrypted ? undefined : ''));
+    return [{ kind: 'private-key', key, encoding: encrypted ? `${b.label} (encrypted)` : b.label, location }];
+  }
+  if (b.label === 'PUBLIC KEY') return [{ kind: 'public-key', key: publicKeyFromSpki(b.der), spki: b.der, location }];
+  if (b.label === 'PKCS7' || b.label === 'CMS') return fromPkcs7(b.der, location);
+  if (IGNORED_LABELS.has(b.label)) return [];
+  throw new InputError(`unsupported PEM label '${b.label}'`);
+}
+
+function firstTlv(der: Uint8Array): Uint8Array {
+  let len = der[1] as number;
+  let hdr = 2;
+  if (len & 0x80) {
+    const n = len & 0x7f;
+    len = 0;
+    for (let i = 0; i < n; i++) len = len * 256 + (der[2 + i] as number);
+    hdr += n;
+  }
+  return der.subarray(0, hdr + len);
+}
+
+function fromPkcs7(der: Uint8Array, location: string): Found[] {
+  const p7 = readPkcs7(der);
+  return [
+    ...p7.certificates.map((c, i): Found => ({ kind: 'certificate', cert: new Certificate(c), location: `${location} cert ${i + 1}` })),
+    ...p7.crls.map((c, i): Found => ({ kind: 'crl', crl: new Crl(c), location: `${location} crl ${i + 1}` })),
+  ];
+}
+
+function fromJks(data: Uint8Array, opts: ReadOptions): Found[] {
+  if (opts.password === undefined) throw new InputError('a JKS keystore needs a password (--password)');
+  const ks = readJks(data, opts.password);
+  const out: Found[] = [];
+  for (const e of ks.entries) {
+    if (e.type === 'trusted-cert') out.push({ kind: 'certificate', cert: new Certificate(e.der), location: `alias ${e.alias}` });
+    else {
+      out.push({ kind: 'private-key', key: e.key, encoding: 'JKS private key entry', location: `alias ${e.alias}` });
+      e.chain.forEach((c, i) => {
+        out.push({ kind: 'certificate', cert: new Certificate(c), location: `alias ${e.alias} chain ${i + 1}` });
+      });
+    }
+  }
+  return out;
+}
+
+function readKubeconfigObjects(text: string, opts: ReadOptions): ReadResult {
+  const kc = readKubeconfig(text);
+  const objects: Found[] = [];
+  const warnings: string[] = [];
+  for (const e of kc.embedded) {
+    try {
+      for (const o of readObjects(e.data, opts).objects) objects.push({ ...o, location: `${e.location} ${o.location}`.trim() });
+    } catch (err) {
+      warnings.push(`${e.location}: ${(err as Error).message}`);
+    }
+  }
+  for (const r of kc.references) warnings.push(`${r.location} refers to file ${r.path} (not read)`);
+  if (objects.length === 0 && warnings.length === 0) throw new InputError('kubeconfig holds no embedded certificates or keys');
+  return { format: 'kubeconfig', objects, warnings };
+}
+
+/** Binary input: decide by structure, not by trial and error across every parser. */
+function readDer(data: Uint8Array, opts: ReadOptions): ReadResult {
+  let top: ReturnType<typeof parse>;
+  try {
+    top = parse(data);
+  } catch (e) {
+    throw new InputError(`not PEM, DER, PKCS#12, JKS or a kubeconfig (${(e as Error).message})`);
+  }
+  if (top.tag !== TAG.SEQUENCE) throw new InputError('DER input does not start with a SEQUENCE');
+  const kids = top.children();
+  const [a, b, c] = kids;
+  const one = (o: Found): ReadResult => ({ format: 'der', objects: [o], warnings: [] });
+  // Certificate, CRL and CSR: SEQUENCE { SEQUENCE tbs, SEQUENCE alg, BIT STRING }
+  if (kids.length === 3 && a?.tag === TAG.SEQUENCE && b?.tag === TAG.SEQUENCE && c?.tag === TAG.BIT_STRING) {
+    const inner = a.children();
+    const f0 = inner[0];
+    if (f0?.tag === 0xa0 || (inner[1]?.tag === TAG.SEQUENCE && inner[3]?.tag === TAG.SEQUENCE && inner[2]?.tag === TAG.SEQUENCE)) {
+      return one({ kind: 'certificate', cert: new Certificate(data), location: 'DER' });
+    }
+    if (f0?.tag === TAG.INTEGER && inner[3]?.tag === 0xa0) return one({ kind: 'csr', csr: new Csr(data), location: 'DER' });
+    return one({ kind: 'crl', crl: new Crl(data), location: 'DER' });
+  }
+  if (isPkcs12(data)) {
+    if (opts.password === undefined) throw new InputError('a PKCS#12 file needs a password (--password; use "" for none)');
+    const p12 = readPkcs12(data, opts.password);
+    const objects: Found[] = [
+      ...p12.keys.map(
+        (k, i): Found => ({ kind: 'private-key', key: k.key, encoding: 'PKCS#12 key bag', location: bagName('key', i, k.friendlyName) }),
+      ),
+      ...p12.certificates.map(
+        (cb, i): Found => ({ kind: 'certificate', cert: new Certificate(cb.der), location: bagName('cert', i, cb.friendlyName) }),
+      ),
+    ];
+    return { format: 'pkcs12', objects, warnings: [] };
+  }
+  if (kids.length === 2 && a?.tag === TAG.SEQUENCE && b?.tag === TAG.BIT_STRING)
+    return one({ kind: 'public-key', key: publicKeyFromSpki(data), spki: data, location: 'DER' });
+  if (a?.tag === TAG.OID) return { format: 'pkcs7', objects: fromPkcs7(data, 'PKCS#7'), warnings: [] };
+  if (a?.tag === TAG.INTEGER || a?.tag === TAG.SEQUENCE) {
+    const kind = sniffPrivateKeyDer(data);
+    if (kind === 'encrypted-pkcs8' && opts.password === undefined)
+      throw new InputError('the private key is encrypted: a password is needed (--password)');
+    return one({ kind: 'private-key', key: loadPrivateKey(data, opts.password), encoding: kind.toUpperCase(), location: 'DER' });
+  }
+  throw new InputError('unrecognised DER structure');
+}
+
+function bagName(kind: string, i: number, friendlyName?: string): string {
+  return friendlyName ? `${kind} bag ${i + 1} "${friendlyName}"` : `${kind} bag ${i + 1}`;
+}

@@ -1,0 +1,84 @@
+// The documented `inspect` report (docs/inspect-schema.md): plain JSON built from read results.
+import { createPublicKey } from 'node:crypto';
+import type { CertificateJson } from './certificate.ts';
+import { parse } from './der.ts';
+import { describeSpki, type PublicKeyInfo, spkiDer, spkiSha256 } from './keys.ts';
+import type { Found, ReadResult } from './read.ts';
+
+export const INSPECT_SCHEMA_VERSION = 'anchorage.inspect/v1';
+
+export interface KeyJson {
+  kind: 'private-key' | 'public-key';
+  location: string;
+  encoding?: string;
+  publicKey: PublicKeyInfo & { spkiSha256: string };
+  /** Certificates (anywhere in this report) whose public key is this key's. */
+  matchesCertificates: { subject: string; sha256: string; source: string }[];
+}
+
+export type ObjectJson =
+  | (CertificateJson & { location: string })
+  | KeyJson
+  | ({ kind: 'csr'; location: string } & Record<string, unknown>)
+  | ({ kind: 'crl'; location: string } & Record<string, unknown>);
+
+export interface SourceJson {
+  source: string;
+  format?: string;
+  objects: ObjectJson[];
+  warnings: string[];
+  error?: string;
+}
+
+export interface InspectReport {
+  schema: typeof INSPECT_SCHEMA_VERSION;
+  generatedAt: string;
+  sources: SourceJson[];
+}
+
+export function buildReport(results: { source: string; result?: ReadResult; error?: string }[], now: Date): InspectReport {
+  // Index certificates by key so each private key names the certificates it belongs to.
+  const byKey = new Map<string, { subject: string; sha256: string; source: string }[]>();
+  for (const r of results)
+    for (const o of r.result?.objects ?? [])
+      if (o.kind === 'certificate') {
+        const k = o.cert.spkiSha256;
+        const list = byKey.get(k) ?? [];
+        list.push({ subject: o.cert.subject, sha256: o.cert.sha256, source: `${r.source} ${o.location}` });
+        byKey.set(k, list);
+      }
+  const sources = results.map((r): SourceJson => {
+    if (!r.result) return { source: r.source, objects: [], warnings: [], error: r.error ?? 'unreadable' };
+    return {
+      source: r.source,
+      format: r.result.format,
+      objects: r.result.objects.map((o) => objectJson(o, now, byKey)),
+      warnings: r.result.warnings,
+    };
+  });
+  return { schema: INSPECT_SCHEMA_VERSION, generatedAt: now.toISOString(), sources };
+}
+
+function objectJson(o: Found, now: Date, byKey: Map<string, { subject: string; sha256: string; source: string }[]>): ObjectJson {
+  switch (o.kind) {
+    case 'certificate':
+      return { ...o.cert.toJSON(now), location: o.location };
+    case 'private-key':
+    case 'public-key': {
+      const spki = o.kind === 'private-key' ? spkiDer(createPublicKey(o.key)) : o.spki;
+      const fp = spkiSha256(spki);
+      const json: KeyJson = {
+        kind: o.kind,
+        location: o.location,
+        publicKey: { ...describeSpki(parse(spki)), spkiSha256: fp },
+        matchesCertificates: byKey.get(fp) ?? [],
+      };
+      if (o.kind === 'private-key') json.encoding = o.encoding;
+      return json;
+    }
+    case 'csr':
+      return { ...(o.csr.toJSON() as unknown as Record<string, unknown>), kind: 'csr', location: o.location };
+    case 'crl':
+      return { ...(o.crl.toJSON(now) as unknown as Record<string, unknown>), kind: 'crl', location: o.location };
+  }
+}

@@ -1,0 +1,249 @@
+// End to end: the CLI as a user runs it, with openssl and keytool as the judges.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+
+const root = join(import.meta.dirname, '..');
+const main = join(root, 'src', 'cli', 'main.ts');
+// The project's Node 24 (type stripping), whatever Node runs the test runner.
+const node = existsSync(join(root, 'node_modules', '.bin', 'node')) ? join(root, 'node_modules', '.bin', 'node') : process.execPath;
+const dir = mkdtempSync(join(tmpdir(), 'anchorage-cli-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function cli(args: string[], input?: string | Buffer): { code: number; stdout: string; stderr: string } {
+  const r = spawnSync(node, [main, ...args], { cwd: dir, input, encoding: 'utf8', timeout: 60_000 });
+  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+const ok = (args: string[], input?: string | Buffer): string => {
+  const r = cli(args, input);
+  if (r.code !== 0) throw new Error(`anchorage ${args.join(' ')} exited ${r.code}: ${r.stderr}`);
+  return r.stdout;
+};
+const ossl = (...args: string[]): string =>
+  execFileSync('openssl', args, { cwd: dir, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+const mode = (f: string): number => statSync(join(dir, f)).mode & 0o777;
+
+function expectBadInput(args: string[], pattern: RegExp, input?: string | Buffer): void {
+  const r = cli(args, input);
+  expect(r.code).toBe(2);
+  expect(r.stderr.trim().split('\n')).toHaveLength(1);
+  expect(r.stderr).toMatch(pattern);
+  expect(r.stderr).not.toMatch(/\bat .*\.ts:\d+/);
+}
+
+describe('anchorage cert', () => {
+  it('makes a root, an intermediate, a leaf, a CSR, a signed cert and a CRL that openssl accepts', () => {
+    ok(['cert', 'ca', '--subject', 'CN=Root CA,O=Acme', '--out', 'root.crt', '--key-type', 'rsa-2048']);
+    expect(mode('root.key')).toBe(0o600);
+    ok([
+      'cert',
+      'ca',
+      '--subject',
+      'CN=Issuing CA',
+      '--out',
+      'int.crt',
+      '--parent',
+      'root.crt',
+      '--parent-key',
+      'root.key',
+      '--path-len',
+      '0',
+      '--permit',
+      'example.com,10.0.0.0/8',
+    ]);
+    ok([
+      'cert',
+      'issue',
+      '--ca',
+      'int.crt',
+      '--ca-key',
+      'int.key',
+      '--subject',
+      'CN=web.example.com',
+      '--san',
+      'DNS:web.example.com,IP:10.1.1.1',
+      '--out',
+      'web.crt',
+      '--crl-url',
+      'http://crl.example.com/int.crl',
+    ]);
+    expect(mode('web.key')).toBe(0o600);
+    expect(mode('web.crt')).toBe(0o644);
+    expect(
+      ossl(
+        'verify',
+        '-x509_strict',
+        '-purpose',
+        'sslserver',
+        '-verify_hostname',
+        'web.example.com',
+        '-CAfile',
+        'root.crt',
+        '-untrusted',
+        'int.crt',
+        'web.crt',
+      ).trim(),
+    ).toBe('web.crt: OK');
+    const text = ossl('x509', '-in', 'web.crt', '-noout', '-text');
+    expect(text).toContain('URI:http://crl.example.com/int.crl');
+
+    ok([
+      'cert',
+      'csr',
+      '--subject',
+      'CN=client-1,O=team',
+      '--san',
+      'URI:spiffe://cluster.local/ns/a/sa/b',
+      '--out',
+      'client.csr',
+      '--key-type',
+      'ed25519',
+    ]);
+    expect(ossl('req', '-in', 'client.csr', '-noout', '-verify', '-text')).toContain('URI:spiffe://cluster.local/ns/a/sa/b');
+    ok([
+      'cert',
+      'sign',
+      'client.csr',
+      '--ca',
+      'int.crt',
+      '--ca-key',
+      'int.key',
+      '--profile',
+      'client',
+      '--out',
+      'client.crt',
+      '--days',
+      '30',
+    ]);
+    expect(ossl('verify', '-purpose', 'sslclient', '-CAfile', 'root.crt', '-untrusted', 'int.crt', 'client.crt').trim()).toBe(
+      'client.crt: OK',
+    );
+
+    ok(['cert', 'crl', '--ca', 'int.crt', '--ca-key', 'int.key', '--revoke', 'client.crt:keyCompromise', '--out', 'int.crl']);
+    expect(ossl('crl', '-in', 'int.crl', '-noout', '-text', '-CAfile', 'int.crt')).toContain('Key Compromise');
+    writeFileSync(join(dir, 'chain.pem'), readFileSync(join(dir, 'root.crt'), 'utf8') + readFileSync(join(dir, 'int.crt'), 'utf8'));
+    expect(() => ossl('verify', '-crl_check', '-CRLfile', 'int.crl', '-CAfile', 'chain.pem', 'client.crt')).toThrow(/revoked/);
+  });
+
+  it('converts to PKCS#12 (modern and legacy), JKS, PKCS#7 and DER that openssl and keytool open', () => {
+    ok(['cert', 'convert', 'web.crt', 'web.key', 'int.crt', '--to', 'pkcs12', '--password', 'changeit', '--out', 'web.p12']);
+    expect(mode('web.p12')).toBe(0o600);
+    expect(ossl('pkcs12', '-in', 'web.p12', '-passin', 'pass:changeit', '-nokeys', '-info')).toContain('subject=CN = web.example.com');
+    ok(['cert', 'convert', 'web.crt', 'web.key', '--to', 'pkcs12-legacy', '--password', 'changeit', '--out', 'web-legacy.p12']);
+    const kt = execFileSync(
+      'keytool',
+      ['-list', '-keystore', join(dir, 'web-legacy.p12'), '-storepass', 'changeit', '-storetype', 'PKCS12'],
+      { encoding: 'utf8' },
+    );
+    expect(kt).toMatch(/PrivateKeyEntry/);
+    ok(['cert', 'convert', 'root.crt', 'int.crt', '--to', 'jks', '--password', 'changeit', '--out', 'trust.jks']);
+    const jks = execFileSync('keytool', ['-list', '-keystore', join(dir, 'trust.jks'), '-storepass', 'changeit', '-storetype', 'JKS'], {
+      encoding: 'utf8',
+    });
+    expect(jks).toMatch(/contains 2 entries/);
+    ok(['cert', 'convert', 'root.crt', 'int.crt', '--to', 'pkcs7', '--out', 'chain.p7b']);
+    expect(ossl('pkcs7', '-inform', 'DER', '-in', 'chain.p7b', '-print_certs', '-noout')).toContain('subject=CN = Issuing CA');
+    ok(['cert', 'convert', 'web.crt', '--to', 'der', '--out', 'web.der']);
+    expect(ossl('x509', '-inform', 'DER', '-in', 'web.der', '-noout', '-subject').trim()).toBe('subject=CN = web.example.com');
+  });
+
+  it('refuses a key that does not belong to the CA, and writes nothing', () => {
+    const before = readdirSync(dir).length;
+    expectBadInput(
+      ['cert', 'issue', '--ca', 'root.crt', '--ca-key', 'int.key', '--subject', 'CN=x', '--out', 'nope.crt'],
+      /int\.key is not the private key of root\.crt/,
+    );
+    expect(existsSync(join(dir, 'nope.crt'))).toBe(false);
+    expect(readdirSync(dir).length).toBe(before);
+  });
+
+  it('refuses to overwrite without --force', () => {
+    expectBadInput(['cert', 'ca', '--subject', 'CN=again', '--out', 'root.crt'], /root\.crt already exists/);
+  });
+
+  it('rejects bad flags with one line', () => {
+    expectBadInput(['cert', 'ca', '--subject', 'CN=x', '--out', 'k.crt', '--key-type', 'rsa-1024'], /--key-type 'rsa-1024'/);
+    expectBadInput(['cert', 'ca', '--subject', 'CN=x', '--out', 'k.crt', '--days', '-3'], /--days '-3' must be a positive number/);
+    expectBadInput(['cert', 'ca', '--subject', 'XX=x', '--out', 'k.crt'], /unknown attribute type 'XX'/);
+  });
+});
+
+describe('anchorage inspect', () => {
+  it('reads PEM with text around blocks, CRLF, and names the certificate each key belongs to', () => {
+    const pem = `Bag Attributes: junk\r\n${readFileSync(join(dir, 'web.crt'), 'utf8').replaceAll('\n', '\r\n')}trailing words\n${readFileSync(join(dir, 'web.key'), 'utf8')}`;
+    writeFileSync(join(dir, 'mixed.pem'), pem);
+    const report = JSON.parse(ok(['inspect', 'mixed.pem', '-o', 'json']));
+    expect(report.schema).toBe('anchorage.inspect/v1');
+    const [cert, key] = report.sources[0].objects;
+    expect(cert.kind).toBe('certificate');
+    expect(cert.subject).toBe('CN=web.example.com');
+    expect(cert.subjectAltNames.ip).toEqual(['10.1.1.1']);
+    expect(cert.fingerprints.sha256.toUpperCase()).toBe(
+      ossl('x509', '-in', 'web.crt', '-noout', '-fingerprint', '-sha256').split('=')[1]?.trim().replaceAll(':', ''),
+    );
+    expect(key.kind).toBe('private-key');
+    expect(key.matchesCertificates[0].subject).toBe('CN=web.example.com');
+  });
+
+  it('reads DER, PKCS#7, PKCS#12, JKS, CSR and CRL files in a directory, in YAML too', () => {
+    const out = ok(['inspect', '.', '--password', 'changeit', '-o', 'yaml']);
+    for (const f of ['web.der', 'chain.p7b', 'web.p12', 'trust.jks', 'client.csr', 'int.crl']) expect(out).toContain(`source: ${f}`);
+    const report = JSON.parse(
+      ok(['inspect', 'web.p12', 'trust.jks', 'chain.p7b', 'client.csr', 'int.crl', '--password', 'changeit', '-o', 'json']),
+    );
+    const formats = report.sources.map((s: { format: string }) => s.format);
+    expect(formats).toEqual(['pkcs12', 'jks', 'pkcs7', 'pem', 'pem']);
+    expect(report.sources[0].objects.map((o: { kind: string }) => o.kind).sort()).toEqual(['certificate', 'certificate', 'private-key']);
+    expect(report.sources[3].objects[0].kind).toBe('csr');
+    expect(report.sources[4].objects[0].entries).toHaveLength(1);
+  });
+
+  it('reads certificates embedded in a kubeconfig and from stdin', () => {
+    ok(['demo', '--dir', dir]);
+    const report = JSON.parse(ok(['inspect', 'admin.conf', '-o', 'json']));
+    expect(report.sources[0].format).toBe('kubeconfig');
+    const locs = report.sources[0].objects.map((o: { location: string }) => o.location);
+    expect(locs).toEqual([
+      'clusters[demo].certificate-authority-data line 1',
+      'users[kubernetes-admin].client-certificate-data line 1',
+      'users[kubernetes-admin].client-key-data line 1',
+    ]);
+    const viaStdin = ok(['inspect', '-'], readFileSync(join(dir, 'ca.crt')));
+    expect(viaStdin).toContain('Certificate CN=kubernetes');
+  });
+
+  it('shows the human summary with expiry in words', () => {
+    const out = ok(['inspect', 'kubelet-client-worker-1.pem']);
+    expect(out).toMatch(/EXPIRED 7d ago/);
+    expect(out).toContain('Matches:');
+  });
+
+  it('fails with one line on garbage, truncation, wrong passwords and missing files', () => {
+    writeFileSync(join(dir, 'garbage.bin'), Buffer.from([0x30, 0x82, 0x05, 0x00, 1, 2, 3]));
+    expectBadInput(['inspect', 'garbage.bin'], /garbage\.bin: .*truncated/);
+    const crt = readFileSync(join(dir, 'web.crt'), 'utf8');
+    writeFileSync(join(dir, 'trunc.pem'), crt.slice(0, crt.length - 40));
+    expectBadInput(['inspect', 'trunc.pem'], /trunc\.pem: PEM block 'CERTIFICATE' starting on line 1 has no END line/);
+    expectBadInput(['inspect', 'web.p12', '--password', 'wrong'], /web\.p12: .*wrong password/);
+    expectBadInput(['inspect', 'web.p12'], /needs a password/);
+    expectBadInput(['inspect', 'trust.jks', '--password', 'nope'], /wrong password/);
+    expectBadInput(['inspect', 'missing.pem'], /missing\.pem: no such file or directory/);
+    expectBadInput(['inspect', 'web.crt', '-o', 'xml'], /unknown output format 'xml'/);
+    ossl('pkcs8', '-topk8', '-in', 'web.key', '-out', 'enc.key', '-passout', 'pass:secret', '-v2', 'aes-256-cbc');
+    expectBadInput(['inspect', 'enc.key', '--password', 'bad'], /wrong password/);
+    expect(JSON.parse(ok(['inspect', 'enc.key', '--password', 'secret', '-o', 'json'])).sources[0].objects[0].kind).toBe('private-key');
+  });
+});
+
+describe('anchorage demo', () => {
+  it('prints inspect output of a fresh PKI with one flawed certificate', () => {
+    const out = ok(['demo']);
+    const m = /Demo PKI written to (\S+)/.exec(out);
+    expect(m).not.toBeNull();
+    expect(out).toContain('Certificate CN=kubernetes');
+    expect(out).toMatch(/EXPIRED/);
+    rmSync(m?.[1] as string, { recursive: true, force: true });
+  });
+});
