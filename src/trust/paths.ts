@@ -1,0 +1,157 @@
+// Path building: every way up from a leaf to a trust anchor through the pool. Issuers are matched by
+// subject name (RFC 5280 name chaining); the AKI/SKI pair orders candidates and explains failures.
+// Signatures are checked here, while building, so that a same-name CA with another key is reported
+// as such instead of turning into a confusing validation failure later.
+import type { Certificate } from '../x509/certificate.ts';
+import type { ReasonCode } from './codes.ts';
+import { type Anchor, identityOf, type TrustIndex } from './pool.ts';
+import type { SignatureCache } from './sigcache.ts';
+
+/** A building failure, located at `step` (index in `certs`); `other` is the issuer it concerns. */
+export interface BuildFailure {
+  code: ReasonCode;
+  step: number;
+  message: string;
+  other?: Certificate | Anchor;
+}
+
+/** Certificates from the leaf up; `anchor` set when the path reached one. */
+export interface RawPath {
+  certs: Certificate[];
+  anchor?: Anchor;
+  failure?: BuildFailure;
+}
+
+export interface BuildOptions {
+  /** Most intermediates a path may hold (openssl's -verify_depth). */
+  maxDepth: number;
+  /** Stop after this many paths: cross-signed meshes grow combinatorially. */
+  maxPaths: number;
+  sigCache: SignatureCache;
+}
+
+const q = (s: string): string => `\`${s === '' ? '(empty name)' : s}\``;
+
+export function buildPaths(leaf: Certificate, index: TrustIndex, opts: BuildOptions): RawPath[] {
+  const out: RawPath[] = [];
+  // The leaf itself is trusted: a one-certificate path (a pinned self-signed server, for example).
+  if (index.isAnchorCert(leaf)) {
+    const a = index.anchors.find((x) => x.cert?.sha256 === leaf.sha256) as Anchor;
+    return [{ certs: [], anchor: a }];
+  }
+  const walk = (path: Certificate[], ids: Set<string>): void => {
+    if (out.length >= opts.maxPaths) return;
+    const c = path[path.length - 1] as Certificate;
+    const step = path.length - 1;
+    const aki = c.authorityKeyId;
+    let found = false;
+    const fail = (f: BuildFailure): void => {
+      out.push({ certs: path, failure: f });
+    };
+
+    for (const a of index.anchorsFor(c)) {
+      if (out.length >= opts.maxPaths) return;
+      if (a.cert && identityOf(a.cert) === identityOf(c)) continue;
+      const named = a.cert !== undefined || a.name !== undefined;
+      if (a.cert && aki && a.cert.subjectKeyId && aki !== a.cert.subjectKeyId) {
+        fail(sameNameOtherKey(c, step, a.label, a, a.cert.subjectKeyId));
+        found = true;
+        continue;
+      }
+      if (opts.sigCache.verify(c, a.publicKey, a.spkiSha256)) {
+        out.push({ certs: path, anchor: a });
+        found = true;
+      } else if (named) {
+        found = true;
+        fail(aki !== undefined && aki === a.keyId ? badSignature(c, step, a.label, a) : sameNameOtherKey(c, step, a.label, a));
+      }
+    }
+
+    for (const i of sortIssuers(index.issuersFor(c), aki)) {
+      if (out.length >= opts.maxPaths) return;
+      if (identityOf(i) === identityOf(c)) continue;
+      found = true;
+      if (aki && i.subjectKeyId && aki !== i.subjectKeyId) {
+        fail(sameNameOtherKey(c, step, i.subject, i, i.subjectKeyId));
+        continue;
+      }
+      if (!opts.sigCache.verify(c, i.publicKey, i.spkiSha256)) {
+        fail(aki !== undefined && aki === i.subjectKeyId ? badSignature(c, step, i.subject, i) : sameNameOtherKey(c, step, i.subject, i));
+        continue;
+      }
+      if (ids.has(identityOf(i))) {
+        fail({
+          code: 'LOOP',
+          step,
+          message: `issuer ${q(i.subject)} of ${q(c.subject)} is already on this path: the certificates loop through cross-signatures`,
+          other: i,
+        });
+        continue;
+      }
+      if (path.length > opts.maxDepth) {
+        fail({
+          code: 'DEPTH_EXCEEDED',
+          step,
+          message: `reaching a trust anchor above ${q(c.subject)} needs more than ${opts.maxDepth} intermediate(s), the depth limit`,
+          other: i,
+        });
+        continue;
+      }
+      const next = new Set(ids);
+      next.add(identityOf(i));
+      walk([...path, i], next);
+    }
+
+    if (!found) fail(notFound(c, step, index));
+  };
+  walk([leaf], new Set([identityOf(leaf)]));
+  return out;
+}
+
+// Prefer issuers whose SKI is the certificate's AKI: the usual case first, the odd ones after.
+function sortIssuers(list: Certificate[], aki: string | undefined): Certificate[] {
+  if (!aki || list.length < 2) return list;
+  return [...list].sort((a, b) => Number(b.subjectKeyId === aki) - Number(a.subjectKeyId === aki));
+}
+
+/** `otherSki` set: rejected on the AKI/SKI mismatch alone; unset: the signature failed. */
+function sameNameOtherKey(c: Certificate, step: number, issuer: string, other: Certificate | Anchor, otherSki?: string): BuildFailure {
+  const why =
+    otherSki !== undefined
+      ? `its key identifier ${otherSki} is not the ${c.authorityKeyId} this certificate names`
+      : 'its key did not sign this certificate';
+  return {
+    code: 'NAME_MISMATCH_KEY',
+    step,
+    message: `issuer ${q(issuer)} found, but ${why}: another CA uses the same name (a rotated or rogue CA)`,
+    other,
+  };
+}
+
+function badSignature(c: Certificate, step: number, issuer: string, other: Certificate | Anchor): BuildFailure {
+  return {
+    code: 'SIGNATURE_INVALID',
+    step,
+    message: `the signature of ${q(c.subject)} does not verify with the key of ${q(issuer)}, the issuer it names by key identifier: the certificate was altered or corrupted`,
+    other,
+  };
+}
+
+function notFound(c: Certificate, step: number, index: TrustIndex): BuildFailure {
+  if (c.selfIssued && c.selfSigned)
+    return {
+      code: 'UNTRUSTED_ROOT',
+      step,
+      message: `the path ends at the self-signed ${q(c.subject)}, which is not among the trust anchors`,
+    };
+  const aki = c.authorityKeyId;
+  const sameKey = aki
+    ? [...index.byKeyId(aki).map((x) => x.subject), ...index.anchors.filter((a) => a.cert && a.keyId === aki).map((a) => a.label)]
+    : [];
+  const hint = sameKey.length ? ` (a CA with the key identifier it names exists, but is called ${sameKey.map(q).join(', ')})` : '';
+  return {
+    code: 'ISSUER_NOT_FOUND',
+    step,
+    message: `no trust anchor or intermediate is named ${q(c.issuer)}, the issuer of ${q(c.subject)}${hint}`,
+  };
+}
