@@ -7,7 +7,9 @@ import { join } from 'node:path';
 import type { BenchResult } from './harness.ts';
 
 const here = import.meta.dirname;
-const files = readdirSync(here).filter((f) => f.endsWith('.bench.ts')).sort();
+const files = readdirSync(here)
+  .filter((f) => f.endsWith('.bench.ts'))
+  .sort();
 const only = process.argv.slice(2).filter((a) => !a.startsWith('--'));
 const rows: string[] = [];
 const fmt = (n: number): string => (n >= 100 ? Math.round(n).toLocaleString('en-US') : n.toFixed(1));

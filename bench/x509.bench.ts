@@ -11,7 +11,11 @@ import { type BenchResult, bestRate } from './harness.ts';
 
 function kubeletCerts(n: number): Uint8Array[] {
   const caKp = generateKey('ecdsa-p256');
-  const ca = issueCertificate({ profile: { subject: 'CN=kubernetes', ca: true, keyUsage: ['keyCertSign'], validity: { days: 3650 } }, publicKey: caKp.publicKey, signingKey: caKp.privateKey });
+  const ca = issueCertificate({
+    profile: { subject: 'CN=kubernetes', ca: true, keyUsage: ['keyCertSign'], validity: { days: 3650 } },
+    publicKey: caKp.publicKey,
+    signingKey: caKp.privateKey,
+  });
   const out: Uint8Array[] = [];
   for (let i = 0; i < n; i++) {
     const kp = generateKey('ecdsa-p256');
@@ -57,25 +61,72 @@ export async function run(): Promise<BenchResult[]> {
   if (sink === 0) throw new Error('unreachable');
 
   const results: BenchResult[] = [
-    { name: 'parse: new Certificate + subject, SANs, notAfter, SHA-256', unit: 'certs/s', value: ourParse, baseline: { name: 'node:crypto new X509Certificate + subject, SAN, validTo, fingerprint256', value: nodeParse } },
-    { name: 'parse: new Certificate + notAfter only (lazy fields untouched)', unit: 'certs/s', value: ourParseLazy, baseline: { name: 'node:crypto new X509Certificate + the same four fields', value: nodeParse } },
+    {
+      name: 'parse: new Certificate + subject, SANs, notAfter, SHA-256',
+      unit: 'certs/s',
+      value: ourParse,
+      baseline: { name: 'node:crypto new X509Certificate + subject, SAN, validTo, fingerprint256', value: nodeParse },
+    },
+    {
+      name: 'parse: new Certificate + notAfter only (lazy fields untouched)',
+      unit: 'certs/s',
+      value: ourParseLazy,
+      baseline: { name: 'node:crypto new X509Certificate + the same four fields', value: nodeParse },
+    },
   ];
 
   const caKp = generateKey('ecdsa-p256');
-  const ca = issueCertificate({ profile: { subject: 'CN=bench-ca', ca: true, keyUsage: ['keyCertSign'], validity: { days: 30 } }, publicKey: caKp.publicKey, signingKey: caKp.privateKey });
+  const ca = issueCertificate({
+    profile: { subject: 'CN=bench-ca', ca: true, keyUsage: ['keyCertSign'], validity: { days: 30 } },
+    publicKey: caKp.publicKey,
+    signingKey: caKp.privateKey,
+  });
   const leaf = (kt: KeyType, i: number): Certificate => {
     const kp = generateKey(kt);
     return issueCertificate({
-      profile: { subject: `CN=leaf-${i}`, sans: { dns: [`leaf-${i}.example`] }, keyUsage: ['digitalSignature'], extKeyUsage: ['serverAuth'], validity: { days: 30 } },
+      profile: {
+        subject: `CN=leaf-${i}`,
+        sans: { dns: [`leaf-${i}.example`] },
+        keyUsage: ['digitalSignature'],
+        extKeyUsage: ['serverAuth'],
+        validity: { days: 30 },
+      },
       publicKey: kp.publicKey,
       issuer: { cert: ca, key: caKp.privateKey },
     });
   };
   const dir = mkdtempSync(join(tmpdir(), 'anchorage-bench-'));
   try {
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'ca.key', '-out', 'ca.crt', '-subj', '/CN=bench-ca', '-days', '30'], { cwd: dir, stdio: 'ignore' });
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:P-256',
+        '-nodes',
+        '-keyout',
+        'ca.key',
+        '-out',
+        'ca.crt',
+        '-subj',
+        '/CN=bench-ca',
+        '-days',
+        '30',
+      ],
+      { cwd: dir, stdio: 'ignore' },
+    );
     const opensslLeaf = (newkey: string[]) => (): number => {
-      execFileSync('sh', ['-c', `openssl req -new ${newkey.join(' ')} -nodes -keyout l.key -subj /CN=leaf 2>/dev/null | openssl x509 -req -CA ca.crt -CAkey ca.key -days 30 -out l.crt 2>/dev/null`], { cwd: dir });
+      execFileSync(
+        'sh',
+        [
+          '-c',
+          `openssl req -new ${newkey.join(' ')} -nodes -keyout l.key -subj /CN=leaf 2>/dev/null | openssl x509 -req -CA ca.crt -CAkey ca.key -days 30 -out l.crt 2>/dev/null`,
+        ],
+        { cwd: dir },
+      );
       return 1;
     };
     for (const [kt, args, rounds] of [
@@ -89,7 +140,12 @@ export async function run(): Promise<BenchResult[]> {
         return n;
       });
       const base = bestRate(opensslLeaf([...args]), 3, rounds);
-      results.push({ name: `issue ${kt} leaf (key generation included), one core`, unit: 'leaves/s', value: ours, baseline: { name: 'openssl req -newkey | openssl x509 -req, per leaf', value: base } });
+      results.push({
+        name: `issue ${kt} leaf (key generation included), one core`,
+        unit: 'leaves/s',
+        value: ours,
+        baseline: { name: 'openssl req -newkey | openssl x509 -req, per leaf', value: base },
+      });
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -1,7 +1,7 @@
 // The anchorage command line. Commands are thin: they parse flags, call domain code, render.
 import { Command, CommanderError } from 'commander';
 import { DerError } from '../x509/der.ts';
-import { InputError } from '../x509/errors.ts';
+import { InputError, oneLine } from '../x509/errors.ts';
 import * as cert from './commands/cert.ts';
 import * as demo from './commands/demo.ts';
 import * as inspect from './commands/inspect.ts';
@@ -27,7 +27,7 @@ export async function run(argv: string[]): Promise<number> {
   } catch (e) {
     if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2;
     if (e instanceof InputError || e instanceof DerError) {
-      process.stderr.write(`error: ${e.message}\n`);
+      process.stderr.write(`error: ${oneLine(e.message)}\n`);
       return 2;
     }
     throw e;

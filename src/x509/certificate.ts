@@ -19,6 +19,7 @@ import {
   type NameConstraints,
   type SubjectAltNames,
 } from './extensions.ts';
+import { InputError } from './errors.ts';
 import { describeSpki, type PublicKeyInfo, publicKeyFromSpki, spkiSha256, verifySignature } from './keys.ts';
 import { decodeName, type NameAttribute, nameGet, type Rdns, rdnsToString } from './name.ts';
 import { extName, type KeyUsage, OID, sigAlgName } from './oids.ts';
@@ -203,12 +204,27 @@ export class Certificate {
 
   // ---------- key ----------
 
+  /** A damaged key still yields a record: algorithm 'unreadable' plus a warning. */
   get keyInfo(): PublicKeyInfo {
-    this._keyInfo ??= describeSpki(this.spkiNode);
+    if (!this._keyInfo) {
+      try {
+        this._keyInfo = describeSpki(this.spkiNode);
+      } catch (e) {
+        this.warnings.push(`unreadable public key: ${(e as Error).message}`);
+        this._keyInfo = { algorithm: 'unreadable' };
+      }
+    }
     return this._keyInfo;
   }
+  /** Throws InputError when the subject public key cannot be loaded. */
   get publicKey(): KeyObject {
-    this._publicKey ??= publicKeyFromSpki(this.spki);
+    if (!this._publicKey) {
+      try {
+        this._publicKey = publicKeyFromSpki(this.spki);
+      } catch (e) {
+        throw new InputError(`certificate ${this.subject}: public key cannot be loaded (${(e as Error).message})`);
+      }
+    }
     return this._publicKey;
   }
 
@@ -320,7 +336,12 @@ export class Certificate {
   }
 
   get selfSigned(): boolean {
-    return this.selfIssued && this.verifiedBy(this.publicKey);
+    if (!this.selfIssued) return false;
+    try {
+      return this.verifiedBy(this.publicKey);
+    } catch {
+      return false;
+    }
   }
 
   isValidAt(t: Date): boolean {

@@ -266,18 +266,23 @@ function validParts(mo: number, d: number, h: number, mi: number, sec: number): 
   return mo >= 1 && mo <= 12 && d >= 1 && d <= 31 && h <= 23 && mi <= 59 && sec <= 60;
 }
 
+/** A decoded value safe to put in a one-line message. */
+function shown(s: string): string {
+  return JSON.stringify(s.length > 40 ? `${s.slice(0, 40)}...` : s).replace(/[\u0080-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
 /** Non-canonical forms (no seconds, fractions, offsets): accepted, as openssl does, for reading. */
 function decodeTimeSlow(n: Node): Date {
   const s = latin1(n.value);
   let year: number;
   let rest: string;
   if (n.tag === TAG.UTC_TIME) {
-    if (s.length < 11) throw new DerError(`bad UTCTime '${s}'`, n.start);
+    if (s.length < 11) throw new DerError(`bad UTCTime ${shown(s)}`, n.start);
     const yy = Number(s.slice(0, 2));
     year = yy >= 50 ? 1900 + yy : 2000 + yy;
     rest = s.slice(2);
   } else if (n.tag === TAG.GENERALIZED_TIME) {
-    if (s.length < 13) throw new DerError(`bad GeneralizedTime '${s}'`, n.start);
+    if (s.length < 13) throw new DerError(`bad GeneralizedTime ${shown(s)}`, n.start);
     year = Number(s.slice(0, 4));
     rest = s.slice(4);
   } else throw new DerError(`expected a time, got tag 0x${hex2(n.tag)}`, n.start);
@@ -303,12 +308,12 @@ function decodeTimeSlow(n: Node): Date {
   const tz = rest.slice(i);
   if (tz !== 'Z') {
     const m = /^([+-])(\d\d)(\d\d)$/.exec(tz);
-    if (!m) throw new DerError(`bad time zone in '${s}'`, n.start);
+    if (!m) throw new DerError(`bad time zone in ${shown(s)}`, n.start);
     offset = (m[1] === '-' ? -1 : 1) * (Number(m[2]) * 60 + Number(m[3]));
   }
   const t = Date.UTC(year, mo - 1, d, h, mi, sec, ms) - offset * 60000;
   if (!Number.isFinite(t) || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60)
-    throw new DerError(`bad time '${s}'`, n.start);
+    throw new DerError(`bad time ${shown(s)}`, n.start);
   return new Date(t);
 }
 

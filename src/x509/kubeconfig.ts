@@ -40,7 +40,12 @@ export function readKubeconfig(text: string): KubeconfigSummary {
   const d = doc as { clusters?: Named[]; users?: Named[]; 'current-context'?: string };
   const out: KubeconfigSummary = { embedded: [], references: [], servers: [] };
   if (typeof d['current-context'] === 'string') out.currentContext = d['current-context'];
-  const take = (list: Named[] | undefined, kind: 'clusters' | 'users', inner: 'cluster' | 'user', fields: KubeconfigEmbedded['field'][]): void => {
+  const take = (
+    list: Named[] | undefined,
+    kind: 'clusters' | 'users',
+    inner: 'cluster' | 'user',
+    fields: KubeconfigEmbedded['field'][],
+  ): void => {
     if (!Array.isArray(list)) return;
     for (const item of list) {
       const body = item?.[inner];

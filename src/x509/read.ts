@@ -4,7 +4,7 @@ import { Certificate } from './certificate.ts';
 import { Crl } from './crl.ts';
 import { Csr } from './csr.ts';
 import { DerError, parse, TAG } from './der.ts';
-import { InputError } from './errors.ts';
+import { InputError, oneLine } from './errors.ts';
 import { isJks, readJks } from './jks.ts';
 import { loadPrivateKey, publicKeyFromSpki, sniffPrivateKeyDer } from './keys.ts';
 import { looksLikeKubeconfig, readKubeconfig } from './kubeconfig.ts';
@@ -46,7 +46,8 @@ export function readObjects(data: Uint8Array, opts: ReadOptions = {}): ReadResul
   try {
     return detectAndRead(data, opts);
   } catch (e) {
-    if (e instanceof DerError) throw new InputError(`malformed DER: ${e.message}`);
+    if (e instanceof DerError) throw new InputError(oneLine(`malformed DER: ${e.message}`));
+    if (e instanceof InputError) throw new InputError(oneLine(e.message));
     throw e;
   }
 }
