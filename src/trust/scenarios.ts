@@ -530,6 +530,47 @@ export function buildScenarios(): Scenario[] {
   });
   add({ name: 'anchor-intermediate', anchors: [int.cert], intermediates: [], leaf: web.cert, partialChain: true, expect: ok });
 
+  // ---- where openssl -x509_strict is stricter than the RFC 5280 algorithm, or commits to one path ----
+  const noKuCa = ca('CN=No KeyUsage CA', root, { keyUsage: [] });
+  const underNoKu = leaf('CN=noku.example.com', noKuCa, server('noku.example.com'));
+  add({
+    name: 'ca-without-key-usage',
+    anchors: [root.cert],
+    intermediates: [noKuCa.cert],
+    leaf: underNoKu.cert,
+    expect: ok,
+    openssl: { differs: 'RFC 5280 checks keyCertSign only when keyUsage is present; openssl -x509_strict demands keyUsage on every CA' },
+  });
+  const noAkiLeaf = leaf('CN=noaki.example.com', int, server('noaki.example.com', { authorityKeyId: false }));
+  add({
+    name: 'leaf-without-aki',
+    anchors: [root.cert],
+    intermediates: [int.cert],
+    leaf: noAkiLeaf.cert,
+    expect: ok,
+    openssl: {
+      differs:
+        'a missing authorityKeyIdentifier is a profile fault (the lint engine reports it), not a validation failure; openssl -x509_strict rejects it',
+    },
+  });
+  // Two certificates for one CA (same name and key): the first in the pool is client-only, the second unrestricted.
+  const twoPair = key();
+  const restricted = ca('CN=Twice Issued CA', root, { pair: twoPair, extKeyUsage: ['clientAuth'] });
+  const unrestricted = ca('CN=Twice Issued CA', root, { pair: twoPair });
+  const underTwice = leaf('CN=twice.example.com', restricted, server('twice.example.com'));
+  add({
+    name: 'alternative-path-past-a-failing-one',
+    anchors: [root.cert],
+    intermediates: [restricted.cert, unrestricted.cert],
+    leaf: underTwice.cert,
+    purpose: 'server',
+    expect: ok,
+    openssl: {
+      differs:
+        'openssl commits to the first suitable issuer at each step; Anchorage tries every candidate and keeps the one that validates',
+    },
+  });
+
   // ---- revocation: openssl -crl_check_all wants a CRL from every CA, so these cases supply them all ----
   const crlOf = (by: Issued, entries: CreateCrlRequest['entries'] = [], o: Partial<CreateCrlRequest> = {}): Uint8Array =>
     createCrl({

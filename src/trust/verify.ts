@@ -107,7 +107,8 @@ export function verifyChain(opts: VerifyOptions): VerifyResult {
   return {
     trusted,
     code: trusted ? null : (best?.failures[0]?.code ?? 'ISSUER_NOT_FOUND'),
-    bestPath: best?.path ?? [],
+    // A copy: YAML output would otherwise print the shared array as an alias.
+    bestPath: (best?.path ?? []).map((c) => ({ ...c })),
     candidates,
     reasons,
     at: at.toISOString(),
