@@ -94,7 +94,8 @@ export function verifyChain(opts: VerifyOptions): VerifyResult {
     if (p.anchor) {
       findings = checkPath(p.certs, p.anchor, host ? { at, purpose, host } : { at, purpose });
       const policy = opts.revocation ?? 'if-present';
-      if (opts.crls && policy !== 'none') findings.push(...checkRevocation(p.certs, p.anchor, { crls: opts.crls, policy, at, sigCache }));
+      if (policy === 'require' || (opts.crls?.length && policy !== 'none'))
+        findings.push(...checkRevocation(p.certs, p.anchor, { crls: opts.crls ?? [], policy, at, sigCache }));
     } else findings = p.failure ? [p.failure] : [];
     findings.sort((a, b) => a.step - b.step);
     const failures = findings.map((f) => ({ code: f.code, step: f.step, subject: path[f.step]?.subject ?? '', message: f.message }));
