@@ -5,6 +5,7 @@ import { InputError, oneLine } from '../x509/errors.ts';
 import * as cert from './commands/cert.ts';
 import * as demo from './commands/demo.ts';
 import * as inspect from './commands/inspect.ts';
+import * as verify from './commands/verify.ts';
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -14,7 +15,7 @@ export function buildProgram(): Command {
     .version('0.1.0')
     .showHelpAfterError()
     .exitOverride();
-  for (const m of [inspect, cert, demo]) m.register(program);
+  for (const m of [inspect, cert, verify, demo]) m.register(program);
   return program;
 }
 
