@@ -1,0 +1,194 @@
+// `anchorage pki init|plan|check-expiration|renew|rotate-ca`: a whole cluster's PKI in one directory.
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import type { Command } from 'commander';
+import { stringify } from 'yaml';
+import { checkExpiration, expirationObject, renderExpirationText } from '../../pki/expiration.ts';
+import { buildPlan, type Plan } from '../../pki/plan.ts';
+import { PHASE_EFFECTS, PHASES } from '../../pki/rotate.ts';
+import { configFor, initPki, loadConfigFile, renewPki, rotateCa } from '../../pki/service.ts';
+import { loadStore } from '../../pki/store.ts';
+import { InputError } from '../../x509/errors.ts';
+import { checkFormat, printOutput, renderTable } from '../output.ts';
+import { progressLine } from '../progress.ts';
+import { humanDuration } from '../text.ts';
+
+function planView(plan: Plan): Record<string, unknown> {
+  return {
+    cluster: plan.config.clusterName,
+    layout: plan.config.layout,
+    keyAlgorithm: plan.config.keyAlgorithm,
+    nodes: plan.nodes,
+    certificates: plan.certs.map((p) => ({
+      id: p.id,
+      kubeadmName: p.kubeadmName,
+      ca: p.ca,
+      signer: p.signer ?? 'self',
+      ...(p.node ? { node: p.node } : {}),
+      subject: { CN: p.cn, O: p.o },
+      sans: p.sans,
+      keyUsage: p.keyUsage,
+      extKeyUsage: p.extKeyUsage,
+      ...(p.pathLen !== undefined ? { pathLen: p.pathLen } : {}),
+      validity: humanDuration(p.validitySeconds),
+      keyType: p.keyType,
+      ...(p.external ? { externallyManaged: true } : {}),
+      ...(p.offline ? { offline: true } : {}),
+    })),
+    files: plan.files.map((f) => ({ node: f.node, path: f.path, mode: `0${f.mode.toString(8)}`, content: f.content.type })),
+    notes: plan.notes,
+  };
+}
+
+function renderPlan(plan: Plan): string {
+  const rows = plan.certs.map((p) => [
+    p.id,
+    p.ca ? 'CA' : p.extKeyUsage.join('+'),
+    `CN=${p.cn}${p.o.length ? `, O=${p.o.join('+')}` : ''}`,
+    [...p.sans.dns, ...p.sans.ip].join(',') || '-',
+    p.signer ?? 'self',
+    humanDuration(p.validitySeconds),
+    p.external ? 'external' : p.keyType,
+  ]);
+  const perNode = new Map<string, number>();
+  for (const f of plan.files) perNode.set(f.node, (perNode.get(f.node) ?? 0) + 1);
+  const nodes = plan.nodes.map((n) => `${n.name} (${n.roles.join(', ')}): ${perNode.get(n.name) ?? 0} files`);
+  return `${renderTable(['ID', 'USAGE', 'SUBJECT', 'SANS', 'SIGNER', 'VALIDITY', 'KEY'], rows)}\n${plan.certs.length} certificates, ${plan.files.length} files on ${plan.nodes.length} nodes\n${nodes.slice(0, 20).join('\n')}${nodes.length > 20 ? `\n... and ${nodes.length - 20} more nodes` : ''}\n${plan.notes.map((n) => `note: ${n}\n`).join('')}`;
+}
+
+export function register(program: Command): void {
+  const pki = program.command('pki').description("generate, check, renew and rotate a whole cluster's PKI (kubeadm or hard-way layout)");
+
+  pki
+    .command('plan')
+    .description('print every certificate and file `pki init` would make, with full profiles, without writing anything')
+    .requiredOption('--config <file>', 'cluster PKI config (docs/cluster-config.md)')
+    .option('-o, --output <format>', 'table|json|yaml', 'table')
+    .action((o: { config: string; output: string }) => {
+      const format = checkFormat(o.output, ['table', 'json', 'yaml']);
+      const plan = buildPlan(loadConfigFile(o.config));
+      printOutput(planView(plan), format, () => renderPlan(plan));
+    });
+
+  pki
+    .command('init')
+    .description('create (or complete) the PKI: CAs, every node tree, kubeconfigs, service-account keys, manifest.json')
+    .requiredOption('--config <file>', 'cluster PKI config')
+    .requiredOption('--out <dir>', 'output directory')
+    .option('--force', 're-issue everything, even valid material')
+    .option('--dry-run', 'same as `pki plan`')
+    .option('-o, --output <format>', 'table|json|yaml summary', 'table')
+    .action(async (o: { config: string; out: string; force?: boolean; dryRun?: boolean; output: string }) => {
+      const format = checkFormat(o.output, ['table', 'json', 'yaml']);
+      const config = loadConfigFile(o.config);
+      if (o.dryRun) {
+        const plan = buildPlan(config);
+        printOutput(planView(plan), format, () => renderPlan(plan));
+        return;
+      }
+      const progress = progressLine();
+      const r = await initPki({
+        config,
+        configText: readFileSync(o.config, 'utf8'),
+        configDir: dirname(resolve(o.config)),
+        out: o.out,
+        ...(o.force ? { force: true } : {}),
+        progress,
+      });
+      progress.done();
+      const count = (a: string): number => r.decisions.filter((d) => d.action === a).length;
+      const summary = {
+        out: o.out,
+        issued: count('issued'),
+        reissued: count('reissued'),
+        kept: count('kept'),
+        external: count('external'),
+        files: r.manifest.files.length,
+        nodes: r.plan.nodes.length,
+        decisions: r.decisions,
+      };
+      printOutput(summary, format, () => {
+        const changed = r.decisions.filter((d) => d.action === 'reissued').map((d) => `  re-issued ${d.id}: ${d.reason}\n`);
+        return `PKI in ${o.out}: ${summary.issued} issued, ${summary.reissued} re-issued, ${summary.kept} kept, ${summary.external} external; ${summary.files} files on ${summary.nodes} nodes (manifest.json)\n${changed.slice(0, 30).join('')}${r.plan.notes.map((n) => `note: ${n}\n`).join('')}`;
+      });
+    });
+
+  pki
+    .command('check-expiration')
+    .description("kubeadm's `certs check-expiration` for a node of the PKI directory")
+    .requiredOption('--dir <dir>', 'PKI directory made by `pki init`')
+    .option('--node <name>', 'node to report (default: the first control-plane node)')
+    .option('--config <file>', 'config (default: DIR/cluster.yaml)')
+    .option('-o, --output <format>', 'text|json|yaml (kubeadm formats)', 'text')
+    .action((o: { dir: string; node?: string; config?: string; output: string }) => {
+      const format = checkFormat(o.output, ['text', 'json', 'yaml']);
+      const config = configFor(o.dir, o.config);
+      const plan = buildPlan(config);
+      const node = o.node ?? (config.controlPlane[0]?.name as string);
+      if (!plan.nodes.some((n) => n.name === node)) throw new InputError(`no node '${node}' in this cluster`);
+      const info = checkExpiration(plan, loadStore(o.dir).material, node, new Date());
+      if (format === 'text') process.stdout.write(renderExpirationText(info));
+      else if (format === 'json') process.stdout.write(`${JSON.stringify(expirationObject(info), null, 4)}\n`);
+      else process.stdout.write(stringify(expirationObject(info)));
+    });
+
+  pki
+    .command('renew')
+    .description(
+      'renew certificates with kubeadm semantics (same subject, SANs and usages; new key; kubeconfigs rewritten) on every node at once',
+    )
+    .argument('<names...>', 'all, or kubeadm names: apiserver, admin.conf, etcd-server, ...')
+    .requiredOption('--dir <dir>', 'PKI directory')
+    .option('--config <file>', 'config (default: DIR/cluster.yaml)')
+    .action(async (names: string[], o: { dir: string; config?: string }) => {
+      const progress = progressLine();
+      const r = await renewPki({ dir: o.dir, config: configFor(o.dir, o.config), names, progress });
+      progress.done();
+      process.stdout.write(`renewed ${r.renewed.length} certificate(s) across all nodes\n`);
+      for (const s of r.skipped) process.stdout.write(`skipped ${s.id}: ${s.why}\n`);
+      if (r.renewed.length)
+        process.stdout.write(
+          'Restart kube-apiserver, kube-controller-manager, kube-scheduler and etcd on every control-plane node to use them.\n',
+        );
+    });
+
+  pki
+    .command('rotate-ca')
+    .description(`rotate a CA in resumable phases without downtime: ${PHASES.join(' -> ')}`)
+    .argument('<ca>', 'ca | front-proxy-ca | etcd-ca')
+    .requiredOption('--dir <dir>', 'PKI directory')
+    .option('--config <file>', 'config (default: DIR/cluster.yaml)')
+    .option('--rollback', 'undo the current phase')
+    .option('--status', 'show the rotation state without changing anything')
+    .action(async (ca: string, o: { dir: string; config?: string; rollback?: boolean; status?: boolean }) => {
+      const progress = progressLine();
+      const r = await rotateCa({
+        dir: o.dir,
+        config: configFor(o.dir, o.config),
+        ca,
+        action: o.status ? 'status' : o.rollback ? 'rollback' : 'next',
+        progress,
+      });
+      progress.done();
+      if (o.status) {
+        process.stdout.write(
+          r.state
+            ? `rotation of ${r.state.ca}: phase ${r.state.phase} (started ${r.state.startedAt})\n`
+            : `no rotation of ${ca} in progress\n`,
+        );
+        const i = r.state ? PHASES.indexOf(r.state.phase) + 1 : 0;
+        if (PHASES[i]) process.stdout.write(`next: ${PHASES[i]}: ${PHASE_EFFECTS[PHASES[i]]}\n`);
+        return;
+      }
+      if (r.to === 'rolled-back')
+        process.stdout.write(
+          `rolled back ${ca} to ${r.state ? `phase ${r.state.phase}` : 'before the rotation'}${r.reissued ? `; re-issued ${r.reissued} certificate(s) from the old CA` : ''}\n`,
+        );
+      else
+        process.stdout.write(
+          `${ca}: phase ${r.to}: ${PHASE_EFFECTS[r.to as keyof typeof PHASE_EFFECTS]}${r.reissued ? ` (${r.reissued} re-issued)` : ''}\n`,
+        );
+      const i = r.state && r.state.phase !== 'done' ? PHASES.indexOf(r.state.phase) + 1 : -1;
+      if (i > 0 && PHASES[i]) process.stdout.write(`Distribute the node trees, then run the same command again for phase ${PHASES[i]}.\n`);
+    });
+}
