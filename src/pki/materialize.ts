@@ -80,7 +80,9 @@ export async function materialize(
   const depth = (p: PlannedCert): number => (p.signer ? depth(byId.get(p.signer) as PlannedCert) + 1 : 0);
   for (const p of plan.certs) {
     const d = depth(p);
-    (levels[d] ??= []).push(p);
+    const level = levels[d] ?? [];
+    level.push(p);
+    levels[d] = level;
   }
   const total = plan.certs.length;
   let done = 0;
