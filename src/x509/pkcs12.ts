@@ -1,0 +1,282 @@
+// PKCS#12 (RFC 7292). Reads what OpenSSL (default and -legacy), Java keytool and Windows write; writes
+// either the OpenSSL 3 default ('modern') or 3DES with a SHA-1 MAC ('legacy', for Java 8 and older keytool).
+import { createHash, createHmac, createPrivateKey, type KeyObject, pbkdf2Sync, randomBytes, timingSafeEqual } from 'node:crypto';
+import { berToDer } from './ber.ts';
+import { Certificate } from './certificate.ts';
+import {
+  bmp,
+  concat,
+  decodeOid,
+  decodeSmallInt,
+  decodeString,
+  explicit,
+  implicit,
+  integer,
+  type Node,
+  NULL,
+  octetString,
+  oid,
+  parse,
+  seq,
+  setOf,
+  TAG,
+} from './der.ts';
+import { InputError } from './errors.ts';
+import { keyMatchesSpki } from './keys.ts';
+import { OID } from './oids.ts';
+import {
+  bmpPassword,
+  DecryptError,
+  type Encrypted,
+  HASH_BY_OID,
+  type PasswordForms,
+  PBE_OID,
+  passwordForms,
+  pbeDecrypt,
+  pbeSha1Des3Encrypt,
+  pbes2Encrypt,
+  pkcs12Kdf,
+  readPbkdf2Params,
+  UnsupportedAlgorithmError,
+} from './pbe.ts';
+
+const BAG = {
+  key: '1.2.840.113549.1.12.10.1.1',
+  shroudedKey: '1.2.840.113549.1.12.10.1.2',
+  cert: '1.2.840.113549.1.12.10.1.3',
+  safeContents: '1.2.840.113549.1.12.10.1.6',
+} as const;
+const X509_CERT_TYPE = '1.2.840.113549.1.9.22.1';
+const ENVELOPED_DATA = '1.2.840.113549.1.7.3';
+// Java lists certificate-only entries as trusted only with this attribute (what `openssl pkcs12 -jdktrust` adds).
+const ORACLE_TRUSTED_KEY_USAGE = '2.16.840.1.113894.746875.1.1';
+const DIGEST_LEN: Record<string, number> = { sha1: 20, sha224: 28, sha256: 32, sha384: 48, sha512: 64 };
+const MAX_NESTING = 8;
+
+export interface Pkcs12Certificate {
+  der: Uint8Array;
+  friendlyName?: string;
+  /** Hex; equal on a key and its certificate. */
+  localKeyId?: string;
+}
+
+export interface Pkcs12Key {
+  key: KeyObject;
+  friendlyName?: string;
+  localKeyId?: string;
+}
+
+export interface Pkcs12Contents {
+  certificates: Pkcs12Certificate[];
+  keys: Pkcs12Key[];
+}
+
+export const PKCS12_WRONG_PASSWORD = 'wrong password for the PKCS#12 file (MAC check failed)';
+
+/** Structural sniff: a version-3 PFX wrapping a ContentInfo (BER tolerated). */
+export function isPkcs12(buf: Uint8Array): boolean {
+  try {
+    const pfx = parse(berToDer(buf));
+    const ver = pfx.child(0);
+    const ct = pfx.child(1).child(0);
+    return pfx.tag === TAG.SEQUENCE && ver.tag === TAG.INTEGER && decodeSmallInt(ver) === 3 && ct.tag === TAG.OID;
+  } catch {
+    return false;
+  }
+}
+
+/** Read a PKCS#12 file. Every failure is an InputError with one clear line. */
+export function readPkcs12(input: Uint8Array, password: string): Pkcs12Contents {
+  try {
+    return read(input, password);
+  } catch (e) {
+    if (e instanceof InputError) throw e;
+    if (e instanceof UnsupportedAlgorithmError) throw new InputError(`the PKCS#12 file uses an unsupported algorithm: ${e.message}`);
+    if (e instanceof DecryptError) throw new InputError('wrong password for the PKCS#12 file (decryption failed)');
+    throw new InputError(`not a valid PKCS#12 file (${(e as Error).message})`);
+  }
+}
+
+function read(input: Uint8Array, password: string): Pkcs12Contents {
+  const pfx = parse(berToDer(input));
+  const [ver, authSafe, macData] = pfx.children();
+  if (pfx.tag !== TAG.SEQUENCE || ver?.tag !== TAG.INTEGER || decodeSmallInt(ver) !== 3 || authSafe?.tag !== TAG.SEQUENCE)
+    throw new InputError('not a PKCS#12 file (expected a version 3 PFX structure)');
+  const contentType = decodeOid(authSafe.child(0).expect(TAG.OID, 'content type'));
+  if (contentType === OID.signedData) throw new InputError('PKCS#12 files in public-key integrity mode (signed) are not supported');
+  if (contentType !== OID.data) throw new InputError(`not a PKCS#12 file (content type ${contentType})`);
+  const authBytes = octets(explicitContent(authSafe));
+  // No MacData means no integrity protection (e.g. `-nomac`): the password then only decrypts.
+  const pw = macData ? verifyMac(macData.expect(TAG.SEQUENCE, 'MacData'), authBytes, password) : passwordForms(password);
+  const out: Pkcs12Contents = { certificates: [], keys: [] };
+  for (const ci of parse(berToDer(authBytes)).expect(TAG.SEQUENCE, 'AuthenticatedSafe').children()) {
+    const t = decodeOid(ci.child(0).expect(TAG.OID, 'content type'));
+    if (t === OID.data) readSafeContents(octets(explicitContent(ci)), pw, out, 0);
+    else if (t === OID.encryptedData) readSafeContents(decryptEncryptedData(explicitContent(ci), pw), pw, out, 0);
+    else if (t === ENVELOPED_DATA) throw new InputError('PKCS#12 files in public-key privacy mode (enveloped) are not supported');
+    else throw new InputError(`unsupported PKCS#12 content type ${t}`);
+  }
+  return out;
+}
+
+/** The `[0] EXPLICIT` second field of a ContentInfo or SafeBag. */
+function explicitContent(n: Node, what = 'ContentInfo content'): Node {
+  return n.child(1).expect(0xa0, what).inner();
+}
+
+function octets(n: Node): Uint8Array {
+  return n.expect(TAG.OCTET_STRING, 'OCTET STRING').value;
+}
+
+function verifyMac(macData: Node, data: Uint8Array, password: string): PasswordForms {
+  const digestInfo = macData.child(0).expect(TAG.SEQUENCE, 'DigestInfo');
+  const alg = digestInfo.child(0).expect(TAG.SEQUENCE, 'MAC algorithm');
+  const algOid = decodeOid(alg.child(0).expect(TAG.OID, 'MAC algorithm'));
+  const expected = octets(digestInfo.child(1));
+  if (algOid === PBE_OID.pbmac1) {
+    if (!sameBytes(pbmac1(alg.child(1), password, data), expected)) throw new InputError(PKCS12_WRONG_PASSWORD);
+    return passwordForms(password);
+  }
+  const hash = HASH_BY_OID[algOid];
+  if (!hash) throw new UnsupportedAlgorithmError(`MAC digest ${algOid}`);
+  const salt = octets(macData.child(1));
+  const iterNode = macData.children()[2];
+  const iterations = iterNode ? decodeSmallInt(iterNode.expect(TAG.INTEGER, 'MAC iterations')) : 1;
+  // An empty password is ambiguous: most writers use the bare BMP terminator, some no bytes at all.
+  const candidates = password === '' ? [bmpPassword(''), new Uint8Array(0)] : [bmpPassword(password)];
+  for (const p of candidates) {
+    const key = pkcs12Kdf(hash, p, salt, 3, iterations, DIGEST_LEN[hash] as number);
+    if (sameBytes(createHmac(hash, key).update(data).digest(), expected)) return passwordForms(password, p);
+  }
+  throw new InputError(PKCS12_WRONG_PASSWORD);
+}
+
+/** RFC 9579: PBKDF2 over the UTF-8 password, then HMAC; MacData's own salt and iterations are ignored. */
+function pbmac1(params: Node, password: string, data: Uint8Array): Buffer {
+  const kdf = readPbkdf2Params(params.child(0));
+  const macOid = decodeOid(params.child(1).child(0));
+  const macHash = HASH_BY_OID[macOid];
+  if (!macHash) throw new UnsupportedAlgorithmError(`PBMAC1 MAC ${macOid}`);
+  if (kdf.keyLength === undefined) throw new InputError('not a valid PKCS#12 file (PBMAC1 without a key length)');
+  const key = pbkdf2Sync(Buffer.from(password, 'utf8'), kdf.salt, kdf.iterations, kdf.keyLength, kdf.hash);
+  return createHmac(macHash, key).update(data).digest();
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+function decryptEncryptedData(ed: Node, pw: PasswordForms): Uint8Array {
+  const eci = ed.expect(TAG.SEQUENCE, 'EncryptedData').child(1);
+  const content = eci.children()[2];
+  if (!content) return seq();
+  // [0] IMPLICIT OCTET STRING: primitive in DER, a series of OCTET STRING chunks in BER.
+  const bytes = content.tag === 0x80 ? content.value : content.tag === 0xa0 ? concat(content.children().map(octets)) : undefined;
+  if (!bytes) throw new InputError('not a valid PKCS#12 file (bad encrypted content)');
+  return pbeDecrypt(eci.child(1), pw, bytes);
+}
+
+function readSafeContents(bytes: Uint8Array, pw: PasswordForms, out: Pkcs12Contents, depth: number): void {
+  if (depth > MAX_NESTING) throw new InputError('not a valid PKCS#12 file (safe contents nested too deeply)');
+  for (const bag of parse(berToDer(bytes)).expect(TAG.SEQUENCE, 'SafeContents').children()) {
+    const id = decodeOid(bag.child(0).expect(TAG.OID, 'bag type'));
+    const value = explicitContent(bag, 'bag value');
+    const attrs = readAttributes(bag.children()[2]);
+    if (id === BAG.key) out.keys.push({ key: loadPkcs8(value.raw), ...attrs });
+    else if (id === BAG.shroudedKey) {
+      const plain = pbeDecrypt(value.child(0), pw, octets(value.child(1)));
+      out.keys.push({ key: loadPkcs8(plain), ...attrs });
+    } else if (id === BAG.cert) {
+      // SDSI certificates exist in the spec and nowhere else; skip anything but X.509.
+      if (decodeOid(value.child(0)) !== X509_CERT_TYPE) continue;
+      out.certificates.push({ der: Uint8Array.from(octets(value.child(1).inner())), ...attrs });
+    } else if (id === BAG.safeContents) readSafeContents(value.raw, pw, out, depth + 1);
+    // CRL and secret bags are not Anchorage's business.
+  }
+}
+
+function readAttributes(set: Node | undefined): { friendlyName?: string; localKeyId?: string } {
+  const out: { friendlyName?: string; localKeyId?: string } = {};
+  if (!set || set.tag !== TAG.SET) return out;
+  for (const attr of set.children()) {
+    const type = decodeOid(attr.child(0));
+    const first = attr.child(1).children()[0];
+    if (!first) continue;
+    if (type === OID.friendlyName) out.friendlyName = decodeString(first);
+    else if (type === OID.localKeyId) out.localKeyId = Buffer.from(first.value).toString('hex');
+  }
+  return out;
+}
+
+function loadPkcs8(der: Uint8Array): KeyObject {
+  try {
+    return createPrivateKey({ key: Buffer.from(der), format: 'der', type: 'pkcs8' });
+  } catch (e) {
+    throw new InputError(`cannot read the private key in the PKCS#12 file (${(e as Error).message})`);
+  }
+}
+
+// ---------- writing ----------
+
+export interface Pkcs12WriteOptions {
+  key?: KeyObject;
+  cert: Uint8Array;
+  /** Issuers, leaf's issuer first. */
+  chain?: Uint8Array[];
+  password: string;
+  friendlyName?: string;
+  /** modern: PBES2/PBKDF2-HMAC-SHA256/AES-256-CBC, HMAC-SHA256 MAC. legacy: 3DES and HMAC-SHA1 for Java 8. */
+  profile: 'modern' | 'legacy';
+  /** KDF and MAC iterations; OpenSSL's default is 2048. */
+  iterations?: number;
+}
+
+export function writePkcs12(o: Pkcs12WriteOptions): Uint8Array {
+  const iterations = o.iterations ?? 2048;
+  const encrypt = (data: Uint8Array): Encrypted =>
+    o.profile === 'modern' ? pbes2Encrypt(o.password, data, iterations) : pbeSha1Des3Encrypt(o.password, data, iterations);
+  const leaf = new Certificate(o.cert);
+  const certs = [o.cert, ...(o.chain ?? [])];
+  let keyCi: Uint8Array | undefined;
+  let certAttrs: (i: number) => Uint8Array[];
+  if (o.key) {
+    if (!keyMatchesSpki(o.key, leaf.spki)) throw new InputError('the private key does not match the certificate');
+    // OpenSSL's localKeyId: SHA-1 of the certificate; it ties the key to its certificate.
+    const keyId = createHash('sha1').update(o.cert).digest();
+    const attrs = [...nameAttr(o.friendlyName), attribute(OID.localKeyId, octetString(keyId))];
+    const enc = encrypt(o.key.export({ type: 'pkcs8', format: 'der' }));
+    const keyBag = seq(oid(BAG.shroudedKey), explicit(0, seq(enc.algorithmId, octetString(enc.data))), setOf(...attrs));
+    keyCi = seq(oid(OID.data), explicit(0, octetString(seq(keyBag))));
+    certAttrs = (i) => (i === 0 ? attrs : []);
+  } else {
+    // A truststore: every certificate is its own trusted entry, so each gets a name.
+    const trusted = attribute(ORACLE_TRUSTED_KEY_USAGE, oid(OID.anyExtendedKeyUsage));
+    certAttrs = (i) => [...nameAttr(o.friendlyName === undefined || i === 0 ? o.friendlyName : `${o.friendlyName}-${i}`), trusted];
+  }
+  const bags = certs.map((der, i) => {
+    const a = certAttrs(i);
+    const bag = [oid(BAG.cert), explicit(0, seq(oid(X509_CERT_TYPE), explicit(0, octetString(der))))];
+    return seq(...bag, ...(a.length ? [setOf(...a)] : []));
+  });
+  const enc = encrypt(seq(...bags));
+  const certCi = seq(oid(OID.encryptedData), explicit(0, seq(integer(0), seq(oid(OID.data), enc.algorithmId, implicit(0, enc.data)))));
+  const authSafe = seq(certCi, ...(keyCi ? [keyCi] : []));
+  return seq(integer(3), seq(oid(OID.data), explicit(0, octetString(authSafe))), macData(o, authSafe, iterations));
+}
+
+function macData(o: Pkcs12WriteOptions, authSafe: Uint8Array, iterations: number): Uint8Array {
+  const hash = o.profile === 'modern' ? 'sha256' : 'sha1';
+  const salt = randomBytes(8);
+  const key = pkcs12Kdf(hash, bmpPassword(o.password), salt, 3, iterations, DIGEST_LEN[hash] as number);
+  const mac = createHmac(hash, key).update(authSafe).digest();
+  const digestOid = hash === 'sha256' ? OID.sha256 : OID.sha1;
+  return seq(seq(seq(oid(digestOid), NULL), octetString(mac)), octetString(salt), integer(iterations));
+}
+
+function attribute(type: string, ...values: Uint8Array[]): Uint8Array {
+  return seq(oid(type), setOf(...values));
+}
+
+function nameAttr(name: string | undefined): Uint8Array[] {
+  return name === undefined ? [] : [attribute(OID.friendlyName, bmp(name))];
+}
