@@ -1,0 +1,114 @@
+// `anchorage lint <files|dirs>`: run the lint catalog (docs/findings.md) under a policy (docs/policy.md).
+// Exit 0 clean, 1 findings at or above --fail-on, 2 bad input (InputError, mapped by main.ts).
+import type { Command } from 'commander';
+import { failsAt, type LintReport, type LintTarget, lintCertificates } from '../../lint/engine.ts';
+import { loadPolicy } from '../../lint/policy.ts';
+import { toSarif } from '../../lint/sarif.ts';
+import { SEVERITIES, SEVERITY_RANK, type Severity } from '../../lint/types.ts';
+import { InputError } from '../../x509/errors.ts';
+import { readObjects } from '../../x509/read.ts';
+import { collectInputs } from '../files.ts';
+import { checkFormat, printOutput, renderTable } from '../output.ts';
+import { parseAt } from './verify.ts';
+
+export interface LintCliOptions {
+  policy?: string;
+  output?: string;
+  failOn?: string;
+  /** Evaluate expiry at this time (ISO 8601 or Unix seconds) instead of now. */
+  at?: string;
+}
+
+export interface LintOutput extends LintReport {
+  /** Files (or parts of files) that held nothing lintable, with the reason. Informational: they do not fail the run. */
+  skipped: { source: string; reason: string }[];
+}
+
+const FORMATS = ['table', 'json', 'yaml', 'sarif'] as const;
+
+/** Read every certificate under the paths. Non-PKI files inside directories are skipped, not fatal. */
+export function readTargets(paths: string[]): { targets: LintTarget[]; skipped: LintOutput['skipped'] } {
+  const { files, errors } = collectInputs(paths);
+  const single = paths.length === 1 && files.length === 1 && errors.length === 0;
+  const targets: LintTarget[] = [];
+  const skipped: LintOutput['skipped'] = errors.map((e) => ({ source: e.path, reason: e.error }));
+  for (const f of files) {
+    let objects: ReturnType<typeof readObjects>;
+    try {
+      objects = readObjects(f.data);
+    } catch (e) {
+      if (!(e instanceof InputError)) throw e;
+      if (single) throw new InputError(`${f.path === '-' ? 'stdin' : f.path}: ${e.message}`);
+      skipped.push({ source: f.path, reason: e.message });
+      continue;
+    }
+    const certs = objects.objects.filter((o) => o.kind === 'certificate');
+    for (const w of objects.warnings) skipped.push({ source: f.path, reason: w });
+    if (certs.length === 0) skipped.push({ source: f.path, reason: 'no certificate in this file' });
+    for (const o of certs) {
+      const t: LintTarget = { cert: o.cert, source: f.path };
+      // Name the position only when it tells certificates apart (bundles, kubeconfigs).
+      if (certs.length > 1 || objects.format === 'kubeconfig') t.location = o.location;
+      targets.push(t);
+    }
+  }
+  return { targets, skipped };
+}
+
+function parseFailOn(s: string | undefined): Severity {
+  const v = s ?? 'error';
+  if (!(SEVERITIES as readonly string[]).includes(v))
+    throw new InputError(`--fail-on: '${v}' is not a severity (expected ${SEVERITIES.join(', ')})`);
+  return v as Severity;
+}
+
+/** Read, lint and summarise; pure apart from reading the input and policy files. */
+export function lintPaths(paths: string[], o: LintCliOptions = {}, now: Date = new Date()): LintOutput {
+  const policy = loadPolicy(o.policy);
+  const { targets, skipped } = readTargets(paths);
+  if (targets.length === 0) throw new InputError(`no certificates found in ${paths.join(', ')}`);
+  const report = lintCertificates(targets, { policy, now: o.at !== undefined ? parseAt(o.at) : now });
+  return { ...report, skipped };
+}
+
+export function renderLint(out: LintOutput): string {
+  const rows = [...out.findings]
+    .sort((a, b) => SEVERITY_RANK[b.severity] - SEVERITY_RANK[a.severity])
+    .map((f) => [
+      f.severity,
+      f.lintId,
+      f.source ? `${f.source}${f.location ? ` [${f.location}]` : ''}` : f.subject || '(empty subject)',
+      f.message,
+    ]);
+  const s = out.summary;
+  const plural = (n: number, w: string): string => `${n} ${w}${n === 1 ? '' : 's'}`;
+  const summary = `${plural(out.certificates, 'certificate')}: ${plural(s.error, 'error')}, ${plural(s.warning, 'warning')}, ${plural(s.notice, 'notice')}`;
+  const skipped = out.skipped.length
+    ? `\nskipped ${out.skipped.length}: ${out.skipped.map((k) => `${k.source} (${k.reason})`).join('; ')}`
+    : '';
+  return `${rows.length ? renderTable(['SEVERITY', 'LINT', 'CERTIFICATE', 'MESSAGE'], rows) : ''}${summary}${skipped}\n`;
+}
+
+/** The whole command: print in the chosen format and return the exit code. */
+export function lintCommand(paths: string[], o: LintCliOptions = {}): number {
+  const format = checkFormat(o.output ?? 'table', FORMATS);
+  const failOn = parseFailOn(o.failOn);
+  const out = lintPaths(paths, o);
+  if (format === 'sarif') process.stdout.write(`${JSON.stringify(toSarif(out), null, 2)}\n`);
+  else printOutput(out, format, () => renderLint(out));
+  return failsAt(out, failOn) ? 1 : 0;
+}
+
+export function register(program: Command): void {
+  program
+    .command('lint')
+    .description('check certificates against RFC 5280, CA/B and Kubernetes role rules (docs/findings.md); exit 1 on findings at --fail-on')
+    .argument('<paths...>', 'files or directories (PEM, DER, PKCS#7, kubeconfig, ...) or - for stdin')
+    .option('--policy <file>', 'policy file with thresholds (YAML or JSON, docs/policy.md); default: built-in defaults')
+    .option('-o, --output <format>', 'table|json|yaml|sarif', 'table')
+    .option('--fail-on <severity>', 'exit 1 when a finding is at least this severe: error|warning|notice', 'error')
+    .option('--at <time>', 'evaluate expiry at this time (ISO 8601 or Unix seconds) instead of now')
+    .action((paths: string[], o: LintCliOptions) => {
+      process.exitCode = lintCommand(paths, o);
+    });
+}

@@ -1,0 +1,83 @@
+// Encoding facts the certificate model normalises away (time types, explicit defaults, the TBS copy of
+// the signature algorithm). Read once per certificate from its DER and cached.
+import type { Certificate } from '../x509/certificate.ts';
+import { bitStringBytes, decodeBool, decodeOid, type Node, parse, TAG } from '../x509/der.ts';
+import { OID } from '../x509/oids.ts';
+
+export interface TimeFact {
+  /** 'UTCTime' or 'GeneralizedTime' (or the tag in hex for anything else). */
+  type: string;
+  text: string;
+}
+
+export interface DerFacts {
+  notBefore: TimeFact;
+  notAfter: TimeFact;
+  /** Extensions that spell out critical=FALSE, which DER forbids (it is the default). */
+  explicitNonCritical: string[];
+  /** AlgorithmIdentifier DER inside TBS and outside it. */
+  tbsSigAlg: Uint8Array;
+  outerSigAlg: Uint8Array;
+}
+
+const cache = new WeakMap<Certificate, DerFacts>();
+
+function timeFact(n: Node): TimeFact {
+  const type = n.tag === TAG.UTC_TIME ? 'UTCTime' : n.tag === TAG.GENERALIZED_TIME ? 'GeneralizedTime' : `tag 0x${n.tag.toString(16)}`;
+  return { type, text: Buffer.from(n.value).toString('latin1') };
+}
+
+export function derFacts(cert: Certificate): DerFacts {
+  const hit = cache.get(cert);
+  if (hit) return hit;
+  const top = parse(cert.der);
+  const tbs = top.child(0);
+  const fields = tbs.children();
+  let i = fields[0]?.tag === 0xa0 ? 1 : 0;
+  i++; // serial
+  const sigAlg = fields[i++] as Node;
+  i++; // issuer
+  const validity = fields[i++] as Node;
+  const explicitNonCritical: string[] = [];
+  const exts = fields.find((f) => f.tag === 0xa3);
+  if (exts) {
+    for (const e of exts.inner().children()) {
+      const second = e.child(1);
+      if (second.tag === TAG.BOOLEAN && !decodeBool(second)) explicitNonCritical.push(decodeOid(e.child(0)));
+    }
+  }
+  const facts: DerFacts = {
+    notBefore: timeFact(validity.child(0)),
+    notAfter: timeFact(validity.child(1)),
+    explicitNonCritical,
+    tbsSigAlg: sigAlg.raw,
+    outerSigAlg: top.child(1).raw,
+  };
+  cache.set(cert, facts);
+  return facts;
+}
+
+const modulusCache = new WeakMap<Certificate, { n: bigint; e: bigint } | null>();
+
+/** RSA modulus and exponent as bigints, or null for other keys. */
+export function rsaPublicNumbers(cert: Certificate): { n: bigint; e: bigint } | null {
+  const hit = modulusCache.get(cert);
+  if (hit !== undefined) return hit;
+  let out: { n: bigint; e: bigint } | null = null;
+  const spki = parse(cert.spki);
+  const alg = decodeOid(spki.child(0).child(0));
+  if (alg === OID.rsaEncryption || alg === OID.rsassaPss) {
+    const rsa = parse(bitStringBytes(spki.child(1)));
+    out = { n: unsigned(rsa.child(0)), e: unsigned(rsa.child(1)) };
+  }
+  modulusCache.set(cert, out);
+  return out;
+}
+
+/** INTEGER contents as a non-negative bigint via hex (linear; byte-wise shifting is quadratic for 4096-bit moduli). */
+function unsigned(n: Node): bigint {
+  const v = n.value;
+  if (v.length === 0) return 0n;
+  if ((v[0] as number) & 0x80) return -1n; // negative: no working RSA key, reported as such
+  return BigInt(`0x${Buffer.from(v.buffer, v.byteOffset, v.length).toString('hex')}`);
+}

@@ -1,0 +1,159 @@
+// Run the catalog over a set of certificates. The set matters: it tells which certificate issued which
+// (backdating, CA evidence, wrong signer) and which share a key. Pure: no clock, no disk.
+import type { Certificate } from '../x509/certificate.ts';
+import { DerError } from '../x509/der.ts';
+import { CATALOG } from './catalog.ts';
+import { DEFAULT_POLICY, type Policy } from './policy.ts';
+import { detectRole } from './role-detect.ts';
+import { type Finding, type Lint, type LintContext, SEVERITY_RANK, type Severity } from './types.ts';
+
+export interface LintTarget {
+  cert: Certificate;
+  /** File path it was read from (also used to infer the Kubernetes role). */
+  source?: string;
+  /** Position inside the file. */
+  location?: string;
+}
+
+export interface LintOptions {
+  policy?: Policy;
+  /** The evaluation time for expiry lints. Required: the engine never reads the clock. */
+  now: Date;
+  /** Run only these lints (default: the whole catalog minus policy.lints.disabled). */
+  lints?: readonly Lint[];
+}
+
+export interface LintReport {
+  certificates: number;
+  summary: Record<Severity, number>;
+  findings: Finding[];
+}
+
+const key = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.length).toString('latin1');
+
+/** The issuer of `c` among `bySubject`: same name, and the same key id when both sides carry one. */
+function findIssuer(c: Certificate, bySubject: Map<string, Certificate[]>): Certificate | undefined {
+  if (c.selfIssued) return undefined;
+  const cands = bySubject.get(key(c.issuerRaw));
+  if (!cands) return undefined;
+  const aki = c.authorityKeyId;
+  let fallback: Certificate | undefined;
+  for (const cand of cands) {
+    if (cand === c) continue;
+    const ski = cand.subjectKeyId;
+    if (aki !== undefined && ski !== undefined) {
+      if (ski === aki) return cand;
+    } else fallback ??= cand;
+  }
+  return fallback;
+}
+
+/** Parts of the context that depend on the whole set. */
+function setContext(targets: readonly LintTarget[]): {
+  issuer: (Certificate | undefined)[];
+  issuers: Set<Certificate>;
+  sharers: Certificate[][];
+} {
+  const bySubject = new Map<string, Certificate[]>();
+  const bySpki = new Map<string, Certificate[]>();
+  for (const { cert } of targets) {
+    try {
+      const k = key(cert.subjectRaw);
+      const l = bySubject.get(k);
+      if (l) l.push(cert);
+      else bySubject.set(k, [cert]);
+      const s = bySpki.get(cert.spkiSha256);
+      if (s) s.push(cert);
+      else bySpki.set(cert.spkiSha256, [cert]);
+    } catch (e) {
+      if (!(e instanceof DerError)) throw e;
+    }
+  }
+  const issuers = new Set<Certificate>();
+  const issuer = targets.map(({ cert }) => {
+    try {
+      const i = findIssuer(cert, bySubject);
+      if (i) issuers.add(i);
+      return i;
+    } catch (e) {
+      if (e instanceof DerError) return undefined;
+      throw e;
+    }
+  });
+  const sharers = targets.map(({ cert }) => {
+    const same = bySpki.get(cert.spkiSha256) ?? [];
+    if (same.length < 2) return [];
+    const mine = key(cert.subjectRaw);
+    const seen = new Set<string>([mine]);
+    const out: Certificate[] = [];
+    for (const o of same) {
+      const k = key(o.subjectRaw);
+      if (!seen.has(k)) {
+        seen.add(k);
+        out.push(o);
+      }
+    }
+    return out;
+  });
+  return { issuer, issuers, sharers };
+}
+
+export function activeLints(policy: Policy, lints: readonly Lint[] = CATALOG): Lint[] {
+  const off = new Set(policy.lints.disabled);
+  return lints.filter((l) => !off.has(l.id));
+}
+
+export function lintCertificates(targets: readonly LintTarget[], opts: LintOptions): LintReport {
+  const policy = opts.policy ?? DEFAULT_POLICY;
+  const lints = activeLints(policy, opts.lints);
+  const overrides = policy.lints.severity;
+  const perSource = new Map<string, number>();
+  for (const t of targets) if (t.source !== undefined) perSource.set(t.source, (perSource.get(t.source) ?? 0) + 1);
+  const set = setContext(targets);
+  const findings: Finding[] = [];
+  targets.forEach((t, i) => {
+    const sourceCount = t.source === undefined ? 1 : (perSource.get(t.source) ?? 1);
+    const ctx: LintContext = {
+      now: opts.now,
+      policy,
+      issuesOthers: set.issuers.has(t.cert),
+      sharedKeyWith: set.sharers[i] ?? [],
+      sourceCount,
+    };
+    if (t.source !== undefined) ctx.source = t.source;
+    if (t.location !== undefined) ctx.location = t.location;
+    const issuer = set.issuer[i];
+    if (issuer) ctx.issuer = issuer;
+    try {
+      const role = detectRole(t.cert, {
+        ...(t.source !== undefined && { path: t.source }),
+        ...(t.location !== undefined && { location: t.location }),
+        multiple: sourceCount > 1,
+      });
+      if (role) ctx.role = role;
+    } catch (e) {
+      if (!(e instanceof DerError)) throw e;
+    }
+    for (const lint of lints) {
+      let found: Finding[];
+      try {
+        if (!lint.appliesTo(t.cert, ctx)) continue;
+        found = lint.check(t.cert, ctx);
+      } catch (e) {
+        // An undecodable part is x509.der.malformed's finding; the lints that needed it stay quiet.
+        if (e instanceof DerError) continue;
+        throw e;
+      }
+      const sev = overrides[lint.id];
+      for (const f of found) findings.push(sev ? { ...f, severity: sev } : f);
+    }
+  });
+  const summary: Record<Severity, number> = { error: 0, warning: 0, notice: 0 };
+  for (const f of findings) summary[f.severity]++;
+  return { certificates: targets.length, summary, findings };
+}
+
+/** True when some finding is at or above `threshold`. */
+export function failsAt(report: LintReport, threshold: Severity): boolean {
+  return report.findings.some((f) => SEVERITY_RANK[f.severity] >= SEVERITY_RANK[threshold]);
+}

@@ -1,0 +1,186 @@
+// The role table drives both detection and the role lints: a PKI issued from the table itself must lint
+// clean, and the known upstream defects (hard-way typos) must be reported.
+import { describe, expect, it } from 'vitest';
+import type { IssuerRef } from '../x509/build.ts';
+import type { Certificate } from '../x509/certificate.ts';
+import { type LintTarget, lintCertificates } from './engine.ts';
+import { fillTemplate, K8S_ROLE_LIST, K8S_ROLES, type K8sRole, matchTemplate, type TemplateVars } from './k8s-roles.ts';
+import { firstHostIp } from './net.ts';
+import { parsePolicy } from './policy.ts';
+import { detectRole, rolesForPath } from './role-detect.ts';
+import { issue, NOW, newCa } from './testkit.ts';
+
+const VARS: TemplateVars = { nodeName: 'cp1', dnsDomain: 'cluster.local', serviceIP: '10.96.0.1', advertiseAddress: '192.168.1.10' };
+
+function fill(t: string, vars: TemplateVars = VARS): string {
+  const v = fillTemplate(t, vars);
+  if (v === undefined) throw new Error(`unfilled ${t}`);
+  return v;
+}
+
+/** Issue one certificate for a role exactly as the table describes it. */
+function issueRole(role: K8sRole, issuers: Map<string, IssuerRef>, vars: TemplateVars = VARS): Certificate {
+  const subject = [...role.o.map((o) => `O=${o}`), `CN=${fill(role.cn, vars)}`].reverse().join(',');
+  const sans = role.sans.map((s) => fill(s, vars));
+  const ip = sans.filter((s) => /^[\d.]+$|:/.test(s));
+  const dns = sans.filter((s) => !ip.includes(s));
+  if (role.minSans && dns.length + ip.length === 0) dns.push(fill('{nodeName}', vars));
+  if (role.ca) {
+    const ca = newCa(subject, { keyUsage: [...role.keyUsage], validity: { days: role.validityDays }, sans: { dns } });
+    issuers.set(role.name, ca);
+    return ca.cert;
+  }
+  const issuer = issuers.get(role.signer);
+  if (!issuer) throw new Error(`issue ${role.signer} before ${role.name}`);
+  return issue(issuer, {
+    subject,
+    sans: { dns, ip },
+    keyUsage: [...role.keyUsage],
+    extKeyUsage: [...role.eku],
+    validity: { days: role.validityDays },
+  });
+}
+
+function pathFor(role: K8sRole): { source: string; location?: string } {
+  const f = (role.files[0] as string).replace('*', 'current');
+  if (f.endsWith('.conf')) return { source: `/etc/kubernetes/${f}`, location: 'users[default-auth].client-certificate-data line 1' };
+  if (role.profile === 'kubelet') return { source: `/var/lib/kubelet/pki/${f}` };
+  return { source: role.profile === 'hard-way' ? `/root/hard-way/${f}` : `/etc/kubernetes/pki/${f}` };
+}
+
+function issueProfile(profiles: string[]): { targets: LintTarget[]; byRole: Map<string, Certificate> } {
+  const issuers = new Map<string, IssuerRef>();
+  const byRole = new Map<string, Certificate>();
+  const roles = K8S_ROLE_LIST.filter((r) => profiles.includes(r.profile));
+  const targets: LintTarget[] = [];
+  for (const role of [...roles.filter((r) => r.ca), ...roles.filter((r) => !r.ca)]) {
+    const cert = issueRole(role, issuers);
+    byRole.set(role.name, cert);
+    targets.push({ cert, ...pathFor(role) });
+  }
+  return { targets, byRole };
+}
+
+describe('role table', () => {
+  it('is keyed by role name, and every signer is a CA role of the table', () => {
+    for (const [k, r] of Object.entries(K8S_ROLES)) {
+      expect(r.name).toBe(k);
+      if (r.signer !== 'self') expect(K8S_ROLES[r.signer]?.ca).toBe(true);
+      expect(r.files.length).toBeGreaterThan(0);
+    }
+  });
+
+  it('fills and matches templates', () => {
+    expect(fillTemplate('kubernetes.default.svc.{dnsDomain}', VARS)).toBe('kubernetes.default.svc.cluster.local');
+    expect(fillTemplate('{advertiseAddress}', {})).toBeUndefined();
+    expect(matchTemplate('system:node:{nodeName}', 'system:node:w-1.example')).toEqual({ nodeName: 'w-1.example' });
+    expect(matchTemplate('system:node:{nodeName}', 'system:nodes')).toBeUndefined();
+    expect(matchTemplate('kube-apiserver', 'kube-apiserver')).toEqual({});
+  });
+
+  it('computes the apiserver service IP as the first host of the service CIDR', () => {
+    expect(firstHostIp('10.96.0.0/12')).toBe('10.96.0.1');
+    expect(firstHostIp('10.96.7.9/12')).toBe('10.96.0.1');
+    expect(firstHostIp('10.32.0.0/24')).toBe('10.32.0.1');
+    expect(firstHostIp('fd00:10:96::/108')).toBe('fd00:10:96::1');
+  });
+});
+
+describe('role detection', () => {
+  it('maps kubeadm, kubelet and hard-way file names to roles', () => {
+    const names = (p: string): string[] => rolesForPath(p).map((r) => r.name);
+    expect(names('/etc/kubernetes/pki/etcd/ca.crt')).toEqual(['etcd-ca']);
+    expect(names('/etc/kubernetes/pki/ca.crt')).toEqual(['ca', 'hard-way-ca']);
+    expect(names('/etc/kubernetes/pki/front-proxy-ca.crt')).toEqual(['front-proxy-ca']);
+    expect(names('/etc/kubernetes/pki/etcd/server.crt')).toEqual(['etcd-server']);
+    expect(names('C:\\k8s\\pki\\apiserver-etcd-client.crt')).toEqual(['apiserver-etcd-client']);
+    expect(names('/etc/kubernetes/admin.conf')).toEqual(['admin.conf']);
+    expect(names('/var/lib/kubelet/pki/kubelet-client-2025-01-01-00-00-00.pem')).toEqual(['kubelet-client']);
+    expect(names('/root/node-0.crt')).toEqual(['hard-way-node']);
+    expect(names('/etc/ssl/server.crt')).toEqual([]);
+  });
+
+  it('falls back to the CN, choosing by O, EKU and the CA flag', () => {
+    const ca = newCa();
+    const node = (eku: string[]) => issue(ca, { subject: 'CN=system:node:w1,O=system:nodes', sans: { dns: ['w1'] }, extKeyUsage: eku });
+    expect(detectRole(node(['clientAuth']))?.name).toBe('kubelet-client');
+    expect(detectRole(node(['serverAuth']))?.name).toBe('kubelet-serving');
+    expect(detectRole(node(['serverAuth', 'clientAuth']))?.name).toBe('hard-way-node');
+    expect(detectRole(newCa('CN=kubernetes').cert)?.name).toBe('ca');
+    expect(detectRole(issue(ca, { subject: 'CN=kubernetes', sans: { dns: ['kubernetes'] } }))?.name).toBe('hard-way-apiserver');
+    // A bare node name says nothing: etcd certificates are only recognised by their path.
+    expect(detectRole(issue(ca, { subject: 'CN=cp1', sans: { dns: ['cp1'] } }))).toBeUndefined();
+  });
+
+  it('treats kubeconfig CA data as a CA and ignores the file name for the CAs of a chain file', () => {
+    const ca = newCa('CN=kubernetes');
+    expect(detectRole(ca.cert, { path: '/etc/kubernetes/admin.conf', location: 'clusters[k].certificate-authority-data' })?.name).toBe(
+      'ca',
+    );
+    expect(detectRole(ca.cert, { path: '/etc/kubernetes/pki/apiserver.crt', multiple: true })?.name).toBe('ca');
+  });
+});
+
+describe('linting a PKI issued from the role table', () => {
+  it('finds nothing wrong with a kubeadm cluster but the keyEncipherment kubeadm sets on ECDSA keys', () => {
+    const { targets } = issueProfile(['kubeadm', 'kubelet']);
+    const r = lintCertificates(targets, { now: NOW });
+    const noisy = r.findings.filter((f) => f.lintId !== 'x509.key-usage.key-encipherment-non-rsa');
+    expect(noisy).toEqual([]);
+    expect(r.findings.length).toBeGreaterThan(0);
+  });
+
+  it('accepts the pre-1.29 system:masters group for admin.conf and apiserver-kubelet-client', () => {
+    const ca = newCa('CN=kubernetes');
+    const cert = issue(ca, { subject: 'CN=kubernetes-admin,O=system:masters', sans: {}, extKeyUsage: ['clientAuth'] });
+    const r = lintCertificates([{ cert, source: '/etc/kubernetes/admin.conf' }], { now: NOW });
+    expect(r.findings.filter((f) => f.lintId.startsWith('k8s.'))).toEqual([]);
+  });
+
+  it('reports the two Kubernetes the Hard Way typos and nothing else', () => {
+    const issuers = new Map<string, IssuerRef>();
+    const roles = K8S_ROLE_LIST.filter((r) => r.profile === 'hard-way');
+    const targets: LintTarget[] = [];
+    for (const role of [...roles.filter((r) => r.ca), ...roles.filter((r) => !r.ca)]) {
+      let r = role;
+      if (role.name === 'hard-way-scheduler') r = { ...role, o: ['system:system:kube-scheduler'] };
+      if (role.name === 'hard-way-apiserver')
+        r = {
+          ...role,
+          sans: [
+            '127.0.0.1',
+            '10.32.0.1',
+            'kubernetes',
+            'kubernetes.default',
+            'kubernetes.default.svc',
+            'kubernetes.default.svc.cluster',
+            'kubernetes.svc.cluster.local',
+          ],
+        };
+      targets.push({ cert: issueRole(r, issuers, { ...VARS, nodeName: 'node-0' }), ...pathFor(role) });
+    }
+    const policy = parsePolicy({ validity: { maxLeafDays: 3653 }, kubernetes: { serviceCIDR: '10.32.0.0/24' } }, 'test');
+    const r = lintCertificates(targets, { now: NOW, policy });
+    const relevant = r.findings.filter((f) => f.lintId !== 'x509.key-usage.key-encipherment-non-rsa');
+    expect(relevant.map((f) => [f.lintId, f.message])).toEqual([
+      ['k8s.role.wrong-o', 'hard-way-scheduler certificate has O system:system:kube-scheduler; expected system:kube-scheduler'],
+      ['k8s.apiserver.missing-san', 'apiserver certificate lacks DNS:kubernetes.default.svc.cluster.local'],
+    ]);
+  });
+
+  it('reports a front-proxy client signed by the cluster CA and a kubelet client with the wrong group', () => {
+    const ca = newCa('CN=kubernetes');
+    const fp = issue(ca, { subject: 'CN=front-proxy-client', sans: {}, extKeyUsage: ['clientAuth'] });
+    const kubelet = issue(ca, { subject: 'CN=system:node:w1,O=system:masters', sans: {}, extKeyUsage: ['clientAuth'] });
+    const r = lintCertificates(
+      [
+        { cert: fp, source: '/etc/kubernetes/pki/front-proxy-client.crt' },
+        { cert: kubelet, source: '/etc/kubernetes/kubelet.conf', location: 'users[default-auth].client-certificate-data line 1' },
+      ],
+      { now: NOW },
+    );
+    const ids = r.findings.map((f) => f.lintId);
+    expect(ids).toContain('k8s.role.wrong-signer');
+    expect(ids).toContain('k8s.role.kubelet-client-subject');
+  });
+});

@@ -1,0 +1,131 @@
+// Public key strength: sizes, curves, algorithms and the cheap RSA weakness tests.
+import { rsaPublicNumbers } from '../der-facts.ts';
+import { defineLint } from '../types.ts';
+import { fermatFactor, hasRocaFingerprint } from '../weak-keys.ts';
+
+const isRsa = (cert: { keyInfo: { algorithm: string } }): boolean => cert.keyInfo.algorithm === 'RSA';
+
+export const rsaTooSmall = defineLint({
+  id: 'x509.key.rsa-too-small',
+  severity: 'error',
+  description: 'The RSA modulus is smaller than the policy minimum.',
+  remediation: 'Reissue with a new RSA key of at least keys.minRsaBits (2048 by default), or ECDSA P-256.',
+  source: 'CA/B BR 6.1.5, policy keys.minRsaBits',
+  appliesTo: isRsa,
+  check: (cert, ctx) => {
+    const bits = cert.keyInfo.size ?? 0;
+    return bits < ctx.policy.keys.minRsaBits ? [`RSA key is ${bits} bits (policy minimum ${ctx.policy.keys.minRsaBits})`] : [];
+  },
+});
+
+export const rsaEvenModulus = defineLint({
+  id: 'x509.key.rsa-even-modulus',
+  severity: 'error',
+  description: 'The RSA modulus is even, so 2 is a factor: the key is broken.',
+  remediation: 'Replace the key: generate a new one with a standard library.',
+  source: 'CA/B BR 6.1.6',
+  appliesTo: isRsa,
+  check: (cert) => {
+    const rsa = rsaPublicNumbers(cert);
+    return rsa && (rsa.n & 1n) === 0n ? ['RSA modulus is even (divisible by 2)'] : [];
+  },
+});
+
+export const rsaBadExponent = defineLint({
+  id: 'x509.key.rsa-bad-exponent',
+  severity: 'error',
+  description: 'The RSA public exponent is even or below 3, which is not a working RSA key.',
+  remediation: 'Replace the key; use the exponent 65537.',
+  source: 'CA/B BR 6.1.6',
+  appliesTo: isRsa,
+  check: (cert) => {
+    const rsa = rsaPublicNumbers(cert);
+    if (!rsa) return [];
+    return rsa.e < 3n || (rsa.e & 1n) === 0n ? [`RSA public exponent is ${rsa.e}`] : [];
+  },
+});
+
+export const rsaSmallExponent = defineLint({
+  id: 'x509.key.rsa-small-exponent',
+  severity: 'warning',
+  description: 'The RSA public exponent is smaller than 65537 (e=3 invites padding and broadcast attacks).',
+  remediation: 'Replace the key with one using exponent 65537.',
+  source: 'CA/B BR 6.1.6, NIST SP 800-89',
+  appliesTo: isRsa,
+  check: (cert) => {
+    const rsa = rsaPublicNumbers(cert);
+    if (!rsa || rsa.e < 3n || (rsa.e & 1n) === 0n) return [];
+    return rsa.e < 65537n ? [`RSA public exponent is ${rsa.e} (expected at least 65537)`] : [];
+  },
+});
+
+export const rsaFermat = defineLint({
+  id: 'x509.key.rsa-fermat-factorable',
+  severity: 'error',
+  description: "The RSA modulus factors quickly with Fermat's method: its two primes are too close.",
+  remediation: 'The private key is recoverable by anyone: replace the key and reissue, and fix the key generator.',
+  source: 'badkeys (fermat), CA/B BR 6.1.1.3',
+  appliesTo: (cert, ctx) => isRsa(cert) && ctx.policy.keys.fermatRounds > 0,
+  check: (cert, ctx) => {
+    const rsa = rsaPublicNumbers(cert);
+    if (!rsa) return [];
+    const f = fermatFactor(rsa.n, ctx.policy.keys.fermatRounds);
+    if (!f) return [];
+    const gap = f[1] - f[0];
+    return [
+      `RSA modulus factors by Fermat's method: its primes differ by only ${gap < 1_000_000n ? gap : `about 2^${gap.toString(2).length - 1}`}`,
+    ];
+  },
+});
+
+export const roca = defineLint({
+  id: 'x509.key.roca',
+  severity: 'error',
+  description: 'The RSA key has the Infineon RSALib fingerprint (ROCA, CVE-2017-15361) and is factorable.',
+  remediation: 'Replace the key on a device with patched firmware and reissue; revoke the old certificate.',
+  source: 'CVE-2017-15361, Nemec et al. CCS 2017',
+  appliesTo: isRsa,
+  check: (cert) => {
+    const rsa = rsaPublicNumbers(cert);
+    return rsa && hasRocaFingerprint(rsa.n) ? [`RSA-${cert.keyInfo.size} modulus carries the ROCA fingerprint`] : [];
+  },
+});
+
+export const curveNotAllowed = defineLint({
+  id: 'x509.key.ec-curve-not-allowed',
+  severity: 'error',
+  description: 'The EC key uses a curve outside the policy list (P-256, P-384, P-521 by default).',
+  remediation: 'Reissue with a new key on an allowed curve; most TLS stacks do not speak other curves.',
+  source: 'CA/B BR 6.1.5, policy keys.allowedCurves',
+  appliesTo: (cert) => cert.keyInfo.algorithm === 'EC',
+  check: (cert, ctx) => {
+    const c = cert.keyInfo.curve ?? 'unknown';
+    return ctx.policy.keys.allowedCurves.includes(c) ? [] : [`EC key on curve ${c} (allowed: ${ctx.policy.keys.allowedCurves.join(', ')})`];
+  },
+});
+
+export const algorithmNotAllowed = defineLint({
+  id: 'x509.key.algorithm-not-allowed',
+  severity: 'error',
+  description: 'The public key algorithm is not in the policy list.',
+  remediation: 'Reissue with an allowed key type (RSA, ECDSA or Ed25519 by default).',
+  source: 'policy keys.allowedAlgorithms',
+  appliesTo: (cert) => cert.keyInfo.algorithm !== 'unreadable',
+  check: (cert, ctx) => {
+    const a = cert.keyInfo.algorithm;
+    return (ctx.policy.keys.allowedAlgorithms as readonly string[]).includes(a)
+      ? []
+      : [`public key algorithm ${a} is not allowed (allowed: ${ctx.policy.keys.allowedAlgorithms.join(', ')})`];
+  },
+});
+
+export const KEY_LINTS = [
+  rsaTooSmall,
+  rsaEvenModulus,
+  rsaBadExponent,
+  rsaSmallExponent,
+  rsaFermat,
+  roca,
+  curveNotAllowed,
+  algorithmNotAllowed,
+];
