@@ -9,7 +9,7 @@ import { isJks, readJks } from './jks.ts';
 import { loadPrivateKey, publicKeyFromSpki, sniffPrivateKeyDer } from './keys.ts';
 import { looksLikeKubeconfig, readKubeconfig } from './kubeconfig.ts';
 import { looksLikePem, type PemBlock, scanPem } from './pem.ts';
-import { readPkcs7 } from './pkcs7.ts';
+import { isPkcs7, readPkcs7 } from './pkcs7.ts';
 import { isPkcs12, readPkcs12 } from './pkcs12.ts';
 
 export type Format = 'pem' | 'der' | 'pkcs7' | 'pkcs12' | 'jks' | 'kubeconfig';
@@ -172,6 +172,9 @@ function readDer(data: Uint8Array, opts: ReadOptions): ReadResult {
   try {
     top = parse(data);
   } catch (e) {
+    // Containers made by Windows and Java tools are often BER (indefinite lengths): their readers convert.
+    if (isPkcs12(data)) return fromPkcs12(data, opts);
+    if (isPkcs7(data)) return { format: 'pkcs7', objects: fromPkcs7(data, 'PKCS#7'), warnings: [] };
     throw new InputError(`not PEM, DER, PKCS#12, JKS or a kubeconfig (${(e as Error).message})`);
   }
   if (top.tag !== TAG.SEQUENCE) throw new InputError('DER input does not start with a SEQUENCE');
@@ -188,22 +191,10 @@ function readDer(data: Uint8Array, opts: ReadOptions): ReadResult {
     if (f0?.tag === TAG.INTEGER && inner[3]?.tag === 0xa0) return one({ kind: 'csr', csr: new Csr(data), location: 'DER' });
     return one({ kind: 'crl', crl: new Crl(data), location: 'DER' });
   }
-  if (isPkcs12(data)) {
-    if (opts.password === undefined) throw new InputError('a PKCS#12 file needs a password (--password; use "" for none)');
-    const p12 = readPkcs12(data, opts.password);
-    const objects: Found[] = [
-      ...p12.keys.map(
-        (k, i): Found => ({ kind: 'private-key', key: k.key, encoding: 'PKCS#12 key bag', location: bagName('key', i, k.friendlyName) }),
-      ),
-      ...p12.certificates.map(
-        (cb, i): Found => ({ kind: 'certificate', cert: new Certificate(cb.der), location: bagName('cert', i, cb.friendlyName) }),
-      ),
-    ];
-    return { format: 'pkcs12', objects, warnings: [] };
-  }
+  if (isPkcs12(data)) return fromPkcs12(data, opts);
+  if (a?.tag === TAG.OID) return { format: 'pkcs7', objects: fromPkcs7(data, 'PKCS#7'), warnings: [] };
   if (kids.length === 2 && a?.tag === TAG.SEQUENCE && b?.tag === TAG.BIT_STRING)
     return one({ kind: 'public-key', key: publicKeyFromSpki(data), spki: data, location: 'DER' });
-  if (a?.tag === TAG.OID) return { format: 'pkcs7', objects: fromPkcs7(data, 'PKCS#7'), warnings: [] };
   if (a?.tag === TAG.INTEGER || a?.tag === TAG.SEQUENCE) {
     const kind = sniffPrivateKeyDer(data);
     if (kind === 'encrypted-pkcs8' && opts.password === undefined)
@@ -211,6 +202,20 @@ function readDer(data: Uint8Array, opts: ReadOptions): ReadResult {
     return one({ kind: 'private-key', key: loadPrivateKey(data, opts.password), encoding: kind.toUpperCase(), location: 'DER' });
   }
   throw new InputError('unrecognised DER structure');
+}
+
+function fromPkcs12(data: Uint8Array, opts: ReadOptions): ReadResult {
+  if (opts.password === undefined) throw new InputError('a PKCS#12 file needs a password (--password; use "" for none)');
+  const p12 = readPkcs12(data, opts.password);
+  const objects: Found[] = [
+    ...p12.keys.map(
+      (k, i): Found => ({ kind: 'private-key', key: k.key, encoding: 'PKCS#12 key bag', location: bagName('key', i, k.friendlyName) }),
+    ),
+    ...p12.certificates.map(
+      (cb, i): Found => ({ kind: 'certificate', cert: new Certificate(cb.der), location: bagName('cert', i, cb.friendlyName) }),
+    ),
+  ];
+  return { format: 'pkcs12', objects, warnings: [] };
 }
 
 function bagName(kind: string, i: number, friendlyName?: string): string {
