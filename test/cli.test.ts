@@ -250,6 +250,21 @@ describe('anchorage verify', () => {
   });
 });
 
+describe('anchorage lint', () => {
+  it('finds the demo flaws, fails on errors, and writes SARIF', () => {
+    const r = cli(['lint', 'kubelet-client-worker-1.pem', 'ca.crt', '-o', 'json']);
+    expect(r.code).toBe(1);
+    const ids = JSON.parse(r.stdout).findings.map((f: { lintId: string }) => f.lintId);
+    expect(ids).toContain('x509.validity.expired');
+    expect(ids).toContain('k8s.role.kubelet-client-subject');
+    expect(cli(['lint', 'web.crt', '--fail-on', 'error']).code).toBe(0);
+    const sarif = JSON.parse(ok(['lint', 'web.crt', '-o', 'sarif']));
+    expect(sarif.version).toBe('2.1.0');
+    writeFileSync(join(dir, 'bad-policy.yaml'), 'expiry:\n  warnDayz: 3\n');
+    expectBadInput(['lint', 'web.crt', '--policy', 'bad-policy.yaml'], /bad-policy\.yaml: expiry\.warnDayz/);
+  });
+});
+
 describe('anchorage demo', () => {
   it('prints inspect output of a fresh PKI with one flawed certificate', () => {
     const out = ok(['demo']);

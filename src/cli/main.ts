@@ -5,6 +5,7 @@ import { InputError, oneLine } from '../x509/errors.ts';
 import * as cert from './commands/cert.ts';
 import * as demo from './commands/demo.ts';
 import * as inspect from './commands/inspect.ts';
+import * as lint from './commands/lint.ts';
 import * as pki from './commands/pki.ts';
 import * as verify from './commands/verify.ts';
 
@@ -16,7 +17,7 @@ export function buildProgram(): Command {
     .version('0.1.0')
     .showHelpAfterError()
     .exitOverride();
-  for (const m of [inspect, cert, verify, pki, demo]) m.register(program);
+  for (const m of [inspect, cert, verify, lint, pki, demo]) m.register(program);
   return program;
 }
 
