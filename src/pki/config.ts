@@ -44,6 +44,8 @@ export const clusterConfigSchema = z
       .string()
       .regex(/^v?1\.\d+(\.\d+)?$/)
       .default('v1.36.3'),
+    /** Port each kube-apiserver listens on (kubeadm's localAPIEndpoint.bindPort); local kubeconfigs use it. */
+    apiServerPort: z.number().int().min(1).max(65535).default(6443),
     dnsDomain: dnsName.default('cluster.local'),
     serviceCIDR: cidr.default('10.96.0.0/12'),
     podCIDR: cidr.default('10.244.0.0/16'),

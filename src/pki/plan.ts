@@ -204,7 +204,7 @@ export function buildPlan(c: ClusterConfig): Plan {
       const v = nodeVars(c, n);
       const at = (r: string): string => `${r}@${n.name}`;
       const R = (name: string): K8sRole => K8S_ROLES[name] as K8sRole;
-      const localUrl = endpointUrl(isIP(n.ips[0] as string) === 6 ? `[${n.ips[0]}]:6443` : `${n.ips[0]}:6443`);
+      const localUrl = endpointUrl(isIP(n.ips[0] as string) === 6 ? `[${n.ips[0]}]:${c.apiServerPort}` : `${n.ips[0]}:${c.apiServerPort}`);
       leaf(R('apiserver'), at('apiserver'), 'ca', v, [
         ...(isIP(apiHost) || apiHost !== n.name ? [apiHost] : []),
         ...n.hostnames,
@@ -294,7 +294,7 @@ export function buildPlan(c: ClusterConfig): Plan {
       put(n.name, `${HW}/ca.key`, { type: 'key', cert: 'ca' }, 0o600);
       putPair(n.name, `${HW}/kube-api-server`, at('kube-api-server'));
       putPair(n.name, `${HW}/service-accounts`, at('service-accounts'));
-      const local = 'https://127.0.0.1:6443';
+      const local = `https://127.0.0.1:${c.apiServerPort}`;
       const kc = (file: string, id: string, user: string, server: string): void =>
         put(n.name, `${HW}/${file}`, { type: 'kubeconfig', cert: id, caBundle: 'ca', server, user, cluster: c.clusterName }, 0o600);
       kc('kube-controller-manager.kubeconfig', at('kube-controller-manager'), 'system:kube-controller-manager', local);
