@@ -1,0 +1,205 @@
+// A real control plane booted from `anchorage pki init`: the strongest proof that the PKI is right.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse as parseYaml } from 'yaml';
+import { verifyChain } from '../../src/trust/verify.ts';
+import { Certificate } from '../../src/x509/certificate.ts';
+import { createCsr } from '../../src/x509/csr.ts';
+import { generateKey } from '../../src/x509/keys.ts';
+import { scanPem } from '../../src/x509/pem.ts';
+import { anchorage, type Cluster, startCluster, tlsGet, waitFor } from './harness.ts';
+
+interface Kubeconfig {
+  ca: string;
+  cert: string;
+  key: string;
+}
+function readKubeconfig(path: string): Kubeconfig {
+  const kc = parseYaml(readFileSync(path, 'utf8'));
+  const b = (s: string): string => Buffer.from(s, 'base64').toString('utf8');
+  return {
+    ca: b(kc.clusters[0].cluster['certificate-authority-data']),
+    cert: b(kc.users[0].user['client-certificate-data']),
+    key: b(kc.users[0].user['client-key-data']),
+  };
+}
+const certsOf = (pem: string): Certificate[] => scanPem(pem).map((b) => new Certificate(b.der));
+
+describe('a control plane booted from anchorage pki init', () => {
+  let c: Cluster;
+  beforeAll(async () => {
+    c = await startCluster();
+  }, 600_000);
+  afterAll(async () => {
+    await c?.stop();
+  });
+
+  it('answers kubectl with admin.conf, and the controller-manager and scheduler hold their leases', () => {
+    const ns = c.kubectl(['get', 'namespaces', '-o', 'name']);
+    expect(ns.stdout).toContain('namespace/kube-system');
+    for (const lease of ['kube-controller-manager', 'kube-scheduler']) {
+      const holder = c.kubectl(['get', 'lease', '-n', 'kube-system', lease, '-o', 'jsonpath={.spec.holderIdentity}']);
+      expect(holder.stdout).toMatch(/.+_/);
+    }
+    const who = JSON.parse(c.kubectl(['auth', 'whoami', '-o', 'json']).stdout);
+    expect(who.status.userInfo.username).toBe('kubernetes-admin');
+    expect(who.status.userInfo.groups).toContain('kubeadm:cluster-admins');
+  });
+
+  it('signs an approved CSR with the cluster CA through the controller-manager', async () => {
+    const kp = generateKey('ecdsa-p256');
+    const csr = createCsr({ subject: 'O=dev,CN=alice', privateKey: kp.privateKey });
+    const manifest = JSON.stringify({
+      apiVersion: 'certificates.k8s.io/v1',
+      kind: 'CertificateSigningRequest',
+      metadata: { name: 'alice' },
+      spec: {
+        request: Buffer.from(csr.toPem()).toString('base64'),
+        signerName: 'kubernetes.io/kube-apiserver-client',
+        usages: ['client auth'],
+        expirationSeconds: 3600,
+      },
+    });
+    const { spawnSync } = await import('node:child_process');
+    const created = spawnSync(join(c.bin, 'kubectl'), ['--kubeconfig', c.admin, 'create', '-f', '-'], {
+      input: manifest,
+      encoding: 'utf8',
+    });
+    expect(created.status).toBe(0);
+    expect(c.kubectl(['certificate', 'approve', 'alice']).code).toBe(0);
+    let issued = '';
+    await waitFor('the CSR to be signed', () => {
+      issued = c.kubectl(['get', 'csr', 'alice', '-o', 'jsonpath={.status.certificate}']).stdout.trim();
+      return issued !== '';
+    });
+    const cert = certsOf(Buffer.from(issued, 'base64').toString('utf8'))[0] as Certificate;
+    expect(cert.subject).toBe('CN=alice,O=dev');
+    const ca = certsOf(readFileSync(join(c.nodeRoot, 'etc/kubernetes/pki/ca.crt'), 'utf8'));
+    const v = verifyChain({ leaf: cert, anchors: ca, purpose: 'client' });
+    expect(v.trusted).toBe(true);
+    // And the API server accepts it as alice.
+    const pki = join(c.nodeRoot, 'etc/kubernetes/pki');
+    const r = await tlsGet(`${c.apiUrl}/apis/authentication.k8s.io/v1/selfsubjectreviews`, {
+      method: 'POST',
+      body: JSON.stringify({ apiVersion: 'authentication.k8s.io/v1', kind: 'SelfSubjectReview' }),
+      headers: { 'content-type': 'application/json' },
+      ca: readFileSync(join(pki, 'ca.crt'), 'utf8'),
+      cert: cert.toPem(),
+      key: kp.privateKey.export({ type: 'pkcs8', format: 'pem' }) as string,
+    });
+    expect(JSON.parse(r.body).status.userInfo.username).toBe('alice');
+  });
+
+  it('issues service-account tokens that the API server accepts', async () => {
+    await waitFor('the default service account', () => c.kubectl(['get', 'serviceaccount', 'default', '-n', 'default']).code === 0);
+    const token = c.kubectl(['create', 'token', 'default', '-n', 'default']).stdout.trim();
+    expect(token.split('.')).toHaveLength(3);
+    const r = await tlsGet(`${c.apiUrl}/apis/authentication.k8s.io/v1/selfsubjectreviews`, {
+      method: 'POST',
+      body: JSON.stringify({ apiVersion: 'authentication.k8s.io/v1', kind: 'SelfSubjectReview' }),
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      ca: readFileSync(join(c.nodeRoot, 'etc/kubernetes/pki/ca.crt'), 'utf8'),
+    });
+    expect(r.status).toBe(201);
+    expect(JSON.parse(r.body).status.userInfo.username).toBe('system:serviceaccount:default:default');
+  });
+
+  it('authenticates through the front proxy with the front-proxy client certificate', async () => {
+    const pki = join(c.nodeRoot, 'etc/kubernetes/pki');
+    const r = await tlsGet(`${c.apiUrl}/apis/authentication.k8s.io/v1/selfsubjectreviews`, {
+      method: 'POST',
+      body: JSON.stringify({ apiVersion: 'authentication.k8s.io/v1', kind: 'SelfSubjectReview' }),
+      headers: { 'content-type': 'application/json', 'X-Remote-User': 'proxied-bob', 'X-Remote-Group': 'system:authenticated' },
+      ca: readFileSync(join(pki, 'ca.crt'), 'utf8'),
+      cert: readFileSync(join(pki, 'front-proxy-client.crt'), 'utf8'),
+      key: readFileSync(join(pki, 'front-proxy-client.key'), 'utf8'),
+    });
+    expect(JSON.parse(r.body).status.userInfo.username).toBe('proxied-bob');
+  });
+
+  it('is healthy again after `pki renew all` and a restart, with new certificates', async () => {
+    const apiBefore = readFileSync(join(c.nodeRoot, 'etc/kubernetes/pki/apiserver.crt'), 'utf8');
+    const r = anchorage(['pki', 'renew', 'all', '--dir', c.pkiDir]);
+    expect(r.code).toBe(0);
+    expect(readFileSync(join(c.nodeRoot, 'etc/kubernetes/pki/apiserver.crt'), 'utf8')).not.toBe(apiBefore);
+    await c.restartAll();
+    expect(c.kubectl(['get', 'namespaces', '-o', 'name']).stdout).toContain('namespace/default');
+    const served = await servedCertificate(c);
+    expect(served).toBe(certsOf(readFileSync(join(c.nodeRoot, 'etc/kubernetes/pki/apiserver.crt'), 'utf8'))[0]?.sha256);
+  });
+
+  it('rotates the cluster CA through every phase while clients keep talking: no request fails on trust', async () => {
+    const kcPath = join(c.nodeRoot, 'etc/kubernetes/admin.conf');
+    const failures: string[] = [];
+    let requests = 0;
+    let running = true;
+    // Distribution is instant here (components read the node tree), so the loop pauses while a phase is
+    // written: the property is that clients one phase behind keep working, not clients two phases behind.
+    let paused = false;
+    let idle: () => void = () => {};
+    // Two clients: one holds the kubeconfig of the previous phase, one the current: both must keep working.
+    let clients: Kubeconfig[] = [readKubeconfig(kcPath)];
+    const loop = (async () => {
+      let i = 0;
+      while (running && i < 100_000) {
+        i++;
+        if (paused) {
+          idle();
+          await new Promise((r) => setTimeout(r, 20));
+          continue;
+        }
+        for (const k of clients) {
+          try {
+            const r = await tlsGet(`${c.apiUrl}/api/v1/namespaces/default`, { ca: k.ca, cert: k.cert, key: k.key });
+            requests++;
+            if (r.status === 401) failures.push(`401 from the API server (client certificate not trusted)`);
+          } catch (e) {
+            const code = (e as NodeJS.ErrnoException).code ?? '';
+            // Connection refused/reset while a component restarts is not a trust failure.
+            if (!/ECONNREFUSED|ECONNRESET|EPIPE|timeout/.test(`${code} ${(e as Error).message}`))
+              failures.push(`${code}: ${(e as Error).message}`);
+          }
+        }
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    })();
+    for (const phase of ['new-ca', 'bundle', 'reissue', 'done']) {
+      await new Promise<void>((resolve) => {
+        idle = resolve;
+        paused = true;
+      });
+      const r = anchorage(['pki', 'rotate-ca', 'ca', '--dir', c.pkiDir]);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toContain(`phase ${phase}`);
+      clients = [clients.at(-1) as Kubeconfig, readKubeconfig(kcPath)];
+      paused = false;
+      // The API server reloads its serving certificate and client CA from disk; a restart also makes
+      // the controller-manager and scheduler load their re-issued kubeconfigs.
+      await new Promise((r) => setTimeout(r, 1500));
+      await c.restartAll();
+      await new Promise((r) => setTimeout(r, 1500));
+    }
+    running = false;
+    await loop;
+    expect(failures).toEqual([]);
+    expect(requests).toBeGreaterThan(20);
+    // The controller-manager and scheduler came back with their re-issued kubeconfigs.
+    expect(c.kubectl(['get', 'lease', '-n', 'kube-system', 'kube-scheduler']).code).toBe(0);
+    const bundle = certsOf(readFileSync(join(c.nodeRoot, 'etc/kubernetes/pki/ca.crt'), 'utf8'));
+    expect(bundle).toHaveLength(1);
+  });
+});
+
+/** SHA-256 of the certificate the API server presents. */
+async function servedCertificate(c: Cluster): Promise<string> {
+  const { connect } = await import('node:tls');
+  return new Promise((resolve, reject) => {
+    const s = connect({ host: '127.0.0.1', port: c.apiPort, rejectUnauthorized: false }, () => {
+      const raw = s.getPeerCertificate().raw;
+      s.end();
+      resolve(new Certificate(raw).sha256);
+    });
+    s.on('error', reject);
+  });
+}
