@@ -42,6 +42,8 @@ describe('a control plane booted from anchorage pki init', () => {
       const holder = c.kubectl(['get', 'lease', '-n', 'kube-system', lease, '-o', 'jsonpath={.spec.holderIdentity}']);
       expect(holder.stdout).toMatch(/.+_/);
     }
+    // What in-cluster clients check: the service IP of `kubernetes.default` is in the serving certificate.
+    expect(c.kubectl(['--tls-server-name=10.96.0.1', 'get', 'namespaces', '-o', 'name']).code).toBe(0);
     const who = JSON.parse(c.kubectl(['auth', 'whoami', '-o', 'json']).stdout);
     expect(who.status.userInfo.username).toBe('kubernetes-admin');
     expect(who.status.userInfo.groups).toContain('kubeadm:cluster-admins');
