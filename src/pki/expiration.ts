@@ -67,24 +67,30 @@ export function kubeadmDate(d: Date): string {
   return `${MONTHS[d.getUTCMonth()]} ${p2(d.getUTCDate())}, ${d.getUTCFullYear()} ${p2(d.getUTCHours())}:${p2(d.getUTCMinutes())} UTC`;
 }
 
-/** kubeadm's duration.ShortHumanDuration. */
+/** k8s.io/apimachinery duration.HumanDuration, which kubeadm's check-expiration printer uses. */
 export function shortHumanDuration(seconds: number): string {
-  if (seconds < 0) return '<invalid>';
-  if (seconds < 60) return `${seconds}s`;
+  if (seconds < -1) return '<invalid>';
+  if (seconds < 0) return '0s';
+  if (seconds < 120) return `${seconds}s`;
   const minutes = Math.floor(seconds / 60);
-  if (minutes < 60) return `${minutes}m`;
+  if (minutes < 10) return seconds % 60 === 0 ? `${minutes}m` : `${minutes}m${seconds % 60}s`;
+  if (minutes < 180) return `${minutes}m`;
   const hours = Math.floor(seconds / 3600);
-  if (hours < 24) return `${hours}h`;
+  if (hours < 8) return minutes % 60 === 0 ? `${hours}h` : `${hours}h${minutes % 60}m`;
+  if (hours < 48) return `${hours}h`;
   const days = Math.floor(hours / 24);
-  if (hours < 24 * 365) return `${days}d`;
-  return `${Math.floor(hours / 24 / 365)}y`;
+  if (hours < 24 * 8) return hours % 24 === 0 ? `${days}d` : `${days}d${hours % 24}h`;
+  if (hours < 24 * 365 * 2) return `${days}d`;
+  const years = Math.floor(days / 365);
+  if (hours < 24 * 365 * 8) return days % 365 === 0 ? `${years}y` : `${years}y${days % 365}d`;
+  return `${years}y`;
 }
 
-/** The two tables kubeadm prints (tabwriter with padding 3). */
+/** The two tables kubeadm prints (tabwriter: minwidth 10, padding 3; the last cell is Go's %-8v, not a column). */
 export function renderExpirationText(info: ExpirationInfo): string {
   const table = (headers: string[], rows: string[][]): string => {
-    const w = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-    const line = (cells: string[]): string => `${cells.map((c, i) => c.padEnd((w[i] ?? 0) + 3)).join('')}\n`;
+    const w = headers.map((h, i) => Math.max(10, h.length + 3, ...rows.map((r) => (r[i] ?? '').length + 3)));
+    const line = (cells: string[]): string => `${cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(w[i] ?? 0))).join('')}\n`;
     return line(headers) + rows.map(line).join('');
   };
   const yn = (b: boolean): string => (b ? 'yes' : 'no');
@@ -96,13 +102,13 @@ export function renderExpirationText(info: ExpirationInfo): string {
           kubeadmDate(r.expirationDate as Date),
           shortHumanDuration(r.residualSeconds ?? 0),
           r.caName ?? '',
-          yn(r.externallyManaged),
+          yn(r.externallyManaged).padEnd(8),
         ],
   );
   const caRows = info.certificateAuthorities.map((r) =>
     r.missing
       ? [`!MISSING! ${r.name}`, '', '', '']
-      : [r.name, kubeadmDate(r.expirationDate as Date), shortHumanDuration(r.residualSeconds ?? 0), yn(r.externallyManaged)],
+      : [r.name, kubeadmDate(r.expirationDate as Date), shortHumanDuration(r.residualSeconds ?? 0), yn(r.externallyManaged).padEnd(8)],
   );
   return `${table(['CERTIFICATE', 'EXPIRES', 'RESIDUAL TIME', 'CERTIFICATE AUTHORITY', 'EXTERNALLY MANAGED'], certRows)}\n${table(['CERTIFICATE AUTHORITY', 'EXPIRES', 'RESIDUAL TIME', 'EXTERNALLY MANAGED'], caRows)}`;
 }
@@ -110,12 +116,16 @@ export function renderExpirationText(info: ExpirationInfo): string {
 /** kubeadm's output.kubeadm.k8s.io/v1alpha3 CertificateExpirationInfo. */
 export function expirationObject(info: ExpirationInfo): Record<string, unknown> {
   const item = (r: ExpirationRow): Record<string, unknown> => {
-    const o: Record<string, unknown> = { name: r.name };
-    if (r.expirationDate) o.expirationDate = r.expirationDate.toISOString().replace(/\.\d{3}Z$/, 'Z');
-    if (r.residualSeconds) o.residualTime = r.residualSeconds;
+    // kubeadm's Certificate JSON tags, in its field order: only caName is omitempty; a missing entry has name only.
+    if (r.missing) return { name: r.name, expirationDate: null, residualTime: 0, externallyManaged: false, missing: true };
+    const o: Record<string, unknown> = {
+      name: r.name,
+      expirationDate: r.expirationDate ? r.expirationDate.toISOString().replace(/\.\d{3}Z$/, 'Z') : null,
+      residualTime: r.residualSeconds ?? 0,
+      externallyManaged: r.externallyManaged,
+    };
     if (r.caName) o.caName = r.caName;
-    o.externallyManaged = r.externallyManaged;
-    if (r.missing) o.missing = true;
+    o.missing = false;
     return o;
   };
   return {

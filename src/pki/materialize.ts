@@ -91,7 +91,7 @@ export async function materialize(
     for (const p of level) {
       const have = existing.get(p.id);
       const signer = p.signer ? out.get(p.signer) : undefined;
-      if (p.external) {
+      if (p.external && p.ca) {
         if (!have) throw new InputError(`${p.id}: externally managed, but its certificate was not provided`);
         out.set(p.id, have);
         decisions.push({ id: p.id, action: 'external' });
@@ -119,7 +119,7 @@ export async function materialize(
         subject: keep
           ? have.cert.subjectRdns
           : p.o.length
-            ? `${p.o.map((o) => `O=${escapeDn(o)}`).join('+')},CN=${escapeDn(p.cn)}`
+            ? `CN=${escapeDn(p.cn)},${p.o.map((o) => `O=${escapeDn(o)}`).join('+')}`
             : `CN=${escapeDn(p.cn)}`,
         sans: keep ? { dns: have.cert.sans.dns, ip: have.cert.sans.ip } : p.sans,
         keyUsage: p.keyUsage,
@@ -140,7 +140,7 @@ export async function materialize(
   return { material: out, decisions };
 }
 
-/** Go (so kubeadm) writes all O values as one multi-valued RDN before CN: O=a+O=b,CN=x. */
+/** Go (so kubeadm) encodes all O values as one multi-valued RDN before CN; RFC 4514 order reverses that: CN=x,O=a+O=b. */
 function escapeDn(v: string): string {
   return v.replace(/[\\,+"<>;=]/g, (c) => `\\${c}`);
 }

@@ -86,6 +86,18 @@ function minor(version: string): number {
   return Number(/^v?1\.(\d+)/.exec(version)?.[1] ?? 99);
 }
 
+/**
+ * apiserver-kubelet-client's O: system:masters before 1.29, kubeadm:cluster-admins from 1.29, none from 1.36.1
+ * (kubernetes/kubernetes#138957: RBAC binds the user kube-apiserver-kubelet-client to system:kubelet-api-admin instead).
+ */
+function kubeletClientO(version: string): string[] | undefined {
+  const m = /^v?1\.(\d+)(?:\.(\d+))?/.exec(version);
+  const mi = Number(m?.[1] ?? 99);
+  if (mi < 29) return ['system:masters'];
+  if (mi > 36 || (mi === 36 && Number(m?.[2] ?? 0) >= 1)) return [];
+  return undefined;
+}
+
 export function buildPlan(c: ClusterConfig): Plan {
   const certs: PlannedCert[] = [];
   const files: PlannedFile[] = [];
@@ -211,7 +223,7 @@ export function buildPlan(c: ClusterConfig): Plan {
         ...n.ips.slice(1),
         ...c.certSANs,
       ]);
-      leaf(R('apiserver-kubelet-client'), at('apiserver-kubelet-client'), 'ca', v, [], adminO);
+      leaf(R('apiserver-kubelet-client'), at('apiserver-kubelet-client'), 'ca', v, [], kubeletClientO(c.kubernetesVersion));
       leaf(R('front-proxy-client'), at('front-proxy-client'), 'front-proxy-ca', v);
       leaf(R('apiserver-etcd-client'), at('apiserver-etcd-client'), 'etcd-ca', v);
       leaf(R('admin.conf'), at('admin.conf'), 'ca', v, [], adminO);
@@ -260,7 +272,10 @@ export function buildPlan(c: ClusterConfig): Plan {
       // kubeadm leaves the serving certificate to the kubelet (self-signed); a CA-signed one lets the
       // apiserver verify kubelets (--kubelet-certificate-authority).
       leaf(K8S_ROLES['kubelet-serving'] as K8sRole, at('kubelet-serving'), 'ca', v, [n.name, ...n.hostnames, ...n.ips]);
-      if (!roleOf.get(n.name)?.includes('control-plane')) put(n.name, `${P}/ca.crt`, { type: 'bundle', certs: ['ca'] });
+      const controlPlane = roleOf.get(n.name)?.includes('control-plane');
+      if (!controlPlane) put(n.name, `${P}/ca.crt`, { type: 'bundle', certs: ['ca'] });
+      // kubeadm's ControlPlaneKubeletLocalMode (default from 1.33, GA 1.35): a control-plane kubelet talks to its local apiserver.
+      const local = isIP(n.ips[0] as string) === 6 ? `[${n.ips[0]}]:6443` : `${n.ips[0]}:6443`;
       put(
         n.name,
         `${K}/kubelet.conf`,
@@ -268,7 +283,7 @@ export function buildPlan(c: ClusterConfig): Plan {
           type: 'kubeconfig',
           cert: at('kubelet.conf'),
           caBundle: 'ca',
-          server: apiUrl,
+          server: controlPlane && minor(c.kubernetesVersion) >= 33 ? endpointUrl(local) : apiUrl,
           user: `system:node:${n.name}`,
           cluster: c.clusterName,
         },

@@ -95,8 +95,10 @@ export function rollback(state: RotationState, material: MaterialMap, plan: Plan
   const { ca } = state;
   switch (state.phase) {
     case 'new-ca':
-    case 'bundle':
       material.delete(nextId(ca));
+      return [];
+    case 'bundle':
+      // Back to the state after new-ca: the new CA stays (that phase made it); bundles drop it again.
       return [];
     case 'reissue': {
       const prev = material.get(previousId(ca));

@@ -197,7 +197,14 @@ export function writeNodeTrees(
   onProgress?: (done: number, total: number) => void,
 ): Manifest {
   const files: ManifestFile[] = [];
+  // Certificates an external CA signs are the operator's to provide: write them only when placed in the store.
+  const externalLeaves = new Set(plan.certs.filter((p) => p.external && !p.ca).map((p) => p.id));
   plan.files.forEach((f, i) => {
+    const c = f.content;
+    if ((c.type === 'cert' || c.type === 'key' || c.type === 'kubeconfig') && externalLeaves.has(c.cert)) {
+      const m = material.get(c.cert);
+      if (!m || (c.type !== 'cert' && !m.key)) return;
+    }
     const r = renderFile(f, plan, material, secrets, trust);
     writeIfChanged(join(dir, 'nodes', f.node, f.path), r.data, f.mode);
     const entry: ManifestFile = {
