@@ -112,6 +112,15 @@ describe('role detection', () => {
     expect(detectRole(issue(ca, { subject: 'CN=cp1', sans: { dns: ['cp1'] } }))).toBeUndefined();
   });
 
+  it("recognises another layout's role by exact CN and O when file names are shared, but not a swapped file", () => {
+    const ca = newCa('CN=kubernetes');
+    const kubeadmAdmin = issue(ca, { subject: 'O=kubeadm:cluster-admins,CN=kubernetes-admin', sans: {}, extKeyUsage: ['clientAuth'] });
+    expect(detectRole(kubeadmAdmin, { path: '/root/certs/admin.crt' })?.name).toBe('admin.conf');
+    // Same layout: a kubelet client certificate put where the apiserver's belongs stays an apiserver finding.
+    const kubelet = issue(ca, { subject: 'O=system:nodes,CN=system:node:w1', sans: {}, extKeyUsage: ['clientAuth'] });
+    expect(detectRole(kubelet, { path: '/etc/kubernetes/pki/apiserver.crt' })?.name).toBe('apiserver');
+  });
+
   it('treats kubeconfig CA data as a CA and ignores the file name for the CAs of a chain file', () => {
     const ca = newCa('CN=kubernetes');
     expect(detectRole(ca.cert, { path: '/etc/kubernetes/admin.conf', location: 'clusters[k].certificate-authority-data' })?.name).toBe(

@@ -131,12 +131,13 @@ const ROLES: readonly K8sRole[] = [
     ...kubeadmClient(
       'apiserver-kubelet-client',
       'kube-apiserver-kubelet-client',
-      ['kubeadm:cluster-admins'],
+      // No O since kubeadm 1.36.1 (RBAC binds the user to system:kubelet-api-admin instead).
+      [],
       ['apiserver-kubelet-client.crt'],
       'ca',
       'kube-apiserver client certificate for kubelets',
     ),
-    legacyO: [['system:masters']],
+    legacyO: [['system:masters'], ['kubeadm:cluster-admins']],
   },
   kubeadmCa('front-proxy-ca', 'front-proxy-ca', 'front-proxy-ca.crt', 'front-proxy CA: signs the aggregation-layer client'),
   kubeadmClient(

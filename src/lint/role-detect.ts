@@ -91,12 +91,35 @@ export function detectRole(cert: Certificate, hint: RoleHint = {}): K8sRole | un
     // In a chain file (leaf plus CAs) the path names the leaf; the CAs are recognised by their own names below.
     else if (hint.multiple) cands = cands.filter((r) => r.ca === cert.isCA);
     const r = best(cands, cert);
-    if (r) return r;
+    if (r) {
+      // File names are shared between layouts (admin.crt is the hard way's, and where people copy kubeadm's
+      // admin client): a certificate whose CN and O are exactly another layout's role is that role.
+      const other = r.ca === cert.isCA && !matchTemplate(r.cn, cert.commonName ?? '') ? otherLayout(r, byIdentity(cert)) : undefined;
+      return other ?? r;
+    }
   }
   const cn = cert.commonName;
   if (cn === undefined) return undefined;
   const byCn = K8S_ROLE_LIST.filter((r) => r.ca === cert.isCA && !isPureTemplate(r.cn) && matchTemplate(r.cn, cn));
   return best(byCn, cert);
+}
+
+const hardWay = (r: K8sRole): boolean => r.profile === 'hard-way';
+
+/** The identity belongs only to the other layout: the file name misled. A same-layout match means a swapped file. */
+function otherLayout(pathRole: K8sRole, identity: K8sRole[]): K8sRole | undefined {
+  if (identity.some((x) => hardWay(x) === hardWay(pathRole))) return undefined;
+  return identity[0];
+}
+
+/** Roles whose CN template and O set the certificate matches exactly. */
+function byIdentity(cert: Certificate): K8sRole[] {
+  const cn = cert.commonName ?? '';
+  const o = nameGetAll(cert.subjectRdns, OID.O);
+  return K8S_ROLE_LIST.filter(
+    (r) =>
+      r.ca === cert.isCA && !isPureTemplate(r.cn) && matchTemplate(r.cn, cn) && (sameSet(o, r.o) || r.legacyO?.some((l) => sameSet(o, l))),
+  );
 }
 
 /** Values for the role's templates: the node name from the CN, the rest from the caller (policy). */

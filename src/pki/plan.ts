@@ -90,12 +90,13 @@ function minor(version: string): number {
  * apiserver-kubelet-client's O: system:masters before 1.29, kubeadm:cluster-admins from 1.29, none from 1.36.1
  * (kubernetes/kubernetes#138957: RBAC binds the user kube-apiserver-kubelet-client to system:kubelet-api-admin instead).
  */
+/** undefined: the role table's current value. */
 function kubeletClientO(version: string): string[] | undefined {
   const m = /^v?1\.(\d+)(?:\.(\d+))?/.exec(version);
   const mi = Number(m?.[1] ?? 99);
   if (mi < 29) return ['system:masters'];
-  if (mi > 36 || (mi === 36 && Number(m?.[2] ?? 0) >= 1)) return [];
-  return undefined;
+  if (mi > 36 || (mi === 36 && Number(m?.[2] ?? 0) >= 1)) return undefined;
+  return ['kubeadm:cluster-admins'];
 }
 
 export function buildPlan(c: ClusterConfig): Plan {
@@ -343,6 +344,8 @@ export function buildPlan(c: ClusterConfig): Plan {
   }
   for (const p of certs)
     if (!p.ca && p.external)
-      notes.push(`${p.id}: signed by the external ${p.signer}: Anchorage will not issue it; provide it or use --external-ok`);
+      notes.push(
+        `${p.id}: signed by the external ${p.signer}: Anchorage will not issue it; place it in the store (DIR/store/<id>.crt and .key)`,
+      );
   return { config: c, certs, files, nodes, notes };
 }
