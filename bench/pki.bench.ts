@@ -23,7 +23,10 @@ function config(keyAlgorithm: string, workers: number): string {
 export function cachedKubeBin(name: string): string | undefined {
   const root = process.env.ANCHORAGE_CACHE ?? join(homedir(), '.cache', 'anchorage');
   if (!existsSync(root)) return undefined;
-  for (const d of readdirSync(root).filter((x) => x.startsWith('k8s-')).sort().reverse()) {
+  for (const d of readdirSync(root)
+    .filter((x) => x.startsWith('k8s-'))
+    .sort()
+    .reverse()) {
     const bin = join(root, d, 'bin', name);
     if (existsSync(join(root, d, 'DONE')) && existsSync(bin)) return bin;
   }
@@ -67,8 +70,16 @@ export async function run(): Promise<BenchResult[]> {
     ['rsa-2048', true],
   ] as const) {
     const r = await timeInit(alg, 1000);
-    const res: BenchResult = { name: `pki init, 3 control-plane + 1,000 workers, ${alg} (${r.certs} certificates, seconds)`, unit: 's', value: r.seconds };
-    if (kubeadm) res.baseline = { name: `kubeadm init phase certs all, one node, ${kubeadmAlg ? 'RSA-2048' : 'ECDSA-P256'} (seconds)`, value: kubeadmCerts(kubeadm, kubeadmAlg) };
+    const res: BenchResult = {
+      name: `pki init, 3 control-plane + 1,000 workers, ${alg} (${r.certs} certificates, seconds)`,
+      unit: 's',
+      value: r.seconds,
+    };
+    if (kubeadm)
+      res.baseline = {
+        name: `kubeadm init phase certs all, one node, ${kubeadmAlg ? 'RSA-2048' : 'ECDSA-P256'} (seconds)`,
+        value: kubeadmCerts(kubeadm, kubeadmAlg),
+      };
     out.push(res);
   }
   return out;

@@ -239,8 +239,22 @@ describe('anchorage inspect', () => {
 
 describe('anchorage verify', () => {
   it('exits 0 when trusted, 1 when not (with the reason), 2 on bad input', () => {
-    expect(cli(['verify', 'web.crt', '--roots', 'root.crt', '--intermediates', 'int.crt', '--purpose', 'server', '--host', 'web.example.com']).code).toBe(0);
-    const wrongHost = cli(['verify', 'web.crt', '--roots', 'root.crt', '--intermediates', 'int.crt', '--host', 'other.example.com', '-o', 'json']);
+    expect(
+      cli(['verify', 'web.crt', '--roots', 'root.crt', '--intermediates', 'int.crt', '--purpose', 'server', '--host', 'web.example.com'])
+        .code,
+    ).toBe(0);
+    const wrongHost = cli([
+      'verify',
+      'web.crt',
+      '--roots',
+      'root.crt',
+      '--intermediates',
+      'int.crt',
+      '--host',
+      'other.example.com',
+      '-o',
+      'json',
+    ]);
     expect(wrongHost.code).toBe(1);
     expect(JSON.parse(wrongHost.stdout).code).toBe('HOST_MISMATCH');
     const revoked = cli(['verify', 'client.crt', '--roots', 'root.crt', '--intermediates', 'int.crt', '--crl', 'int.crl']);

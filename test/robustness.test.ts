@@ -9,8 +9,8 @@ import { InputError } from '../src/x509/errors.ts';
 import { writeJksTruststore } from '../src/x509/jks.ts';
 import { generateKey } from '../src/x509/keys.ts';
 import { writeKubeconfig } from '../src/x509/kubeconfig.ts';
-import { writePkcs12 } from '../src/x509/pkcs12.ts';
 import { writePkcs7 } from '../src/x509/pkcs7.ts';
+import { writePkcs12 } from '../src/x509/pkcs12.ts';
 import { readObjects } from '../src/x509/read.ts';
 import { buildReport } from '../src/x509/report.ts';
 
@@ -28,7 +28,14 @@ function rng(seed: number): () => number {
 function corpus(): { name: string; data: Uint8Array; password?: string }[] {
   const caKp = generateKey('ecdsa-p256');
   const ca = issueCertificate({
-    profile: { subject: 'CN=fuzz-ca,O=Anchorage', ca: true, pathLen: 1, keyUsage: ['keyCertSign', 'cRLSign'], validity: { days: 30 }, nameConstraints: { permitted: { dns: ['example.com'], ip: ['10.0.0.0/8'] } } },
+    profile: {
+      subject: 'CN=fuzz-ca,O=Anchorage',
+      ca: true,
+      pathLen: 1,
+      keyUsage: ['keyCertSign', 'cRLSign'],
+      validity: { days: 30 },
+      nameConstraints: { permitted: { dns: ['example.com'], ip: ['10.0.0.0/8'] } },
+    },
     publicKey: caKp.publicKey,
     signingKey: caKp.privateKey,
   });
@@ -47,8 +54,18 @@ function corpus(): { name: string; data: Uint8Array; password?: string }[] {
     publicKey: leafKp.publicKey,
     issuer: { cert: ca, key: caKp.privateKey },
   });
-  const csr = createCsr({ subject: 'CN=req', privateKey: leafKp.privateKey, sans: { dns: ['req.example.com'] }, extKeyUsage: ['clientAuth'] });
-  const crl = createCrl({ issuer: { cert: ca, key: caKp.privateKey }, entries: [{ serial: leaf.serialNumber, revokedAt: new Date(), reason: 'keyCompromise' }], nextUpdate: new Date(Date.now() + 86400000), crlNumber: 7 });
+  const csr = createCsr({
+    subject: 'CN=req',
+    privateKey: leafKp.privateKey,
+    sans: { dns: ['req.example.com'] },
+    extKeyUsage: ['clientAuth'],
+  });
+  const crl = createCrl({
+    issuer: { cert: ca, key: caKp.privateKey },
+    entries: [{ serial: leaf.serialNumber, revokedAt: new Date(), reason: 'keyCompromise' }],
+    nextUpdate: new Date(Date.now() + 86400000),
+    crlNumber: 7,
+  });
   const keyPem = leafKp.privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
   const enc = leafKp.privateKey.export({ type: 'pkcs8', format: 'pem', cipher: 'aes-256-cbc', passphrase: 'pw' }) as string;
   return [
@@ -58,13 +75,30 @@ function corpus(): { name: string; data: Uint8Array; password?: string }[] {
     { name: 'CSR DER', data: csr.der },
     { name: 'CRL DER', data: crl.der },
     { name: 'PKCS#7', data: writePkcs7([leaf.der, ca.der]) },
-    { name: 'PKCS#12', data: writePkcs12({ key: leafKp.privateKey, cert: leaf.der, chain: [ca.der], password: 'pw', profile: 'modern' }), password: 'pw' },
-    { name: 'PKCS#12 legacy', data: writePkcs12({ key: leafKp.privateKey, cert: leaf.der, password: 'pw', profile: 'legacy' }), password: 'pw' },
+    {
+      name: 'PKCS#12',
+      data: writePkcs12({ key: leafKp.privateKey, cert: leaf.der, chain: [ca.der], password: 'pw', profile: 'modern' }),
+      password: 'pw',
+    },
+    {
+      name: 'PKCS#12 legacy',
+      data: writePkcs12({ key: leafKp.privateKey, cert: leaf.der, password: 'pw', profile: 'legacy' }),
+      password: 'pw',
+    },
     { name: 'JKS', data: writeJksTruststore([{ alias: 'ca', der: ca.der }], 'pw'), password: 'pw' },
     { name: 'encrypted key', data: Buffer.from(enc), password: 'pw' },
     {
       name: 'kubeconfig',
-      data: Buffer.from(writeKubeconfig({ clusterName: 'c', server: 'https://127.0.0.1:6443', caPem: ca.toPem(), userName: 'u', clientCertPem: leaf.toPem(), clientKeyPem: keyPem })),
+      data: Buffer.from(
+        writeKubeconfig({
+          clusterName: 'c',
+          server: 'https://127.0.0.1:6443',
+          caPem: ca.toPem(),
+          userName: 'u',
+          clientCertPem: leaf.toPem(),
+          clientKeyPem: keyPem,
+        }),
+      ),
     },
   ];
 }

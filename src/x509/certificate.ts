@@ -2,6 +2,7 @@
 // ones; names, extensions and hashes are decoded on first access and cached.
 import { hash, type KeyObject } from 'node:crypto';
 import { bitStringBytes, DerError, decodeBool, decodeOid, decodeSmallInt, decodeTime, type Node, parse, readNode, TAG } from './der.ts';
+import { InputError } from './errors.ts';
 import {
   type AuthorityInfoAccess,
   type BasicConstraints,
@@ -19,7 +20,6 @@ import {
   type NameConstraints,
   type SubjectAltNames,
 } from './extensions.ts';
-import { InputError } from './errors.ts';
 import { describeSpki, type PublicKeyInfo, publicKeyFromSpki, spkiSha256, verifySignature } from './keys.ts';
 import { decodeName, type NameAttribute, nameGet, type Rdns, rdnsToString } from './name.ts';
 import { extName, type KeyUsage, OID, sigAlgName } from './oids.ts';

@@ -268,7 +268,10 @@ function validParts(mo: number, d: number, h: number, mi: number, sec: number): 
 
 /** A decoded value safe to put in a one-line message. */
 function shown(s: string): string {
-  return JSON.stringify(s.length > 40 ? `${s.slice(0, 40)}...` : s).replace(/[\u0080-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return JSON.stringify(s.length > 40 ? `${s.slice(0, 40)}...` : s).replace(
+    /[\u0080-\uffff]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
 }
 
 /** Non-canonical forms (no seconds, fractions, offsets): accepted, as openssl does, for reading. */

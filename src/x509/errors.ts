@@ -6,5 +6,7 @@ export class InputError extends Error {
 
 /** Messages quote decoded bytes; keep them on one line with control characters escaped. */
 export function oneLine(message: string): string {
-  return message.replace(/[\x00-\x1f\x7f]/g, (c) => (c === '\n' || c === '\r' ? ' ' : `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`));
+  return message.replace(/[\x00-\x1f\x7f]/g, (c) =>
+    c === '\n' || c === '\r' ? ' ' : `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`,
+  );
 }

@@ -2,8 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { issueCertificate } from './build.ts';
 import { readNode } from './der.ts';
 import { generateKey } from './keys.ts';
-import { writePkcs12 } from './pkcs12.ts';
 import { writePkcs7 } from './pkcs7.ts';
+import { writePkcs12 } from './pkcs12.ts';
 import { readObjects } from './read.ts';
 
 /** Re-encode the outermost SEQUENCE with an indefinite length, as BER writers do. */
@@ -14,13 +14,19 @@ function outerIndefinite(der: Uint8Array): Uint8Array {
 
 describe('readObjects format detection', () => {
   const kp = generateKey('ecdsa-p256');
-  const cert = issueCertificate({ profile: { subject: 'CN=ber', validity: { days: 1 } }, publicKey: kp.publicKey, signingKey: kp.privateKey });
+  const cert = issueCertificate({
+    profile: { subject: 'CN=ber', validity: { days: 1 } },
+    publicKey: kp.publicKey,
+    signingKey: kp.privateKey,
+  });
 
   it('reads BER (indefinite-length) PKCS#7 and PKCS#12 containers', () => {
     const p7 = readObjects(outerIndefinite(writePkcs7([cert.der])));
     expect(p7.format).toBe('pkcs7');
     expect(p7.objects.map((o) => o.kind)).toEqual(['certificate']);
-    const p12 = readObjects(outerIndefinite(writePkcs12({ key: kp.privateKey, cert: cert.der, password: 'pw', profile: 'modern' })), { password: 'pw' });
+    const p12 = readObjects(outerIndefinite(writePkcs12({ key: kp.privateKey, cert: cert.der, password: 'pw', profile: 'modern' })), {
+      password: 'pw',
+    });
     expect(p12.format).toBe('pkcs12');
     expect(p12.objects.map((o) => o.kind).sort()).toEqual(['certificate', 'private-key']);
   });

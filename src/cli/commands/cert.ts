@@ -55,7 +55,7 @@ function parsePositive(name: string, v: string | undefined): number | undefined 
 
 function loadCert(path: string): Certificate {
   const found = readObjects(readInputFile(path)).objects.find((o) => o.kind === 'certificate');
-  if (!found || found.kind !== 'certificate') throw new InputError(`${path}: no certificate found`);
+  if (found?.kind !== 'certificate') throw new InputError(`${path}: no certificate found`);
   return found.cert;
 }
 
@@ -77,7 +77,7 @@ function loadIssuer(o: { ca: string; caKey: string; caPassword?: string }): { ce
 }
 
 const keyPem = (k: KeyObject): string => k.export({ type: 'pkcs8', format: 'pem' }) as string;
-const defaultKeyPath = (out: string): string => out.replace(/\.(crt|pem|cer|der|csr)$/i, '') + '.key';
+const defaultKeyPath = (out: string): string => `${out.replace(/\.(crt|pem|cer|der|csr)$/i, '')}.key`;
 
 interface CommonIssueOpts {
   subject: string;
@@ -281,7 +281,7 @@ export function register(program: Command): void {
       ) => {
         const issuer = loadIssuer(o);
         const found = readObjects(readInputFile(csrPath)).objects.find((x) => x.kind === 'csr');
-        if (!found || found.kind !== 'csr') throw new InputError(`${csrPath}: no certificate request found`);
+        if (found?.kind !== 'csr') throw new InputError(`${csrPath}: no certificate request found`);
         const usages = leafUsages(o);
         const c = signCsr({
           csr: found.csr,

@@ -1,9 +1,6 @@
 // Kubernetes role checks: does a component certificate carry the CN, O, EKU, SANs and issuer its role
-// needs (k8s-roles.ts)? Plus the set-level checks: CA files holding leaves, keys shared across identities.
+// needs (src/pki/roles.ts)? Plus the set-level checks: CA files holding leaves, keys shared across identities.
 import { isIP } from 'node:net';
-import type { Certificate } from '../../x509/certificate.ts';
-import { nameGetAll } from '../../x509/name.ts';
-import { OID } from '../../x509/oids.ts';
 import {
   APISERVER_ROLES,
   fillTemplate,
@@ -14,7 +11,10 @@ import {
   NODE_CLIENT_ROLES,
   NODE_SERVING_ROLES,
   type TemplateVars,
-} from '../k8s-roles.ts';
+} from '../../pki/roles.ts';
+import type { Certificate } from '../../x509/certificate.ts';
+import { nameGetAll } from '../../x509/name.ts';
+import { OID } from '../../x509/oids.ts';
 import { canonicalIp, firstHostIp } from '../net.ts';
 import type { Policy } from '../policy.ts';
 import { roleVars, sameSet } from '../role-detect.ts';

@@ -1,7 +1,8 @@
 // Names: issuer/subject presence and subjectAltName hygiene.
+
+import { isPureTemplate } from '../../pki/roles.ts';
 import type { Certificate } from '../../x509/certificate.ts';
 import { OID } from '../../x509/oids.ts';
-import { isPureTemplate } from '../k8s-roles.ts';
 import { canonicalIp } from '../net.ts';
 import { defineLint, type LintContext } from '../types.ts';
 import { ekus } from './util.ts';
