@@ -1,7 +1,20 @@
 // The certificate model. Parsing is lazy: construction locates the TBS fields and decodes the cheap
 // ones; names, extensions and hashes are decoded on first access and cached.
 import { hash, type KeyObject } from 'node:crypto';
-import { bitStringBytes, DerError, decodeBool, decodeOid, decodeSmallInt, decodeTime, type Node, parse, readNode, TAG } from './der.ts';
+import {
+  bitStringBytes,
+  DerError,
+  decodeBool,
+  decodeOid,
+  decodeSmallInt,
+  decodeTime,
+  type Node,
+  oid as oidTlv,
+  parse,
+  readNode,
+  TAG,
+} from './der.ts';
+
 import { InputError } from './errors.ts';
 import {
   type AuthorityInfoAccess,
@@ -235,14 +248,15 @@ export class Certificate {
     const out: RawExtension[] = [];
     if (this.extsNode) {
       for (const e of this.extsNode.children()) {
-        const o = decodeOid(e.child(0));
-        const second = e.child(1);
+        const first = e.child(0);
+        const o = decodeOid(first);
+        const second = e.after(first);
         let critical = false;
         let valueNode = second;
         if (second.tag === TAG.BOOLEAN) {
           critical = decodeBool(second);
           if (!critical) this.warnings.push(`extension ${extName(o)} encodes critical=FALSE explicitly (not DER)`);
-          valueNode = e.child(2);
+          valueNode = e.after(second);
         }
         valueNode.expect(TAG.OCTET_STRING, `extension ${o} value`);
         for (const prev of out) if (prev.oid === o) this.warnings.push(`duplicate extension ${extName(o)}`);
@@ -258,7 +272,39 @@ export class Certificate {
   }
 
   private ext(o: string): RawExtension | undefined {
-    for (const e of this.extensions) if (e.oid === o) return e;
+    if (this._exts) {
+      for (const e of this._exts) if (e.oid === o) return e;
+      return undefined;
+    }
+    return this.findExt(o);
+  }
+
+  /** Hot path: find one extension by comparing encoded OIDs, without decoding the whole list. */
+  private findExt(o: string): RawExtension | undefined {
+    if (!this.extsNode) return undefined;
+    const want = oidTlv(o);
+    const buf = this.der;
+    for (let pos = this.extsNode.valueStart; pos < this.extsNode.end; ) {
+      const e = readNode(buf, pos, this.extsNode.end);
+      pos = e.end;
+      const id = e.child(0);
+      if (id.end - id.start !== want.length) continue;
+      let same = true;
+      for (let i = 0; i < want.length; i++)
+        if (buf[id.start + i] !== want[i]) {
+          same = false;
+          break;
+        }
+      if (!same) continue;
+      let next = e.after(id);
+      let critical = false;
+      if (next.tag === TAG.BOOLEAN) {
+        critical = decodeBool(next);
+        next = e.after(next);
+      }
+      next.expect(TAG.OCTET_STRING, `extension ${o} value`);
+      return { oid: o, critical, value: next.value };
+    }
     return undefined;
   }
 

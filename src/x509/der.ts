@@ -89,6 +89,12 @@ export class Node {
     }
   }
 
+  /** The sibling after `prev`, a child of this node (walks without re-reading earlier children). */
+  after(prev: Node): Node {
+    if (prev.end >= this.end) throw new DerError(`expected another field after byte ${prev.end}`, prev.end);
+    return readNode(this.buf, prev.end, this.end);
+  }
+
   /** The single TLV inside an explicit [n] wrapper or an OCTET STRING that wraps DER. */
   inner(): Node {
     const n = readNode(this.buf, this.valueStart, this.end);

@@ -1,6 +1,6 @@
 // Distinguished names: decode to attributes and an RFC 4514 string; encode from either.
 
-import { decodeOid, decodeString, ia5, isPrintable, type Node, oid, printable, seq, setOf, utf8 } from './der.ts';
+import { decodeOid, decodeString, ia5, isPrintable, type Node, oid, printable, readNode, seq, setOf, utf8 } from './der.ts';
 import { InputError } from './errors.ts';
 import { attrOid, attrShortName, OID } from './oids.ts';
 
@@ -16,12 +16,19 @@ export interface NameAttribute {
 export type Rdns = NameAttribute[][];
 
 export function decodeName(n: Node): Rdns {
+  // Walks siblings in place: names are decoded for every certificate a scan touches.
   const rdns: Rdns = [];
-  for (const set of n.children()) {
+  const buf = n.buf;
+  for (let p = n.valueStart; p < n.end; ) {
+    const set = readNode(buf, p, n.end);
+    p = set.end;
     const rdn: NameAttribute[] = [];
-    for (const atv of set.children()) {
-      const type = decodeOid(atv.child(0));
-      rdn.push({ type, name: attrShortName(type) ?? type, value: decodeString(atv.child(1)) });
+    for (let q = set.valueStart; q < set.end; ) {
+      const atv = readNode(buf, q, set.end);
+      q = atv.end;
+      const t = readNode(buf, atv.valueStart, atv.end);
+      const type = decodeOid(t);
+      rdn.push({ type, name: attrShortName(type) ?? type, value: decodeString(readNode(buf, t.end, atv.end)) });
     }
     rdns.push(rdn);
   }
