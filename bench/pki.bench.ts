@@ -46,17 +46,20 @@ async function timeInit(keyAlgorithm: string, workers: number): Promise<{ second
   }
 }
 
-function kubeadmCerts(kubeadm: string, rsa: boolean): number {
+/** kubeadm's certificates per second for one node (it writes ~10 certificates and sa.key). */
+function kubeadmRate(kubeadm: string, rsa: boolean): number {
   const dir = mkdtempSync(join(tmpdir(), 'anchorage-bench-kubeadm-'));
   try {
     const cfg = join(dir, 'kubeadm.yaml');
     writeFileSync(
       cfg,
-      `apiVersion: kubeadm.k8s.io/v1beta4\nkind: InitConfiguration\nlocalAPIEndpoint: {advertiseAddress: 10.0.0.1}\nnodeRegistration: {name: cp-1}\n---\napiVersion: kubeadm.k8s.io/v1beta4\nkind: ClusterConfiguration\ncontrolPlaneEndpoint: cp.example.com:6443\nencryptionAlgorithm: ${rsa ? 'RSA-2048' : 'ECDSA-P256'}\ncertificatesDir: ${dir}/pki\n`,
+      `apiVersion: kubeadm.k8s.io/v1beta4\nkind: InitConfiguration\nlocalAPIEndpoint: {advertiseAddress: 10.0.0.1}\nnodeRegistration: {name: cp-1, criSocket: unix:///run/containerd/containerd.sock}\n---\napiVersion: kubeadm.k8s.io/v1beta4\nkind: ClusterConfiguration\ncontrolPlaneEndpoint: cp.example.com:6443\nencryptionAlgorithm: ${rsa ? 'RSA-2048' : 'ECDSA-P256'}\ncertificatesDir: ${dir}/pki\n`,
     );
     const t0 = process.hrtime.bigint();
     execFileSync(kubeadm, ['init', 'phase', 'certs', 'all', '--config', cfg], { stdio: 'ignore' });
-    return Number(process.hrtime.bigint() - t0) / 1e9;
+    const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+    const certs = [...readdirSync(join(dir, 'pki')), ...readdirSync(join(dir, 'pki', 'etcd'))].filter((f) => f.endsWith('.crt')).length;
+    return certs / seconds;
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -65,20 +68,20 @@ function kubeadmCerts(kubeadm: string, rsa: boolean): number {
 export async function run(): Promise<BenchResult[]> {
   const kubeadm = cachedKubeBin('kubeadm');
   const out: BenchResult[] = [];
-  for (const [alg, kubeadmAlg] of [
+  for (const [alg, rsa] of [
     ['ecdsa-p256', false],
     ['rsa-2048', true],
   ] as const) {
     const r = await timeInit(alg, 1000);
     const res: BenchResult = {
-      name: `pki init, 3 control-plane + 1,000 workers, ${alg} (${r.certs} certificates, seconds)`,
-      unit: 's',
-      value: r.seconds,
+      name: `pki init, 3 control-plane + 1,000 workers, ${alg}: ${r.certs} certificates + keys, 4,000+ files, in ${r.seconds.toFixed(2)} s`,
+      unit: 'certs/s',
+      value: r.certs / r.seconds,
     };
     if (kubeadm)
       res.baseline = {
-        name: `kubeadm init phase certs all, one node, ${kubeadmAlg ? 'RSA-2048' : 'ECDSA-P256'} (seconds)`,
-        value: kubeadmCerts(kubeadm, kubeadmAlg),
+        name: `kubeadm init phase certs all, one node, ${rsa ? 'RSA-2048' : 'ECDSA-P256'}`,
+        value: kubeadmRate(kubeadm, rsa),
       };
     out.push(res);
   }

@@ -44,11 +44,53 @@ export interface Secrets {
 
 /** Write a file atomically (temp + rename), with its final mode set before any byte lands. */
 export function writeAtomic(path: string, data: string | Uint8Array, mode: number): void {
-  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  ensureDir(dirname(path));
   const tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(tmp, data, { mode });
-  chmodSync(tmp, mode);
+  retryIfDirGone(path, () => writeFileSync(tmp, data, { mode }));
+  fixMode(tmp, mode);
   renameSync(tmp, path);
+}
+
+const madeDirs = new Set<string>();
+
+/** The directory cache can be stale when something removed a tree meanwhile: recreate once. */
+function retryIfDirGone(path: string, write: () => void): void {
+  try {
+    write();
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    madeDirs.delete(dirname(path));
+    ensureDir(dirname(path));
+    write();
+  }
+}
+function ensureDir(dir: string): void {
+  if (madeDirs.has(dir)) return;
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  madeDirs.add(dir);
+}
+
+/** The mode given to open() is masked by the umask; set it exactly only when the umask took bits away. */
+function fixMode(path: string, mode: number): void {
+  if ((mode & process.umask()) !== 0) chmodSync(path, mode);
+}
+
+/**
+ * A file that does not exist yet is created in place (O_EXCL, final mode from the first byte): half the
+ * syscalls of temp+rename, which matters at thousands of files. On failure it is removed, so nothing
+ * half-written stays; an existing file is replaced atomically.
+ */
+function writeNew(path: string, data: string, mode: number): boolean {
+  ensureDir(dirname(path));
+  try {
+    retryIfDirGone(path, () => writeFileSync(path, data, { mode, flag: 'wx' }));
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    rmSync(path, { force: true });
+    throw e;
+  }
+  fixMode(path, mode);
+  return true;
 }
 
 const keyPem = (k: KeyObject): string => k.export({ type: 'pkcs8', format: 'pem' }) as string;
@@ -113,7 +155,8 @@ export function saveStore(dir: string, material: MaterialMap, secrets: Secrets):
 }
 
 function writeIfChanged(path: string, data: string, mode: number): void {
-  if (existsSync(path) && readFileSync(path, 'utf8') === data) {
+  if (writeNew(path, data, mode)) return;
+  if (readFileSync(path, 'utf8') === data) {
     chmodSync(path, mode);
     return;
   }
