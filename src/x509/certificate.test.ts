@@ -259,3 +259,24 @@ describe('issuing certificates openssl accepts', () => {
     expect(new Certificate(c.der).notAfter.toISOString()).toBe('2051-06-01T12:00:00.000Z');
   });
 });
+
+describe('signature algorithm confusion', () => {
+  it('an RSA signature labelled ECDSA does not verify, though the bytes are a valid RSA signature', async () => {
+    const { sign } = await import('node:crypto');
+    const { bitString, oid, seq } = await import('./der.ts');
+    const { OID } = await import('./oids.ts');
+    const kp = generateKey('rsa-2048');
+    const honest = issueCertificate({
+      profile: { subject: 'CN=confused', validity: { days: 1 } },
+      publicKey: kp.publicKey,
+      signingKey: kp.privateKey,
+    });
+    const fields = new Certificate(honest.der)['tbsNode'].children();
+    const ecdsaAlg = seq(oid(OID.ecdsaWithSHA256));
+    const tbs = seq(...fields.map((f, i) => (i === 2 ? ecdsaAlg : f.raw)));
+    const forged = new Certificate(seq(tbs, ecdsaAlg, bitString(sign('sha256', tbs, kp.privateKey))));
+    expect(forged.signatureAlgorithm).toBe('ecdsa-with-SHA256');
+    expect(forged.verifiedBy(kp.publicKey)).toBe(false);
+    expect(honest.verifiedBy(kp.publicKey)).toBe(true);
+  });
+});

@@ -10,7 +10,6 @@ import {
   decodeTime,
   type Node,
   oid as oidTlv,
-  parse,
   readNode,
   TAG,
 } from './der.ts';
@@ -36,6 +35,7 @@ import {
 import { describeSpki, type PublicKeyInfo, publicKeyFromSpki, spkiSha256, verifySignature } from './keys.ts';
 import { decodeName, type NameAttribute, nameGet, type Rdns, rdnsToString } from './name.ts';
 import { extName, type KeyUsage, OID, sigAlgName } from './oids.ts';
+import { readSignedEnvelope } from './signed.ts';
 
 export interface ExtensionSummary {
   oid: string;
@@ -103,15 +103,11 @@ export class Certificate {
 
   constructor(der: Uint8Array) {
     this.der = der;
-    const cert = parse(der).expect(TAG.SEQUENCE, 'certificate');
-    const tbs = readNode(der, cert.valueStart, cert.end).expect(TAG.SEQUENCE, 'tbsCertificate');
-    const sigAlg = readNode(der, tbs.end, cert.end).expect(TAG.SEQUENCE, 'signatureAlgorithm');
-    const sig = readNode(der, sigAlg.end, cert.end).expect(TAG.BIT_STRING, 'signature');
-    if (sig.end !== cert.end) throw new DerError('trailing data after signature', sig.end);
+    const { body: tbs, sigAlg, sig, sigAlgOid } = readSignedEnvelope(der, 'certificate', 'tbsCertificate');
     this.tbsNode = tbs;
     this.sigAlgNode = sigAlg;
     this.sigNode = sig;
-    this.signatureAlgorithmOid = decodeOid(sigAlg.child(0));
+    this.signatureAlgorithmOid = sigAlgOid;
 
     let pos = tbs.valueStart;
     let n = readNode(der, pos, tbs.end);

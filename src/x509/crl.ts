@@ -14,7 +14,6 @@ import {
   explicit,
   integer,
   type Node,
-  parse,
   readNode,
   seq,
   TAG,
@@ -34,7 +33,7 @@ import {
 import { keyMatchesSpki, signerFor } from './keys.ts';
 import { decodeName, type NameAttribute, type Rdns, rdnsToString } from './name.ts';
 import { CRL_REASONS, type CrlReason, extName, OID, sigAlgName } from './oids.ts';
-import { parseOrInputError, pemOrDer, verifySigned } from './signed.ts';
+import { parseOrInputError, pemOrDer, readSignedEnvelope, verifySigned } from './signed.ts';
 
 /**
  * CRL extensions whose meaning this toolkit applies or exposes. deltaCRLIndicator is left out on purpose:
@@ -154,15 +153,11 @@ export class Crl {
 
   constructor(der: Uint8Array) {
     this.der = der;
-    const crl = parse(der).expect(TAG.SEQUENCE, 'certificateList');
-    const tbs = readNode(der, crl.valueStart, crl.end).expect(TAG.SEQUENCE, 'tbsCertList');
-    const sigAlg = readNode(der, tbs.end, crl.end).expect(TAG.SEQUENCE, 'signatureAlgorithm');
-    const sig = readNode(der, sigAlg.end, crl.end).expect(TAG.BIT_STRING, 'signatureValue');
-    if (sig.end !== crl.end) throw new DerError('trailing data after signature', sig.end);
+    const { body: tbs, sigAlg, sig, sigAlgOid } = readSignedEnvelope(der, 'certificateList', 'tbsCertList');
     this.tbsNode = tbs;
     this.sigAlgNode = sigAlg;
     this.sigNode = sig;
-    this.signatureAlgorithmOid = decodeOid(sigAlg.child(0).expect(TAG.OID, 'signature algorithm'));
+    this.signatureAlgorithmOid = sigAlgOid;
 
     let n = readNode(der, tbs.valueStart, tbs.end);
     let version = 1;

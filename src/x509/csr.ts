@@ -14,7 +14,6 @@ import {
   isPrintable,
   type Node,
   oid,
-  parse,
   printable,
   readNode,
   seq,
@@ -44,7 +43,7 @@ import {
 import { describeSpki, type PublicKeyInfo, publicKeyFromSpki, signerFor, spkiDer, spkiSha256 } from './keys.ts';
 import { decodeName, encodeName, type NameAttribute, nameGet, parseDn, type Rdns, rdnsToString } from './name.ts';
 import { ekuOid, extName, type KeyUsage, OID, sigAlgName } from './oids.ts';
-import { parseOrInputError, pemOrDer, verifySigned } from './signed.ts';
+import { parseOrInputError, pemOrDer, readSignedEnvelope, verifySigned } from './signed.ts';
 
 export interface CsrAttribute {
   oid: string;
@@ -82,15 +81,11 @@ export class Csr {
 
   constructor(der: Uint8Array) {
     this.der = der;
-    const req = parse(der).expect(TAG.SEQUENCE, 'certificationRequest');
-    const info = readNode(der, req.valueStart, req.end).expect(TAG.SEQUENCE, 'certificationRequestInfo');
-    const sigAlg = readNode(der, info.end, req.end).expect(TAG.SEQUENCE, 'signatureAlgorithm');
-    const sig = readNode(der, sigAlg.end, req.end).expect(TAG.BIT_STRING, 'signature');
-    if (sig.end !== req.end) throw new DerError('trailing data after signature', sig.end);
+    const { body: info, sigAlg, sig, sigAlgOid } = readSignedEnvelope(der, 'certificationRequest', 'certificationRequestInfo');
     this.infoNode = info;
     this.sigAlgNode = sigAlg;
     this.sigNode = sig;
-    this.signatureAlgorithmOid = decodeOid(sigAlg.child(0).expect(TAG.OID, 'signature algorithm'));
+    this.signatureAlgorithmOid = sigAlgOid;
 
     const ver = readNode(der, info.valueStart, info.end).expect(TAG.INTEGER, 'version');
     this.version = decodeSmallInt(ver) + 1;

@@ -201,7 +201,33 @@ export function signerFor(priv: KeyObject, hash: 'sha256' | 'sha384' | 'sha512' 
   throw new Error(`cannot sign with a ${t} key`);
 }
 
-/** Verify a signature made with a signature algorithm OID. Returns false on any mismatch. */
+// An RSA signature "labelled" ECDSA would still verify under Node's crypto: the OID must agree with the key.
+function keyTypesFor(sigAlgOid: string): readonly string[] {
+  switch (sigAlgOid) {
+    case OID.md5WithRSA:
+    case OID.sha1WithRSA:
+    case OID.sha256WithRSA:
+    case OID.sha384WithRSA:
+    case OID.sha512WithRSA:
+      return ['rsa'];
+    case OID.rsassaPss:
+      return ['rsa', 'rsa-pss'];
+    case OID.ecdsaWithSHA1:
+    case OID.ecdsaWithSHA256:
+    case OID.ecdsaWithSHA384:
+    case OID.ecdsaWithSHA512:
+      return ['ec'];
+    case OID.ed25519:
+      return ['ed25519'];
+    case OID.ed448:
+      return ['ed448'];
+    default:
+      return [];
+  }
+}
+
+/** Verify a signature made with a signature algorithm OID. Returns false on any mismatch, including a
+ * signature algorithm that does not fit the key's type. */
 export function verifySignature(
   sigAlgOid: string,
   sigAlgParams: Node | undefined,
@@ -210,6 +236,7 @@ export function verifySignature(
   pub: KeyObject,
 ): boolean {
   try {
+    if (!keyTypesFor(sigAlgOid).includes(pub.asymmetricKeyType ?? '')) return false;
     if (sigAlgOid === OID.rsassaPss) {
       const p = pssParams(sigAlgParams);
       return nodeVerify(p.hash, data, { key: pub, padding: 6 /* RSA_PKCS1_PSS_PADDING */, saltLength: p.saltLength }, signature);

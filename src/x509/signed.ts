@@ -1,9 +1,8 @@
-// Helpers shared by the signed PKIX objects that are not certificates (CSRs, CRLs).
+// Helpers shared by the signed PKIX objects: certificates, CSRs, CRLs.
 import type { KeyObject } from 'node:crypto';
-import { DerError, type Node } from './der.ts';
+import { DerError, decodeOid, type Node, parse, readNode, TAG } from './der.ts';
 import { InputError } from './errors.ts';
 import { verifySignature } from './keys.ts';
-import { OID } from './oids.ts';
 
 /** The bytes of the first PEM block with one of `labels`, or the input itself when it is DER. */
 export function pemOrDer(input: string | Uint8Array, labels: readonly string[], what: string): Uint8Array {
@@ -22,6 +21,24 @@ export function pemOrDer(input: string | Uint8Array, labels: readonly string[], 
   throw new InputError(`no -----BEGIN ${labels[0]}----- block found: not a ${what}`);
 }
 
+export interface SignedEnvelope {
+  /** The signed body (tbsCertificate, tbsCertList, certificationRequestInfo). */
+  body: Node;
+  sigAlg: Node;
+  sig: Node;
+  sigAlgOid: string;
+}
+
+/** SEQUENCE { body SEQUENCE, AlgorithmIdentifier, BIT STRING }: the shape every signed PKIX object shares. */
+export function readSignedEnvelope(der: Uint8Array, what: string, bodyName: string): SignedEnvelope {
+  const top = parse(der).expect(TAG.SEQUENCE, what);
+  const body = readNode(der, top.valueStart, top.end).expect(TAG.SEQUENCE, bodyName);
+  const sigAlg = readNode(der, body.end, top.end).expect(TAG.SEQUENCE, 'signatureAlgorithm');
+  const sig = readNode(der, sigAlg.end, top.end).expect(TAG.BIT_STRING, 'signature');
+  if (sig.end !== top.end) throw new DerError('trailing data after signature', sig.end);
+  return { body, sigAlg, sig, sigAlgOid: decodeOid(sigAlg.child(0).expect(TAG.OID, 'signature algorithm')) };
+}
+
 /** Run a parser, turning DER damage into a one-line InputError. */
 export function parseOrInputError<T>(what: string, f: () => T): T {
   try {
@@ -32,35 +49,9 @@ export function parseOrInputError<T>(what: string, f: () => T): T {
   }
 }
 
-// An RSA signature "labelled" ECDSA would still verify under Node's crypto: the OID must agree with the key.
-function keyTypesFor(sigAlgOid: string): readonly string[] {
-  switch (sigAlgOid) {
-    case OID.md5WithRSA:
-    case OID.sha1WithRSA:
-    case OID.sha256WithRSA:
-    case OID.sha384WithRSA:
-    case OID.sha512WithRSA:
-      return ['rsa'];
-    case OID.rsassaPss:
-      return ['rsa', 'rsa-pss'];
-    case OID.ecdsaWithSHA1:
-    case OID.ecdsaWithSHA256:
-    case OID.ecdsaWithSHA384:
-    case OID.ecdsaWithSHA512:
-      return ['ec'];
-    case OID.ed25519:
-      return ['ed25519'];
-    case OID.ed448:
-      return ['ed448'];
-    default:
-      return [];
-  }
-}
-
 /** Verify `signature` over `data`, where `algNode` is the AlgorithmIdentifier. Never throws. */
 export function verifySigned(algOid: string, algNode: Node, data: Uint8Array, signature: Uint8Array, key: KeyObject): boolean {
   try {
-    if (!keyTypesFor(algOid).includes(key.asymmetricKeyType ?? '')) return false;
     return verifySignature(algOid, algNode.children()[1], data, signature, key);
   } catch {
     return false;
