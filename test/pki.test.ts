@@ -1194,9 +1194,10 @@ describe('rotate-ca', () => {
     const atNewCa = snapshot(c.out, 'rb-1-new-ca');
     rotate('ca');
     const atBundle = snapshot(c.out, 'rb-2-bundle');
-    expect(rotate('ca', '--rollback')).toBe(
-      'rolled back ca to phase new-ca\nDistribute the node trees, then run the same command again for phase bundle.\n',
-    );
+    const rb = rotate('ca', '--rollback');
+    expect(rb).toMatch(/^rolled back ca to phase new-ca\nchanged \d+ file\(s\) on 3 node\(s\); distribute them:\n/);
+    expect(rb).toMatch(/\n {2}w-1: \/etc\/kubernetes\/pki\/ca\.crt, \/etc\/kubernetes\/kubelet\.conf\n/);
+    expect(rb).toMatch(/\nDistribute the node trees, then run the same command again for phase bundle\.\n$/);
     const rolledBundle = snapshot(c.out, 'rb-3-rolled-back-bundle');
     expect(status('ca')).toMatch(/^rotation of ca: phase new-ca /);
     expectConsistent(rolledBundle, 'ca');
@@ -1238,7 +1239,7 @@ describe('rotate-ca', () => {
     const busy = cli(['pki', 'rotate-ca', 'etcd-ca', '--dir', c.out]);
     expect([busy.code, busy.stderr.trim().split('\n').length]).toEqual([2, 1]);
     expect(busy.stderr).toMatch(/a rotation of front-proxy-ca is in progress \(phase new-ca\)/);
-    expect(rotate('front-proxy-ca', '--rollback')).toBe('rolled back front-proxy-ca to before the rotation\n');
+    expect(rotate('front-proxy-ca', '--rollback')).toBe('rolled back front-proxy-ca to before the rotation\nno node file changed\n');
     expect(status('front-proxy-ca')).toBe('no rotation of front-proxy-ca in progress');
   });
 });

@@ -20,7 +20,17 @@ import {
   rollback,
   trustOverrides,
 } from './rotate.ts';
-import { loadStore, type Manifest, newSecrets, saveStore, writeAtomic, writeNodeTrees } from './store.ts';
+import {
+  type Changes,
+  diffManifests,
+  loadStore,
+  type Manifest,
+  newSecrets,
+  readManifestIfAny,
+  saveStore,
+  writeAtomic,
+  writeNodeTrees,
+} from './store.ts';
 
 export type Progress = (stage: string, done: number, total: number) => void;
 
@@ -65,6 +75,7 @@ export interface InitResult {
   plan: Plan;
   decisions: Decision[];
   manifest: Manifest;
+  changes: Changes;
 }
 
 export async function initPki(o: {
@@ -89,8 +100,9 @@ export async function initPki(o: {
   const secrets = oldSecrets && !o.force ? oldSecrets : newSecrets(o.config.keyAlgorithm);
   saveStore(o.out, material, secrets);
   writeAtomic(join(o.out, 'cluster.yaml'), o.configText, 0o644);
+  const before = readManifestIfAny(o.out);
   const manifest = writeNodeTrees(o.out, plan, material, secrets, trustOverrides(state, material), (d, t) => o.progress?.('files', d, t));
-  return { plan, decisions, manifest };
+  return { plan, decisions, manifest, changes: diffManifests(before, manifest) };
 }
 
 function keepRotationMaterial(from: MaterialMap, to: MaterialMap, state: RotationState | undefined): void {
@@ -108,7 +120,7 @@ export async function renewPki(o: {
   names: string[];
   now?: Date;
   progress?: Progress;
-}): Promise<{ renewed: string[]; skipped: { id: string; why: string }[] }> {
+}): Promise<{ renewed: string[]; skipped: { id: string; why: string }[]; changes: Changes }> {
   const plan = buildPlan(o.config);
   const { material: existing, secrets } = loadStore(o.dir);
   if (!secrets || existing.size === 0) throw new InputError(`${o.dir}: no PKI store (run 'anchorage pki init' first)`);
@@ -132,8 +144,9 @@ export async function renewPki(o: {
   });
   keepRotationMaterial(existing, material, state);
   saveStore(o.dir, material, secrets);
-  writeNodeTrees(o.dir, plan, material, secrets, trustOverrides(state, material));
-  return { renewed: [...ids], skipped };
+  const before = readManifestIfAny(o.dir);
+  const after = writeNodeTrees(o.dir, plan, material, secrets, trustOverrides(state, material));
+  return { renewed: [...ids], skipped, changes: diffManifests(before, after) };
 }
 
 export interface RotateResult {
@@ -141,6 +154,8 @@ export interface RotateResult {
   from: Phase | 'none';
   to: Phase | 'rolled-back' | 'none';
   reissued: number;
+  /** Node files that changed: what must be distributed before the next phase. */
+  changes: Changes;
 }
 
 /** Advance a rotation by one phase (or to `target`), or roll back one phase. */
@@ -160,7 +175,7 @@ export async function rotateCa(o: {
   if (state && state.ca !== o.ca)
     throw new InputError(`a rotation of ${state.ca} is in progress (phase ${state.phase}); finish or roll it back first`);
   const now = o.now ?? new Date();
-  if (o.action === 'status') return { state, from: state?.phase ?? 'none', to: 'none', reissued: 0 };
+  if (o.action === 'status') return { state, from: state?.phase ?? 'none', to: 'none', reissued: 0, changes: { files: 0, nodes: [] } };
   let reissue: string[] = [];
   let from: Phase | 'none' = state?.phase ?? 'none';
   let to: Phase | 'rolled-back';
@@ -221,6 +236,7 @@ export async function rotateCa(o: {
         0o644,
       );
   }
-  writeNodeTrees(o.dir, plan, fresh, secrets, trustOverrides(state?.phase === 'done' ? undefined : state, fresh));
-  return { state, from, to, reissued: reissue.length };
+  const before = readManifestIfAny(o.dir);
+  const after = writeNodeTrees(o.dir, plan, fresh, secrets, trustOverrides(state?.phase === 'done' ? undefined : state, fresh));
+  return { state, from, to, reissued: reissue.length, changes: diffManifests(before, after) };
 }

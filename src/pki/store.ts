@@ -281,3 +281,26 @@ export function readManifest(dir: string): Manifest {
 }
 
 export { toPem };
+
+/** What a node must receive after a change: files whose content differs from the previous manifest. */
+export interface Changes {
+  files: number;
+  nodes: { node: string; paths: string[] }[];
+}
+
+export function diffManifests(before: Manifest | undefined, after: Manifest): Changes {
+  const old = new Map((before?.files ?? []).map((f) => [`${f.node}\0${f.path}`, f.sha256]));
+  const byNode = new Map<string, string[]>();
+  for (const f of after.files) {
+    if (old.get(`${f.node}\0${f.path}`) === f.sha256) continue;
+    const list = byNode.get(f.node) ?? [];
+    list.push(f.path);
+    byNode.set(f.node, list);
+  }
+  const nodes = [...byNode].map(([node, paths]) => ({ node, paths }));
+  return { files: nodes.reduce((n, x) => n + x.paths.length, 0), nodes };
+}
+
+export function readManifestIfAny(dir: string): Manifest | undefined {
+  return existsSync(join(dir, 'manifest.json')) ? readManifest(dir) : undefined;
+}

@@ -7,7 +7,7 @@ import { checkExpiration, expirationObject, renderExpirationText } from '../../p
 import { buildPlan, type Plan } from '../../pki/plan.ts';
 import { PHASE_EFFECTS, PHASES } from '../../pki/rotate.ts';
 import { configFor, initPki, loadConfigFile, renewPki, rotateCa } from '../../pki/service.ts';
-import { loadStore } from '../../pki/store.ts';
+import { type Changes, loadStore } from '../../pki/store.ts';
 import { InputError } from '../../x509/errors.ts';
 import { checkFormat, printOutput, renderTable } from '../output.ts';
 import { progressLine } from '../progress.ts';
@@ -54,6 +54,15 @@ function renderPlan(plan: Plan): string {
   for (const f of plan.files) perNode.set(f.node, (perNode.get(f.node) ?? 0) + 1);
   const nodes = plan.nodes.map((n) => `${n.name} (${n.roles.join(', ')}): ${perNode.get(n.name) ?? 0} files`);
   return `${renderTable(['ID', 'USAGE', 'SUBJECT', 'SANS', 'SIGNER', 'VALIDITY', 'KEY'], rows)}\n${plan.certs.length} certificates, ${plan.files.length} files on ${plan.nodes.length} nodes\n${nodes.slice(0, 20).join('\n')}${nodes.length > 20 ? `\n... and ${nodes.length - 20} more nodes` : ''}\n${plan.notes.map((n) => `note: ${n}\n`).join('')}`;
+}
+
+/** Which node files changed: what to distribute. */
+export function describeChanges(c: Changes): string {
+  if (c.files === 0) return 'no node file changed\n';
+  const shown = c.nodes
+    .slice(0, 5)
+    .map((n) => `  ${n.node}: ${n.paths.slice(0, 4).join(', ')}${n.paths.length > 4 ? ` and ${n.paths.length - 4} more` : ''}\n`);
+  return `changed ${c.files} file(s) on ${c.nodes.length} node(s); distribute them:\n${shown.join('')}${c.nodes.length > 5 ? `  ... and ${c.nodes.length - 5} more nodes (see manifest.json)\n` : ''}`;
 }
 
 export function register(program: Command): void {
@@ -109,7 +118,7 @@ export function register(program: Command): void {
       };
       printOutput(summary, format, () => {
         const changed = r.decisions.filter((d) => d.action === 'reissued').map((d) => `  re-issued ${d.id}: ${d.reason}\n`);
-        return `PKI in ${o.out}: ${summary.issued} issued, ${summary.reissued} re-issued, ${summary.kept} kept, ${summary.external} external; ${summary.files} files on ${summary.nodes} nodes (manifest.json)\n${changed.slice(0, 30).join('')}${r.plan.notes.map((n) => `note: ${n}\n`).join('')}`;
+        return `PKI in ${o.out}: ${summary.issued} issued, ${summary.reissued} re-issued, ${summary.kept} kept, ${summary.external} external; ${summary.files} files on ${summary.nodes} nodes (manifest.json)\n${changed.slice(0, 30).join('')}${describeChanges(r.changes)}${r.plan.notes.map((n) => `note: ${n}\n`).join('')}`;
       });
     });
 
@@ -144,7 +153,7 @@ export function register(program: Command): void {
       const progress = progressLine();
       const r = await renewPki({ dir: o.dir, config: configFor(o.dir, o.config), names, progress });
       progress.done();
-      process.stdout.write(`renewed ${r.renewed.length} certificate(s) across all nodes\n`);
+      process.stdout.write(`renewed ${r.renewed.length} certificate(s) across all nodes\n${describeChanges(r.changes)}`);
       for (const s of r.skipped) process.stdout.write(`skipped ${s.id}: ${s.why}\n`);
       if (r.renewed.length)
         process.stdout.write(
@@ -188,6 +197,7 @@ export function register(program: Command): void {
         process.stdout.write(
           `${ca}: phase ${r.to}: ${PHASE_EFFECTS[r.to as keyof typeof PHASE_EFFECTS]}${r.reissued ? ` (${r.reissued} re-issued)` : ''}\n`,
         );
+      process.stdout.write(describeChanges(r.changes));
       const i = r.state && r.state.phase !== 'done' ? PHASES.indexOf(r.state.phase) + 1 : -1;
       if (i > 0 && PHASES[i]) process.stdout.write(`Distribute the node trees, then run the same command again for phase ${PHASES[i]}.\n`);
     });
