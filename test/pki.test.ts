@@ -3,7 +3,7 @@
 import { spawnSync } from 'node:child_process';
 import { createHash, createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { homedir, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
@@ -25,6 +25,7 @@ import { readKubeconfig } from '../src/x509/kubeconfig.ts';
 import { nameGetAll } from '../src/x509/name.ts';
 import { OID } from '../src/x509/oids.ts';
 import { scanPem } from '../src/x509/pem.ts';
+import { kubeBinDir } from './cluster/harness.ts';
 
 const root = join(import.meta.dirname, '..');
 const main = join(root, 'src', 'cli', 'main.ts');
@@ -432,23 +433,10 @@ describe('kubeadm layout: field-by-field parity with the kubeadm table (RSA-2048
 // ================================================================= 1b. against the real kubeadm
 
 /** kubeadm from test/k8s/build.sh's cache (or $ANCHORAGE_KUBEADM), only when already built: this test never builds it. */
-function findKubeadm(): string | undefined {
-  const env = process.env.ANCHORAGE_KUBEADM;
-  if (env) return existsSync(env) ? env : undefined;
-  const gomod = join(root, 'test', 'k8s', 'go.mod');
-  if (!existsSync(join(root, 'test', 'k8s', 'build.sh')) || !existsSync(gomod)) return undefined;
-  const version = /^require k8s\.io\/kubernetes (v\S+)/m.exec(readFileSync(gomod, 'utf8'))?.[1];
-  const cache = process.env.ANCHORAGE_CACHE ?? join(homedir(), '.cache', 'anchorage');
-  if (!version || !existsSync(cache)) return undefined;
-  const built = readdirSync(cache)
-    .filter((d) => d.startsWith(`k8s-${version}-`) && existsSync(join(cache, d, 'DONE')))
-    .map((d) => join(cache, d, 'bin', 'kubeadm'))
-    .find((p) => existsSync(p));
-  return built;
-}
-const kubeadm = findKubeadm();
+// The pinned kubeadm (test/k8s): built by `npm test`'s pretest, a cache hit here.
+const kubeadm = join(kubeBinDir(), 'kubeadm');
 
-describe.runIf(kubeadm !== undefined)('kubeadm layout: field by field against `kubeadm init phase certs/kubeconfig all`', () => {
+describe('kubeadm layout: field by field against `kubeadm init phase certs/kubeconfig all`', () => {
   const I = KUBEADM_PARITY_INPUT;
   const ours = cluster('vs-kubeadm', KUBEADM_PARITY_CONFIG);
   const theirs = join(ours.dir, 'kubeadm');
