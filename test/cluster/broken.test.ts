@@ -21,6 +21,10 @@ interface Fixture {
   /** Regular expression the component's error must match. */
   expected: string;
   observed: string;
+  /** Lint ids a static scan of the broken files must report (checked in test/fixtures.test.ts). */
+  findings: string[];
+  /** When the fixture was made: scans of it run at this time. */
+  recordedAt: string;
 }
 
 const certAt = (p: string): Certificate => new Certificate((scanPem(readFileSync(p, 'latin1'))[0] as { der: Uint8Array }).der);
@@ -38,7 +42,7 @@ function reissue(P: string, name: string, ca: string, change: { sansIp?: string[
       sans: { dns: old.sans.dns, ip: change.sansIp ?? old.sans.ip },
       keyUsage: ['digitalSignature', 'keyEncipherment'],
       extKeyUsage: old.extKeyUsage ?? [],
-      validity: { notBefore: change.notBefore ?? new Date(now - 300_000), notAfter: change.notAfter ?? new Date(now + 86400_000) },
+      validity: { notBefore: change.notBefore ?? new Date(now - 300_000), notAfter: change.notAfter ?? new Date(now + 365 * 86400_000) },
     },
     publicKey: kp.publicKey,
     issuer: { cert: certAt(join(P, `${ca}.crt`)), key: keyAt(join(P, `${ca}.key`)) },
@@ -47,19 +51,20 @@ function reissue(P: string, name: string, ca: string, change: { sansIp?: string[
   writeFileSync(join(P, `${name}.key`), pem(kp.privateKey), { mode: 0o600 });
 }
 
-function record(c: Cluster, f: Omit<Fixture, 'observed'>, observed: string, files: Record<string, string>): void {
+function record(c: Cluster, f: Omit<Fixture, 'observed' | 'recordedAt'>, observed: string, files: Record<string, string>): void {
   const dir = join(FIXTURES, f.case);
   const path = join(dir, 'failure.json');
   expect(observed).toMatch(new RegExp(f.expected));
   if (process.env.UPDATE_FIXTURES || !existsSync(path)) {
     mkdirSync(dir, { recursive: true });
-    writeFileSync(path, `${JSON.stringify({ ...f, observed }, null, 2)}\n`);
+    writeFileSync(path, `${JSON.stringify({ ...f, observed, recordedAt: new Date().toISOString() }, null, 2)}\n`);
     // Certificates only: keys never go into the repository.
     for (const [name, from] of Object.entries(files))
       writeFileSync(join(dir, name), readFileSync(join(c.nodeRoot, 'etc/kubernetes/pki', from)));
   }
   const saved = JSON.parse(readFileSync(path, 'utf8')) as Fixture;
   expect(saved.expected).toBe(f.expected);
+  expect(saved.findings).toEqual(f.findings);
   expect(saved.observed).toMatch(new RegExp(saved.expected));
 }
 
@@ -89,6 +94,7 @@ describe('deliberately broken PKIs make the real components fail', () => {
           brokenFiles: ['front-proxy-client.crt'],
           component: 'kube-apiserver (request-header authentication)',
           expected: '^authenticated as front-proxy-client, not as the proxied user proxied-bob$',
+          findings: ['k8s.role.wrong-signer'],
         },
         `authenticated as ${user}, not as the proxied user proxied-bob`,
         { 'front-proxy-client.crt': 'front-proxy-client.crt', 'front-proxy-ca.crt': 'front-proxy-ca.crt', 'ca.crt': 'ca.crt' },
@@ -116,6 +122,7 @@ describe('deliberately broken PKIs make the real components fail', () => {
           brokenFiles: ['apiserver-etcd-client.crt'],
           component: 'etcd',
           expected: 'certificate signed by unknown authority',
+          findings: ['k8s.role.wrong-signer'],
         },
         msg,
         { 'apiserver-etcd-client.crt': 'apiserver-etcd-client.crt', 'etcd-ca.crt': 'etcd/ca.crt', 'ca.crt': 'ca.crt' },
@@ -146,6 +153,7 @@ describe('deliberately broken PKIs make the real components fail', () => {
           brokenFiles: ['apiserver.crt'],
           component: 'kubectl',
           expected: 'x509: certificate has expired or is not yet valid',
+          findings: ['x509.validity.expired'],
         },
         firstLine(err, /expired/),
         { 'apiserver.crt': 'apiserver.crt', 'ca.crt': 'ca.crt' },
@@ -169,6 +177,7 @@ describe('deliberately broken PKIs make the real components fail', () => {
           brokenFiles: ['apiserver.crt'],
           component: 'kubectl --tls-server-name=10.96.0.1 (what an in-cluster client checks)',
           expected: 'x509: certificate is valid for .*not 10\\.96\\.0\\.1',
+          findings: ['k8s.apiserver.missing-san'],
         },
         firstLine(r.stderr, /x509/),
         { 'apiserver.crt': 'apiserver.crt', 'ca.crt': 'ca.crt' },
