@@ -1,18 +1,7 @@
 // The certificate model. Parsing is lazy: construction locates the TBS fields and decodes the cheap
 // ones; names, extensions and hashes are decoded on first access and cached.
 import { hash, type KeyObject } from 'node:crypto';
-import {
-  bitStringBytes,
-  DerError,
-  decodeBool,
-  decodeOid,
-  decodeSmallInt,
-  decodeTime,
-  type Node,
-  oid as oidTlv,
-  readNode,
-  TAG,
-} from './der.ts';
+import { DerError, decodeBool, decodeOid, decodeSmallInt, decodeTime, type Node, oid as oidTlv, readNode, TAG } from './der.ts';
 
 import { InputError } from './errors.ts';
 import {
@@ -32,10 +21,10 @@ import {
   type NameConstraints,
   type SubjectAltNames,
 } from './extensions.ts';
-import { describeSpki, type PublicKeyInfo, publicKeyFromSpki, spkiSha256, verifySignature } from './keys.ts';
+import { describeSpki, type PublicKeyInfo, publicKeyFromSpki, spkiSha256 } from './keys.ts';
 import { decodeName, type NameAttribute, nameGet, type Rdns, rdnsToString } from './name.ts';
 import { extName, type KeyUsage, OID, sigAlgName } from './oids.ts';
-import { readSignedEnvelope } from './signed.ts';
+import { SignedObject } from './signed.ts';
 
 export interface ExtensionSummary {
   oid: string;
@@ -70,30 +59,24 @@ interface RawExtension {
   value: Uint8Array;
 }
 
-export class Certificate {
-  readonly der: Uint8Array;
+export class Certificate extends SignedObject {
   readonly version: number;
   readonly serialBytes: Uint8Array;
   readonly notBefore: Date;
   readonly notAfter: Date;
-  readonly signatureAlgorithmOid: string;
   /** The algorithm inside TBS; must equal the outer one (RFC 5280 4.1.1.2). */
   readonly tbsSignatureAlgorithmOid: string;
   readonly warnings: string[] = [];
 
   /** Byte ranges into der. */
-  private readonly tbsNode: Node;
   private readonly issuerNode: Node;
   private readonly subjectNode: Node;
   private readonly spkiNode: Node;
-  private readonly sigAlgNode: Node;
-  private readonly sigNode: Node;
   private readonly extsNode: Node | undefined;
 
   private _subject?: Rdns;
   private _issuer?: Rdns;
   private _exts?: RawExtension[];
-  private _sha256?: string;
   private _spkiSha256?: string;
   private _publicKey?: KeyObject;
   private _keyInfo?: PublicKeyInfo;
@@ -102,12 +85,8 @@ export class Certificate {
   private _aki?: string | null;
 
   constructor(der: Uint8Array) {
-    this.der = der;
-    const { body: tbs, sigAlg, sig, sigAlgOid } = readSignedEnvelope(der, 'certificate', 'tbsCertificate');
-    this.tbsNode = tbs;
-    this.sigAlgNode = sigAlg;
-    this.sigNode = sig;
-    this.signatureAlgorithmOid = sigAlgOid;
+    super(der, 'certificate', 'tbsCertificate');
+    const tbs = this.bodyNode;
 
     let pos = tbs.valueStart;
     let n = readNode(der, pos, tbs.end);
@@ -185,24 +164,14 @@ export class Certificate {
     return this.issuerNode.raw;
   }
   get tbs(): Uint8Array {
-    return this.tbsNode.raw;
-  }
-  get signature(): Uint8Array {
-    return bitStringBytes(this.sigNode);
+    return this.bodyNode.raw;
   }
   get spki(): Uint8Array {
     return this.spkiNode.raw;
   }
-  get signatureAlgorithm(): string {
-    return sigAlgName(this.signatureAlgorithmOid);
-  }
 
   // ---------- hashes ----------
 
-  get sha256(): string {
-    this._sha256 ??= hash('sha256', this.der);
-    return this._sha256;
-  }
   get sha1(): string {
     return hash('sha1', this.der);
   }
@@ -373,8 +342,7 @@ export class Certificate {
 
   /** Did `issuerKey` sign this certificate? */
   verifiedBy(issuerKey: KeyObject): boolean {
-    const params = this.sigAlgNode.children()[1];
-    return verifySignature(this.signatureAlgorithmOid, params, this.tbs, this.signature, issuerKey);
+    return this.signedBy(issuerKey);
   }
 
   get selfSigned(): boolean {

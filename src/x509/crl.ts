@@ -1,10 +1,9 @@
 // X.509 v2 CRLs (RFC 5280 section 5): create, parse lazily, look up serials in O(1), verify the issuer's signature.
-import { createHash, type KeyObject } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
 import { type IssuerRef, keyIdentifier } from './build.ts';
 import { type ExtensionSummary, toPem } from './certificate.ts';
 import {
   bitString,
-  bitStringBytes,
   DerError,
   decodeBigInt,
   decodeBool,
@@ -33,7 +32,7 @@ import {
 import { keyMatchesSpki, signerFor } from './keys.ts';
 import { decodeName, type NameAttribute, type Rdns, rdnsToString } from './name.ts';
 import { CRL_REASONS, type CrlReason, extName, OID, sigAlgName } from './oids.ts';
-import { parseOrInputError, pemOrDer, readSignedEnvelope, verifySigned } from './signed.ts';
+import { parseOrInputError, pemOrDer, SignedObject } from './signed.ts';
 
 /**
  * CRL extensions whose meaning this toolkit applies or exposes. deltaCRLIndicator is left out on purpose:
@@ -127,37 +126,27 @@ function isTime(n: Node): boolean {
   return n.tag === TAG.UTC_TIME || n.tag === TAG.GENERALIZED_TIME;
 }
 
-export class Crl {
-  readonly der: Uint8Array;
+export class Crl extends SignedObject {
   /** 2 for v2, 1 when the version field is absent. */
   readonly version: number;
-  readonly signatureAlgorithmOid: string;
   readonly tbsSignatureAlgorithmOid: string;
   readonly thisUpdate: Date;
   readonly nextUpdate: Date | undefined;
   readonly warnings: string[] = [];
 
-  private readonly tbsNode: Node;
   private readonly issuerNode: Node;
   private readonly revokedNode: Node | undefined;
   private readonly extsNode: Node | undefined;
-  private readonly sigAlgNode: Node;
-  private readonly sigNode: Node;
 
   private _issuer?: Rdns;
   private _exts?: Extension[];
   private _entries?: CrlEntry[];
   private _entryUnknown?: UnknownCriticalExtension[];
   private _index?: Map<string, CrlEntry>;
-  private _sha256?: string;
 
   constructor(der: Uint8Array) {
-    this.der = der;
-    const { body: tbs, sigAlg, sig, sigAlgOid } = readSignedEnvelope(der, 'certificateList', 'tbsCertList');
-    this.tbsNode = tbs;
-    this.sigAlgNode = sigAlg;
-    this.sigNode = sig;
-    this.signatureAlgorithmOid = sigAlgOid;
+    super(der, 'certificateList', 'tbsCertList');
+    const tbs = this.bodyNode;
 
     let n = readNode(der, tbs.valueStart, tbs.end);
     let version = 1;
@@ -221,22 +210,12 @@ export class Crl {
     return this.issuerNode.raw;
   }
   get tbs(): Uint8Array {
-    return this.tbsNode.raw;
-  }
-  get signature(): Uint8Array {
-    return bitStringBytes(this.sigNode);
-  }
-  get signatureAlgorithm(): string {
-    return sigAlgName(this.signatureAlgorithmOid);
-  }
-  get sha256(): string {
-    this._sha256 ??= createHash('sha256').update(this.der).digest('hex');
-    return this._sha256;
+    return this.bodyNode.raw;
   }
 
   /** Did `issuerKey` sign this CRL (with a signature algorithm matching the key)? */
   verifiedBy(issuerKey: KeyObject): boolean {
-    return verifySigned(this.signatureAlgorithmOid, this.sigAlgNode, this.tbs, this.signature, issuerKey);
+    return this.signedBy(issuerKey);
   }
 
   /** True when `t` is past nextUpdate (a CRL without nextUpdate never goes stale by this test). */

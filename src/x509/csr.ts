@@ -1,10 +1,9 @@
 // PKCS#10 certification requests (RFC 2986): create, parse lazily, check proof of possession, sign into a certificate.
-import { createHash, createPublicKey, type KeyObject } from 'node:crypto';
+import { createPublicKey, type KeyObject } from 'node:crypto';
 import { type CertProfile, type IssuerRef, issueCertificate, type Validity } from './build.ts';
 import { type Certificate, type ExtensionSummary, KNOWN_CERT_EXTENSIONS, toPem } from './certificate.ts';
 import {
   bitString,
-  bitStringBytes,
   compareBytes,
   DerError,
   decodeOid,
@@ -42,8 +41,8 @@ import {
 } from './extensions.ts';
 import { describeSpki, type PublicKeyInfo, publicKeyFromSpki, signerFor, spkiDer, spkiSha256 } from './keys.ts';
 import { decodeName, encodeName, type NameAttribute, nameGet, parseDn, type Rdns, rdnsToString } from './name.ts';
-import { ekuOid, extName, type KeyUsage, OID, sigAlgName } from './oids.ts';
-import { parseOrInputError, pemOrDer, readSignedEnvelope, verifySigned } from './signed.ts';
+import { ekuOid, extName, type KeyUsage, OID } from './oids.ts';
+import { parseOrInputError, pemOrDer, SignedObject } from './signed.ts';
 
 export interface CsrAttribute {
   oid: string;
@@ -54,19 +53,14 @@ export interface CsrAttribute {
 
 const ATTR_NAME: Record<string, string> = { [OID.extensionRequest]: 'extensionRequest', [OID.challengePassword]: 'challengePassword' };
 
-export class Csr {
-  readonly der: Uint8Array;
+export class Csr extends SignedObject {
   /** 1 for the only defined version (encoded as 0). */
   readonly version: number;
-  readonly signatureAlgorithmOid: string;
   readonly warnings: string[] = [];
 
-  private readonly infoNode: Node;
   private readonly subjectNode: Node;
   private readonly spkiNode: Node;
   private readonly attrsNode: Node | undefined;
-  private readonly sigAlgNode: Node;
-  private readonly sigNode: Node;
 
   private _subject?: Rdns;
   private _attrs?: { oid: string; values: Node[] }[];
@@ -75,17 +69,12 @@ export class Csr {
   private _keyInfo?: PublicKeyInfo;
   private _publicKey?: KeyObject;
   private _spkiSha256?: string;
-  private _sha256?: string;
   private _sans?: SubjectAltNames;
   private _valid?: boolean;
 
   constructor(der: Uint8Array) {
-    this.der = der;
-    const { body: info, sigAlg, sig, sigAlgOid } = readSignedEnvelope(der, 'certificationRequest', 'certificationRequestInfo');
-    this.infoNode = info;
-    this.sigAlgNode = sigAlg;
-    this.sigNode = sig;
-    this.signatureAlgorithmOid = sigAlgOid;
+    super(der, 'certificationRequest', 'certificationRequestInfo');
+    const info = this.bodyNode;
 
     const ver = readNode(der, info.valueStart, info.end).expect(TAG.INTEGER, 'version');
     this.version = decodeSmallInt(ver) + 1;
@@ -117,13 +106,7 @@ export class Csr {
   }
   /** The signed part (certificationRequestInfo DER). */
   get info(): Uint8Array {
-    return this.infoNode.raw;
-  }
-  get signature(): Uint8Array {
-    return bitStringBytes(this.sigNode);
-  }
-  get signatureAlgorithm(): string {
-    return sigAlgName(this.signatureAlgorithmOid);
+    return this.bodyNode.raw;
   }
   get spki(): Uint8Array {
     return this.spkiNode.raw;
@@ -140,10 +123,6 @@ export class Csr {
     this._publicKey ??= publicKeyFromSpki(this.spki);
     return this._publicKey;
   }
-  get sha256(): string {
-    this._sha256 ??= createHash('sha256').update(this.der).digest('hex');
-    return this._sha256;
-  }
 
   /** Proof of possession: the request is signed by the private key of the public key it carries. */
   verifySignature(): boolean {
@@ -154,7 +133,7 @@ export class Csr {
       } catch {
         key = undefined;
       }
-      this._valid = key !== undefined && verifySigned(this.signatureAlgorithmOid, this.sigAlgNode, this.info, this.signature, key);
+      this._valid = key !== undefined && this.signedBy(key);
     }
     return this._valid;
   }

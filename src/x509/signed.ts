@@ -1,8 +1,9 @@
 // Helpers shared by the signed PKIX objects: certificates, CSRs, CRLs.
-import type { KeyObject } from 'node:crypto';
-import { DerError, decodeOid, type Node, parse, readNode, TAG } from './der.ts';
+import { hash, type KeyObject } from 'node:crypto';
+import { bitStringBytes, DerError, decodeOid, type Node, parse, readNode, TAG } from './der.ts';
 import { InputError } from './errors.ts';
 import { verifySignature } from './keys.ts';
+import { sigAlgName } from './oids.ts';
 
 /** The bytes of the first PEM block with one of `labels`, or the input itself when it is DER. */
 export function pemOrDer(input: string | Uint8Array, labels: readonly string[], what: string): Uint8Array {
@@ -55,5 +56,41 @@ export function verifySigned(algOid: string, algNode: Node, data: Uint8Array, si
     return verifySignature(algOid, algNode.children()[1], data, signature, key);
   } catch {
     return false;
+  }
+}
+
+/** What certificates, CRLs and CSRs share: the envelope, its signature, the whole-object hash. */
+export class SignedObject {
+  readonly der: Uint8Array;
+  readonly signatureAlgorithmOid: string;
+  /** The signed body: tbsCertificate, tbsCertList or certificationRequestInfo. */
+  protected readonly bodyNode: Node;
+  protected readonly sigAlgNode: Node;
+  protected readonly sigNode: Node;
+  private _sha256?: string;
+
+  constructor(der: Uint8Array, what: string, bodyName: string) {
+    const e = readSignedEnvelope(der, what, bodyName);
+    this.der = der;
+    this.bodyNode = e.body;
+    this.sigAlgNode = e.sigAlg;
+    this.sigNode = e.sig;
+    this.signatureAlgorithmOid = e.sigAlgOid;
+  }
+
+  get signature(): Uint8Array {
+    return bitStringBytes(this.sigNode);
+  }
+  get signatureAlgorithm(): string {
+    return sigAlgName(this.signatureAlgorithmOid);
+  }
+  /** SHA-256 of the whole DER, lowercase hex. */
+  get sha256(): string {
+    this._sha256 ??= hash('sha256', this.der);
+    return this._sha256;
+  }
+  /** Did `key` sign the body? False on any mismatch, including an algorithm that does not fit the key. */
+  protected signedBy(key: KeyObject): boolean {
+    return verifySigned(this.signatureAlgorithmOid, this.sigAlgNode, this.bodyNode.raw, this.signature, key);
   }
 }
