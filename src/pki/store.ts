@@ -4,12 +4,13 @@
 //   DIR/nodes/<node>/<absolute path on the node>   what each node must hold
 //   DIR/manifest.json         every node file: role, node, SHA-256, mode
 //   DIR/rotation.json         CA rotation state (rotate.ts)
-import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject, randomBytes } from 'node:crypto';
+import { createHash, createPrivateKey, createPublicKey, type KeyObject, randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { stringify } from 'yaml';
 import { Certificate, toPem } from '../x509/certificate.ts';
 import { InputError } from '../x509/errors.ts';
+import { generateKey, type KeyType } from '../x509/keys.ts';
 import { writeKubeconfig } from '../x509/kubeconfig.ts';
 import { scanPem } from '../x509/pem.ts';
 import type { Material, MaterialMap } from './materialize.ts';
@@ -123,13 +124,9 @@ export function loadStore(dir: string): { material: MaterialMap; secrets?: Secre
   return { material };
 }
 
-export function newSecrets(keyAlgorithm: string): Secrets {
-  // Service-account tokens are JWTs: RS256 or ES256/384 only.
-  const saKey = keyAlgorithm.startsWith('ecdsa')
-    ? generateKeyPairSync('ec', { namedCurve: keyAlgorithm === 'ecdsa-p384' ? 'secp384r1' : 'prime256v1' }).privateKey
-    : keyAlgorithm === 'ed25519'
-      ? generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey
-      : generateKeyPairSync('rsa', { modulusLength: Number(keyAlgorithm.split('-')[1]) }).privateKey;
+export function newSecrets(keyAlgorithm: KeyType): Secrets {
+  // Service-account tokens are JWTs: RS256 or ES256/384 only, so an ed25519 cluster gets an ECDSA sa.key.
+  const saKey = generateKey(keyAlgorithm === 'ed25519' ? 'ecdsa-p256' : keyAlgorithm).privateKey;
   return { saKey, encryptionKey: randomBytes(32) };
 }
 

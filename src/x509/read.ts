@@ -3,7 +3,7 @@ import type { KeyObject } from 'node:crypto';
 import { Certificate } from './certificate.ts';
 import { Crl } from './crl.ts';
 import { Csr } from './csr.ts';
-import { DerError, parse, TAG } from './der.ts';
+import { DerError, parse, readNode, TAG } from './der.ts';
 import { InputError, oneLine } from './errors.ts';
 import { isJks, readJks } from './jks.ts';
 import { loadPrivateKey, publicKeyFromSpki, sniffPrivateKeyDer } from './keys.ts';
@@ -115,15 +115,7 @@ function fromPemBlock(b: PemBlock, location: string, opts: ReadOptions): Found[]
 }
 
 function firstTlv(der: Uint8Array): Uint8Array {
-  let len = der[1] as number;
-  let hdr = 2;
-  if (len & 0x80) {
-    const n = len & 0x7f;
-    len = 0;
-    for (let i = 0; i < n; i++) len = len * 256 + (der[2 + i] as number);
-    hdr += n;
-  }
-  return der.subarray(0, hdr + len);
+  return readNode(der, 0).raw;
 }
 
 function fromPkcs7(der: Uint8Array, location: string): Found[] {
