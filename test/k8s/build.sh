@@ -127,12 +127,19 @@ build_one "${here}/etcd" etcd go.etcd.io/etcd/server/v3 -ldflags "-s -w"
 
 # Smoke test before declaring the cache entry valid.
 current="smoke test"
+# Capture each binary's output first, then match: `producer | grep -q` under pipefail races (grep exits
+# at its first match, the producer's next write gets SIGPIPE and the pipeline fails).
+version_of() { "$@" 2>&1 || true; }
 for cmd in kube-apiserver kube-controller-manager kube-scheduler; do
-  "${bin}/${cmd}" --version 2>&1 | grep -qF "${k8s_version}" || die "${cmd} --version does not report ${k8s_version}"
+  v="$(version_of "${bin}/${cmd}" --version)"
+  [[ "${v}" == *"${k8s_version}"* ]] || die "${cmd} --version does not report ${k8s_version}: ${v}"
 done
-"${bin}/kubectl" version --client 2>&1 | grep -qF "${k8s_version}" || die "kubectl version --client does not report ${k8s_version}"
-[[ "$("${bin}/kubeadm" version -o short)" == "${k8s_version}" ]] || die "kubeadm version -o short does not report ${k8s_version}"
-"${bin}/etcd" --version 2>&1 | grep -qF "etcd Version: ${etcd_version#v}" || die "etcd --version does not report ${etcd_version}"
+v="$(version_of "${bin}/kubectl" version --client)"
+[[ "${v}" == *"${k8s_version}"* ]] || die "kubectl version --client does not report ${k8s_version}: ${v}"
+v="$(version_of "${bin}/kubeadm" version -o short)"
+[[ "${v}" == "${k8s_version}" ]] || die "kubeadm version -o short does not report ${k8s_version}: ${v}"
+v="$(version_of "${bin}/etcd" --version)"
+[[ "${v}" == *"etcd Version: ${etcd_version#v}"* ]] || die "etcd --version does not report ${etcd_version}: ${v}"
 
 t1=$(date +%s)
 echo "total $((t1 - t0))s" >>"${build_log}"
