@@ -2,10 +2,10 @@
 // beside Node's own parser reading the same certificates in the same run.
 import { X509Certificate } from 'node:crypto';
 import { type LintTarget, lintCertificates } from '../src/lint/engine.ts';
-import { randomOdd, rsaSpki } from '../src/lint/testkit.ts';
 import { issueCertificate } from '../src/x509/build.ts';
 import { Certificate } from '../src/x509/certificate.ts';
 import { generateKey } from '../src/x509/keys.ts';
+import { randomOdd, rsaSpki } from '../test/support/lint-testkit.ts';
 import { type BenchResult, bestRate } from './harness.ts';
 
 const N = 2000;

@@ -5,8 +5,8 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { readObjects } from '../src/x509/read.ts';
-import { buildReport } from '../src/x509/report.ts';
+import { readObjects } from '../src/inventory/read.ts';
+import { buildReport } from '../src/inventory/report.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'anchorage-formats-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

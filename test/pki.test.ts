@@ -7,7 +7,16 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
+import { readKubeconfig } from '../src/k8s/kubeconfig.ts';
 import { parseClusterConfig } from '../src/pki/config.ts';
+import { buildPlan, type Plan, type PlannedCert } from '../src/pki/plan.ts';
+import type { Manifest, ManifestFile } from '../src/pki/store.ts';
+import { verifyChain } from '../src/trust/verify.ts';
+import { Certificate } from '../src/x509/certificate.ts';
+import { nameGetAll } from '../src/x509/name.ts';
+import { OID } from '../src/x509/oids.ts';
+import { scanPem } from '../src/x509/pem.ts';
+import { kubeBinDir } from './cluster/harness.ts';
 import {
   HARD_WAY_PARITY,
   HARD_WAY_PARITY_CONFIG,
@@ -16,16 +25,7 @@ import {
   KUBEADM_PARITY_INPUT,
   KUBEADM_SA_FILES,
   type ParityCert,
-} from '../src/pki/kubeadm-parity.ts';
-import { buildPlan, type Plan, type PlannedCert } from '../src/pki/plan.ts';
-import type { Manifest, ManifestFile } from '../src/pki/store.ts';
-import { verifyChain } from '../src/trust/verify.ts';
-import { Certificate } from '../src/x509/certificate.ts';
-import { readKubeconfig } from '../src/x509/kubeconfig.ts';
-import { nameGetAll } from '../src/x509/name.ts';
-import { OID } from '../src/x509/oids.ts';
-import { scanPem } from '../src/x509/pem.ts';
-import { kubeBinDir } from './cluster/harness.ts';
+} from './support/kubeadm-parity.ts';
 
 const root = join(import.meta.dirname, '..');
 const main = join(root, 'src', 'cli', 'main.ts');

@@ -1,18 +1,18 @@
 // Thousands of truncated, bit-flipped and spliced inputs of every format: the reader may refuse them,
 // but only with InputError/DerError, and every object it does return must render without throwing.
 import { describe, expect, it } from 'vitest';
+import { InputError } from '../src/common/errors.ts';
+import { readObjects } from '../src/inventory/read.ts';
+import { buildReport } from '../src/inventory/report.ts';
+import { writeKubeconfig } from '../src/k8s/kubeconfig.ts';
 import { issueCertificate } from '../src/x509/build.ts';
 import { createCrl } from '../src/x509/crl.ts';
 import { createCsr } from '../src/x509/csr.ts';
 import { DerError } from '../src/x509/der.ts';
-import { InputError } from '../src/x509/errors.ts';
 import { writeJksTruststore } from '../src/x509/jks.ts';
 import { generateKey } from '../src/x509/keys.ts';
-import { writeKubeconfig } from '../src/x509/kubeconfig.ts';
 import { writePkcs7 } from '../src/x509/pkcs7.ts';
 import { writePkcs12 } from '../src/x509/pkcs12.ts';
-import { readObjects } from '../src/x509/read.ts';
-import { buildReport } from '../src/x509/report.ts';
 
 /** Deterministic PRNG (mulberry32) so a failure reproduces. */
 function rng(seed: number): () => number {

@@ -1,7 +1,7 @@
 // File I/O for commands: reading inputs (files, directories, stdin) and writing outputs atomically.
 import { chmodSync, lstatSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { InputError } from '../x509/errors.ts';
+import { InputError } from '../common/errors.ts';
 
 export interface InputFile {
   path: string;

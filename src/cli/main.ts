@@ -1,7 +1,7 @@
 // The anchorage command line. Commands are thin: they parse flags, call domain code, render.
 import { Command, CommanderError } from 'commander';
+import { InputError, oneLine } from '../common/errors.ts';
 import { DerError } from '../x509/der.ts';
-import { InputError, oneLine } from '../x509/errors.ts';
 import * as cert from './commands/cert.ts';
 import * as demo from './commands/demo.ts';
 import * as inspect from './commands/inspect.ts';

@@ -1,6 +1,6 @@
 // Rendering of command results: -o table|json|yaml (and wide/sarif where a command adds them).
 import { stringify } from 'yaml';
-import { InputError } from '../x509/errors.ts';
+import { InputError } from '../common/errors.ts';
 
 export type OutputFormat = 'table' | 'json' | 'yaml' | (string & {});
 

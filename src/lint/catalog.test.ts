@@ -2,6 +2,18 @@
 // The table is checked against the catalog, so a new lint without both cases fails here.
 import { generateKeyPairSync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
+import {
+  appendRawExtension,
+  DAY,
+  fermatModulus,
+  issue,
+  NOW,
+  newCa,
+  randomOdd,
+  rebuild,
+  rocaModulus,
+  rsaSpki,
+} from '../../test/support/lint-testkit.ts';
 import type { IssuerRef } from '../x509/build.ts';
 import type { Certificate } from '../x509/certificate.ts';
 import { bool, integer, NULL, namedBits, octetString, oid, seq, TAG, time, tlv } from '../x509/der.ts';
@@ -11,7 +23,6 @@ import { OID } from '../x509/oids.ts';
 import { CATALOG } from './catalog.ts';
 import { type LintTarget, lintCertificates } from './engine.ts';
 import { DEFAULT_POLICY, type Policy, parsePolicy } from './policy.ts';
-import { appendRawExtension, DAY, fermatModulus, issue, NOW, newCa, randomOdd, rebuild, rocaModulus, rsaSpki } from './testkit.ts';
 
 interface Fixture {
   targets: LintTarget[];

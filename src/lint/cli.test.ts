@@ -5,10 +5,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { DAY, issue, NOW, newCa } from '../../test/support/lint-testkit.ts';
 import { lintCommand, lintPaths, register, renderLint } from '../cli/commands/lint.ts';
-import { InputError } from '../x509/errors.ts';
-import { writeKubeconfig } from '../x509/kubeconfig.ts';
-import { DAY, issue, NOW, newCa } from './testkit.ts';
+import { InputError } from '../common/errors.ts';
+import { writeKubeconfig } from '../k8s/kubeconfig.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'anchorage-lint-'));
 const pki = join(dir, 'pki');

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
-import { K8S_ROLE_LIST } from '../pki/roles.ts';
+import { K8S_ROLE_LIST } from '../k8s/roles.ts';
 import { CATALOG } from './catalog.ts';
 import { DEFAULT_POLICY, parsePolicy } from './policy.ts';
 

@@ -1,11 +1,11 @@
 // The engine: context from the set (issuers, shared keys), time from the caller, robustness against
 // undecodable parts, and the SARIF rendering of a report.
 import { describe, expect, it } from 'vitest';
+import { DAY, issue, NOW, newCa, rebuild } from '../../test/support/lint-testkit.ts';
 import { CATALOG, LINTS_BY_ID } from './catalog.ts';
 import { activeLints, failsAt, lintCertificates } from './engine.ts';
 import { DEFAULT_POLICY, parsePolicy } from './policy.ts';
 import { toSarif } from './sarif.ts';
-import { DAY, issue, NOW, newCa, rebuild } from './testkit.ts';
 
 describe('lint engine', () => {
   it('stamps findings with the lint, the certificate identity and where it was found', () => {

@@ -1,10 +1,11 @@
 // Run the catalog over a set of certificates. The set matters: it tells which certificate issued which
 // (backdating, CA evidence, wrong signer) and which share a key. Pure: no clock, no disk.
+
+import { detectRole } from '../k8s/role-detect.ts';
 import type { Certificate } from '../x509/certificate.ts';
 import { DerError } from '../x509/der.ts';
 import { CATALOG } from './catalog.ts';
 import { DEFAULT_POLICY, type Policy } from './policy.ts';
-import { detectRole } from './role-detect.ts';
 import { type Finding, type Lint, type LintContext, SEVERITY_RANK, type Severity } from './types.ts';
 
 export interface LintTarget {

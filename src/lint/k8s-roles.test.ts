@@ -1,14 +1,14 @@
 // The role table drives both detection and the role lints: a PKI issued from the table itself must lint
 // clean, and the known upstream defects (hard-way typos) must be reported.
 import { describe, expect, it } from 'vitest';
-import { fillTemplate, K8S_ROLE_LIST, K8S_ROLES, type K8sRole, matchTemplate, type TemplateVars } from '../pki/roles.ts';
+import { issue, NOW, newCa } from '../../test/support/lint-testkit.ts';
+import { detectRole, rolesForPath } from '../k8s/role-detect.ts';
+import { fillTemplate, K8S_ROLE_LIST, K8S_ROLES, type K8sRole, matchTemplate, type TemplateVars } from '../k8s/roles.ts';
 import type { IssuerRef } from '../x509/build.ts';
 import type { Certificate } from '../x509/certificate.ts';
 import { type LintTarget, lintCertificates } from './engine.ts';
 import { firstHostIp } from './net.ts';
 import { parsePolicy } from './policy.ts';
-import { detectRole, rolesForPath } from './role-detect.ts';
-import { issue, NOW, newCa } from './testkit.ts';
 
 const VARS: TemplateVars = { nodeName: 'cp1', dnsDomain: 'cluster.local', serviceIP: '10.96.0.1', advertiseAddress: '192.168.1.10' };
 

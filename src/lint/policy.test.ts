@@ -3,10 +3,10 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { InputError } from '../x509/errors.ts';
+import { issue, NOW, newCa } from '../../test/support/lint-testkit.ts';
+import { InputError } from '../common/errors.ts';
 import { failsAt, lintCertificates } from './engine.ts';
 import { DEFAULT_POLICY, loadPolicy, parsePolicy } from './policy.ts';
-import { issue, NOW, newCa } from './testkit.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'anchorage-policy-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

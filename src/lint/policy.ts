@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { type core, z } from 'zod';
-import { InputError } from '../x509/errors.ts';
+import { InputError } from '../common/errors.ts';
 import { LINT_IDS } from './catalog.ts';
 import { isCidr } from './net.ts';
 import { KNOWN_SIGNATURE_ALGORITHMS } from './signature-names.ts';

@@ -1,6 +1,6 @@
 // The lint engine's vocabulary: a lint is data (id, severity, words) plus two pure functions.
 
-import type { K8sRole } from '../pki/roles.ts';
+import type { K8sRole } from '../k8s/roles.ts';
 import type { Certificate } from '../x509/certificate.ts';
 import type { Policy } from './policy.ts';
 

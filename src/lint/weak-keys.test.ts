@@ -1,8 +1,8 @@
 // The RSA weakness tests against moduli with known structure, and against real keys.
 import { describe, expect, it } from 'vitest';
+import { fermatModulus, issue, newCa, randomOdd, rocaModulus } from '../../test/support/lint-testkit.ts';
 import { generateKey } from '../x509/keys.ts';
 import { rsaPublicNumbers } from './der-facts.ts';
-import { fermatModulus, issue, newCa, randomOdd, rocaModulus } from './testkit.ts';
 import { fermatFactor, hasRocaFingerprint, isqrt } from './weak-keys.ts';
 
 describe('isqrt', () => {

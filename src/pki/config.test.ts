@@ -1,7 +1,7 @@
 // Config validation: every mistake is one line naming the file and the field; the derived values
 // (service IP, endpoint host and URL) are what kubeadm computes.
 import { describe, expect, it } from 'vitest';
-import { InputError } from '../x509/errors.ts';
+import { InputError } from '../common/errors.ts';
 import { endpointHost, endpointUrl, parseClusterConfig, serviceIP } from './config.ts';
 
 const BASE = [

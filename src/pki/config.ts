@@ -3,7 +3,7 @@
 import { isIP } from 'node:net';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { InputError } from '../x509/errors.ts';
+import { InputError } from '../common/errors.ts';
 import { KEY_TYPES } from '../x509/keys.ts';
 
 const ip = z.string().refine((s) => isIP(s) !== 0, { message: 'not an IP address' });

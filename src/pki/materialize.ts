@@ -1,9 +1,9 @@
 // Turn a plan into key material: keep what is valid, issue what is missing or wrong. Pure apart from
 // key generation (Node's crypto); RSA keys are generated on libuv's thread pool, so they use every core.
 import type { KeyObject } from 'node:crypto';
+import { InputError } from '../common/errors.ts';
 import { issueCertificate } from '../x509/build.ts';
 import type { Certificate } from '../x509/certificate.ts';
-import { InputError } from '../x509/errors.ts';
 import { generateKey, generateKeyAsync, type KeyPair, type KeyType, keyMatchesSpki } from '../x509/keys.ts';
 import { nameGetAll } from '../x509/name.ts';
 import { ekuOid, OID } from '../x509/oids.ts';

@@ -1,7 +1,6 @@
 // The plan against the parity tables: every kubeadm certificate with kubeadm's CN, O, SANs, usages,
 // validity and key type; the hard way's ca.conf profiles minus its two typos; and where files go.
 import { describe, expect, it } from 'vitest';
-import { type ClusterConfig, parseClusterConfig } from './config.ts';
 import {
   HARD_WAY_PARITY,
   HARD_WAY_PARITY_CONFIG,
@@ -12,7 +11,8 @@ import {
   KUBEADM_PARITY_INPUT,
   KUBEADM_SA_FILES,
   type ParityCert,
-} from './kubeadm-parity.ts';
+} from '../../test/support/kubeadm-parity.ts';
+import { type ClusterConfig, parseClusterConfig } from './config.ts';
 import { buildPlan, type Plan, type PlannedCert } from './plan.ts';
 
 const I = KUBEADM_PARITY_INPUT;

@@ -1,11 +1,11 @@
 // From a cluster config to the full list of CAs, leaves, keys and files: pure, no I/O.
-// Subjects, usages and SANs come from the one role table (src/pki/roles.ts); this module only
+// Subjects, usages and SANs come from the one role table (src/k8s/roles.ts); this module only
 // decides which roles each node needs and where each file goes.
 import { isIP } from 'node:net';
+import { fillTemplate, K8S_ROLES, type K8sRole, type TemplateVars } from '../k8s/roles.ts';
 import type { KeyType } from '../x509/keys.ts';
 import type { KeyUsage } from '../x509/oids.ts';
 import { type ClusterConfig, type ClusterNode, durationSeconds, endpointHost, endpointUrl, serviceIP } from './config.ts';
-import { fillTemplate, K8S_ROLES, type K8sRole, type TemplateVars } from './roles.ts';
 
 export interface PlannedCert {
   /** Unique id: the role name, suffixed with @node for per-node certificates (e.g. apiserver@cp-1). */

@@ -1,7 +1,7 @@
 // The rotation state machine on in-memory material: which CA is current, which extra CA each bundle
 // carries, what gets re-issued, and what each rollback restores.
 import { describe, expect, it } from 'vitest';
-import { InputError } from '../x509/errors.ts';
+import { InputError } from '../common/errors.ts';
 import { parseClusterConfig } from './config.ts';
 import { type Material, type MaterialMap, materialize } from './materialize.ts';
 import { buildPlan } from './plan.ts';

@@ -4,8 +4,9 @@
 //   3 reissue  the new CA becomes current and re-issues every leaf it signs; bundles still hold both
 //   4 done     bundles hold only the new CA; the old CA is deleted
 // Between any two adjacent phases every client trusts every server, so nodes may be updated in any order.
+
+import { InputError } from '../common/errors.ts';
 import type { Certificate } from '../x509/certificate.ts';
-import { InputError } from '../x509/errors.ts';
 import type { Material, MaterialMap } from './materialize.ts';
 import type { Plan } from './plan.ts';
 

@@ -1,9 +1,9 @@
 // Orchestration of the PKI directory: init, renew, rotate. I/O through store.ts; decisions in pure modules.
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { InputError } from '../common/errors.ts';
 import { issueCertificate } from '../x509/build.ts';
 import { Certificate } from '../x509/certificate.ts';
-import { InputError } from '../x509/errors.ts';
 import { generateKey } from '../x509/keys.ts';
 import { scanPem } from '../x509/pem.ts';
 import { type ClusterConfig, parseClusterConfig } from './config.ts';

@@ -8,10 +8,10 @@ import { createHash, createPrivateKey, createPublicKey, type KeyObject, randomBy
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { stringify } from 'yaml';
+import { InputError } from '../common/errors.ts';
+import { writeKubeconfig } from '../k8s/kubeconfig.ts';
 import { Certificate, toPem } from '../x509/certificate.ts';
-import { InputError } from '../x509/errors.ts';
 import { generateKey, type KeyType } from '../x509/keys.ts';
-import { writeKubeconfig } from '../x509/kubeconfig.ts';
 import { scanPem } from '../x509/pem.ts';
 import type { Material, MaterialMap } from './materialize.ts';
 import type { Plan, PlannedFile } from './plan.ts';

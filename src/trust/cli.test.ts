@@ -5,9 +5,9 @@ import { join } from 'node:path';
 import { Command } from 'commander';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { exitCodeOf, parseAt, register, renderVerify, verifyFiles } from '../cli/commands/verify.ts';
+import { InputError } from '../common/errors.ts';
 import { toPem } from '../x509/certificate.ts';
 import { createCrl } from '../x509/crl.ts';
-import { InputError } from '../x509/errors.ts';
 import { AT, ca, leaf } from './fixtures.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'anchorage-verify-cli-'));

@@ -7,12 +7,12 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { buildScenarios, type Scenario } from '../../test/support/trust-scenarios.ts';
 import { Certificate, toPem } from '../x509/certificate.ts';
 import { Crl } from '../x509/crl.ts';
 import { scanPem } from '../x509/pem.ts';
 import { REASON_CODES, type ReasonCode } from './codes.ts';
 import type { KeyAnchor } from './pool.ts';
-import { buildScenarios, type Scenario } from './scenarios.ts';
 import { verifyChain } from './verify.ts';
 
 interface CaseJson {

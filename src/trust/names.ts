@@ -1,8 +1,8 @@
 // Name matching: the leaf against a requested host, and certificates against a CA's name constraints
 // (RFC 5280 4.2.1.10, with openssl's reading of the leading-dot forms).
 import { isIP } from 'node:net';
+import { InputError } from '../common/errors.ts';
 import type { Certificate } from '../x509/certificate.ts';
-import { InputError } from '../x509/errors.ts';
 import { type NameConstraintSet, type NameConstraints, parseCidr, parseIp } from '../x509/extensions.ts';
 import { nameGet, nameGetAll, parseDn, type Rdns } from '../x509/name.ts';
 import { OID } from '../x509/oids.ts';

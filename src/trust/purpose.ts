@@ -1,7 +1,8 @@
 // Purposes and extended key usage. The rule for CAs follows Go and openssl: a CA's EKU, when present,
 // restricts every certificate below it, so it must include the purpose (or anyExtendedKeyUsage).
+
+import { InputError } from '../common/errors.ts';
 import type { Certificate } from '../x509/certificate.ts';
-import { InputError } from '../x509/errors.ts';
 import { ekuName, ekuOid, OID } from '../x509/oids.ts';
 
 /** 'any' checks no EKU; otherwise the purpose is an EKU OID. */

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { InputError } from '../common/errors.ts';
 import { createCrl } from '../x509/crl.ts';
 import { implicit, seq } from '../x509/der.ts';
-import { InputError } from '../x509/errors.ts';
 import { OID } from '../x509/oids.ts';
 import { AT, ca, chain3, leaf } from './fixtures.ts';
 import { TrustIndex } from './pool.ts';

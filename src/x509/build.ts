@@ -1,9 +1,9 @@
 // Issue certificates from a typed profile. DER is written by hand (see der.ts) and signed with Node's crypto.
 
 import { createHash, type KeyObject, randomFillSync } from 'node:crypto';
+import { InputError } from '../common/errors.ts';
 import { Certificate } from './certificate.ts';
 import { bitString, bitStringBytes, explicit, integer, octetString, parse, seq, time } from './der.ts';
-import { InputError } from './errors.ts';
 import {
   type AuthorityInfoAccess,
   type Extension,

@@ -1,9 +1,8 @@
 // The certificate model. Parsing is lazy: construction locates the TBS fields and decodes the cheap
 // ones; names, extensions and hashes are decoded on first access and cached.
 import { hash, type KeyObject } from 'node:crypto';
+import { InputError } from '../common/errors.ts';
 import { DerError, decodeBool, decodeOid, decodeSmallInt, decodeTime, type Node, oid as oidTlv, readNode, TAG } from './der.ts';
-
-import { InputError } from './errors.ts';
 import {
   type AuthorityInfoAccess,
   type BasicConstraints,

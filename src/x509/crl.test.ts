@@ -4,12 +4,12 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { InputError } from '../common/errors.ts';
 import { issueCertificate } from './build.ts';
 import { Certificate } from './certificate.ts';
 import { Crl, createCrl, normalizeSerialHex, parseCrl } from './crl.ts';
 import { createCsr } from './csr.ts';
 import { DerError, explicit, implicit, implicitConstructed, NULL, seq } from './der.ts';
-import { InputError } from './errors.ts';
 import { encodeGeneralName } from './extensions.ts';
 import { generateKey, type KeyType } from './keys.ts';
 import { type CrlReason, OID } from './oids.ts';

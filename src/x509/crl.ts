@@ -1,5 +1,6 @@
 // X.509 v2 CRLs (RFC 5280 section 5): create, parse lazily, look up serials in O(1), verify the issuer's signature.
 import type { KeyObject } from 'node:crypto';
+import { InputError } from '../common/errors.ts';
 import { type IssuerRef, keyIdentifier } from './build.ts';
 import { type ExtensionSummary, toPem } from './certificate.ts';
 import {
@@ -19,7 +20,6 @@ import {
   time,
   tlv,
 } from './der.ts';
-import { InputError } from './errors.ts';
 import {
   decodeAkiKeyId,
   decodeExtensionList,

@@ -1,5 +1,6 @@
 // PKCS#10 certification requests (RFC 2986): create, parse lazily, check proof of possession, sign into a certificate.
 import { createPublicKey, type KeyObject } from 'node:crypto';
+import { InputError } from '../common/errors.ts';
 import { type CertProfile, type IssuerRef, issueCertificate, type Validity } from './build.ts';
 import { type Certificate, type ExtensionSummary, KNOWN_CERT_EXTENSIONS, toPem } from './certificate.ts';
 import {
@@ -21,7 +22,6 @@ import {
   tlv,
   utf8,
 } from './der.ts';
-import { InputError } from './errors.ts';
 import {
   type BasicConstraints,
   decodeBasicConstraints,

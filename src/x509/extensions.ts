@@ -1,6 +1,7 @@
 // X.509 extensions: decoders to plain data and encoders from plain data, side by side.
 
 import { isIP } from 'node:net';
+import { InputError } from '../common/errors.ts';
 import {
   bitStringBytes,
   bool,
@@ -22,7 +23,6 @@ import {
   seq,
   TAG,
 } from './der.ts';
-import { InputError } from './errors.ts';
 import { decodeName, encodeName, parseDn, rdnsToString } from './name.ts';
 import { ekuName, extName, KEY_USAGE_BITS, type KeyUsage, OID } from './oids.ts';
 

@@ -7,9 +7,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { InputError } from '../common/errors.ts';
 import { issueCertificate } from './build.ts';
 import { Certificate } from './certificate.ts';
-import { InputError } from './errors.ts';
 import {
   isJks,
   JKS_WRONG_PASSWORD,

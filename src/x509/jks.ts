@@ -2,8 +2,8 @@
 // services expect for -Djavax.net.ssl.trustStore. Integrity: SHA-1 over (UTF-16BE password ||
 // "Mighty Aphrodite" || file). Private keys use Sun's KeyProtector, a SHA-1 keystream XOR.
 import { createHash, createPrivateKey, type KeyObject, randomBytes, timingSafeEqual } from 'node:crypto';
+import { InputError } from '../common/errors.ts';
 import { decodeOid, NULL, octetString, oid, parse, seq, TAG } from './der.ts';
-import { InputError } from './errors.ts';
 
 const MAGIC = 0xfeedfeed;
 const JCEKS_MAGIC = 0xcececece;

@@ -9,8 +9,8 @@ import {
   sign as nodeSign,
   verify as nodeVerify,
 } from 'node:crypto';
+import { InputError } from '../common/errors.ts';
 import { bitStringBytes, DerError, decodeOid, type Node, NULL, oid, parse, seq, TAG } from './der.ts';
-import { InputError } from './errors.ts';
 import { CURVE_NAME, OID, sigAlgDigest } from './oids.ts';
 
 export const KEY_TYPES = ['rsa-2048', 'rsa-3072', 'rsa-4096', 'ecdsa-p256', 'ecdsa-p384', 'ed25519'] as const;

@@ -1,7 +1,7 @@
 // Distinguished names: decode to attributes and an RFC 4514 string; encode from either.
 
+import { InputError } from '../common/errors.ts';
 import { decodeOid, decodeString, ia5, isPrintable, type Node, oid, printable, readNode, seq, setOf, utf8 } from './der.ts';
-import { InputError } from './errors.ts';
 import { attrOid, attrShortName, OID } from './oids.ts';
 
 export interface NameAttribute {

@@ -1,8 +1,8 @@
 // Password-based encryption for PKCS#12 and PKCS#8: the PKCS#12 KDF (RFC 7292 appendix B), its
 // pbeWithSHAAnd* schemes, and PBES2/PBKDF2 (RFC 8018). All primitives are Node's crypto except RC2.
 import { createCipheriv, createDecipheriv, createHash, hash as oneShotHash, pbkdf2Sync, randomBytes } from 'node:crypto';
+import { InputError } from '../common/errors.ts';
 import { DerError, decodeOid, decodeSmallInt, integer, type Node, NULL, octetString, oid, seq, TAG } from './der.ts';
-import { InputError } from './errors.ts';
 import { rc2CbcDecrypt } from './rc2.ts';
 
 export const PBE_OID = {

@@ -1,5 +1,5 @@
 // PEM block scanning: many blocks, CRLF, text around blocks, RFC 1421 headers (legacy encrypted keys).
-import { InputError } from './errors.ts';
+import { InputError } from '../common/errors.ts';
 
 export interface PemBlock {
   label: string;

@@ -4,10 +4,10 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { InputError } from '../common/errors.ts';
 import { issueCertificate } from './build.ts';
 import type { Certificate } from './certificate.ts';
 import { concat, parse, seq } from './der.ts';
-import { InputError } from './errors.ts';
 import { generateKey } from './keys.ts';
 import { isPkcs7, readPkcs7, writePkcs7 } from './pkcs7.ts';
 

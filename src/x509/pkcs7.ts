@@ -1,8 +1,9 @@
 // PKCS#7 / CMS "certs-only" SignedData (RFC 5652): the .p7b/.p7c bundle format of Windows, Java and
 // `openssl crl2pkcs7`. Signatures and signer infos are ignored: only the certificate and CRL sets matter.
+
+import { InputError } from '../common/errors.ts';
 import { berToDer } from './ber.ts';
 import { DerError, decodeOid, implicitConstructed, integer, type Node, oid, parse, seq, TAG, tlv } from './der.ts';
-import { InputError } from './errors.ts';
 import { OID } from './oids.ts';
 
 export interface Pkcs7Contents {

@@ -1,7 +1,7 @@
 // Helpers shared by the signed PKIX objects: certificates, CSRs, CRLs.
 import { hash, type KeyObject } from 'node:crypto';
+import { InputError } from '../common/errors.ts';
 import { bitStringBytes, DerError, decodeOid, type Node, parse, readNode, TAG } from './der.ts';
-import { InputError } from './errors.ts';
 import { verifySignature } from './keys.ts';
 import { sigAlgName } from './oids.ts';
 

@@ -2,18 +2,18 @@
 import type { KeyObject } from 'node:crypto';
 import { isIP } from 'node:net';
 import type { Command } from 'commander';
+import { InputError } from '../../common/errors.ts';
+import { readObjects } from '../../inventory/read.ts';
 import { type CertProfile, issueCertificate } from '../../x509/build.ts';
 import type { Certificate } from '../../x509/certificate.ts';
 import { createCrl } from '../../x509/crl.ts';
 import { createCsr, signCsr } from '../../x509/csr.ts';
-import { InputError } from '../../x509/errors.ts';
 import type { SubjectAltNames } from '../../x509/extensions.ts';
 import { writeJksTruststore } from '../../x509/jks.ts';
 import { generateKey, KEY_TYPES, type KeyType, keyMatchesSpki, loadPrivateKey } from '../../x509/keys.ts';
 import { CRL_REASONS, type CrlReason, KEY_USAGE_BITS, type KeyUsage } from '../../x509/oids.ts';
 import { writePkcs7 } from '../../x509/pkcs7.ts';
 import { writePkcs12 } from '../../x509/pkcs12.ts';
-import { readObjects } from '../../x509/read.ts';
 import { readInputFile, writeFilesAtomic } from '../files.ts';
 
 const KEY_MODE = 0o600;

@@ -3,9 +3,9 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Command } from 'commander';
+import { writeKubeconfig } from '../../k8s/kubeconfig.ts';
 import { issueCertificate } from '../../x509/build.ts';
 import { generateKey } from '../../x509/keys.ts';
-import { writeKubeconfig } from '../../x509/kubeconfig.ts';
 import { inspectPaths, renderInspect } from './inspect.ts';
 
 export interface DemoResult {

@@ -1,8 +1,8 @@
 // `anchorage inspect <file|dir|->`: what is in these files, in words or as documented JSON/YAML.
 import type { Command } from 'commander';
-import { InputError } from '../../x509/errors.ts';
-import { readObjects } from '../../x509/read.ts';
-import { buildReport, type InspectReport, type ObjectJson } from '../../x509/report.ts';
+import { InputError } from '../../common/errors.ts';
+import { readObjects } from '../../inventory/read.ts';
+import { buildReport, type InspectReport, type ObjectJson } from '../../inventory/report.ts';
 import { collectInputs } from '../files.ts';
 import { checkFormat, printOutput } from '../output.ts';
 import { colonHex, formatDate, humanDuration } from '../text.ts';

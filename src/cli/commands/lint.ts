@@ -1,12 +1,12 @@
 // `anchorage lint <files|dirs>`: run the lint catalog (docs/findings.md) under a policy (docs/policy.md).
 // Exit 0 clean, 1 findings at or above --fail-on, 2 bad input (InputError, mapped by main.ts).
 import type { Command } from 'commander';
+import { InputError } from '../../common/errors.ts';
+import { readObjects } from '../../inventory/read.ts';
 import { failsAt, type LintReport, type LintTarget, lintCertificates } from '../../lint/engine.ts';
 import { loadPolicy } from '../../lint/policy.ts';
 import { toSarif } from '../../lint/sarif.ts';
 import { SEVERITIES, SEVERITY_RANK, type Severity } from '../../lint/types.ts';
-import { InputError } from '../../x509/errors.ts';
-import { readObjects } from '../../x509/read.ts';
 import { collectInputs } from '../files.ts';
 import { checkFormat, printOutput, renderTable } from '../output.ts';
 import { parseAt } from './verify.ts';

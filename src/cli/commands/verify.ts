@@ -2,12 +2,12 @@
 // Exit 0 trusted, 1 not trusted, 2 bad input (InputError, mapped by main.ts).
 import { rootCertificates } from 'node:tls';
 import type { Command } from 'commander';
+import { InputError } from '../../common/errors.ts';
+import { readObjects } from '../../inventory/read.ts';
 import type { AnchorInput } from '../../trust/pool.ts';
 import { type CertSummary, type VerifyResult, verifyChain } from '../../trust/verify.ts';
 import { Certificate } from '../../x509/certificate.ts';
 import type { Crl } from '../../x509/crl.ts';
-import { InputError } from '../../x509/errors.ts';
-import { readObjects } from '../../x509/read.ts';
 import { collectInputs } from '../files.ts';
 import { checkFormat, printOutput, renderTable } from '../output.ts';
 import { formatDate } from '../text.ts';

@@ -1,6 +1,7 @@
 // Kubernetes role checks: does a component certificate carry the CN, O, EKU, SANs and issuer its role
-// needs (src/pki/roles.ts)? Plus the set-level checks: CA files holding leaves, keys shared across identities.
+// needs (src/k8s/roles.ts)? Plus the set-level checks: CA files holding leaves, keys shared across identities.
 import { isIP } from 'node:net';
+import { roleVars, sameSet } from '../../k8s/role-detect.ts';
 import {
   APISERVER_ROLES,
   fillTemplate,
@@ -11,13 +12,12 @@ import {
   NODE_CLIENT_ROLES,
   NODE_SERVING_ROLES,
   type TemplateVars,
-} from '../../pki/roles.ts';
+} from '../../k8s/roles.ts';
 import type { Certificate } from '../../x509/certificate.ts';
 import { nameGetAll } from '../../x509/name.ts';
 import { OID } from '../../x509/oids.ts';
 import { canonicalIp, firstHostIp } from '../net.ts';
 import type { Policy } from '../policy.ts';
-import { roleVars, sameSet } from '../role-detect.ts';
 import { defineLint, type LintContext } from '../types.ts';
 import { ekus, list } from './util.ts';
 

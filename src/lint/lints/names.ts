@@ -1,6 +1,6 @@
 // Names: issuer/subject presence and subjectAltName hygiene.
 
-import { isPureTemplate } from '../../pki/roles.ts';
+import { isPureTemplate } from '../../k8s/roles.ts';
 import type { Certificate } from '../../x509/certificate.ts';
 import { OID } from '../../x509/oids.ts';
 import { canonicalIp } from '../net.ts';

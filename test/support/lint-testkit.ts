@@ -1,11 +1,11 @@
 // Certificate fixtures for the lint tests and the benchmark: typed issuance through build.ts, and TBS
 // surgery plus re-signing for defects the builder refuses to produce.
 import { type KeyObject, sign as nodeSign, randomBytes } from 'node:crypto';
-import { type CertProfile, type IssuerRef, issueCertificate } from '../x509/build.ts';
-import { Certificate } from '../x509/certificate.ts';
-import { bitString, explicit, integer, NULL, oid, parse, seq } from '../x509/der.ts';
-import { generateKey, type KeyPair, signerFor } from '../x509/keys.ts';
-import { OID } from '../x509/oids.ts';
+import { type CertProfile, type IssuerRef, issueCertificate } from '../../src/x509/build.ts';
+import { Certificate } from '../../src/x509/certificate.ts';
+import { bitString, explicit, integer, NULL, oid, parse, seq } from '../../src/x509/der.ts';
+import { generateKey, type KeyPair, signerFor } from '../../src/x509/keys.ts';
+import { OID } from '../../src/x509/oids.ts';
 
 /** A fixed evaluation time: fixtures and expiry lints never depend on the clock. */
 export const NOW = new Date('2026-01-15T12:00:00Z');

@@ -1,16 +1,16 @@
 // Read any PKI object from bytes, auto-detecting the container format. Pure: callers do the file I/O.
 import type { KeyObject } from 'node:crypto';
-import { Certificate } from './certificate.ts';
-import { Crl } from './crl.ts';
-import { Csr } from './csr.ts';
-import { DerError, parse, readNode, TAG } from './der.ts';
-import { InputError, oneLine } from './errors.ts';
-import { isJks, readJks } from './jks.ts';
-import { loadPrivateKey, publicKeyFromSpki, sniffPrivateKeyDer } from './keys.ts';
-import { looksLikeKubeconfig, readKubeconfig } from './kubeconfig.ts';
-import { looksLikePem, type PemBlock, scanPem } from './pem.ts';
-import { isPkcs7, readPkcs7 } from './pkcs7.ts';
-import { isPkcs12, readPkcs12 } from './pkcs12.ts';
+import { InputError, oneLine } from '../common/errors.ts';
+import { looksLikeKubeconfig, readKubeconfig } from '../k8s/kubeconfig.ts';
+import { Certificate } from '../x509/certificate.ts';
+import { Crl } from '../x509/crl.ts';
+import { Csr } from '../x509/csr.ts';
+import { DerError, parse, readNode, TAG } from '../x509/der.ts';
+import { isJks, readJks } from '../x509/jks.ts';
+import { loadPrivateKey, publicKeyFromSpki, sniffPrivateKeyDer } from '../x509/keys.ts';
+import { looksLikePem, type PemBlock, scanPem } from '../x509/pem.ts';
+import { isPkcs7, readPkcs7 } from '../x509/pkcs7.ts';
+import { isPkcs12, readPkcs12 } from '../x509/pkcs12.ts';
 
 export type Format = 'pem' | 'der' | 'pkcs7' | 'pkcs12' | 'jks' | 'kubeconfig';
 

@@ -1,12 +1,12 @@
 // The scenario corpus: one small PKI per validation rule, with the verdict and reason code Anchorage
 // must give and how openssl relates to it. corpus.test.ts writes each to a folder and runs both.
 import type { KeyObject } from 'node:crypto';
-import type { Certificate } from '../x509/certificate.ts';
-import { type CreateCrlRequest, createCrl } from '../x509/crl.ts';
-import { NULL } from '../x509/der.ts';
-import type { CrlReason } from '../x509/oids.ts';
-import type { ReasonCode } from './codes.ts';
-import { AT, ca, type Issued, key, leaf } from './fixtures.ts';
+import type { ReasonCode } from '../../src/trust/codes.ts';
+import { AT, ca, type Issued, key, leaf } from '../../src/trust/fixtures.ts';
+import type { Certificate } from '../../src/x509/certificate.ts';
+import { type CreateCrlRequest, createCrl } from '../../src/x509/crl.ts';
+import { NULL } from '../../src/x509/der.ts';
+import type { CrlReason } from '../../src/x509/oids.ts';
 
 export interface Scenario {
   name: string;

@@ -1,10 +1,10 @@
 // Which Kubernetes role a certificate plays: from where it was found (kubeadm/kubelet/hard-way file
 // names) or, failing that, from its CN. Several roles can fit; the one the certificate resembles most wins.
 
-import { isPureTemplate, K8S_ROLE_LIST, type K8sRole, matchTemplate, type TemplateVars } from '../pki/roles.ts';
 import type { Certificate } from '../x509/certificate.ts';
 import { nameGetAll } from '../x509/name.ts';
 import { OID } from '../x509/oids.ts';
+import { isPureTemplate, K8S_ROLE_LIST, type K8sRole, matchTemplate, type TemplateVars } from './roles.ts';
 
 export interface RoleHint {
   /** File path the certificate was read from. */

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { issueCertificate } from './build.ts';
-import { readNode } from './der.ts';
-import { generateKey } from './keys.ts';
-import { writePkcs7 } from './pkcs7.ts';
-import { writePkcs12 } from './pkcs12.ts';
+import { issueCertificate } from '../x509/build.ts';
+import { readNode } from '../x509/der.ts';
+import { generateKey } from '../x509/keys.ts';
+import { writePkcs7 } from '../x509/pkcs7.ts';
+import { writePkcs12 } from '../x509/pkcs12.ts';
 import { readObjects } from './read.ts';
 
 /** Re-encode the outermost SEQUENCE with an indefinite length, as BER writers do. */

@@ -1,6 +1,6 @@
 // Kubeconfig: extract embedded credentials (*-data fields) and write kubeconfigs with embedded material.
 import { parse as parseYaml, stringify } from 'yaml';
-import { InputError } from './errors.ts';
+import { InputError } from '../common/errors.ts';
 
 export interface KubeconfigEmbedded {
   /** e.g. `clusters[kubernetes].certificate-authority-data` */

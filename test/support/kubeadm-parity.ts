@@ -10,7 +10,7 @@
 //                                getAltNames (etcd server/peer)
 //   constants/constants.go       CertificateValidityPeriod 365d, CACertificateValidityPeriod 10y, CertificateBackdate 5m
 // and ../shared/reference/kubernetes-pki.md (its kubeadm and hard-way tables).
-import type { KeyUsage } from '../x509/oids.ts';
+import type { KeyUsage } from '../../src/x509/oids.ts';
 
 export interface ParityCert {
   /** kubeadm's name (check-expiration, renew), or the hard way's file stem. */
