@@ -17,6 +17,8 @@ export type Format = 'pem' | 'der' | 'pkcs7' | 'pkcs12' | 'jks' | 'kubeconfig';
 interface Base {
   /** Where inside the input: "block 2 (line 31)", "users[admin].client-certificate-data", "alias ca". */
   location: string;
+  /** The name the container gave it: a PKCS#12 friendlyName or a JKS alias. */
+  alias?: string;
 }
 export type Found =
   | (Base & { kind: 'certificate'; cert: Certificate })
@@ -131,9 +133,10 @@ function fromJks(data: Uint8Array, opts: ReadOptions): Found[] {
   const ks = readJks(data, opts.password);
   const out: Found[] = [];
   for (const e of ks.entries) {
-    if (e.type === 'trusted-cert') out.push({ kind: 'certificate', cert: new Certificate(e.der), location: `alias ${e.alias}` });
+    if (e.type === 'trusted-cert')
+      out.push({ kind: 'certificate', cert: new Certificate(e.der), location: `alias ${e.alias}`, alias: e.alias });
     else {
-      out.push({ kind: 'private-key', key: e.key, encoding: 'JKS private key entry', location: `alias ${e.alias}` });
+      out.push({ kind: 'private-key', key: e.key, encoding: 'JKS private key entry', location: `alias ${e.alias}`, alias: e.alias });
       e.chain.forEach((c, i) => {
         out.push({ kind: 'certificate', cert: new Certificate(c), location: `alias ${e.alias} chain ${i + 1}` });
       });
@@ -201,10 +204,21 @@ function fromPkcs12(data: Uint8Array, opts: ReadOptions): ReadResult {
   const p12 = readPkcs12(data, opts.password);
   const objects: Found[] = [
     ...p12.keys.map(
-      (k, i): Found => ({ kind: 'private-key', key: k.key, encoding: 'PKCS#12 key bag', location: bagName('key', i, k.friendlyName) }),
+      (k, i): Found => ({
+        kind: 'private-key',
+        key: k.key,
+        encoding: 'PKCS#12 key bag',
+        location: bagName('key', i, k.friendlyName),
+        ...(k.friendlyName !== undefined ? { alias: k.friendlyName } : {}),
+      }),
     ),
     ...p12.certificates.map(
-      (cb, i): Found => ({ kind: 'certificate', cert: new Certificate(cb.der), location: bagName('cert', i, cb.friendlyName) }),
+      (cb, i): Found => ({
+        kind: 'certificate',
+        cert: new Certificate(cb.der),
+        location: bagName('cert', i, cb.friendlyName),
+        ...(cb.friendlyName !== undefined ? { alias: cb.friendlyName } : {}),
+      }),
     ),
   ];
   return { format: 'pkcs12', objects, warnings: [] };

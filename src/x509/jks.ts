@@ -1,8 +1,9 @@
 // Java KeyStore (JKS, magic 0xFEEDFEED, versions 1 and 2): Sun's proprietary format, still what many Java
 // services expect for -Djavax.net.ssl.trustStore. Integrity: SHA-1 over (UTF-16BE password ||
 // "Mighty Aphrodite" || file). Private keys use Sun's KeyProtector, a SHA-1 keystream XOR.
-import { createHash, createPrivateKey, type KeyObject, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, createPrivateKey, type KeyObject, timingSafeEqual } from 'node:crypto';
 import { InputError } from '../common/errors.ts';
+import { Certificate } from './certificate.ts';
 import { decodeOid, NULL, octetString, oid, parse, seq, TAG } from './der.ts';
 
 const MAGIC = 0xfeedfeed;
@@ -179,9 +180,16 @@ function unprotectKey(epki: Uint8Array, password: string, alias: string): KeyObj
   }
 }
 
+/**
+ * The salt is derived, not random, so the same key under the same password is always written the same
+ * way: HMAC-SHA256 keyed by the password over the plaintext key. Two different keys never share a
+ * keystream (the salt differs); the only thing a reader learns is whether two stores hold the same key
+ * under the same password. It is no password check without the secret key itself (JKS's integrity
+ * digest already is one: a single SHA-1 per guess).
+ */
 function protectKey(pkcs8: Uint8Array, password: string): Uint8Array {
   const pw = passwordBytes(password);
-  const salt = randomBytes(20);
+  const salt = createHmac('sha256', pw).update('anchorage/jks-key-salt/v1').update(pkcs8).digest().subarray(0, 20);
   const ks = keystream(pw, salt, pkcs8.length);
   const body = Buffer.alloc(pkcs8.length);
   for (let i = 0; i < body.length; i++) body[i] = (pkcs8[i] as number) ^ (ks[i] as number);
@@ -196,18 +204,32 @@ export interface JksWriteKey {
   key: KeyObject;
   /** Leaf first. */
   chain: Uint8Array[];
+  /** Entry date; default: the leaf's notBefore. */
+  created?: Date;
+}
+
+export interface JksWriteTrusted {
+  alias: string;
+  der: Uint8Array;
+  /** Entry date; default: the certificate's notBefore. */
+  created?: Date;
 }
 
 export interface JksWriteOptions {
   keys?: JksWriteKey[];
-  trusted?: { alias: string; der: Uint8Array }[];
+  trusted?: JksWriteTrusted[];
   password: string;
   /** Defaults to the store password (keytool's behaviour, and what most Java servers assume). */
   keyPassword?: string;
+  /** One date for every entry (default: each entry's own certificate notBefore). */
   now?: Date;
 }
 
-/** Write a version-2 JKS keystore. */
+/**
+ * Write a version-2 JKS keystore. Deterministic: the same entries and passwords give the same bytes
+ * (entry dates come from the certificates, key salts from the keys), so a store kept in Git only
+ * changes when its content does.
+ */
 export function writeJks(o: JksWriteOptions): Uint8Array {
   const parts: Buffer[] = [];
   const u32 = (n: number): void => {
@@ -227,8 +249,8 @@ export function writeJks(o: JksWriteOptions): Uint8Array {
     u32(der.length);
     parts.push(Buffer.from(der));
   };
-  const t = (o.now ?? new Date()).getTime();
-  const entryHeader = (tag: number, alias: string): void => {
+  const entryHeader = (tag: number, alias: string, created: Date): void => {
+    const t = Math.max(0, created.getTime());
     u32(tag);
     utf(alias);
     u32(Math.floor(t / 2 ** 32));
@@ -242,7 +264,7 @@ export function writeJks(o: JksWriteOptions): Uint8Array {
   u32(keys.length + trusted.length);
   for (const k of keys) {
     if (k.chain.length === 0) throw new InputError(`JKS key entry '${k.alias}' needs its certificate chain`);
-    entryHeader(TAG_KEY, k.alias.toLowerCase());
+    entryHeader(TAG_KEY, k.alias.toLowerCase(), o.now ?? k.created ?? notBefore(k.chain[0] as Uint8Array));
     const protectedKey = protectKey(k.key.export({ type: 'pkcs8', format: 'der' }), o.keyPassword ?? o.password);
     u32(protectedKey.length);
     parts.push(Buffer.from(protectedKey));
@@ -250,7 +272,7 @@ export function writeJks(o: JksWriteOptions): Uint8Array {
     for (const c of k.chain) cert(c);
   }
   for (const e of trusted) {
-    entryHeader(TAG_TRUSTED, e.alias.toLowerCase());
+    entryHeader(TAG_TRUSTED, e.alias.toLowerCase(), o.now ?? e.created ?? notBefore(e.der));
     cert(e.der);
   }
   const body = Buffer.concat(parts);
@@ -258,8 +280,16 @@ export function writeJks(o: JksWriteOptions): Uint8Array {
   return Buffer.concat([body, digest]);
 }
 
+function notBefore(der: Uint8Array): Date {
+  try {
+    return new Certificate(der).notBefore;
+  } catch (e) {
+    throw new InputError(`cannot write a JKS entry: not a certificate (${(e as Error).message})`);
+  }
+}
+
 /** A truststore of trusted certificate entries. */
-export function writeJksTruststore(entries: { alias: string; der: Uint8Array }[], password: string): Uint8Array {
+export function writeJksTruststore(entries: JksWriteTrusted[], password: string): Uint8Array {
   return writeJks({ trusted: entries, password });
 }
 
@@ -267,7 +297,7 @@ export function writeJksTruststore(entries: { alias: string; der: Uint8Array }[]
 export function writeJksKeystore(
   entry: JksWriteKey,
   password: string,
-  opts: { keyPassword?: string; trusted?: { alias: string; der: Uint8Array }[] } = {},
+  opts: { keyPassword?: string; trusted?: JksWriteTrusted[] } = {},
 ): Uint8Array {
   return writeJks({ keys: [entry], password, ...opts });
 }

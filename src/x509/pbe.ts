@@ -214,10 +214,14 @@ export interface Encrypted {
   data: Uint8Array;
 }
 
-/** PBES2 with PBKDF2-HMAC-SHA256 and AES-256-CBC, as OpenSSL 3 writes by default. */
-export function pbes2Encrypt(password: string, data: Uint8Array, iterations: number): Encrypted {
-  const salt = randomBytes(8);
-  const iv = randomBytes(16);
+/** PBES2 with PBKDF2-HMAC-SHA256 and AES-256-CBC, as OpenSSL 3 writes by default. Salt and IV: random unless given. */
+export function pbes2Encrypt(
+  password: string,
+  data: Uint8Array,
+  iterations: number,
+  salt: Uint8Array = randomBytes(8),
+  iv: Uint8Array = randomBytes(16),
+): Encrypted {
   const key = pbkdf2Sync(Buffer.from(password, 'utf8'), salt, iterations, 32, 'sha256');
   const c = createCipheriv('aes-256-cbc', key, iv);
   const out = Buffer.concat([c.update(data), c.final()]);
@@ -227,8 +231,7 @@ export function pbes2Encrypt(password: string, data: Uint8Array, iterations: num
 }
 
 /** pbeWithSHAAnd3-KeyTripleDES-CBC: the scheme every PKCS#12 reader since the 1990s understands. */
-export function pbeSha1Des3Encrypt(password: string, data: Uint8Array, iterations: number): Encrypted {
-  const salt = randomBytes(8);
+export function pbeSha1Des3Encrypt(password: string, data: Uint8Array, iterations: number, salt: Uint8Array = randomBytes(8)): Encrypted {
   const bmp = bmpPassword(password);
   const key = pkcs12Kdf('sha1', bmp, salt, 1, iterations, 24);
   const iv = pkcs12Kdf('sha1', bmp, salt, 2, iterations, 8);

@@ -225,48 +225,90 @@ export interface Pkcs12WriteOptions {
   chain?: Uint8Array[];
   password: string;
   friendlyName?: string;
+  /** Truststores only (no key): the names of the `chain` certificates (default: friendlyName-1, -2, ...). */
+  chainNames?: string[];
   /** modern: PBES2/PBKDF2-HMAC-SHA256/AES-256-CBC, HMAC-SHA256 MAC. legacy: 3DES and HMAC-SHA1 for Java 8. */
   profile: 'modern' | 'legacy';
   /** KDF and MAC iterations; OpenSSL's default is 2048. */
   iterations?: number;
+  /**
+   * derived (default): salts and IVs come from the content and the password (see `saltSource`), so the
+   * same inputs give byte-identical files; random: fresh random salts and IVs on every write.
+   */
+  salts?: 'derived' | 'random';
 }
 
 export function writePkcs12(o: Pkcs12WriteOptions): Uint8Array {
   const iterations = o.iterations ?? 2048;
-  const encrypt = (data: Uint8Array): Encrypted =>
-    o.profile === 'modern' ? pbes2Encrypt(o.password, data, iterations) : pbeSha1Des3Encrypt(o.password, data, iterations);
   const leaf = new Certificate(o.cert);
   const certs = [o.cert, ...(o.chain ?? [])];
-  let keyCi: Uint8Array | undefined;
+  let keyPlain: Uint8Array | undefined;
+  let keyAttrs: Uint8Array[] = [];
   let certAttrs: (i: number) => Uint8Array[];
   if (o.key) {
     if (!keyMatchesSpki(o.key, leaf.spki)) throw new InputError('the private key does not match the certificate');
     // OpenSSL's localKeyId: SHA-1 of the certificate; it ties the key to its certificate.
     const keyId = createHash('sha1').update(o.cert).digest();
-    const attrs = [...nameAttr(o.friendlyName), attribute(OID.localKeyId, octetString(keyId))];
-    const enc = encrypt(o.key.export({ type: 'pkcs8', format: 'der' }));
-    const keyBag = seq(oid(BAG.shroudedKey), explicit(0, seq(enc.algorithmId, octetString(enc.data))), setOf(...attrs));
-    keyCi = seq(oid(OID.data), explicit(0, octetString(seq(keyBag))));
-    certAttrs = (i) => (i === 0 ? attrs : []);
+    keyAttrs = [...nameAttr(o.friendlyName), attribute(OID.localKeyId, octetString(keyId))];
+    keyPlain = o.key.export({ type: 'pkcs8', format: 'der' });
+    certAttrs = (i) => (i === 0 ? keyAttrs : []);
   } else {
     // A truststore: every certificate is its own trusted entry, so each gets a name.
     const trusted = attribute(ORACLE_TRUSTED_KEY_USAGE, oid(OID.anyExtendedKeyUsage));
-    certAttrs = (i) => [...nameAttr(o.friendlyName === undefined || i === 0 ? o.friendlyName : `${o.friendlyName}-${i}`), trusted];
+    const nameOf = (i: number): string | undefined =>
+      i === 0 ? o.friendlyName : (o.chainNames?.[i - 1] ?? (o.friendlyName === undefined ? undefined : `${o.friendlyName}-${i}`));
+    certAttrs = (i) => [...nameAttr(nameOf(i)), trusted];
   }
   const bags = certs.map((der, i) => {
     const a = certAttrs(i);
     const bag = [oid(BAG.cert), explicit(0, seq(oid(X509_CERT_TYPE), explicit(0, octetString(der))))];
     return seq(...bag, ...(a.length ? [setOf(...a)] : []));
   });
-  const enc = encrypt(seq(...bags));
+  const certsPlain = seq(...bags);
+  const salt = saltSource(o, iterations, [keyPlain ?? new Uint8Array(0), ...keyAttrs, certsPlain]);
+  const encrypt = (data: Uint8Array, what: string): Encrypted =>
+    o.profile === 'modern'
+      ? pbes2Encrypt(o.password, data, iterations, salt(`${what} salt`, 8), salt(`${what} iv`, 16))
+      : pbeSha1Des3Encrypt(o.password, data, iterations, salt(`${what} salt`, 8));
+  let keyCi: Uint8Array | undefined;
+  if (o.key && keyPlain) {
+    const enc = encrypt(keyPlain, 'key');
+    const keyBag = seq(oid(BAG.shroudedKey), explicit(0, seq(enc.algorithmId, octetString(enc.data))), setOf(...keyAttrs));
+    keyCi = seq(oid(OID.data), explicit(0, octetString(seq(keyBag))));
+  }
+  const enc = encrypt(certsPlain, 'certificates');
   const certCi = seq(oid(OID.encryptedData), explicit(0, seq(integer(0), seq(oid(OID.data), enc.algorithmId, implicit(0, enc.data)))));
   const authSafe = seq(certCi, ...(keyCi ? [keyCi] : []));
-  return seq(integer(3), seq(oid(OID.data), explicit(0, octetString(authSafe))), macData(o, authSafe, iterations));
+  return seq(integer(3), seq(oid(OID.data), explicit(0, octetString(authSafe))), macData(o, authSafe, iterations, salt('mac salt', 8)));
 }
 
-function macData(o: Pkcs12WriteOptions, authSafe: Uint8Array, iterations: number): Uint8Array {
+/**
+ * Where salts and IVs come from. Random salts exist so that one password guess cannot be tried against
+ * many files at once and so that equal plaintexts do not look equal. Derived salts keep both, except
+ * that byte-identical inputs give byte-identical files (which is the point: a truststore in Git changes
+ * only when its certificates do):
+ * - seed = PBKDF2-HMAC-SHA256(password, SHA-256(every plaintext: the key, its attributes, the certificate
+ *   bags), same iteration count); each salt or IV = HMAC-SHA256(seed, its label).
+ * - Different content gives unrelated salts and IVs, so no key/IV pair ever encrypts two plaintexts.
+ * - The content includes the private key, so a file holding a key has salts nobody can precompute or use
+ *   to test a password without that key. A truststore holds only public certificates: there a salt
+ *   lets a guesser test a password, but at the cost of a full PBKDF2, no cheaper than the MAC check
+ *   the file already offers.
+ */
+function saltSource(o: Pkcs12WriteOptions, iterations: number, content: Uint8Array[]): (label: string, n: number) => Uint8Array {
+  if (o.salts === 'random') return (_label, n) => randomBytes(n);
+  const h = createHash('sha256').update(`anchorage/pkcs12-salts/v1 ${o.profile} ${iterations}`);
+  for (const c of content) {
+    const len = Buffer.alloc(4);
+    len.writeUInt32BE(c.length);
+    h.update(len).update(c);
+  }
+  const seed = pbkdf2Sync(Buffer.from(o.password, 'utf8'), h.digest(), iterations, 32, 'sha256');
+  return (label, n) => createHmac('sha256', seed).update(label).digest().subarray(0, n);
+}
+
+function macData(o: Pkcs12WriteOptions, authSafe: Uint8Array, iterations: number, salt: Uint8Array): Uint8Array {
   const hash = o.profile === 'modern' ? 'sha256' : 'sha1';
-  const salt = randomBytes(8);
   const key = pkcs12Kdf(hash, bmpPassword(o.password), salt, 3, iterations, DIGEST_LEN[hash] as number);
   const mac = createHmac(hash, key).update(authSafe).digest();
   const digestOid = hash === 'sha256' ? OID.sha256 : OID.sha1;

@@ -1,57 +1,35 @@
 // `anchorage cert ca|issue|csr|sign|crl|convert`: everyday PKI operations without openssl config files.
+// Thin: flags become a profile spec (src/x509/profile-spec.ts) or keystore plan (src/x509/keystore-entries.ts),
+// domain code builds the bytes, and src/cli/outputs.ts writes them.
 import type { KeyObject } from 'node:crypto';
-import { isIP } from 'node:net';
 import type { Command } from 'commander';
 import { InputError } from '../../common/errors.ts';
 import { readObjects } from '../../inventory/read.ts';
-import { type CertProfile, issueCertificate } from '../../x509/build.ts';
+import { issueCertificate } from '../../x509/build.ts';
 import type { Certificate } from '../../x509/certificate.ts';
 import { createCrl } from '../../x509/crl.ts';
 import { createCsr, signCsr } from '../../x509/csr.ts';
-import type { SubjectAltNames } from '../../x509/extensions.ts';
-import { writeJksTruststore } from '../../x509/jks.ts';
-import { generateKey, KEY_TYPES, type KeyType, keyMatchesSpki, loadPrivateKey } from '../../x509/keys.ts';
-import { CRL_REASONS, type CrlReason, KEY_USAGE_BITS, type KeyUsage } from '../../x509/oids.ts';
+import { writeJks } from '../../x509/jks.ts';
+import { generateKey, KEY_TYPES, keyMatchesSpki, loadPrivateKey } from '../../x509/keys.ts';
+import { type NamedCert, type NamedKey, planKeystore } from '../../x509/keystore-entries.ts';
+import { CRL_REASONS, type CrlReason, KEY_USAGE_BITS } from '../../x509/oids.ts';
 import { writePkcs7 } from '../../x509/pkcs7.ts';
 import { writePkcs12 } from '../../x509/pkcs12.ts';
-import { readInputFile, writeFilesAtomic } from '../files.ts';
-
-const KEY_MODE = 0o600;
-
-export function parseSans(list: string[]): Partial<SubjectAltNames> {
-  const out: SubjectAltNames = { dns: [], ip: [], uri: [], email: [], other: [] };
-  for (const item of list
-    .flatMap((s) => s.split(','))
-    .map((s) => s.trim())
-    .filter(Boolean)) {
-    const m = /^(DNS|IP|URI|email):(.+)$/i.exec(item);
-    const [type, value] = m ? [(m[1] as string).toLowerCase(), m[2] as string] : [isIP(item) ? 'ip' : 'dns', item];
-    if (type === 'ip' && !isIP(value)) throw new InputError(`--san '${item}': not an IP address`);
-    (out[type as 'dns' | 'ip' | 'uri' | 'email'] as string[]).push(value);
-  }
-  return out;
-}
-
-function parseKeyType(s: string): KeyType {
-  if (!(KEY_TYPES as readonly string[]).includes(s)) throw new InputError(`--key-type '${s}' is not one of ${KEY_TYPES.join(', ')}`);
-  return s as KeyType;
-}
-
-function parseUsages(s: string | undefined): KeyUsage[] | undefined {
-  if (s === undefined) return undefined;
-  return s.split(',').map((u) => {
-    const k = KEY_USAGE_BITS.find((b) => b.toLowerCase() === u.trim().toLowerCase());
-    if (!k) throw new InputError(`--usage '${u}' is not one of ${KEY_USAGE_BITS.join(', ')}`);
-    return k;
-  });
-}
-
-function parsePositive(name: string, v: string | undefined): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isFinite(n) || n <= 0) throw new InputError(`${name} '${v}' must be a positive number`);
-  return n;
-}
+import {
+  type CaSpec,
+  caProfile,
+  csrSigningPolicy,
+  LEAF_PROFILES,
+  type LeafSpec,
+  leafProfile,
+  parseDays,
+  parseExtKeyUsages,
+  parseKeyType,
+  parseSans,
+} from '../../x509/profile-spec.ts';
+import { collect } from '../args.ts';
+import { readInputFile } from '../files.ts';
+import { type Output, type ProtectedPath, writeOutputs } from '../outputs.ts';
 
 function loadCert(path: string): Certificate {
   const found = readObjects(readInputFile(path)).objects.find((o) => o.kind === 'certificate');
@@ -68,12 +46,26 @@ function loadKey(path: string, password?: string): KeyObject {
   }
 }
 
-function loadIssuer(o: { ca: string; caKey: string; caPassword?: string }): { cert: Certificate; key: KeyObject } {
+interface Issuer {
+  cert: Certificate;
+  key: KeyObject;
+  /** The issuing CA's own files: never an output. */
+  protect: ProtectedPath[];
+}
+
+function loadIssuer(o: { ca: string; caKey: string; caPassword?: string }): Issuer {
   const cert = loadCert(o.ca);
   const key = loadKey(o.caKey, o.caPassword);
   if (!keyMatchesSpki(key, cert.spki)) throw new InputError(`${o.caKey} is not the private key of ${o.ca} (${cert.subject})`);
   if (!cert.isCA) throw new InputError(`${o.ca} (${cert.subject}) is not a CA certificate (basicConstraints cA is not TRUE)`);
-  return { cert, key };
+  return {
+    cert,
+    key,
+    protect: [
+      { path: o.ca, why: `it is the issuing CA's certificate (${o.ca}); that would overwrite the issuing CA` },
+      { path: o.caKey, why: `it is the issuing CA's key (${o.caKey}); that would overwrite the issuing CA` },
+    ],
+  };
 }
 
 const keyPem = (k: KeyObject): string => k.export({ type: 'pkcs8', format: 'pem' }) as string;
@@ -94,17 +86,18 @@ interface CommonIssueOpts {
   caIssuersUrl: string[];
 }
 
-function commonProfile(o: CommonIssueOpts, days: number): CertProfile {
+function spec(o: CommonIssueOpts): LeafSpec & CaSpec {
   return {
     subject: o.subject,
-    sans: parseSans(o.san),
-    validity: { days: parsePositive('--days', o.days) ?? days },
-    crlDistributionPoints: o.crlUrl,
-    authorityInfoAccess: { ocsp: o.ocspUrl, caIssuers: o.caIssuersUrl },
+    sans: o.san,
+    ...(o.days !== undefined ? { days: o.days } : {}),
+    ...(o.usage !== undefined ? { usage: o.usage } : {}),
+    ...(o.eku !== undefined ? { eku: o.eku } : {}),
+    crlUrls: o.crlUrl,
+    ocspUrls: o.ocspUrl,
+    caIssuersUrls: o.caIssuersUrl,
   };
 }
-
-const collect = (v: string, prev: string[]): string[] => [...prev, v];
 
 function addCommon(c: Command, what: string): Command {
   return c
@@ -124,7 +117,14 @@ function addCommon(c: Command, what: string): Command {
     .option('--ca-issuers-url <url>', 'AIA CA issuers URL (repeatable)', collect, [])
     .requiredOption('--out <file>', 'certificate output (PEM)')
     .option('--key-out <file>', 'private key output (PEM, written 0600); default: --out with .key')
-    .option('--force', 'overwrite existing files');
+    .option('--force', 'overwrite existing files (never the issuing CA)');
+}
+
+function certAndKey(o: CommonIssueOpts, c: Certificate, key: KeyObject): Output[] {
+  return [
+    { path: o.out, data: c.toPem() },
+    { path: o.keyOut ?? defaultKeyPath(o.out), data: keyPem(key), secret: true },
+  ];
 }
 
 export function register(program: Command): void {
@@ -132,7 +132,7 @@ export function register(program: Command): void {
 
   addCommon(cert.command('ca').description('create a self-signed root CA, or an intermediate with --parent'), 'CA')
     .option('--path-len <n>', 'basicConstraints pathLen')
-    .option('--permit <names>', 'name constraints, permitted: DNS names, CIDRs, emails (comma separated)')
+    .option('--permit <names>', 'name constraints, permitted: DNS names, CIDRs, emails, or DNS:/IP:/email:/URI: (comma separated)')
     .option('--exclude <names>', 'name constraints, excluded (comma separated)')
     .option('--parent <cert>', 'sign with this CA instead of self-signing (makes an intermediate)')
     .option('--parent-key <key>', 'private key of --parent')
@@ -148,45 +148,25 @@ export function register(program: Command): void {
           parentPassword?: string;
         },
       ) => {
-        const kp = generateKey(parseKeyType(o.keyType));
-        const profile: CertProfile = {
-          ...commonProfile(o, 3650),
-          ca: true,
-          keyUsage: parseUsages(o.usage) ?? ['digitalSignature', 'keyCertSign', 'cRLSign'],
-        };
-        if (o.eku) profile.extKeyUsage = o.eku.split(',');
-        if (o.pathLen !== undefined) {
-          const n = Number(o.pathLen);
-          if (!Number.isInteger(n) || n < 0) throw new InputError(`--path-len '${o.pathLen}' must be a whole number >= 0`);
-          profile.pathLen = n;
-        }
-        if (o.permit || o.exclude) {
-          const split = (s?: string): { dns: string[]; ip: string[]; email: string[] } => {
-            const r = { dns: [] as string[], ip: [] as string[], email: [] as string[] };
-            for (const v of (s ?? '')
-              .split(',')
-              .map((x) => x.trim())
-              .filter(Boolean)) {
-              if (v.includes('/') || isIP(v)) r.ip.push(v);
-              else if (v.includes('@')) r.email.push(v);
-              else r.dns.push(v);
-            }
-            return r;
-          };
-          profile.nameConstraints = { permitted: split(o.permit), excluded: split(o.exclude) };
-        }
+        const profile = caProfile({
+          ...spec(o),
+          ...(o.pathLen !== undefined ? { pathLen: o.pathLen } : {}),
+          ...(o.permit !== undefined ? { permit: o.permit } : {}),
+          ...(o.exclude !== undefined ? { exclude: o.exclude } : {}),
+        });
         if (o.parent && !o.parentKey) throw new InputError('--parent needs --parent-key');
-        const issuer = o.parent ? loadIssuer({ ca: o.parent, caKey: o.parentKey as string, caPassword: o.parentPassword }) : undefined;
+        const issuer = o.parent
+          ? loadIssuer({
+              ca: o.parent,
+              caKey: o.parentKey as string,
+              ...(o.parentPassword !== undefined ? { caPassword: o.parentPassword } : {}),
+            })
+          : undefined;
+        const kp = generateKey(parseKeyType(o.keyType));
         const c = issuer
           ? issueCertificate({ profile, publicKey: kp.publicKey, issuer })
           : issueCertificate({ profile, publicKey: kp.publicKey, signingKey: kp.privateKey });
-        writeFilesAtomic(
-          [
-            { path: o.out, data: c.toPem() },
-            { path: o.keyOut ?? defaultKeyPath(o.out), data: keyPem(kp.privateKey), mode: KEY_MODE },
-          ],
-          o.force,
-        );
+        writeOutputs(certAndKey(o, c, kp.privateKey), { force: o.force === true, protect: issuer?.protect ?? [] });
         process.stdout.write(`wrote ${o.out} (${c.subject}, expires ${c.notAfter.toISOString()}) and its key\n`);
       },
     );
@@ -195,19 +175,13 @@ export function register(program: Command): void {
     .requiredOption('--ca <cert>', 'issuing CA certificate')
     .requiredOption('--ca-key <key>', 'issuing CA private key')
     .option('--ca-password <password>', 'password of --ca-key')
-    .option('--profile <name>', 'server|client|peer: sets usages and EKU', 'server')
+    .option('--profile <name>', `${Object.keys(LEAF_PROFILES).join('|')}: sets usages and EKU`, 'server')
     .action((o: CommonIssueOpts & { ca: string; caKey: string; caPassword?: string; profile: string }) => {
+      const profile = leafProfile({ ...spec(o), profile: o.profile });
       const issuer = loadIssuer(o);
       const kp = generateKey(parseKeyType(o.keyType));
-      const profile: CertProfile = { ...commonProfile(o, 365), ...leafUsages(o) };
       const c = issueCertificate({ profile, publicKey: kp.publicKey, issuer });
-      writeFilesAtomic(
-        [
-          { path: o.out, data: c.toPem() },
-          { path: o.keyOut ?? defaultKeyPath(o.out), data: keyPem(kp.privateKey), mode: KEY_MODE },
-        ],
-        o.force,
-      );
+      writeOutputs(certAndKey(o, c, kp.privateKey), { force: o.force === true, protect: issuer.protect });
       process.stdout.write(`wrote ${o.out} (${c.subject}, issued by ${c.issuer}, expires ${c.notAfter.toISOString()}) and its key\n`);
     });
 
@@ -235,16 +209,16 @@ export function register(program: Command): void {
         keyOut?: string;
         force?: boolean;
       }) => {
+        const sans = parseSans(o.san);
+        const eku = parseExtKeyUsages(o.eku);
         const priv = o.key ? loadKey(o.key, o.keyPassword) : generateKey(parseKeyType(o.keyType)).privateKey;
-        const csr = createCsr({
-          subject: o.subject,
-          privateKey: priv,
-          sans: parseSans(o.san),
-          ...(o.eku ? { extKeyUsage: o.eku.split(',') } : {}),
+        const csr = createCsr({ subject: o.subject, privateKey: priv, sans, ...(eku ? { extKeyUsage: eku } : {}) });
+        const outputs: Output[] = [{ path: o.out, data: csr.toPem() }];
+        if (!o.key) outputs.push({ path: o.keyOut ?? defaultKeyPath(o.out), data: keyPem(priv), secret: true });
+        writeOutputs(outputs, {
+          force: o.force === true,
+          protect: o.key ? [{ path: o.key, why: `it is the key the request is made with (${o.key})` }] : [],
         });
-        const outputs: { path: string; data: string; mode?: number }[] = [{ path: o.out, data: csr.toPem() }];
-        if (!o.key) outputs.push({ path: o.keyOut ?? defaultKeyPath(o.out), data: keyPem(priv), mode: KEY_MODE });
-        writeFilesAtomic(outputs, o.force);
         process.stdout.write(`wrote ${o.out}${o.key ? '' : ' and its key'}\n`);
       },
     );
@@ -262,7 +236,7 @@ export function register(program: Command): void {
     .option('--eku <list>', 'extended key usages (override)')
     .option('--san <name>', 'replace the requested SANs (repeatable)', collect, [])
     .requiredOption('--out <file>', 'certificate output (PEM)')
-    .option('--force', 'overwrite an existing file')
+    .option('--force', 'overwrite an existing file (never the issuing CA)')
     .action(
       (
         csrPath: string,
@@ -279,22 +253,18 @@ export function register(program: Command): void {
           force?: boolean;
         },
       ) => {
+        const policy = csrSigningPolicy({
+          profile: o.profile,
+          sans: o.san,
+          ...(o.usage !== undefined ? { usage: o.usage } : {}),
+          ...(o.eku !== undefined ? { eku: o.eku } : {}),
+        });
+        const days = parseDays(o.days, 365);
         const issuer = loadIssuer(o);
         const found = readObjects(readInputFile(csrPath)).objects.find((x) => x.kind === 'csr');
         if (found?.kind !== 'csr') throw new InputError(`${csrPath}: no certificate request found`);
-        const usages = leafUsages(o);
-        const c = signCsr({
-          csr: found.csr,
-          issuer,
-          validity: { days: parsePositive('--days', o.days) ?? 365 },
-          policy: (_csr, p) => ({
-            ...p,
-            keyUsage: parseUsages(o.usage) ?? p.keyUsage ?? usages.keyUsage,
-            extKeyUsage: o.eku ? o.eku.split(',') : (p.extKeyUsage ?? usages.extKeyUsage),
-            ...(o.san.length ? { sans: parseSans(o.san) } : {}),
-          }),
-        });
-        writeFilesAtomic([{ path: o.out, data: c.toPem() }], o.force);
+        const c = signCsr({ csr: found.csr, issuer, validity: { days }, policy: (_csr, p) => policy(p) });
+        writeOutputs([{ path: o.out, data: c.toPem() }], { force: o.force === true, protect: issuer.protect });
         process.stdout.write(`wrote ${o.out} (${c.subject}, issued by ${c.issuer})\n`);
       },
     );
@@ -309,7 +279,7 @@ export function register(program: Command): void {
     .option('--next-update-days <n>', 'days until nextUpdate', '7')
     .option('--crl-number <n>', 'CRL number', '1')
     .requiredOption('--out <file>', 'CRL output (PEM)')
-    .option('--force', 'overwrite an existing file')
+    .option('--force', 'overwrite an existing file (never the issuing CA)')
     .action(
       (o: {
         ca: string;
@@ -331,7 +301,7 @@ export function register(program: Command): void {
           return reason ? { serial, revokedAt: now, reason: reason as CrlReason } : { serial, revokedAt: now };
         });
         if (!/^\d+$/.test(o.crlNumber)) throw new InputError(`--crl-number '${o.crlNumber}' must be a whole number`);
-        const days = parsePositive('--next-update-days', o.nextUpdateDays) ?? 7;
+        const days = parseDays(o.nextUpdateDays, 7);
         const crl = createCrl({
           issuer,
           entries,
@@ -339,77 +309,94 @@ export function register(program: Command): void {
           nextUpdate: new Date(now.getTime() + days * 86400000),
           crlNumber: BigInt(o.crlNumber),
         });
-        writeFilesAtomic([{ path: o.out, data: crl.toPem() }], o.force);
+        writeOutputs([{ path: o.out, data: crl.toPem() }], { force: o.force === true, protect: issuer.protect });
         process.stdout.write(`wrote ${o.out} (${entries.length} revoked, next update ${crl.nextUpdate?.toISOString()})\n`);
       },
     );
 
   cert
     .command('convert')
-    .description('convert certificates and keys between PEM, DER, PKCS#7, PKCS#12 (modern or legacy) and a JKS truststore')
+    .description('convert certificates and keys between PEM, DER, PKCS#7, PKCS#12 (modern or legacy) and JKS')
     .argument('<inputs...>', 'input files (any readable format)')
     .requiredOption('--to <format>', 'pem|der|pkcs7|pkcs12|pkcs12-legacy|jks')
     .requiredOption('--out <file>', 'output file')
     .option('--password <password>', 'password for the output PKCS#12 or JKS')
     .option('--in-password <password>', 'password of encrypted inputs')
-    .option('--name <alias>', 'friendly name / alias', 'anchorage')
+    .option('--name <alias>', 'alias / friendly name for entries the inputs do not name (default: from the certificate)')
     .option('--force', 'overwrite an existing file')
-    .action((inputs: string[], o: { to: string; out: string; password?: string; inPassword?: string; name: string; force?: boolean }) => {
-      const objs = inputs.flatMap(
-        (p) => readObjects(readInputFile(p), o.inPassword === undefined ? {} : { password: o.inPassword }).objects,
-      );
-      const certs = objs.flatMap((x) => (x.kind === 'certificate' ? [x.cert] : []));
-      const keys = objs.flatMap((x) => (x.kind === 'private-key' ? [x.key] : []));
+    .action((inputs: string[], o: ConvertOpts & { out: string; inPassword?: string; force?: boolean }) => {
+      const certs: NamedCert[] = [];
+      const keys: NamedKey[] = [];
+      for (const p of inputs) {
+        for (const x of readObjects(readInputFile(p), o.inPassword === undefined ? {} : { password: o.inPassword }).objects) {
+          const alias = x.alias !== undefined ? { alias: x.alias } : {};
+          if (x.kind === 'certificate') certs.push({ cert: x.cert, ...alias });
+          else if (x.kind === 'private-key') keys.push({ key: x.key, ...alias });
+        }
+      }
       const data = convert(certs, keys, o);
-      writeFilesAtomic(
-        [{ path: o.out, data, mode: keys.length && o.to !== 'jks' && o.to !== 'pkcs7' && o.to !== 'der' ? KEY_MODE : 0o644 }],
-        o.force,
-      );
+      writeOutputs([{ path: o.out, data, secret: keys.length > 0 }], { force: o.force === true });
       process.stdout.write(`wrote ${o.out} (${o.to})\n`);
     });
 }
 
-function leafUsages(o: { profile: string; usage?: string; eku?: string }): { keyUsage: KeyUsage[]; extKeyUsage: string[] } {
-  const eku: Record<string, string[]> = { server: ['serverAuth'], client: ['clientAuth'], peer: ['serverAuth', 'clientAuth'] };
-  const base = eku[o.profile];
-  if (!base) throw new InputError(`--profile '${o.profile}' is not one of server, client, peer`);
-  return { keyUsage: parseUsages(o.usage) ?? ['digitalSignature', 'keyEncipherment'], extKeyUsage: o.eku ? o.eku.split(',') : base };
+interface ConvertOpts {
+  to: string;
+  password?: string;
+  name?: string;
 }
 
-function convert(certs: Certificate[], keys: KeyObject[], o: { to: string; password?: string; name: string }): string | Uint8Array {
+function convert(certs: NamedCert[], keys: NamedKey[], o: ConvertOpts): string | Uint8Array {
   const needPw = (): string => {
     if (o.password === undefined) throw new InputError(`--to ${o.to} needs --password`);
     return o.password;
   };
   switch (o.to) {
     case 'pem':
-      return [...certs.map((c) => c.toPem()), ...keys.map(keyPem)].join('');
+      return [...certs.map((c) => c.cert.toPem()), ...keys.map((k) => keyPem(k.key))].join('');
     case 'der': {
       if (certs.length + keys.length !== 1) throw new InputError('--to der writes exactly one object: give one certificate or one key');
-      return certs[0] ? certs[0].der : (keys[0] as KeyObject).export({ type: 'pkcs8', format: 'der' });
+      return certs[0] ? certs[0].cert.der : (keys[0] as NamedKey).key.export({ type: 'pkcs8', format: 'der' });
     }
     case 'pkcs7':
+      if (keys.length) throw new InputError('--to pkcs7 holds certificates only: leave the private key out (or use pkcs12 or jks)');
       if (!certs.length) throw new InputError('--to pkcs7 needs at least one certificate');
-      return writePkcs7(certs.map((c) => c.der));
-    case 'jks':
+      return writePkcs7(certs.map((c) => c.cert.der));
+    case 'jks': {
       if (!certs.length) throw new InputError('--to jks needs at least one certificate');
-      return writeJksTruststore(
-        certs.map((c, i) => ({ alias: certs.length > 1 ? `${o.name}-${i + 1}` : o.name, der: c.der })),
-        needPw(),
-      );
+      const plan = planKeystore(certs, keys, o.name);
+      return writeJks({
+        keys: plan.keys.map((k) => ({ alias: k.alias, key: k.key, chain: k.chain.map((c) => c.der) })),
+        trusted: plan.trusted.map((t) => ({ alias: t.alias, der: t.cert.der })),
+        password: needPw(),
+      });
+    }
     case 'pkcs12':
     case 'pkcs12-legacy': {
       if (keys.length > 1) throw new InputError('PKCS#12 output takes at most one private key');
-      const key = keys[0];
-      const leaf = key ? certs.find((c) => keyMatchesSpki(key, c.spki)) : certs[0];
-      if (!leaf) throw new InputError(key ? 'no certificate matches the private key' : 'PKCS#12 output needs a certificate');
+      if (!certs.length) throw new InputError('PKCS#12 output needs a certificate');
+      const plan = planKeystore(certs, keys, o.name);
+      const profile = o.to === 'pkcs12' ? 'modern' : 'legacy';
+      const k = plan.keys[0];
+      if (k) {
+        const [leaf, ...issuers] = k.chain as [Certificate, ...Certificate[]];
+        return writePkcs12({
+          key: k.key,
+          cert: leaf.der,
+          chain: [...issuers, ...plan.trusted.map((t) => t.cert)].map((c) => c.der),
+          password: needPw(),
+          friendlyName: k.alias,
+          profile,
+        });
+      }
+      const [first, ...rest] = plan.trusted as [(typeof plan.trusted)[number], ...typeof plan.trusted];
       return writePkcs12({
-        ...(key ? { key } : {}),
-        cert: leaf.der,
-        chain: certs.filter((c) => c !== leaf).map((c) => c.der),
+        cert: first.cert.der,
+        chain: rest.map((t) => t.cert.der),
+        chainNames: rest.map((t) => t.alias),
         password: needPw(),
-        friendlyName: o.name,
-        profile: o.to === 'pkcs12' ? 'modern' : 'legacy',
+        friendlyName: first.alias,
+        profile,
       });
     }
     default:

@@ -1,23 +1,30 @@
-// `anchorage demo`: a throw-away PKI in a temp folder, one certificate flawed on purpose, then `inspect`.
-import { mkdtempSync, writeFileSync } from 'node:fs';
+// `anchorage demo`: a small PKI, one certificate flawed on purpose, then what `inspect` says about it.
+// Without --dir it lives in a temp folder that is removed before the command returns.
+import { mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Command } from 'commander';
+import { InputError } from '../../common/errors.ts';
 import { writeKubeconfig } from '../../k8s/kubeconfig.ts';
 import { issueCertificate } from '../../x509/build.ts';
 import { generateKey } from '../../x509/keys.ts';
-import { inspectPaths, renderInspect } from './inspect.ts';
+import { inspectPaths, renderInspect } from '../inspect-view.ts';
+import { type Output, writeOutputs } from '../outputs.ts';
 
-export interface DemoResult {
-  dir: string;
+export interface DemoPki {
+  /** File names (relative to the demo folder) and contents. */
+  files: Output[];
   flawed: string;
 }
 
-/** Build the demo PKI under `dir` (a new temp folder by default). */
-export function buildDemo(dir = mkdtempSync(join(tmpdir(), 'anchorage-demo-')), now = new Date()): DemoResult {
+/** The demo PKI's files, in memory. */
+export function buildDemo(now = new Date()): DemoPki {
   const key = (k: { privateKey: { export(o: object): string | Buffer } }): string =>
     k.privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
-  const write = (name: string, data: string, mode = 0o644): void => writeFileSync(join(dir, name), data, { mode });
+  const files: Output[] = [];
+  const write = (name: string, data: string, mode = 0o644): void => {
+    files.push({ path: name, data, secret: mode === 0o600 });
+  };
 
   const caKp = generateKey('ecdsa-p256');
   const ca = issueCertificate({
@@ -93,17 +100,69 @@ export function buildDemo(dir = mkdtempSync(join(tmpdir(), 'anchorage-demo-')), 
     now,
   });
   write('kubelet-client-worker-1.pem', kubelet.toPem() + key(kubeletKp), 0o600);
-  return { dir, flawed: 'kubelet-client-worker-1.pem: expired 7 days ago, subject lacks O=system:nodes, keyEncipherment on an ECDSA key' };
+  return {
+    files,
+    flawed: 'kubelet-client-worker-1.pem: expired 7 days ago, subject lacks O=system:nodes, keyEncipherment on an ECDSA key',
+  };
+}
+
+/** Write the demo into `dir` (created when missing); existing files are replaced only with `force`. */
+export function writeDemo(dir: string, pki: DemoPki, force = false): void {
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o755 });
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new InputError(
+      `--dir ${dir}: cannot create the folder (${code === 'EEXIST' || code === 'ENOTDIR' ? 'a file is in the way' : code})`,
+    );
+  }
+  if (!statSync(dir).isDirectory()) throw new InputError(`--dir ${dir}: not a folder`);
+  writeOutputs(
+    pki.files.map((f) => ({ ...f, path: join(dir, f.path) })),
+    { force },
+  );
+}
+
+function nextSteps(dir: string | undefined): string {
+  if (dir === undefined)
+    return [
+      'That folder is gone already. To keep the files and try the other commands:',
+      '  anchorage demo --dir anchorage-demo',
+      '  anchorage lint anchorage-demo',
+      '',
+    ].join('\n');
+  const q = (p: string): string => (/^[\w./@:-]+$/.test(p) ? p : `'${p.replaceAll("'", "'\\''")}'`);
+  const d = (f: string): string => q(join(dir, f));
+  return [
+    'Next, try:',
+    `  anchorage lint ${q(dir)}`,
+    `  anchorage verify ${d('apiserver.crt')} --roots ${d('ca.crt')} --purpose server --host kubernetes.default.svc`,
+    `  anchorage cert issue --ca ${d('ca.crt')} --ca-key ${d('ca.key')} --subject CN=my-service --san DNS:my-service --out my-service.crt`,
+    '',
+  ].join('\n');
 }
 
 export function register(program: Command): void {
   program
     .command('demo')
     .description('create a throw-away CA and a few certificates (one flawed on purpose) in a temp folder and inspect them')
-    .option('--dir <dir>', 'write into this existing folder instead of a new temp folder')
-    .action((o: { dir?: string }) => {
-      const r = buildDemo(o.dir);
-      process.stdout.write(`Demo PKI written to ${r.dir}\nFlawed on purpose: ${r.flawed}\n\n`);
-      process.stdout.write(renderInspect(inspectPaths([r.dir])));
+    .option('--dir <dir>', 'write the files into this folder (created when missing) and keep them')
+    .option('--force', 'replace existing files in --dir')
+    .action((o: { dir?: string; force?: boolean }) => {
+      const pki = buildDemo();
+      const dir = o.dir ?? mkdtempSync(join(tmpdir(), 'anchorage-demo-'));
+      try {
+        writeDemo(dir, pki, o.force === true);
+        process.stdout.write(
+          o.dir === undefined
+            ? `Demo PKI written to a temporary folder ${dir} (removed when this command ends)\n`
+            : `Demo PKI written to ${dir}\n`,
+        );
+        process.stdout.write(`Flawed on purpose: ${pki.flawed}\n\n`);
+        process.stdout.write(renderInspect(inspectPaths([dir])));
+      } finally {
+        if (o.dir === undefined) rmSync(dir, { recursive: true, force: true });
+      }
+      process.stdout.write(nextSteps(o.dir));
     });
 }

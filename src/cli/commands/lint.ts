@@ -2,14 +2,13 @@
 // Exit 0 clean, 1 findings at or above --fail-on, 2 bad input (InputError, mapped by main.ts).
 import type { Command } from 'commander';
 import { InputError } from '../../common/errors.ts';
-import { readObjects } from '../../inventory/read.ts';
 import { failsAt, type LintReport, type LintTarget, lintCertificates } from '../../lint/engine.ts';
 import { loadPolicy } from '../../lint/policy.ts';
 import { toSarif } from '../../lint/sarif.ts';
 import { SEVERITIES, SEVERITY_RANK, type Severity } from '../../lint/types.ts';
-import { collectInputs } from '../files.ts';
+import { parseAt } from '../args.ts';
+import { readInputs } from '../inputs.ts';
 import { checkFormat, printOutput, renderTable } from '../output.ts';
-import { parseAt } from './verify.ts';
 
 export interface LintCliOptions {
   policy?: string;
@@ -28,27 +27,20 @@ const FORMATS = ['table', 'json', 'yaml', 'sarif'] as const;
 
 /** Read every certificate under the paths. Non-PKI files inside directories are skipped, not fatal. */
 export function readTargets(paths: string[]): { targets: LintTarget[]; skipped: LintOutput['skipped'] } {
-  const { files, errors } = collectInputs(paths);
-  const single = paths.length === 1 && files.length === 1 && errors.length === 0;
   const targets: LintTarget[] = [];
-  const skipped: LintOutput['skipped'] = errors.map((e) => ({ source: e.path, reason: e.error }));
-  for (const f of files) {
-    let objects: ReturnType<typeof readObjects>;
-    try {
-      objects = readObjects(f.data);
-    } catch (e) {
-      if (!(e instanceof InputError)) throw e;
-      if (single) throw new InputError(`${f.path === '-' ? 'stdin' : f.path}: ${e.message}`);
-      skipped.push({ source: f.path, reason: e.message });
+  const skipped: LintOutput['skipped'] = [];
+  for (const r of readInputs(paths)) {
+    if (!r.result) {
+      skipped.push({ source: r.source, reason: r.error ?? 'unreadable' });
       continue;
     }
-    const certs = objects.objects.filter((o) => o.kind === 'certificate');
-    for (const w of objects.warnings) skipped.push({ source: f.path, reason: w });
-    if (certs.length === 0) skipped.push({ source: f.path, reason: 'no certificate in this file' });
+    const certs = r.result.objects.filter((o) => o.kind === 'certificate');
+    for (const w of r.result.warnings) skipped.push({ source: r.source, reason: w });
+    if (certs.length === 0) skipped.push({ source: r.source, reason: 'no certificate in this file' });
     for (const o of certs) {
-      const t: LintTarget = { cert: o.cert, source: f.path };
+      const t: LintTarget = { cert: o.cert, source: r.source };
       // Name the position only when it tells certificates apart (bundles, kubeconfigs).
-      if (certs.length > 1 || objects.format === 'kubeconfig') t.location = o.location;
+      if (certs.length > 1 || r.result.format === 'kubeconfig') t.location = o.location;
       targets.push(t);
     }
   }

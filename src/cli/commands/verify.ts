@@ -3,12 +3,12 @@
 import { rootCertificates } from 'node:tls';
 import type { Command } from 'commander';
 import { InputError } from '../../common/errors.ts';
-import { readObjects } from '../../inventory/read.ts';
 import type { AnchorInput } from '../../trust/pool.ts';
 import { type CertSummary, type VerifyResult, verifyChain } from '../../trust/verify.ts';
 import { Certificate } from '../../x509/certificate.ts';
 import type { Crl } from '../../x509/crl.ts';
-import { collectInputs } from '../files.ts';
+import { collect, parseAt } from '../args.ts';
+import { readInputs } from '../inputs.ts';
 import { checkFormat, printOutput, renderTable } from '../output.ts';
 import { formatDate } from '../text.ts';
 
@@ -27,15 +27,8 @@ type Read = { certs: Certificate[]; keys: AnchorInput[]; crls: Crl[] };
 
 function readAll(paths: readonly string[]): Read {
   const out: Read = { certs: [], keys: [], crls: [] };
-  for (const f of collectInputs([...paths]).files) {
-    let objects: ReturnType<typeof readObjects>['objects'];
-    try {
-      objects = readObjects(f.data).objects;
-    } catch (e) {
-      if (e instanceof InputError) throw new InputError(`${f.path}: ${e.message}`);
-      throw e;
-    }
-    for (const o of objects) {
+  for (const r of readInputs(paths, { strict: true })) {
+    for (const o of r.result?.objects ?? []) {
       if (o.kind === 'certificate') out.certs.push(o.cert);
       else if (o.kind === 'public-key') out.keys.push({ publicKey: o.key });
       else if (o.kind === 'crl') out.crls.push(o.crl);
@@ -44,12 +37,7 @@ function readAll(paths: readonly string[]): Read {
   return out;
 }
 
-/** ISO 8601, or Unix seconds (optionally after '@', as `date +@%s` prints). */
-export function parseAt(s: string): Date {
-  const t = /^@?\d+$/.test(s.trim()) ? Number(s.trim().replace('@', '')) * 1000 : Date.parse(s);
-  if (!Number.isFinite(t)) throw new InputError(`--at: '${s}' is not a time (use ISO 8601 or Unix seconds)`);
-  return new Date(t);
-}
+export { parseAt };
 
 function parseDepth(s: string | undefined): number | undefined {
   if (s === undefined) return undefined;
@@ -115,8 +103,6 @@ export function renderVerify(r: VerifyResult): string {
   }
   return `${out.join('\n')}\n`;
 }
-
-const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
 
 export function register(program: Command): void {
   program

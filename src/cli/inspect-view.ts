@@ -1,0 +1,105 @@
+// What `inspect` shows (and `demo` prints): the report over the inputs, and its human rendering.
+import { buildReport, type InspectReport, type ObjectJson } from '../inventory/report.ts';
+import { readInputs } from './inputs.ts';
+import { colonHex, formatDate, humanDuration } from './text.ts';
+
+export interface InspectOptions {
+  password?: string;
+  at?: Date;
+}
+
+export function inspectPaths(paths: string[], opts: InspectOptions = {}): InspectReport {
+  // A file named on its own must be readable; inside a directory, unreadable files are reported, not fatal.
+  return buildReport(readInputs(paths, opts.password === undefined ? {} : { password: opts.password }), opts.at ?? new Date());
+}
+
+export function renderInspect(report: InspectReport): string {
+  const out: string[] = [];
+  for (const s of report.sources) {
+    out.push(`${s.source}${s.format ? ` (${s.format.toUpperCase()})` : ''}`);
+    if (s.error) out.push(`  error: ${s.error}`);
+    for (const o of s.objects) out.push(...renderObject(o, new Date(report.generatedAt)).map((l) => `  ${l}`));
+    for (const w of s.warnings) out.push(`  warning: ${w}`);
+    out.push('');
+  }
+  return `${out.join('\n')}`;
+}
+
+function renderObject(o: ObjectJson, now: Date): string[] {
+  const rows: [string, string][] = [];
+  let head: string;
+  if (o.kind === 'certificate') {
+    const c = o;
+    head = `Certificate ${c.subject || '(empty subject)'}  [${c.location}]`;
+    const left = c.expired
+      ? `EXPIRED ${humanDuration(-c.secondsRemaining)} ago`
+      : c.notYetValid
+        ? `NOT YET VALID (starts in ${humanDuration((Date.parse(c.notBefore) - now.getTime()) / 1000)})`
+        : `${humanDuration(c.secondsRemaining)} left`;
+    rows.push(['Issuer', c.selfSigned ? `${c.issuer} (self-signed)` : c.issuer]);
+    rows.push(['Validity', `${formatDate(c.notBefore)} to ${formatDate(c.notAfter)} (${left})`]);
+    const k = c.publicKey;
+    rows.push(['Key', `${k.algorithm}${k.curve ? ` ${k.curve}` : k.size ? ` ${k.size}` : ''}`]);
+    const sans = [
+      ...c.subjectAltNames.dns.map((v) => `DNS:${v}`),
+      ...c.subjectAltNames.ip.map((v) => `IP:${v}`),
+      ...c.subjectAltNames.uri.map((v) => `URI:${v}`),
+      ...c.subjectAltNames.email.map((v) => `email:${v}`),
+      ...c.subjectAltNames.other,
+    ];
+    if (sans.length) rows.push(['SANs', sans.join(', ')]);
+    if (c.basicConstraints?.ca)
+      rows.push(['CA', `yes${c.basicConstraints.pathLen !== null ? `, pathLen ${c.basicConstraints.pathLen}` : ''}`]);
+    if (c.keyUsage.length) rows.push(['Key usage', c.keyUsage.join(', ')]);
+    if (c.extendedKeyUsage.length) rows.push(['Ext key usage', c.extendedKeyUsage.join(', ')]);
+    if (c.nameConstraints) {
+      const nc = c.nameConstraints;
+      const fmt = (s: typeof nc.permitted): string => [...s.dns, ...s.ip, ...s.email, ...s.uri, ...s.directory].join(', ') || '-';
+      rows.push(['Name constr.', `permitted: ${fmt(nc.permitted)}; excluded: ${fmt(nc.excluded)}`]);
+    }
+    if (c.crlDistributionPoints.length) rows.push(['CRL', c.crlDistributionPoints.join(', ')]);
+    if (c.authorityInfoAccess.ocsp.length) rows.push(['OCSP', c.authorityInfoAccess.ocsp.join(', ')]);
+    if (c.authorityInfoAccess.caIssuers.length) rows.push(['CA issuers', c.authorityInfoAccess.caIssuers.join(', ')]);
+    rows.push(['Signature', c.signatureAlgorithm]);
+    rows.push(['Serial', colonHex(c.serialNumber)]);
+    if (c.subjectKeyId) rows.push(['Subject key ID', colonHex(c.subjectKeyId)]);
+    if (c.authorityKeyId) rows.push(['Auth. key ID', colonHex(c.authorityKeyId)]);
+    rows.push(['SHA-256', colonHex(c.fingerprints.sha256)]);
+    rows.push(['SHA-1', colonHex(c.fingerprints.sha1)]);
+    rows.push(['SPKI SHA-256', colonHex(k.spkiSha256)]);
+    for (const w of c.warnings) rows.push(['Warning', w]);
+  } else if (o.kind === 'private-key' || o.kind === 'public-key') {
+    head = `${o.kind === 'private-key' ? 'Private key' : 'Public key'} ${o.publicKey.algorithm}${o.publicKey.curve ? ` ${o.publicKey.curve}` : o.publicKey.size ? ` ${o.publicKey.size}` : ''}  [${o.location}]`;
+    if (o.encoding) rows.push(['Encoding', o.encoding]);
+    rows.push(['SPKI SHA-256', colonHex(o.publicKey.spkiSha256)]);
+    rows.push([
+      'Matches',
+      o.matchesCertificates.length
+        ? o.matchesCertificates.map((m) => `${m.subject} (${m.source})`).join('; ')
+        : 'no certificate in this input',
+    ]);
+  } else if (o.kind === 'csr') {
+    head = `Certificate request ${String(o.subject ?? '')}  [${o.location}]`;
+    const r = o as Record<string, unknown>;
+    const pk = r.publicKey as { algorithm?: string; size?: number; curve?: string } | undefined;
+    if (pk) rows.push(['Key', `${pk.algorithm ?? '?'}${pk.curve ? ` ${pk.curve}` : pk.size ? ` ${pk.size}` : ''}`]);
+    const sans = r.subjectAltNames as { dns?: string[]; ip?: string[]; uri?: string[]; email?: string[] } | undefined;
+    const list = [
+      ...(sans?.dns ?? []).map((v) => `DNS:${v}`),
+      ...(sans?.ip ?? []).map((v) => `IP:${v}`),
+      ...(sans?.uri ?? []).map((v) => `URI:${v}`),
+    ];
+    if (list.length) rows.push(['SANs', list.join(', ')]);
+    if (typeof r.signatureValid === 'boolean') rows.push(['Signature', r.signatureValid ? 'valid (proof of possession)' : 'INVALID']);
+  } else {
+    const r = o as Record<string, unknown>;
+    head = `CRL issued by ${String(r.issuer ?? '?')}  [${o.location}]`;
+    if (r.thisUpdate) rows.push(['This update', formatDate(String(r.thisUpdate))]);
+    if (r.nextUpdate) rows.push(['Next update', formatDate(String(r.nextUpdate))]);
+    if (r.crlNumber !== undefined) rows.push(['CRL number', String(r.crlNumber)]);
+    const entries = r.entries as unknown[] | undefined;
+    rows.push(['Revoked', `${entries?.length ?? 0} certificate(s)`]);
+  }
+  const w = Math.max(...rows.map((r) => r[0].length));
+  return [head, ...rows.map(([k, v]) => `  ${`${k}:`.padEnd(w + 2)}${v}`)];
+}
