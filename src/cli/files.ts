@@ -1,6 +1,6 @@
-// File I/O for commands: reading inputs (files, directories, stdin) and writing outputs atomically.
-import { chmodSync, lstatSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+// Reading what commands are given: files, directories and stdin. (Writing: src/cli/outputs.ts.)
+import { lstatSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { InputError } from '../common/errors.ts';
 
 export interface InputFile {
@@ -62,39 +62,4 @@ export function readInputFile(path: string): Uint8Array {
   const f = files[0];
   if (!f || files.length !== 1) throw new InputError(`${path}: expected one file`);
   return f.data;
-}
-
-/**
- * Write files all-or-nothing: each goes to a temp name first, then all are renamed.
- * Keys get 0600 before any byte is written.
- */
-export function writeFilesAtomic(outputs: { path: string; data: string | Uint8Array; mode?: number }[], overwrite = false): void {
-  for (const o of outputs) {
-    if (!overwrite && exists(o.path)) throw new InputError(`${o.path} already exists (use --force to overwrite)`);
-  }
-  const temps: string[] = [];
-  try {
-    for (const o of outputs) {
-      const tmp = join(dirname(o.path), `.${basename(o.path)}.${process.pid}.tmp`);
-      writeFileSync(tmp, o.data, { mode: o.mode ?? 0o644, flag: 'wx' });
-      chmodSync(tmp, o.mode ?? 0o644);
-      temps.push(tmp);
-    }
-  } catch (e) {
-    for (const t of temps) rmSync(t, { force: true });
-    const err = e as NodeJS.ErrnoException;
-    throw new InputError(`cannot write ${err.path ?? 'output'}: ${err.code === 'ENOENT' ? 'directory does not exist' : err.message}`);
-  }
-  outputs.forEach((o, i) => {
-    renameSync(temps[i] as string, o.path);
-  });
-}
-
-function exists(p: string): boolean {
-  try {
-    statSync(p);
-    return true;
-  } catch {
-    return false;
-  }
 }

@@ -232,3 +232,90 @@ describe('writing keystores keytool reads', () => {
     ).toThrow(/duplicate JKS alias/);
   });
 });
+
+describe('deterministic keystores (same inputs, same bytes)', () => {
+  const NB = new Date('2024-03-05T06:07:08Z');
+  let old: Certificate;
+  let oldKey: KeyObject;
+  let listed: string;
+
+  beforeAll(async () => {
+    const k = generateKey('ecdsa-p256');
+    oldKey = k.privateKey;
+    old = issueCertificate({
+      profile: { subject: 'CN=dated.example', validity: { notBefore: NB, notAfter: new Date('2034-03-05T06:07:08Z') } },
+      publicKey: k.publicKey,
+      issuer: { cert: ca, key: generateKey('ecdsa-p256').privateKey },
+    });
+    writeFileSync(
+      f('dated.jks'),
+      writeJks({ keys: [{ alias: 'dated', key: oldKey, chain: [old.der] }], trusted: [{ alias: 'ca', der: ca.der }], password: PW }),
+    );
+    listed = await keytool([
+      '-list',
+      '-v',
+      '-keystore',
+      'dated.jks',
+      '-storepass',
+      PW,
+      '-storetype',
+      'JKS',
+      '-J-Duser.language=en',
+      '-J-Duser.country=US',
+    ]);
+  });
+
+  it('writes a truststore and a key entry twice to identical bytes', () => {
+    const trust = () =>
+      writeJksTruststore(
+        [
+          { alias: 'ca', der: ca.der },
+          { alias: 'leaf', der: leaf.der },
+        ],
+        PW,
+      );
+    expect(Buffer.from(trust()).equals(Buffer.from(trust()))).toBe(true);
+    const keys = () => writeJksKeystore({ alias: 'tls', key: leafKey, chain: [leaf.der, ca.der] }, PW);
+    expect(Buffer.from(keys()).equals(Buffer.from(keys()))).toBe(true);
+  });
+
+  it("dates each entry with its certificate's notBefore, as keytool shows", () => {
+    expect(listed.match(/Creation date: Mar 5, 2024/g)).toHaveLength(1);
+    const ks = readJks(readFileSync(f('dated.jks')), PW);
+    expect(ks.entries.map((e) => e.created.toISOString())).toEqual([NB.toISOString(), ca.notBefore.toISOString()]);
+    expect(listed).toContain('Entry type: PrivateKeyEntry');
+  });
+
+  it('never reuses a key-protector keystream across keys: the salt differs per key and per password', () => {
+    // The protected key is SEQUENCE { AlgorithmIdentifier, OCTET STRING salt(20) || body || check(20) }.
+    const salt = (buf: Uint8Array): string => {
+      const e = readJksRaw(buf);
+      return e.subarray(0, 20).toString('hex');
+    };
+    const a = salt(writeJksKeystore({ alias: 'a', key: leafKey, chain: [leaf.der] }, PW));
+    const b = salt(writeJksKeystore({ alias: 'a', key: oldKey, chain: [old.der] }, PW));
+    const c = salt(writeJksKeystore({ alias: 'a', key: leafKey, chain: [leaf.der] }, `${PW}x`));
+    expect(new Set([a, b, c]).size).toBe(3);
+  });
+});
+
+/** The encrypted-key OCTET STRING of the first (key) entry of a JKS we wrote, located by the JKS layout. */
+function readJksRaw(buf: Uint8Array): Buffer {
+  const b = Buffer.from(buf);
+  let p = 12 + 4; // magic, version, count, tag
+  p += 2 + b.readUInt16BE(p) + 8; // alias, timestamp
+  const len = b.readUInt32BE(p);
+  const der = b.subarray(p + 4, p + 4 + len);
+  // SEQUENCE(len) { SEQUENCE AlgId, OCTET STRING }: skip to the OCTET STRING's content.
+  const hdr = (at: number): [number, number] => {
+    const l = der[at + 1] as number;
+    if (l < 0x80) return [2, l];
+    const n = l & 0x7f;
+    return [2 + n, der.subarray(at + 2, at + 2 + n).reduce((x, y) => x * 256 + y, 0)];
+  };
+  const [h0] = hdr(0);
+  const [h1, l1] = hdr(h0);
+  const at = h0 + h1 + l1;
+  const [h2, l2] = hdr(at);
+  return der.subarray(at + h2, at + h2 + l2);
+}

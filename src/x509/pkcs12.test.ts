@@ -390,3 +390,51 @@ describe('algorithm vectors', () => {
     }
   });
 });
+
+describe('deterministic PKCS#12 (same inputs, same bytes)', () => {
+  /** The MacData salt: PFX = SEQUENCE { version, authSafe, MacData { DigestInfo, salt, iterations } }. */
+  const macSalt = (buf: Uint8Array): string => Buffer.from(parse(buf).child(2).child(1).value).toString('hex');
+
+  it.each(['modern', 'legacy'] as const)(
+    '%s: a key file and a truststore are byte-identical when written twice, and openssl opens both',
+    (profile) => {
+      const withKey = () => writePkcs12({ key: leafKey, cert: leaf.der, chain: [ca.der], password: JPW, friendlyName: 'leaf', profile });
+      const trust = () =>
+        writePkcs12({ cert: ca.der, chain: [leaf.der], chainNames: ['leaf'], password: JPW, friendlyName: 'ca', profile });
+      const [a, b] = [withKey(), withKey()];
+      expect(Buffer.from(a).equals(Buffer.from(b))).toBe(true);
+      expect(Buffer.from(trust()).equals(Buffer.from(trust()))).toBe(true);
+      writeFileSync(f(`det-${profile}.p12`), a);
+      writeFileSync(f(`det-trust-${profile}.p12`), trust());
+      const all = run('openssl', ['pkcs12', '-in', `det-${profile}.p12`, '-nodes', '-passin', `pass:${JPW}`]);
+      expect(pemCerts(all)).toEqual([Buffer.from(leaf.der), Buffer.from(ca.der)]);
+      expect(all).toContain('BEGIN PRIVATE KEY');
+      const info = runBoth('openssl', ['pkcs12', '-info', '-nokeys', '-in', `det-trust-${profile}.p12`, '-passin', `pass:${JPW}`]);
+      expect(info).toContain('friendlyName: ca');
+      expect(info).toContain('friendlyName: leaf');
+    },
+  );
+
+  it('salts change with the content and the password; salts: random gives fresh ones', () => {
+    const base = { cert: leaf.der, chain: [ca.der], password: JPW, profile: 'modern' as const };
+    const other = generateKey('ecdsa-p256');
+    const otherLeaf = issueCertificate({
+      profile: { subject: 'CN=other', validity: { days: 1 } },
+      publicKey: other.publicKey,
+      signingKey: other.privateKey,
+    });
+    const salts = [
+      macSalt(writePkcs12({ ...base, key: leafKey })),
+      macSalt(writePkcs12({ ...base, key: leafKey, password: `${JPW}!` })),
+      macSalt(writePkcs12({ ...base, key: leafKey, friendlyName: 'renamed' })),
+      macSalt(writePkcs12({ ...base, chain: [], key: leafKey })),
+      macSalt(writePkcs12({ ...base, cert: otherLeaf.der, chain: [], key: other.privateKey })),
+      macSalt(writePkcs12(base)),
+    ];
+    expect(new Set(salts).size).toBe(salts.length);
+    const r1 = writePkcs12({ ...base, key: leafKey, salts: 'random' });
+    const r2 = writePkcs12({ ...base, key: leafKey, salts: 'random' });
+    expect(macSalt(r1)).not.toBe(macSalt(r2));
+    expect(readPkcs12(r1, JPW).keys).toHaveLength(1);
+  });
+});
