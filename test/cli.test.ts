@@ -1,6 +1,7 @@
 // End to end: the CLI as a user runs it, with openssl and keytool as the judges.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -12,8 +13,21 @@ const node = existsSync(join(root, 'node_modules', '.bin', 'node')) ? join(root,
 const dir = mkdtempSync(join(tmpdir(), 'anchorage-cli-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-function cli(args: string[], input?: string | Buffer): { code: number; stdout: string; stderr: string } {
-  const r = spawnSync(node, [main, ...args], { cwd: dir, input, encoding: 'utf8', timeout: 60_000 });
+function cli(
+  args: string[],
+  input?: string | Buffer,
+  o: { umask?: string; env?: NodeJS.ProcessEnv } = {},
+): { code: number; stdout: string; stderr: string } {
+  const r =
+    o.umask === undefined
+      ? spawnSync(node, [main, ...args], { cwd: dir, input, encoding: 'utf8', timeout: 60_000, env: o.env ?? process.env })
+      : spawnSync('sh', ['-c', `umask ${o.umask} && exec "$0" "$@"`, node, main, ...args], {
+          cwd: dir,
+          input,
+          encoding: 'utf8',
+          timeout: 60_000,
+          env: o.env ?? process.env,
+        });
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
 const ok = (args: string[], input?: string | Buffer): string => {
@@ -31,7 +45,14 @@ function expectBadInput(args: string[], pattern: RegExp, input?: string | Buffer
   expect(r.stderr.trim().split('\n')).toHaveLength(1);
   expect(r.stderr).toMatch(pattern);
   expect(r.stderr).not.toMatch(/\bat .*\.ts:\d+/);
+  expect(r.stderr).not.toMatch(/\.tmp\b/);
 }
+/** Every file under `d` (recursively), for "nothing else was written" checks. */
+const tree = (d: string): string[] => readdirSync(d, { recursive: true, encoding: 'utf8' }).sort();
+const sha = (f: string): string =>
+  createHash('sha256')
+    .update(readFileSync(join(dir, f)))
+    .digest('hex');
 
 describe('anchorage cert', () => {
   it('makes a root, an intermediate, a leaf, a CSR, a signed cert and a CRL that openssl accepts', () => {
@@ -164,8 +185,8 @@ describe('anchorage cert', () => {
   });
 
   it('rejects bad flags with one line', () => {
-    expectBadInput(['cert', 'ca', '--subject', 'CN=x', '--out', 'k.crt', '--key-type', 'rsa-1024'], /--key-type 'rsa-1024'/);
-    expectBadInput(['cert', 'ca', '--subject', 'CN=x', '--out', 'k.crt', '--days', '-3'], /--days '-3' must be a positive number/);
+    expectBadInput(['cert', 'ca', '--subject', 'CN=x', '--out', 'k.crt', '--key-type', 'rsa-1024'], /key type 'rsa-1024'/);
+    expectBadInput(['cert', 'ca', '--subject', 'CN=x', '--out', 'k.crt', '--days', '-3'], /days '-3' must be a positive number/);
     expectBadInput(['cert', 'ca', '--subject', 'XX=x', '--out', 'k.crt'], /unknown attribute type 'XX'/);
   });
 });
@@ -279,13 +300,207 @@ describe('anchorage lint', () => {
   });
 });
 
+describe('anchorage cert: what it writes, and what it refuses to write', () => {
+  it('writes private keys 0600 in every format, --to der included', () => {
+    ok(['cert', 'convert', 'web.key', '--to', 'der', '--out', 'web-key.der']);
+    expect(mode('web-key.der')).toBe(0o600);
+    expect(ossl('pkey', '-inform', 'DER', '-in', 'web-key.der', '-noout', '-text')).toContain('Private-Key');
+    ok(['cert', 'convert', 'web.crt', 'web.key', '--to', 'pem', '--out', 'web-both.pem']);
+    expect(mode('web-both.pem')).toBe(0o600);
+    ok(['cert', 'convert', 'web.crt', 'web.key', 'int.crt', '--to', 'jks', '--password', 'changeit', '--out', 'web-key.jks']);
+    expect(mode('web-key.jks')).toBe(0o600);
+    ok(['cert', 'convert', 'root.crt', '--to', 'der', '--out', 'root.der']);
+    expect(mode('root.der')).toBe(0o644);
+  });
+
+  it('honours the umask for certificates (never wider than 0644); keys stay 0600', () => {
+    for (const [umask, want] of [
+      ['077', 0o600],
+      ['027', 0o640],
+      ['002', 0o644],
+    ] as const) {
+      const r = cli(['cert', 'ca', '--subject', `CN=umask ${umask}`, '--out', `umask-${umask}.crt`], undefined, { umask });
+      expect(r.stderr).toBe('');
+      expect(mode(`umask-${umask}.crt`)).toBe(want);
+      expect(mode(`umask-${umask}.key`)).toBe(0o600);
+    }
+  });
+
+  it('--key-out naming an existing folder refuses with one line, replaces nothing and leaves no temp file', () => {
+    ok(['cert', 'issue', '--ca', 'int.crt', '--ca-key', 'int.key', '--subject', 'CN=keep', '--out', 'keep.crt']);
+    mkdirSync(join(dir, 'keys-folder'));
+    const [crt, key, before] = [sha('keep.crt'), sha('keep.key'), tree(dir)];
+    expectBadInput(
+      [
+        'cert',
+        'issue',
+        '--ca',
+        'int.crt',
+        '--ca-key',
+        'int.key',
+        '--subject',
+        'CN=keep',
+        '--out',
+        'keep.crt',
+        '--key-out',
+        'keys-folder',
+        '--force',
+      ],
+      /cannot write keys-folder: is a directory/,
+    );
+    expect([sha('keep.crt'), sha('keep.key'), tree(dir)]).toEqual([crt, key, before]);
+  });
+
+  it("never overwrites the issuing CA's certificate or key, however the path is spelt, even with --force", () => {
+    const [crt, key, before] = [sha('int.crt'), sha('int.key'), tree(dir)];
+    const issue = ['cert', 'issue', '--ca', 'int.crt', '--ca-key', 'int.key', '--subject', 'CN=x', '--force'];
+    expectBadInput([...issue, '--out', 'int.crt', '--key-out', 'x.key'], /refusing to write int\.crt: .*would overwrite the issuing CA/);
+    expectBadInput(
+      [...issue, '--out', 'x.crt', '--key-out', './int.key'],
+      /refusing to write \.\/int\.key: .*would overwrite the issuing CA/,
+    );
+    expectBadInput([...issue, '--out', join(dir, 'int.crt')], /would overwrite the issuing CA/);
+    symlinkSync(join(dir, 'int.key'), join(dir, 'int-link.key'));
+    expectBadInput([...issue, '--out', 'x.crt', '--key-out', 'int-link.key'], /would overwrite the issuing CA/);
+    rmSync(join(dir, 'int-link.key'));
+    expectBadInput(
+      ['cert', 'ca', '--subject', 'CN=y', '--parent', 'root.crt', '--parent-key', 'root.key', '--out', 'root.crt', '--force'],
+      /would overwrite the issuing CA/,
+    );
+    expectBadInput(['cert', 'sign', 'client.csr', '--ca', 'int.crt', '--ca-key', 'int.key', '--out', 'int.crt', '--force'], /issuing CA/);
+    expectBadInput(['cert', 'crl', '--ca', 'int.crt', '--ca-key', 'int.key', '--out', 'int.key', '--force'], /issuing CA/);
+    expect([sha('int.crt'), sha('int.key'), tree(dir)]).toEqual([crt, key, before]);
+  });
+
+  it('refuses one file named as two outputs, and errors name the target, never a temp file', () => {
+    const before = tree(dir);
+    const issue = ['cert', 'issue', '--ca', 'int.crt', '--ca-key', 'int.key', '--subject', 'CN=x'];
+    expectBadInput([...issue, '--out', 'same.pem', '--key-out', 'same.pem'], /same\.pem and same\.pem are the same file/);
+    expectBadInput([...issue, '--out', 'same.pem', '--key-out', './same.pem'], /are the same file/);
+    expectBadInput([...issue, '--out', 'no-such-dir/x.crt'], /^error: cannot write no-such-dir\/x\.crt: directory does not exist$/m);
+    expect(tree(dir)).toEqual(before);
+  });
+});
+
+describe('anchorage cert convert: keystores keep keys and aliases, and are reproducible', () => {
+  const keytoolList = (file: string, type: string): string =>
+    execFileSync('keytool', ['-list', '-v', '-keystore', join(dir, file), '-storepass', 'changeit', '-storetype', type], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+
+  it('--to jks writes a PrivateKeyEntry with its chain, under the alias the PKCS#12 gave it', () => {
+    writeFileSync(join(dir, 'ca-chain.pem'), readFileSync(join(dir, 'int.crt'), 'utf8') + readFileSync(join(dir, 'root.crt'), 'utf8'));
+    ossl(
+      ...['pkcs12', '-export', '-in', 'web.crt', '-inkey', 'web.key', '-certfile', 'ca-chain.pem'],
+      ...['-name', 'web-tls', '-passout', 'pass:changeit', '-out', 'openssl-web.p12'],
+    );
+    ok([
+      'cert',
+      'convert',
+      'openssl-web.p12',
+      '--in-password',
+      'changeit',
+      '--to',
+      'jks',
+      '--password',
+      'changeit',
+      '--out',
+      'from-p12.jks',
+    ]);
+    const out = keytoolList('from-p12.jks', 'JKS');
+    expect(out).toContain('Your keystore contains 1 entry');
+    expect(out).toContain('Alias name: web-tls\n');
+    expect(out).toContain('Entry type: PrivateKeyEntry');
+    expect(out).toContain('Certificate chain length: 3');
+    // keytool must decrypt the key to move it: the key survives.
+    execFileSync('keytool', [
+      ...['-importkeystore', '-noprompt', '-srckeystore', join(dir, 'from-p12.jks'), '-srcstoretype', 'JKS', '-srcstorepass', 'changeit'],
+      ...['-destkeystore', join(dir, 'back.p12'), '-deststoretype', 'PKCS12', '-deststorepass', 'changeit'],
+    ]);
+    const pem = ossl('pkcs12', '-in', 'back.p12', '-nodes', '-passin', 'pass:changeit');
+    writeFileSync(join(dir, 'back.pem'), pem);
+    expect(ossl('pkey', '-in', 'back.pem', '-pubout')).toBe(ossl('x509', '-in', 'web.crt', '-noout', '-pubkey'));
+  });
+
+  it('PEM inputs get aliases from the content: subject CN and SHA-256 prefix', () => {
+    ok(['cert', 'convert', 'web.crt', 'web.key', 'int.crt', 'root.crt', '--to', 'jks', '--password', 'changeit', '--out', 'pem-key.jks']);
+    const fp = ossl('x509', '-in', 'web.crt', '-noout', '-fingerprint', '-sha256').split('=')[1]?.replaceAll(':', '').trim().toLowerCase();
+    const out = keytoolList('pem-key.jks', 'JKS');
+    expect(out).toContain(`Alias name: web.example.com-${fp?.slice(0, 8)}\n`);
+    expect(out).toContain('Certificate chain length: 3');
+  });
+
+  it('refuses to drop a private key', () => {
+    expectBadInput(
+      ['cert', 'convert', 'web.key', 'root.crt', '--to', 'jks', '--password', 'changeit', '--out', 'drop.jks'],
+      /private key #1 has no matching certificate/,
+    );
+    expectBadInput(['cert', 'convert', 'web.crt', 'web.key', '--to', 'pkcs7', '--out', 'drop.p7b'], /pkcs7 holds certificates only/);
+    expect(existsSync(join(dir, 'drop.jks')) || existsSync(join(dir, 'drop.p7b'))).toBe(false);
+  });
+
+  it.each([
+    ['jks truststore', ['root.crt', 'int.crt', '--to', 'jks'], 'JKS'],
+    ['jks with a key', ['web.crt', 'web.key', 'int.crt', '--to', 'jks'], 'JKS'],
+    ['pkcs12 truststore', ['root.crt', 'int.crt', '--to', 'pkcs12'], 'PKCS12'],
+    ['pkcs12 with a key', ['web.crt', 'web.key', 'int.crt', '--to', 'pkcs12'], 'PKCS12'],
+    ['legacy pkcs12 with a key', ['web.crt', 'web.key', '--to', 'pkcs12-legacy'], 'PKCS12'],
+  ])('%s: written twice from the same inputs, byte-identical; keytool opens it', (name, args, type) => {
+    const file = (i: number): string => `det-${name.replaceAll(' ', '-')}-${i}`;
+    for (const i of [1, 2]) ok(['cert', 'convert', ...args, '--password', 'changeit', '--out', file(i)]);
+    expect(sha(file(1))).toBe(sha(file(2)));
+    expect(keytoolList(file(1), type)).toMatch(/Your keystore contains \d+ entr/);
+  });
+});
+
 describe('anchorage demo', () => {
-  it('prints inspect output of a fresh PKI with one flawed certificate', () => {
-    const out = ok(['demo']);
-    const m = /Demo PKI written to (\S+)/.exec(out);
-    expect(m).not.toBeNull();
-    expect(out).toContain('Certificate CN=kubernetes');
-    expect(out).toMatch(/EXPIRED/);
-    rmSync(m?.[1] as string, { recursive: true, force: true });
+  it('prints inspect output of a PKI with one flawed certificate, leaves no temp folder and says what to try next', () => {
+    const tmp = mkdtempSync(join(tmpdir(), 'anchorage-demo-tmp-'));
+    const r = cli(['demo'], undefined, { env: { ...process.env, TMPDIR: tmp } });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('Certificate CN=kubernetes');
+    expect(r.stdout).toMatch(/EXPIRED/);
+    expect(r.stdout).toContain('anchorage demo --dir anchorage-demo');
+    expect(readdirSync(tmp)).toEqual([]);
+    rmSync(tmp, { recursive: true });
+  });
+
+  it('--dir: creates a missing folder, suggests commands that work, and overwrites only with --force', () => {
+    const out = ok(['demo', '--dir', 'demo-out/nested']);
+    expect(mode('demo-out/nested/ca.key')).toBe(0o600);
+    const verifyLine = /anchorage (verify .*)$/m.exec(out)?.[1] as string;
+    expect(verifyLine).toBe(
+      'verify demo-out/nested/apiserver.crt --roots demo-out/nested/ca.crt --purpose server --host kubernetes.default.svc',
+    );
+    expect(cli(verifyLine.split(' ')).code).toBe(0);
+    expect(out).toContain('anchorage lint demo-out/nested');
+    const ca = sha('demo-out/nested/ca.crt');
+    expectBadInput(['demo', '--dir', 'demo-out/nested'], /demo-out\/nested\/.* already exists \(use --force to overwrite\)/);
+    expect(sha('demo-out/nested/ca.crt')).toBe(ca);
+    ok(['demo', '--dir', 'demo-out/nested', '--force']);
+    expect(sha('demo-out/nested/ca.crt')).not.toBe(ca);
+    expectBadInput(['demo', '--dir', 'root.crt/sub'], /--dir root\.crt\/sub: cannot create the folder/);
+  });
+});
+
+describe('layout of the command line', () => {
+  it('commands import shared cli modules and domain modules, never each other', () => {
+    const cmds = join(root, 'src', 'cli', 'commands');
+    for (const f of readdirSync(cmds).filter((n) => n.endsWith('.ts'))) {
+      const imports = [...readFileSync(join(cmds, f), 'utf8').matchAll(/from '([^']+)'/g)].map((m) => m[1] as string);
+      expect(
+        imports.filter((i) => i.startsWith('./') || i.includes('/commands/')),
+        f,
+      ).toEqual([]);
+    }
+  });
+
+  it('every CLI write goes through src/cli/outputs.ts (no direct fs writes in commands)', () => {
+    for (const f of readdirSync(join(root, 'src', 'cli'), { recursive: true, encoding: 'utf8' }).filter((n) => n.endsWith('.ts'))) {
+      if (f === 'outputs.ts' || f.endsWith('.test.ts')) continue;
+      const text = readFileSync(join(root, 'src', 'cli', f), 'utf8');
+      expect(text, f).not.toMatch(/\b(writeFileSync|appendFileSync|renameSync|createWriteStream|writeFilesAtomic|writeFileAtomic)\b/);
+    }
   });
 });
