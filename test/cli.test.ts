@@ -484,6 +484,21 @@ describe('anchorage demo', () => {
   });
 });
 
+describe('output to a closed pipe', () => {
+  it('stops quietly when the reader has gone (| true, | head), and the demo still cleans up', () => {
+    const tmp = mkdtempSync(join(tmpdir(), 'anchorage-pipe-tmp-'));
+    const r = spawnSync('sh', ['-c', '"$0" "$1" demo | true', node, main], {
+      cwd: dir,
+      encoding: 'utf8',
+      timeout: 60_000,
+      env: { ...process.env, TMPDIR: tmp },
+    });
+    expect(r.stderr).toBe('');
+    expect(readdirSync(tmp)).toEqual([]);
+    rmSync(tmp, { recursive: true });
+  });
+});
+
 describe('layout of the command line', () => {
   it('commands import shared cli modules and domain modules, never each other', () => {
     const cmds = join(root, 'src', 'cli', 'commands');

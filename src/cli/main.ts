@@ -38,5 +38,10 @@ export async function run(argv: string[]): Promise<number> {
 }
 
 if (import.meta.main) {
+  // A reader that stops early (`anchorage inspect dir | head`) is not an error: stop quietly.
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code !== 'EPIPE') throw e;
+    process.exit(typeof process.exitCode === 'number' ? process.exitCode : 0);
+  });
   process.exitCode = await run(process.argv.slice(2));
 }
