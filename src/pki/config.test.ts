@@ -2,7 +2,8 @@
 // (service IP, endpoint host and URL) are what kubeadm computes.
 import { describe, expect, it } from 'vitest';
 import { InputError } from '../common/errors.ts';
-import { endpointHost, endpointUrl, parseClusterConfig, serviceIP } from './config.ts';
+import { endpointHost, endpointPort, endpointUrl, parseClusterConfig, serviceIP } from './config.ts';
+import { buildPlan } from './plan.ts';
 
 const BASE = [
   'apiVersion: anchorage.dev/v1alpha1',
@@ -94,5 +95,76 @@ describe('derived values', () => {
     expect(endpointUrl('cp.example.com')).toBe('https://cp.example.com:6443');
     expect(endpointUrl('10.0.0.1:8443')).toBe('https://10.0.0.1:8443');
     expect(endpointUrl('[fd00::1]:7443')).toBe('https://[fd00::1]:7443');
+    // A bare IPv6 address names no port (its last group is not one).
+    expect(endpointPort('fd00::1')).toBeUndefined();
+    expect(endpointUrl('fd00::1')).toBe('https://[fd00::1]:6443');
+    // kubeadm: an endpoint without a port gets the bindPort.
+    expect(endpointUrl('cp.example.com', 7443)).toBe('https://cp.example.com:7443');
+    expect(endpointUrl('cp.example.com:443', 7443)).toBe('https://cp.example.com:443');
+  });
+
+  it('rejects an endpoint port outside 1-65535', () => {
+    expect(error(BASE.replace('cp.example.com:6443', 'cp.example.com:70000'))).toBe(
+      '/tmp/x/cluster.yaml: controlPlaneEndpoint: port 70000 is not in 1-65535',
+    );
+  });
+});
+
+describe('apiServerPort: where each API server listens, and every kubeconfig agrees', () => {
+  /** node → path → server URL of every planned kubeconfig. */
+  const servers = (yaml: string): Record<string, string> => {
+    const plan = buildPlan(parseClusterConfig(yaml));
+    return Object.fromEntries(
+      plan.files.flatMap((f) => (f.content.type === 'kubeconfig' ? [[`${f.node}:${f.path}`, f.content.server]] : [])),
+    );
+  };
+  const cfg = (layout: string, endpoint: string, port?: number): string =>
+    [
+      'apiVersion: anchorage.dev/v1alpha1',
+      'kind: ClusterPKI',
+      `layout: ${layout}`,
+      `controlPlaneEndpoint: ${endpoint}`,
+      ...(port ? [`apiServerPort: ${port}`] : []),
+      'controlPlane: [{name: cp-1, ips: [10.0.0.10]}]',
+      'workers: [{name: w-1, ips: [10.0.1.1]}]',
+    ].join('\n');
+
+  it('hard way: the server-local kubeconfigs follow the port controlPlaneEndpoint names (they said 6443)', () => {
+    expect(parseClusterConfig(cfg('hard-way', '127.0.0.1:7443')).apiServerPort).toBe(7443);
+    expect(servers(cfg('hard-way', '127.0.0.1:7443'))).toEqual({
+      'cp-1:/var/lib/kubernetes/kube-controller-manager.kubeconfig': 'https://127.0.0.1:7443',
+      'cp-1:/var/lib/kubernetes/kube-scheduler.kubeconfig': 'https://127.0.0.1:7443',
+      'cp-1:/var/lib/kubernetes/admin.kubeconfig': 'https://127.0.0.1:7443',
+      'w-1:/var/lib/kubelet/kubeconfig': 'https://127.0.0.1:7443',
+      'w-1:/var/lib/kube-proxy/kubeconfig': 'https://127.0.0.1:7443',
+    });
+  });
+
+  it('hard way: an explicit apiServerPort (a load balancer in front) moves only the local ones; no port anywhere is 6443', () => {
+    const s = servers(cfg('hard-way', 'lb.example.com:443', 8443));
+    expect(s['cp-1:/var/lib/kubernetes/admin.kubeconfig']).toBe('https://127.0.0.1:8443');
+    expect(s['cp-1:/var/lib/kubernetes/kube-scheduler.kubeconfig']).toBe('https://127.0.0.1:8443');
+    expect(s['w-1:/var/lib/kubelet/kubeconfig']).toBe('https://lb.example.com:443');
+    expect(parseClusterConfig(cfg('hard-way', 'server.kubernetes.local')).apiServerPort).toBe(6443);
+    expect(Object.values(servers(cfg('hard-way', 'server.kubernetes.local', 7443)))).toEqual(
+      Array(5).fill(expect.stringMatching(/:7443$/)),
+    );
+  });
+
+  // kubeadm v1.36.3 (`init phase kubeconfig all`, localAPIEndpoint.bindPort): test/cluster/ports.test.ts runs it.
+  it('kubeadm: 6443 whatever the endpoint names; an endpoint without a port uses it', () => {
+    expect(parseClusterConfig(cfg('kubeadm', 'lb.example.com:443')).apiServerPort).toBe(6443);
+    const lb = servers(cfg('kubeadm', 'lb.example.com:443'));
+    expect(lb['cp-1:/etc/kubernetes/admin.conf']).toBe('https://lb.example.com:443');
+    expect(lb['cp-1:/etc/kubernetes/controller-manager.conf']).toBe('https://10.0.0.10:6443');
+    const bare = servers(cfg('kubeadm', 'cp.example.com', 7443));
+    expect(bare).toMatchObject({
+      'cp-1:/etc/kubernetes/admin.conf': 'https://cp.example.com:7443',
+      'cp-1:/etc/kubernetes/super-admin.conf': 'https://cp.example.com:7443',
+      'cp-1:/etc/kubernetes/controller-manager.conf': 'https://10.0.0.10:7443',
+      'cp-1:/etc/kubernetes/scheduler.conf': 'https://10.0.0.10:7443',
+      'cp-1:/etc/kubernetes/kubelet.conf': 'https://10.0.0.10:7443',
+      'w-1:/etc/kubernetes/kubelet.conf': 'https://cp.example.com:7443',
+    });
   });
 });

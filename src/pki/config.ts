@@ -44,8 +44,20 @@ export const clusterConfigSchema = z
       .string()
       .regex(/^v?1\.\d+(\.\d+)?$/)
       .default('v1.36.3'),
-    /** Port each kube-apiserver listens on (kubeadm's localAPIEndpoint.bindPort); local kubeconfigs use it. */
-    apiServerPort: z.number().int().min(1).max(65535).default(6443),
+    /**
+     * Port each kube-apiserver listens on (kubeadm's localAPIEndpoint.bindPort); kubeconfigs that talk to their own
+     * node's API server use it, and so does a controlPlaneEndpoint that names no port. Default: 6443 in the kubeadm
+     * layout (kubeadm's bindPort); in the hard way, where the endpoint is an API server itself, the endpoint's port.
+     */
+    apiServerPort: z
+      .number()
+      .int()
+      .min(1)
+      .max(65535)
+      .optional()
+      .describe(
+        "Port each kube-apiserver listens on. Default: 6443 (kubeadm layout); controlPlaneEndpoint's port, else 6443 (hard-way layout)",
+      ),
     dnsDomain: dnsName.default('cluster.local'),
     serviceCIDR: cidr.default('10.96.0.0/12'),
     podCIDR: cidr.default('10.244.0.0/16'),
@@ -86,6 +98,9 @@ export const clusterConfigSchema = z
   })
   .strict()
   .superRefine((c, ctx) => {
+    const port = endpointPort(c.controlPlaneEndpoint);
+    if (port !== undefined && (port < 1 || port > 65535))
+      ctx.addIssue({ code: 'custom', path: ['controlPlaneEndpoint'], message: `port ${port} is not in 1-65535` });
     const names = new Map<string, string>();
     for (const [group, list] of [
       ['controlPlane', c.controlPlane],
@@ -105,7 +120,13 @@ export const clusterConfigSchema = z
         path: ['etcd', 'members'],
         message: 'stacked etcd runs on the control-plane nodes: list members only for external etcd',
       });
-  });
+  })
+  .transform((c) => ({ ...c, apiServerPort: c.apiServerPort ?? defaultApiServerPort(c.layout, c.controlPlaneEndpoint) }));
+
+/** kubeadm's bindPort is 6443 whatever the endpoint says (a load balancer may listen elsewhere); the hard way has none. */
+function defaultApiServerPort(layout: 'kubeadm' | 'hard-way', endpoint: string): number {
+  return layout === 'hard-way' ? (endpointPort(endpoint) ?? 6443) : 6443;
+}
 
 export type ClusterConfig = z.infer<typeof clusterConfigSchema>;
 export type ClusterNode = z.infer<typeof node>;
@@ -152,8 +173,15 @@ export function endpointHost(endpoint: string): string {
   return endpoint.replace(/:\d+$/, '');
 }
 
-export function endpointUrl(endpoint: string): string {
+/** Port part of host[:port], or undefined when it names none. */
+export function endpointPort(endpoint: string): number | undefined {
+  if (isIP(endpoint) === 6) return undefined;
+  const port = /:(\d+)$/.exec(endpoint.replace(/^\[[^\]]+\]/, (s) => s.replace(/:/g, '')))?.[1];
+  return port === undefined ? undefined : Number(port);
+}
+
+/** https://host:port; an endpoint without a port gets `defaultPort` (kubeadm: the bindPort, i.e. apiServerPort). */
+export function endpointUrl(endpoint: string, defaultPort = 6443): string {
   const host = endpointHost(endpoint);
-  const port = /:(\d+)$/.exec(endpoint.replace(/^\[[^\]]+\]/, (s) => s.replace(/:/g, '')))?.[1] ?? '6443';
-  return `https://${isIP(host) === 6 ? `[${host}]` : host}:${port}`;
+  return `https://${isIP(host) === 6 ? `[${host}]` : host}:${endpointPort(endpoint) ?? defaultPort}`;
 }

@@ -108,7 +108,7 @@ export function buildPlan(c: ClusterConfig): Plan {
   const keyType = c.keyAlgorithm;
   const legacyAdmins = minor(c.kubernetesVersion) < 29;
   const apiHost = endpointHost(c.controlPlaneEndpoint);
-  const apiUrl = endpointUrl(c.controlPlaneEndpoint);
+  const apiUrl = endpointUrl(c.controlPlaneEndpoint, c.apiServerPort);
   if (keyType === 'ed25519')
     notes.push('ed25519: Go TLS accepts it, but kubeadm does not and service-account tokens cannot use it; sa.key is ECDSA P-256');
   const external = new Set<string>();
@@ -276,7 +276,7 @@ export function buildPlan(c: ClusterConfig): Plan {
       const controlPlane = roleOf.get(n.name)?.includes('control-plane');
       if (!controlPlane) put(n.name, `${P}/ca.crt`, { type: 'bundle', certs: ['ca'] });
       // kubeadm's ControlPlaneKubeletLocalMode (default from 1.33, GA 1.35): a control-plane kubelet talks to its local apiserver.
-      const local = isIP(n.ips[0] as string) === 6 ? `[${n.ips[0]}]:6443` : `${n.ips[0]}:6443`;
+      const local = isIP(n.ips[0] as string) === 6 ? `[${n.ips[0]}]:${c.apiServerPort}` : `${n.ips[0]}:${c.apiServerPort}`;
       put(
         n.name,
         `${K}/kubelet.conf`,

@@ -1,5 +1,6 @@
 // Boots upstream Kubernetes on loopback from the PKI `anchorage pki init` generates:
-// etcd (client-cert auth) → kube-apiserver (Node,RBAC, front-proxy, SA keys) → controller-manager + scheduler.
+// etcd (client-cert auth) → kube-apiserver (Node,RBAC, front-proxy, SA keys) → controller-manager + scheduler,
+// in kubeadm's layout (its static-pod flags) or the hard way's (Kubernetes the Hard Way's systemd units).
 import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
@@ -93,6 +94,8 @@ export function tlsGet(
 }
 
 export interface ClusterOptions {
+  /** kubeadm (default) or hard-way: the files `pki init` writes and the flags the components get. */
+  layout?: 'kubeadm' | 'hard-way';
   keyAlgorithm?: string;
   workers?: number;
   rootCA?: boolean;
@@ -110,6 +113,8 @@ export interface Cluster {
   apiPort: number;
   apiUrl: string;
   admin: string;
+  /** etcd's client URL and the files of a client certificate it accepts. */
+  etcd: { url: string; ca: string; cert: string; key: string };
   kubectl(args: string[], kubeconfig?: string): { code: number; stdout: string; stderr: string };
   start(component?: Component): Promise<void>;
   stopComponent(component: Component): Promise<void>;
@@ -125,14 +130,16 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
   const bin = kubeBinDir();
   const dir = mkdtempSync(join(tmpdir(), 'anchorage-cluster-'));
   const [apiPort, etcdPort, peerPort, cmPort, schedPort] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort()]);
+  const hardWay = opts.layout === 'hard-way';
   const config = {
     apiVersion: 'anchorage.dev/v1alpha1',
     kind: 'ClusterPKI',
     clusterName: 'anchorage-test',
     controlPlaneEndpoint: `127.0.0.1:${apiPort}`,
-    apiServerPort: apiPort,
+    // The hard way leaves apiServerPort to its default (the endpoint's port): its local kubeconfigs must follow it.
+    ...(hardWay ? { layout: 'hard-way', podCIDR: HW_POD_CIDR } : { apiServerPort: apiPort }),
     keyAlgorithm: opts.keyAlgorithm ?? 'ecdsa-p256',
-    serviceCIDR: '10.96.0.0/12',
+    serviceCIDR: hardWay ? HW_SERVICE_CIDR : '10.96.0.0/12',
     controlPlane: [{ name: 'cp-1', ips: ['127.0.0.1'] }],
     workers: Array.from({ length: opts.workers ?? 1 }, (_, i) => ({ name: `worker-${i + 1}`, ips: [`127.0.1.${i + 1}`] })),
     ...(opts.rootCA ? { rootCA: { enabled: true, commonName: 'Test Root CA' } } : {}),
@@ -145,12 +152,14 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
   const nodeRoot = join(pkiDir, 'nodes', 'cp-1');
   const K = join(nodeRoot, 'etc', 'kubernetes');
   const P = join(K, 'pki');
-  opts.tamper?.(P, dir);
+  const HW = join(nodeRoot, 'var', 'lib', 'kubernetes');
+  opts.tamper?.(hardWay ? HW : P, dir);
   mkdirSync(join(dir, 'logs'), { recursive: true });
   const procs = new Map<Component, ChildProcess>();
   const etcdUrl = `https://127.0.0.1:${etcdPort}`;
   const apiUrl = `https://127.0.0.1:${apiPort}`;
-  const args: Record<Component, string[]> = {
+  const ports = { apiPort, etcdPort, peerPort, cmPort, schedPort };
+  const kubeadmArgs: Record<Component, string[]> = {
     etcd: [
       '--name=cp-1',
       `--data-dir=${join(dir, 'etcd-data')}`,
@@ -223,6 +232,16 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
       `--secure-port=${schedPort}`,
     ],
   };
+  const args = hardWay ? hardWayArgs(dir, HW, ports) : kubeadmArgs;
+  const etcdClient = hardWay
+    ? // The hard way has one certificate for etcd: the API server's, as server, peer and client.
+      { url: etcdUrl, ca: join(HW, 'ca.crt'), cert: join(HW, 'kube-api-server.crt'), key: join(HW, 'kube-api-server.key') }
+    : {
+        url: etcdUrl,
+        ca: join(P, 'etcd/ca.crt'),
+        cert: join(P, 'etcd/healthcheck-client.crt'),
+        key: join(P, 'etcd/healthcheck-client.key'),
+      };
   const logPath = (c: Component): string => join(dir, 'logs', `${c}.log`);
   const start1 = (c: Component): void => {
     const fd = openSync(logPath(c), 'a');
@@ -240,7 +259,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
     await exited;
     clearTimeout(t);
   };
-  const admin = join(K, 'admin.conf');
+  const admin = hardWay ? join(HW, 'admin.kubeconfig') : join(K, 'admin.conf');
   const kubectl = (a: string[], kubeconfig = admin): { code: number; stdout: string; stderr: string } => {
     const r = spawnSync(join(bin, 'kubectl'), ['--kubeconfig', kubeconfig, '--request-timeout=10s', ...a], {
       encoding: 'utf8',
@@ -253,12 +272,14 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
       const p = procs.get(c);
       if (p && p.exitCode !== null) throw new Fatal(`${c} exited with ${p.exitCode}:\n${tail(logPath(c))}`);
     };
-    const ca = (f: string): string => readFileSync(join(P, f), 'utf8');
+    const read = (f: string): string => readFileSync(f, 'utf8');
     if (c === 'kube-apiserver') {
       await waitFor('kube-apiserver /readyz', () => {
         alive();
         return kubectl(['get', '--raw', '/readyz']).stdout.trim() === 'ok';
       });
+      // The hard way's admin is in system:masters: nothing to bind.
+      if (hardWay) return;
       // What `kubeadm init` does next: bind kubeadm:cluster-admins (admin.conf's group) with super-admin.conf.
       const superAdmin = join(K, 'super-admin.conf');
       if (kubectl(['get', 'clusterrolebinding', 'kubeadm:cluster-admins'], superAdmin).code !== 0) {
@@ -273,11 +294,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
     if (c === 'etcd')
       await waitFor('etcd /health', async () => {
         alive();
-        const r = await tlsGet(`${etcdUrl}/health`, {
-          ca: ca('etcd/ca.crt'),
-          cert: ca('etcd/healthcheck-client.crt'),
-          key: ca('etcd/healthcheck-client.key'),
-        });
+        const r = await tlsGet(`${etcdUrl}/health`, { ca: read(etcdClient.ca), cert: read(etcdClient.cert), key: read(etcdClient.key) });
         return r.status === 200 && r.body.includes('"health":"true"');
       });
     else
@@ -295,6 +312,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
     apiPort,
     apiUrl,
     admin,
+    etcd: etcdClient,
     kubectl,
     async start(component?: Component) {
       for (const c of component ? [component] : ORDER) {
@@ -328,4 +346,101 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
 
 function tail(path: string, lines = 30): string {
   return existsSync(path) ? readFileSync(path, 'utf8').trim().split('\n').slice(-lines).join('\n') : '';
+}
+
+/** The hard way's service and pod ranges (its kube-api-server certificate carries 10.32.0.1). */
+export const HW_SERVICE_CIDR = '10.32.0.0/24';
+export const HW_POD_CIDR = '10.200.0.0/16';
+
+/**
+ * Kubernetes the Hard Way's systemd units (units/*.service, configs/kube-scheduler.yaml), file for file, with
+ * these changes for a shared test machine: everything listens on 127.0.0.1 at free ports; etcd serves TLS with
+ * client-certificate auth using the API server's certificate (the tutorial before 2024; today's plain-HTTP
+ * etcd on 127.0.0.1 would test no certificate); the API server gets --service-cluster-ip-range (the unit
+ * leaves it at 10.0.0.0/24, outside its own certificate's 10.32.0.1) and its audit log goes under <dir>/logs.
+ */
+function hardWayArgs(
+  dir: string,
+  HW: string,
+  p: { apiPort: number; etcdPort: number; peerPort: number; cmPort: number; schedPort: number },
+): Record<Component, string[]> {
+  const etcdUrl = `https://127.0.0.1:${p.etcdPort}`;
+  const peerUrl = `https://127.0.0.1:${p.peerPort}`;
+  const schedulerConfig = join(dir, 'kube-scheduler.yaml');
+  writeFileSync(
+    schedulerConfig,
+    stringify({
+      apiVersion: 'kubescheduler.config.k8s.io/v1',
+      kind: 'KubeSchedulerConfiguration',
+      clientConnection: { kubeconfig: `${HW}/kube-scheduler.kubeconfig` },
+      leaderElection: { leaderElect: true },
+    }),
+  );
+  return {
+    etcd: [
+      '--name=controller',
+      `--initial-advertise-peer-urls=${peerUrl}`,
+      `--listen-peer-urls=${peerUrl}`,
+      `--listen-client-urls=${etcdUrl}`,
+      `--advertise-client-urls=${etcdUrl}`,
+      '--initial-cluster-token=etcd-cluster-0',
+      `--initial-cluster=controller=${peerUrl}`,
+      '--initial-cluster-state=new',
+      `--data-dir=${join(dir, 'etcd-data')}`,
+      `--cert-file=${HW}/kube-api-server.crt`,
+      `--key-file=${HW}/kube-api-server.key`,
+      `--trusted-ca-file=${HW}/ca.crt`,
+      '--client-cert-auth=true',
+      `--peer-cert-file=${HW}/kube-api-server.crt`,
+      `--peer-key-file=${HW}/kube-api-server.key`,
+      `--peer-trusted-ca-file=${HW}/ca.crt`,
+      '--peer-client-cert-auth=true',
+      '--listen-metrics-urls=',
+      '--log-level=warn',
+    ],
+    'kube-apiserver': [
+      '--allow-privileged=true',
+      '--audit-log-maxage=30',
+      '--audit-log-maxbackup=3',
+      '--audit-log-maxsize=100',
+      `--audit-log-path=${join(dir, 'logs', 'audit.log')}`,
+      '--authorization-mode=Node,RBAC',
+      '--bind-address=127.0.0.1',
+      '--advertise-address=127.0.0.1',
+      `--secure-port=${p.apiPort}`,
+      `--client-ca-file=${HW}/ca.crt`,
+      '--enable-admission-plugins=NamespaceLifecycle,NodeRestriction,LimitRanger,ServiceAccount,DefaultStorageClass,ResourceQuota',
+      `--etcd-servers=${etcdUrl}`,
+      `--etcd-cafile=${HW}/ca.crt`,
+      `--etcd-certfile=${HW}/kube-api-server.crt`,
+      `--etcd-keyfile=${HW}/kube-api-server.key`,
+      '--event-ttl=1h',
+      `--encryption-provider-config=${HW}/encryption-config.yaml`,
+      `--kubelet-certificate-authority=${HW}/ca.crt`,
+      `--kubelet-client-certificate=${HW}/kube-api-server.crt`,
+      `--kubelet-client-key=${HW}/kube-api-server.key`,
+      '--runtime-config=api/all=true',
+      `--service-account-key-file=${HW}/service-accounts.crt`,
+      `--service-account-signing-key-file=${HW}/service-accounts.key`,
+      `--service-account-issuer=https://127.0.0.1:${p.apiPort}`,
+      `--service-cluster-ip-range=${HW_SERVICE_CIDR}`,
+      '--service-node-port-range=30000-32767',
+      `--tls-cert-file=${HW}/kube-api-server.crt`,
+      `--tls-private-key-file=${HW}/kube-api-server.key`,
+    ],
+    'kube-controller-manager': [
+      '--bind-address=127.0.0.1',
+      `--secure-port=${p.cmPort}`,
+      `--cluster-cidr=${HW_POD_CIDR}`,
+      '--cluster-name=kubernetes',
+      `--cluster-signing-cert-file=${HW}/ca.crt`,
+      `--cluster-signing-key-file=${HW}/ca.key`,
+      `--kubeconfig=${HW}/kube-controller-manager.kubeconfig`,
+      `--root-ca-file=${HW}/ca.crt`,
+      `--service-account-private-key-file=${HW}/service-accounts.key`,
+      `--service-cluster-ip-range=${HW_SERVICE_CIDR}`,
+      '--use-service-account-credentials=true',
+    ],
+    'kube-scheduler': [`--config=${schedulerConfig}`, '--bind-address=127.0.0.1', `--secure-port=${p.schedPort}`],
+  };
 }
