@@ -49,6 +49,26 @@ describe('a control plane booted from anchorage pki init', () => {
     expect(who.status.userInfo.groups).toContain('kubeadm:cluster-admins');
   });
 
+  it('stores Secrets encrypted with the aescbc key of encryption-config.yaml (read from etcd directly)', async () => {
+    const plaintext = 'kubeadm-plaintext-51c9';
+    expect(c.kubectl(['create', 'secret', 'generic', 'enc', '-n', 'default', `--from-literal=value=${plaintext}`]).code).toBe(0);
+    // etcd v3's JSON gateway (there is no etcdctl here), over mTLS.
+    const r = await tlsGet(`${c.etcd.url}/v3/kv/range`, {
+      method: 'POST',
+      body: JSON.stringify({ key: Buffer.from('/registry/secrets/default/enc').toString('base64') }),
+      headers: { 'content-type': 'application/json' },
+      ca: readFileSync(c.etcd.ca, 'utf8'),
+      cert: readFileSync(c.etcd.cert, 'utf8'),
+      key: readFileSync(c.etcd.key, 'utf8'),
+    });
+    const kvs = JSON.parse(r.body).kvs as { value: string }[];
+    expect(kvs).toHaveLength(1);
+    const stored = Buffer.from((kvs[0] as { value: string }).value, 'base64');
+    const config = parseYaml(readFileSync(join(c.nodeRoot, 'etc/kubernetes/encryption-config.yaml'), 'utf8'));
+    expect(stored.toString('latin1').startsWith(`k8s:enc:aescbc:v1:${config.resources[0].providers[0].aescbc.keys[0].name}:`)).toBe(true);
+    expect(stored.includes(Buffer.from(plaintext))).toBe(false);
+  });
+
   it('signs an approved CSR with the cluster CA through the controller-manager', async () => {
     const kp = generateKey('ecdsa-p256');
     const csr = createCsr({ subject: 'O=dev,CN=alice', privateKey: kp.privateKey });

@@ -126,6 +126,10 @@ export interface Cluster {
 export type Component = 'etcd' | 'kube-apiserver' | 'kube-controller-manager' | 'kube-scheduler';
 const ORDER: Component[] = ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler'];
 
+/** The hard way's service and pod ranges (its kube-api-server certificate carries 10.32.0.1). */
+export const HW_SERVICE_CIDR = '10.32.0.0/24';
+export const HW_POD_CIDR = '10.200.0.0/16';
+
 export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> {
   const bin = kubeBinDir();
   const dir = mkdtempSync(join(tmpdir(), 'anchorage-cluster-'));
@@ -347,10 +351,6 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
 function tail(path: string, lines = 30): string {
   return existsSync(path) ? readFileSync(path, 'utf8').trim().split('\n').slice(-lines).join('\n') : '';
 }
-
-/** The hard way's service and pod ranges (its kube-api-server certificate carries 10.32.0.1). */
-export const HW_SERVICE_CIDR = '10.32.0.0/24';
-export const HW_POD_CIDR = '10.200.0.0/16';
 
 /**
  * Kubernetes the Hard Way's systemd units (units/*.service, configs/kube-scheduler.yaml), file for file, with
