@@ -1,8 +1,12 @@
 // `npm run cluster:up`: a real control plane from Anchorage's PKI for a person to use; Ctrl-C stops it.
+// LAYOUT=hard-way boots the hard-way layout instead of kubeadm's.
 import { startCluster } from './harness.ts';
 
 const t0 = Date.now();
-const c = await startCluster({ workers: Number(process.env.WORKERS ?? 2) });
+const c = await startCluster({
+  workers: Number(process.env.WORKERS ?? 2),
+  layout: process.env.LAYOUT === 'hard-way' ? 'hard-way' : 'kubeadm',
+});
 process.stdout.write(
   [
     `Control plane up in ${((Date.now() - t0) / 1000).toFixed(1)}s (etcd, kube-apiserver, kube-controller-manager, kube-scheduler).`,
