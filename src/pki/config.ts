@@ -123,7 +123,7 @@ export const clusterConfigSchema = z
   })
   .transform((c) => ({ ...c, apiServerPort: c.apiServerPort ?? defaultApiServerPort(c.layout, c.controlPlaneEndpoint) }));
 
-/** kubeadm's bindPort is 6443 whatever the endpoint says (a load balancer may listen elsewhere); the hard way has none. */
+/** kubeadm's bindPort is 6443 whatever the endpoint says (a load balancer may listen elsewhere); the hard way's endpoint is an API server. */
 function defaultApiServerPort(layout: 'kubeadm' | 'hard-way', endpoint: string): number {
   return layout === 'hard-way' ? (endpointPort(endpoint) ?? 6443) : 6443;
 }
