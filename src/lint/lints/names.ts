@@ -5,7 +5,7 @@ import type { Certificate } from '../../x509/certificate.ts';
 import { OID } from '../../x509/oids.ts';
 import { canonicalIp } from '../net.ts';
 import { defineLint, type LintContext } from '../types.ts';
-import { ekus } from './util.ts';
+import { ekus, showString } from './util.ts';
 
 const RFC = 'RFC 5280';
 
@@ -196,7 +196,7 @@ export const cnNotInSan = defineLint({
     const s = cert.sans;
     if (s.dns.some((d) => d.toLowerCase() === cn.toLowerCase())) return [];
     if (s.ip.some((ip) => canonicalIp(ip) === canonicalIp(cn))) return [];
-    return [`CN ${cn} is not among the SANs (${[...s.dns, ...s.ip].join(', ')})`];
+    return [`CN ${showString(cn)} is not among the SANs (${[...s.dns, ...s.ip].map(showString).join(', ')})`];
   },
 });
 
