@@ -60,7 +60,11 @@ describe('lint engine', () => {
 
   it('gives an issuer without basicConstraints the CA validity limit, not the leaf one', () => {
     const key = generateKey('ecdsa-p256');
-    const cert = issue(null, { subject: 'CN=Old CA', sans: {}, extKeyUsage: [], basicConstraints: false, validity: { days: 3000 } }, { key });
+    const cert = issue(
+      null,
+      { subject: 'CN=Old CA', sans: {}, extKeyUsage: [], basicConstraints: false, validity: { days: 3000 } },
+      { key },
+    );
     const ref = { cert, key: key.privateKey };
     const r = lintCertificates([{ cert }, { cert: issue(ref) }], { now: NOW });
     expect(r.findings.filter((f) => f.lintId === 'x509.validity.too-long')).toEqual([]);
