@@ -335,8 +335,10 @@ export const dnsUnderscore = defineLint({
 
 export const rsaCaKeyEncipherment = defineLint({
   id: 'x509.ca.rsa-key-encipherment',
-  severity: 'warning',
-  description: 'An RSA CA certificate allows keyEncipherment or dataEncipherment besides signing certificates.',
+  // kubeadm's CAs carry keyEncipherment (pki_helpers.go): a notice by default, a warning under the strict profile.
+  severity: 'notice',
+  strictSeverity: 'warning',
+  description: 'An RSA CA certificate allows keyEncipherment or dataEncipherment besides signing certificates (kubeadm CAs do).',
   remediation: 'Issue CA keyUsage as keyCertSign, cRLSign (and digitalSignature): a CA key should never decrypt anything.',
   source: 'RFC 3279 2.3.1',
   appliesTo: (cert) => cert.isCA && cert.keyInfo.algorithm === 'RSA' && cert.keyUsage !== undefined,
@@ -344,7 +346,9 @@ export const rsaCaKeyEncipherment = defineLint({
     const ku = cert.keyUsage ?? [];
     if (!ku.includes('keyCertSign') && !ku.includes('cRLSign')) return [];
     const bad = ku.filter((u) => u === 'keyEncipherment' || u === 'dataEncipherment');
-    return bad.length ? [`CA keyUsage also allows ${bad.join(' and ')} (it is ${ku.join(', ')})`] : [];
+    return bad.length
+      ? [`CA keyUsage also allows ${bad.join(' and ')} (it is ${ku.join(', ')}): a CA key should only sign; kubeadm sets it on its CAs`]
+      : [];
   },
 });
 
