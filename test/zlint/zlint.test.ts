@@ -3,7 +3,7 @@
 // process; wherever zlint has an Anchorage counterpart (mapping.ts), both fire or both stay quiet on every
 // certificate, apart from the differences listed below, each with its reason (also in docs/findings.md).
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -66,14 +66,23 @@ describe('zlint agreement on the generated corpus', () => {
     expect(unexplained.map((e) => `${e.label}: ${zl.get(e.file)?.parseError}`)).toEqual([]);
   });
 
-  it('every mapped zlint lint exists in zlint v3.7.3', () => {
-    const names = new Set(
-      execFileSync(zlintBinary(), ['-list'], { encoding: 'utf8' })
-        .split('\n')
-        .filter(Boolean)
-        .map((l) => (JSON.parse(l) as { name: string }).name),
-    );
+  it('every mapped or documented zlint lint exists in zlint v3.7.3, and docs/findings.md accounts for each RFC 5280 one', () => {
+    const all = execFileSync(zlintBinary(), ['-list'], { encoding: 'utf8' })
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as { name: string; source: string });
+    const names = new Set(all.map((l) => l.name));
     expect(Object.keys(ZLINT_COUNTERPARTS).filter((n) => !names.has(n))).toEqual([]);
+    const findings = readFileSync(join(import.meta.dirname, '..', '..', 'docs', 'findings.md'), 'utf8');
+    // Every zlint name the docs cite is real (one that is not was once cited here).
+    const cited = new Set([...findings.matchAll(/\b([ewn]_[a-z0-9_]+)\b/g)].map((m) => m[1] as string));
+    expect([...cited].filter((n) => !names.has(n))).toEqual([]);
+    // Every RFC 5280 lint has a row: a counterpart, or the reason there is none.
+    const rows = new Map([...findings.matchAll(/^\| `([ewn]_[a-z0-9_]+)` \| [^|]+ \| (.+) \|$/gm)].map((m) => [m[1] as string, m[2] as string]));
+    const rfc = all.filter((l) => l.source === 'RFC5280').map((l) => l.name);
+    expect(rfc.length).toBe(115);
+    expect(rfc.filter((n) => !rows.has(n))).toEqual([]);
+    for (const [n, ids] of Object.entries(ZLINT_COUNTERPARTS)) expect(rows.get(n), n).toBe(ids.map((i) => `\`${i}\``).join(', '));
   });
 
   it('fires exactly where Anchorage fires, lint by lint, certificate by certificate', () => {

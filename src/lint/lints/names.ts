@@ -139,7 +139,7 @@ export const sanDuplicate = defineLint({
   severity: 'warning',
   description: 'The same name appears twice in subjectAltName.',
   remediation: 'Reissue listing each name once; duplicates usually come from a templating bug.',
-  source: 'CA/B lint (zlint e_ext_san_dns_duplicate)',
+  source: 'CA/B practice (zlint n_san_dns_name_duplicate)',
   check: (cert) => {
     const s = cert.sans;
     const seen = new Set<string>();

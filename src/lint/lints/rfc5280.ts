@@ -31,7 +31,7 @@ const NAME_LIMITS: ReadonlyArray<[string, string, number]> = [
   [OID.L, 'L', 128],
   [OID.ST, 'ST', 128],
   [OID.STREET, 'street', 128],
-  ['2.5.4.17', 'postalCode', 40],
+  ['2.5.4.17', 'postalCode', 16],
   [OID.SERIALNUMBER, 'serialNumber', 64],
   [OID.EMAIL, 'emailAddress', 255],
   [OID.GIVENNAME, 'givenName', 32768],
