@@ -78,7 +78,9 @@ describe('zlint agreement on the generated corpus', () => {
     const cited = new Set([...findings.matchAll(/\b([ewn]_[a-z0-9_]+)\b/g)].map((m) => m[1] as string));
     expect([...cited].filter((n) => !names.has(n))).toEqual([]);
     // Every RFC 5280 lint has a row: a counterpart, or the reason there is none.
-    const rows = new Map([...findings.matchAll(/^\| `([ewn]_[a-z0-9_]+)` \| [^|]+ \| (.+) \|$/gm)].map((m) => [m[1] as string, m[2] as string]));
+    const rows = new Map(
+      [...findings.matchAll(/^\| `([ewn]_[a-z0-9_]+)` \| [^|]+ \| (.+) \|$/gm)].map((m) => [m[1] as string, m[2] as string]),
+    );
     const rfc = all.filter((l) => l.source === 'RFC5280').map((l) => l.name);
     expect(rfc.length).toBe(115);
     expect(rfc.filter((n) => !rows.has(n))).toEqual([]);
