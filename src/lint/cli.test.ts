@@ -77,12 +77,60 @@ describe('anchorage lint', () => {
 
   it('exits 1 on errors by default, 0 when the policy silences them, and 1 again with --fail-on warning', () => {
     expect(lintCommand([pki], { at })).toBe(1);
-    expect(out).toMatch(/^SEVERITY\s+LINT\s+CERTIFICATE\s+MESSAGE/);
+    expect(out).toMatch(/^SEVERITY\s+LINT\s+SUBJECT\s+FILE\s+MESSAGE/);
+    // The table names the certificate by its subject, beside the file.
+    expect(out).toMatch(/error\s+k8s\.apiserver\.missing-san\s+CN=kube-apiserver\s+\S*pki\/apiserver\.crt/);
+    // Files without certificates are counted; --verbose lists them.
+    expect(out).not.toContain('README.txt');
+    expect(out).toContain('1 file without certificates skipped (--verbose lists them)');
+    out = '';
+    lintCommand([pki], { at, verbose: true });
+    expect(out).toMatch(/skipped 1: \S*README\.txt \(/);
     expect(out).toContain('4 certificates: 1 error, 1 warning, 0 notices');
     expect(out.indexOf('error ')).toBeLessThan(out.indexOf('warning '));
     const policy = join(dir, 'policy.yaml');
     expect(lintCommand([pki], { at, policy })).toBe(0);
     expect(lintCommand([pki], { at, policy, failOn: 'warning' })).toBe(1);
+  });
+
+  it('catches, in a folder, a leaf whose issuer key is not the CA key (same CA name, re-keyed CA)', () => {
+    const d = join(dir, 'rekeyed');
+    mkdirSync(d);
+    const oldCa = newCa('CN=kubernetes');
+    const newCaSameName = newCa('CN=kubernetes');
+    writeFileSync(join(d, 'ca.crt'), newCaSameName.cert.toPem());
+    writeFileSync(
+      join(d, 'front-proxy-client.crt'),
+      issue(oldCa, { subject: 'CN=web.example.com', sans: { dns: ['web.example.com'] } }).toPem(),
+    );
+    const r = lintPaths([d], { at });
+    expect(r.findings.map((f) => f.lintId)).toContain('x509.signature.not-by-issuer');
+    const f = r.findings.find((x) => x.lintId === 'x509.signature.not-by-issuer');
+    expect(f?.message).toMatch(
+      /its issuer CN=kubernetes is in the set, but that CA's key did not sign it \(it names key id [0-9a-f]+; the CA's is [0-9a-f]+\)/,
+    );
+    // With the right CA beside it, nothing to report.
+    writeFileSync(join(d, 'old-ca.crt'), oldCa.cert.toPem());
+    expect(lintPaths([d], { at }).findings.filter((x) => x.lintId === 'x509.signature.not-by-issuer')).toEqual([]);
+  });
+
+  it('does not call a single leaf in a file named *-ca.pem a CA file, and shows invisible characters in names', () => {
+    const d = join(dir, 'names');
+    mkdirSync(d);
+    const ca = newCa('CN=Some CA');
+    writeFileSync(join(d, 'web-ca.pem'), issue(ca, { subject: 'CN=web.example.com', sans: { dns: ['web.example.com'] } }).toPem());
+    const zw = issue(ca, {
+      subject: [[{ type: '2.5.4.3', name: 'CN', value: 'web.example.com\u0007' }]],
+      sans: { dns: ['web.example.com'] },
+    });
+    writeFileSync(join(d, 'web.pem'), zw.toPem());
+    const r = lintPaths([d], { at });
+    expect(r.findings.filter((f) => f.lintId === 'k8s.bundle.non-ca')).toEqual([]);
+    const cn = r.findings.find((f) => f.lintId === 'x509.server.cn-not-in-san');
+    expect(cn?.message).toBe('CN "web.example.com\\u0007" is not among the SANs (web.example.com)');
+    expect(r.findings.find((f) => f.lintId === 'x509.subject.control-character')?.message).toBe(
+      'CN "web.example.com\\u0007" contains a control character',
+    );
   });
 
   it('names the kubeconfig field a certificate came from', () => {

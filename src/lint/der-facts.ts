@@ -18,6 +18,16 @@ export interface DerFacts {
   /** AlgorithmIdentifier DER inside TBS and outside it. */
   tbsSigAlg: Uint8Array;
   outerSigAlg: Uint8Array;
+  /** The subjectPublicKeyInfo AlgorithmIdentifier DER. */
+  spkiAlg: Uint8Array;
+  /** Every extension in order, with its raw value (inside the OCTET STRING). */
+  extensions: RawExtension[];
+}
+
+export interface RawExtension {
+  oid: string;
+  critical: boolean;
+  value: Uint8Array;
 }
 
 const cache = new WeakMap<Certificate, DerFacts>();
@@ -38,12 +48,22 @@ export function derFacts(cert: Certificate): DerFacts {
   const sigAlg = fields[i++] as Node;
   i++; // issuer
   const validity = fields[i++] as Node;
+  i++; // subject
+  const spki = fields[i++] as Node;
   const explicitNonCritical: string[] = [];
+  const extensions: RawExtension[] = [];
   const exts = fields.find((f) => f.tag === 0xa3);
   if (exts) {
     for (const e of exts.inner().children()) {
+      const o = decodeOid(e.child(0));
       const second = e.child(1);
-      if (second.tag === TAG.BOOLEAN && !decodeBool(second)) explicitNonCritical.push(decodeOid(e.child(0)));
+      let critical = false;
+      if (second.tag === TAG.BOOLEAN) {
+        critical = decodeBool(second);
+        if (!critical) explicitNonCritical.push(o);
+      }
+      const v = e.child(second.tag === TAG.BOOLEAN ? 2 : 1);
+      if (v.tag === TAG.OCTET_STRING) extensions.push({ oid: o, critical, value: v.value });
     }
   }
   const facts: DerFacts = {
@@ -52,6 +72,8 @@ export function derFacts(cert: Certificate): DerFacts {
     explicitNonCritical,
     tbsSigAlg: sigAlg.raw,
     outerSigAlg: top.child(1).raw,
+    spkiAlg: spki.child(0).raw,
+    extensions,
   };
   cache.set(cert, facts);
   return facts;
@@ -80,4 +102,9 @@ function unsigned(n: Node): bigint {
   if (v.length === 0) return 0n;
   if ((v[0] as number) & 0x80) return -1n; // negative: no working RSA key, reported as such
   return BigInt(`0x${Buffer.from(v.buffer, v.byteOffset, v.length).toString('hex')}`);
+}
+
+/** The first extension with this OID, raw, or undefined. */
+export function rawExtension(cert: Certificate, oid: string): RawExtension | undefined {
+  return derFacts(cert).extensions.find((e) => e.oid === oid);
 }

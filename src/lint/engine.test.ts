@@ -2,6 +2,7 @@
 // undecodable parts, and the SARIF rendering of a report.
 import { describe, expect, it } from 'vitest';
 import { DAY, issue, NOW, newCa, rebuild } from '../../test/support/lint-testkit.ts';
+import { generateKey } from '../x509/keys.ts';
 import { CATALOG, LINTS_BY_ID } from './catalog.ts';
 import { activeLints, failsAt, lintCertificates } from './engine.ts';
 import { DEFAULT_POLICY, parsePolicy } from './policy.ts';
@@ -32,18 +33,42 @@ describe('lint engine', () => {
   });
 
   it('takes the time from the caller, never from the clock', () => {
-    const cert = issue(newCa(), { validity: { days: 30 } });
+    const cert = issue(newCa(), { validity: { days: 300 } });
     const at = (d: number) => lintCertificates([{ cert }], { now: new Date(NOW.getTime() + d * DAY) }).findings.map((f) => f.lintId);
     expect(at(0)).toEqual([]);
-    expect(at(10)).toEqual(['x509.validity.expiring-soon']);
-    expect(at(20)).toEqual(['x509.validity.expiring-critical']);
-    expect(at(31)).toEqual(['x509.validity.expired']);
+    expect(at(280)).toEqual(['x509.validity.expiring-soon']);
+    expect(at(290)).toEqual(['x509.validity.expiring-critical']);
+    expect(at(301)).toEqual(['x509.validity.expired']);
     expect(at(-2)).toEqual(['x509.validity.not-yet-valid']);
   });
 
   it('uses longer expiry windows for CAs', () => {
-    const ca = newCa('CN=Short CA', { validity: { days: 60 } });
-    expect(lintCertificates([{ cert: ca.cert }], { now: NOW }).findings.map((f) => f.lintId)).toEqual(['x509.validity.expiring-soon']);
+    const ca = newCa('CN=Short CA', { validity: { days: 365 } });
+    const later = new Date(NOW.getTime() + 300 * DAY);
+    expect(lintCertificates([{ cert: ca.cert }], { now: later }).findings.map((f) => f.lintId)).toEqual(['x509.validity.expiring-soon']);
+    // A leaf with the same 65 days left is outside its 28-day window.
+    expect(lintCertificates([{ cert: issue(ca, { validity: { days: 365 } }) }], { now: later }).findings).toEqual([]);
+  });
+
+  it('does not call a fresh short-lived certificate expiring (windows are at most a third of the lifetime)', () => {
+    // A fresh 90-day CA: 90 days left equals the CA warning window, but it was issued today.
+    const ca = newCa('CN=Fresh 90-day CA', { validity: { days: 90 } });
+    expect(lintCertificates([{ cert: ca.cert }], { now: NOW }).findings).toEqual([]);
+    const late = lintCertificates([{ cert: ca.cert }], { now: new Date(NOW.getTime() + 65 * DAY) }).findings.map((f) => f.lintId);
+    expect(late).toEqual(['x509.validity.expiring-soon']);
+  });
+
+  it('gives an issuer without basicConstraints the CA validity limit, not the leaf one', () => {
+    const key = generateKey('ecdsa-p256');
+    const cert = issue(
+      null,
+      { subject: 'CN=Old CA', sans: {}, extKeyUsage: [], basicConstraints: false, validity: { days: 3000 } },
+      { key },
+    );
+    const ref = { cert, key: key.privateKey };
+    const r = lintCertificates([{ cert }, { cert: issue(ref) }], { now: NOW });
+    expect(r.findings.filter((f) => f.lintId === 'x509.validity.too-long')).toEqual([]);
+    expect(r.findings.map((f) => f.lintId)).toContain('x509.ca.basic-constraints-missing');
   });
 
   it('matches issuers by key identifier when two CAs share a name (rotation)', () => {
@@ -88,8 +113,9 @@ describe('lint engine', () => {
 
 describe('SARIF', () => {
   it('has one rule per lint and results that point at the rule, the file and the certificate', () => {
-    const cert = issue(newCa(), { subjectKeyId: false, validity: { days: 5 } });
-    const r = lintCertificates([{ cert, source: 'pki dir\\leaf.crt', location: 'block 1' }], { now: NOW });
+    const cert = issue(newCa(), { subjectKeyId: false, validity: { days: 30 } });
+    const now = new Date(NOW.getTime() + 25 * DAY);
+    const r = lintCertificates([{ cert, source: 'pki dir\\leaf.crt', location: 'block 1' }], { now });
     const log = toSarif(r) as unknown as {
       version: string;
       runs: {
@@ -113,7 +139,7 @@ describe('SARIF', () => {
     const results = run?.results ?? [];
     expect(results.map((x) => [x.ruleId, x.level])).toEqual([
       ['x509.validity.expiring-critical', 'error'],
-      ['x509.leaf.ski-missing', 'warning'],
+      ['x509.leaf.ski-missing', 'note'],
     ]);
     for (const x of results) {
       expect(rules[x.ruleIndex]?.id).toBe(x.ruleId);

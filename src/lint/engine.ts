@@ -32,26 +32,59 @@ export interface LintReport {
 
 const key = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.length).toString('latin1');
 
-/** The issuer of `c` among `bySubject`: same name, and the same key id when both sides carry one. */
-function findIssuer(c: Certificate, bySubject: Map<string, Certificate[]>): Certificate | undefined {
-  if (c.selfIssued) return undefined;
+/** Did `issuer`'s key sign `c`? Cached: one signature check per pair. */
+const signedCache = new WeakMap<Certificate, Map<Certificate, boolean>>();
+function signedBy(c: Certificate, issuer: Certificate): boolean {
+  let m = signedCache.get(c);
+  if (!m) {
+    m = new Map();
+    signedCache.set(c, m);
+  }
+  let v = m.get(issuer);
+  if (v === undefined) {
+    try {
+      v = c.verifiedBy(issuer.publicKey);
+    } catch {
+      v = false; // an unreadable key or signature: not this issuer
+    }
+    m.set(issuer, v);
+  }
+  return v;
+}
+
+/**
+ * The issuer of `c` among `bySubject`: same name and the key that made the signature (the same key id first,
+ * when both sides carry one). When certificates with the issuer's name are in the set but none of their
+ * keys signed, the best of them is returned as `claimed` (x509.signature.not-by-issuer: a leaf from a CA
+ * that was re-keyed, or from another CA with the same name).
+ */
+function findIssuer(c: Certificate, bySubject: Map<string, Certificate[]>): { issuer?: Certificate; claimed?: Certificate } {
+  if (c.selfIssued) return {};
   const cands = bySubject.get(key(c.issuerRaw));
-  if (!cands) return undefined;
+  if (!cands) return {};
   const aki = c.authorityKeyId;
-  let fallback: Certificate | undefined;
+  // Same key id first, then candidates without one, then other key ids (a CA re-keyed under the same name).
+  const sameId: Certificate[] = [];
+  const noId: Certificate[] = [];
+  const otherId: Certificate[] = [];
   for (const cand of cands) {
     if (cand === c) continue;
     const ski = cand.subjectKeyId;
-    if (aki !== undefined && ski !== undefined) {
-      if (ski === aki) return cand;
-    } else fallback ??= cand;
+    if (aki === undefined || ski === undefined) noId.push(cand);
+    else (ski === aki ? sameId : otherId).push(cand);
   }
-  return fallback;
+  // A matching key id is taken as the answer without a signature check (the common case, kept cheap:
+  // linting never verified signatures before); the rest must prove it with a signature.
+  if (sameId[0]) return { issuer: sameId[0] };
+  const ranked = [...noId, ...otherId];
+  for (const cand of ranked) if (signedBy(c, cand)) return { issuer: cand };
+  return ranked[0] ? { claimed: ranked[0] } : {};
 }
 
 /** Parts of the context that depend on the whole set. */
 function setContext(targets: readonly LintTarget[]): {
   issuer: (Certificate | undefined)[];
+  claimed: (Certificate | undefined)[];
   issuers: Set<Certificate>;
   sharers: Certificate[][];
 } {
@@ -71,16 +104,18 @@ function setContext(targets: readonly LintTarget[]): {
     }
   }
   const issuers = new Set<Certificate>();
-  const issuer = targets.map(({ cert }) => {
+  const found = targets.map(({ cert }) => {
     try {
       const i = findIssuer(cert, bySubject);
-      if (i) issuers.add(i);
+      if (i.issuer) issuers.add(i.issuer);
       return i;
     } catch (e) {
-      if (e instanceof DerError) return undefined;
+      if (e instanceof DerError) return {};
       throw e;
     }
   });
+  const issuer = found.map((f) => f.issuer);
+  const claimed = found.map((f) => f.claimed);
   const sharers = targets.map(({ cert }) => {
     const same = bySpki.get(cert.spkiSha256) ?? [];
     if (same.length < 2) return [];
@@ -96,7 +131,7 @@ function setContext(targets: readonly LintTarget[]): {
     }
     return out;
   });
-  return { issuer, issuers, sharers };
+  return { issuer, claimed, issuers, sharers };
 }
 
 export function activeLints(policy: Policy, lints: readonly Lint[] = CATALOG): Lint[] {
@@ -125,6 +160,8 @@ export function lintCertificates(targets: readonly LintTarget[], opts: LintOptio
     if (t.location !== undefined) ctx.location = t.location;
     const issuer = set.issuer[i];
     if (issuer) ctx.issuer = issuer;
+    const claimed = set.claimed[i];
+    if (claimed) ctx.claimedIssuer = claimed;
     try {
       const role = detectRole(t.cert, {
         ...(t.source !== undefined && { path: t.source }),
@@ -145,7 +182,7 @@ export function lintCertificates(targets: readonly LintTarget[], opts: LintOptio
         if (e instanceof DerError) continue;
         throw e;
       }
-      const sev = overrides[lint.id];
+      const sev = overrides[lint.id] ?? (policy.profile === 'strict' ? lint.strictSeverity : undefined);
       for (const f of found) findings.push(sev ? { ...f, severity: sev } : f);
     }
   });

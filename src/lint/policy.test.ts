@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { issue, NOW, newCa } from '../../test/support/lint-testkit.ts';
+import { DAY, issue, NOW, newCa } from '../../test/support/lint-testkit.ts';
 import { InputError } from '../common/errors.ts';
 import { failsAt, lintCertificates } from './engine.ts';
 import { DEFAULT_POLICY, loadPolicy, parsePolicy } from './policy.ts';
@@ -92,9 +92,12 @@ describe('policy', () => {
     const ca = newCa();
     const cert = issue(ca, { subjectKeyId: false });
     const base = lintCertificates([{ cert }], { now: NOW });
-    expect(base.findings.map((f) => f.lintId)).toEqual(['x509.leaf.ski-missing']);
-    expect(failsAt(base, 'warning')).toBe(true);
-    expect(failsAt(base, 'error')).toBe(false);
+    expect(base.findings.map((f) => [f.lintId, f.severity])).toEqual([['x509.leaf.ski-missing', 'notice']]);
+    expect(failsAt(base, 'notice')).toBe(true);
+    expect(failsAt(base, 'warning')).toBe(false);
+    const strict = lintCertificates([{ cert }], { now: NOW, policy: parsePolicy({ profile: 'strict' }, 'p') });
+    expect(strict.findings.map((f) => f.severity)).toEqual(['warning']);
+    expect(failsAt(strict, 'warning')).toBe(true);
     const off = lintCertificates([{ cert }], { now: NOW, policy: parsePolicy({ lints: { disabled: ['x509.leaf.ski-missing'] } }, 'p') });
     expect(off.findings).toEqual([]);
     const up = lintCertificates([{ cert }], {
@@ -107,11 +110,10 @@ describe('policy', () => {
   });
 
   it('moves the expiry windows', () => {
-    const cert = issue(newCa(), { validity: { days: 40 } });
-    expect(lintCertificates([{ cert }], { now: NOW }).findings).toEqual([]);
+    const cert = issue(newCa(), { validity: { days: 200 } });
+    const now = new Date(NOW.getTime() + 160 * DAY);
+    expect(lintCertificates([{ cert }], { now }).findings).toEqual([]);
     const early = parsePolicy({ expiry: { warningDays: 60 } }, 'p');
-    expect(lintCertificates([{ cert }], { now: NOW, policy: early }).findings.map((f) => f.lintId)).toEqual([
-      'x509.validity.expiring-soon',
-    ]);
+    expect(lintCertificates([{ cert }], { now, policy: early }).findings.map((f) => f.lintId)).toEqual(['x509.validity.expiring-soon']);
   });
 });

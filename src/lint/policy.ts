@@ -30,11 +30,14 @@ const sigAlg = z.string().refine((s) => KNOWN_SIGNATURE_ALGORITHMS.has(s) || /^\
 });
 
 export const PolicySchema = z.strictObject({
+  /** default: what matters for a Kubernetes PKI; strict: also what kubeadm does by design (leaf SKI, keyEncipherment on ECDSA). */
+  profile: z.enum(['default', 'strict']).default('default'),
   expiry: ExpirySchema,
   validity: z
     .strictObject({
       maxLeafDays: z.number().positive().default(398),
       maxCaDays: z.number().positive().default(3653),
+      maxRootDays: z.number().positive().default(7306),
       maxBackdateHours: z.number().nonnegative().default(48),
     })
     .prefault({}),
@@ -129,6 +132,8 @@ export function loadPolicy(path?: string): Policy {
     throw new InputError(`${path}: not valid YAML or JSON: ${(e as Error).message.split('\n')[0]}`);
   }
   if (data !== null && data !== undefined && (typeof data !== 'object' || Array.isArray(data)))
-    throw new InputError(`${path}: a policy must be a mapping of sections (expiry, validity, keys, signatures, kubernetes, lints)`);
+    throw new InputError(
+      `${path}: a policy must be a mapping of sections (profile, expiry, validity, keys, signatures, kubernetes, lints)`,
+    );
   return parsePolicy(data, path);
 }

@@ -36,6 +36,8 @@ export interface LintContext {
   issuer?: Certificate;
   /** Another certificate in the set names this one as its issuer: it acts as a CA. */
   issuesOthers: boolean;
+  /** The certificate whose name and key identifier match the issuer's, when its key did not sign this one. */
+  claimedIssuer?: Certificate;
   /** Other certificates in the set with the same public key but a different subject. */
   sharedKeyWith: readonly Certificate[];
   /** Number of certificates read from the same source. */
@@ -46,6 +48,11 @@ export interface Lint {
   /** Stable id: never renamed once released (policies and SARIF consumers key on it). */
   id: string;
   severity: Severity;
+  /**
+   * Severity under the `strict` profile, for lints whose default is lowered because the finding is how
+   * kubeadm (and so most clusters) issues by design: reported, but not a warning a user cannot act on.
+   */
+  strictSeverity?: Severity;
   /** One line: what is wrong. */
   description: string;
   /** One line: how to fix it. */

@@ -3,6 +3,7 @@
 import type { Command } from 'commander';
 import { InputError } from '../../common/errors.ts';
 import { failsAt, type LintReport, type LintTarget, lintCertificates } from '../../lint/engine.ts';
+import { showString } from '../../lint/lints/util.ts';
 import { loadPolicy } from '../../lint/policy.ts';
 import { toSarif } from '../../lint/sarif.ts';
 import { SEVERITIES, SEVERITY_RANK, type Severity } from '../../lint/types.ts';
@@ -16,6 +17,10 @@ export interface LintCliOptions {
   failOn?: string;
   /** Evaluate expiry at this time (ISO 8601 or Unix seconds) instead of now. */
   at?: string;
+  /** default|strict: strict also warns about what kubeadm does by design (docs/policy.md). */
+  profile?: string;
+  /** List the files that held no certificate in the table output. */
+  verbose?: boolean;
 }
 
 export interface LintOutput extends LintReport {
@@ -56,29 +61,36 @@ function parseFailOn(s: string | undefined): Severity {
 
 /** Read, lint and summarise; pure apart from reading the input and policy files. */
 export function lintPaths(paths: string[], o: LintCliOptions = {}, now: Date = new Date()): LintOutput {
-  const policy = loadPolicy(o.policy);
+  const loaded = loadPolicy(o.policy);
+  if (o.profile !== undefined && o.profile !== 'default' && o.profile !== 'strict')
+    throw new InputError(`--profile: '${o.profile}' is not a lint profile (expected default or strict)`);
+  const policy = o.profile !== undefined ? { ...loaded, profile: o.profile as 'default' | 'strict' } : loaded;
   const { targets, skipped } = readTargets(paths);
   if (targets.length === 0) throw new InputError(`no certificates found in ${paths.join(', ')}`);
   const report = lintCertificates(targets, { policy, now: o.at !== undefined ? parseAt(o.at) : now });
   return { ...report, skipped };
 }
 
-export function renderLint(out: LintOutput): string {
+export function renderLint(out: LintOutput, o: { verbose?: boolean } = {}): string {
   const rows = [...out.findings]
     .sort((a, b) => SEVERITY_RANK[b.severity] - SEVERITY_RANK[a.severity])
     .map((f) => [
       f.severity,
       f.lintId,
-      f.source ? `${f.source}${f.location ? ` [${f.location}]` : ''}` : f.subject || '(empty subject)',
+      showString(f.subject) || '(empty subject)',
+      f.source ? `${f.source}${f.location ? ` [${f.location}]` : ''}` : '-',
       f.message,
     ]);
   const s = out.summary;
   const plural = (n: number, w: string): string => `${n} ${w}${n === 1 ? '' : 's'}`;
   const summary = `${plural(out.certificates, 'certificate')}: ${plural(s.error, 'error')}, ${plural(s.warning, 'warning')}, ${plural(s.notice, 'notice')}`;
-  const skipped = out.skipped.length
-    ? `\nskipped ${out.skipped.length}: ${out.skipped.map((k) => `${k.source} (${k.reason})`).join('; ')}`
-    : '';
-  return `${rows.length ? renderTable(['SEVERITY', 'LINT', 'CERTIFICATE', 'MESSAGE'], rows) : ''}${summary}${skipped}\n`;
+  // Keys, manifests and READMEs beside the certificates are expected: counted, listed only with --verbose.
+  const skipped = !out.skipped.length
+    ? ''
+    : o.verbose
+      ? `\nskipped ${out.skipped.length}: ${out.skipped.map((k) => `${k.source} (${k.reason})`).join('; ')}`
+      : `; ${out.skipped.length} file${out.skipped.length === 1 ? '' : 's'} without certificates skipped (--verbose lists them)`;
+  return `${rows.length ? renderTable(['SEVERITY', 'LINT', 'SUBJECT', 'FILE', 'MESSAGE'], rows) : ''}${summary}${skipped}\n`;
 }
 
 /** The whole command: print in the chosen format and return the exit code. */
@@ -87,7 +99,7 @@ export function lintCommand(paths: string[], o: LintCliOptions = {}): number {
   const failOn = parseFailOn(o.failOn);
   const out = lintPaths(paths, o);
   if (format === 'sarif') process.stdout.write(`${JSON.stringify(toSarif(out), null, 2)}\n`);
-  else printOutput(out, format, () => renderLint(out));
+  else printOutput(out, format, () => renderLint(out, { verbose: o.verbose === true }));
   return failsAt(out, failOn) ? 1 : 0;
 }
 
@@ -100,6 +112,11 @@ export function register(program: Command): void {
     .option('-o, --output <format>', 'table|json|yaml|sarif', 'table')
     .option('--fail-on <severity>', 'exit 1 when a finding is at least this severe: error|warning|notice', 'error')
     .option('--at <time>', 'evaluate expiry at this time (ISO 8601 or Unix seconds) instead of now')
+    .option(
+      '--profile <profile>',
+      'default|strict: strict also warns about what kubeadm does by design (leaf SKI, keyEncipherment on ECDSA)',
+    )
+    .option('-v, --verbose', 'list the files that held no certificate')
     .action((paths: string[], o: LintCliOptions) => {
       process.exitCode = lintCommand(paths, o);
     });

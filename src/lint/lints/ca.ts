@@ -137,8 +137,10 @@ export const caSkiMissing = defineLint({
 
 export const leafSkiMissing = defineLint({
   id: 'x509.leaf.ski-missing',
-  severity: 'warning',
-  description: 'A leaf certificate has no subjectKeyIdentifier.',
+  // kubeadm (Go's x509) never sets a leaf SKI: a notice by default, a warning under the strict profile.
+  severity: 'notice',
+  strictSeverity: 'warning',
+  description: 'A leaf certificate has no subjectKeyIdentifier (kubeadm never sets one: a notice unless the profile is strict).',
   remediation: 'Issue leaves with a subjectKeyIdentifier; it makes rotations and key matching traceable.',
   source: `${RFC} 4.2.1.2`,
   appliesTo: (cert) => !cert.isCA,
@@ -211,13 +213,43 @@ const SIGN_ONLY_KEYS = new Set(['EC', 'Ed25519', 'Ed448', 'DSA']);
 
 export const keyEnciphermentNonRsa = defineLint({
   id: 'x509.key-usage.key-encipherment-non-rsa',
-  severity: 'warning',
-  description: 'keyEncipherment is set on a key that cannot encrypt (ECDSA, Ed25519).',
-  remediation: 'Use digitalSignature only for ECDSA/EdDSA keys (kubeadm sets keyEncipherment anyway; strict clients may refuse).',
-  source: 'RFC 5480 3, RFC 8410 5',
+  // kubeadm sets keyEncipherment on every certificate whatever the key type; Go ignores it: a notice by
+  // default, a warning under the strict profile.
+  severity: 'notice',
+  strictSeverity: 'warning',
+  description:
+    'keyEncipherment or dataEncipherment is set on a key that cannot encrypt (ECDSA, EdDSA); kubeadm does this on every certificate.',
+  remediation:
+    'Issue ECDSA/EdDSA certificates with digitalSignature only. Go-based Kubernetes components ignore the extra bit; strict TLS stacks may refuse.',
+  source: 'RFC 8813 3, RFC 8410 5, RFC 5480 3',
   appliesTo: (cert) => SIGN_ONLY_KEYS.has(cert.keyInfo.algorithm),
-  check: (cert) =>
-    cert.keyUsage?.includes('keyEncipherment') ? [`keyEncipherment on an ${cert.keyInfo.algorithm} key, which can only sign`] : [],
+  check: (cert) => {
+    const bad = (cert.keyUsage ?? []).filter((u) => u === 'keyEncipherment' || u === 'dataEncipherment');
+    if (!bad.length) return [];
+    const key = `${cert.keyInfo.algorithm}${cert.keyInfo.curve ? ` ${cert.keyInfo.curve}` : ''}`;
+    return [
+      `keyUsage allows ${bad.join(' and ')}, but an ${key} key can only sign, never encrypt (RFC 8813 forbids it; kubeadm sets it anyway, Go ignores it)`,
+    ];
+  },
+});
+
+export const notSignedByIssuer = defineLint({
+  id: 'x509.signature.not-by-issuer',
+  severity: 'error',
+  description: "The certificate's issuer name matches a CA in the set, but that CA's key did not sign it.",
+  remediation:
+    'Reissue it from the CA it names (its key was replaced, or a second CA with the same name signed it); every verifier will refuse the chain.',
+  source: `${RFC} 6.1.3 (a)(1)`,
+  appliesTo: (_cert, ctx) => ctx.claimedIssuer !== undefined,
+  check: (cert, ctx) => {
+    const i = ctx.claimedIssuer as NonNullable<typeof ctx.claimedIssuer>;
+    const ski = i.subjectKeyId;
+    const aki = cert.authorityKeyId;
+    const ids = aki && ski && aki !== ski ? ` (it names key id ${aki}; the CA's is ${ski})` : '';
+    return [
+      `its issuer ${i.subject || '(empty subject)'} is in the set, but that CA's key did not sign it${ids}: it was signed by another key with the same name`,
+    ];
+  },
 });
 
 export const nameConstraintsOnLeaf = defineLint({
@@ -250,4 +282,5 @@ export const CA_LINTS = [
   kuEkuInconsistent,
   keyEnciphermentNonRsa,
   nameConstraintsOnLeaf,
+  notSignedByIssuer,
 ];

@@ -221,11 +221,16 @@ export const wrongSigner = defineLint({
 const CA_FILE =
   /(^|[/\\])([^/\\]*[-_.])?(ca|cacert|ca-?bundle|trust-?bundle|ca-certificates|client-ca|requestheader-client-ca)\.(crt|pem|cer)$/i;
 
-/** The source is meant to hold CA certificates only. */
+/**
+ * The source is meant to hold CA certificates only: a kubeconfig's certificate-authority data, a file at a
+ * Kubernetes CA position (ca.crt, etcd/ca.crt, front-proxy-ca.crt: components load it as a trust anchor),
+ * or a bundle (several certificates) whose name says CA. A single certificate whose file name merely ends
+ * in -ca.pem is not evidence enough: the name alone does not make a file a trust anchor.
+ */
 function isCaSource(ctx: LintContext): boolean {
   if (ctx.location?.includes('certificate-authority')) return true;
   if (ctx.role?.ca) return true;
-  return ctx.source !== undefined && CA_FILE.test(ctx.source);
+  return ctx.sourceCount > 1 && ctx.source !== undefined && CA_FILE.test(ctx.source);
 }
 
 export const bundleNonCa = defineLint({

@@ -59,6 +59,33 @@ export const rsaSmallExponent = defineLint({
   },
 });
 
+/** The odd primes below 752 (CA/B BR 6.1.6: the modulus SHOULD have no factor smaller than 752). */
+const SMALL_PRIMES: readonly bigint[] = (() => {
+  const out: bigint[] = [];
+  for (let n = 3; n < 752; n += 2) {
+    let prime = true;
+    for (let d = 3; d * d <= n; d += 2) if (n % d === 0) prime = false;
+    if (prime) out.push(BigInt(n));
+  }
+  return out;
+})();
+
+export const rsaSmallFactor = defineLint({
+  id: 'x509.key.rsa-small-factor',
+  severity: 'error',
+  description: 'The RSA modulus has a prime factor below 752, so anyone can factor it.',
+  remediation: 'Replace the key: generate a new one with a standard library, and find out what produced this one.',
+  source: 'CA/B BR 6.1.6, NIST SP 800-89 5.3.3',
+  appliesTo: isRsa,
+  check: (cert) => {
+    const rsa = rsaPublicNumbers(cert);
+    // An even modulus is x509.key.rsa-even-modulus's finding.
+    if (!rsa || rsa.n <= 1n || (rsa.n & 1n) === 0n) return [];
+    const p = SMALL_PRIMES.find((q) => rsa.n % q === 0n && rsa.n !== q);
+    return p === undefined ? [] : [`RSA modulus is divisible by ${p}`];
+  },
+});
+
 export const rsaFermat = defineLint({
   id: 'x509.key.rsa-fermat-factorable',
   severity: 'error',
@@ -124,6 +151,7 @@ export const KEY_LINTS = [
   rsaEvenModulus,
   rsaBadExponent,
   rsaSmallExponent,
+  rsaSmallFactor,
   rsaFermat,
   roca,
   curveNotAllowed,

@@ -5,7 +5,7 @@ import type { Certificate } from '../../x509/certificate.ts';
 import { OID } from '../../x509/oids.ts';
 import { canonicalIp } from '../net.ts';
 import { defineLint, type LintContext } from '../types.ts';
-import { ekus } from './util.ts';
+import { ekus, showString } from './util.ts';
 
 const RFC = 'RFC 5280';
 
@@ -139,7 +139,7 @@ export const sanDuplicate = defineLint({
   severity: 'warning',
   description: 'The same name appears twice in subjectAltName.',
   remediation: 'Reissue listing each name once; duplicates usually come from a templating bug.',
-  source: 'CA/B lint (zlint e_ext_san_dns_duplicate)',
+  source: 'CA/B practice (zlint n_san_dns_name_duplicate)',
   check: (cert) => {
     const s = cert.sans;
     const seen = new Set<string>();
@@ -196,7 +196,7 @@ export const cnNotInSan = defineLint({
     const s = cert.sans;
     if (s.dns.some((d) => d.toLowerCase() === cn.toLowerCase())) return [];
     if (s.ip.some((ip) => canonicalIp(ip) === canonicalIp(cn))) return [];
-    return [`CN ${cn} is not among the SANs (${[...s.dns, ...s.ip].join(', ')})`];
+    return [`CN ${showString(cn)} is not among the SANs (${[...s.dns, ...s.ip].map(showString).join(', ')})`];
   },
 });
 

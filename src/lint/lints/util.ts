@@ -31,3 +31,16 @@ export function ekus(cert: Certificate): string[] {
 export function list(xs: readonly string[]): string {
   return xs.length ? xs.join(', ') : '(none)';
 }
+
+const INVISIBLE = /[\u0000-\u001f\u007f-\u009f\u00a0\u00ad\u2000-\u200f\u2028-\u202f\u205f-\u206f\ufeff]/;
+const INVISIBLE_G = new RegExp(INVISIBLE.source, 'g');
+
+/**
+ * A string as a reader should see it: unchanged when it prints unambiguously; otherwise quoted, with
+ * control characters, invisible format characters and unusual white space escaped ("web\u200b.example"),
+ * so two names that print alike are told apart.
+ */
+export function showString(s: string): string {
+  if (!INVISIBLE.test(s)) return s;
+  return JSON.stringify(s).replace(INVISIBLE_G, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
