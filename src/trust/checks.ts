@@ -4,21 +4,36 @@
 import type { Certificate } from '../x509/certificate.ts';
 import { extName } from '../x509/oids.ts';
 import type { ReasonCode } from './codes.ts';
+import { goNameConstraintFailures } from './gonames.ts';
 import { checkNameConstraints, describeNames, type HostTarget, matchesHost } from './names.ts';
 import type { Anchor } from './pool.ts';
+import {
+  goParseProblem,
+  goSignatureProblem,
+  goSignerKeyProblem,
+  goUnhandledCritical,
+  goView,
+  type Profile,
+  pssProblem,
+} from './profiles.ts';
 import { ekuRejects, keyUsageRejects, type Purpose } from './purpose.ts';
+import { strictProblems } from './strict.ts';
 
 export interface Finding {
   code: ReasonCode;
   /** Index in the path, leaf = 0, anchor = last. */
   step: number;
   message: string;
+  /** The strict-profile rule (PROFILE_VIOLATION only). */
+  rule?: string;
 }
 
 export interface PathContext {
   at: Date;
   purpose: Purpose;
   host?: HostTarget;
+  /** Whose rules: default 'openssl' (the RFC 5280 algorithm as openssl applies it). */
+  profile?: Profile;
 }
 
 export const q = (s: string): string => `\`${s === '' ? '(empty name)' : s}\``;
@@ -30,11 +45,15 @@ export function pathCerts(certs: readonly Certificate[], anchor: Anchor): Certif
 }
 
 export function checkPath(certs: readonly Certificate[], anchor: Anchor, ctx: PathContext): Finding[] {
-  const all = pathCerts(certs, anchor);
+  const profile = ctx.profile ?? 'openssl';
+  const go = profile === 'kubernetes';
+  // Go's view: extensions of version 1 and 2 certificates ignored, an empty EKU as none.
+  const all = go ? pathCerts(certs, anchor).map(goView) : pathCerts(certs, anchor);
   const out: Finding[] = [];
   const leaf = all[0];
   if (!leaf) return out;
   const anchorStep = certs.length; // index of the anchor, with or without a certificate
+  out.push(...profileChecks(all, anchor, anchorStep, ctx, profile));
 
   all.forEach((c, i) => {
     // Validity applies to anchors given as certificates too, as in openssl and Go.
@@ -50,18 +69,21 @@ export function checkPath(certs: readonly Certificate[], anchor: Anchor, ctx: Pa
         step: i,
         message: `${q(c.subject)} is not valid until ${day(c.notBefore)}, after the check time ${day(ctx.at)}`,
       });
-    const unknown = c.unknownCriticalExtensions;
+    const unknown = go ? goUnhandledCritical(c) : c.unknownCriticalExtensions;
     if (unknown.length)
       out.push({
         code: 'UNKNOWN_CRITICAL_EXTENSION',
         step: i,
-        message: `${q(c.subject)} has critical extension(s) ${unknown.map(extName).join(', ')} that Anchorage does not process, so it must be rejected`,
+        message: go
+          ? `${q(c.subject)} has critical extension(s) ${unknown.map(extName).join(', ')} that Go does not process, so Go rejects it`
+          : `${q(c.subject)} has critical extension(s) ${unknown.map(extName).join(', ')} that Anchorage does not process, so it must be rejected`,
       });
-    if (i > 0) out.push(...issuerChecks(c, i, all, i === anchorStep));
+    if (i > 0) out.push(...issuerChecks(c, i, all, i === anchorStep, go));
     out.push(...ekuCheck(c, i, ctx.purpose));
   });
 
-  const ku = keyUsageRejects(leaf, ctx.purpose);
+  // Go ignores the leaf's keyUsage (crypto/x509 verify.go: "KeyUsage status flags are ignored").
+  const ku = go ? undefined : keyUsageRejects(leaf, ctx.purpose);
   if (ku)
     out.push({
       code: 'KEY_USAGE_MISMATCH',
@@ -69,7 +91,16 @@ export function checkPath(certs: readonly Certificate[], anchor: Anchor, ctx: Pa
       message: `${q(leaf.subject)} cannot be used for ${ctx.purpose.name}: its keyUsage (${ku.has.join(', ') || 'empty'}) has none of ${ku.needs.join(', ')}`,
     });
 
-  out.push(...nameConstraintChecks(all));
+  if (go)
+    for (const f of goNameConstraintFailures(all))
+      out.push({
+        code: 'NAME_CONSTRAINT_VIOLATION',
+        step: f.step,
+        message: f.ca
+          ? `${f.message} in ${q((all[f.step] as Certificate).subject)}: not authorized by ${q(f.ca.subject)}`
+          : `${q((all[f.step] as Certificate).subject)}: ${f.message} (Go)`,
+      });
+  else out.push(...nameConstraintChecks(all));
 
   if (ctx.host && !matchesHost(leaf, ctx.host))
     out.push({
@@ -80,18 +111,21 @@ export function checkPath(certs: readonly Certificate[], anchor: Anchor, ctx: Pa
   return out;
 }
 
-function issuerChecks(c: Certificate, i: number, all: readonly Certificate[], isAnchor: boolean): Finding[] {
+function issuerChecks(c: Certificate, i: number, all: readonly Certificate[], isAnchor: boolean, go: boolean): Finding[] {
   const out: Finding[] = [];
   const child = all[i - 1] as Certificate;
   const bc = c.basicConstraints;
-  if (!bc?.ca)
+  // Go (CheckSignatureFrom, isValid): an anchor of version 1 or 2 without basicConstraints may sign.
+  const notCa = go && isAnchor ? (bc ? !bc.ca : c.version >= 3) : !bc?.ca;
+  if (notCa)
     out.push({
       code: 'NOT_A_CA',
       step: i,
       message: `${q(c.subject)} issued ${q(child.subject)} but is not a CA (basicConstraints ${bc ? 'cA=FALSE' : 'absent'}): a leaf certificate cannot act as an issuer`,
     });
   const ku = c.keyUsage;
-  if (ku !== undefined && !ku.includes('keyCertSign'))
+  // Go reads a keyUsage with no bit set as no keyUsage at all.
+  if (ku !== undefined && !ku.includes('keyCertSign') && !(go && ku.length === 0))
     out.push({
       code: 'MISSING_KEY_CERT_SIGN',
       step: i,
@@ -100,7 +134,8 @@ function issuerChecks(c: Certificate, i: number, all: readonly Certificate[], is
   // pathLen counts the non-self-issued intermediates below this CA, the leaf excluded (RFC 5280 6.1.4).
   if (bc?.ca && bc.pathLen !== undefined) {
     let below = 0;
-    for (let k = 1; k < i; k++) if (!(all[k] as Certificate).selfIssued) below++;
+    // Go counts self-issued intermediates too.
+    for (let k = 1; k < i; k++) if (go || !(all[k] as Certificate).selfIssued) below++;
     if (below > bc.pathLen)
       out.push({
         code: 'PATH_LEN_EXCEEDED',
@@ -145,5 +180,46 @@ function nameConstraintChecks(all: readonly Certificate[]): Finding[] {
       }
     }
   }
+  return out;
+}
+
+// What the profile adds: kubernetes, Go's parse refusals and signature rules; openssl, RSA-PSS parameter
+// combinations it cannot verify; strict, those plus the strict rules.
+function profileChecks(all: readonly Certificate[], anchor: Anchor, anchorStep: number, ctx: PathContext, profile: Profile): Finding[] {
+  const out: Finding[] = [];
+  all.forEach((c, i) => {
+    const signed = i < anchorStep; // the anchor's own signature is never relied on
+    if (profile === 'kubernetes') {
+      const p = goParseProblem(c);
+      if (p)
+        out.push({ code: 'MALFORMED_CERTIFICATE', step: i, message: `${q(c.subject)} is refused by Go's x509.ParseCertificate: ${p}` });
+      if (signed) {
+        const s = goSignatureProblem(c);
+        if (s)
+          out.push({
+            code: s.code,
+            step: i,
+            message: `${q(c.subject)} is signed with an algorithm Go refuses: ${s.why}`,
+          });
+        const issuer = all[i + 1];
+        const k = issuer ? goSignerKeyProblem(issuer) : undefined;
+        if (k) out.push({ code: 'UNSUPPORTED_SIGNATURE_ALGORITHM', step: i, message: `${q(c.subject)} is signed by a ${k}` });
+      }
+    } else if (signed) {
+      const p = pssProblem(c);
+      if (p) out.push({ code: 'UNSUPPORTED_SIGNATURE_ALGORITHM', step: i, message: `${q(c.subject)} is signed with ${p}` });
+    }
+    if (profile === 'strict') {
+      const role = i === 0 && anchorStep > 0 ? 'leaf' : i === anchorStep ? 'anchor' : 'intermediate';
+      for (const s of strictProblems(c, role, ctx.purpose, signed))
+        out.push({
+          code: 'PROFILE_VIOLATION',
+          step: i,
+          rule: `strict.${s.rule}`,
+          message: `${q(c.subject)} breaks strict rule ${s.rule}: ${s.detail}`,
+        });
+    }
+  });
+  void anchor;
   return out;
 }

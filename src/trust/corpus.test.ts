@@ -52,6 +52,11 @@ const OPENSSL_ERRORS: Record<ReasonCode, number[]> = {
   NAME_CONSTRAINT_VIOLATION: [47, 48],
   HOST_MISMATCH: [62, 64],
   UNKNOWN_CRITICAL_EXTENSION: [34],
+  // Only UNSUPPORTED_SIGNATURE_ALGORITHM can occur under the openssl profile these cases run with.
+  MALFORMED_CERTIFICATE: [],
+  INSECURE_SIGNATURE_ALGORITHM: [],
+  UNSUPPORTED_SIGNATURE_ALGORITHM: [7],
+  PROFILE_VIOLATION: [],
   REVOKED: [23],
   CRL_EXPIRED: [12],
   CRL_NOT_YET_VALID: [11],
@@ -102,6 +107,8 @@ function anchorage(dir: string, c: CaseJson) {
     leaf,
     anchors,
     intermediates,
+    // openssl's rules: this corpus compares with openssl verify (go-oracle.test.ts checks 'kubernetes' against Go).
+    profile: 'openssl',
     at: new Date(c.at),
     ...(c.purpose !== undefined ? { purpose: c.purpose } : {}),
     ...(c.host !== undefined ? { host: c.host } : {}),

@@ -28,6 +28,10 @@ export interface BuildOptions {
   /** Stop after this many paths: cross-signed meshes grow combinatorially. */
   maxPaths: number;
   sigCache: SignatureCache;
+  /** Reject a same-name issuer on an AKI/SKI mismatch without a signature check (default true; Go does not). */
+  keyIdShortcut?: boolean;
+  /** When a signature fails to verify: the algorithm's own problem (PSS parameters...), reported instead. */
+  signatureProblem?: (c: Certificate) => { code: ReasonCode; why: string } | undefined;
 }
 
 const q = (s: string): string => `\`${s === '' ? '(empty name)' : s}\``;
@@ -53,7 +57,7 @@ export function buildPaths(leaf: Certificate, index: TrustIndex, opts: BuildOpti
       if (out.length >= opts.maxPaths) return;
       if (a.cert && identityOf(a.cert) === identityOf(c)) continue;
       const named = a.cert !== undefined || a.name !== undefined;
-      if (a.cert && aki && a.cert.subjectKeyId && aki !== a.cert.subjectKeyId) {
+      if (opts.keyIdShortcut !== false && a.cert && aki && a.cert.subjectKeyId && aki !== a.cert.subjectKeyId) {
         fail(sameNameOtherKey(c, step, a.label, a, a.cert.subjectKeyId));
         found = true;
         continue;
@@ -63,7 +67,9 @@ export function buildPaths(leaf: Certificate, index: TrustIndex, opts: BuildOpti
         found = true;
       } else if (named) {
         found = true;
-        fail(aki !== undefined && aki === a.keyId ? badSignature(c, step, a.label, a) : sameNameOtherKey(c, step, a.label, a));
+        const sp = opts.signatureProblem?.(c);
+        if (sp) fail({ code: sp.code, step, message: `the signature of ${q(c.subject)} cannot be checked: ${sp.why}`, other: a });
+        else fail(aki !== undefined && aki === a.keyId ? badSignature(c, step, a.label, a) : sameNameOtherKey(c, step, a.label, a));
       }
     }
 
@@ -71,11 +77,16 @@ export function buildPaths(leaf: Certificate, index: TrustIndex, opts: BuildOpti
       if (out.length >= opts.maxPaths) return;
       if (identityOf(i) === identityOf(c)) continue;
       found = true;
-      if (aki && i.subjectKeyId && aki !== i.subjectKeyId) {
+      if (opts.keyIdShortcut !== false && aki && i.subjectKeyId && aki !== i.subjectKeyId) {
         fail(sameNameOtherKey(c, step, i.subject, i, i.subjectKeyId));
         continue;
       }
       if (!opts.sigCache.verify(c, i.publicKey, i.spkiSha256)) {
+        const sp = opts.signatureProblem?.(c);
+        if (sp) {
+          fail({ code: sp.code, step, message: `the signature of ${q(c.subject)} cannot be checked: ${sp.why}`, other: i });
+          continue;
+        }
         fail(aki !== undefined && aki === i.subjectKeyId ? badSignature(c, step, i.subject, i) : sameNameOtherKey(c, step, i.subject, i));
         continue;
       }

@@ -6,6 +6,7 @@ import type { ReasonCode } from './codes.ts';
 import { type HostTarget, parseHost } from './names.ts';
 import { buildPaths, type RawPath } from './paths.ts';
 import { type Anchor, type AnchorInput, TrustIndex } from './pool.ts';
+import { goParseProblem, goSignatureProblem, goView, type Profile, parseProfile, pssProblem } from './profiles.ts';
 import { parsePurpose } from './purpose.ts';
 import { checkRevocation, type RevocationPolicy } from './revocation.ts';
 import { SignatureCache } from './sigcache.ts';
@@ -32,6 +33,11 @@ export interface VerifyOptions {
   /** Most candidate paths to build (default 64). */
   maxPaths?: number;
   sigCache?: SignatureCache;
+  /**
+   * Whose rules the verdict predicts (src/trust/profiles.ts): 'kubernetes' (default; Go's crypto/x509),
+   * 'openssl' (openssl verify -x509_strict) or 'strict' (openssl's plus RFC 5280/CA-B profile rules).
+   */
+  profile?: Profile | string;
 }
 
 export type Role = 'leaf' | 'intermediate' | 'anchor';
@@ -53,6 +59,8 @@ export interface Failure {
   step: number;
   subject: string;
   message: string;
+  /** The strict-profile rule id, for PROFILE_VIOLATION. */
+  rule?: string;
 }
 
 export interface Candidate {
@@ -76,6 +84,7 @@ export interface VerifyResult {
   at: string;
   purpose: string;
   host: string | null;
+  profile: Profile;
 }
 
 const DEFAULT_CACHE = new SignatureCache();
@@ -86,19 +95,51 @@ export function verifyChain(opts: VerifyOptions): VerifyResult {
   const purpose = parsePurpose(opts.purpose);
   const host: HostTarget | undefined = opts.host === undefined ? undefined : parseHost(opts.host);
   const sigCache = opts.sigCache ?? DEFAULT_CACHE;
-  const raw = buildPaths(opts.leaf, index, { maxDepth: opts.maxDepth ?? 10, maxPaths: opts.maxPaths ?? 64, sigCache });
+  const profile = parseProfile(opts.profile);
+  const raw = buildPaths(opts.leaf, index, {
+    maxDepth: opts.maxDepth ?? 10,
+    maxPaths: opts.maxPaths ?? 64,
+    sigCache,
+    // Go tries every same-name candidate's signature, whatever the key identifiers say.
+    keyIdShortcut: profile !== 'kubernetes',
+    signatureProblem: (c) =>
+      profile === 'kubernetes'
+        ? goSignatureProblem(c)
+        : pssProblem(c)
+          ? { code: 'UNSUPPORTED_SIGNATURE_ALGORITHM', why: pssProblem(c) as string }
+          : undefined,
+  });
 
+  // Go cannot even load a leaf its parser refuses: that is the whole verdict.
+  const unparsable = profile === 'kubernetes' ? goParseProblem(goView(opts.leaf)) : undefined;
+  if (unparsable)
+    raw.splice(0, raw.length, {
+      certs: [opts.leaf],
+      failure: {
+        code: 'MALFORMED_CERTIFICATE',
+        step: 0,
+        message: `${JSON.stringify(opts.leaf.subject)} is refused by Go's x509.ParseCertificate: ${unparsable}`,
+      },
+    });
   const candidates = raw.map((p): Candidate => {
     const path = summarize(p);
     let findings: Finding[];
     if (p.anchor) {
-      findings = checkPath(p.certs, p.anchor, host ? { at, purpose, host } : { at, purpose });
+      findings = checkPath(p.certs, p.anchor, host ? { at, purpose, host, profile } : { at, purpose, profile });
       const policy = opts.revocation ?? 'if-present';
       if (policy === 'require' || (opts.crls?.length && policy !== 'none'))
         findings.push(...checkRevocation(p.certs, p.anchor, { crls: opts.crls ?? [], policy, at, sigCache }));
     } else findings = p.failure ? [p.failure] : [];
     findings.sort((a, b) => a.step - b.step);
-    const failures = findings.map((f) => ({ code: f.code, step: f.step, subject: path[f.step]?.subject ?? '', message: f.message }));
+    const failures = findings.map(
+      (f): Failure => ({
+        code: f.code,
+        step: f.step,
+        subject: path[f.step]?.subject ?? '',
+        message: f.message,
+        ...(f.rule ? { rule: f.rule } : {}),
+      }),
+    );
     return { path, complete: p.anchor !== undefined, ok: p.anchor !== undefined && failures.length === 0, failures };
   });
   candidates.sort(rank);
@@ -115,6 +156,7 @@ export function verifyChain(opts: VerifyOptions): VerifyResult {
     at: at.toISOString(),
     purpose: purpose.name,
     host: host?.value ?? null,
+    profile,
   };
 }
 

@@ -2,7 +2,7 @@
 // ones; names, extensions and hashes are decoded on first access and cached.
 import { hash, type KeyObject } from 'node:crypto';
 import { InputError } from '../common/errors.ts';
-import { DerError, decodeBool, decodeOid, decodeSmallInt, decodeTime, type Node, oid as oidTlv, readNode, TAG } from './der.ts';
+import { DerError, decodeBool, decodeOid, decodeSmallInt, decodeTime, derIssues, type Node, oid as oidTlv, readNode, TAG } from './der.ts';
 import {
   type AuthorityInfoAccess,
   type BasicConstraints,
@@ -83,8 +83,9 @@ export class Certificate extends SignedObject {
   private _ski?: string | null;
   private _aki?: string | null;
 
-  constructor(der: Uint8Array) {
-    super(der, 'certificate', 'tbsCertificate');
+  constructor(input: Uint8Array) {
+    super(input, 'certificate', 'tbsCertificate');
+    const der = this.der;
     const tbs = this.bodyNode;
 
     let pos = tbs.valueStart;
@@ -125,6 +126,47 @@ export class Certificate extends SignedObject {
         `signature algorithm mismatch: outer ${sigAlgName(this.signatureAlgorithmOid)}, inside TBS ${sigAlgName(this.tbsSignatureAlgorithmOid)}`,
       );
     if (version < 3 && exts) this.warnings.push(`version ${version} certificate carries extensions`);
+  }
+
+  // ---------- encoding ----------
+
+  /** What the generic walk cannot see: DER inside extension values and the RSA key, DEFAULTs, times. */
+  protected override moreEncodingIssues(out: string[]): void {
+    const der = this.der;
+    const first = readNode(der, this.bodyNode.valueStart, this.bodyNode.end);
+    if (first.tag === 0xa0 && first.inner().length === 1 && der[first.inner().valueStart] === 0)
+      out.push('version v1 is encoded explicitly (a DEFAULT value: DER omits it)');
+    const validity = readNode(der, this.issuerNode.end, this.bodyNode.end);
+    for (const t of validity.children()) {
+      const v = t.value;
+      const canonical =
+        (t.tag === TAG.UTC_TIME && v.length === 13) || (t.tag === TAG.GENERALIZED_TIME && v.length === 15 && v[14] === 0x5a);
+      if (!canonical || v[v.length - 1] !== 0x5a)
+        out.push(`time ${JSON.stringify(Buffer.from(v).toString('latin1'))} is not in DER form (YYMMDDHHMMSSZ or YYYYMMDDHHMMSSZ)`);
+    }
+    const spkiAlg = this.spkiNode.child(0).child(0);
+    if (decodeOid(spkiAlg) === OID.rsaEncryption) {
+      const bits = this.spkiNode.after(this.spkiNode.child(0));
+      for (const i of derIssues(der, bits.valueStart + 1, bits.end)) out.push(`RSA public key: ${i}`);
+    }
+    if (!this.extsNode) return;
+    for (const e of this.extsNode.children()) {
+      const id = e.child(0);
+      const name = extName(decodeOid(id));
+      let next = e.after(id);
+      if (next.tag === TAG.BOOLEAN) {
+        if (der[next.valueStart] === 0) out.push(`extension ${name} encodes critical=FALSE explicitly (a DEFAULT value: DER omits it)`);
+        next = e.after(next);
+      }
+      if (next.tag !== TAG.OCTET_STRING) continue;
+      for (const i of derIssues(der, next.valueStart, next.end)) out.push(`extension ${name}: ${i}`);
+      if (name === extName(OID.basicConstraints) && next.length > 2) {
+        const bc = readNode(der, next.valueStart, next.end);
+        const c0 = bc.length > 0 ? readNode(der, bc.valueStart, bc.end) : undefined;
+        if (c0?.tag === TAG.BOOLEAN && der[c0.valueStart] === 0)
+          out.push('basicConstraints encodes cA=FALSE explicitly (a DEFAULT value: DER omits it)');
+      }
+    }
   }
 
   // ---------- identity ----------

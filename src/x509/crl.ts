@@ -144,8 +144,9 @@ export class Crl extends SignedObject {
   private _entryUnknown?: UnknownCriticalExtension[];
   private _index?: Map<string, CrlEntry>;
 
-  constructor(der: Uint8Array) {
-    super(der, 'certificateList', 'tbsCertList');
+  constructor(input: Uint8Array) {
+    super(input, 'certificateList', 'tbsCertList');
+    const der = this.der;
     const tbs = this.bodyNode;
 
     let n = readNode(der, tbs.valueStart, tbs.end);

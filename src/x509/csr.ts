@@ -72,8 +72,9 @@ export class Csr extends SignedObject {
   private _sans?: SubjectAltNames;
   private _valid?: boolean;
 
-  constructor(der: Uint8Array) {
-    super(der, 'certificationRequest', 'certificationRequestInfo');
+  constructor(input: Uint8Array) {
+    super(input, 'certificationRequest', 'certificationRequestInfo');
+    const der = this.der;
     const info = this.bodyNode;
 
     const ver = readNode(der, info.valueStart, info.end).expect(TAG.INTEGER, 'version');

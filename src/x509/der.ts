@@ -485,3 +485,65 @@ function tlvBody(parts: Uint8Array[]): Uint8Array {
   }
   return out;
 }
+
+// ---------- DER strictness ----------
+// The reader above is lenient where BER and DER differ but the value is still clear (long-form or
+// padded lengths, padded INTEGERs, BOOLEANs other than 0xff). Go's crypto/x509 (cryptobyte) is not:
+// it refuses such certificates as malformed, so Kubernetes would refuse them. derIssues finds them.
+
+/** At most this many issues are reported per object: the first few say enough. */
+const MAX_DER_ISSUES = 16;
+const MAX_DER_DEPTH = 64;
+
+/**
+ * Where `buf` (one or more TLVs from `pos` to `limit`) is valid BER but not DER: non-minimal lengths,
+ * non-minimal INTEGERs, BOOLEANs other than 0x00/0xff, BIT STRINGs with bad padding. Walks every
+ * constructed node; primitive contents (OCTET STRING payloads) are not entered. Structural damage
+ * is not reported here: the reader throws on it.
+ */
+export function derIssues(buf: Uint8Array, pos = 0, limit: number = buf.length, out: string[] = []): string[] {
+  walkDer(buf, pos, limit, out, 0);
+  return out;
+}
+
+function walkDer(buf: Uint8Array, pos: number, limit: number, out: string[], depth: number): void {
+  while (pos < limit && out.length < MAX_DER_ISSUES) {
+    if (pos + 2 > limit) return;
+    const tag = buf[pos] as number;
+    const first = buf[pos + 1] as number;
+    let len = first;
+    let p = pos + 2;
+    if (first === 0x80) {
+      out.push(`indefinite length at byte ${pos} (BER, not DER)`);
+      return;
+    }
+    if (first & 0x80) {
+      const n = first & 0x7f;
+      if (n > 4 || p + n > limit) return;
+      len = 0;
+      for (let i = 0; i < n; i++) len = len * 256 + (buf[p + i] as number);
+      if (buf[p] === 0 || len < 0x80 || (n > 1 && len < 256 ** (n - 1)))
+        out.push(`non-minimal length encoding at byte ${pos} (${n + 1} length bytes for ${len})`);
+      p += n;
+    }
+    const end = p + len;
+    if (end > limit) return;
+    if (tag & 0x20) {
+      if (depth < MAX_DER_DEPTH) walkDer(buf, p, end, out, depth + 1);
+    } else if (tag === TAG.INTEGER || tag === TAG.ENUMERATED) {
+      if (
+        len > 1 &&
+        ((buf[p] === 0 && ((buf[p + 1] as number) & 0x80) === 0) || (buf[p] === 0xff && ((buf[p + 1] as number) & 0x80) !== 0))
+      )
+        out.push(`non-minimal INTEGER at byte ${pos}`);
+    } else if (tag === TAG.BOOLEAN) {
+      if (len === 1 && buf[p] !== 0 && buf[p] !== 0xff) out.push(`BOOLEAN at byte ${pos} is 0x${hex2(buf[p] as number)}, not 0xff`);
+    } else if (tag === TAG.BIT_STRING && len >= 1) {
+      const unused = buf[p] as number;
+      if (unused > 7 || (len === 1 && unused !== 0)) out.push(`BIT STRING at byte ${pos} has ${unused} unused bits`);
+      else if (unused && ((buf[end - 1] as number) & ((1 << unused) - 1)) !== 0)
+        out.push(`BIT STRING at byte ${pos} has non-zero padding bits`);
+    }
+    pos = end;
+  }
+}

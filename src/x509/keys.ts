@@ -8,6 +8,7 @@ import {
   type KeyObject,
   sign as nodeSign,
   verify as nodeVerify,
+  publicEncrypt,
 } from 'node:crypto';
 import { InputError } from '../common/errors.ts';
 import { bitStringBytes, DerError, decodeOid, type Node, NULL, oid, parse, seq, TAG } from './der.ts';
@@ -238,8 +239,9 @@ export function verifySignature(
   try {
     if (!keyTypesFor(sigAlgOid).includes(pub.asymmetricKeyType ?? '')) return false;
     if (sigAlgOid === OID.rsassaPss) {
-      const p = pssParams(sigAlgParams);
-      return nodeVerify(p.hash, data, { key: pub, padding: 6 /* RSA_PKCS1_PSS_PADDING */, saltLength: p.saltLength }, signature);
+      const p = parsePssParams(sigAlgParams);
+      if (pssUnsupported(p)) return false;
+      return verifyPss(pub, p, data, signature);
     }
     const digest = sigAlgDigest(sigAlgOid);
     if (digest === undefined) return false;
@@ -249,22 +251,135 @@ export function verifySignature(
   }
 }
 
-function pssParams(params: Node | undefined): { hash: string; saltLength: number } {
-  let hash = 'sha1';
-  let saltLength = 20;
-  if (params && params.tag === TAG.SEQUENCE) {
-    for (const c of params.children()) {
-      if (c.tag === 0xa0) {
-        const h = decodeOid(c.inner().child(0));
-        hash = h === OID.sha256 ? 'sha256' : h === OID.sha384 ? 'sha384' : h === OID.sha512 ? 'sha512' : 'sha1';
-      } else if (c.tag === 0xa2) {
-        const v = c.inner().value;
-        saltLength = 0;
-        for (const b of v) saltLength = saltLength * 256 + b;
-      }
-    }
+/** RSASSA-PSS-params (RFC 4055), read exactly; absent fields take their DEFAULTs (SHA-1, MGF1-SHA-1, 20, 1). */
+export interface PssParams {
+  /** sha1, sha224, sha256, sha384, sha512, or the OID when unknown. */
+  hash: string;
+  /** The MGF OID (id-mgf1 is the only one defined). */
+  mgf: string;
+  /** MGF1's hash, named like `hash`. */
+  mgf1Hash: string;
+  saltLength: number;
+  trailerField: number;
+  /** Which fields were encoded (Go requires hash, MGF and salt to be explicit). */
+  explicit: { hash: boolean; mgf: boolean; salt: boolean };
+  /** The hash AlgorithmIdentifiers carry parameters other than NULL or nothing. */
+  oddHashParams: boolean;
+}
+
+const HASH_NAMES: Record<string, string> = {
+  '1.3.14.3.2.26': 'sha1',
+  '2.16.840.1.101.3.4.2.4': 'sha224',
+  [OID.sha256]: 'sha256',
+  [OID.sha384]: 'sha384',
+  [OID.sha512]: 'sha512',
+};
+
+/** Throws DerError when the parameters are not a well-formed RSASSA-PSS-params. */
+export function parsePssParams(params: Node | undefined): PssParams {
+  const out: PssParams = {
+    hash: 'sha1',
+    mgf: OID.mgf1,
+    mgf1Hash: 'sha1',
+    saltLength: 20,
+    trailerField: 1,
+    explicit: { hash: false, mgf: false, salt: false },
+    oddHashParams: false,
+  };
+  if (!params || params.tag === TAG.NULL) return out;
+  params.expect(TAG.SEQUENCE, 'RSASSA-PSS-params');
+  const hashOf = (ai: Node): string => {
+    ai.expect(TAG.SEQUENCE, 'hash AlgorithmIdentifier');
+    const o = decodeOid(ai.child(0).expect(TAG.OID, 'hash OID'));
+    const p = ai.children()[1];
+    if (p && p.tag !== TAG.NULL) out.oddHashParams = true;
+    return HASH_NAMES[o] ?? o;
+  };
+  const smallInt = (n: Node): number => {
+    const v = n.expect(TAG.INTEGER, 'PSS parameter').value;
+    if (v.length === 0 || v.length > 4 || ((v[0] as number) & 0x80) !== 0) throw new DerError('PSS parameter out of range', n.start);
+    let x = 0;
+    for (const b of v) x = x * 256 + b;
+    return x;
+  };
+  let last = -1;
+  for (const c of params.children()) {
+    const k = c.contextNumber;
+    if (k <= last || k > 3 || !c.constructed) throw new DerError('unexpected field in RSASSA-PSS-params', c.start);
+    last = k;
+    const inner = c.inner();
+    if (k === 0) {
+      out.hash = hashOf(inner);
+      out.explicit.hash = true;
+    } else if (k === 1) {
+      inner.expect(TAG.SEQUENCE, 'maskGenAlgorithm');
+      out.mgf = decodeOid(inner.child(0).expect(TAG.OID, 'MGF OID'));
+      out.mgf1Hash = hashOf(inner.child(1));
+      out.explicit.mgf = true;
+    } else if (k === 2) {
+      out.saltLength = smallInt(inner);
+      out.explicit.salt = true;
+    } else out.trailerField = smallInt(inner);
   }
-  return { hash, saltLength };
+  return out;
+}
+
+/** Why Node/OpenSSL cannot verify with these PSS parameters, or undefined when it can. */
+export function pssUnsupported(p: PssParams): string | undefined {
+  if (p.mgf !== OID.mgf1) return `RSA-PSS with mask generation function ${p.mgf} (only MGF1 is defined)`;
+  if (!['sha1', 'sha224', 'sha256', 'sha384', 'sha512'].includes(p.hash)) return `RSA-PSS with unknown hash ${p.hash}`;
+  if (!['sha1', 'sha224', 'sha256', 'sha384', 'sha512'].includes(p.mgf1Hash)) return `RSA-PSS with unknown MGF1 hash ${p.mgf1Hash}`;
+  if (p.trailerField !== 1) return `RSA-PSS with trailer field ${p.trailerField} (only 1 is defined)`;
+  return undefined;
+}
+
+/**
+ * EMSA-PSS-VERIFY (RFC 8017 9.1.2) by hand: Node's verify ties MGF1's hash to the message hash, and
+ * RSASSA-PSS-params may name another. The RSA operation is Node's (raw, no padding).
+ */
+function verifyPss(pub: KeyObject, p: PssParams, data: Uint8Array, signature: Uint8Array): boolean {
+  const modBits = pub.asymmetricKeyDetails?.modulusLength;
+  if (!modBits) return false;
+  const k = Math.ceil(modBits / 8);
+  if (signature.length !== k) return false;
+  // RSAVP1: s^e mod n. publicEncrypt with no padding computes exactly that on a k-byte input.
+  let em: Buffer;
+  try {
+    em = publicEncrypt({ key: pub, padding: 3 /* RSA_NO_PADDING */ }, Buffer.from(signature));
+  } catch {
+    return false;
+  }
+  const emBits = modBits - 1;
+  const emLen = Math.ceil(emBits / 8);
+  if (em.length > emLen) {
+    if (em.subarray(0, em.length - emLen).some((b) => b !== 0)) return false;
+    em = em.subarray(em.length - emLen);
+  }
+  const hLen = createHash(p.hash).digest().length;
+  const sLen = p.saltLength;
+  if (emLen < hLen + sLen + 2 || em[emLen - 1] !== 0xbc) return false;
+  const maskedDb = em.subarray(0, emLen - hLen - 1);
+  const h = em.subarray(emLen - hLen - 1, emLen - 1);
+  const topBits = 8 * emLen - emBits;
+  if (topBits && ((maskedDb[0] as number) & (0xff << (8 - topBits)) & 0xff) !== 0) return false;
+  // MGF1 with the parameters' MGF hash.
+  const mask = Buffer.alloc(maskedDb.length);
+  for (let counter = 0, off = 0; off < mask.length; counter++) {
+    const c = Buffer.alloc(4);
+    c.writeUInt32BE(counter);
+    const block = createHash(p.mgf1Hash).update(h).update(c).digest();
+    block.copy(mask, off, 0, Math.min(block.length, mask.length - off));
+    off += block.length;
+  }
+  const db = Buffer.from(maskedDb.map((b, i) => b ^ (mask[i] as number)));
+  if (topBits) db[0] = (db[0] as number) & (0xff >> topBits);
+  const psLen = emLen - hLen - sLen - 2;
+  for (let i = 0; i < psLen; i++) if (db[i] !== 0) return false;
+  if (db[psLen] !== 0x01) return false;
+  const salt = db.subarray(db.length - sLen);
+  const mHash = createHash(p.hash).update(data).digest();
+  const h2 = createHash(p.hash).update(Buffer.alloc(8)).update(mHash).update(salt).digest();
+  return h2.equals(h);
 }
 
 export function publicKeyFromSpki(spki: Uint8Array): KeyObject {

@@ -1,7 +1,8 @@
 // Helpers shared by the signed PKIX objects: certificates, CSRs, CRLs.
 import { hash, type KeyObject } from 'node:crypto';
 import { InputError } from '../common/errors.ts';
-import { bitStringBytes, DerError, decodeOid, type Node, parse, readNode, TAG } from './der.ts';
+import { berToDer } from './ber.ts';
+import { bitStringBytes, DerError, decodeOid, derIssues, type Node, parse, readNode, TAG } from './der.ts';
 import { verifySignature } from './keys.ts';
 import { sigAlgName } from './oids.ts';
 
@@ -68,9 +69,22 @@ export class SignedObject {
   protected readonly sigAlgNode: Node;
   protected readonly sigNode: Node;
   private _sha256?: string;
+  private _encodingIssues?: string[];
+  /** Set when the input used BER indefinite lengths: `der` is then the DER re-encoding of it. */
+  private readonly berIssue?: string;
 
-  constructor(der: Uint8Array, what: string, bodyName: string) {
-    const e = readSignedEnvelope(der, what, bodyName);
+  constructor(input: Uint8Array, what: string, bodyName: string) {
+    let der = input;
+    let e: SignedEnvelope;
+    try {
+      e = readSignedEnvelope(der, what, bodyName);
+    } catch (err) {
+      // Indefinite lengths: read what a BER decoder would, and say it is not DER (encodingIssues).
+      if (!(err instanceof DerError && err.message.startsWith('indefinite length'))) throw err;
+      der = berToDer(input);
+      e = readSignedEnvelope(der, what, bodyName);
+      this.berIssue = `indefinite length at byte ${err.offset} (BER, not DER; shown re-encoded as DER)`;
+    }
     this.der = der;
     this.bodyNode = e.body;
     this.sigAlgNode = e.sigAlg;
@@ -84,6 +98,27 @@ export class SignedObject {
   get signatureAlgorithm(): string {
     return sigAlgName(this.signatureAlgorithmOid);
   }
+  /**
+   * Where the encoding is valid BER but not DER (non-minimal lengths or INTEGERs, indefinite lengths,
+   * BOOLEANs other than 0xff, bad BIT STRING padding, explicitly encoded DEFAULT values). Go's parser,
+   * hence every Kubernetes component, refuses such objects as malformed. Empty: strict DER.
+   */
+  get encodingIssues(): string[] {
+    if (!this._encodingIssues) {
+      const out = this.berIssue ? [this.berIssue] : [];
+      derIssues(this.der, 0, this.der.length, out);
+      this.moreEncodingIssues(out);
+      this._encodingIssues = out;
+    }
+    return this._encodingIssues;
+  }
+  /** True when the object is strict DER (encodingIssues is empty). */
+  get isDer(): boolean {
+    return this.encodingIssues.length === 0;
+  }
+  /** Subclasses add what the generic walk cannot see (DER inside OCTET STRINGs, DEFAULT values). */
+  protected moreEncodingIssues(_out: string[]): void {}
+
   /** SHA-256 of the whole DER, lowercase hex. */
   get sha256(): string {
     this._sha256 ??= hash('sha256', this.der);
