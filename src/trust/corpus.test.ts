@@ -25,6 +25,7 @@ interface CaseJson {
   anchorKeyNames: (string | null)[];
   expect: { trusted: boolean; code?: ReasonCode };
   openssl: Scenario['openssl'];
+  profile?: string;
 }
 
 const root = mkdtempSync(join(tmpdir(), 'anchorage-trust-corpus-'));
@@ -52,11 +53,10 @@ const OPENSSL_ERRORS: Record<ReasonCode, number[]> = {
   NAME_CONSTRAINT_VIOLATION: [47, 48],
   HOST_MISMATCH: [62, 64],
   UNKNOWN_CRITICAL_EXTENSION: [34],
-  // Only UNSUPPORTED_SIGNATURE_ALGORITHM can occur under the openssl profile these cases run with.
   MALFORMED_CERTIFICATE: [],
   INSECURE_SIGNATURE_ALGORITHM: [],
   UNSUPPORTED_SIGNATURE_ALGORITHM: [7],
-  PROFILE_VIOLATION: [],
+  PROFILE_VIOLATION: [85],
   REVOKED: [23],
   CRL_EXPIRED: [12],
   CRL_NOT_YET_VALID: [11],
@@ -80,6 +80,7 @@ function writeCase(s: Scenario): string {
     expect: s.expect,
     openssl: s.openssl,
   };
+  if (s.profile !== undefined) c.profile = s.profile;
   if (s.purpose !== undefined) c.purpose = s.purpose;
   if (s.host !== undefined) c.host = s.host;
   if (s.maxDepth !== undefined) c.maxDepth = s.maxDepth;
@@ -108,7 +109,7 @@ function anchorage(dir: string, c: CaseJson) {
     anchors,
     intermediates,
     // openssl's rules: this corpus compares with openssl verify (go-oracle.test.ts checks 'kubernetes' against Go).
-    profile: 'openssl',
+    profile: c.profile ?? 'openssl',
     at: new Date(c.at),
     ...(c.purpose !== undefined ? { purpose: c.purpose } : {}),
     ...(c.host !== undefined ? { host: c.host } : {}),

@@ -187,6 +187,8 @@ function goParseProblemUnchecked(c: Certificate): string | undefined {
   const badIp = s.ip.find((x) => x.startsWith('invalid('));
   if (badIp) return `cannot parse IP address of length ${(badIp.length - 9) / 2}`;
   for (const u of s.uri) {
+    // Go's url.Parse: bad percent-escapes, control characters, an empty scheme.
+    if (/%(?![0-9a-fA-F]{2})/.test(u) || /[\x00-\x1f\x7f]/.test(u) || u.startsWith(':')) return `cannot parse URI "${u}"`;
     const m = /^[a-z][a-z0-9+.-]*:\/\/(?:[^@/?#]*@)?(\[[^\]]*\]|[^/?#]*)/i.exec(u);
     if (m?.[1] && !goUriHostValid(m[1])) return `cannot parse URI "${u}": invalid domain`;
   }

@@ -1,6 +1,6 @@
 // A TLV tree for building malformed and mutated PKIX objects in tests: decode DER into nodes, change
 // them, re-encode (optionally with BER forms DER forbids), and re-sign a TBS with any algorithm.
-import { type KeyObject, sign } from 'node:crypto';
+import { createHash, type KeyObject, privateEncrypt, randomBytes, sign } from 'node:crypto';
 import { readNode } from '../../src/x509/der.ts';
 
 export interface Tlv {
@@ -93,7 +93,7 @@ const HASH_OID = {
 };
 
 /** The AlgorithmIdentifier and the node:crypto call for a signature algorithm. */
-export function sigAlg(a: SigAlg): { id: Tlv; hash: string; pss?: number } {
+export function sigAlg(a: SigAlg): { id: Tlv; hash: string; pss?: number; mgf1?: string } {
   if (typeof a === 'object') {
     const { hash, mgf1Hash, saltLength, trailer } = a.pss;
     const kids: Tlv[] = [];
@@ -103,7 +103,7 @@ export function sigAlg(a: SigAlg): { id: Tlv; hash: string; pss?: number } {
       kids.push(cons(0xa1, cons(0x30, oidTlv('1.2.840.113549.1.1.8'), cons(0x30, oidTlv(HASH_OID[mgf1Hash]), NULL_TLV()))));
     if (saltLength !== 20) kids.push(cons(0xa2, prim(0x02, saltLength < 128 ? [saltLength] : [0, saltLength])));
     if (trailer !== undefined) kids.push(cons(0xa3, prim(0x02, [trailer])));
-    return { id: cons(0x30, oidTlv('1.2.840.113549.1.1.10'), cons(0x30, ...kids)), hash, pss: saltLength };
+    return { id: cons(0x30, oidTlv('1.2.840.113549.1.1.10'), cons(0x30, ...kids)), hash, pss: saltLength, mgf1: mgf1Hash };
   }
   switch (a) {
     case 'ed25519':
@@ -130,15 +130,42 @@ export function sigAlg(a: SigAlg): { id: Tlv; hash: string; pss?: number } {
  * assembles the outer SEQUENCE. `outer` lets a test give the outer SEQUENCE a BER length.
  */
 export function signTbs(tbs: Tlv, alg: SigAlg, key: KeyObject, outer: Partial<Tlv> = {}): Uint8Array {
-  const { id, hash, pss } = sigAlg(alg);
+  const { id, hash, pss, mgf1 } = sigAlg(alg);
   const kids = tbs.kids as Tlv[];
   const sigIdx = kids[0]?.tag === 0xa0 ? 2 : 1;
   kids[sigIdx] = clone(id);
   const tbsDer = encodeTree(tbs);
-  const opts = pss === undefined ? key : { key, padding: 6, saltLength: pss };
-  const sig = sign(hash === '' ? null : hash, tbsDer, opts);
+  const sig = pss === undefined ? sign(hash === '' ? null : hash, tbsDer, key) : signPss(key, hash, mgf1 ?? hash, pss, tbsDer);
   return encodeTree({ ...outer, tag: 0x30, kids: [{ tag: 0x30, raw: tbsDer }, clone(id), prim(0x03, [0, ...sig])] });
 }
 
 /** The TBS tree of a certificate. */
 export const tbsOf = (certDer: Uint8Array): Tlv => (decodeTree(certDer).kids as Tlv[])[0] as Tlv;
+
+/**
+ * RSASSA-PSS signing by hand (RFC 8017 9.1.1, EMSA-PSS-ENCODE + raw RSA), so a test can use an MGF1
+ * hash other than the message hash, which Node's sign cannot. Checked by openssl and Go, not by us.
+ */
+function signPss(key: KeyObject, hash: string, mgf1Hash: string, sLen: number, data: Uint8Array): Uint8Array {
+  const modBits = key.asymmetricKeyDetails?.modulusLength as number;
+  const emBits = modBits - 1;
+  const emLen = Math.ceil(emBits / 8);
+  const mHash = createHash(hash).update(data).digest();
+  const hLen = mHash.length;
+  const salt = randomBytes(sLen);
+  const h = createHash(hash).update(Buffer.alloc(8)).update(mHash).update(salt).digest();
+  const db = Buffer.concat([Buffer.alloc(emLen - sLen - hLen - 2), Buffer.from([1]), salt]);
+  const mask = Buffer.alloc(db.length);
+  for (let counter = 0, off = 0; off < mask.length; counter++) {
+    const c = Buffer.alloc(4);
+    c.writeUInt32BE(counter);
+    const block = createHash(mgf1Hash).update(h).update(c).digest();
+    block.copy(mask, off, 0, Math.min(block.length, mask.length - off));
+    off += block.length;
+  }
+  const masked = Buffer.from(db.map((b, i) => b ^ (mask[i] as number)));
+  masked[0] = (masked[0] as number) & (0xff >> (8 * emLen - emBits));
+  const em = Buffer.concat([masked, h, Buffer.from([0xbc])]);
+  const k = Math.ceil(modBits / 8);
+  return privateEncrypt({ key, padding: 3 /* RSA_NO_PADDING */ }, Buffer.concat([Buffer.alloc(k - em.length), em]));
+}

@@ -3,10 +3,13 @@
 import type { KeyObject } from 'node:crypto';
 import type { ReasonCode } from '../../src/trust/codes.ts';
 import { AT, ca, type Issued, key, leaf } from '../../src/trust/fixtures.ts';
-import type { Certificate } from '../../src/x509/certificate.ts';
+import type { Profile } from '../../src/trust/profiles.ts';
+import { Certificate } from '../../src/x509/certificate.ts';
 import { type CreateCrlRequest, createCrl } from '../../src/x509/crl.ts';
 import { NULL } from '../../src/x509/der.ts';
+import { generateKey } from '../../src/x509/keys.ts';
 import type { CrlReason } from '../../src/x509/oids.ts';
+import { signTbs, tbsOf } from './der-tree.ts';
 
 export interface Scenario {
   name: string;
@@ -25,6 +28,8 @@ export interface Scenario {
   /** Anchors are not self-signed: openssl needs -partial_chain to trust them. */
   partialChain?: boolean;
   expect: { trusted: boolean; code?: ReasonCode };
+  /** The profile `expect` is for (default 'openssl'). */
+  profile?: Profile;
   /** 'same': openssl's verdict must equal ours; 'n/a': openssl cannot express the case; differs: documented in docs/trust.md. */
   openssl: 'same' | 'n/a' | { differs: string };
   /**
@@ -676,6 +681,59 @@ export function buildScenarios(): Scenario[] {
     crls: [crlOf(root), crlOf(twin)],
     expect: bad('CRL_MISSING_CRL_SIGN'),
   });
+  // ---- profiles: what Go-based clients refuse and OpenSSL-based ones accept, and the strict rules ----
+  const resign = (c: Certificate, by: Issued, alg: Parameters<typeof signTbs>[1], pad = false): Certificate => {
+    const t = tbsOf(c.der);
+    if (pad) t.padLength = 1;
+    return new Certificate(signTbs(t, alg, by.key));
+  };
+  const sha1Leaf = resign(leaf('CN=sha1.example.com', int, server('sha1.example.com')).cert, int, 'ecdsa-sha1');
+  const sha1Case = { anchors: [root.cert], intermediates: [int.cert], leaf: sha1Leaf, purpose: 'server' };
+  add({
+    name: 'sha1-signature-kubernetes',
+    ...sha1Case,
+    profile: 'kubernetes',
+    expect: bad('INSECURE_SIGNATURE_ALGORITHM'),
+    openssl: { differs: 'Go refuses SHA-1 signatures (Kubernetes cannot use the certificate); openssl accepts them' },
+  });
+  add({ name: 'sha1-signature-openssl', ...sha1Case, expect: ok, kubernetes: bad('INSECURE_SIGNATURE_ALGORITHM') });
+  const paddedLeaf = resign(leaf('CN=ber.example.com', int, server('ber.example.com')).cert, int, 'ecdsa-sha256', true);
+  const berCase = { anchors: [root.cert], intermediates: [int.cert], leaf: paddedLeaf, purpose: 'server' };
+  add({
+    name: 'non-der-length-kubernetes',
+    ...berCase,
+    profile: 'kubernetes',
+    expect: bad('MALFORMED_CERTIFICATE'),
+    openssl: { differs: "Go's parser refuses a non-minimal length (BER, not DER); openssl reads it" },
+  });
+  add({ name: 'non-der-length-openssl', ...berCase, expect: ok, kubernetes: bad('MALFORMED_CERTIFICATE') });
+  const rsaRoot = ca('CN=RSA Root', undefined, { pair: generateKey('rsa-2048') });
+  const pssMgf1 = resign(leaf('CN=pss.example.com', rsaRoot, server('pss.example.com')).cert, rsaRoot, {
+    pss: { hash: 'sha256', mgf1Hash: 'sha1', saltLength: 32 },
+  });
+  const pssCase = { anchors: [rsaRoot.cert], intermediates: [], leaf: pssMgf1, purpose: 'server' };
+  add({ name: 'pss-mgf1-sha1-openssl', ...pssCase, expect: ok, kubernetes: bad('UNSUPPORTED_SIGNATURE_ALGORITHM') });
+  add({
+    name: 'pss-mgf1-sha1-kubernetes',
+    ...pssCase,
+    profile: 'kubernetes',
+    expect: bad('UNSUPPORTED_SIGNATURE_ALGORITHM'),
+    openssl: { differs: 'Go accepts RSA-PSS only with MGF1 of the message hash; openssl verifies any MGF1 hash' },
+  });
+  const pssGo = resign(leaf('CN=pss2.example.com', rsaRoot, server('pss2.example.com')).cert, rsaRoot, {
+    pss: { hash: 'sha384', mgf1Hash: 'sha384', saltLength: 48 },
+  });
+  add({ name: 'pss-sha384', anchors: [rsaRoot.cert], intermediates: [], leaf: pssGo, purpose: 'server', expect: ok });
+  add({
+    name: 'strict-leaf-without-aki',
+    anchors: [root.cert],
+    intermediates: [int.cert],
+    leaf: noAkiLeaf.cert,
+    profile: 'strict',
+    expect: bad('PROFILE_VIOLATION'),
+    kubernetes: ok,
+  });
+
   // Go does no revocation checking: the Go comparison runs these chains without their CRLs.
   for (const sc of out) if (sc.crls?.length && !sc.expect.trusted) sc.kubernetes ??= ok;
   return out;
