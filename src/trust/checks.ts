@@ -26,6 +26,8 @@ export interface Finding {
   message: string;
   /** The strict-profile rule (PROFILE_VIOLATION only). */
   rule?: string;
+  /** A few words for a one-line verdict ("SHA-1 signature"). */
+  detail?: string;
 }
 
 export interface PathContext {
@@ -192,22 +194,28 @@ function profileChecks(all: readonly Certificate[], anchor: Anchor, anchorStep: 
     if (profile === 'kubernetes') {
       const p = goParseProblem(c);
       if (p)
-        out.push({ code: 'MALFORMED_CERTIFICATE', step: i, message: `${q(c.subject)} is refused by Go's x509.ParseCertificate: ${p}` });
+        out.push({
+          code: 'MALFORMED_CERTIFICATE',
+          step: i,
+          detail: p,
+          message: `${q(c.subject)} is refused by Go's x509.ParseCertificate: ${p}`,
+        });
       if (signed) {
         const s = goSignatureProblem(c);
         if (s)
           out.push({
             code: s.code,
             step: i,
+            detail: s.why,
             message: `${q(c.subject)} is signed with an algorithm Go refuses: ${s.why}`,
           });
         const issuer = all[i + 1];
         const k = issuer ? goSignerKeyProblem(issuer) : undefined;
-        if (k) out.push({ code: 'UNSUPPORTED_SIGNATURE_ALGORITHM', step: i, message: `${q(c.subject)} is signed by a ${k}` });
+        if (k) out.push({ code: 'UNSUPPORTED_SIGNATURE_ALGORITHM', step: i, detail: k, message: `${q(c.subject)} is signed by a ${k}` });
       }
     } else if (signed) {
       const p = pssProblem(c);
-      if (p) out.push({ code: 'UNSUPPORTED_SIGNATURE_ALGORITHM', step: i, message: `${q(c.subject)} is signed with ${p}` });
+      if (p) out.push({ code: 'UNSUPPORTED_SIGNATURE_ALGORITHM', step: i, detail: p, message: `${q(c.subject)} is signed with ${p}` });
     }
     if (profile === 'strict') {
       const role = i === 0 && anchorStep > 0 ? 'leaf' : i === anchorStep ? 'anchor' : 'intermediate';
@@ -216,6 +224,7 @@ function profileChecks(all: readonly Certificate[], anchor: Anchor, anchorStep: 
           code: 'PROFILE_VIOLATION',
           step: i,
           rule: `strict.${s.rule}`,
+          detail: s.detail,
           message: `${q(c.subject)} breaks strict rule ${s.rule}: ${s.detail}`,
         });
     }

@@ -13,6 +13,7 @@ export interface BuildFailure {
   step: number;
   message: string;
   other?: Certificate | Anchor;
+  detail?: string;
 }
 
 /** Certificates from the leaf up; `anchor` set when the path reached one. */
@@ -68,7 +69,8 @@ export function buildPaths(leaf: Certificate, index: TrustIndex, opts: BuildOpti
       } else if (named) {
         found = true;
         const sp = opts.signatureProblem?.(c);
-        if (sp) fail({ code: sp.code, step, message: `the signature of ${q(c.subject)} cannot be checked: ${sp.why}`, other: a });
+        if (sp)
+          fail({ code: sp.code, step, detail: sp.why, message: `the signature of ${q(c.subject)} cannot be checked: ${sp.why}`, other: a });
         else fail(aki !== undefined && aki === a.keyId ? badSignature(c, step, a.label, a) : sameNameOtherKey(c, step, a.label, a));
       }
     }
@@ -84,7 +86,7 @@ export function buildPaths(leaf: Certificate, index: TrustIndex, opts: BuildOpti
       if (!opts.sigCache.verify(c, i.publicKey, i.spkiSha256)) {
         const sp = opts.signatureProblem?.(c);
         if (sp) {
-          fail({ code: sp.code, step, message: `the signature of ${q(c.subject)} cannot be checked: ${sp.why}`, other: i });
+          fail({ code: sp.code, step, detail: sp.why, message: `the signature of ${q(c.subject)} cannot be checked: ${sp.why}`, other: i });
           continue;
         }
         fail(aki !== undefined && aki === i.subjectKeyId ? badSignature(c, step, i.subject, i) : sameNameOtherKey(c, step, i.subject, i));

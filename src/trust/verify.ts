@@ -61,6 +61,8 @@ export interface Failure {
   message: string;
   /** The strict-profile rule id, for PROFILE_VIOLATION. */
   rule?: string;
+  /** A few words for a one-line verdict, where the code alone is not enough ("SHA-1 signature"). */
+  detail?: string;
 }
 
 export interface Candidate {
@@ -138,6 +140,7 @@ export function verifyChain(opts: VerifyOptions): VerifyResult {
         subject: path[f.step]?.subject ?? '',
         message: f.message,
         ...(f.rule ? { rule: f.rule } : {}),
+        ...(f.detail ? { detail: f.detail } : {}),
       }),
     );
     return { path, complete: p.anchor !== undefined, ok: p.anchor !== undefined && failures.length === 0, failures };

@@ -88,10 +88,10 @@ function extsOf(tbs: Tlv): Tlv | undefined {
   const w = kids(tbs).find((x) => x.tag === 0xa3);
   return w ? (kids(w)[0] as Tlv) : undefined;
 }
-function findExt(tbs: Tlv, dotted: string): Tlv | undefined {
+export function findExt(tbs: Tlv, dotted: string): Tlv | undefined {
   return extsOf(tbs) ? kids(extsOf(tbs) as Tlv).find((e) => oidOf(e) === oidHex(dotted)) : undefined;
 }
-function setExt(tbs: Tlv, dotted: string, value: Tlv | Uint8Array, critical?: boolean): void {
+export function setExt(tbs: Tlv, dotted: string, value: Tlv | Uint8Array, critical?: boolean): void {
   let exts = extsOf(tbs);
   if (!exts) {
     exts = cons(0x30);
@@ -104,7 +104,7 @@ function setExt(tbs: Tlv, dotted: string, value: Tlv | Uint8Array, critical?: bo
   if (i >= 0) list[i] = e;
   else list.push(e);
 }
-function dropExt(tbs: Tlv, dotted: string): void {
+export function dropExt(tbs: Tlv, dotted: string): void {
   const exts = extsOf(tbs);
   if (!exts) return;
   exts.kids = kids(exts).filter((x) => oidOf(x) !== oidHex(dotted));

@@ -3,8 +3,10 @@
 import { rootCertificates } from 'node:tls';
 import type { Command } from 'commander';
 import { InputError } from '../../common/errors.ts';
-import type { AnchorInput } from '../../trust/pool.ts';
-import { type CertSummary, type VerifyResult, verifyChain } from '../../trust/verify.ts';
+import type { ReasonCode } from '../../trust/codes.ts';
+import { type AnchorInput, TrustIndex } from '../../trust/pool.ts';
+import { PROFILE_CLIENTS, PROFILES, type Profile, parseProfile } from '../../trust/profiles.ts';
+import { type CertSummary, type Failure, type VerifyResult, verifyChain } from '../../trust/verify.ts';
 import { Certificate } from '../../x509/certificate.ts';
 import type { Crl } from '../../x509/crl.ts';
 import { collect, parseAt } from '../args.ts';
@@ -21,6 +23,71 @@ export interface VerifyCliOptions {
   at?: string;
   requireCrl?: boolean;
   maxDepth?: string;
+  profile?: string;
+}
+
+/** One profile's verdict on the same inputs: which clients accept the certificate. */
+export interface ClientVerdict {
+  profile: Profile;
+  /** Who the profile speaks for ("Go-based clients such as kubelet"). */
+  clients: string;
+  trusted: boolean;
+  code: ReasonCode | null;
+  /** A few words on why not; null when trusted. */
+  reason: string | null;
+}
+
+/** The chosen profile's result plus every profile's verdict. */
+export interface VerifyReport extends VerifyResult {
+  profiles: ClientVerdict[];
+}
+
+// A few words per code, for the one-line verdicts (the full messages are in `reasons`).
+const SHORT: Record<ReasonCode, string> = {
+  ISSUER_NOT_FOUND: 'issuer not found',
+  NAME_MISMATCH_KEY: 'issuer name matches but its key does not',
+  SIGNATURE_INVALID: 'signature does not verify',
+  UNTRUSTED_ROOT: 'self-signed root is not trusted',
+  LOOP: 'cross-signatures loop',
+  DEPTH_EXCEEDED: 'path too deep',
+  EXPIRED: 'expired',
+  NOT_YET_VALID: 'not yet valid',
+  NOT_A_CA: 'issuer is not a CA',
+  PATH_LEN_EXCEEDED: 'pathLen exceeded',
+  MISSING_KEY_CERT_SIGN: 'issuer lacks keyCertSign',
+  EKU_MISMATCH: 'extended key usage does not allow the purpose',
+  KEY_USAGE_MISMATCH: 'keyUsage does not allow the purpose',
+  NAME_CONSTRAINT_VIOLATION: 'name constraints violated',
+  HOST_MISMATCH: 'host name mismatch',
+  UNKNOWN_CRITICAL_EXTENSION: 'unknown critical extension',
+  MALFORMED_CERTIFICATE: 'malformed certificate',
+  INSECURE_SIGNATURE_ALGORITHM: 'insecure signature algorithm',
+  UNSUPPORTED_SIGNATURE_ALGORITHM: 'unsupported signature algorithm',
+  PROFILE_VIOLATION: 'strict profile rule broken',
+  REVOKED: 'revoked',
+  CRL_EXPIRED: 'CRL expired',
+  CRL_NOT_YET_VALID: 'CRL not yet valid',
+  CRL_SIGNATURE_INVALID: 'CRL signature does not verify',
+  CRL_MISSING_CRL_SIGN: 'CRL issuer lacks cRLSign',
+  CRL_UNKNOWN_CRITICAL_EXTENSION: 'CRL has an unknown critical extension',
+  CRL_MISSING: 'CRL missing',
+};
+
+function shortReason(f: Failure | undefined): string {
+  if (!f) return SHORT.ISSUER_NOT_FOUND;
+  const what = f.detail ?? SHORT[f.code];
+  return f.rule ? `${what} (${f.rule})` : what;
+}
+
+function verdictOf(r: VerifyResult): ClientVerdict {
+  const best = r.candidates[0];
+  return {
+    profile: r.profile,
+    clients: PROFILE_CLIENTS[r.profile],
+    trusted: r.trusted,
+    code: r.code,
+    reason: r.trusted ? null : shortReason(best?.failures[0]),
+  };
 }
 
 type Read = { certs: Certificate[]; keys: AnchorInput[]; crls: Crl[] };
@@ -50,8 +117,12 @@ function defaultRoots(): Certificate[] {
   return rootCertificates.map((pem) => new Certificate(Buffer.from(pem.replace(/-----[^-]+-----|\s/g, ''), 'base64')));
 }
 
-/** Read the files and verify. The first certificate of the leaf file is the leaf; the rest join the intermediates. */
-export function verifyFiles(leafPath: string, o: VerifyCliOptions = {}): VerifyResult {
+/**
+ * Read the files and verify under every profile. The first certificate of the leaf file is the leaf;
+ * the rest join the intermediates. The result is the chosen profile's (default kubernetes).
+ */
+export function verifyFiles(leafPath: string, o: VerifyCliOptions = {}): VerifyReport {
+  const chosen = parseProfile(o.profile);
   const leafFile = readAll([leafPath]);
   const [leaf, ...bundled] = leafFile.certs;
   if (!leaf) throw new InputError(`${leafPath}: no certificate found`);
@@ -62,17 +133,22 @@ export function verifyFiles(leafPath: string, o: VerifyCliOptions = {}): VerifyR
   const crls = o.crl?.length ? readAll(o.crl).crls : [];
   if (o.crl?.length && crls.length === 0) throw new InputError(`--crl: no CRL found in ${o.crl.join(', ')}`);
   const maxDepth = parseDepth(o.maxDepth);
-  return verifyChain({
-    leaf,
-    anchors,
-    intermediates: [...bundled, ...inter],
-    ...(o.purpose !== undefined ? { purpose: o.purpose } : {}),
-    ...(o.host !== undefined ? { host: o.host } : {}),
-    ...(o.at !== undefined ? { at: parseAt(o.at) } : {}),
-    ...(crls.length ? { crls } : {}),
-    ...(o.requireCrl ? { revocation: 'require' as const } : {}),
-    ...(maxDepth !== undefined ? { maxDepth } : {}),
-  });
+  const index = new TrustIndex(anchors, [...bundled, ...inter]);
+  const run = (profile: Profile): VerifyResult =>
+    verifyChain({
+      leaf,
+      index,
+      profile,
+      ...(o.purpose !== undefined ? { purpose: o.purpose } : {}),
+      ...(o.host !== undefined ? { host: o.host } : {}),
+      ...(o.at !== undefined ? { at: parseAt(o.at) } : {}),
+      ...(crls.length ? { crls } : {}),
+      ...(o.requireCrl ? { revocation: 'require' as const } : {}),
+      ...(maxDepth !== undefined ? { maxDepth } : {}),
+    });
+  const results = new Map(PROFILES.map((p) => [p, run(p)]));
+  const main = results.get(chosen) as VerifyResult;
+  return { ...main, profiles: PROFILES.map((p) => verdictOf(results.get(p) as VerifyResult)) };
 }
 
 export function exitCodeOf(r: VerifyResult): number {
@@ -81,10 +157,17 @@ export function exitCodeOf(r: VerifyResult): number {
 
 const chain = (path: readonly CertSummary[]): string => path.map((c) => c.subject || '(empty subject)').join(' <- ');
 
-export function renderVerify(r: VerifyResult): string {
+export function renderVerify(r: VerifyResult | VerifyReport): string {
   const leaf = r.bestPath[0]?.subject ?? '';
-  const ctx = [`purpose ${r.purpose}`, ...(r.host ? [`host ${r.host}`] : []), `at ${formatDate(r.at)}`].join(', ');
+  const ctx = [`profile ${r.profile}`, `purpose ${r.purpose}`, ...(r.host ? [`host ${r.host}`] : []), `at ${formatDate(r.at)}`].join(', ');
   const out: string[] = [`${r.trusted ? 'TRUSTED' : `NOT TRUSTED (${r.code})`}: ${leaf} (${ctx})`, ''];
+  if ('profiles' in r) {
+    out.push('Clients:');
+    const width = Math.max(...r.profiles.map((p) => p.clients.length + p.profile.length + 3));
+    for (const p of r.profiles)
+      out.push(`  ${`${p.clients} (${p.profile}):`.padEnd(width + 1)} ${p.trusted ? 'trusted' : `refused, ${p.reason}`}`);
+    out.push('');
+  }
   out.push(r.trusted ? 'Path:' : 'Closest path:');
   const rows = r.bestPath.map((c) => [
     c.role,
@@ -117,6 +200,11 @@ export function register(program: Command): void {
     .option('--crl <file>', 'CRLs to check revocation against (repeatable)', collect)
     .option('--require-crl', 'fail when a CA on the path has no CRL among --crl (like openssl -crl_check_all)')
     .option('--max-depth <n>', 'most intermediates on a path', '10')
+    .option(
+      '--profile <profile>',
+      "whose rules decide the exit code: kubernetes (Go's crypto/x509, as kubelet and kube-apiserver), openssl, strict (RFC 5280 + CA/B rules); every profile's verdict is shown",
+      'kubernetes',
+    )
     .option('-o, --output <format>', 'table|json|yaml', 'table')
     .action((leafPath: string, o: VerifyCliOptions & { output: string }) => {
       const format = checkFormat(o.output, ['table', 'json', 'yaml']);
