@@ -238,11 +238,16 @@ function goPssProblem(c: Certificate): string | undefined {
     return `malformed RSA-PSS parameters (${(e as Error).message})`;
   }
   const salt: Record<string, number> = { sha256: 32, sha384: 48, sha512: 64 };
-  if (!p.explicit.hash || !p.explicit.mgf || !p.explicit.salt)
-    return 'RSA-PSS parameters rely on the SHA-1 defaults, which Go does not accept';
+  const omitted = [
+    !p.explicit.hash && 'the hash',
+    !p.explicit.mgf && 'the mask generation function',
+    !p.explicit.salt && 'the salt length',
+  ].filter((x): x is string => typeof x === 'string');
+  if (omitted.length) return `RSA-PSS parameters omit ${omitted.join(', ')} (DEFAULTs SHA-1, MGF1-SHA-1, 20), which Go requires explicitly`;
   if (p.oddHashParams) return 'RSA-PSS hash parameters other than NULL';
   const base = pssUnsupported(p);
   if (base) return base;
+  if (p.mgf1Hash !== p.hash) return `RSA-PSS with MGF1-${p.mgf1Hash} differing from the message hash ${p.hash}, which Go does not accept`;
   const want = salt[p.hash];
   if (want === undefined) return `RSA-PSS with ${p.hash}, which Go does not accept (SHA-256, SHA-384, SHA-512 only)`;
   if (p.saltLength !== want) return `RSA-PSS with salt length ${p.saltLength}, which Go does not accept (${p.hash} needs ${want})`;

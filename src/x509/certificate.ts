@@ -436,7 +436,7 @@ export class Certificate extends SignedObject {
       policies: this.policies,
       extensions: this.extensionSummaries(),
       selfSigned: this.selfIssued ? this.selfSigned : false,
-      warnings: [...this.warnings],
+      warnings: this.warningsWithEncoding(this.warnings),
     };
     return json;
   }

@@ -346,7 +346,7 @@ export class Crl extends SignedObject {
       unknownCriticalExtensions: this.unknownCriticalExtensions.map((u) => ({ oid: u.oid, serialNumber: u.serialNumber ?? null })),
       warnings: [],
     };
-    json.warnings = [...this.warnings];
+    json.warnings = this.warningsWithEncoding(this.warnings);
     return json;
   }
 }

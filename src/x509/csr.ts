@@ -239,7 +239,7 @@ export class Csr extends SignedObject {
       challengePassword: this.rawAttributes.some((a) => a.oid === OID.challengePassword),
       warnings: [],
     };
-    json.warnings = [...this.warnings];
+    json.warnings = this.warningsWithEncoding(this.warnings);
     return json;
   }
 }

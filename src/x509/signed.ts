@@ -116,6 +116,13 @@ export class SignedObject {
   get isDer(): boolean {
     return this.encodingIssues.length === 0;
   }
+  /** `warnings` plus one "not DER: ..." line per encoding issue not already among them, for the JSON views. */
+  protected warningsWithEncoding(warnings: readonly string[]): string[] {
+    const extra = this.encodingIssues
+      .filter((i) => !warnings.some((w) => w.startsWith(i.split(' (')[0] as string)))
+      .map((i) => `not DER: ${i}`);
+    return [...warnings, ...extra];
+  }
   /** Subclasses add what the generic walk cannot see (DER inside OCTET STRINGs, DEFAULT values). */
   protected moreEncodingIssues(_out: string[]): void {}
 
