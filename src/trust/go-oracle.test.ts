@@ -180,7 +180,7 @@ describe('Go oracle: the kubernetes profile agrees with crypto/x509', () => {
 
   describe('generated mutations', () => {
     const SEEDS = [1, 2, 3, 4];
-    const PER_SEED = 600;
+    const PER_SEED = 750;
     for (const seed of SEEDS) {
       it(`seed ${seed}: ${PER_SEED} cases, no unexplained difference`, () => {
         const cases: MutationCase[] = generateMutations(seed, PER_SEED);

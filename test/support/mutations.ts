@@ -275,6 +275,13 @@ const LOW: Record<string, (t: Tlv, r: () => number) => SigAlg | undefined> = {
   'subject-dir-attrs-critical': (t) => {
     setExt(t, '2.5.29.9', cons(0x30), true);
   },
+  'aki-wrong': (t) => {
+    setExt(t, OIDS.aki, cons(0x30, prim(0x80, Array(20).fill(0xab))));
+  },
+  'subject-email': (t) => {
+    const subj = kids(t)[subjectIdx(t)] as Tlv;
+    subj.kids = [...kids(subj), cons(0x31, cons(0x30, oidTlv('1.2.840.113549.1.9.1'), prim(0x16, utf8('eve@other.test'))))];
+  },
   'inner-sig-mismatch': () => 'ecdsa-sha384',
   'indefinite-tbs': (t) => {
     t.indefinite = true;
@@ -445,6 +452,9 @@ export function generateMutations(seed: number, count: number): MutationCase[] {
       leafOpts.keyUsage = pick(r, [['cRLSign'], ['keyEncipherment'], ['keyAgreement'], ['digitalSignature']]);
       what.push(String(leafOpts.keyUsage));
     });
+    sem(0.04, 'self-issued intermediate', () => {
+      intOpts.selfIssued = true;
+    });
     sem(0.05, 'no AKI on leaf', () => {
       leafOpts.authorityKeyId = false;
     });
@@ -454,7 +464,10 @@ export function generateMutations(seed: number, count: number): MutationCase[] {
     });
 
     const root = ca(`CN=Root ${n}`, undefined, { pair: key(caKind), ...rootOpts });
-    const int = withInt ? ca(`CN=Int ${n}`, root, { pair: key(intKind), ...intOpts }) : undefined;
+    const selfIssued = intOpts.selfIssued === true;
+    delete intOpts.selfIssued;
+    // A self-issued intermediate: same name as the root, another key (a key rollover certificate).
+    const int = withInt ? ca(selfIssued ? `CN=Root ${n}` : `CN=Int ${n}`, root, { pair: key(intKind), ...intOpts }) : undefined;
     const issuer = int ?? root;
     const subject = leafOpts.subjectO ? `CN=leaf ${n},O=${leafOpts.subjectO}` : `CN=leaf ${n}`;
     delete leafOpts.subjectO;
