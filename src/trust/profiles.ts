@@ -123,6 +123,17 @@ const GO_NOT_CRITICAL: readonly string[] = [OID.authorityKeyIdentifier, OID.subj
  * loads certificates through it, so such a certificate is unusable there whatever its chain.
  */
 export function goParseProblem(c: Certificate): string | undefined {
+  const hit = parseProblems.get(c);
+  if (hit !== undefined) return hit === '' ? undefined : hit;
+  const p = goParseProblemOnce(c);
+  parseProblems.set(c, p ?? '');
+  return p;
+}
+
+// Verdicts are per certificate: a scan meets the same intermediates on every path.
+const parseProblems = new WeakMap<Certificate, string>();
+
+function goParseProblemOnce(c: Certificate): string | undefined {
   const enc = c.encodingIssues.filter((i) => !HAS_GO_TOLERATED.some((re) => re.test(i)));
   if (enc.length) return `not DER: ${enc[0]}`;
   try {
