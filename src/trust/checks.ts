@@ -55,7 +55,7 @@ export function checkPath(certs: readonly Certificate[], anchor: Anchor, ctx: Pa
   const leaf = all[0];
   if (!leaf) return out;
   const anchorStep = certs.length; // index of the anchor, with or without a certificate
-  out.push(...profileChecks(all, anchor, anchorStep, ctx, profile));
+  out.push(...profileChecks(all, anchorStep, ctx, profile));
 
   all.forEach((c, i) => {
     // Validity applies to anchors given as certificates too, as in openssl and Go.
@@ -187,7 +187,7 @@ function nameConstraintChecks(all: readonly Certificate[]): Finding[] {
 
 // What the profile adds: kubernetes, Go's parse refusals and signature rules; openssl, RSA-PSS parameter
 // combinations it cannot verify; strict, those plus the strict rules.
-function profileChecks(all: readonly Certificate[], anchor: Anchor, anchorStep: number, ctx: PathContext, profile: Profile): Finding[] {
+function profileChecks(all: readonly Certificate[], anchorStep: number, ctx: PathContext, profile: Profile): Finding[] {
   const out: Finding[] = [];
   all.forEach((c, i) => {
     const signed = i < anchorStep; // the anchor's own signature is never relied on
@@ -229,6 +229,5 @@ function profileChecks(all: readonly Certificate[], anchor: Anchor, anchorStep: 
         });
     }
   });
-  void anchor;
   return out;
 }

@@ -2,6 +2,8 @@
 // rules a well-run private PKI also meets. Each rule has a stable id (docs/trust.md lists them); a
 // path fails with PROFILE_VIOLATION and the rule id. They come on top of the openssl profile's checks.
 import type { Certificate } from '../x509/certificate.ts';
+import { parse } from '../x509/der.ts';
+import { parsePssParams } from '../x509/keys.ts';
 import { OID } from '../x509/oids.ts';
 import type { Purpose } from './purpose.ts';
 
@@ -101,6 +103,15 @@ export function strictProblems(
     const o = c.signatureAlgorithmOid;
     if ([OID.sha1WithRSA, OID.ecdsaWithSHA1, '1.2.840.10040.4.3'].includes(o)) add('weak-signature', 'a SHA-1 signature');
     if (o === OID.md5WithRSA) add('weak-signature', 'an MD5 signature');
+    if (o === OID.rsassaPss && pssHash(c) === 'sha1') add('weak-signature', 'an RSA-PSS signature over SHA-1');
   }
   return out;
+}
+
+function pssHash(c: Certificate): string | undefined {
+  try {
+    return parsePssParams(parse(c.der).child(1).children()[1]).hash;
+  } catch {
+    return undefined;
+  }
 }
