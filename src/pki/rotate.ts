@@ -113,3 +113,57 @@ export function rollback(state: RotationState, material: MaterialMap, plan: Plan
       throw new InputError(`the rotation of ${ca} is finished: the old CA is deleted and cannot come back`);
   }
 }
+
+/** rotation.json as read from disk: validated, so a damaged file is one line and never a half-understood state. */
+export function parseRotationState(text: string, source: string): RotationState {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch (e) {
+    throw new InputError(`${source}: not valid JSON (${(e as Error).message.split('\n')[0]}); restore it from a backup`);
+  }
+  const bad = (what: string): InputError =>
+    new InputError(`${source}: not an Anchorage rotation state (${what}); restore it from a backup`);
+  if (!doc || typeof doc !== 'object' || Array.isArray(doc)) throw bad('not an object');
+  const d = doc as Record<string, unknown>;
+  if (typeof d.ca !== 'string' || !/^[a-z0-9-]{1,64}$/.test(d.ca)) throw bad('ca');
+  if (!PHASES.includes(d.phase as Phase)) throw bad(`phase must be one of ${PHASES.join(', ')}`);
+  if (typeof d.startedAt !== 'string' || Number.isNaN(Date.parse(d.startedAt))) throw bad('startedAt');
+  if (!Array.isArray(d.history) || d.history.length > 10_000) throw bad('history');
+  for (const h of d.history as unknown[]) {
+    const e = h as Record<string, unknown> | null;
+    if (!e || typeof e !== 'object' || typeof e.at !== 'string' || !(PHASES.includes(e.phase as Phase) || e.phase === 'rolled-back'))
+      throw bad('history entry');
+  }
+  return { ca: d.ca, phase: d.phase as Phase, startedAt: d.startedAt, history: d.history as RotationState['history'] };
+}
+
+const same = (a: Material | undefined, b: Material | undefined): boolean => !!a && !!b && a.cert.sha256 === b.cert.sha256;
+
+/**
+ * The store must hold what the recorded phase says, or the phase cannot go on safely: refused with one
+ * line rather than, say, recording the new CA as the previous one.
+ */
+export function checkConsistent(state: RotationState | undefined, material: MaterialMap, ca: string): void {
+  const cur = material.get(ca);
+  const next = material.get(nextId(ca));
+  const prev = material.get(previousId(ca));
+  const where = `store: ${state ? `rotation of ${ca} in phase ${state.phase}` : `no rotation of ${ca} recorded`}`;
+  if (!cur?.key) throw new InputError(`${where}, but the current ${ca} or its key is missing`);
+  if (!state) return;
+  switch (state.phase) {
+    case 'new-ca':
+    case 'bundle':
+      if (!next?.key) throw new InputError(`${where}, but the new CA (${nextId(ca)}) or its key is missing; roll back and start again`);
+      if (same(next, cur)) throw new InputError(`${where}, but the new CA is the current one`);
+      if (prev) throw new InputError(`${where}, but ${previousId(ca)} is present too`);
+      return;
+    case 'reissue':
+      if (!prev?.key) throw new InputError(`${where}, but the old CA (${previousId(ca)}) or its key is missing`);
+      if (same(prev, cur)) throw new InputError(`${where}, but the old CA is recorded as the current one`);
+      if (next) throw new InputError(`${where}, but ${nextId(ca)} is present too`);
+      return;
+    case 'done':
+      return;
+  }
+}

@@ -1,22 +1,29 @@
 // The PKI directory on disk:
 //   DIR/store/<id>.crt|.key   canonical material (the offline root's key lives only here)
 //   DIR/store/sa.key|sa.pub, DIR/store/encryption-key
-//   DIR/nodes/<node>/<absolute path on the node>   what each node must hold
+//   DIR/nodes/<node>/<absolute path on the node>   what each node must hold, exactly (reconciled)
 //   DIR/manifest.json         every node file: role, node, SHA-256, mode
 //   DIR/rotation.json         CA rotation state (rotate.ts)
+//   DIR/.txn/                 the transaction of a running (or killed) command (journal.ts)
+// Nothing here writes in place: `stageDir` stages the whole new state into a Transaction.
 import { createHash, createPrivateKey, createPublicKey, type KeyObject, randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { existsSync, lstatSync, readdirSync } from 'node:fs';
+import { join, relative, sep } from 'node:path';
 import { stringify } from 'yaml';
 import { InputError } from '../common/errors.ts';
 import { writeKubeconfig } from '../k8s/kubeconfig.ts';
 import { Certificate, toPem } from '../x509/certificate.ts';
 import { generateKey, type KeyType } from '../x509/keys.ts';
 import { scanPem } from '../x509/pem.ts';
+import { readBounded, type Transaction } from './journal.ts';
 import type { Material, MaterialMap } from './materialize.ts';
 import type { Plan, PlannedFile } from './plan.ts';
 
 export const MANIFEST_SCHEMA = 'anchorage.pki-manifest/v1';
+/** Budget for one store file (a certificate, a key): far above any real one. */
+export const MAX_STORE_FILE_BYTES = 1024 * 1024;
+/** Budget for one existing node file read to compare with what it should hold. */
+const MAX_NODE_FILE_BYTES = 4 * 1024 * 1024;
 
 export interface ManifestFile {
   node: string;
@@ -43,121 +50,136 @@ export interface Secrets {
   encryptionKey: Buffer;
 }
 
-/** Write a file atomically (temp + rename), with its final mode set before any byte lands. */
-export function writeAtomic(path: string, data: string | Uint8Array, mode: number): void {
-  ensureDir(dirname(path));
-  const tmp = `${path}.${process.pid}.tmp`;
-  retryIfDirGone(path, () => writeFileSync(tmp, data, { mode }));
-  fixMode(tmp, mode);
-  renameSync(tmp, path);
+/** A store file that exists but cannot be read as what it must be (empty, garbage, truncated). */
+export interface StoreProblem {
+  /** Path of the file. */
+  file: string;
+  /** The material id (ca, apiserver@cp-1, ca~previous) or sa-key / encryption-key. */
+  id: string;
+  why: string;
 }
 
-const madeDirs = new Set<string>();
-
-/** The directory cache can be stale when something removed a tree meanwhile: recreate once. */
-function retryIfDirGone(path: string, write: () => void): void {
-  try {
-    write();
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-    madeDirs.delete(dirname(path));
-    ensureDir(dirname(path));
-    write();
-  }
-}
-function ensureDir(dir: string): void {
-  if (madeDirs.has(dir)) return;
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  madeDirs.add(dir);
-}
-
-/** The mode given to open() is masked by the umask; set it exactly only when the umask took bits away. */
-function fixMode(path: string, mode: number): void {
-  if ((mode & process.umask()) !== 0) chmodSync(path, mode);
-}
-
-/**
- * A file that does not exist yet is created in place (O_EXCL, final mode from the first byte): half the
- * syscalls of temp+rename, which matters at thousands of files. On failure it is removed, so nothing
- * half-written stays; an existing file is replaced atomically.
- */
-function writeNew(path: string, data: string, mode: number): boolean {
-  ensureDir(dirname(path));
-  try {
-    retryIfDirGone(path, () => writeFileSync(path, data, { mode, flag: 'wx' }));
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
-    rmSync(path, { force: true });
-    throw e;
-  }
-  fixMode(path, mode);
-  return true;
+export interface LoadedStore {
+  material: MaterialMap;
+  saKey?: KeyObject;
+  encryptionKey?: Buffer;
+  problems: StoreProblem[];
 }
 
 const keyPem = (k: KeyObject): string => k.export({ type: 'pkcs8', format: 'pem' }) as string;
 
-export function loadStore(dir: string): { material: MaterialMap; secrets?: Secrets } {
+function why(e: unknown): string {
+  const m = e instanceof Error ? e.message : String(e);
+  return m.split('\n')[0]?.replace(/^error:[0-9A-F]+:/, '') ?? 'unreadable';
+}
+
+function readKey(path: string): KeyObject {
+  const data = readBounded(path, MAX_STORE_FILE_BYTES, 'store file');
+  if (data.length === 0) throw new Error('empty');
+  if (!/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(data.toString('latin1'))) throw new Error('not a PEM private key');
+  try {
+    return createPrivateKey(data);
+  } catch (e) {
+    throw new Error(`not a readable private key (${why(e)})`);
+  }
+}
+
+function readCert(path: string): Certificate {
+  const data = readBounded(path, MAX_STORE_FILE_BYTES, 'store file');
+  if (data.length === 0) throw new Error('empty');
+  const block = scanPem(data.toString('latin1')).find((b) => b.label === 'CERTIFICATE');
+  if (!block) throw new Error('no PEM certificate');
+  const cert = new Certificate(block.der);
+  // Decode what every command uses now, so a truncated body is found here and not in the middle of a run.
+  void [
+    cert.notAfter,
+    cert.subjectRdns,
+    cert.issuerRaw,
+    cert.spki,
+    cert.publicKey,
+    cert.isCA,
+    cert.commonName,
+    cert.sans,
+    cert.extKeyUsage,
+  ];
+  return cert;
+}
+
+/**
+ * Read the store. Files that exist but cannot be read are not errors here: they are listed as
+ * problems, and the command decides (a leaf is re-issued, a CA anything depends on is refused).
+ */
+export function loadStore(dir: string): LoadedStore {
   const store = join(dir, 'store');
   const material: MaterialMap = new Map();
-  if (!existsSync(store)) return { material };
-  for (const f of readdirSync(store)) {
-    if (!f.endsWith('.crt')) continue;
+  const problems: StoreProblem[] = [];
+  const out: LoadedStore = { material, problems };
+  if (!existsSync(store)) return out;
+  let names: string[];
+  try {
+    names = readdirSync(store);
+  } catch (e) {
+    throw new InputError(`${store}: cannot read the store (${(e as NodeJS.ErrnoException).code ?? why(e)})`);
+  }
+  if (names.length > 1_000_000) throw new InputError(`${store}: too many files (${names.length})`);
+  for (const f of names) {
+    if (!f.endsWith('.crt') || f.startsWith('.')) continue;
     const id = f.slice(0, -4);
     const path = join(store, f);
-    const block = scanPem(readFileSync(path, 'latin1'))[0];
-    if (!block) throw new InputError(`${path}: no certificate`);
-    const m: Material = { cert: new Certificate(block.der) };
+    let cert: Certificate;
+    try {
+      cert = readCert(path);
+    } catch (e) {
+      if (e instanceof InputError) throw e;
+      problems.push({ file: path, id, why: why(e) });
+      continue;
+    }
+    const m: Material = { cert };
     const keyPath = join(store, `${id}.key`);
-    if (existsSync(keyPath)) m.key = createPrivateKey(readFileSync(keyPath));
+    if (existsSync(keyPath)) {
+      try {
+        m.key = readKey(keyPath);
+      } catch (e) {
+        if (e instanceof InputError) throw e;
+        problems.push({ file: keyPath, id, why: why(e) });
+      }
+    }
     material.set(id, m);
   }
   const saPath = join(store, 'sa.key');
+  if (existsSync(saPath)) {
+    try {
+      out.saKey = readKey(saPath);
+    } catch (e) {
+      if (e instanceof InputError) throw e;
+      problems.push({ file: saPath, id: 'sa-key', why: why(e) });
+    }
+  }
   const encPath = join(store, 'encryption-key');
-  if (existsSync(saPath) && existsSync(encPath))
-    return {
-      material,
-      secrets: {
-        saKey: createPrivateKey(readFileSync(saPath)),
-        encryptionKey: Buffer.from(readFileSync(encPath, 'utf8').trim(), 'base64'),
-      },
-    };
-  return { material };
+  if (existsSync(encPath)) {
+    const text = readBounded(encPath, MAX_STORE_FILE_BYTES, 'store file').toString('utf8').trim();
+    const key = Buffer.from(text, 'base64');
+    if (/^[A-Za-z0-9+/]{43}=$/.test(text) && key.length === 32) out.encryptionKey = key;
+    else problems.push({ file: encPath, id: 'encryption-key', why: text ? 'not a base64 32-byte key' : 'empty' });
+  }
+  return out;
+}
+
+/** The store for read-only commands: any unreadable file is one line naming it. */
+export function loadStoreStrict(dir: string): LoadedStore {
+  const s = loadStore(dir);
+  const p = s.problems[0];
+  if (p) throw new InputError(`${p.file}: ${p.why}`);
+  return s;
+}
+
+export function newSaKey(keyAlgorithm: KeyType): KeyObject {
+  // Service-account tokens are JWTs: RS256 or ES256/384 only, so an ed25519 cluster gets an ECDSA sa.key.
+  return generateKey(keyAlgorithm === 'ed25519' ? 'ecdsa-p256' : keyAlgorithm).privateKey;
 }
 
 export function newSecrets(keyAlgorithm: KeyType): Secrets {
-  // Service-account tokens are JWTs: RS256 or ES256/384 only, so an ed25519 cluster gets an ECDSA sa.key.
-  const saKey = generateKey(keyAlgorithm === 'ed25519' ? 'ecdsa-p256' : keyAlgorithm).privateKey;
-  return { saKey, encryptionKey: randomBytes(32) };
-}
-
-export function saveStore(dir: string, material: MaterialMap, secrets: Secrets): void {
-  const store = join(dir, 'store');
-  mkdirSync(store, { recursive: true, mode: 0o700 });
-  chmodSync(store, 0o700);
-  const keep = new Set<string>();
-  for (const [id, m] of material) {
-    writeIfChanged(join(store, `${id}.crt`), m.cert.toPem(), 0o644);
-    keep.add(`${id}.crt`);
-    if (m.key) {
-      writeIfChanged(join(store, `${id}.key`), keyPem(m.key), 0o600);
-      keep.add(`${id}.key`);
-    }
-  }
-  writeIfChanged(join(store, 'sa.key'), keyPem(secrets.saKey), 0o600);
-  writeIfChanged(join(store, 'sa.pub'), createPublicKey(secrets.saKey).export({ type: 'spki', format: 'pem' }) as string, 0o644);
-  writeIfChanged(join(store, 'encryption-key'), `${secrets.encryptionKey.toString('base64')}\n`, 0o600);
-  for (const f of ['sa.key', 'sa.pub', 'encryption-key']) keep.add(f);
-  // Material no longer in the plan (a removed node) leaves the store.
-  for (const f of readdirSync(store)) if (!keep.has(f) && /\.(crt|key)$/.test(f)) rmSync(join(store, f));
-}
-
-function writeIfChanged(path: string, data: string, mode: number): void {
-  if (writeNew(path, data, mode)) return;
-  if (readFileSync(path, 'utf8') === data) {
-    chmodSync(path, mode);
-    return;
-  }
-  writeAtomic(path, data, mode);
+  return { saKey: newSaKey(keyAlgorithm), encryptionKey: randomBytes(32) };
 }
 
 /** Extra CA certificates to trust beside each CA (set during a rotation: old+new). */
@@ -227,26 +249,33 @@ export function encryptionConfig(plan: Plan, key: Buffer): string {
   });
 }
 
-/** Write every node's tree and the manifest. Unchanged files are not rewritten. */
-export function writeNodeTrees(
-  dir: string,
+export interface NodeFile {
+  node: string;
+  path: string;
+  data: string;
+  mode: number;
+}
+
+/** Every node file with its content, and the manifest describing them. */
+export function renderNodeFiles(
   plan: Plan,
   material: MaterialMap,
   secrets: Secrets,
   trust: TrustOverrides = new Map(),
-  onProgress?: (done: number, total: number) => void,
-): Manifest {
+  now: Date = new Date(),
+): { files: NodeFile[]; manifest: Manifest } {
+  const out: NodeFile[] = [];
   const files: ManifestFile[] = [];
   // Certificates an external CA signs are the operator's to provide: write them only when placed in the store.
   const externalLeaves = new Set(plan.certs.filter((p) => p.external && !p.ca).map((p) => p.id));
-  plan.files.forEach((f, i) => {
+  for (const f of plan.files) {
     const c = f.content;
     if ((c.type === 'cert' || c.type === 'key' || c.type === 'kubeconfig') && externalLeaves.has(c.cert)) {
       const m = material.get(c.cert);
-      if (!m || (c.type !== 'cert' && !m.key)) return;
+      if (!m || (c.type !== 'cert' && !m.key)) continue;
     }
     const r = renderFile(f, plan, material, secrets, trust);
-    writeIfChanged(join(dir, 'nodes', f.node, f.path), r.data, f.mode);
+    out.push({ node: f.node, path: f.path, data: r.data, mode: f.mode });
     const entry: ManifestFile = {
       node: f.node,
       path: f.path,
@@ -257,47 +286,144 @@ export function writeNodeTrees(
     };
     if (r.cert && r.kind !== 'ca-bundle') entry.notAfter = r.cert.notAfter.toISOString();
     files.push(entry);
-    if (onProgress && (i % 500 === 0 || i === plan.files.length - 1)) onProgress(i + 1, plan.files.length);
-  });
+  }
   const manifest: Manifest = {
     schema: MANIFEST_SCHEMA,
-    generatedAt: new Date().toISOString(),
+    generatedAt: now.toISOString(),
     cluster: plan.config.clusterName,
     layout: plan.config.layout,
     nodes: plan.nodes,
     files,
   };
-  writeAtomic(join(dir, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`, 0o644);
-  return manifest;
+  return { files: out, manifest };
 }
 
-export function readManifest(dir: string): Manifest {
-  const p = join(dir, 'manifest.json');
-  if (!existsSync(p)) throw new InputError(`${dir}: no manifest.json (run 'anchorage pki init' first)`);
-  return JSON.parse(readFileSync(p, 'utf8')) as Manifest;
+/** The store files for this material and these secrets: name -> content and mode. */
+export function renderStore(material: MaterialMap, secrets: Secrets): Map<string, { data: string; mode: number }> {
+  const out = new Map<string, { data: string; mode: number }>();
+  // Rotation material first: when a phase swaps CAs, the old one lands at its new name before its old name is reused.
+  const ids = [...material.keys()].sort((a, b) => Number(b.includes('~')) - Number(a.includes('~')));
+  for (const id of ids) {
+    const m = material.get(id) as Material;
+    out.set(`${id}.crt`, { data: m.cert.toPem(), mode: 0o644 });
+    if (m.key) out.set(`${id}.key`, { data: keyPem(m.key), mode: 0o600 });
+  }
+  out.set('sa.key', { data: keyPem(secrets.saKey), mode: 0o600 });
+  out.set('sa.pub', { data: createPublicKey(secrets.saKey).export({ type: 'spki', format: 'pem' }) as string, mode: 0o644 });
+  out.set('encryption-key', { data: `${secrets.encryptionKey.toString('base64')}\n`, mode: 0o600 });
+  return out;
 }
 
-export { toPem };
-
-/** What a node must receive after a change: files whose content differs from the previous manifest. */
+/** What a node must receive after a change: files whose content differs from what the node tree held, and files removed. */
 export interface Changes {
   files: number;
   nodes: { node: string; paths: string[] }[];
+  /** Node files no longer in the plan (a node that changed roles or left): delete them on the node. */
+  removed: { files: number; nodes: { node: string; paths: string[] }[] };
 }
 
-export function diffManifests(before: Manifest | undefined, after: Manifest): Changes {
-  const old = new Map((before?.files ?? []).map((f) => [`${f.node}\0${f.path}`, f.sha256]));
-  const byNode = new Map<string, string[]>();
-  for (const f of after.files) {
-    if (old.get(`${f.node}\0${f.path}`) === f.sha256) continue;
-    const list = byNode.get(f.node) ?? [];
-    list.push(f.path);
-    byNode.set(f.node, list);
+function sameFile(path: string, data: string, mode: number): boolean | 'absent' {
+  let st: ReturnType<typeof lstatSync>;
+  try {
+    st = lstatSync(path);
+  } catch {
+    return 'absent';
   }
-  const nodes = [...byNode].map(([node, paths]) => ({ node, paths }));
-  return { files: nodes.reduce((n, x) => n + x.paths.length, 0), nodes };
+  if (st.isDirectory()) throw new InputError(`cannot write ${path}: is a directory`);
+  if (!st.isFile() || (st.mode & 0o7777) !== mode || st.size !== Buffer.byteLength(data)) return false;
+  return readBounded(path, MAX_NODE_FILE_BYTES, 'node file').equals(Buffer.from(data));
 }
 
-export function readManifestIfAny(dir: string): Manifest | undefined {
-  return existsSync(join(dir, 'manifest.json')) ? readManifest(dir) : undefined;
+/** Every file (and symlink) under `root`, as paths relative to it. */
+function walk(root: string, budget = { left: 5_000_000 }): string[] {
+  const out: string[] = [];
+  let entries: import('node:fs').Dirent[];
+  try {
+    entries = readdirSync(root, { withFileTypes: true });
+  } catch {
+    return out;
+  }
+  for (const e of entries) {
+    if (--budget.left < 0) throw new InputError(`${root}: too many files`);
+    const p = join(root, e.name);
+    if (e.isDirectory()) for (const sub of walk(p, budget)) out.push(join(e.name, sub));
+    else out.push(e.name);
+  }
+  return out;
 }
+
+function group(list: { node: string; path: string }[]): { node: string; paths: string[] }[] {
+  const by = new Map<string, string[]>();
+  for (const x of list) {
+    const l = by.get(x.node) ?? [];
+    l.push(x.path);
+    by.set(x.node, l);
+  }
+  return [...by].map(([node, paths]) => ({ node, paths }));
+}
+
+const TEMP_NAME = /(^\..+\.[0-9a-f]{16}\.tmp$)|(\.\d+\.tmp$)/;
+
+/**
+ * Stage DIR's new state into `txn`: store files that changed, store files no longer needed, node files
+ * that changed and every node file the plan no longer has (reconciled to exactly the plan), the manifest.
+ * Returns what the nodes must receive.
+ */
+export function stageDir(
+  txn: Transaction,
+  dir: string,
+  store: Map<string, { data: string; mode: number }>,
+  nodeFiles: NodeFile[],
+  manifest: Manifest,
+): Changes {
+  const storeDir = join(dir, 'store');
+  for (const [name, f] of store) {
+    const p = join(storeDir, name);
+    if (sameFile(p, f.data, f.mode) !== true) txn.put(p, f.data, f.mode);
+  }
+  // Material no longer needed (a removed node, a finished rotation) and leftovers of killed runs leave the store.
+  let storeNames: string[] = [];
+  try {
+    storeNames = readdirSync(storeDir);
+  } catch {
+    // no store yet
+  }
+  for (const f of storeNames) if (!store.has(f) && (/\.(crt|key)$/.test(f) || TEMP_NAME.test(f))) txn.remove(join(storeDir, f));
+
+  const nodesDir = join(dir, 'nodes');
+  const wanted = new Set<string>();
+  const changed: { node: string; path: string }[] = [];
+  for (const f of nodeFiles) {
+    const p = join(nodesDir, f.node, f.path);
+    wanted.add(relative(nodesDir, p));
+    if (sameFile(p, f.data, f.mode) !== true) {
+      txn.put(p, f.data, f.mode);
+      changed.push({ node: f.node, path: f.path });
+    }
+  }
+  const removed: { node: string; path: string }[] = [];
+  for (const rel of walk(nodesDir)) {
+    if (wanted.has(rel)) continue;
+    txn.remove(join(nodesDir, rel));
+    const [node, ...rest] = rel.split(sep);
+    const name = rest.at(-1) ?? '';
+    if (!TEMP_NAME.test(name)) removed.push({ node: node as string, path: `/${rest.join('/')}` });
+  }
+  // A run that changes nothing leaves the manifest (and its generatedAt) alone.
+  const manifestPath = join(dir, 'manifest.json');
+  if (txn.size > 0 || !sameManifest(manifestPath, manifest)) txn.put(manifestPath, `${JSON.stringify(manifest, null, 2)}\n`, 0o644);
+  const nodes = group(changed);
+  const gone = group(removed);
+  return { files: changed.length, nodes, removed: { files: removed.length, nodes: gone } };
+}
+
+function sameManifest(path: string, m: Manifest): boolean {
+  try {
+    const old = JSON.parse(readBounded(path, 512 * 1024 * 1024, 'manifest').toString('utf8')) as Manifest;
+    return JSON.stringify({ ...old, generatedAt: '' }) === JSON.stringify({ ...m, generatedAt: '' });
+  } catch {
+    return false; // absent or damaged: it is derived, so it is simply written again
+  }
+}
+
+export { toPem };

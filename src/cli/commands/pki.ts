@@ -7,8 +7,8 @@ import { InputError } from '../../common/errors.ts';
 import { checkExpiration, expirationObject, renderExpirationText } from '../../pki/expiration.ts';
 import { buildPlan, type Plan } from '../../pki/plan.ts';
 import { PHASE_EFFECTS, PHASES } from '../../pki/rotate.ts';
-import { configFor, initPki, loadConfigFile, renewPki, rotateCa } from '../../pki/service.ts';
-import { type Changes, loadStore } from '../../pki/store.ts';
+import { configFor, initPki, loadConfigFile, type Resumed, renewPki, rotateCa } from '../../pki/service.ts';
+import { type Changes, loadStoreStrict } from '../../pki/store.ts';
 import { checkFormat, printOutput, renderTable } from '../output.ts';
 import { progressLine } from '../progress.ts';
 import { humanDuration } from '../text.ts';
@@ -56,13 +56,28 @@ function renderPlan(plan: Plan): string {
   return `${renderTable(['ID', 'USAGE', 'SUBJECT', 'SANS', 'SIGNER', 'VALIDITY', 'KEY'], rows)}\n${plan.certs.length} certificates, ${plan.files.length} files on ${plan.nodes.length} nodes\n${nodes.slice(0, 20).join('\n')}${nodes.length > 20 ? `\n... and ${nodes.length - 20} more nodes` : ''}\n${plan.notes.map((n) => `note: ${n}\n`).join('')}`;
 }
 
-/** Which node files changed: what to distribute. */
+/** Which node files changed and which are gone: what to distribute, what to delete on the nodes. */
 export function describeChanges(c: Changes): string {
-  if (c.files === 0) return 'no node file changed\n';
-  const shown = c.nodes
-    .slice(0, 5)
-    .map((n) => `  ${n.node}: ${n.paths.slice(0, 4).join(', ')}${n.paths.length > 4 ? ` and ${n.paths.length - 4} more` : ''}\n`);
-  return `changed ${c.files} file(s) on ${c.nodes.length} node(s); distribute them:\n${shown.join('')}${c.nodes.length > 5 ? `  ... and ${c.nodes.length - 5} more nodes (see manifest.json)\n` : ''}`;
+  const list = (nodes: Changes['nodes'], max: number): string =>
+    `${nodes
+      .slice(0, 5)
+      .map((n) => `  ${n.node}: ${n.paths.slice(0, max).join(', ')}${n.paths.length > max ? ` and ${n.paths.length - max} more` : ''}\n`)
+      .join('')}${nodes.length > 5 ? `  ... and ${nodes.length - 5} more nodes (see manifest.json)\n` : ''}`;
+  const removed = c.removed?.files
+    ? `removed ${c.removed.files} file(s) no longer in the plan from ${c.removed.nodes.length} node(s); delete them there too:\n${list(c.removed.nodes, 12)}`
+    : '';
+  if (c.files === 0) return `no node file changed\n${removed}`;
+  return `changed ${c.files} file(s) on ${c.nodes.length} node(s); distribute them:\n${list(c.nodes, 4)}${removed}`;
+}
+
+/** What the rerun of a killed command did first. */
+function describeResumed(r: Resumed): string {
+  if (r.finished) {
+    const cmd = [r.finished.command, ...r.finished.args].join(' ');
+    const changes = r.finished.changes ? describeChanges(r.finished.changes).replace(/^/gm, '  ').replace(/ +$/, '') : '';
+    return `finished the interrupted '${cmd}'${r.finished.note ? ` (${r.finished.note})` : ''}:\n${changes}`;
+  }
+  return r.discarded ? 'discarded an interrupted command that had not committed (it changed nothing)\n' : '';
 }
 
 export function register(program: Command): void {
@@ -118,7 +133,7 @@ export function register(program: Command): void {
       };
       printOutput(summary, format, () => {
         const changed = r.decisions.filter((d) => d.action === 'reissued').map((d) => `  re-issued ${d.id}: ${d.reason}\n`);
-        return `PKI in ${o.out}: ${summary.issued} issued, ${summary.reissued} re-issued, ${summary.kept} kept, ${summary.external} external; ${summary.files} files on ${summary.nodes} nodes (manifest.json)\n${changed.slice(0, 30).join('')}${describeChanges(r.changes)}${r.plan.notes.map((n) => `note: ${n}\n`).join('')}`;
+        return `${describeResumed(r.resumed)}PKI in ${o.out}: ${summary.issued} issued, ${summary.reissued} re-issued, ${summary.kept} kept, ${summary.external} external; ${summary.files} files on ${summary.nodes} nodes (manifest.json)\n${changed.slice(0, 30).join('')}${describeChanges(r.changes)}${r.plan.notes.map((n) => `note: ${n}\n`).join('')}`;
       });
     });
 
@@ -135,7 +150,7 @@ export function register(program: Command): void {
       const plan = buildPlan(config);
       const node = o.node ?? (config.controlPlane[0]?.name as string);
       if (!plan.nodes.some((n) => n.name === node)) throw new InputError(`no node '${node}' in this cluster`);
-      const info = checkExpiration(plan, loadStore(o.dir).material, node, new Date());
+      const info = checkExpiration(plan, loadStoreStrict(o.dir).material, node, new Date());
       if (format === 'text') process.stdout.write(renderExpirationText(info));
       else if (format === 'json') process.stdout.write(`${JSON.stringify(expirationObject(info), null, 4)}\n`);
       else process.stdout.write(stringify(expirationObject(info)));
@@ -153,6 +168,11 @@ export function register(program: Command): void {
       const progress = progressLine();
       const r = await renewPki({ dir: o.dir, config: configFor(o.dir, o.config), names, progress });
       progress.done();
+      process.stdout.write(describeResumed(r.resumed));
+      if (r.resumed.finished?.command === 'renew') {
+        process.stdout.write('Nothing else to do: run the command again to renew once more.\n');
+        return;
+      }
       process.stdout.write(`renewed ${r.renewed.length} certificate(s) across all nodes\n${describeChanges(r.changes)}`);
       for (const s of r.skipped) process.stdout.write(`skipped ${s.id}: ${s.why}\n`);
       if (r.renewed.length)
@@ -187,6 +207,20 @@ export function register(program: Command): void {
         );
         const i = r.state ? PHASES.indexOf(r.state.phase) + 1 : 0;
         if (PHASES[i]) process.stdout.write(`next: ${PHASES[i]}: ${PHASE_EFFECTS[PHASES[i]]}\n`);
+        if (r.pending)
+          process.stdout.write(
+            `note: an interrupted '${[r.pending.command, ...r.pending.args].join(' ')}' committed but did not finish; the next pki command in ${o.dir} finishes it\n`,
+          );
+        return;
+      }
+      process.stdout.write(describeResumed(r.resumed));
+      if (r.to === 'none') {
+        const i = r.state ? PHASES.indexOf(r.state.phase) + 1 : 0;
+        process.stdout.write(
+          r.state
+            ? `rotation of ${ca}: phase ${r.state.phase}${PHASES[i] ? `; distribute the node trees, then run the same command again for phase ${PHASES[i]}` : ''}\n`
+            : `no rotation of ${ca} in progress\n`,
+        );
         return;
       }
       if (r.to === 'rolled-back')

@@ -1,0 +1,249 @@
+// Every state-changing `pki` command is one journaled transaction on the PKI directory:
+//   1 stage    each new or changed file is written under DIR/.txn/ (exclusive, final mode, fsynced)
+//   2 commit   DIR/.txn/journal.json lists every staged file with its target and every file to remove;
+//              it is written atomically and fsynced: this is the commit point
+//   3 apply    staged files are renamed over their targets in journal order, removals follow, the
+//              directories are fsynced
+//   4 finish   the journal and DIR/.txn are removed
+// A run killed before the commit point leaves DIR unchanged apart from DIR/.txn, which the next run
+// discards; a run killed after it is finished (rolled forward) by the next run, whatever that command
+// is. Renames are idempotent (a staged file that is gone was already renamed), so a kill during the
+// roll-forward is finished by the run after. One writer per folder (lockDir).
+import { closeSync, constants, fstatSync, mkdirSync, openSync, readdirSync, readSync, renameSync, rmSync } from 'node:fs';
+import { dirname, isAbsolute, join, relative, sep } from 'node:path';
+import { fsyncDir, lockDir, removeStaleTemps, writeFileAtomic, writeTemp } from '../common/atomic.ts';
+import { InputError } from '../common/errors.ts';
+
+export const TXN_DIR = '.txn';
+export const JOURNAL = 'journal.json';
+const JOURNAL_SCHEMA = 'anchorage.pki-journal/v1';
+/** A journal lists paths only; even 100k files stay far below this. */
+const MAX_JOURNAL_BYTES = 64 * 1024 * 1024;
+
+/** What the interrupted command was, so its rerun can tell that it only had to finish it. */
+export interface TxnOp {
+  command: string;
+  args: string[];
+}
+
+interface JournalDoc {
+  schema: typeof JOURNAL_SCHEMA;
+  op: TxnOp;
+  /** [staged file relative to DIR/.txn, target relative to DIR] */
+  put: [string, string][];
+  /** targets relative to DIR */
+  remove: string[];
+}
+
+/** Read a file with a byte budget (refuses special files that never end, such as /dev/zero). */
+export function readBounded(path: string, max: number, what: string): Buffer {
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
+  } catch (e) {
+    throw new InputError(`${path}: cannot read ${what} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile()) throw new InputError(`${path}: ${what} is not a regular file`);
+    if (st.size > max) throw new InputError(`${path}: ${what} too large (${st.size} bytes, limit ${max})`);
+    const buf = Buffer.alloc(st.size);
+    let off = 0;
+    while (off < buf.length) {
+      const n = readSync(fd, buf, off, buf.length - off, off);
+      if (n === 0) break;
+      off += n;
+    }
+    return buf.subarray(0, off);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function inside(dir: string, rel: string): string {
+  if (typeof rel !== 'string' || rel === '' || isAbsolute(rel) || rel.split(/[\\/]/).includes('..'))
+    throw new InputError(`${join(dir, TXN_DIR, JOURNAL)}: not an Anchorage journal (path '${String(rel)}' escapes the folder)`);
+  return join(dir, rel);
+}
+
+function parseJournal(dir: string): JournalDoc {
+  const path = join(dir, TXN_DIR, JOURNAL);
+  let doc: JournalDoc;
+  try {
+    doc = JSON.parse(readBounded(path, MAX_JOURNAL_BYTES, 'journal').toString('utf8')) as JournalDoc;
+  } catch (e) {
+    if (e instanceof InputError) throw e;
+    throw new InputError(`${path}: not an Anchorage journal (${(e as Error).message}); remove ${join(dir, TXN_DIR)} to discard it`);
+  }
+  if (
+    !doc ||
+    doc.schema !== JOURNAL_SCHEMA ||
+    !Array.isArray(doc.put) ||
+    !Array.isArray(doc.remove) ||
+    typeof doc.op?.command !== 'string' ||
+    !Array.isArray(doc.op.args)
+  )
+    throw new InputError(`${path}: not an Anchorage journal; remove ${join(dir, TXN_DIR)} to discard it`);
+  return doc;
+}
+
+const madeDirs = new Set<string>();
+function ensureDir(dir: string): void {
+  if (madeDirs.has(dir)) return;
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  madeDirs.add(dir);
+}
+
+/** Roll a committed journal forward: idempotent, so a kill during it is finished by the next run. */
+function apply(dir: string, doc: JournalDoc): void {
+  const txn = join(dir, TXN_DIR);
+  const dirs = new Set<string>();
+  for (const entry of doc.put) {
+    if (!Array.isArray(entry)) throw new InputError(`${join(txn, JOURNAL)}: not an Anchorage journal`);
+    const staged = inside(txn, entry[0]);
+    const target = inside(dir, entry[1]);
+    ensureDir(dirname(target));
+    try {
+      renameSync(staged, target);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      madeDirs.delete(dirname(target));
+      ensureDir(dirname(target));
+      try {
+        renameSync(staged, target);
+      } catch (e2) {
+        // Renamed by the run this one finishes.
+        if ((e2 as NodeJS.ErrnoException).code !== 'ENOENT') throw e2;
+      }
+    }
+    dirs.add(dirname(target));
+  }
+  for (const rel of doc.remove) {
+    const target = inside(dir, rel);
+    rmSync(target, { force: true });
+    dirs.add(dirname(target));
+  }
+  for (const d of dirs) fsyncDir(d);
+  pruneEmptyDirs(dir, doc.remove);
+  // Finished: the journal goes first (after this nothing is replayed), then the staging folder.
+  rmSync(join(txn, JOURNAL), { force: true });
+  fsyncDir(txn);
+  rmSync(txn, { recursive: true, force: true });
+  fsyncDir(dir);
+}
+
+/** Folders a removal emptied (a node that left the cluster) go too, up to DIR/nodes or DIR/store. */
+function pruneEmptyDirs(dir: string, removed: string[]): void {
+  const seen = new Set<string>();
+  for (const rel of removed) {
+    let d = dirname(rel);
+    while (d !== '.' && d !== '' && d.split(sep).length > 1 && !seen.has(d)) {
+      seen.add(d);
+      try {
+        if (readdirSync(join(dir, d)).length) break;
+        rmSync(join(dir, d), { recursive: false, force: true });
+        madeDirs.delete(join(dir, d));
+      } catch {
+        break;
+      }
+      d = dirname(d);
+    }
+  }
+}
+
+export interface Recovery {
+  /** A committed transaction of this command was finished (rolled forward). */
+  finished?: TxnOp;
+  /** An uncommitted transaction was discarded (the command it belonged to changed nothing). */
+  discarded: boolean;
+}
+
+/** Finish or discard what a killed run left; remove stale temp files. Call with the folder lock held. */
+export function recover(dir: string): Recovery {
+  const txn = join(dir, TXN_DIR);
+  removeStaleTemps(dir);
+  let names: string[];
+  try {
+    names = readdirSync(txn);
+  } catch {
+    return { discarded: false };
+  }
+  if (names.includes(JOURNAL)) {
+    const doc = parseJournal(dir);
+    apply(dir, doc);
+    return { finished: doc.op, discarded: false };
+  }
+  rmSync(txn, { recursive: true, force: true });
+  fsyncDir(dir);
+  return { discarded: true };
+}
+
+/** Is a committed, unfinished transaction waiting in DIR (read-only commands say so)? */
+export function pendingTransaction(dir: string): TxnOp | undefined {
+  try {
+    return parseJournal(dir).op;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Files staged for one transaction. */
+export class Transaction {
+  readonly dir: string;
+  private readonly txn: string;
+  private readonly puts: [string, string][] = [];
+  private readonly removes: string[] = [];
+  private readonly targets = new Set<string>();
+
+  constructor(dir: string) {
+    this.dir = dir;
+    this.txn = join(dir, TXN_DIR);
+    mkdirSync(this.txn, { recursive: true, mode: 0o700 });
+  }
+
+  private rel(path: string): string {
+    const r = relative(this.dir, path);
+    if (r.startsWith('..') || isAbsolute(r)) throw new Error(`${path} is outside ${this.dir}`);
+    if (this.targets.has(r)) throw new Error(`${path} is staged twice`);
+    this.targets.add(r);
+    return r;
+  }
+
+  /** Stage `data` for `path` (inside DIR) with its final mode. */
+  put(path: string, data: string | Uint8Array, mode: number): void {
+    const target = this.rel(path);
+    const staged = writeTemp(join(this.txn, String(this.puts.length)), data, mode);
+    this.puts.push([relative(this.txn, staged), target]);
+  }
+
+  remove(path: string): void {
+    this.removes.push(this.rel(path));
+  }
+
+  get size(): number {
+    return this.puts.length + this.removes.length;
+  }
+
+  /** Commit (write the journal) and apply. */
+  commit(op: TxnOp): void {
+    fsyncDir(this.txn);
+    const doc: JournalDoc = { schema: JOURNAL_SCHEMA, op, put: this.puts, remove: this.removes };
+    writeFileAtomic(join(this.txn, JOURNAL), `${JSON.stringify(doc)}\n`, 0o600);
+    apply(this.dir, doc);
+  }
+
+  /** Drop everything staged (an error before the commit point). */
+  abort(): void {
+    rmSync(this.txn, { recursive: true, force: true });
+  }
+}
+
+/** Run `body` holding DIR's lock, after finishing or discarding what a killed run left. */
+export async function withPkiDir<T>(dir: string, what: string, body: (r: Recovery) => Promise<T>): Promise<T> {
+  const lock = lockDir(dir, what);
+  try {
+    return await body(recover(dir));
+  } finally {
+    lock.release();
+  }
+}
