@@ -24,7 +24,11 @@ describe('changed node files', () => {
   it('init lists every file, a second init none', async () => {
     const first = await initPki({ config, configText: text, configDir: dir, out });
     expect(first.changes.files).toBe(first.manifest.files.length);
-    expect((await initPki({ config, configText: text, configDir: dir, out })).changes).toEqual({ files: 0, nodes: [], removed: { files: 0, nodes: [] } });
+    expect((await initPki({ config, configText: text, configDir: dir, out })).changes).toEqual({
+      files: 0,
+      nodes: [],
+      removed: { files: 0, nodes: [] },
+    });
   });
 
   it('renew lists only the renewed certificate and key', async () => {

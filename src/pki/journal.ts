@@ -9,7 +9,7 @@
 // discards; a run killed after it is finished (rolled forward) by the next run, whatever that command
 // is. Renames are idempotent (a staged file that is gone was already renamed), so a kill during the
 // roll-forward is finished by the run after. One writer per folder (lockDir).
-import { closeSync, constants, fstatSync, mkdirSync, openSync, readdirSync, readSync, renameSync, rmSync } from 'node:fs';
+import { closeSync, constants, fstatSync, mkdirSync, openSync, readdirSync, readSync, renameSync, rmSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, join, relative, sep } from 'node:path';
 import { fsyncDir, lockDir, removeStaleTemps, writeFileAtomic, writeTemp } from '../common/atomic.ts';
 import { InputError } from '../common/errors.ts';
@@ -87,10 +87,32 @@ function parseJournal(dir: string): JournalDoc {
   return doc;
 }
 
+/**
+ * mkdir -p without Node's recursive mkdir, which never returns on a path such as /proc/x (mkdir keeps
+ * answering ENOENT under an existing parent there). EEXIST on a non-directory is ENOTDIR.
+ */
+export function mkdirs(dir: string, mode = 0o700, depth = 0): void {
+  try {
+    mkdirSync(dir, { mode });
+    return;
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') {
+      if (statSync(dir).isDirectory()) return;
+      throw Object.assign(new Error(`ENOTDIR: not a directory, mkdir '${dir}'`), { code: 'ENOTDIR', path: dir });
+    }
+    if (code !== 'ENOENT' || depth > 4096) throw e;
+  }
+  const parent = dirname(dir);
+  if (parent === dir) throw Object.assign(new Error(`ENOENT: mkdir '${dir}'`), { code: 'ENOENT', path: dir });
+  mkdirs(parent, mode, depth + 1);
+  mkdirSync(dir, { mode }); // a second ENOENT (a parent that refuses children) is an error, never a loop
+}
+
 const madeDirs = new Set<string>();
 function ensureDir(dir: string): void {
   if (madeDirs.has(dir)) return;
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  mkdirs(dir, 0o700);
   madeDirs.add(dir);
 }
 
@@ -198,7 +220,7 @@ export class Transaction {
   constructor(dir: string) {
     this.dir = dir;
     this.txn = join(dir, TXN_DIR);
-    mkdirSync(this.txn, { recursive: true, mode: 0o700 });
+    mkdirs(this.txn, 0o700);
   }
 
   private rel(path: string): string {
@@ -227,7 +249,12 @@ export class Transaction {
   /** Commit (write the journal) and apply. */
   commit(op: TxnOp): void {
     fsyncDir(this.txn);
-    const doc: JournalDoc = { schema: JOURNAL_SCHEMA, op, put: this.puts, remove: this.removes };
+    // Store material is removed last: a CA leaves the store only after everything that stops needing it.
+    const removes = [
+      ...this.removes.filter((r) => !r.startsWith(`store${sep}`)),
+      ...this.removes.filter((r) => r.startsWith(`store${sep}`)),
+    ];
+    const doc: JournalDoc = { schema: JOURNAL_SCHEMA, op, put: this.puts, remove: removes };
     writeFileAtomic(join(this.txn, JOURNAL), `${JSON.stringify(doc)}\n`, 0o600);
     apply(this.dir, doc);
   }

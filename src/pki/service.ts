@@ -3,7 +3,7 @@
 // reads the store (damaged files are repaired when nothing depends on them, refused with one line when
 // something does), computes the whole new state in memory, stages it, commits, applies.
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { InputError } from '../common/errors.ts';
 import { issueCertificate } from '../x509/build.ts';
@@ -11,7 +11,7 @@ import { Certificate } from '../x509/certificate.ts';
 import { generateKey } from '../x509/keys.ts';
 import { scanPem } from '../x509/pem.ts';
 import { type ClusterConfig, parseClusterConfig } from './config.ts';
-import { pendingTransaction, type Recovery, readBounded, Transaction, type TxnOp, withPkiDir } from './journal.ts';
+import { mkdirs, pendingTransaction, type Recovery, readBounded, Transaction, type TxnOp, withPkiDir } from './journal.ts';
 import { type Decision, type Material, type MaterialMap, materialize } from './materialize.ts';
 import { buildPlan, type Plan } from './plan.ts';
 import {
@@ -108,7 +108,7 @@ function resumed(r: Recovery): Resumed {
 /** The output folder: created when missing; anything else that is in the way is one line. */
 function ensureOutDir(out: string): void {
   try {
-    mkdirSync(out, { recursive: true, mode: 0o755 });
+    mkdirs(out, 0o755);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'EEXIST' || code === 'ENOTDIR') throw new InputError(`--out ${out}: not a directory`);
