@@ -311,7 +311,7 @@ describe('crash test: SIGKILL at random points, then rerun', () => {
     const ref = join(tmp, 'reference');
     initMs = timed(['pki', 'init', '--config', configPath, '--out', ref]).ms;
     rmSync(ref, { recursive: true, force: true });
-    for (let round = 0; round < 4; round++) {
+    for (let round = 0; round < 3; round++) {
       rmSync(out, { recursive: true, force: true });
       const args = ['pki', 'init', '--config', configPath, '--out', out];
       await killAndRecover(

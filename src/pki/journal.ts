@@ -216,6 +216,7 @@ export class Transaction {
   private readonly puts: [string, string][] = [];
   private readonly removes: string[] = [];
   private readonly targets = new Set<string>();
+  private committed = false;
 
   constructor(dir: string) {
     this.dir = dir;
@@ -256,11 +257,14 @@ export class Transaction {
     ];
     const doc: JournalDoc = { schema: JOURNAL_SCHEMA, op, put: this.puts, remove: removes };
     writeFileAtomic(join(this.txn, JOURNAL), `${JSON.stringify(doc)}\n`, 0o600);
+    // Committed: from here on only a roll-forward (this one, or the next run's) may touch the journal.
+    this.committed = true;
     apply(this.dir, doc);
   }
 
-  /** Drop everything staged (an error before the commit point). */
+  /** Drop everything staged (an error before the commit point); a no-op once committed. */
   abort(): void {
+    if (this.committed) return;
     rmSync(this.txn, { recursive: true, force: true });
   }
 }
