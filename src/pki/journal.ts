@@ -9,7 +9,19 @@
 // discards; a run killed after it is finished (rolled forward) by the next run, whatever that command
 // is. Renames are idempotent (a staged file that is gone was already renamed), so a kill during the
 // roll-forward is finished by the run after. One writer per folder (lockDir).
-import { closeSync, constants, fstatSync, mkdirSync, openSync, readdirSync, readSync, renameSync, rmSync, statSync } from 'node:fs';
+import {
+  closeSync,
+  constants,
+  fstatSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readSync,
+  renameSync,
+  rmdirSync,
+  rmSync,
+  statSync,
+} from 'node:fs';
 import { dirname, isAbsolute, join, relative, sep } from 'node:path';
 import { fsyncDir, lockDir, removeStaleTemps, writeFileAtomic, writeTemp } from '../common/atomic.ts';
 import { InputError } from '../common/errors.ts';
@@ -154,21 +166,19 @@ function apply(dir: string, doc: JournalDoc): void {
   fsyncDir(dir);
 }
 
-/** Folders a removal emptied (a node that left the cluster) go too, up to DIR/nodes or DIR/store. */
+/** Folders a removal emptied (a node that left the cluster) go too, deepest first, never DIR/nodes or DIR/store. */
 function pruneEmptyDirs(dir: string, removed: string[]): void {
-  const seen = new Set<string>();
-  for (const rel of removed) {
-    let d = dirname(rel);
-    while (d !== '.' && d !== '' && d.split(sep).length > 1 && !seen.has(d)) {
-      seen.add(d);
-      try {
-        if (readdirSync(join(dir, d)).length) break;
-        rmSync(join(dir, d), { recursive: false, force: true });
+  const candidates = new Set<string>();
+  for (const rel of removed) for (let d = dirname(rel); d.split(sep).length > 1; d = dirname(d)) candidates.add(d);
+  const deepestFirst = [...candidates].sort((a, b) => b.split(sep).length - a.split(sep).length);
+  for (const d of deepestFirst) {
+    try {
+      if (readdirSync(join(dir, d)).length === 0) {
+        rmdirSync(join(dir, d));
         madeDirs.delete(join(dir, d));
-      } catch {
-        break;
       }
-      d = dirname(d);
+    } catch {
+      // already gone, or not a folder
     }
   }
 }

@@ -64,7 +64,7 @@ export function describeChanges(c: Changes): string {
       .map((n) => `  ${n.node}: ${n.paths.slice(0, max).join(', ')}${n.paths.length > max ? ` and ${n.paths.length - max} more` : ''}\n`)
       .join('')}${nodes.length > 5 ? `  ... and ${nodes.length - 5} more nodes (see manifest.json)\n` : ''}`;
   const removed = c.removed?.files
-    ? `removed ${c.removed.files} file(s) no longer in the plan from ${c.removed.nodes.length} node(s); delete them there too:\n${list(c.removed.nodes, 12)}`
+    ? `removed ${c.removed.files} file(s) no longer in the plan from ${c.removed.nodes.length} node(s); delete them there too:\n${list(c.removed.nodes, 50)}`
     : '';
   if (c.files === 0) return `no node file changed\n${removed}`;
   return `changed ${c.files} file(s) on ${c.nodes.length} node(s); distribute them:\n${list(c.nodes, 4)}${removed}`;
