@@ -392,7 +392,6 @@ export async function rotateCa(o: {
     resolveProblems(plan, loaded, o.dir, false);
     const secrets = secretsFrom(loaded, plan, o.dir, false);
     const material = loaded.material;
-    for (const [id, m] of externalMaterial(o.config, o.dir)) if (!material.has(id)) material.set(id, m);
     checkConsistent(state, material, o.ca);
     const now = o.now ?? new Date();
     let reissue: string[] = [];
