@@ -2,6 +2,7 @@
 import { Command, CommanderError } from 'commander';
 import { InputError, oneLine } from '../common/errors.ts';
 import { DerError } from '../x509/der.ts';
+import * as adopt from './commands/adopt.ts';
 import * as cert from './commands/cert.ts';
 import * as demo from './commands/demo.ts';
 import * as inspect from './commands/inspect.ts';
@@ -17,7 +18,7 @@ export function buildProgram(): Command {
     .version('0.1.0')
     .showHelpAfterError()
     .exitOverride();
-  for (const m of [inspect, cert, verify, lint, pki, demo]) m.register(program);
+  for (const m of [inspect, cert, verify, lint, pki, adopt, demo]) m.register(program);
   return program;
 }
 

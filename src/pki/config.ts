@@ -67,6 +67,11 @@ export const clusterConfigSchema = z
       .object({ ca: duration.default('87600h'), leaf: duration.default('8760h'), root: duration.default('175200h') })
       .strict()
       .default({ ca: '87600h', leaf: '8760h', root: '175200h' }),
+    /**
+     * Issue each kubelet a CA-signed serving certificate (/var/lib/kubelet/pki/kubelet.crt), so the apiserver
+     * can verify kubelets. kubeadm leaves it to the kubelet (self-signed): `pki adopt` sets false for such clusters.
+     */
+    kubeletServingCertificates: z.boolean().default(true),
     /** Extra SANs on the apiserver certificate (kubeadm's certSANs). */
     certSANs: z.array(z.string()).default([]),
     controlPlane: z.array(node).min(1, 'at least one control-plane node'),

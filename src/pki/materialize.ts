@@ -4,7 +4,7 @@ import type { KeyObject } from 'node:crypto';
 import { InputError } from '../common/errors.ts';
 import { issueCertificate } from '../x509/build.ts';
 import type { Certificate } from '../x509/certificate.ts';
-import { generateKey, generateKeyAsync, type KeyPair, type KeyType, keyMatchesSpki } from '../x509/keys.ts';
+import { generateKey, generateKeyAsync, type KeyPair, type KeyType, keyMatchesSpki, keyTypeFromInfo } from '../x509/keys.ts';
 import { nameGetAll } from '../x509/name.ts';
 import { ekuOid, OID } from '../x509/oids.ts';
 import type { Plan, PlannedCert } from './plan.ts';
@@ -104,12 +104,22 @@ export async function materialize(
         continue;
       }
       const why = have ? (opts.force ? 'forced' : opts.reissue?.has(p.id) ? 'renewal' : misfit(p, have, signer, now)) : 'missing';
+      // A CA in place is never replaced behind the operator's back: that would cut every node off its trust.
+      if (have && why && p.ca && !opts.force && !opts.reissue?.has(p.id))
+        throw new InputError(
+          `${p.id}: the existing CA no longer fits the config (${why}); Anchorage never replaces a CA in place: rotate it with 'anchorage pki rotate-ca ${p.id}', or re-issue everything with --force`,
+        );
       if (!why && have) {
         out.set(p.id, have);
         decisions.push({ id: p.id, action: 'kept' });
       } else toIssue.push({ p, reason: why ?? 'missing', action: have ? 'reissued' : 'issued' });
     }
-    const pairs = await keysFor(toIssue.map((t) => t.p.keyType));
+    // Renewal keeps each certificate's key type (kubeadm renew; an adopted cluster may mix them).
+    const keyTypeFor = (p: PlannedCert): KeyType => {
+      const have = existing.get(p.id);
+      return opts.keepExistingProfile && have && !opts.force ? (keyTypeFromInfo(have.cert.keyInfo) ?? p.keyType) : p.keyType;
+    };
+    const pairs = await keysFor(toIssue.map((t) => keyTypeFor(t.p)));
     toIssue.forEach(({ p, reason, action }, i) => {
       const kp = pairs[i] as KeyPair;
       const signer = p.signer ? out.get(p.signer) : undefined;

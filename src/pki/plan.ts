@@ -272,7 +272,8 @@ export function buildPlan(c: ClusterConfig): Plan {
       leaf(K8S_ROLES['kubelet-client'] as K8sRole, at('kubelet.conf'), 'ca', v).kubeadmName = 'kubelet.conf';
       // kubeadm leaves the serving certificate to the kubelet (self-signed); a CA-signed one lets the
       // apiserver verify kubelets (--kubelet-certificate-authority).
-      leaf(K8S_ROLES['kubelet-serving'] as K8sRole, at('kubelet-serving'), 'ca', v, [n.name, ...n.hostnames, ...n.ips]);
+      if (c.kubeletServingCertificates)
+        leaf(K8S_ROLES['kubelet-serving'] as K8sRole, at('kubelet-serving'), 'ca', v, [n.name, ...n.hostnames, ...n.ips]);
       const controlPlane = roleOf.get(n.name)?.includes('control-plane');
       if (!controlPlane) put(n.name, `${P}/ca.crt`, { type: 'bundle', certs: ['ca'] });
       // kubeadm's ControlPlaneKubeletLocalMode (default from 1.33, GA 1.35): a control-plane kubelet talks to its local apiserver.
@@ -290,7 +291,7 @@ export function buildPlan(c: ClusterConfig): Plan {
         },
         0o600,
       );
-      putPair(n.name, '/var/lib/kubelet/pki/kubelet', at('kubelet-serving'));
+      if (c.kubeletServingCertificates) putPair(n.name, '/var/lib/kubelet/pki/kubelet', at('kubelet-serving'));
     }
   } else {
     // Kubernetes the Hard Way: one CA; upstream's two typos (scheduler O, apiserver DNS) corrected.

@@ -116,6 +116,17 @@ export function keyTypeOf(info: PublicKeyInfo): string {
   return info.algorithm;
 }
 
+/** The generation type of a public key, when it is one Anchorage generates (RSA sizes round up). */
+export function keyTypeFromInfo(info: PublicKeyInfo): KeyType | undefined {
+  if (info.algorithm === 'RSA') {
+    const bits = info.size ?? 0;
+    return bits <= 2048 ? 'rsa-2048' : bits <= 3072 ? 'rsa-3072' : 'rsa-4096';
+  }
+  if (info.algorithm === 'EC') return info.curve === 'P-384' ? 'ecdsa-p384' : info.curve === 'P-256' ? 'ecdsa-p256' : undefined;
+  if (info.algorithm === 'Ed25519') return 'ed25519';
+  return undefined;
+}
+
 export class KeyError extends InputError {
   override name = 'KeyError';
 }

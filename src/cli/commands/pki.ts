@@ -4,6 +4,8 @@ import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { stringify } from 'yaml';
 import { InputError } from '../../common/errors.ts';
+import { adoptKubeadm } from '../../pki/adopt.ts';
+import { looksLikeKubeadmFolder, readNodeTree } from '../../pki/adopt-io.ts';
 import { checkExpiration, expirationObject, renderExpirationText } from '../../pki/expiration.ts';
 import { buildPlan, type Plan } from '../../pki/plan.ts';
 import { PHASE_EFFECTS, PHASES } from '../../pki/rotate.ts';
@@ -105,6 +107,10 @@ export function register(program: Command): void {
     .action(async (o: { config: string; out: string; force?: boolean; dryRun?: boolean; output: string }) => {
       const format = checkFormat(o.output, ['table', 'json', 'yaml']);
       const config = loadConfigFile(o.config);
+      if (looksLikeKubeadmFolder(o.out))
+        throw new InputError(
+          `${o.out} holds an existing kubeadm PKI: init would create new CAs beside it. Adopt it instead: anchorage pki adopt ${o.out} --out NEW_DIR`,
+        );
       if (o.dryRun) {
         const plan = buildPlan(config);
         printOutput(planView(plan), format, () => renderPlan(plan));
@@ -140,17 +146,24 @@ export function register(program: Command): void {
   pki
     .command('check-expiration')
     .description("kubeadm's `certs check-expiration` for a node of the PKI directory")
-    .requiredOption('--dir <dir>', 'PKI directory made by `pki init`')
+    .requiredOption('--dir <dir>', 'PKI directory made by `pki init` or `pki adopt`, or a folder kubeadm wrote (/etc/kubernetes)')
     .option('--node <name>', 'node to report (default: the first control-plane node)')
     .option('--config <file>', 'config (default: DIR/cluster.yaml)')
     .option('-o, --output <format>', 'text|json|yaml (kubeadm formats)', 'text')
     .action((o: { dir: string; node?: string; config?: string; output: string }) => {
       const format = checkFormat(o.output, ['text', 'json', 'yaml']);
-      const config = configFor(o.dir, o.config);
-      const plan = buildPlan(config);
-      const node = o.node ?? (config.controlPlane[0]?.name as string);
-      if (!plan.nodes.some((n) => n.name === node)) throw new InputError(`no node '${node}' in this cluster`);
-      const info = checkExpiration(plan, loadStoreStrict(o.dir).material, node, new Date());
+      let info: ReturnType<typeof checkExpiration>;
+      if (!o.config && looksLikeKubeadmFolder(o.dir)) {
+        // A folder kubeadm wrote (its /etc/kubernetes, or the pki folder itself): read it as it is.
+        const r = adoptKubeadm([readNodeTree(o.node ? `${o.node}=${o.dir}` : o.dir)]);
+        info = checkExpiration(r.plan, r.material, r.config.controlPlane[0]?.name as string, new Date());
+      } else {
+        const config = configFor(o.dir, o.config);
+        const plan = buildPlan(config);
+        const node = o.node ?? (config.controlPlane[0]?.name as string);
+        if (!plan.nodes.some((n) => n.name === node)) throw new InputError(`no node '${node}' in this cluster`);
+        info = checkExpiration(plan, loadStoreStrict(o.dir).material, node, new Date());
+      }
       if (format === 'text') process.stdout.write(renderExpirationText(info));
       else if (format === 'json') process.stdout.write(`${JSON.stringify(expirationObject(info), null, 4)}\n`);
       else process.stdout.write(stringify(expirationObject(info)));
