@@ -334,3 +334,86 @@ describe('bad trees', () => {
     expect(run(['pki', 'adopt', join(d, 'nope'), '--out', join(d, 'x')]).err).toMatch(/no such directory/);
   });
 });
+
+describe('external etcd and a worker', () => {
+  const base = tmp('extetcd');
+  const cp = join(base, 'cp-1');
+  const member = join(base, 'etcd-1');
+  const worker = join(base, 'w-1');
+  const out = join(base, 'adopted');
+  beforeAll(() => {
+    // The etcd member's own certificates, from kubeadm's etcd phases run for that node.
+    mkdirSync(join(member, 'etc/kubernetes/pki/etcd'), { recursive: true });
+    const mcfg = kubeadmConfig(member, { name: 'etcd-1', ip: '10.0.2.1' }, 'ECDSA-P256');
+    for (const phase of ['etcd-ca', 'etcd-server', 'etcd-peer', 'etcd-healthcheck-client', 'apiserver-etcd-client'])
+      kadm(['init', 'phase', 'certs', phase, '--config', mcfg]);
+    // The control plane with external etcd: kubeadm makes no etcd certificate; the operator places the
+    // etcd CA and the apiserver's etcd client pair where the config says.
+    mkdirSync(join(cp, 'etc/kubernetes/pki/etcd'), { recursive: true });
+    const ccfg = kubeadmConfig(cp, { name: 'cp-1', ip: '10.0.0.11' }, 'ECDSA-P256', [
+      'etcd:',
+      '  external:',
+      '    endpoints: [https://10.0.2.1:2379]',
+      `    caFile: ${join(cp, 'etc/kubernetes/pki/etcd/ca.crt')}`,
+      `    certFile: ${join(cp, 'etc/kubernetes/pki/apiserver-etcd-client.crt')}`,
+      `    keyFile: ${join(cp, 'etc/kubernetes/pki/apiserver-etcd-client.key')}`,
+    ]);
+    for (const f of ['etcd/ca.crt', 'apiserver-etcd-client.crt', 'apiserver-etcd-client.key'])
+      cpSync(join(member, 'etc/kubernetes/pki', f), join(cp, 'etc/kubernetes/pki', f));
+    rmSync(join(member, 'etc/kubernetes/pki/apiserver-etcd-client.crt'));
+    rmSync(join(member, 'etc/kubernetes/pki/apiserver-etcd-client.key'));
+    kadm(['init', 'phase', 'certs', 'all', '--config', ccfg]);
+    kadm(['init', 'phase', 'kubeconfig', 'all', '--config', ccfg, '--kubeconfig-dir', join(cp, 'etc/kubernetes')]);
+    // A worker: its kubelet.conf (what `kubeadm init phase kubeconfig kubelet` writes for it) and the CA.
+    mkdirSync(join(worker, 'etc/kubernetes/pki'), { recursive: true });
+    const wcfg = kubeadmConfig(cp, { name: 'w-1', ip: '10.0.1.1' }, 'ECDSA-P256');
+    kadm(['init', 'phase', 'kubeconfig', 'kubelet', '--config', wcfg, '--kubeconfig-dir', join(worker, 'etc/kubernetes')]);
+    cpSync(join(cp, 'etc/kubernetes/pki/ca.crt'), join(worker, 'etc/kubernetes/pki/ca.crt'));
+  });
+
+  it("a worker's tree carries no IP: adopt asks for it in one line", () => {
+    const r = run(['pki', 'adopt', cp, member, worker, '--out', join(base, 'nope')]);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/node w-1 carries no IP in its certificates; give it as --node w-1@IP=/);
+  });
+
+  it('adopts the control plane, the external member and the worker', () => {
+    ok(['pki', 'adopt', cp, member, `w-1@10.0.1.1=${worker}`, '--out', out]);
+    const c = parseYaml(readFileSync(join(out, 'cluster.yaml'), 'utf8'));
+    expect(c.etcd).toMatchObject({ topology: 'external', members: [{ name: 'etcd-1', ips: ['10.0.2.1'] }] });
+    expect(c.workers).toEqual([{ name: 'w-1', ips: ['10.0.1.1'], hostnames: [] }]);
+    const adopted = JSON.parse(readFileSync(join(out, 'adopted.json'), 'utf8'));
+    expect(adopted.externalCAs).toEqual([]);
+    const ids = adopted.files.filter((f: { status: string }) => f.status === 'adopted').map((f: { id: string }) => f.id);
+    expect(ids).toEqual(expect.arrayContaining(['etcd-server@etcd-1', 'apiserver-etcd-client@cp-1', 'kubelet.conf@w-1']));
+    expect(adopted.files.filter((f: { status: string }) => f.status === 'unknown')).toEqual([]);
+  });
+
+  it('renew etcd-server renews the member certificate, signed by the adopted etcd CA (openssl)', () => {
+    ok(['pki', 'renew', 'etcd-server', '--dir', out]);
+    const leaf = join(out, 'nodes/etcd-1/etc/kubernetes/pki/etcd/server.crt');
+    const old = certOf(join(member, 'etc/kubernetes/pki/etcd/server.crt'));
+    expect(certOf(leaf).sans).toEqual(old.sans);
+    expect(certOf(leaf).serialNumber).not.toBe(old.serialNumber);
+    execFileSync('openssl', ['verify', '-CAfile', join(member, 'etc/kubernetes/pki/etcd/ca.crt'), leaf], { stdio: 'pipe' });
+  });
+});
+
+describe('hints never point at replacing trust', () => {
+  it('renew and rotate-ca on a kubeadm folder say to adopt it, and change nothing', () => {
+    const base = tmp('hint');
+    const node = join(base, 'cp-1');
+    kubeadmNode(node, { name: 'cp-1', ip: '10.0.0.11' }, 'ECDSA-P256');
+    const before = hashTree(join(node, 'etc/kubernetes'));
+    for (const args of [
+      ['pki', 'renew', 'all', '--dir', join(node, 'etc/kubernetes')],
+      ['pki', 'rotate-ca', 'ca', '--dir', join(node, 'etc/kubernetes')],
+    ]) {
+      const r = run(args);
+      expect(r.code).toBe(2);
+      expect(r.err).toMatch(/written by kubeadm, not by Anchorage: adopt it first \(anchorage pki adopt /);
+      expect(r.err).not.toMatch(/pki init/);
+    }
+    expect(hashTree(join(node, 'etc/kubernetes'))).toEqual(before);
+  });
+});

@@ -427,6 +427,21 @@ export function adoptKubeadm(trees: NodeTree[], o: AdoptOptions = {}): AdoptResu
     } else continue;
     claim(f.name, pf.path);
   }
+  // A CA's key may sit on a node the plan does not put it on (external etcd: the member holds etcd's CA key).
+  for (const [id, base] of caFiles) {
+    const m = material.get(id);
+    if (!m || m.key) continue;
+    for (const f of facts) {
+      const path = `${P}/${base}.key`;
+      const data = f.tree.files.get(path);
+      if (!data || claimed.get(f.name)?.has(path)) continue;
+      const key = keyIn(data, `${f.tree.source}: ${path}`);
+      if (key) setKey(id, key, `${f.tree.source}: ${path}`);
+      files.push({ node: f.name, path, id, status: 'adopted' });
+      claim(f.name, path);
+      break;
+    }
+  }
   // Any other certificate or key file in the trees: listed, never silently ignored.
   for (const f of facts) {
     const mine = claimed.get(f.name) ?? new Set();

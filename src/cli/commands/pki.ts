@@ -82,6 +82,15 @@ function describeResumed(r: Resumed): string {
   return r.discarded ? 'discarded an interrupted command that had not committed (it changed nothing)\n' : '';
 }
 
+/** The config of a PKI directory; a folder kubeadm wrote gets the way to adopt it, never a hint that would replace its CAs. */
+function pkiConfig(dir: string, configPath?: string) {
+  if (!configPath && looksLikeKubeadmFolder(dir))
+    throw new InputError(
+      `${dir} was written by kubeadm, not by Anchorage: adopt it first (anchorage pki adopt ${dir} --out NEW_DIR), then work on NEW_DIR`,
+    );
+  return configFor(dir, configPath);
+}
+
 export function register(program: Command): void {
   const pki = program.command('pki').description("generate, check, renew and rotate a whole cluster's PKI (kubeadm or hard-way layout)");
 
@@ -179,7 +188,7 @@ export function register(program: Command): void {
     .option('--config <file>', 'config (default: DIR/cluster.yaml)')
     .action(async (names: string[], o: { dir: string; config?: string }) => {
       const progress = progressLine();
-      const r = await renewPki({ dir: o.dir, config: configFor(o.dir, o.config), names, progress });
+      const r = await renewPki({ dir: o.dir, config: pkiConfig(o.dir, o.config), names, progress });
       progress.done();
       process.stdout.write(describeResumed(r.resumed));
       if (r.resumed.finished?.command === 'renew') {
@@ -206,7 +215,7 @@ export function register(program: Command): void {
       const progress = progressLine();
       const r = await rotateCa({
         dir: o.dir,
-        config: configFor(o.dir, o.config),
+        config: pkiConfig(o.dir, o.config),
         ca,
         action: o.status ? 'status' : o.rollback ? 'rollback' : 'next',
         progress,
