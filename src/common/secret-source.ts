@@ -41,9 +41,10 @@ function promptTty(question: string): string {
     throw new InputError('prompt: no terminal to ask on (use env:NAME or file:PATH)');
   }
   try {
-    writeSync(fd, question);
     const stty = (arg: string) => spawnSync('stty', [arg], { stdio: [fd, 'ignore', 'ignore'] });
+    // Echo goes off before the question appears, so nothing typed after it is ever shown.
     stty('-echo');
+    writeSync(fd, question);
     try {
       const buf = Buffer.alloc(4096);
       let line = '';

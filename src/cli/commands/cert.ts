@@ -2,9 +2,12 @@
 // Thin: flags become a profile spec (src/x509/profile-spec.ts) or keystore plan (src/x509/keystore-entries.ts),
 // domain code builds the bytes, and src/cli/outputs.ts writes them.
 import type { KeyObject } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Command } from 'commander';
 import { InputError } from '../../common/errors.ts';
 import { readObjects } from '../../inventory/read.ts';
+import { tlsSecretManifest } from '../../k8s/secret.ts';
 import { issueCertificate } from '../../x509/build.ts';
 import type { Certificate } from '../../x509/certificate.ts';
 import { createCrl } from '../../x509/crl.ts';
@@ -27,7 +30,7 @@ import {
   parseKeyType,
   parseSans,
 } from '../../x509/profile-spec.ts';
-import { collect } from '../args.ts';
+import { collect, secretArg } from '../args.ts';
 import { readInputFile } from '../files.ts';
 import { type Output, type ProtectedPath, writeOutputs } from '../outputs.ts';
 
@@ -136,7 +139,11 @@ export function register(program: Command): void {
     .option('--exclude <names>', 'name constraints, excluded (comma separated)')
     .option('--parent <cert>', 'sign with this CA instead of self-signing (makes an intermediate)')
     .option('--parent-key <key>', 'private key of --parent')
-    .option('--parent-password <password>', 'password of --parent-key')
+    .option(
+      '--parent-password <password>',
+      'password of --parent-key (env:NAME, file:PATH, prompt, or the value)',
+      secretArg('--parent-password'),
+    )
     .action(
       (
         o: CommonIssueOpts & {
@@ -174,7 +181,7 @@ export function register(program: Command): void {
   addCommon(cert.command('issue').description('issue a leaf certificate (and a new key) from a CA'), 'certificate')
     .requiredOption('--ca <cert>', 'issuing CA certificate')
     .requiredOption('--ca-key <key>', 'issuing CA private key')
-    .option('--ca-password <password>', 'password of --ca-key')
+    .option('--ca-password <password>', 'password of --ca-key (env:NAME, file:PATH, prompt, or the value)', secretArg('--ca-password'))
     .option('--profile <name>', `${Object.keys(LEAF_PROFILES).join('|')}: sets usages and EKU`, 'server')
     .action((o: CommonIssueOpts & { ca: string; caKey: string; caPassword?: string; profile: string }) => {
       const profile = leafProfile({ ...spec(o), profile: o.profile });
@@ -191,7 +198,7 @@ export function register(program: Command): void {
     .requiredOption('--subject <dn>', 'requested subject')
     .option('--san <name>', 'requested SAN (repeatable)', collect, [])
     .option('--key <file>', 'use this existing private key')
-    .option('--key-password <password>', 'password of --key')
+    .option('--key-password <password>', 'password of --key (env:NAME, file:PATH, prompt, or the value)', secretArg('--key-password'))
     .option('--key-type <type>', KEY_TYPES.join('|'), 'ecdsa-p256')
     .option('--eku <list>', 'requested extended key usages')
     .requiredOption('--out <file>', 'CSR output (PEM)')
@@ -229,7 +236,7 @@ export function register(program: Command): void {
     .argument('<csr>', 'certificate signing request (PEM or DER)')
     .requiredOption('--ca <cert>', 'issuing CA certificate')
     .requiredOption('--ca-key <key>', 'issuing CA private key')
-    .option('--ca-password <password>', 'password of --ca-key')
+    .option('--ca-password <password>', 'password of --ca-key (env:NAME, file:PATH, prompt, or the value)', secretArg('--ca-password'))
     .option('--days <n>', 'validity in days', '365')
     .option('--profile <name>', 'server|client|peer: usages and EKU when the CSR asks for none', 'server')
     .option('--usage <list>', 'key usages (override)')
@@ -274,7 +281,7 @@ export function register(program: Command): void {
     .description('create a CRL signed by a CA')
     .requiredOption('--ca <cert>', 'issuing CA certificate')
     .requiredOption('--ca-key <key>', 'issuing CA private key')
-    .option('--ca-password <password>', 'password of --ca-key')
+    .option('--ca-password <password>', 'password of --ca-key (env:NAME, file:PATH, prompt, or the value)', secretArg('--ca-password'))
     .option('--revoke <serial[:reason]>', `revoke a serial (hex) or a certificate file; reasons: ${CRL_REASONS.join(', ')}`, collect, [])
     .option('--next-update-days <n>', 'days until nextUpdate', '7')
     .option('--crl-number <n>', 'CRL number', '1')
@@ -320,24 +327,97 @@ export function register(program: Command): void {
     .argument('<inputs...>', 'input files (any readable format)')
     .requiredOption('--to <format>', 'pem|der|pkcs7|pkcs12|pkcs12-legacy|jks')
     .requiredOption('--out <file>', 'output file')
-    .option('--password <password>', 'password for the output PKCS#12 or JKS')
-    .option('--in-password <password>', 'password of encrypted inputs')
+    .option(
+      '--password <password>',
+      'password for the output PKCS#12 or JKS (env:NAME, file:PATH, prompt, or the value)',
+      secretArg('--password'),
+    )
+    .option(
+      '--in-password <password>',
+      'password of encrypted inputs (env:NAME, file:PATH, prompt, or the value)',
+      secretArg('--in-password'),
+    )
     .option('--name <alias>', 'alias / friendly name for entries the inputs do not name (default: from the certificate)')
     .option('--force', 'overwrite an existing file')
     .action((inputs: string[], o: ConvertOpts & { out: string; inPassword?: string; force?: boolean }) => {
-      const certs: NamedCert[] = [];
-      const keys: NamedKey[] = [];
-      for (const p of inputs) {
-        for (const x of readObjects(readInputFile(p), o.inPassword === undefined ? {} : { password: o.inPassword }).objects) {
-          const alias = x.alias !== undefined ? { alias: x.alias } : {};
-          if (x.kind === 'certificate') certs.push({ cert: x.cert, ...alias });
-          else if (x.kind === 'private-key') keys.push({ key: x.key, ...alias });
-        }
-      }
+      const { certs, keys } = readCertsAndKeys(inputs, o.inPassword);
       const data = convert(certs, keys, o);
       writeOutputs([{ path: o.out, data, secret: keys.length > 0 }], { force: o.force === true });
       process.stdout.write(`wrote ${o.out} (${o.to})\n`);
     });
+
+  cert
+    .command('split')
+    .description(
+      'split a key and its chain (PKCS#12, JKS, PEM bundle, kubeconfig) into tls.crt, tls.key and ca.crt, and/or a kubernetes.io/tls Secret manifest',
+    )
+    .argument('<inputs...>', 'input files holding one private key and its certificates')
+    .option('--out-dir <dir>', 'write tls.crt (leaf + intermediates), tls.key (0600) and ca.crt (the root, when present) here')
+    .option('--secret <name>', 'also write a kubernetes.io/tls Secret manifest with this name (as kubectl create secret tls does)')
+    .option('-n, --namespace <ns>', "the Secret's namespace")
+    .option('--secret-out <file>', 'where the manifest goes (default: DIR/<name>.secret.yaml with --out-dir; - for stdout)')
+    .option(
+      '--in-password <password>',
+      'password of encrypted inputs (env:NAME, file:PATH, prompt, or the value)',
+      secretArg('--in-password'),
+    )
+    .option('--force', 'overwrite existing files')
+    .action(
+      (
+        inputs: string[],
+        o: { outDir?: string; secret?: string; namespace?: string; secretOut?: string; inPassword?: string; force?: boolean },
+      ) => {
+        if (!o.outDir && !o.secret) throw new InputError('give --out-dir, --secret, or both');
+        const { certs, keys } = readCertsAndKeys(inputs, o.inPassword);
+        if (keys.length !== 1) throw new InputError(`split needs exactly one private key in the inputs (found ${keys.length})`);
+        const plan = planKeystore(certs, keys);
+        const entry = plan.keys[0];
+        if (!entry) throw new InputError('no certificate in the inputs matches the private key');
+        const chain = [...entry.chain, ...plan.trusted.map((t) => t.cert)];
+        const root = chain.find((c) => c.selfSigned && c.isCA);
+        const tlsCrt = chain
+          .filter((c) => c !== root)
+          .map((c) => c.toPem())
+          .join('');
+        const tlsKey = keyPem(entry.key);
+        const caCrt = root?.toPem();
+        const outs: Output[] = [];
+        if (o.outDir) {
+          outs.push({ path: join(o.outDir, 'tls.crt'), data: tlsCrt }, { path: join(o.outDir, 'tls.key'), data: tlsKey, secret: true });
+          if (caCrt) outs.push({ path: join(o.outDir, 'ca.crt'), data: caCrt });
+        }
+        let manifest: string | undefined;
+        if (o.secret) {
+          manifest = tlsSecretManifest({
+            name: o.secret,
+            ...(o.namespace ? { namespace: o.namespace } : {}),
+            certPem: tlsCrt,
+            keyPem: tlsKey,
+            ...(caCrt ? { caPem: caCrt } : {}),
+          });
+          const target = o.secretOut ?? (o.outDir ? join(o.outDir, `${o.secret}.secret.yaml`) : undefined);
+          if (!target) throw new InputError('--secret without --out-dir needs --secret-out FILE (or - for stdout)');
+          if (target !== '-') outs.push({ path: target, data: manifest, secret: true });
+        }
+        if (o.outDir) mkdirSync(o.outDir, { recursive: true, mode: 0o755 });
+        writeOutputs(outs, { force: o.force === true });
+        if (o.secretOut === '-' && manifest) process.stdout.write(manifest);
+        else for (const x of outs) process.stdout.write(`wrote ${x.path}${x.secret ? ' (0600)' : ''}\n`);
+      },
+    );
+}
+
+function readCertsAndKeys(inputs: string[], password: string | undefined): { certs: NamedCert[]; keys: NamedKey[] } {
+  const certs: NamedCert[] = [];
+  const keys: NamedKey[] = [];
+  for (const p of inputs) {
+    for (const x of readObjects(readInputFile(p), password === undefined ? {} : { password }).objects) {
+      const alias = x.alias !== undefined ? { alias: x.alias } : {};
+      if (x.kind === 'certificate') certs.push({ cert: x.cert, ...alias });
+      else if (x.kind === 'private-key') keys.push({ key: x.key, ...alias });
+    }
+  }
+  return { certs, keys };
 }
 
 interface ConvertOpts {

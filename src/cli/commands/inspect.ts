@@ -1,5 +1,6 @@
 // `anchorage inspect <file|dir|->`: what is in these files, in words or as documented JSON/YAML.
 import type { Command } from 'commander';
+import { secretArg } from '../args.ts';
 import { inspectPaths, renderInspect } from '../inspect-view.ts';
 import { checkFormat, printOutput } from '../output.ts';
 
@@ -11,7 +12,11 @@ export function register(program: Command): void {
     )
     .argument('<paths...>', 'files, directories or - for stdin')
     .option('-o, --output <format>', 'table|json|yaml', 'table')
-    .option('--password <password>', 'password for PKCS#12, JKS and encrypted keys')
+    .option(
+      '--password <password>',
+      'password for PKCS#12, JKS and encrypted keys (env:NAME, file:PATH, prompt, or the value)',
+      secretArg('--password'),
+    )
     .action((paths: string[], o: { output: string; password?: string }) => {
       const format = checkFormat(o.output, ['table', 'json', 'yaml']);
       const report = inspectPaths(paths, o.password === undefined ? {} : { password: o.password });
