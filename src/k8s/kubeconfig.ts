@@ -15,6 +15,8 @@ export interface KubeconfigSummary {
   /** File references (certificate-authority, client-certificate, client-key) by location. */
   references: { location: string; path: string }[];
   servers: { cluster: string; server: string }[];
+  /** Each context's cluster and user names. */
+  contexts: { name: string; cluster?: string; user?: string }[];
   currentContext?: string;
 }
 
@@ -37,8 +39,18 @@ export function readKubeconfig(text: string): KubeconfigSummary {
     throw new InputError(`kubeconfig is not valid YAML: ${(e as Error).message.split('\n')[0]}`);
   }
   if (!doc || typeof doc !== 'object') throw new InputError('kubeconfig is empty or not a mapping');
-  const d = doc as { clusters?: Named[]; users?: Named[]; 'current-context'?: string };
-  const out: KubeconfigSummary = { embedded: [], references: [], servers: [] };
+  const d = doc as { clusters?: Named[]; users?: Named[]; contexts?: Named[]; 'current-context'?: string };
+  const out: KubeconfigSummary = { embedded: [], references: [], servers: [], contexts: [] };
+  if (Array.isArray(d.contexts))
+    for (const c of d.contexts) {
+      const ctx = (c as { context?: Record<string, unknown> })?.context;
+      if (!c || typeof c !== 'object' || !ctx || typeof ctx !== 'object') continue;
+      out.contexts.push({
+        name: String(c.name ?? '?'),
+        ...(typeof ctx.cluster === 'string' ? { cluster: ctx.cluster } : {}),
+        ...(typeof ctx.user === 'string' ? { user: ctx.user } : {}),
+      });
+    }
   if (typeof d['current-context'] === 'string') out.currentContext = d['current-context'];
   const take = (
     list: Named[] | undefined,
