@@ -1,13 +1,13 @@
 // The I/O edge of `pki adopt`: read node trees from disk (budgeted), write the adopted PKI directory.
 // Adoption reads the existing trees and never writes into them.
 import { randomBytes } from 'node:crypto';
-import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmdirSync, rmSync, statSync } from 'node:fs';
 import { isIP } from 'node:net';
-import { join, resolve } from 'node:path';
-import { lockDir, writeFileAtomic } from '../common/atomic.ts';
+import { basename, dirname, join, resolve } from 'node:path';
+import { fsyncDir, writeFilesAtomic } from '../common/atomic.ts';
 import { InputError } from '../common/errors.ts';
 import { type AdoptOptions, type AdoptResult, adoptKubeadm, type NodeTree } from './adopt.ts';
-import { saveStore } from './store.ts';
+import { renderStore } from './store.ts';
 
 const MAX_FILES = 10_000;
 const MAX_FILE_BYTES = 1024 * 1024;
@@ -106,18 +106,29 @@ export function adoptPki(o: { specs: string[]; out: string; options?: AdoptOptio
   for (const f of ['cluster.yaml', 'store', 'manifest.json'])
     if (existsSync(join(o.out, f)))
       throw new InputError(`${o.out} already holds a PKI (${f}); adopt into a new directory (nothing was changed)`);
-  mkdirSync(o.out, { recursive: true, mode: 0o700 });
-  const lock = lockDir(o.out, 'another anchorage pki command');
+  // Everything is built in a sibling folder and renamed into place at the end: a killed adopt leaves
+  // nothing at --out (its half-built sibling is removed by the next run).
+  const out = resolve(o.out);
+  const parent = dirname(out);
+  if (!existsSync(parent)) throw new InputError(`${o.out}: its folder ${parent} does not exist`);
+  if (existsSync(out) && readdirSync(out).length > 0)
+    throw new InputError(`${o.out} is not empty; adopt into a new directory (nothing was changed)`);
+  for (const n of readdirSync(parent))
+    if (n.startsWith(`.${basename(out)}.adopting-`)) rmSync(join(parent, n), { recursive: true, force: true });
+  const work = join(parent, `.${basename(out)}.adopting-${randomBytes(6).toString('hex')}`);
+  mkdirSync(join(work, 'store'), { recursive: true, mode: 0o700 });
   try {
+    const files: { path: string; data: string; mode: number }[] = [];
     for (const id of r.externalCAs) {
       const m = r.material.get(id);
       if (!m) continue;
-      mkdirSync(join(o.out, 'external'), { recursive: true, mode: 0o755 });
-      writeFileAtomic(join(o.out, 'external', `${id}.crt`), m.cert.toPem(), 0o644);
+      mkdirSync(join(work, 'external'), { recursive: true, mode: 0o755 });
+      files.push({ path: join(work, 'external', `${id}.crt`), data: m.cert.toPem(), mode: 0o644 });
       written.push(`external/${id}.crt`);
     }
     if (!r.saKey) throw new InputError('no tree holds pki/sa.key: give a control-plane node');
-    saveStore(o.out, r.material, { saKey: r.saKey, encryptionKey: randomBytes(32) });
+    for (const [name, f] of renderStore(r.material, { saKey: r.saKey, encryptionKey: randomBytes(32) }))
+      if (name !== 'encryption-key') files.push({ path: join(work, 'store', name), data: f.data, mode: f.mode });
     written.push('store/');
     const record = {
       schema: 'anchorage.pki-adoption/v1',
@@ -129,13 +140,16 @@ export function adoptPki(o: { specs: string[]; out: string; options?: AdoptOptio
       externalCAs: r.externalCAs,
       notes: r.notes,
     };
-    writeFileAtomic(join(o.out, 'adopted.json'), `${JSON.stringify(record, null, 2)}\n`, 0o644);
-    written.push('adopted.json');
-    // cluster.yaml last: its presence says the adoption is complete.
-    writeFileAtomic(join(o.out, 'cluster.yaml'), r.configText, 0o644);
-    written.push('cluster.yaml');
-  } finally {
-    lock.release();
+    files.push({ path: join(work, 'adopted.json'), data: `${JSON.stringify(record, null, 2)}\n`, mode: 0o644 });
+    files.push({ path: join(work, 'cluster.yaml'), data: r.configText, mode: 0o644 });
+    written.push('adopted.json', 'cluster.yaml');
+    writeFilesAtomic(files);
+    if (existsSync(out)) rmdirSync(out);
+    renameSync(work, out);
+    fsyncDir(parent);
+  } catch (e) {
+    rmSync(work, { recursive: true, force: true });
+    throw e;
   }
   return { ...r, out: o.out, written };
 }
