@@ -1,6 +1,10 @@
 // From a cluster config to the full list of CAs, leaves, keys and files: pure, no I/O.
-// Subjects, usages and SANs come from the one role table (src/k8s/roles.ts); this module only
-// decides which roles each node needs and where each file goes.
+//
+// Built the way kubeadm builds its own list (phases/certs/certlist.go, phases/kubeconfig/kubeconfig.go):
+// a layout is data. Each certificate is one spec naming its role (CN, O, SANs and usages come from the
+// one role table, src/k8s/roles.ts), its issuing CA and where it goes on a node; what depends on the
+// config or the node (extra SANs, the O of a Kubernetes version, whether it exists at all) is a small
+// mutator or condition on that spec. buildPlan only walks the specs over the nodes.
 import { isIP } from 'node:net';
 import { fillTemplate, K8S_ROLES, type K8sRole, type TemplateVars } from '../k8s/roles.ts';
 import type { KeyType } from '../x509/keys.ts';
@@ -57,12 +61,94 @@ export interface Plan {
   notes: string[];
 }
 
+// ---------------------------------------------------------------- the spec types
+
+/** What a spec's functions see: the config and the node being planned. */
+interface NodeContext {
+  c: ClusterConfig;
+  node: ClusterNode;
+  /** Position of the node in its pass (0: the first control-plane node). */
+  index: number;
+  vars: TemplateVars;
+  controlPlane: boolean;
+}
+
+type Condition = (x: NodeContext) => boolean;
+/** kubeadm's configMutatorsFunc: adjusts one planned certificate for the config and the node. */
+type Mutator = (p: PlannedCert, x: NodeContext) => void;
+
+/** Where a certificate goes on its node: a .crt/.key pair, or a kubeconfig that embeds it (user = its CN). */
+type Placement = { pair: string } | { kubeconfig: string; server: (x: NodeContext) => string };
+
+/** One certificate per node of a pass (kubeadm's KubeadmCert plus, for clients, its kubeconfig spec). */
+interface CertSpec {
+  /** kubeadm's name (check-expiration, renew); the id is name@node. */
+  name: string;
+  /** Its row in the role table. */
+  role: string;
+  /** Id of the issuing CA. */
+  ca: string;
+  when?: Condition;
+  mutators?: readonly Mutator[];
+  /** In the order they are written. */
+  placements: readonly Placement[];
+}
+
+/** A node file that is not a certificate of its own: CA bundles and keys, the sa pair, the encryption config. */
+interface FileSpec {
+  path: string;
+  content: FileContent;
+  mode: number;
+  when?: Condition;
+}
+
+/** Specs applied to each node of a set, in order: certificates and files come out in this order. */
+interface Pass {
+  nodes: (c: ClusterConfig) => readonly ClusterNode[];
+  items: readonly (CertSpec | FileSpec)[];
+}
+
+interface Layout {
+  /** The cluster CAs: [id, role]. */
+  cas: readonly (readonly [string, string])[];
+  passes: readonly Pass[];
+  notes?: (c: ClusterConfig) => string[];
+}
+
+// ---------------------------------------------------------------- helpers for the specs
+
 const K = '/etc/kubernetes';
 const P = `${K}/pki`;
 const HW = '/var/lib/kubernetes';
 
-function nodeVars(c: ClusterConfig, n: ClusterNode): TemplateVars {
-  return { nodeName: n.name, dnsDomain: c.dnsDomain, serviceIP: serviceIP(c.serviceCIDR), advertiseAddress: n.ips[0] as string };
+const file = (path: string, content: FileContent, mode = 0o644, when?: Condition): FileSpec => ({
+  path,
+  content,
+  mode,
+  ...(when ? { when } : {}),
+});
+const bundle = (path: string, ca: string, when?: Condition): FileSpec => file(path, { type: 'bundle', certs: [ca] }, 0o644, when);
+const caKey = (path: string, ca: string, when?: Condition): FileSpec => file(path, { type: 'key', cert: ca }, 0o600, when);
+const encryptionConfig = (path: string): FileSpec =>
+  file(path, { type: 'encryption-config' }, 0o600, (x) => x.c.encryptionAtRest?.enabled === true);
+
+/** kubeadm before 1.29 put admin and apiserver-kubelet-client in system:masters (and had no super-admin.conf). */
+function minor(version: string): number {
+  return Number(/^v?1\.(\d+)/.exec(version)?.[1] ?? 99);
+}
+const legacyAdmins = (c: ClusterConfig): boolean => minor(c.kubernetesVersion) < 29;
+
+/**
+ * apiserver-kubelet-client's O: system:masters before 1.29, kubeadm:cluster-admins from 1.29, none from 1.36.1
+ * (kubernetes/kubernetes#138957: RBAC binds the user kube-apiserver-kubelet-client to system:kubelet-api-admin instead).
+ * undefined: the role table's current value.
+ */
+function kubeletClientO(c: ClusterConfig): string[] | undefined {
+  const m = /^v?1\.(\d+)(?:\.(\d+))?/.exec(c.kubernetesVersion);
+  const mi = Number(m?.[1] ?? 99);
+  if (mi < 29) return ['system:masters'];
+  if (mi > 36 || (mi === 36 && Number(m?.[2] ?? 0) >= 1)) return undefined;
+  return ['kubeadm:cluster-admins'];
 }
 
 function splitSans(values: Iterable<string>): { dns: string[]; ip: string[] } {
@@ -75,278 +161,313 @@ function splitSans(values: Iterable<string>): { dns: string[]; ip: string[] } {
   return { dns, ip };
 }
 
-function fill(role: K8sRole, t: string, vars: TemplateVars): string {
+// ---------------------------------------------------------------- mutators
+
+/** SANs after the role's own, duplicates dropped (kubeadm's makeAltNamesMutator). */
+const altNames =
+  (f: (x: NodeContext) => readonly string[]): Mutator =>
+  (p, x) => {
+    p.sans = splitSans([...p.sans.dns, ...p.sans.ip, ...f(x)]);
+  };
+/** The O of the config's Kubernetes version, where it differs from the role table's current value. */
+const organization =
+  (f: (c: ClusterConfig) => readonly string[] | undefined): Mutator =>
+  (p, x) => {
+    const o = f(x.c);
+    if (o) p.o = [...o];
+  };
+
+/** kubeadm's GetAPIServerAltNames beyond the role's: the endpoint host (unless it is the node name), hostnames, other IPs, certSANs. */
+const apiServerAltNames = altNames(({ c, node }) => {
+  const host = endpointHost(c.controlPlaneEndpoint);
+  return [...(isIP(host) || host !== node.name ? [host] : []), ...node.hostnames, ...node.ips.slice(1), ...c.certSANs];
+});
+const etcdAltNames = (extra: 'serverCertSANs' | 'peerCertSANs'): Mutator =>
+  altNames(({ c, node }) => [...node.hostnames, ...node.ips.slice(1), ...c.etcd[extra]]);
+
+// ---------------------------------------------------------------- kubeconfig servers
+
+const hostPort = (ip: string, port: number): string => (isIP(ip) === 6 ? `[${ip}]:${port}` : `${ip}:${port}`);
+/** The control-plane endpoint; without a port, the apiserver's (kubeadm's bindPort). */
+const endpoint = ({ c }: NodeContext): string => endpointUrl(c.controlPlaneEndpoint, c.apiServerPort);
+/** The node's own apiserver (kubeadm's controller-manager.conf and scheduler.conf). */
+const localApiServer = ({ c, node }: NodeContext): string => endpointUrl(hostPort(node.ips[0] as string, c.apiServerPort));
+/** kubeadm's ControlPlaneKubeletLocalMode (default from 1.33, GA 1.35): a control-plane kubelet talks to its local apiserver. */
+const kubeletServer = (x: NodeContext): string =>
+  x.controlPlane && minor(x.c.kubernetesVersion) >= 33 ? endpointUrl(hostPort(x.node.ips[0] as string, x.c.apiServerPort)) : endpoint(x);
+const loopback = ({ c }: NodeContext): string => `https://127.0.0.1:${c.apiServerPort}`;
+
+// ---------------------------------------------------------------- the layouts
+
+const cert = (name: string, role: string, ca: string, placements: Placement[], extra: Partial<CertSpec> = {}): CertSpec => ({
+  name,
+  role,
+  ca,
+  placements,
+  ...extra,
+});
+const pair = (base: string): Placement => ({ pair: base });
+const kubeconfig = (path: string, server: (x: NodeContext) => string): Placement => ({ kubeconfig: path, server });
+
+const KUBEADM_CAS = [
+  ['ca', 'ca'],
+  ['front-proxy-ca', 'front-proxy-ca'],
+  ['etcd-ca', 'etcd/ca'],
+] as const;
+const notExternal =
+  (ca: string): Condition =>
+  ({ c }) =>
+    !externalCAs(c).has(ca);
+
+/** kubeadm's layout: `kubeadm init phase certs all` + `kubeconfig all` on each control-plane node, etcd's certificates on each member, a kubelet.conf on every node. */
+const KUBEADM: Layout = {
+  cas: [
+    ['ca', 'ca'],
+    ['front-proxy-ca', 'front-proxy-ca'],
+    ['etcd-ca', 'etcd-ca'],
+  ],
+  passes: [
+    {
+      nodes: (c) => c.controlPlane,
+      items: [
+        ...KUBEADM_CAS.flatMap(([ca, base]) => [bundle(`${P}/${base}.crt`, ca), caKey(`${P}/${base}.key`, ca, notExternal(ca))]),
+        cert('apiserver', 'apiserver', 'ca', [pair(`${P}/apiserver`)], { mutators: [apiServerAltNames] }),
+        cert('apiserver-kubelet-client', 'apiserver-kubelet-client', 'ca', [pair(`${P}/apiserver-kubelet-client`)], {
+          mutators: [organization(kubeletClientO)],
+        }),
+        cert('front-proxy-client', 'front-proxy-client', 'front-proxy-ca', [pair(`${P}/front-proxy-client`)]),
+        cert('apiserver-etcd-client', 'apiserver-etcd-client', 'etcd-ca', [pair(`${P}/apiserver-etcd-client`)]),
+        file(`${P}/sa.key`, { type: 'sa-key' }, 0o600),
+        file(`${P}/sa.pub`, { type: 'sa-pub' }),
+        cert('admin.conf', 'admin.conf', 'ca', [kubeconfig(`${K}/admin.conf`, endpoint)], {
+          mutators: [organization((c) => (legacyAdmins(c) ? ['system:masters'] : undefined))],
+        }),
+        cert('super-admin.conf', 'super-admin.conf', 'ca', [kubeconfig(`${K}/super-admin.conf`, endpoint)], {
+          when: (x) => x.index === 0 && !legacyAdmins(x.c),
+        }),
+        cert('controller-manager.conf', 'controller-manager.conf', 'ca', [kubeconfig(`${K}/controller-manager.conf`, localApiServer)]),
+        cert('scheduler.conf', 'scheduler.conf', 'ca', [kubeconfig(`${K}/scheduler.conf`, localApiServer)]),
+        encryptionConfig(`${K}/encryption-config.yaml`),
+      ],
+    },
+    {
+      nodes: (c) => (c.etcd.topology === 'external' ? c.etcd.members : c.controlPlane),
+      items: [
+        cert('etcd-server', 'etcd-server', 'etcd-ca', [pair(`${P}/etcd/server`)], { mutators: [etcdAltNames('serverCertSANs')] }),
+        cert('etcd-peer', 'etcd-peer', 'etcd-ca', [pair(`${P}/etcd/peer`)], { mutators: [etcdAltNames('peerCertSANs')] }),
+        cert('etcd-healthcheck-client', 'etcd-healthcheck-client', 'etcd-ca', [pair(`${P}/etcd/healthcheck-client`)]),
+        bundle(`${P}/etcd/ca.crt`, 'etcd-ca', ({ c }) => c.etcd.topology === 'external'),
+      ],
+    },
+    {
+      nodes: (c) => [...c.controlPlane, ...c.workers],
+      items: [
+        bundle(`${P}/ca.crt`, 'ca', (x) => !x.controlPlane),
+        cert('kubelet.conf', 'kubelet-client', 'ca', [kubeconfig(`${K}/kubelet.conf`, kubeletServer)]),
+        // kubeadm leaves the serving certificate to the kubelet (self-signed); a CA-signed one lets the
+        // apiserver verify kubelets (--kubelet-certificate-authority).
+        cert('kubelet-serving', 'kubelet-serving', 'ca', [pair('/var/lib/kubelet/pki/kubelet')], {
+          when: (x) => x.c.kubeletServingCertificates,
+          mutators: [altNames(({ node }) => [node.name, ...node.hostnames, ...node.ips])],
+        }),
+      ],
+    },
+  ],
+};
+
+/** Kubernetes the Hard Way: one CA; upstream's two typos (scheduler O, apiserver DNS) corrected in the role table. */
+const HARD_WAY: Layout = {
+  cas: [['ca', 'hard-way-ca']],
+  passes: [
+    {
+      nodes: (c) => c.controlPlane,
+      items: [
+        bundle(`${HW}/ca.crt`, 'ca'),
+        caKey(`${HW}/ca.key`, 'ca'),
+        cert('kube-api-server', 'hard-way-apiserver', 'ca', [pair(`${HW}/kube-api-server`)], {
+          mutators: [altNames(({ c, node }) => [endpointHost(c.controlPlaneEndpoint), ...node.hostnames, ...node.ips, ...c.certSANs])],
+        }),
+        cert('service-accounts', 'hard-way-service-accounts', 'ca', [pair(`${HW}/service-accounts`)]),
+        cert('kube-controller-manager', 'hard-way-controller-manager', 'ca', [
+          kubeconfig(`${HW}/kube-controller-manager.kubeconfig`, loopback),
+        ]),
+        cert('kube-scheduler', 'hard-way-scheduler', 'ca', [kubeconfig(`${HW}/kube-scheduler.kubeconfig`, loopback)]),
+        cert('admin', 'hard-way-admin', 'ca', [kubeconfig(`${HW}/admin.kubeconfig`, loopback)]),
+        encryptionConfig(`${HW}/encryption-config.yaml`),
+      ],
+    },
+    {
+      nodes: (c) => c.workers,
+      items: [
+        bundle('/var/lib/kubelet/ca.crt', 'ca'),
+        cert('kubelet', 'hard-way-node', 'ca', [pair('/var/lib/kubelet/kubelet'), kubeconfig('/var/lib/kubelet/kubeconfig', endpoint)], {
+          mutators: [altNames(({ node }) => [...node.hostnames, ...node.ips])],
+        }),
+        cert('kube-proxy', 'hard-way-kube-proxy', 'ca', [kubeconfig('/var/lib/kube-proxy/kubeconfig', endpoint)]),
+      ],
+    },
+  ],
+  notes: (c) =>
+    c.etcd.topology === 'external'
+      ? ['hard-way layout: etcd uses the apiserver certificate, as upstream does; external members get it too']
+      : [],
+};
+
+// ---------------------------------------------------------------- the builder
+
+function role(name: string): K8sRole {
+  const r = K8S_ROLES[name];
+  if (!r) throw new Error(`no role '${name}' in the role table`);
+  return r;
+}
+
+function fill(r: K8sRole, t: string, vars: TemplateVars): string {
   const v = fillTemplate(t, vars);
-  if (v === undefined) throw new Error(`role ${role.name}: template '${t}' has no value`);
+  if (v === undefined) throw new Error(`role ${r.name}: template '${t}' has no value`);
   return v;
 }
 
-/** kubeadm before 1.29 put admin and apiserver-kubelet-client in system:masters. */
-function minor(version: string): number {
-  return Number(/^v?1\.(\d+)/.exec(version)?.[1] ?? 99);
-}
-
-/**
- * apiserver-kubelet-client's O: system:masters before 1.29, kubeadm:cluster-admins from 1.29, none from 1.36.1
- * (kubernetes/kubernetes#138957: RBAC binds the user kube-apiserver-kubelet-client to system:kubelet-api-admin instead).
- */
-/** undefined: the role table's current value. */
-function kubeletClientO(version: string): string[] | undefined {
-  const m = /^v?1\.(\d+)(?:\.(\d+))?/.exec(version);
-  const mi = Number(m?.[1] ?? 99);
-  if (mi < 29) return ['system:masters'];
-  if (mi > 36 || (mi === 36 && Number(m?.[2] ?? 0) >= 1)) return undefined;
-  return ['kubeadm:cluster-admins'];
-}
-
-export function buildPlan(c: ClusterConfig): Plan {
-  const certs: PlannedCert[] = [];
-  const files: PlannedFile[] = [];
-  const notes: string[] = [];
-  const caSeconds = durationSeconds(c.validity.ca);
-  const leafSeconds = durationSeconds(c.validity.leaf);
-  const keyType = c.keyAlgorithm;
-  const legacyAdmins = minor(c.kubernetesVersion) < 29;
-  const apiHost = endpointHost(c.controlPlaneEndpoint);
-  const apiUrl = endpointUrl(c.controlPlaneEndpoint, c.apiServerPort);
-  if (keyType === 'ed25519')
-    notes.push('ed25519: Go TLS accepts it, but kubeadm does not and service-account tokens cannot use it; sa.key is ECDSA P-256');
+/** The CAs given without their keys (external-CA mode). */
+function externalCAs(c: ClusterConfig): Set<string> {
   const external = new Set<string>();
   if (c.externalCA?.ca) external.add('ca');
   if (c.externalCA?.frontProxyCA) external.add('front-proxy-ca');
   if (c.externalCA?.etcdCA) external.add('etcd-ca');
+  return external;
+}
 
-  const root = c.rootCA?.enabled ? 'root-ca' : null;
-  const addCa = (role: K8sRole, id: string, cn: string): PlannedCert => {
-    const p: PlannedCert = {
-      id,
-      role: role.name,
-      kubeadmName: id,
-      ca: true,
-      signer: external.has(id) ? null : root,
-      cn,
-      o: [...role.o],
-      sans: splitSans(role.sans.map((s) => fill(role, s, { nodeName: cn }))),
-      keyUsage: [...role.keyUsage],
-      extKeyUsage: [],
-      validitySeconds: caSeconds,
-      keyType,
-      external: external.has(id),
-      offline: false,
-    };
-    // Under an offline root the cluster CAs are intermediates that may sign only leaves.
-    if (root && !p.external) p.pathLen = 0;
-    certs.push(p);
-    return p;
+/** The offline root above the cluster CAs. */
+function rootCert(c: ClusterConfig): PlannedCert {
+  return {
+    id: 'root-ca',
+    role: 'root-ca',
+    kubeadmName: 'root-ca',
+    ca: true,
+    signer: null,
+    cn: c.rootCA?.commonName ?? 'Anchorage Root CA',
+    o: [],
+    sans: { dns: [], ip: [] },
+    keyUsage: ['digitalSignature', 'keyCertSign', 'cRLSign'],
+    extKeyUsage: [],
+    validitySeconds: durationSeconds(c.validity.root),
+    keyType: c.keyAlgorithm,
+    external: false,
+    offline: true,
   };
-  if (root) {
-    certs.push({
-      id: 'root-ca',
-      role: 'root-ca',
-      kubeadmName: 'root-ca',
-      ca: true,
-      signer: null,
-      cn: c.rootCA?.commonName ?? 'Anchorage Root CA',
-      o: [],
-      sans: { dns: [], ip: [] },
-      keyUsage: ['digitalSignature', 'keyCertSign', 'cRLSign'],
-      extKeyUsage: [],
-      validitySeconds: durationSeconds(c.validity.root),
-      keyType,
-      external: false,
-      offline: true,
-    });
-  }
+}
 
-  const leaf = (
-    role: K8sRole,
-    id: string,
-    signer: string,
-    vars: TemplateVars,
-    extraSans: string[] = [],
-    oOverride?: string[],
-  ): PlannedCert => {
-    const p: PlannedCert = {
-      id,
-      role: role.name,
-      kubeadmName: role.name,
-      ca: false,
-      signer,
-      ...(vars.nodeName ? { node: vars.nodeName } : {}),
-      cn: fill(role, role.cn, vars),
-      o: oOverride ?? [...role.o],
-      sans: splitSans([...role.sans.map((s) => fill(role, s, vars)), ...extraSans]),
-      keyUsage: [...role.keyUsage],
-      extKeyUsage: [...role.eku],
-      validitySeconds: leafSeconds,
-      keyType,
-      external: external.has(signer),
-      offline: false,
-    };
-    certs.push(p);
-    return p;
+function caCert(c: ClusterConfig, id: string, roleName: string, root: string | null, external: ReadonlySet<string>): PlannedCert {
+  const r = role(roleName);
+  const p: PlannedCert = {
+    id,
+    role: r.name,
+    kubeadmName: id,
+    ca: true,
+    signer: external.has(id) ? null : root,
+    cn: r.cn,
+    o: [...r.o],
+    sans: splitSans(r.sans.map((s) => fill(r, s, { nodeName: r.cn }))),
+    keyUsage: [...r.keyUsage],
+    extKeyUsage: [],
+    validitySeconds: durationSeconds(c.validity.ca),
+    keyType: c.keyAlgorithm,
+    external: external.has(id),
+    offline: false,
   };
-  const put = (node: string, path: string, content: FileContent, mode = 0o644): void => {
-    files.push({ node, path, mode, content });
-  };
-  const putPair = (node: string, base: string, certId: string): void => {
-    put(node, `${base}.crt`, { type: 'cert', cert: certId });
-    put(node, `${base}.key`, { type: 'key', cert: certId }, 0o600);
-  };
+  // Under an offline root the cluster CAs are intermediates that may sign only leaves.
+  if (root && !p.external) p.pathLen = 0;
+  return p;
+}
 
-  const etcdNodes = c.etcd.topology === 'external' ? c.etcd.members : c.controlPlane;
+function leafCert(spec: CertSpec, x: NodeContext, external: ReadonlySet<string>): PlannedCert {
+  const r = role(spec.role);
+  const p: PlannedCert = {
+    id: `${spec.name}@${x.node.name}`,
+    role: r.name,
+    kubeadmName: spec.name,
+    ca: false,
+    signer: spec.ca,
+    node: x.node.name,
+    cn: fill(r, r.cn, x.vars),
+    o: [...r.o],
+    sans: splitSans(r.sans.map((s) => fill(r, s, x.vars))),
+    keyUsage: [...r.keyUsage],
+    extKeyUsage: [...r.eku],
+    validitySeconds: durationSeconds(x.c.validity.leaf),
+    keyType: x.c.keyAlgorithm,
+    external: external.has(spec.ca),
+    offline: false,
+  };
+  for (const m of spec.mutators ?? []) m(p, x);
+  return p;
+}
+
+function placed(spec: CertSpec, p: PlannedCert, x: NodeContext): PlannedFile[] {
+  const node = x.node.name;
+  return spec.placements.flatMap((at): PlannedFile[] =>
+    'pair' in at
+      ? [
+          { node, path: `${at.pair}.crt`, mode: 0o644, content: { type: 'cert', cert: p.id } },
+          { node, path: `${at.pair}.key`, mode: 0o600, content: { type: 'key', cert: p.id } },
+        ]
+      : [
+          {
+            node,
+            path: at.kubeconfig,
+            mode: 0o600,
+            content: { type: 'kubeconfig', cert: p.id, caBundle: spec.ca, server: at.server(x), user: p.cn, cluster: x.c.clusterName },
+          },
+        ],
+  );
+}
+
+function planNodes(c: ClusterConfig): Plan['nodes'] {
   const nodes: Plan['nodes'] = [];
-  const roleOf = new Map<string, Plan['nodes'][number]['roles']>();
-  const addNode = (n: string, r: 'control-plane' | 'worker' | 'etcd'): void => {
-    const list = roleOf.get(n) ?? [];
-    if (!list.length) nodes.push({ name: n, roles: list });
-    if (!list.includes(r)) list.push(r);
-    roleOf.set(n, list);
+  const add = (n: ClusterNode, r: 'control-plane' | 'worker' | 'etcd'): void => {
+    const entry = nodes.find((e) => e.name === n.name);
+    if (!entry) nodes.push({ name: n.name, roles: [r] });
+    else if (!entry.roles.includes(r)) entry.roles.push(r);
   };
-  for (const n of c.controlPlane) addNode(n.name, 'control-plane');
-  if (c.etcd.topology === 'external') for (const n of c.etcd.members) addNode(n.name, 'etcd');
-  else for (const n of c.controlPlane) addNode(n.name, 'etcd');
-  for (const n of c.workers) addNode(n.name, 'worker');
+  for (const n of c.controlPlane) add(n, 'control-plane');
+  for (const n of c.etcd.topology === 'external' ? c.etcd.members : c.controlPlane) add(n, 'etcd');
+  for (const n of c.workers) add(n, 'worker');
+  return nodes;
+}
 
-  if (c.layout === 'kubeadm') {
-    addCa(K8S_ROLES.ca as K8sRole, 'ca', 'kubernetes');
-    addCa(K8S_ROLES['front-proxy-ca'] as K8sRole, 'front-proxy-ca', 'front-proxy-ca');
-    addCa(K8S_ROLES['etcd-ca'] as K8sRole, 'etcd-ca', 'etcd-ca');
-    const adminO = legacyAdmins ? ['system:masters'] : undefined;
-    c.controlPlane.forEach((n, i) => {
-      const v = nodeVars(c, n);
-      const at = (r: string): string => `${r}@${n.name}`;
-      const R = (name: string): K8sRole => K8S_ROLES[name] as K8sRole;
-      const localUrl = endpointUrl(isIP(n.ips[0] as string) === 6 ? `[${n.ips[0]}]:${c.apiServerPort}` : `${n.ips[0]}:${c.apiServerPort}`);
-      leaf(R('apiserver'), at('apiserver'), 'ca', v, [
-        ...(isIP(apiHost) || apiHost !== n.name ? [apiHost] : []),
-        ...n.hostnames,
-        ...n.ips.slice(1),
-        ...c.certSANs,
-      ]);
-      leaf(R('apiserver-kubelet-client'), at('apiserver-kubelet-client'), 'ca', v, [], kubeletClientO(c.kubernetesVersion));
-      leaf(R('front-proxy-client'), at('front-proxy-client'), 'front-proxy-ca', v);
-      leaf(R('apiserver-etcd-client'), at('apiserver-etcd-client'), 'etcd-ca', v);
-      leaf(R('admin.conf'), at('admin.conf'), 'ca', v, [], adminO);
-      if (i === 0 && !legacyAdmins) leaf(R('super-admin.conf'), at('super-admin.conf'), 'ca', v);
-      leaf(R('controller-manager.conf'), at('controller-manager.conf'), 'ca', v);
-      leaf(R('scheduler.conf'), at('scheduler.conf'), 'ca', v);
-      for (const [ca, base] of [
-        ['ca', 'ca'],
-        ['front-proxy-ca', 'front-proxy-ca'],
-        ['etcd-ca', 'etcd/ca'],
-      ] as const) {
-        put(n.name, `${P}/${base}.crt`, { type: 'bundle', certs: [ca] });
-        if (!external.has(ca)) put(n.name, `${P}/${base}.key`, { type: 'key', cert: ca }, 0o600);
+export function buildPlan(c: ClusterConfig): Plan {
+  const layout = c.layout === 'kubeadm' ? KUBEADM : HARD_WAY;
+  const external = externalCAs(c);
+  const notes: string[] = [];
+  if (c.keyAlgorithm === 'ed25519')
+    notes.push('ed25519: Go TLS accepts it, but kubeadm does not and service-account tokens cannot use it; sa.key is ECDSA P-256');
+  const root = c.rootCA?.enabled ? rootCert(c) : null;
+  const certs: PlannedCert[] = root ? [root] : [];
+  for (const [id, r] of layout.cas) certs.push(caCert(c, id, r, root?.id ?? null, external));
+  const files: PlannedFile[] = [];
+  const controlPlane = new Set(c.controlPlane.map((n) => n.name));
+  for (const pass of layout.passes)
+    pass.nodes(c).forEach((node, index) => {
+      const x: NodeContext = { c, node, index, vars: nodeVars(c, node), controlPlane: controlPlane.has(node.name) };
+      for (const item of pass.items) {
+        if (item.when && !item.when(x)) continue;
+        if ('path' in item) {
+          files.push({ node: node.name, path: item.path, mode: item.mode, content: structuredClone(item.content) });
+          continue;
+        }
+        const p = leafCert(item, x, external);
+        certs.push(p);
+        files.push(...placed(item, p, x));
       }
-      for (const r of ['apiserver', 'apiserver-kubelet-client', 'front-proxy-client', 'apiserver-etcd-client'])
-        putPair(n.name, `${P}/${r}`, at(r));
-      put(n.name, `${P}/sa.key`, { type: 'sa-key' }, 0o600);
-      put(n.name, `${P}/sa.pub`, { type: 'sa-pub' });
-      const kc = (file: string, id: string, user: string, server: string): void =>
-        put(n.name, `${K}/${file}`, { type: 'kubeconfig', cert: id, caBundle: 'ca', server, user, cluster: c.clusterName }, 0o600);
-      kc('admin.conf', at('admin.conf'), 'kubernetes-admin', apiUrl);
-      if (i === 0 && !legacyAdmins) kc('super-admin.conf', at('super-admin.conf'), 'kubernetes-super-admin', apiUrl);
-      kc('controller-manager.conf', at('controller-manager.conf'), 'system:kube-controller-manager', localUrl);
-      kc('scheduler.conf', at('scheduler.conf'), 'system:kube-scheduler', localUrl);
-      if (c.encryptionAtRest?.enabled) put(n.name, `${K}/encryption-config.yaml`, { type: 'encryption-config' }, 0o600);
     });
-    for (const n of etcdNodes) {
-      const v = nodeVars(c, n);
-      const at = (r: string): string => `${r}@${n.name}`;
-      leaf(K8S_ROLES['etcd-server'] as K8sRole, at('etcd-server'), 'etcd-ca', v, [
-        ...n.hostnames,
-        ...n.ips.slice(1),
-        ...c.etcd.serverCertSANs,
-      ]);
-      leaf(K8S_ROLES['etcd-peer'] as K8sRole, at('etcd-peer'), 'etcd-ca', v, [...n.hostnames, ...n.ips.slice(1), ...c.etcd.peerCertSANs]);
-      leaf(K8S_ROLES['etcd-healthcheck-client'] as K8sRole, at('etcd-healthcheck-client'), 'etcd-ca', v);
-      putPair(n.name, `${P}/etcd/server`, at('etcd-server'));
-      putPair(n.name, `${P}/etcd/peer`, at('etcd-peer'));
-      putPair(n.name, `${P}/etcd/healthcheck-client`, at('etcd-healthcheck-client'));
-      if (c.etcd.topology === 'external') put(n.name, `${P}/etcd/ca.crt`, { type: 'bundle', certs: ['etcd-ca'] });
-    }
-    for (const n of [...c.controlPlane, ...c.workers]) {
-      const v = nodeVars(c, n);
-      const at = (r: string): string => `${r}@${n.name}`;
-      leaf(K8S_ROLES['kubelet-client'] as K8sRole, at('kubelet.conf'), 'ca', v).kubeadmName = 'kubelet.conf';
-      // kubeadm leaves the serving certificate to the kubelet (self-signed); a CA-signed one lets the
-      // apiserver verify kubelets (--kubelet-certificate-authority).
-      if (c.kubeletServingCertificates)
-        leaf(K8S_ROLES['kubelet-serving'] as K8sRole, at('kubelet-serving'), 'ca', v, [n.name, ...n.hostnames, ...n.ips]);
-      const controlPlane = roleOf.get(n.name)?.includes('control-plane');
-      if (!controlPlane) put(n.name, `${P}/ca.crt`, { type: 'bundle', certs: ['ca'] });
-      // kubeadm's ControlPlaneKubeletLocalMode (default from 1.33, GA 1.35): a control-plane kubelet talks to its local apiserver.
-      const local = isIP(n.ips[0] as string) === 6 ? `[${n.ips[0]}]:${c.apiServerPort}` : `${n.ips[0]}:${c.apiServerPort}`;
-      put(
-        n.name,
-        `${K}/kubelet.conf`,
-        {
-          type: 'kubeconfig',
-          cert: at('kubelet.conf'),
-          caBundle: 'ca',
-          server: controlPlane && minor(c.kubernetesVersion) >= 33 ? endpointUrl(local) : apiUrl,
-          user: `system:node:${n.name}`,
-          cluster: c.clusterName,
-        },
-        0o600,
-      );
-      if (c.kubeletServingCertificates) putPair(n.name, '/var/lib/kubelet/pki/kubelet', at('kubelet-serving'));
-    }
-  } else {
-    // Kubernetes the Hard Way: one CA; upstream's two typos (scheduler O, apiserver DNS) corrected.
-    addCa(K8S_ROLES['hard-way-ca'] as K8sRole, 'ca', 'CA');
-    const R = (name: string): K8sRole => K8S_ROLES[name] as K8sRole;
-    const first = c.controlPlane[0] as ClusterNode;
-    c.controlPlane.forEach((n) => {
-      const v = nodeVars(c, n);
-      const at = (r: string): string => `${r}@${n.name}`;
-      leaf(R('hard-way-apiserver'), at('kube-api-server'), 'ca', v, [apiHost, ...n.hostnames, ...n.ips, ...c.certSANs]).kubeadmName =
-        'kube-api-server';
-      leaf(R('hard-way-service-accounts'), at('service-accounts'), 'ca', v).kubeadmName = 'service-accounts';
-      leaf(R('hard-way-controller-manager'), at('kube-controller-manager'), 'ca', v).kubeadmName = 'kube-controller-manager';
-      leaf(R('hard-way-scheduler'), at('kube-scheduler'), 'ca', v).kubeadmName = 'kube-scheduler';
-      leaf(R('hard-way-admin'), at('admin'), 'ca', v).kubeadmName = 'admin';
-      put(n.name, `${HW}/ca.crt`, { type: 'bundle', certs: ['ca'] });
-      put(n.name, `${HW}/ca.key`, { type: 'key', cert: 'ca' }, 0o600);
-      putPair(n.name, `${HW}/kube-api-server`, at('kube-api-server'));
-      putPair(n.name, `${HW}/service-accounts`, at('service-accounts'));
-      const local = `https://127.0.0.1:${c.apiServerPort}`;
-      const kc = (file: string, id: string, user: string, server: string): void =>
-        put(n.name, `${HW}/${file}`, { type: 'kubeconfig', cert: id, caBundle: 'ca', server, user, cluster: c.clusterName }, 0o600);
-      kc('kube-controller-manager.kubeconfig', at('kube-controller-manager'), 'system:kube-controller-manager', local);
-      kc('kube-scheduler.kubeconfig', at('kube-scheduler'), 'system:kube-scheduler', local);
-      kc('admin.kubeconfig', at('admin'), 'admin', local);
-      if (c.encryptionAtRest?.enabled) put(n.name, `${HW}/encryption-config.yaml`, { type: 'encryption-config' }, 0o600);
-    });
-    void first;
-    for (const n of c.workers) {
-      const v = nodeVars(c, n);
-      const at = (r: string): string => `${r}@${n.name}`;
-      leaf(R('hard-way-node'), at('kubelet'), 'ca', v, [...n.hostnames, ...n.ips]).kubeadmName = 'kubelet';
-      leaf(R('hard-way-kube-proxy'), at('kube-proxy'), 'ca', v).kubeadmName = 'kube-proxy';
-      put(n.name, '/var/lib/kubelet/ca.crt', { type: 'bundle', certs: ['ca'] });
-      putPair(n.name, '/var/lib/kubelet/kubelet', at('kubelet'));
-      put(
-        n.name,
-        '/var/lib/kubelet/kubeconfig',
-        { type: 'kubeconfig', cert: at('kubelet'), caBundle: 'ca', server: apiUrl, user: `system:node:${n.name}`, cluster: c.clusterName },
-        0o600,
-      );
-      put(
-        n.name,
-        '/var/lib/kube-proxy/kubeconfig',
-        { type: 'kubeconfig', cert: at('kube-proxy'), caBundle: 'ca', server: apiUrl, user: 'system:kube-proxy', cluster: c.clusterName },
-        0o600,
-      );
-    }
-    if (c.etcd.topology === 'external')
-      notes.push('hard-way layout: etcd uses the apiserver certificate, as upstream does; external members get it too');
-  }
+  notes.push(...(layout.notes?.(c) ?? []));
   for (const p of certs)
     if (!p.ca && p.external)
       notes.push(
         `${p.id}: signed by the external ${p.signer}: Anchorage will not issue it; place it in the store (DIR/store/<id>.crt and .key)`,
       );
-  return { config: c, certs, files, nodes, notes };
+  return { config: c, certs, files, nodes: planNodes(c), notes };
+}
+
+function nodeVars(c: ClusterConfig, n: ClusterNode): TemplateVars {
+  return { nodeName: n.name, dnsDomain: c.dnsDomain, serviceIP: serviceIP(c.serviceCIDR), advertiseAddress: n.ips[0] as string };
 }
