@@ -1,16 +1,23 @@
-// The plan against the parity tables: every kubeadm certificate with kubeadm's CN, O, SANs, usages,
-// validity and key type; the hard way's ca.conf profiles minus its two typos; and where files go.
-import { describe, expect, it } from 'vitest';
+// The plan against kubeadm and the hard way: every certificate the real kubeadm v1.36.3 writes
+// (`init phase certs all` + `kubeconfig all`, read back with openssl) with kubeadm's name, CN, O, SANs,
+// usages, validity, key type, CA and file mode; the hard way's ca.conf profiles minus its two typos.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   HARD_WAY_PARITY,
   HARD_WAY_PARITY_CONFIG,
   HARD_WAY_PARITY_INPUT,
   type HardWayCert,
-  KUBEADM_PARITY,
   KUBEADM_PARITY_CONFIG,
   KUBEADM_PARITY_INPUT,
-  KUBEADM_SA_FILES,
-  type ParityCert,
+  KUBELET_SERVING,
+  type KubeadmCert,
+  type KubeadmTree,
+  kubeadmBinary,
+  kubeadmTree,
+  normIp,
 } from '../../test/support/kubeadm-parity.ts';
 import { type ClusterConfig, parseClusterConfig } from './config.ts';
 import { buildPlan, type Plan, type PlannedCert } from './plan.ts';
@@ -20,22 +27,28 @@ const KUBEADM_INPUT_YAML = KUBEADM_PARITY_CONFIG;
 
 const sorted = (a: readonly string[]): string[] => [...a].sort();
 
-/** The plan entry that becomes this table row's file on cp-1. */
-function plannedFor(plan: Plan, row: ParityCert): PlannedCert {
-  const file = plan.files.find((f) => f.node === I.nodeName && f.path === row.file);
-  if (!file) throw new Error(`no planned file ${row.file}`);
+/** The plan entry behind the file at `path` on cp-1. */
+function plannedAt(plan: Plan, path: string): PlannedCert {
+  const file = plan.files.find((f) => f.node === I.nodeName && f.path === path);
+  if (!file) throw new Error(`no planned file ${path}`);
   const c = file.content;
   const id = c.type === 'bundle' ? c.certs[0] : c.type === 'cert' || c.type === 'kubeconfig' ? c.cert : undefined;
   const p = plan.certs.find((x) => x.id === id);
-  if (!p) throw new Error(`${row.file}: no certificate behind it`);
+  if (!p) throw new Error(`${path}: no certificate behind it`);
   return p;
 }
 
-describe('kubeadm layout against the kubeadm parity table', () => {
+describe('kubeadm layout against the tree the real kubeadm writes', () => {
   const config = parseClusterConfig(KUBEADM_INPUT_YAML);
   const plan = buildPlan(config);
+  const dir = mkdtempSync(join(tmpdir(), 'anchorage-plan-kubeadm-'));
+  let ref: KubeadmTree;
+  beforeAll(() => {
+    ref = kubeadmTree(kubeadmBinary(), dir);
+  }, 1_800_000);
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('the config is the fixed input of the table', () => {
+  it('the config is the fixed input kubeadm is given', () => {
     expect(config.controlPlane).toEqual([{ name: I.nodeName, ips: [I.advertiseAddress], hostnames: [] }]);
     expect(config.controlPlaneEndpoint).toBe(I.controlPlaneEndpoint);
     expect([
@@ -50,34 +63,81 @@ describe('kubeadm layout against the kubeadm parity table', () => {
     expect(config.workers).toEqual([]);
   });
 
-  it.each(KUBEADM_PARITY.map((r) => [r.name, r] as const))('%s', (_name, row) => {
-    const p = plannedFor(plan, row);
-    expect(p.kubeadmName).toBe(row.name === 'kubelet-serving' ? 'kubelet-serving' : row.name);
-    expect(p.ca).toBe(row.basicConstraints.ca);
-    expect(p.pathLen).toBeUndefined();
-    expect(p.signer).toBe(row.signer);
-    expect(p.cn).toBe(row.cn);
-    expect(p.o).toEqual(row.o);
-    expect(sorted(p.sans.dns)).toEqual(sorted(row.sans.dns));
-    expect(sorted(p.sans.ip)).toEqual(sorted(row.sans.ip));
-    expect(sorted(p.keyUsage)).toEqual(sorted(row.keyUsage));
-    expect(sorted(p.extKeyUsage)).toEqual(sorted(row.extKeyUsage));
-    expect(p.validitySeconds).toBe(row.validityHours * 3600);
-    expect(p.keyType).toBe(row.keyType);
-    expect(p.external).toBe(false);
-    expect(p.offline).toBe(false);
-    expect(plan.files.find((f) => f.path === row.file)?.mode).toBe(row.kind === 'kubeconfig' ? 0o600 : 0o644);
+  it("plans every certificate kubeadm writes with kubeadm's name, subject, SANs, usages, validity, key type, CA and mode", () => {
+    // ca, front-proxy-ca, etcd-ca; 7 PEM leaves; admin, super-admin, kubelet, controller-manager, scheduler .conf.
+    expect(ref.certs).toHaveLength(3 + 7 + 5);
+    const nameOf = (file: string): string => (ref.certs.find((x) => x.file === file) as KubeadmCert).name;
+    for (const row of ref.certs) {
+      const p = plannedAt(plan, row.file);
+      const r = row.profile;
+      // In whole hours: kubeadm fixes a kubeconfig certificate's NotAfter before it signs it, seconds apart.
+      const validity = Math.round((r.notAfter.getTime() - r.notBefore.getTime()) / 1000 / 3600) * 3600;
+      expect({
+        file: row.file,
+        kubeadmName: p.kubeadmName,
+        ca: p.ca,
+        pathLen: p.pathLen,
+        signer: p.signer,
+        cn: p.cn,
+        o: p.o,
+        dns: sorted(p.sans.dns),
+        ip: sorted(p.sans.ip.map(normIp)),
+        keyUsage: sorted(p.keyUsage),
+        extKeyUsage: sorted(p.extKeyUsage),
+        validitySeconds: p.validitySeconds,
+        keyType: p.keyType,
+        external: p.external,
+        offline: p.offline,
+        mode: plan.files.find((f) => f.path === row.file)?.mode,
+      }).toEqual({
+        file: row.file,
+        // kubelet.conf is missing from check-expiration (the kubelet rotates it): kubeadm calls it by its file name.
+        kubeadmName: row.name || row.file.split('/').at(-1),
+        ca: r.ca,
+        pathLen: r.pathLen,
+        signer: row.issuer === row.file ? null : nameOf(row.issuer),
+        cn: r.cn,
+        o: r.o,
+        dns: r.dns,
+        ip: r.ip,
+        keyUsage: r.keyUsage,
+        extKeyUsage: r.eku,
+        validitySeconds: validity,
+        keyType: r.keyType,
+        external: false,
+        offline: false,
+        mode: row.mode,
+      });
+    }
   });
 
-  it('plans no certificate the table does not list, and the sa key pair without one', () => {
-    const tableFiles = new Set(KUBEADM_PARITY.map((r) => r.file));
+  it('plans the kubelet serving certificate kubeadm leaves to the kubelet', () => {
+    const p = plannedAt(plan, KUBELET_SERVING.file);
+    expect({ name: p.kubeadmName, signer: p.signer, cn: p.cn, o: p.o, sans: p.sans, ku: p.keyUsage, eku: p.extKeyUsage }).toEqual({
+      name: KUBELET_SERVING.name,
+      signer: plannedAt(plan, KUBELET_SERVING.issuer).id,
+      cn: KUBELET_SERVING.cn,
+      o: KUBELET_SERVING.o,
+      sans: KUBELET_SERVING.sans,
+      ku: KUBELET_SERVING.keyUsage,
+      eku: KUBELET_SERVING.extKeyUsage,
+    });
+  });
+
+  it('plans no other certificate, and the same keys and sa pair with the same modes', () => {
     const certFiles = plan.files.filter((f) => ['cert', 'bundle', 'kubeconfig'].includes(f.content.type)).map((f) => f.path);
-    expect(sorted(certFiles)).toEqual(sorted([...tableFiles]));
-    expect(plan.certs).toHaveLength(KUBEADM_PARITY.length);
-    const sa = plan.files.filter((f) => f.content.type === 'sa-key' || f.content.type === 'sa-pub');
-    expect(sa.map((f) => [f.path, f.mode])).toEqual([
-      [KUBEADM_SA_FILES.key, 0o600],
-      [KUBEADM_SA_FILES.pub, 0o644],
+    expect(sorted(certFiles)).toEqual(sorted([...ref.certs.map((r) => r.file), KUBELET_SERVING.file]));
+    expect(plan.certs).toHaveLength(ref.certs.length + 1);
+    const others = plan.files
+      .filter((f) => !['cert', 'bundle', 'kubeconfig'].includes(f.content.type) && f.path !== '/var/lib/kubelet/pki/kubelet.key')
+      .map((f) => [f.path, f.mode]);
+    // One deliberate difference: kubeadm writes the public sa.pub 0600 (keyutil.WriteKey); Anchorage 0644, a public key.
+    const theirs = ref.others.map((x) => `${x.file} ${(x.file === '/etc/kubernetes/pki/sa.pub' ? 0o644 : x.mode).toString(8)}`);
+    expect(ref.others.find((x) => x.file === '/etc/kubernetes/pki/sa.pub')?.mode).toBe(0o600);
+    expect(sorted(others.map(([f, m]) => `${f} ${(m as number).toString(8)}`))).toEqual(sorted(theirs));
+    expect(plan.files.filter((f) => f.content.type === 'sa-key' || f.content.type === 'sa-pub').map((f) => f.path)).toEqual([
+      '/etc/kubernetes/pki/sa.key',
+      '/etc/kubernetes/pki/sa.pub',
     ]);
   });
 

@@ -1,44 +1,66 @@
-// What kubeadm (and Kubernetes the Hard Way) put in every certificate, for one fixed input: data only,
-// the yardstick the cluster-PKI tests hold `anchorage pki init` to. Nothing in the product reads it.
-//
-// kubeadm facts from kubernetes v1.36.3 cmd/kubeadm/app:
-//   phases/certs/certlist.go     KubeadmCertRootCA, KubeadmCertAPIServer, ... (CN, O, usages, CA name);
-//                                GetConfig: NotBefore = start - CertificateBackdate (5m), NotAfter = start + period
-//   phases/kubeconfig/kubeconfig.go  getKubeConfigSpecsBase (client CN/O of the five kubeconfigs, clientAuth only)
-//   util/pkiutil/pki_helpers.go  NewSelfSignedCACert (KU keyEncipherment|digitalSignature|certSign, CA:TRUE, DNS=CN),
-//                                NewSignedCert (KU keyEncipherment|digitalSignature, CA:FALSE), GetAPIServerAltNames,
-//                                getAltNames (etcd server/peer)
-//   constants/constants.go       CertificateValidityPeriod 365d, CACertificateValidityPeriod 10y, CertificateBackdate 5m
-// and ../shared/reference/kubernetes-pki.md (its kubeadm and hard-way tables).
+// What kubeadm puts in every certificate, for one fixed input: read from the tree the real kubeadm
+// (v1.36.3, built by test/k8s/build.sh) writes with `kubeadm init phase certs all` + `kubeconfig all`,
+// judged by openssl, with each certificate's kubeadm name taken from `kubeadm certs check-expiration` and
+// `kubeadm certs renew`. Nothing is transcribed from kubeadm's source. The hard way has no binary to
+// ask: its ca.conf profiles are below, transcribed with their typos. Nothing in the product reads this.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { parse as parseYaml } from 'yaml';
 import type { KeyUsage } from '../../src/x509/oids.ts';
 
-export interface ParityCert {
-  /** kubeadm's name (check-expiration, renew), or the hard way's file stem. */
-  name: string;
-  /** Where the certificate is on the node: a PEM file, or a kubeconfig that embeds it. */
-  file: string;
-  kind: 'certificate' | 'kubeconfig';
-  /** Issuer: another entry's name, or null for self-signed. */
-  signer: string | null;
-  cn: string;
-  o: readonly string[];
-  sans: { readonly dns: readonly string[]; readonly ip: readonly string[] };
-  keyUsage: readonly KeyUsage[];
-  extKeyUsage: readonly ('serverAuth' | 'clientAuth')[];
-  /** basicConstraints, critical (Go always marks it so); pathLen absent. */
-  basicConstraints: { ca: boolean };
-  validityHours: number;
-  /** NotBefore = issuance time minus this. */
-  backdateSeconds: number;
-  /** In the config's key algorithm (kubeadm: encryptionAlgorithm), or a note on upstream's choice. */
-  keyType: string;
-  /** Where the values come from. */
-  source: string;
-  /** Present when kubeadm itself does not issue it (Anchorage adds it; the kubeadm comparison skips it). */
-  notKubeadm?: string;
+const ROOT = join(import.meta.dirname, '..', '..');
+
+let kubeadmPath: string | undefined;
+/**
+ * The pinned kubeadm (test/k8s/build.sh: a cache hit after `npm test`'s pretest, a build otherwise).
+ * Call it from a beforeAll, never at import time, so tests that do not need Go never build or wait for it.
+ */
+export function kubeadmBinary(): string {
+  if (kubeadmPath) return kubeadmPath;
+  const out = execFileSync('bash', [join(ROOT, 'test', 'k8s', 'build.sh')], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+    maxBuffer: 64 << 20,
+  });
+  const bin = join(out.trim().split('\n').at(-1) as string, 'kubeadm');
+  if (!existsSync(bin)) throw new Error(`test/k8s/build.sh printed a bin dir without kubeadm (${bin})`);
+  kubeadmPath = bin;
+  return bin;
 }
 
-/** The fixed input every value below is computed for. */
+/**
+ * Run kubeadm chrooted into `root` (--rootfs): check-expiration and renew read the kubeconfigs from
+ * /etc/kubernetes with no flag to move them, so every tree kubeadm looks at is a root of its own.
+ * chroot needs root; elsewhere a user namespace gives it (unshare --map-root-user).
+ */
+export function kubeadm(bin: string, root: string, args: string[]): string {
+  const argv = ['--rootfs', root, ...args];
+  const r =
+    process.getuid?.() === 0
+      ? spawnSync(bin, argv, { encoding: 'utf8', timeout: 60_000 })
+      : spawnSync('unshare', ['--user', '--map-root-user', bin, ...argv], { encoding: 'utf8', timeout: 60_000 });
+  if (r.status !== 0) throw new Error(`kubeadm ${argv.join(' ')} exited ${r.status}: ${r.stderr}${r.error ?? ''}`);
+  return r.stdout;
+}
+
+/** kubeadm's config inside a root (see kubeadm()). */
+export const KUBEADM_CONFIG_PATH = '/kubeadm.yaml';
+
+/**
+ * `kubeadm certs check-expiration -o <format>` on a node tree (a directory holding etc/kubernetes), for
+ * KUBEADM_PARITY_INPUT. The tree is copied to a scratch root beside it (kubeadm needs its config inside
+ * the root), so the tree itself is left exactly as it was.
+ */
+export function kubeadmCheckExpiration(bin: string, nodeTree: string, scratch: string, format = 'text'): string {
+  rmSync(scratch, { recursive: true, force: true });
+  cpSync(nodeTree, scratch, { recursive: true });
+  writeFileSync(join(scratch, KUBEADM_CONFIG_PATH), kubeadmConfig('/etc/kubernetes/pki'));
+  return kubeadm(bin, scratch, ['certs', 'check-expiration', '--config', KUBEADM_CONFIG_PATH, '-o', format]);
+}
+
+/** The fixed input both sides are given. */
 export const KUBEADM_PARITY_INPUT = {
   nodeName: 'cp-1',
   advertiseAddress: '10.0.0.10',
@@ -65,216 +87,234 @@ certSANs: [extra.example.com]
 controlPlane: [{name: cp-1, ips: [10.0.0.10]}]
 `;
 
-const LEAF_KU: readonly KeyUsage[] = ['digitalSignature', 'keyEncipherment'];
-const CA_KU: readonly KeyUsage[] = ['digitalSignature', 'keyEncipherment', 'keyCertSign'];
-const PKI = '/etc/kubernetes/pki';
-const NONE = { dns: [], ip: [] } as const;
-const ETCD_SANS = { dns: ['cp-1', 'localhost'], ip: ['10.0.0.10', '127.0.0.1', '::1'] } as const;
+/** KUBEADM_PARITY_INPUT as a kubeadm config whose certificatesDir is `certDir` (an offline config: kubeadm never asks a cluster). */
+export function kubeadmConfig(certDir: string, encryptionAlgorithm = 'RSA-2048'): string {
+  const I = KUBEADM_PARITY_INPUT;
+  return [
+    'apiVersion: kubeadm.k8s.io/v1beta4',
+    'kind: InitConfiguration',
+    `localAPIEndpoint: {advertiseAddress: ${I.advertiseAddress}, bindPort: 6443}`,
+    `nodeRegistration: {name: ${I.nodeName}, criSocket: unix:///var/run/containerd/containerd.sock}`,
+    '---',
+    'apiVersion: kubeadm.k8s.io/v1beta4',
+    'kind: ClusterConfiguration',
+    `kubernetesVersion: ${I.kubernetesVersion}`,
+    `clusterName: ${I.clusterName}`,
+    `controlPlaneEndpoint: ${I.controlPlaneEndpoint}`,
+    `certificatesDir: ${certDir}`,
+    `encryptionAlgorithm: ${encryptionAlgorithm}`,
+    `networking: {serviceSubnet: ${I.serviceSubnet}, dnsDomain: ${I.dnsDomain}}`,
+    `apiServer: {certSANs: [${I.certSANs.join(', ')}]}`,
+    '',
+  ].join('\n');
+}
 
-const ca = (name: string, file: string, cn: string, source: string): ParityCert => ({
-  name,
-  file,
-  kind: 'certificate',
-  signer: null,
-  cn,
-  o: [],
-  sans: { dns: [cn], ip: [] },
-  keyUsage: CA_KU,
-  extKeyUsage: [],
-  basicConstraints: { ca: true },
-  validityHours: 87600,
-  backdateSeconds: 300,
-  keyType: 'rsa-2048',
-  source: `certlist.go ${source}; pki_helpers.go NewSelfSignedCACert`,
-});
+// ---- a certificate's profile, as openssl prints it
 
-const leaf = (
-  name: string,
-  file: string,
-  signer: string,
-  cn: string,
-  o: readonly string[],
-  eku: ParityCert['extKeyUsage'],
-  sans: ParityCert['sans'],
-  source: string,
-  kind: ParityCert['kind'] = 'certificate',
-): ParityCert => ({
-  name,
-  file,
-  kind,
-  signer,
-  cn,
-  o,
-  sans,
-  keyUsage: LEAF_KU,
-  extKeyUsage: eku,
-  basicConstraints: { ca: false },
-  validityHours: 8760,
-  backdateSeconds: 300,
-  keyType: 'rsa-2048',
-  source: `${source}; pki_helpers.go NewSignedCert`,
-});
+export interface Profile {
+  subjectLine: string;
+  cn: string;
+  o: string[];
+  dns: string[];
+  ip: string[];
+  keyUsage: string[];
+  keyUsageCritical: boolean;
+  eku: string[];
+  ca: boolean;
+  pathLen: number | undefined;
+  basicConstraintsCritical: boolean;
+  notBefore: Date;
+  notAfter: Date;
+  keyType: string;
+}
 
-/** Every certificate `kubeadm init phase certs all` + `kubeadm init phase kubeconfig all` writes on cp-1, and the one Anchorage adds. */
-export const KUBEADM_PARITY: readonly ParityCert[] = [
-  ca('ca', `${PKI}/ca.crt`, 'kubernetes', 'KubeadmCertRootCA'),
-  leaf(
-    'apiserver',
-    `${PKI}/apiserver.crt`,
-    'ca',
-    'kube-apiserver',
-    [],
-    ['serverAuth'],
-    {
-      dns: [
-        'cp-1',
-        'kubernetes',
-        'kubernetes.default',
-        'kubernetes.default.svc',
-        'kubernetes.default.svc.cluster.local',
-        'cp.example.com',
-        'extra.example.com',
-      ],
-      ip: ['10.96.0.1', '10.0.0.10'],
-    },
-    'certlist.go KubeadmCertAPIServer; pki_helpers.go GetAPIServerAltNames (node name, kubernetes.default.svc.<dnsDomain>, first service IP, advertise address, endpoint host, certSANs)',
-  ),
-  leaf(
-    'apiserver-kubelet-client',
-    `${PKI}/apiserver-kubelet-client.crt`,
-    'ca',
-    'kube-apiserver-kubelet-client',
-    [],
-    ['clientAuth'],
-    NONE,
-    'certlist.go KubeadmCertKubeletClient: no O from v1.36.1 (kubernetes/kubernetes#138957, cherry-picked as #138958;' +
-      ' phases/bootstraptoken/node/tlsbootstrap.go AllowAPIServerToAccessKubeletAPI binds the user to system:kubelet-api-admin).' +
-      " kubernetes-pki.md's kubeadm:cluster-admins is 1.29 to 1.36.0",
-  ),
-  ca('front-proxy-ca', `${PKI}/front-proxy-ca.crt`, 'front-proxy-ca', 'KubeadmCertFrontProxyCA'),
-  leaf(
-    'front-proxy-client',
-    `${PKI}/front-proxy-client.crt`,
-    'front-proxy-ca',
-    'front-proxy-client',
-    [],
-    ['clientAuth'],
-    NONE,
-    'certlist.go KubeadmCertFrontProxyClient',
-  ),
-  ca('etcd-ca', `${PKI}/etcd/ca.crt`, 'etcd-ca', 'KubeadmCertEtcdCA'),
-  leaf(
-    'etcd-server',
-    `${PKI}/etcd/server.crt`,
-    'etcd-ca',
-    'cp-1',
-    [],
-    ['serverAuth', 'clientAuth'],
-    ETCD_SANS,
-    'certlist.go KubeadmCertEtcdServer (CN = node name); pki_helpers.go getAltNames',
-  ),
-  leaf(
-    'etcd-peer',
-    `${PKI}/etcd/peer.crt`,
-    'etcd-ca',
-    'cp-1',
-    [],
-    ['serverAuth', 'clientAuth'],
-    ETCD_SANS,
-    'certlist.go KubeadmCertEtcdPeer (CN = node name); pki_helpers.go getAltNames',
-  ),
-  leaf(
-    'etcd-healthcheck-client',
-    `${PKI}/etcd/healthcheck-client.crt`,
-    'etcd-ca',
-    'kube-etcd-healthcheck-client',
-    [],
-    ['clientAuth'],
-    NONE,
-    'certlist.go KubeadmCertEtcdHealthcheck',
-  ),
-  leaf(
-    'apiserver-etcd-client',
-    `${PKI}/apiserver-etcd-client.crt`,
-    'etcd-ca',
-    'kube-apiserver-etcd-client',
-    [],
-    ['clientAuth'],
-    NONE,
-    'certlist.go KubeadmCertEtcdAPIClient',
-  ),
-  leaf(
-    'admin.conf',
-    '/etc/kubernetes/admin.conf',
-    'ca',
-    'kubernetes-admin',
-    ['kubeadm:cluster-admins'],
-    ['clientAuth'],
-    NONE,
-    'kubeconfig.go getKubeConfigSpecsBase AdminKubeConfigFileName',
-    'kubeconfig',
-  ),
-  leaf(
-    'super-admin.conf',
-    '/etc/kubernetes/super-admin.conf',
-    'ca',
-    'kubernetes-super-admin',
-    ['system:masters'],
-    ['clientAuth'],
-    NONE,
-    'kubeconfig.go getKubeConfigSpecsBase SuperAdminKubeConfigFileName',
-    'kubeconfig',
-  ),
-  leaf(
-    'kubelet.conf',
-    '/etc/kubernetes/kubelet.conf',
-    'ca',
-    'system:node:cp-1',
-    ['system:nodes'],
-    ['clientAuth'],
-    NONE,
-    'kubeconfig.go getKubeConfigSpecsBase KubeletKubeConfigFileName',
-    'kubeconfig',
-  ),
-  leaf(
-    'controller-manager.conf',
-    '/etc/kubernetes/controller-manager.conf',
-    'ca',
-    'system:kube-controller-manager',
-    [],
-    ['clientAuth'],
-    NONE,
-    'kubeconfig.go getKubeConfigSpecsBase ControllerManagerKubeConfigFileName',
-    'kubeconfig',
-  ),
-  leaf(
-    'scheduler.conf',
-    '/etc/kubernetes/scheduler.conf',
-    'ca',
-    'system:kube-scheduler',
-    [],
-    ['clientAuth'],
-    NONE,
-    'kubeconfig.go getKubeConfigSpecsBase SchedulerKubeConfigFileName',
-    'kubeconfig',
-  ),
-  {
-    ...leaf(
-      'kubelet-serving',
-      '/var/lib/kubelet/pki/kubelet.crt',
-      'ca',
-      'system:node:cp-1',
-      ['system:nodes'],
-      ['serverAuth'],
-      { dns: ['cp-1'], ip: ['10.0.0.10'] },
-      'kubernetes-pki.md: kubelet-serving signer (subject O=system:nodes, CN=system:node:<name>, DNS/IP SANs, serverAuth)',
-    ),
-    notKubeadm: 'kubeadm leaves the kubelet serving certificate self-signed by the kubelet; Anchorage signs it with the cluster CA',
-  },
-];
+const KU_NAMES: Record<string, KeyUsage> = {
+  'Digital Signature': 'digitalSignature',
+  'Non Repudiation': 'nonRepudiation',
+  'Key Encipherment': 'keyEncipherment',
+  'Data Encipherment': 'dataEncipherment',
+  'Key Agreement': 'keyAgreement',
+  'Certificate Sign': 'keyCertSign',
+  'CRL Sign': 'cRLSign',
+};
+const EKU_NAMES: Record<string, string> = { 'TLS Web Server Authentication': 'serverAuth', 'TLS Web Client Authentication': 'clientAuth' };
+const sorted = (a: readonly string[]): string[] => [...a].sort();
 
-/** kubeadm's service-account key pair: no certificate (pki_helpers.go / certs.go CreateServiceAccountKeyAndPublicKeyFiles). */
-export const KUBEADM_SA_FILES = { key: `${PKI}/sa.key`, pub: `${PKI}/sa.pub`, keyType: 'rsa-2048' } as const;
+/** IPs in one spelling (openssl writes ::1 as 0:0:0:0:0:0:0:1). */
+export const normIp = (ip: string): string => (ip.includes(':') ? new URL(`http://[${ip}]/`).hostname.slice(1, -1) : ip);
+
+function openssl(args: string[]): string {
+  const r = spawnSync('openssl', args, { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`openssl ${args.join(' ')} exited ${r.status}: ${r.stderr}`);
+  return r.stdout;
+}
+
+/** `openssl x509 -noout -subject -ext subjectAltName,keyUsage,extendedKeyUsage,basicConstraints -dates`, plus the key from -text. */
+export function opensslProfile(pemFile: string): Profile {
+  const out = openssl([
+    'x509',
+    '-in',
+    pemFile,
+    '-noout',
+    '-subject',
+    '-ext',
+    'subjectAltName,keyUsage,extendedKeyUsage,basicConstraints',
+    '-dates',
+  ]);
+  const lines = out.split('\n');
+  const subjectLine = lines.find((l) => l.startsWith('subject='))?.trim() ?? '';
+  const attrs = subjectLine
+    .slice('subject='.length)
+    .split(/, | \+ /)
+    .map((a) => a.split(' = ') as [string, string]);
+  const exts = new Map<string, { critical: boolean; value: string }>();
+  lines.forEach((l, i) => {
+    const m = /^X509v3 (.+?):( critical)?\s*$/.exec(l);
+    if (m?.[1]) exts.set(m[1], { critical: m[2] !== undefined, value: (lines[i + 1] ?? '').trim() });
+  });
+  const list = (name: string): string[] => (exts.get(name)?.value ?? '').split(', ').filter(Boolean);
+  const sans = list('Subject Alternative Name');
+  const bc = exts.get('Basic Constraints')?.value ?? '';
+  const date = (k: string): Date => new Date(lines.find((l) => l.startsWith(`${k}=`))?.slice(k.length + 1) ?? '');
+  const text = openssl(['x509', '-in', pemFile, '-noout', '-text']);
+  const alg = /Public Key Algorithm: (\S+)/.exec(text)?.[1];
+  const bits = /Public-Key: \((\d+) bit\)/.exec(text)?.[1];
+  const curve = /NIST CURVE: (\S+)/.exec(text)?.[1];
+  return {
+    subjectLine,
+    cn: attrs.find(([t]) => t === 'CN')?.[1] ?? '',
+    o: attrs.filter(([t]) => t === 'O').map(([, v]) => v),
+    dns: sorted(sans.filter((s) => s.startsWith('DNS:')).map((s) => s.slice(4))),
+    ip: sorted(sans.filter((s) => s.startsWith('IP Address:')).map((s) => normIp(s.slice(11)))),
+    keyUsage: sorted(list('Key Usage').map((k) => KU_NAMES[k] ?? k)),
+    keyUsageCritical: exts.get('Key Usage')?.critical ?? false,
+    eku: sorted(list('Extended Key Usage').map((k) => EKU_NAMES[k] ?? k)),
+    ca: bc.startsWith('CA:TRUE'),
+    pathLen: /pathlen:(\d+)/.test(bc) ? Number(/pathlen:(\d+)/.exec(bc)?.[1]) : undefined,
+    basicConstraintsCritical: exts.get('Basic Constraints')?.critical ?? false,
+    notBefore: date('notBefore'),
+    notAfter: date('notAfter'),
+    keyType:
+      alg === 'rsaEncryption' ? `rsa-${bits}` : alg === 'id-ecPublicKey' && curve === 'P-256' ? 'ecdsa-p256' : `${alg}/${bits}/${curve}`,
+  };
+}
+
+/** The client certificate a kubeconfig embeds, as PEM. */
+export function kubeconfigClientCert(path: string): string {
+  const kc = parseYaml(readFileSync(path, 'utf8')) as { users?: { user?: Record<string, string> }[] };
+  const data = kc.users?.[0]?.user?.['client-certificate-data'];
+  if (!data) throw new Error(`${path}: no client-certificate-data`);
+  return Buffer.from(data, 'base64').toString('utf8');
+}
+
+// ---- kubeadm's tree
+
+/** One certificate in kubeadm's tree: a PEM file, or a kubeconfig that embeds it. */
+export interface KubeadmCert {
+  /** Where it is on a node (/etc/kubernetes/pki/apiserver.crt, /etc/kubernetes/admin.conf). */
+  file: string;
+  kind: 'certificate' | 'kubeconfig';
+  /** kubeadm's name: the one check-expiration lists it under (for a leaf, the one `certs renew <name>` rewrites it for); '' for kubelet.conf, which kubeadm leaves to the kubelet. */
+  name: string;
+  mode: number;
+  /** Node path of the CA certificate that issued it; its own path when self-signed. */
+  issuer: string;
+  profile: Profile;
+  /** A PEM file holding just this certificate. */
+  pem: string;
+}
+
+export interface KubeadmTree {
+  /** The root kubeadm ran in: etc/kubernetes under it is the node's /etc/kubernetes. */
+  root: string;
+  /** Every certificate kubeadm wrote, CAs first. */
+  certs: KubeadmCert[];
+  /** Every other file, with its mode: private keys, sa.key and sa.pub. */
+  others: { file: string; mode: number }[];
+}
+
+function walk(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(join(dir, e.name)) : [join(dir, e.name)]));
+}
+const sha = (path: string): string => createHash('sha256').update(readFileSync(path)).digest('hex');
+
+/**
+ * Run `kubeadm init phase certs all` and `kubeadm init phase kubeconfig all` for KUBEADM_PARITY_INPUT in
+ * the root `dir` and read back what they wrote. Names: the CAs and leaves `kubeadm certs check-expiration`
+ * lists; each leaf is tied to its file by renewing it alone (`kubeadm certs renew <name>`) and seeing which
+ * file changed, and its CA by the caName kubeadm reports for it.
+ */
+export function kubeadmTree(bin: string, dir: string): KubeadmTree {
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, KUBEADM_CONFIG_PATH), kubeadmConfig('/etc/kubernetes/pki'));
+  const run = (...args: string[]): string => kubeadm(bin, dir, [...args, '--config', KUBEADM_CONFIG_PATH]);
+  run('init', 'phase', 'certs', 'all');
+  run('init', 'phase', 'kubeconfig', 'all');
+
+  const files = walk(join(dir, 'etc', 'kubernetes'));
+  const nodePath = (p: string): string => `/${relative(dir, p)}`;
+  const pemDir = join(dir, 'pem');
+  mkdirSync(pemDir, { recursive: true });
+  const certs: KubeadmCert[] = [];
+  const others: KubeadmTree['others'] = [];
+  for (const p of files) {
+    const mode = statSync(p).mode & 0o777;
+    const kind = p.endsWith('.crt') ? 'certificate' : p.endsWith('.conf') ? 'kubeconfig' : undefined;
+    if (!kind) {
+      others.push({ file: nodePath(p), mode });
+      continue;
+    }
+    const pem = join(pemDir, `${certs.length}.pem`);
+    writeFileSync(pem, kind === 'certificate' ? readFileSync(p, 'utf8') : kubeconfigClientCert(p));
+    certs.push({ file: nodePath(p), kind, name: '', mode, issuer: '', profile: opensslProfile(pem), pem });
+  }
+  // Issuers: the one CA whose certificate verifies it.
+  const cas = certs.filter((c) => c.profile.ca);
+  for (const c of certs) {
+    const by = cas.filter((ca) => spawnSync('openssl', ['verify', '-partial_chain', '-CAfile', ca.pem, c.pem]).status === 0);
+    if (by.length !== 1) throw new Error(`${c.file}: verified by ${by.length} of kubeadm's CAs`);
+    c.issuer = (by[0] as KubeadmCert).file;
+  }
+
+  // Names, from kubeadm itself.
+  const expiration = JSON.parse(run('certs', 'check-expiration', '-o', 'json')) as {
+    certificates: { name: string; caName: string }[];
+    certificateAuthorities: { name: string }[];
+  };
+  for (const leaf of expiration.certificates) {
+    const before = new Map(files.map((p) => [p, sha(p)]));
+    run('certs', 'renew', leaf.name);
+    const changed = files.filter((p) => (p.endsWith('.crt') || p.endsWith('.conf')) && sha(p) !== before.get(p));
+    if (changed.length !== 1) throw new Error(`kubeadm certs renew ${leaf.name} rewrote ${changed.length} certificates`);
+    const c = certs.find((x) => x.file === nodePath(changed[0] as string)) as KubeadmCert;
+    c.name = leaf.name;
+    const ca = certs.find((x) => x.file === c.issuer) as KubeadmCert;
+    if (ca.name && ca.name !== leaf.caName) throw new Error(`${ca.file} is both ${ca.name} and ${leaf.caName}`);
+    ca.name = leaf.caName;
+  }
+  const caNames = sorted(expiration.certificateAuthorities.map((x) => x.name));
+  if (sorted(cas.map((c) => c.name)).join() !== caNames.join()) throw new Error(`kubeadm's CAs are ${caNames.join(', ')}`);
+  certs.sort((a, b) => Number(b.profile.ca) - Number(a.profile.ca));
+  return { root: dir, certs, others };
+}
+
+/**
+ * What Anchorage adds to kubeadm's tree on a control-plane node: the kubelet serving certificate, which
+ * kubeadm leaves to the kubelet (self-signed); Anchorage signs it with the cluster CA, with the
+ * kubelet-serving signer's rules (O=system:nodes, CN=system:node:<name>, DNS/IP SANs, serverAuth).
+ */
+export const KUBELET_SERVING = {
+  name: 'kubelet-serving',
+  file: '/var/lib/kubelet/pki/kubelet.crt',
+  issuer: '/etc/kubernetes/pki/ca.crt',
+  cn: 'system:node:cp-1',
+  o: ['system:nodes'],
+  sans: { dns: ['cp-1'], ip: ['10.0.0.10'] },
+  keyUsage: ['digitalSignature', 'keyEncipherment'],
+  extKeyUsage: ['serverAuth'],
+} as const;
+
+const NONE_SANS = { dns: [], ip: [] } as const;
 
 // ---- Kubernetes the Hard Way (kelseyhightower/kubernetes-the-hard-way ca.conf; kubernetes-pki.md) ----
 
@@ -369,8 +409,8 @@ export const HARD_WAY_PARITY: readonly HardWayCert[] = [
     upstreamO: [],
     eku: [],
     keyUsage: ['keyCertSign', 'cRLSign'],
-    upstreamSans: NONE,
-    anchorage: { o: [], sans: NONE },
+    upstreamSans: NONE_SANS,
+    anchorage: { o: [], sans: NONE_SANS },
   },
   {
     name: 'kube-api-server',
@@ -427,8 +467,8 @@ export const HARD_WAY_PARITY: readonly HardWayCert[] = [
     upstreamO: [],
     eku: ['clientAuth'],
     keyUsage: HW_LEAF_KU,
-    upstreamSans: NONE,
-    anchorage: { o: [], sans: NONE },
+    upstreamSans: NONE_SANS,
+    anchorage: { o: [], sans: NONE_SANS },
   },
   {
     name: 'kube-controller-manager',
@@ -467,8 +507,8 @@ export const HARD_WAY_PARITY: readonly HardWayCert[] = [
     upstreamO: ['system:masters'],
     eku: ['clientAuth'],
     keyUsage: HW_LEAF_KU,
-    upstreamSans: NONE,
-    anchorage: { o: ['system:masters'], sans: NONE },
+    upstreamSans: NONE_SANS,
+    anchorage: { o: ['system:masters'], sans: NONE_SANS },
   },
   ...HARD_WAY_PARITY_INPUT.workers.flatMap((n) => [nodeCert(n), proxyCert(n.name)]),
 ];
