@@ -16,15 +16,19 @@ import { Certificate } from '../src/x509/certificate.ts';
 import { nameGetAll } from '../src/x509/name.ts';
 import { OID } from '../src/x509/oids.ts';
 import { scanPem } from '../src/x509/pem.ts';
-import { kubeBinDir } from './cluster/harness.ts';
 import {
   HARD_WAY_PARITY,
   HARD_WAY_PARITY_CONFIG,
-  KUBEADM_PARITY,
   KUBEADM_PARITY_CONFIG,
   KUBEADM_PARITY_INPUT,
-  KUBEADM_SA_FILES,
-  type ParityCert,
+  KUBELET_SERVING,
+  type KubeadmTree,
+  kubeadmBinary,
+  kubeadmCheckExpiration,
+  kubeadmTree,
+  normIp,
+  opensslProfile,
+  type Profile,
 } from './support/kubeadm-parity.ts';
 
 const root = join(import.meta.dirname, '..');
@@ -76,8 +80,6 @@ const certsOf = (pem: string): Certificate[] =>
   scanPem(pem)
     .filter((b) => b.label === 'CERTIFICATE')
     .map((b) => new Certificate(b.der));
-/** IPs in one spelling (openssl writes ::1 as 0:0:0:0:0:0:0:1). */
-const normIp = (ip: string): string => (ip.includes(':') ? new URL(`http://[${ip}]/`).hostname.slice(1, -1) : ip);
 
 function walk(dir: string): string[] {
   const out: string[] = [];
@@ -123,83 +125,8 @@ function scratch(pem: string): string {
 
 // ---------------------------------------------------------------- a certificate's profile, two ways
 
-interface Profile {
-  subjectLine: string;
-  cn: string;
-  o: string[];
-  dns: string[];
-  ip: string[];
-  keyUsage: string[];
-  keyUsageCritical: boolean;
-  eku: string[];
-  ca: boolean;
-  pathLen: number | undefined;
-  basicConstraintsCritical: boolean;
-  notBefore: Date;
-  notAfter: Date;
-  keyType: string;
-}
-
-const KU_NAMES: Record<string, string> = {
-  'Digital Signature': 'digitalSignature',
-  'Non Repudiation': 'nonRepudiation',
-  'Key Encipherment': 'keyEncipherment',
-  'Data Encipherment': 'dataEncipherment',
-  'Key Agreement': 'keyAgreement',
-  'Certificate Sign': 'keyCertSign',
-  'CRL Sign': 'cRLSign',
-};
-const EKU_NAMES: Record<string, string> = { 'TLS Web Server Authentication': 'serverAuth', 'TLS Web Client Authentication': 'clientAuth' };
-
-/** `openssl x509 -noout -subject -ext subjectAltName,keyUsage,extendedKeyUsage,basicConstraints -dates`, plus the key from -text. */
-function viaOpenssl(pemFile: string): Profile {
-  const out = osslOk([
-    'x509',
-    '-in',
-    pemFile,
-    '-noout',
-    '-subject',
-    '-ext',
-    'subjectAltName,keyUsage,extendedKeyUsage,basicConstraints',
-    '-dates',
-  ]);
-  const lines = out.split('\n');
-  const subjectLine = lines.find((l) => l.startsWith('subject='))?.trim() ?? '';
-  const attrs = subjectLine
-    .slice('subject='.length)
-    .split(/, | \+ /)
-    .map((a) => a.split(' = ') as [string, string]);
-  const exts = new Map<string, { critical: boolean; value: string }>();
-  lines.forEach((l, i) => {
-    const m = /^X509v3 (.+?):( critical)?\s*$/.exec(l);
-    if (m?.[1]) exts.set(m[1], { critical: m[2] !== undefined, value: (lines[i + 1] ?? '').trim() });
-  });
-  const list = (name: string): string[] => (exts.get(name)?.value ?? '').split(', ').filter(Boolean);
-  const sans = list('Subject Alternative Name');
-  const bc = exts.get('Basic Constraints')?.value ?? '';
-  const date = (k: string): Date => new Date(lines.find((l) => l.startsWith(`${k}=`))?.slice(k.length + 1) ?? '');
-  const text = osslOk(['x509', '-in', pemFile, '-noout', '-text']);
-  const alg = /Public Key Algorithm: (\S+)/.exec(text)?.[1];
-  const bits = /Public-Key: \((\d+) bit\)/.exec(text)?.[1];
-  const curve = /NIST CURVE: (\S+)/.exec(text)?.[1];
-  return {
-    subjectLine,
-    cn: attrs.find(([t]) => t === 'CN')?.[1] ?? '',
-    o: attrs.filter(([t]) => t === 'O').map(([, v]) => v),
-    dns: sorted(sans.filter((s) => s.startsWith('DNS:')).map((s) => s.slice(4))),
-    ip: sorted(sans.filter((s) => s.startsWith('IP Address:')).map((s) => normIp(s.slice(11)))),
-    keyUsage: sorted(list('Key Usage').map((k) => KU_NAMES[k] ?? k)),
-    keyUsageCritical: exts.get('Key Usage')?.critical ?? false,
-    eku: sorted(list('Extended Key Usage').map((k) => EKU_NAMES[k] ?? k)),
-    ca: bc.startsWith('CA:TRUE'),
-    pathLen: /pathlen:(\d+)/.test(bc) ? Number(/pathlen:(\d+)/.exec(bc)?.[1]) : undefined,
-    basicConstraintsCritical: exts.get('Basic Constraints')?.critical ?? false,
-    notBefore: date('notBefore'),
-    notAfter: date('notAfter'),
-    keyType:
-      alg === 'rsaEncryption' ? `rsa-${bits}` : alg === 'id-ecPublicKey' && curve === 'P-256' ? 'ecdsa-p256' : `${alg}/${bits}/${curve}`,
-  };
-}
+/** The profile openssl prints (test/support/kubeadm-parity.ts). */
+const viaOpenssl = opensslProfile;
 
 /** The same profile from Anchorage's own parser. */
 function viaParser(c: Certificate): Profile {
@@ -366,139 +293,78 @@ function changedFiles(a: Manifest, b: Manifest): string[] {
   return sorted([...after].filter(([k, v]) => before.get(k) !== v).map(([k]) => k));
 }
 
-// ================================================================= 1. kubeadm parity
+// ================================================================= 1. the real kubeadm
 
-const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+/** kubeadm (constants.CertificateBackdate) and Anchorage start every certificate 5 minutes before issuance. */
+const BACKDATE_MS = 300_000;
+const hours = (p: Profile): number => Math.round((p.notAfter.getTime() - p.notBefore.getTime() - BACKDATE_MS) / 3_600_000);
 
-describe('kubeadm layout: field-by-field parity with the kubeadm table (RSA-2048)', () => {
-  const c = cluster('kubeadm', KUBEADM_PARITY_CONFIG);
+describe('kubeadm layout: field by field against the tree `kubeadm init phase certs/kubeconfig all` writes', () => {
+  const I = KUBEADM_PARITY_INPUT;
+  const ours = cluster('vs-kubeadm', KUBEADM_PARITY_CONFIG);
+  let ref: KubeadmTree;
   let t0 = 0;
   let t1 = 0;
   beforeAll(() => {
+    ref = kubeadmTree(kubeadmBinary(), join(ours.dir, 'kubeadm'));
     t0 = Math.floor(Date.now() / 1000) * 1000;
-    ok(['pki', 'init', '--config', c.config, '--out', c.out]);
-    t1 = Date.now();
-  });
-  const subjectLine = (row: ParityCert): string =>
-    `subject=${[...(row.o.length ? [row.o.map((o) => `O = ${o}`).join(' + ')] : []), `CN = ${row.cn}`].join(', ')}`;
-
-  it.each(KUBEADM_PARITY.map((r) => [r.name, r] as const))('%s', (_name, row) => {
-    const { file, cert } = certFile(join(c.out, 'nodes', 'cp-1', row.file), row.kind);
-    const expected: Omit<Profile, 'notBefore' | 'notAfter'> = {
-      subjectLine: subjectLine(row),
-      cn: row.cn,
-      o: [...row.o],
-      dns: sorted(row.sans.dns),
-      ip: sorted(row.sans.ip.map(normIp)),
-      keyUsage: sorted(row.keyUsage),
-      keyUsageCritical: true,
-      eku: sorted(row.extKeyUsage),
-      ca: row.basicConstraints.ca,
-      pathLen: undefined,
-      basicConstraintsCritical: true,
-      keyType: row.keyType,
-    };
-    for (const got of [viaOpenssl(file), viaParser(cert)]) {
-      const { notBefore, notAfter, ...rest } = got;
-      expect(rest).toEqual(expected);
-      // NotBefore = issuance - 5 min; NotAfter = issuance + validity (certlist.go GetConfig, kubeconfig.go).
-      expect(notBefore.getTime()).toBeGreaterThanOrEqual(t0 - row.backdateSeconds * 1000);
-      expect(notBefore.getTime()).toBeLessThanOrEqual(t1 - row.backdateSeconds * 1000);
-      expect(notAfter.getTime() - notBefore.getTime()).toBe((row.validityHours * 3600 + row.backdateSeconds) * 1000);
-    }
-    // Issued by the table's signer (or self-signed), with its key.
-    const signerRow = KUBEADM_PARITY.find((r) => r.name === (row.signer ?? row.name)) as ParityCert;
-    const signer = certOf(readFileSync(join(c.out, 'nodes', 'cp-1', signerRow.file), 'utf8'));
-    expect(Buffer.from(cert.issuerRaw).equals(Buffer.from(signer.subjectRaw))).toBe(true);
-    expect(cert.verifiedBy(signer.publicKey)).toBe(true);
-    expect(osslOk(['x509', '-in', file, '-noout', '-issuer']).trim()).toBe(`issuer=CN = ${signerRow.cn}`);
-  });
-
-  it('writes no certificate the table does not list on cp-1', () => {
-    const m = readManifest(c.out);
-    const certFiles = m.files.filter((f) => ['certificate', 'ca-bundle', 'kubeconfig'].includes(f.kind)).map((f) => f.path);
-    expect(sorted(certFiles)).toEqual(sorted(KUBEADM_PARITY.map((r) => r.file)));
-    expect(m.nodes).toEqual([{ name: 'cp-1', roles: ['control-plane', 'etcd'] }]);
-  });
-
-  it('writes the service-account key pair in the cluster key type, no certificate', () => {
-    const key = join(c.out, 'nodes', 'cp-1', KUBEADM_SA_FILES.key);
-    const pub = readFileSync(join(c.out, 'nodes', 'cp-1', KUBEADM_SA_FILES.pub), 'utf8');
-    expect(osslOk(['pkey', '-in', key, '-pubout'])).toBe(pub);
-    expect(osslOk(['pkey', '-in', key, '-noout', '-text'])).toMatch(/^Private-Key: \(2048 bit, 2 primes\)/);
-    expect(createPublicKey(pub).asymmetricKeyType).toBe('rsa');
-  });
-});
-
-// ================================================================= 1b. against the real kubeadm
-
-/** kubeadm from test/k8s/build.sh's cache (or $ANCHORAGE_KUBEADM), only when already built: this test never builds it. */
-// The pinned kubeadm (test/k8s): built by `npm test`'s pretest, a cache hit here.
-const kubeadm = join(kubeBinDir(), 'kubeadm');
-
-describe('kubeadm layout: field by field against `kubeadm init phase certs/kubeconfig all`', () => {
-  const I = KUBEADM_PARITY_INPUT;
-  const ours = cluster('vs-kubeadm', KUBEADM_PARITY_CONFIG);
-  const theirs = join(ours.dir, 'kubeadm');
-  const certDir = join(theirs, 'pki');
-  const kubeconfigDir = join(theirs, 'kubeconfig');
-  beforeAll(() => {
-    mkdirSync(theirs, { recursive: true });
-    const config = join(theirs, 'kubeadm.yaml');
-    writeFileSync(
-      config,
-      [
-        'apiVersion: kubeadm.k8s.io/v1beta4',
-        'kind: InitConfiguration',
-        `localAPIEndpoint: {advertiseAddress: ${I.advertiseAddress}, bindPort: 6443}`,
-        `nodeRegistration: {name: ${I.nodeName}, criSocket: unix:///var/run/containerd/containerd.sock}`,
-        '---',
-        'apiVersion: kubeadm.k8s.io/v1beta4',
-        'kind: ClusterConfiguration',
-        `kubernetesVersion: ${I.kubernetesVersion}`,
-        `clusterName: ${I.clusterName}`,
-        `controlPlaneEndpoint: ${I.controlPlaneEndpoint}`,
-        `certificatesDir: ${certDir}`,
-        'encryptionAlgorithm: RSA-2048',
-        `networking: {serviceSubnet: ${I.serviceSubnet}, dnsDomain: ${I.dnsDomain}}`,
-        `apiServer: {certSANs: [${I.certSANs.join(', ')}]}`,
-        '',
-      ].join('\n'),
-    );
-    for (const args of [
-      ['init', 'phase', 'certs', 'all', '--config', config],
-      ['init', 'phase', 'kubeconfig', 'all', '--config', config, '--kubeconfig-dir', kubeconfigDir],
-    ]) {
-      const r = spawnSync(kubeadm as string, args, { cwd: theirs, encoding: 'utf8', timeout: 60_000 });
-      if (r.status !== 0) throw new Error(`kubeadm ${args.join(' ')} exited ${r.status}: ${r.stderr}`);
-    }
     ok(['pki', 'init', '--config', ours.config, '--out', ours.out]);
-  });
-  const theirPath = (file: string): string =>
-    file.startsWith('/etc/kubernetes/pki/')
-      ? join(certDir, file.slice('/etc/kubernetes/pki/'.length))
-      : join(kubeconfigDir, file.slice('/etc/kubernetes/'.length));
+    t1 = Date.now();
+  }, 1_800_000);
+  const mine = (file: string): string => join(ours.out, 'nodes', I.nodeName, file);
+  const theirs = (file: string): string => join(ref.root, file);
   /** Everything but keys, serials and dates. */
   const comparable = (p: Profile): Omit<Profile, 'notBefore' | 'notAfter'> => {
     const { notBefore: _b, notAfter: _a, ...rest } = p;
     return rest;
   };
 
-  it.each(KUBEADM_PARITY.filter((r) => !r.notKubeadm).map((r) => [r.name, r] as const))('%s', (_name, row) => {
-    const mine = certFile(join(ours.out, 'nodes', I.nodeName, row.file), row.kind);
-    const real = certFile(theirPath(row.file), row.kind);
-    expect(comparable(viaOpenssl(mine.file))).toEqual(comparable(viaOpenssl(real.file)));
-    expect(comparable(viaParser(mine.cert))).toEqual(comparable(viaParser(real.cert)));
-    // And both are what the table says.
-    expect(viaParser(real.cert).o).toEqual(row.o);
-    expect(viaParser(real.cert).dns).toEqual(sorted(row.sans.dns));
+  it("every certificate kubeadm writes, with kubeadm's profile, validity, backdate and issuer (openssl and Anchorage's parser)", () => {
+    // ca, front-proxy-ca, etcd-ca; 7 PEM leaves; admin, super-admin, kubelet, controller-manager, scheduler .conf.
+    expect(ref.certs).toHaveLength(3 + 7 + 5);
+    for (const row of ref.certs) {
+      const { file, cert } = certFile(mine(row.file), row.kind);
+      const want = { file: row.file, hours: hours(row.profile), ...comparable(row.profile) };
+      for (const got of [viaOpenssl(file), viaParser(cert)]) {
+        expect({ file: row.file, hours: hours(got), ...comparable(got) }).toEqual(want);
+        // NotBefore = issuance - 5 min, NotAfter = issuance + validity, on both sides.
+        expect(got.notBefore.getTime()).toBeGreaterThanOrEqual(t0 - BACKDATE_MS);
+        expect(got.notBefore.getTime()).toBeLessThanOrEqual(t1 - BACKDATE_MS);
+        expect(got.notAfter.getTime() - got.notBefore.getTime()).toBe(hours(got) * 3_600_000 + BACKDATE_MS);
+      }
+      expect(row.profile.notBefore.getTime()).toBeGreaterThanOrEqual(ref.started - BACKDATE_MS);
+      expect(row.profile.notBefore.getTime()).toBeLessThanOrEqual(ref.finished - BACKDATE_MS);
+      // Issued by our certificate at the path of kubeadm's issuer, with its key.
+      const signer = certOf(readFileSync(mine(row.issuer), 'utf8'));
+      expect(Buffer.from(cert.issuerRaw).equals(Buffer.from(signer.subjectRaw))).toBe(true);
+      expect(cert.verifiedBy(signer.publicKey)).toBe(true);
+      expect(osslOk(['x509', '-in', file, '-noout', '-issuer']).trim()).toBe(osslOk(['x509', '-in', row.pem, '-noout', '-issuer']).trim());
+    }
+  });
+
+  it('adds only the kubelet serving certificate, signed by the cluster CA with the kubelet-serving signer profile', () => {
+    const { file, cert } = certFile(mine(KUBELET_SERVING.file), 'certificate');
+    for (const got of [viaOpenssl(file), viaParser(cert)])
+      expect([got.cn, got.o, got.dns, got.ip, got.keyUsage, got.eku, got.ca]).toEqual([
+        KUBELET_SERVING.cn,
+        KUBELET_SERVING.o,
+        KUBELET_SERVING.sans.dns,
+        KUBELET_SERVING.sans.ip,
+        KUBELET_SERVING.keyUsage,
+        KUBELET_SERVING.extKeyUsage,
+        false,
+      ]);
+    expect(cert.verifiedBy(certOf(readFileSync(mine(KUBELET_SERVING.issuer), 'utf8')).publicKey)).toBe(true);
+    const m = readManifest(ours.out);
+    const certFiles = m.files.filter((f) => ['certificate', 'ca-bundle', 'kubeconfig'].includes(f.kind)).map((f) => f.path);
+    expect(sorted(certFiles)).toEqual(sorted([...ref.certs.map((r) => r.file), KUBELET_SERVING.file]));
+    expect(m.nodes).toEqual([{ name: 'cp-1', roles: ['control-plane', 'etcd'] }]);
   });
 
   it('writes the same PKI files and the same kubeconfig clusters, users, contexts and servers', () => {
-    const mine = join(ours.out, 'nodes', I.nodeName, 'etc', 'kubernetes');
-    expect(sorted(walk(certDir).map((p) => p.slice(certDir.length)))).toEqual(
-      sorted(walk(join(mine, 'pki')).map((p) => p.slice(join(mine, 'pki').length))),
-    );
+    const certDir = theirs('/etc/kubernetes/pki');
+    const myPki = mine('/etc/kubernetes/pki');
+    expect(sorted(walk(myPki).map((p) => p.slice(myPki.length)))).toEqual(sorted(walk(certDir).map((p) => p.slice(certDir.length))));
     const shape = (path: string): unknown => {
       const kc = parseYaml(readFileSync(path, 'utf8')) as Record<string, unknown>;
       const strip = (v: unknown): unknown =>
@@ -509,15 +375,24 @@ describe('kubeadm layout: field by field against `kubeadm init phase certs/kubec
             : v;
       return strip(kc);
     };
-    for (const f of ['admin.conf', 'super-admin.conf', 'kubelet.conf', 'controller-manager.conf', 'scheduler.conf']) {
+    const kubeconfigs = ref.certs.filter((r) => r.kind === 'kubeconfig').map((r) => r.file);
+    expect(kubeconfigs).toHaveLength(5);
+    for (const f of kubeconfigs) {
       // Ours also writes an empty `preferences: {}` (client-go omits it): the same document for any reader.
-      const { preferences, ...rest } = shape(join(mine, f)) as Record<string, unknown>;
+      const { preferences, ...rest } = shape(mine(f)) as Record<string, unknown>;
       expect(preferences ?? {}).toEqual({});
-      expect(rest).toEqual(shape(join(kubeconfigDir, f)));
+      expect(rest).toEqual(shape(theirs(f)));
     }
-    expect(osslOk(['pkey', '-in', join(certDir, 'sa.key'), '-noout', '-text']).split('\n')[0]).toBe(
-      osslOk(['pkey', '-in', join(mine, 'pki', 'sa.key'), '-noout', '-text']).split('\n')[0],
+  });
+
+  it('writes the service-account key pair in the same key type as kubeadm, no certificate', () => {
+    const key = mine('/etc/kubernetes/pki/sa.key');
+    const pub = readFileSync(mine('/etc/kubernetes/pki/sa.pub'), 'utf8');
+    expect(osslOk(['pkey', '-in', key, '-pubout'])).toBe(pub);
+    expect(osslOk(['pkey', '-in', key, '-noout', '-text']).split('\n')[0]).toBe(
+      osslOk(['pkey', '-in', theirs('/etc/kubernetes/pki/sa.key'), '-noout', '-text']).split('\n')[0],
     );
+    expect(existsSync(mine('/etc/kubernetes/pki/sa.crt'))).toBe(existsSync(theirs('/etc/kubernetes/pki/sa.crt')));
   });
 });
 
@@ -878,91 +753,75 @@ describe('external CA: the cluster CA given without its key', () => {
 
 // ================================================================= 5. check-expiration
 
-const CHECK_ROWS = [
-  ['admin.conf', 'ca'],
-  ['apiserver', 'ca'],
-  ['apiserver-etcd-client', 'etcd-ca'],
-  ['apiserver-kubelet-client', 'ca'],
-  ['controller-manager.conf', 'ca'],
-  ['etcd-healthcheck-client', 'etcd-ca'],
-  ['etcd-peer', 'etcd-ca'],
-  ['etcd-server', 'etcd-ca'],
-  ['front-proxy-client', 'front-proxy-ca'],
-  ['scheduler.conf', 'ca'],
-  ['super-admin.conf', 'ca'],
-] as const;
-
-describe('check-expiration', () => {
+describe('check-expiration: the same output as `kubeadm certs check-expiration` on the same tree', () => {
   const c = cluster('expiry', KUBEADM_PARITY_CONFIG.replace('rsa-2048', 'ecdsa-p256'));
+  const tree = join(c.out, 'nodes', 'cp-1');
+  let bin = '';
   beforeAll(() => {
+    bin = kubeadmBinary();
     ok(['pki', 'init', '--config', c.config, '--out', c.out]);
-  });
-  const notAfter = (id: string): Date => certOf(readFileSync(join(c.out, 'store', `${id}.crt`), 'utf8')).notAfter;
-  const goDate = (d: Date): string =>
-    `${MONTHS[d.getUTCMonth()]} ${String(d.getUTCDate()).padStart(2, '0')}, ${d.getUTCFullYear()} ${String(d.getUTCHours()).padStart(2, '0')}:${String(d.getUTCMinutes()).padStart(2, '0')} UTC`;
-
-  it("text: kubeadm's header lines, row order, date format and residual times", () => {
-    const lines = ok(['pki', 'check-expiration', '--dir', c.out]).split('\n');
-    expect(lines).toEqual([
-      'CERTIFICATE                EXPIRES                  RESIDUAL TIME   CERTIFICATE AUTHORITY   EXTERNALLY MANAGED',
-      ...CHECK_ROWS.map(
-        ([name, ca]) => `${name.padEnd(27)}${goDate(notAfter(`${name}@cp-1`)).padEnd(25)}${'364d'.padEnd(16)}${ca.padEnd(24)}no      `,
-      ),
-      '',
-      'CERTIFICATE AUTHORITY   EXPIRES                  RESIDUAL TIME   EXTERNALLY MANAGED',
-      ...['ca', 'etcd-ca', 'front-proxy-ca'].map((n) => `${n.padEnd(24)}${goDate(notAfter(n)).padEnd(25)}${'9y'.padEnd(16)}no      `),
-      '',
-    ]);
-  });
-
-  it('-o json and -o yaml: CertificateExpirationInfo of output.kubeadm.k8s.io/v1alpha3 with the item fields', () => {
+  }, 1_800_000);
+  const theirs = (format: string): string => kubeadmCheckExpiration(bin, tree, join(c.dir, 'kubeadm-root'), format);
+  /** Both outputs, taken between t0 and t1, with each residualTime (seconds left, which ticks) masked. */
+  function both(format: 'json' | 'yaml'): { mine: string; kubeadm: string; residuals: { name: string; expires: string; left: number }[] } {
     const t0 = Date.now();
-    const json = JSON.parse(ok(['pki', 'check-expiration', '--dir', c.out, '-o', 'json'])) as Record<string, unknown>;
-    const yaml = parseYaml(ok(['pki', 'check-expiration', '--dir', c.out, '-o', 'yaml'])) as Record<string, unknown>;
+    const mine = ok(['pki', 'check-expiration', '--dir', c.out, '-o', format]);
+    const kubeadm = theirs(format);
     const t1 = Date.now();
-    for (const doc of [json, yaml]) {
-      expect(doc.kind).toBe('CertificateExpirationInfo');
-      expect(doc.apiVersion).toBe('output.kubeadm.k8s.io/v1alpha3');
-      const certs = doc.certificates as Record<string, unknown>[];
-      const cas = doc.certificateAuthorities as Record<string, unknown>[];
-      const check = (item: Record<string, unknown>, id: string, name: string, caName?: string): void => {
-        const na = notAfter(id);
-        expect(Object.keys(item).sort()).toEqual(
-          sorted(['name', 'expirationDate', 'residualTime', 'externallyManaged', 'missing', ...(caName ? ['caName'] : [])]),
-        );
-        expect(item).toMatchObject({
-          name,
-          expirationDate: na.toISOString().replace('.000Z', 'Z'),
-          externallyManaged: false,
-          missing: false,
-          ...(caName ? { caName } : {}),
-        });
-        expect(item.residualTime).toBeGreaterThanOrEqual(Math.floor((na.getTime() - t1) / 1000));
-        expect(item.residualTime).toBeLessThanOrEqual(Math.floor((na.getTime() - t0) / 1000));
-      };
-      expect(certs.map((x) => x.name)).toEqual(CHECK_ROWS.map(([n]) => n));
-      CHECK_ROWS.forEach(([name, ca], i) => {
-        check(certs[i] as Record<string, unknown>, `${name}@cp-1`, name, ca);
-      });
-      expect(cas.map((x) => x.name)).toEqual(['ca', 'etcd-ca', 'front-proxy-ca']);
-      for (const x of cas) check(x, x.name as string, x.name as string);
+    const residuals: { name: string; expires: string; left: number }[] = [];
+    for (const text of [mine, kubeadm]) {
+      const doc = (format === 'json' ? JSON.parse(text) : parseYaml(text)) as Record<
+        string,
+        { name: string; expirationDate: string | null; residualTime: number }[]
+      >;
+      for (const x of [...(doc.certificates ?? []), ...(doc.certificateAuthorities ?? [])]) {
+        if (x.expirationDate === null) continue;
+        const na = Date.parse(x.expirationDate);
+        // Seconds from the run to NotAfter: within the window both ran in.
+        expect(x.residualTime).toBeGreaterThanOrEqual(Math.floor((na - t1) / 1000));
+        expect(x.residualTime).toBeLessThanOrEqual(Math.ceil((na - t0) / 1000));
+        residuals.push({ name: x.name, expires: x.expirationDate, left: x.residualTime });
+      }
     }
+    const mask = (t: string): string => t.replace(/("?residualTime"?: )\d+/g, '$1<n>');
+    return { mine: mask(mine), kubeadm: mask(kubeadm), residuals };
+  }
+
+  it('text: byte for byte', () => {
+    const mine = ok(['pki', 'check-expiration', '--dir', c.out]);
+    expect(mine).toBe(theirs('text'));
+    // The header, 11 leaves, a blank line, the CA header, 3 CAs, the final blank line.
+    expect(mine.split('\n')).toHaveLength(1 + 11 + 1 + 1 + 3 + 1);
   });
 
-  it('a missing file shows !MISSING! <name>', () => {
-    rmSync(join(c.out, 'store', 'apiserver@cp-1.crt'));
-    rmSync(join(c.out, 'store', 'apiserver@cp-1.key'));
-    const lines = ok(['pki', 'check-expiration', '--dir', c.out]).split('\n');
-    expect(lines[2]).toBe(`${'!MISSING! apiserver'.padEnd(27)}${' '.repeat(25 + 16 + 24)}`);
-    expect(lines.filter((l) => l.startsWith('!MISSING!'))).toHaveLength(1);
-    const json = JSON.parse(ok(['pki', 'check-expiration', '--dir', c.out, '-o', 'json'])) as { certificates: unknown[] };
-    expect(json.certificates[1]).toEqual({
-      name: 'apiserver',
-      expirationDate: null,
-      residualTime: 0,
-      externallyManaged: false,
-      missing: true,
-    });
+  it('-o json: the same CertificateExpirationInfo document, text for text', () => {
+    const r = both('json');
+    expect(r.mine).toBe(r.kubeadm);
+    expect(r.residuals).toHaveLength(2 * (11 + 3));
+  });
+
+  it('-o yaml: the same document (kubeadm sorts the keys, Anchorage keeps the JSON order)', () => {
+    const r = both('yaml');
+    expect(parseYaml(r.mine)).toEqual(parseYaml(r.kubeadm));
+    expect(r.residuals).toHaveLength(2 * (11 + 3));
+  });
+
+  it('a missing certificate: the same !MISSING! row and missing item', () => {
+    for (const f of [
+      'store/apiserver@cp-1.crt',
+      'store/apiserver@cp-1.key',
+      'nodes/cp-1/etc/kubernetes/pki/apiserver.crt',
+      'nodes/cp-1/etc/kubernetes/pki/apiserver.key',
+    ])
+      rmSync(join(c.out, f));
+    const mine = ok(['pki', 'check-expiration', '--dir', c.out]);
+    expect(mine).toBe(theirs('text'));
+    expect(mine.split('\n').filter((l) => l.startsWith('!MISSING!'))).toEqual([
+      `${'!MISSING! apiserver'.padEnd(27)}${' '.repeat(25 + 16 + 24)}`,
+    ]);
+    const r = both('json');
+    expect(r.mine).toBe(r.kubeadm);
+    expect(r.mine).toContain('"missing": true');
   });
 
   it('refuses an unknown node in one line', () => {

@@ -227,6 +227,9 @@ export interface KubeadmCert {
 export interface KubeadmTree {
   /** The root kubeadm ran in: etc/kubernetes under it is the node's /etc/kubernetes. */
   root: string;
+  /** Just before and just after kubeadm wrote the tree (ms since the epoch). */
+  started: number;
+  finished: number;
   /** Every certificate kubeadm wrote, CAs first. */
   certs: KubeadmCert[];
   /** Every other file, with its mode: private keys, sa.key and sa.pub. */
@@ -248,8 +251,10 @@ export function kubeadmTree(bin: string, dir: string): KubeadmTree {
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, KUBEADM_CONFIG_PATH), kubeadmConfig('/etc/kubernetes/pki'));
   const run = (...args: string[]): string => kubeadm(bin, dir, [...args, '--config', KUBEADM_CONFIG_PATH]);
+  const started = Math.floor(Date.now() / 1000) * 1000;
   run('init', 'phase', 'certs', 'all');
   run('init', 'phase', 'kubeconfig', 'all');
+  const finished = Date.now();
 
   const files = walk(join(dir, 'etc', 'kubernetes'));
   const nodePath = (p: string): string => `/${relative(dir, p)}`;
@@ -295,7 +300,7 @@ export function kubeadmTree(bin: string, dir: string): KubeadmTree {
   const caNames = sorted(expiration.certificateAuthorities.map((x) => x.name));
   if (sorted(cas.map((c) => c.name)).join() !== caNames.join()) throw new Error(`kubeadm's CAs are ${caNames.join(', ')}`);
   certs.sort((a, b) => Number(b.profile.ca) - Number(a.profile.ca));
-  return { root: dir, certs, others };
+  return { root: dir, started, finished, certs, others };
 }
 
 /**
