@@ -1,5 +1,6 @@
-// End to end: `anchorage pki` as an operator runs it, judged by openssl and by Anchorage's own parser
-// and trust engine (verifyChain). Configs are written per test into a temporary directory.
+// End to end: `anchorage pki` as an operator runs it, judged by openssl, by the real kubeadm v1.36.3
+// (its tree and its check-expiration on the same tree, test/support/kubeadm-parity.ts) and by Anchorage's
+// own parser and trust engine (verifyChain). Configs are written per test into a temporary directory.
 import { spawnSync } from 'node:child_process';
 import { createHash, createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -709,14 +710,18 @@ describe('external CA: the cluster CA given without its key', () => {
     expect(walk(join(c.out, 'nodes')).some((p) => p.endsWith('/ca.key') && !p.includes('/etcd/'))).toBe(false);
   });
 
-  it('the plan and check-expiration call it externally managed', () => {
+  it('the plan and check-expiration call it and all it signs externally managed; kubeadm refuses the tree until its leaves are placed', () => {
     const p = JSON.parse(ok(['pki', 'plan', '--config', c.config, '-o', 'json'])) as {
       certificates: { id: string; externallyManaged?: boolean }[];
     };
-    expect(p.certificates.filter((x) => x.externallyManaged).map((x) => x.id)).toEqual([
-      'ca',
-      ...plan.certs.filter((x) => x.signer === 'ca').map((x) => x.id),
-    ]);
+    const cp = ['apiserver', 'apiserver-kubelet-client', 'admin.conf', 'super-admin.conf', 'controller-manager.conf', 'scheduler.conf'];
+    expect(sorted(p.certificates.filter((x) => x.externallyManaged).map((x) => x.id))).toEqual(
+      sorted([
+        'ca',
+        ...cp.map((n) => `${n}@cp-1`),
+        ...['cp-1', 'w-1', 'w-2'].flatMap((n) => [`kubelet.conf@${n}`, `kubelet-serving@${n}`]),
+      ]),
+    );
     const text = ok(['pki', 'check-expiration', '--dir', c.out]);
     const ca = text.split('\n').filter((l) => /^(ca|etcd-ca|front-proxy-ca) /.test(l));
     expect(ca).toHaveLength(3);
@@ -732,16 +737,13 @@ describe('external CA: the cluster CA given without its key', () => {
       ['etcd-ca', false],
       ['front-proxy-ca', false],
     ]);
-    // What the external CA signs and nobody placed: reported missing, as kubeadm does.
-    expect(json.certificates.filter((x) => x.missing).map((x) => x.name)).toEqual([
-      'admin.conf',
-      'apiserver',
-      'apiserver-kubelet-client',
-      'controller-manager.conf',
-      'scheduler.conf',
-      'super-admin.conf',
-    ]);
-  });
+    // What the external CA signs and nobody placed yet: Anchorage reports it missing. kubeadm v1.36.3 refuses
+    // such a tree outright (its external-CA check wants every leaf of that CA present).
+    expect(json.certificates.filter((x) => x.missing).map((x) => x.name)).toEqual(sorted(cp));
+    expect(() => kubeadmCheckExpiration(kubeadmBinary(), join(c.out, 'nodes', 'cp-1'), join(c.dir, 'kubeadm-root'))).toThrow(
+      /external CA condition for ca certificate authority: failure loading key for apiserver/,
+    );
+  }, 600_000);
 
   it('a second init changes nothing', () => {
     const before = readManifest(c.out);
@@ -1130,37 +1132,28 @@ describe('config validation through the CLI', () => {
 // ================================================================= 9. plan
 
 describe('pki plan -o json', () => {
-  it('lists every certificate with its full profile and writes nothing', () => {
+  it('lists every certificate with the profile init then issues and every file init then writes, and writes nothing', () => {
     const c = cluster('plan', TREE_CONFIG);
     const cwd = join(c.dir, 'cwd');
     mkdirSync(cwd);
-    const plan = planOf(TREE_CONFIG);
     const view = JSON.parse(ok(['pki', 'plan', '--config', c.config, '-o', 'json'], cwd)) as {
-      certificates: Record<string, unknown>[];
+      certificates: {
+        id: string;
+        ca: boolean;
+        signer: string;
+        subject: { CN: string; O: string[] };
+        sans: { dns: string[]; ip: string[] };
+        keyUsage: string[];
+        extKeyUsage: string[];
+        pathLen?: number;
+        validity: string;
+        keyType: string;
+      }[];
       files: { node: string; path: string; mode: string; content: string }[];
     };
     expect(readdirSync(cwd)).toEqual([]);
     expect(readdirSync(c.dir).sort()).toEqual(['cluster.yaml', 'cwd']);
-    expect(view.certificates).toEqual(
-      plan.certs.map((p) => ({
-        id: p.id,
-        kubeadmName: p.kubeadmName,
-        ca: p.ca,
-        signer: p.signer ?? 'self',
-        ...(p.node ? { node: p.node } : {}),
-        subject: { CN: p.cn, O: p.o },
-        sans: p.sans,
-        keyUsage: p.keyUsage,
-        extKeyUsage: p.extKeyUsage,
-        ...(p.pathLen !== undefined ? { pathLen: p.pathLen } : {}),
-        validity: p.ca ? (p.offline ? '20y' : '10y') : '365d',
-        keyType: 'ecdsa-p256',
-        ...(p.offline ? { offline: true } : {}),
-      })),
-    );
-    expect(view.files.map((f) => `${f.node}:${f.path}:${f.mode}`)).toEqual(
-      plan.files.map((f) => `${f.node}:${f.path}:0${f.mode.toString(8)}`),
-    );
+    expect(new Set(view.certificates.map((x) => x.keyType))).toEqual(new Set(['ecdsa-p256']));
     // The same certificates `init` then makes.
     const apiserver = view.certificates.find((x) => x.id === 'apiserver@cp-1');
     expect(apiserver).toMatchObject({
@@ -1188,7 +1181,51 @@ describe('pki plan -o json', () => {
         .filter((f) => f.endsWith('.crt'))
         .map((f) => f.slice(0, -4))
         .sort(),
-    ).toEqual(sorted(view.certificates.map((x) => x.id as string)));
+    ).toEqual(sorted(view.certificates.map((x) => x.id)));
+    // Each profile the plan prints is the certificate init writes, as openssl reads it.
+    const hoursOf: Record<string, number> = { '365d': 8760, '10y': 87600, '20y': 175200 };
+    const cnOf = new Map(view.certificates.map((x) => [x.id, x.subject.CN]));
+    for (const x of view.certificates) {
+      const file = join(c.out, 'store', `${x.id}.crt`);
+      const got = viaOpenssl(file);
+      expect({
+        id: x.id,
+        cn: got.cn,
+        o: got.o,
+        dns: got.dns,
+        ip: got.ip,
+        keyUsage: got.keyUsage,
+        eku: got.eku,
+        ca: got.ca,
+        pathLen: got.pathLen,
+        hours: hours(got),
+        keyType: got.keyType,
+        issuer: osslOk(['x509', '-in', file, '-noout', '-issuer']).trim(),
+      }).toEqual({
+        id: x.id,
+        cn: x.subject.CN,
+        o: x.subject.O,
+        dns: sorted(x.sans.dns),
+        ip: sorted(x.sans.ip.map(normIp)),
+        keyUsage: sorted(x.keyUsage),
+        eku: sorted(x.extKeyUsage),
+        ca: x.ca,
+        pathLen: x.pathLen,
+        hours: hoursOf[x.validity],
+        keyType: x.keyType,
+        issuer: `issuer=CN = ${cnOf.get(x.signer === 'self' ? x.id : x.signer)}`,
+      });
+    }
+    // Each file the plan prints is on that node with that mode, and nothing else is.
+    expect(sorted(view.files.map((f) => `${f.node}:${f.path} ${f.mode}`))).toEqual(
+      sorted(
+        walk(join(c.out, 'nodes')).map((p) => {
+          const [node, ...rest] = p.slice(join(c.out, 'nodes').length + 1).split('/');
+          return `${node}:/${rest.join('/')} 0${(statSync(p).mode & 0o777).toString(8)}`;
+        }),
+      ),
+    );
     expect(dirname(c.out)).toBe(c.dir);
-  });
+    // About 100 openssl runs: generous on a loaded machine.
+  }, 600_000);
 });
