@@ -289,16 +289,21 @@ export async function renewPki(o: {
   dir: string;
   config: ClusterConfig;
   names: string[];
+  /** Only these nodes' certificates (default: every node). */
+  nodes?: string[];
   now?: Date;
   progress?: Progress;
 }): Promise<{ renewed: string[]; skipped: { id: string; why: string }[]; changes: Changes; resumed: Resumed }> {
   const plan = buildPlan(o.config);
+  for (const n of o.nodes ?? [])
+    if (!plan.nodes.some((x) => x.name === n))
+      throw new InputError(`no node '${n}' in this cluster (${plan.nodes.map((x) => x.name).join(', ')})`);
   const all = o.names.includes('all');
   const known = new Set(plan.certs.filter((p) => !p.ca).map((p) => p.kubeadmName));
   for (const n of o.names)
     if (n !== 'all' && !known.has(n)) throw new InputError(`unknown certificate '${n}' (one of: all, ${[...known].sort().join(', ')})`);
   existingDir(o.dir);
-  const op: TxnOp = { command: 'renew', args: [...o.names].sort() };
+  const op: TxnOp = { command: 'renew', args: [...[...o.names].sort(), ...(o.nodes ? [...o.nodes].sort().map((n) => `--node=${n}`) : [])] };
   return withPkiDir(o.dir, WHO, async (rec) => {
     const none: Changes = { files: 0, nodes: [], removed: { files: 0, nodes: [] } };
     if (sameOp(rec, op)) return { renewed: [], skipped: [], changes: none, resumed: resumed(rec) };
@@ -312,6 +317,7 @@ export async function renewPki(o: {
     const ids = new Set<string>();
     for (const p of plan.certs) {
       if (p.ca || (!all && !o.names.includes(p.kubeadmName))) continue;
+      if (o.nodes && !o.nodes.includes(p.node ?? '')) continue;
       if (p.external || !existing.get(p.signer ?? '')?.key) skipped.push({ id: p.id, why: `its CA ${p.signer} is externally managed` });
       else ids.add(p.id);
     }

@@ -4,13 +4,16 @@ import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { stringify } from 'yaml';
 import { InputError } from '../../common/errors.ts';
+import { type Component, restartsFor } from '../../k8s/components.ts';
 import { adoptKubeadm } from '../../pki/adopt.ts';
 import { looksLikeKubeadmFolder, readNodeTree } from '../../pki/adopt-io.ts';
+import type { ClusterConfig } from '../../pki/config.ts';
 import { checkExpiration, expirationObject, renderExpirationText } from '../../pki/expiration.ts';
 import { buildPlan, type Plan } from '../../pki/plan.ts';
 import { PHASE_EFFECTS, PHASES } from '../../pki/rotate.ts';
 import { configFor, initPki, loadConfigFile, type Resumed, renewPki, rotateCa } from '../../pki/service.ts';
 import { type Changes, loadStoreStrict } from '../../pki/store.ts';
+import { collect } from '../args.ts';
 import { checkFormat, printOutput, renderTable } from '../output.ts';
 import { progressLine } from '../progress.ts';
 import { humanDuration } from '../text.ts';
@@ -58,18 +61,34 @@ function renderPlan(plan: Plan): string {
   return `${renderTable(['ID', 'USAGE', 'SUBJECT', 'SANS', 'SIGNER', 'VALIDITY', 'KEY'], rows)}\n${plan.certs.length} certificates, ${plan.files.length} files on ${plan.nodes.length} nodes\n${nodes.slice(0, 20).join('\n')}${nodes.length > 20 ? `\n... and ${nodes.length - 20} more nodes` : ''}\n${plan.notes.map((n) => `note: ${n}\n`).join('')}`;
 }
 
-/** Which node files changed and which are gone: what to distribute, what to delete on the nodes. */
+/** Which node files changed and which are gone: what to distribute, what to delete on the nodes. Every file, every node. */
 export function describeChanges(c: Changes): string {
-  const list = (nodes: Changes['nodes'], max: number): string =>
-    `${nodes
-      .slice(0, 5)
-      .map((n) => `  ${n.node}: ${n.paths.slice(0, max).join(', ')}${n.paths.length > max ? ` and ${n.paths.length - max} more` : ''}\n`)
-      .join('')}${nodes.length > 5 ? `  ... and ${nodes.length - 5} more nodes (see manifest.json)\n` : ''}`;
+  const list = (nodes: Changes['nodes']): string => nodes.map((n) => `  ${n.node}: ${n.paths.join(', ')}\n`).join('');
   const removed = c.removed?.files
-    ? `removed ${c.removed.files} file(s) no longer in the plan from ${c.removed.nodes.length} node(s); delete them there too:\n${list(c.removed.nodes, 50)}`
+    ? `removed ${c.removed.files} file(s) no longer in the plan from ${c.removed.nodes.length} node(s); delete them there too:\n${list(c.removed.nodes)}`
     : '';
   if (c.files === 0) return `no node file changed\n${removed}`;
-  return `changed ${c.files} file(s) on ${c.nodes.length} node(s); distribute them:\n${list(c.nodes, 4)}${removed}`;
+  return `changed ${c.files} file(s) on ${c.nodes.length} node(s); distribute them (DIR/nodes/<node>/ is / on that node):\n${list(c.nodes)}${removed}`;
+}
+
+/** The components each node runs, from the plan's node roles. */
+function runsOn(config: ClusterConfig): (node: string) => Component[] {
+  const roles = new Map(buildPlan(config).nodes.map((n) => [n.name, n.roles]));
+  return (node) => {
+    const r = roles.get(node) ?? [];
+    const out: Component[] = ['kubelet', 'kube-proxy'];
+    if (r.includes('control-plane')) out.push('kube-apiserver', 'kube-controller-manager', 'kube-scheduler');
+    if (r.includes('etcd')) out.push('etcd');
+    if (r.length === 1 && r[0] === 'etcd') return ['etcd'];
+    return out;
+  };
+}
+
+/** Which components must restart where, for the files that changed. */
+function describeRestarts(c: Changes, runs: (node: string) => Component[]): string {
+  const r = restartsFor(c.nodes, runs);
+  if (r.length === 0) return '';
+  return `then restart:\n${r.map((x) => `  ${x.component} on ${x.nodes.join(', ')}\n`).join('')}`;
 }
 
 /** What the rerun of a killed command did first. */
@@ -157,25 +176,41 @@ export function register(program: Command): void {
     .description("kubeadm's `certs check-expiration` for a node of the PKI directory")
     .requiredOption('--dir <dir>', 'PKI directory made by `pki init` or `pki adopt`, or a folder kubeadm wrote (/etc/kubernetes)')
     .option('--node <name>', 'node to report (default: the first control-plane node)')
+    .option('--all-nodes', 'report every node of the PKI directory, one table each')
     .option('--config <file>', 'config (default: DIR/cluster.yaml)')
     .option('-o, --output <format>', 'text|json|yaml (kubeadm formats)', 'text')
-    .action((o: { dir: string; node?: string; config?: string; output: string }) => {
+    .action((o: { dir: string; node?: string; allNodes?: boolean; config?: string; output: string }) => {
       const format = checkFormat(o.output, ['text', 'json', 'yaml']);
-      let info: ReturnType<typeof checkExpiration>;
+      const now = new Date();
+      const infos: ReturnType<typeof checkExpiration>[] = [];
       if (!o.config && looksLikeKubeadmFolder(o.dir)) {
         // A folder kubeadm wrote (its /etc/kubernetes, or the pki folder itself): read it as it is.
         const r = adoptKubeadm([readNodeTree(o.node ? `${o.node}=${o.dir}` : o.dir)]);
-        info = checkExpiration(r.plan, r.material, r.config.controlPlane[0]?.name as string, new Date());
+        infos.push(checkExpiration(r.plan, r.material, r.config.controlPlane[0]?.name as string, now));
       } else {
         const config = configFor(o.dir, o.config);
         const plan = buildPlan(config);
-        const node = o.node ?? (config.controlPlane[0]?.name as string);
-        if (!plan.nodes.some((n) => n.name === node)) throw new InputError(`no node '${node}' in this cluster`);
-        info = checkExpiration(plan, loadStoreStrict(o.dir).material, node, new Date());
+        const material = loadStoreStrict(o.dir).material;
+        const nodes = o.allNodes ? plan.nodes.map((n) => n.name) : [o.node ?? (config.controlPlane[0]?.name as string)];
+        for (const node of nodes) {
+          if (!plan.nodes.some((n) => n.name === node)) throw new InputError(`no node '${node}' in this cluster`);
+          infos.push(checkExpiration(plan, material, node, now));
+        }
       }
-      if (format === 'text') process.stdout.write(renderExpirationText(info));
-      else if (format === 'json') process.stdout.write(`${JSON.stringify(expirationObject(info), null, 4)}\n`);
-      else process.stdout.write(stringify(expirationObject(info)));
+      // kubeadm's YAML printer (sigs.k8s.io/yaml) sorts keys, does not indent lists and quotes timestamps.
+      const yaml = (v: unknown) => stringify(v, { sortMapEntries: true, indentSeq: false, version: '1.1' });
+      if (!o.allNodes) {
+        const info = infos[0] as (typeof infos)[number];
+        if (format === 'text') process.stdout.write(renderExpirationText(info));
+        else if (format === 'json') process.stdout.write(`${JSON.stringify(expirationObject(info), null, 4)}\n`);
+        else process.stdout.write(yaml(expirationObject(info)));
+        return;
+      }
+      if (format === 'text') process.stdout.write(infos.map((i) => `== ${i.node} ==\n${renderExpirationText(i)}`).join('\n'));
+      else {
+        const list = { nodes: infos.map((i) => ({ node: i.node, ...expirationObject(i) })) };
+        process.stdout.write(format === 'json' ? `${JSON.stringify(list, null, 4)}\n` : yaml(list));
+      }
     });
 
   pki
@@ -186,21 +221,22 @@ export function register(program: Command): void {
     .argument('<names...>', 'all, or kubeadm names: apiserver, admin.conf, etcd-server, ...')
     .requiredOption('--dir <dir>', 'PKI directory')
     .option('--config <file>', 'config (default: DIR/cluster.yaml)')
-    .action(async (names: string[], o: { dir: string; config?: string }) => {
+    .option('--node <name>', 'renew only the certificates of this node (repeatable; default: every node)', collect)
+    .option('-o, --output <format>', 'table|json|yaml', 'table')
+    .action(async (names: string[], o: { dir: string; config?: string; node?: string[]; output: string }) => {
+      const format = checkFormat(o.output, ['table', 'json', 'yaml']);
       const progress = progressLine();
-      const r = await renewPki({ dir: o.dir, config: pkiConfig(o.dir, o.config), names, progress });
+      const config = pkiConfig(o.dir, o.config);
+      const r = await renewPki({ dir: o.dir, config, names, ...(o.node ? { nodes: o.node } : {}), progress });
       progress.done();
-      process.stdout.write(describeResumed(r.resumed));
-      if (r.resumed.finished?.command === 'renew') {
-        process.stdout.write('Nothing else to do: run the command again to renew once more.\n');
-        return;
-      }
-      process.stdout.write(`renewed ${r.renewed.length} certificate(s) across all nodes\n${describeChanges(r.changes)}`);
-      for (const s of r.skipped) process.stdout.write(`skipped ${s.id}: ${s.why}\n`);
-      if (r.renewed.length)
-        process.stdout.write(
-          'Restart kube-apiserver, kube-controller-manager, kube-scheduler and etcd on every control-plane node to use them.\n',
-        );
+      const runs = runsOn(config);
+      const restarts = restartsFor(r.changes.nodes, runs);
+      printOutput({ renewed: r.renewed, skipped: r.skipped, changes: r.changes, restart: restarts, resumed: r.resumed }, format, () => {
+        if (r.resumed.finished?.command === 'renew')
+          return `${describeResumed(r.resumed)}Nothing else to do: run the command again to renew once more.\n`;
+        const where = o.node ? `on ${o.node.join(', ')}` : 'across all nodes';
+        return `${describeResumed(r.resumed)}renewed ${r.renewed.length} certificate(s) ${where}\n${describeChanges(r.changes)}${describeRestarts(r.changes, runs)}${r.skipped.map((s) => `skipped ${s.id}: ${s.why}\n`).join('')}`;
+      });
     });
 
   pki
@@ -213,9 +249,10 @@ export function register(program: Command): void {
     .option('--status', 'show the rotation state without changing anything')
     .action(async (ca: string, o: { dir: string; config?: string; rollback?: boolean; status?: boolean }) => {
       const progress = progressLine();
+      const config = pkiConfig(o.dir, o.config);
       const r = await rotateCa({
         dir: o.dir,
-        config: pkiConfig(o.dir, o.config),
+        config,
         ca,
         action: o.status ? 'status' : o.rollback ? 'rollback' : 'next',
         progress,
@@ -253,8 +290,14 @@ export function register(program: Command): void {
         process.stdout.write(
           `${ca}: phase ${r.to}: ${PHASE_EFFECTS[r.to as keyof typeof PHASE_EFFECTS]}${r.reissued ? ` (${r.reissued} re-issued)` : ''}\n`,
         );
-      process.stdout.write(describeChanges(r.changes));
+      process.stdout.write(describeChanges(r.changes) + describeRestarts(r.changes, runsOn(config)));
       const i = r.state && r.state.phase !== 'done' ? PHASES.indexOf(r.state.phase) + 1 : -1;
-      if (i > 0 && PHASES[i]) process.stdout.write(`Distribute the node trees, then run the same command again for phase ${PHASES[i]}.\n`);
+      const toShip = r.changes.files > 0 || (r.changes.removed?.files ?? 0) > 0;
+      if (i > 0 && PHASES[i])
+        process.stdout.write(
+          toShip
+            ? `Distribute the node trees, then run the same command again for phase ${PHASES[i]}.\n`
+            : `Nothing to distribute yet; run the same command again for phase ${PHASES[i]}.\n`,
+        );
     });
 }
