@@ -16,6 +16,8 @@ export const LAYERS: { folders: string[]; peers: boolean }[] = [
 ];
 
 const TEST = '\\.test\\.ts$';
+/** The programs: the user interfaces' entry points. */
+const PROGRAMS = `^src/(${LAYERS.at(-1)?.folders.join('|')})/main[.]ts$`;
 const alt = (folders: string[]): string => `^src/(${folders.join('|')})/`;
 
 const layerRules: IForbiddenRuleType[] = LAYERS.flatMap((layer, i) =>
@@ -69,6 +71,13 @@ const config: IConfiguration = {
       severity: 'error',
       from: { path: '^src/', pathNot: TEST },
       to: { dependencyTypes: ['npm-dev', 'npm-no-pkg', 'npm-unknown'] },
+    },
+    {
+      name: 'product-unreachable',
+      comment: 'every product module serves a program (src/cli/main.ts, src/tui/main.ts): test-only code lives in test/support/',
+      severity: 'error',
+      from: { path: PROGRAMS },
+      to: { path: '^src/', pathNot: [TEST, PROGRAMS], reachable: false },
     },
     {
       name: 'unresolvable',

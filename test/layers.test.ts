@@ -3,7 +3,7 @@
 import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { LAYERS } from '../.dependency-cruiser.ts';
 
@@ -86,7 +86,7 @@ describe('the layer rule, one case per rule', () => {
     'src/cli/commands/b/part.ts': 'export const B2 = 1;\n',
     'src/cli/main.ts':
       "import { H } from '../server/http.ts';\nimport { I } from '../inventory/read.ts';\nimport { Q } from '../lint/policy.ts';\nimport { A } from './commands/a.ts';\nimport { B } from './commands/b/index.ts';\nexport const M = A + B + H + I + Q;\n",
-    'src/tui/app.ts': "import { H } from '../server/http.ts';\nexport const U = H;\n",
+    'src/tui/main.ts': "import { H } from '../server/http.ts';\nexport const U = H;\n",
     'test/support/kit.ts': 'export const K = 1;\n',
     'bench/x.bench.ts': 'export const X = 1;\n',
   };
@@ -108,7 +108,7 @@ describe('the layer rule, one case per rule', () => {
       // sideways on one layer
       'src/trust/peer.ts': "import { R } from '../k8s/roles.ts';\nexport const x = R;\n",
       'src/pki/peer.ts': "import { Q } from '../lint/policy.ts';\nexport const x = Q;\n",
-      'src/cli/peer.ts': "import { U } from '../tui/app.ts';\nexport const x = U;\n",
+      'src/cli/peer.ts': "import { U } from '../tui/main.ts';\nexport const x = U;\n",
       // a folder without a layer, a file directly in src/, and an import of them
       'src/newfolder/x.ts': "import { E } from '../common/errors.ts';\nexport const N = E;\n",
       'src/top.ts': "import { E } from './common/errors.ts';\nexport const T = E;\n",
@@ -126,7 +126,16 @@ describe('the layer rule, one case per rule', () => {
       // a devDependency (not installed with the package), an import naming no file
       'src/monitor/dev.ts': "import { expect } from 'vitest';\nexport const x = expect;\n",
       'src/ca/missing.ts': "import './nope.ts';\n",
+      // product code no program uses (only a test does)
+      'src/trust/test-only.ts': 'export const T = 1;\n',
+      'src/trust/test-only.test.ts': "import { T } from './test-only.ts';\nexport const x = T;\n",
     };
+    // The program uses every other new file, so that each is reported for its own fault only.
+    const unused = ['src/newfolder/x.ts', 'src/top.ts', 'src/trust/test-only.ts', 'src/trust/test-only.test.ts'];
+    forbidden['src/cli/main.ts'] = `${allowed['src/cli/main.ts']}${Object.keys(forbidden)
+      .filter((f) => !unused.includes(f))
+      .map((f) => `import './${relative('src/cli', f)}';\n`)
+      .join('')}`;
     const r = cruise(tree('forbidden', { ...allowed, ...forbidden }, pkg), '--output-type', 'json');
     const found = (
       JSON.parse(r.out.slice(r.out.indexOf('{'))).summary.violations as { rule: { name: string }; from: string; to: string }[]
@@ -139,7 +148,7 @@ describe('the layer rule, one case per rule', () => {
         'layer-store: src/store/up-dynamic.ts -> src/cli/output.ts',
         'layer-trust: src/trust/peer.ts -> src/k8s/roles.ts',
         'layer-pki: src/pki/peer.ts -> src/lint/policy.ts',
-        'layer-cli: src/cli/peer.ts -> src/tui/app.ts',
+        'layer-cli: src/cli/peer.ts -> src/tui/main.ts',
         'layer-unlisted: src/newfolder/x.ts -> src/common/errors.ts',
         'layer-unlisted: src/top.ts -> src/common/errors.ts',
         'layer-cli: src/cli/uses-new.ts -> src/newfolder/x.ts',
@@ -151,6 +160,8 @@ describe('the layer rule, one case per rule', () => {
         'product-cycle: src/inventory/one.ts -> src/inventory/two.ts',
         'product-imports-dev-dependency: src/monitor/dev.ts -> vitest',
         'unresolvable: src/ca/missing.ts -> ./nope.ts',
+        'product-unreachable: src/trust/test-only.ts -> src/trust/test-only.ts',
+        'product-unreachable: src/top.ts -> src/top.ts',
       ].sort(),
     );
   });
