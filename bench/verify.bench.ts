@@ -4,12 +4,12 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AT, chain3 } from '../src/trust/fixtures.ts';
 import { TrustIndex } from '../src/trust/pool.ts';
 import { SignatureCache } from '../src/trust/sigcache.ts';
 import { verifyChain } from '../src/trust/verify.ts';
 import { Certificate } from '../src/x509/certificate.ts';
 import { scanPem } from '../src/x509/pem.ts';
+import { AT, chain3 } from '../test/support/trust-fixtures.ts';
 import { type BenchResult, bestRate } from './harness.ts';
 
 const N = 1000;

@@ -9,11 +9,11 @@ import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { signTbs, tbsOf } from '../../test/support/der-tree.ts';
 import { askGo } from '../../test/support/go-oracle.ts';
+import { AT, ca, leaf } from '../../test/support/trust-fixtures.ts';
 import { exitCodeOf, parseAt, register, renderVerify, verifyFiles } from '../cli/commands/verify.ts';
 import { InputError } from '../common/errors.ts';
 import { Certificate, toPem } from '../x509/certificate.ts';
 import { createCrl } from '../x509/crl.ts';
-import { AT, ca, leaf } from './fixtures.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'anchorage-verify-cli-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

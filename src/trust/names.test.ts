@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { ca, leaf } from '../../test/support/trust-fixtures.ts';
 import { emptyConstraintSet, type NameConstraints } from '../x509/extensions.ts';
-import { ca, leaf } from './fixtures.ts';
 import { checkNameConstraints, cnLooksLikeDns, dnsMatchesPattern, parseHost } from './names.ts';
 
 const nc = (permitted: Partial<NameConstraints['permitted']>, excluded: Partial<NameConstraints['excluded']> = {}): NameConstraints => ({

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
+import { AT, ca, chain3, leaf } from '../../test/support/trust-fixtures.ts';
 import { InputError } from '../common/errors.ts';
 import { createCrl } from '../x509/crl.ts';
 import { implicit, seq } from '../x509/der.ts';
 import { OID } from '../x509/oids.ts';
-import { AT, ca, chain3, leaf } from './fixtures.ts';
 import { TrustIndex } from './pool.ts';
 import { SignatureCache } from './sigcache.ts';
 import { verifyChain } from './verify.ts';

@@ -1,9 +1,9 @@
-// Certificate fixtures for the trust tests and the benchmark: small CA hierarchies built in memory
+// Test-only certificate fixtures for the trust tests and the benchmark: small CA hierarchies built in memory
 // with issueCertificate. Pure; the tests write them to disk.
 import type { KeyObject } from 'node:crypto';
-import { type CertProfile, issueCertificate } from '../x509/build.ts';
-import type { Certificate } from '../x509/certificate.ts';
-import { generateKey, type KeyPair } from '../x509/keys.ts';
+import { type CertProfile, issueCertificate } from '../../src/x509/build.ts';
+import type { Certificate } from '../../src/x509/certificate.ts';
+import { generateKey, type KeyPair } from '../../src/x509/keys.ts';
 
 export interface Issued {
   cert: Certificate;

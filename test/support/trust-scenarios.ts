@@ -2,7 +2,6 @@
 // must give and how openssl relates to it. corpus.test.ts writes each to a folder and runs both.
 import type { KeyObject } from 'node:crypto';
 import type { ReasonCode } from '../../src/trust/codes.ts';
-import { AT, ca, type Issued, key, leaf } from '../../src/trust/fixtures.ts';
 import type { Profile } from '../../src/trust/profiles.ts';
 import { Certificate } from '../../src/x509/certificate.ts';
 import { type CreateCrlRequest, createCrl } from '../../src/x509/crl.ts';
@@ -10,6 +9,7 @@ import { NULL } from '../../src/x509/der.ts';
 import { generateKey } from '../../src/x509/keys.ts';
 import type { CrlReason } from '../../src/x509/oids.ts';
 import { signTbs, tbsOf } from './der-tree.ts';
+import { AT, ca, type Issued, key, leaf } from './trust-fixtures.ts';
 
 export interface Scenario {
   name: string;
