@@ -1,4 +1,5 @@
 // The anchorage command line. Commands are thin: they parse flags, call domain code, render.
+import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { InputError, oneLine } from '../common/errors.ts';
 import { DerError } from '../x509/der.ts';
@@ -10,12 +11,17 @@ import * as lint from './commands/lint.ts';
 import * as pki from './commands/pki.ts';
 import * as verify from './commands/verify.ts';
 
+/** The version in package.json: two folders up from src/cli/main.ts and from the published dist/cli/main.js. */
+function packageVersion(): string {
+  return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+}
+
 export function buildProgram(): Command {
   const program = new Command();
   program
     .name('anchorage')
     .description('Kubernetes PKI and trust: inspect, issue, verify and lint certificates')
-    .version('0.1.0')
+    .version(packageVersion())
     .showHelpAfterError()
     .exitOverride();
   for (const m of [inspect, cert, verify, lint, pki, adopt, demo]) m.register(program);
