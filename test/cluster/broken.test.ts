@@ -4,11 +4,12 @@
 import { createPrivateKey, type KeyObject } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { issueCertificate } from '../../src/x509/build.ts';
 import { Certificate } from '../../src/x509/certificate.ts';
 import { generateKey } from '../../src/x509/keys.ts';
 import { scanPem } from '../../src/x509/pem.ts';
+import { K8S_BUILD_TIMEOUT_MS, kubeBinDir } from '../support/k8s.ts';
 import { type Cluster, startCluster, tlsGet, waitFor } from './harness.ts';
 
 const FIXTURES = join(import.meta.dirname, '..', 'fixtures', 'broken-pki');
@@ -71,6 +72,9 @@ function record(c: Cluster, f: Omit<Fixture, 'observed' | 'recordedAt'>, observe
 const firstLine = (text: string, re: RegExp): string => text.split('\n').find((l) => re.test(l)) ?? '';
 
 describe('deliberately broken PKIs make the real components fail', () => {
+  beforeAll(async () => {
+    await kubeBinDir();
+  }, K8S_BUILD_TIMEOUT_MS);
   it('front-proxy client signed by the cluster CA: the API server does not accept proxied identities from it', async () => {
     const c = await startCluster({ tamper: (P) => reissue(P, 'front-proxy-client', 'ca') });
     try {

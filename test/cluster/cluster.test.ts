@@ -8,6 +8,7 @@ import { Certificate } from '../../src/x509/certificate.ts';
 import { createCsr } from '../../src/x509/csr.ts';
 import { generateKey } from '../../src/x509/keys.ts';
 import { scanPem } from '../../src/x509/pem.ts';
+import { K8S_BUILD_TIMEOUT_MS, kubeBinDir } from '../support/k8s.ts';
 import { anchorage, type Cluster, startCluster, tlsGet, waitFor } from './harness.ts';
 
 interface Kubeconfig {
@@ -28,6 +29,10 @@ const certsOf = (pem: string): Certificate[] => scanPem(pem).map((b) => new Cert
 
 describe('a control plane booted from anchorage pki init', () => {
   let c: Cluster;
+  beforeAll(async () => {
+    await kubeBinDir();
+  }, K8S_BUILD_TIMEOUT_MS);
+  // biome-ignore lint/suspicious/noDuplicateTestHooks: a cold build gets its own 30 minutes; starting the cluster keeps 10
   beforeAll(async () => {
     c = await startCluster();
   }, 600_000);

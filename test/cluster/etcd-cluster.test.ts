@@ -4,15 +4,20 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { anchorage, freePort, kubeBinDir, tlsGet, waitFor } from './harness.ts';
+import { K8S_BUILD_TIMEOUT_MS, kubeBinDir } from '../support/k8s.ts';
+import { anchorage, freePort, tlsGet, waitFor } from './harness.ts';
 
 const MEMBERS = ['127.0.0.11', '127.0.0.12', '127.0.0.13'];
 
 describe('a 3-member etcd cluster on peer TLS from pki init', () => {
   const dir = mkdtempSync(join(tmpdir(), 'anchorage-etcd-'));
   const procs: ChildProcess[] = [];
+  let bin = '';
+  beforeAll(async () => {
+    bin = await kubeBinDir();
+  }, K8S_BUILD_TIMEOUT_MS);
   afterAll(async () => {
     await Promise.all(
       procs.map(
@@ -29,7 +34,6 @@ describe('a 3-member etcd cluster on peer TLS from pki init', () => {
   });
 
   it('forms a cluster, replicates writes between members, and refuses clients without a certificate', async () => {
-    const bin = kubeBinDir();
     const [clientPort, peerPort] = [await freePort(MEMBERS[0]), await freePort(MEMBERS[0])];
     const config = {
       apiVersion: 'anchorage.dev/v1alpha1',

@@ -8,6 +8,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
+import { K8S_BUILD_TIMEOUT_MS, kubeBinDir } from '../support/k8s.ts';
 import { type Cluster, HW_SERVICE_CIDR, startCluster, tlsGet, waitFor } from './harness.ts';
 
 /** Every kubeconfig the hard way writes, with the identity the API server must see for it. */
@@ -41,6 +42,10 @@ describe('the hard-way layout boots a real control plane', () => {
       cert: o.cert,
       key: o.key,
     });
+  beforeAll(async () => {
+    await kubeBinDir();
+  }, K8S_BUILD_TIMEOUT_MS);
+  // biome-ignore lint/suspicious/noDuplicateTestHooks: a cold build gets its own 45 minutes; starting the cluster keeps 10
   beforeAll(async () => {
     c = await startCluster({ layout: 'hard-way' });
     HW = join(c.nodeRoot, 'var/lib/kubernetes');

@@ -1,29 +1,17 @@
 // Boots upstream Kubernetes on loopback from the PKI `anchorage pki init` generates:
 // etcd (client-cert auth) → kube-apiserver (Node,RBAC, front-proxy, SA keys) → controller-manager + scheduler,
 // in kubeadm's layout (its static-pod flags) or the hard way's (Kubernetes the Hard Way's systemd units).
-import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
+import { kubeBinDir } from '../support/k8s.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const NODE = existsSync(join(ROOT, 'node_modules', '.bin', 'node')) ? join(ROOT, 'node_modules', '.bin', 'node') : process.execPath;
-
-/** The pinned binaries: builds them on first use, a cache hit afterwards (test/k8s/build.sh). */
-export function kubeBinDir(): string {
-  if (process.env.ANCHORAGE_K8S_BIN) return process.env.ANCHORAGE_K8S_BIN;
-  const out = execFileSync('bash', [join(ROOT, 'test', 'k8s', 'build.sh')], {
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'inherit'],
-    maxBuffer: 64 << 20,
-  });
-  const dir = out.trim().split('\n').at(-1) as string;
-  if (!existsSync(join(dir, 'kube-apiserver'))) throw new Error(`test/k8s/build.sh printed '${dir}', which has no kube-apiserver`);
-  return dir;
-}
 
 export function freePort(host = '127.0.0.1'): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -131,7 +119,7 @@ export const HW_SERVICE_CIDR = '10.32.0.0/24';
 export const HW_POD_CIDR = '10.200.0.0/16';
 
 export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> {
-  const bin = kubeBinDir();
+  const bin = await kubeBinDir();
   const dir = mkdtempSync(join(tmpdir(), 'anchorage-cluster-'));
   const [apiPort, etcdPort, peerPort, cmPort, schedPort] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort()]);
   const hardWay = opts.layout === 'hard-way';

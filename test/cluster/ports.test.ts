@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
-import { anchorage, kubeBinDir } from './harness.ts';
+import { K8S_BUILD_TIMEOUT_MS, kubeBinDir } from '../support/k8s.ts';
+import { anchorage } from './harness.ts';
 
 const FILES = ['admin.conf', 'super-admin.conf', 'controller-manager.conf', 'scheduler.conf', 'kubelet.conf'];
 const server = (path: string): string => parseYaml(readFileSync(path, 'utf8')).clusters[0].cluster.server;
@@ -14,9 +15,9 @@ const server = (path: string): string => parseYaml(readFileSync(path, 'utf8')).c
 describe('kubeconfig servers with another API server port: the same as kubeadm', () => {
   const dir = mkdtempSync(join(tmpdir(), 'anchorage-ports-'));
   let kubeadm = '';
-  beforeAll(() => {
-    kubeadm = join(kubeBinDir(), 'kubeadm');
-  }, 600_000);
+  beforeAll(async () => {
+    kubeadm = join(await kubeBinDir(), 'kubeadm');
+  }, K8S_BUILD_TIMEOUT_MS);
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it.each([

@@ -20,11 +20,13 @@
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-cache_root="${ANCHORAGE_CACHE:-${HOME}/.cache/anchorage}"
+cache_root="${ANCHORAGE_CACHE:-${HOME:?neither ANCHORAGE_CACHE nor HOME is set}/.cache/anchorage}"
 
 die() { echo "build.sh: ERROR: $*" >&2; exit 1; }
 log() { echo "build.sh: $*" >&2; }
 
+# Go's own install path when a non-login shell has not put it on PATH.
+if ! command -v go >/dev/null 2>&1 && [[ -x /usr/local/go/bin/go ]]; then PATH="/usr/local/go/bin:${PATH}"; fi
 command -v go >/dev/null 2>&1 || die "go is not on PATH (need Go >= the 'go' line of ${here}/go.mod)"
 command -v sha256sum >/dev/null 2>&1 || die "sha256sum not found"
 
@@ -36,8 +38,11 @@ export CGO_ENABLED=0
 unset GOOS GOARCH GOBIN GOEXPERIMENT || true
 
 # --- pins and cache key -----------------------------------------------------------------------------
-k8s_version="$(sed -n 's/^require k8s\.io\/kubernetes \(v[^ ]*\).*/\1/p; s/^[[:space:]]k8s\.io\/kubernetes \(v[^ ]*\).*/\1/p' "${here}/go.mod" | head -n1)"
-etcd_version="$(sed -n 's/^require go\.etcd\.io\/etcd\/server\/v3 \(v[^ ]*\).*/\1/p; s/^[[:space:]]go\.etcd\.io\/etcd\/server\/v3 \(v[^ ]*\).*/\1/p' "${here}/etcd/go.mod" | head -n1)"
+# sed prints every match and the first line is kept in bash: no `| head` that could cut sed off (SIGPIPE).
+k8s_version="$(sed -n 's/^require k8s\.io\/kubernetes \(v[^ ]*\).*/\1/p; s/^[[:space:]]k8s\.io\/kubernetes \(v[^ ]*\).*/\1/p' "${here}/go.mod")"
+k8s_version="${k8s_version%%$'\n'*}"
+etcd_version="$(sed -n 's/^require go\.etcd\.io\/etcd\/server\/v3 \(v[^ ]*\).*/\1/p; s/^[[:space:]]go\.etcd\.io\/etcd\/server\/v3 \(v[^ ]*\).*/\1/p' "${here}/etcd/go.mod")"
+etcd_version="${etcd_version%%$'\n'*}"
 [[ "${k8s_version}" =~ ^v1\.([0-9]+)\.[0-9]+ ]] || die "cannot read the k8s.io/kubernetes pin from ${here}/go.mod"
 k8s_minor="${BASH_REMATCH[1]}"
 [[ -n "${etcd_version}" ]] || die "cannot read the go.etcd.io/etcd/server/v3 pin from ${here}/etcd/go.mod"

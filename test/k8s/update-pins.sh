@@ -21,7 +21,8 @@
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-cache_root="${ANCHORAGE_CACHE:-${HOME}/.cache/anchorage}"
+cache_root="${ANCHORAGE_CACHE:-${HOME:?neither ANCHORAGE_CACHE nor HOME is set}/.cache/anchorage}"
+if ! command -v go >/dev/null 2>&1 && [[ -x /usr/local/go/bin/go ]]; then PATH="/usr/local/go/bin:${PATH}"; fi
 export GOMODCACHE="${cache_root}/gomod"
 export GOCACHE="${cache_root}/gocache"
 export GOFLAGS="-mod=mod -modcacherw"
@@ -40,7 +41,7 @@ staging_version="v0.${BASH_REMATCH[1]}.${BASH_REMATCH[2]}${BASH_REMATCH[3]}"
 log "downloading k8s.io/kubernetes@${k8s_version}"
 dl_json="$(cd "${here}" && go mod download -json "k8s.io/kubernetes@${k8s_version}")" \
   || die "cannot download k8s.io/kubernetes@${k8s_version}"
-json_field() { sed -n "s/^[[:space:]]*\"$1\": \"\(.*\)\",\{0,1\}$/\1/p" <<<"${dl_json}" | head -n1; }
+json_field() { local v; v="$(sed -n "s/^[[:space:]]*\"$1\": \"\(.*\)\",\{0,1\}$/\1/p" <<<"${dl_json}")"; echo "${v%%$'\n'*}"; }
 k8s_gomod="$(json_field GoMod)"
 k8s_dir="$(json_field Dir)"
 [[ -f "${k8s_gomod}" && -d "${k8s_dir}" ]] || die "go mod download did not report GoMod/Dir"

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { lintPaths } from '../../src/cli/commands/lint.ts';
+import { K8S_BUILD_TIMEOUT_MS, kubeBinDir } from '../support/k8s.ts';
 import { ZLINT_GROUPS } from './mapping.ts';
 import { runZlint, zlintFired } from './zlint.ts';
 
@@ -14,16 +15,9 @@ const root = mkdtempSync(join(tmpdir(), 'anchorage-kubeadm-lint-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 let kubeadm = '';
 
-beforeAll(() => {
-  const bin = execFileSync('bash', [join(import.meta.dirname, '../k8s/build.sh')], {
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'inherit'],
-  })
-    .trim()
-    .split('\n')
-    .pop() as string;
-  kubeadm = join(bin, 'kubeadm');
-}, 3_600_000);
+beforeAll(async () => {
+  kubeadm = join(await kubeBinDir(), 'kubeadm');
+}, K8S_BUILD_TIMEOUT_MS);
 
 /** Run kubeadm's certificate and kubeconfig phases into a fresh folder; returns it. */
 function kubeadmTree(algorithm: 'ECDSA-P256' | 'RSA-2048'): string {
