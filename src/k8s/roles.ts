@@ -1,6 +1,6 @@
 // The Kubernetes certificate roles, as data: one table the linter checks against and the cluster-PKI
 // generator issues from. Facts from kubeadm's certlist.go/kubeconfig.go, the kubelet's CSR signers and
-// Kubernetes the Hard Way's ca.conf (see ../shared/reference/kubernetes-pki.md).
+// Kubernetes the Hard Way's ca.conf.
 //
 // Templates: {nodeName}, {dnsDomain}, {serviceIP} (first host of the service CIDR) and {advertiseAddress}.
 // The linter resolves what it can ({nodeName} from the CN, the rest from the policy) and skips the rest.
