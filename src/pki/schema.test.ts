@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { clusterConfigJsonSchema } from '../../test/support/cluster-config-schema.ts';
 import { parseClusterConfig } from './config.ts';
-import { clusterConfigJsonSchema } from './schema.ts';
 
 const docs = join(import.meta.dirname, '..', '..', 'docs');
 

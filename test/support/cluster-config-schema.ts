@@ -1,6 +1,8 @@
-// JSON Schema of the cluster config, generated from the zod schema (docs/cluster-config.schema.json).
+// JSON Schema of the cluster config, generated from the zod schema: the published
+// docs/cluster-config.schema.json, checked against it by src/pki/schema.test.ts. After a config change:
+//   node test/support/cluster-config-schema.ts > docs/cluster-config.schema.json
 import { z } from 'zod';
-import { clusterConfigSchema } from './config.ts';
+import { clusterConfigSchema } from '../../src/pki/config.ts';
 
 export function clusterConfigJsonSchema(): Record<string, unknown> {
   return {
