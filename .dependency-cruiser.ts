@@ -1,7 +1,8 @@
 // The layer rule, checked by `npm run lint` (part of `npm test`): `depcruise src`.
 // A module imports only its own folder and the layers below it; an import of a higher layer, of a
 // folder on the same layer (except among the live parts), of an unlisted folder, of test/ or bench/,
-// or of one CLI command from another fails. Tests (*.test.ts) are exempt: they may test any layer.
+// or of one CLI command from another fails, and so do a run-time import cycle, a devDependency in
+// product code and a product module no program uses. Tests (*.test.ts) are exempt: they may test any layer.
 // The table is documented in docs/architecture.md; test/layers.test.ts proves each rule fires.
 import type { IConfiguration, IForbiddenRuleType } from 'dependency-cruiser';
 
