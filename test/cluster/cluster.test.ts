@@ -32,7 +32,7 @@ describe('a control plane booted from anchorage pki init', () => {
   beforeAll(async () => {
     await kubeBinDir();
   }, K8S_BUILD_TIMEOUT_MS);
-  // biome-ignore lint/suspicious/noDuplicateTestHooks: a cold build gets its own 30 minutes; starting the cluster keeps 10
+  // biome-ignore lint/suspicious/noDuplicateTestHooks: a cold build gets its own 45 minutes; starting the cluster keeps 10
   beforeAll(async () => {
     c = await startCluster();
   }, 600_000);
