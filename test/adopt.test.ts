@@ -11,7 +11,7 @@ import { parse as parseYaml } from 'yaml';
 import { readKubeconfig } from '../src/k8s/kubeconfig.ts';
 import { Certificate } from '../src/x509/certificate.ts';
 import { scanPem } from '../src/x509/pem.ts';
-import { kubeBinDir } from './cluster/harness.ts';
+import { K8S_BUILD_TIMEOUT_MS, kubeBinDir } from './support/k8s.ts';
 
 const CLI = join(import.meta.dirname, '..', 'src', 'cli', 'main.ts');
 const NODE = process.execPath;
@@ -121,9 +121,9 @@ function rows(text: string): string[][] {
 
 const tmp = (p: string) => mkdtempSync(join(tmpdir(), `adopt-${p}-`));
 
-beforeAll(() => {
-  kubeadm = join(kubeBinDir(), 'kubeadm');
-});
+beforeAll(async () => {
+  kubeadm = join(await kubeBinDir(), 'kubeadm');
+}, K8S_BUILD_TIMEOUT_MS);
 
 describe('one control plane, RSA-2048, made by the real kubeadm', () => {
   const base = tmp('rsa');

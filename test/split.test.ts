@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { kubeBinDir } from './cluster/harness.ts';
+import { kubeBinDir } from './support/k8s.ts';
 
 const CLI = join(import.meta.dirname, '..', 'src', 'cli', 'main.ts');
 const d = mkdtempSync(join(tmpdir(), 'split-'));
@@ -61,7 +61,7 @@ describe('cert split', () => {
     expect(readFileSync(join(out, 'tls.crt'), 'utf8').match(/BEGIN CERTIFICATE/g)).toHaveLength(2);
   });
 
-  it('a Secret manifest identical to `kubectl create secret tls` over the same pair', () => {
+  it('a Secret manifest identical to `kubectl create secret tls` over the same pair', async () => {
     const out = join(d, 'out2');
     const r = run(
       [
@@ -95,7 +95,7 @@ describe('cert split', () => {
       'shop',
     ]);
     expect(ok.code).toBe(0);
-    const kubectl = join(kubeBinDir(), 'kubectl');
+    const kubectl = join(await kubeBinDir(), 'kubectl');
     const theirs = execFileSync(
       kubectl,
       [

@@ -7,7 +7,7 @@ import { tlsSecretManifest } from '../src/k8s/secret.ts';
 
 describe('TLS Secret manifest', () => {
   it('is what `kubectl create secret tls --dry-run=client -o yaml` writes (openssl-made pair)', async () => {
-    const { kubeBinDir } = await import('./cluster/harness.ts');
+    const { kubeBinDir } = await import('./support/k8s.ts');
     const d = mkdtempSync(join(tmpdir(), 'secret-'));
     execFileSync(
       'openssl',
@@ -30,7 +30,7 @@ describe('TLS Secret manifest', () => {
       ],
       { stdio: 'pipe' },
     );
-    const kubectl = join(kubeBinDir(), 'kubectl');
+    const kubectl = join(await kubeBinDir(), 'kubectl');
     const theirs = execFileSync(
       kubectl,
       [

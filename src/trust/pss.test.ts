@@ -7,10 +7,10 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type SigAlg, signTbs, tbsOf } from '../../test/support/der-tree.ts';
 import { askGo, type GoAnswer, goOracleBinary } from '../../test/support/go-oracle.ts';
+import { AT, ca, leaf } from '../../test/support/trust-fixtures.ts';
 import { Certificate } from '../x509/certificate.ts';
 import { parse } from '../x509/der.ts';
 import { generateKey, parsePssParams } from '../x509/keys.ts';
-import { AT, ca, leaf } from './fixtures.ts';
 import { verifyChain } from './verify.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'anchorage-pss-'));

@@ -4,9 +4,9 @@ import { generateKeyPairSync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { prim, signTbs, type Tlv, tbsOf } from '../../test/support/der-tree.ts';
 import { findExt, setExt } from '../../test/support/mutations.ts';
+import { AT, ca, type Issued, leaf, type Opts } from '../../test/support/trust-fixtures.ts';
 import { Certificate } from '../x509/certificate.ts';
 import type { KeyPair } from '../x509/keys.ts';
-import { AT, ca, type Issued, leaf, type Opts } from './fixtures.ts';
 import { STRICT_RULES, type StrictRule } from './strict.ts';
 import { verifyChain } from './verify.ts';
 

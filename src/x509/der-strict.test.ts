@@ -6,7 +6,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { cons, decodeTree, encodeTree, prim, signTbs, type Tlv, tbsOf } from '../../test/support/der-tree.ts';
 import { askGo, type GoAnswer, goOracleBinary } from '../../test/support/go-oracle.ts';
 import { findExt } from '../../test/support/mutations.ts';
-import { ca, leaf } from '../trust/fixtures.ts';
+import { ca, leaf } from '../../test/support/trust-fixtures.ts';
 import { goParseProblem } from '../trust/profiles.ts';
 import { Certificate } from './certificate.ts';
 import { Crl, createCrl } from './crl.ts';

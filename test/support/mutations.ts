@@ -2,7 +2,6 @@
 // intermediate, leaf) built with the issuer, then mutated: extensions, encodings, names, name
 // constraints, validity, algorithms, purposes and hosts. The same seed gives the same cases.
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
-import { ca, type Issued, leaf } from '../../src/trust/fixtures.ts';
 import type { KeyPair } from '../../src/x509/keys.ts';
 import {
   clone,
@@ -17,6 +16,7 @@ import {
   type Tlv,
   tbsOf,
 } from './der-tree.ts';
+import { ca, type Issued, leaf } from './trust-fixtures.ts';
 
 export interface MutationCase {
   id: string;
