@@ -7,12 +7,12 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { type Component, componentsReading, restartsFor } from '../src/k8s/components.ts';
-import { kubeBinDir } from './cluster/harness.ts';
+import { K8S_BUILD_TIMEOUT_MS, kubeBinDir } from './support/k8s.ts';
 
 const STATIC: Component[] = ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler'];
 const reads = new Map<Component, Set<string>>();
 
-beforeAll(() => {
+beforeAll(async () => {
   const root = mkdtempSync(join(tmpdir(), 'components-'));
   writeFileSync(
     join(root, 'kubeadm.yaml'),
@@ -28,7 +28,7 @@ beforeAll(() => {
       '',
     ].join('\n'),
   );
-  const kubeadm = join(kubeBinDir(), 'kubeadm');
+  const kubeadm = join(await kubeBinDir(), 'kubeadm');
   for (const phase of [
     ['control-plane', 'all'],
     ['etcd', 'local'],
@@ -46,7 +46,7 @@ beforeAll(() => {
     }
     reads.set(name, files);
   }
-});
+}, K8S_BUILD_TIMEOUT_MS);
 
 describe("componentsReading against kubeadm's static Pod manifests", () => {
   it('kubeadm wrote the four control-plane manifests', () => {

@@ -306,8 +306,8 @@ describe('kubeadm layout: field by field against the tree `kubeadm init phase ce
   let ref: KubeadmTree;
   let t0 = 0;
   let t1 = 0;
-  beforeAll(() => {
-    ref = kubeadmTree(kubeadmBinary(), join(ours.dir, 'kubeadm'));
+  beforeAll(async () => {
+    ref = kubeadmTree(await kubeadmBinary(), join(ours.dir, 'kubeadm'));
     t0 = Math.floor(Date.now() / 1000) * 1000;
     ok(['pki', 'init', '--config', ours.config, '--out', ours.out]);
     t1 = Date.now();
@@ -710,7 +710,7 @@ describe('external CA: the cluster CA given without its key', () => {
     expect(walk(join(c.out, 'nodes')).some((p) => p.endsWith('/ca.key') && !p.includes('/etcd/'))).toBe(false);
   });
 
-  it('the plan and check-expiration call it and all it signs externally managed; kubeadm refuses the tree until its leaves are placed', () => {
+  it('the plan and check-expiration call it and all it signs externally managed; kubeadm refuses the tree until its leaves are placed', async () => {
     const p = JSON.parse(ok(['pki', 'plan', '--config', c.config, '-o', 'json'])) as {
       certificates: { id: string; externallyManaged?: boolean }[];
     };
@@ -740,7 +740,8 @@ describe('external CA: the cluster CA given without its key', () => {
     // What the external CA signs and nobody placed yet: Anchorage reports it missing. kubeadm v1.36.3 refuses
     // such a tree outright (its external-CA check wants every leaf of that CA present).
     expect(json.certificates.filter((x) => x.missing).map((x) => x.name)).toEqual(sorted(cp));
-    expect(() => kubeadmCheckExpiration(kubeadmBinary(), join(c.out, 'nodes', 'cp-1'), join(c.dir, 'kubeadm-root'))).toThrow(
+    const kubeadm = await kubeadmBinary();
+    expect(() => kubeadmCheckExpiration(kubeadm, join(c.out, 'nodes', 'cp-1'), join(c.dir, 'kubeadm-root'))).toThrow(
       /external CA condition for ca certificate authority: failure loading key for apiserver/,
     );
   }, 600_000);
@@ -759,8 +760,8 @@ describe('check-expiration: the same output as `kubeadm certs check-expiration` 
   const c = cluster('expiry', KUBEADM_PARITY_CONFIG.replace('rsa-2048', 'ecdsa-p256'));
   const tree = join(c.out, 'nodes', 'cp-1');
   let bin = '';
-  beforeAll(() => {
-    bin = kubeadmBinary();
+  beforeAll(async () => {
+    bin = await kubeadmBinary();
     ok(['pki', 'init', '--config', c.config, '--out', c.out]);
   }, 1_800_000);
   const theirs = (format: string): string => kubeadmCheckExpiration(bin, tree, join(c.dir, 'kubeadm-root'), format);

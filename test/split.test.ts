@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { kubeBinDir } from './support/k8s.ts';
+import { K8S_BUILD_TIMEOUT_MS, kubeBinDir } from './support/k8s.ts';
 
 const CLI = join(import.meta.dirname, '..', 'src', 'cli', 'main.ts');
 const d = mkdtempSync(join(tmpdir(), 'split-'));
@@ -14,7 +14,9 @@ const run = (args: string[], env: NodeJS.ProcessEnv = {}) => {
   return { code: r.status ?? -1, out: r.stdout, err: r.stderr };
 };
 
-beforeAll(() => {
+let kubectl = '';
+beforeAll(async () => {
+  kubectl = join(await kubeBinDir(), 'kubectl');
   osl(
     'req',
     '-x509',
@@ -45,7 +47,7 @@ beforeAll(() => {
   writeFileSync(join(d, 'chain.pem'), readFileSync(join(d, 'int.crt'), 'utf8') + readFileSync(join(d, 'root.crt'), 'utf8'));
   osl('pkcs12', '-export', '-inkey', 'web.key', '-in', 'web.crt', '-certfile', 'chain.pem', '-out', 'web.p12', '-passout', 'pass:hunter2');
   osl('pkcs12', '-export', '-inkey', 'web.key', '-in', 'web.crt', '-certfile', 'int.crt', '-out', 'noroot.p12', '-passout', 'pass:hunter2');
-});
+}, K8S_BUILD_TIMEOUT_MS);
 
 describe('cert split', () => {
   it('PKCS#12 (password from env:) into tls.crt = leaf + intermediate, tls.key 0600, ca.crt = root', () => {
@@ -95,7 +97,6 @@ describe('cert split', () => {
       'shop',
     ]);
     expect(ok.code).toBe(0);
-    const kubectl = join(await kubeBinDir(), 'kubectl');
     const theirs = execFileSync(
       kubectl,
       [

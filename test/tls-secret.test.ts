@@ -2,12 +2,17 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { tlsSecretManifest } from '../src/k8s/secret.ts';
+import { K8S_BUILD_TIMEOUT_MS, kubeBinDir } from './support/k8s.ts';
+
+let kubectl = '';
+beforeAll(async () => {
+  kubectl = join(await kubeBinDir(), 'kubectl');
+}, K8S_BUILD_TIMEOUT_MS);
 
 describe('TLS Secret manifest', () => {
   it('is what `kubectl create secret tls --dry-run=client -o yaml` writes (openssl-made pair)', async () => {
-    const { kubeBinDir } = await import('./support/k8s.ts');
     const d = mkdtempSync(join(tmpdir(), 'secret-'));
     execFileSync(
       'openssl',
@@ -30,7 +35,6 @@ describe('TLS Secret manifest', () => {
       ],
       { stdio: 'pipe' },
     );
-    const kubectl = join(await kubeBinDir(), 'kubectl');
     const theirs = execFileSync(
       kubectl,
       [

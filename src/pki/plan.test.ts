@@ -43,8 +43,8 @@ describe('kubeadm layout against the tree the real kubeadm writes', () => {
   const plan = buildPlan(config);
   const dir = mkdtempSync(join(tmpdir(), 'anchorage-plan-kubeadm-'));
   let ref: KubeadmTree;
-  beforeAll(() => {
-    ref = kubeadmTree(kubeadmBinary(), dir);
+  beforeAll(async () => {
+    ref = kubeadmTree(await kubeadmBinary(), dir);
   }, 1_800_000);
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 

@@ -3,31 +3,22 @@
 // judged by openssl, with each certificate's kubeadm name taken from `kubeadm certs check-expiration` and
 // `kubeadm certs renew`. Nothing is transcribed from kubeadm's source. The hard way has no binary to
 // ask: its ca.conf profiles are below, transcribed with their typos. Nothing in the product reads this.
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { KeyUsage } from '../../src/x509/oids.ts';
+import { kubeBinDir } from './k8s.ts';
 
-const ROOT = join(import.meta.dirname, '..', '..');
+const _ROOT = join(import.meta.dirname, '..', '..');
 
-let kubeadmPath: string | undefined;
 /**
- * The pinned kubeadm (test/k8s/build.sh: a cache hit after `npm test`'s pretest, a build otherwise).
- * Call it from a beforeAll, never at import time, so tests that do not need Go never build or wait for it.
+ * The pinned kubeadm, through the one resolver (test/support/k8s.ts). Call it from a beforeAll (with
+ * K8S_BUILD_TIMEOUT_MS), never at import time, so tests that do not need Go never build or wait for it.
  */
-export function kubeadmBinary(): string {
-  if (kubeadmPath) return kubeadmPath;
-  const out = execFileSync('bash', [join(ROOT, 'test', 'k8s', 'build.sh')], {
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'inherit'],
-    maxBuffer: 64 << 20,
-  });
-  const bin = join(out.trim().split('\n').at(-1) as string, 'kubeadm');
-  if (!existsSync(bin)) throw new Error(`test/k8s/build.sh printed a bin dir without kubeadm (${bin})`);
-  kubeadmPath = bin;
-  return bin;
+export async function kubeadmBinary(): Promise<string> {
+  return join(await kubeBinDir(), 'kubeadm');
 }
 
 /**
