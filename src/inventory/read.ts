@@ -8,6 +8,7 @@ import { Csr } from '../x509/csr.ts';
 import { DerError, parse, readNode, TAG } from '../x509/der.ts';
 import { isJks, readJks } from '../x509/jks.ts';
 import { loadPrivateKey, publicKeyFromSpki, sniffPrivateKeyDer } from '../x509/keys.ts';
+import { WorkBudget } from '../x509/pbe.ts';
 import { looksLikePem, type PemBlock, scanPem } from '../x509/pem.ts';
 import { isPkcs7, readPkcs7 } from '../x509/pkcs7.ts';
 import { isPkcs12, readPkcs12 } from '../x509/pkcs12.ts';
@@ -36,7 +37,12 @@ export interface ReadResult {
 
 export interface ReadOptions {
   password?: string;
+  /** Key-derivation work budget shared by everything in one input (a new one per call by default). */
+  budget?: WorkBudget;
 }
+
+/** Warnings kept per input: a file of a million broken blocks must not make a million-line report. */
+export const MAX_WARNINGS = 100;
 
 const CERT_LABELS = new Set(['CERTIFICATE', 'X509 CERTIFICATE', 'TRUSTED CERTIFICATE']);
 const CSR_LABELS = new Set(['CERTIFICATE REQUEST', 'NEW CERTIFICATE REQUEST']);
@@ -46,7 +52,7 @@ const IGNORED_LABELS = new Set(['EC PARAMETERS', 'DH PARAMETERS', 'X9.42 DH PARA
 /** Read every object in `data`. Throws InputError when nothing readable is there. */
 export function readObjects(data: Uint8Array, opts: ReadOptions = {}): ReadResult {
   try {
-    return detectAndRead(data, opts);
+    return detectAndRead(data, opts.budget ? opts : { ...opts, budget: new WorkBudget() });
   } catch (e) {
     if (e instanceof DerError) throw new InputError(oneLine(`malformed DER: ${e.message}`));
     if (e instanceof InputError) throw new InputError(oneLine(e.message));
@@ -79,17 +85,20 @@ function readPem(text: string, opts: ReadOptions): ReadResult {
   const blocks = scanPem(text);
   const objects: Found[] = [];
   const warnings: string[] = [];
+  let dropped = 0;
   blocks.forEach((b, i) => {
     const location = blocks.length > 1 ? `block ${i + 1} (line ${b.line})` : `line ${b.line}`;
     try {
-      objects.push(...fromPemBlock(b, location, opts));
+      for (const o of fromPemBlock(b, location, opts)) objects.push(o);
     } catch (e) {
       if (!(e instanceof Error)) throw e;
-      // A wrong password is fatal: every later block would fail the same way.
-      if (/password/.test(e.message)) throw new InputError(`${location}: ${e.message}`);
-      warnings.push(`${location}: ${b.label}: ${e.message}`);
+      // A wrong password or an exhausted budget is fatal: every later block would fail the same way.
+      if (/password|too large/.test(e.message)) throw new InputError(`${location}: ${e.message}`);
+      if (warnings.length < MAX_WARNINGS) warnings.push(`${location}: ${b.label}: ${e.message}`);
+      else dropped++;
     }
   });
+  if (dropped > 0) warnings.push(`${dropped} more unreadable blocks not listed`);
   if (objects.length === 0) {
     if (warnings.length) throw new InputError(warnings[0] as string);
     if (blocks.length === 0) throw new InputError('no PEM blocks found');
@@ -107,7 +116,7 @@ function fromPemBlock(b: PemBlock, location: string, opts: ReadOptions): Found[]
   if (b.label === 'X509 CRL') return [{ kind: 'crl', crl: new Crl(b.der), location }];
   if (KEY_LABELS.has(b.label)) {
     const encrypted = b.label === 'ENCRYPTED PRIVATE KEY' || b.headers['Proc-Type']?.includes('ENCRYPTED');
-    const key = loadPrivateKey(b.text, opts.password ?? (encrypted ? undefined : ''));
+    const key = loadPrivateKey(b.text, opts.password ?? (encrypted ? undefined : ''), opts.budget);
     return [{ kind: 'private-key', key, encoding: encrypted ? `${b.label} (encrypted)` : b.label, location }];
   }
   if (b.label === 'PUBLIC KEY') return [{ kind: 'public-key', key: publicKeyFromSpki(b.der), spki: b.der, location }];
@@ -194,14 +203,19 @@ function readDer(data: Uint8Array, opts: ReadOptions): ReadResult {
     const kind = sniffPrivateKeyDer(data);
     if (kind === 'encrypted-pkcs8' && opts.password === undefined)
       throw new InputError('the private key is encrypted: a password is needed (--password)');
-    return one({ kind: 'private-key', key: loadPrivateKey(data, opts.password), encoding: kind.toUpperCase(), location: 'DER' });
+    return one({
+      kind: 'private-key',
+      key: loadPrivateKey(data, opts.password, opts.budget),
+      encoding: kind.toUpperCase(),
+      location: 'DER',
+    });
   }
   throw new InputError('unrecognised DER structure');
 }
 
 function fromPkcs12(data: Uint8Array, opts: ReadOptions): ReadResult {
   if (opts.password === undefined) throw new InputError('a PKCS#12 file needs a password (--password; use "" for none)');
-  const p12 = readPkcs12(data, opts.password);
+  const p12 = readPkcs12(data, opts.password, opts.budget);
   const objects: Found[] = [
     ...p12.keys.map(
       (k, i): Found => ({

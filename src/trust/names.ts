@@ -119,13 +119,9 @@ function uriWithin(uri: string, base: string): boolean {
 
 const normValue = (v: string): string => v.trim().replace(/\s+/g, ' ').toLowerCase();
 
-function dnWithin(name: Rdns, base: string): boolean {
-  let b: Rdns;
-  try {
-    b = parseDn(base);
-  } catch {
-    return false;
-  }
+function dnWithin(name: Rdns, base: Rdns | undefined): boolean {
+  if (base === undefined) return false;
+  const b = base;
   if (b.length > name.length) return false;
   return b.every((rdn, i) => {
     const other = name[i] as Rdns[number];
@@ -134,6 +130,14 @@ function dnWithin(name: Rdns, base: string): boolean {
       rdn.every((a, j) => a.type === other[j]?.type && normValue(a.value) === normValue(other[j]?.value ?? ''))
     );
   });
+}
+
+function parseDnOrUndefined(base: string): Rdns | undefined {
+  try {
+    return parseDn(base);
+  } catch {
+    return undefined;
+  }
 }
 
 const WITHIN: Record<Exclude<NameType, 'directory'>, (n: string, b: string) => boolean> = {
@@ -163,20 +167,61 @@ function constrainedNames(c: Certificate, isLeaf: boolean): { type: NameType; na
   return out;
 }
 
+/**
+ * Most name-against-subtree comparisons one check may make: Go's budget (maxConstraintComparisons).
+ * 3000 names under 3000 subtrees is 9 million comparisons and hundreds of MB of messages: refused.
+ */
+export const MAX_CONSTRAINT_COMPARISONS = 250_000;
+/** Violations reported per certificate and CA, and subtrees quoted per violation: bounded output. */
+export const MAX_VIOLATIONS = 50;
+export const MAX_SUBTREES_SHOWN = 10;
+
+function shownSubtrees(list: readonly string[]): string[] {
+  if (list.length <= MAX_SUBTREES_SHOWN) return [...list];
+  return [...list.slice(0, MAX_SUBTREES_SHOWN), `and ${list.length - MAX_SUBTREES_SHOWN} more`];
+}
+
 export function checkNameConstraints(c: Certificate, nc: NameConstraints, isLeaf: boolean): ConstraintViolation[] {
+  const names = constrainedNames(c, isLeaf);
+  const subtrees = (type: NameType): number =>
+    nc.permitted[type as keyof NameConstraintSet].length + nc.excluded[type as keyof NameConstraintSet].length;
+  let comparisons = c.subjectRdns.length > 0 ? subtrees('directory') : 0;
+  for (const n of names) comparisons += subtrees(n.type);
+  if (comparisons > MAX_CONSTRAINT_COMPARISONS)
+    throw new InputError(
+      `too large: checking the ${names.length} names of ${c.subject === '' ? '(empty name)' : c.subject} against the name constraints above it needs ${comparisons} comparisons, over the budget of ${MAX_CONSTRAINT_COMPARISONS}`,
+    );
   const out: ConstraintViolation[] = [];
+  let more = 0;
   const test = (type: NameType, name: string, within: (b: string) => boolean): void => {
     const permitted = nc.permitted[type as keyof NameConstraintSet];
     const excluded = nc.excluded[type as keyof NameConstraintSet];
-    if (permitted.length > 0 && !permitted.some(within)) out.push({ type, name, kind: 'permitted', subtrees: permitted });
+    const found: ConstraintViolation[] = [];
+    if (permitted.length > 0 && !permitted.some(within)) found.push({ type, name, kind: 'permitted', subtrees: shownSubtrees(permitted) });
     const hit = excluded.filter(within);
-    if (hit.length > 0) out.push({ type, name, kind: 'excluded', subtrees: hit });
+    if (hit.length > 0) found.push({ type, name, kind: 'excluded', subtrees: shownSubtrees(hit) });
+    for (const v of found) {
+      if (out.length < MAX_VIOLATIONS) out.push(v);
+      else more++;
+    }
   };
-  if (c.subjectRdns.length > 0) test('directory', c.subject, (b) => dnWithin(c.subjectRdns, b));
-  for (const { type, name } of constrainedNames(c, isLeaf)) {
+  if (c.subjectRdns.length > 0) {
+    const parsed = new Map<string, Rdns | undefined>();
+    const base = (b: string): Rdns | undefined => {
+      if (!parsed.has(b)) parsed.set(b, parseDnOrUndefined(b));
+      return parsed.get(b);
+    };
+    test('directory', c.subject, (b) => dnWithin(c.subjectRdns, base(b)));
+  }
+  for (const { type, name } of names) {
     if (type === 'directory') continue;
     const f = WITHIN[type];
     test(type, name, (b) => f(name, b));
+  }
+  if (more > 0) {
+    // Reported as one more violation so every consumer shows that the list was cut.
+    const last = out[out.length - 1] as ConstraintViolation;
+    out.push({ ...last, name: `(and ${more} more names)`, subtrees: last.subtrees });
   }
   return out;
 }

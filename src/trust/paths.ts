@@ -2,6 +2,7 @@
 // subject name (RFC 5280 name chaining); the AKI/SKI pair orders candidates and explains failures.
 // Signatures are checked here, while building, so that a same-name CA with another key is reported
 // as such instead of turning into a confusing validation failure later.
+import { InputError } from '../common/errors.ts';
 import type { Certificate } from '../x509/certificate.ts';
 import type { ReasonCode } from './codes.ts';
 import { type Anchor, identityOf, type TrustIndex } from './pool.ts';
@@ -37,6 +38,12 @@ export interface BuildOptions {
 
 const q = (s: string): string => `\`${s === '' ? '(empty name)' : s}\``;
 
+/**
+ * Most same-name candidates (anchors and intermediates) examined for one certificate: each costs a
+ * signature check. A pool with more than this many CAs of one name is refused as too large.
+ */
+export const MAX_ISSUER_CANDIDATES = 1024;
+
 export function buildPaths(leaf: Certificate, index: TrustIndex, opts: BuildOptions): RawPath[] {
   const out: RawPath[] = [];
   // The leaf itself is trusted: a one-certificate path (a pinned self-signed server, for example).
@@ -44,69 +51,94 @@ export function buildPaths(leaf: Certificate, index: TrustIndex, opts: BuildOpti
     const a = index.anchors.find((x) => x.cert?.sha256 === leaf.sha256) as Anchor;
     return [{ certs: [], anchor: a }];
   }
+  // Candidates are ranked by signature validity before any of the path budget is spent: every issuer
+  // whose key verifies is followed first, and rejected same-name candidates (rotated CAs, decoys
+  // carrying the issuer's name and key identifier) are recorded only with the budget left over. So 64
+  // decoys ahead of the real intermediate cannot crowd out the valid path.
   const walk = (path: Certificate[], ids: Set<string>): void => {
     if (out.length >= opts.maxPaths) return;
     const c = path[path.length - 1] as Certificate;
     const step = path.length - 1;
     const aki = c.authorityKeyId;
+    const anchors = index.anchorsFor(c);
+    const issuers = index.issuersFor(c);
+    if (anchors.length + issuers.length > MAX_ISSUER_CANDIDATES)
+      throw new InputError(
+        `too large: ${anchors.length + issuers.length} CAs are named ${q(c.issuer)}, over the budget of ${MAX_ISSUER_CANDIDATES} candidate issuers per certificate`,
+      );
     let found = false;
-    const fail = (f: BuildFailure): void => {
-      out.push({ certs: path, failure: f });
-    };
+    const rejected: BuildFailure[] = [];
+    const goodAnchors: Anchor[] = [];
+    const goodIssuers: Certificate[] = [];
 
-    for (const a of index.anchorsFor(c)) {
-      if (out.length >= opts.maxPaths) return;
+    for (const a of anchors) {
       if (a.cert && identityOf(a.cert) === identityOf(c)) continue;
       const named = a.cert !== undefined || a.name !== undefined;
       if (opts.keyIdShortcut !== false && a.cert && aki && a.cert.subjectKeyId && aki !== a.cert.subjectKeyId) {
-        fail(sameNameOtherKey(c, step, a.label, a, a.cert.subjectKeyId));
+        rejected.push(sameNameOtherKey(c, step, a.label, a, a.cert.subjectKeyId));
         found = true;
         continue;
       }
       if (opts.sigCache.verify(c, a.publicKey, a.spkiSha256)) {
-        out.push({ certs: path, anchor: a });
+        goodAnchors.push(a);
         found = true;
       } else if (named) {
         found = true;
         const sp = opts.signatureProblem?.(c);
         if (sp)
-          fail({ code: sp.code, step, detail: sp.why, message: `the signature of ${q(c.subject)} cannot be checked: ${sp.why}`, other: a });
-        else fail(aki !== undefined && aki === a.keyId ? badSignature(c, step, a.label, a) : sameNameOtherKey(c, step, a.label, a));
+          rejected.push({ code: sp.code, step, detail: sp.why, message: `the signature of ${q(c.subject)} cannot be checked: ${sp.why}`, other: a });
+        else rejected.push(aki !== undefined && aki === a.keyId ? badSignature(c, step, a.label, a) : sameNameOtherKey(c, step, a.label, a));
       }
     }
 
-    for (const i of sortIssuers(index.issuersFor(c), aki)) {
-      if (out.length >= opts.maxPaths) return;
+    for (const i of sortIssuers(issuers, aki)) {
       if (identityOf(i) === identityOf(c)) continue;
       found = true;
       if (opts.keyIdShortcut !== false && aki && i.subjectKeyId && aki !== i.subjectKeyId) {
-        fail(sameNameOtherKey(c, step, i.subject, i, i.subjectKeyId));
+        rejected.push(sameNameOtherKey(c, step, i.subject, i, i.subjectKeyId));
         continue;
       }
       if (!opts.sigCache.verify(c, i.publicKey, i.spkiSha256)) {
         const sp = opts.signatureProblem?.(c);
         if (sp) {
-          fail({ code: sp.code, step, detail: sp.why, message: `the signature of ${q(c.subject)} cannot be checked: ${sp.why}`, other: i });
+          rejected.push({ code: sp.code, step, detail: sp.why, message: `the signature of ${q(c.subject)} cannot be checked: ${sp.why}`, other: i });
           continue;
         }
-        fail(aki !== undefined && aki === i.subjectKeyId ? badSignature(c, step, i.subject, i) : sameNameOtherKey(c, step, i.subject, i));
+        rejected.push(
+          aki !== undefined && aki === i.subjectKeyId ? badSignature(c, step, i.subject, i) : sameNameOtherKey(c, step, i.subject, i),
+        );
         continue;
       }
+      goodIssuers.push(i);
+    }
+
+    for (const a of goodAnchors) {
+      if (out.length >= opts.maxPaths) return;
+      out.push({ certs: path, anchor: a });
+    }
+    for (const i of goodIssuers) {
+      if (out.length >= opts.maxPaths) return;
       if (ids.has(identityOf(i))) {
-        fail({
-          code: 'LOOP',
-          step,
-          message: `issuer ${q(i.subject)} of ${q(c.subject)} is already on this path: the certificates loop through cross-signatures`,
-          other: i,
+        out.push({
+          certs: path,
+          failure: {
+            code: 'LOOP',
+            step,
+            message: `issuer ${q(i.subject)} of ${q(c.subject)} is already on this path: the certificates loop through cross-signatures`,
+            other: i,
+          },
         });
         continue;
       }
       if (path.length > opts.maxDepth) {
-        fail({
-          code: 'DEPTH_EXCEEDED',
-          step,
-          message: `reaching a trust anchor above ${q(c.subject)} needs more than ${opts.maxDepth} intermediate(s), the depth limit`,
-          other: i,
+        out.push({
+          certs: path,
+          failure: {
+            code: 'DEPTH_EXCEEDED',
+            step,
+            message: `reaching a trust anchor above ${q(c.subject)} needs more than ${opts.maxDepth} intermediate(s), the depth limit`,
+            other: i,
+          },
         });
         continue;
       }
@@ -114,8 +146,12 @@ export function buildPaths(leaf: Certificate, index: TrustIndex, opts: BuildOpti
       next.add(identityOf(i));
       walk([...path, i], next);
     }
+    for (const f of rejected) {
+      if (out.length >= opts.maxPaths) return;
+      out.push({ certs: path, failure: f });
+    }
 
-    if (!found) fail(notFound(c, step, index));
+    if (!found) out.push({ certs: path, failure: notFound(c, step, index) });
   };
   walk([leaf], new Set([identityOf(leaf)]));
   return out;

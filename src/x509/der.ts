@@ -193,12 +193,16 @@ function latin1(v: Uint8Array): string {
   return s;
 }
 
-/** INTEGER as bigint (two's complement). */
+/** Largest INTEGER decoded as a bigint: serials and CRL numbers are at most 20 octets (RFC 5280). */
+export const MAX_BIGINT_OCTETS = 1024;
+
+/** INTEGER as bigint (two's complement). Linear in the length; refuses more than MAX_BIGINT_OCTETS. */
 export function decodeBigInt(n: Node): bigint {
   const v = n.value;
   if (v.length === 0) throw new DerError('empty INTEGER', n.start);
-  let x = 0n;
-  for (let i = 0; i < v.length; i++) x = (x << 8n) | BigInt(v[i] as number);
+  if (v.length > MAX_BIGINT_OCTETS)
+    throw new DerError(`INTEGER too large (${v.length} octets, the limit is ${MAX_BIGINT_OCTETS})`, n.start);
+  let x = BigInt(`0x${Buffer.from(v.buffer, v.byteOffset, v.length).toString('hex')}`);
   if ((v[0] as number) & 0x80) x -= 1n << BigInt(v.length * 8);
   return x;
 }
@@ -226,17 +230,20 @@ export function decodeString(n: Node): string {
     case TAG.UTF8_STRING:
       return utf8Decoder.decode(v);
     case TAG.BMP_STRING: {
-      let s = '';
-      for (let i = 0; i + 1 < v.length; i += 2) s += String.fromCharCode(((v[i] as number) << 8) | (v[i + 1] as number));
-      return s;
+      // UTF-16BE; a lone surrogate is kept as the code unit (JSON output escapes it), an odd byte dropped.
+      const parts: string[] = [];
+      for (let i = 0; i + 1 < v.length; i += 2) parts.push(String.fromCharCode(((v[i] as number) << 8) | (v[i + 1] as number)));
+      return parts.join('');
     }
     case TAG.UNIVERSAL_STRING: {
-      let s = '';
-      for (let i = 0; i + 3 < v.length; i += 4)
-        s += String.fromCodePoint(
-          (((v[i] as number) << 24) | ((v[i + 1] as number) << 16) | ((v[i + 2] as number) << 8) | (v[i + 3] as number)) >>> 0,
-        );
-      return s;
+      // UCS-4BE. Values that are not Unicode scalar values (above U+10FFFF, surrogates) are shown as
+      // \u{...} escapes instead of throwing: a crafted name must not stop a scan.
+      const parts: string[] = [];
+      for (let i = 0; i + 3 < v.length; i += 4) {
+        const cp = (((v[i] as number) << 24) | ((v[i + 1] as number) << 16) | ((v[i + 2] as number) << 8) | (v[i + 3] as number)) >>> 0;
+        parts.push(cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff) ? `\\u{${cp.toString(16)}}` : String.fromCodePoint(cp));
+      }
+      return parts.join('');
     }
     default: {
       // PrintableString, IA5String, VisibleString, T61String: ASCII fast path.
@@ -326,10 +333,18 @@ function decodeTimeSlow(n: Node): Date {
   return new Date(t);
 }
 
-/** BIT STRING contents without the unused-bits byte. */
+/** BIT STRING contents without the unused-bits byte. More than 7 unused bits is not a BIT STRING. */
 export function bitStringBytes(n: Node): Uint8Array {
   if (n.tag !== TAG.BIT_STRING || n.length < 1) throw new DerError('expected BIT STRING', n.start);
+  const unused = n.buf[n.valueStart] as number;
+  if (unused > 7 || (unused > 0 && n.length === 1)) throw new DerError(`BIT STRING with ${unused} unused bits`, n.start);
   return n.buf.subarray(n.valueStart + 1, n.end);
+}
+
+/** The unused-bits count of a BIT STRING (0 for every signature and key). */
+export function bitStringUnused(n: Node): number {
+  if (n.tag !== TAG.BIT_STRING || n.length < 1) throw new DerError('expected BIT STRING', n.start);
+  return n.buf[n.valueStart] as number;
 }
 
 // ---------- writer ----------

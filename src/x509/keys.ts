@@ -13,6 +13,7 @@ import {
 import { InputError } from '../common/errors.ts';
 import { bitStringBytes, DerError, decodeOid, type Node, NULL, oid, parse, seq, TAG } from './der.ts';
 import { CURVE_NAME, OID, sigAlgDigest } from './oids.ts';
+import { encryptedPkcs8Work, WorkBudget } from './pbe.ts';
 
 export const KEY_TYPES = ['rsa-2048', 'rsa-3072', 'rsa-4096', 'ecdsa-p256', 'ecdsa-p384', 'ed25519'] as const;
 export type KeyType = (typeof KEY_TYPES)[number];
@@ -131,24 +132,44 @@ export class KeyError extends InputError {
   override name = 'KeyError';
 }
 
-/** Load a private key from PEM or DER (PKCS#1, PKCS#8, SEC1, encrypted PKCS#8). */
-export function loadPrivateKey(input: Uint8Array | string, passphrase?: string): KeyObject {
+/** Load a private key from PEM or DER (PKCS#1, PKCS#8, SEC1, encrypted PKCS#8). An encrypted key's
+ * key-derivation work is sized and charged to `budget` (one per input file) before OpenSSL runs it. */
+export function loadPrivateKey(input: Uint8Array | string, passphrase?: string, budget: WorkBudget = new WorkBudget()): KeyObject {
   const isPem = typeof input === 'string' || Buffer.from(input.subarray(0, 64)).toString('latin1').includes('-----BEGIN');
   try {
     if (isPem) {
       const text = typeof input === 'string' ? input : Buffer.from(input).toString('latin1');
+      if (passphrase !== undefined) chargePemDerivations(text, budget);
       return createPrivateKey(passphrase !== undefined ? { key: text, passphrase } : { key: text });
     }
     const der = Buffer.from(input as Uint8Array);
     const kind = sniffPrivateKeyDer(der);
     if (kind === 'encrypted-pkcs8') {
       if (passphrase === undefined) throw new KeyError('the private key is encrypted: a password is needed');
+      chargeDerivation(der, budget);
       return createPrivateKey({ key: der, format: 'der', type: 'pkcs8', passphrase });
     }
     return createPrivateKey({ key: der, format: 'der', type: kind });
   } catch (e) {
+    if (e instanceof InputError) throw e;
     throw translateKeyError(e);
   }
+}
+
+function chargePemDerivations(text: string, budget: WorkBudget): void {
+  for (const m of text.matchAll(/-----BEGIN ENCRYPTED PRIVATE KEY-----([A-Za-z0-9+/=\s]*)-----END ENCRYPTED PRIVATE KEY-----/g))
+    chargeDerivation(Buffer.from((m[1] as string).replace(/\s+/g, ''), 'base64'), budget);
+}
+
+function chargeDerivation(der: Uint8Array, budget: WorkBudget): void {
+  let work: number | undefined;
+  try {
+    work = encryptedPkcs8Work(parse(der).child(0));
+  } catch (e) {
+    if (e instanceof InputError) throw e;
+    return; // malformed: OpenSSL refuses it without deriving anything
+  }
+  if (work !== undefined) budget.spend(work, 'decrypting this private key');
 }
 
 export function translateKeyError(e: unknown): Error {

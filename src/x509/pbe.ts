@@ -46,6 +46,31 @@ const PBES2_CIPHERS: Record<string, { name: string; keyLen: number }> = {
 /** Refuse absurd iteration counts: a hostile file must not pin a CPU for minutes. */
 export const MAX_ITERATIONS = 2_000_000;
 
+/**
+ * Work one input file may spend on password-based key derivation, summed over every derivation in it
+ * (MAC, each encrypted bag, each encrypted key): a file of ten derivations at MAX_ITERATIONS must not
+ * cost ten times the cap. Units: one PBKDF2 iteration for one output block. The PKCS#12 KDF runs its
+ * hash loop in JavaScript, about 8 times slower per iteration, and is charged 8 units.
+ */
+export const FILE_WORK_BUDGET = 16_000_000;
+export const PKCS12_KDF_WEIGHT = 8;
+
+export class WorkBudget {
+  spent = 0;
+  readonly limit: number;
+  constructor(limit: number = FILE_WORK_BUDGET) {
+    this.limit = limit;
+  }
+  /** Charge `units` before doing the work; refuse with one line when the file is over budget. */
+  spend(units: number, what: string): void {
+    this.spent += units;
+    if (this.spent > this.limit)
+      throw new InputError(
+        `too large: ${what} would bring this file's password-based key derivation work to ${this.spent} units, over the per-file budget of ${this.limit} (iterations x blocks)`,
+      );
+  }
+}
+
 /** Thrown when a decryption fails in a way that means the password (or the data) is wrong. */
 export class DecryptError extends Error {
   override name = 'DecryptError';
@@ -65,12 +90,39 @@ export function bmpPassword(password: string): Uint8Array {
 }
 
 const BLOCK_SIZE: Record<string, number> = { sha1: 64, sha224: 64, sha256: 64, sha384: 128, sha512: 128 };
+export const DIGEST_BYTES: Record<string, number> = { sha1: 20, sha224: 28, sha256: 32, sha384: 48, sha512: 64 };
+
+/** PBKDF2 charged to `budget` (iterations x output blocks), then run. */
+export function pbkdf2Budgeted(
+  password: string,
+  salt: Uint8Array,
+  iterations: number,
+  keyLen: number,
+  hash: string,
+  budget?: WorkBudget,
+): Buffer {
+  checkIterations(iterations);
+  budget?.spend(iterations * Math.ceil(keyLen / (DIGEST_BYTES[hash] ?? 20)), `a PBKDF2 derivation of ${iterations} iterations`);
+  return pbkdf2Sync(Buffer.from(password, 'utf8'), salt, iterations, keyLen, hash);
+}
 
 /** RFC 7292 B.2. id 1 = key, 2 = IV, 3 = MAC key. `password` is already BMP-encoded. */
-export function pkcs12Kdf(hash: string, password: Uint8Array, salt: Uint8Array, id: 1 | 2 | 3, iterations: number, n: number): Buffer {
+export function pkcs12Kdf(
+  hash: string,
+  password: Uint8Array,
+  salt: Uint8Array,
+  id: 1 | 2 | 3,
+  iterations: number,
+  n: number,
+  budget?: WorkBudget,
+): Buffer {
   const v = BLOCK_SIZE[hash];
   if (v === undefined) throw new UnsupportedAlgorithmError(`PKCS#12 key derivation with ${hash}`);
   checkIterations(iterations);
+  budget?.spend(
+    iterations * Math.ceil(n / (DIGEST_BYTES[hash] as number)) * PKCS12_KDF_WEIGHT,
+    `a PKCS#12 KDF of ${iterations} iterations`,
+  );
   const fill = (src: Uint8Array): Buffer => {
     const out = Buffer.alloc(src.length === 0 ? 0 : v * Math.ceil(src.length / v));
     for (let i = 0; i < out.length; i++) out[i] = src[i % src.length] as number;
@@ -111,10 +163,12 @@ function checkIterations(n: number): void {
 export interface PasswordForms {
   text: string;
   bmp: Uint8Array;
+  /** The file's derivation budget, shared by every derivation that uses these forms. */
+  budget?: WorkBudget;
 }
 
-export function passwordForms(password: string, bmp: Uint8Array = bmpPassword(password)): PasswordForms {
-  return { text: password, bmp };
+export function passwordForms(password: string, bmp: Uint8Array = bmpPassword(password), budget?: WorkBudget): PasswordForms {
+  return budget ? { text: password, bmp, budget } : { text: password, bmp };
 }
 
 /** Decrypt data protected by an AlgorithmIdentifier (PBES2 or a PKCS#12 PBE scheme). */
@@ -123,15 +177,15 @@ export function pbeDecrypt(algId: Node, pw: PasswordForms, data: Uint8Array): Ui
   const params = algId.children()[1];
   if (algOid === PBE_OID.pbes2) {
     if (!params) throw new DerError('PBES2 without parameters', algId.start);
-    return pbes2Decrypt(params, pw.text, data);
+    return pbes2Decrypt(params, pw.text, data, pw.budget);
   }
   const scheme = P12_SCHEMES[algOid];
   if (!scheme) throw new UnsupportedAlgorithmError(algorithmName(algOid));
   if (!params) throw new DerError('PBE without parameters', algId.start);
   const salt = params.child(0).expect(TAG.OCTET_STRING, 'PBE salt').value;
   const iterations = decodeSmallInt(params.child(1).expect(TAG.INTEGER, 'PBE iterations'));
-  const key = pkcs12Kdf('sha1', pw.bmp, salt, 1, iterations, scheme.keyLen);
-  const iv = pkcs12Kdf('sha1', pw.bmp, salt, 2, iterations, 8);
+  const key = pkcs12Kdf('sha1', pw.bmp, salt, 1, iterations, scheme.keyLen, pw.budget);
+  const iv = pkcs12Kdf('sha1', pw.bmp, salt, 2, iterations, 8, pw.budget);
   if (scheme.rc2Bits) {
     try {
       return rc2CbcDecrypt(key, scheme.rc2Bits, iv, data);
@@ -185,7 +239,7 @@ export function readPbkdf2Params(kdf: Node): Pbkdf2Params {
   return keyLength === undefined ? { salt, iterations, hash } : { salt, iterations, keyLength, hash };
 }
 
-function pbes2Decrypt(params: Node, password: string, data: Uint8Array): Uint8Array {
+function pbes2Decrypt(params: Node, password: string, data: Uint8Array, budget?: WorkBudget): Uint8Array {
   const kdf = readPbkdf2Params(params.child(0));
   const enc = params.child(1);
   const encOid = decodeOid(enc.child(0));
@@ -194,8 +248,44 @@ function pbes2Decrypt(params: Node, password: string, data: Uint8Array): Uint8Ar
   const iv = enc.child(1).expect(TAG.OCTET_STRING, 'PBES2 IV').value;
   if (kdf.keyLength !== undefined && kdf.keyLength !== cipher.keyLen)
     throw new DerError(`PBES2 key length ${kdf.keyLength} does not fit ${cipher.name}`, enc.start);
-  const key = pbkdf2Sync(Buffer.from(password, 'utf8'), kdf.salt, kdf.iterations, cipher.keyLen, kdf.hash);
+  const key = pbkdf2Budgeted(password, kdf.salt, kdf.iterations, cipher.keyLen, kdf.hash, budget);
   return decipher(cipher.name, key, iv, data);
+}
+
+const SCRYPT_OID = '1.3.6.1.4.1.11591.4.11';
+
+/**
+ * The key-derivation work an EncryptedPrivateKeyInfo asks for, in budget units, read before any
+ * derivation runs (OpenSSL does the decryption, and it has no iteration cap). Throws InputError when a
+ * single derivation is out of range; undefined when the scheme is not one we can size (OpenSSL then
+ * refuses it or it is cheap).
+ */
+export function encryptedPkcs8Work(algId: Node): number | undefined {
+  const algOid = decodeOid(algId.child(0).expect(TAG.OID, 'encryption algorithm'));
+  const params = algId.children()[1];
+  if (!params) return undefined;
+  if (algOid === PBE_OID.pbes2) {
+    const kdf = params.child(0);
+    const kdfOid = decodeOid(kdf.child(0));
+    if (kdfOid === SCRYPT_OID) {
+      const p = kdf.child(1).children();
+      const ints = p.filter((x) => x.tag === TAG.INTEGER).map((x) => decodeSmallInt(x));
+      const [cost = 0, blockSize = 0, parallel = 0] = ints;
+      const work = cost * blockSize * parallel;
+      if (!Number.isSafeInteger(work) || work <= 0 || work > FILE_WORK_BUDGET)
+        throw new InputError(`too large: scrypt parameters N=${cost} r=${blockSize} p=${parallel} exceed the key derivation budget`);
+      return work;
+    }
+    const k = readPbkdf2Params(kdf);
+    const encOid = decodeOid(params.child(1).child(0));
+    const keyLen = PBES2_CIPHERS[encOid]?.keyLen ?? 32;
+    return k.iterations * Math.ceil(keyLen / (DIGEST_BYTES[k.hash] ?? 20));
+  }
+  const scheme = P12_SCHEMES[algOid];
+  if (!scheme) return undefined;
+  const iterations = decodeSmallInt(params.child(1).expect(TAG.INTEGER, 'PBE iterations'));
+  checkIterations(iterations);
+  return iterations * (Math.ceil(scheme.keyLen / 20) + 1) * PKCS12_KDF_WEIGHT;
 }
 
 function decipher(name: string, key: Uint8Array, iv: Uint8Array, data: Uint8Array): Uint8Array {

@@ -20,46 +20,61 @@ export function looksLikePem(data: Uint8Array): boolean {
   return Buffer.from(data.buffer, data.byteOffset, Math.min(data.length, 65536)).includes(BEGIN, 0, 'latin1');
 }
 
+/** Most blocks one PEM input may hold: a budget on entries, not a format rule. */
+export const MAX_PEM_BLOCKS = 1_000_000;
+
+/** Every block, in one linear pass (line numbers are counted incrementally, labels only on their line). */
 export function scanPem(text: string): PemBlock[] {
   const blocks: PemBlock[] = [];
   let pos = 0;
+  // Line counting resumes where the previous block left it: scanning from the start each time is quadratic.
+  let lineAt = 0;
+  let lineNo = 1;
+  const lineOf = (offset: number): number => {
+    for (let i = text.indexOf('\n', lineAt); i >= 0 && i < offset; i = text.indexOf('\n', i + 1)) lineNo++;
+    lineAt = offset;
+    return lineNo;
+  };
   for (;;) {
     const b = text.indexOf(BEGIN, pos);
     if (b < 0) break;
-    const labelEnd = text.indexOf('-----', b + BEGIN.length);
-    if (labelEnd < 0) break;
-    const label = text.slice(b + BEGIN.length, labelEnd);
-    if (label.includes('\n')) {
+    // The label ends on the BEGIN line. The search stops at the next '-----' at the latest (the next
+    // BEGIN has one), so a run of broken BEGIN lines costs linear time, not a rescan each.
+    const labelStop = text.indexOf('-----', b + BEGIN.length);
+    if (labelStop < 0) break;
+    if (text.slice(b + BEGIN.length, labelStop).includes('\n')) {
       pos = b + BEGIN.length;
       continue;
     }
+    const label = text.slice(b + BEGIN.length, labelStop);
     const endMarker = `-----END ${label}-----`;
-    const e = text.indexOf(endMarker, labelEnd);
-    const line = countLines(text, b);
-    if (e < 0) throw new InputError(`PEM block '${label}' starting on line ${line} has no END line (truncated?)`);
-    const body = text.slice(labelEnd + 5, e);
+    const e = text.indexOf(endMarker, labelStop);
+    const line = lineOf(b);
+    if (e < 0) throw new InputError(`PEM block '${shortLabel(label)}' starting on line ${line} has no END line (truncated?)`);
+    if (blocks.length >= MAX_PEM_BLOCKS) throw new InputError(`too large: more than ${MAX_PEM_BLOCKS} PEM blocks in one input`);
+    const body = text.slice(labelStop + 5, e);
     const headers: Record<string, string> = {};
     let b64 = '';
+    const chunks: string[] = [];
     for (const raw of body.split(/\r?\n/)) {
       const l = raw.trim();
       if (!l) continue;
       const colon = l.indexOf(':');
-      if (colon > 0 && !b64) {
+      if (colon > 0 && chunks.length === 0) {
         headers[l.slice(0, colon).trim()] = l.slice(colon + 1).trim();
         continue;
       }
-      b64 += l;
+      chunks.push(l);
     }
+    b64 = chunks.join('');
     if (!/^[A-Za-z0-9+/]*={0,2}$/.test(b64) || b64.length % 4 === 1)
-      throw new InputError(`PEM block '${label}' starting on line ${line} has invalid base64`);
+      throw new InputError(`PEM block '${shortLabel(label)}' starting on line ${line} has invalid base64`);
     blocks.push({ label, der: Buffer.from(b64, 'base64'), headers, text: text.slice(b, e + endMarker.length), line });
     pos = e + endMarker.length;
   }
   return blocks;
 }
 
-function countLines(text: string, upTo: number): number {
-  let n = 1;
-  for (let i = text.indexOf('\n'); i >= 0 && i < upTo; i = text.indexOf('\n', i + 1)) n++;
-  return n;
+function shortLabel(label: string): string {
+  return label.length > 40 ? `${label.slice(0, 40)}...` : label;
 }

@@ -35,9 +35,11 @@ import {
   pbeDecrypt,
   pbeSha1Des3Encrypt,
   pbes2Encrypt,
+  pbkdf2Budgeted,
   pkcs12Kdf,
   readPbkdf2Params,
   UnsupportedAlgorithmError,
+  WorkBudget,
 } from './pbe.ts';
 
 const BAG = {
@@ -86,9 +88,9 @@ export function isPkcs12(buf: Uint8Array): boolean {
 }
 
 /** Read a PKCS#12 file. Every failure is an InputError with one clear line. */
-export function readPkcs12(input: Uint8Array, password: string): Pkcs12Contents {
+export function readPkcs12(input: Uint8Array, password: string, budget: WorkBudget = new WorkBudget()): Pkcs12Contents {
   try {
-    return read(input, password);
+    return read(input, password, budget);
   } catch (e) {
     if (e instanceof InputError) throw e;
     if (e instanceof UnsupportedAlgorithmError) throw new InputError(`the PKCS#12 file uses an unsupported algorithm: ${e.message}`);
@@ -97,7 +99,7 @@ export function readPkcs12(input: Uint8Array, password: string): Pkcs12Contents 
   }
 }
 
-function read(input: Uint8Array, password: string): Pkcs12Contents {
+function read(input: Uint8Array, password: string, budget: WorkBudget): Pkcs12Contents {
   const pfx = parse(berToDer(input));
   const [ver, authSafe, macData] = pfx.children();
   if (pfx.tag !== TAG.SEQUENCE || ver?.tag !== TAG.INTEGER || decodeSmallInt(ver) !== 3 || authSafe?.tag !== TAG.SEQUENCE)
@@ -107,7 +109,9 @@ function read(input: Uint8Array, password: string): Pkcs12Contents {
   if (contentType !== OID.data) throw new InputError(`not a PKCS#12 file (content type ${contentType})`);
   const authBytes = octets(explicitContent(authSafe));
   // No MacData means no integrity protection (e.g. `-nomac`): the password then only decrypts.
-  const pw = macData ? verifyMac(macData.expect(TAG.SEQUENCE, 'MacData'), authBytes, password) : passwordForms(password);
+  const pw = macData
+    ? verifyMac(macData.expect(TAG.SEQUENCE, 'MacData'), authBytes, password, budget)
+    : passwordForms(password, undefined, budget);
   const out: Pkcs12Contents = { certificates: [], keys: [] };
   for (const ci of parse(berToDer(authBytes)).expect(TAG.SEQUENCE, 'AuthenticatedSafe').children()) {
     const t = decodeOid(ci.child(0).expect(TAG.OID, 'content type'));
@@ -128,14 +132,14 @@ function octets(n: Node): Uint8Array {
   return n.expect(TAG.OCTET_STRING, 'OCTET STRING').value;
 }
 
-function verifyMac(macData: Node, data: Uint8Array, password: string): PasswordForms {
+function verifyMac(macData: Node, data: Uint8Array, password: string, budget: WorkBudget): PasswordForms {
   const digestInfo = macData.child(0).expect(TAG.SEQUENCE, 'DigestInfo');
   const alg = digestInfo.child(0).expect(TAG.SEQUENCE, 'MAC algorithm');
   const algOid = decodeOid(alg.child(0).expect(TAG.OID, 'MAC algorithm'));
   const expected = octets(digestInfo.child(1));
   if (algOid === PBE_OID.pbmac1) {
-    if (!sameBytes(pbmac1(alg.child(1), password, data), expected)) throw new InputError(PKCS12_WRONG_PASSWORD);
-    return passwordForms(password);
+    if (!sameBytes(pbmac1(alg.child(1), password, data, budget), expected)) throw new InputError(PKCS12_WRONG_PASSWORD);
+    return passwordForms(password, undefined, budget);
   }
   const hash = HASH_BY_OID[algOid];
   if (!hash) throw new UnsupportedAlgorithmError(`MAC digest ${algOid}`);
@@ -145,20 +149,20 @@ function verifyMac(macData: Node, data: Uint8Array, password: string): PasswordF
   // An empty password is ambiguous: most writers use the bare BMP terminator, some no bytes at all.
   const candidates = password === '' ? [bmpPassword(''), new Uint8Array(0)] : [bmpPassword(password)];
   for (const p of candidates) {
-    const key = pkcs12Kdf(hash, p, salt, 3, iterations, DIGEST_LEN[hash] as number);
-    if (sameBytes(createHmac(hash, key).update(data).digest(), expected)) return passwordForms(password, p);
+    const key = pkcs12Kdf(hash, p, salt, 3, iterations, DIGEST_LEN[hash] as number, budget);
+    if (sameBytes(createHmac(hash, key).update(data).digest(), expected)) return passwordForms(password, p, budget);
   }
   throw new InputError(PKCS12_WRONG_PASSWORD);
 }
 
 /** RFC 9579: PBKDF2 over the UTF-8 password, then HMAC; MacData's own salt and iterations are ignored. */
-function pbmac1(params: Node, password: string, data: Uint8Array): Buffer {
+function pbmac1(params: Node, password: string, data: Uint8Array, budget: WorkBudget): Buffer {
   const kdf = readPbkdf2Params(params.child(0));
   const macOid = decodeOid(params.child(1).child(0));
   const macHash = HASH_BY_OID[macOid];
   if (!macHash) throw new UnsupportedAlgorithmError(`PBMAC1 MAC ${macOid}`);
   if (kdf.keyLength === undefined) throw new InputError('not a valid PKCS#12 file (PBMAC1 without a key length)');
-  const key = pbkdf2Sync(Buffer.from(password, 'utf8'), kdf.salt, kdf.iterations, kdf.keyLength, kdf.hash);
+  const key = pbkdf2Budgeted(password, kdf.salt, kdf.iterations, kdf.keyLength, kdf.hash, budget);
   return createHmac(macHash, key).update(data).digest();
 }
 

@@ -2,7 +2,7 @@
 import { hash, type KeyObject } from 'node:crypto';
 import { InputError } from '../common/errors.ts';
 import { berToDer } from './ber.ts';
-import { bitStringBytes, DerError, decodeOid, derIssues, type Node, parse, readNode, TAG } from './der.ts';
+import { bitStringBytes, bitStringUnused, DerError, decodeOid, derIssues, type Node, parse, readNode, TAG } from './der.ts';
 import { verifySignature } from './keys.ts';
 import { sigAlgName } from './oids.ts';
 
@@ -38,6 +38,8 @@ export function readSignedEnvelope(der: Uint8Array, what: string, bodyName: stri
   const sigAlg = readNode(der, body.end, top.end).expect(TAG.SEQUENCE, 'signatureAlgorithm');
   const sig = readNode(der, sigAlg.end, top.end).expect(TAG.BIT_STRING, 'signature');
   if (sig.end !== top.end) throw new DerError('trailing data after signature', sig.end);
+  // More than 7 unused bits is not a BIT STRING at all (Go refuses to parse it too).
+  bitStringBytes(sig);
   return { body, sigAlg, sig, sigAlgOid: decodeOid(sigAlg.child(0).expect(TAG.OID, 'signature algorithm')) };
 }
 
@@ -133,6 +135,9 @@ export class SignedObject {
   }
   /** Did `key` sign the body? False on any mismatch, including an algorithm that does not fit the key. */
   protected signedBy(key: KeyObject): boolean {
+    // A signature is a whole number of octets: unused bits mean a damaged or crafted object (openssl:
+    // ASN1_R_INVALID_BIT_STRING_BITS_LEFT). Never verified, whatever the remaining bytes say.
+    if (bitStringUnused(this.sigNode) !== 0) return false;
     return verifySigned(this.signatureAlgorithmOid, this.sigAlgNode, this.bodyNode.raw, this.signature, key);
   }
 }
