@@ -1,5 +1,6 @@
 // Encoding facts the certificate model normalises away (time types, explicit defaults, the TBS copy of
 // the signature algorithm). Read once per certificate from its DER and cached.
+import { InputError } from '../common/errors.ts';
 import type { Certificate } from '../x509/certificate.ts';
 import { bitStringBytes, decodeBool, decodeOid, type Node, parse, TAG } from '../x509/der.ts';
 import { OID } from '../x509/oids.ts';
@@ -79,6 +80,9 @@ export function derFacts(cert: Certificate): DerFacts {
   return facts;
 }
 
+/** Largest RSA modulus the key lints analyse. */
+export const MAX_RSA_BITS = 16384;
+
 const modulusCache = new WeakMap<Certificate, { n: bigint; e: bigint } | null>();
 
 /** RSA modulus and exponent as bigints, or null for other keys. */
@@ -90,6 +94,10 @@ export function rsaPublicNumbers(cert: Certificate): { n: bigint; e: bigint } | 
   const alg = decodeOid(spki.child(0).child(0));
   if (alg === OID.rsaEncryption || alg === OID.rsassaPss) {
     const rsa = parse(bitStringBytes(spki.child(1)));
+    const bytes = rsa.child(0).length;
+    // Fermat and ROCA on a 64-Mbit modulus take minutes; nothing real is above 16384 bits.
+    if (bytes > MAX_RSA_BITS / 8 + 1)
+      throw new InputError(`too large: an RSA modulus of about ${bytes * 8} bits, over the ${MAX_RSA_BITS}-bit limit for key analysis`);
     out = { n: unsigned(rsa.child(0)), e: unsigned(rsa.child(1)) };
   }
   modulusCache.set(cert, out);

@@ -1,6 +1,7 @@
 // Run the catalog over a set of certificates. The set matters: it tells which certificate issued which
 // (backdating, CA evidence, wrong signer) and which share a key. Pure: no clock, no disk.
 
+import { InputError } from '../common/errors.ts';
 import { detectRole } from '../k8s/role-detect.ts';
 import type { Certificate } from '../x509/certificate.ts';
 import { DerError } from '../x509/der.ts';
@@ -86,7 +87,7 @@ function setContext(targets: readonly LintTarget[]): {
   issuer: (Certificate | undefined)[];
   claimed: (Certificate | undefined)[];
   issuers: Set<Certificate>;
-  sharers: Certificate[][];
+  sharers: { listed: Certificate[]; total: number }[];
 } {
   const bySubject = new Map<string, Certificate[]>();
   const bySpki = new Map<string, Certificate[]>();
@@ -116,23 +117,42 @@ function setContext(targets: readonly LintTarget[]): {
   });
   const issuer = found.map((f) => f.issuer);
   const claimed = found.map((f) => f.claimed);
-  const sharers = targets.map(({ cert }) => {
-    const same = bySpki.get(cert.spkiSha256) ?? [];
-    if (same.length < 2) return [];
-    const mine = key(cert.subjectRaw);
-    const seen = new Set<string>([mine]);
-    const out: Certificate[] = [];
+  // Per key: its distinct subjects, once. Each certificate then lists a bounded number of the others
+  // (10k certificates sharing one key must not build 10k lists of 10k).
+  const distinct = new Map<string, { subjects: Set<string>; certs: Certificate[] }>();
+  for (const [spki, same] of bySpki) {
+    if (same.length < 2) continue;
+    const subjects = new Set<string>();
+    const certs: Certificate[] = [];
     for (const o of same) {
       const k = key(o.subjectRaw);
-      if (!seen.has(k)) {
-        seen.add(k);
-        out.push(o);
-      }
+      if (subjects.has(k)) continue;
+      subjects.add(k);
+      certs.push(o);
     }
-    return out;
+    distinct.set(spki, { subjects, certs });
+  }
+  const sharers = targets.map(({ cert }): { listed: Certificate[]; total: number } => {
+    let d: { subjects: Set<string>; certs: Certificate[] } | undefined;
+    try {
+      d = distinct.get(cert.spkiSha256);
+    } catch (e) {
+      if (!(e instanceof DerError)) throw e;
+    }
+    if (!d) return { listed: [], total: 0 };
+    const mine = key(cert.subjectRaw);
+    const listed: Certificate[] = [];
+    for (const o of d.certs) {
+      if (listed.length >= MAX_SHARERS_LISTED) break;
+      if (key(o.subjectRaw) !== mine) listed.push(o);
+    }
+    return { listed, total: d.subjects.size - (d.subjects.has(mine) ? 1 : 0) };
   });
   return { issuer, claimed, issuers, sharers };
 }
+
+/** Other subjects named per shared-key finding; the rest are counted. */
+export const MAX_SHARERS_LISTED = 10;
 
 export function activeLints(policy: Policy, lints: readonly Lint[] = CATALOG): Lint[] {
   const off = new Set(policy.lints.disabled);
@@ -153,7 +173,8 @@ export function lintCertificates(targets: readonly LintTarget[], opts: LintOptio
       now: opts.now,
       policy,
       issuesOthers: set.issuers.has(t.cert),
-      sharedKeyWith: set.sharers[i] ?? [],
+      sharedKeyWith: set.sharers[i]?.listed ?? [],
+      sharedKeyTotal: set.sharers[i]?.total ?? 0,
       sourceCount,
     };
     if (t.source !== undefined) ctx.source = t.source;
@@ -172,6 +193,7 @@ export function lintCertificates(targets: readonly LintTarget[], opts: LintOptio
     } catch (e) {
       if (!(e instanceof DerError)) throw e;
     }
+    const refused = new Set<string>();
     for (const lint of lints) {
       let found: Finding[];
       try {
@@ -180,7 +202,22 @@ export function lintCertificates(targets: readonly LintTarget[], opts: LintOptio
       } catch (e) {
         // An undecodable part is x509.der.malformed's finding; the lints that needed it stay quiet.
         if (e instanceof DerError) continue;
-        throw e;
+        // Over a work budget (a 64-Mbit RSA modulus): reported once for this certificate, the rest goes on.
+        if (e instanceof InputError) {
+          if (refused.has(e.message)) continue;
+          refused.add(e.message);
+          found = [
+            {
+              lintId: lint.id,
+              severity: lint.severity,
+              message: e.message,
+              subject: safeSubject(t.cert),
+              sha256: t.cert.sha256,
+              ...(t.source !== undefined && { source: t.source }),
+              ...(t.location !== undefined && { location: t.location }),
+            },
+          ];
+        } else throw e;
       }
       const sev = overrides[lint.id] ?? (policy.profile === 'strict' ? lint.strictSeverity : undefined);
       for (const f of found) findings.push(sev ? { ...f, severity: sev } : f);
@@ -189,6 +226,14 @@ export function lintCertificates(targets: readonly LintTarget[], opts: LintOptio
   const summary: Record<Severity, number> = { error: 0, warning: 0, notice: 0 };
   for (const f of findings) summary[f.severity]++;
   return { certificates: targets.length, summary, findings };
+}
+
+function safeSubject(c: Certificate): string {
+  try {
+    return c.subject;
+  } catch {
+    return '';
+  }
 }
 
 /** True when some finding is at or above `threshold`. */

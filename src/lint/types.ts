@@ -40,6 +40,8 @@ export interface LintContext {
   claimedIssuer?: Certificate;
   /** Other certificates in the set with the same public key but a different subject. */
   sharedKeyWith: readonly Certificate[];
+  /** How many subjects share the key in all; `sharedKeyWith` lists at most 10 of them. */
+  sharedKeyTotal?: number;
   /** Number of certificates read from the same source. */
   sourceCount: number;
 }

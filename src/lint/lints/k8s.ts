@@ -251,7 +251,11 @@ export const sharedKey = defineLint({
   remediation: 'Give every identity its own key; a compromise of one then stays one compromise.',
   source: 'Kubernetes PKI hygiene',
   appliesTo: (_cert, ctx) => ctx.sharedKeyWith.length > 0,
-  check: (_cert, ctx) => [`same public key as ${ctx.sharedKeyWith.map((c) => c.subject || '(empty subject)').join('; ')}`],
+  check: (_cert, ctx) => {
+    const more = (ctx.sharedKeyTotal ?? 0) - ctx.sharedKeyWith.length;
+    const names = ctx.sharedKeyWith.map((c) => c.subject || '(empty subject)').join('; ');
+    return [`same public key as ${names}${more > 0 ? ` and ${more} more` : ''}`];
+  },
 });
 
 export const K8S_LINTS = [
