@@ -102,10 +102,8 @@ export function collectInputs(paths: string[]): { files: InputFile[]; errors: { 
     }
     if (st.isDirectory()) {
       const id = `${st.dev}:${st.ino}`;
-      if (seenDirs.has(id)) {
-        if (!explicit) errors.push({ path: p, error: 'directory already visited (symbolic link cycle), skipped' });
-        return;
-      }
+      // Already walked (a symbolic link cycle, or two links to one folder): once is enough.
+      if (seenDirs.has(id)) return;
       seenDirs.add(id);
       let names: string[];
       try {

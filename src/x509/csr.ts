@@ -376,6 +376,23 @@ export function profileFromCsr(csr: Csr, validity: Validity, overrides: Partial<
   return { ...p, ...overrides, validity };
 }
 
+/** Most subjectAltNames and subject attributes a signed certificate may carry (real ones: a few hundred). */
+export const MAX_SIGN_SANS = 10_000;
+export const MAX_SIGN_NAME_ATTRIBUTES = 256;
+
+function checkSignBudget(csr: Csr): void {
+  const s = csr.sans;
+  const sans = s.dns.length + s.ip.length + s.email.length + s.uri.length;
+  if (sans > MAX_SIGN_SANS)
+    throw new InputError(`too large: the certificate request asks for ${sans} subjectAltNames, over the limit of ${MAX_SIGN_SANS}`);
+  let attrs = 0;
+  for (const rdn of csr.subjectRdns) attrs += rdn.length;
+  if (attrs > MAX_SIGN_NAME_ATTRIBUTES)
+    throw new InputError(
+      `too large: the certificate request's subject has ${attrs} attributes, over the limit of ${MAX_SIGN_NAME_ATTRIBUTES}`,
+    );
+}
+
 /** Issue a certificate for a CSR's key. Refuses requests without proof of possession. */
 export function signCsr(req: SignCsrRequest): Certificate {
   const { csr } = req;
@@ -383,6 +400,7 @@ export function signCsr(req: SignCsrRequest): Certificate {
     throw new InputError('certificate request signature does not verify: no proof of possession of its key, refusing to sign');
   const extError = csr.extensionRequestError;
   if (extError !== undefined) throw new InputError(`certificate request has a malformed extensionRequest (${extError}), refusing to sign`);
+  checkSignBudget(csr);
   const proposed = profileFromCsr(csr, req.validity, req.overrides);
   const profile = req.policy ? req.policy(csr, proposed) : proposed;
   if (!profile || typeof profile !== 'object') throw new Error('CSR policy must return a CertProfile or throw');

@@ -359,6 +359,11 @@ function header(tag: number, len: number): Uint8Array {
 }
 
 export function tlv(tag: number, ...parts: Uint8Array[]): Uint8Array {
+  return tlvList(tag, parts);
+}
+
+/** tlv over an array: no argument spreading, so 200k children cannot overflow the call stack. */
+export function tlvList(tag: number, parts: readonly Uint8Array[]): Uint8Array {
   let len = 0;
   for (const p of parts) len += p.length;
   const h = header(tag, len);
@@ -372,12 +377,13 @@ export function tlv(tag: number, ...parts: Uint8Array[]): Uint8Array {
   return out;
 }
 
-export const seq = (...parts: Uint8Array[]): Uint8Array => tlv(TAG.SEQUENCE, ...parts);
+export const seq = (...parts: Uint8Array[]): Uint8Array => tlvList(TAG.SEQUENCE, parts);
+export const seqList = (parts: readonly Uint8Array[]): Uint8Array => tlvList(TAG.SEQUENCE, parts);
 
 /** SET OF: DER requires the elements sorted by their encodings. */
 export function setOf(...parts: Uint8Array[]): Uint8Array {
   const sorted = parts.length > 1 ? [...parts].sort(compareBytes) : parts;
-  return tlv(TAG.SET, ...sorted);
+  return tlvList(TAG.SET, sorted);
 }
 
 export function compareBytes(a: Uint8Array, b: Uint8Array): number {

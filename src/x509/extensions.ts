@@ -21,6 +21,7 @@ import {
   oid,
   parse,
   seq,
+  seqList,
   TAG,
 } from './der.ts';
 import { decodeName, encodeName, parseDn, rdnsToString } from './name.ts';
@@ -366,7 +367,7 @@ export function encodeKeyUsage(ku: readonly KeyUsage[]): Uint8Array {
 }
 
 export function encodeExtKeyUsage(oids: readonly string[]): Uint8Array {
-  return seq(...oids.map((o) => oid(o)));
+  return seqList(oids.map((o) => oid(o)));
 }
 
 export function encodeSans(s: Partial<SubjectAltNames>): Uint8Array {
@@ -375,7 +376,7 @@ export function encodeSans(s: Partial<SubjectAltNames>): Uint8Array {
   for (const v of s.ip ?? []) parts.push(encodeGeneralName({ type: 'ip', value: v }));
   for (const v of s.email ?? []) parts.push(encodeGeneralName({ type: 'email', value: v }));
   for (const v of s.uri ?? []) parts.push(encodeGeneralName({ type: 'uri', value: v }));
-  return seq(...parts);
+  return seqList(parts);
 }
 
 export function encodeAki(keyId: Uint8Array): Uint8Array {

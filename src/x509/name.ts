@@ -1,7 +1,7 @@
 // Distinguished names: decode to attributes and an RFC 4514 string; encode from either.
 
 import { InputError } from '../common/errors.ts';
-import { decodeOid, decodeString, ia5, isPrintable, type Node, oid, printable, readNode, seq, setOf, utf8 } from './der.ts';
+import { decodeOid, decodeString, ia5, isPrintable, type Node, oid, printable, readNode, seq, seqList, setOf, utf8 } from './der.ts';
 import { attrOid, attrShortName, OID } from './oids.ts';
 
 export interface NameAttribute {
@@ -142,5 +142,5 @@ function encodeValue(type: string, value: string): Uint8Array {
 }
 
 export function encodeName(rdns: Rdns): Uint8Array {
-  return seq(...rdns.map((rdn) => setOf(...rdn.map((a) => seq(oid(a.type), encodeValue(a.type, a.value))))));
+  return seqList(rdns.map((rdn) => setOf(...rdn.map((a) => seq(oid(a.type), encodeValue(a.type, a.value))))));
 }
