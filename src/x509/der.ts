@@ -230,9 +230,18 @@ export function decodeString(n: Node): string {
     case TAG.UTF8_STRING:
       return utf8Decoder.decode(v);
     case TAG.BMP_STRING: {
-      // UTF-16BE; a lone surrogate is kept as the code unit (JSON output escapes it), an odd byte dropped.
+      // UCS-2 (UTF-16BE in practice): pairs of surrogates combine, a lone surrogate is shown as \u{...}
+      // like an invalid UniversalString value; an odd trailing byte is dropped.
       const parts: string[] = [];
-      for (let i = 0; i + 1 < v.length; i += 2) parts.push(String.fromCharCode(((v[i] as number) << 8) | (v[i + 1] as number)));
+      for (let i = 0; i + 1 < v.length; i += 2) {
+        const u = ((v[i] as number) << 8) | (v[i + 1] as number);
+        const next = i + 3 < v.length ? ((v[i + 2] as number) << 8) | (v[i + 3] as number) : -1;
+        if (u >= 0xd800 && u <= 0xdbff && next >= 0xdc00 && next <= 0xdfff) {
+          parts.push(String.fromCharCode(u, next));
+          i += 2;
+        } else if (u >= 0xd800 && u <= 0xdfff) parts.push(`\\u{${u.toString(16)}}`);
+        else parts.push(String.fromCharCode(u));
+      }
       return parts.join('');
     }
     case TAG.UNIVERSAL_STRING: {
