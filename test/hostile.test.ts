@@ -13,6 +13,8 @@ import type { Rdns } from '../src/x509/name.ts';
 import {
   claimedIterationsKeyPem,
   decoys,
+  duplicateEntriesCrl,
+  duplicateExtensionsCert,
   encryptedKeyPem,
   hugeCrlNumber,
   hugeRsaCert,
@@ -35,6 +37,8 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const HEAP_MB = 512;
 /** Hang guard only (the 2-core machine is shared): a run that needs this long has a quadratic loop. */
 const HANG_GUARD_MS = 120_000;
+/** The test's own hang guard: several CLI runs on a loaded machine. */
+const SLOW = { timeout: 600_000 };
 
 interface Run {
   code: number | null;
@@ -79,7 +83,7 @@ const write = (name: string, data: string | Uint8Array): string => {
 const ca = makeCa('CN=Hostile Root');
 
 describe('item 6: names in every string type decode without throwing', () => {
-  it('a UniversalString CN above U+10FFFF or a surrogate is shown escaped; one such file does not stop a directory', () => {
+  it('a UniversalString CN above U+10FFFF or a surrogate is shown escaped; one such file does not stop a directory', SLOW, () => {
     mkdirSync(join(dir, 'six'));
     writeFileSync(join(dir, 'six', 'a-bad.der'), universalStringCert(ca, 0x110000));
     writeFileSync(join(dir, 'six', 'b-surrogate.der'), universalStringCert(ca, 0xd800));
@@ -98,7 +102,7 @@ describe('item 6: names in every string type decode without throwing', () => {
 });
 
 describe('item 7: huge name lists', () => {
-  it('200k SANs under a name constraint: verify answers (bounded output), 3000 x 3000 is refused as too large', () => {
+  it('200k SANs under a name constraint: verify answers (bounded output), 3000 x 3000 is refused as too large', SLOW, () => {
     const nc = makeCa('CN=NC CA', ca, { nameConstraints: { permitted: { dns: ['example.com'] } } });
     const kp = generateKey('ecdsa-p256');
     const many = issueCertificate({
@@ -129,7 +133,7 @@ describe('item 7: huge name lists', () => {
     expectRefused(cli(['verify', 'wide-leaf.pem', '--roots', 'root.pem', '--intermediates', 'wide-ca.pem']), /too large.*comparisons/);
   });
 
-  it('cert sign refuses a CSR with 200k SANs or 200k subject attributes as too large', () => {
+  it('cert sign refuses a CSR with 200k SANs or 200k subject attributes as too large', SLOW, () => {
     const kp = generateKey('ecdsa-p256');
     write('ca.key', ca.kp.privateKey.export({ type: 'pkcs8', format: 'pem' }) as string);
     write('ca.pem', ca.cert.toPem());
@@ -151,11 +155,11 @@ describe('item 7: huge name lists', () => {
 });
 
 describe('item 8 and 12: stdin, FIFOs, devices, symlinked volumes', () => {
-  it('stdin larger than the file cap is refused in one line', () => {
+  it('stdin larger than the file cap is refused in one line', SLOW, () => {
     expectRefused(cli(['inspect', '-'], { input: Buffer.alloc(65 * 1024 * 1024, 0x41) }), /stdin: too large/);
   });
 
-  it('/dev/zero as stdin is refused, not an out-of-memory abort', () => {
+  it('/dev/zero as stdin is refused, not an out-of-memory abort', SLOW, () => {
     const r = spawnSync('bash', ['-c', `exec "$0" --max-old-space-size=${HEAP_MB} "$1" inspect - < /dev/zero`, node, main], {
       encoding: 'utf8',
       timeout: HANG_GUARD_MS,
@@ -163,7 +167,7 @@ describe('item 8 and 12: stdin, FIFOs, devices, symlinked volumes', () => {
     expectRefused({ code: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr }, /stdin: too large/);
   });
 
-  it('a device or a FIFO named as input exits 2 with one line', () => {
+  it('a device or a FIFO named as input exits 2 with one line', SLOW, () => {
     expectRefused(cli(['inspect', '/dev/zero']), /character device/);
     const fifo = join(dir, 'fifo');
     execFileSync('mkfifo', [fifo]);
@@ -171,7 +175,7 @@ describe('item 8 and 12: stdin, FIFOs, devices, symlinked volumes', () => {
     expectRefused(cli(['lint', fifo]), /FIFO/);
   });
 
-  it('reads a Kubernetes Secret volume (symlinks into ..data) once per logical file, and survives a symlink loop', () => {
+  it('reads a Kubernetes Secret volume (symlinks into ..data) once per logical file, and survives a symlink loop', SLOW, () => {
     const vol = join(dir, 'secret-volume');
     const stamp = '..2026_12_01_14_00_00.123456789';
     mkdirSync(join(vol, stamp), { recursive: true });
@@ -193,19 +197,33 @@ describe('item 8 and 12: stdin, FIFOs, devices, symlinked volumes', () => {
 });
 
 describe('item 9: no quadratic or unbounded work', () => {
-  it('a PEM of a million tiny blocks is scanned (linear) and refused in one line', () => {
+  it('a PEM of a million tiny blocks is scanned (linear) and refused in one line', SLOW, () => {
     write('tiny.pem', tinyPemBlocks(1_000_000));
     expectRefused(cli(['inspect', 'tiny.pem']), /unsupported PEM label 'X'/);
   });
 
-  it('a CRL whose cRLNumber is a 400 KB INTEGER', () => {
+  it('a CRL whose cRLNumber is a 400 KB INTEGER', SLOW, () => {
     write('big-number.crl', hugeCrlNumber(ca, 400_000));
     const r = cli(['inspect', 'big-number.crl', '-o', 'json']);
     expectFinished(r, [0, 2]);
     expect(r.stdout + r.stderr).toMatch(/INTEGER too large/);
   });
 
-  it('an 8 MB RSA modulus in lint is reported as too large, the other certificates are linted', () => {
+  it('100k extensions are refused as too many; a CRL listing one serial 100k times is read', SLOW, () => {
+    write('dup-ext.der', duplicateExtensionsCert(ca, 100_000));
+    expectRefused(cli(['inspect', 'dup-ext.der']), /too many extensions/);
+    const lint = cli(['lint', 'dup-ext.der', '-o', 'json']);
+    expectFinished(lint, [1]);
+    expect(lint.stdout).toMatch(/x509\.der\.malformed/);
+    write('dup-entries.crl', duplicateEntriesCrl(ca, 100_000));
+    const c = cli(['inspect', 'dup-entries.crl', '-o', 'json']);
+    expectFinished(c, [0]);
+    const crl = JSON.parse(c.stdout).sources[0].objects[0] as { entries: unknown[]; warnings: string[] };
+    expect(crl.entries).toHaveLength(100_000);
+    expect(crl.warnings.length).toBeLessThanOrEqual(101);
+  });
+
+  it('an 8 MB RSA modulus in lint is reported as too large, the other certificates are linted', SLOW, () => {
     mkdirSync(join(dir, 'rsa'));
     writeFileSync(join(dir, 'rsa', 'huge.der'), hugeRsaCert(ca, 8 * 1024 * 1024));
     writeFileSync(join(dir, 'rsa', 'ok.pem'), makeLeaf(ca, 'CN=ok').toPem());
@@ -216,7 +234,7 @@ describe('item 9: no quadratic or unbounded work', () => {
     expect(JSON.stringify(report.findings)).toMatch(/too large: an RSA modulus of about 67108864 bits/);
   });
 
-  it('10k certificates sharing one key: lint finishes within the heap budget with bounded findings', () => {
+  it('10k certificates sharing one key: lint finishes within the heap budget with bounded findings', SLOW, () => {
     const kp = generateKey('ecdsa-p256');
     const parts: string[] = [];
     for (let i = 0; i < 10_000; i++)
@@ -238,12 +256,12 @@ describe('item 9: no quadratic or unbounded work', () => {
 });
 
 describe('item 10: key-derivation budgets', () => {
-  it('an encrypted PKCS#8 key with 2^31-1 PBKDF2 iterations is refused before deriving', () => {
+  it('an encrypted PKCS#8 key with 2^31-1 PBKDF2 iterations is refused before deriving', SLOW, () => {
     write('iter.key', claimedIterationsKeyPem(2 ** 31 - 1));
     expectRefused(cli(['inspect', 'iter.key', '--password', 'pw']), /iteration count 2147483647 is out of range/);
   });
 
-  it('the budget is per file: many encrypted keys each under the cap still stop at the file budget', () => {
+  it('the budget is per file: many encrypted keys each under the cap still stop at the file budget', SLOW, () => {
     const kp = generateKey('ecdsa-p256');
     const one = encryptedKeyPem(kp, 'pw', 1_500_000);
     write('many-keys.pem', one.repeat(11));
@@ -253,14 +271,14 @@ describe('item 10: key-derivation budgets', () => {
     expectFinished(cli(['inspect', 'one-key.pem', '--password', 'pw']), [0]);
   });
 
-  it('a PKCS#12 with 10 shrouded bags at 1.9M iterations each is refused at the file budget', () => {
+  it('a PKCS#12 with 10 shrouded bags at 1.9M iterations each is refused at the file budget', SLOW, () => {
     write('bags.p12', manyBagPkcs12(generateKey('ecdsa-p256'), 'pw', 10, 1_900_000));
     expectRefused(cli(['inspect', 'bags.p12', '--password', 'pw']), /too large: .*per-file budget/);
   });
 });
 
 describe('item 11: decoys cannot hide a valid path', () => {
-  it('64 certificates with the intermediate name and SKI placed first: the chain is still trusted', () => {
+  it('64 certificates with the intermediate name and SKI placed first: the chain is still trusted', SLOW, () => {
     const inter = makeCa('CN=Real Intermediate', ca);
     const leaf = makeLeaf(inter, 'CN=svc', { dns: ['svc.example'] });
     write('decoy-leaf.pem', leaf.toPem());
@@ -280,7 +298,7 @@ describe('item 11: decoys cannot hide a valid path', () => {
 });
 
 describe('item 12: signature BIT STRING unused bits', () => {
-  it('unused bits 9 is not DER: refused; unused bits 1 never verifies (openssl refuses it too)', () => {
+  it('unused bits 9 is not DER: refused; unused bits 1 never verifies (openssl refuses it too)', SLOW, () => {
     write('root.pem', ca.cert.toPem());
     const leaf = makeLeaf(ca, 'CN=bits', { dns: ['bits.example'] });
     write('bits0.pem', leaf.toPem());

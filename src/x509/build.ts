@@ -3,7 +3,7 @@
 import { createHash, type KeyObject, randomFillSync } from 'node:crypto';
 import { InputError } from '../common/errors.ts';
 import { Certificate } from './certificate.ts';
-import { bitString, bitStringBytes, explicit, integer, octetString, parse, seq, time } from './der.ts';
+import { bitString, bitStringBytes, explicit, integer, octetString, parse, seq, seqList, time } from './der.ts';
 import {
   type AuthorityInfoAccess,
   type Extension,
@@ -170,7 +170,7 @@ export function issueCertificate(req: IssueRequest): Certificate {
     seq(time(notBefore), time(notAfter)),
     subject,
     spki,
-    ...(exts.length ? [explicit(3, seq(...exts.map(encodeExtension)))] : []),
+    ...(exts.length ? [explicit(3, seqList(exts.map(encodeExtension)))] : []),
   );
   const sig = signer.sign(tbs);
   const der = seq(tbs, signer.algorithmId, bitString(sig));

@@ -2,7 +2,20 @@
 // ones; names, extensions and hashes are decoded on first access and cached.
 import { hash, type KeyObject } from 'node:crypto';
 import { InputError } from '../common/errors.ts';
-import { DerError, decodeBool, decodeOid, decodeSmallInt, decodeTime, derIssues, type Node, oid as oidTlv, readNode, TAG } from './der.ts';
+import {
+  DerError,
+  decodeBool,
+  decodeOid,
+  decodeSmallInt,
+  decodeTime,
+  derIssues,
+  MAX_EXTENSIONS,
+  type Node,
+  oid as oidTlv,
+  pushWarning,
+  readNode,
+  TAG,
+} from './der.ts';
 import {
   type AuthorityInfoAccess,
   type BasicConstraints,
@@ -122,10 +135,11 @@ export class Certificate extends SignedObject {
 
     // Cheap structural warnings: anything heavier belongs to the lint engine.
     if (this.signatureAlgorithmOid !== this.tbsSignatureAlgorithmOid)
-      this.warnings.push(
+      pushWarning(
+        this.warnings,
         `signature algorithm mismatch: outer ${sigAlgName(this.signatureAlgorithmOid)}, inside TBS ${sigAlgName(this.tbsSignatureAlgorithmOid)}`,
       );
-    if (version < 3 && exts) this.warnings.push(`version ${version} certificate carries extensions`);
+    if (version < 3 && exts) pushWarning(this.warnings, `version ${version} certificate carries extensions`);
   }
 
   // ---------- encoding ----------
@@ -229,7 +243,7 @@ export class Certificate extends SignedObject {
       try {
         this._keyInfo = describeSpki(this.spkiNode);
       } catch (e) {
-        this.warnings.push(`unreadable public key: ${(e as Error).message}`);
+        pushWarning(this.warnings, `unreadable public key: ${(e as Error).message}`);
         this._keyInfo = { algorithm: 'unreadable' };
       }
     }
@@ -252,8 +266,16 @@ export class Certificate extends SignedObject {
   get extensions(): RawExtension[] {
     if (this._exts) return this._exts;
     const out: RawExtension[] = [];
+    const seen = new Set<string>();
+    const dup = new Set<string>();
     if (this.extsNode) {
-      for (const e of this.extsNode.children()) {
+      const list = this.extsNode;
+      for (let pos = list.valueStart; pos < list.end; ) {
+        // Walked in place (not children()): the budget must stop before a million nodes are built.
+        const e = readNode(list.buf, pos, list.end);
+        pos = e.end;
+        if (out.length >= MAX_EXTENSIONS)
+          throw new DerError(`too many extensions (more than ${MAX_EXTENSIONS}): too large to process`, e.start);
         const first = e.child(0);
         const o = decodeOid(first);
         const second = e.after(first);
@@ -261,11 +283,15 @@ export class Certificate extends SignedObject {
         let valueNode = second;
         if (second.tag === TAG.BOOLEAN) {
           critical = decodeBool(second);
-          if (!critical) this.warnings.push(`extension ${extName(o)} encodes critical=FALSE explicitly (not DER)`);
+          if (!critical) pushWarning(this.warnings, `extension ${extName(o)} encodes critical=FALSE explicitly (not DER)`);
           valueNode = e.after(second);
         }
         valueNode.expect(TAG.OCTET_STRING, `extension ${o} value`);
-        for (const prev of out) if (prev.oid === o) this.warnings.push(`duplicate extension ${extName(o)}`);
+        // One warning per repeated OID, found with a set: a list of a million copies must stay linear.
+        if (seen.has(o)) {
+          if (!dup.has(o)) pushWarning(this.warnings, `duplicate extension ${extName(o)}`);
+          dup.add(o);
+        } else seen.add(o);
         out.push({ oid: o, critical, value: valueNode.value });
       }
     }
@@ -322,7 +348,7 @@ export class Certificate extends SignedObject {
       return f(extValue(e.value));
     } catch (err) {
       const w = `malformed ${extName(o)} extension: ${(err as Error).message}`;
-      if (!this.warnings.includes(w)) this.warnings.push(w);
+      if (!this.warnings.includes(w)) pushWarning(this.warnings, w);
       return undefined;
     }
   }

@@ -14,6 +14,7 @@ import {
   explicit,
   integer,
   type Node,
+  pushWarning,
   readNode,
   seq,
   TAG,
@@ -188,13 +189,14 @@ export class Crl extends SignedObject {
     this.extsNode = exts;
 
     if (this.signatureAlgorithmOid !== this.tbsSignatureAlgorithmOid)
-      this.warnings.push(
+      pushWarning(
+        this.warnings,
         `signature algorithm mismatch: outer ${sigAlgName(this.signatureAlgorithmOid)}, inside TBS ${sigAlgName(this.tbsSignatureAlgorithmOid)}`,
       );
-    if (version > 2) this.warnings.push(`unknown CRL version ${version}`);
-    if (version < 2 && exts) this.warnings.push('version 1 CRL carries extensions');
-    if (revoked && revoked.length === 0) this.warnings.push('empty revokedCertificates list (RFC 5280: omit it instead)');
-    if (this.nextUpdate === undefined) this.warnings.push('no nextUpdate (RFC 5280 requires it)');
+    if (version > 2) pushWarning(this.warnings, `unknown CRL version ${version}`);
+    if (version < 2 && exts) pushWarning(this.warnings, 'version 1 CRL carries extensions');
+    if (revoked && revoked.length === 0) pushWarning(this.warnings, 'empty revokedCertificates list (RFC 5280: omit it instead)');
+    if (this.nextUpdate === undefined) pushWarning(this.warnings, 'no nextUpdate (RFC 5280 requires it)');
   }
 
   // ---------- issuer ----------
@@ -287,7 +289,7 @@ export class Crl extends SignedObject {
         if (inv !== undefined) entry.invalidityDate = inv;
         for (const x of exts)
           if (x.critical && !KNOWN_CRL_ENTRY_EXTENSIONS.has(x.oid)) unknown.push({ oid: x.oid, serialNumber: entry.serialNumber });
-        for (const m of w) this.warnings.push(`entry ${entry.serialNumber}: ${m}`);
+        for (const m of w) pushWarning(this.warnings, `entry ${entry.serialNumber}: ${m}`);
       }
       out.push(entry);
     }
@@ -301,7 +303,7 @@ export class Crl extends SignedObject {
     if (!this._index) {
       const m = new Map<string, CrlEntry>();
       for (const e of this.entries) {
-        if (m.has(e.serialNumber)) this.warnings.push(`serial ${e.serialNumber} listed more than once`);
+        if (m.has(e.serialNumber)) pushWarning(this.warnings, `serial ${e.serialNumber} listed more than once`);
         else m.set(e.serialNumber, e);
       }
       this._index = m;

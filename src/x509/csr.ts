@@ -15,6 +15,7 @@ import {
   type Node,
   oid,
   printable,
+  pushWarning,
   readNode,
   seq,
   setOf,
@@ -85,9 +86,9 @@ export class Csr extends SignedObject {
     if (pos < info.end) {
       this.attrsNode = readNode(der, pos, info.end).expect(0xa0, 'attributes');
       pos = this.attrsNode.end;
-    } else this.warnings.push('attributes field missing (RFC 2986 requires it, even when empty)');
+    } else pushWarning(this.warnings, 'attributes field missing (RFC 2986 requires it, even when empty)');
     if (pos !== info.end) throw new DerError('trailing data in certificationRequestInfo', pos);
-    if (this.version !== 1) this.warnings.push(`unknown CSR version ${this.version}`);
+    if (this.version !== 1) pushWarning(this.warnings, `unknown CSR version ${this.version}`);
   }
 
   // ---------- subject and key ----------
@@ -170,13 +171,13 @@ export class Csr extends SignedObject {
     let exts: Extension[] = [];
     try {
       const reqs = this.rawAttributes.filter((a) => a.oid === OID.extensionRequest);
-      if (reqs.length > 1) this.warnings.push('more than one extensionRequest attribute: using the first');
+      if (reqs.length > 1) pushWarning(this.warnings, 'more than one extensionRequest attribute: using the first');
       const values = reqs[0]?.values ?? [];
-      if (values.length > 1) this.warnings.push('extensionRequest has more than one value: using the first');
+      if (values.length > 1) pushWarning(this.warnings, 'extensionRequest has more than one value: using the first');
       if (values[0]) exts = decodeExtensionList(values[0], this.warnings);
     } catch (e) {
       this._extError = (e as Error).message;
-      this.warnings.push(`malformed extensionRequest: ${this._extError}`);
+      pushWarning(this.warnings, `malformed extensionRequest: ${this._extError}`);
       exts = [];
     }
     this._exts = exts;

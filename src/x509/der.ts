@@ -576,4 +576,18 @@ function walkDer(buf: Uint8Array, pos: number, limit: number, out: string[], dep
     }
     pos = end;
   }
+
+/** Most extensions one certificate, CRL, CRL entry or CSR may carry (real ones: under 20). */
+export const MAX_EXTENSIONS = 1024;
+
+// ---------- warnings ----------
+
+/** Warnings kept per object: a crafted object of a million duplicate parts must not make a million messages. */
+export const MAX_OBJECT_WARNINGS = 100;
+
+/** Add a warning once; past MAX_OBJECT_WARNINGS, one closing note and nothing more. */
+export function pushWarning(list: string[], w: string): void {
+  if (list.length < MAX_OBJECT_WARNINGS) {
+    if (!list.includes(w)) list.push(w);
+  } else if (list.length === MAX_OBJECT_WARNINGS) list.push('further warnings omitted');
 }

@@ -15,11 +15,14 @@ import {
   implicit,
   implicitConstructed,
   integer,
+  MAX_EXTENSIONS,
   type Node,
   namedBits,
   octetString,
   oid,
   parse,
+  pushWarning,
+  readNode,
   seq,
   seqList,
   TAG,
@@ -305,19 +308,24 @@ export function extValue(octets: Uint8Array): Node {
 export function decodeExtensionList(exts: Node, warnings: string[]): Extension[] {
   const out: Extension[] = [];
   const seen = new Set<string>();
-  for (const e of exts.expect(TAG.SEQUENCE, 'extensions').children()) {
+  exts.expect(TAG.SEQUENCE, 'extensions');
+  for (let pos = exts.valueStart; pos < exts.end; ) {
+    const e = readNode(exts.buf, pos, exts.end);
+    pos = e.end;
+    if (out.length >= MAX_EXTENSIONS)
+      throw new DerError(`too many extensions (more than ${MAX_EXTENSIONS}): too large to process`, e.start);
     e.expect(TAG.SEQUENCE, 'extension');
     const o = decodeOid(e.child(0).expect(TAG.OID, 'extension id'));
     let valueNode = e.child(1);
     let critical = false;
     if (valueNode.tag === TAG.BOOLEAN) {
       critical = decodeBool(valueNode);
-      if (!critical) warnings.push(`extension ${extName(o)} encodes critical=FALSE explicitly (not DER)`);
+      if (!critical) pushWarning(warnings, `extension ${extName(o)} encodes critical=FALSE explicitly (not DER)`);
       valueNode = e.child(2);
     }
     valueNode.expect(TAG.OCTET_STRING, `extension ${o} value`);
     if (valueNode.end !== e.end) throw new DerError(`trailing data in extension ${o}`, valueNode.end);
-    if (seen.has(o)) warnings.push(`duplicate extension ${extName(o)}`);
+    if (seen.has(o)) pushWarning(warnings, `duplicate extension ${extName(o)}`);
     seen.add(o);
     out.push({ oid: o, critical, value: valueNode.value });
   }
@@ -332,7 +340,7 @@ export function decodeExtensionValue<T>(exts: readonly Extension[], o: string, f
     return f(extValue(e.value));
   } catch (err) {
     const w = `malformed ${extName(o)} extension: ${(err as Error).message}`;
-    if (!warnings.includes(w)) warnings.push(w);
+    if (!warnings.includes(w)) pushWarning(warnings, w);
     return undefined;
   }
 }

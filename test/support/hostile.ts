@@ -172,3 +172,30 @@ export function decoys(root: Ca, real: Certificate, n: number): Certificate[] {
 }
 
 export const pem = (c: Certificate | Uint8Array): string => (c instanceof Cert ? c.toPem() : new Cert(c).toPem());
+
+/** A certificate carrying `n` copies of one (unknown, non-critical) extension. */
+export function duplicateExtensionsCert(ca: Ca, n: number): Uint8Array {
+  const kp = generateKey('ecdsa-p256');
+  const ext = { oid: '1.3.6.1.4.1.99999.1', critical: false, value: new Uint8Array(0) };
+  return issueCertificate({
+    profile: { subject: 'CN=dup-ext', validity: { days: 5 }, extraExtensions: Array.from({ length: n }, () => ext) },
+    publicKey: kp.publicKey,
+    issuer: { cert: ca.cert, key: ca.kp.privateKey },
+  }).der;
+}
+
+/** A CRL listing one serial `n` times, built by hand (the writer would refuse). */
+export function duplicateEntriesCrl(ca: Ca, n: number): Uint8Array {
+  const signer = signerFor(ca.kp.privateKey);
+  const now = Date.now();
+  const entry = seq(integer(5), time(new Date(now - 60000)));
+  const tbs = seq(
+    integer(1),
+    signer.algorithmId,
+    ca.cert.subjectRaw,
+    time(new Date(now - 60000)),
+    time(new Date(now + 86400000)),
+    seqList(Array.from({ length: n }, () => entry)),
+  );
+  return seq(tbs, signer.algorithmId, bitString(signer.sign(tbs)));
+}
