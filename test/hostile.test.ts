@@ -165,6 +165,8 @@ describe('item 8 and 12: stdin, FIFOs, devices, symlinked volumes', () => {
       timeout: HANG_GUARD_MS,
     });
     expectRefused({ code: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr }, /stdin: too large/);
+    const d = spawnSync('bash', ['-c', 'exec "$0" "$1" inspect - < /', node, main], { encoding: 'utf8', timeout: HANG_GUARD_MS });
+    expectRefused({ code: d.status, signal: d.signal, stdout: d.stdout, stderr: d.stderr }, /stdin: .*directory/);
   });
 
   it('a device or a FIFO named as input exits 2 with one line', SLOW, () => {

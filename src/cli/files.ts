@@ -88,7 +88,13 @@ export function collectInputs(paths: string[]): { files: InputFile[]; errors: { 
       errors.push({ path: p, error: msg });
     };
     if (p === '-') {
-      const data = readCapped(0, 'stdin', MAX_FILE);
+      let data: Uint8Array;
+      try {
+        data = readCapped(0, 'stdin', MAX_FILE);
+      } catch (e) {
+        if (e instanceof InputError) throw e;
+        throw new InputError(`stdin: ${errText(e)}`);
+      }
       account(p, data.length);
       files.push({ path: '-', data });
       return;
