@@ -43,6 +43,8 @@ const q = (s: string): string => `\`${s === '' ? '(empty name)' : s}\``;
  * signature check. A pool with more than this many CAs of one name is refused as too large.
  */
 export const MAX_ISSUER_CANDIDATES = 1024;
+/** Most signature checks one path build may make (a crafted mesh of same-name CAs is refused, not walked for minutes). */
+export const MAX_SIGNATURE_CHECKS = 8192;
 
 export function buildPaths(leaf: Certificate, index: TrustIndex, opts: BuildOptions): RawPath[] {
   const out: RawPath[] = [];
@@ -55,6 +57,14 @@ export function buildPaths(leaf: Certificate, index: TrustIndex, opts: BuildOpti
   // whose key verifies is followed first, and rejected same-name candidates (rotated CAs, decoys
   // carrying the issuer's name and key identifier) are recorded only with the budget left over. So 64
   // decoys ahead of the real intermediate cannot crowd out the valid path.
+  let checks = 0;
+  const verify = (c: Certificate, key: Anchor['publicKey'], keySha256: string): boolean => {
+    if (++checks > MAX_SIGNATURE_CHECKS)
+      throw new InputError(
+        `too large: building paths for ${q(leaf.subject)} needs more than ${MAX_SIGNATURE_CHECKS} signature checks (too many same-name CAs in the pool)`,
+      );
+    return opts.sigCache.verify(c, key, keySha256);
+  };
   const walk = (path: Certificate[], ids: Set<string>): void => {
     if (out.length >= opts.maxPaths) return;
     const c = path[path.length - 1] as Certificate;
@@ -79,7 +89,7 @@ export function buildPaths(leaf: Certificate, index: TrustIndex, opts: BuildOpti
         found = true;
         continue;
       }
-      if (opts.sigCache.verify(c, a.publicKey, a.spkiSha256)) {
+      if (verify(c, a.publicKey, a.spkiSha256)) {
         goodAnchors.push(a);
         found = true;
       } else if (named) {
@@ -98,7 +108,7 @@ export function buildPaths(leaf: Certificate, index: TrustIndex, opts: BuildOpti
         rejected.push(sameNameOtherKey(c, step, i.subject, i, i.subjectKeyId));
         continue;
       }
-      if (!opts.sigCache.verify(c, i.publicKey, i.spkiSha256)) {
+      if (!verify(c, i.publicKey, i.spkiSha256)) {
         const sp = opts.signatureProblem?.(c);
         if (sp) {
           rejected.push({ code: sp.code, step, detail: sp.why, message: `the signature of ${q(c.subject)} cannot be checked: ${sp.why}`, other: i });
