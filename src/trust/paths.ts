@@ -96,8 +96,15 @@ export function buildPaths(leaf: Certificate, index: TrustIndex, opts: BuildOpti
         found = true;
         const sp = opts.signatureProblem?.(c);
         if (sp)
-          rejected.push({ code: sp.code, step, detail: sp.why, message: `the signature of ${q(c.subject)} cannot be checked: ${sp.why}`, other: a });
-        else rejected.push(aki !== undefined && aki === a.keyId ? badSignature(c, step, a.label, a) : sameNameOtherKey(c, step, a.label, a));
+          rejected.push({
+            code: sp.code,
+            step,
+            detail: sp.why,
+            message: `the signature of ${q(c.subject)} cannot be checked: ${sp.why}`,
+            other: a,
+          });
+        else
+          rejected.push(aki !== undefined && aki === a.keyId ? badSignature(c, step, a.label, a) : sameNameOtherKey(c, step, a.label, a));
       }
     }
 
@@ -111,7 +118,13 @@ export function buildPaths(leaf: Certificate, index: TrustIndex, opts: BuildOpti
       if (!verify(c, i.publicKey, i.spkiSha256)) {
         const sp = opts.signatureProblem?.(c);
         if (sp) {
-          rejected.push({ code: sp.code, step, detail: sp.why, message: `the signature of ${q(c.subject)} cannot be checked: ${sp.why}`, other: i });
+          rejected.push({
+            code: sp.code,
+            step,
+            detail: sp.why,
+            message: `the signature of ${q(c.subject)} cannot be checked: ${sp.why}`,
+            other: i,
+          });
           continue;
         }
         rejected.push(

@@ -576,6 +576,7 @@ function walkDer(buf: Uint8Array, pos: number, limit: number, out: string[], dep
     }
     pos = end;
   }
+}
 
 /** Most extensions one certificate, CRL, CRL entry or CSR may carry (real ones: under 20). */
 export const MAX_EXTENSIONS = 1024;

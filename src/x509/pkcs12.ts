@@ -1,6 +1,6 @@
 // PKCS#12 (RFC 7292). Reads what OpenSSL (default and -legacy), Java keytool and Windows write; writes
 // either the OpenSSL 3 default ('modern') or 3DES with a SHA-1 MAC ('legacy', for Java 8 and older keytool).
-import { createHash, createHmac, createPrivateKey, type KeyObject, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, createPrivateKey, type KeyObject, pbkdf2Sync, randomBytes, timingSafeEqual } from 'node:crypto';
 import { InputError } from '../common/errors.ts';
 import { berToDer } from './ber.ts';
 import { Certificate } from './certificate.ts';
