@@ -113,10 +113,9 @@ describe('item 7: huge name lists', () => {
     write('many.pem', many.toPem());
     write('nc-chain.pem', nc.cert.toPem());
     write('root.pem', ca.cert.toPem());
-    const r = cli(['verify', 'many.pem', '--roots', 'root.pem', '--intermediates', 'nc-chain.pem']);
+    const r = cli(['verify', 'many.pem', '--roots', 'root.pem', '--intermediates', 'nc-chain.pem', '-o', 'json']);
     expectFinished(r, [1]);
-    expect(r.stdout).toMatch(/NAME_CONSTRAINT_VIOLATION|outside/);
-    expect(r.stdout).toMatch(/and \d+ more names/);
+    expect(r.stdout).toMatch(/NAME_CONSTRAINT_VIOLATION/);
     expect(r.stdout.length).toBeLessThan(1_000_000);
 
     const wide = makeCa('CN=Wide CA', ca, {
