@@ -108,6 +108,13 @@ export function buildPaths(leaf: Certificate, index: TrustIndex, opts: BuildOpti
       }
     }
 
+    // A self-signed certificate that no anchor's key verifies is the end of its path: its own key signed it,
+    // so no other same-name CA can be its issuer. Report it as the untrusted root it is (openssl: error 19).
+    if (path.length > 1 && goodAnchors.length === 0 && c.selfIssued && c.selfSigned) {
+      if (out.length < opts.maxPaths) out.push({ certs: path, failure: notFound(c, step, index) });
+      return;
+    }
+
     for (const i of sortIssuers(issuers, aki)) {
       if (identityOf(i) === identityOf(c)) continue;
       found = true;

@@ -163,11 +163,15 @@ export function verifyChain(opts: VerifyOptions): VerifyResult {
   };
 }
 
-// Best first: trusted, then reached an anchor, then fewest problems, then shortest.
+// Best first: trusted, then reached an anchor, then a chain of good signatures up to a self-signed root
+// nobody trusts (what openssl reports as error 19, and the truest diagnosis of a rogue CA), then fewest
+// problems, then shortest.
 function rank(a: Candidate, b: Candidate): number {
+  const toRoot = (c: Candidate): number => Number(!c.complete && c.failures.some((f) => f.code === 'UNTRUSTED_ROOT'));
   return (
     Number(b.ok) - Number(a.ok) ||
     Number(b.complete) - Number(a.complete) ||
+    toRoot(b) - toRoot(a) ||
     a.failures.length - b.failures.length ||
     a.path.length - b.path.length
   );

@@ -1,0 +1,85 @@
+// A rogue self-signed CA with the cluster CA's name among the intermediates: the diagnosis is the untrusted
+// root it is (openssl: error 19, "self-signed certificate in certificate chain"), not a key mismatch.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { beforeAll, expect, it } from 'vitest';
+
+const CLI = join(import.meta.dirname, '..', 'src', 'cli', 'main.ts');
+const d = mkdtempSync(join(tmpdir(), 'rogue-'));
+const osl = (...a: string[]) => execFileSync('openssl', a, { cwd: d, stdio: 'pipe' }).toString();
+
+beforeAll(() => {
+  for (const ca of ['real', 'rogue'])
+    osl(
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-nodes',
+      '-keyout',
+      `${ca}.key`,
+      '-out',
+      `${ca}.crt`,
+      '-subj',
+      '/CN=kubernetes',
+      '-days',
+      '30',
+      '-addext',
+      'basicConstraints=critical,CA:TRUE',
+      '-addext',
+      'keyUsage=critical,keyCertSign',
+    );
+  osl(
+    'req',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:P-256',
+    '-nodes',
+    '-keyout',
+    'admin.key',
+    '-out',
+    'admin.csr',
+    '-subj',
+    '/CN=admin',
+  );
+  writeFileSync(join(d, 'leaf.ext'), 'extendedKeyUsage=clientAuth\n');
+  osl(
+    'x509',
+    '-req',
+    '-in',
+    'admin.csr',
+    '-CA',
+    'rogue.crt',
+    '-CAkey',
+    'rogue.key',
+    '-out',
+    'admin.crt',
+    '-days',
+    '30',
+    '-extfile',
+    'leaf.ext',
+  );
+});
+
+it('UNTRUSTED_ROOT under every profile, as openssl says', () => {
+  const o = spawnSync('openssl', ['verify', '-CAfile', join(d, 'real.crt'), '-untrusted', join(d, 'rogue.crt'), join(d, 'admin.crt')], {
+    encoding: 'utf8',
+  });
+  expect(o.status).not.toBe(0);
+  expect(o.stdout + o.stderr).toMatch(/error 19 at 1 depth lookup: self-signed certificate in certificate chain/);
+  const r = spawnSync(
+    process.execPath,
+    [CLI, 'verify', join(d, 'admin.crt'), '--roots', join(d, 'real.crt'), '--intermediates', join(d, 'rogue.crt'), '-o', 'json'],
+    { encoding: 'utf8' },
+  );
+  expect(r.status).toBe(1);
+  const doc = JSON.parse(r.stdout);
+  expect(doc.code).toBe('UNTRUSTED_ROOT');
+  expect(doc.profiles.map((p: { code: string }) => p.code)).toEqual(['UNTRUSTED_ROOT', 'UNTRUSTED_ROOT', 'UNTRUSTED_ROOT']);
+  expect(doc.bestPath.map((c: { subject: string }) => c.subject)).toEqual(['CN=admin', 'CN=kubernetes']);
+});
