@@ -18,6 +18,12 @@ export function renderInspect(report: InspectReport): string {
   for (const s of report.sources) {
     out.push(`${s.source}${s.format ? ` (${s.format.toUpperCase()})` : ''}`);
     if (s.error) out.push(`  error: ${s.error}`);
+    if (s.protection) {
+      const it = (n?: number) => (n === undefined ? '' : `, ${n} iterations`);
+      out.push(`  MAC: ${s.protection.mac ? `${s.protection.mac.algorithm}${it(s.protection.mac.iterations)}` : 'none (no integrity check)'}`);
+      for (const e of s.protection.encryption) out.push(`  ${e.what}: ${e.algorithm}${e.prf ? ` (${e.prf})` : ''}${it(e.iterations)}`);
+      if (s.protection.encryption.every((e) => e.what !== 'certificates')) out.push('  certificates: not encrypted');
+    }
     for (const o of s.objects) out.push(...renderObject(o, new Date(report.generatedAt)).map((l) => `  ${l}`));
     for (const w of s.warnings) out.push(`  warning: ${w}`);
     out.push('');

@@ -11,7 +11,7 @@ import { loadPrivateKey, publicKeyFromSpki, sniffPrivateKeyDer } from '../x509/k
 import { WorkBudget } from '../x509/pbe.ts';
 import { looksLikePem, type PemBlock, scanPem } from '../x509/pem.ts';
 import { isPkcs7, readPkcs7 } from '../x509/pkcs7.ts';
-import { isPkcs12, readPkcs12 } from '../x509/pkcs12.ts';
+import { isPkcs12, type Pkcs12Protection, readPkcs12 } from '../x509/pkcs12.ts';
 
 export type Format = 'pem' | 'der' | 'pkcs7' | 'pkcs12' | 'jks' | 'kubeconfig';
 
@@ -30,6 +30,8 @@ export type Found =
 
 export interface ReadResult {
   format: Format;
+  /** How a PKCS#12 file is protected (MAC, ciphers, iterations). */
+  protection?: Pkcs12Protection;
   objects: Found[];
   /** Problems that did not stop the read (an unreadable block among good ones). */
   warnings: string[];
@@ -235,7 +237,7 @@ function fromPkcs12(data: Uint8Array, opts: ReadOptions): ReadResult {
       }),
     ),
   ];
-  return { format: 'pkcs12', objects, warnings: [] };
+  return { format: 'pkcs12', ...(p12.protection ? { protection: p12.protection } : {}), objects, warnings: [] };
 }
 
 function bagName(kind: string, i: number, friendlyName?: string): string {

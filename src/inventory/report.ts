@@ -3,6 +3,7 @@ import { createPublicKey } from 'node:crypto';
 import type { CertificateJson } from '../x509/certificate.ts';
 import { parse } from '../x509/der.ts';
 import { describeSpki, type PublicKeyInfo, spkiDer, spkiSha256 } from '../x509/keys.ts';
+import type { Pkcs12Protection } from '../x509/pkcs12.ts';
 import type { Found, ReadResult } from './read.ts';
 
 export const INSPECT_SCHEMA_VERSION = 'anchorage.inspect/v1';
@@ -25,6 +26,8 @@ export type ObjectJson =
 export interface SourceJson {
   source: string;
   format?: string;
+  /** PKCS#12: the MAC and each encrypted part's cipher, KDF and iterations. */
+  protection?: Pkcs12Protection;
   objects: ObjectJson[];
   warnings: string[];
   error?: string;
@@ -52,6 +55,7 @@ export function buildReport(results: { source: string; result?: ReadResult; erro
     return {
       source: r.source,
       format: r.result.format,
+      ...(r.result.protection ? { protection: r.result.protection } : {}),
       objects: r.result.objects.map((o) => objectJson(o, now, byKey)),
       warnings: r.result.warnings,
     };

@@ -252,6 +252,48 @@ function pbes2Decrypt(params: Node, password: string, data: Uint8Array, budget?:
   return decipher(cipher.name, key, iv, data);
 }
 
+const P12_NAMES: Record<string, string> = {
+  [PBE_OID.pbeSha1Des3]: 'pbeWithSHA1And3-KeyTripleDES-CBC',
+  [PBE_OID.pbeSha1Des2]: 'pbeWithSHA1And2-KeyTripleDES-CBC',
+  [PBE_OID.pbeSha1Rc2_128]: 'pbeWithSHA1And128BitRC2-CBC',
+  [PBE_OID.pbeSha1Rc2_40]: 'pbeWithSHA1And40BitRC2-CBC',
+  [PBE_OID.pbeSha1Rc4_128]: 'pbeWithSHA1And128BitRC4',
+  [PBE_OID.pbeSha1Rc4_40]: 'pbeWithSHA1And40BitRC4',
+};
+
+/** What protects an encrypted item, in the words `openssl pkcs12 -info` uses (cipher, KDF, iterations). */
+export interface PbeDescription {
+  /** e.g. "PBES2, PBKDF2, AES-256-CBC" or "pbeWithSHA1And40BitRC2-CBC". */
+  algorithm: string;
+  cipher?: string;
+  kdf?: string;
+  prf?: string;
+  iterations?: number;
+}
+
+/** Describe an encryption AlgorithmIdentifier without decrypting anything (never throws on odd input). */
+export function describePbe(algId: Node): PbeDescription {
+  try {
+    const algOid = decodeOid(algId.child(0));
+    const params = algId.children()[1];
+    if (algOid === PBE_OID.pbes2 && params) {
+      const kdf = params.child(0);
+      const kdfOid = decodeOid(kdf.child(0));
+      const encOid = decodeOid(params.child(1).child(0));
+      const cipher = (PBES2_CIPHERS[encOid]?.name ?? encOid).toUpperCase();
+      if (kdfOid === SCRYPT_OID) return { algorithm: `PBES2, scrypt, ${cipher}`, cipher, kdf: 'scrypt' };
+      const k = readPbkdf2Params(kdf);
+      const prf = `HMAC-${k.hash.toUpperCase()}`;
+      return { algorithm: `PBES2, PBKDF2, ${cipher}`, cipher, kdf: 'PBKDF2', prf, iterations: k.iterations };
+    }
+    const name = P12_NAMES[algOid] ?? algOid;
+    const iterations = params ? decodeSmallInt(params.child(1)) : undefined;
+    return iterations === undefined ? { algorithm: name } : { algorithm: name, iterations };
+  } catch {
+    return { algorithm: 'unreadable algorithm identifier' };
+  }
+}
+
 const SCRYPT_OID = '1.3.6.1.4.1.11591.4.11';
 
 /**

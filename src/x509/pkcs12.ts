@@ -27,10 +27,12 @@ import { OID } from './oids.ts';
 import {
   bmpPassword,
   DecryptError,
+  describePbe,
   type Encrypted,
   HASH_BY_OID,
   type PasswordForms,
   PBE_OID,
+  type PbeDescription,
   passwordForms,
   pbeDecrypt,
   pbeSha1Des3Encrypt,
@@ -68,9 +70,18 @@ export interface Pkcs12Key {
   localKeyId?: string;
 }
 
+/** How the file is protected: what `openssl pkcs12 -info` prints, read without decrypting anything twice. */
+export interface Pkcs12Protection {
+  /** The integrity MAC; absent in a `-nomac` file. */
+  mac?: { algorithm: string; iterations?: number };
+  /** Each encrypted part: the certificate bags' EncryptedData and each shrouded key bag. */
+  encryption: ({ what: 'certificates' | 'private key' } & PbeDescription)[];
+}
+
 export interface Pkcs12Contents {
   certificates: Pkcs12Certificate[];
   keys: Pkcs12Key[];
+  protection?: Pkcs12Protection;
 }
 
 export const PKCS12_WRONG_PASSWORD = 'wrong password for the PKCS#12 file (MAC check failed)';
@@ -112,11 +123,17 @@ function read(input: Uint8Array, password: string, budget: WorkBudget): Pkcs12Co
   const pw = macData
     ? verifyMac(macData.expect(TAG.SEQUENCE, 'MacData'), authBytes, password, budget)
     : passwordForms(password, undefined, budget);
-  const out: Pkcs12Contents = { certificates: [], keys: [] };
+  const protection: Pkcs12Protection = { encryption: [] };
+  if (macData) protection.mac = describeMac(macData);
+  const out: Pkcs12Contents = { certificates: [], keys: [], protection };
   for (const ci of parse(berToDer(authBytes)).expect(TAG.SEQUENCE, 'AuthenticatedSafe').children()) {
     const t = decodeOid(ci.child(0).expect(TAG.OID, 'content type'));
     if (t === OID.data) readSafeContents(octets(explicitContent(ci)), pw, out, 0);
-    else if (t === OID.encryptedData) readSafeContents(decryptEncryptedData(explicitContent(ci), pw), pw, out, 0);
+    else if (t === OID.encryptedData) {
+      const alg = explicitContent(ci).child(1).children()[1];
+      if (alg) protection.encryption.push({ what: 'certificates', ...describePbe(alg) });
+      readSafeContents(decryptEncryptedData(explicitContent(ci), pw), pw, out, 0);
+    }
     else if (t === ENVELOPED_DATA) throw new InputError('PKCS#12 files in public-key privacy mode (enveloped) are not supported');
     else throw new InputError(`unsupported PKCS#12 content type ${t}`);
   }
@@ -130,6 +147,23 @@ function explicitContent(n: Node, what = 'ContentInfo content'): Node {
 
 function octets(n: Node): Uint8Array {
   return n.expect(TAG.OCTET_STRING, 'OCTET STRING').value;
+}
+
+/** MacData's algorithm and iterations (PBMAC1 names its own PBKDF2). */
+function describeMac(macData: Node): { algorithm: string; iterations?: number } {
+  try {
+    const alg = macData.child(0).child(0);
+    const algOid = decodeOid(alg.child(0));
+    if (algOid === PBE_OID.pbmac1) {
+      const k = readPbkdf2Params(alg.child(1).child(0));
+      return { algorithm: `PBMAC1 (PBKDF2 HMAC-${k.hash.toUpperCase()})`, iterations: k.iterations };
+    }
+    const hash = HASH_BY_OID[algOid] ?? algOid;
+    const iterNode = macData.children()[2];
+    return { algorithm: `HMAC-${hash.toUpperCase()}`, iterations: iterNode ? decodeSmallInt(iterNode) : 1 };
+  } catch {
+    return { algorithm: 'unreadable MAC' };
+  }
 }
 
 function verifyMac(macData: Node, data: Uint8Array, password: string, budget: WorkBudget): PasswordForms {
@@ -188,6 +222,7 @@ function readSafeContents(bytes: Uint8Array, pw: PasswordForms, out: Pkcs12Conte
     const attrs = readAttributes(bag.children()[2]);
     if (id === BAG.key) out.keys.push({ key: loadPkcs8(value.raw), ...attrs });
     else if (id === BAG.shroudedKey) {
+      out.protection?.encryption.push({ what: 'private key', ...describePbe(value.child(0)) });
       const plain = pbeDecrypt(value.child(0), pw, octets(value.child(1)));
       out.keys.push({ key: loadPkcs8(plain), ...attrs });
     } else if (id === BAG.cert) {
