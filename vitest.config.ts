@@ -7,5 +7,7 @@ export default defineConfig({
     testTimeout: 300_000,
     hookTimeout: 120_000,
     pool: 'forks',
+    // Most tests wait on child processes (openssl, kubeadm, the CLI, a control plane): two at a time on 2 cores.
+    maxWorkers: 2,
   },
 });
