@@ -5,7 +5,8 @@ export default defineConfig({
     include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
     // Hang guards, not timing assertions: generous, because CI runs test files two at a time on 2 cores.
     testTimeout: 300_000,
-    hookTimeout: 120_000,
+    // Hooks build Go oracles (zlint, the Go verifier) on a cold machine: a long hang guard.
+    hookTimeout: 1_800_000,
     pool: 'forks',
     // Most tests wait on child processes (openssl, kubeadm, the CLI, a control plane): two at a time on 2 cores.
     maxWorkers: 2,
