@@ -20,7 +20,9 @@ export function renderInspect(report: InspectReport): string {
     if (s.error) out.push(`  error: ${s.error}`);
     if (s.protection) {
       const it = (n?: number) => (n === undefined ? '' : `, ${n} iterations`);
-      out.push(`  MAC: ${s.protection.mac ? `${s.protection.mac.algorithm}${it(s.protection.mac.iterations)}` : 'none (no integrity check)'}`);
+      out.push(
+        `  MAC: ${s.protection.mac ? `${s.protection.mac.algorithm}${it(s.protection.mac.iterations)}` : 'none (no integrity check)'}`,
+      );
       for (const e of s.protection.encryption) out.push(`  ${e.what}: ${e.algorithm}${e.prf ? ` (${e.prf})` : ''}${it(e.iterations)}`);
       if (s.protection.encryption.every((e) => e.what !== 'certificates')) out.push('  certificates: not encrypted');
     }

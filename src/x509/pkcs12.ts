@@ -133,8 +133,7 @@ function read(input: Uint8Array, password: string, budget: WorkBudget): Pkcs12Co
       const alg = explicitContent(ci).child(1).children()[1];
       if (alg) protection.encryption.push({ what: 'certificates', ...describePbe(alg) });
       readSafeContents(decryptEncryptedData(explicitContent(ci), pw), pw, out, 0);
-    }
-    else if (t === ENVELOPED_DATA) throw new InputError('PKCS#12 files in public-key privacy mode (enveloped) are not supported');
+    } else if (t === ENVELOPED_DATA) throw new InputError('PKCS#12 files in public-key privacy mode (enveloped) are not supported');
     else throw new InputError(`unsupported PKCS#12 content type ${t}`);
   }
   return out;
