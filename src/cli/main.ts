@@ -9,6 +9,7 @@ import * as demo from './commands/demo.ts';
 import * as inspect from './commands/inspect.ts';
 import * as lint from './commands/lint.ts';
 import * as pki from './commands/pki.ts';
+import * as scan from './commands/scan.ts';
 import * as verify from './commands/verify.ts';
 
 /** The version in package.json: two folders up from src/cli/main.ts and from the published dist/cli/main.js. */
@@ -24,7 +25,7 @@ export function buildProgram(): Command {
     .version(packageVersion())
     .showHelpAfterError()
     .exitOverride();
-  for (const m of [inspect, cert, verify, lint, pki, adopt, demo]) m.register(program);
+  for (const m of [inspect, cert, verify, lint, pki, adopt, scan, demo]) m.register(program);
   return program;
 }
 

@@ -1,0 +1,97 @@
+// `anchorage scan PATH...`: inventory every certificate and key under the paths, build the trust graph and
+// report what is wrong (docs/scan-schema.md). Exit 0 clean, 1 findings at or above --fail-on, 2 bad input.
+import type { Command } from 'commander';
+import { InputError } from '../../common/errors.ts';
+import { scan, type ScanReport } from '../../inventory/scan.ts';
+import { showString } from '../../lint/lints/util.ts';
+import { loadPolicy } from '../../lint/policy.ts';
+import { SEVERITIES, SEVERITY_RANK, type Severity } from '../../lint/types.ts';
+import { parseAt } from '../args.ts';
+import { collectInputs } from '../files.ts';
+import { checkFormat, printOutput } from '../output.ts';
+
+export interface ScanCliOptions {
+  output?: string;
+  failOn?: string;
+  policy?: string;
+  at?: string;
+  password?: string;
+  verbose?: boolean;
+}
+
+const FORMATS = ['table', 'json', 'yaml'] as const;
+
+function parseFailOn(s: string | undefined): Severity {
+  const v = s ?? 'error';
+  if (!(SEVERITIES as readonly string[]).includes(v))
+    throw new InputError(`--fail-on: '${v}' is not a severity (expected ${SEVERITIES.join(', ')})`);
+  return v as Severity;
+}
+
+export function scanPaths(paths: string[], o: ScanCliOptions = {}, now: Date = new Date()): ScanReport {
+  if (paths.length === 0) throw new InputError('nothing to scan: name files or directories');
+  const policy = loadPolicy(o.policy);
+  const { files, errors } = collectInputs(paths);
+  return scan(
+    files.map((f) => ({ source: f.path === '-' ? 'stdin' : f.path, data: f.data })),
+    {
+      now: o.at !== undefined ? parseAt(o.at) : now,
+      policy,
+      ...(o.password !== undefined && { password: o.password }),
+      failures: errors.map((e) => ({ source: e.path, reason: e.error })),
+    },
+  );
+}
+
+const plural = (n: number, w: string): string => `${n} ${w}${n === 1 ? '' : 's'}`;
+
+/** Findings grouped by severity, worst first; each with its places, why and fix. */
+export function renderScan(r: ScanReport, o: { verbose?: boolean } = {}): string {
+  const lines: string[] = [];
+  for (const sev of [...SEVERITIES].sort((a, b) => SEVERITY_RANK[b] - SEVERITY_RANK[a])) {
+    const list = r.findings.filter((f) => f.severity === sev);
+    if (!list.length) continue;
+    lines.push(`${sev.toUpperCase()} (${list.length})`);
+    for (const f of list) {
+      lines.push(`  ${f.id}${f.subject !== undefined ? `  ${showString(f.subject) || '(empty subject)'}` : ''}`);
+      lines.push(`    why:  ${showString(f.why)}`);
+      lines.push(`    fix:  ${f.fix}`);
+      for (const l of f.locations.slice(0, o.verbose ? undefined : 5)) lines.push(`    at:   ${showString(l)}`);
+      if (!o.verbose && f.locations.length > 5) lines.push(`    ...and ${f.locations.length - 5} more places (-v lists them)`);
+    }
+    lines.push('');
+  }
+  const s = r.summary;
+  lines.push(
+    `${plural(s.certificates, 'certificate')}, ${plural(s.keys, 'private key')} in ${plural(s.sources, 'source')}: ${plural(s.error, 'error')}, ${plural(s.warning, 'warning')}, ${plural(s.notice, 'notice')}`,
+  );
+  if (r.skipped.length) {
+    if (o.verbose) for (const k of r.skipped) lines.push(`skipped ${showString(k.source)}: ${showString(k.reason)}`);
+    else lines.push(`${plural(r.skipped.length, 'source')} skipped or partly read (-v lists them)`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+export function scanCommand(paths: string[], o: ScanCliOptions = {}): number {
+  const format = checkFormat(o.output ?? 'table', FORMATS);
+  const failOn = parseFailOn(o.failOn);
+  const r = scanPaths(paths, o);
+  printOutput(r, format, () => renderScan(r, { verbose: o.verbose === true }));
+  return r.findings.some((f) => SEVERITY_RANK[f.severity] >= SEVERITY_RANK[failOn]) ? 1 : 0;
+}
+
+export function register(program: Command): void {
+  program
+    .command('scan')
+    .description('inventory every certificate and key under the paths, check who trusts whom and report what is wrong (docs/scan-schema.md)')
+    .argument('<paths...>', 'files or directories (PEM, DER, PKCS#7/#12, JKS, kubeconfigs, pki init node trees)')
+    .option('-o, --output <format>', 'table|json|yaml', 'table')
+    .option('--fail-on <severity>', 'exit 1 when a finding is at least this severe: error|warning|notice', 'error')
+    .option('--policy <file>', 'lint policy file (docs/policy.md): thresholds, disabled ids, severities')
+    .option('--at <time>', 'judge expiry at this time (ISO 8601 or Unix seconds) instead of now')
+    .option('--password <password>', 'password for PKCS#12/JKS/encrypted keys')
+    .option('-v, --verbose', 'list every place and every skipped source')
+    .action((paths: string[], o: ScanCliOptions) => {
+      process.exitCode = scanCommand(paths, o);
+    });
+}

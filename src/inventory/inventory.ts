@@ -1,0 +1,168 @@
+// The inventory: every certificate once (by SHA-256) with every place it was seen, every private key once
+// (by the SHA-256 of its public key) with its places, the links between them, each certificate's inferred
+// Kubernetes role, and the issuer graph (edges proved by a signature). Pure: callers read the sources.
+import { createPublicKey } from 'node:crypto';
+import { detectRole } from '../k8s/role-detect.ts';
+import type { Certificate } from '../x509/certificate.ts';
+import { DerError } from '../x509/der.ts';
+import { spkiDer, spkiSha256 } from '../x509/keys.ts';
+import type { ReadResult } from './read.ts';
+
+/** Where an object was seen. */
+export interface Location {
+  /** A file path, or `namespace/kind/name[key]` for a Kubernetes object. */
+  source: string;
+  /** Position inside the source when it holds several objects: "block 2 (line 31)", "users[admin].client-certificate-data". */
+  at?: string;
+  /** The node whose tree the file belongs to (a `pki init` DIR/nodes/<node>/... tree). */
+  node?: string;
+  /** The file's path on that node (`/etc/kubernetes/pki/ca.crt`), used for role detection. */
+  nodePath?: string;
+}
+
+export interface CertEntry {
+  sha256: string;
+  cert: Certificate;
+  locations: Location[];
+  /** Kubernetes role name from the role table (src/k8s/roles.ts), when one fits. */
+  role?: string;
+  /** SHA-256 of the certificates proved to have signed this one (by signature), in the inventory. */
+  issuers: string[];
+}
+
+export interface KeyEntry {
+  /** SHA-256 of the SubjectPublicKeyInfo DER of the key's public half. */
+  spkiSha256: string;
+  locations: Location[];
+  /** Certificates in the inventory that carry this key's public half. */
+  certificates: string[];
+}
+
+export interface Inventory {
+  certificates: Map<string, CertEntry>;
+  keys: Map<string, KeyEntry>;
+  /** Certificates by the SHA-256 of their public key. */
+  bySpki: Map<string, CertEntry[]>;
+  /** Key objects as found, with where (for pairing checks). */
+  keySightings: { spkiSha256: string; location: Location }[];
+}
+
+/** One parsed source: a file path or a Kubernetes object key, and what the reader found in it. */
+export interface InventorySource {
+  location: Omit<Location, 'at'>;
+  result: ReadResult;
+}
+
+const display = (l: Location): string => (l.at ? `${l.source} [${l.at}]` : l.source);
+export const showLocation = display;
+
+/** Build the inventory from parsed sources. */
+export function buildInventory(sources: readonly InventorySource[]): Inventory {
+  const certificates = new Map<string, CertEntry>();
+  const keys = new Map<string, KeyEntry>();
+  const keySightings: Inventory['keySightings'] = [];
+  for (const s of sources) {
+    const certCount = s.result.objects.filter((o) => o.kind === 'certificate').length;
+    const positional = certCount > 1 || s.result.objects.length > 1 || s.result.format === 'kubeconfig';
+    for (const o of s.result.objects) {
+      const location: Location = { ...s.location };
+      if (positional) location.at = o.location;
+      if (o.kind === 'certificate') {
+        let e = certificates.get(o.cert.sha256);
+        if (!e) {
+          e = { sha256: o.cert.sha256, cert: o.cert, locations: [], issuers: [] };
+          certificates.set(e.sha256, e);
+        }
+        e.locations.push(location);
+        if (e.role === undefined) {
+          const role = roleOf(o.cert, location, certCount > 1);
+          if (role) e.role = role;
+        }
+      } else if (o.kind === 'private-key') {
+        let fp: string;
+        try {
+          fp = spkiSha256(spkiDer(createPublicKey(o.key)));
+        } catch {
+          continue; // a key Node cannot derive a public half from is not linkable
+        }
+        let k = keys.get(fp);
+        if (!k) {
+          k = { spkiSha256: fp, locations: [], certificates: [] };
+          keys.set(fp, k);
+        }
+        k.locations.push(location);
+        keySightings.push({ spkiSha256: fp, location });
+      }
+    }
+  }
+  const bySpki = new Map<string, CertEntry[]>();
+  for (const e of certificates.values()) {
+    let fp: string;
+    try {
+      fp = e.cert.spkiSha256;
+    } catch (err) {
+      if (err instanceof DerError) continue;
+      throw err;
+    }
+    const l = bySpki.get(fp);
+    if (l) l.push(e);
+    else bySpki.set(fp, [e]);
+    keys.get(fp)?.certificates.push(e.sha256);
+  }
+  linkIssuers(certificates);
+  return { certificates, keys, bySpki, keySightings };
+}
+
+function roleOf(cert: Certificate, l: Location, multiple: boolean): string | undefined {
+  try {
+    const path = l.nodePath ?? l.source;
+    return detectRole(cert, { path, ...(l.at !== undefined && { location: l.at }), multiple })?.name;
+  } catch (e) {
+    if (e instanceof DerError) return undefined;
+    throw e;
+  }
+}
+
+const hex = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.length).toString('hex');
+
+/** Issuer edges: a certificate whose subject is this one's issuer name and whose key verifies its signature. */
+function linkIssuers(certificates: Map<string, CertEntry>): void {
+  const bySubject = new Map<string, CertEntry[]>();
+  for (const e of certificates.values()) {
+    try {
+      const k = hex(e.cert.subjectRaw);
+      const l = bySubject.get(k);
+      if (l) l.push(e);
+      else bySubject.set(k, [e]);
+    } catch (err) {
+      if (!(err instanceof DerError)) throw err;
+    }
+  }
+  for (const e of certificates.values()) {
+    let cands: CertEntry[];
+    try {
+      cands = bySubject.get(hex(e.cert.issuerRaw)) ?? [];
+    } catch (err) {
+      if (err instanceof DerError) continue;
+      throw err;
+    }
+    for (const c of cands) {
+      if (c === e) continue; // a root's own signature is `selfSigned`, not an edge
+      let ok = false;
+      try {
+        ok = e.cert.verifiedBy(c.cert.publicKey);
+      } catch {
+        ok = false;
+      }
+      if (ok) e.issuers.push(c.sha256);
+    }
+  }
+}
+
+/** The node a path belongs to in a `pki init` tree: `.../nodes/<node>/<absolute path on the node>`. */
+export function nodeOfPath(path: string): { node: string; nodePath: string; root: string } | undefined {
+  const p = path.replaceAll('\\', '/');
+  const m = /^(.*?)(?:^|\/)nodes\/([^/]+)(\/(?:etc|var|opt|srv|home|root|usr)\/.+)$/.exec(p);
+  if (!m) return undefined;
+  return { root: m[1] ?? '', node: m[2] as string, nodePath: m[3] as string };
+}

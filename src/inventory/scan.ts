@@ -1,0 +1,450 @@
+// `anchorage scan`: sources → inventory → findings (the lint catalog over every place a certificate was
+// seen, plus the inventory-level checks below) → the documented report (docs/scan-schema.md). Pure: the
+// caller reads files (and, later, the Kubernetes API) and hands over bytes.
+import { InputError } from '../common/errors.ts';
+import { lintCertificates, type LintTarget } from '../lint/engine.ts';
+import { LINTS_BY_ID } from '../lint/catalog.ts';
+import { DEFAULT_POLICY, type Policy } from '../lint/policy.ts';
+import { SEVERITY_RANK, type Severity, safeSubject } from '../lint/types.ts';
+import { TrustIndex } from '../trust/pool.ts';
+import { verifyChain } from '../trust/verify.ts';
+import type { Certificate } from '../x509/certificate.ts';
+import { DerError } from '../x509/der.ts';
+import { buildInventory, type CertEntry, type Inventory, type InventorySource, type Location, nodeOfPath, showLocation } from './inventory.ts';
+import { readObjects } from './read.ts';
+
+export const SCAN_SCHEMA_VERSION = 'anchorage.scan/v1';
+
+export interface ScanFinding {
+  /** Stable id: a lint id (docs/findings.md) or a `scan.*` id. */
+  id: string;
+  severity: Severity;
+  /** Every place involved: a file path (with the position inside it), or `namespace/kind/name[key]`. */
+  locations: string[];
+  /** The certificate the finding is about, when there is one. */
+  subject?: string;
+  sha256?: string;
+  /** Plain words: what was seen. */
+  why: string;
+  /** What to do about it. */
+  fix: string;
+}
+
+export interface ScanCertificate {
+  sha256: string;
+  subject: string;
+  issuer: string;
+  notAfter: string;
+  isCA: boolean;
+  selfSigned: boolean;
+  role: string | null;
+  spkiSha256: string;
+  /** Certificates in this scan that signed this one (verified by signature). */
+  issuedBy: string[];
+  /** Where private keys for this certificate's public key were seen. */
+  keyLocations: string[];
+  locations: Location[];
+}
+
+export interface ScanReport {
+  schema: typeof SCAN_SCHEMA_VERSION;
+  generatedAt: string;
+  /** The time expiry and validity were judged at. */
+  at: string;
+  summary: { certificates: number; keys: number; sources: number; unreadable: number } & Record<Severity, number>;
+  findings: ScanFinding[];
+  certificates: ScanCertificate[];
+  /** Sources that could not be read, or held nothing Anchorage reads, with the reason. */
+  skipped: { source: string; reason: string }[];
+}
+
+/** The inventory-level findings this module adds to the lint catalog. Documented in docs/findings.md. */
+export const SCAN_FINDINGS = {
+  'scan.chain.untrusted': {
+    severity: 'error',
+    description: 'The certificate does not chain to any root in the scan: a signature, CA flag or constraint on its path fails.',
+    remediation: 'Reissue it from the CA that should sign it, or replace the broken CA certificate on its path.',
+  },
+  'scan.chain.issuer-not-found': {
+    severity: 'warning',
+    description: 'No certificate in the scan has the name the certificate gives as its issuer, so its trust cannot be checked.',
+    remediation: 'Include the issuing CA (scan its directory or Secret too), or ignore when the CA is kept offline on purpose.',
+  },
+  'scan.ca.same-name-different-key': {
+    severity: 'warning',
+    description: 'Two CA certificates carry one subject name but different keys: clients that pick issuers by name may choose the wrong one.',
+    remediation: 'Outside a planned CA rotation, find which CA is rogue or stale and remove it; give a new CA a new name.',
+  },
+  'scan.key.ca-key-on-worker': {
+    severity: 'error',
+    description: "A CA's private key is on a worker node: whoever controls that node can issue any identity the CA signs.",
+    remediation: 'Delete the key from the worker and rotate the CA (anchorage pki rotate): the key must be assumed copied.',
+  },
+  'scan.key.mismatch': {
+    severity: 'error',
+    description: 'A private key stored with a certificate does not belong to it: TLS with this pair fails.',
+    remediation: 'Put the key that was issued with the certificate beside it, or reissue the certificate for this key.',
+  },
+  'scan.kubeconfig.ca-did-not-sign-server': {
+    severity: 'error',
+    description: "A kubeconfig's certificate-authority does not verify the API server certificate found in the scan: clients using it fail the TLS handshake.",
+    remediation: "Replace the kubeconfig's certificate-authority-data with the CA that signed the API server certificate (the cluster ca.crt).",
+  },
+} as const satisfies Record<string, { severity: Severity; description: string; remediation: string }>;
+export type ScanFindingId = keyof typeof SCAN_FINDINGS;
+
+export interface ScanInput {
+  /** A file path, or `namespace/kind/name[key]`. */
+  source: string;
+  data: Uint8Array;
+}
+
+export interface ScanOptions {
+  now: Date;
+  policy?: Policy;
+  password?: string;
+  /** Sources that failed before reading (unreachable API, unreadable directory): reported under `skipped`. */
+  failures?: { source: string; reason: string }[];
+}
+
+/** Most sources one scan takes (each is parsed and kept in memory). */
+export const MAX_SOURCES = 500_000;
+
+interface NodeInfo {
+  roles: Set<string>;
+}
+
+/** Parse the inputs, build the inventory and judge it. */
+export function scan(inputs: readonly ScanInput[], opts: ScanOptions): ScanReport {
+  if (inputs.length > MAX_SOURCES) throw new InputError(`too many sources: ${inputs.length} (at most ${MAX_SOURCES})`);
+  const skipped: ScanReport['skipped'] = [...(opts.failures ?? [])];
+  const sources: InventorySource[] = [];
+  const nodeRoles = new Map<string, NodeInfo>();
+  for (const f of inputs) {
+    if (/(^|\/)manifest\.json$/.test(f.source)) {
+      if (readManifestNodes(f, nodeRoles)) continue;
+    }
+    const n = nodeOfPath(f.source);
+    const location: InventorySource['location'] = { source: f.source };
+    if (n) {
+      location.node = n.node;
+      location.nodePath = n.nodePath;
+    }
+    try {
+      const result = readObjects(f.data, opts.password === undefined ? {} : { password: opts.password });
+      for (const w of result.warnings) skipped.push({ source: f.source, reason: w });
+      sources.push({ location, result });
+    } catch (e) {
+      if (!(e instanceof InputError)) throw e;
+      skipped.push({ source: f.source, reason: e.message });
+    }
+  }
+  const inv = buildInventory(sources);
+  const findings = judge(inv, { ...opts, nodeRoles });
+  findings.sort((a, b) => SEVERITY_RANK[b.severity] - SEVERITY_RANK[a.severity] || a.id.localeCompare(b.id));
+  const summary: ScanReport['summary'] = {
+    certificates: inv.certificates.size,
+    keys: inv.keys.size,
+    sources: inputs.length + (opts.failures?.length ?? 0),
+    unreadable: skipped.length,
+    error: 0,
+    warning: 0,
+    notice: 0,
+  };
+  for (const f of findings) summary[f.severity]++;
+  return {
+    schema: SCAN_SCHEMA_VERSION,
+    generatedAt: new Date().toISOString(),
+    at: opts.now.toISOString(),
+    summary,
+    findings,
+    certificates: [...inv.certificates.values()].map((e) => certificateJson(e, inv)),
+    skipped,
+  };
+}
+
+/** A `pki init` manifest names each node's roles (control-plane, worker, etcd). False when the file is not one. */
+function readManifestNodes(f: ScanInput, out: Map<string, NodeInfo>): boolean {
+  if (f.data.length > 64 * 1024 * 1024) return false;
+  let doc: unknown;
+  try {
+    doc = JSON.parse(Buffer.from(f.data).toString('utf8'));
+  } catch {
+    return false;
+  }
+  const d = doc as { schema?: unknown; nodes?: unknown };
+  if (typeof d?.schema !== 'string' || !d.schema.startsWith('anchorage.pki-manifest/') || !Array.isArray(d.nodes)) return false;
+  for (const n of d.nodes as { name?: unknown; roles?: unknown }[])
+    if (typeof n?.name === 'string' && Array.isArray(n.roles)) out.set(n.name, { roles: new Set(n.roles.map(String)) });
+  return true;
+}
+
+function certificateJson(e: CertEntry, inv: Inventory): ScanCertificate {
+  let spki = '';
+  try {
+    spki = e.cert.spkiSha256;
+  } catch {}
+  return {
+    sha256: e.sha256,
+    subject: safeSubject(e.cert),
+    issuer: safe(() => e.cert.issuer, ''),
+    notAfter: e.cert.notAfter.toISOString(),
+    isCA: safe(() => e.cert.isCA, false),
+    selfSigned: safe(() => e.cert.selfSigned, false),
+    role: e.role ?? null,
+    spkiSha256: spki,
+    issuedBy: e.issuers,
+    keyLocations: (inv.keys.get(spki)?.locations ?? []).map(showLocation),
+    locations: e.locations,
+  };
+}
+
+function safe<T>(f: () => T, fallback: T): T {
+  try {
+    return f();
+  } catch (e) {
+    if (e instanceof DerError) return fallback;
+    throw e;
+  }
+}
+
+function scanFinding(id: ScanFindingId, locations: string[], why: string, cert?: Certificate): ScanFinding {
+  const d = SCAN_FINDINGS[id];
+  const f: ScanFinding = { id, severity: d.severity, locations: [...new Set(locations)], why, fix: d.remediation };
+  if (cert) {
+    f.subject = safeSubject(cert);
+    f.sha256 = cert.sha256;
+  }
+  return f;
+}
+
+function judge(inv: Inventory, o: ScanOptions & { nodeRoles: Map<string, NodeInfo> }): ScanFinding[] {
+  const policy = o.policy ?? DEFAULT_POLICY;
+  const overrides = policy.lints.severity;
+  const off = new Set(policy.lints.disabled);
+  const out: ScanFinding[] = [...lintFindings(inv, policy, o.now)];
+  const add = (f: ScanFinding): void => {
+    if (off.has(f.id)) return;
+    const sev = overrides[f.id];
+    out.push(sev ? { ...f, severity: sev } : f);
+  };
+  for (const f of chainFindings(inv, o.now)) add(f);
+  for (const f of sameNameFindings(inv)) add(f);
+  for (const f of caKeyOnWorker(inv, o.nodeRoles)) add(f);
+  for (const f of keyMismatch(inv)) add(f);
+  for (const f of kubeconfigCa(inv, o.now)) add(f);
+  return out;
+}
+
+/** The lint catalog over every place each certificate was seen; one finding per (lint, certificate, message) with all its places. */
+function lintFindings(inv: Inventory, policy: Policy, now: Date): ScanFinding[] {
+  const targets: LintTarget[] = [];
+  const places: string[] = [];
+  for (const e of inv.certificates.values())
+    for (const l of e.locations) {
+      const t: LintTarget = { cert: e.cert, source: l.nodePath ? l.source : l.source };
+      if (l.at !== undefined) t.location = l.at;
+      targets.push(t);
+      places.push(showLocation(l));
+    }
+  const report = lintCertificates(targets, { policy, now });
+  const byKey = new Map<string, ScanFinding>();
+  const placeOf = new Map<string, string>();
+  targets.forEach((t, i) => {
+    placeOf.set(`${t.source}\u0000${t.location ?? ''}`, places[i] as string);
+  });
+  for (const f of report.findings) {
+    const where = placeOf.get(`${f.source ?? ''}\u0000${f.location ?? ''}`) ?? f.source ?? '';
+    const k = `${f.lintId}\u0000${f.sha256}\u0000${f.message}`;
+    const have = byKey.get(k);
+    if (have) {
+      if (!have.locations.includes(where)) have.locations.push(where);
+      continue;
+    }
+    byKey.set(k, {
+      id: f.lintId,
+      severity: f.severity,
+      locations: [where],
+      subject: f.subject,
+      sha256: f.sha256,
+      why: f.message,
+      fix: LINTS_BY_ID.get(f.lintId)?.remediation ?? '',
+    });
+  }
+  return [...byKey.values()];
+}
+
+const TIME_CODES = new Set(['EXPIRED', 'NOT_YET_VALID']);
+
+/** Every non-root certificate must chain to a self-signed root seen in the scan. Expiry is the lint's to report. */
+function chainFindings(inv: Inventory, now: Date): ScanFinding[] {
+  const roots: Certificate[] = [];
+  const cas: Certificate[] = [];
+  for (const e of inv.certificates.values()) {
+    if (!safe(() => e.cert.isCA || e.cert.selfIssued, false)) continue;
+    if (safe(() => e.cert.selfSigned, false)) roots.push(e.cert);
+    else cas.push(e.cert);
+  }
+  const index = new TrustIndex(roots, cas);
+  const out: ScanFinding[] = [];
+  for (const e of inv.certificates.values()) {
+    if (safe(() => e.cert.selfIssued, true)) continue;
+    let r: ReturnType<typeof verifyChain>;
+    try {
+      r = verifyChain({ leaf: e.cert, index, at: now });
+    } catch (err) {
+      if (err instanceof DerError) continue;
+      throw err;
+    }
+    if (r.trusted) continue;
+    const failures = (r.candidates[0]?.failures ?? []).filter((f) => !TIME_CODES.has(f.code));
+    if (r.candidates[0] && failures.length === 0) continue; // only expiry on the path: the lint reports it
+    const locations = e.locations.map(showLocation);
+    if (r.code === 'ISSUER_NOT_FOUND')
+      out.push(scanFinding('scan.chain.issuer-not-found', locations, `no certificate in the scan is named ${safe(() => e.cert.issuer, '?')}`, e.cert));
+    else out.push(scanFinding('scan.chain.untrusted', locations, `${r.code}: ${failures.map((f) => f.message).join('; ') || r.reasons.join('; ')}`, e.cert));
+  }
+  return out;
+}
+
+function sameNameFindings(inv: Inventory): ScanFinding[] {
+  const byName = new Map<string, CertEntry[]>();
+  for (const e of inv.certificates.values()) {
+    if (!safe(() => e.cert.isCA, false)) continue;
+    const k = Buffer.from(e.cert.subjectRaw).toString('hex');
+    byName.set(k, [...(byName.get(k) ?? []), e]);
+  }
+  const out: ScanFinding[] = [];
+  for (const list of byName.values()) {
+    const keys = new Set(list.map((e) => e.cert.spkiSha256));
+    if (keys.size < 2) continue;
+    const first = list[0] as CertEntry;
+    const locations = list.flatMap((e) => e.locations.map(showLocation));
+    out.push(
+      scanFinding(
+        'scan.ca.same-name-different-key',
+        locations,
+        `${keys.size} CA certificates named ${safeSubject(first.cert)} have different keys (${list.map((e) => `${e.sha256.slice(0, 12)} at ${showLocation(e.locations[0] as Location)}`).join(', ')})`,
+        first.cert,
+      ),
+    );
+  }
+  return out;
+}
+
+/** A node is a worker when the manifest says only worker, or (without one) when nothing on it is a control-plane or etcd certificate. */
+function workerNodes(inv: Inventory, nodeRoles: Map<string, NodeInfo>): Set<string> {
+  const nodes = new Set<string>();
+  const controlish = new Set<string>();
+  const cpRoles = /^(apiserver|etcd-|front-proxy|hard-way-apiserver|ca$|sa)/;
+  for (const e of inv.certificates.values())
+    for (const l of e.locations) {
+      if (!l.node) continue;
+      nodes.add(l.node);
+      if (e.role && cpRoles.test(e.role) && !l.at?.startsWith('clusters[')) controlish.add(l.node);
+    }
+  for (const k of inv.keys.values()) for (const l of k.locations) if (l.node) nodes.add(l.node);
+  const out = new Set<string>();
+  for (const n of nodes) {
+    const m = nodeRoles.get(n);
+    if (m ? !m.roles.has('control-plane') && !m.roles.has('etcd') : !controlish.has(n)) out.add(n);
+  }
+  return out;
+}
+
+function caKeyOnWorker(inv: Inventory, nodeRoles: Map<string, NodeInfo>): ScanFinding[] {
+  const workers = workerNodes(inv, nodeRoles);
+  if (!workers.size) return [];
+  const out: ScanFinding[] = [];
+  for (const k of inv.keys.values()) {
+    const ca = (inv.bySpki.get(k.spkiSha256) ?? []).find((e) => safe(() => e.cert.isCA, false));
+    if (!ca) continue;
+    for (const l of k.locations)
+      if (l.node && workers.has(l.node))
+        out.push(
+          scanFinding(
+            'scan.key.ca-key-on-worker',
+            [showLocation(l)],
+            `the private key of CA ${safeSubject(ca.cert)} is on worker node ${l.node} (${l.nodePath ?? l.source})`,
+            ca.cert,
+          ),
+        );
+  }
+  return out;
+}
+
+/** The group a key and certificate must agree within: a kubeconfig user, a Secret, a file, or a foo.crt/foo.key pair. */
+export function pairGroup(l: Location): string | undefined {
+  if (l.at?.startsWith('clusters[')) return undefined; // CA data: no key goes with it
+  const user = l.at ? /^users\[(.*)\]\.client-(?:certificate|key)-data/.exec(l.at) : null;
+  if (user) return `${l.source}\u0000user ${user[1]}`;
+  const obj = /^(.+\/[^/]+\/[^/[]+)\[[^\]]+\]$/.exec(l.source);
+  if (obj) return obj[1];
+  const file = /^(.*?)(?:-key)?\.(crt|key|pem|cer)$/.exec(l.source);
+  if (file) return file[1];
+  return l.source;
+}
+
+function keyMismatch(inv: Inventory): ScanFinding[] {
+  const certsByGroup = new Map<string, { e: CertEntry; l: Location }[]>();
+  for (const e of inv.certificates.values())
+    for (const l of e.locations) {
+      const g = pairGroup(l);
+      if (g !== undefined) certsByGroup.set(g, [...(certsByGroup.get(g) ?? []), { e, l }]);
+    }
+  const out: ScanFinding[] = [];
+  for (const k of inv.keySightings) {
+    const g = pairGroup(k.location);
+    if (g === undefined) continue;
+    const certs = certsByGroup.get(g);
+    if (!certs?.length) continue;
+    if (certs.some((c) => safe(() => c.e.cert.spkiSha256, '') === k.spkiSha256)) continue;
+    const c = certs[0] as { e: CertEntry; l: Location };
+    out.push(
+      scanFinding(
+        'scan.key.mismatch',
+        [showLocation(k.location), ...certs.map((x) => showLocation(x.l))],
+        `the private key at ${showLocation(k.location)} is not the key of ${safeSubject(c.e.cert)} at ${showLocation(c.l)}`,
+        c.e.cert,
+      ),
+    );
+  }
+  return out;
+}
+
+const SERVER_ROLES = new Set(['apiserver', 'hard-way-apiserver']);
+
+/** Each kubeconfig's CA must verify the API server certificate seen in the scan (on the same node when the tree says). */
+function kubeconfigCa(inv: Inventory, now: Date): ScanFinding[] {
+  const servers = [...inv.certificates.values()].filter((e) => e.role && SERVER_ROLES.has(e.role));
+  if (!servers.length) return [];
+  const cas = [...inv.certificates.values()].filter((e) => safe(() => e.cert.isCA, false)).map((e) => e.cert);
+  const out: ScanFinding[] = [];
+  for (const e of inv.certificates.values())
+    for (const l of e.locations) {
+      if (!l.at || !/^clusters\[.*\]\.certificate-authority-data/.test(l.at)) continue;
+      const onNode = l.node ? servers.filter((s) => s.locations.some((x) => x.node === l.node)) : [];
+      const judged = onNode.length ? onNode : servers;
+      const index = new TrustIndex([e.cert], cas);
+      const ok = judged.some((s) => {
+        try {
+          const r = verifyChain({ leaf: s.cert, index, at: now, purpose: 'server' });
+          return r.trusted || (r.candidates[0]?.failures ?? []).every((f) => TIME_CODES.has(f.code) && r.candidates[0]?.complete);
+        } catch (err) {
+          if (err instanceof DerError) return false;
+          throw err;
+        }
+      });
+      if (ok) continue;
+      const s = judged[0] as CertEntry;
+      out.push(
+        scanFinding(
+          'scan.kubeconfig.ca-did-not-sign-server',
+          [showLocation(l), ...s.locations.filter((x) => !l.node || x.node === l.node).map(showLocation)],
+          `the kubeconfig trusts ${safeSubject(e.cert)}, which did not sign the API server certificate ${safeSubject(s.cert)} (issued by ${safe(() => s.cert.issuer, '?')})`,
+          e.cert,
+        ),
+      );
+    }
+  return out;
+}
