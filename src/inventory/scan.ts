@@ -2,15 +2,25 @@
 // seen, plus the inventory-level checks below) → the documented report (docs/scan-schema.md). Pure: the
 // caller reads files (and, later, the Kubernetes API) and hands over bytes.
 import { InputError } from '../common/errors.ts';
-import { lintCertificates, type LintTarget } from '../lint/engine.ts';
+import { rolesForPath } from '../k8s/role-detect.ts';
+import { K8S_ROLES } from '../k8s/roles.ts';
 import { LINTS_BY_ID } from '../lint/catalog.ts';
+import { type LintTarget, lintCertificates } from '../lint/engine.ts';
 import { DEFAULT_POLICY, type Policy } from '../lint/policy.ts';
 import { SEVERITY_RANK, type Severity, safeSubject } from '../lint/types.ts';
-import { TrustIndex } from '../trust/pool.ts';
+import { normaliseName, TrustIndex } from '../trust/pool.ts';
 import { verifyChain } from '../trust/verify.ts';
 import type { Certificate } from '../x509/certificate.ts';
 import { DerError } from '../x509/der.ts';
-import { buildInventory, type CertEntry, type Inventory, type InventorySource, type Location, nodeOfPath, showLocation } from './inventory.ts';
+import {
+  buildInventory,
+  type CertEntry,
+  type Inventory,
+  type InventorySource,
+  type Location,
+  nodeOfPath,
+  showLocation,
+} from './inventory.ts';
 import { readObjects } from './read.ts';
 
 export const SCAN_SCHEMA_VERSION = 'anchorage.scan/v1';
@@ -65,6 +75,13 @@ export const SCAN_FINDINGS = {
     description: 'The certificate does not chain to any root in the scan: a signature, CA flag or constraint on its path fails.',
     remediation: 'Reissue it from the CA that should sign it, or replace the broken CA certificate on its path.',
   },
+  'scan.chain.wrong-ca': {
+    severity: 'error',
+    description:
+      "The certificate's Kubernetes role needs a given cluster CA (ca.crt, etcd/ca.crt, front-proxy-ca.crt), and the CA found at that file did not sign it: the components that check it reject it.",
+    remediation:
+      'Reissue it from the CA at the file the role table names (anchorage pki init fills the gap), or find where the other CA came from.',
+  },
   'scan.chain.issuer-not-found': {
     severity: 'warning',
     description: 'No certificate in the scan has the name the certificate gives as its issuer, so its trust cannot be checked.',
@@ -72,7 +89,8 @@ export const SCAN_FINDINGS = {
   },
   'scan.ca.same-name-different-key': {
     severity: 'warning',
-    description: 'Two CA certificates carry one subject name but different keys: clients that pick issuers by name may choose the wrong one.',
+    description:
+      'Two CA certificates carry one subject name but different keys: clients that pick issuers by name may choose the wrong one.',
     remediation: 'Outside a planned CA rotation, find which CA is rogue or stale and remove it; give a new CA a new name.',
   },
   'scan.key.ca-key-on-worker': {
@@ -87,8 +105,10 @@ export const SCAN_FINDINGS = {
   },
   'scan.kubeconfig.ca-did-not-sign-server': {
     severity: 'error',
-    description: "A kubeconfig's certificate-authority does not verify the API server certificate found in the scan: clients using it fail the TLS handshake.",
-    remediation: "Replace the kubeconfig's certificate-authority-data with the CA that signed the API server certificate (the cluster ca.crt).",
+    description:
+      "A kubeconfig's certificate-authority does not verify the API server certificate found in the scan: clients using it fail the TLS handshake.",
+    remediation:
+      "Replace the kubeconfig's certificate-authority-data with the CA that signed the API server certificate (the cluster ca.crt).",
   },
 } as const satisfies Record<string, { severity: Severity; description: string; remediation: string }>;
 export type ScanFindingId = keyof typeof SCAN_FINDINGS;
@@ -228,7 +248,12 @@ function judge(inv: Inventory, o: ScanOptions & { nodeRoles: Map<string, NodeInf
     const sev = overrides[f.id];
     out.push(sev ? { ...f, severity: sev } : f);
   };
-  for (const f of chainFindings(inv, o.now)) add(f);
+  // A signer the lints already name (by the issuer's role or a key that did not sign) is not reported twice.
+  const flagged = new Set(out.filter((f) => SIGNER_LINTS.has(f.id)).map((f) => f.sha256));
+  const chain = chainFindings(inv, o.now).filter((f) => !flagged.has(f.sha256));
+  for (const f of chain) add(f);
+  for (const f of chain) flagged.add(f.sha256);
+  for (const f of wrongCa(inv, o.now)) if (!flagged.has(f.sha256)) add(f);
   for (const f of sameNameFindings(inv)) add(f);
   for (const f of caKeyOnWorker(inv, o.nodeRoles)) add(f);
   for (const f of keyMismatch(inv)) add(f);
@@ -274,6 +299,7 @@ function lintFindings(inv: Inventory, policy: Policy, now: Date): ScanFinding[] 
   return [...byKey.values()];
 }
 
+const SIGNER_LINTS = new Set(['k8s.role.wrong-signer', 'x509.signature.not-by-issuer']);
 const TIME_CODES = new Set(['EXPIRED', 'NOT_YET_VALID']);
 
 /** Every non-root certificate must chain to a self-signed root seen in the scan. Expiry is the lint's to report. */
@@ -301,8 +327,23 @@ function chainFindings(inv: Inventory, now: Date): ScanFinding[] {
     if (r.candidates[0] && failures.length === 0) continue; // only expiry on the path: the lint reports it
     const locations = e.locations.map(showLocation);
     if (r.code === 'ISSUER_NOT_FOUND')
-      out.push(scanFinding('scan.chain.issuer-not-found', locations, `no certificate in the scan is named ${safe(() => e.cert.issuer, '?')}`, e.cert));
-    else out.push(scanFinding('scan.chain.untrusted', locations, `${r.code}: ${failures.map((f) => f.message).join('; ') || r.reasons.join('; ')}`, e.cert));
+      out.push(
+        scanFinding(
+          'scan.chain.issuer-not-found',
+          locations,
+          `no certificate in the scan is named ${safe(() => e.cert.issuer, '?')}`,
+          e.cert,
+        ),
+      );
+    else
+      out.push(
+        scanFinding(
+          'scan.chain.untrusted',
+          locations,
+          `${r.code}: ${failures.map((f) => f.message).join('; ') || r.reasons.join('; ')}`,
+          e.cert,
+        ),
+      );
   }
   return out;
 }
@@ -311,7 +352,8 @@ function sameNameFindings(inv: Inventory): ScanFinding[] {
   const byName = new Map<string, CertEntry[]>();
   for (const e of inv.certificates.values()) {
     if (!safe(() => e.cert.isCA, false)) continue;
-    const k = Buffer.from(e.cert.subjectRaw).toString('hex');
+    // By the name's meaning, not its bytes: a rogue CA made by openssl encodes CN as UTF8String.
+    const k = normaliseName(safeSubject(e.cert));
     byName.set(k, [...(byName.get(k) ?? []), e]);
   }
   const out: ScanFinding[] = [];
@@ -446,5 +488,65 @@ function kubeconfigCa(inv: Inventory, now: Date): ScanFinding[] {
         ),
       );
     }
+  return out;
+}
+
+/** Where each role's CA lives: the certificates found at the role's own file (ca.crt, etcd/ca.crt, ...), by node. */
+function caAtFiles(inv: Inventory): Map<string, { e: CertEntry; l: Location }[]> {
+  const out = new Map<string, { e: CertEntry; l: Location }[]>();
+  for (const e of inv.certificates.values()) {
+    if (!safe(() => e.cert.isCA, false)) continue;
+    for (const l of e.locations) {
+      if (l.at?.startsWith('clusters[') || l.at?.startsWith('users[')) continue;
+      for (const r of rolesForPath(l.nodePath ?? l.source)) {
+        if (!r.ca) continue;
+        const list = out.get(r.name) ?? [];
+        list.push({ e, l });
+        out.set(r.name, list);
+      }
+    }
+  }
+  return out;
+}
+
+/** A certificate with a role (apiserver, kubelet serving, front-proxy client...) must verify against the CA at its signer's file. */
+function wrongCa(inv: Inventory, now: Date): ScanFinding[] {
+  const anchorsByRole = caAtFiles(inv);
+  if (!anchorsByRole.size) return [];
+  const cas = [...inv.certificates.values()].filter((e) => safe(() => e.cert.isCA, false)).map((e) => e.cert);
+  const out: ScanFinding[] = [];
+  for (const e of inv.certificates.values()) {
+    const role = e.role ? K8S_ROLES[e.role] : undefined;
+    if (!role || role.ca || role.signer === 'self') continue;
+    const all = anchorsByRole.get(role.signer);
+    if (!all?.length) continue;
+    for (const l of e.locations) {
+      const same = l.node !== undefined ? all.filter((a) => a.l.node === l.node) : [];
+      const anchors = same.length ? same : all;
+      const index = new TrustIndex(
+        anchors.map((a) => a.e.cert),
+        cas,
+      );
+      let ok = false;
+      try {
+        const r = verifyChain({ leaf: e.cert, index, at: now });
+        const best = r.candidates[0];
+        ok = r.trusted || (best?.complete === true && best.failures.every((f) => TIME_CODES.has(f.code)));
+      } catch (err) {
+        if (!(err instanceof DerError)) throw err;
+      }
+      if (ok) continue;
+      const a = anchors[0] as { e: CertEntry; l: Location };
+      out.push(
+        scanFinding(
+          'scan.chain.wrong-ca',
+          [showLocation(l), ...anchors.map((x) => showLocation(x.l))],
+          `${role.name} certificate is not signed by the ${role.signer} CA ${safeSubject(a.e.cert)} at ${showLocation(a.l)} (its issuer: ${safe(() => e.cert.issuer, '?')}${e.issuers.length ? `, key of certificate ${e.issuers[0]?.slice(0, 12)}` : ''})`,
+          e.cert,
+        ),
+      );
+      break;
+    }
+  }
   return out;
 }

@@ -2,7 +2,7 @@
 // report what is wrong (docs/scan-schema.md). Exit 0 clean, 1 findings at or above --fail-on, 2 bad input.
 import type { Command } from 'commander';
 import { InputError } from '../../common/errors.ts';
-import { scan, type ScanReport } from '../../inventory/scan.ts';
+import { type ScanReport, scan } from '../../inventory/scan.ts';
 import { showString } from '../../lint/lints/util.ts';
 import { loadPolicy } from '../../lint/policy.ts';
 import { SEVERITIES, SEVERITY_RANK, type Severity } from '../../lint/types.ts';
@@ -52,6 +52,14 @@ export function renderScan(r: ScanReport, o: { verbose?: boolean } = {}): string
     const list = r.findings.filter((f) => f.severity === sev);
     if (!list.length) continue;
     lines.push(`${sev.toUpperCase()} (${list.length})`);
+    if (sev === 'notice' && !o.verbose) {
+      // Notices are many and alike (kubeadm's design choices): one line per id unless -v.
+      const byId = new Map<string, number>();
+      for (const f of list) byId.set(f.id, (byId.get(f.id) ?? 0) + 1);
+      for (const [id, n] of byId) lines.push(`  ${id}  ${plural(n, 'certificate')} (-v lists them)`);
+      lines.push('');
+      continue;
+    }
     for (const f of list) {
       lines.push(`  ${f.id}${f.subject !== undefined ? `  ${showString(f.subject) || '(empty subject)'}` : ''}`);
       lines.push(`    why:  ${showString(f.why)}`);
@@ -83,7 +91,9 @@ export function scanCommand(paths: string[], o: ScanCliOptions = {}): number {
 export function register(program: Command): void {
   program
     .command('scan')
-    .description('inventory every certificate and key under the paths, check who trusts whom and report what is wrong (docs/scan-schema.md)')
+    .description(
+      'inventory every certificate and key under the paths, check who trusts whom and report what is wrong (docs/scan-schema.md)',
+    )
     .argument('<paths...>', 'files or directories (PEM, DER, PKCS#7/#12, JKS, kubeconfigs, pki init node trees)')
     .option('-o, --output <format>', 'table|json|yaml', 'table')
     .option('--fail-on <severity>', 'exit 1 when a finding is at least this severe: error|warning|notice', 'error')

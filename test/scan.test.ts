@@ -1,0 +1,233 @@
+// `anchorage scan` end to end: a node tree made by `pki init` scans clean; faults planted with openssl
+// (a rogue CA with the cluster CA's name, a key that is not the certificate's, a CA key on a worker, a
+// kubeconfig trusting the rogue CA, a kubelet certificate the rogue CA signed) are each found at the right
+// file; the recorded broken-PKI fixtures give exactly the finding that explains their failure.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse as parseYaml } from 'yaml';
+import type { ScanReport } from '../src/inventory/scan.ts';
+
+const root = join(import.meta.dirname, '..');
+const main = join(root, 'src', 'cli', 'main.ts');
+const node = existsSync(join(root, 'node_modules', '.bin', 'node')) ? join(root, 'node_modules', '.bin', 'node') : process.execPath;
+const dir = mkdtempSync(join(tmpdir(), 'anchorage-scan-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function cli(args: string[]): { code: number; stdout: string; stderr: string } {
+  const r = spawnSync(node, [main, ...args], { cwd: dir, encoding: 'utf8', timeout: 120_000 });
+  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+const ossl = (...args: string[]): string =>
+  execFileSync('openssl', args, { cwd: dir, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+const scanJson = (...args: string[]): { code: number; report: ScanReport } => {
+  const r = cli(['scan', ...args, '-o', 'json']);
+  if (r.code !== 0 && r.code !== 1) throw new Error(`scan exited ${r.code}: ${r.stderr}`);
+  return { code: r.code, report: JSON.parse(r.stdout) as ScanReport };
+};
+const sha256Of = (pemFile: string): string =>
+  (ossl('x509', '-in', pemFile, '-noout', '-fingerprint', '-sha256').split('=')[1] ?? '').trim().replaceAll(':', '').toLowerCase();
+
+const CONFIG = `apiVersion: anchorage.dev/v1alpha1
+kind: ClusterPKI
+clusterName: small
+controlPlaneEndpoint: cp.example.com:6443
+kubernetesVersion: v1.36.3
+layout: kubeadm
+keyAlgorithm: ecdsa-p256
+controlPlane:
+  - { name: cp-1, ips: [10.0.0.11] }
+  - { name: cp-2, ips: [10.0.0.12] }
+workers:
+  - { name: worker-1, ips: [10.0.1.1] }
+  - { name: worker-2, ips: [10.0.1.2] }
+`;
+
+const clean = join(dir, 'clean');
+const broken = join(dir, 'broken');
+const n = (...p: string[]): string => join(broken, 'nodes', ...p);
+
+beforeAll(() => {
+  writeFileSync(join(dir, 'cluster.yaml'), CONFIG);
+  const r = cli(['pki', 'init', '--config', 'cluster.yaml', '--out', clean]);
+  if (r.code !== 0) throw new Error(r.stderr);
+  execFileSync('cp', ['-r', clean, broken]);
+  // 1. The cluster CA's key copied onto a worker.
+  copyFileSync(n('cp-1', 'etc/kubernetes/pki/ca.key'), n('worker-1', 'etc/kubernetes/pki/ca.key'));
+  // 2. admin.conf on cp-1 carries some other key beside its client certificate.
+  ossl('ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', 'other.key');
+  replaceField(n('cp-1', 'etc/kubernetes/admin.conf'), 'client-key-data', readFileSync(join(dir, 'other.key')));
+  // 3. A rogue CA with the cluster CA's name; cp-2's admin.conf trusts it.
+  ossl(
+    'req',
+    '-x509',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:P-256',
+    '-nodes',
+    '-keyout',
+    'rogue.key',
+    '-out',
+    'rogue.crt',
+    '-subj',
+    '/CN=kubernetes',
+    '-days',
+    '3650',
+    '-addext',
+    'basicConstraints=critical,CA:TRUE',
+    '-addext',
+    'keyUsage=critical,keyCertSign,digitalSignature',
+  );
+  replaceField(n('cp-2', 'etc/kubernetes/admin.conf'), 'certificate-authority-data', readFileSync(join(dir, 'rogue.crt')));
+  // 4. worker-2's kubelet serving certificate (and its key) issued by the rogue CA.
+  const kubeletKey = n('worker-2', 'var/lib/kubelet/pki/kubelet.key');
+  ossl(
+    'req',
+    '-new',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:P-256',
+    '-nodes',
+    '-keyout',
+    kubeletKey,
+    '-subj',
+    '/O=system:nodes/CN=system:node:worker-2',
+    '-out',
+    'w2.csr',
+  );
+  writeFileSync(
+    join(dir, 'w2.ext'),
+    'subjectAltName=DNS:worker-2,IP:10.0.1.2\nextendedKeyUsage=serverAuth\nkeyUsage=critical,digitalSignature\n',
+  );
+  ossl(
+    'x509',
+    '-req',
+    '-in',
+    'w2.csr',
+    '-CA',
+    'rogue.crt',
+    '-CAkey',
+    'rogue.key',
+    '-CAcreateserial',
+    '-days',
+    '100',
+    '-extfile',
+    'w2.ext',
+    '-out',
+    n('worker-2', 'var/lib/kubelet/pki/kubelet.crt'),
+  );
+}, 180_000);
+
+function replaceField(file: string, field: string, value: Buffer): void {
+  const text = readFileSync(file, 'utf8');
+  const re = new RegExp(`${field}: \\S+`);
+  expect(re.test(text)).toBe(true);
+  writeFileSync(file, text.replace(re, `${field}: ${value.toString('base64')}`));
+}
+
+describe('anchorage scan on a pki init node tree', () => {
+  it('a clean tree: no error, no warning, exit 0; each certificate once with every place and its role', () => {
+    const { code, report } = scanJson(clean);
+    expect(code).toBe(0);
+    expect(report.schema).toBe('anchorage.scan/v1');
+    expect(report.findings.filter((f) => f.severity !== 'notice')).toEqual([]);
+    const ca = report.certificates.find((c) => c.sha256 === sha256Of(join(clean, 'nodes/cp-1/etc/kubernetes/pki/ca.crt')));
+    expect(ca?.role).toBe('ca');
+    expect(ca?.selfSigned).toBe(true);
+    // The cluster CA sits in every node's ca.crt and in every kubeconfig.
+    for (const node of ['cp-1', 'cp-2', 'worker-1', 'worker-2']) {
+      expect(ca?.locations).toContainEqual({
+        source: join(clean, 'nodes', node, 'etc/kubernetes/pki/ca.crt'),
+        node,
+        nodePath: '/etc/kubernetes/pki/ca.crt',
+      });
+      expect(
+        ca?.locations.some((l) => l.node === node && l.nodePath === '/etc/kubernetes/kubelet.conf' && /^clusters\[/.test(l.at ?? '')),
+      ).toBe(true);
+    }
+    expect(new Set(report.certificates.map((c) => c.sha256)).size).toBe(report.certificates.length);
+    const apiserver = report.certificates.find((c) => c.sha256 === sha256Of(join(clean, 'nodes/cp-1/etc/kubernetes/pki/apiserver.crt')));
+    expect(apiserver?.role).toBe('apiserver');
+    expect(apiserver?.issuedBy).toEqual([ca?.sha256]);
+    expect(apiserver?.keyLocations).toContain(join(clean, 'nodes/cp-1/etc/kubernetes/pki/apiserver.key'));
+  });
+
+  it('planted faults: each found with the right file', () => {
+    const { code, report } = scanJson(broken);
+    expect(code).toBe(1);
+    const by = (id: string) => report.findings.filter((f) => f.id === id);
+    const errors = report.findings
+      .filter((f) => f.severity === 'error')
+      .map((f) => f.id)
+      .sort();
+    expect(errors).toEqual([
+      'scan.chain.wrong-ca',
+      'scan.key.ca-key-on-worker',
+      'scan.key.mismatch',
+      'scan.kubeconfig.ca-did-not-sign-server',
+    ]);
+    expect(by('scan.key.ca-key-on-worker')[0]?.locations).toEqual([n('worker-1', 'etc/kubernetes/pki/ca.key')]);
+    expect(by('scan.key.ca-key-on-worker')[0]?.sha256).toBe(sha256Of(n('cp-1', 'etc/kubernetes/pki/ca.crt')));
+    expect(by('scan.key.mismatch')[0]?.locations[0]).toMatch(
+      new RegExp(`^${n('cp-1', 'etc/kubernetes/admin.conf')} \\[users\\[.*\\]\\.client-key-data`),
+    );
+    const kc = by('scan.kubeconfig.ca-did-not-sign-server')[0];
+    expect(kc?.sha256).toBe(sha256Of(join(dir, 'rogue.crt')));
+    expect(kc?.locations).toEqual([
+      expect.stringMatching(/cp-2\/etc\/kubernetes\/admin\.conf \[clusters\[small\]/),
+      n('cp-2', 'etc/kubernetes/pki/apiserver.crt'),
+    ]);
+    const wrong = by('scan.chain.wrong-ca')[0];
+    expect(wrong?.sha256).toBe(sha256Of(n('worker-2', 'var/lib/kubelet/pki/kubelet.crt')));
+    expect(wrong?.locations).toEqual([n('worker-2', 'var/lib/kubelet/pki/kubelet.crt'), n('worker-2', 'etc/kubernetes/pki/ca.crt')]);
+    const same = by('scan.ca.same-name-different-key');
+    expect(same).toHaveLength(1);
+    expect(same[0]?.severity).toBe('warning');
+    for (const f of report.findings) {
+      expect(f.why.length).toBeGreaterThan(10);
+      expect(f.fix.length).toBeGreaterThan(10);
+    }
+  });
+
+  it('the table groups by severity; --fail-on warning; yaml; bad input is one line, exit 2', () => {
+    const t = cli(['scan', broken]);
+    expect(t.code).toBe(1);
+    expect(t.stdout.indexOf('ERROR (4)')).toBeGreaterThanOrEqual(0);
+    expect(t.stdout.indexOf('ERROR (4)')).toBeLessThan(t.stdout.indexOf('WARNING (1)'));
+    expect(t.stdout).toMatch(/why: +the private key of CA CN=kubernetes is on worker node worker-1/);
+    expect(cli(['scan', clean]).code).toBe(0);
+    expect(cli(['scan', clean, '--fail-on', 'notice']).code).toBe(1);
+    const y = cli(['scan', clean, '-o', 'yaml']);
+    expect((parseYaml(y.stdout) as ScanReport).schema).toBe('anchorage.scan/v1');
+    for (const bad of [
+      ['scan', join(dir, 'nope')],
+      ['scan', clean, '-o', 'xml'],
+      ['scan', clean, '--fail-on', 'fatal'],
+    ]) {
+      const r = cli(bad);
+      expect(r.code).toBe(2);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    }
+  });
+});
+
+describe('broken-PKI fixtures: scan gives exactly the finding that explains the recorded failure', () => {
+  const fixtures = join(root, 'test', 'fixtures', 'broken-pki');
+  for (const name of readdirSync(fixtures).sort()) {
+    const fixture = JSON.parse(readFileSync(join(fixtures, name, 'failure.json'), 'utf8')) as {
+      findings: string[];
+      recordedAt: string;
+      brokenFiles: string[];
+    };
+    it(name, () => {
+      const { report } = scanJson(join(fixtures, name), '--at', fixture.recordedAt);
+      const errors = report.findings.filter((f) => f.severity === 'error');
+      expect(errors.map((f) => f.id).sort()).toEqual([...fixture.findings].sort());
+      for (const e of errors) expect(e.locations.some((l) => fixture.brokenFiles.some((b) => l.endsWith(b)))).toBe(true);
+    });
+  }
+});
