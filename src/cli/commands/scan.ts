@@ -2,7 +2,8 @@
 // report what is wrong (docs/scan-schema.md). Exit 0 clean, 1 findings at or above --fail-on, 2 bad input.
 import type { Command } from 'commander';
 import { InputError } from '../../common/errors.ts';
-import { type ScanReport, scan } from '../../inventory/scan.ts';
+import { type ScanInput, type ScanReport, scan } from '../../inventory/scan.ts';
+import { loadKubeConfig, readCluster } from '../../k8s/client.ts';
 import { showString } from '../../lint/lints/util.ts';
 import { loadPolicy } from '../../lint/policy.ts';
 import { SEVERITIES, SEVERITY_RANK, type Severity } from '../../lint/types.ts';
@@ -17,6 +18,10 @@ export interface ScanCliOptions {
   at?: string;
   password?: string;
   verbose?: boolean;
+  kubeconfig?: string;
+  context?: string;
+  /** Objects per LIST page. */
+  pageSize?: string;
 }
 
 const FORMATS = ['table', 'json', 'yaml'] as const;
@@ -28,19 +33,32 @@ function parseFailOn(s: string | undefined): Severity {
   return v as Severity;
 }
 
-export function scanPaths(paths: string[], o: ScanCliOptions = {}, now: Date = new Date()): ScanReport {
-  if (paths.length === 0) throw new InputError('nothing to scan: name files or directories');
+export async function scanSources(paths: string[], o: ScanCliOptions = {}, now: Date = new Date()): Promise<ScanReport> {
+  const live = o.kubeconfig !== undefined || o.context !== undefined;
+  if (paths.length === 0 && !live)
+    throw new InputError('nothing to scan: name files or directories, or --kubeconfig/--context for a cluster');
   const policy = loadPolicy(o.policy);
-  const { files, errors } = collectInputs(paths);
-  return scan(
-    files.map((f) => ({ source: f.path === '-' ? 'stdin' : f.path, data: f.data })),
-    {
-      now: o.at !== undefined ? parseAt(o.at) : now,
-      policy,
-      ...(o.password !== undefined && { password: o.password }),
-      failures: errors.map((e) => ({ source: e.path, reason: e.error })),
-    },
-  );
+  const at = o.at !== undefined ? parseAt(o.at) : now;
+  let pageSize: number | undefined;
+  if (o.pageSize !== undefined) {
+    pageSize = Number(o.pageSize);
+    if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > 10_000)
+      throw new InputError(`--page-size: '${o.pageSize}' is not a number from 1 to 10000`);
+  }
+  const { files, errors } = paths.length ? collectInputs(paths) : { files: [], errors: [] };
+  const inputs: ScanInput[] = files.map((f) => ({ source: f.path === '-' ? 'stdin' : f.path, data: f.data }));
+  const failures = errors.map((e) => ({ source: e.path, reason: e.error }));
+  if (live) {
+    const kc = loadKubeConfig({
+      ...(o.kubeconfig !== undefined && { kubeconfig: o.kubeconfig }),
+      ...(o.context !== undefined && { context: o.context }),
+    });
+    const r = await readCluster(kc, pageSize !== undefined ? { pageSize } : {});
+    for (const f of r.failures) process.stderr.write(`warning: ${f.source}: ${f.reason}\n`);
+    inputs.push(...r.values);
+    failures.push(...r.failures);
+  }
+  return scan(inputs, { now: at, policy, ...(o.password !== undefined && { password: o.password }), failures });
 }
 
 const plural = (n: number, w: string): string => `${n} ${w}${n === 1 ? '' : 's'}`;
@@ -80,10 +98,10 @@ export function renderScan(r: ScanReport, o: { verbose?: boolean } = {}): string
   return `${lines.join('\n')}\n`;
 }
 
-export function scanCommand(paths: string[], o: ScanCliOptions = {}): number {
+export async function scanCommand(paths: string[], o: ScanCliOptions = {}): Promise<number> {
   const format = checkFormat(o.output ?? 'table', FORMATS);
   const failOn = parseFailOn(o.failOn);
-  const r = scanPaths(paths, o);
+  const r = await scanSources(paths, o);
   printOutput(r, format, () => renderScan(r, { verbose: o.verbose === true }));
   return r.findings.some((f) => SEVERITY_RANK[f.severity] >= SEVERITY_RANK[failOn]) ? 1 : 0;
 }
@@ -94,14 +112,17 @@ export function register(program: Command): void {
     .description(
       'inventory every certificate and key under the paths, check who trusts whom and report what is wrong (docs/scan-schema.md)',
     )
-    .argument('<paths...>', 'files or directories (PEM, DER, PKCS#7/#12, JKS, kubeconfigs, pki init node trees)')
+    .argument('[paths...]', 'files or directories (PEM, DER, PKCS#7/#12, JKS, kubeconfigs, pki init node trees)')
+    .option('--kubeconfig <files>', "read the cluster too: Secrets, ConfigMaps with PEM, webhook caBundles (several files joined by ':')")
+    .option('--context <name>', 'kubeconfig context to use (reads the cluster; default kubeconfig when --kubeconfig is not given)')
+    .option('--page-size <n>', 'objects per LIST page when reading the cluster', '500')
     .option('-o, --output <format>', 'table|json|yaml', 'table')
     .option('--fail-on <severity>', 'exit 1 when a finding is at least this severe: error|warning|notice', 'error')
     .option('--policy <file>', 'lint policy file (docs/policy.md): thresholds, disabled ids, severities')
     .option('--at <time>', 'judge expiry at this time (ISO 8601 or Unix seconds) instead of now')
     .option('--password <password>', 'password for PKCS#12/JKS/encrypted keys')
     .option('-v, --verbose', 'list every place and every skipped source')
-    .action((paths: string[], o: ScanCliOptions) => {
-      process.exitCode = scanCommand(paths, o);
+    .action(async (paths: string[], o: ScanCliOptions) => {
+      process.exitCode = await scanCommand(paths, o);
     });
 }
