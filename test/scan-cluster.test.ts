@@ -107,6 +107,28 @@ beforeAll(async () => {
     }),
   );
 
+  // A user with only the ClusterRole docs/scan-schema.md documents.
+  ossl('req', '-new', ...ec, '-keyout', 'scanner.key', '-out', 'scanner.csr', '-subj', '/CN=scanner');
+  ossl('x509', '-req', '-in', 'scanner.csr', '-CA', caCrt, '-CAkey', caKey, '-CAcreateserial', '-days', '30', '-out', 'scanner.crt');
+  writeFileSync(
+    join(dir, 'scanner.conf'),
+    writeKubeconfig({
+      clusterName: 'c',
+      server: c.apiUrl,
+      caPem: readFileSync(caCrt, 'utf8'),
+      userName: 'scanner',
+      clientCertPem: read('scanner.crt'),
+      clientKeyPem: read('scanner.key'),
+    }),
+  );
+  const role = /```yaml\n(apiVersion: rbac[\s\S]*?)```/.exec(
+    readFileSync(join(import.meta.dirname, '..', 'docs', 'scan-schema.md'), 'utf8'),
+  )?.[1];
+  if (!role) throw new Error('docs/scan-schema.md lost its ClusterRole');
+  writeFileSync(join(dir, 'role.yaml'), role);
+  kubectl('apply', '-f', join(dir, 'role.yaml'));
+  kubectl('create', 'clusterrolebinding', 'anchorage-scan', '--clusterrole=anchorage-scan', '--user=scanner');
+
   kubectl('create', 'namespace', NS);
   kubectl('-n', NS, 'create', 'secret', 'tls', 'good-tls', `--cert=${join(dir, 'web.crt')}`, `--key=${join(dir, 'web.key')}`);
   // kubectl refuses a TLS Secret whose key does not match: a generic one carries the same keys.
@@ -152,13 +174,69 @@ beforeAll(async () => {
       },
     ],
   });
+  const rogueB64 = Buffer.from(read('rogue.crt')).toString('base64');
+  const apiService = {
+    apiVersion: 'apiregistration.k8s.io/v1',
+    kind: 'APIService',
+    metadata: { name: 'v1.scan.example.com' },
+    spec: {
+      group: 'scan.example.com',
+      version: 'v1',
+      service: { namespace: NS, name: 'api' },
+      caBundle: rogueB64,
+      groupPriorityMinimum: 100,
+      versionPriority: 10,
+    },
+  };
+  const crd = {
+    apiVersion: 'apiextensions.k8s.io/v1',
+    kind: 'CustomResourceDefinition',
+    metadata: { name: 'widgets.scan.example.org' },
+    spec: {
+      group: 'scan.example.org',
+      names: { kind: 'Widget', plural: 'widgets', singular: 'widget' },
+      scope: 'Namespaced',
+      versions: ['v1', 'v2'].map((v, i) => ({
+        name: v,
+        served: true,
+        storage: i === 0,
+        schema: { openAPIV3Schema: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true } },
+      })),
+      conversion: {
+        strategy: 'Webhook',
+        webhook: { conversionReviewVersions: ['v1'], clientConfig: { service: { namespace: NS, name: 'convert' }, caBundle: rogueB64 } },
+      },
+    },
+  };
+  // A client certificate issued through the API: the controller-manager signs it with the cluster CA.
+  ossl('req', '-new', ...ec, '-keyout', 'carol.key', '-out', 'carol.csr', '-subj', '/CN=carol');
+  const csr = {
+    apiVersion: 'certificates.k8s.io/v1',
+    kind: 'CertificateSigningRequest',
+    metadata: { name: 'carol' },
+    spec: {
+      request: Buffer.from(read('carol.csr')).toString('base64'),
+      signerName: 'kubernetes.io/kube-apiserver-client',
+      usages: ['client auth'],
+      expirationSeconds: 3600,
+    },
+  };
   writeFileSync(
     join(dir, 'hooks.yaml'),
-    [hook('ValidatingWebhookConfiguration', 'rogue-hook'), hook('MutatingWebhookConfiguration', 'rogue-mutator')]
+    [hook('ValidatingWebhookConfiguration', 'rogue-hook'), hook('MutatingWebhookConfiguration', 'rogue-mutator'), apiService, crd, csr]
       .map((h) => stringify(h))
       .join('---\n'),
   );
   kubectl('apply', '-f', join(dir, 'hooks.yaml'));
+  kubectl('certificate', 'approve', 'carol');
+  await waitFor(
+    'the CSR to be signed',
+    () => c.kubectl(['get', 'csr', 'carol', '-o', 'jsonpath={.status.certificate}']).stdout.trim() !== '',
+  );
+  writeFileSync(
+    join(dir, 'carol.crt'),
+    Buffer.from(kubectl('get', 'csr', 'carol', '-o', 'jsonpath={.status.certificate}').trim(), 'base64'),
+  );
   // The controller-manager publishes the cluster CA into every namespace.
   await waitFor('kube-root-ca.crt in the test namespace', () => c.kubectl(['-n', NS, 'get', 'configmap', 'kube-root-ca.crt']).code === 0);
 }, 600_000);
@@ -180,10 +258,15 @@ describe('anchorage scan --kubeconfig on a real API server', () => {
     expect(ca?.locations.map((l) => l.source)).toContain(`${NS}/ConfigMap/kube-root-ca.crt[ca.crt]`);
     const rogue = report.certificates.find((x) => x.sha256 === fingerprint(join(dir, 'rogue.crt')));
     expect(rogue?.locations.map((l) => l.source).sort()).toEqual([
+      'APIService/v1.scan.example.com[caBundle]',
+      'CustomResourceDefinition/widgets.scan.example.org[conversion.caBundle]',
       'MutatingWebhookConfiguration/rogue-mutator[hook.scan-test.example.com.caBundle]',
       'ValidatingWebhookConfiguration/rogue-hook[hook.scan-test.example.com.caBundle]',
       `${NS}/ConfigMap/rogue-bundle[ca.crt]`,
     ]);
+    const carol = report.certificates.find((x) => x.sha256 === fingerprint(join(dir, 'carol.crt')));
+    expect(carol?.locations).toEqual([{ source: 'CertificateSigningRequest/carol[status.certificate]' }]);
+    expect(carol?.issuedBy).toEqual([fingerprint(caCrt)]);
     expect(JSON.stringify(report)).not.toContain('helm-rel');
     expect(JSON.stringify(report)).not.toContain('filler-');
     expect(report.skipped).toContainEqual({ source: `${NS}/Secret/corrupt[tls.crt]`, reason: expect.any(String) });
@@ -207,16 +290,23 @@ describe('anchorage scan --kubeconfig on a real API server', () => {
     expect(report.findings.filter((f) => f.severity === 'error').map((f) => f.id)).toEqual(['scan.key.mismatch']);
   });
 
+  it('the documented read-only ClusterRole is enough: nothing forbidden, the same inventory as the admin', () => {
+    const admin = scanJson(['--kubeconfig', c.admin]).report;
+    const scanner = scanJson(['--kubeconfig', join(dir, 'scanner.conf')]);
+    expect(scanner.stderr).toBe('');
+    expect(scanner.report.certificates.map((x) => x.sha256).sort()).toEqual(admin.certificates.map((x) => x.sha256).sort());
+  });
+
   it('a forbidden or unreachable API is one line per resource; files given beside it are still scanned', () => {
     const forbidden = scanJson(['--kubeconfig', join(dir, 'nobody.conf')]);
     expect(forbidden.code).toBe(0);
     const lines = forbidden.stderr.trim().split('\n');
-    expect(lines).toHaveLength(4);
+    expect(lines).toHaveLength(7);
     for (const l of lines) expect(l).toMatch(/^warning: https:\/\/127\.0\.0\.1:\d+ \w+: HTTP 403 forbidden: .*"nobody" cannot list/);
-    expect(forbidden.report.skipped).toHaveLength(4);
+    expect(forbidden.report.skipped).toHaveLength(7);
 
     const down = scanJson([join(dir, 'web.crt'), '--kubeconfig', join(dir, 'unreachable.conf')]);
-    expect(down.stderr.trim().split('\n')).toHaveLength(4);
+    expect(down.stderr.trim().split('\n')).toHaveLength(7);
     expect(down.report.certificates.map((x) => x.sha256)).toEqual([fingerprint(join(dir, 'web.crt'))]);
 
     const badContext = anchorage(['scan', '--kubeconfig', c.admin, '--context', 'nope']);

@@ -1,10 +1,18 @@
 // Read what holds certificates from a Kubernetes API server: Secrets (not service-account tokens or Helm
-// releases), ConfigMaps with PEM, and the caBundle of webhook configurations. Read-only: only LIST calls,
+// releases), ConfigMaps with PEM, the caBundle of webhook configurations, APIServices and CRD conversion
+// webhooks, and the certificates issued to CertificateSigningRequests. Read-only: only LIST calls,
 // paginated (limit/continue). Each object's certificate-looking values are handed on as bytes, keyed
 // `namespace/Kind/name[key]`; the rest of the object is dropped as each page is processed. A resource that
 // fails (unreachable, forbidden) is one line in `failures` and the others are still read.
 import { existsSync } from 'node:fs';
-import { AdmissionregistrationV1Api, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import {
+  AdmissionregistrationV1Api,
+  ApiextensionsV1Api,
+  ApiregistrationV1Api,
+  CertificatesV1Api,
+  CoreV1Api,
+  KubeConfig,
+} from '@kubernetes/client-node';
 import { InputError } from '../common/errors.ts';
 
 export interface ClusterSourceOptions {
@@ -169,6 +177,33 @@ export async function readCluster(kc: KubeConfig, o: ClusterSourceOptions = {}):
     'mutatingwebhookconfigurations',
     (cont) => adm.listMutatingWebhookConfiguration({ limit, ...(cont !== undefined && { _continue: cont }) }),
     webhooks('MutatingWebhookConfiguration'),
+  );
+  const apireg = kc.makeApiClient(ApiregistrationV1Api);
+  await list(
+    'apiservices',
+    (cont) => apireg.listAPIService({ limit, ...(cont !== undefined && { _continue: cont }) }),
+    (a) => {
+      const b = a.spec?.caBundle;
+      if (b) take(`APIService/${a.metadata?.name ?? '?'}[caBundle]`, Buffer.from(b, 'base64'));
+    },
+  );
+  const ext = kc.makeApiClient(ApiextensionsV1Api);
+  await list(
+    'customresourcedefinitions',
+    (cont) => ext.listCustomResourceDefinition({ limit, ...(cont !== undefined && { _continue: cont }) }),
+    (d) => {
+      const b = d.spec.conversion?.webhook?.clientConfig?.caBundle;
+      if (b) take(`CustomResourceDefinition/${d.metadata?.name ?? '?'}[conversion.caBundle]`, Buffer.from(b, 'base64'));
+    },
+  );
+  const certs = kc.makeApiClient(CertificatesV1Api);
+  await list(
+    'certificatesigningrequests',
+    (cont) => certs.listCertificateSigningRequest({ limit, ...(cont !== undefined && { _continue: cont }) }),
+    (r) => {
+      const b = r.status?.certificate;
+      if (b) take(`CertificateSigningRequest/${r.metadata?.name ?? '?'}[status.certificate]`, Buffer.from(b, 'base64'));
+    },
   );
   return out;
 }
