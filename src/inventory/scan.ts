@@ -120,7 +120,10 @@ export interface ScanInput {
 }
 
 export interface ScanOptions {
+  /** The time expiry and validity are judged at. */
   now: Date;
+  /** When the report is made (default: `now`); the module never reads the clock. */
+  generatedAt?: Date;
   policy?: Policy;
   password?: string;
   /** Sources that failed before reading (unreachable API, unreadable directory): reported under `skipped`. */
@@ -174,7 +177,7 @@ export function scan(inputs: readonly ScanInput[], opts: ScanOptions): ScanRepor
   for (const f of findings) summary[f.severity]++;
   return {
     schema: SCAN_SCHEMA_VERSION,
-    generatedAt: new Date().toISOString(),
+    generatedAt: (opts.generatedAt ?? opts.now).toISOString(),
     at: opts.now.toISOString(),
     summary,
     findings,
@@ -267,7 +270,7 @@ function lintFindings(inv: Inventory, policy: Policy, now: Date): ScanFinding[] 
   const places: string[] = [];
   for (const e of inv.certificates.values())
     for (const l of e.locations) {
-      const t: LintTarget = { cert: e.cert, source: l.nodePath ? l.source : l.source };
+      const t: LintTarget = { cert: e.cert, source: l.source };
       if (l.at !== undefined) t.location = l.at;
       targets.push(t);
       places.push(showLocation(l));

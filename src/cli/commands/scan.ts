@@ -59,7 +59,7 @@ export async function scanSources(paths: string[], o: ScanCliOptions = {}, now: 
     inputs.push(...r.values);
     failures.push(...r.failures);
   }
-  return scan(inputs, { now: at, policy, ...(o.password !== undefined && { password: o.password }), failures });
+  return scan(inputs, { now: at, generatedAt: now, policy, ...(o.password !== undefined && { password: o.password }), failures });
 }
 
 const plural = (n: number, w: string): string => `${n} ${w}${n === 1 ? '' : 's'}`;
