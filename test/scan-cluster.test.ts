@@ -8,8 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import type { ScanReport } from '../src/inventory/scan.ts';
 import { writeKubeconfig } from '../src/k8s/kubeconfig.ts';
+import type { ScanReport } from '../src/scan/scan.ts';
 import { anchorage, type Cluster, freePort, startCluster, waitFor } from './cluster/harness.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'anchorage-scan-cluster-'));

@@ -6,9 +6,9 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { pairGroup } from '../scan/scan.ts';
 import { buildInventory, nodeOfPath } from './inventory.ts';
 import { readObjects } from './read.ts';
-import { pairGroup } from './scan.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'anchorage-inv-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -2,10 +2,10 @@
 // report what is wrong (docs/scan-schema.md). Exit 0 clean, 1 findings at or above --fail-on, 2 bad input.
 import type { Command } from 'commander';
 import { InputError } from '../../common/errors.ts';
-import { type ScanInput, type ScanReport, scan } from '../../inventory/scan.ts';
 import { showString } from '../../lint/lints/util.ts';
 import { loadPolicy } from '../../lint/policy.ts';
 import { SEVERITIES, SEVERITY_RANK, type Severity } from '../../lint/types.ts';
+import { type ScanInput, type ScanReport, scan } from '../../scan/scan.ts';
 import { parseAt } from '../args.ts';
 import { collectInputs } from '../files.ts';
 import { checkFormat, printOutput } from '../output.ts';

@@ -2,6 +2,16 @@
 // seen, plus the inventory-level checks below) → the documented report (docs/scan-schema.md). Pure: the
 // caller reads files (and, later, the Kubernetes API) and hands over bytes.
 import { InputError } from '../common/errors.ts';
+import {
+  buildInventory,
+  type CertEntry,
+  type Inventory,
+  type InventorySource,
+  type Location,
+  nodeOfPath,
+  showLocation,
+} from '../inventory/inventory.ts';
+import { readObjects } from '../inventory/read.ts';
 import { rolesForPath } from '../k8s/role-detect.ts';
 import { K8S_ROLES } from '../k8s/roles.ts';
 import { LINTS_BY_ID } from '../lint/catalog.ts';
@@ -12,16 +22,6 @@ import { normaliseName, TrustIndex } from '../trust/pool.ts';
 import { verifyChain } from '../trust/verify.ts';
 import type { Certificate } from '../x509/certificate.ts';
 import { DerError } from '../x509/der.ts';
-import {
-  buildInventory,
-  type CertEntry,
-  type Inventory,
-  type InventorySource,
-  type Location,
-  nodeOfPath,
-  showLocation,
-} from './inventory.ts';
-import { readObjects } from './read.ts';
 
 export const SCAN_SCHEMA_VERSION = 'anchorage.scan/v1';
 
