@@ -110,7 +110,7 @@ describe('check-expiration text', () => {
       certificateAuthorities: ['ca', 'etcd-ca', 'front-proxy-ca'].map((n) => row(n, '2036-11-23T14:00:00Z', 3650 * D - 60)),
     };
     const lines = renderExpirationText(info).split('\n');
-    // The two header and first rows of ../shared/reference/kubernetes-pki.md, trailing %-8v padding aside.
+    // kubeadm's two header rows and a first row (`kubeadm certs check-expiration` prints them so), trailing %-8v padding aside.
     expect(lines[0]).toBe('CERTIFICATE                EXPIRES                  RESIDUAL TIME   CERTIFICATE AUTHORITY   EXTERNALLY MANAGED');
     expect(lines[1]).toBe('admin.conf                 Nov 25, 2027 14:00 UTC   364d            ca                      no      ');
     expect(lines[names.length + 2]).toBe('CERTIFICATE AUTHORITY   EXPIRES                  RESIDUAL TIME   EXTERNALLY MANAGED');
