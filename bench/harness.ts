@@ -1,9 +1,16 @@
-// Tiny benchmark harness: best rate of several rounds, wall clock, no statistics theatre.
+// Tiny benchmark harness: best rate of several rounds, or the median of repeated runs with its spread.
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+
 export interface BenchResult {
   name: string;
   unit: string;
   value: number;
-  baseline?: { name: string; value: number };
+  /** How much repeated runs varied, in words (e.g. "p25-p75 41-47 ms, 15 runs"). */
+  spread?: string;
+  baseline?: { name: string; value: number; spread?: string };
+  /** Shown instead of value / baseline when a larger value is worse (times rather than rates). */
+  lowerIsBetter?: boolean;
 }
 
 /** Run `round` (which returns how many operations it did) `rounds` times, `inner` calls per round; best ops/s. */
@@ -28,4 +35,73 @@ export async function bestRateAsync(round: () => Promise<number>, rounds = 5): P
     best = Math.max(best, ops / s);
   }
   return best;
+}
+
+export interface Stats {
+  median: number;
+  p25: number;
+  p75: number;
+  min: number;
+  max: number;
+  runs: number;
+}
+
+const quantile = (sorted: number[], q: number): number => {
+  const pos = (sorted.length - 1) * q;
+  const lo = Math.floor(pos);
+  const hi = Math.ceil(pos);
+  return (sorted[lo] as number) + ((sorted[hi] as number) - (sorted[lo] as number)) * (pos - lo);
+};
+
+export function stats(samples: number[]): Stats {
+  const s = [...samples].sort((a, b) => a - b);
+  return {
+    median: quantile(s, 0.5),
+    p25: quantile(s, 0.25),
+    p75: quantile(s, 0.75),
+    min: s[0] as number,
+    max: s[s.length - 1] as number,
+    runs: s.length,
+  };
+}
+
+export function spreadText(st: Stats, unit: string, digits = 0): string {
+  const f = (n: number): string => n.toFixed(digits);
+  return `p25-p75 ${f(st.p25)}-${f(st.p75)} ${unit}, min-max ${f(st.min)}-${f(st.max)}, ${st.runs} runs`;
+}
+
+export interface Process {
+  label: string;
+  cmd: string;
+  args: string[];
+  cwd?: string;
+  env?: NodeJS.ProcessEnv;
+}
+
+/**
+ * Wall-clock milliseconds of each process, `runs` times, interleaved (a, b, c, a, b, c, ...) so that a
+ * burst of load from elsewhere falls on all of them alike; a warm-up run of each is discarded. Like
+ * hyperfine, without a shell in between. A process that fails stops the bench. With `rss`, each runs
+ * under GNU time (/usr/bin/time) and the map also holds its peak resident set, in MiB, as `<label> rss`.
+ */
+export function timeProcesses(procs: readonly Process[], runs: number, opts: { rss?: boolean } = {}): Map<string, Stats> {
+  const samples = new Map<string, number[]>();
+  const add = (k: string, v: number): void => {
+    samples.set(k, [...(samples.get(k) ?? []), v]);
+  };
+  const gnuTime = opts.rss && existsSync('/usr/bin/time');
+  for (let r = -1; r < runs; r++) {
+    for (const p of procs) {
+      const [cmd, args] = gnuTime ? ['/usr/bin/time', ['-f', '\nRSS %M', p.cmd, ...p.args]] : [p.cmd, p.args];
+      const t0 = process.hrtime.bigint();
+      const res = spawnSync(cmd, args, { cwd: p.cwd, env: p.env ?? process.env, stdio: ['ignore', 'ignore', 'pipe'] });
+      const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+      if (res.status !== 0) throw new Error(`${p.label}: exit ${res.status}: ${String(res.stderr)}`);
+      if (r < 0) continue;
+      add(p.label, ms);
+      const kb = /RSS (\d+)\s*$/.exec(String(res.stderr))?.[1];
+      if (gnuTime && kb) add(`${p.label} rss`, Number(kb) / 1024);
+    }
+  }
+  return new Map([...samples].map(([k, v]) => [k, stats(v)]));
 }

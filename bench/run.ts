@@ -17,8 +17,12 @@ for (const f of files) {
   if (only.length && !only.some((o) => f.includes(o))) continue;
   const mod = (await import(join(here, f))) as { run: () => Promise<BenchResult[]> };
   for (const r of await mod.run()) {
-    const ratio = r.baseline ? `${(r.value / r.baseline.value).toFixed(1)}x` : '';
-    const line = `| ${f} | ${r.name} | ${fmt(r.value)} ${r.unit} | ${r.baseline ? `${r.baseline.name}: ${fmt(r.baseline.value)}` : ''} | ${ratio} |`;
+    // The ratio is always Anchorage's speed over the baseline's: above 1, Anchorage is faster.
+    const speed = r.baseline ? (r.lowerIsBetter ? r.baseline.value / r.value : r.value / r.baseline.value) : 0;
+    const ratio = r.baseline ? `${speed.toFixed(speed < 1 ? 2 : 1)}x` : '';
+    const ours = `${fmt(r.value)} ${r.unit}${r.spread ? ` (${r.spread})` : ''}`;
+    const theirs = r.baseline ? `${r.baseline.name}: ${fmt(r.baseline.value)}${r.baseline.spread ? ` (${r.baseline.spread})` : ''}` : '';
+    const line = `| ${f} | ${r.name} | ${ours} | ${theirs} | ${ratio} |`;
     rows.push(line);
     process.stdout.write(`${line}\n`);
   }

@@ -1,23 +1,43 @@
 // The anchorage command line. Commands are thin: they parse flags, call domain code, render.
+// Start-up is lazy: only the module of the command being run is imported (with its domain code);
+// `--version` imports none, and help or an unknown command loads them all, so what they print is unchanged.
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { InputError, oneLine } from '../common/errors.ts';
 import { DerError } from '../x509/der.ts';
-import * as adopt from './commands/adopt.ts';
-import * as cert from './commands/cert.ts';
-import * as demo from './commands/demo.ts';
-import * as inspect from './commands/inspect.ts';
-import * as lint from './commands/lint.ts';
-import * as pki from './commands/pki.ts';
-import * as scan from './commands/scan.ts';
-import * as verify from './commands/verify.ts';
 
 /** The version in package.json: two folders up from src/cli/main.ts and from the published dist/cli/main.js. */
 function packageVersion(): string {
   return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 }
 
-export function buildProgram(): Command {
+interface CommandModule {
+  register(program: Command): void;
+}
+
+/** Every top-level command, in the order help lists them, with the modules that define it. */
+const COMMANDS: readonly { name: string; load: () => Promise<CommandModule> }[] = [
+  { name: 'inspect', load: () => import('./commands/inspect.ts') },
+  { name: 'cert', load: () => import('./commands/cert.ts') },
+  { name: 'verify', load: () => import('./commands/verify.ts') },
+  { name: 'lint', load: () => import('./commands/lint.ts') },
+  { name: 'pki', load: () => import('./commands/pki.ts') },
+  // `pki adopt`: registers itself under the pki command, so it loads after pki.ts.
+  { name: 'pki', load: () => import('./commands/adopt.ts') },
+  { name: 'scan', load: () => import('./commands/scan.ts') },
+  { name: 'demo', load: () => import('./commands/demo.ts') },
+];
+
+/** The modules a command line needs: the named command's, none for --version, all otherwise. */
+function modulesFor(argv: readonly string[]): typeof COMMANDS {
+  const first = argv[0];
+  if (first === '--version' || first === '-V') return [];
+  const named = COMMANDS.filter((c) => c.name === first);
+  return named.length ? named : COMMANDS;
+}
+
+/** The program with the commands `argv` needs registered (all of them when argv is not given). */
+export async function buildProgram(argv?: readonly string[]): Promise<Command> {
   const program = new Command();
   program
     .name('anchorage')
@@ -25,13 +45,14 @@ export function buildProgram(): Command {
     .version(packageVersion())
     .showHelpAfterError()
     .exitOverride();
-  for (const m of [inspect, cert, verify, lint, pki, adopt, scan, demo]) m.register(program);
+  const wanted = argv === undefined ? COMMANDS : modulesFor(argv);
+  for (const m of await Promise.all(wanted.map((c) => c.load()))) m.register(program);
   return program;
 }
 
 /** Run the CLI; returns the exit code. Bad input: one line on stderr, exit 2, no stack trace. */
 export async function run(argv: string[]): Promise<number> {
-  const program = buildProgram();
+  const program = await buildProgram(argv);
   try {
     await program.parseAsync(argv, { from: 'user' });
     return typeof process.exitCode === 'number' ? process.exitCode : 0;

@@ -1,0 +1,71 @@
+// CLI start-up: `anchorage --version` and a one-file `inspect`, from the TypeScript sources (a checkout)
+// and from compiled JS (what the package runs), each beside `kubectl version --client` in the same run.
+// Wall clock of whole processes, interleaved, median of repeated runs with its spread (bench/harness.ts).
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { issueCertificate } from '../src/x509/build.ts';
+import { generateKey } from '../src/x509/keys.ts';
+import { type BenchResult, type Process, spreadText, timeProcesses } from './harness.ts';
+
+const root = join(import.meta.dirname, '..');
+const RUNS = Number(process.env.BENCH_STARTUP_RUNS ?? 21);
+
+export async function run(): Promise<BenchResult[]> {
+  const kubectl = join(
+    execFileSync('bash', [join(root, 'test/k8s/build.sh')], { encoding: 'utf8' })
+      .trim()
+      .split('\n')
+      .pop() as string,
+    'kubectl',
+  );
+  const tmp = mkdtempSync(join(tmpdir(), 'anchorage-bench-startup-'));
+  // Compiled JS inside the checkout, so that it resolves node_modules as dist/ would.
+  const compiled = mkdtempSync(join(root, '.bench-dist-'));
+  try {
+    const kp = generateKey('ecdsa-p256');
+    const c = issueCertificate({
+      profile: {
+        subject: 'CN=kube-apiserver',
+        sans: { dns: ['kubernetes', 'kubernetes.default'], ip: ['10.96.0.1'] },
+        validity: { days: 365 },
+      },
+      publicKey: kp.publicKey,
+      signingKey: kp.privateKey,
+    });
+    const pem = join(tmp, 'apiserver.crt');
+    writeFileSync(pem, c.toPem());
+    execFileSync(join(root, 'node_modules/.bin/tsc'), ['-p', join(root, 'tsconfig.build.json'), '--outDir', compiled]);
+    const node = process.execPath;
+    // bin/anchorage.js turns the compile cache on itself; the compiled main.js, run directly, gets it from the environment.
+    const env = { ...process.env, NODE_COMPILE_CACHE: join(tmp, 'compile-cache') };
+    const bin = join(root, 'bin', 'anchorage.js');
+    const js = join(compiled, 'cli', 'main.js');
+    const procs: Process[] = [
+      { label: 'kubectl', cmd: kubectl, args: ['version', '--client'] },
+      { label: 'ts-version', cmd: node, args: [bin, '--version'] },
+      { label: 'ts-inspect', cmd: node, args: [bin, 'inspect', pem] },
+      { label: 'js-version', cmd: node, args: [js, '--version'], env },
+      { label: 'js-inspect', cmd: node, args: [js, 'inspect', pem], env },
+    ];
+    const st = timeProcesses(procs, RUNS);
+    const k = st.get('kubectl');
+    if (!k) throw new Error('no kubectl figures');
+    const baseline = { name: 'kubectl version --client', value: k.median, spread: spreadText(k, 'ms') };
+    const row = (label: string, name: string): BenchResult => {
+      const s = st.get(label);
+      if (!s) throw new Error(`no figures for ${label}`);
+      return { name, unit: 'ms', value: s.median, spread: spreadText(s, 'ms'), baseline, lowerIsBetter: true };
+    };
+    return [
+      row('ts-version', 'start-up: anchorage --version, TypeScript sources (checkout), compile cache warm'),
+      row('ts-inspect', 'start-up: anchorage inspect one PEM certificate, TypeScript sources (checkout)'),
+      row('js-version', 'start-up: anchorage --version, compiled JS (package)'),
+      row('js-inspect', 'start-up: anchorage inspect one PEM certificate, compiled JS (package)'),
+    ];
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+    rmSync(compiled, { recursive: true, force: true });
+  }
+}
