@@ -25,19 +25,33 @@ export interface ReadInputsOptions {
 const display = (p: string): string => (p === '-' ? 'stdin' : p);
 
 export function readInputs(paths: readonly string[], opts: ReadInputsOptions = {}): SourceRead[] {
+  return [...eachInput(paths, opts)];
+}
+
+/**
+ * The same sources as readInputs, one at a time: each file is parsed when the caller asks for it, so a
+ * caller that renders and drops each one holds only the files' bytes, never every parsed result.
+ * Iterating again parses again.
+ */
+export function eachInput(paths: readonly string[], opts: ReadInputsOptions = {}): Iterable<SourceRead> {
   const { files, errors } = collectInputs([...paths]);
   const single = paths.length === 1 && files.length === 1 && errors.length === 0;
   if (opts.strict && errors[0]) throw new InputError(`${display(errors[0].path)}: ${errors[0].error}`);
-  const out: SourceRead[] = [];
-  for (const f of files) {
-    try {
-      out.push({ source: f.path, result: readObjects(f.data, opts.password === undefined ? {} : { password: opts.password }) });
-    } catch (e) {
-      if (!(e instanceof InputError)) throw e;
-      if (single || opts.strict) throw new InputError(`${display(f.path)}: ${e.message}`);
-      out.push({ source: f.path, error: e.message });
-    }
-  }
-  for (const e of errors) out.push({ source: e.path, error: e.error });
-  return out;
+  return {
+    *[Symbol.iterator](): Generator<SourceRead> {
+      for (const f of files) {
+        let result: ReadResult;
+        try {
+          result = readObjects(f.data, opts.password === undefined ? {} : { password: opts.password });
+        } catch (e) {
+          if (!(e instanceof InputError)) throw e;
+          if (single || opts.strict) throw new InputError(`${display(f.path)}: ${e.message}`);
+          yield { source: f.path, error: e.message };
+          continue;
+        }
+        yield { source: f.path, result };
+      }
+      for (const e of errors) yield { source: e.path, error: e.error };
+    },
+  };
 }

@@ -1,6 +1,17 @@
 // What `inspect` shows (and `demo` prints): the report over the inputs, and its human rendering.
-import { buildReport, type InspectReport, type ObjectJson } from '../inventory/report.ts';
-import { readInputs } from './inputs.ts';
+import { stringify } from 'yaml';
+import {
+  buildReport,
+  type CertMatch,
+  INSPECT_SCHEMA_VERSION,
+  type InspectReport,
+  indexCertificates,
+  keyFingerprints,
+  type ObjectJson,
+  type SourceJson,
+  sourceJson,
+} from '../inventory/report.ts';
+import { eachInput, readInputs } from './inputs.ts';
 import { colonHex, formatDate, humanDuration } from './text.ts';
 
 export interface InspectOptions {
@@ -14,23 +25,90 @@ export function inspectPaths(paths: string[], opts: InspectOptions = {}): Inspec
 }
 
 export function renderInspect(report: InspectReport): string {
+  const now = new Date(report.generatedAt);
+  return report.sources.map((s, i) => renderSource(s, now, i === 0)).join('');
+}
+
+/** One source in words, as renderInspect prints it (a blank line before every source but the first). */
+function renderSource(s: SourceJson, now: Date, first: boolean): string {
   const out: string[] = [];
-  for (const s of report.sources) {
-    out.push(`${s.source}${s.format ? ` (${s.format.toUpperCase()})` : ''}`);
-    if (s.error) out.push(`  error: ${s.error}`);
-    if (s.protection) {
-      const it = (n?: number) => (n === undefined ? '' : `, ${n} iterations`);
-      out.push(
-        `  MAC: ${s.protection.mac ? `${s.protection.mac.algorithm}${it(s.protection.mac.iterations)}` : 'none (no integrity check)'}`,
-      );
-      for (const e of s.protection.encryption) out.push(`  ${e.what}: ${e.algorithm}${e.prf ? ` (${e.prf})` : ''}${it(e.iterations)}`);
-      if (s.protection.encryption.every((e) => e.what !== 'certificates')) out.push('  certificates: not encrypted');
-    }
-    for (const o of s.objects) out.push(...renderObject(o, new Date(report.generatedAt)).map((l) => `  ${l}`));
-    for (const w of s.warnings) out.push(`  warning: ${w}`);
-    out.push('');
+  out.push(`${s.source}${s.format ? ` (${s.format.toUpperCase()})` : ''}`);
+  if (s.error) out.push(`  error: ${s.error}`);
+  if (s.protection) {
+    const it = (n?: number) => (n === undefined ? '' : `, ${n} iterations`);
+    out.push(
+      `  MAC: ${s.protection.mac ? `${s.protection.mac.algorithm}${it(s.protection.mac.iterations)}` : 'none (no integrity check)'}`,
+    );
+    for (const e of s.protection.encryption) out.push(`  ${e.what}: ${e.algorithm}${e.prf ? ` (${e.prf})` : ''}${it(e.iterations)}`);
+    if (s.protection.encryption.every((e) => e.what !== 'certificates')) out.push('  certificates: not encrypted');
   }
-  return `${out.join('\n')}`;
+  for (const o of s.objects) out.push(...renderObject(o, now).map((l) => `  ${l}`));
+  for (const w of s.warnings) out.push(`  warning: ${w}`);
+  return `${first ? '' : '\n'}${out.join('\n')}\n`;
+}
+
+export type InspectFormat = 'table' | 'json' | 'yaml';
+
+/**
+ * `inspect` written as it goes: each source is parsed, rendered, written and dropped, so memory does not
+ * grow with the number of files (beyond their bytes, which the walk holds) and output starts at once.
+ * Byte for byte what printOutput(inspectPaths(...)) prints. Keys name the certificates they belong to
+ * anywhere in the input, so a first pass collects the keys' fingerprints and, only when there are keys,
+ * a second indexes just the certificates with those keys; bad input is therefore reported before
+ * anything is written. Returns whether any source could not be read.
+ */
+export function streamInspect(
+  paths: string[],
+  format: InspectFormat,
+  write: (chunk: string) => void,
+  opts: InspectOptions = {},
+): { failed: boolean } {
+  const now = opts.at ?? new Date();
+  const inputs = eachInput(paths, opts.password === undefined ? {} : { password: opts.password });
+  const keys = new Set<string>();
+  for (const r of inputs) keyFingerprints(r, keys);
+  const byKey = new Map<string, CertMatch[]>();
+  if (keys.size) for (const r of inputs) indexCertificates(r, byKey, keys);
+  const head = { schema: INSPECT_SCHEMA_VERSION, generatedAt: now.toISOString() };
+  const out = bufferedWriter(write);
+  let failed = false;
+  let n = 0;
+  for (const r of inputs) {
+    const s = sourceJson(r, now, byKey);
+    if (s.error) failed = true;
+    if (format === 'json') {
+      // JSON.stringify(report, null, 2), one source at a time (strings never hold a raw newline).
+      if (n === 0) out.write(`${JSON.stringify(head, null, 2).slice(0, -2)},\n  "sources": [\n`);
+      out.write(`${n ? ',\n' : ''}    ${JSON.stringify(s, null, 2).replaceAll('\n', '\n    ')}`);
+    } else if (format === 'yaml') {
+      if (n === 0) out.write(`${stringify(head, { lineWidth: 0 })}sources:\n`);
+      out.write(stringify([s], { lineWidth: 0 }).replace(/^(?=.)/gm, '  '));
+    } else out.write(renderSource(s, now, n === 0));
+    n++;
+  }
+  if (format === 'json') out.write(n ? '\n  ]\n}\n' : `${JSON.stringify({ ...head, sources: [] }, null, 2)}\n`);
+  else if (format === 'yaml' && n === 0) out.write(stringify({ ...head, sources: [] }, { lineWidth: 0 }));
+  out.flush();
+  return { failed };
+}
+
+/** Collects small chunks into writes of about 64 KiB. */
+function bufferedWriter(write: (chunk: string) => void): { write(s: string): void; flush(): void } {
+  let parts: string[] = [];
+  let size = 0;
+  const flush = (): void => {
+    if (parts.length) write(parts.join(''));
+    parts = [];
+    size = 0;
+  };
+  return {
+    write(s: string): void {
+      parts.push(s);
+      size += s.length;
+      if (size >= 65536) flush();
+    },
+    flush,
+  };
 }
 
 function renderObject(o: ObjectJson, now: Date): string[] {

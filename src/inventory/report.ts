@@ -14,7 +14,7 @@ export interface KeyJson {
   encoding?: string;
   publicKey: PublicKeyInfo & { spkiSha256: string };
   /** Certificates (anywhere in this report) whose public key is this key's. */
-  matchesCertificates: { subject: string; sha256: string; source: string }[];
+  matchesCertificates: CertMatch[];
 }
 
 export type ObjectJson =
@@ -40,30 +40,59 @@ export interface InspectReport {
 }
 
 export function buildReport(results: { source: string; result?: ReadResult; error?: string }[], now: Date): InspectReport {
-  // Index certificates by key so each private key names the certificates it belongs to.
-  const byKey = new Map<string, { subject: string; sha256: string; source: string }[]>();
-  for (const r of results)
-    for (const o of r.result?.objects ?? [])
-      if (o.kind === 'certificate') {
-        const k = o.cert.spkiSha256;
-        const list = byKey.get(k) ?? [];
-        list.push({ subject: o.cert.subject, sha256: o.cert.sha256, source: `${r.source} ${o.location}` });
-        byKey.set(k, list);
-      }
-  const sources = results.map((r): SourceJson => {
-    if (!r.result) return { source: r.source, objects: [], warnings: [], error: r.error ?? 'unreadable' };
-    return {
-      source: r.source,
-      format: r.result.format,
-      ...(r.result.protection ? { protection: r.result.protection } : {}),
-      objects: r.result.objects.map((o) => objectJson(o, now, byKey)),
-      warnings: r.result.warnings,
-    };
-  });
+  const byKey = new Map<string, CertMatch[]>();
+  for (const r of results) indexCertificates(r, byKey);
+  const sources = results.map((r) => sourceJson(r, now, byKey));
   return { schema: INSPECT_SCHEMA_VERSION, generatedAt: now.toISOString(), sources };
 }
 
-function objectJson(o: Found, now: Date, byKey: Map<string, { subject: string; sha256: string; source: string }[]>): ObjectJson {
+/** A certificate a key belongs to, as KeyJson.matchesCertificates names it. */
+export type CertMatch = { subject: string; sha256: string; source: string };
+
+/**
+ * Index one source's certificates by key (SPKI SHA-256) so each key names the certificates it belongs
+ * to. With `only`, index just the certificates whose key is in it (a streaming reader first collects the
+ * keys, so that its index stays as small as the keys it has to match).
+ */
+export function indexCertificates(
+  r: { source: string; result?: ReadResult },
+  byKey: Map<string, CertMatch[]>,
+  only?: ReadonlySet<string>,
+): void {
+  for (const o of r.result?.objects ?? [])
+    if (o.kind === 'certificate') {
+      const k = o.cert.spkiSha256;
+      if (only && !only.has(k)) continue;
+      const list = byKey.get(k) ?? [];
+      list.push({ subject: o.cert.subject, sha256: o.cert.sha256, source: `${r.source} ${o.location}` });
+      byKey.set(k, list);
+    }
+}
+
+/** The SPKI SHA-256 of every key (private or public) in one source. */
+export function keyFingerprints(r: { result?: ReadResult }, into: Set<string>): void {
+  for (const o of r.result?.objects ?? [])
+    if (o.kind === 'private-key') into.add(spkiSha256(spkiDer(createPublicKey(o.key))));
+    else if (o.kind === 'public-key') into.add(spkiSha256(o.spki));
+}
+
+/** One source of the report; `byKey` must index every certificate of the whole report (indexCertificates). */
+export function sourceJson(
+  r: { source: string; result?: ReadResult; error?: string },
+  now: Date,
+  byKey: ReadonlyMap<string, CertMatch[]>,
+): SourceJson {
+  if (!r.result) return { source: r.source, objects: [], warnings: [], error: r.error ?? 'unreadable' };
+  return {
+    source: r.source,
+    format: r.result.format,
+    ...(r.result.protection ? { protection: r.result.protection } : {}),
+    objects: r.result.objects.map((o) => objectJson(o, now, byKey)),
+    warnings: r.result.warnings,
+  };
+}
+
+function objectJson(o: Found, now: Date, byKey: ReadonlyMap<string, CertMatch[]>): ObjectJson {
   switch (o.kind) {
     case 'certificate':
       return { ...o.cert.toJSON(now), location: o.location };

@@ -1,8 +1,9 @@
 // `anchorage inspect <file|dir|->`: what is in these files, in words or as documented JSON/YAML.
+// Written as it goes (streamInspect): memory does not grow with the number of files in a directory.
 import type { Command } from 'commander';
 import { secretArg } from '../args.ts';
-import { inspectPaths, renderInspect } from '../inspect-view.ts';
-import { checkFormat, printOutput } from '../output.ts';
+import { type InspectFormat, streamInspect } from '../inspect-view.ts';
+import { checkFormat } from '../output.ts';
 
 export function register(program: Command): void {
   program
@@ -18,9 +19,13 @@ export function register(program: Command): void {
       secretArg('--password'),
     )
     .action((paths: string[], o: { output: string; password?: string }) => {
-      const format = checkFormat(o.output, ['table', 'json', 'yaml']);
-      const report = inspectPaths(paths, o.password === undefined ? {} : { password: o.password });
-      printOutput(report, format, () => renderInspect(report));
-      if (report.sources.some((s) => s.error)) process.exitCode = 2;
+      const format = checkFormat(o.output, ['table', 'json', 'yaml']) as InspectFormat;
+      const { failed } = streamInspect(
+        paths,
+        format,
+        (chunk) => process.stdout.write(chunk),
+        o.password === undefined ? {} : { password: o.password },
+      );
+      if (failed) process.exitCode = 2;
     });
 }
