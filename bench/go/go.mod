@@ -1,0 +1,3 @@
+module anchorage/benchpeer
+
+go 1.26
