@@ -78,7 +78,10 @@ const perSecond = (st: Stats, ops: number): { value: number; spread: string } =>
 };
 
 export async function run(): Promise<BenchResult[]> {
-  const peer = execFileSync('bash', [join(root, 'bench/go/build.sh')], { encoding: 'utf8' }).trim().split('\n').pop() as string;
+  const peer = execFileSync('bash', [join(root, 'bench/go/build.sh')], { encoding: 'utf8' })
+    .trim()
+    .split('\n')
+    .pop() as string;
   const tmp = mkdtempSync(join(tmpdir(), 'anchorage-bench-peers-'));
   try {
     const ders = corpus(N);
