@@ -26,7 +26,8 @@ describe('lazy command loading', () => {
     expect(help.status).toBe(0);
     for (const c of ['inspect', 'cert', 'verify', 'lint', 'pki', 'demo']) expect(help.stdout).toMatch(new RegExp(`^  ${c}\\b`, 'm'));
     const v = cli('--version');
-    expect([v.status, v.stdout]).toEqual([0, '0.1.0\n']);
+    const { version } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string };
+    expect([v.status, v.stdout]).toEqual([0, `${version}\n`]);
     const pkiHelp = cli('pki', '--help');
     expect(pkiHelp.status).toBe(0);
     expect(pkiHelp.stdout).toMatch(/^ {2}adopt\b/m);
