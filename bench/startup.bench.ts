@@ -7,19 +7,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { issueCertificate } from '../src/x509/build.ts';
 import { generateKey } from '../src/x509/keys.ts';
+import { kubeBinDir } from '../test/support/k8s.ts';
 import { type BenchResult, type Process, spreadText, timeProcesses } from './harness.ts';
 
 const root = join(import.meta.dirname, '..');
 const RUNS = Number(process.env.BENCH_STARTUP_RUNS ?? 21);
 
 export async function run(): Promise<BenchResult[]> {
-  const kubectl = join(
-    execFileSync('bash', [join(root, 'test/k8s/build.sh')], { encoding: 'utf8' })
-      .trim()
-      .split('\n')
-      .pop() as string,
-    'kubectl',
-  );
+  const kubectl = join(await kubeBinDir(), 'kubectl');
   const tmp = mkdtempSync(join(tmpdir(), 'anchorage-bench-startup-'));
   // Compiled JS inside the checkout, so that it resolves node_modules as dist/ would.
   const compiled = mkdtempSync(join(root, '.bench-dist-'));
