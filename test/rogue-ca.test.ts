@@ -1,69 +1,17 @@
 // A rogue self-signed CA with the cluster CA's name among the intermediates: the diagnosis is the untrusted
 // root it is (openssl: error 19, "self-signed certificate in certificate chain"), not a key mismatch.
-import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, expect, it } from 'vitest';
+import { opensslCa, opensslIssue } from './support/openssl.ts';
 
 const CLI = join(import.meta.dirname, '..', 'src', 'cli', 'main.ts');
 const d = mkdtempSync(join(tmpdir(), 'rogue-'));
-const osl = (...a: string[]) => execFileSync('openssl', a, { cwd: d, stdio: 'pipe' }).toString();
-
 beforeAll(() => {
-  for (const ca of ['real', 'rogue'])
-    osl(
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:P-256',
-      '-nodes',
-      '-keyout',
-      `${ca}.key`,
-      '-out',
-      `${ca}.crt`,
-      '-subj',
-      '/CN=kubernetes',
-      '-days',
-      '30',
-      '-addext',
-      'basicConstraints=critical,CA:TRUE',
-      '-addext',
-      'keyUsage=critical,keyCertSign',
-    );
-  osl(
-    'req',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:P-256',
-    '-nodes',
-    '-keyout',
-    'admin.key',
-    '-out',
-    'admin.csr',
-    '-subj',
-    '/CN=admin',
-  );
-  writeFileSync(join(d, 'leaf.ext'), 'extendedKeyUsage=clientAuth\n');
-  osl(
-    'x509',
-    '-req',
-    '-in',
-    'admin.csr',
-    '-CA',
-    'rogue.crt',
-    '-CAkey',
-    'rogue.key',
-    '-out',
-    'admin.crt',
-    '-days',
-    '30',
-    '-extfile',
-    'leaf.ext',
-  );
+  for (const ca of ['real', 'rogue']) opensslCa(d, ca, '/CN=kubernetes');
+  opensslIssue(d, 'rogue', 'admin', '/CN=admin', 'extendedKeyUsage=clientAuth\n');
 });
 
 it('UNTRUSTED_ROOT under every profile, as openssl says', () => {

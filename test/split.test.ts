@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { K8S_BUILD_TIMEOUT_MS, kubeBinDir } from './support/k8s.ts';
+import { opensslCa, opensslIssue } from './support/openssl.ts';
 
 const CLI = join(import.meta.dirname, '..', 'src', 'cli', 'main.ts');
 const d = mkdtempSync(join(tmpdir(), 'split-'));
@@ -17,33 +18,9 @@ const run = (args: string[], env: NodeJS.ProcessEnv = {}) => {
 let kubectl = '';
 beforeAll(async () => {
   kubectl = join(await kubeBinDir(), 'kubectl');
-  osl(
-    'req',
-    '-x509',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:P-256',
-    '-nodes',
-    '-keyout',
-    'root.key',
-    '-out',
-    'root.crt',
-    '-subj',
-    '/CN=Root',
-    '-days',
-    '30',
-    '-addext',
-    'basicConstraints=critical,CA:TRUE',
-    '-addext',
-    'keyUsage=critical,keyCertSign',
-  );
-  osl('req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'int.key', '-out', 'int.csr', '-subj', '/CN=Int');
-  writeFileSync(join(d, 'ca.ext'), 'basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign\n');
-  osl('x509', '-req', '-in', 'int.csr', '-CA', 'root.crt', '-CAkey', 'root.key', '-out', 'int.crt', '-days', '30', '-extfile', 'ca.ext');
-  osl('req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'web.key', '-out', 'web.csr', '-subj', '/CN=web');
-  writeFileSync(join(d, 'leaf.ext'), 'subjectAltName=DNS:web.shop.svc\nextendedKeyUsage=serverAuth\n');
-  osl('x509', '-req', '-in', 'web.csr', '-CA', 'int.crt', '-CAkey', 'int.key', '-out', 'web.crt', '-days', '30', '-extfile', 'leaf.ext');
+  opensslCa(d, 'root', '/CN=Root');
+  opensslIssue(d, 'root', 'int', '/CN=Int', 'basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign\n');
+  opensslIssue(d, 'int', 'web', '/CN=web', 'subjectAltName=DNS:web.shop.svc\nextendedKeyUsage=serverAuth\n');
   writeFileSync(join(d, 'chain.pem'), readFileSync(join(d, 'int.crt'), 'utf8') + readFileSync(join(d, 'root.crt'), 'utf8'));
   osl('pkcs12', '-export', '-inkey', 'web.key', '-in', 'web.crt', '-certfile', 'chain.pem', '-out', 'web.p12', '-passout', 'pass:hunter2');
   osl('pkcs12', '-export', '-inkey', 'web.key', '-in', 'web.crt', '-certfile', 'int.crt', '-out', 'noroot.p12', '-passout', 'pass:hunter2');
