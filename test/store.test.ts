@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InputError } from '../src/common/errors.ts';
-import { type Migration, openStore, type Store, StoreUnavailableError, UniqueViolation } from '../src/store/store.ts';
+import { openStore } from '../src/store/open.ts';
+import { type Migration, type Store, StoreUnavailableError, UniqueViolation } from '../src/store/store.ts';
 import { type Postgres, startPostgres } from './support/postgres.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'ca-store-'));

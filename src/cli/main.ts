@@ -25,6 +25,7 @@ const COMMANDS: readonly { name: string; load: () => Promise<CommandModule> }[] 
   // `pki adopt`: registers itself under the pki command, so it loads after pki.ts.
   { name: 'pki', load: () => import('./commands/adopt.ts') },
   { name: 'scan', load: () => import('./commands/scan.ts') },
+  { name: 'ca', load: () => import('./commands/ca.ts') },
   { name: 'demo', load: () => import('./commands/demo.ts') },
 ];
 

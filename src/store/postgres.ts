@@ -86,7 +86,7 @@ class PostgresStore implements Store {
     return e as Error;
   }
 
-  private async q<T extends Row>(sql: Sql, text: string, params: readonly unknown[] = []): Promise<T[]> {
+  private async q<T extends object>(sql: Sql, text: string, params: readonly unknown[] = []): Promise<T[]> {
     try {
       return (await sql.unsafe(numberPlaceholders(text), bind(params))) as unknown as T[];
     } catch (e) {
@@ -102,10 +102,10 @@ class PostgresStore implements Store {
     }
   }
 
-  all<T extends Row = Row>(sql: string, params?: readonly unknown[]): Promise<T[]> {
+  all<T extends object = Row>(sql: string, params?: readonly unknown[]): Promise<T[]> {
     return this.q<T>(this.sql, sql, params);
   }
-  async get<T extends Row = Row>(sql: string, params?: readonly unknown[]): Promise<T | undefined> {
+  async get<T extends object = Row>(sql: string, params?: readonly unknown[]): Promise<T | undefined> {
     return (await this.q<T>(this.sql, sql, params))[0];
   }
   run(sql: string, params?: readonly unknown[]): Promise<number> {
@@ -116,8 +116,8 @@ class PostgresStore implements Store {
     try {
       return (await this.sql.begin(async (s) => {
         const tx: Tx = {
-          all: <R extends Row>(text: string, params?: readonly unknown[]) => this.q<R>(s, text, params),
-          get: async <R extends Row>(text: string, params?: readonly unknown[]) => (await this.q<R>(s, text, params))[0],
+          all: <R extends object>(text: string, params?: readonly unknown[]) => this.q<R>(s, text, params),
+          get: async <R extends object>(text: string, params?: readonly unknown[]) => (await this.q<R>(s, text, params))[0],
           run: (text: string, params?: readonly unknown[]) => this.r(s, text, params),
           lock: async (name: string) => {
             const key = createHash('sha256').update(name).digest().readBigInt64BE(0);

@@ -67,7 +67,7 @@ class SqliteStore implements Store {
   }
 
   private direct = {
-    all: <T extends Row>(sql: string, params: readonly unknown[] = []): T[] => {
+    all: <T extends object>(sql: string, params: readonly unknown[] = []): T[] => {
       try {
         return this.db.prepare(sql).all(...bind(params)) as T[];
       } catch (e) {
@@ -95,10 +95,10 @@ class SqliteStore implements Store {
     return next;
   }
 
-  all<T extends Row = Row>(sql: string, params?: readonly unknown[]): Promise<T[]> {
+  all<T extends object = Row>(sql: string, params?: readonly unknown[]): Promise<T[]> {
     return this.serial(() => whenFree(() => this.direct.all<T>(sql, params), this.location));
   }
-  async get<T extends Row = Row>(sql: string, params?: readonly unknown[]): Promise<T | undefined> {
+  async get<T extends object = Row>(sql: string, params?: readonly unknown[]): Promise<T | undefined> {
     return (await this.all<T>(sql, params))[0];
   }
   run(sql: string, params?: readonly unknown[]): Promise<number> {
@@ -113,8 +113,8 @@ class SqliteStore implements Store {
         return this.direct;
       };
       const tx: Tx = {
-        all: async <R extends Row>(sql: string, params?: readonly unknown[]) => live().all<R>(sql, params),
-        get: async <R extends Row>(sql: string, params?: readonly unknown[]) => live().all<R>(sql, params)[0],
+        all: async <R extends object>(sql: string, params?: readonly unknown[]) => live().all<R>(sql, params),
+        get: async <R extends object>(sql: string, params?: readonly unknown[]) => live().all<R>(sql, params)[0],
         run: async (sql: string, params?: readonly unknown[]) => live().run(sql, params),
         lock: async () => {
           live();

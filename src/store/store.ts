@@ -11,9 +11,9 @@ export type Row = Record<string, unknown>;
 /** What a query runs on: the store itself or an open transaction. */
 export interface Queryable {
   /** Rows of a query. `?` placeholders; BIGINT columns come back as numbers (exact up to 2^53). */
-  all<T extends Row = Row>(sql: string, params?: readonly unknown[]): Promise<T[]>;
+  all<T extends object = Row>(sql: string, params?: readonly unknown[]): Promise<T[]>;
   /** The first row or undefined. */
-  get<T extends Row = Row>(sql: string, params?: readonly unknown[]): Promise<T | undefined>;
+  get<T extends object = Row>(sql: string, params?: readonly unknown[]): Promise<T | undefined>;
   /** Run a statement; returns the number of rows it changed. */
   run(sql: string, params?: readonly unknown[]): Promise<number>;
 }
@@ -117,13 +117,6 @@ export function parseStoreUrl(url: string): { engine: Engine; target: string } {
   const path = url.startsWith('sqlite:') ? url.slice('sqlite:'.length) : url;
   if (path === '') throw new InputError('store: empty path (use sqlite:PATH or postgres://…)');
   return { engine: 'sqlite', target: path };
-}
-
-/** Open a store by URL; the engine's module loads only when it is used. */
-export async function openStore(url: string): Promise<Store> {
-  const { engine, target } = parseStoreUrl(url);
-  if (engine === 'postgres') return (await import('./postgres.ts')).openPostgres(target);
-  return (await import('./sqlite.ts')).openSqlite(target);
 }
 
 /** A location safe to print: the password of a URL is hidden. */

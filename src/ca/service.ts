@@ -1,0 +1,724 @@
+// The internal CA service: trust zones (a CA per service, optionally under an offline root or another
+// CA), issuance under each CA's policy, bootstrap tokens, renewal by the holder's certificate,
+// revocation, CRLs, OCSP, and the transparency log. State lives in the store; CA keys are sealed under
+// the key-encryption key. Every issuance, renewal, revocation and refusal is appended to the log and
+// the audit table in the same transaction as what it records, before the caller sees the answer.
+import { createHash, createPublicKey, type KeyObject, randomBytes } from 'node:crypto';
+import { InputError } from '../common/errors.ts';
+import { type Store, StoreUnavailableError, type Tx, UniqueViolation } from '../store/store.ts';
+import { type CertProfile, issueCertificate, randomSerial } from '../x509/build.ts';
+import { Certificate } from '../x509/certificate.ts';
+import { createCrl } from '../x509/crl.ts';
+import { type Csr, parseCsr } from '../x509/csr.ts';
+import { DerError } from '../x509/der.ts';
+import { generateKey, KEY_TYPES, type KeyType, keyMatchesSpki } from '../x509/keys.ts';
+import type { KeyUsage } from '../x509/oids.ts';
+import { CRL_REASONS, type CrlReason } from '../x509/oids.ts';
+import { scanPem } from '../x509/pem.ts';
+import { openKey, sealKey } from './kek.ts';
+import { leafHash, rootOf, signTreeHead, type TreeHead } from './merkle.ts';
+import { certIdMatches, type OcspAnswer, ocspError, ocspResponse, parseOcspRequest } from './ocsp.ts';
+import { type CaPolicy, PROFILES, type Profile, parsePolicy, policyViolations } from './policy.ts';
+import { CA_MIGRATIONS } from './schema.ts';
+
+/** A refused request: the reason, and the HTTP status the API answers with. */
+export class CaRefusal extends InputError {
+  readonly status: number;
+  constructor(message: string, status: number) {
+    super(message);
+    this.name = 'CaRefusal';
+    this.status = status;
+  }
+}
+
+export type Identity = string; // DNS:x, IP:x, URI:x, EMAIL:x
+
+export interface LogEntry {
+  type: 'ca' | 'issue' | 'renew' | 'revoke' | 'refuse';
+  at: string;
+  ca: string | null;
+  requester: string;
+  serial?: string;
+  sha256?: string;
+  subject?: string;
+  names?: Identity[];
+  notAfter?: string;
+  reason?: string;
+}
+
+export interface CaRow {
+  name: string;
+  parent: string | null;
+  key_type: string;
+  chain_pem: string;
+  key_sealed: string;
+  policy: string;
+  public_url: string | null;
+  crl_number: number;
+  created_at: string;
+}
+
+export interface CaInfo {
+  name: string;
+  parent: string | null;
+  keyType: string;
+  subject: string;
+  notAfter: string;
+  /** The CA certificate, then its issuers up to and including the root. */
+  chain: Certificate[];
+  policy: CaPolicy;
+  publicUrl: string | null;
+}
+
+export interface CreateCaRequest {
+  name: string;
+  keyType?: KeyType;
+  subject?: string;
+  days?: number;
+  /** Another CA in this store as issuer. */
+  parent?: string;
+  /** An offline root (or intermediate) held in files: it signs this CA once; its key is not kept. */
+  offlineIssuer?: { chain: Certificate[]; key: KeyObject };
+  policy?: unknown;
+  /** Base URL of `ca serve --public-listen`: issued certificates carry its CRL and OCSP addresses. */
+  publicUrl?: string;
+  requester: string;
+}
+
+export interface IssueRequest {
+  ca: string;
+  csr: string | Uint8Array;
+  profile?: Profile;
+  days?: number;
+  requester: string;
+  /** A one-time bootstrap token (first enrolment over the API). */
+  token?: string;
+  /** Renewal: the holder's current certificate, already authenticated by the caller (mTLS). */
+  renewing?: Certificate;
+}
+
+export interface Issued {
+  certificate: Certificate;
+  /** The CA certificate and its issuers, root last. */
+  chain: Certificate[];
+  serial: string;
+  logIndex: number;
+}
+
+export interface RevokeRequest {
+  ca: string;
+  serial?: string;
+  identity?: Identity;
+  reason?: CrlReason;
+  requester: string;
+}
+
+export const CA_NAME = /^[a-z0-9][a-z0-9-]{0,62}$/;
+export const TOKEN_PREFIX = 'atk_';
+/** Largest CSR the service reads. */
+export const MAX_CSR_BYTES = 64 * 1024;
+export const MAX_TOKEN_TTL_S = 30 * 86400;
+
+export const identitiesOf = (s: { dns: string[]; ip: string[]; uri: string[]; email: string[] }): Identity[] => [
+  ...s.dns.map((d) => `DNS:${d.toLowerCase()}`),
+  ...s.ip.map((i) => `IP:${i}`),
+  ...s.uri.map((u) => `URI:${u}`),
+  ...s.email.map((e) => `EMAIL:${e.toLowerCase()}`),
+];
+
+export function parseIdentity(s: string): Identity {
+  const m = /^(DNS|IP|URI|EMAIL):(.+)$/i.exec(s.trim());
+  if (!m) throw new InputError(`identity '${s}' must be DNS:name, IP:address, URI:uri or EMAIL:address`);
+  const kind = (m[1] as string).toUpperCase();
+  const v = m[2] as string;
+  return `${kind}:${kind === 'DNS' || kind === 'EMAIL' ? v.toLowerCase() : v}`;
+}
+
+function usages(profile: Profile, rsa: boolean): { keyUsage: KeyUsage[]; extKeyUsage: string[] } {
+  const keyUsage: KeyUsage[] = rsa ? ['digitalSignature', 'keyEncipherment'] : ['digitalSignature'];
+  const extKeyUsage = profile === 'server' ? ['serverAuth'] : profile === 'client' ? ['clientAuth'] : ['serverAuth', 'clientAuth'];
+  return { keyUsage, extKeyUsage };
+}
+
+const sha256 = (d: Uint8Array): string => createHash('sha256').update(d).digest('hex');
+const chainOf = (pem: string): Certificate[] => scanPem(pem).map((b) => new Certificate(b.der));
+const pemOf = (certs: readonly Certificate[]): string => certs.map((c) => c.toPem()).join('');
+
+export interface CaServiceOptions {
+  store: Store;
+  kek: Buffer;
+  /** Every audited event, also when the store is down (a second trail, e.g. stderr of `ca serve`). */
+  onAudit?: (e: LogEntry & { outcome: string; stored: boolean }) => void;
+  now?: () => Date;
+}
+
+export class CaService {
+  private readonly keys = new Map<string, KeyObject>();
+  private logKey?: KeyObject;
+  private readonly o: CaServiceOptions;
+  private constructor(o: CaServiceOptions) {
+    this.o = o;
+  }
+
+  static async open(o: CaServiceOptions): Promise<CaService> {
+    await o.store.migrate('ca', CA_MIGRATIONS);
+    const s = new CaService(o);
+    await s.loadLogKey();
+    return s;
+  }
+
+  get store(): Store {
+    return this.o.store;
+  }
+  private now(): Date {
+    return this.o.now?.() ?? new Date();
+  }
+
+  // ---------- the log ----------
+
+  private async loadLogKey(): Promise<void> {
+    const row = await this.o.store.get<{ value: string }>("SELECT value FROM ca_meta WHERE name = 'log_key'");
+    if (row) {
+      this.logKey = openKey(this.o.kek, '__log__', row.value);
+      return;
+    }
+    const key = generateKey('ecdsa-p256').privateKey;
+    try {
+      await this.o.store.run("INSERT INTO ca_meta (name, value) VALUES ('log_key', ?)", [sealKey(this.o.kek, '__log__', key)]);
+      this.logKey = key;
+    } catch (e) {
+      if (!(e instanceof UniqueViolation)) throw e;
+      await this.loadLogKey(); // another replica made it first
+    }
+  }
+
+  /** The log's public key (verifies signed tree heads). */
+  logPublicKeyPem(): string {
+    return createPublicKey(this.logKey as KeyObject).export({ format: 'pem', type: 'spki' }) as string;
+  }
+
+  /** Append an entry and its audit row; call inside a transaction. */
+  private async append(tx: Tx, e: LogEntry, outcome: string): Promise<number> {
+    await tx.lock('ca_log');
+    const row = await tx.get<{ n: number | null }>('SELECT MAX(idx) AS n FROM ca_log');
+    const idx = row?.n === null || row?.n === undefined ? 0 : Number(row.n) + 1;
+    const json = JSON.stringify(e);
+    await tx.run('INSERT INTO ca_log (idx, leaf_hash, entry) VALUES (?, ?, ?)', [
+      idx,
+      Buffer.from(leafHash(Buffer.from(json))).toString('hex'),
+      json,
+    ]);
+    await tx.run('INSERT INTO ca_audit (log_index, at, ca, action, outcome, requester, serial, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?)', [
+      idx,
+      e.at,
+      e.ca,
+      e.type,
+      outcome,
+      e.requester,
+      e.serial ?? null,
+      e.reason ?? null,
+    ]);
+    return idx;
+  }
+
+  /** Record a refusal (its own transaction) and throw it. When the store is down the refusal is still thrown, marked unrecorded. */
+  private async refuse(
+    ca: string | null,
+    requester: string,
+    reason: string,
+    status: number,
+    extra: Partial<LogEntry> = {},
+  ): Promise<never> {
+    const e: LogEntry = { type: 'refuse', at: this.now().toISOString(), ca, requester, reason, ...extra };
+    let stored = true;
+    try {
+      await this.o.store.transaction((tx) => this.append(tx, e, 'refused'));
+    } catch (err) {
+      if (!(err instanceof StoreUnavailableError)) throw err;
+      stored = false;
+      this.o.onAudit?.({ ...e, outcome: 'refused', stored });
+      throw new CaRefusal(`${reason} (and the refusal could not be recorded: ${err.message})`, 503);
+    }
+    this.o.onAudit?.({ ...e, outcome: 'refused', stored });
+    throw new CaRefusal(reason, status);
+  }
+
+  async treeHead(): Promise<TreeHead> {
+    const leaves = await this.leafHashes();
+    return signTreeHead(this.logKey as KeyObject, leaves.length, rootOf(leaves), this.now().getTime());
+  }
+
+  async leafHashes(): Promise<Uint8Array[]> {
+    const rows = await this.o.store.all<{ leaf_hash: string }>('SELECT leaf_hash FROM ca_log ORDER BY idx');
+    return rows.map((r) => Buffer.from(r.leaf_hash, 'hex'));
+  }
+
+  /** The whole log with a fresh signed tree head, for `ca log verify` offline. */
+  async exportLog(): Promise<LogExport> {
+    return this.o.store.transaction(async (tx) => {
+      await tx.lock('ca_log');
+      const rows = await tx.all<{ entry: string; leaf_hash: string }>('SELECT entry, leaf_hash FROM ca_log ORDER BY idx');
+      const leaves = rows.map((r) => Buffer.from(r.leaf_hash, 'hex'));
+      const treeHead = signTreeHead(this.logKey as KeyObject, leaves.length, rootOf(leaves), this.now().getTime());
+      return { format: LOG_FORMAT, logKey: this.logPublicKeyPem(), treeHead, entries: rows.map((r) => r.entry) };
+    });
+  }
+
+  async audit(ca?: string, limit = 100): Promise<Record<string, unknown>[]> {
+    const where = ca ? 'WHERE ca = ?' : '';
+    return this.o.store.all(
+      `SELECT log_index, at, ca, action, outcome, requester, serial, reason FROM ca_audit ${where} ORDER BY log_index DESC LIMIT ${Math.max(1, Math.min(limit, 100_000))}`,
+      ca ? [ca] : [],
+    );
+  }
+
+  // ---------- trust zones ----------
+
+  private async row(name: string): Promise<CaRow | undefined> {
+    return this.o.store.get<CaRow>('SELECT * FROM ca_authorities WHERE name = ?', [name]);
+  }
+
+  private info(r: CaRow): CaInfo {
+    const chain = chainOf(r.chain_pem);
+    const cert = chain[0] as Certificate;
+    return {
+      name: r.name,
+      parent: r.parent,
+      keyType: r.key_type,
+      subject: cert.subject,
+      notAfter: cert.notAfter.toISOString(),
+      chain,
+      policy: parsePolicy(JSON.parse(r.policy)),
+      publicUrl: r.public_url,
+    };
+  }
+
+  private keyOf(r: CaRow): KeyObject {
+    let k = this.keys.get(r.name);
+    if (!k) {
+      k = openKey(this.o.kek, r.name, r.key_sealed);
+      this.keys.set(r.name, k);
+    }
+    return k;
+  }
+
+  async getCa(name: string): Promise<CaInfo> {
+    const r = await this.row(name);
+    if (!r) throw new CaRefusal(`unknown CA '${name}'`, 404);
+    return this.info(r);
+  }
+
+  async listCas(): Promise<CaInfo[]> {
+    return (await this.o.store.all<CaRow>('SELECT * FROM ca_authorities ORDER BY name')).map((r) => this.info(r));
+  }
+
+  async createCa(req: CreateCaRequest): Promise<CaInfo> {
+    if (!CA_NAME.test(req.name)) throw new InputError(`CA name '${req.name}' must be lowercase letters, digits and '-' (at most 63)`);
+    if (req.parent && req.offlineIssuer) throw new InputError('a CA has one issuer: --parent or an offline root, not both');
+    const keyType = req.keyType ?? 'ecdsa-p256';
+    if (!KEY_TYPES.includes(keyType)) throw new InputError(`unknown key type '${keyType}'`);
+    const policy = parsePolicy(req.policy ?? {});
+    if (req.publicUrl !== undefined && !/^https?:\/\/[^/]+/.test(req.publicUrl))
+      throw new InputError(`public URL '${req.publicUrl}' must be http(s)://host[:port]`);
+    if (await this.row(req.name)) throw new InputError(`CA '${req.name}' already exists`);
+    const key = generateKey(keyType);
+    let issuerChain: Certificate[] = [];
+    let issuerKey: KeyObject | undefined;
+    if (req.parent) {
+      const p = await this.row(req.parent);
+      if (!p) throw new InputError(`unknown parent CA '${req.parent}'`);
+      issuerChain = chainOf(p.chain_pem);
+      issuerKey = this.keyOf(p);
+    } else if (req.offlineIssuer) {
+      issuerChain = req.offlineIssuer.chain;
+      issuerKey = req.offlineIssuer.key;
+      const top = issuerChain[0];
+      if (!top) throw new InputError('the offline issuer needs its certificate');
+      if (!keyMatchesSpki(issuerKey, top.spki)) throw new InputError(`the offline issuer's key does not belong to ${top.subject}`);
+      if (!top.isCA) throw new InputError(`${top.subject} is not a CA certificate`);
+    }
+    const now = this.now();
+    const issuer = issuerChain[0];
+    const days = req.days ?? (issuer ? 1825 : 3650);
+    if (issuer && now.getTime() + days * 86400000 > issuer.notAfter.getTime())
+      throw new InputError(`${days} days would outlive the issuer ${issuer.subject} (valid until ${issuer.notAfter.toISOString()})`);
+    const profile: CertProfile = {
+      subject: req.subject ?? `CN=${req.name} CA,O=Anchorage`,
+      ca: true,
+      ...(issuer ? { pathLen: 0 } : {}),
+      keyUsage: ['digitalSignature', 'keyCertSign', 'cRLSign'],
+      validity: { days },
+    };
+    const cert = issuer
+      ? issueCertificate({ profile, publicKey: key.publicKey, issuer: { cert: issuer, key: issuerKey as KeyObject }, now })
+      : issueCertificate({ profile, publicKey: key.publicKey, signingKey: key.privateKey, now });
+    const chain = [cert, ...issuerChain];
+    await this.o.store.transaction(async (tx) => {
+      try {
+        await tx.run(
+          'INSERT INTO ca_authorities (name, parent, key_type, chain_pem, key_sealed, policy, public_url, crl_number, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?)',
+          [
+            req.name,
+            req.parent ?? null,
+            keyType,
+            pemOf(chain),
+            sealKey(this.o.kek, req.name, key.privateKey),
+            JSON.stringify(policy),
+            req.publicUrl ?? null,
+            now.toISOString(),
+          ],
+        );
+      } catch (e) {
+        if (e instanceof UniqueViolation) throw new InputError(`CA '${req.name}' already exists`);
+        throw e;
+      }
+      await this.append(
+        tx,
+        {
+          type: 'ca',
+          at: now.toISOString(),
+          ca: req.name,
+          requester: req.requester,
+          serial: cert.serialNumber,
+          sha256: sha256(cert.der),
+          subject: cert.subject,
+          notAfter: cert.notAfter.toISOString(),
+        },
+        'created',
+      );
+    });
+    this.keys.set(req.name, key.privateKey);
+    return this.getCa(req.name);
+  }
+
+  async setPolicy(name: string, policy: unknown): Promise<CaPolicy> {
+    const p = parsePolicy(policy);
+    const n = await this.o.store.run('UPDATE ca_authorities SET policy = ? WHERE name = ?', [JSON.stringify(p), name]);
+    if (n === 0) throw new CaRefusal(`unknown CA '${name}'`, 404);
+    return p;
+  }
+
+  // ---------- bootstrap tokens ----------
+
+  /** A one-time token allowing a first enrolment for exactly these identities (the token is shown once; the store keeps its hash). */
+  async createToken(
+    ca: string,
+    names: readonly string[],
+    profile: Profile,
+    ttlSeconds: number,
+  ): Promise<{ token: string; expiresAt: string }> {
+    if (!(await this.row(ca))) throw new CaRefusal(`unknown CA '${ca}'`, 404);
+    if (!PROFILES.includes(profile)) throw new InputError(`profile must be one of ${PROFILES.join(', ')}`);
+    if (!(ttlSeconds > 0 && ttlSeconds <= MAX_TOKEN_TTL_S))
+      throw new InputError(`token lifetime must be between 1 second and ${MAX_TOKEN_TTL_S / 86400} days`);
+    if (names.length === 0) throw new InputError('a token names at least one identity (--name DNS:…)');
+    const ids = names.map(parseIdentity);
+    const token = TOKEN_PREFIX + randomBytes(32).toString('base64url');
+    const now = this.now();
+    const expiresAt = new Date(now.getTime() + ttlSeconds * 1000).toISOString();
+    await this.o.store.run('INSERT INTO ca_tokens (id, ca, names, profile, expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?)', [
+      sha256(Buffer.from(token)),
+      ca,
+      JSON.stringify(ids),
+      profile,
+      expiresAt,
+      now.toISOString(),
+    ]);
+    return { token, expiresAt };
+  }
+
+  // ---------- issuance ----------
+
+  async issue(req: IssueRequest): Promise<Issued> {
+    const { requester } = req;
+    const size = typeof req.csr === 'string' ? Buffer.byteLength(req.csr) : req.csr.length;
+    if (size > MAX_CSR_BYTES)
+      return this.refuse(req.ca, requester, `too large: a certificate request of ${size} bytes (limit ${MAX_CSR_BYTES})`, 413);
+    let csr: Csr;
+    try {
+      csr = parseCsr(req.csr);
+    } catch (e) {
+      if (e instanceof InputError || e instanceof DerError)
+        return this.refuse(req.ca, requester, `malformed certificate request: ${e.message}`, 400);
+      throw e;
+    }
+    const csrSha = sha256(csr.der);
+    const r = await this.row(req.ca).catch(async (e) => {
+      if (e instanceof StoreUnavailableError) return this.refuse(req.ca, requester, 'the CA store is unavailable', 503, { sha256: csrSha });
+      throw e;
+    });
+    if (!r) return this.refuse(null, requester, `unknown CA '${req.ca}'`, 404, { sha256: csrSha });
+    if (!csr.verifySignature())
+      return this.refuse(r.name, requester, 'certificate request signature does not verify (no proof of possession of its key)', 400, {
+        sha256: csrSha,
+      });
+    if (csr.extensionRequestError !== undefined)
+      return this.refuse(r.name, requester, `certificate request has a malformed extensionRequest (${csr.extensionRequestError})`, 400, {
+        sha256: csrSha,
+      });
+    const policy = parsePolicy(JSON.parse(r.policy));
+    const names = identitiesOf(csr.sans);
+    if (names.length > 100)
+      return this.refuse(r.name, requester, `too large: ${names.length} subjectAltNames (limit 100)`, 413, { sha256: csrSha });
+    let profile: Profile = req.profile ?? 'server';
+    let tokenId: string | undefined;
+    const now = this.now();
+
+    if (req.renewing) {
+      const old = req.renewing;
+      const prev = await this.o.store.get<{ ca: string; profile: string; names: string; revoked_at: string | null; serial: string }>(
+        'SELECT ca, profile, names, revoked_at, serial FROM ca_certificates WHERE sha256 = ?',
+        [sha256(old.der)],
+      );
+      if (!prev || prev.ca !== r.name)
+        return this.refuse(r.name, requester, 'the presented certificate was not issued by this CA', 403, { sha256: csrSha });
+      if (prev.revoked_at)
+        return this.refuse(r.name, requester, `the presented certificate ${prev.serial} is revoked`, 403, { serial: prev.serial });
+      if (!old.isValidAt(now))
+        return this.refuse(r.name, requester, `the presented certificate ${prev.serial} is not valid now`, 403, { serial: prev.serial });
+      const want = new Set(JSON.parse(prev.names) as string[]);
+      if (names.length !== want.size || names.some((n) => !want.has(n)))
+        return this.refuse(
+          r.name,
+          requester,
+          `a renewal keeps the same identities (${[...want].join(', ')}); asked for ${names.join(', ')}`,
+          403,
+          { serial: prev.serial },
+        );
+      profile = prev.profile as Profile;
+    } else if (req.token !== undefined) {
+      tokenId = sha256(Buffer.from(req.token));
+      const t = await this.o.store.get<{ ca: string; names: string; profile: string; expires_at: string; used_at: string | null }>(
+        'SELECT ca, names, profile, expires_at, used_at FROM ca_tokens WHERE id = ?',
+        [tokenId],
+      );
+      const who = `token:${tokenId.slice(0, 12)}`;
+      if (!t || t.ca !== r.name) return this.refuse(r.name, who, 'unknown bootstrap token', 403, { sha256: csrSha });
+      if (t.used_at)
+        return this.refuse(r.name, who, `bootstrap token already used (at ${t.used_at}): tokens are one-time`, 403, { sha256: csrSha });
+      if (new Date(t.expires_at) <= now)
+        return this.refuse(r.name, who, `bootstrap token expired at ${t.expires_at}`, 403, { sha256: csrSha });
+      const allowed = new Set(JSON.parse(t.names) as string[]);
+      const extra = names.filter((n) => !allowed.has(n));
+      if (extra.length) return this.refuse(r.name, who, `the bootstrap token does not cover ${extra.join(', ')}`, 403, { sha256: csrSha });
+      if (req.profile && req.profile !== t.profile)
+        return this.refuse(r.name, who, `the bootstrap token is for a ${t.profile} certificate, not ${req.profile}`, 403, {
+          sha256: csrSha,
+        });
+      profile = t.profile as Profile;
+    }
+
+    const days = req.days ?? policy.defaultDays;
+    const violations = policyViolations(policy, {
+      names: csr.sans,
+      commonName: csr.commonName,
+      profile,
+      days,
+      key: csr.keyInfo,
+      requester,
+    });
+    if (violations.length)
+      return this.refuse(r.name, requester, `refused by the policy of ${r.name}: ${violations.join('; ')}`, 403, { sha256: csrSha });
+
+    const chain = chainOf(r.chain_pem);
+    const caCert = chain[0] as Certificate;
+    const notAfter = Math.min(now.getTime() + days * 86400000, caCert.notAfter.getTime());
+    const base = r.public_url?.replace(/\/+$/, '');
+    for (let attempt = 0; ; attempt++) {
+      const cert = issueCertificate({
+        profile: {
+          subject: csr.subjectRdns,
+          sans: csr.sans,
+          ...usages(profile, csr.keyInfo.algorithm === 'RSA'),
+          validity: { notAfter: new Date(notAfter), backdateSeconds: 60 },
+          serial: randomSerial(),
+          ...(base ? { crlDistributionPoints: [`${base}/crl/${r.name}`], authorityInfoAccess: { ocsp: [`${base}/ocsp/${r.name}`] } } : {}),
+        },
+        publicKey: csr.spki,
+        issuer: { cert: caCert, key: this.keyOf(r) },
+        now,
+      });
+      const entry: LogEntry = {
+        type: req.renewing ? 'renew' : 'issue',
+        at: now.toISOString(),
+        ca: r.name,
+        requester,
+        serial: cert.serialNumber,
+        sha256: sha256(cert.der),
+        subject: cert.subject,
+        names,
+        notAfter: cert.notAfter.toISOString(),
+      };
+      try {
+        const logIndex = await this.o.store.transaction(async (tx) => {
+          if (tokenId !== undefined) {
+            const used = await tx.run('UPDATE ca_tokens SET used_at = ? WHERE id = ? AND used_at IS NULL', [now.toISOString(), tokenId]);
+            if (used !== 1) throw new CaRefusal('bootstrap token already used: tokens are one-time', 403);
+          }
+          const idx = await this.append(tx, entry, 'issued');
+          await tx.run(
+            'INSERT INTO ca_certificates (serial, ca, sha256, subject, names, profile, not_before, not_after, der, requester, renewed_from, log_index) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+            [
+              cert.serialNumber,
+              r.name,
+              entry.sha256,
+              cert.subject,
+              JSON.stringify(names),
+              profile,
+              cert.notBefore.toISOString(),
+              cert.notAfter.toISOString(),
+              Buffer.from(cert.der).toString('base64'),
+              requester,
+              req.renewing?.serialNumber ?? null,
+              idx,
+            ],
+          );
+          for (const n of new Set(names)) await tx.run('INSERT INTO ca_names (name, serial) VALUES (?, ?)', [n, cert.serialNumber]);
+          return idx;
+        });
+        this.o.onAudit?.({ ...entry, outcome: 'issued', stored: true });
+        return { certificate: cert, chain, serial: cert.serialNumber, logIndex };
+      } catch (e) {
+        if (e instanceof UniqueViolation && attempt < 3) continue; // a serial collision: draw again
+        if (e instanceof CaRefusal) return this.refuse(r.name, requester, e.message, e.status, { sha256: csrSha });
+        if (e instanceof StoreUnavailableError)
+          return this.refuse(r.name, requester, 'the CA store is unavailable: nothing was issued', 503, { sha256: csrSha });
+        throw e;
+      }
+    }
+  }
+
+  /** A certificate this store issued, by its SHA-256, with its state. */
+  async lookup(certSha256: string): Promise<{ ca: string; serial: string; revoked: boolean; logIndex: number } | undefined> {
+    const r = await this.o.store.get<{ ca: string; serial: string; revoked_at: string | null; log_index: number }>(
+      'SELECT ca, serial, revoked_at, log_index FROM ca_certificates WHERE sha256 = ?',
+      [certSha256],
+    );
+    return r && { ca: r.ca, serial: r.serial, revoked: r.revoked_at !== null, logIndex: Number(r.log_index) };
+  }
+
+  // ---------- revocation ----------
+
+  async revoke(req: RevokeRequest): Promise<string[]> {
+    if (!(await this.row(req.ca))) throw new CaRefusal(`unknown CA '${req.ca}'`, 404);
+    if ((req.serial === undefined) === (req.identity === undefined))
+      throw new InputError('revoke by --serial or by --identity (one of them)');
+    const reason = req.reason ?? 'unspecified';
+    if (!CRL_REASONS.includes(reason) || reason === 'removeFromCRL' || reason === 'unused7')
+      throw new InputError(`revocation reason '${reason}' cannot be used`);
+    const now = this.now().toISOString();
+    return this.o.store.transaction(async (tx) => {
+      let serials: string[];
+      if (req.serial !== undefined) {
+        const s = req.serial.toLowerCase().replace(/[:\s]/g, '').replace(/^0x/, '');
+        const row = await tx.get<{ serial: string; revoked_at: string | null }>(
+          'SELECT serial, revoked_at FROM ca_certificates WHERE ca = ? AND serial = ?',
+          [req.ca, s.replace(/^00(?=[89a-f])/, '')],
+        );
+        if (!row) throw new CaRefusal(`no certificate with serial ${req.serial} from CA '${req.ca}'`, 404);
+        serials = row.revoked_at ? [] : [row.serial];
+      } else {
+        const id = parseIdentity(req.identity as string);
+        const rows = await tx.all<{ serial: string }>(
+          'SELECT c.serial AS serial FROM ca_names n JOIN ca_certificates c ON c.serial = n.serial WHERE n.name = ? AND c.ca = ? AND c.revoked_at IS NULL AND c.not_after > ? ORDER BY c.serial',
+          [id, req.ca, now],
+        );
+        serials = rows.map((x) => x.serial);
+        if (serials.length === 0) throw new CaRefusal(`no unrevoked certificate of CA '${req.ca}' names ${id}`, 404);
+      }
+      for (const s of serials) {
+        await tx.run('UPDATE ca_certificates SET revoked_at = ?, revocation_reason = ? WHERE serial = ? AND revoked_at IS NULL', [
+          now,
+          reason,
+          s,
+        ]);
+        await this.append(tx, { type: 'revoke', at: now, ca: req.ca, requester: req.requester, serial: s, reason }, 'revoked');
+      }
+      return serials;
+    });
+  }
+
+  /** A fresh CRL of every revoked, unexpired certificate of the CA; the CRL number only grows, across replicas. */
+  async crl(name: string, validitySeconds = 86400): Promise<Uint8Array> {
+    const r = await this.row(name);
+    if (!r) throw new CaRefusal(`unknown CA '${name}'`, 404);
+    const now = this.now();
+    const { number, rows } = await this.o.store.transaction(async (tx) => {
+      await tx.lock(`ca_crl:${name}`);
+      await tx.run('UPDATE ca_authorities SET crl_number = crl_number + 1 WHERE name = ?', [name]);
+      const n = await tx.get<{ crl_number: number }>('SELECT crl_number FROM ca_authorities WHERE name = ?', [name]);
+      const rows = await tx.all<{ serial: string; revoked_at: string; revocation_reason: string }>(
+        'SELECT serial, revoked_at, revocation_reason FROM ca_certificates WHERE ca = ? AND revoked_at IS NOT NULL AND not_after > ? ORDER BY serial',
+        [name, now.toISOString()],
+      );
+      return { number: Number(n?.crl_number ?? 1), rows };
+    });
+    const caCert = chainOf(r.chain_pem)[0] as Certificate;
+    return createCrl({
+      issuer: { cert: caCert, key: this.keyOf(r) },
+      entries: rows.map((x) => ({ serial: x.serial, revokedAt: new Date(x.revoked_at), reason: x.revocation_reason as CrlReason })),
+      thisUpdate: new Date(now.getTime() - 60_000),
+      nextUpdate: new Date(now.getTime() + validitySeconds * 1000),
+      crlNumber: number,
+    }).der;
+  }
+
+  /** Answer an OCSP request for the CA `name` (RFC 6960); errors are OCSP error responses, never exceptions. */
+  async ocsp(name: string, requestDer: Uint8Array, validitySeconds = 3600): Promise<Uint8Array> {
+    let req: ReturnType<typeof parseOcspRequest>;
+    try {
+      req = parseOcspRequest(requestDer);
+    } catch {
+      return ocspError('malformedRequest');
+    }
+    let r: CaRow | undefined;
+    try {
+      r = await this.row(name);
+    } catch (e) {
+      if (e instanceof StoreUnavailableError) return ocspError('tryLater');
+      throw e;
+    }
+    if (!r) return ocspError('unauthorized');
+    const caCert = chainOf(r.chain_pem)[0] as Certificate;
+    if (!req.ids.every((id) => certIdMatches(id, caCert))) return ocspError('unauthorized');
+    const answers: OcspAnswer[] = [];
+    try {
+      for (const id of req.ids) {
+        const row = await this.o.store.get<{ revoked_at: string | null; revocation_reason: string | null }>(
+          'SELECT revoked_at, revocation_reason FROM ca_certificates WHERE ca = ? AND serial = ?',
+          [name, id.serial],
+        );
+        answers.push({
+          id,
+          status: !row
+            ? { status: 'unknown' }
+            : row.revoked_at
+              ? { status: 'revoked', revokedAt: new Date(row.revoked_at), reason: (row.revocation_reason ?? 'unspecified') as CrlReason }
+              : { status: 'good' },
+        });
+      }
+    } catch (e) {
+      if (e instanceof StoreUnavailableError) return ocspError('tryLater');
+      throw e;
+    }
+    const now = this.now();
+    return ocspResponse(
+      { cert: caCert, key: this.keyOf(r) },
+      answers,
+      new Date(now.getTime() - 60_000),
+      new Date(now.getTime() + validitySeconds * 1000),
+      req.nonce,
+    );
+  }
+}
+
+export const LOG_FORMAT = 'anchorage.ca.log/v1';
+
+export interface LogExport {
+  format: typeof LOG_FORMAT;
+  /** SPKI PEM of the key that signs tree heads. */
+  logKey: string;
+  treeHead: TreeHead;
+  /** Each entry's exact bytes (UTF-8 JSON); the leaf hash is over these bytes. */
+  entries: string[];
+}
