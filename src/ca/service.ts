@@ -555,7 +555,6 @@ export class CaService {
             const used = await tx.run('UPDATE ca_tokens SET used_at = ? WHERE id = ? AND used_at IS NULL', [now.toISOString(), tokenId]);
             if (used !== 1) throw new CaRefusal('bootstrap token already used: tokens are one-time', 403);
           }
-          const idx = await this.append(tx, entry, 'issued');
           await tx.run(
             'INSERT INTO ca_certificates (serial, ca, sha256, subject, names, profile, not_before, not_after, der, requester, renewed_from, log_index) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
             [
@@ -570,10 +569,13 @@ export class CaService {
               Buffer.from(cert.der).toString('base64'),
               requester,
               req.renewing?.serialNumber ?? null,
-              idx,
+              -1,
             ],
           );
           for (const n of new Set(names)) await tx.run('INSERT INTO ca_names (name, serial) VALUES (?, ?)', [n, cert.serialNumber]);
+          // The log lock is taken last, so replicas serialise only on the append itself.
+          const idx = await this.append(tx, entry, 'issued');
+          await tx.run('UPDATE ca_certificates SET log_index = ? WHERE serial = ?', [idx, cert.serialNumber]);
           return idx;
         });
         this.o.onAudit?.({ ...entry, outcome: 'issued', stored: true });
