@@ -11,6 +11,7 @@ import type { TLSSocket } from 'node:tls';
 import { InputError } from '../common/errors.ts';
 import { StoreUnavailableError } from '../store/store.ts';
 import { Certificate } from '../x509/certificate.ts';
+import { Acme, type AcmeOptions } from './acme.ts';
 import { MAX_OCSP_REQUEST } from './ocsp.ts';
 import { PROFILES, type Profile } from './policy.ts';
 import { CaRefusal, type CaService } from './service.ts';
@@ -30,6 +31,8 @@ export interface ServeOptions {
   /** Seconds a CRL is served before a fresh one is signed (also refreshed at once after a revocation through this replica). */
   crlRefreshSeconds?: number;
   log?: (line: string) => void;
+  /** ACME (RFC 8555) at /acme/<ca>/directory on the API listener. */
+  acme?: AcmeOptions;
 }
 
 export interface RunningServer {
@@ -109,6 +112,7 @@ export async function startCaServer(o: ServeOptions): Promise<RunningServer> {
     chain: r.chain.map((c) => c.toPem()).join(''),
   });
 
+  const acme = o.acme ? new Acme(svc, o.acme) : undefined;
   const api = createHttpsServer(
     {
       cert: o.tls.chain.map((c) => c.toPem()).join(''),
@@ -121,6 +125,7 @@ export async function startCaServer(o: ServeOptions): Promise<RunningServer> {
     async (req, res) => {
       try {
         const url = new URL(req.url ?? '/', 'https://x');
+        if (acme && url.pathname.startsWith('/acme/') && (await acme.handle(req, res, () => readBody(req, MAX_API_BODY)))) return;
         if (req.method === 'POST' && (url.pathname === '/v1/enroll' || url.pathname === '/v1/renew')) {
           const body = jsonBody(await readBody(req, MAX_API_BODY));
           const ca = str(body, 'ca') as string;

@@ -95,6 +95,8 @@ export interface IssueRequest {
   token?: string;
   /** Renewal: the holder's current certificate, already authenticated by the caller (mTLS). */
   renewing?: Certificate;
+  /** Identities the requester proved control of (ACME challenges): the request must name exactly these. */
+  proven?: Identity[];
 }
 
 export interface Issued {
@@ -508,6 +510,13 @@ export class CaService {
       profile = t.profile as Profile;
     }
 
+    if (req.proven) {
+      const want = new Set(req.proven);
+      if (names.length !== want.size || names.some((n) => !want.has(n)))
+        return this.refuse(r.name, requester, `the request names ${names.join(', ')}; the order proved ${[...want].join(', ')}`, 400, {
+          sha256: csrSha,
+        });
+    }
     const days = req.days ?? policy.defaultDays;
     const violations = policyViolations(policy, {
       names: csr.sans,

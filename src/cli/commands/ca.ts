@@ -362,38 +362,55 @@ export function register(program: Command): void {
     .requiredOption('--tls-ca <ca>', "the CA that issues the API's own certificate (its policy must allow --server-name)")
     .requiredOption('--server-name <identity>', "the API's names: DNS:…, IP:…; repeatable", collect, [])
     .option('--crl-refresh <seconds>', 'seconds a CRL is served before a fresh one is signed', '300')
-    .action(async (o: StoreOpts & { listen: string; publicListen: string; tlsCa: string; serverName: string[]; crlRefresh: string }) => {
-      const api = parseListen(o.listen, '--listen');
-      const pub = parseListen(o.publicListen, '--public-listen');
-      const s = await openService(o, (line) => process.stderr.write(`audit ${line}\n`));
-      const key = generateKey('ecdsa-p256').privateKey;
-      const names = o.serverName
-        .map(parseIdentity)
-        .map((n) => n.replace(/^(DNS|IP|URI|EMAIL):/, (m) => `${m.slice(0, -1).toLowerCase()}:`));
-      const csr = createCsr({ subject: '', privateKey: key, sans: parseSans(names) }).toPem();
-      const own = await s.issue({ ca: o.tlsCa, csr, profile: 'server', requester: 'serve' });
-      const cas = await s.listCas();
-      const server = await startCaServer({
-        service: s,
-        tls: { chain: [own.certificate, ...own.chain.slice(0, -1)], key },
-        clientCas: cas.flatMap((c) => c.chain),
-        apiHost: api.host,
-        apiPort: api.port,
-        publicHost: pub.host,
-        publicPort: pub.port,
-        crlRefreshSeconds: Number(o.crlRefresh),
-        log: (l) => process.stderr.write(`${l}\n`),
-      });
-      process.stdout.write(`api https://${api.host}:${server.apiPort} public http://${pub.host}:${server.publicPort}\n`);
-      const stop = async () => {
-        await server.close();
-        await s.store.close();
-        process.exit(0);
-      };
-      process.once('SIGTERM', stop);
-      process.once('SIGINT', stop);
-      await new Promise(() => undefined);
-    });
+    .option('--acme', 'serve ACME (RFC 8555, http-01) at /acme/<ca>/directory on the API listener')
+    .option('--acme-http-port <port>', 'port http-01 validation connects to', '80')
+    .option('--acme-resolve <host>', 'connect http-01 validation to this host instead of resolving the name')
+    .action(
+      async (
+        o: StoreOpts & {
+          listen: string;
+          publicListen: string;
+          tlsCa: string;
+          serverName: string[];
+          crlRefresh: string;
+          acme?: boolean;
+          acmeHttpPort: string;
+          acmeResolve?: string;
+        },
+      ) => {
+        const api = parseListen(o.listen, '--listen');
+        const pub = parseListen(o.publicListen, '--public-listen');
+        const s = await openService(o, (line) => process.stderr.write(`audit ${line}\n`));
+        const key = generateKey('ecdsa-p256').privateKey;
+        const names = o.serverName
+          .map(parseIdentity)
+          .map((n) => n.replace(/^(DNS|IP|URI|EMAIL):/, (m) => `${m.slice(0, -1).toLowerCase()}:`));
+        const csr = createCsr({ subject: '', privateKey: key, sans: parseSans(names) }).toPem();
+        const own = await s.issue({ ca: o.tlsCa, csr, profile: 'server', requester: 'serve' });
+        const cas = await s.listCas();
+        const server = await startCaServer({
+          service: s,
+          tls: { chain: [own.certificate, ...own.chain.slice(0, -1)], key },
+          clientCas: cas.flatMap((c) => c.chain),
+          apiHost: api.host,
+          apiPort: api.port,
+          publicHost: pub.host,
+          publicPort: pub.port,
+          crlRefreshSeconds: Number(o.crlRefresh),
+          ...(o.acme ? { acme: { httpPort: Number(o.acmeHttpPort), ...(o.acmeResolve ? { resolve: o.acmeResolve } : {}) } } : {}),
+          log: (l) => process.stderr.write(`${l}\n`),
+        });
+        process.stdout.write(`api https://${api.host}:${server.apiPort} public http://${pub.host}:${server.publicPort}\n`);
+        const stop = async () => {
+          await server.close();
+          await s.store.close();
+          process.exit(0);
+        };
+        process.once('SIGTERM', stop);
+        process.once('SIGINT', stop);
+        await new Promise(() => undefined);
+      },
+    );
 
   const clientFlags = (c: Command): Command =>
     c
