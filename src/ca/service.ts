@@ -143,7 +143,27 @@ function usages(profile: Profile, rsa: boolean): { keyUsage: KeyUsage[]; extKeyU
 }
 
 const sha256 = (d: Uint8Array): string => createHash('sha256').update(d).digest('hex');
-const chainOf = (pem: string): Certificate[] => scanPem(pem).map((b) => new Certificate(b.der));
+// Parsed CA chains and policies, by their stored text (a CA row is read on every request).
+const chains = new Map<string, Certificate[]>();
+const chainOf = (pem: string): Certificate[] => {
+  let c = chains.get(pem);
+  if (!c) {
+    c = scanPem(pem).map((b) => new Certificate(b.der));
+    if (chains.size > 1000) chains.clear();
+    chains.set(pem, c);
+  }
+  return c;
+};
+const policies = new Map<string, CaPolicy>();
+const policyOf = (text: string): CaPolicy => {
+  let p = policies.get(text);
+  if (!p) {
+    p = parsePolicy(JSON.parse(text));
+    if (policies.size > 1000) policies.clear();
+    policies.set(text, p);
+  }
+  return p;
+};
 const pemOf = (certs: readonly Certificate[]): string => certs.map((c) => c.toPem()).join('');
 
 export interface CaServiceOptions {
@@ -290,7 +310,7 @@ export class CaService {
       subject: cert.subject,
       notAfter: cert.notAfter.toISOString(),
       chain,
-      policy: parsePolicy(JSON.parse(r.policy)),
+      policy: policyOf(r.policy),
       publicUrl: r.public_url,
     };
   }
@@ -458,7 +478,7 @@ export class CaService {
       return this.refuse(r.name, requester, `certificate request has a malformed extensionRequest (${csr.extensionRequestError})`, 400, {
         sha256: csrSha,
       });
-    const policy = parsePolicy(JSON.parse(r.policy));
+    const policy = policyOf(r.policy);
     const names = identitiesOf(csr.sans);
     if (names.length > 100)
       return this.refuse(r.name, requester, `too large: ${names.length} subjectAltNames (limit 100)`, 413, { sha256: csrSha });
