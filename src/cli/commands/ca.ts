@@ -31,7 +31,10 @@ interface StoreOpts {
 }
 
 async function openService(o: StoreOpts, onAudit?: (line: string) => void): Promise<CaService> {
-  const kek = loadKek(o.kek ?? process.env.ANCHORAGE_CA_KEK_SPEC ?? 'env:ANCHORAGE_CA_KEK');
+  const spec = o.kek ?? process.env.ANCHORAGE_CA_KEK_SPEC;
+  if (spec === undefined && process.env.ANCHORAGE_CA_KEK === undefined)
+    throw new InputError('no key-encryption key: give --kek file:PATH|env:NAME, or set ANCHORAGE_CA_KEK_SPEC or ANCHORAGE_CA_KEK');
+  const kek = loadKek(spec ?? 'env:ANCHORAGE_CA_KEK');
   const store = await openStore(o.db ?? process.env.ANCHORAGE_CA_DB ?? DEFAULT_DB);
   try {
     return await CaService.open({ store, kek, ...(onAudit ? { onAudit: (e) => onAudit(JSON.stringify(e)) } : {}) });
@@ -53,7 +56,7 @@ async function withService<T>(o: StoreOpts, f: (s: CaService) => Promise<T>): Pr
 const storeOptions = (c: Command): Command =>
   c
     .option('--db <url>', `the store: sqlite:PATH or postgres://… (default $ANCHORAGE_CA_DB or ${DEFAULT_DB})`)
-    .option('--kek <source>', 'key-encryption key: file:PATH or env:NAME (default env:ANCHORAGE_CA_KEK)');
+    .option('--kek <source>', 'key-encryption key: file:PATH or env:NAME (default $ANCHORAGE_CA_KEK_SPEC, else the key itself in $ANCHORAGE_CA_KEK)');
 
 const requester = (): string => `cli:${userInfo().username}`;
 
