@@ -169,7 +169,8 @@ describe('item 2: damaged store files', () => {
   });
 
   it('a garbage sa.key or encryption-key after node trees were made: one line naming it', () => {
-    const c = fresh();
+    // The encryption-at-rest key exists (and matters) only with encryptionAtRest on.
+    const c = fresh(`${yaml(['w-1'])}encryptionAtRest: {enabled: true}\n`);
     writeFileSync(join(c.out, 'store', 'encryption-key'), 'not base64!\n');
     refused(
       ['pki', 'init', '--config', c.config, '--out', c.out],

@@ -24,6 +24,8 @@ const COMMANDS: readonly { name: string; load: () => Promise<CommandModule> }[] 
   { name: 'pki', load: () => import('./commands/pki.ts') },
   // `pki adopt`: registers itself under the pki command, so it loads after pki.ts.
   { name: 'pki', load: () => import('./commands/adopt.ts') },
+  // `pki ca-keys`, `pki root-key`: the CA keys at rest, also under the pki command.
+  { name: 'pki', load: () => import('./commands/pki-keys.ts') },
   { name: 'scan', load: () => import('./commands/scan.ts') },
   { name: 'ca', load: () => import('./commands/ca.ts') },
   { name: 'demo', load: () => import('./commands/demo.ts') },

@@ -7,12 +7,25 @@ import type { Certificate } from '../x509/certificate.ts';
 import { generateKey, generateKeyAsync, type KeyPair, type KeyType, keyMatchesSpki, keyTypeFromInfo } from '../x509/keys.ts';
 import { nameGetAll } from '../x509/name.ts';
 import { ekuOid, OID } from '../x509/oids.ts';
+import { lockedKeyError, usableKey } from './key-protection.ts';
 import type { Plan, PlannedCert } from './plan.ts';
 
 export interface Material {
   cert: Certificate;
-  /** Absent for external CAs. */
+  /** Absent for external CAs, and for a key this run cannot use (`locked`). */
   key?: KeyObject;
+  /** The key exists but this run cannot use it: encrypted and no passphrase given, or moved out of the store. */
+  locked?: KeyLock;
+  /** The key file as read from the store: an encrypted one is written back unchanged while its key is. */
+  stored?: string;
+  /** Brought for this run only (--root-key): never written to the store. */
+  transient?: boolean;
+}
+
+export interface KeyLock {
+  /** The store file (for an encrypted key). */
+  file: string;
+  reason: 'encrypted' | 'removed';
 }
 export type MaterialMap = Map<string, Material>;
 
@@ -25,7 +38,7 @@ export interface Decision {
 /** Why an existing certificate no longer fits its plan entry, or null when it fits. */
 export function misfit(p: PlannedCert, m: Material, signer: Material | undefined, now: Date): string | null {
   const c = m.cert;
-  if (!m.key && !p.external) return 'private key missing';
+  if (!m.key && !m.locked && !p.external) return 'private key missing';
   if (m.key && !keyMatchesSpki(m.key, c.spki)) return 'private key does not match the certificate';
   if (now >= c.notAfter) return 'expired';
   if (c.commonName !== p.cn) return `CN is ${c.commonName ?? '(none)'}, want ${p.cn}`;
@@ -97,7 +110,7 @@ export async function materialize(
         decisions.push({ id: p.id, action: 'external' });
         continue;
       }
-      if (p.signer && !signer?.key) {
+      if (p.signer && !signer?.key && !signer?.locked) {
         // Signed by an external CA: keep what the operator placed, if anything.
         if (have) out.set(p.id, have);
         decisions.push({ id: p.id, action: 'external', reason: `signed by external ${p.signer}` });
@@ -109,6 +122,8 @@ export async function materialize(
         throw new InputError(
           `${p.id}: the existing CA no longer fits the config (${why}); Anchorage never replaces a CA in place: rotate it with 'anchorage pki rotate-ca ${p.id}', or re-issue everything with --force`,
         );
+      // A key this run cannot use is never replaced unseen (an offline root re-made by --force is new trust).
+      if (have?.locked && why) throw lockedKeyError(p.id, have.locked, `to re-issue it (${why})`);
       if (!why && have) {
         out.set(p.id, have);
         decisions.push({ id: p.id, action: 'kept' });
@@ -139,7 +154,12 @@ export async function materialize(
         validity: { notAfter: new Date(now.getTime() + p.validitySeconds * 1000) },
       };
       const cert = signer
-        ? issueCertificate({ profile, publicKey: kp.publicKey, issuer: { cert: signer.cert, key: signer.key as KeyObject }, now })
+        ? issueCertificate({
+            profile,
+            publicKey: kp.publicKey,
+            issuer: { cert: signer.cert, key: usableKey(p.signer as string, signer, `to sign ${p.id}`) },
+            now,
+          })
         : issueCertificate({ profile, publicKey: kp.publicKey, signingKey: kp.privateKey, now });
       out.set(p.id, { cert, key: kp.privateKey });
       decisions.push({ id: p.id, action, reason });

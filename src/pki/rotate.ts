@@ -149,17 +149,18 @@ export function checkConsistent(state: RotationState | undefined, material: Mate
   const next = material.get(nextId(ca));
   const prev = material.get(previousId(ca));
   const where = `store: ${state ? `rotation of ${ca} in phase ${state.phase}` : `no rotation of ${ca} recorded`}`;
-  if (!cur?.key) throw new InputError(`${where}, but the current ${ca} or its key is missing`);
+  if (!cur?.key && !cur?.locked) throw new InputError(`${where}, but the current ${ca} or its key is missing`);
   if (!state) return;
   switch (state.phase) {
     case 'new-ca':
     case 'bundle':
-      if (!next?.key) throw new InputError(`${where}, but the new CA (${nextId(ca)}) or its key is missing; roll back and start again`);
+      if (!next?.key && !next?.locked)
+        throw new InputError(`${where}, but the new CA (${nextId(ca)}) or its key is missing; roll back and start again`);
       if (same(next, cur)) throw new InputError(`${where}, but the new CA is the current one`);
       if (prev) throw new InputError(`${where}, but ${previousId(ca)} is present too`);
       return;
     case 'reissue':
-      if (!prev?.key) throw new InputError(`${where}, but the old CA (${previousId(ca)}) or its key is missing`);
+      if (!prev?.key && !prev?.locked) throw new InputError(`${where}, but the old CA (${previousId(ca)}) or its key is missing`);
       if (same(prev, cur)) throw new InputError(`${where}, but the old CA is recorded as the current one`);
       if (next) throw new InputError(`${where}, but ${nextId(ca)} is present too`);
       return;

@@ -12,6 +12,7 @@ import { generateKey } from '../x509/keys.ts';
 import { scanPem } from '../x509/pem.ts';
 import { type ClusterConfig, parseClusterConfig } from './config.ts';
 import { mkdirs, pendingTransaction, type Recovery, readBounded, Transaction, type TxnOp, withPkiDir } from './journal.ts';
+import { attachRootKey, type KeyAccess, type KeyWriting, storeEncryptsCaKeys, usableKey } from './key-protection.ts';
 import { type Decision, type Material, type MaterialMap, materialize } from './materialize.ts';
 import { buildPlan, type Plan } from './plan.ts';
 import {
@@ -144,6 +145,7 @@ function resolveProblems(plan: Plan, s: LoadedStore, dir: string, canRegenerate:
   const distributed = existsSync(join(dir, 'manifest.json'));
   const planned = new Map(plan.certs.map((p) => [p.id, p]));
   for (const pr of s.problems) {
+    if (pr.id === 'encryption-key' && !encryptionOn(plan)) continue; // not used: left as it is
     const p = planned.get(pr.id);
     if (p && !p.ca) {
       continue; // re-issued: its certificate or key is unreadable, so it no longer fits
@@ -175,21 +177,52 @@ function keepRotationMaterial(from: MaterialMap, to: MaterialMap, state: Rotatio
   }
 }
 
+const encryptionOn = (plan: Plan): boolean => plan.config.encryptionAtRest?.enabled === true;
+
+/** Whether the node trees already hold an encryption config (so its key was distributed). */
+function encryptionConfigDistributed(dir: string): boolean {
+  try {
+    const m = JSON.parse(readBounded(join(dir, 'manifest.json'), 512 * 1024 * 1024, 'manifest').toString('utf8')) as Manifest;
+    return m.files.some((f) => f.kind === 'encryption-config');
+  } catch {
+    return existsSync(join(dir, 'manifest.json')); // unreadable: assume it was
+  }
+}
+
 function secretsFrom(s: LoadedStore, plan: Plan, dir: string, regenerate: boolean): Secrets {
   const distributed = existsSync(join(dir, 'manifest.json'));
   const missing = (what: string): InputError =>
     new InputError(`${join(dir, 'store', what)}: missing, but node trees were already made from it: restore it from a backup`);
   let saKey = s.saKey;
-  let encryptionKey = s.encryptionKey;
   if (!saKey) {
     if (!regenerate && distributed) throw missing('sa.key');
     saKey = newSaKey(plan.config.keyAlgorithm);
   }
+  // The encryption-at-rest key exists only when encryption at rest is on (an old one is left alone when it is off).
+  if (!encryptionOn(plan)) return { saKey };
+  let encryptionKey = s.encryptionKey;
   if (!encryptionKey) {
-    if (!regenerate && distributed) throw missing('encryption-key');
+    if (!regenerate && encryptionConfigDistributed(dir)) throw missing('encryption-key');
     encryptionKey = randomBytes(32);
   }
   return { saKey, encryptionKey };
+}
+
+/** The offline root's id in this plan, if it has one. */
+const rootId = (plan: Plan): string | undefined => plan.certs.find((p) => p.offline)?.id;
+
+/** The store with every key this run may use unlocked (passphrase, --root-key). */
+function loadKeys(dir: string, plan: Plan, keys: KeyAccess): LoadedStore {
+  const s = loadStore(dir, keys);
+  attachRootKey(s.material, rootId(plan), keys);
+  return s;
+}
+
+function keyWriting(material: MaterialMap, keys: KeyAccess, encrypt = false): KeyWriting {
+  return {
+    encryptCaKeys: encrypt || storeEncryptsCaKeys(material),
+    ...(keys.passphrase !== undefined ? { passphrase: keys.passphrase } : {}),
+  };
 }
 
 /** Stage store + node trees + manifest (+ extra files), commit, apply. */
@@ -201,13 +234,15 @@ function commitDir(
   secrets: Secrets,
   trust: TrustOverrides,
   now: Date,
+  writing: KeyWriting,
   extra: (txn: Transaction) => void = () => {},
   note?: string,
 ): { manifest: Manifest; changes: Changes } {
   const { files, manifest } = renderNodeFiles(plan, material, secrets, trust, now);
+  const store = renderStore(material, secrets, writing);
   const txn = new Transaction(dir);
   try {
-    const changes = stageDir(txn, dir, renderStore(material, secrets), files, manifest);
+    const changes = stageDir(txn, dir, store, files, manifest);
     extra(txn);
     // Temp files older versions wrote in place (name.<pid>.tmp) and left when killed.
     for (const f of readdirSync(dir))
@@ -237,13 +272,20 @@ export async function initPki(o: {
   force?: boolean;
   now?: Date;
   progress?: Progress;
+  /** Passphrase of the encrypted CA keys, the offline root's key for this run. */
+  keys?: KeyAccess;
+  /** Store the CA keys encrypted (with keys.passphrase) from now on. */
+  encryptCaKeys?: boolean;
 }): Promise<InitResult> {
+  const keys = o.keys ?? {};
+  if (o.encryptCaKeys && keys.passphrase === undefined)
+    throw new InputError(`--encrypt-ca-keys: no passphrase: give it with --ca-passphrase (env:NAME, file:PATH or prompt)`);
   const plan = buildPlan(o.config);
   const external = externalMaterial(o.config, o.configDir);
   ensureOutDir(o.out);
   return withPkiDir(o.out, WHO, async (rec) => {
     const now = o.now ?? new Date();
-    const loaded = loadStore(o.out);
+    const loaded = loadKeys(o.out, plan, keys);
     if (!o.force) resolveProblems(plan, loaded, o.out, true);
     const existing = loaded.material;
     for (const [id, m] of external) existing.set(id, m);
@@ -255,7 +297,7 @@ export async function initPki(o: {
       onProgress: (d, t) => o.progress?.('certificates', d, t),
     });
     keepRotationMaterial(existing, material, state);
-    const secrets = o.force ? newSecrets(o.config.keyAlgorithm) : secretsFrom(loaded, plan, o.out, false);
+    const secrets = o.force ? newSecrets(o.config.keyAlgorithm, encryptionOn(plan)) : secretsFrom(loaded, plan, o.out, false);
     const { manifest, changes } = commitDir(
       o.out,
       { command: 'init', args: [] },
@@ -264,6 +306,7 @@ export async function initPki(o: {
       secrets,
       trustOverrides(state, material),
       now,
+      keyWriting(existing, keys, o.encryptCaKeys),
       (txn) => {
         const p = join(o.out, 'cluster.yaml');
         let same = false;
@@ -293,7 +336,9 @@ export async function renewPki(o: {
   nodes?: string[];
   now?: Date;
   progress?: Progress;
+  keys?: KeyAccess;
 }): Promise<{ renewed: string[]; skipped: { id: string; why: string }[]; changes: Changes; resumed: Resumed }> {
+  const keys = o.keys ?? {};
   const plan = buildPlan(o.config);
   for (const n of o.nodes ?? [])
     if (!plan.nodes.some((x) => x.name === n))
@@ -307,7 +352,7 @@ export async function renewPki(o: {
   return withPkiDir(o.dir, WHO, async (rec) => {
     const none: Changes = { files: 0, nodes: [], removed: { files: 0, nodes: [] } };
     if (sameOp(rec, op)) return { renewed: [], skipped: [], changes: none, resumed: resumed(rec) };
-    const loaded = loadStore(o.dir);
+    const loaded = loadKeys(o.dir, plan, keys);
     if (loaded.material.size === 0 || !existsSync(join(o.dir, 'store')))
       throw new InputError(`${o.dir}: no PKI store (run 'anchorage pki init' first)`);
     resolveProblems(plan, loaded, o.dir, false);
@@ -318,7 +363,8 @@ export async function renewPki(o: {
     for (const p of plan.certs) {
       if (p.ca || (!all && !o.names.includes(p.kubeadmName))) continue;
       if (o.nodes && !o.nodes.includes(p.node ?? '')) continue;
-      if (p.external || !existing.get(p.signer ?? '')?.key) skipped.push({ id: p.id, why: `its CA ${p.signer} is externally managed` });
+      const signer = existing.get(p.signer ?? '');
+      if (p.external || !(signer?.key || signer?.locked)) skipped.push({ id: p.id, why: `its CA ${p.signer} is externally managed` });
       else ids.add(p.id);
     }
     const state = readRotation(o.dir);
@@ -339,6 +385,7 @@ export async function renewPki(o: {
       secrets,
       trustOverrides(state, material),
       now,
+      keyWriting(existing, keys),
       undefined,
       `renewed ${ids.size}`,
     );
@@ -366,7 +413,9 @@ export async function rotateCa(o: {
   action: 'next' | 'rollback' | 'status';
   now?: Date;
   progress?: Progress;
+  keys?: KeyAccess;
 }): Promise<RotateResult> {
+  const keys = o.keys ?? {};
   const plan = buildPlan(o.config);
   checkRotatable(plan, o.ca);
   existingDir(o.dir);
@@ -393,7 +442,7 @@ export async function rotateCa(o: {
     }
     if (state && state.ca !== o.ca)
       throw new InputError(`a rotation of ${state.ca} is in progress (phase ${state.phase}); finish or roll it back first`);
-    const loaded = loadStore(o.dir);
+    const loaded = loadKeys(o.dir, plan, keys);
     if (loaded.material.size === 0) throw new InputError(`${o.dir}: no PKI store (run 'anchorage pki init' first)`);
     resolveProblems(plan, loaded, o.dir, false);
     const secrets = secretsFrom(loaded, plan, o.dir, false);
@@ -430,8 +479,13 @@ export async function rotateCa(o: {
           ...(p.pathLen !== undefined ? { pathLen: p.pathLen } : {}),
           validity: { notAfter: new Date(now.getTime() + p.validitySeconds * 1000) },
         };
-        const cert = signer?.key
-          ? issueCertificate({ profile, publicKey: kp.publicKey, issuer: { cert: signer.cert, key: signer.key }, now })
+        const cert = signer
+          ? issueCertificate({
+              profile,
+              publicKey: kp.publicKey,
+              issuer: { cert: signer.cert, key: usableKey(p.signer as string, signer, `to sign the new ${nextId(o.ca)}`) },
+              now,
+            })
           : issueCertificate({ profile, publicKey: kp.publicKey, signingKey: kp.privateKey, now });
         return { cert, key: kp.privateKey };
       });
@@ -458,6 +512,7 @@ export async function rotateCa(o: {
       secrets,
       trustOverrides(finalState?.phase === 'done' ? undefined : finalState, fresh),
       now,
+      keyWriting(material, keys),
       (txn) => {
         const rotation = join(o.dir, 'rotation.json');
         if (finalState && finalState.phase !== 'done') txn.put(rotation, `${JSON.stringify(finalState, null, 2)}\n`, 0o644);

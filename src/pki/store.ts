@@ -1,6 +1,8 @@
 // The PKI directory on disk:
 //   DIR/store/<id>.crt|.key   canonical material (the offline root's key lives only here)
-//   DIR/store/sa.key|sa.pub, DIR/store/encryption-key
+//   DIR/store/sa.key|sa.pub, DIR/store/encryption-key (only with encryptionAtRest)
+//   DIR/store/keys.json       keys moved out of the store (the offline root's: key-protection.ts)
+//   CA keys may be encrypted PKCS#8 in the store; node trees always get them decrypted (key-protection.ts)
 //   DIR/nodes/<node>/<absolute path on the node>   what each node must hold, exactly (reconciled)
 //   DIR/manifest.json         every node file: role, node, SHA-256, mode
 //   DIR/rotation.json         CA rotation state (rotate.ts)
@@ -16,6 +18,16 @@ import { Certificate, toPem } from '../x509/certificate.ts';
 import { generateKey, type KeyType } from '../x509/keys.ts';
 import { scanPem } from '../x509/pem.ts';
 import { readBounded, type Transaction } from './journal.ts';
+import {
+  decryptKeyPem,
+  encryptKeyPem,
+  isEncryptedKeyPem,
+  type KeyAccess,
+  type KeyWriting,
+  PASSPHRASE_HINT,
+  readKeysRecord,
+  usableKey,
+} from './key-protection.ts';
 import type { Material, MaterialMap } from './materialize.ts';
 import type { Plan, PlannedFile } from './plan.ts';
 
@@ -47,7 +59,8 @@ export interface Manifest {
 
 export interface Secrets {
   saKey: KeyObject;
-  encryptionKey: Buffer;
+  /** Only with encryptionAtRest: nothing uses it otherwise, so it is neither made nor written. */
+  encryptionKey?: Buffer;
 }
 
 /** A store file that exists but cannot be read as what it must be (empty, garbage, truncated). */
@@ -84,6 +97,19 @@ function readKey(path: string): KeyObject {
   }
 }
 
+/** A store key into `m`: plain, decrypted with the passphrase, or locked (encrypted, no passphrase given). */
+function readMaterialKey(path: string, m: Material, access: KeyAccess): void {
+  const data = readBounded(path, MAX_STORE_FILE_BYTES, 'store file');
+  const text = data.toString('latin1');
+  if (!isEncryptedKeyPem(text)) {
+    m.key = readKey(path);
+    return;
+  }
+  m.stored = text;
+  if (access.passphrase === undefined) m.locked = { file: path, reason: 'encrypted' };
+  else m.key = decryptKeyPem(text, access.passphrase, path);
+}
+
 function readCert(path: string): Certificate {
   const data = readBounded(path, MAX_STORE_FILE_BYTES, 'store file');
   if (data.length === 0) throw new Error('empty');
@@ -109,7 +135,7 @@ function readCert(path: string): Certificate {
  * Read the store. Files that exist but cannot be read are not errors here: they are listed as
  * problems, and the command decides (a leaf is re-issued, a CA anything depends on is refused).
  */
-export function loadStore(dir: string): LoadedStore {
+export function loadStore(dir: string, access: KeyAccess = {}): LoadedStore {
   const store = join(dir, 'store');
   const material: MaterialMap = new Map();
   const problems: StoreProblem[] = [];
@@ -138,13 +164,19 @@ export function loadStore(dir: string): LoadedStore {
     const keyPath = join(store, `${id}.key`);
     if (existsSync(keyPath)) {
       try {
-        m.key = readKey(keyPath);
+        readMaterialKey(keyPath, m, access);
       } catch (e) {
         if (e instanceof InputError) throw e;
         problems.push({ file: keyPath, id, why: why(e) });
       }
     }
     material.set(id, m);
+  }
+  // Keys moved out of the store on purpose (the offline root): locked, not missing.
+  for (const [id, r] of Object.entries(readKeysRecord(dir).removed)) {
+    const m = material.get(id);
+    if (m && !m.key && !m.locked && createHash('sha256').update(m.cert.spki).digest('hex') === r.spkiSha256)
+      m.locked = { file: join(store, `${id}.key`), reason: 'removed' };
   }
   const saPath = join(store, 'sa.key');
   if (existsSync(saPath)) {
@@ -178,8 +210,8 @@ export function newSaKey(keyAlgorithm: KeyType): KeyObject {
   return generateKey(keyAlgorithm === 'ed25519' ? 'ecdsa-p256' : keyAlgorithm).privateKey;
 }
 
-export function newSecrets(keyAlgorithm: KeyType): Secrets {
-  return { saKey: newSaKey(keyAlgorithm), encryptionKey: randomBytes(32) };
+export function newSecrets(keyAlgorithm: KeyType, encryptionAtRest = true): Secrets {
+  return { saKey: newSaKey(keyAlgorithm), ...(encryptionAtRest ? { encryptionKey: randomBytes(32) } : {}) };
 }
 
 /** Extra CA certificates to trust beside each CA (set during a rotation: old+new). */
@@ -205,8 +237,8 @@ function renderFile(
     case 'bundle':
       return { data: c.certs.map(bundle).join(''), kind: 'ca-bundle', role: c.certs.join('+'), cert: get(c.certs[0] as string).cert };
     case 'key': {
-      const k = get(c.cert).key;
-      if (!k) throw new InputError(`${c.cert}: private key not available`);
+      // Always the decrypted key: a node's components cannot use an encrypted one.
+      const k = usableKey(c.cert, get(c.cert), `to write ${f.path} on ${f.node}`);
       return { data: keyPem(k), kind: 'private-key', role: c.cert };
     }
     case 'kubeconfig': {
@@ -231,6 +263,7 @@ function renderFile(
     case 'sa-pub':
       return { data: createPublicKey(secrets.saKey).export({ type: 'spki', format: 'pem' }) as string, kind: 'public-key', role: 'sa' };
     case 'encryption-config':
+      if (!secrets.encryptionKey) throw new Error('encryption-config planned without an encryption key');
       return { data: encryptionConfig(plan, secrets.encryptionKey), kind: 'encryption-config', role: 'encryption-config' };
   }
 }
@@ -298,19 +331,45 @@ export function renderNodeFiles(
   return { files: out, manifest };
 }
 
+/**
+ * A store key file. CA keys are encrypted when `writing` says so (an encrypted file whose key did not change is
+ * kept as it is: re-encrypting would rewrite it with a new salt every run); a key moved out of the store, or
+ * brought for this run only, is not written at all.
+ */
+export function storeKeyFile(id: string, m: Material, writing: KeyWriting): string | undefined {
+  if (m.transient || m.locked?.reason === 'removed') return undefined;
+  const encrypt = writing.encryptCaKeys && m.cert.isCA;
+  if (m.locked) {
+    if (encrypt && m.stored) return m.stored;
+    throw new InputError(`${m.locked.file}: the key of CA '${id}' is encrypted; it is needed to write it decrypted: ${PASSPHRASE_HINT}`);
+  }
+  const key = m.key as KeyObject;
+  if (!encrypt) return keyPem(key);
+  if (m.stored && isEncryptedKeyPem(m.stored)) return m.stored;
+  if (writing.passphrase === undefined)
+    throw new InputError(`CA key '${id}' must be stored encrypted (the store's CA keys are): ${PASSPHRASE_HINT}`);
+  return encryptKeyPem(key, writing.passphrase);
+}
+
 /** The store files for this material and these secrets: name -> content and mode. */
-export function renderStore(material: MaterialMap, secrets: Secrets): Map<string, { data: string; mode: number }> {
+export function renderStore(
+  material: MaterialMap,
+  secrets: Secrets,
+  writing: KeyWriting = { encryptCaKeys: false },
+): Map<string, { data: string; mode: number }> {
   const out = new Map<string, { data: string; mode: number }>();
   // Rotation material first: when a phase swaps CAs, the old one lands at its new name before its old name is reused.
   const ids = [...material.keys()].sort((a, b) => Number(b.includes('~')) - Number(a.includes('~')));
   for (const id of ids) {
     const m = material.get(id) as Material;
     out.set(`${id}.crt`, { data: m.cert.toPem(), mode: 0o644 });
-    if (m.key) out.set(`${id}.key`, { data: keyPem(m.key), mode: 0o600 });
+    if (!m.key && !m.locked) continue;
+    const data = storeKeyFile(id, m, writing);
+    if (data !== undefined) out.set(`${id}.key`, { data, mode: 0o600 });
   }
   out.set('sa.key', { data: keyPem(secrets.saKey), mode: 0o600 });
   out.set('sa.pub', { data: createPublicKey(secrets.saKey).export({ type: 'spki', format: 'pem' }) as string, mode: 0o644 });
-  out.set('encryption-key', { data: `${secrets.encryptionKey.toString('base64')}\n`, mode: 0o600 });
+  if (secrets.encryptionKey) out.set('encryption-key', { data: `${secrets.encryptionKey.toString('base64')}\n`, mode: 0o600 });
   return out;
 }
 

@@ -4,11 +4,13 @@ import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { stringify } from 'yaml';
 import { InputError } from '../../common/errors.ts';
+import { resolveSecret } from '../../common/secret-source.ts';
 import { type Component, restartsFor } from '../../k8s/components.ts';
 import { adoptKubeadm } from '../../pki/adopt.ts';
 import { looksLikeKubeadmFolder, readNodeTree } from '../../pki/adopt-io.ts';
 import type { ClusterConfig } from '../../pki/config.ts';
 import { checkExpiration, expirationObject, renderExpirationText } from '../../pki/expiration.ts';
+import type { KeyAccess } from '../../pki/key-protection.ts';
 import { buildPlan, type Plan } from '../../pki/plan.ts';
 import { PHASE_EFFECTS, PHASES } from '../../pki/rotate.ts';
 import { configFor, initPki, loadConfigFile, type Resumed, renewPki, rotateCa } from '../../pki/service.ts';
@@ -110,6 +112,17 @@ function pkiConfig(dir: string, configPath?: string) {
   return configFor(dir, configPath);
 }
 
+const PASSPHRASE_HELP = 'passphrase of the encrypted CA keys in DIR/store: env:NAME, file:PATH or prompt';
+const ROOT_KEY_HELP = "the offline root's key, for this run only, when it was moved out of the store (pki root-key remove)";
+
+/** --ca-passphrase and --root-key as the service takes them. */
+function keyAccess(o: { caPassphrase?: string; rootKey?: string }): KeyAccess {
+  return {
+    ...(o.caPassphrase !== undefined ? { passphrase: resolveSecret(o.caPassphrase, 'CA key passphrase') } : {}),
+    ...(o.rootKey !== undefined ? { rootKeyFile: o.rootKey } : {}),
+  };
+}
+
 export function register(program: Command): void {
   const pki = program.command('pki').description("generate, check, renew and rotate a whole cluster's PKI (kubeadm or hard-way layout)");
 
@@ -131,45 +144,61 @@ export function register(program: Command): void {
     .requiredOption('--out <dir>', 'output directory')
     .option('--force', 're-issue everything, even valid material')
     .option('--dry-run', 'same as `pki plan`')
+    .option('--encrypt-ca-keys', 'store the CA keys encrypted (PKCS#8, PBES2/AES-256) with --ca-passphrase')
+    .option('--ca-passphrase <source>', PASSPHRASE_HELP)
+    .option('--root-key <file>', ROOT_KEY_HELP)
     .option('-o, --output <format>', 'table|json|yaml summary', 'table')
-    .action(async (o: { config: string; out: string; force?: boolean; dryRun?: boolean; output: string }) => {
-      const format = checkFormat(o.output, ['table', 'json', 'yaml']);
-      const config = loadConfigFile(o.config);
-      if (looksLikeKubeadmFolder(o.out))
-        throw new InputError(
-          `${o.out} holds an existing kubeadm PKI: init would create new CAs beside it. Adopt it instead: anchorage pki adopt ${o.out} --out NEW_DIR`,
-        );
-      if (o.dryRun) {
-        const plan = buildPlan(config);
-        printOutput(planView(plan), format, () => renderPlan(plan));
-        return;
-      }
-      const progress = progressLine();
-      const r = await initPki({
-        config,
-        configText: readFileSync(o.config, 'utf8'),
-        configDir: dirname(resolve(o.config)),
-        out: o.out,
-        ...(o.force ? { force: true } : {}),
-        progress,
-      });
-      progress.done();
-      const count = (a: string): number => r.decisions.filter((d) => d.action === a).length;
-      const summary = {
-        out: o.out,
-        issued: count('issued'),
-        reissued: count('reissued'),
-        kept: count('kept'),
-        external: count('external'),
-        files: r.manifest.files.length,
-        nodes: r.plan.nodes.length,
-        decisions: r.decisions,
-      };
-      printOutput(summary, format, () => {
-        const changed = r.decisions.filter((d) => d.action === 'reissued').map((d) => `  re-issued ${d.id}: ${d.reason}\n`);
-        return `${describeResumed(r.resumed)}PKI in ${o.out}: ${summary.issued} issued, ${summary.reissued} re-issued, ${summary.kept} kept, ${summary.external} external; ${summary.files} files on ${summary.nodes} nodes (manifest.json)\n${changed.slice(0, 30).join('')}${describeChanges(r.changes)}${r.plan.notes.map((n) => `note: ${n}\n`).join('')}`;
-      });
-    });
+    .action(
+      async (o: {
+        config: string;
+        out: string;
+        force?: boolean;
+        dryRun?: boolean;
+        output: string;
+        encryptCaKeys?: boolean;
+        caPassphrase?: string;
+        rootKey?: string;
+      }) => {
+        const format = checkFormat(o.output, ['table', 'json', 'yaml']);
+        const config = loadConfigFile(o.config);
+        if (looksLikeKubeadmFolder(o.out))
+          throw new InputError(
+            `${o.out} holds an existing kubeadm PKI: init would create new CAs beside it. Adopt it instead: anchorage pki adopt ${o.out} --out NEW_DIR`,
+          );
+        if (o.dryRun) {
+          const plan = buildPlan(config);
+          printOutput(planView(plan), format, () => renderPlan(plan));
+          return;
+        }
+        const progress = progressLine();
+        const r = await initPki({
+          config,
+          configText: readFileSync(o.config, 'utf8'),
+          configDir: dirname(resolve(o.config)),
+          out: o.out,
+          ...(o.force ? { force: true } : {}),
+          ...(o.encryptCaKeys ? { encryptCaKeys: true } : {}),
+          keys: keyAccess(o),
+          progress,
+        });
+        progress.done();
+        const count = (a: string): number => r.decisions.filter((d) => d.action === a).length;
+        const summary = {
+          out: o.out,
+          issued: count('issued'),
+          reissued: count('reissued'),
+          kept: count('kept'),
+          external: count('external'),
+          files: r.manifest.files.length,
+          nodes: r.plan.nodes.length,
+          decisions: r.decisions,
+        };
+        printOutput(summary, format, () => {
+          const changed = r.decisions.filter((d) => d.action === 'reissued').map((d) => `  re-issued ${d.id}: ${d.reason}\n`);
+          return `${describeResumed(r.resumed)}PKI in ${o.out}: ${summary.issued} issued, ${summary.reissued} re-issued, ${summary.kept} kept, ${summary.external} external; ${summary.files} files on ${summary.nodes} nodes (manifest.json)\n${changed.slice(0, 30).join('')}${describeChanges(r.changes)}${r.plan.notes.map((n) => `note: ${n}\n`).join('')}`;
+        });
+      },
+    );
 
   pki
     .command('check-expiration')
@@ -222,12 +251,13 @@ export function register(program: Command): void {
     .requiredOption('--dir <dir>', 'PKI directory')
     .option('--config <file>', 'config (default: DIR/cluster.yaml)')
     .option('--node <name>', 'renew only the certificates of this node (repeatable; default: every node)', collect)
+    .option('--ca-passphrase <source>', PASSPHRASE_HELP)
     .option('-o, --output <format>', 'table|json|yaml', 'table')
-    .action(async (names: string[], o: { dir: string; config?: string; node?: string[]; output: string }) => {
+    .action(async (names: string[], o: { dir: string; config?: string; node?: string[]; output: string; caPassphrase?: string }) => {
       const format = checkFormat(o.output, ['table', 'json', 'yaml']);
       const progress = progressLine();
       const config = pkiConfig(o.dir, o.config);
-      const r = await renewPki({ dir: o.dir, config, names, ...(o.node ? { nodes: o.node } : {}), progress });
+      const r = await renewPki({ dir: o.dir, config, names, ...(o.node ? { nodes: o.node } : {}), keys: keyAccess(o), progress });
       progress.done();
       const runs = runsOn(config);
       const restarts = restartsFor(r.changes.nodes, runs);
@@ -247,57 +277,65 @@ export function register(program: Command): void {
     .option('--config <file>', 'config (default: DIR/cluster.yaml)')
     .option('--rollback', 'undo the current phase')
     .option('--status', 'show the rotation state without changing anything')
-    .action(async (ca: string, o: { dir: string; config?: string; rollback?: boolean; status?: boolean }) => {
-      const progress = progressLine();
-      const config = pkiConfig(o.dir, o.config);
-      const r = await rotateCa({
-        dir: o.dir,
-        config,
-        ca,
-        action: o.status ? 'status' : o.rollback ? 'rollback' : 'next',
-        progress,
-      });
-      progress.done();
-      if (o.status) {
-        process.stdout.write(
-          r.state
-            ? `rotation of ${r.state.ca}: phase ${r.state.phase} (started ${r.state.startedAt})\n`
-            : `no rotation of ${ca} in progress\n`,
-        );
-        const i = r.state ? PHASES.indexOf(r.state.phase) + 1 : 0;
-        if (PHASES[i]) process.stdout.write(`next: ${PHASES[i]}: ${PHASE_EFFECTS[PHASES[i]]}\n`);
-        if (r.pending)
+    .option('--ca-passphrase <source>', PASSPHRASE_HELP)
+    .option('--root-key <file>', `${ROOT_KEY_HELP}: new-ca signs the new CA with it`)
+    .action(
+      async (
+        ca: string,
+        o: { dir: string; config?: string; rollback?: boolean; status?: boolean; caPassphrase?: string; rootKey?: string },
+      ) => {
+        const progress = progressLine();
+        const config = pkiConfig(o.dir, o.config);
+        const r = await rotateCa({
+          dir: o.dir,
+          config,
+          ca,
+          action: o.status ? 'status' : o.rollback ? 'rollback' : 'next',
+          ...(o.status ? {} : { keys: keyAccess(o) }),
+          progress,
+        });
+        progress.done();
+        if (o.status) {
           process.stdout.write(
-            `note: an interrupted '${[r.pending.command, ...r.pending.args].join(' ')}' committed but did not finish; the next pki command in ${o.dir} finishes it\n`,
+            r.state
+              ? `rotation of ${r.state.ca}: phase ${r.state.phase} (started ${r.state.startedAt})\n`
+              : `no rotation of ${ca} in progress\n`,
           );
-        return;
-      }
-      process.stdout.write(describeResumed(r.resumed));
-      if (r.to === 'none') {
-        const i = r.state ? PHASES.indexOf(r.state.phase) + 1 : 0;
-        process.stdout.write(
-          r.state
-            ? `rotation of ${ca}: phase ${r.state.phase}${PHASES[i] ? `; distribute the node trees, then run the same command again for phase ${PHASES[i]}` : ''}\n`
-            : `no rotation of ${ca} in progress\n`,
-        );
-        return;
-      }
-      if (r.to === 'rolled-back')
-        process.stdout.write(
-          `rolled back ${ca} to ${r.state ? `phase ${r.state.phase}` : 'before the rotation'}${r.reissued ? `; re-issued ${r.reissued} certificate(s) from the old CA` : ''}\n`,
-        );
-      else
-        process.stdout.write(
-          `${ca}: phase ${r.to}: ${PHASE_EFFECTS[r.to as keyof typeof PHASE_EFFECTS]}${r.reissued ? ` (${r.reissued} re-issued)` : ''}\n`,
-        );
-      process.stdout.write(describeChanges(r.changes) + describeRestarts(r.changes, runsOn(config)));
-      const i = r.state && r.state.phase !== 'done' ? PHASES.indexOf(r.state.phase) + 1 : -1;
-      const toShip = r.changes.files > 0 || (r.changes.removed?.files ?? 0) > 0;
-      if (i > 0 && PHASES[i])
-        process.stdout.write(
-          toShip
-            ? `Distribute the node trees, then run the same command again for phase ${PHASES[i]}.\n`
-            : `Nothing to distribute yet; run the same command again for phase ${PHASES[i]}.\n`,
-        );
-    });
+          const i = r.state ? PHASES.indexOf(r.state.phase) + 1 : 0;
+          if (PHASES[i]) process.stdout.write(`next: ${PHASES[i]}: ${PHASE_EFFECTS[PHASES[i]]}\n`);
+          if (r.pending)
+            process.stdout.write(
+              `note: an interrupted '${[r.pending.command, ...r.pending.args].join(' ')}' committed but did not finish; the next pki command in ${o.dir} finishes it\n`,
+            );
+          return;
+        }
+        process.stdout.write(describeResumed(r.resumed));
+        if (r.to === 'none') {
+          const i = r.state ? PHASES.indexOf(r.state.phase) + 1 : 0;
+          process.stdout.write(
+            r.state
+              ? `rotation of ${ca}: phase ${r.state.phase}${PHASES[i] ? `; distribute the node trees, then run the same command again for phase ${PHASES[i]}` : ''}\n`
+              : `no rotation of ${ca} in progress\n`,
+          );
+          return;
+        }
+        if (r.to === 'rolled-back')
+          process.stdout.write(
+            `rolled back ${ca} to ${r.state ? `phase ${r.state.phase}` : 'before the rotation'}${r.reissued ? `; re-issued ${r.reissued} certificate(s) from the old CA` : ''}\n`,
+          );
+        else
+          process.stdout.write(
+            `${ca}: phase ${r.to}: ${PHASE_EFFECTS[r.to as keyof typeof PHASE_EFFECTS]}${r.reissued ? ` (${r.reissued} re-issued)` : ''}\n`,
+          );
+        process.stdout.write(describeChanges(r.changes) + describeRestarts(r.changes, runsOn(config)));
+        const i = r.state && r.state.phase !== 'done' ? PHASES.indexOf(r.state.phase) + 1 : -1;
+        const toShip = r.changes.files > 0 || (r.changes.removed?.files ?? 0) > 0;
+        if (i > 0 && PHASES[i])
+          process.stdout.write(
+            toShip
+              ? `Distribute the node trees, then run the same command again for phase ${PHASES[i]}.\n`
+              : `Nothing to distribute yet; run the same command again for phase ${PHASES[i]}.\n`,
+          );
+      },
+    );
 }
