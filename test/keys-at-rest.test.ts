@@ -1,7 +1,7 @@
 // Issue 10, "Protect the CAs at rest": CA keys encrypted in DIR/store (PKCS#8, PBES2), the offline root's key
 // out of the store, node trees that only ever hold keys their components can use, and the encryption-at-rest
 // key only when encryption at rest is on. openssl is the oracle for every key and chain.
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -314,5 +314,86 @@ describe('store/encryption-key only with encryption at rest', () => {
     };
     expect(ec.resources[0]?.providers[0]?.aescbc?.keys[0]?.secret).toBe(key);
     expect(Buffer.from(key, 'base64')).toHaveLength(32);
+  });
+});
+
+/** Start the command and SIGKILL it after `ms`. */
+function runKilled(args: string[], ms: number): Promise<void> {
+  return new Promise((done) => {
+    const child = spawn(node, [main, ...args], { cwd: tmp, stdio: 'ignore', env });
+    const timer = setTimeout(() => child.kill('SIGKILL'), ms);
+    child.on('exit', () => {
+      clearTimeout(timer);
+      done();
+    });
+  });
+}
+
+/** Run the command on a real pty (script(1)), typing each answer once its prompt is on the screen. */
+async function onPty(args: string[], answers: string[]): Promise<{ code: number | null; screen: string }> {
+  const cmd = [node, main, ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
+  const child = spawn('script', ['-qec', cmd, '/dev/null'], { cwd: tmp, stdio: ['pipe', 'pipe', 'pipe'], env });
+  let screen = '';
+  let asked = 0;
+  child.stdout.on('data', (b: Buffer) => {
+    screen += b.toString();
+    const prompts = screen.split('CA key passphrase').length - 1;
+    while (asked < prompts && asked < answers.length) child.stdin.write(`${answers[asked++]}\n`);
+  });
+  const code = await new Promise<number | null>((res) => {
+    const t = setTimeout(() => child.kill('SIGKILL'), 120_000);
+    child.on('close', (c) => {
+      clearTimeout(t);
+      res(c);
+    });
+  });
+  return { code, screen };
+}
+
+describe('pki ca-keys: crash-safe, and a passphrase typed at the prompt', () => {
+  const c = config('crash');
+  const IDS = ['ca', 'front-proxy-ca', 'etcd-ca'];
+  let pubs: Record<string, string>;
+  beforeAll(() => {
+    ok(['pki', 'init', '--config', c.config, '--out', c.out]);
+    pubs = Object.fromEntries(IDS.map((id) => [id, certPub(store(c.out, `${id}.crt`))]));
+  });
+  /** Every CA key in the store is its certificate's key, plain or encrypted with PASS; returns which. */
+  const states = (): string[] =>
+    IDS.map((id) => {
+      const key = store(c.out, `${id}.key`);
+      const encrypted = /ENCRYPTED/.test(text(key));
+      expect(keyPub(key, encrypted ? PASS : undefined), id).toBe(pubs[id]);
+      return encrypted ? 'encrypted' : 'plain';
+    });
+
+  it('SIGKILLed at moments spread over its run, ca-keys encrypt leaves every key usable, and the next run finishes it', async () => {
+    const args = ['pki', 'ca-keys', 'encrypt', '--dir', c.out, '--ca-passphrase', 'env:KEYS_PASS'];
+    const t0 = Date.now();
+    ok(args);
+    const ms = Date.now() - t0;
+    ok(['pki', 'ca-keys', 'decrypt', '--dir', c.out, '--ca-passphrase', 'env:KEYS_PASS']);
+    for (const at of [0.4, 0.75, 0.95]) {
+      await runKilled(args, Math.round(ms * at));
+      states();
+      ok(args);
+      expect(states()).toEqual(['encrypted', 'encrypted', 'encrypted']);
+      expect(readdirSync(c.out).filter((f) => f.startsWith('.'))).toEqual([]);
+      ok(['pki', 'ca-keys', 'decrypt', '--dir', c.out, '--ca-passphrase', 'env:KEYS_PASS']);
+      expect(states()).toEqual(['plain', 'plain', 'plain']);
+    }
+  });
+
+  it('--ca-passphrase prompt: asked without echo, twice for a new passphrase; two that differ write nothing', async () => {
+    const before = hashes(c.out);
+    const differ = await onPty(['pki', 'ca-keys', 'encrypt', '--dir', c.out, '--ca-passphrase', 'prompt'], [PASS, `${PASS}!`]);
+    expect(differ.code).toBe(2);
+    expect(differ.screen).toContain('error: --ca-passphrase prompt: the two passphrases differ; nothing written');
+    expect(hashes(c.out)).toEqual(before);
+    const same = await onPty(['pki', 'ca-keys', 'encrypt', '--dir', c.out, '--ca-passphrase', 'prompt'], [PASS, PASS]);
+    expect(same.code).toBe(0);
+    expect(same.screen).toContain('CA key passphrase again: ');
+    expect(same.screen).not.toContain(PASS);
+    expect(states()).toEqual(['encrypted', 'encrypted', 'encrypted']);
   });
 });

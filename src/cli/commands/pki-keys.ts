@@ -1,5 +1,6 @@
 // `anchorage pki ca-keys encrypt|decrypt` and `pki root-key export|remove|restore`: the CA keys at rest.
 import type { Command } from 'commander';
+import { InputError } from '../../common/errors.ts';
 import { resolveSecret } from '../../common/secret-source.ts';
 import { convertCaKeys, exportRootKey, removeRootKey, restoreRootKey } from '../../pki/ca-keys.ts';
 import type { KeyAccess } from '../../pki/key-protection.ts';
@@ -8,8 +9,13 @@ import { checkFormat, printOutput } from '../output.ts';
 
 const PASSPHRASE_HELP = 'passphrase of the CA keys: env:NAME, file:PATH or prompt';
 
-function keyAccess(o: { caPassphrase?: string }): KeyAccess {
-  return o.caPassphrase !== undefined ? { passphrase: resolveSecret(o.caPassphrase, 'CA key passphrase') } : {};
+/** The passphrase; a new one typed at a prompt is asked twice (a typo would lock the keys for good). */
+function keyAccess(o: { caPassphrase?: string }, newPassphrase = false): KeyAccess {
+  if (o.caPassphrase === undefined) return {};
+  const passphrase = resolveSecret(o.caPassphrase, 'CA key passphrase');
+  if (newPassphrase && o.caPassphrase === 'prompt' && resolveSecret('prompt', 'CA key passphrase again') !== passphrase)
+    throw new InputError('--ca-passphrase prompt: the two passphrases differ; nothing written');
+  return { passphrase };
 }
 
 export function register(program: Command): void {
@@ -30,7 +36,7 @@ export function register(program: Command): void {
       .option('-o, --output <format>', 'table|json|yaml', 'table')
       .action(async (o: { dir: string; caPassphrase: string; output: string }) => {
         const format = checkFormat(o.output, ['table', 'json', 'yaml']);
-        const r = await convertCaKeys({ dir: o.dir, to, keys: keyAccess(o) });
+        const r = await convertCaKeys({ dir: o.dir, to, keys: keyAccess(o, to === 'encrypted') });
         printOutput(r, format, () => {
           const list = r.keys.map((k) => `  ${k.id}: ${k.state === 'removed' ? 'not in the store (root-key remove)' : k.state}\n`).join('');
           return `${r.changed.length ? `${name}ed ${r.changed.join(', ')}` : `nothing to ${name}: the CA keys already are ${to}`} in ${o.dir}/store\n${list}`;

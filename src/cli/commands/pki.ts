@@ -115,10 +115,17 @@ function pkiConfig(dir: string, configPath?: string) {
 const PASSPHRASE_HELP = 'passphrase of the encrypted CA keys in DIR/store: env:NAME, file:PATH or prompt';
 const ROOT_KEY_HELP = "the offline root's key, for this run only, when it was moved out of the store (pki root-key remove)";
 
-/** --ca-passphrase and --root-key as the service takes them. */
-function keyAccess(o: { caPassphrase?: string; rootKey?: string }): KeyAccess {
+/** --ca-passphrase and --root-key as the service takes them. A new passphrase typed at a prompt is asked twice. */
+function keyAccess(o: { caPassphrase?: string; rootKey?: string }, newPassphrase = false): KeyAccess {
+  const ask = (what: string): string => resolveSecret(o.caPassphrase as string, what);
+  let passphrase: string | undefined;
+  if (o.caPassphrase !== undefined) {
+    passphrase = ask('CA key passphrase');
+    if (newPassphrase && o.caPassphrase === 'prompt' && ask('CA key passphrase again') !== passphrase)
+      throw new InputError('--ca-passphrase prompt: the two passphrases differ; nothing written');
+  }
   return {
-    ...(o.caPassphrase !== undefined ? { passphrase: resolveSecret(o.caPassphrase, 'CA key passphrase') } : {}),
+    ...(passphrase !== undefined ? { passphrase } : {}),
     ...(o.rootKey !== undefined ? { rootKeyFile: o.rootKey } : {}),
   };
 }
@@ -178,7 +185,7 @@ export function register(program: Command): void {
           out: o.out,
           ...(o.force ? { force: true } : {}),
           ...(o.encryptCaKeys ? { encryptCaKeys: true } : {}),
-          keys: keyAccess(o),
+          keys: keyAccess(o, !!o.encryptCaKeys),
           progress,
         });
         progress.done();
