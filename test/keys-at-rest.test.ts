@@ -273,7 +273,7 @@ describe('keys openssl encrypted, and converting a store', () => {
     expect(keyPub(store(c.out, 'etcd-ca.key'), PASS)).toBe(certPub(store(c.out, 'etcd-ca.crt')));
   });
 
-  it('ca-keys decrypt and encrypt convert the whole store; a wrong passphrase changes nothing', () => {
+  it('ca-keys decrypt and encrypt convert the whole store (a wrong passphrase changes nothing); the converted store rotates', () => {
     refusedUnchanged(
       c.out,
       ['pki', 'ca-keys', 'decrypt', '--dir', c.out, '--ca-passphrase', 'env:KEYS_WRONG'],
@@ -298,6 +298,20 @@ describe('keys openssl encrypted, and converting a store', () => {
       ['pki', 'ca-keys', 'encrypt', '--dir', c.out, '--ca-passphrase', 'env:KEYS_WRONG'],
       `${store(c.out, 'ca.key')}: wrong CA key passphrase (--ca-passphrase), or the file is damaged`,
     );
+    // The converted store rotates: refused without the passphrase, every phase with it.
+    refusedUnchanged(
+      c.out,
+      ['pki', 'rotate-ca', 'front-proxy-ca', '--dir', c.out],
+      `${store(c.out, 'ca.key')}: the key of CA 'ca' is encrypted; it is needed to write /etc/kubernetes/pki/ca.key on cp-1: give its passphrase with --ca-passphrase (env:NAME, file:PATH or prompt)`,
+    );
+    const oldCa = text(store(c.out, 'front-proxy-ca.crt'));
+    for (let i = 0; i < 4; i++) ok(['pki', 'rotate-ca', 'front-proxy-ca', '--dir', c.out, '--ca-passphrase', 'env:KEYS_PASS']);
+    expect(text(store(c.out, 'front-proxy-ca.crt'))).not.toBe(oldCa);
+    expect(text(store(c.out, 'front-proxy-ca.key'))).toMatch(/^-----BEGIN ENCRYPTED PRIVATE KEY-----\n/);
+    expect(keyPub(store(c.out, 'front-proxy-ca.key'), PASS)).toBe(certPub(store(c.out, 'front-proxy-ca.crt')));
+    const pki = join(c.out, 'nodes', 'cp-1', 'etc/kubernetes/pki');
+    expect(openssl('verify', '-CAfile', store(c.out, 'front-proxy-ca.crt'), join(pki, 'front-proxy-client.crt'))).toMatch(/: OK\n$/);
+    expect(keyPub(join(pki, 'front-proxy-ca.key'))).toBe(certPub(store(c.out, 'front-proxy-ca.crt')));
   });
 });
 

@@ -73,7 +73,8 @@ export async function convertCaKeys(o: { dir: string; to: 'encrypted' | 'plain';
   const op: TxnOp = { command: 'ca-keys', args: [o.to] };
   return withPkiDir(o.dir, WHO, async () => {
     const s = loadStore(o.dir, o.keys);
-    refuseProblems(s, (id) => s.material.get(id)?.cert.isCA !== false && !id.includes('@'));
+    // A CA whose certificate or key cannot be read is refused; leaves, sa.key and the encryption key are not this command's.
+    refuseProblems(s, (id) => s.material.get(id)?.cert.isCA ?? !(id.includes('@') || id === 'sa-key' || id === 'encryption-key'));
     const writing = { encryptCaKeys: o.to === 'encrypted', passphrase: o.keys.passphrase as string };
     const changed: string[] = [];
     const txn = new Transaction(o.dir);
