@@ -190,6 +190,31 @@ describe('CA keys encrypted at rest, root key out of the store', () => {
     checkNodeTrees(c.out, rootPub);
   });
 
+  it('adding a node needs the CA key that signs its certificates: refused without it, issued with it', () => {
+    const before = text(c.config);
+    writeFileSync(
+      c.config,
+      before.replace('workers: [{name: w-1, ips: [10.0.1.1]}]', 'workers: [{name: w-1, ips: [10.0.1.1]}, {name: w-2, ips: [10.0.1.2]}]'),
+    );
+    refusedUnchanged(
+      c.out,
+      ['pki', 'init', '--config', c.config, '--out', c.out],
+      `${store(c.out, 'ca.key')}: the key of CA 'ca' is encrypted; it is needed to sign kubelet.conf@w-2: give its passphrase with --ca-passphrase (env:NAME, file:PATH or prompt)`,
+    );
+    ok(['pki', 'init', '--config', c.config, '--out', c.out, '--ca-passphrase', 'env:KEYS_PASS']);
+    const w2 = join(c.out, 'nodes', 'w-2');
+    const verified = openssl(
+      'verify',
+      '-CAfile',
+      store(c.out, 'root-ca.crt'),
+      '-untrusted',
+      join(w2, 'etc/kubernetes/pki/ca.crt'),
+      join(w2, 'var/lib/kubelet/pki/kubelet.crt'),
+    );
+    expect(verified).toMatch(/: OK\n$/);
+    checkNodeTrees(c.out, rootPub);
+  });
+
   it('root key exported, removed (only once the copy is proved), then brought back with --root-key for rotate-ca new-ca only', () => {
     const backup = join(tmp, 'offline-root.key');
     ok(['pki', 'root-key', 'export', '--dir', c.out, '--out', backup]);
