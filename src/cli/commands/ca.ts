@@ -56,7 +56,10 @@ async function withService<T>(o: StoreOpts, f: (s: CaService) => Promise<T>): Pr
 const storeOptions = (c: Command): Command =>
   c
     .option('--db <url>', `the store: sqlite:PATH or postgres://… (default $ANCHORAGE_CA_DB or ${DEFAULT_DB})`)
-    .option('--kek <source>', 'key-encryption key: file:PATH or env:NAME (default $ANCHORAGE_CA_KEK_SPEC, else the key itself in $ANCHORAGE_CA_KEK)');
+    .option(
+      '--kek <source>',
+      'key-encryption key: file:PATH or env:NAME (default $ANCHORAGE_CA_KEK_SPEC, else the key itself in $ANCHORAGE_CA_KEK)',
+    );
 
 const requester = (): string => `cli:${userInfo().username}`;
 
