@@ -455,12 +455,14 @@ describe('anchorage cert convert: keystores keep keys and aliases, and are repro
 });
 
 describe('anchorage demo', () => {
-  it('prints inspect output of a PKI with one flawed certificate, leaves no temp folder and says what to try next', () => {
+  it('scans a cluster PKI with planted faults, leaves no temp folder and says what to try next', () => {
     const tmp = mkdtempSync(join(tmpdir(), 'anchorage-demo-tmp-'));
     const r = cli(['demo'], undefined, { env: { ...process.env, TMPDIR: tmp } });
     expect(r.code).toBe(0);
-    expect(r.stdout).toContain('Certificate CN=kubernetes');
-    expect(r.stdout).toMatch(/EXPIRED/);
+    // Each planted fault is found at its file (test/scan.test.ts checks the scan itself).
+    expect(r.stdout).toMatch(/scan\.key\.ca-key-on-worker[\s\S]*at: +\S+\/cluster\/nodes\/worker-1\/etc\/kubernetes\/pki\/ca\.key/);
+    expect(r.stdout).toMatch(/scan\.kubeconfig\.ca-did-not-sign-server[\s\S]*at: +\S+\/cluster\/nodes\/cp-1\/etc\/kubernetes\/admin\.conf/);
+    expect(r.stdout).toMatch(/x509\.validity\.expired[\s\S]*at: +\S+\/cluster\/nodes\/worker-1\/var\/lib\/kubelet\/pki\/kubelet\.crt/);
     expect(r.stdout).toContain('anchorage demo --dir anchorage-demo');
     expect(readdirSync(tmp)).toEqual([]);
     rmSync(tmp, { recursive: true });

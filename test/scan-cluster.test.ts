@@ -2,8 +2,9 @@
 // ConfigMaps and webhook configurations, good and broken, each found under `namespace/Kind/name[key]`;
 // pagination, the Secret types skipped by field selector, and failing sources (forbidden, unreachable) that
 // cost one line each while the scan goes on.
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer as createTcpServer, type Server as TcpServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,6 +12,7 @@ import { stringify } from 'yaml';
 import { writeKubeconfig } from '../src/k8s/kubeconfig.ts';
 import type { ScanReport } from '../src/scan/scan.ts';
 import { anchorage, type Cluster, freePort, startCluster, waitFor } from './cluster/harness.ts';
+import { opensslCa, opensslIssue } from './support/openssl.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'anchorage-scan-cluster-'));
 const ossl = (...a: string[]): string => execFileSync('openssl', a, { cwd: dir, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
@@ -21,6 +23,11 @@ const NS = 'scan-test';
 let c: Cluster;
 let caCrt: string;
 let caKey: string;
+let webhookServer: ChildProcess | undefined;
+let webhookPort: number;
+let hang: TcpServer;
+let hangPort: number;
+const sockets = new Set<import('node:net').Socket>();
 
 function scanJson(args: string[]): { code: number; report: ScanReport; stderr: string } {
   const r = anchorage(['scan', ...args, '-o', 'json']);
@@ -34,7 +41,10 @@ function kubectl(...args: string[]): string {
 }
 
 beforeAll(async () => {
-  c = await startCluster();
+  // ClusterTrustBundles are beta and off by default: the feature gate and the API group version turn them on.
+  c = await startCluster({
+    apiserverArgs: ['--feature-gates=ClusterTrustBundle=true', '--runtime-config=certificates.k8s.io/v1beta1=true'],
+  });
   caCrt = join(c.nodeRoot, 'etc/kubernetes/pki/ca.crt');
   caKey = join(c.nodeRoot, 'etc/kubernetes/pki/ca.key');
   const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'];
@@ -103,6 +113,34 @@ beforeAll(async () => {
       caPem: readFileSync(caCrt, 'utf8'),
       userName: 'admin',
       clientCertPem: read('nobody.crt'),
+      clientKeyPem: read('nobody.key'),
+    }),
+  );
+
+  // Wrong credentials: a client certificate from the rogue CA (the API server answers 401).
+  ossl(
+    'x509',
+    '-req',
+    '-in',
+    'nobody.csr',
+    '-CA',
+    'rogue.crt',
+    '-CAkey',
+    'rogue.key',
+    '-CAcreateserial',
+    '-days',
+    '30',
+    '-out',
+    'stranger.crt',
+  );
+  writeFileSync(
+    join(dir, 'stranger.conf'),
+    writeKubeconfig({
+      clusterName: 'c',
+      server: c.apiUrl,
+      caPem: readFileSync(caCrt, 'utf8'),
+      userName: 'stranger',
+      clientCertPem: read('stranger.crt'),
       clientKeyPem: read('nobody.key'),
     }),
   );
@@ -237,11 +275,154 @@ beforeAll(async () => {
     join(dir, 'carol.crt'),
     Buffer.from(kubectl('get', 'csr', 'carol', '-o', 'jsonpath={.status.certificate}').trim(), 'base64'),
   );
+  // Webhook backends. A Service backend whose serving certificate (in a Secret) the cluster CA signed, while
+  // rogue-hook's caBundle is the rogue CA: predicted to fail. Two `url` backends on a real HTTPS server here.
+  copyFileSync(caCrt, join(dir, 'cluster-ca.crt'));
+  copyFileSync(caKey, join(dir, 'cluster-ca.key'));
+  const serving = 'extendedKeyUsage=serverAuth\nkeyUsage=critical,digitalSignature\n';
+  opensslIssue(dir, 'cluster-ca', 'hook', '/CN=hook.scan-test.svc', `subjectAltName=DNS:hook.scan-test.svc\n${serving}`);
+  kubectl('-n', NS, 'create', 'secret', 'tls', 'hook-serving', `--cert=${join(dir, 'hook.crt')}`, `--key=${join(dir, 'hook.key')}`);
+  opensslIssue(dir, 'cluster-ca', 'local', '/CN=local-webhook', `subjectAltName=IP:127.0.0.1\n${serving}`);
+  // openssl's own TLS server, in its own process (the scan runs while this one waits in spawnSync).
+  webhookPort = await freePort();
+  webhookServer = spawn(
+    'openssl',
+    ['s_server', '-accept', `127.0.0.1:${webhookPort}`, '-cert', 'local.crt', '-key', 'local.key', '-www', '-quiet'],
+    { cwd: dir, stdio: 'ignore' },
+  );
+  await waitFor(
+    'openssl s_server',
+    () => spawnSync('openssl', ['s_client', '-connect', `127.0.0.1:${webhookPort}`], { input: '', timeout: 5000 }).status === 0,
+    30_000,
+  );
+  const urlHook = (name: string, bundle: string) => ({
+    apiVersion: 'admissionregistration.k8s.io/v1',
+    kind: 'ValidatingWebhookConfiguration',
+    metadata: { name },
+    webhooks: [
+      {
+        name: 'url.scan-test.example.com',
+        clientConfig: { url: `https://127.0.0.1:${webhookPort}/validate`, caBundle: Buffer.from(bundle).toString('base64') },
+        rules: [{ apiGroups: ['example.com'], apiVersions: ['v1'], operations: ['CREATE'], resources: ['widgets'] }],
+        failurePolicy: 'Ignore',
+        sideEffects: 'None',
+        admissionReviewVersions: ['v1'],
+      },
+    ],
+  });
+  // A TCP port that accepts and never speaks TLS: an endpoint that hangs.
+  hang = createTcpServer((sock) => {
+    sockets.add(sock);
+    sock.on('close', () => sockets.delete(sock));
+  });
+  hangPort = await freePort();
+  await new Promise<void>((r) => hang.listen(hangPort, '127.0.0.1', r));
+
+  // A ClusterTrustBundle with the cluster CA and a CA that expires in a day (the API server refuses non-CA
+  // certificates in one); a ConfigMap bundle that carries a leaf beside the cluster CA.
+  opensslCa(dir, 'shortlived', '/CN=short-lived CA', 1);
+  const ctb = {
+    apiVersion: 'certificates.k8s.io/v1beta1',
+    kind: 'ClusterTrustBundle',
+    metadata: { name: 'scan-test-bundle' },
+    spec: { trustBundle: readFileSync(caCrt, 'utf8') + read('shortlived.crt') },
+  };
+  writeFileSync(join(dir, 'mixed.pem'), readFileSync(caCrt, 'utf8') + read('web.crt'));
+  kubectl('-n', NS, 'create', 'configmap', 'mixed-bundle', `--from-file=ca-bundle.crt=${join(dir, 'mixed.pem')}`);
+  // cert-manager's CRDs (group cert-manager.io, version v1, its kinds and plurals), schema-free: only what the
+  // scan lists. A Certificate whose Secret (good-tls) lacks one of its names; an Issuer with a Vault caBundle.
+  const cmCrd = (kind: string, plural: string, scope: 'Namespaced' | 'Cluster') => ({
+    apiVersion: 'apiextensions.k8s.io/v1',
+    kind: 'CustomResourceDefinition',
+    metadata: { name: `${plural}.cert-manager.io` },
+    spec: {
+      group: 'cert-manager.io',
+      names: { kind, plural, singular: kind.toLowerCase(), listKind: `${kind}List` },
+      scope,
+      versions: [
+        {
+          name: 'v1',
+          served: true,
+          storage: true,
+          schema: { openAPIV3Schema: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true } },
+        },
+      ],
+    },
+  });
+  writeFileSync(
+    join(dir, 'more.yaml'),
+    [
+      urlHook('url-good', readFileSync(caCrt, 'utf8')),
+      urlHook('url-rogue', read('rogue.crt')),
+      ctb,
+      cmCrd('Certificate', 'certificates', 'Namespaced'),
+      cmCrd('Issuer', 'issuers', 'Namespaced'),
+      cmCrd('ClusterIssuer', 'clusterissuers', 'Cluster'),
+    ]
+      .map((h) => stringify(h))
+      .join('---\n'),
+  );
+  kubectl('apply', '-f', join(dir, 'more.yaml'));
+  await waitFor('the cert-manager CRDs to be served', () => c.kubectl(['get', 'clusterissuers.cert-manager.io']).code === 0);
+  writeFileSync(
+    join(dir, 'cm.yaml'),
+    [
+      {
+        apiVersion: 'cert-manager.io/v1',
+        kind: 'Certificate',
+        metadata: { name: 'web', namespace: NS },
+        spec: {
+          secretName: 'good-tls',
+          dnsNames: ['web.scan-test.svc', 'www.scan-test.example'],
+          issuerRef: { name: 'vault', kind: 'Issuer' },
+        },
+      },
+      {
+        apiVersion: 'cert-manager.io/v1',
+        kind: 'Issuer',
+        metadata: { name: 'vault', namespace: NS },
+        spec: {
+          vault: {
+            server: 'https://vault.example:8200',
+            path: 'pki/sign/web',
+            caBundle: Buffer.from(read('rogue.crt')).toString('base64'),
+          },
+        },
+      },
+      { apiVersion: 'cert-manager.io/v1', kind: 'ClusterIssuer', metadata: { name: 'selfsigned' }, spec: { selfSigned: {} } },
+    ]
+      .map((h) => stringify(h))
+      .join('---\n'),
+  );
+  kubectl('apply', '-f', join(dir, 'cm.yaml'));
+
+  // A service account bound only to the documented ClusterRole, with a token from `kubectl create token`.
+  kubectl('-n', NS, 'create', 'serviceaccount', 'scanner');
+  kubectl('create', 'clusterrolebinding', 'anchorage-scan-sa', '--clusterrole=anchorage-scan', `--serviceaccount=${NS}:scanner`);
+  const token = kubectl('-n', NS, 'create', 'token', 'scanner', '--duration=1h').trim();
+  writeFileSync(join(dir, 'sa-token'), token);
+  writeFileSync(
+    join(dir, 'sa.conf'),
+    stringify({
+      apiVersion: 'v1',
+      kind: 'Config',
+      clusters: [
+        { name: 'c', cluster: { server: c.apiUrl, 'certificate-authority-data': Buffer.from(readFileSync(caCrt)).toString('base64') } },
+      ],
+      users: [{ name: 'sa', user: { token } }],
+      contexts: [{ name: 'sa', context: { cluster: 'c', user: 'sa' } }],
+      'current-context': 'sa',
+    }),
+  );
+
   // The controller-manager publishes the cluster CA into every namespace.
   await waitFor('kube-root-ca.crt in the test namespace', () => c.kubectl(['-n', NS, 'get', 'configmap', 'kube-root-ca.crt']).code === 0);
 }, 600_000);
 
 afterAll(async () => {
+  for (const s of sockets) s.destroy();
+  await new Promise((r) => hang?.close(r));
+  webhookServer?.kill();
   await c?.stop();
   rmSync(dir, { recursive: true, force: true });
 });
@@ -251,7 +432,11 @@ describe('anchorage scan --kubeconfig on a real API server', () => {
     const { report, stderr } = scanJson(['--kubeconfig', c.admin, '--page-size', '2']);
     expect(stderr).toBe('');
     const web = report.certificates.find((x) => x.sha256 === fingerprint(join(dir, 'web.crt')));
-    expect(web?.locations.map((l) => l.source).sort()).toEqual([`${NS}/Secret/good-tls[tls.crt]`, `${NS}/Secret/mismatch[tls.crt]`]);
+    expect(web?.locations.map((l) => l.source).sort()).toEqual([
+      `${NS}/ConfigMap/mixed-bundle[ca-bundle.crt]`,
+      `${NS}/Secret/good-tls[tls.crt]`,
+      `${NS}/Secret/mismatch[tls.crt]`,
+    ]);
     expect(web?.issuedBy).toEqual([fingerprint(caCrt)]);
     expect(web?.keyLocations).toEqual([`${NS}/Secret/good-tls[tls.key]`]);
     const ca = report.certificates.find((x) => x.sha256 === fingerprint(caCrt));
@@ -262,7 +447,9 @@ describe('anchorage scan --kubeconfig on a real API server', () => {
       'CustomResourceDefinition/widgets.scan.example.org[conversion.caBundle]',
       'MutatingWebhookConfiguration/rogue-mutator[hook.scan-test.example.com.caBundle]',
       'ValidatingWebhookConfiguration/rogue-hook[hook.scan-test.example.com.caBundle]',
+      'ValidatingWebhookConfiguration/url-rogue[url.scan-test.example.com.caBundle]',
       `${NS}/ConfigMap/rogue-bundle[ca.crt]`,
+      `${NS}/Issuer/vault[vault.caBundle]`,
     ]);
     const carol = report.certificates.find((x) => x.sha256 === fingerprint(join(dir, 'carol.crt')));
     expect(carol?.locations).toEqual([{ source: 'CertificateSigningRequest/carol[status.certificate]' }]);
@@ -287,27 +474,228 @@ describe('anchorage scan --kubeconfig on a real API server', () => {
         'ValidatingWebhookConfiguration/rogue-hook[hook.scan-test.example.com.caBundle]',
       ]),
     );
-    expect(report.findings.filter((f) => f.severity === 'error').map((f) => f.id)).toEqual(['scan.key.mismatch']);
+    expect(
+      report.findings
+        .filter((f) => f.severity === 'error')
+        .map((f) => f.id)
+        .sort(),
+    ).toEqual([
+      'scan.bundle.non-ca',
+      'scan.cabundle.backend-untrusted',
+      'scan.cabundle.backend-untrusted',
+      'scan.cabundle.backend-untrusted',
+      'scan.key.mismatch',
+    ]);
   });
 
-  it('the documented read-only ClusterRole is enough: nothing forbidden, the same inventory as the admin', () => {
+  it('checks each caBundle against its backend: Service backends by their serving Secret, url backends by a real handshake', () => {
+    const { report } = scanJson(['--kubeconfig', c.admin]);
+    const untrusted = report.findings.filter((f) => f.id === 'scan.cabundle.backend-untrusted');
+    const hookSource = 'ValidatingWebhookConfiguration/rogue-hook[hook.scan-test.example.com.caBundle]';
+    expect(untrusted.find((f) => f.locations[0] === hookSource)?.locations).toEqual([hookSource, `${NS}/Secret/hook-serving[tls.crt]`]);
+    expect(untrusted.find((f) => f.locations[0] === hookSource)?.sha256).toBe(fingerprint(join(dir, 'hook.crt')));
+    expect(untrusted.map((f) => f.locations[0])).toContain(
+      'MutatingWebhookConfiguration/rogue-mutator[hook.scan-test.example.com.caBundle]',
+    );
+    const rogueUrl = untrusted.find(
+      (f) => f.locations[0] === 'ValidatingWebhookConfiguration/url-rogue[url.scan-test.example.com.caBundle]',
+    );
+    expect(rogueUrl?.locations[1]).toBe(`tls://127.0.0.1:${webhookPort}`);
+    expect(rogueUrl?.sha256).toBe(fingerprint(join(dir, 'local.crt')));
+    const good = report.relations.find((r) => r.consumer === 'ValidatingWebhookConfiguration/url-good[url.scan-test.example.com.caBundle]');
+    expect(good).toMatchObject({ basis: 'handshake', verdict: 'ok', anchors: [fingerprint(caCrt)] });
+    // No serving certificate for api.scan-test.svc or convert.scan-test.svc anywhere: said, not guessed.
+    const unchecked = report.findings.filter((f) => f.id === 'scan.cabundle.backend-unchecked').map((f) => f.locations[0]);
+    expect(unchecked.sort()).toEqual([
+      'APIService/v1.scan.example.com[caBundle]',
+      'CustomResourceDefinition/widgets.scan.example.org[conversion.caBundle]',
+    ]);
+  });
+
+  it('reads ClusterTrustBundles and cert-manager objects; a bundle with a non-CA or expired certificate, a stale cert-manager Secret', () => {
+    const { report } = scanJson(['--kubeconfig', c.admin]);
+    const ctb = 'ClusterTrustBundle/scan-test-bundle[trustBundle]';
+    const short = report.certificates.find((x) => x.sha256 === fingerprint(join(dir, 'shortlived.crt')));
+    expect(short?.locations).toEqual([{ source: ctb, at: expect.stringMatching(/^block 2/) }]);
+    const nonCa = report.findings.filter((f) => f.id === 'scan.bundle.non-ca');
+    expect(nonCa.map((f) => [f.sha256, f.locations])).toEqual([
+      [fingerprint(join(dir, 'web.crt')), [expect.stringMatching(/^scan-test\/ConfigMap\/mixed-bundle\[ca-bundle\.crt\] \[block 2/)]],
+    ]);
+    const rogue = report.certificates.find((x) => x.sha256 === fingerprint(join(dir, 'rogue.crt')));
+    expect(rogue?.locations.map((l) => l.source)).toContain(`${NS}/Issuer/vault[vault.caBundle]`);
+    const stale = report.findings.filter((f) => f.id === 'scan.cert-manager.secret-stale');
+    expect(stale).toHaveLength(1);
+    expect(stale[0]?.locations).toEqual([`${NS}/Certificate/web`, `${NS}/Secret/good-tls[tls.crt]`]);
+    expect(stale[0]?.why).toContain('www.scan-test.example');
+    // Two days on, the short-lived CA in the bundle has expired.
+    const later = scanJson(['--kubeconfig', c.admin, '--at', new Date(Date.now() + 2 * 86400_000).toISOString()]).report;
+    const expired = later.findings.filter((f) => f.id === 'scan.bundle.expired');
+    expect(expired.map((f) => f.sha256)).toEqual([fingerprint(join(dir, 'shortlived.crt'))]);
+    expect(expired[0]?.locations).toEqual([expect.stringMatching(/^ClusterTrustBundle\/scan-test-bundle\[trustBundle\] \[block 2/)]);
+  });
+
+  it('the API server is an endpoint: its chain, the kubeconfig CA and the client certificate, by handshake', () => {
+    const { report } = scanJson(['--kubeconfig', c.admin]);
+    const api = report.endpoints.find((e) => e.for === 'apiserver');
+    expect(api).toMatchObject({ endpoint: `127.0.0.1:${c.apiPort}`, reached: true, verified: true, clientCert: { accepted: true } });
+    expect(api?.chain[0]).toBe(fingerprint(join(c.nodeRoot, 'etc/kubernetes/pki/apiserver.crt')));
+    expect(report.relations).toContainEqual(
+      expect.objectContaining({ consumer: 'kubeconfig cluster anchorage-test', server: `127.0.0.1:${c.apiPort}`, verdict: 'ok' }),
+    );
+    // The rogue-CA kubeconfig: the same server, a CA that did not sign it.
+    writeFileSync(
+      join(dir, 'rogue-ca.conf'),
+      readFileSync(c.admin, 'utf8').replace(
+        /certificate-authority-data: \S+/,
+        `certificate-authority-data: ${Buffer.from(readFileSync(join(dir, 'rogue.crt'))).toString('base64')}`,
+      ),
+    );
+    const rogue = scanJson(['--kubeconfig', join(dir, 'rogue-ca.conf')]);
+    // The client library refuses the server too: every LIST is one line, and the handshake says why.
+    expect(rogue.report.findings.filter((f) => f.id === 'scan.endpoint.untrusted').map((f) => f.locations)).toEqual([
+      [`tls://127.0.0.1:${c.apiPort}`, 'kubeconfig cluster anchorage-test'],
+    ]);
+  });
+
+  it('--endpoint: etcd refuses a client certificate from the wrong CA and takes the right one; a hanging endpoint is one line', () => {
+    const P = join(c.nodeRoot, 'etc/kubernetes/pki');
+    const etcd = c.etcd.url.replace('https://', '');
+    const base = ['--endpoint', etcd, '--endpoint-ca', join(P, 'etcd/ca.crt')];
+    const wrong = scanJson([
+      ...base,
+      '--client-cert',
+      join(P, 'apiserver-kubelet-client.crt'),
+      '--client-key',
+      join(P, 'apiserver-kubelet-client.key'),
+    ]);
+    expect(wrong.report.endpoints[0]).toMatchObject({ endpoint: etcd, reached: true, verified: true, clientCert: { accepted: false } });
+    expect(wrong.report.findings.filter((f) => f.id === 'scan.endpoint.client-cert-rejected').map((f) => f.locations[0])).toEqual([
+      `tls://${etcd}`,
+    ]);
+    expect(wrong.report.endpoints[0]?.chain[0]).toBe(fingerprint(join(P, 'etcd/server.crt')));
+    const right = scanJson([
+      ...base,
+      '--client-cert',
+      join(P, 'apiserver-etcd-client.crt'),
+      '--client-key',
+      join(P, 'apiserver-etcd-client.key'),
+    ]);
+    expect(right.report.endpoints[0]?.clientCert).toEqual({ accepted: true, reason: expect.any(String) });
+    expect(right.report.findings.filter((f) => f.id.startsWith('scan.endpoint.'))).toEqual([]);
+    // etcd's serving certificate names localhost and the node's IPs, not "etcd.invalid".
+    const misnamed = scanJson(['--endpoint', `${etcd}=etcd.invalid`]);
+    expect(misnamed.report.findings.filter((f) => f.id === 'scan.endpoint.name-mismatch').map((f) => f.locations)).toEqual([
+      [`tls://${etcd}`],
+    ]);
+
+    const hung = scanJson(['--endpoint', `127.0.0.1:${hangPort}`, '--endpoint-timeout', '1', join(dir, 'web.crt')]);
+    expect(hung.stderr.trim().split('\n')).toEqual([`warning: tls://127.0.0.1:${hangPort}: no TLS handshake within 1 s`]);
+    expect(hung.report.skipped).toEqual([{ source: `tls://127.0.0.1:${hangPort}`, reason: 'no TLS handshake within 1 s' }]);
+    expect(hung.report.certificates.map((x) => x.sha256)).toEqual([fingerprint(join(dir, 'web.crt'))]);
+  });
+
+  it('-o sarif and -o html', () => {
+    const sarif = JSON.parse(anchorage(['scan', '--kubeconfig', c.admin, '-o', 'sarif']).stdout);
+    expect(sarif.version).toBe('2.1.0');
+    const results = sarif.runs[0].results as {
+      ruleId: string;
+      level: string;
+      locations: { logicalLocations?: { fullyQualifiedName: string }[] }[];
+    }[];
+    const mismatch = results.find((r) => r.ruleId === 'scan.key.mismatch');
+    expect(mismatch?.level).toBe('error');
+    expect(mismatch?.locations[0]?.logicalLocations?.[0]?.fullyQualifiedName).toBe(`${NS}/Secret/mismatch[tls.key]`);
+    const html = anchorage(['scan', '--kubeconfig', c.admin, '-o', 'html']).stdout;
+    expect(html).toMatch(/^<!doctype html>/);
+    expect(html).toContain('<svg');
+    // Self-contained: nothing to run, nothing loaded from elsewhere.
+    expect(html).not.toMatch(/<script|\s(src|href)=|url\((?!#)/i);
+  });
+
+  it('the documented read-only ClusterRole is enough: a user and a service account token bound only to it read all the admin reads', () => {
     const admin = scanJson(['--kubeconfig', c.admin]).report;
+    const all = admin.certificates.map((x) => x.sha256).sort();
+    expect(admin.skipped.filter((k) => !k.source.includes('/Secret/corrupt['))).toEqual([]);
     const scanner = scanJson(['--kubeconfig', join(dir, 'scanner.conf')]);
     expect(scanner.stderr).toBe('');
-    expect(scanner.report.certificates.map((x) => x.sha256).sort()).toEqual(admin.certificates.map((x) => x.sha256).sort());
+    expect(scanner.report.certificates.map((x) => x.sha256).sort()).toEqual(all);
+    const sa = scanJson(['--kubeconfig', join(dir, 'sa.conf')]);
+    expect(sa.stderr).toBe('');
+    expect(sa.report.certificates.map((x) => x.sha256).sort()).toEqual(all);
+    expect(sa.report.findings.map((f) => f.id).sort()).toEqual(admin.findings.map((f) => f.id).sort());
+  });
+
+  it('--in-cluster: the service account files a pod gets (mounted in a private mount namespace) and KUBERNETES_SERVICE_*', () => {
+    const main = join(import.meta.dirname, '..', 'src', 'cli', 'main.ts');
+    const nodeBin = join(import.meta.dirname, '..', 'node_modules', '.bin', 'node');
+    const sa = '/var/run/secrets/kubernetes.io/serviceaccount';
+    const script = [
+      'set -e',
+      'mount -t tmpfs scan-test /run',
+      `mkdir -p ${sa}`,
+      `cp "$1" ${sa}/token`,
+      `cp "$2" ${sa}/ca.crt`,
+      `printf %s ${NS} > ${sa}/namespace`,
+      'shift 2',
+      'exec "$@"',
+    ].join('\n');
+    const r = spawnSync(
+      'unshare',
+      [
+        '--mount',
+        '--propagation',
+        'private',
+        'sh',
+        '-c',
+        script,
+        'sh',
+        join(dir, 'sa-token'),
+        caCrt,
+        existsSync(nodeBin) ? nodeBin : process.execPath,
+        main,
+        'scan',
+        '--in-cluster',
+        '-o',
+        'json',
+      ],
+      {
+        encoding: 'utf8',
+        timeout: 120_000,
+        env: { ...process.env, KUBERNETES_SERVICE_HOST: '127.0.0.1', KUBERNETES_SERVICE_PORT: String(c.apiPort) },
+      },
+    );
+    expect(r.stderr).toBe('');
+    const report = JSON.parse(r.stdout) as ScanReport;
+    expect(report.certificates.map((x) => x.sha256)).toContain(fingerprint(join(dir, 'web.crt')));
+    expect(report.endpoints.find((e) => e.for === 'apiserver')).toMatchObject({ reached: true, verified: true });
+    const outside = anchorage(['scan', '--in-cluster']);
+    expect(outside.code).toBe(2);
+    expect(outside.stderr.trim().split('\n')).toHaveLength(1);
   });
 
   it('a forbidden or unreachable API is one line per resource; files given beside it are still scanned', () => {
     const forbidden = scanJson(['--kubeconfig', join(dir, 'nobody.conf')]);
     expect(forbidden.code).toBe(0);
     const lines = forbidden.stderr.trim().split('\n');
-    expect(lines).toHaveLength(7);
+    expect(lines).toHaveLength(8);
     for (const l of lines) expect(l).toMatch(/^warning: https:\/\/127\.0\.0\.1:\d+ \w+: HTTP 403 forbidden: .*"nobody" cannot list/);
-    expect(forbidden.report.skipped).toHaveLength(7);
+    expect(forbidden.report.skipped).toHaveLength(8);
 
     const down = scanJson([join(dir, 'web.crt'), '--kubeconfig', join(dir, 'unreachable.conf')]);
-    expect(down.stderr.trim().split('\n')).toHaveLength(7);
+    expect(down.stderr.trim().split('\n')).toEqual([
+      expect.stringMatching(/^warning: https:\/\/127\.0\.0\.1:\d+: .*ECONNREFUSED.*nothing was read from the cluster/),
+    ]);
+    expect(down.report.skipped).toHaveLength(1);
     expect(down.report.certificates.map((x) => x.sha256)).toEqual([fingerprint(join(dir, 'web.crt'))]);
+
+    const stranger = scanJson([join(dir, 'web.crt'), '--kubeconfig', join(dir, 'stranger.conf')]);
+    expect(stranger.stderr.trim().split('\n')).toEqual([
+      expect.stringMatching(/^warning: https:\/\/127\.0\.0\.1:\d+: HTTP 401 unauthorized/),
+    ]);
+    expect(stranger.report.endpoints[0]?.clientCert?.accepted).toBe(false);
+    expect(stranger.report.findings.filter((f) => f.id === 'scan.endpoint.client-cert-rejected').map((f) => f.locations)).toEqual([
+      [`tls://127.0.0.1:${c.apiPort}`, 'kubeconfig cluster c'],
+    ]);
 
     const badContext = anchorage(['scan', '--kubeconfig', c.admin, '--context', 'nope']);
     expect(badContext.code).toBe(2);

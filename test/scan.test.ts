@@ -120,6 +120,133 @@ beforeAll(() => {
     '-out',
     n('worker-2', 'var/lib/kubelet/pki/kubelet.crt'),
   );
+  // 5. worker-1's kubelet serving certificate, same key, signed by the cluster CA for a month that has passed.
+  const caDir = n('cp-1', 'etc/kubernetes/pki');
+  writeFileSync(
+    join(dir, 'ca.cnf'),
+    '[ca]\ndefault_ca=d\n[d]\ndatabase=index.txt\nnew_certs_dir=.\nserial=serial\ndefault_md=sha256\npolicy=p\n[p]\ncommonName=supplied\norganizationName=optional\n',
+  );
+  writeFileSync(join(dir, 'index.txt'), '');
+  writeFileSync(join(dir, 'serial'), '1000\n');
+  ossl('req', '-new', '-key', n('worker-1', 'var/lib/kubelet/pki/kubelet.key'), '-subj', '/CN=worker-1', '-out', 'w1.csr');
+  writeFileSync(
+    join(dir, 'w1.ext'),
+    'subjectAltName=DNS:worker-1,IP:10.0.1.1\nextendedKeyUsage=serverAuth\nkeyUsage=critical,digitalSignature\n',
+  );
+  // openssl x509 -req cannot set dates in the past; openssl ca can.
+  ossl(
+    'ca',
+    '-batch',
+    '-config',
+    'ca.cnf',
+    '-cert',
+    join(caDir, 'ca.crt'),
+    '-keyfile',
+    join(caDir, 'ca.key'),
+    '-in',
+    'w1.csr',
+    '-startdate',
+    '20250101000000Z',
+    '-enddate',
+    '20250201000000Z',
+    '-extfile',
+    'w1.ext',
+    '-notext',
+    '-out',
+    n('worker-1', 'var/lib/kubelet/pki/kubelet.crt'),
+  );
+  // 6. cp-2's API server certificate, same key, without the service IP 10.96.0.1 in its SANs.
+  const cp2 = n('cp-2', 'etc/kubernetes/pki');
+  ossl('req', '-new', '-key', join(cp2, 'apiserver.key'), '-subj', '/CN=kube-apiserver', '-out', 'api2.csr');
+  writeFileSync(
+    join(dir, 'api2.ext'),
+    'subjectAltName=DNS:cp-2,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local,DNS:cp.example.com,IP:10.0.0.12\nextendedKeyUsage=serverAuth\nkeyUsage=critical,digitalSignature\n',
+  );
+  ossl(
+    'x509',
+    '-req',
+    '-in',
+    'api2.csr',
+    '-CA',
+    join(cp2, 'ca.crt'),
+    '-CAkey',
+    join(cp2, 'ca.key'),
+    '-CAcreateserial',
+    '-days',
+    '300',
+    '-extfile',
+    'api2.ext',
+    '-out',
+    join(cp2, 'apiserver.crt'),
+  );
+  // 7. cp-1's front-proxy client on a 1024-bit RSA key.
+  ossl(
+    'req',
+    '-new',
+    '-newkey',
+    'rsa:1024',
+    '-nodes',
+    '-keyout',
+    join(caDir, 'front-proxy-client.key'),
+    '-subj',
+    '/CN=front-proxy-client',
+    '-out',
+    'fp.csr',
+  );
+  writeFileSync(join(dir, 'fp.ext'), 'extendedKeyUsage=clientAuth\nkeyUsage=critical,digitalSignature,keyEncipherment\n');
+  ossl(
+    'x509',
+    '-req',
+    '-in',
+    'fp.csr',
+    '-CA',
+    join(caDir, 'front-proxy-ca.crt'),
+    '-CAkey',
+    join(caDir, 'front-proxy-ca.key'),
+    '-CAcreateserial',
+    '-days',
+    '300',
+    '-extfile',
+    'fp.ext',
+    '-out',
+    join(caDir, 'front-proxy-client.crt'),
+  );
+  // 8. worker-1's kubelet.conf: a client certificate without the system:nodes group.
+  ossl(
+    'req',
+    '-new',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:P-256',
+    '-nodes',
+    '-keyout',
+    'nogroup.key',
+    '-subj',
+    '/CN=system:node:worker-1',
+    '-out',
+    'nogroup.csr',
+  );
+  writeFileSync(join(dir, 'nogroup.ext'), 'extendedKeyUsage=clientAuth\nkeyUsage=critical,digitalSignature\n');
+  ossl(
+    'x509',
+    '-req',
+    '-in',
+    'nogroup.csr',
+    '-CA',
+    join(caDir, 'ca.crt'),
+    '-CAkey',
+    join(caDir, 'ca.key'),
+    '-CAcreateserial',
+    '-days',
+    '300',
+    '-extfile',
+    'nogroup.ext',
+    '-out',
+    'nogroup.crt',
+  );
+  replaceField(n('worker-1', 'etc/kubernetes/kubelet.conf'), 'client-certificate-data', readFileSync(join(dir, 'nogroup.crt')));
+  replaceField(n('worker-1', 'etc/kubernetes/kubelet.conf'), 'client-key-data', readFileSync(join(dir, 'nogroup.key')));
 }, 180_000);
 
 function replaceField(file: string, field: string, value: Buffer): void {
@@ -160,16 +287,27 @@ describe('anchorage scan on a pki init node tree', () => {
     const { code, report } = scanJson(broken);
     expect(code).toBe(1);
     const by = (id: string) => report.findings.filter((f) => f.id === id);
-    const errors = report.findings
-      .filter((f) => f.severity === 'error')
-      .map((f) => f.id)
-      .sort();
-    expect(errors).toEqual([
+    const errors = report.findings.filter((f) => f.severity === 'error');
+    expect([...new Set(errors.map((f) => f.id))].sort()).toEqual([
+      'k8s.apiserver.missing-san',
+      'k8s.role.kubelet-client-subject',
       'scan.chain.wrong-ca',
       'scan.key.ca-key-on-worker',
       'scan.key.mismatch',
       'scan.kubeconfig.ca-did-not-sign-server',
+      'x509.key.rsa-too-small',
+      'x509.validity.expired',
     ]);
+    // Each planted fault at its file, and nothing else at error level.
+    const at = (id: string): string[] => by(id).flatMap((f) => f.locations);
+    expect(at('x509.validity.expired')).toEqual([n('worker-1', 'var/lib/kubelet/pki/kubelet.crt')]);
+    expect(at('k8s.apiserver.missing-san')).toEqual([n('cp-2', 'etc/kubernetes/pki/apiserver.crt')]);
+    expect(by('k8s.apiserver.missing-san')[0]?.why).toContain('10.96.0.1');
+    expect(at('x509.key.rsa-too-small')).toEqual([n('cp-1', 'etc/kubernetes/pki/front-proxy-client.crt')]);
+    expect(at('k8s.role.kubelet-client-subject')).toEqual([
+      expect.stringMatching(new RegExp(`^${n('worker-1', 'etc/kubernetes/kubelet.conf')} \\[users\\[.*\\]\\.client-certificate-data`)),
+    ]);
+    expect(errors).toHaveLength(8);
     expect(by('scan.key.ca-key-on-worker')[0]?.locations).toEqual([n('worker-1', 'etc/kubernetes/pki/ca.key')]);
     expect(by('scan.key.ca-key-on-worker')[0]?.sha256).toBe(sha256Of(n('cp-1', 'etc/kubernetes/pki/ca.crt')));
     expect(by('scan.key.mismatch')[0]?.locations[0]).toMatch(
@@ -196,8 +334,8 @@ describe('anchorage scan on a pki init node tree', () => {
   it('the table groups by severity; --fail-on warning; yaml; bad input is one line, exit 2', () => {
     const t = cli(['scan', broken]);
     expect(t.code).toBe(1);
-    expect(t.stdout.indexOf('ERROR (4)')).toBeGreaterThanOrEqual(0);
-    expect(t.stdout.indexOf('ERROR (4)')).toBeLessThan(t.stdout.indexOf('WARNING (1)'));
+    expect(t.stdout.indexOf('ERROR (8)')).toBeGreaterThanOrEqual(0);
+    expect(t.stdout.indexOf('ERROR (8)')).toBeLessThan(t.stdout.indexOf('WARNING ('));
     expect(t.stdout).toMatch(/why: +the private key of CA CN=kubernetes is on worker node worker-1/);
     expect(cli(['scan', clean]).code).toBe(0);
     expect(cli(['scan', clean, '--fail-on', 'notice']).code).toBe(1);

@@ -1,16 +1,19 @@
 // Read what holds certificates from a Kubernetes API server: Secrets (not service-account tokens or Helm
 // releases), ConfigMaps with PEM, the caBundle of webhook configurations, APIServices and CRD conversion
-// webhooks, and the certificates issued to CertificateSigningRequests. Read-only: only LIST calls,
-// paginated (limit/continue). Each object's certificate-looking values are handed on as bytes, keyed
+// webhooks (with the backend each caBundle must verify), the certificates issued to
+// CertificateSigningRequests, ClusterTrustBundles, and cert-manager Issuers/ClusterIssuers/Certificates when
+// their CRDs exist. Read-only: only LIST calls, paginated (limit/continue), paced by QPS/burst. Each object's certificate-looking values are handed on as bytes, keyed
 // `namespace/Kind/name[key]`; the rest of the object is dropped as each page is processed. A resource that
 // fails (unreachable, forbidden) is one line in `failures` and the others are still read.
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import {
   AdmissionregistrationV1Api,
   ApiextensionsV1Api,
   ApiregistrationV1Api,
   CertificatesV1Api,
+  CertificatesV1beta1Api,
   CoreV1Api,
+  CustomObjectsApi,
   KubeConfig,
 } from '@kubernetes/client-node';
 import { InputError } from '../common/errors.ts';
@@ -25,6 +28,31 @@ export interface ClusterSourceOptions {
   maxValues?: number;
   /** Most bytes of one value (default 4 MiB, a little over what etcd stores in one object). */
   maxValueBytes?: number;
+  /** LIST calls per second, sustained (default 50), and how many may go at once before pacing starts (default 100). */
+  qps?: number;
+  burst?: number;
+  /** Called after each page: the resource and how many of its objects were listed so far. */
+  onProgress?: (resource: string, listed: number) => void;
+  /** Read the service account a pod runs as (KUBERNETES_SERVICE_HOST/PORT and its token, CA and namespace files). */
+  inCluster?: boolean;
+}
+
+/** The server a caBundle must verify: a webhook's or APIService's backend. */
+export interface Backend {
+  /** The caBundle value's source (`ValidatingWebhookConfiguration/name[hook.caBundle]`). */
+  source: string;
+  /** A `url` backend (webhooks only). */
+  url?: string;
+  /** A Service backend: the API server dials `<name>.<namespace>.svc` and checks that name. */
+  service?: { namespace: string; name: string; port?: number };
+}
+
+/** A cert-manager Certificate: the Secret it keeps and the names it asks for. */
+export interface CertManagerCertificate {
+  source: string;
+  secret: string;
+  dnsNames: string[];
+  issuer: string;
 }
 
 export interface ClusterValue {
@@ -41,19 +69,32 @@ export interface ClusterRead {
   failures: { source: string; reason: string }[];
   /** Objects listed per resource. */
   listed: Record<string, number>;
+  /** Each webhook/APIService/conversion caBundle with its backend. */
+  backends: Backend[];
+  /** cert-manager Certificates, when the CRD exists. */
+  certManager: CertManagerCertificate[];
 }
 
 /** Secret types that never hold certificates: skipped by field selector, so they never leave the server. */
 export const SKIPPED_SECRET_TYPES = ['kubernetes.io/service-account-token', 'helm.sh/release.v1'];
 
+/** Where a pod's service account token is mounted (its ca.crt and namespace beside it). */
+export const SERVICE_ACCOUNT_TOKEN = '/var/run/secrets/kubernetes.io/serviceaccount/token';
+
 const CERT_KEY = /(\.(crt|pem|cer|der|key|p12|pfx|jks)|^ca|cert|key|bundle|truststore|keystore)$/i;
 const PEM = Buffer.from('-----BEGIN ');
 
 /** Load the kubeconfig as kubectl would. Bad input (missing file, unknown context) is an InputError. */
-export function loadKubeConfig(o: Pick<ClusterSourceOptions, 'kubeconfig' | 'context'>): KubeConfig {
+export function loadKubeConfig(o: Pick<ClusterSourceOptions, 'kubeconfig' | 'context' | 'inCluster'>): KubeConfig {
   const kc = new KubeConfig();
   try {
-    if (o.kubeconfig !== undefined) {
+    if (o.inCluster) {
+      if (!process.env.KUBERNETES_SERVICE_HOST || !process.env.KUBERNETES_SERVICE_PORT)
+        throw new InputError('--in-cluster: KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT are not set (not in a pod?)');
+      if (!existsSync(SERVICE_ACCOUNT_TOKEN))
+        throw new InputError(`--in-cluster: ${SERVICE_ACCOUNT_TOKEN}: no such file (no service account token mounted)`);
+      kc.loadFromCluster();
+    } else if (o.kubeconfig !== undefined) {
       for (const f of o.kubeconfig.split(':')) if (f && !existsSync(f)) throw new InputError(`--kubeconfig: ${f}: no such file`);
       // Several files joined by ':' merge as kubectl merges KUBECONFIG.
       if (o.kubeconfig.includes(':')) {
@@ -100,13 +141,37 @@ interface Page<T> {
   metadata?: { _continue?: string };
 }
 
+/** A token bucket: `burst` calls at once, then `qps` per second. */
+function pacer(qps: number, burst: number): () => Promise<void> {
+  let tokens = burst;
+  let last = Date.now();
+  return async () => {
+    for (;;) {
+      const now = Date.now();
+      tokens = Math.min(burst, tokens + ((now - last) / 1000) * qps);
+      last = now;
+      if (tokens >= 1) {
+        tokens -= 1;
+        return;
+      }
+      await new Promise((r) => setTimeout(r, Math.ceil(((1 - tokens) / qps) * 1000)));
+    }
+  };
+}
+
+type ClientConfig = { caBundle?: string; url?: string; service?: { namespace: string; name: string; port?: number } };
+
+const CERT_MANAGER_GROUP = 'cert-manager.io';
+
 /** Read every certificate-holding value from the cluster. Never throws for API failures: they land in `failures`. */
 export async function readCluster(kc: KubeConfig, o: ClusterSourceOptions = {}): Promise<ClusterRead> {
   const limit = o.pageSize ?? 500;
   const maxValues = o.maxValues ?? 1_000_000;
   const maxBytes = o.maxValueBytes ?? 4 * 1024 * 1024;
+  const qps = o.qps ?? 50;
+  const wait = pacer(qps, o.burst ?? 100);
   const server = kc.getCurrentCluster()?.server ?? '';
-  const out: ClusterRead = { server, values: [], failures: [], listed: {} };
+  const out: ClusterRead = { server, values: [], failures: [], listed: {}, backends: [], certManager: [] };
   const core = kc.makeApiClient(CoreV1Api);
   const adm = kc.makeApiClient(AdmissionregistrationV1Api);
   let full = false;
@@ -124,26 +189,45 @@ export async function readCluster(kc: KubeConfig, o: ClusterSourceOptions = {}):
     out.values.push({ source, data });
   };
 
-  async function list<T>(resource: string, call: (cont: string | undefined) => Promise<Page<T>>, each: (item: T) => void): Promise<void> {
+  // Unreachable or refused credentials fail every resource alike: one line, and the rest is not tried.
+  let down = false;
+  /** `absent`: a 404 means the API is not served (an optional API): nothing to report. */
+  async function list<T>(
+    resource: string,
+    call: (cont: string | undefined) => Promise<Page<T>>,
+    each: (item: T) => void,
+    absent = false,
+  ): Promise<void> {
+    if (down) return;
     let cont: string | undefined;
     let n = 0;
     try {
       do {
+        await wait();
         const page = await call(cont);
         for (const item of page.items) each(item);
         n += page.items.length;
+        o.onProgress?.(resource, n);
         cont = page.metadata?._continue || undefined;
       } while (cont && !full);
       out.listed[resource] = n;
     } catch (e) {
+      const code = (e as { code?: unknown }).code;
+      if (absent && code === 404) return;
+      if (typeof code !== 'number' || code === 401) {
+        down = true;
+        out.failures.push({ source: server, reason: `${describeApiError(e)}; nothing was read from the cluster after ${resource}` });
+        return;
+      }
       out.failures.push({ source: `${server} ${resource}`, reason: describeApiError(e) });
     }
   }
+  const page = (cont: string | undefined) => ({ limit, ...(cont !== undefined && { _continue: cont }) });
 
   const fieldSelector = SKIPPED_SECRET_TYPES.map((t) => `type!=${t}`).join(',');
   await list(
     'secrets',
-    (cont) => core.listSecretForAllNamespaces({ fieldSelector, limit, ...(cont !== undefined && { _continue: cont }) }),
+    (cont) => core.listSecretForAllNamespaces({ fieldSelector, ...page(cont) }),
     (s) => {
       const base = `${s.metadata?.namespace ?? ''}/Secret/${s.metadata?.name ?? '?'}`;
       for (const [k, v] of Object.entries(s.data ?? {})) {
@@ -154,56 +238,172 @@ export async function readCluster(kc: KubeConfig, o: ClusterSourceOptions = {}):
   );
   await list(
     'configmaps',
-    (cont) => core.listConfigMapForAllNamespaces({ limit, ...(cont !== undefined && { _continue: cont }) }),
+    (cont) => core.listConfigMapForAllNamespaces(page(cont)),
     (c) => {
       const base = `${c.metadata?.namespace ?? ''}/ConfigMap/${c.metadata?.name ?? '?'}`;
       for (const [k, v] of Object.entries(c.data ?? {})) if (v.includes('-----BEGIN ')) take(`${base}[${k}]`, Buffer.from(v));
       for (const [k, v] of Object.entries(c.binaryData ?? {})) if (CERT_KEY.test(k)) take(`${base}[${k}]`, Buffer.from(v, 'base64'));
     },
   );
-  const webhooks =
-    (kind: string) => (w: { metadata?: { name?: string }; webhooks?: { name: string; clientConfig: { caBundle?: string } }[] }) => {
-      for (const h of w.webhooks ?? []) {
-        const b = h.clientConfig.caBundle;
-        if (b) take(`${kind}/${w.metadata?.name ?? '?'}[${h.name}.caBundle]`, Buffer.from(b, 'base64'));
-      }
-    };
+  const backend = (source: string, cc: ClientConfig | undefined): void => {
+    if (!cc?.caBundle) return;
+    take(source, Buffer.from(cc.caBundle, 'base64'));
+    const b: Backend = { source };
+    if (cc.url) b.url = cc.url;
+    if (cc.service) {
+      b.service = { namespace: cc.service.namespace, name: cc.service.name };
+      if (cc.service.port !== undefined) b.service.port = cc.service.port;
+    }
+    out.backends.push(b);
+  };
+  const webhooks = (kind: string) => (w: { metadata?: { name?: string }; webhooks?: { name: string; clientConfig: ClientConfig }[] }) => {
+    for (const h of w.webhooks ?? []) backend(`${kind}/${w.metadata?.name ?? '?'}[${h.name}.caBundle]`, h.clientConfig);
+  };
   await list(
     'validatingwebhookconfigurations',
-    (cont) => adm.listValidatingWebhookConfiguration({ limit, ...(cont !== undefined && { _continue: cont }) }),
+    (cont) => adm.listValidatingWebhookConfiguration(page(cont)),
     webhooks('ValidatingWebhookConfiguration'),
   );
   await list(
     'mutatingwebhookconfigurations',
-    (cont) => adm.listMutatingWebhookConfiguration({ limit, ...(cont !== undefined && { _continue: cont }) }),
+    (cont) => adm.listMutatingWebhookConfiguration(page(cont)),
     webhooks('MutatingWebhookConfiguration'),
   );
   const apireg = kc.makeApiClient(ApiregistrationV1Api);
   await list(
     'apiservices',
-    (cont) => apireg.listAPIService({ limit, ...(cont !== undefined && { _continue: cont }) }),
+    (cont) => apireg.listAPIService(page(cont)),
     (a) => {
-      const b = a.spec?.caBundle;
-      if (b) take(`APIService/${a.metadata?.name ?? '?'}[caBundle]`, Buffer.from(b, 'base64'));
+      const svc = a.spec?.service;
+      backend(`APIService/${a.metadata?.name ?? '?'}[caBundle]`, {
+        ...(a.spec?.caBundle !== undefined && { caBundle: a.spec.caBundle }),
+        ...(svc?.namespace &&
+          svc.name && { service: { namespace: svc.namespace, name: svc.name, ...(svc.port !== undefined && { port: svc.port }) } }),
+      });
     },
   );
   const ext = kc.makeApiClient(ApiextensionsV1Api);
+  const crds = new Set<string>();
   await list(
     'customresourcedefinitions',
-    (cont) => ext.listCustomResourceDefinition({ limit, ...(cont !== undefined && { _continue: cont }) }),
+    (cont) => ext.listCustomResourceDefinition(page(cont)),
     (d) => {
-      const b = d.spec.conversion?.webhook?.clientConfig?.caBundle;
-      if (b) take(`CustomResourceDefinition/${d.metadata?.name ?? '?'}[conversion.caBundle]`, Buffer.from(b, 'base64'));
+      crds.add(d.metadata?.name ?? '');
+      backend(
+        `CustomResourceDefinition/${d.metadata?.name ?? '?'}[conversion.caBundle]`,
+        d.spec.conversion?.webhook?.clientConfig as ClientConfig,
+      );
     },
   );
   const certs = kc.makeApiClient(CertificatesV1Api);
   await list(
     'certificatesigningrequests',
-    (cont) => certs.listCertificateSigningRequest({ limit, ...(cont !== undefined && { _continue: cont }) }),
+    (cont) => certs.listCertificateSigningRequest(page(cont)),
     (r) => {
       const b = r.status?.certificate;
       if (b) take(`CertificateSigningRequest/${r.metadata?.name ?? '?'}[status.certificate]`, Buffer.from(b, 'base64'));
     },
   );
+  // Beta in Kubernetes 1.33+, off unless the API server enables it: a 404 is "not served", not a failure.
+  const ctb = kc.makeApiClient(CertificatesV1beta1Api);
+  await list(
+    'clustertrustbundles',
+    (cont) => ctb.listClusterTrustBundle(page(cont)),
+    (b) => {
+      if (b.spec.trustBundle) take(`ClusterTrustBundle/${b.metadata?.name ?? '?'}[trustBundle]`, Buffer.from(b.spec.trustBundle));
+    },
+    true,
+  );
+  // cert-manager: only when its CRDs are installed (the CRD list said so).
+  const custom = kc.makeApiClient(CustomObjectsApi);
+  type CmObject = {
+    metadata?: { name?: string; namespace?: string };
+    spec?: {
+      secretName?: string;
+      dnsNames?: string[];
+      issuerRef?: { name?: string; kind?: string };
+      ca?: { secretName?: string };
+      vault?: { caBundle?: string };
+      acme?: { caBundle?: string };
+      venafi?: { tpp?: { caBundle?: string } };
+    };
+  };
+  const issuerBundles = (kind: string) => (i: CmObject) => {
+    const base = `${i.metadata?.namespace ? `${i.metadata.namespace}/` : ''}${kind}/${i.metadata?.name ?? '?'}`;
+    const bundles: [string, string | undefined][] = [
+      ['vault.caBundle', i.spec?.vault?.caBundle],
+      ['acme.caBundle', i.spec?.acme?.caBundle],
+      ['venafi.tpp.caBundle', i.spec?.venafi?.tpp?.caBundle],
+    ];
+    for (const [k, v] of bundles) if (v) take(`${base}[${k}]`, Buffer.from(v, 'base64'));
+  };
+  for (const [plural, kind] of [
+    ['issuers', 'Issuer'],
+    ['clusterissuers', 'ClusterIssuer'],
+    ['certificates', 'Certificate'],
+  ] as const) {
+    if (!crds.has(`${plural}.${CERT_MANAGER_GROUP}`)) continue;
+    const call = (cont: string | undefined): Promise<Page<CmObject>> =>
+      kind === 'ClusterIssuer'
+        ? custom.listClusterCustomObject({ group: CERT_MANAGER_GROUP, version: 'v1', plural, ...page(cont) })
+        : custom.listCustomObjectForAllNamespaces({ group: CERT_MANAGER_GROUP, version: 'v1', resourcePlural: plural, ...page(cont) });
+    await list(
+      `${plural}.${CERT_MANAGER_GROUP}`,
+      call,
+      kind === 'Certificate'
+        ? (c) => {
+            const ns = c.metadata?.namespace ?? '';
+            if (!c.spec?.secretName) return;
+            out.certManager.push({
+              source: `${ns}/Certificate/${c.metadata?.name ?? '?'}`,
+              secret: `${ns}/Secret/${c.spec.secretName}`,
+              dnsNames: (c.spec.dnsNames ?? []).map(String),
+              issuer: `${c.spec.issuerRef?.kind ?? 'Issuer'}/${c.spec.issuerRef?.name ?? '?'}`,
+            });
+          }
+        : issuerBundles(kind),
+    );
+  }
   return out;
+}
+
+/** The API server as a TLS endpoint: where it is and what the kubeconfig trusts and presents. */
+export interface ApiServerEndpoint {
+  host: string;
+  port: number;
+  servername?: string;
+  /** PEM of the kubeconfig's certificate-authority(-data); undefined when it has none (system roots). */
+  ca?: string;
+  cert?: string;
+  key?: string;
+}
+
+export function apiServerEndpoint(kc: KubeConfig): ApiServerEndpoint | undefined {
+  const c = kc.getCurrentCluster();
+  if (!c?.server) return undefined;
+  let u: URL;
+  try {
+    u = new URL(c.server);
+  } catch {
+    return undefined;
+  }
+  if (u.protocol !== 'https:') return undefined;
+  const host = u.hostname.replace(/^\[|\]$/g, '');
+  const read = (data: string | undefined, file: string | undefined): string | undefined => {
+    if (data) return Buffer.from(data, 'base64').toString('utf8');
+    if (file && existsSync(file)) return readFileSync(file, 'utf8');
+    return undefined;
+  };
+  const e: ApiServerEndpoint = { host, port: u.port ? Number(u.port) : 443 };
+  if (c.tlsServerName) e.servername = c.tlsServerName;
+  const ca = read(c.caData, c.caFile);
+  if (ca) e.ca = ca;
+  const user = kc.getCurrentUser();
+  const cert = read(user?.certData, user?.certFile);
+  const key = read(user?.keyData, user?.keyFile);
+  if (cert && key) {
+    e.cert = cert;
+    e.key = key;
+  }
+  return e;
 }

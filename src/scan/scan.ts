@@ -1,6 +1,7 @@
 // `anchorage scan`: sources → inventory → findings (the lint catalog over every place a certificate was
 // seen, plus the inventory-level checks below) → the documented report (docs/scan-schema.md). Pure: the
-// caller reads files (and, later, the Kubernetes API) and hands over bytes.
+// caller reads files, the Kubernetes API and live endpoints and hands over bytes and handshake results.
+import { createHash } from 'node:crypto';
 import { InputError } from '../common/errors.ts';
 import {
   buildInventory,
@@ -12,16 +13,19 @@ import {
   showLocation,
 } from '../inventory/inventory.ts';
 import { readObjects } from '../inventory/read.ts';
+import type { Backend, CertManagerCertificate } from '../k8s/client.ts';
 import { rolesForPath } from '../k8s/role-detect.ts';
 import { K8S_ROLES } from '../k8s/roles.ts';
 import { LINTS_BY_ID } from '../lint/catalog.ts';
 import { type LintTarget, lintCertificates } from '../lint/engine.ts';
 import { DEFAULT_POLICY, type Policy } from '../lint/policy.ts';
 import { SEVERITY_RANK, type Severity, safeSubject } from '../lint/types.ts';
+import { describeNames, matchesHost, parseHost } from '../trust/names.ts';
 import { normaliseName, TrustIndex } from '../trust/pool.ts';
 import { verifyChain } from '../trust/verify.ts';
 import type { Certificate } from '../x509/certificate.ts';
 import { DerError } from '../x509/der.ts';
+import type { EndpointProbe } from './endpoint.ts';
 
 export const SCAN_SCHEMA_VERSION = 'anchorage.scan/v1';
 
@@ -66,6 +70,49 @@ export interface ScanReport {
   certificates: ScanCertificate[];
   /** Sources that could not be read, or held nothing Anchorage reads, with the reason. */
   skipped: { source: string; reason: string }[];
+  /** Live TLS endpoints probed (`--endpoint`, the API server, webhook `url` backends). */
+  endpoints: ScanEndpoint[];
+  /** Consumer → server relations and whether the TLS handshake succeeds (or would), and why. */
+  relations: ScanRelation[];
+}
+
+export interface ScanEndpoint {
+  endpoint: string;
+  /** The name the certificate must carry (SNI). */
+  name: string;
+  /** What this endpoint is: `endpoint` (--endpoint), `apiserver`, or the caBundle source whose backend it is. */
+  for: string;
+  reached: boolean;
+  error?: string;
+  protocol?: string;
+  /** SHA-256 of each presented certificate, leaf first (each is in `certificates`). */
+  chain: string[];
+  /** When a CA was given (kubeconfig CA, caBundle): whether OpenSSL accepted the chain and name, and why not. */
+  verified?: boolean;
+  verifyError?: string;
+  clientCert?: { accepted: boolean; reason?: string };
+}
+
+export interface ScanRelation {
+  /** Who connects: a kubeconfig cluster, a caBundle, `anchorage` for a probed endpoint. */
+  consumer: string;
+  /** Who serves: `host:port`, `service <ns>/<name>`, a file. */
+  server: string;
+  /** SHA-256 of the certificates the consumer trusts. */
+  anchors: string[];
+  /** `handshake`: a real TLS handshake was made; `predicted`: from the certificates in the scan. */
+  basis: 'handshake' | 'predicted';
+  verdict: 'ok' | 'fails' | 'unchecked';
+  why: string;
+}
+
+/** A probed endpoint, handed to `scan`. */
+export interface EndpointInput {
+  probe: EndpointProbe;
+  /** `endpoint`, `apiserver`, or a caBundle source. */
+  for: string;
+  /** Where the CA the handshake was checked with came from (a kubeconfig, a caBundle source). */
+  caSource?: string;
 }
 
 /** The inventory-level findings this module adds to the lint catalog. Documented in docs/findings.md. */
@@ -110,6 +157,57 @@ export const SCAN_FINDINGS = {
     remediation:
       "Replace the kubeconfig's certificate-authority-data with the CA that signed the API server certificate (the cluster ca.crt).",
   },
+  'scan.endpoint.name-mismatch': {
+    severity: 'error',
+    description:
+      'A live endpoint serves a certificate that does not carry the name it was reached by (DNS name or IP in subjectAltName): clients that check names refuse it.',
+    remediation: 'Reissue the serving certificate with that name in its subjectAltName, or reach the endpoint by a name it carries.',
+  },
+  'scan.endpoint.untrusted': {
+    severity: 'error',
+    description:
+      'A live endpoint presented a chain the CA its clients are given (kubeconfig certificate-authority, --endpoint-ca) does not verify: the TLS handshake fails.',
+    remediation:
+      "Serve a certificate that CA signed (with its intermediates), or give the clients the CA that signed the endpoint's certificate.",
+  },
+  'scan.endpoint.client-cert-rejected': {
+    severity: 'error',
+    description:
+      'A live endpoint refused the client certificate it was offered (a TLS alert after the handshake): that client cannot connect.',
+    remediation: "Issue the client certificate from the CA the server's client-ca-file names, or add that CA to the server's client CAs.",
+  },
+  'scan.cabundle.backend-untrusted': {
+    severity: 'error',
+    description:
+      "A webhook, APIService or conversion caBundle does not verify its backend's serving certificate (or the name the API server dials): the API server's calls to it fail.",
+    remediation:
+      "Put the CA that signed the backend's serving certificate into the caBundle, or reissue the serving certificate from the caBundle's CA for <service>.<namespace>.svc.",
+  },
+  'scan.cabundle.backend-unchecked': {
+    severity: 'notice',
+    description:
+      "A caBundle's backend could not be checked: no serving certificate for <service>.<namespace>.svc was found in the scan, or its url could not be reached.",
+    remediation:
+      "Scan the namespace or Secret that holds the backend's serving certificate, or make the url reachable from where the scan runs.",
+  },
+  'scan.bundle.non-ca': {
+    severity: 'error',
+    description:
+      'A trust bundle in the cluster (a webhook/APIService/CRD caBundle, a CA-bundle ConfigMap key, a cert-manager issuer caBundle) carries a certificate that is not a CA: it can anchor nothing but itself. (CA files and kubeconfigs: the lint k8s.bundle.non-ca.)',
+    remediation: 'Remove it from the bundle; put the CA that issued it there instead when clients need it.',
+  },
+  'scan.bundle.expired': {
+    severity: 'warning',
+    description:
+      'A trust bundle carries an expired certificate: dead weight that hides which CA is really in use, and no client can chain to it.',
+    remediation: 'Remove the expired certificate from the bundle (keep its successor).',
+  },
+  'scan.cert-manager.secret-stale': {
+    severity: 'warning',
+    description:
+      "A cert-manager Certificate's Secret holds a certificate that lacks a DNS name the Certificate asks for: the Secret is stale or was written by something else.",
+    remediation: 'Let cert-manager reissue it (cmctl renew, or delete the Secret), and find what else writes that Secret.',
+  },
 } as const satisfies Record<string, { severity: Severity; description: string; remediation: string }>;
 export type ScanFindingId = keyof typeof SCAN_FINDINGS;
 
@@ -128,6 +226,11 @@ export interface ScanOptions {
   password?: string;
   /** Sources that failed before reading (unreachable API, unreadable directory): reported under `skipped`. */
   failures?: { source: string; reason: string }[];
+  /** Live TLS endpoints probed; their chains join the inventory. */
+  endpoints?: EndpointInput[];
+  /** Webhook/APIService/conversion caBundles and their backends (src/k8s/client.ts). */
+  backends?: Backend[];
+  certManager?: CertManagerCertificate[];
 }
 
 /** Most sources one scan takes (each is parsed and kept in memory). */
@@ -143,7 +246,14 @@ export function scan(inputs: readonly ScanInput[], opts: ScanOptions): ScanRepor
   const skipped: ScanReport['skipped'] = [...(opts.failures ?? [])];
   const sources: InventorySource[] = [];
   const nodeRoles = new Map<string, NodeInfo>();
-  for (const f of inputs) {
+  const all = [...inputs];
+  for (const e of opts.endpoints ?? []) {
+    if (!e.probe.reached) skipped.push({ source: `tls://${e.probe.endpoint}`, reason: e.probe.error ?? 'not reached' });
+    e.probe.chain.forEach((der, i) => {
+      all.push({ source: `tls://${e.probe.endpoint}[chain ${i}]`, data: der });
+    });
+  }
+  for (const f of all) {
     if (/(^|\/)manifest\.json$/.test(f.source)) {
       if (readManifestNodes(f, nodeRoles)) continue;
     }
@@ -163,7 +273,8 @@ export function scan(inputs: readonly ScanInput[], opts: ScanOptions): ScanRepor
     }
   }
   const inv = buildInventory(sources);
-  const findings = judge(inv, { ...opts, nodeRoles });
+  const relations: ScanRelation[] = [];
+  const findings = judge(inv, { ...opts, nodeRoles, relations });
   findings.sort((a, b) => SEVERITY_RANK[b.severity] - SEVERITY_RANK[a.severity] || a.id.localeCompare(b.id));
   const summary: ScanReport['summary'] = {
     certificates: inv.certificates.size,
@@ -183,7 +294,21 @@ export function scan(inputs: readonly ScanInput[], opts: ScanOptions): ScanRepor
     findings,
     certificates: [...inv.certificates.values()].map((e) => certificateJson(e, inv)),
     skipped,
+    endpoints: (opts.endpoints ?? []).map(endpointJson),
+    relations,
   };
+}
+
+function endpointJson(e: EndpointInput): ScanEndpoint {
+  const p = e.probe;
+  const out: ScanEndpoint = { endpoint: p.endpoint, name: p.name, for: e.for, reached: p.reached, chain: [] };
+  if (p.error !== undefined) out.error = p.error;
+  if (p.protocol !== undefined) out.protocol = p.protocol;
+  out.chain = p.chain.map((d) => createHash('sha256').update(d).digest('hex'));
+  if (p.verified !== undefined) out.verified = p.verified;
+  if (p.verifyError !== undefined) out.verifyError = p.verifyError;
+  if (p.clientCert) out.clientCert = p.clientCert;
+  return out;
 }
 
 /** A `pki init` manifest names each node's roles (control-plane, worker, etcd). False when the file is not one. */
@@ -241,7 +366,7 @@ function scanFinding(id: ScanFindingId, locations: string[], why: string, cert?:
   return f;
 }
 
-function judge(inv: Inventory, o: ScanOptions & { nodeRoles: Map<string, NodeInfo> }): ScanFinding[] {
+function judge(inv: Inventory, o: ScanOptions & { nodeRoles: Map<string, NodeInfo>; relations: ScanRelation[] }): ScanFinding[] {
   const policy = o.policy ?? DEFAULT_POLICY;
   const overrides = policy.lints.severity;
   const off = new Set(policy.lints.disabled);
@@ -260,7 +385,12 @@ function judge(inv: Inventory, o: ScanOptions & { nodeRoles: Map<string, NodeInf
   for (const f of sameNameFindings(inv)) add(f);
   for (const f of caKeyOnWorker(inv, o.nodeRoles)) add(f);
   for (const f of keyMismatch(inv)) add(f);
-  for (const f of kubeconfigCa(inv, o.now)) add(f);
+  for (const f of kubeconfigCa(inv, o.now, o.relations)) add(f);
+  for (const f of endpointFindings(inv, o.endpoints ?? [], o.relations)) add(f);
+  for (const f of backendFindings(inv, o.backends ?? [], o.endpoints ?? [], o.now, o.relations)) add(f);
+  const linted = new Set(out.filter((f) => f.id === 'k8s.bundle.non-ca').flatMap((f) => f.locations.map((l) => `${f.sha256}\u0000${l}`)));
+  for (const f of bundleFindings(inv, o.now, linted)) add(f);
+  for (const f of certManagerFindings(inv, o.certManager ?? [])) add(f);
   return out;
 }
 
@@ -460,7 +590,7 @@ function keyMismatch(inv: Inventory): ScanFinding[] {
 const SERVER_ROLES = new Set(['apiserver', 'hard-way-apiserver']);
 
 /** Each kubeconfig's CA must verify the API server certificate seen in the scan (on the same node when the tree says). */
-function kubeconfigCa(inv: Inventory, now: Date): ScanFinding[] {
+function kubeconfigCa(inv: Inventory, now: Date, relations: ScanRelation[]): ScanFinding[] {
   const servers = [...inv.certificates.values()].filter((e) => e.role && SERVER_ROLES.has(e.role));
   if (!servers.length) return [];
   const cas = [...inv.certificates.values()].filter((e) => safe(() => e.cert.isCA, false)).map((e) => e.cert);
@@ -480,8 +610,18 @@ function kubeconfigCa(inv: Inventory, now: Date): ScanFinding[] {
           throw err;
         }
       });
-      if (ok) continue;
       const s = judged[0] as CertEntry;
+      relations.push({
+        consumer: showLocation(l),
+        server: showLocation(s.locations.find((x) => !l.node || x.node === l.node) ?? (s.locations[0] as Location)),
+        anchors: [e.sha256],
+        basis: 'predicted',
+        verdict: ok ? 'ok' : 'fails',
+        why: ok
+          ? `${safeSubject(e.cert)} verifies the API server certificate ${safeSubject(s.cert)}`
+          : `${safeSubject(e.cert)} did not sign the API server certificate (issued by ${safe(() => s.cert.issuer, '?')})`,
+      });
+      if (ok) continue;
       out.push(
         scanFinding(
           'scan.kubeconfig.ca-did-not-sign-server',
@@ -550,6 +690,234 @@ function wrongCa(inv: Inventory, now: Date): ScanFinding[] {
       );
       break;
     }
+  }
+  return out;
+}
+
+const sha256Hex = (d: Uint8Array): string => createHash('sha256').update(d).digest('hex');
+
+function hostTarget(name: string): ReturnType<typeof parseHost> | undefined {
+  try {
+    return parseHost(name);
+  } catch (e) {
+    if (e instanceof InputError) return undefined;
+    throw e;
+  }
+}
+
+/** Probed endpoints: the name on the served certificate, the CA their clients trust, the client certificate. */
+function endpointFindings(inv: Inventory, endpoints: readonly EndpointInput[], relations: ScanRelation[]): ScanFinding[] {
+  const out: ScanFinding[] = [];
+  for (const e of endpoints) {
+    const p = e.probe;
+    const where = `tls://${p.endpoint}`;
+    if (!p.reached || !p.chain[0]) continue;
+    const leaf = inv.certificates.get(sha256Hex(p.chain[0]));
+    const host = hostTarget(p.name);
+    const nameOk = !leaf || !host || safe(() => matchesHost(leaf.cert, host), false);
+    if (leaf && !nameOk)
+      out.push(
+        scanFinding(
+          'scan.endpoint.name-mismatch',
+          [where, ...(e.caSource ? [e.caSource] : [])],
+          `${p.endpoint} serves ${safeSubject(leaf.cert)}, which does not name ${p.name} (it names ${safe(() => describeNames(leaf.cert), '?')})`,
+          leaf.cert,
+        ),
+      );
+    const chainFails = p.verified === false && p.verifyError !== 'ERR_TLS_CERT_ALTNAME_INVALID';
+    // A webhook/APIService url backend is judged as such (scan.cabundle.backend-untrusted).
+    const isBackend = e.for !== 'endpoint' && e.for !== 'apiserver';
+    if (chainFails && !isBackend)
+      out.push(
+        scanFinding(
+          'scan.endpoint.untrusted',
+          [where, ...(e.caSource ? [e.caSource] : [])],
+          `the handshake with ${p.endpoint} fails against the CA of ${e.caSource ?? 'the client'}: ${p.verifyError}`,
+          leaf?.cert,
+        ),
+      );
+    if (p.clientCert && !p.clientCert.accepted)
+      out.push(
+        scanFinding(
+          'scan.endpoint.client-cert-rejected',
+          [where, ...(e.caSource ? [e.caSource] : [])],
+          `${p.endpoint} refused the client certificate${e.caSource ? ` of ${e.caSource}` : ''}: ${p.clientCert.reason ?? 'TLS alert'}`,
+        ),
+      );
+    if (p.verified !== undefined && !isBackend)
+      relations.push({
+        consumer: e.caSource ?? 'anchorage',
+        server: p.endpoint,
+        anchors: [],
+        basis: 'handshake',
+        verdict: p.verified && nameOk ? 'ok' : 'fails',
+        why: p.verified ? `the chain verifies and names ${p.name}` : `OpenSSL: ${p.verifyError}`,
+      });
+  }
+  return out;
+}
+
+/** Each caBundle must verify its backend: a `url` backend by the real handshake, a Service by its serving certificate in the scan. */
+function backendFindings(
+  inv: Inventory,
+  backends: readonly Backend[],
+  endpoints: readonly EndpointInput[],
+  now: Date,
+  relations: ScanRelation[],
+): ScanFinding[] {
+  const out: ScanFinding[] = [];
+  const atSource = new Map<string, CertEntry[]>();
+  for (const e of inv.certificates.values()) for (const l of e.locations) atSource.set(l.source, [...(atSource.get(l.source) ?? []), e]);
+  const cas = [...inv.certificates.values()].filter((e) => safe(() => e.cert.isCA, false)).map((e) => e.cert);
+  for (const b of backends) {
+    const bundle = atSource.get(b.source) ?? [];
+    if (!bundle.length) continue; // the caBundle did not parse: a skipped entry says why
+    const anchors = bundle.map((e) => e.sha256);
+    const unchecked = (server: string, why: string): void => {
+      relations.push({ consumer: b.source, server, anchors, basis: 'predicted', verdict: 'unchecked', why });
+      out.push(scanFinding('scan.cabundle.backend-unchecked', [b.source], `could not check ${server}: ${why}`));
+    };
+    if (b.url !== undefined) {
+      const e = endpoints.find((x) => x.for === b.source);
+      const p = e?.probe;
+      if (!p?.reached) {
+        unchecked(b.url, p?.error ?? 'not probed');
+        continue;
+      }
+      const ok = p.verified === true;
+      relations.push({
+        consumer: b.source,
+        server: b.url,
+        anchors,
+        basis: 'handshake',
+        verdict: ok ? 'ok' : 'fails',
+        why: ok ? 'the handshake verified with the caBundle as the only root' : `OpenSSL: ${p.verifyError}`,
+      });
+      if (!ok) {
+        const leaf = p.chain[0] ? inv.certificates.get(sha256Hex(p.chain[0])) : undefined;
+        out.push(
+          scanFinding(
+            'scan.cabundle.backend-untrusted',
+            [b.source, `tls://${p.endpoint}`],
+            `the caBundle (${bundle.map((x) => safeSubject(x.cert)).join(', ')}) does not verify ${b.url}${leaf ? `, which serves ${safeSubject(leaf.cert)} issued by ${safe(() => leaf.cert.issuer, '?')}` : ''}: ${p.verifyError}`,
+            leaf?.cert,
+          ),
+        );
+      }
+      continue;
+    }
+    if (!b.service) continue;
+    const host = `${b.service.name}.${b.service.namespace}.svc`;
+    const server = `service ${b.service.namespace}/${b.service.name} (${host})`;
+    const target = parseHost(host);
+    const serving = [...inv.certificates.values()].filter(
+      (e) => !safe(() => e.cert.isCA, true) && safe(() => matchesHost(e.cert, target), false),
+    );
+    if (!serving.length) {
+      unchecked(server, `no serving certificate for ${host} in the scan`);
+      continue;
+    }
+    const index = new TrustIndex(
+      bundle.map((e) => e.cert),
+      cas,
+    );
+    let why = '';
+    const ok = serving.some((s) => {
+      try {
+        const r = verifyChain({ leaf: s.cert, index, at: now, purpose: 'server', host });
+        const best = r.candidates[0];
+        if (r.trusted || (best?.complete === true && best.failures.every((f) => TIME_CODES.has(f.code)))) return true;
+        why ||= `${r.code}: ${(best?.failures ?? []).map((f) => f.message).join('; ') || r.reasons.join('; ')}`;
+      } catch (err) {
+        if (!(err instanceof DerError)) throw err;
+      }
+      return false;
+    });
+    const s = serving[0] as CertEntry;
+    relations.push({
+      consumer: b.source,
+      server,
+      anchors,
+      basis: 'predicted',
+      verdict: ok ? 'ok' : 'fails',
+      why: ok ? `the caBundle verifies the serving certificate for ${host}` : why,
+    });
+    if (!ok)
+      out.push(
+        scanFinding(
+          'scan.cabundle.backend-untrusted',
+          [b.source, ...serving.flatMap((x) => x.locations.map(showLocation))],
+          `the caBundle (${bundle.map((x) => safeSubject(x.cert)).join(', ')}) does not verify the serving certificate for ${host} (${safeSubject(s.cert)}, issued by ${safe(() => s.cert.issuer, '?')}): ${why}`,
+          s.cert,
+        ),
+      );
+  }
+  return out;
+}
+
+/** Trust bundles: webhook/APIService/CRD caBundles, bundle-like ConfigMap keys, ClusterTrustBundles, kubeconfig CAs, cert-manager issuer caBundles. */
+function isBundle(l: Location): boolean {
+  if (l.at?.startsWith('clusters[')) return true;
+  if (/caBundle\]$/.test(l.source) || /^ClusterTrustBundle\//.test(l.source)) return true;
+  const cm = /\/ConfigMap\/[^/[]+\[([^\]]+)\]$/.exec(l.source);
+  return cm !== null && /ca|bundle|trust|root/i.test(cm[1] as string);
+}
+
+function bundleFindings(inv: Inventory, now: Date, linted: Set<string>): ScanFinding[] {
+  const out: ScanFinding[] = [];
+  for (const e of inv.certificates.values()) {
+    const places = e.locations.filter(isBundle).map(showLocation);
+    if (!places.length) continue;
+    const nonCa = e.locations
+      .filter((l) => isBundle(l) && !l.at?.startsWith('clusters['))
+      .map(showLocation)
+      .filter((l) => !linted.has(`${e.sha256}\u0000${l}`));
+    if (nonCa.length && !safe(() => e.cert.isCA, false))
+      out.push(
+        scanFinding(
+          'scan.bundle.non-ca',
+          nonCa,
+          `${safeSubject(e.cert)} is in a trust bundle but is not a CA (no basicConstraints CA:TRUE)`,
+          e.cert,
+        ),
+      );
+    if (e.cert.notAfter.getTime() < now.getTime())
+      out.push(
+        scanFinding(
+          'scan.bundle.expired',
+          places,
+          `${safeSubject(e.cert)} in a trust bundle expired ${e.cert.notAfter.toISOString()}`,
+          e.cert,
+        ),
+      );
+  }
+  return out;
+}
+
+/** A cert-manager Certificate's Secret must carry every DNS name the Certificate asks for. */
+function certManagerFindings(inv: Inventory, list: readonly CertManagerCertificate[]): ScanFinding[] {
+  const out: ScanFinding[] = [];
+  if (!list.length) return out;
+  const bySource = new Map<string, CertEntry>();
+  for (const e of inv.certificates.values())
+    for (const l of e.locations) if (!safe(() => e.cert.isCA, true) && !bySource.has(l.source)) bySource.set(l.source, e);
+  for (const c of list) {
+    const where = `${c.secret}[tls.crt]`;
+    const leaf = bySource.get(where);
+    if (!leaf) continue;
+    const missing = c.dnsNames.filter((d) => {
+      const h = hostTarget(d);
+      return h !== undefined && !safe(() => matchesHost(leaf.cert, h), false);
+    });
+    if (missing.length)
+      out.push(
+        scanFinding(
+          'scan.cert-manager.secret-stale',
+          [c.source, where],
+          `${c.source} asks for ${missing.join(', ')}, which ${where} (${safeSubject(leaf.cert)}) does not carry`,
+          leaf.cert,
+        ),
+      );
   }
   return out;
 }

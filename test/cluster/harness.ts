@@ -91,6 +91,8 @@ export interface ClusterOptions {
   tamper?: (pki: string, dir: string) => void;
   /** Don't wait for readiness (a broken PKI may never get there). */
   expectFailure?: boolean;
+  /** Extra kube-apiserver flags (feature gates, --runtime-config for beta APIs). */
+  apiserverArgs?: string[];
 }
 
 export interface Cluster {
@@ -225,6 +227,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
     ],
   };
   const args = hardWay ? hardWayArgs(dir, HW, ports) : kubeadmArgs;
+  args['kube-apiserver'].push(...(opts.apiserverArgs ?? []));
   const etcdClient = hardWay
     ? // The hard way has one certificate for etcd: the API server's, as server, peer and client.
       { url: etcdUrl, ca: join(HW, 'ca.crt'), cert: join(HW, 'kube-api-server.crt'), key: join(HW, 'kube-api-server.key') }
