@@ -56,12 +56,15 @@ export interface InventorySource {
 const display = (l: Location): string => (l.at ? `${l.source} [${l.at}]` : l.source);
 export const showLocation = display;
 
-/** Build the inventory from parsed sources. */
-export function buildInventory(sources: readonly InventorySource[]): Inventory {
-  const certificates = new Map<string, CertEntry>();
-  const keys = new Map<string, KeyEntry>();
-  const keySightings: Inventory['keySightings'] = [];
-  for (const s of sources) {
+/** Build the inventory one parsed source at a time, so that each source's parse can be dropped at once (a
+ * certificate seen again keeps only its new place). */
+export class InventoryBuilder {
+  private readonly certificates = new Map<string, CertEntry>();
+  private readonly keys = new Map<string, KeyEntry>();
+  private readonly keySightings: Inventory['keySightings'] = [];
+
+  add(s: InventorySource): void {
+    const { certificates, keys, keySightings } = this;
     const certCount = s.result.objects.filter((o) => o.kind === 'certificate').length;
     const positional = certCount > 1 || s.result.objects.length > 1 || s.result.format === 'kubeconfig';
     for (const o of s.result.objects) {
@@ -95,22 +98,33 @@ export function buildInventory(sources: readonly InventorySource[]): Inventory {
       }
     }
   }
-  const bySpki = new Map<string, CertEntry[]>();
-  for (const e of certificates.values()) {
-    let fp: string;
-    try {
-      fp = e.cert.spkiSha256;
-    } catch (err) {
-      if (err instanceof DerError) continue;
-      throw err;
+
+  finish(): Inventory {
+    const { certificates, keys, keySightings } = this;
+    const bySpki = new Map<string, CertEntry[]>();
+    for (const e of certificates.values()) {
+      let fp: string;
+      try {
+        fp = e.cert.spkiSha256;
+      } catch (err) {
+        if (err instanceof DerError) continue;
+        throw err;
+      }
+      const l = bySpki.get(fp);
+      if (l) l.push(e);
+      else bySpki.set(fp, [e]);
+      keys.get(fp)?.certificates.push(e.sha256);
     }
-    const l = bySpki.get(fp);
-    if (l) l.push(e);
-    else bySpki.set(fp, [e]);
-    keys.get(fp)?.certificates.push(e.sha256);
+    linkIssuers(certificates);
+    return { certificates, keys, bySpki, keySightings };
   }
-  linkIssuers(certificates);
-  return { certificates, keys, bySpki, keySightings };
+}
+
+/** Build the inventory from parsed sources. */
+export function buildInventory(sources: readonly InventorySource[]): Inventory {
+  const b = new InventoryBuilder();
+  for (const s of sources) b.add(s);
+  return b.finish();
 }
 
 function roleOf(cert: Certificate, l: Location, multiple: boolean): string | undefined {

@@ -6,16 +6,11 @@
 // `namespace/Kind/name[key]`; the rest of the object is dropped as each page is processed. A resource that
 // fails (unreachable, forbidden) is one line in `failures` and the others are still read.
 import { existsSync, readFileSync } from 'node:fs';
-import {
-  AdmissionregistrationV1Api,
-  ApiextensionsV1Api,
-  ApiregistrationV1Api,
-  CertificatesV1Api,
-  CertificatesV1beta1Api,
-  CoreV1Api,
-  CustomObjectsApi,
-  KubeConfig,
-} from '@kubernetes/client-node';
+import { request } from 'node:https';
+// The kubeconfig half of the client (kubectl's loading rules, exec/token/cert auth, proxies) without its
+// generated API classes: those cost start-up time, and their typed (de)serialisation and gzip cost a
+// large LIST 10x the raw request (docs/benchmarks.md, scan section). LISTs are plain GETs below.
+import { KubeConfig } from '@kubernetes/client-node/dist/config.js';
 import { InputError } from '../common/errors.ts';
 
 export interface ClusterSourceOptions {
@@ -137,8 +132,54 @@ export function describeApiError(e: unknown): string {
 }
 
 interface Page<T> {
-  items: T[];
-  metadata?: { _continue?: string };
+  items?: T[];
+  metadata?: { continue?: string };
+}
+
+/** An API error shaped as describeApiError reads it: the HTTP status and the body. */
+class ApiError extends Error {
+  readonly code: number;
+  readonly body: string;
+  constructor(code: number, body: string) {
+    super(`HTTP ${code}`);
+    this.code = code;
+    this.body = body;
+  }
+}
+
+/** Most bytes of one LIST page: a page of 500 Secrets of etcd's 1.5 MiB limit, with room. */
+const MAX_PAGE_BYTES = 1024 * 1024 * 1024;
+
+/** GET a path of the API server with the kubeconfig's credentials; the parsed JSON body. */
+async function getJson<T>(kc: KubeConfig, server: string, path: string, timeoutMs = 120_000): Promise<T> {
+  const opts: import('node:https').RequestOptions = {};
+  await kc.applyToHTTPSOptions(opts);
+  const url = `${server.replace(/\/+$/, '')}${path}`;
+  return new Promise<T>((resolve, reject) => {
+    // No Accept-Encoding: gzip of a large LIST costs the server more than the loopback or LAN saves.
+    const req = request(url, { ...opts, method: 'GET', headers: { ...opts.headers, Accept: 'application/json' } }, (res) => {
+      const chunks: Buffer[] = [];
+      let n = 0;
+      res.on('data', (d: Buffer) => {
+        n += d.length;
+        if (n > MAX_PAGE_BYTES) req.destroy(new Error(`response too large: over ${MAX_PAGE_BYTES} bytes`));
+        else chunks.push(d);
+      });
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        if ((res.statusCode ?? 0) < 200 || (res.statusCode ?? 0) > 299) return reject(new ApiError(res.statusCode ?? 0, text));
+        try {
+          resolve(JSON.parse(text) as T);
+        } catch {
+          reject(new Error(`${url}: the answer is not JSON`));
+        }
+      });
+      res.on('error', reject);
+    });
+    req.setTimeout(timeoutMs, () => req.destroy(new Error(`no answer within ${timeoutMs / 1000} s`)));
+    req.on('error', reject);
+    req.end();
+  });
 }
 
 /** A token bucket: `burst` calls at once, then `qps` per second. */
@@ -172,8 +213,6 @@ export async function readCluster(kc: KubeConfig, o: ClusterSourceOptions = {}):
   const wait = pacer(qps, o.burst ?? 100);
   const server = kc.getCurrentCluster()?.server ?? '';
   const out: ClusterRead = { server, values: [], failures: [], listed: {}, backends: [], certManager: [] };
-  const core = kc.makeApiClient(CoreV1Api);
-  const adm = kc.makeApiClient(AdmissionregistrationV1Api);
   let full = false;
   const take = (source: string, data: Uint8Array): void => {
     if (full) return;
@@ -192,23 +231,23 @@ export async function readCluster(kc: KubeConfig, o: ClusterSourceOptions = {}):
   // Unreachable or refused credentials fail every resource alike: one line, and the rest is not tried.
   let down = false;
   /** `absent`: a 404 means the API is not served (an optional API): nothing to report. */
-  async function list<T>(
-    resource: string,
-    call: (cont: string | undefined) => Promise<Page<T>>,
-    each: (item: T) => void,
-    absent = false,
-  ): Promise<void> {
+  async function list<T>(resource: string, path: string, each: (item: T) => void, absent = false): Promise<void> {
     if (down) return;
     let cont: string | undefined;
     let n = 0;
     try {
       do {
         await wait();
-        const page = await call(cont);
-        for (const item of page.items) each(item);
-        n += page.items.length;
+        const sep = path.includes('?') ? '&' : '?';
+        const page = await getJson<Page<T>>(
+          kc,
+          server,
+          `${path}${sep}limit=${limit}${cont ? `&continue=${encodeURIComponent(cont)}` : ''}`,
+        );
+        for (const item of page.items ?? []) each(item);
+        n += page.items?.length ?? 0;
         o.onProgress?.(resource, n);
-        cont = page.metadata?._continue || undefined;
+        cont = page.metadata?.continue || undefined;
       } while (cont && !full);
       out.listed[resource] = n;
     } catch (e) {
@@ -222,12 +261,11 @@ export async function readCluster(kc: KubeConfig, o: ClusterSourceOptions = {}):
       out.failures.push({ source: `${server} ${resource}`, reason: describeApiError(e) });
     }
   }
-  const page = (cont: string | undefined) => ({ limit, ...(cont !== undefined && { _continue: cont }) });
-
+  type Meta = { metadata?: { name?: string; namespace?: string } };
   const fieldSelector = SKIPPED_SECRET_TYPES.map((t) => `type!=${t}`).join(',');
-  await list(
+  await list<Meta & { data?: Record<string, string> }>(
     'secrets',
-    (cont) => core.listSecretForAllNamespaces({ fieldSelector, ...page(cont) }),
+    `/api/v1/secrets?fieldSelector=${encodeURIComponent(fieldSelector)}`,
     (s) => {
       const base = `${s.metadata?.namespace ?? ''}/Secret/${s.metadata?.name ?? '?'}`;
       for (const [k, v] of Object.entries(s.data ?? {})) {
@@ -236,15 +274,11 @@ export async function readCluster(kc: KubeConfig, o: ClusterSourceOptions = {}):
       }
     },
   );
-  await list(
-    'configmaps',
-    (cont) => core.listConfigMapForAllNamespaces(page(cont)),
-    (c) => {
-      const base = `${c.metadata?.namespace ?? ''}/ConfigMap/${c.metadata?.name ?? '?'}`;
-      for (const [k, v] of Object.entries(c.data ?? {})) if (v.includes('-----BEGIN ')) take(`${base}[${k}]`, Buffer.from(v));
-      for (const [k, v] of Object.entries(c.binaryData ?? {})) if (CERT_KEY.test(k)) take(`${base}[${k}]`, Buffer.from(v, 'base64'));
-    },
-  );
+  await list<Meta & { data?: Record<string, string>; binaryData?: Record<string, string> }>('configmaps', '/api/v1/configmaps', (c) => {
+    const base = `${c.metadata?.namespace ?? ''}/ConfigMap/${c.metadata?.name ?? '?'}`;
+    for (const [k, v] of Object.entries(c.data ?? {})) if (v.includes('-----BEGIN ')) take(`${base}[${k}]`, Buffer.from(v));
+    for (const [k, v] of Object.entries(c.binaryData ?? {})) if (CERT_KEY.test(k)) take(`${base}[${k}]`, Buffer.from(v, 'base64'));
+  });
   const backend = (source: string, cc: ClientConfig | undefined): void => {
     if (!cc?.caBundle) return;
     take(source, Buffer.from(cc.caBundle, 'base64'));
@@ -261,18 +295,17 @@ export async function readCluster(kc: KubeConfig, o: ClusterSourceOptions = {}):
   };
   await list(
     'validatingwebhookconfigurations',
-    (cont) => adm.listValidatingWebhookConfiguration(page(cont)),
+    '/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations',
     webhooks('ValidatingWebhookConfiguration'),
   );
   await list(
     'mutatingwebhookconfigurations',
-    (cont) => adm.listMutatingWebhookConfiguration(page(cont)),
+    '/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations',
     webhooks('MutatingWebhookConfiguration'),
   );
-  const apireg = kc.makeApiClient(ApiregistrationV1Api);
-  await list(
+  await list<Meta & { spec?: { caBundle?: string; service?: { namespace?: string; name?: string; port?: number } } }>(
     'apiservices',
-    (cont) => apireg.listAPIService(page(cont)),
+    '/apis/apiregistration.k8s.io/v1/apiservices',
     (a) => {
       const svc = a.spec?.service;
       backend(`APIService/${a.metadata?.name ?? '?'}[caBundle]`, {
@@ -282,40 +315,33 @@ export async function readCluster(kc: KubeConfig, o: ClusterSourceOptions = {}):
       });
     },
   );
-  const ext = kc.makeApiClient(ApiextensionsV1Api);
   const crds = new Set<string>();
-  await list(
+  await list<Meta & { spec?: { conversion?: { webhook?: { clientConfig?: ClientConfig } } } }>(
     'customresourcedefinitions',
-    (cont) => ext.listCustomResourceDefinition(page(cont)),
+    '/apis/apiextensions.k8s.io/v1/customresourcedefinitions',
     (d) => {
       crds.add(d.metadata?.name ?? '');
-      backend(
-        `CustomResourceDefinition/${d.metadata?.name ?? '?'}[conversion.caBundle]`,
-        d.spec.conversion?.webhook?.clientConfig as ClientConfig,
-      );
+      backend(`CustomResourceDefinition/${d.metadata?.name ?? '?'}[conversion.caBundle]`, d.spec?.conversion?.webhook?.clientConfig);
     },
   );
-  const certs = kc.makeApiClient(CertificatesV1Api);
-  await list(
+  await list<Meta & { status?: { certificate?: string } }>(
     'certificatesigningrequests',
-    (cont) => certs.listCertificateSigningRequest(page(cont)),
+    '/apis/certificates.k8s.io/v1/certificatesigningrequests',
     (r) => {
       const b = r.status?.certificate;
       if (b) take(`CertificateSigningRequest/${r.metadata?.name ?? '?'}[status.certificate]`, Buffer.from(b, 'base64'));
     },
   );
   // Beta in Kubernetes 1.33+, off unless the API server enables it: a 404 is "not served", not a failure.
-  const ctb = kc.makeApiClient(CertificatesV1beta1Api);
-  await list(
+  await list<Meta & { spec?: { trustBundle?: string } }>(
     'clustertrustbundles',
-    (cont) => ctb.listClusterTrustBundle(page(cont)),
+    '/apis/certificates.k8s.io/v1beta1/clustertrustbundles',
     (b) => {
-      if (b.spec.trustBundle) take(`ClusterTrustBundle/${b.metadata?.name ?? '?'}[trustBundle]`, Buffer.from(b.spec.trustBundle));
+      if (b.spec?.trustBundle) take(`ClusterTrustBundle/${b.metadata?.name ?? '?'}[trustBundle]`, Buffer.from(b.spec.trustBundle));
     },
     true,
   );
   // cert-manager: only when its CRDs are installed (the CRD list said so).
-  const custom = kc.makeApiClient(CustomObjectsApi);
   type CmObject = {
     metadata?: { name?: string; namespace?: string };
     spec?: {
@@ -343,13 +369,9 @@ export async function readCluster(kc: KubeConfig, o: ClusterSourceOptions = {}):
     ['certificates', 'Certificate'],
   ] as const) {
     if (!crds.has(`${plural}.${CERT_MANAGER_GROUP}`)) continue;
-    const call = (cont: string | undefined): Promise<Page<CmObject>> =>
-      kind === 'ClusterIssuer'
-        ? custom.listClusterCustomObject({ group: CERT_MANAGER_GROUP, version: 'v1', plural, ...page(cont) })
-        : custom.listCustomObjectForAllNamespaces({ group: CERT_MANAGER_GROUP, version: 'v1', resourcePlural: plural, ...page(cont) });
-    await list(
+    await list<CmObject>(
       `${plural}.${CERT_MANAGER_GROUP}`,
-      call,
+      `/apis/${CERT_MANAGER_GROUP}/v1/${plural}`,
       kind === 'Certificate'
         ? (c) => {
             const ns = c.metadata?.namespace ?? '';

@@ -91,7 +91,12 @@ function setContext(targets: readonly LintTarget[]): {
 } {
   const bySubject = new Map<string, Certificate[]>();
   const bySpki = new Map<string, Certificate[]>();
+  // One certificate linted at many places (anchorage scan) is one candidate, not one per place: else every
+  // issuer lookup walks all its copies (quadratic: 10k Secrets carrying one CA).
+  const seen = new Set<Certificate>();
   for (const { cert } of targets) {
+    if (seen.has(cert)) continue;
+    seen.add(cert);
     try {
       const k = key(cert.subjectRaw);
       const l = bySubject.get(k);

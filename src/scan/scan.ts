@@ -4,9 +4,9 @@
 import { createHash } from 'node:crypto';
 import { InputError } from '../common/errors.ts';
 import {
-  buildInventory,
   type CertEntry,
   type Inventory,
+  InventoryBuilder,
   type InventorySource,
   type Location,
   nodeOfPath,
@@ -244,7 +244,8 @@ interface NodeInfo {
 export function scan(inputs: readonly ScanInput[], opts: ScanOptions): ScanReport {
   if (inputs.length > MAX_SOURCES) throw new InputError(`too many sources: ${inputs.length} (at most ${MAX_SOURCES})`);
   const skipped: ScanReport['skipped'] = [...(opts.failures ?? [])];
-  const sources: InventorySource[] = [];
+  // Each source is folded into the inventory as soon as it is parsed, and its parse dropped.
+  const builder = new InventoryBuilder();
   const nodeRoles = new Map<string, NodeInfo>();
   const all = [...inputs];
   for (const e of opts.endpoints ?? []) {
@@ -266,13 +267,13 @@ export function scan(inputs: readonly ScanInput[], opts: ScanOptions): ScanRepor
     try {
       const result = readObjects(f.data, opts.password === undefined ? {} : { password: opts.password });
       for (const w of result.warnings) skipped.push({ source: f.source, reason: w });
-      sources.push({ location, result });
+      builder.add({ location, result });
     } catch (e) {
       if (!(e instanceof InputError)) throw e;
       skipped.push({ source: f.source, reason: e.message });
     }
   }
-  const inv = buildInventory(sources);
+  const inv = builder.finish();
   const relations: ScanRelation[] = [];
   const findings = judge(inv, { ...opts, nodeRoles, relations });
   findings.sort((a, b) => SEVERITY_RANK[b.severity] - SEVERITY_RANK[a.severity] || a.id.localeCompare(b.id));

@@ -1,0 +1,207 @@
+// `anchorage scan --kubeconfig` on a real API server (test/cluster/harness.ts) holding 1k, 10k and 20k
+// kubernetes.io/tls Secrets plus large non-certificate Secrets, beside a plain paginated LIST of the same
+// Secrets (limit/continue, bodies read and dropped: the least any scanner must do) in the same run.
+// The scan is a whole process (`node src/cli/main.ts scan ... -o json > /dev/null`), timed with its peak RSS
+// by /usr/bin/time; the LIST runs in this process. BENCH_SCAN_TIERS=1000,10000 picks other sizes.
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { Agent, request } from 'node:https';
+import { join } from 'node:path';
+import { parse } from 'yaml';
+import { issueCertificate } from '../src/x509/build.ts';
+import { generateKey } from '../src/x509/keys.ts';
+import { type Cluster, startCluster } from '../test/cluster/harness.ts';
+import type { BenchResult } from './harness.ts';
+
+const root = join(import.meta.dirname, '..');
+const TIERS = (process.env.BENCH_SCAN_TIERS ?? '1000,10000,20000').split(',').map(Number);
+const NS = 'bench-scan';
+/** Distinct certificate+key pairs, cycled over the Secrets (each Secret is still fetched and parsed). */
+const DISTINCT = 1000;
+const LARGE = { count: 100, bytes: 256 * 1024 };
+
+interface Creds {
+  ca: string;
+  cert: string;
+  key: string;
+}
+
+export function credsOf(kubeconfig: string): Creds {
+  const kc = parse(readFileSync(kubeconfig, 'utf8')) as {
+    clusters: { cluster: Record<string, string> }[];
+    users: { user: Record<string, string> }[];
+  };
+  const b = (s: string | undefined): string => Buffer.from(s ?? '', 'base64').toString('utf8');
+  return {
+    ca: b(kc.clusters[0]?.cluster['certificate-authority-data']),
+    cert: b(kc.users[0]?.user['client-certificate-data']),
+    key: b(kc.users[0]?.user['client-key-data']),
+  };
+}
+
+export function call(
+  c: Cluster,
+  creds: Creds,
+  agent: Agent,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<{ status: number; bytes: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      `${c.apiUrl}${path}`,
+      { method, agent, ...creds, headers: body ? { 'content-type': 'application/json' } : {} },
+      (res) => {
+        let bytes = 0;
+        const keep: Buffer[] = [];
+        res.on('data', (d: Buffer) => {
+          bytes += d.length;
+          // Only the tail holds metadata.continue; keep at most the last 64 KiB.
+          keep.push(d);
+          while (keep.length > 1 && keep.reduce((n, x) => n + x.length, 0) - (keep[0]?.length ?? 0) > 65536) keep.shift();
+        });
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, bytes, body: Buffer.concat(keep).toString('utf8') }));
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    if (body) req.end(JSON.stringify(body));
+    else req.end();
+  });
+}
+
+export async function createSecrets(
+  c: Cluster,
+  creds: Creds,
+  agent: Agent,
+  from: number,
+  to: number,
+  pairs: { crt: string; key: string }[],
+) {
+  let next = from;
+  const worker = async (): Promise<void> => {
+    while (next < to) {
+      const i = next++;
+      const p = pairs[i % pairs.length] as { crt: string; key: string };
+      const r = await call(c, creds, agent, 'POST', `/api/v1/namespaces/${NS}/secrets`, {
+        apiVersion: 'v1',
+        kind: 'Secret',
+        type: 'kubernetes.io/tls',
+        metadata: { name: `tls-${i}` },
+        data: { 'tls.crt': Buffer.from(p.crt).toString('base64'), 'tls.key': Buffer.from(p.key).toString('base64') },
+      });
+      if (r.status !== 201) throw new Error(`create tls-${i}: HTTP ${r.status}`);
+    }
+  };
+  await Promise.all(Array.from({ length: 16 }, worker));
+}
+
+/** The raw paginated LIST of every Secret (the scan's field selector too), bodies read and dropped. */
+export async function rawList(c: Cluster, creds: Creds, agent: Agent): Promise<number> {
+  const t0 = process.hrtime.bigint();
+  let cont = '';
+  const sel = encodeURIComponent('type!=kubernetes.io/service-account-token,type!=helm.sh/release.v1');
+  do {
+    const r = await call(
+      c,
+      creds,
+      agent,
+      'GET',
+      `/api/v1/secrets?limit=500&fieldSelector=${sel}${cont ? `&continue=${encodeURIComponent(cont)}` : ''}`,
+    );
+    if (r.status !== 200) throw new Error(`list: HTTP ${r.status}`);
+    cont = /"continue":"([^"]*)"/.exec(r.body)?.[1] ?? '';
+  } while (cont);
+  return Number(process.hrtime.bigint() - t0) / 1e9;
+}
+
+function timedScan(c: Cluster): { seconds: number; cpu: number; rssMiB: number; certificates: number } {
+  const r = spawnSync(
+    '/usr/bin/time',
+    ['-f', 'BENCH %e %M %U %S', process.execPath, join(root, 'src', 'cli', 'main.ts'), 'scan', '--kubeconfig', c.admin, '-o', 'json'],
+    { encoding: 'utf8', maxBuffer: 1 << 30 },
+  );
+  const m = /BENCH ([\d.]+) (\d+) ([\d.]+) ([\d.]+)/.exec(r.stderr);
+  if (!m || (r.status !== 0 && r.status !== 1)) throw new Error(`scan failed (${r.status}): ${r.stderr.slice(0, 500)}`);
+  const report = JSON.parse(r.stdout) as { summary: { certificates: number } };
+  return {
+    seconds: Number(m[1]),
+    cpu: Number(m[3]) + Number(m[4]),
+    rssMiB: Number(m[2]) / 1024,
+    certificates: report.summary.certificates,
+  };
+}
+
+export async function run(): Promise<BenchResult[]> {
+  const c = await startCluster();
+  const agent = new Agent({ keepAlive: true, maxSockets: 16 });
+  try {
+    const creds = credsOf(c.admin);
+    const r = await call(c, creds, agent, 'POST', '/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: NS } });
+    if (r.status !== 201) throw new Error(`namespace: HTTP ${r.status}`);
+    const caKp = generateKey('ecdsa-p256');
+    const ca = issueCertificate({
+      profile: { subject: 'CN=bench CA', ca: true, keyUsage: ['keyCertSign'], validity: { days: 30 } },
+      publicKey: caKp.publicKey,
+      signingKey: caKp.privateKey,
+    });
+    const pairs = Array.from({ length: DISTINCT }, (_, i) => {
+      const kp = generateKey('ecdsa-p256');
+      const leaf = issueCertificate({
+        profile: {
+          subject: `CN=svc-${i}.${NS}.svc`,
+          sans: { dns: [`svc-${i}.${NS}.svc`] },
+          keyUsage: ['digitalSignature'],
+          extKeyUsage: ['serverAuth'],
+          validity: { days: 30 },
+        },
+        publicKey: kp.publicKey,
+        issuer: { cert: ca, key: caKp.privateKey },
+      });
+      return { crt: leaf.toPem() + ca.toPem(), key: kp.privateKey.export({ type: 'pkcs8', format: 'pem' }) as string };
+    });
+    // Large Secrets that hold no certificate: the LIST carries them, the scan drops them.
+    const blob = Buffer.alloc(LARGE.bytes, 'x').toString('base64');
+    for (let i = 0; i < LARGE.count; i++) {
+      const s = await call(c, creds, agent, 'POST', `/api/v1/namespaces/${NS}/secrets`, {
+        apiVersion: 'v1',
+        kind: 'Secret',
+        metadata: { name: `blob-${i}` },
+        data: { payload: blob },
+      });
+      if (s.status !== 201) throw new Error(`blob-${i}: HTTP ${s.status}`);
+    }
+    const out: BenchResult[] = [];
+    let have = 0;
+    for (const n of TIERS) {
+      await createSecrets(c, creds, agent, have, n, pairs);
+      have = n;
+      const list = await rawList(c, creds, agent);
+      const scan = timedScan(c);
+      const list2 = await rawList(c, creds, agent);
+      const listBest = Math.min(list, list2);
+      process.stderr.write(
+        `scan ${n}: ${scan.seconds.toFixed(2)} s (${scan.cpu.toFixed(2)} s CPU), ${scan.rssMiB.toFixed(0)} MiB peak RSS, ${scan.certificates} certificates; raw LIST ${list.toFixed(2)} s / ${list2.toFixed(2)} s\n`,
+      );
+      const name = `${n.toLocaleString('en-US')} TLS Secrets + ${LARGE.count} x ${LARGE.bytes / 1024} KiB opaque Secrets`;
+      out.push({
+        name: `scan --kubeconfig, ${name} (whole process)`,
+        unit: 's',
+        value: scan.seconds,
+        baseline: { name: 'paginated LIST of the same Secrets, bodies dropped (best of 2)', value: listBest },
+        lowerIsBetter: true,
+      });
+      out.push({
+        name: `scan --kubeconfig, ${name}: CPU time (user + system) of the scan process`,
+        unit: 's',
+        value: scan.cpu,
+        lowerIsBetter: true,
+      });
+      out.push({ name: `scan --kubeconfig, ${name}: peak RSS`, unit: 'MiB', value: scan.rssMiB, lowerIsBetter: true });
+    }
+    return out;
+  } finally {
+    agent.destroy();
+    await c.stop();
+  }
+}
