@@ -21,6 +21,7 @@ const fingerprint = (f: string): string =>
 const NS = 'scan-test';
 
 let c: Cluster;
+let clean: { code: number; report: ScanReport; stderr: string };
 let caCrt: string;
 let caKey: string;
 let webhookServer: ChildProcess | undefined;
@@ -45,6 +46,9 @@ beforeAll(async () => {
   c = await startCluster({
     apiserverArgs: ['--feature-gates=ClusterTrustBundle=true', '--runtime-config=certificates.k8s.io/v1beta1=true'],
   });
+  // Before anything is seeded: the cluster `pki init` made, through its API and its node tree together.
+  await waitFor('kube-root-ca.crt in default', () => c.kubectl(['-n', 'default', 'get', 'configmap', 'kube-root-ca.crt']).code === 0);
+  clean = scanJson(['--kubeconfig', c.admin, c.pkiDir]);
   caCrt = join(c.nodeRoot, 'etc/kubernetes/pki/ca.crt');
   caKey = join(c.nodeRoot, 'etc/kubernetes/pki/ca.key');
   const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'];
@@ -428,6 +432,18 @@ afterAll(async () => {
 });
 
 describe('anchorage scan --kubeconfig on a real API server', () => {
+  it('a clean cluster from pki init (its API, its API server endpoint and its node tree): no error-level finding', () => {
+    expect(clean.stderr).toBe('');
+    expect(clean.code).toBe(0);
+    expect(clean.report.findings.filter((f) => f.severity === 'error')).toEqual([]);
+    expect(clean.report.endpoints).toEqual([
+      expect.objectContaining({ for: 'apiserver', verified: true, clientCert: { accepted: true, reason: expect.any(String) } }),
+    ]);
+    // The cluster CA seen in the tree and published by the controller-manager is one certificate.
+    const ca = clean.report.certificates.find((x) => x.sha256 === fingerprint(caCrt));
+    expect(ca?.locations.map((l) => l.source)).toContain('default/ConfigMap/kube-root-ca.crt[ca.crt]');
+  });
+
   it('finds the seeded objects by namespace/Kind/name[key], across pages, and skips Helm releases', () => {
     const { report, stderr } = scanJson(['--kubeconfig', c.admin, '--page-size', '2']);
     expect(stderr).toBe('');

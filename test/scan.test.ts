@@ -339,6 +339,16 @@ describe('anchorage scan on a pki init node tree', () => {
     expect(t.stdout).toMatch(/why: +the private key of CA CN=kubernetes is on worker node worker-1/);
     expect(cli(['scan', clean]).code).toBe(0);
     expect(cli(['scan', clean, '--fail-on', 'notice']).code).toBe(1);
+    const sarif = JSON.parse(cli(['scan', broken, '-o', 'sarif']).stdout);
+    const onWorker = sarif.runs[0].results.find((r: { ruleId: string }) => r.ruleId === 'scan.key.ca-key-on-worker');
+    expect(onWorker.level).toBe('error');
+    expect(onWorker.locations[0].physicalLocation.artifactLocation.uri).toBe(`file://${n('worker-1', 'etc/kubernetes/pki/ca.key')}`);
+    const html = cli(['scan', broken, '-o', 'html']).stdout;
+    const json = scanJson(broken).report;
+    // One box per certificate, one arrow per verified issuer edge.
+    expect(html.match(/<rect /g)).toHaveLength(json.certificates.length);
+    expect(html.match(/<line /g)).toHaveLength(json.certificates.reduce((k, x) => k + x.issuedBy.length, 0));
+    expect(html).not.toMatch(/<script|\s(src|href)=/i);
     const y = cli(['scan', clean, '-o', 'yaml']);
     expect((parseYaml(y.stdout) as ScanReport).schema).toBe('anchorage.scan/v1');
     for (const bad of [
