@@ -12,7 +12,7 @@ export const LAYERS: { folders: string[]; peers: boolean }[] = [
   { folders: ['x509'], peers: false }, // the X.509 toolkit
   { folders: ['trust', 'k8s'], peers: false }, // path validation; Kubernetes domain knowledge
   { folders: ['pki', 'lint', 'inventory'], peers: false }, // cluster PKI; lint catalog; reading inputs
-  { folders: ['nodes', 'bundles', 'webhook', 'monitor', 'ca', 'store', 'server', 'scan'], peers: true }, // the live parts; scan: inventory + lint + trust
+  { folders: ['nodes', 'bundles', 'webhook', 'monitor', 'ca', 'store', 'server', 'scan', 'kube'], peers: true }, // the live parts; scan: inventory + lint + trust; kube: the controller runtime they share
   { folders: ['cli', 'tui'], peers: false }, // user interfaces
 ];
 

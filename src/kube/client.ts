@@ -1,0 +1,330 @@
+// The controller runtime's API client: plain HTTPS (keep-alive, one connection pool) over what the kubeconfig or
+// the in-cluster service account gives (@kubernetes/client-node's KubeConfig reads both), with a client-side
+// QPS/burst limit, JSON in and out, server-side apply, and watch streams read line by line. Written against the
+// API's wire semantics (410 Gone, bookmarks, resourceVersion) that the informer relies on.
+import { Agent, request } from 'node:https';
+import type { KubeConfig } from '@kubernetes/client-node';
+
+export interface ClientOptions {
+  /** Requests per second allowed on average (default 100); 0 turns the limit off. */
+  qps?: number;
+  /** Requests allowed at once above the average (default 200). */
+  burst?: number;
+  /** Most sockets to the API server (default 32). */
+  maxSockets?: number;
+  /** Per-request timeout in ms for non-watch requests (default 30 s). */
+  timeoutMs?: number;
+  /** The user agent (default anchorage). */
+  userAgent?: string;
+}
+
+/** An error the API server returned (its Status object's message), with the HTTP code. */
+export class ApiError extends Error {
+  readonly code: number;
+  readonly reason?: string;
+  constructor(code: number, message: string, reason?: string) {
+    super(message);
+    this.code = code;
+    this.reason = reason;
+  }
+}
+
+export interface KubeObject {
+  apiVersion?: string;
+  kind?: string;
+  metadata: {
+    name: string;
+    namespace?: string;
+    uid?: string;
+    resourceVersion?: string;
+    generation?: number;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+    ownerReferences?: { apiVersion: string; kind: string; name: string; uid: string; controller?: boolean }[];
+    deletionTimestamp?: string;
+    creationTimestamp?: string;
+    [k: string]: unknown;
+  };
+  [k: string]: unknown;
+}
+
+export interface WatchEvent<T> {
+  type: 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR';
+  object: T;
+}
+
+export interface ListResult<T> {
+  items: T[];
+  resourceVersion: string;
+}
+
+/** Token bucket: `take()` resolves when a request may go. */
+class RateLimiter {
+  private tokens: number;
+  private last = performance.now();
+  private chain: Promise<void> = Promise.resolve();
+  private readonly qps: number;
+  private readonly burst: number;
+  constructor(qps: number, burst: number) {
+    this.qps = qps;
+    this.burst = burst;
+    this.tokens = burst;
+  }
+  take(): Promise<void> {
+    if (this.qps <= 0) return Promise.resolve();
+    const next = this.chain.then(async () => {
+      const now = performance.now();
+      this.tokens = Math.min(this.burst, this.tokens + ((now - this.last) / 1000) * this.qps);
+      this.last = now;
+      if (this.tokens < 1) {
+        const wait = ((1 - this.tokens) / this.qps) * 1000;
+        await new Promise((r) => setTimeout(r, wait));
+        this.tokens = 1;
+        this.last = performance.now();
+      }
+      this.tokens -= 1;
+    });
+    this.chain = next;
+    return next;
+  }
+}
+
+export class KubeClient {
+  readonly server: string;
+  private readonly agent: Agent;
+  private readonly limiter: RateLimiter;
+  private readonly timeoutMs: number;
+  private readonly userAgent: string;
+  private tls: { ca?: unknown; cert?: unknown; key?: unknown; headers: Record<string, string>; rejectUnauthorized?: boolean } = {
+    headers: {},
+  };
+  private tlsLoadedAt = 0;
+  private readonly kc: KubeConfig;
+
+  constructor(kc: KubeConfig, o: ClientOptions = {}) {
+    this.kc = kc;
+    const cluster = kc.getCurrentCluster();
+    if (!cluster) throw new Error('kubeconfig: no current cluster');
+    this.server = cluster.server.replace(/\/+$/, '');
+    this.agent = new Agent({ keepAlive: true, maxSockets: o.maxSockets ?? 32 });
+    this.limiter = new RateLimiter(o.qps ?? 100, o.burst ?? 200);
+    this.timeoutMs = o.timeoutMs ?? 30_000;
+    this.userAgent = o.userAgent ?? 'anchorage';
+  }
+
+  /** TLS material and headers from the kubeconfig, re-read every minute (in-cluster tokens rotate). */
+  private async auth(): Promise<typeof this.tls> {
+    if (performance.now() - this.tlsLoadedAt < 60_000) return this.tls;
+    const opts: { ca?: unknown; cert?: unknown; key?: unknown; headers?: Record<string, string>; rejectUnauthorized?: boolean } = {};
+    await this.kc.applyToHTTPSOptions(opts as never);
+    this.tls = { ca: opts.ca, cert: opts.cert, key: opts.key, headers: opts.headers ?? {}, rejectUnauthorized: opts.rejectUnauthorized };
+    this.tlsLoadedAt = performance.now();
+    return this.tls;
+  }
+
+  /** Send one request; resolves with the response's status and parsed JSON body (undefined when empty). */
+  async request<T = unknown>(
+    method: string,
+    path: string,
+    body?: unknown,
+    contentType = 'application/json',
+  ): Promise<{ status: number; body: T }> {
+    await this.limiter.take();
+    const tls = await this.auth();
+    const payload = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
+    return new Promise((resolve, reject) => {
+      const req = request(
+        `${this.server}${path}`,
+        {
+          method,
+          agent: this.agent,
+          ca: tls.ca as string,
+          cert: tls.cert as string,
+          key: tls.key as string,
+          rejectUnauthorized: tls.rejectUnauthorized,
+          timeout: this.timeoutMs,
+          headers: {
+            ...tls.headers,
+            accept: 'application/json',
+            'user-agent': this.userAgent,
+            ...(payload === undefined ? {} : { 'content-type': contentType, 'content-length': Buffer.byteLength(payload) }),
+          },
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (d: Buffer) => chunks.push(d));
+          res.on('error', reject);
+          res.on('end', () => {
+            const text = Buffer.concat(chunks).toString('utf8');
+            let parsed: unknown;
+            try {
+              parsed = text ? JSON.parse(text) : undefined;
+            } catch {
+              parsed = text;
+            }
+            const status = res.statusCode ?? 0;
+            if (status >= 400) {
+              const s = parsed as { message?: string; reason?: string } | undefined;
+              reject(new ApiError(status, `${method} ${path}: ${status} ${s?.message ?? text.slice(0, 200)}`, s?.reason));
+            } else resolve({ status, body: parsed as T });
+          });
+        },
+      );
+      req.on('timeout', () => req.destroy(new Error(`${method} ${path}: timed out after ${this.timeoutMs} ms`)));
+      req.on('error', reject);
+      if (payload !== undefined) req.write(payload);
+      req.end();
+    });
+  }
+
+  async get<T>(path: string): Promise<T | undefined> {
+    try {
+      return (await this.request<T>('GET', path)).body;
+    } catch (e) {
+      if (e instanceof ApiError && e.code === 404) return undefined;
+      throw e;
+    }
+  }
+
+  /** Every item of a collection, page by page. */
+  async list<T>(path: string, query: Record<string, string> = {}, pageSize = 500): Promise<ListResult<T>> {
+    const items: T[] = [];
+    let cont = '';
+    let rv = '';
+    do {
+      const q = new URLSearchParams({ ...query, limit: String(pageSize), ...(cont ? { continue: cont } : {}) });
+      const r = (await this.request<{ items: T[]; metadata: { resourceVersion: string; continue?: string } }>('GET', `${path}?${q}`)).body;
+      items.push(...r.items);
+      cont = r.metadata.continue ?? '';
+      rv = r.metadata.resourceVersion;
+    } while (cont);
+    return { items, resourceVersion: rv };
+  }
+
+  /** Server-side apply of `obj` at `path` (the object's own URL) as `fieldManager`, taking over conflicting fields. */
+  async apply<T>(path: string, obj: unknown, fieldManager: string, subresource = ''): Promise<T> {
+    const q = new URLSearchParams({ fieldManager, force: 'true' });
+    return (await this.request<T>('PATCH', `${path}${subresource ? `/${subresource}` : ''}?${q}`, obj, 'application/apply-patch+yaml'))
+      .body;
+  }
+
+  async mergePatch<T>(path: string, patch: unknown): Promise<T> {
+    return (await this.request<T>('PATCH', path, patch, 'application/merge-patch+json')).body;
+  }
+
+  /** Delete; true when it was there. */
+  async delete(path: string, precondition?: { uid?: string; resourceVersion?: string }): Promise<boolean> {
+    try {
+      await this.request(
+        'DELETE',
+        path,
+        precondition ? { kind: 'DeleteOptions', apiVersion: 'v1', preconditions: precondition } : undefined,
+      );
+      return true;
+    } catch (e) {
+      if (e instanceof ApiError && e.code === 404) return false;
+      throw e;
+    }
+  }
+
+  /**
+   * Open a watch; calls `onEvent` for each event and resolves when the server ends the stream (timeout), or
+   * rejects on a transport error or an HTTP error (ApiError, 410 when the resourceVersion is too old).
+   */
+  async watch<T>(path: string, query: Record<string, string>, onEvent: (e: WatchEvent<T>) => void, signal: AbortSignal): Promise<void> {
+    await this.limiter.take();
+    const tls = await this.auth();
+    const q = new URLSearchParams({ ...query, watch: 'true' });
+    return new Promise((resolve, reject) => {
+      const req = request(
+        `${this.server}${path}?${q}`,
+        {
+          method: 'GET',
+          agent: this.agent,
+          signal,
+          ca: tls.ca as string,
+          cert: tls.cert as string,
+          key: tls.key as string,
+          rejectUnauthorized: tls.rejectUnauthorized,
+          headers: { ...tls.headers, accept: 'application/json', 'user-agent': this.userAgent },
+        },
+        (res) => {
+          const status = res.statusCode ?? 0;
+          if (status >= 400) {
+            const chunks: Buffer[] = [];
+            res.on('data', (d: Buffer) => chunks.push(d));
+            res.on('end', () => {
+              const text = Buffer.concat(chunks).toString('utf8');
+              let m = text.slice(0, 200);
+              try {
+                m = (JSON.parse(text) as { message?: string }).message ?? m;
+              } catch {}
+              reject(new ApiError(status, `watch ${path}: ${status} ${m}`));
+            });
+            return;
+          }
+          let buf = '';
+          res.setEncoding('utf8');
+          res.on('data', (d: string) => {
+            buf += d;
+            for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
+              const line = buf.slice(0, nl);
+              buf = buf.slice(nl + 1);
+              if (!line.trim()) continue;
+              try {
+                onEvent(JSON.parse(line) as WatchEvent<T>);
+              } catch (e) {
+                req.destroy(e as Error);
+                return;
+              }
+            }
+          });
+          res.on('end', () => resolve());
+          res.on('error', reject);
+          res.on('aborted', () => reject(new Error(`watch ${path}: aborted`)));
+        },
+      );
+      req.on('error', (e) => (signal.aborted ? resolve() : reject(e)));
+      req.end();
+    });
+  }
+
+  close(): void {
+    this.agent.destroy();
+  }
+}
+
+/** The REST path of a resource: `/api/v1` for the core group, `/apis/<group>/<version>` otherwise. */
+export interface ResourceType {
+  group: string;
+  version: string;
+  /** Plural resource name. */
+  resource: string;
+  kind: string;
+  namespaced: boolean;
+}
+
+export function resourcePath(t: ResourceType, namespace?: string, name?: string): string {
+  const base = t.group === '' ? `/api/${t.version}` : `/apis/${t.group}/${t.version}`;
+  const ns = t.namespaced && namespace ? `/namespaces/${encodeURIComponent(namespace)}` : '';
+  return `${base}${ns}/${t.resource}${name ? `/${encodeURIComponent(name)}` : ''}`;
+}
+
+export function apiVersionOf(t: ResourceType): string {
+  return t.group === '' ? t.version : `${t.group}/${t.version}`;
+}
+
+export const CORE = {
+  namespaces: { group: '', version: 'v1', resource: 'namespaces', kind: 'Namespace', namespaced: false },
+  configMaps: { group: '', version: 'v1', resource: 'configmaps', kind: 'ConfigMap', namespaced: true },
+  secrets: { group: '', version: 'v1', resource: 'secrets', kind: 'Secret', namespaced: true },
+  events: { group: '', version: 'v1', resource: 'events', kind: 'Event', namespaced: true },
+  leases: { group: 'coordination.k8s.io', version: 'v1', resource: 'leases', kind: 'Lease', namespaced: true },
+  clusterTrustBundles: {
+    group: 'certificates.k8s.io',
+    version: 'v1beta1',
+    resource: 'clustertrustbundles',
+    kind: 'ClusterTrustBundle',
+    namespaced: false,
+  },
+} satisfies Record<string, ResourceType>;

@@ -1,0 +1,203 @@
+// A list+watch cache of one resource: list (paged), then watch from the list's resourceVersion with bookmarks
+// (so a quiet stream still moves its resourceVersion forward), re-opening the watch when the server ends it.
+// When the server says the resourceVersion is gone (HTTP 410, or an ERROR event with code 410) it lists again
+// and reports what changed meanwhile, deletes included, so no event is lost across the gap.
+import { ApiError, type KubeClient, type KubeObject, type ResourceType, resourcePath, type WatchEvent } from './client.ts';
+import type { Logger } from './log.ts';
+
+export type InformerEvent = 'add' | 'update' | 'delete';
+
+export interface InformerOptions<T extends KubeObject> {
+  /** Only objects of this namespace (default: all). */
+  namespace?: string;
+  labelSelector?: string;
+  fieldSelector?: string;
+  /** Applied to every object before it is cached (drop what the handlers never read: less memory). */
+  transform?: (o: T) => T;
+  /** Seconds the server keeps one watch open (default 300). */
+  watchTimeoutSeconds?: number;
+  log?: Logger;
+}
+
+export function objectKey(o: KubeObject): string {
+  return o.metadata.namespace ? `${o.metadata.namespace}/${o.metadata.name}` : o.metadata.name;
+}
+
+export class Informer<T extends KubeObject> {
+  private readonly cache = new Map<string, T>();
+  private readonly handlers: ((ev: InformerEvent, obj: T, old?: T) => void)[] = [];
+  private rv = '';
+  private abort = new AbortController();
+  private syncedResolve!: () => void;
+  /** Resolves when the first list is in the cache. */
+  readonly synced: Promise<void> = new Promise((r) => {
+    this.syncedResolve = r;
+  });
+  private running?: Promise<void>;
+  /** How many times the informer listed (the first list and every relist after a 410). */
+  lists = 0;
+  /** Bookmarks seen. */
+  bookmarks = 0;
+  hasSynced = false;
+
+  private readonly client: KubeClient;
+  readonly type: ResourceType;
+  private readonly o: InformerOptions<T>;
+
+  constructor(client: KubeClient, type: ResourceType, o: InformerOptions<T> = {}) {
+    this.client = client;
+    this.type = type;
+    this.o = o;
+  }
+
+  on(handler: (ev: InformerEvent, obj: T, old?: T) => void): this {
+    this.handlers.push(handler);
+    return this;
+  }
+
+  get(key: string): T | undefined {
+    return this.cache.get(key);
+  }
+
+  list(): T[] {
+    return [...this.cache.values()];
+  }
+
+  get size(): number {
+    return this.cache.size;
+  }
+
+  get resourceVersion(): string {
+    return this.rv;
+  }
+
+  start(): this {
+    this.running ??= this.loop();
+    return this;
+  }
+
+  async stop(): Promise<void> {
+    this.abort.abort();
+    await this.running?.catch(() => undefined);
+  }
+
+  private emit(ev: InformerEvent, obj: T, old?: T): void {
+    for (const h of this.handlers) {
+      try {
+        h(ev, obj, old);
+      } catch (e) {
+        this.o.log?.error({ err: (e as Error).message, resource: this.type.resource }, 'informer handler failed');
+      }
+    }
+  }
+
+  private query(): Record<string, string> {
+    const q: Record<string, string> = {};
+    if (this.o.labelSelector) q.labelSelector = this.o.labelSelector;
+    if (this.o.fieldSelector) q.fieldSelector = this.o.fieldSelector;
+    return q;
+  }
+
+  private path(): string {
+    return resourcePath(this.type, this.o.namespace);
+  }
+
+  /** List everything and reconcile the cache with it: adds, updates, and deletes for what vanished. */
+  private async relist(): Promise<void> {
+    const r = await this.client.list<T>(this.path(), this.query());
+    this.lists++;
+    const seen = new Set<string>();
+    for (const raw of r.items) {
+      const obj = this.o.transform ? this.o.transform(raw) : raw;
+      const key = objectKey(obj);
+      seen.add(key);
+      const old = this.cache.get(key);
+      this.cache.set(key, obj);
+      if (!old) this.emit('add', obj);
+      else if (old.metadata.resourceVersion !== obj.metadata.resourceVersion) this.emit('update', obj, old);
+    }
+    for (const [key, old] of this.cache)
+      if (!seen.has(key)) {
+        this.cache.delete(key);
+        this.emit('delete', old);
+      }
+    this.rv = r.resourceVersion;
+    if (!this.hasSynced) {
+      this.hasSynced = true;
+      this.syncedResolve();
+    }
+  }
+
+  private apply(e: WatchEvent<T>): void {
+    if (e.type === 'BOOKMARK') {
+      this.bookmarks++;
+      this.rv = e.object.metadata.resourceVersion ?? this.rv;
+      return;
+    }
+    if (e.type === 'ERROR') {
+      const s = e.object as unknown as { code?: number; message?: string };
+      throw new ApiError(s.code ?? 500, `watch ${this.type.resource}: ${s.message ?? 'error event'}`);
+    }
+    const obj = this.o.transform ? this.o.transform(e.object) : e.object;
+    const key = objectKey(obj);
+    this.rv = obj.metadata.resourceVersion ?? this.rv;
+    if (e.type === 'DELETED') {
+      this.cache.delete(key);
+      this.emit('delete', obj);
+      return;
+    }
+    const old = this.cache.get(key);
+    this.cache.set(key, obj);
+    this.emit(old ? 'update' : 'add', obj, old);
+  }
+
+  private async loop(): Promise<void> {
+    const signal = this.abort.signal;
+    let backoff = 200;
+    let needList = true;
+    while (!signal.aborted) {
+      try {
+        if (needList) {
+          await this.relist();
+          needList = false;
+        }
+        const timeout = this.o.watchTimeoutSeconds ?? 300;
+        await this.client.watch<T>(
+          this.path(),
+          {
+            ...this.query(),
+            resourceVersion: this.rv,
+            allowWatchBookmarks: 'true',
+            timeoutSeconds: String(timeout),
+          },
+          (e) => this.apply(e),
+          signal,
+        );
+        backoff = 200;
+      } catch (e) {
+        if (signal.aborted) break;
+        if (e instanceof ApiError && e.code === 410) {
+          this.o.log?.info({ resource: this.type.resource }, 'watch expired (410 Gone): listing again');
+          needList = true;
+          continue;
+        }
+        this.o.log?.warn({ resource: this.type.resource, err: (e as Error).message }, 'watch failed: retrying');
+        await sleep(backoff, signal);
+        backoff = Math.min(backoff * 2, 5_000);
+      }
+    }
+  }
+}
+
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const t = setTimeout(done, ms);
+    function done(): void {
+      clearTimeout(t);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}

@@ -1,0 +1,261 @@
+// The controller runtime against a real kube-apiserver (test/cluster/harness.ts): the informer keeps its cache
+// right across watch expiry (410 Gone after an etcd compaction) and sees bookmarks; the work queue de-duplicates
+// and backs off; two leader-election candidates elect one leader and fail over.
+import { readFileSync } from 'node:fs';
+import { connect, createServer, type Server, type Socket } from 'node:net';
+import { KubeConfig } from '@kubernetes/client-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Cluster, startCluster, tlsGet, waitFor } from '../../test/cluster/harness.ts';
+import { K8S_BUILD_TIMEOUT_MS } from '../../test/support/k8s.ts';
+import { CORE, KubeClient, type KubeObject } from './client.ts';
+import { Informer } from './informer.ts';
+import { LeaderElector } from './leader.ts';
+import { WorkQueue } from './queue.ts';
+import { newRegistry, startHealthServer } from './server.ts';
+
+let cluster: Cluster;
+let client: KubeClient;
+
+/** A loopback TCP relay to the API server that the test can cut (every connection dropped, new ones refused). */
+interface Relay {
+  port: number;
+  cut(): void;
+  mend(): void;
+  close(): Promise<void>;
+}
+async function relay(target: number): Promise<Relay> {
+  const sockets = new Set<Socket>();
+  let open = true;
+  const server: Server = createServer((s) => {
+    if (!open) return s.destroy();
+    const up = connect(target, '127.0.0.1');
+    sockets.add(s).add(up);
+    s.pipe(up).pipe(s);
+    const end = (): void => {
+      s.destroy();
+      up.destroy();
+      sockets.delete(s);
+      sockets.delete(up);
+    };
+    s.on('error', end).on('close', end);
+    up.on('error', end).on('close', end);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  return {
+    port: (server.address() as { port: number }).port,
+    cut() {
+      open = false;
+      for (const s of sockets) s.destroy();
+    },
+    mend() {
+      open = true;
+    },
+    close: () => new Promise<void>((r) => server.close(() => r())),
+  };
+}
+
+function clientAt(server: string): KubeClient {
+  const kc = new KubeConfig();
+  kc.loadFromFile(cluster.admin);
+  const c = kc.getCurrentCluster();
+  if (!c) throw new Error('no cluster');
+  kc.clusters = kc.clusters.map((x) => (x.name === c.name ? { ...x, server } : x));
+  return new KubeClient(kc, { qps: 0 });
+}
+
+/** etcd's current revision and a compaction to it, through etcd's JSON gateway with the harness's client certificate. */
+async function compactEtcd(): Promise<void> {
+  const e = cluster.etcd;
+  const tls = { ca: readFileSync(e.ca, 'utf8'), cert: readFileSync(e.cert, 'utf8'), key: readFileSync(e.key, 'utf8') };
+  const r = await tlsGet(`${e.url}/v3/kv/range`, {
+    ...tls,
+    method: 'POST',
+    body: JSON.stringify({ key: Buffer.from('/').toString('base64') }),
+  });
+  const rev = (JSON.parse(r.body) as { header: { revision: string } }).header.revision;
+  const c = await tlsGet(`${e.url}/v3/kv/compaction`, { ...tls, method: 'POST', body: JSON.stringify({ revision: rev, physical: true }) });
+  if (c.status !== 200) throw new Error(`compaction: ${c.status} ${c.body}`);
+}
+
+beforeAll(async () => {
+  // ConfigMaps without the watch cache: their watches go to etcd, where a compaction makes an old resourceVersion 410.
+  cluster = await startCluster({ apiserverArgs: ['--watch-cache-sizes=configmaps#0'] });
+  client = clientAt(cluster.apiUrl);
+}, K8S_BUILD_TIMEOUT_MS);
+
+afterAll(async () => {
+  client?.close();
+  await cluster?.stop();
+});
+
+describe('informer', () => {
+  it('keeps its cache right across a cut connection and a 410 Gone relist, deletes included', async () => {
+    const ns = 'informer-test';
+    expect(cluster.kubectl(['create', 'namespace', ns]).code).toBe(0);
+    for (const n of ['a', 'b', 'c']) expect(cluster.kubectl(['create', 'configmap', n, '-n', ns, `--from-literal=v=${n}`]).code).toBe(0);
+    const r = await relay(cluster.apiPort);
+    const c = clientAt(`https://127.0.0.1:${r.port}`);
+    const events: string[] = [];
+    const inf = new Informer<KubeObject & { data?: Record<string, string> }>(c, CORE.configMaps, {
+      namespace: ns,
+      fieldSelector: 'metadata.name!=kube-root-ca.crt',
+    }).on((ev, o) => events.push(`${ev} ${o.metadata.name}`));
+    inf.start();
+    await inf.synced;
+    expect(
+      inf
+        .list()
+        .map((o) => o.metadata.name)
+        .sort(),
+    ).toEqual(['a', 'b', 'c']);
+    expect(inf.lists).toBe(1);
+    // Seen live through the watch.
+    expect(cluster.kubectl(['create', 'configmap', 'd', '-n', ns]).code).toBe(0);
+    await waitFor('d in the cache', () => inf.get(`${ns}/d`) !== undefined, 30_000, 50);
+    // Cut the informer off, change things it cannot see, compact etcd past its resourceVersion, let it back.
+    r.cut();
+    expect(cluster.kubectl(['delete', 'configmap', 'a', '-n', ns]).code).toBe(0);
+    expect(cluster.kubectl(['create', 'configmap', 'e', '-n', ns]).code).toBe(0);
+    expect(cluster.kubectl(['patch', 'configmap', 'b', '-n', ns, '-p', '{"data":{"v":"B"}}']).code).toBe(0);
+    await compactEtcd();
+    r.mend();
+    await waitFor(
+      'the cache after the relist',
+      () =>
+        inf
+          .list()
+          .map((o) => o.metadata.name)
+          .sort()
+          .join() === 'b,c,d,e' && inf.get(`${ns}/b`)?.data?.v === 'B',
+      60_000,
+      100,
+    );
+    expect(inf.lists).toBeGreaterThanOrEqual(2);
+    expect(events).toContain('delete a');
+    expect(events).toContain('add e');
+    expect(events).toContain('update b');
+    await inf.stop();
+    c.close();
+    await r.close();
+  }, 120_000);
+});
+
+describe('work queue', () => {
+  it('queues a key once however often it is added, and again when added while being processed', async () => {
+    const q = new WorkQueue();
+    for (let i = 0; i < 5; i++) q.add('x');
+    q.add('y');
+    expect(q.length).toBe(2);
+    const seen: string[] = [];
+    let release!: () => void;
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
+    const run = q.run(2, async (k) => {
+      seen.push(k);
+      if (k === 'x' && seen.filter((s) => s === 'x').length === 1) {
+        q.add('x'); // while processing: queued again after done, not handed to the second worker
+        q.add('x');
+        await gate;
+      }
+    });
+    await waitFor('y processed', () => seen.includes('y'), 5_000, 5);
+    expect(seen.filter((s) => s === 'x')).toHaveLength(1);
+    release();
+    await waitFor('x again', () => seen.filter((s) => s === 'x').length === 2, 5_000, 5);
+    q.shutdown();
+    await run;
+    expect(seen.filter((s) => s === 'x')).toHaveLength(2);
+  });
+
+  it('backs off a failing key exponentially and resets on success', async () => {
+    const q = new WorkQueue({ baseDelayMs: 10, maxDelayMs: 40 });
+    let calls = 0;
+    const delays: number[] = [];
+    q.add('k');
+    const run = q.run(
+      1,
+      async () => {
+        calls++;
+        if (calls <= 4) throw new Error('boom');
+      },
+      (_k, _e, d) => delays.push(d),
+    );
+    await waitFor('success after 4 failures', () => calls === 5, 5_000, 5);
+    q.shutdown();
+    await run;
+    expect(delays).toEqual([10, 20, 40, 40]);
+    expect(q.failuresOf('k')).toBe(0);
+  });
+});
+
+describe('leader election', () => {
+  it('elects one of two candidates and fails over when the leader stops, gracefully or not', async () => {
+    const mk = (id: string): { e: LeaderElector; leading: () => boolean } => {
+      let leading = false;
+      const e = new LeaderElector(client, {
+        namespace: 'kube-system',
+        name: 'anchorage-test-leader',
+        identity: id,
+        leaseDurationSeconds: 3,
+        renewDeadlineSeconds: 2,
+        retryPeriodSeconds: 0.3,
+        onStartedLeading: () => {
+          leading = true;
+        },
+        onStoppedLeading: () => {
+          leading = false;
+        },
+      });
+      return { e, leading: () => leading };
+    };
+    const a = mk('a');
+    const b = mk('b');
+    a.e.start();
+    b.e.start();
+    await waitFor('a leader', () => a.leading() || b.leading(), 30_000, 50);
+    // Several renew periods later there is still exactly one.
+    for (let i = 0; i < 10; i++) {
+      expect(Number(a.leading()) + Number(b.leading())).toBe(1);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    const [first, second] = a.leading() ? [a, b] : [b, a];
+    const holder = (): string =>
+      cluster.kubectl(['get', 'lease', '-n', 'kube-system', 'anchorage-test-leader', '-o', 'jsonpath={.spec.holderIdentity}']).stdout;
+    expect(holder()).toBe(first === a ? 'a' : 'b');
+    await first.e.stop(); // graceful: releases the Lease
+    expect(first.leading()).toBe(false);
+    await waitFor('failover', () => second.leading(), 30_000, 50);
+    expect(holder()).toBe(second === a ? 'a' : 'b');
+    // A third candidate waits while the second renews, and takes over once the second stops renewing without release.
+    const c = mk('c');
+    c.e.start();
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(c.leading()).toBe(false);
+    // Crash-like stop: abort the loop without the release (what a killed process leaves).
+    (second.e as unknown as { abort: AbortController }).abort.abort();
+    await waitFor('takeover after the lease expired', () => c.leading(), 30_000, 50);
+    expect(holder()).toBe('c');
+    await c.e.stop();
+  }, 120_000);
+});
+
+describe('health server', () => {
+  it('serves /healthz, /readyz with the failing check named, and /metrics', async () => {
+    let ready = false;
+    const reg = newRegistry();
+    const s = await startHealthServer({ port: 0, registry: reg, ready: { informers: () => ready } });
+    const get = async (p: string): Promise<{ status: number; body: string }> => {
+      const r = await fetch(`http://127.0.0.1:${s.port}${p}`);
+      return { status: r.status, body: await r.text() };
+    };
+    expect(await get('/healthz')).toEqual({ status: 200, body: 'ok' });
+    expect(await get('/readyz')).toEqual({ status: 503, body: 'not ready: informers' });
+    ready = true;
+    expect((await get('/readyz')).status).toBe(200);
+    const m = await get('/metrics');
+    expect(m.status).toBe(200);
+    expect(m.body).toContain('anchorage_process_cpu_seconds_total');
+    await s.close();
+  });
+});
