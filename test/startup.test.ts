@@ -24,7 +24,8 @@ describe('lazy command loading', () => {
   it('help lists every command; --version prints the version; each command runs on its own', () => {
     const help = cli('--help');
     expect(help.status).toBe(0);
-    for (const c of ['inspect', 'cert', 'verify', 'lint', 'pki', 'ca', 'demo']) expect(help.stdout).toMatch(new RegExp(`^  ${c}\\b`, 'm'));
+    for (const c of ['inspect', 'cert', 'verify', 'lint', 'pki', 'ca', 'bundle', 'controller', 'demo'])
+      expect(help.stdout).toMatch(new RegExp(`^  ${c}\b`, 'm'));
     const v = cli('--version');
     const { version } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string };
     expect([v.status, v.stdout]).toEqual([0, `${version}\n`]);

@@ -28,6 +28,8 @@ const COMMANDS: readonly { name: string; load: () => Promise<CommandModule> }[] 
   { name: 'pki', load: () => import('./commands/pki-keys.ts') },
   { name: 'scan', load: () => import('./commands/scan.ts') },
   { name: 'ca', load: () => import('./commands/ca.ts') },
+  { name: 'bundle', load: () => import('./commands/bundle.ts') },
+  { name: 'controller', load: () => import('./commands/controller.ts') },
   { name: 'demo', load: () => import('./commands/demo.ts') },
 ];
 

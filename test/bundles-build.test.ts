@@ -1,0 +1,252 @@
+// `anchorage bundle build`, the controller's offline twin: sources from manifests, filters, private keys
+// refused, deterministic output, formats opened by openssl and keytool, tenant rules.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseAllDocuments } from 'yaml';
+import { anchorage } from './cluster/harness.ts';
+import { openssl, opensslCa, opensslIssue } from './support/openssl.ts';
+
+let dir: string;
+const pem = (n: string): string => readFileSync(join(dir, `${n}.crt`), 'utf8');
+/** SHA-256 fingerprints as openssl prints them, lower-case hex without colons. */
+const fp = (certPem: string): string =>
+  execFileSync('openssl', ['x509', '-noout', '-fingerprint', '-sha256'], { input: certPem })
+    .toString()
+    .split('=')[1]
+    ?.trim()
+    .replace(/:/g, '')
+    .toLowerCase() ?? '';
+/** Every certificate of a PEM bundle, as openssl reads them. */
+const fps = (bundle: string): string[] =>
+  bundle
+    .split(/(?=-----BEGIN CERTIFICATE-----)/)
+    .filter((b) => b.includes('BEGIN'))
+    .map(fp);
+
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'bundles-build-'));
+  opensslCa(dir, 'root-a', '/CN=Root A', 30);
+  opensslCa(dir, 'root-b', '/CN=Root B', 30);
+  opensslIssue(dir, 'root-a', 'leaf', '/CN=leaf.example', 'basicConstraints=CA:FALSE', 30);
+  // An expired CA, self-signed by `openssl ca` with explicit dates.
+  writeFileSync(join(dir, 'index.txt'), '');
+  writeFileSync(
+    join(dir, 'ca.cnf'),
+    '[ca]\ndefault_ca = d\n[d]\ndatabase = index.txt\nnew_certs_dir = .\nserial = serial\ndefault_md = sha256\npolicy = p\nx509_extensions = e\n[p]\ncommonName = supplied\n[e]\nbasicConstraints = critical,CA:TRUE\nkeyUsage = critical,keyCertSign\n',
+  );
+  openssl(
+    dir,
+    'req',
+    '-new',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:P-256',
+    '-nodes',
+    '-keyout',
+    'old.key',
+    '-out',
+    'old.csr',
+    '-subj',
+    '/CN=Old Root',
+  );
+  openssl(
+    dir,
+    'ca',
+    '-batch',
+    '-config',
+    'ca.cnf',
+    '-selfsign',
+    '-keyfile',
+    'old.key',
+    '-in',
+    'old.csr',
+    '-out',
+    'old.crt',
+    '-startdate',
+    '20200101000000Z',
+    '-enddate',
+    '20210101000000Z',
+    '-rand_serial',
+    '-notext',
+  );
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const indent = (s: string, n: number): string =>
+  s
+    .trimEnd()
+    .split('\n')
+    .map((l) => `${' '.repeat(n)}${l}`)
+    .join('\n');
+
+function config(spec: string, extra = ''): string {
+  const f = join(dir, `cfg-${Math.random().toString(36).slice(2)}.yaml`);
+  writeFileSync(f, `${spec}\n${extra}`);
+  return f;
+}
+
+describe('anchorage bundle build', () => {
+  const objects = () => `---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: roots, namespace: anchorage, labels: {trust: "yes"}}
+data:
+  a.crt: |
+${indent(pem('root-a'), 4)}
+  notes.txt: not a certificate
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: more, namespace: anchorage, labels: {trust: "yes"}}
+data:
+  ca.crt: ${Buffer.from(pem('root-b') + pem('old') + pem('leaf')).toString('base64')}
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: team-a, labels: {bundle: "on"}}
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: team-b}
+`;
+
+  it('writes sorted, de-duplicated, filtered PEM, PKCS#12 and JKS that openssl and keytool open, the same bytes twice', () => {
+    const cfg = config(
+      `apiVersion: trust.anchorage.dev/v1alpha1
+kind: ClusterBundle
+metadata: {name: corp}
+spec:
+  sources:
+  - configMap: {name: roots, keys: ["*.crt"]}
+  - secret: {selector: {matchLabels: {trust: "yes"}}, keys: [ca.crt]}
+  - inLine: |
+${indent(pem('root-a'), 6)}
+  filters: {dropExpired: true, dropNonCA: true}
+  target:
+    namespaceSelector: {matchLabels: {bundle: "on"}}
+    configMap:
+      data: [{key: ca.crt}, {key: truststore.p12, format: PKCS12, password: pw}, {key: truststore.jks, format: JKS}]
+    secret:
+      data: [{key: ca.crt}]
+    clusterTrustBundle: {signerName: example.com/corp}`,
+      objects(),
+    );
+    const out = join(dir, 'out1');
+    const r = anchorage(['bundle', 'build', '--config', cfg, '--out', out]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/ClusterBundle corp: 2 CA certificates/);
+    const bundlePem = readFileSync(join(out, 'configmap', 'ca.crt'), 'utf8');
+    // Root A (once, from two sources) and Root B; the leaf (not a CA) and the expired root are dropped.
+    expect(fps(bundlePem).sort()).toEqual([fp(pem('root-a')), fp(pem('root-b'))].sort());
+    expect(execFileSync('openssl', ['crl2pkcs7', '-nocrl', '-certfile', join(out, 'configmap', 'ca.crt')]).length).toBeGreaterThan(0);
+    const subjects = execFileSync('openssl', ['pkcs12', '-in', join(out, 'configmap', 'truststore.p12'), '-passin', 'pass:pw', '-nokeys'])
+      .toString()
+      .match(/subject=.*$/gm);
+    expect(subjects?.map((s) => s.replace(/ /g, '')).sort()).toEqual(['subject=CN=RootA', 'subject=CN=RootB']);
+    const ks = execFileSync('keytool', [
+      '-list',
+      '-v',
+      '-keystore',
+      join(out, 'configmap', 'truststore.jks'),
+      '-storepass',
+      'changeit',
+    ]).toString();
+    expect(ks).toMatch(/Your keystore contains 2 entries/);
+    expect(ks.match(/trustedCertEntry/g)).toHaveLength(2);
+    const p12ks = execFileSync('keytool', [
+      '-list',
+      '-keystore',
+      join(out, 'configmap', 'truststore.p12'),
+      '-storetype',
+      'PKCS12',
+      '-storepass',
+      'pw',
+    ]).toString();
+    expect(p12ks).toMatch(/Your keystore contains 2 entries/);
+    // The manifests: a ConfigMap and a Secret in the selected namespace only, and the ClusterTrustBundle.
+    const docs = parseAllDocuments(readFileSync(join(out, 'manifests.yaml'), 'utf8')).map((d) => d.toJS());
+    expect(docs.map((d) => `${d.kind} ${d.metadata.namespace ?? ''}/${d.metadata.name}`)).toEqual([
+      'ConfigMap team-a/corp',
+      'Secret team-a/corp',
+      'ClusterTrustBundle /example.com:corp:corp',
+    ]);
+    expect(docs[0].metadata.labels['trust.anchorage.dev/bundle']).toBe('c.corp');
+    expect(docs[0].data['ca.crt']).toBe(bundlePem);
+    expect(Buffer.from(docs[1].data['ca.crt'], 'base64').toString()).toBe(bundlePem);
+    expect(docs[2].spec.trustBundle).toBe(bundlePem);
+    // Deterministic: a second build gives the same bytes.
+    const out2 = join(dir, 'out2');
+    expect(anchorage(['bundle', 'build', '--config', cfg, '--out', out2]).code).toBe(0);
+    for (const f of ['configmap/ca.crt', 'configmap/truststore.p12', 'configmap/truststore.jks', 'manifests.yaml'])
+      expect(readFileSync(join(out2, f)).equals(readFileSync(join(out, f)))).toBe(true);
+  });
+
+  it('refuses a source holding a private key, and never writes it', () => {
+    const cfg = config(
+      `apiVersion: trust.anchorage.dev/v1alpha1
+kind: ClusterBundle
+metadata: {name: leaky}
+spec:
+  sources:
+  - inLine: |
+${indent(pem('root-a') + readFileSync(join(dir, 'root-a.key'), 'utf8'), 6)}
+  target: {configMap: {data: [{key: ca.crt}]}}`,
+    );
+    const out = join(dir, 'leaky');
+    const r = anchorage(['bundle', 'build', '--config', cfg, '--out', out]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^error: ClusterBundle leaky: PrivateKeyInSource: inLine: holds a private key/);
+    expect(spawnSync('ls', [out]).status).not.toBe(0);
+  });
+
+  it("refuses a tenant's Bundle that reads another namespace", () => {
+    const cfg = config(
+      `apiVersion: trust.anchorage.dev/v1alpha1
+kind: Bundle
+metadata: {name: mine, namespace: team-a}
+spec:
+  sources: [{secret: {name: more, namespace: anchorage}}]
+  target: {configMap: {data: [{key: ca.crt}]}}`,
+      objects(),
+    );
+    const r = anchorage(['bundle', 'build', '--config', cfg, '--out', join(dir, 'tenant')]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(
+      /CrossNamespaceRefused: source secret in namespace 'anchorage': a Bundle reads only its own namespace 'team-a'/,
+    );
+  });
+
+  it("reads trust-manager's Bundle as it is", () => {
+    const cfg = config(
+      `apiVersion: trust.cert-manager.io/v1alpha1
+kind: Bundle
+metadata: {name: tm}
+spec:
+  sources:
+  - configMap: {name: roots, key: a.crt}
+  - useDefaultCAs: true
+  target:
+    configMap: {key: root-certs.pem}
+    additionalFormats: {jks: {key: bundle.jks}}`,
+      objects(),
+    );
+    const out = join(dir, 'tm');
+    const r = anchorage(['bundle', 'build', '--config', cfg, '--out', out, '--namespace', 'team-b']);
+    expect(r.stderr).toBe('');
+    const n = fps(readFileSync(join(out, 'configmap', 'root-certs.pem'), 'utf8'));
+    expect(n).toContain(fp(pem('root-a')));
+    // Debian's set: as many as `ls /usr/share/ca-certificates/mozilla` lists, plus Root A.
+    const debian = readFileSync('/etc/ssl/certs/ca-certificates.crt', 'utf8').match(/BEGIN CERTIFICATE/g)?.length ?? 0;
+    expect(n.length).toBeGreaterThan(100);
+    expect(n.length).toBeLessThanOrEqual(debian + 1);
+    expect(r.stdout).toMatch(/default CAs debian-ca-certificates\/\S+\+sha256:[0-9a-f]{12}/);
+    expect(
+      execFileSync('keytool', ['-list', '-keystore', join(out, 'configmap', 'bundle.jks'), '-storepass', 'changeit']).toString(),
+    ).toMatch(new RegExp(`Your keystore contains ${n.length} entries`));
+  });
+});
