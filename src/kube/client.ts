@@ -98,7 +98,7 @@ export class KubeClient {
   private tls: { ca?: unknown; cert?: unknown; key?: unknown; headers: Record<string, string>; rejectUnauthorized?: boolean } = {
     headers: {},
   };
-  private tlsLoadedAt = 0;
+  private tlsLoadedAt = Number.NEGATIVE_INFINITY;
   private readonly kc: KubeConfig;
 
   constructor(kc: KubeConfig, o: ClientOptions = {}) {

@@ -39,6 +39,9 @@ export async function startHealthServer(o: {
       );
     } else res.writeHead(404).end('not found');
   });
+  // Longer than any scraper's or prober's idle keep-alive, so a reused connection is never closed under a request.
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 66_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(o.port, o.host ?? '127.0.0.1', () => resolve());
