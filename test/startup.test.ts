@@ -25,7 +25,7 @@ describe('lazy command loading', () => {
     const help = cli('--help');
     expect(help.status).toBe(0);
     for (const c of ['inspect', 'cert', 'verify', 'lint', 'pki', 'ca', 'bundle', 'controller', 'demo'])
-      expect(help.stdout).toMatch(new RegExp(`^  ${c}\b`, 'm'));
+      expect(help.stdout).toMatch(new RegExp(`^  ${c}\\b`, 'm'));
     const v = cli('--version');
     const { version } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string };
     expect([v.status, v.stdout]).toEqual([0, `${version}\n`]);
