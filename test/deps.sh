@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs the real peers the tests use as oracles (openssl, Java keytool) when the machine lacks them.
+# Installs the real peers the tests use as oracles (openssl, Java keytool) and the nodes' OpenSSH servers
+# (test/support/sshd.ts: sshd in network namespaces) when the machine lacks them.
 set -euo pipefail
 need=()
 command -v openssl >/dev/null || need+=(openssl)
@@ -8,9 +9,13 @@ compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || need+=(postgresql)
 command -v certbot >/dev/null || need+=(certbot)
 # Debian's public roots: the bundles controller's default CA set (test/bundles*.test.ts).
 [ -d /usr/share/ca-certificates/mozilla ] || need+=(ca-certificates)
+[ -x /usr/sbin/sshd ] || need+=(openssh-server)
+command -v ssh >/dev/null || need+=(openssh-client)
+command -v ip >/dev/null || need+=(iproute2)
+command -v unshare >/dev/null || need+=(util-linux)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing test dependencies: ${need[*]}"
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get -o DPkg::Lock::Timeout=900 install -y -qq "${need[@]}" >/dev/null
 fi

@@ -25,11 +25,49 @@ export function durationSeconds(s: string): number {
   return n * (unit === 'd' ? 86400 : unit === 'h' ? 3600 : unit === 'm' ? 60 : 1);
 }
 
+const port = z.number().int().min(1).max(65535);
+/** How `anchorage nodes` reaches a machine (docs/nodes.md): top-level defaults, overridden per node. */
+const sshEndpoint = {
+  /** Host name or IP to connect to; default: the node's first IP. */
+  address: z.string().min(1).max(253).optional(),
+  port: port.optional(),
+  user: z
+    .string()
+    .regex(/^[a-z_][a-z0-9_.-]{0,31}$/, 'not a user name')
+    .optional(),
+  /** Private key file (OpenSSH or PEM, unencrypted). */
+  identityFile: z.string().min(1).optional(),
+  /** Use the SSH agent ($SSH_AUTH_SOCK) for authentication. */
+  agent: z.boolean().optional(),
+};
+const sshSettings = z
+  .object({
+    ...sshEndpoint,
+    /** known_hosts file the host keys are checked against; default ~/.ssh/known_hosts. */
+    knownHosts: z.string().min(1).optional(),
+    /** Reach the node through this SSH host (like OpenSSH's ProxyJump). */
+    jump: z
+      .object({ ...sshEndpoint, address: z.string().min(1).max(253) })
+      .strict()
+      .optional(),
+    /** Command run on the node after a push that changed files there (e.g. `systemctl restart kubelet`). */
+    postPushHook: z.string().min(1).max(4096).optional(),
+  })
+  .strict();
+/** TLS ports `anchorage nodes verify` dials on a node; defaults: the apiServerPort, 10250, 2379, 2380. */
+const endpointPorts = z
+  .object({ apiserver: port.optional(), kubelet: port.optional(), etcdClient: port.optional(), etcdPeer: port.optional() })
+  .strict();
+export type SshSettings = z.infer<typeof sshSettings>;
+export type EndpointPorts = z.infer<typeof endpointPorts>;
+
 const node = z
   .object({
     name: nodeName,
     ips: z.array(ip).min(1, 'each node needs at least one IP'),
     hostnames: z.array(dnsName).default([]),
+    ssh: sshSettings.optional(),
+    endpoints: endpointPorts.optional(),
   })
   .strict();
 
@@ -96,6 +134,10 @@ export const clusterConfigSchema = z
       .object({ ca: z.string().optional(), frontProxyCA: z.string().optional(), etcdCA: z.string().optional() })
       .strict()
       .optional(),
+    /** Defaults for every node's `ssh` settings (`anchorage nodes`). */
+    ssh: sshSettings.optional(),
+    /** Defaults for every node's `endpoints` (`anchorage nodes verify`). */
+    endpoints: endpointPorts.optional(),
     encryptionAtRest: z
       .object({ enabled: z.boolean().default(true), provider: z.enum(['aescbc', 'secretbox', 'aesgcm']).default('aescbc') })
       .strict()

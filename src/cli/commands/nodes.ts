@@ -1,0 +1,221 @@
+// `anchorage nodes plan|push|rollback|status|pull|history|verify`: the PKI on real machines over SSH
+// (docs/nodes.md). Exit 0 when every node succeeded, 1 when some node failed (one line each), 2 on bad input.
+import type { Command } from 'commander';
+import { InputError } from '../../common/errors.ts';
+import type { NodeOutcome } from '../../nodes/fleet.ts';
+import { collect } from '../args.ts';
+import { checkFormat, printOutput, renderTable } from '../output.ts';
+
+const FORMATS = ['table', 'json', 'yaml'] as const;
+
+interface Common {
+  dir: string;
+  config?: string;
+  node?: string[];
+  parallel?: string;
+  acceptNew?: boolean;
+  timeout?: string;
+  output: string;
+}
+
+function common(c: Command): Command {
+  return c
+    .requiredOption('--dir <dir>', 'PKI directory written by `anchorage pki init`')
+    .option('--config <file>', 'cluster config with the ssh settings (default: DIR/cluster.yaml)')
+    .option('--node <name>', 'only this node (repeatable; default: every node)', collect)
+    .option('--parallel <n>', 'nodes worked on at once', '32')
+    .option(
+      '--accept-new',
+      "trust an unknown host key on first use and add it to known_hosts (OpenSSH's accept-new); a changed key is always refused",
+    )
+    .option('--timeout <seconds>', 'bound on connecting to one node', '15')
+    .option('-o, --output <format>', 'table|json|yaml', 'table');
+}
+
+function options(o: Common) {
+  const parallel = Number(o.parallel);
+  const timeout = Number(o.timeout);
+  if (!Number.isFinite(timeout) || timeout <= 0 || timeout > 3600) throw new InputError('--timeout: expected 1 to 3600 seconds');
+  return {
+    dir: o.dir,
+    ...(o.config !== undefined && { config: o.config }),
+    ...(o.node && { nodes: o.node }),
+    parallel,
+    ...(o.acceptNew && { acceptNew: true }),
+    timeoutMs: timeout * 1000,
+  };
+}
+
+/** Exit 1 when a node failed; its one line goes to stderr too (the table also shows it). */
+function finish(results: NodeOutcome<unknown>[], extraFailure = false): void {
+  const failed = results.filter((r) => !r.ok);
+  for (const f of failed) process.stderr.write(`error: ${f.node}: ${f.error}\n`);
+  if (failed.length) process.stderr.write(`${failed.length} of ${results.length} node(s) failed\n`);
+  if (failed.length || extraFailure) process.exitCode = 1;
+}
+
+const view = <T>(r: NodeOutcome<T>) => (r.ok ? { node: r.node, ok: true, ...r.result } : { node: r.node, ok: false, error: r.error });
+
+export function register(program: Command): void {
+  const nodes = program.command('nodes').description('push the PKI to the nodes over SSH, track what each holds, verify cross-node trust');
+
+  common(
+    nodes.command('plan').description('what a push would change on each node (new/changed/same/stale per file); changes nothing'),
+  ).action(async (o: Common) => {
+    const format = checkFormat(o.output, FORMATS);
+    const { nodesPlan } = await import('../../nodes/service.ts');
+    const res = await nodesPlan(options(o));
+    printOutput({ nodes: res.map(view) }, format, () => {
+      const rows: string[][] = [];
+      for (const r of res) {
+        if (!r.ok) {
+          rows.push([r.node, 'FAILED', '', r.error ?? '']);
+          continue;
+        }
+        const files = r.result?.files ?? [];
+        if (!files.some((f) => f.state !== 'same')) rows.push([r.node, '-', 'same', `${files.length} file(s) up to date`]);
+        for (const f of files) if (f.state !== 'same') rows.push([r.node, f.path, f.state, f.why ?? '']);
+        if (r.result?.temps.length) rows.push([r.node, '-', 'temps', `${r.result.temps.length} leftover temp file(s) of a killed push`]);
+      }
+      return renderTable(['NODE', 'PATH', 'STATE', 'DETAIL'], rows);
+    });
+    finish(res);
+  });
+
+  common(nodes.command('push').description('write each node exactly its manifest files, atomically, with backups; resumable'))
+    .option('--prune', 'also remove stale certificate/key files the manifest does not list (backed up first)')
+    .option('--no-hook', 'do not run the post-push hooks')
+    .action(async (o: Common & { prune?: boolean; hook?: boolean }) => {
+      const format = checkFormat(o.output, FORMATS);
+      const { nodesPush } = await import('../../nodes/service.ts');
+      const res = await nodesPush({ ...options(o), ...(o.prune && { prune: true }), ...(o.hook === false && { hook: false }) });
+      printOutput({ nodes: res.map(view) }, format, () =>
+        renderTable(
+          ['NODE', 'RESULT', 'NEW', 'CHANGED', 'SAME', 'STALE', 'DETAIL'],
+          res.map((r) => {
+            if (!r.ok || !r.result) return [r.node, 'failed', '', '', '', '', r.error ?? ''];
+            const n = (s: string) => String(r.result?.files.filter((f) => f.state === s).length ?? 0);
+            const detail = [
+              r.result.resumed ? 'resumed an interrupted push' : '',
+              r.result.hook ? `hook exit ${r.result.hook.exit}` : '',
+              r.result.temps.length ? `${r.result.temps.length} leftover temp(s) removed` : '',
+            ]
+              .filter(Boolean)
+              .join('; ');
+            return [r.node, r.result.changed ? 'pushed' : 'unchanged', n('new'), n('changed'), n('same'), n('stale'), detail];
+          }),
+        ),
+      );
+      finish(res);
+    });
+
+  common(nodes.command('rollback').description('restore on each node what the last push replaced (and remove what it added)')).action(
+    async (o: Common) => {
+      const format = checkFormat(o.output, FORMATS);
+      const { nodesRollback } = await import('../../nodes/service.ts');
+      const res = await nodesRollback(options(o));
+      printOutput({ nodes: res.map(view) }, format, () =>
+        renderTable(
+          ['NODE', 'RESULT', 'RESTORED', 'REMOVED', 'DETAIL'],
+          res.map((r) =>
+            r.ok && r.result
+              ? [r.node, 'rolled back', String(r.result.restored), String(r.result.removed), `push ${r.result.backup}`]
+              : [r.node, 'failed', '', '', r.error ?? ''],
+          ),
+        ),
+      );
+      finish(res);
+    },
+  );
+
+  const statusCmd = (name: 'status' | 'pull', what: string) =>
+    common(nodes.command(name).description(what))
+      .option('--history <file>', 'status history (SQLite; default DIR/history.sqlite)')
+      .option('--no-history', 'do not record this run')
+      .option('--warn-days <n>', 'report certificates expiring within this many days', '30');
+  const statusAction = (pull: boolean) => async (o: Common & { history?: string | boolean; out?: string; warnDays: string }) => {
+    const format = checkFormat(o.output, FORMATS);
+    const warnDays = Number(o.warnDays);
+    if (!Number.isInteger(warnDays) || warnDays < 0 || warnDays > 36500) throw new InputError('--warn-days: expected 0 to 36500');
+    const { nodesStatus } = await import('../../nodes/service.ts');
+    const res = await nodesStatus({
+      ...options(o),
+      warnDays,
+      ...(o.history === false ? { history: false as const } : typeof o.history === 'string' ? { history: o.history } : {}),
+      ...(pull && o.out ? { pullTo: o.out } : {}),
+    });
+    printOutput({ nodes: res.map(view) }, format, () => {
+      const head = renderTable(
+        ['NODE', 'OK', 'DRIFT', 'MISSING', 'UNKNOWN', 'EARLIEST EXPIRY', 'DETAIL'],
+        res.map((r) => {
+          if (!r.ok || !r.result) return [r.node, '', '', '', '', '', `FAILED: ${r.error}`];
+          const c = r.result.counts;
+          const e = r.result.earliestExpiry;
+          return [
+            r.node,
+            String(c.ok),
+            String(c.drift),
+            String(c.missing),
+            String(c.unknown),
+            e ? `${e.notAfter.slice(0, 10)} (${e.daysLeft}d)` : '-',
+            r.result.findings.length ? `${r.result.findings.length} finding(s)` : '',
+          ];
+        }),
+      );
+      const lines: string[] = [];
+      for (const r of res)
+        for (const f of r.result?.files ?? [])
+          if (f.state !== 'ok') lines.push(`  ${r.node}: ${f.path}: ${f.state}${f.why ? ` (${f.why})` : ''}`);
+      for (const r of res) for (const f of r.result?.findings ?? []) lines.push(`  ${r.node}: ${f.id}: ${f.message}`);
+      return lines.length ? `${head}\n${lines.join('\n')}\n` : head;
+    });
+    const trouble = res.some(
+      (r) => r.result && (r.result.counts.drift || r.result.counts.missing || r.result.findings.some((f) => f.id !== 'expiring')),
+    );
+    finish(res, trouble);
+  };
+  statusCmd(
+    'status',
+    'what each node holds now: drift against the manifest, unknown files, expiry, misplaced CA keys (exit 1 on any)',
+  ).action(statusAction(false));
+  statusCmd('pull', 'status, and copy what each node holds to OUT/<node>/<path> (a source for `anchorage scan`)')
+    .requiredOption('--out <dir>', 'where the node files go')
+    .action(statusAction(true));
+
+  nodes
+    .command('history')
+    .description('recorded `nodes status` runs, newest first')
+    .requiredOption('--dir <dir>', 'PKI directory')
+    .option('--history <file>', 'status history (default DIR/history.sqlite)')
+    .option('--node <name>', 'only this node')
+    .option('--limit <n>', 'rows', '50')
+    .option('-o, --output <format>', 'table|json|yaml', 'table')
+    .action(async (o: { dir: string; history?: string; node?: string; limit: string; output: string }) => {
+      const format = checkFormat(o.output, FORMATS);
+      const limit = Number(o.limit);
+      if (!Number.isInteger(limit) || limit < 1 || limit > 100_000) throw new InputError('--limit: expected 1 to 100000');
+      const { join } = await import('node:path');
+      const { existsSync } = await import('node:fs');
+      const path = o.history ?? join(o.dir, 'history.sqlite');
+      if (!existsSync(path)) throw new InputError(`${path}: no history yet (run 'anchorage nodes status')`);
+      const { openHistory } = await import('../../nodes/history.ts');
+      const h = openHistory(path);
+      const rows = h.recent(o.node, limit);
+      h.close();
+      printOutput({ history: rows }, format, () =>
+        renderTable(
+          ['AT', 'NODE', 'OK', 'DRIFT', 'MISSING', 'UNKNOWN', 'FINDINGS', 'DETAIL'],
+          rows.map((r) => [
+            r.at,
+            r.node,
+            String(r.ok_files),
+            String(r.drift),
+            String(r.missing),
+            String(r.unknown),
+            String(r.findings),
+            r.error ?? '',
+          ]),
+        ),
+      );
+    });
+}

@@ -1,0 +1,254 @@
+// Real machines on this machine: Debian's OpenSSH server in network namespaces, one per node.
+//
+// Each lab (one per test file) has a bridge `anc-<id>-br` in the root namespace holding 10.251.<subnet>.1/24
+// (the test process reaches the nodes through it), and per node a namespace `anc-<id>-<i>` whose end of a
+// veth pair (eth0) holds 10.251.<subnet>.<10+i>/24, so nodes also reach each other. Each sshd runs in
+// its own mount namespace (unshare --mount --propagation private) where a tmpfs of its own (small for a
+// "full disk" node) carries overlays of /etc and /var/lib: every node sees its own /etc/kubernetes,
+// /var/lib/kubelet, /var/lib/anchorage, and nothing lands on the host. The test reads a node's files
+// through /proc/<sshd pid>/root. Host keys, the client key and sshd_config are made by the lab.
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export interface LabNode {
+  index: number;
+  ns: string;
+  ip: string;
+  dir: string;
+  hostKey: string;
+  proc?: ChildProcess;
+  pid?: number;
+}
+
+export interface Lab {
+  id: string;
+  dir: string;
+  subnet: number;
+  bridgeIp: string;
+  clientKey: string;
+  knownHosts: string;
+  nodes: LabNode[];
+  /** A node's view of a path (through its sshd's mount namespace). */
+  path(n: LabNode, p: string): string;
+  /** known_hosts lines for every node (as ssh-keyscan would give). */
+  knownHostsText(): string;
+  start(n: LabNode): Promise<void>;
+  stop(n: LabNode): Promise<void>;
+  /** New host key for a node (restarts its sshd): what a reinstalled or impersonated machine shows. */
+  rekey(n: LabNode): Promise<void>;
+  /** Run a command inside a node's network and mount namespaces. */
+  exec(n: LabNode, cmd: string[], opts?: { input?: string }): string;
+  /** Start a long-running process inside a node's namespaces; killed by close(). */
+  spawnIn(n: LabNode, cmd: string[]): ChildProcess;
+  close(): Promise<void>;
+}
+
+const sh = (args: string[]): string =>
+  execFileSync(args[0] as string, args.slice(1), { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+const trySh = (args: string[]): void => {
+  try {
+    sh(args);
+  } catch {
+    // cleanup of something already gone
+  }
+};
+
+/** Remove what an earlier run of the same lab id left (a killed test process). Only names with our prefix. */
+function cleanupPrefix(id: string): void {
+  const prefix = `anc-${id}-`;
+  let list = '';
+  try {
+    list = sh(['ip', 'netns', 'list']);
+  } catch {}
+  for (const line of list.split('\n')) {
+    const ns = line.split(' ')[0];
+    if (!ns?.startsWith(prefix)) continue;
+    let pids = '';
+    try {
+      pids = sh(['ip', 'netns', 'pids', ns]);
+    } catch {}
+    for (const pid of pids.split('\n').filter(Boolean)) trySh(['kill', '-9', pid]);
+    trySh(['ip', 'netns', 'del', ns]);
+  }
+  const links = sh(['ip', '-o', 'link', 'show']);
+  for (const m of links.matchAll(/^\d+: ([^:@\s]+)/gm)) if (m[1]?.startsWith(prefix)) trySh(['ip', 'link', 'del', m[1]]);
+}
+
+function waitPort(host: string, port: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  return new Promise((resolve, reject) => {
+    const attempt = (): void => {
+      const s = connect({ host, port });
+      s.once('connect', () => {
+        s.destroy();
+        resolve();
+      });
+      s.once('error', () => {
+        s.destroy();
+        if (Date.now() > deadline) reject(new Error(`${host}:${port} did not open within ${timeoutMs} ms`));
+        else setTimeout(attempt, 50);
+      });
+    };
+    attempt();
+  });
+}
+
+export interface LabOptions {
+  /** Unique per test file, ≤ 5 characters: names are anc-<id>-…, interface names ≤ 15 characters. */
+  id: string;
+  /** Third octet of 10.251.<subnet>.0/24, unique per test file. */
+  subnet: number;
+  count: number;
+  /** Bytes of each node's tmpfs (its /etc and /var/lib overlays); per node index. */
+  diskBytes?: (i: number) => number;
+  /** Nodes whose authorized_keys does not hold the client key. */
+  denyAuth?: number[];
+}
+
+export async function startLab(o: LabOptions): Promise<Lab> {
+  if (!/^[a-z0-9]{1,5}$/.test(o.id)) throw new Error('lab id: 1-5 lowercase letters/digits');
+  if (o.count > 240) throw new Error('at most 240 nodes per /24');
+  cleanupPrefix(o.id);
+  const dir = mkdtempSync(join(tmpdir(), `anc-${o.id}-`));
+  chmodSync(dir, 0o755);
+  const clientKey = join(dir, 'client_key');
+  sh(['ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-C', 'anchorage-test', '-f', clientKey]);
+  mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
+  const br = `anc-${o.id}-br`;
+  const bridgeIp = `10.251.${o.subnet}.1`;
+  sh(['ip', 'link', 'add', br, 'type', 'bridge']);
+  sh(['ip', 'addr', 'add', `${bridgeIp}/24`, 'dev', br]);
+  sh(['ip', 'link', 'set', br, 'up']);
+  const nodes: LabNode[] = [];
+  for (let i = 0; i < o.count; i++) {
+    const ns = `anc-${o.id}-${i}`;
+    const ip = `10.251.${o.subnet}.${10 + i}`;
+    const nd = join(dir, `n${i}`);
+    mkdirSync(join(nd, 'fs'), { recursive: true });
+    const hostKey = join(nd, 'host_key');
+    sh(['ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-f', hostKey]);
+    writeFileSync(join(nd, 'authorized_keys'), o.denyAuth?.includes(i) ? '' : readFileSync(`${clientKey}.pub`));
+    writeFileSync(
+      join(nd, 'sshd_config'),
+      [
+        `ListenAddress ${ip}:22`,
+        `HostKey ${hostKey}`,
+        'PidFile none',
+        'UsePAM no',
+        'StrictModes no',
+        'PermitRootLogin prohibit-password',
+        `AuthorizedKeysFile ${join(nd, 'authorized_keys')}`,
+        'PasswordAuthentication no',
+        'KbdInteractiveAuthentication no',
+        'AllowTcpForwarding yes',
+        'MaxSessions 64',
+        'MaxStartups 200:30:400',
+        'Subsystem sftp internal-sftp',
+        'LogLevel ERROR',
+        '',
+      ].join('\n'),
+    );
+    const size = o.diskBytes?.(i) ?? 32 * 1024 * 1024;
+    // The node's own file system view: a tmpfs with overlays of /etc and /var/lib (upper layers on it).
+    writeFileSync(
+      join(nd, 'start.sh'),
+      [
+        'set -e',
+        `mount -t tmpfs -o size=${size},mode=0755 anc-${o.id}-${i} ${nd}/fs`,
+        `mkdir -p ${nd}/fs/etc ${nd}/fs/etc.work ${nd}/fs/lib ${nd}/fs/lib.work`,
+        `mount -t overlay overlay -o lowerdir=/etc,upperdir=${nd}/fs/etc,workdir=${nd}/fs/etc.work /etc`,
+        `mount -t overlay overlay -o lowerdir=/var/lib,upperdir=${nd}/fs/lib,workdir=${nd}/fs/lib.work /var/lib`,
+        // A non-root account on this node only (its own /etc/passwd).
+        "grep -q '^anc:' /etc/passwd || { echo 'anc:x:4242:4242::/tmp:/bin/sh' >> /etc/passwd; echo 'anc:*:19000:0:99999:7:::' >> /etc/shadow; }",
+        `exec /usr/sbin/sshd -D -e -f ${nd}/sshd_config`,
+        '',
+      ].join('\n'),
+    );
+    sh(['ip', 'netns', 'add', ns]);
+    sh(['ip', 'link', 'add', ns, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns]);
+    sh(['ip', 'link', 'set', ns, 'master', br, 'up']);
+    sh(['ip', '-n', ns, 'addr', 'add', `${ip}/24`, 'dev', 'eth0']);
+    sh(['ip', '-n', ns, 'link', 'set', 'eth0', 'up']);
+    sh(['ip', '-n', ns, 'link', 'set', 'lo', 'up']);
+    nodes.push({ index: i, ns, ip, dir: nd, hostKey });
+  }
+  const others: ChildProcess[] = [];
+  const lab: Lab = {
+    id: o.id,
+    dir,
+    subnet: o.subnet,
+    bridgeIp,
+    clientKey,
+    knownHosts: join(dir, 'known_hosts'),
+    nodes,
+    path: (n, p) => `/proc/${n.pid}/root${p}`,
+    knownHostsText: () =>
+      nodes
+        .map((n) => {
+          const [type, key] = readFileSync(`${n.hostKey}.pub`, 'utf8').split(' ');
+          return `${n.ip} ${type} ${key}\n`;
+        })
+        .join(''),
+    async start(n) {
+      const proc = spawn('ip', ['netns', 'exec', n.ns, 'unshare', '--mount', '--propagation', 'private', 'bash', join(n.dir, 'start.sh')], {
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
+      let err = '';
+      proc.stderr?.on('data', (d: Buffer) => {
+        if (err.length < 8192) err += d.toString();
+      });
+      n.proc = proc;
+      // ip netns exec and unshare exec: the child's pid is sshd's (after start.sh's exec).
+      n.pid = proc.pid as number;
+      await Promise.race([
+        waitPort(n.ip, 22, 20_000),
+        new Promise((_, reject) => proc.once('exit', (c) => reject(new Error(`sshd on ${n.ns} exited (${c}): ${err}`)))),
+      ]);
+    },
+    async stop(n) {
+      const p = n.proc;
+      if (!p || p.exitCode !== null || p.signalCode !== null) return;
+      const gone = new Promise((resolve) => p.once('exit', resolve));
+      p.kill('SIGKILL');
+      await gone;
+      n.proc = undefined;
+    },
+    async rekey(n) {
+      await lab.stop(n);
+      rmSync(n.hostKey, { force: true });
+      rmSync(`${n.hostKey}.pub`, { force: true });
+      sh(['ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-f', n.hostKey]);
+      await lab.start(n);
+    },
+    exec(n, cmd, opts = {}) {
+      return execFileSync('nsenter', ['-t', String(n.pid), '-n', '-m', '--', ...cmd], {
+        encoding: 'utf8',
+        input: opts.input ?? '',
+        stdio: ['pipe', 'pipe', 'pipe'],
+      });
+    },
+    spawnIn(n, cmd) {
+      const p = spawn('nsenter', ['-t', String(n.pid), '-n', '-m', '--', ...cmd], { stdio: ['pipe', 'ignore', 'ignore'] });
+      others.push(p);
+      return p;
+    },
+    async close() {
+      for (const p of others) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
+      await Promise.all(nodes.map((n) => lab.stop(n)));
+      cleanupPrefix(o.id);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  try {
+    // Started a few at a time: sshd start-up is cheap, key exchange is not.
+    for (let i = 0; i < nodes.length; i += 16) await Promise.all(nodes.slice(i, i + 16).map((n) => lab.start(n)));
+    writeFileSync(lab.knownHosts, lab.knownHostsText(), { mode: 0o600 });
+  } catch (e) {
+    await lab.close();
+    throw e;
+  }
+  return lab;
+}
