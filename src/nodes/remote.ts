@@ -16,6 +16,7 @@ export const MAX_DIR_ENTRIES = 100_000;
 
 const NO_SUCH_FILE = 2;
 const PERMISSION_DENIED = 3;
+const SFTP_FAILURE = 4;
 
 export interface RemoteStat {
   size: number;
@@ -116,7 +117,7 @@ export class Remote {
     } catch (e) {
       const again = await this.stat(dir).catch(() => null);
       if (again?.isDir) return; // made by a parallel write in the same folder
-      throw fail('mkdir', dir, e);
+      throw await this.failure('mkdir', dir, e);
     }
   }
 
@@ -131,11 +132,20 @@ export class Remote {
 
   async freeBytes(path: string): Promise<number | null> {
     try {
-      const v = await p<{ bavail: number; frsize: number; bsize: number }>((cb) => this.sftp.ext_openssh_statvfs(path, cb as never));
-      return v.bavail * (v.frsize || v.bsize);
+      const v = await p<{ f_bavail: number; f_frsize: number; f_bsize: number }>((cb) => this.sftp.ext_openssh_statvfs(path, cb as never));
+      return v.f_bavail * (v.f_frsize || v.f_bsize);
     } catch {
       return null;
     }
+  }
+
+  /** The error for a failed write-like operation: SFTP says only "Failure" for ENOSPC, so ask the file system. */
+  private async failure(op: string, path: string, e: unknown, need = 0): Promise<NodeError> {
+    if (!(e instanceof NodeError) && (e as { code?: number }).code === SFTP_FAILURE) {
+      const free = await this.freeBytes(posix.dirname(path));
+      if (free !== null && free < need + 64 * 1024) return new NodeError(`no space left on device: ${op} ${path} (${free} bytes free)`);
+    }
+    return fail(op, path, e);
   }
 
   /** Write `data` to `path` atomically with `mode` (and owner uid:gid when given). */
@@ -163,14 +173,7 @@ export class Remote {
     } catch (e) {
       if (handle) await p<void>((cb) => this.sftp.close(handle as Buffer, cb as never)).catch(() => undefined);
       await this.remove(tmp).catch(() => undefined);
-      const err = fail('write', path, e);
-      // SFTP says only "Failure" for ENOSPC: ask the file system.
-      if (!(e instanceof NodeError) && (e as { code?: number }).code !== PERMISSION_DENIED) {
-        const free = await this.freeBytes(dir);
-        if (free !== null && free < data.length + 64 * 1024)
-          return Promise.reject(new NodeError(`no space left on device: write ${path} (${free} bytes free)`));
-      }
-      throw err;
+      throw await this.failure('write', path, e, data.length);
     }
   }
 

@@ -6,7 +6,9 @@ import type { Lab, LabNode } from './sshd.ts';
 
 const root = join(import.meta.dirname, '..', '..');
 export const main = join(root, 'src', 'cli', 'main.ts');
-export const nodeBin = existsSync(join(root, 'node_modules', '.bin', 'node')) ? join(root, 'node_modules', '.bin', 'node') : process.execPath;
+export const nodeBin = existsSync(join(root, 'node_modules', '.bin', 'node'))
+  ? join(root, 'node_modules', '.bin', 'node')
+  : process.execPath;
 
 export interface CliResult {
   code: number | null;

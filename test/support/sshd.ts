@@ -37,7 +37,7 @@ export interface Lab {
   knownHostsText(): string;
   start(n: LabNode): Promise<void>;
   stop(n: LabNode): Promise<void>;
-  /** New host key for a node (restarts its sshd): what a reinstalled or impersonated machine shows. */
+  /** New host key for a node (sshd reloads it, files stay): what a reinstalled or impersonated machine shows. */
   rekey(n: LabNode): Promise<void>;
   /** Run a command inside a node's network and mount namespaces. */
   exec(n: LabNode, cmd: string[], opts?: { input?: string }): string;
@@ -217,11 +217,22 @@ export async function startLab(o: LabOptions): Promise<Lab> {
       n.proc = undefined;
     },
     async rekey(n) {
-      await lab.stop(n);
+      // sshd re-executes itself on SIGHUP (same pid, same mount namespace: the node keeps its files).
       rmSync(n.hostKey, { force: true });
       rmSync(`${n.hostKey}.pub`, { force: true });
       sh(['ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-f', n.hostKey]);
-      await lab.start(n);
+      const want = readFileSync(`${n.hostKey}.pub`, 'utf8').split(' ')[1] as string;
+      process.kill(n.pid as number, 'SIGHUP');
+      const deadline = Date.now() + 20_000;
+      for (;;) {
+        let seen = '';
+        try {
+          seen = execFileSync('ssh-keyscan', ['-T', '2', '-t', 'ed25519', n.ip], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+        } catch {}
+        if (seen.includes(want)) return;
+        if (Date.now() > deadline) throw new Error(`${n.ns}: sshd did not take its new host key`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
     },
     exec(n, cmd, opts = {}) {
       return execFileSync('nsenter', ['-t', String(n.pid), '-n', '-m', '--', ...cmd], {
