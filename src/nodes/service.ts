@@ -12,6 +12,7 @@ import { type FileChange, type NodePush, type NodeRollback, planNode, pushNode, 
 import { HostKeyBook } from './ssh.ts';
 import { type NodeStatus, statusNode } from './status.ts';
 import { type NodeTarget, nodeTargets, selectTargets } from './targets.ts';
+import { type MatrixRow, verifyMatrix } from './verify.ts';
 
 export interface NodesOptions {
   dir: string;
@@ -136,4 +137,15 @@ function toRecord(n: NodeOutcome<StatusResult>, now: Date): StatusRecord {
   if (n.error) rec.error = n.error;
   if (r?.earliestExpiry) rec.earliestExpiry = r.earliestExpiry.notAfter;
   return rec;
+}
+
+export function nodesVerify(o: NodesOptions & { predictOnly?: boolean; now?: Date }): Promise<MatrixRow[]> {
+  const c = context(o);
+  return verifyMatrix(c.targets, c.desired, {
+    hostKeys: c.hostKeys,
+    ...(o.parallel !== undefined && { parallel: o.parallel }),
+    ...(o.timeoutMs !== undefined && { timeoutMs: o.timeoutMs }),
+    ...(o.predictOnly && { predictOnly: true }),
+    ...(o.now && { now: o.now }),
+  }).finally(() => c.hostKeys.flush());
 }

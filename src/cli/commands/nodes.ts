@@ -218,4 +218,48 @@ export function register(program: Command): void {
         ),
       );
     });
+
+  common(
+    nodes
+      .command('verify')
+      .description("cross-node trust: from each node, TLS handshakes with its own client certificates to every other node's endpoints"),
+  )
+    .option('--predict', 'make no handshake: the trust engine predicts every cell from the files the nodes hold')
+    .action(async (o: Common & { predict?: boolean }) => {
+      const format = checkFormat(o.output, FORMATS);
+      const { nodesVerify } = await import('../../nodes/service.ts');
+      const rows = await nodesVerify({ ...options(o), ...(o.predict && { predictOnly: true }) });
+      const names = rows.map((r) => r.from);
+      const mark = (cells: { result: string }[]): string =>
+        cells.length === 0
+          ? '-'
+          : cells.every((c) => c.result === 'ok')
+            ? 'ok'
+            : cells.every((c) => c.result === 'ok' || c.result === 'predicted-ok')
+              ? 'ok*'
+              : 'FAIL';
+      printOutput({ matrix: rows }, format, () => {
+        const table = renderTable(
+          ['FROM \\ TO', ...names],
+          rows.map((r) => [
+            r.from,
+            ...names.map((n) => (n === r.from ? '' : r.ok ? mark(r.to.find((t) => t.node === n)?.cells ?? []) : 'error')),
+          ]),
+        );
+        const why: string[] = [];
+        for (const r of rows) {
+          if (!r.ok) why.push(`  ${r.from}: ${r.error}`);
+          for (const t of r.to)
+            for (const c of t.cells)
+              if (c.result === 'fail' || c.result === 'predicted-fail')
+                why.push(
+                  `  ${r.from} -> ${t.node} ${c.service}:${c.port}: ${c.result === 'predicted-fail' ? '(predicted) ' : ''}${c.reason}`,
+                );
+        }
+        return `${table}${'ok: every handshake succeeded; ok*: some predicted (nothing listened); -: no credential for that node\n'}${why.length ? `\n${why.join('\n')}\n` : ''}`;
+      });
+      const failed = rows.some((r) => !r.ok || r.to.some((t) => t.cells.some((c) => c.result === 'fail' || c.result === 'predicted-fail')));
+      for (const r of rows) if (!r.ok) process.stderr.write(`error: ${r.from}: ${r.error}\n`);
+      if (failed) process.exitCode = 1;
+    });
 }
