@@ -179,7 +179,7 @@ describe('nodes verify', () => {
     await startServer('w-2', 'kubelet');
     const { r, rows } = await verify();
     expect(r.code).toBe(1);
-    const bad = (f: string, t: string, s: string) => t === 'w-2' && s === 'kubelet';
+    const bad = (_f: string, t: string, s: string) => t === 'w-2' && s === 'kubelet';
     expect(flat(rows)).toEqual(expectedMatrix((f, t, s) => (bad(f, t, s) ? 'fail' : 'ok')));
     for (const row of rows)
       for (const t of row.to)

@@ -122,6 +122,7 @@ export async function pushNode(s: Session, r: Remote, desired: Desired, o: PushO
   const node = s.target.name;
   const plan = await planNode(r, desired, node);
   for (const t of plan.temps) await r.remove(t);
+  await removeTempsTree(r, STATE_DIR);
   const want = new Map((desired.byNode.get(node) ?? []).map((f) => [f.path, f]));
   const todo = plan.files.filter((f) => f.state === 'new' || f.state === 'changed' || (o.prune && f.state === 'stale'));
   const prev = await readJournal(r);
@@ -185,6 +186,12 @@ async function listDirs(r: Remote, dir: string): Promise<string[]> {
   return names.filter((n) => (n.attrs.mode & 0o170000) === 0o040000 && n.filename !== '.' && n.filename !== '..').map((n) => n.filename);
 }
 
+/** Leftover temps of a killed push anywhere under `dir` (its journal and backups). */
+async function removeTempsTree(r: Remote, dir: string): Promise<void> {
+  await r.removeTemps(dir);
+  for (const sub of await listDirs(r, dir)) await removeTempsTree(r, posix.join(dir, sub));
+}
+
 async function removeTree(r: Remote, dir: string): Promise<void> {
   for (const sub of await listDirs(r, dir)) await removeTree(r, posix.join(dir, sub));
   for (const f of await r.list(dir)) await r.remove(f.path);
@@ -199,6 +206,7 @@ export interface NodeRollback {
 
 /** Restore what the last push replaced (and remove what it created). Idempotent; resumable. */
 export async function rollbackNode(r: Remote): Promise<NodeRollback> {
+  await removeTempsTree(r, STATE_DIR);
   const j = await readJournal(r);
   if (!j) throw new NodeError(`nothing to roll back: no push journal (${JOURNAL})`);
   if (j.state === 'rolled-back') throw new NodeError(`nothing to roll back: push ${j.id} was already rolled back`);
