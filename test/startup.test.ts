@@ -24,7 +24,7 @@ describe('lazy command loading', () => {
   it('help lists every command; --version prints the version; each command runs on its own', () => {
     const help = cli('--help');
     expect(help.status).toBe(0);
-    for (const c of ['inspect', 'cert', 'verify', 'lint', 'pki', 'ca', 'bundle', 'controller', 'demo'])
+    for (const c of ['inspect', 'cert', 'verify', 'lint', 'pki', 'ca', 'nodes', 'bundle', 'controller', 'demo'])
       expect(help.stdout).toMatch(new RegExp(`^  ${c}\\b`, 'm'));
     const v = cli('--version');
     const { version } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string };
@@ -33,6 +33,10 @@ describe('lazy command loading', () => {
     expect(pkiHelp.status).toBe(0);
     expect(pkiHelp.stdout).toMatch(/^ {2}adopt\b/m);
     expect(pkiHelp.stdout).toMatch(/^ {2}init\b/m);
+    const nodesHelp = cli('nodes', '--help');
+    expect(nodesHelp.status).toBe(0);
+    for (const c of ['plan', 'push', 'rollback', 'status', 'pull', 'history', 'verify'])
+      expect(nodesHelp.stdout).toMatch(new RegExp(`^ {2}${c}\\b`, 'm'));
     const unknown = cli('inspekt', 'x');
     expect(unknown.status).toBe(2);
     expect(unknown.stderr).toMatch(/unknown command 'inspekt'.*\n.*inspect/s);
