@@ -55,7 +55,10 @@ function config(extra = ''): string {
     node('cp-1'),
     node('cp-2'),
     'workers:',
-    ...['w-1', 'w-2', 'w-3', 'w-full', 'w-deny'].map((n) => node(n)),
+    ...['w-1', 'w-2'].map((n) => node(n)),
+    // The post-push hook runs only where files changed.
+    node('w-3', ", ssh: {postPushHook: 'echo ran >> /var/lib/hook.log'}"),
+    ...['w-full', 'w-deny'].map((n) => node(n)),
     node('w-user', ', ssh: {user: anc}'),
     `  - {name: w-gone, ips: [10.251.${lab.subnet}.250]}`,
     '',
@@ -141,6 +144,7 @@ describe('nodes push', () => {
     const r = await nodes(['push', '--dir', dirA, ...GOOD.flatMap((n) => ['--node', n])]);
     expect(r.code, r.stderr).toBe(0);
     for (const n of GOOD) expect(r.stdout).toMatch(new RegExp(`^${n}\\s+unchanged\\s`, 'm'));
+    expect(readFileSync(lab.path(byName('w-3'), '/var/lib/hook.log'), 'utf8')).toBe('ran\n');
   });
 
   it('status finds drift, unknown files and a CA key where it must not be; history records it', async () => {
@@ -278,6 +282,39 @@ describe('nodes push', () => {
     }
     const scan = await cli(['scan', join(out, 'cp-1'), '-o', 'json']);
     expect(scan.stdout).toContain('"schema"');
+  });
+
+  it('refuses, before connecting, a DIR that would give a worker a CA key or whose files do not match the manifest', async () => {
+    const { cpSync } = await import('node:fs');
+    const bad = join(work, 'bad');
+    cpSync(dirA, bad, { recursive: true });
+    const m = JSON.parse(readFileSync(join(bad, 'manifest.json'), 'utf8')) as { files: Record<string, unknown>[] };
+    const key = readFileSync(join(bad, 'store', 'ca.key'));
+    writeFileSync(join(bad, 'nodes', 'w-1', 'etc', 'kubernetes', 'pki', 'ca.key'), key);
+    const { createHash } = await import('node:crypto');
+    m.files.push({
+      node: 'w-1',
+      path: '/etc/kubernetes/pki/ca.key',
+      role: 'ca',
+      kind: 'private-key',
+      mode: '0600',
+      sha256: createHash('sha256').update(key).digest('hex'),
+    });
+    writeFileSync(join(bad, 'manifest.json'), JSON.stringify(m));
+    const before = nodeFiles(lab, byName('w-1'), PKI_DIRS);
+    let r = await nodes(['push', '--dir', bad, '--node', 'w-1']);
+    expect([r.code, r.stderr]).toEqual([
+      2,
+      'error: refusing to push: w-1 (worker) must not hold the ca private key (/etc/kubernetes/pki/ca.key)\n',
+    ]);
+    cpSync(join(dirA, 'manifest.json'), join(bad, 'manifest.json'));
+    writeFileSync(join(bad, 'nodes', 'w-1', 'etc', 'kubernetes', 'kubelet.conf'), 'tampered');
+    r = await nodes(['push', '--dir', bad, '--node', 'w-1']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^error: \S+kubelet\.conf: does not match manifest\.json \(SHA-256 /);
+    const after = nodeFiles(lab, byName('w-1'), PKI_DIRS);
+    expect([...after.keys()]).toEqual([...before.keys()]);
+    for (const [p, f] of before) expect(after.get(p)?.data.equals(f.data)).toBe(true);
   });
 
   it('never prints key material', () => {
