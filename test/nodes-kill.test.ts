@@ -103,7 +103,8 @@ describe('nodes push under SIGKILL', () => {
     for (let i = 0; i < KILLS; i++) {
       const target = i % 2 === 0 ? b : a;
       const before = NAMES.map(journal);
-      const run = cliStart(['nodes', 'push', '--dir', target]);
+      // One node at a time, so a kill lands with some nodes done, one mid-way and the rest untouched.
+      const run = cliStart(['nodes', 'push', '--dir', target, '--parallel', '1']);
       let finished = false;
       void run.done.then(() => {
         finished = true;
@@ -118,7 +119,7 @@ describe('nodes push under SIGKILL', () => {
         if (!seenStart) await new Promise((r) => setTimeout(r, 5));
       }
       if (seenStart) {
-        await new Promise((r) => setTimeout(r, rand() * 60));
+        await new Promise((r) => setTimeout(r, rand() * 1500));
         run.proc.kill('SIGKILL');
       }
       const r = await run.done;
