@@ -2,7 +2,7 @@
 // collectInputs) and '-' for stdin, each parsed by the format-detecting reader.
 import { InputError } from '../common/errors.ts';
 import { type ReadResult, readObjects } from '../inventory/read.ts';
-import { collectInputs } from './files.ts';
+import { collectInputs, walkInputs } from './files.ts';
 
 export interface SourceRead {
   /** The path as found ('-' for stdin). */
@@ -24,34 +24,49 @@ export interface ReadInputsOptions {
 
 const display = (p: string): string => (p === '-' ? 'stdin' : p);
 
-export function readInputs(paths: readonly string[], opts: ReadInputsOptions = {}): SourceRead[] {
-  return [...eachInput(paths, opts)];
+function readOne(path: string, data: Uint8Array, fatal: boolean, opts: ReadInputsOptions): SourceRead {
+  try {
+    return { source: path, result: readObjects(data, opts.password === undefined ? {} : { password: opts.password }) };
+  } catch (e) {
+    if (!(e instanceof InputError)) throw e;
+    if (fatal) throw new InputError(`${display(path)}: ${e.message}`);
+    return { source: path, error: e.message };
+  }
 }
 
-/**
- * The same sources as readInputs, one at a time: each file is parsed when the caller asks for it, so a
- * caller that renders and drops each one holds only the files' bytes, never every parsed result.
- * Iterating again parses again.
- */
-export function eachInput(paths: readonly string[], opts: ReadInputsOptions = {}): Iterable<SourceRead> {
+/** Every source, read and parsed, within collectInputs' budgets (all files held at once). */
+export function readInputs(paths: readonly string[], opts: ReadInputsOptions = {}): SourceRead[] {
   const { files, errors } = collectInputs([...paths]);
   const single = paths.length === 1 && files.length === 1 && errors.length === 0;
   if (opts.strict && errors[0]) throw new InputError(`${display(errors[0].path)}: ${errors[0].error}`);
+  return [
+    ...files.map((f) => readOne(f.path, f.data, single || opts.strict === true, opts)),
+    ...errors.map((e) => ({ source: e.path, error: e.error })),
+  ];
+}
+
+/**
+ * The same sources as readInputs, in the same order, streamed: the walk (walkInputs) reads one file
+ * when the caller asks for the next, and each is parsed then, so a caller that renders and drops each
+ * one holds one file at a time, whatever the number of files. Iterating again walks and parses again.
+ * With `strict`, every source is read first (readInputs), so that an unreadable one fails before any.
+ */
+export function eachInput(paths: readonly string[], opts: ReadInputsOptions = {}): Iterable<SourceRead> {
+  if (opts.strict) return readInputs(paths, opts);
   return {
     *[Symbol.iterator](): Generator<SourceRead> {
-      for (const f of files) {
-        let result: ReadResult;
-        try {
-          result = readObjects(f.data, opts.password === undefined ? {} : { password: opts.password });
-        } catch (e) {
-          if (!(e instanceof InputError)) throw e;
-          if (single || opts.strict) throw new InputError(`${display(f.path)}: ${e.message}`);
-          yield { source: f.path, error: e.message };
-          continue;
-        }
-        yield { source: f.path, result };
+      const walk = walkInputs(paths);
+      let cur = walk.next();
+      let first = true;
+      while (!cur.done) {
+        const f = cur.value;
+        // Read one ahead: a lone file named on its own must parse (readInputs' `single`).
+        const next = walk.next();
+        const single = first && next.done === true && paths.length === 1;
+        first = false;
+        yield f.data ? readOne(f.path, f.data, single, opts) : { source: f.path, error: f.error };
+        cur = next;
       }
-      for (const e of errors) yield { source: e.path, error: e.error };
     },
   };
 }
