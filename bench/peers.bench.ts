@@ -18,7 +18,7 @@ const N = Number(process.env.BENCH_PEERS_CERTS ?? 3000);
 const ROUNDS = Number(process.env.BENCH_PEERS_ROUNDS ?? 9);
 
 /** The mixed corpus, DER, deterministic in shape (keys and serials are random). */
-function corpus(n: number): Uint8Array[] {
+export function corpus(n: number): Uint8Array[] {
   const keys = new Map<KeyType, KeyPair>(KEY_TYPES.map((t) => [t, generateKey(t)]));
   const key = (t: KeyType): KeyPair => keys.get(t) as KeyPair;
   const cas = (['ecdsa-p256', 'rsa-2048', 'ecdsa-p384', 'ed25519'] as const).map((t) => {

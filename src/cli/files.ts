@@ -33,15 +33,26 @@ function errText(e: unknown): string {
   return err.message;
 }
 
-/** Read from an open descriptor, at most `cap` bytes; more is an InputError (never a heap blow-up). */
-function readCapped(fd: number, what: string, cap: number): Uint8Array {
+/**
+ * Read from an open descriptor, at most `cap` bytes; more is an InputError (never a heap blow-up).
+ * `sizeHint` (a regular file's size from fstat) sizes the first read: one small allocation per file,
+ * not a 1 MiB buffer; a file that grew meanwhile is read on in larger chunks.
+ */
+function readCapped(fd: number, what: string, cap: number, sizeHint = -1): Uint8Array {
   const chunks: Buffer[] = [];
   let total = 0;
+  // The buffer being filled and how much of it is; a full one joins `chunks` and a larger one follows.
+  let buf = Buffer.allocUnsafe(Math.min(sizeHint >= 0 ? sizeHint + 1 : 64 * 1024, cap + 1));
+  let fill = 0;
   for (;;) {
-    const buf = Buffer.allocUnsafe(Math.min(1024 * 1024, cap + 1 - total));
+    if (fill === buf.length) {
+      chunks.push(buf);
+      buf = Buffer.allocUnsafe(Math.min(Math.max(64 * 1024, total), 1024 * 1024, cap + 1 - total));
+      fill = 0;
+    }
     let n: number;
     try {
-      n = readSync(fd, buf, 0, buf.length, null);
+      n = readSync(fd, buf, fill, buf.length - fill, null);
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
       if (code === 'EAGAIN') {
@@ -54,9 +65,11 @@ function readCapped(fd: number, what: string, cap: number): Uint8Array {
     }
     if (n === 0) break;
     total += n;
+    fill += n;
     if (total > cap) throw new InputError(`${what}: too large (more than ${MIB(cap)})`);
-    chunks.push(buf.subarray(0, n));
   }
+  if (!chunks.length) return buf.subarray(0, fill);
+  chunks.push(buf.subarray(0, fill));
   return Buffer.concat(chunks, total);
 }
 
@@ -154,7 +167,7 @@ export function collectInputs(paths: string[]): { files: InputFile[]; errors: { 
       }
       let data: Uint8Array;
       try {
-        data = readCapped(fd, p, MAX_FILE);
+        data = readCapped(fd, p, MAX_FILE, fst.size);
       } catch (e) {
         if (e instanceof InputError) {
           problem(`too large (more than ${MIB(MAX_FILE)})`);
@@ -367,7 +380,7 @@ export function* walkInputs(paths: readonly string[]): Generator<WalkedFile> {
       if (!fst.isFile()) problem(`${kindOf(fst)}, not a regular file: not read`);
       else
         try {
-          data = readCapped(fd, p, MAX_FILE);
+          data = readCapped(fd, p, MAX_FILE, fst.size);
         } catch (e) {
           problem(e instanceof InputError ? `too large (more than ${MIB(MAX_FILE)})` : errText(e));
         }

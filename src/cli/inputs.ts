@@ -20,6 +20,11 @@ export interface ReadInputsOptions {
    * reported in its SourceRead, not fatal.
    */
   strict?: boolean;
+  /**
+   * eachInput only: skip, unparsed, the files for which this says no (a pass that looks for keys needs
+   * not parse files that cannot hold one). Errors of the walk are still yielded.
+   */
+  filter?: (data: Uint8Array) => boolean;
 }
 
 const display = (p: string): string => (p === '-' ? 'stdin' : p);
@@ -64,7 +69,8 @@ export function eachInput(paths: readonly string[], opts: ReadInputsOptions = {}
         const next = walk.next();
         const single = first && next.done === true && paths.length === 1;
         first = false;
-        yield f.data ? readOne(f.path, f.data, single, opts) : { source: f.path, error: f.error };
+        if (!f.data) yield { source: f.path, error: f.error };
+        else if (!opts.filter || opts.filter(f.data)) yield readOne(f.path, f.data, single, opts);
         cur = next;
       }
     },

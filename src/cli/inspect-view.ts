@@ -11,6 +11,7 @@ import {
   type SourceJson,
   sourceJson,
 } from '../inventory/report.ts';
+import { looksLikePem } from '../x509/pem.ts';
 import { eachInput, readInputs } from './inputs.ts';
 import { colonHex, formatDate, humanDuration } from './text.ts';
 
@@ -64,9 +65,10 @@ export function streamInspect(
   opts: InspectOptions = {},
 ): { failed: boolean } {
   const now = opts.at ?? new Date();
-  const inputs = eachInput(paths, opts.password === undefined ? {} : { password: opts.password });
+  const readOpts = opts.password === undefined ? {} : { password: opts.password };
+  const inputs = eachInput(paths, readOpts);
   const keys = new Set<string>();
-  for (const r of inputs) keyFingerprints(r, keys);
+  for (const r of eachInput(paths, { ...readOpts, filter: mayHoldKey })) keyFingerprints(r, keys);
   const byKey = new Map<string, CertMatch[]>();
   if (keys.size) for (const r of inputs) indexCertificates(r, byKey, keys);
   const head = { schema: INSPECT_SCHEMA_VERSION, generatedAt: now.toISOString() };
@@ -90,6 +92,14 @@ export function streamInspect(
   else if (format === 'yaml' && n === 0) out.write(stringify({ ...head, sources: [] }, { lineWidth: 0 }));
   out.flush();
   return { failed };
+}
+
+/**
+ * False only for what cannot hold a private or public key: PEM (as the reader detects it) with no
+ * label ending in KEY. The pass that collects keys parses the rest only.
+ */
+function mayHoldKey(data: Uint8Array): boolean {
+  return !looksLikePem(data) || Buffer.from(data.buffer, data.byteOffset, data.length).includes('KEY-----', 0, 'latin1');
 }
 
 /** Collects small chunks into writes of about 64 KiB. */
