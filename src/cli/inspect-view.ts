@@ -1,4 +1,5 @@
 // What `inspect` shows (and `demo` prints): the report over the inputs, and its human rendering.
+import { writeSync } from 'node:fs';
 import { stringify } from 'yaml';
 import {
   buildReport,
@@ -48,12 +49,13 @@ function renderSource(s: SourceJson, now: Date, first: boolean): string {
   return `${first ? '' : '\n'}${out.join('\n')}\n`;
 }
 
-export type InspectFormat = 'table' | 'json' | 'yaml';
+export type InspectFormat = 'table' | 'json' | 'yaml' | 'ndjson';
 
 /**
  * `inspect` written as it goes: each source is parsed, rendered, written and dropped, so memory does not
  * grow with the number of files (beyond their bytes, which the walk holds) and output starts at once.
- * Byte for byte what printOutput(inspectPaths(...)) prints. Keys name the certificates they belong to
+ * Byte for byte what printOutput(inspectPaths(...)) prints; `ndjson` prints one line per source instead
+ * (docs/inspect-schema.md). Keys name the certificates they belong to
  * anywhere in the input, so a first pass collects the keys' fingerprints and, only when there are keys,
  * a second indexes just the certificates with those keys; bad input is therefore reported before
  * anything is written. Returns whether any source could not be read.
@@ -78,7 +80,8 @@ export function streamInspect(
   for (const r of inputs) {
     const s = sourceJson(r, now, byKey);
     if (s.error) failed = true;
-    if (format === 'json') {
+    if (format === 'ndjson') out.write(`${JSON.stringify({ ...head, ...s })}\n`);
+    else if (format === 'json') {
       // JSON.stringify(report, null, 2), one source at a time (strings never hold a raw newline).
       if (n === 0) out.write(`${JSON.stringify(head, null, 2).slice(0, -2)},\n  "sources": [\n`);
       out.write(`${n ? ',\n' : ''}    ${JSON.stringify(s, null, 2).replaceAll('\n', '\n    ')}`);
@@ -100,6 +103,36 @@ export function streamInspect(
  */
 function mayHoldKey(data: Uint8Array): boolean {
   return !looksLikePem(data) || Buffer.from(data.buffer, data.byteOffset, data.length).includes('KEY-----', 0, 'latin1');
+}
+
+/**
+ * Writes to standard output and waits until the chunk is written, whatever stdout is. process.stdout
+ * queues in memory what a pipe cannot take yet (`anchorage inspect big-dir -o json | slow-reader` held
+ * ~450 MiB); a streaming command must instead wait for the reader, as a C or Go program blocks in
+ * write(2). A reader that went away (EPIPE: `| head`) ends the process quietly, as bin/anchorage.js does.
+ */
+let scratch = Buffer.alloc(0);
+export function writeStdoutSync(chunk: string): void {
+  // One buffer, reused: a fresh 64 KiB Buffer per chunk piles up outside the heap until a GC frees it.
+  const len = Buffer.byteLength(chunk, 'utf8');
+  if (scratch.length < len) scratch = Buffer.allocUnsafe(Math.max(len, 256 * 1024));
+  let buf = scratch.subarray(0, scratch.write(chunk, 0, 'utf8'));
+  while (buf.length) {
+    let n: number;
+    try {
+      n = writeSync(1, buf);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'EAGAIN') {
+        // A non-blocking pipe that is full: wait for the reader without spinning.
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 2);
+        continue;
+      }
+      if (code === 'EPIPE') process.exit(typeof process.exitCode === 'number' ? process.exitCode : 0);
+      throw e;
+    }
+    buf = buf.subarray(n);
+  }
 }
 
 /** Collects small chunks into writes of about 64 KiB. */

@@ -2,7 +2,7 @@
 // Written as it goes (streamInspect): memory does not grow with the number of files in a directory.
 import type { Command } from 'commander';
 import { secretArg } from '../args.ts';
-import { type InspectFormat, streamInspect } from '../inspect-view.ts';
+import { type InspectFormat, streamInspect, writeStdoutSync } from '../inspect-view.ts';
 import { checkFormat } from '../output.ts';
 
 export function register(program: Command): void {
@@ -12,20 +12,15 @@ export function register(program: Command): void {
       'show what certificates, keys, CSRs and CRLs a file, directory or stdin holds (PEM, DER, PKCS#7, PKCS#12, JKS, kubeconfig)',
     )
     .argument('<paths...>', 'files, directories or - for stdin')
-    .option('-o, --output <format>', 'table|json|yaml', 'table')
+    .option('-o, --output <format>', 'table|json|yaml|ndjson (ndjson: one JSON source per line, docs/inspect-schema.md)', 'table')
     .option(
       '--password <password>',
       'password for PKCS#12, JKS and encrypted keys (env:NAME, file:PATH, prompt, or the value)',
       secretArg('--password'),
     )
     .action((paths: string[], o: { output: string; password?: string }) => {
-      const format = checkFormat(o.output, ['table', 'json', 'yaml']) as InspectFormat;
-      const { failed } = streamInspect(
-        paths,
-        format,
-        (chunk) => process.stdout.write(chunk),
-        o.password === undefined ? {} : { password: o.password },
-      );
+      const format = checkFormat(o.output, ['table', 'json', 'yaml', 'ndjson']) as InspectFormat;
+      const { failed } = streamInspect(paths, format, writeStdoutSync, o.password === undefined ? {} : { password: o.password });
       if (failed) process.exitCode = 2;
     });
 }
