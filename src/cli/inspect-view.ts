@@ -1,6 +1,6 @@
 // What `inspect` shows (and `demo` prints): the report over the inputs, and its human rendering.
 import { writeSync } from 'node:fs';
-import { stringify } from 'yaml';
+import { stringifyYaml as stringify } from '../common/yaml.ts';
 import {
   buildReport,
   type CertMatch,

@@ -1,8 +1,8 @@
 // The anchorage command line. Commands are thin: they parse flags, call domain code, render.
 // Start-up is lazy: only the module of the command being run is imported (with its domain code);
-// `--version` imports none, and help or an unknown command loads them all, so what they print is unchanged.
+// `--version` imports none (not even commander), and help or an unknown command loads them all, so what they print is unchanged.
 import { readFileSync } from 'node:fs';
-import { Command, CommanderError } from 'commander';
+import type { Command } from 'commander';
 import { InputError, oneLine } from '../common/errors.ts';
 import { DerError } from '../x509/der.ts';
 
@@ -44,6 +44,7 @@ function modulesFor(argv: readonly string[]): typeof COMMANDS {
 
 /** The program with the commands `argv` needs registered (all of them when argv is not given). */
 export async function buildProgram(argv?: readonly string[]): Promise<Command> {
+  const { Command } = await import('commander');
   const program = new Command();
   program
     .name('anchorage')
@@ -58,7 +59,13 @@ export async function buildProgram(argv?: readonly string[]): Promise<Command> {
 
 /** Run the CLI; returns the exit code. Bad input: one line on stderr, exit 2, no stack trace. */
 export async function run(argv: string[]): Promise<number> {
+  // `--version` alone prints what commander would print, without loading commander.
+  if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-V')) {
+    process.stdout.write(`${packageVersion()}\n`);
+    return 0;
+  }
   const program = await buildProgram(argv);
+  const { CommanderError } = await import('commander');
   try {
     await program.parseAsync(argv, { from: 'user' });
     return typeof process.exitCode === 'number' ? process.exitCode : 0;

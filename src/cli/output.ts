@@ -1,6 +1,7 @@
 // Rendering of command results: -o table|json|yaml (and wide/sarif where a command adds them).
-import { stringify } from 'yaml';
+
 import { InputError } from '../common/errors.ts';
+import { stringifyYaml as stringify } from '../common/yaml.ts';
 
 export type OutputFormat = 'table' | 'json' | 'yaml' | (string & {});
 

@@ -1,6 +1,7 @@
 // Kubeconfig: extract embedded credentials (*-data fields) and write kubeconfigs with embedded material.
-import { parse as parseYaml, stringify } from 'yaml';
+
 import { InputError } from '../common/errors.ts';
+import { parseYaml, stringifyYaml as stringify } from '../common/yaml.ts';
 
 export interface KubeconfigEmbedded {
   /** e.g. `clusters[kubernetes].certificate-authority-data` */
