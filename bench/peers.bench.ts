@@ -4,18 +4,31 @@
 // policies on some. Each figure is the median of repeated runs, with its spread.
 //   parse:     in one process, every field a person sees (what `inspect` shows), public key included
 //   inventory: `anchorage inspect <dir>` against the Go walker printing the same fields, whole processes
+//   issue:     leaves with a fresh key each (ECDSA P-256, RSA-2048), signed by an ECDSA P-256 CA, one core
+//   verify:    depth-3 chains; cold = every chain read from its files, parsed and verified with fresh pools
+//              (and a fresh signature cache: two signature checks per chain, as Go does); warm = the parsed
+//              certificates and one pool reused (Go checks both signatures again; Anchorage's signature cache
+//              answers: that is what its monitor does, and the row says so)
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { TrustIndex } from '../src/trust/pool.ts';
+import { SignatureCache } from '../src/trust/sigcache.ts';
+import { verifyChain } from '../src/trust/verify.ts';
 import { issueCertificate } from '../src/x509/build.ts';
 import { Certificate } from '../src/x509/certificate.ts';
 import { generateKey, KEY_TYPES, type KeyPair, type KeyType } from '../src/x509/keys.ts';
+import { scanPem } from '../src/x509/pem.ts';
+import { AT, chain3 } from '../test/support/trust-fixtures.ts';
 import { type BenchResult, type Stats, spreadText, stats, timeProcesses } from './harness.ts';
 
 const root = join(import.meta.dirname, '..');
 const N = Number(process.env.BENCH_PEERS_CERTS ?? 3000);
 const ROUNDS = Number(process.env.BENCH_PEERS_ROUNDS ?? 9);
+const ISSUE_ROUNDS = Number(process.env.BENCH_PEERS_ISSUE_ROUNDS ?? 7);
+const VERIFY_ROUNDS = Number(process.env.BENCH_PEERS_VERIFY_ROUNDS ?? 7);
+const VERIFY_CHAINS = 1000;
 
 /** The mixed corpus, DER, deterministic in shape (keys and serials are random). */
 export function corpus(n: number): Uint8Array[] {
@@ -120,6 +133,104 @@ export async function run(): Promise<BenchResult[]> {
     const goParse = perSecond(stats(goMs), ders.length);
     const ourParse = perSecond(stats(ourMs), ders.length);
 
+    // Issue: rounds interleaved, one Go round (its process ran one warm-up round first), one of ours.
+    const caKp = generateKey('ecdsa-p256');
+    const ca = issueCertificate({
+      profile: { subject: 'CN=bench-ca', ca: true, keyUsage: ['keyCertSign'], validity: { days: 30 } },
+      publicKey: caKp.publicKey,
+      signingKey: caKp.privateKey,
+    });
+    const issueRows: BenchResult[] = [];
+    for (const [kt, n] of [
+      ['ecdsa-p256', 500],
+      ['rsa-2048', 8],
+    ] as const) {
+      const goIssue: number[] = [];
+      const ourIssue: number[] = [];
+      for (let r = 0; r < ISSUE_ROUNDS; r++) {
+        const lines = execFileSync(peer, ['issue', kt, String(n), '2'], { encoding: 'utf8' })
+          .trim()
+          .split('\n');
+        goIssue.push(Number(lines[1]) / 1e6);
+        const t0 = process.hrtime.bigint();
+        for (let i = 0; i < n; i++) {
+          const kp = generateKey(kt);
+          sink += issueCertificate({
+            profile: {
+              subject: `CN=leaf-${i}`,
+              sans: { dns: [`leaf-${i}.example`] },
+              keyUsage: ['digitalSignature'],
+              extKeyUsage: ['serverAuth'],
+              validity: { days: 30 },
+            },
+            publicKey: kp.publicKey,
+            issuer: { cert: ca, key: caKp.privateKey },
+          }).der.length;
+        }
+        ourIssue.push(Number(process.hrtime.bigint() - t0) / 1e6);
+      }
+      issueRows.push({
+        name: `issue ${kt} leaves, key generation included, one core`,
+        unit: 'leaves/s',
+        ...perSecond(stats(ourIssue), n),
+        baseline: { name: 'Go crypto/x509 CreateCertificate + key generation', ...perSecond(stats(goIssue), n) },
+      });
+    }
+
+    // Verify: depth-3 chains (ECDSA P-256) from files, cold and warm, rounds interleaved with Go's.
+    const chains = join(tmp, 'chains');
+    mkdirSync(chains);
+    const { root: vRoot, int: vInt, leaves: vLeaves } = chain3(VERIFY_CHAINS);
+    writeFileSync(join(chains, 'root.pem'), vRoot.cert.toPem());
+    writeFileSync(join(chains, 'int.pem'), vInt.cert.toPem());
+    const leafFiles = vLeaves.map((l, i) => {
+      const f = join(chains, `leaf-${String(i).padStart(5, '0')}.pem`);
+      writeFileSync(f, l.cert.toPem());
+      return f;
+    });
+    const readPemCert = (f: string): Certificate => new Certificate((scanPem(readFileSync(f, 'latin1'))[0] as { der: Uint8Array }).der);
+    const at = String(Math.floor(AT.getTime() / 1000));
+    const goCold: number[] = [];
+    const goWarm: number[] = [];
+    const ourCold: number[] = [];
+    const ourWarm: number[] = [];
+    const index = new TrustIndex([vRoot.cert], [vInt.cert]);
+    const sigCache = new SignatureCache();
+    const parsedLeaves = vLeaves.map((l) => l.cert);
+    for (const leaf of parsedLeaves) verifyChain({ leaf, index, sigCache, at: AT, purpose: 'server' }); // warm-up
+    for (let r = 0; r < VERIFY_ROUNDS; r++) {
+      const lines = execFileSync(peer, ['verify', chains, at, '2'], { encoding: 'utf8' }).trim().split('\n');
+      const [c, w] = (lines[1] as string).split(' ').map(Number) as [number, number];
+      goCold.push(c / 1e6);
+      goWarm.push(w / 1e6);
+      let t0 = process.hrtime.bigint();
+      let ok = 0;
+      for (const f of leafFiles) {
+        const idx = new TrustIndex([readPemCert(join(chains, 'root.pem'))], [readPemCert(join(chains, 'int.pem'))]);
+        const v = verifyChain({ leaf: readPemCert(f), index: idx, sigCache: new SignatureCache(), at: AT, purpose: 'server' });
+        if (v.trusted) ok++;
+      }
+      ourCold.push(Number(process.hrtime.bigint() - t0) / 1e6);
+      if (ok !== leafFiles.length) throw new Error(`only ${ok} of ${leafFiles.length} chains verified`);
+      t0 = process.hrtime.bigint();
+      for (const leaf of parsedLeaves) if (verifyChain({ leaf, index, sigCache, at: AT, purpose: 'server' }).trusted) ok++;
+      ourWarm.push(Number(process.hrtime.bigint() - t0) / 1e6);
+    }
+    const verifyRows: BenchResult[] = [
+      {
+        name: `verify ${VERIFY_CHAINS} depth-3 chains (ECDSA P-256), cold: files read and parsed, fresh pools and signature cache per chain`,
+        unit: 'chains/s',
+        ...perSecond(stats(ourCold), VERIFY_CHAINS),
+        baseline: { name: 'Go Certificate.Verify, fresh CertPools per chain', ...perSecond(stats(goCold), VERIFY_CHAINS) },
+      },
+      {
+        name: `verify the same chains warm: parsed certificates and one pool reused (Anchorage: signature cache hits)`,
+        unit: 'chains/s',
+        ...perSecond(stats(ourWarm), VERIFY_CHAINS),
+        baseline: { name: 'Go Certificate.Verify, pools reused (re-checks both signatures)', ...perSecond(stats(goWarm), VERIFY_CHAINS) },
+      },
+    ];
+
     // Directory inventory: whole processes over the same tree, output discarded.
     const procs = [
       { label: 'go', cmd: peer, args: ['inventory', tree] },
@@ -128,7 +239,10 @@ export async function run(): Promise<BenchResult[]> {
     const st = timeProcesses(procs, Number(process.env.BENCH_PEERS_RUNS ?? 5), { rss: true });
     const get = (k: string): Stats => st.get(k) as Stats;
     const mib = (k: string): string => (st.has(k) ? `, peak RSS median ${get(k).median.toFixed(0)} MiB` : '');
+    if (sink === 0) throw new Error('nothing done');
     return [
+      ...issueRows,
+      ...verifyRows,
       {
         name: `parse ${ders.length} mixed certificates, every field inspect shows (key included), one core`,
         unit: 'certs/s',

@@ -1,12 +1,8 @@
-// Parse and issuance throughput, each beside its baseline measured in the same run.
-import { execFileSync } from 'node:child_process';
+// Parse throughput beside Node's built-in X509Certificate, measured in the same run (issuance: peers.bench.ts).
 import { X509Certificate } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { issueCertificate } from '../src/x509/build.ts';
 import { Certificate } from '../src/x509/certificate.ts';
-import { generateKey, type KeyType } from '../src/x509/keys.ts';
+import { generateKey } from '../src/x509/keys.ts';
 import { type BenchResult, bestRate } from './harness.ts';
 
 function kubeletCerts(n: number): Uint8Array[] {
@@ -75,80 +71,7 @@ export async function run(): Promise<BenchResult[]> {
     },
   ];
 
-  const caKp = generateKey('ecdsa-p256');
-  const ca = issueCertificate({
-    profile: { subject: 'CN=bench-ca', ca: true, keyUsage: ['keyCertSign'], validity: { days: 30 } },
-    publicKey: caKp.publicKey,
-    signingKey: caKp.privateKey,
-  });
-  const leaf = (kt: KeyType, i: number): Certificate => {
-    const kp = generateKey(kt);
-    return issueCertificate({
-      profile: {
-        subject: `CN=leaf-${i}`,
-        sans: { dns: [`leaf-${i}.example`] },
-        keyUsage: ['digitalSignature'],
-        extKeyUsage: ['serverAuth'],
-        validity: { days: 30 },
-      },
-      publicKey: kp.publicKey,
-      issuer: { cert: ca, key: caKp.privateKey },
-    });
-  };
-  const dir = mkdtempSync(join(tmpdir(), 'anchorage-bench-'));
-  try {
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:P-256',
-        '-nodes',
-        '-keyout',
-        'ca.key',
-        '-out',
-        'ca.crt',
-        '-subj',
-        '/CN=bench-ca',
-        '-days',
-        '30',
-      ],
-      { cwd: dir, stdio: 'ignore' },
-    );
-    const opensslLeaf = (newkey: string[]) => (): number => {
-      execFileSync(
-        'sh',
-        [
-          '-c',
-          `openssl req -new ${newkey.join(' ')} -nodes -keyout l.key -subj /CN=leaf 2>/dev/null | openssl x509 -req -CA ca.crt -CAkey ca.key -days 30 -out l.crt 2>/dev/null`,
-        ],
-        { cwd: dir },
-      );
-      return 1;
-    };
-    for (const [kt, args, rounds] of [
-      ['ecdsa-p256', ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256'], 20],
-      ['rsa-2048', ['-newkey', 'rsa:2048'], 10],
-    ] as const) {
-      let i = 0;
-      const ours = bestRate(() => {
-        const n = kt === 'ecdsa-p256' ? 2000 : 10;
-        for (let k = 0; k < n; k++) leaf(kt, i++);
-        return n;
-      });
-      const base = bestRate(opensslLeaf([...args]), 3, rounds);
-      results.push({
-        name: `issue ${kt} leaf (key generation included), one core`,
-        unit: 'leaves/s',
-        value: ours,
-        baseline: { name: 'openssl req -newkey | openssl x509 -req, per leaf', value: base },
-      });
-    }
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  // Issuance is measured beside Go's crypto/x509 in peers.bench.ts (the openssl CLI baseline here timed
+  // two process start-ups per leaf, not issuance).
   return results;
 }

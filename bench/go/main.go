@@ -1,9 +1,15 @@
-// Go peers for Anchorage's benchmarks (bench/go.bench.ts), standard library only: crypto/x509 is what
+// Go peers for Anchorage's benchmarks (bench/peers.bench.ts), standard library only: crypto/x509 is what
 // every Kubernetes component parses certificates with.
 //
 //	peer parse <corpus> <rounds>  parse every certificate of the corpus (u32 big-endian length + DER,
 //	                              repeated) and read every field a person sees, key included; prints the
 //	                              nanoseconds of each round, one per line
+//	peer issue <alg> <n> <rounds> issue n leaves per round (alg: ecdsa-p256 | rsa-2048), each with a fresh
+//	                              key, signed by an ECDSA P-256 CA: prints the nanoseconds of each round
+//	peer verify <dir> <unix> <rounds>
+//	                              <dir>/root.pem, int.pem and leaf-*.pem: per round, cold (every chain read
+//	                              from its PEM bytes and verified with fresh pools, as a new process would)
+//	                              then warm (the parsed certificates and one pool reused): "cold warm" ns
 //	peer inventory <dir>...       walk the directories (sorted, dot entries skipped, symlinked dirs not
 //	                              followed), read every file, decode PEM blocks or DER, parse each
 //	                              certificate and print what `anchorage inspect` prints about it
@@ -13,15 +19,19 @@ import (
 	"bufio"
 	"crypto/ecdsa"
 	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha1"
 	"crypto/sha256"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/pem"
 	"fmt"
 	"io/fs"
+	"math/big"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -173,6 +183,123 @@ func show(out *bufio.Writer, der []byte) {
 	}
 }
 
+func issue(alg string, n, rounds int) {
+	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		fail(err)
+	}
+	now := time.Now()
+	caTmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "bench-ca"},
+		NotBefore: now, NotAfter: now.Add(30 * 24 * time.Hour), IsCA: true, BasicConstraintsValid: true,
+		KeyUsage: x509.KeyUsageCertSign,
+	}
+	caDer, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	if err != nil {
+		fail(err)
+	}
+	ca, err := x509.ParseCertificate(caDer)
+	if err != nil {
+		fail(err)
+	}
+	for r := 0; r < rounds; r++ {
+		t0 := time.Now()
+		for i := 0; i < n; i++ {
+			var pub any
+			switch alg {
+			case "ecdsa-p256":
+				k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+				if err != nil {
+					fail(err)
+				}
+				pub = &k.PublicKey
+			case "rsa-2048":
+				k, err := rsa.GenerateKey(rand.Reader, 2048)
+				if err != nil {
+					fail(err)
+				}
+				pub = &k.PublicKey
+			default:
+				fail(fmt.Errorf("unknown key type %s", alg))
+			}
+			serial := make([]byte, 16)
+			if _, err := rand.Read(serial); err != nil {
+				fail(err)
+			}
+			serial[0] &= 0x7f
+			tmpl := &x509.Certificate{
+				SerialNumber: new(big.Int).SetBytes(serial), Subject: pkix.Name{CommonName: fmt.Sprintf("leaf-%d", i)},
+				DNSNames: []string{fmt.Sprintf("leaf-%d.example", i)}, NotBefore: now, NotAfter: now.Add(30 * 24 * time.Hour),
+				KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+				BasicConstraintsValid: true,
+			}
+			der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, pub, caKey)
+			if err != nil {
+				fail(err)
+			}
+			sink += len(der)
+		}
+		fmt.Println(time.Since(t0).Nanoseconds())
+	}
+}
+
+func pemCert(data []byte) *x509.Certificate {
+	b, _ := pem.Decode(data)
+	if b == nil {
+		fail(fmt.Errorf("no PEM block"))
+	}
+	c, err := x509.ParseCertificate(b.Bytes)
+	if err != nil {
+		fail(err)
+	}
+	return c
+}
+
+func verifyChains(dir string, at int64, rounds int) {
+	read := func(p string) []byte {
+		d, err := os.ReadFile(p)
+		if err != nil {
+			fail(err)
+		}
+		return d
+	}
+	leafFiles, err := filepath.Glob(filepath.Join(dir, "leaf-*.pem"))
+	if err != nil || len(leafFiles) == 0 {
+		fail(fmt.Errorf("no leaves in %s", dir))
+	}
+	rootFile, intFile := filepath.Join(dir, "root.pem"), filepath.Join(dir, "int.pem")
+	when := time.Unix(at, 0)
+	opts := func(roots, ints *x509.CertPool) x509.VerifyOptions {
+		return x509.VerifyOptions{Roots: roots, Intermediates: ints, CurrentTime: when, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+	}
+	roots, ints := x509.NewCertPool(), x509.NewCertPool()
+	roots.AddCert(pemCert(read(rootFile)))
+	ints.AddCert(pemCert(read(intFile)))
+	leaves := make([]*x509.Certificate, len(leafFiles))
+	for i, f := range leafFiles {
+		leaves[i] = pemCert(read(f))
+	}
+	for r := 0; r < rounds; r++ {
+		t0 := time.Now()
+		for _, f := range leafFiles {
+			rp, ip := x509.NewCertPool(), x509.NewCertPool()
+			rp.AddCert(pemCert(read(rootFile)))
+			ip.AddCert(pemCert(read(intFile)))
+			if _, err := pemCert(read(f)).Verify(opts(rp, ip)); err != nil {
+				fail(err)
+			}
+		}
+		cold := time.Since(t0).Nanoseconds()
+		t0 = time.Now()
+		for _, l := range leaves {
+			if _, err := l.Verify(opts(roots, ints)); err != nil {
+				fail(err)
+			}
+		}
+		fmt.Println(cold, time.Since(t0).Nanoseconds())
+	}
+}
+
 func fail(err error) {
 	fmt.Fprintln(os.Stderr, "peer:", err)
 	os.Exit(2)
@@ -187,10 +314,28 @@ func main() {
 		parseCorpus(os.Args[2], rounds)
 		return
 	}
+	if len(os.Args) >= 5 && os.Args[1] == "issue" {
+		n, err1 := strconv.Atoi(os.Args[3])
+		rounds, err2 := strconv.Atoi(os.Args[4])
+		if err1 != nil || err2 != nil {
+			fail(fmt.Errorf("issue <alg> <n> <rounds>"))
+		}
+		issue(os.Args[2], n, rounds)
+		return
+	}
+	if len(os.Args) >= 5 && os.Args[1] == "verify" {
+		at, err1 := strconv.ParseInt(os.Args[3], 10, 64)
+		rounds, err2 := strconv.Atoi(os.Args[4])
+		if err1 != nil || err2 != nil {
+			fail(fmt.Errorf("verify <dir> <unix> <rounds>"))
+		}
+		verifyChains(os.Args[2], at, rounds)
+		return
+	}
 	if len(os.Args) >= 3 && os.Args[1] == "inventory" {
 		inventory(os.Args[2:])
 		return
 	}
-	fmt.Fprintln(os.Stderr, "usage: peer parse <corpus> <rounds> | peer inventory <dir>...")
+	fmt.Fprintln(os.Stderr, "usage: peer parse <corpus> <rounds> | peer issue <alg> <n> <rounds> | peer verify <dir> <unix> <rounds> | peer inventory <dir>...")
 	os.Exit(2)
 }
