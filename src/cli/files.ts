@@ -193,6 +193,15 @@ export function collectInputs(paths: string[]): { files: InputFile[]; errors: { 
  */
 export const MAX_STREAM_ENTRIES = 2_000_000;
 
+/** Standard input, read once (at most MAX_FILE bytes) however many times it is asked for. */
+export function stdinOnce(): () => Uint8Array {
+  let data: Uint8Array | undefined;
+  return () => {
+    data ??= readCapped(0, 'stdin', MAX_FILE);
+    return data;
+  };
+}
+
 /**
  * The inode numbers of the files a walk has read, per device, in an open-addressing table of doubles:
  * 8-16 bytes a file where a Set of "dev:ino" strings took ~100, so a walk of a million files remembers
@@ -309,8 +318,9 @@ export type WalkedFile = { path: string; data: Uint8Array; error?: undefined } |
  * files: one file's bytes, the sorted names of the directories the walk is inside and 16 bytes per file
  * read. Budgets: MAX_FILE per file and MAX_STREAM_ENTRIES entries; no total, since nothing accumulates.
  * Unreadable files met inside directories are yielded after all the files, as collectInputs lists them.
+ * `stdin` supplies standard input's bytes (a caller that walks more than once reads stdin once).
  */
-export function* walkInputs(paths: readonly string[]): Generator<WalkedFile> {
+export function* walkInputs(paths: readonly string[], opts: { stdin?: () => Uint8Array } = {}): Generator<WalkedFile> {
   const errors: { path: string; error: string }[] = [];
   let entries = 0;
   const seenDirs = new Set<string>();
@@ -323,7 +333,7 @@ export function* walkInputs(paths: readonly string[]): Generator<WalkedFile> {
     if (p === '-') {
       let data: Uint8Array;
       try {
-        data = readCapped(0, 'stdin', MAX_FILE);
+        data = opts.stdin ? opts.stdin() : readCapped(0, 'stdin', MAX_FILE);
       } catch (e) {
         if (e instanceof InputError) throw e;
         throw new InputError(`stdin: ${errText(e)}`);

@@ -2,7 +2,7 @@
 // collectInputs) and '-' for stdin, each parsed by the format-detecting reader.
 import { InputError } from '../common/errors.ts';
 import { type ReadResult, readObjects } from '../inventory/read.ts';
-import { collectInputs, walkInputs } from './files.ts';
+import { collectInputs, stdinOnce, walkInputs } from './files.ts';
 
 export interface SourceRead {
   /** The path as found ('-' for stdin). */
@@ -25,6 +25,8 @@ export interface ReadInputsOptions {
    * not parse files that cannot hold one). Errors of the walk are still yielded.
    */
   filter?: (data: Uint8Array) => boolean;
+  /** eachInput only: where standard input's bytes come from (files.ts stdinOnce), to share them between walks. */
+  stdin?: () => Uint8Array;
 }
 
 const display = (p: string): string => (p === '-' ? 'stdin' : p);
@@ -58,9 +60,11 @@ export function readInputs(paths: readonly string[], opts: ReadInputsOptions = {
  */
 export function eachInput(paths: readonly string[], opts: ReadInputsOptions = {}): Iterable<SourceRead> {
   if (opts.strict) return readInputs(paths, opts);
+  // Standard input can be read once: every walk of this iterable (and of any sharing opts.stdin) shares its bytes.
+  const stdin = opts.stdin ?? stdinOnce();
   return {
     *[Symbol.iterator](): Generator<SourceRead> {
-      const walk = walkInputs(paths);
+      const walk = walkInputs(paths, { stdin });
       let cur = walk.next();
       let first = true;
       while (!cur.done) {

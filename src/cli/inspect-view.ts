@@ -13,6 +13,7 @@ import {
   sourceJson,
 } from '../inventory/report.ts';
 import { looksLikePem } from '../x509/pem.ts';
+import { stdinOnce } from './files.ts';
 import { eachInput, readInputs } from './inputs.ts';
 import { colonHex, formatDate, humanDuration } from './text.ts';
 
@@ -68,9 +69,11 @@ export function streamInspect(
 ): { failed: boolean } {
   const now = opts.at ?? new Date();
   const readOpts = opts.password === undefined ? {} : { password: opts.password };
-  const inputs = eachInput(paths, readOpts);
+  // Both walks share standard input's bytes: it can be read only once.
+  const stdin = stdinOnce();
+  const inputs = eachInput(paths, { ...readOpts, stdin });
   const keys = new Set<string>();
-  for (const r of eachInput(paths, { ...readOpts, filter: mayHoldKey })) keyFingerprints(r, keys);
+  for (const r of eachInput(paths, { ...readOpts, stdin, filter: mayHoldKey })) keyFingerprints(r, keys);
   const byKey = new Map<string, CertMatch[]>();
   if (keys.size) for (const r of inputs) indexCertificates(r, byKey, keys);
   const head = { schema: INSPECT_SCHEMA_VERSION, generatedAt: now.toISOString() };
