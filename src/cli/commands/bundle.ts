@@ -4,9 +4,9 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Command } from 'commander';
 import { stringify } from 'yaml';
-import { writeFilesAtomic } from '../../common/atomic.ts';
 import { InputError } from '../../common/errors.ts';
 import { collect } from '../args.ts';
+import { writeOutputs } from '../outputs.ts';
 
 export interface BundleBuildOptions {
   config: string;
@@ -56,7 +56,7 @@ async function build(o: BundleBuildOptions): Promise<void> {
   const manifests = r.targets.map((t) => stringify(t.body, { lineWidth: 0 })).join('---\n');
   if (r.targets.length) outputs.push({ path: join(o.out, 'manifests.yaml'), data: Buffer.from(manifests) });
   for (const d of new Set(outputs.map((f) => dirname(f.path)))) mkdirSync(d, { recursive: true });
-  writeFilesAtomic(outputs, { overwrite: !!o.force });
+  writeOutputs(outputs, { force: !!o.force });
   const soonest = r.certs.reduce((m, c) => Math.min(m, c.notAfter.getTime()), Number.POSITIVE_INFINITY);
   process.stdout.write(
     `${r.bundle.kind} ${r.bundle.name}: ${r.certs.length} CA certificates, soonest expiry ${new Date(soonest).toISOString()}` +
