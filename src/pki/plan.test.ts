@@ -211,6 +211,23 @@ describe('node trees of a multi-node cluster', () => {
       expect(plan.certs.find((p) => p.id === id)).toMatchObject({ signer: 'root-ca', pathLen: 0 });
   });
 
+  it('never plans etcd-ca.key on a control plane when etcd is external, nor on its members', () => {
+    const ext = buildPlan({
+      ...c,
+      etcd: { topology: 'external', members: [{ name: 'etcd-1', ips: ['10.0.2.1'], hostnames: [] }], serverCertSANs: [], peerCertSANs: [] },
+    });
+    const etcdFiles = (node: string): string[] =>
+      ext.files.filter((f) => f.node === node && f.path.startsWith('/etc/kubernetes/pki/etcd/ca.')).map((f) => f.path);
+    expect(etcdFiles('cp-1')).toEqual(['/etc/kubernetes/pki/etcd/ca.crt']);
+    expect(etcdFiles('cp-2')).toEqual(['/etc/kubernetes/pki/etcd/ca.crt']);
+    expect(etcdFiles('etcd-1')).toEqual(['/etc/kubernetes/pki/etcd/ca.crt']);
+    // Stacked etcd: kubeadm keeps etcd's CA key on every control plane (join copies it there).
+    expect(plan.files.filter((f) => f.node === 'cp-2' && f.path.startsWith('/etc/kubernetes/pki/etcd/ca.')).map((f) => f.path)).toEqual([
+      '/etc/kubernetes/pki/etcd/ca.crt',
+      '/etc/kubernetes/pki/etcd/ca.key',
+    ]);
+  });
+
   it('gives workers only the cluster CA bundle, their kubelet.conf and their kubelet serving pair', () => {
     expect(plan.files.filter((f) => f.node === 'w-1').map((f) => [f.path, f.content.type, f.mode])).toEqual([
       ['/etc/kubernetes/pki/ca.crt', 'bundle', 0o644],

@@ -230,7 +230,12 @@ const KUBEADM: Layout = {
     {
       nodes: (c) => c.controlPlane,
       items: [
-        ...KUBEADM_CAS.flatMap(([ca, base]) => [bundle(`${P}/${base}.crt`, ca), caKey(`${P}/${base}.key`, ca, notExternal(ca))]),
+        // With external etcd a control plane is only etcd's client: it needs etcd's CA to verify the members,
+        // never its key (kubeadm writes no etcd CA there; the key stays in the store).
+        ...KUBEADM_CAS.flatMap(([ca, base]) => [
+          bundle(`${P}/${base}.crt`, ca),
+          caKey(`${P}/${base}.key`, ca, ca === 'etcd-ca' ? (x) => notExternal(ca)(x) && x.c.etcd.topology === 'stacked' : notExternal(ca)),
+        ]),
         cert('apiserver', 'apiserver', 'ca', [pair(`${P}/apiserver`)], { mutators: [apiServerAltNames] }),
         cert('apiserver-kubelet-client', 'apiserver-kubelet-client', 'ca', [pair(`${P}/apiserver-kubelet-client`)], {
           mutators: [organization(kubeletClientO)],
