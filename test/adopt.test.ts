@@ -182,7 +182,7 @@ describe('one control plane, RSA-2048, made by the real kubeadm', () => {
     expect(again.err).toMatch(/already holds a PKI/);
     const init = run(['pki', 'init', '--config', join(out, 'cluster.yaml'), '--out', join(node, 'etc/kubernetes')]);
     expect(init.code).toBe(2);
-    expect(init.err).toMatch(/existing kubeadm PKI.*pki adopt/);
+    expect(init.err).toMatch(/holds an existing PKI \(kubeadm or the hard way\).*pki adopt/);
     expect(hashTree(join(node, 'etc/kubernetes'))).toEqual(before);
   });
 
@@ -411,7 +411,7 @@ describe('hints never point at replacing trust', () => {
     ]) {
       const r = run(args);
       expect(r.code).toBe(2);
-      expect(r.err).toMatch(/written by kubeadm, not by Anchorage: adopt it first \(anchorage pki adopt /);
+      expect(r.err).toMatch(/written by kubeadm or the hard way, not by Anchorage: adopt it first \(anchorage pki adopt /);
       expect(r.err).not.toMatch(/pki init/);
     }
     expect(hashTree(join(node, 'etc/kubernetes'))).toEqual(before);

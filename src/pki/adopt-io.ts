@@ -1,13 +1,15 @@
 // The I/O edge of `pki adopt`: read node trees from disk (budgeted), write the adopted PKI directory.
 // Adoption reads the existing trees and never writes into them.
-import { randomBytes } from 'node:crypto';
+import { type KeyObject, randomBytes } from 'node:crypto';
 import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmdirSync, rmSync, statSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fsyncDir, writeFilesAtomic } from '../common/atomic.ts';
 import { InputError } from '../common/errors.ts';
-import { type AdoptOptions, type AdoptResult, adoptKubeadm, type NodeTree } from './adopt.ts';
-import { renderStore } from './store.ts';
+import { Certificate } from '../x509/certificate.ts';
+import { scanPem } from '../x509/pem.ts';
+import { type AdoptOptions, type AdoptResult, adoptTrees, type NodeTree } from './adopt.ts';
+import { type Manifest, type NodeFile, renderNodeFiles, renderStore } from './store.ts';
 
 const MAX_FILES = 10_000;
 const MAX_FILE_BYTES = 1024 * 1024;
@@ -64,6 +66,20 @@ export function readNodeTree(spec: string): NodeTree {
       files.set(`${mountedAt}/${rel}`, readFileSync(abs));
     });
   };
+  if (isJumpbox(root)) throw new InputError(`${path}: the hard way's certificate folder holds several nodes: read it with readNodeTrees`);
+  if (!existsSync(join(root, 'etc', 'kubernetes')) && ['var/lib/kubernetes', 'var/lib/kubelet'].some((d) => existsSync(join(root, d)))) {
+    // The hard way's node layout (`pki init` with layout: hard-way writes DIR/nodes/<node>/ so).
+    for (const d of ['var/lib/kubernetes', 'var/lib/kubelet', 'var/lib/kube-proxy'])
+      if (existsSync(join(root, d))) take(join(root, d), `/${d}`);
+    const hint = basename(root);
+    return {
+      source: path,
+      ...(node ? { node } : {}),
+      ...(ip ? { ip } : {}),
+      ...(/^[a-z0-9][a-z0-9.-]*$/.test(hint) ? { nameHint: hint } : {}),
+      files,
+    };
+  }
   if (existsSync(join(root, 'etc', 'kubernetes'))) {
     take(join(root, 'etc', 'kubernetes'), '/etc/kubernetes');
     for (const d of ['var/lib/kubelet/pki', 'var/lib/kubernetes', 'var/lib/kube-proxy'])
@@ -82,6 +98,84 @@ export function readNodeTree(spec: string): NodeTree {
   return { source: path, ...(node ? { node } : {}), ...(ip ? { ip } : {}), files };
 }
 
+/** The hard way's certificate folder (where its ca.conf steps write every node's files side by side). */
+function isJumpbox(root: string): boolean {
+  return (
+    existsSync(join(root, 'ca.crt')) && (existsSync(join(root, 'kube-api-server.crt')) || existsSync(join(root, 'service-accounts.crt')))
+  );
+}
+
+/**
+ * The node trees behind one `[NAME[@IP]=]PATH`: one tree, or, for the hard way's certificate folder, the
+ * controller's and each worker's, laid out where the tutorial copies them (ca.crt, ca.key, kube-api-server.*,
+ * service-accounts.* and the controller kubeconfigs to /var/lib/kubernetes; <node>.crt/.key/.kubeconfig to
+ * that node's /var/lib/kubelet; kube-proxy.kubeconfig to /var/lib/kube-proxy). NAME names the controller.
+ */
+export function readNodeTrees(spec: string): NodeTree[] {
+  const { node, ip, path } = parseTreeSpec(spec);
+  const root = resolve(path);
+  if (!existsSync(root) || !statSync(root).isDirectory() || !isJumpbox(root)) return [readNodeTree(spec)];
+  const all = new Map<string, Uint8Array>();
+  walk(root, (rel, abs) => {
+    if (!rel.includes('/')) all.set(rel, readFileSync(abs));
+  });
+  const used = new Set<string>();
+  const take = (t: Map<string, Uint8Array>, name: string, at: string) => {
+    const d = all.get(name);
+    if (!d) return false;
+    t.set(at, d);
+    used.add(name);
+    return true;
+  };
+  const controller = new Map<string, Uint8Array>();
+  for (const f of [
+    'ca.crt',
+    'ca.key',
+    'kube-api-server.crt',
+    'kube-api-server.key',
+    'service-accounts.crt',
+    'service-accounts.key',
+    'encryption-config.yaml',
+  ])
+    take(controller, f, `/var/lib/kubernetes/${f}`);
+  const kubeconfigOrPair = (t: Map<string, Uint8Array>, base: string, at: string) => {
+    if (take(t, `${base}.kubeconfig`, at)) {
+      // Its certificate and key, the files it was made from, are the same credentials.
+      for (const x of ['crt', 'key', 'csr']) if (all.has(`${base}.${x}`)) used.add(`${base}.${x}`);
+      return;
+    }
+    if (all.has(`${base}.crt`) && all.has(`${base}.key`)) {
+      take(t, `${base}.crt`, `${at}#crt`);
+      take(t, `${base}.key`, `${at}#key`);
+    }
+  };
+  for (const b of ['admin', 'kube-controller-manager', 'kube-scheduler'])
+    kubeconfigOrPair(controller, b, `/var/lib/kubernetes/${b}.kubeconfig`);
+  const apiserver = scanPem(Buffer.from(all.get('kube-api-server.crt') ?? []).toString('latin1')).find((b) => b.label === 'CERTIFICATE');
+  const apiDns = apiserver ? new Certificate(apiserver.der).sans.dns.find((d) => !d.startsWith('kubernetes')) : undefined;
+  const trees: NodeTree[] = [
+    { source: `${path} (controller)`, node: node ?? apiDns?.split('.')[0] ?? 'server', ...(ip ? { ip } : {}), files: controller },
+  ];
+  // Workers: every <name>.crt whose certificate is a kubelet's (CN system:node:<name>).
+  for (const [f, d] of [...all].sort(([a], [b]) => (a < b ? -1 : 1))) {
+    if (!f.endsWith('.crt') || used.has(f)) continue;
+    const b = scanPem(Buffer.from(d).toString('latin1')).find((x) => x.label === 'CERTIFICATE');
+    const cn = b ? new Certificate(b.der).commonName : undefined;
+    if (!cn?.startsWith('system:node:')) continue;
+    const name = f.slice(0, -'.crt'.length);
+    const t = new Map<string, Uint8Array>();
+    take(t, 'ca.crt', '/var/lib/kubelet/ca.crt');
+    take(t, f, '/var/lib/kubelet/kubelet.crt');
+    take(t, `${name}.key`, '/var/lib/kubelet/kubelet.key');
+    take(t, `${name}.kubeconfig`, '/var/lib/kubelet/kubeconfig');
+    kubeconfigOrPair(t, 'kube-proxy', '/var/lib/kube-proxy/kubeconfig');
+    trees.push({ source: `${path} (node ${name})`, node: cn.slice('system:node:'.length), files: t });
+  }
+  // Anything else that looks like a certificate, key or kubeconfig is listed as unknown, never ignored.
+  for (const [f, d] of all) if (!used.has(f) && /\.(crt|key|pem|kubeconfig)$/.test(f)) controller.set(`/jumpbox/${f}`, d);
+  return trees;
+}
+
 export interface AdoptWriteResult extends AdoptResult {
   out: string;
   written: string[];
@@ -89,12 +183,14 @@ export interface AdoptWriteResult extends AdoptResult {
 
 /**
  * Adopt the trees into a new PKI directory: cluster.yaml, store/ (every certificate and the keys found),
- * external/<ca>.crt for CAs without a key, adopted.json (sources and SHA-256 of every file read).
+ * external/<ca>.crt for CAs without a key, nodes/<node>/ (the files read, as Anchorage writes them) with
+ * manifest.json,
+ * adopted.json (sources, every file's role, differences, notes).
  * Refuses a directory that already holds a PKI: adoption never replaces existing trust.
  */
 export function adoptPki(o: { specs: string[]; out: string; options?: AdoptOptions; dryRun?: boolean }): AdoptWriteResult {
-  const trees = o.specs.map(readNodeTree);
-  const r = adoptKubeadm(trees, o.options ?? {});
+  const trees = o.specs.flatMap(readNodeTrees);
+  const r = adoptTrees(trees, o.options ?? {});
   const written: string[] = [];
   if (o.dryRun) return { ...r, out: o.out, written };
   for (const t of trees) {
@@ -118,7 +214,7 @@ export function adoptPki(o: { specs: string[]; out: string; options?: AdoptOptio
   const work = join(parent, `.${basename(out)}.adopting-${randomBytes(6).toString('hex')}`);
   mkdirSync(join(work, 'store'), { recursive: true, mode: 0o700 });
   try {
-    const files: { path: string; data: string; mode: number }[] = [];
+    const files: { path: string; data: string | Uint8Array; mode: number }[] = [];
     for (const id of r.externalCAs) {
       const m = r.material.get(id);
       if (!m) continue;
@@ -130,6 +226,17 @@ export function adoptPki(o: { specs: string[]; out: string; options?: AdoptOptio
     for (const [name, f] of renderStore(r.material, { saKey: r.saKey, encryptionKey: randomBytes(32) }))
       if (name !== 'encryption-key') files.push({ path: join(work, 'store', name), data: f.data, mode: f.mode });
     written.push('store/');
+    // The node trees and their manifest: the next command then reports as changed only what it really
+    // changes on a node, and knows the nodes depend on this store (a damaged sa.key or CA is refused, never
+    // regenerated).
+    const nodes = adoptedNodeFiles(r, r.saKey);
+    for (const f of nodes.files) {
+      const at = join(work, 'nodes', f.node, f.path);
+      mkdirSync(dirname(at), { recursive: true, mode: 0o755 });
+      files.push({ path: at, data: f.data, mode: f.mode });
+    }
+    files.push({ path: join(work, 'manifest.json'), data: `${JSON.stringify(nodes.manifest, null, 2)}\n`, mode: 0o644 });
+    written.push('nodes/', 'manifest.json');
     const record = {
       schema: 'anchorage.pki-adoption/v1',
       adoptedAt: new Date().toISOString(),
@@ -154,10 +261,23 @@ export function adoptPki(o: { specs: string[]; out: string; options?: AdoptOptio
   return { ...r, out: o.out, written };
 }
 
-/** A folder kubeadm wrote (no cluster.yaml, no store): what `check-expiration --dir` reads directly. */
+/**
+ * The node files the trees hold, as `pki init` would have written them (the same certificates and keys; keys
+ * as PKCS#8, kubeconfigs re-rendered), and their manifest: DIR/nodes is then what the nodes hold, so the next
+ * command reports as changed only what it really changes (what to distribute and which components to restart).
+ */
+function adoptedNodeFiles(r: AdoptResult, saKey: KeyObject): { files: NodeFile[]; manifest: Manifest } {
+  const held = r.plan.files.filter((f) => r.trees.get(f.node)?.files.has(f.path));
+  return renderNodeFiles({ ...r.plan, files: held }, r.material, { saKey, encryptionKey: Buffer.alloc(32) });
+}
+
+/** A folder kubeadm or the hard way wrote (no cluster.yaml, no store): what `check-expiration --dir` reads directly. */
 export function looksLikeKubeadmFolder(dir: string): boolean {
   if (existsSync(join(dir, 'cluster.yaml')) || existsSync(join(dir, 'store'))) return false;
   return (
+    isJumpbox(dir) ||
+    existsSync(join(dir, 'var', 'lib', 'kubernetes', 'ca.crt')) ||
+    existsSync(join(dir, 'var', 'lib', 'kubelet', 'ca.crt')) ||
     existsSync(join(dir, 'pki', 'ca.crt')) ||
     existsSync(join(dir, 'ca.crt')) ||
     existsSync(join(dir, 'admin.conf')) ||

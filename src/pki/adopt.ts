@@ -27,6 +27,8 @@ export interface NodeTree {
   node?: string;
   /** Node IP given by the user (needed for workers, whose files carry none). */
   ip?: string;
+  /** The name of the folder it was read from (DIR/nodes/<node>/ of `pki init`): a last guess at the node's name. */
+  nameHint?: string;
   files: Map<string, Uint8Array>;
 }
 
@@ -35,6 +37,10 @@ export interface AdoptOptions {
   kubernetesVersion?: string;
   serviceCIDR?: string;
   podCIDR?: string;
+  /** Node IPs by node name, for nodes whose files carry none (the hard way's certificates name only 127.0.0.1). */
+  nodeIPs?: Record<string, string>;
+  /** Give a node without a known IP 127.0.0.1 instead of refusing (check-expiration: no IP matters there). */
+  anyIP?: boolean;
   now?: Date;
 }
 
@@ -61,6 +67,8 @@ export interface AdoptResult {
   /** CA ids whose private key was not found: external-CA mode for them. */
   externalCAs: string[];
   notes: string[];
+  /** Each node's tree, by node name. */
+  trees: Map<string, NodeTree>;
 }
 
 const K = '/etc/kubernetes';
@@ -359,9 +367,31 @@ export function adoptKubeadm(trees: NodeTree[], o: AdoptOptions = {}): AdoptResu
     notes.push(
       `kubernetesVersion ${kubeVersion} inferred from the groups kubeadm wrote (it decides admin groups and kubelet.conf's server); set it with --kubernetes-version`,
     );
-  const plan = buildPlan(config);
+  return matchPlan(
+    config,
+    facts.map((f) => ({ name: f.name, tree: f.tree })),
+    trees,
+    notes,
+    caFiles.map(([id, base]) => [id, `${P}/${base}.key`] as const),
+    o,
+  );
+}
 
-  // Walk the plan: every file it lays out, looked up in that node's tree.
+/**
+ * Walk the plan of the inferred config: every file it lays out, looked up in that node's tree, gives the
+ * material (certificates, their keys, sa.key); any other certificate or key file is listed as unknown.
+ * `caKeys`: each CA and where its key lies (it may sit on a node the plan does not put it on).
+ */
+export function matchPlan(
+  config: ClusterConfig,
+  facts: { name: string; tree: NodeTree }[],
+  trees: NodeTree[],
+  notes: string[],
+  caKeys: readonly (readonly [string, string])[],
+  o: AdoptOptions,
+): AdoptResult {
+  const plan = buildPlan(config);
+  const externalCAs = plan.certs.filter((p) => p.ca && p.external).map((p) => p.id);
   const byNode = new Map(facts.map((f) => [f.name, f]));
   const material: MaterialMap = new Map();
   const files: AdoptedFile[] = [];
@@ -393,7 +423,8 @@ export function adoptKubeadm(trees: NodeTree[], o: AdoptOptions = {}): AdoptResu
   const ordered = [...plan.files].sort((a, b) => rank(a.content.type) - rank(b.content.type));
   for (const pf of ordered) {
     const f = byNode.get(pf.node);
-    const data = f?.tree.files.get(pf.path);
+    // A kubeconfig may be given as its certificate and key pair (the hard way's jumpbox folder before its kubeconfig step).
+    const data = f?.tree.files.get(pf.path) ?? (pf.content.type === 'kubeconfig' ? pairAsKubeconfig(f?.tree, pf.path) : undefined);
     if (!f || !data) continue;
     const where = `${f.tree.source}: ${pf.path}`;
     const c = pf.content;
@@ -428,11 +459,10 @@ export function adoptKubeadm(trees: NodeTree[], o: AdoptOptions = {}): AdoptResu
     claim(f.name, pf.path);
   }
   // A CA's key may sit on a node the plan does not put it on (external etcd: the member holds etcd's CA key).
-  for (const [id, base] of caFiles) {
+  for (const [id, path] of caKeys) {
     const m = material.get(id);
     if (!m || m.key) continue;
     for (const f of facts) {
-      const path = `${P}/${base}.key`;
       const data = f.tree.files.get(path);
       if (!data || claimed.get(f.name)?.has(path)) continue;
       const key = keyIn(data, `${f.tree.source}: ${path}`);
@@ -447,10 +477,11 @@ export function adoptKubeadm(trees: NodeTree[], o: AdoptOptions = {}): AdoptResu
     const mine = claimed.get(f.name) ?? new Set();
     for (const path of [...f.tree.files.keys()].sort()) {
       if (mine.has(path)) continue;
-      if (/\.(crt|key|pem|conf|pub)$/.test(path)) files.push({ node: f.name, path, status: 'unknown' });
+      if (/\.(crt|key|pem|conf|pub|kubeconfig)$/.test(path) || path.endsWith('/kubeconfig'))
+        files.push({ node: f.name, path, status: 'unknown' });
     }
   }
-  for (const [id] of caFiles) {
+  for (const [id] of caKeys) {
     const m = material.get(id);
     if (!m) throw new InputError(`no tree holds the ${id} certificate`);
   }
@@ -468,9 +499,37 @@ export function adoptKubeadm(trees: NodeTree[], o: AdoptOptions = {}): AdoptResu
     if (why && !(p.external && why === 'private key missing')) differences.push({ id: p.id, why });
   }
   const configText = renderConfig(config, trees, notes);
-  const r: AdoptResult = { config, configText, plan, material, files, missing, differences, externalCAs, notes };
+  const r: AdoptResult = {
+    config,
+    configText,
+    plan,
+    material,
+    files,
+    missing,
+    differences,
+    externalCAs,
+    notes,
+    trees: new Map(facts.map((f) => [f.name, f.tree])),
+  };
   if (saKey) r.saKey = saKey;
   return r;
+}
+
+/** A kubeconfig's certificate and key given as a pair: stored by the reader at PATH#crt and PATH#key. */
+function pairAsKubeconfig(t: NodeTree | undefined, path: string): Uint8Array | undefined {
+  const cert = t?.files.get(`${path}#crt`);
+  const key = t?.files.get(`${path}#key`);
+  if (!cert || !key) return undefined;
+  const b64 = (d: Uint8Array) => Buffer.from(d).toString('base64');
+  return Buffer.from(
+    stringify({
+      apiVersion: 'v1',
+      kind: 'Config',
+      clusters: [],
+      users: [{ name: 'u', user: { 'client-certificate-data': b64(cert), 'client-key-data': b64(key) } }],
+      contexts: [],
+    }),
+  );
 }
 
 function isCaSigned(f: TreeFacts, ca: Certificate): boolean {
@@ -490,4 +549,175 @@ function renderConfig(c: ClusterConfig, trees: NodeTree[], notes: string[]): str
     ...notes.map((n) => `# note: ${n}`),
   ];
   return `${head.join('\n')}\n${stringify(c)}`;
+}
+
+// ---------------------------------------------------------------- Kubernetes the Hard Way
+
+const HW = '/var/lib/kubernetes';
+
+/** A tree in the hard way's layout: the controller's /var/lib/kubernetes, or a worker's /var/lib/kubelet. */
+export function isHardWayTree(t: NodeTree): boolean {
+  return (
+    !t.files.has(`${P}/apiserver.crt`) &&
+    (t.files.has(`${HW}/kube-api-server.crt`) || t.files.has('/var/lib/kubelet/kubeconfig') || t.files.has('/var/lib/kubelet/kubelet.crt'))
+  );
+}
+
+/** Infer a hard-way config (one CA; the controller's and each worker's files) from the trees, then match every file. */
+export function adoptHardWay(trees: NodeTree[], o: AdoptOptions = {}): AdoptResult {
+  const notes: string[] = [];
+  const cps = trees.filter((t) => t.files.has(`${HW}/kube-api-server.crt`));
+  if (cps.length === 0)
+    throw new InputError(
+      `no controller tree among ${trees.map((t) => t.source).join(', ')} (none has var/lib/kubernetes/kube-api-server.crt)`,
+    );
+  const workers = trees.filter((t) => !cps.includes(t));
+  const api = certsIn(cps[0]?.files.get(`${HW}/kube-api-server.crt`), `${cps[0]?.source}: kube-api-server.crt`)[0] as Certificate;
+  const caTree = trees.find((t) => t.files.has(`${HW}/ca.crt`)) ?? trees.find((t) => t.files.has('/var/lib/kubelet/ca.crt'));
+  const caCert = certsIn(caTree?.files.get(`${HW}/ca.crt`) ?? caTree?.files.get('/var/lib/kubelet/ca.crt'), `${caTree?.source}: ca.crt`)[0];
+  if (!caCert) throw new InputError('no tree holds the CA certificate (var/lib/kubernetes/ca.crt)');
+  if (!caCert.selfSigned)
+    throw new InputError(`ca.crt is an intermediate of ${caCert.issuer}: adopting a cluster CA under an outside root is not supported yet`);
+
+  // Kubeconfigs: the workers' name the endpoint; the controller's local ones the API server's own port.
+  const kc = (t: NodeTree, path: string) => kubeconfigIn(t.files.get(path), `${t.source}: ${path}`);
+  const workerServer = workers
+    .map((t) => kc(t, '/var/lib/kubelet/kubeconfig') ?? kc(t, '/var/lib/kube-proxy/kubeconfig'))
+    .find((k) => k?.server);
+  const local = cps.flatMap((t) => ['admin', 'kube-controller-manager', 'kube-scheduler'].map((n) => kc(t, `${HW}/${n}.kubeconfig`)));
+  const anyKc = [workerServer, ...local].find((k) => k?.cluster);
+  const localPort = local.map((k) => (k?.server ? hostPort(k.server) : undefined)).find((h) => h && LOOPBACK.has(h.host))?.port;
+  const remote = workerServer?.server
+    ? hostPort(workerServer.server)
+    : local.map((k) => (k?.server ? hostPort(k.server) : undefined)).find((h) => h && !LOOPBACK.has(h.host));
+
+  // The service IP is the first address after 127.0.0.1 in kube-api-server.crt (ca.conf's IP.1, `pki init`'s too).
+  const svcIp = o.serviceCIDR ? serviceIP(o.serviceCIDR) : api.sans.ip.find((ip) => !LOOPBACK.has(ip));
+  if (!svcIp) throw new InputError(`${cps[0]?.source}: cannot find the service IP among kube-api-server.crt's SANs; give --service-cidr`);
+  if (!o.serviceCIDR)
+    notes.push(
+      `serviceCIDR ${cidrFor(svcIp)} inferred from the service IP ${svcIp} (only that address is in a certificate); set it with --service-cidr`,
+    );
+  const svcDomain = api.sans.dns.find((d) => d.startsWith('kubernetes.default.svc.'));
+
+  const nameOfCp = (t: NodeTree): string => {
+    const n = t.node ?? t.nameHint;
+    if (n) return n;
+    throw new InputError(`${t.source}: cannot tell the controller's node name from its files; name it with NAME=${t.source}`);
+  };
+  const nameOfWorker = (t: NodeTree): string => {
+    if (t.node) return t.node;
+    const c = certsIn(t.files.get('/var/lib/kubelet/kubelet.crt'), t.source)[0] ?? kc(t, '/var/lib/kubelet/kubeconfig')?.cert;
+    const cn = c?.commonName;
+    if (cn?.startsWith('system:node:')) return cn.slice('system:node:'.length);
+    if (t.nameHint) return t.nameHint;
+    throw new InputError(`${t.source}: cannot tell which node this is; name it with NAME=${t.source}`);
+  };
+  const endpointHostIp = remote && isIP(remote.host) ? remote.host : undefined;
+  const ipsOf = (t: NodeTree, name: string, fromCert: string[]): string[] => {
+    const given = t.ip ?? o.nodeIPs?.[name];
+    const ips = given ? [given] : [];
+    for (const ip of fromCert) if (!ips.includes(ip)) ips.push(ip);
+    if (ips.length === 0 && o.anyIP) ips.push('127.0.0.1');
+    if (ips.length === 0)
+      throw new InputError(
+        `${t.source}: node ${name} carries no IP in its certificates; give it as ${name}@IP=${t.source} or --node-ip ${name}=IP`,
+      );
+    return ips;
+  };
+  const cpNodes = cps.map((t) => {
+    const name = nameOfCp(t);
+    const own = api.sans.ip.filter((ip) => !LOOPBACK.has(ip) && ip !== svcIp && ip !== endpointHostIp);
+    const c = certsIn(t.files.get(`${HW}/kube-api-server.crt`), t.source)[0] as Certificate;
+    return {
+      t,
+      name,
+      ips: ipsOf(t, name, t === cps[0] ? own : c.sans.ip.filter((ip) => !LOOPBACK.has(ip) && ip !== svcIp && ip !== endpointHostIp)),
+    };
+  });
+  const workerNodes = workers.map((t) => {
+    const name = nameOfWorker(t);
+    const c = certsIn(t.files.get('/var/lib/kubelet/kubelet.crt'), t.source)[0] ?? kc(t, '/var/lib/kubelet/kubeconfig')?.cert;
+    return {
+      t,
+      name,
+      ips: ipsOf(
+        t,
+        name,
+        (c?.sans.ip ?? []).filter((ip) => !LOOPBACK.has(ip)),
+      ),
+    };
+  });
+  const first = cpNodes[0] as (typeof cpNodes)[number];
+  const endpoint = remote?.endpoint ?? `${first.ips[0]}:${localPort ?? 6443}`;
+  const port = localPort ?? remote?.port ?? 6443;
+  const externalCAs = trees.some((t) => t.files.has(`${HW}/ca.key`)) ? [] : ['ca'];
+  const doc = (certSANs: string[], hostnames: Map<string, string[]>): Record<string, unknown> => ({
+    apiVersion: 'anchorage.dev/v1alpha1',
+    kind: 'ClusterPKI',
+    clusterName: anyKc?.cluster ?? 'kubernetes',
+    controlPlaneEndpoint: endpoint,
+    kubernetesVersion: o.kubernetesVersion ?? 'v1.36.3',
+    apiServerPort: port,
+    dnsDomain: svcDomain ? svcDomain.slice('kubernetes.default.svc.'.length) : 'cluster.local',
+    serviceCIDR: o.serviceCIDR ?? cidrFor(svcIp),
+    ...(o.podCIDR ? { podCIDR: o.podCIDR } : {}),
+    layout: 'hard-way',
+    keyAlgorithm: keyTypeFromInfo(api.keyInfo) ?? 'rsa-2048',
+    validity: { ca: hours(caCert), leaf: hours(api), root: '175200h' },
+    certSANs,
+    kubeletServingCertificates: false,
+    controlPlane: cpNodes.map((n) => ({ name: n.name, ips: n.ips, hostnames: hostnames.get(n.name) ?? [] })),
+    workers: workerNodes.map((n) => ({ name: n.name, ips: n.ips, hostnames: hostnames.get(n.name) ?? [] })),
+    etcd: { topology: 'stacked', members: [], serverCertSANs: [], peerCertSANs: [] },
+    ...(externalCAs.length ? { externalCA: { ca: 'external/ca.crt' } } : {}),
+    // An existing encryption config is left as it is: its key is not in any certificate.
+    encryptionAtRest: { enabled: false, provider: 'aescbc' },
+  });
+  const parse = (d: Record<string, unknown>): ClusterConfig => {
+    const r = clusterConfigSchema.safeParse(d);
+    if (r.success) return r.data;
+    const i = r.error.issues[0];
+    throw new InputError(`the inferred config is not valid (${i?.path.join('.')}: ${i?.message}); give the missing facts as options`);
+  };
+  // SANs beyond what the plan would write: the apiserver's become certSANs, a kubelet's its node's hostnames.
+  const bare = buildPlan(parse(doc([], new Map())));
+  const extra = (id: string, c: Certificate | undefined): string[] => {
+    const p = bare.certs.find((x) => x.id === id);
+    if (!p || !c) return [];
+    const have = new Set([...p.sans.dns, ...p.sans.ip]);
+    return [...c.sans.dns, ...c.sans.ip].filter((s) => !have.has(s));
+  };
+  const certSANs = extra(`kube-api-server@${first.name}`, api);
+  const hostnames = new Map(
+    workerNodes.map((n) => {
+      const c = certsIn(n.t.files.get('/var/lib/kubelet/kubelet.crt'), n.t.source)[0] ?? kc(n.t, '/var/lib/kubelet/kubeconfig')?.cert;
+      return [n.name, extra(`kubelet@${n.name}`, c).filter((s) => !isIP(s))];
+    }),
+  );
+  const config = parse(doc(certSANs, hostnames));
+  for (const t of cps)
+    if (t.files.has(`${HW}/encryption-config.yaml`))
+      notes.push(`${t.source}: encryption-config.yaml is left as it is (its key is in no certificate; encryptionAtRest stays off here)`);
+  for (const k of local)
+    if (k?.server && !LOOPBACK.has(hostPort(k.server)?.host ?? ''))
+      notes.push(`a controller kubeconfig points at ${k.server}; renewed ones point at the local API server (https://127.0.0.1:${port})`);
+  const facts = [...cpNodes, ...workerNodes].map((n) => ({ name: n.name, tree: n.t }));
+  const seen = new Set<string>();
+  for (const f of facts) {
+    if (seen.has(f.name)) throw new InputError(`two trees are node ${f.name}; name them with NAME=PATH`);
+    seen.add(f.name);
+  }
+  return matchPlan(config, facts, trees, [...new Set(notes)], [['ca', `${HW}/ca.key`]], o);
+}
+
+/** Adopt kubeadm trees or hard-way trees, whichever they are. */
+export function adoptTrees(trees: NodeTree[], o: AdoptOptions = {}): AdoptResult {
+  const hw = trees.filter(isHardWayTree);
+  if (hw.length > 0 && hw.length === trees.length) return adoptHardWay(trees, o);
+  if (hw.length > 0 && trees.some((t) => t.files.has(`${P}/apiserver.crt`)))
+    throw new InputError(
+      `${hw[0]?.source} is a hard-way tree and ${trees.find((t) => !hw.includes(t))?.source} a kubeadm one: adopt one cluster at a time`,
+    );
+  return adoptKubeadm(trees, o);
 }

@@ -6,8 +6,8 @@ import { stringify } from 'yaml';
 import { InputError } from '../../common/errors.ts';
 import { resolveSecret } from '../../common/secret-source.ts';
 import { type Component, restartsFor } from '../../k8s/components.ts';
-import { adoptKubeadm } from '../../pki/adopt.ts';
-import { looksLikeKubeadmFolder, readNodeTree } from '../../pki/adopt-io.ts';
+import { adoptTrees } from '../../pki/adopt.ts';
+import { looksLikeKubeadmFolder, readNodeTrees } from '../../pki/adopt-io.ts';
 import type { ClusterConfig } from '../../pki/config.ts';
 import { checkExpiration, expirationObject, renderExpirationText } from '../../pki/expiration.ts';
 import type { KeyAccess } from '../../pki/key-protection.ts';
@@ -107,7 +107,7 @@ function describeResumed(r: Resumed): string {
 function pkiConfig(dir: string, configPath?: string) {
   if (!configPath && looksLikeKubeadmFolder(dir))
     throw new InputError(
-      `${dir} was written by kubeadm, not by Anchorage: adopt it first (anchorage pki adopt ${dir} --out NEW_DIR), then work on NEW_DIR`,
+      `${dir} was written by kubeadm or the hard way, not by Anchorage: adopt it first (anchorage pki adopt ${dir} --out NEW_DIR), then work on NEW_DIR`,
     );
   return configFor(dir, configPath);
 }
@@ -170,7 +170,7 @@ export function register(program: Command): void {
         const config = loadConfigFile(o.config);
         if (looksLikeKubeadmFolder(o.out))
           throw new InputError(
-            `${o.out} holds an existing kubeadm PKI: init would create new CAs beside it. Adopt it instead: anchorage pki adopt ${o.out} --out NEW_DIR`,
+            `${o.out} holds an existing PKI (kubeadm or the hard way): init would create new CAs beside it. Adopt it instead: anchorage pki adopt ${o.out} --out NEW_DIR`,
           );
         if (o.dryRun) {
           const plan = buildPlan(config);
@@ -221,8 +221,16 @@ export function register(program: Command): void {
       const infos: ReturnType<typeof checkExpiration>[] = [];
       if (!o.config && looksLikeKubeadmFolder(o.dir)) {
         // A folder kubeadm wrote (its /etc/kubernetes, or the pki folder itself): read it as it is.
-        const r = adoptKubeadm([readNodeTree(o.node ? `${o.node}=${o.dir}` : o.dir)]);
-        infos.push(checkExpiration(r.plan, r.material, r.config.controlPlane[0]?.name as string, now));
+        const trees = readNodeTrees(o.dir);
+        // One node's folder: --node names it (its files may not say).
+        if (trees.length === 1 && o.node) (trees[0] as (typeof trees)[number]).node = o.node;
+        const r = adoptTrees(trees, { anyIP: true });
+        const plan = r.plan;
+        const nodes = o.allNodes ? plan.nodes.map((n) => n.name) : [o.node ?? (r.config.controlPlane[0]?.name as string)];
+        for (const node of nodes) {
+          if (!plan.nodes.some((n) => n.name === node)) throw new InputError(`no node '${node}' in ${o.dir}`);
+          infos.push(checkExpiration(plan, r.material, node, now));
+        }
       } else {
         const config = configFor(o.dir, o.config);
         const plan = buildPlan(config);
