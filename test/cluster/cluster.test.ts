@@ -4,28 +4,12 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { verifyChain } from '../../src/trust/verify.ts';
-import { Certificate } from '../../src/x509/certificate.ts';
+import type { Certificate } from '../../src/x509/certificate.ts';
 import { createCsr } from '../../src/x509/csr.ts';
 import { generateKey } from '../../src/x509/keys.ts';
-import { scanPem } from '../../src/x509/pem.ts';
 import { K8S_BUILD_TIMEOUT_MS, kubeBinDir } from '../support/k8s.ts';
+import { type ClientCreds, certsOf, kubeconfigCreds, LiveClients, servedCertificate } from '../support/live-clients.ts';
 import { anchorage, type Cluster, startCluster, tlsGet, waitFor } from './harness.ts';
-
-interface Kubeconfig {
-  ca: string;
-  cert: string;
-  key: string;
-}
-function readKubeconfig(path: string): Kubeconfig {
-  const kc = parseYaml(readFileSync(path, 'utf8'));
-  const b = (s: string): string => Buffer.from(s, 'base64').toString('utf8');
-  return {
-    ca: b(kc.clusters[0].cluster['certificate-authority-data']),
-    cert: b(kc.users[0].user['client-certificate-data']),
-    key: b(kc.users[0].user['client-key-data']),
-  };
-}
-const certsOf = (pem: string): Certificate[] => scanPem(pem).map((b) => new Certificate(b.der));
 
 describe('a control plane booted from anchorage pki init', () => {
   let c: Cluster;
@@ -152,63 +136,28 @@ describe('a control plane booted from anchorage pki init', () => {
     expect(readFileSync(join(c.nodeRoot, 'etc/kubernetes/pki/apiserver.crt'), 'utf8')).not.toBe(apiBefore);
     await c.restartAll();
     expect(c.kubectl(['get', 'namespaces', '-o', 'name']).stdout).toContain('namespace/default');
-    const served = await servedCertificate(c);
+    const served = await servedCertificate(c.apiPort);
     expect(served).toBe(certsOf(readFileSync(join(c.nodeRoot, 'etc/kubernetes/pki/apiserver.crt'), 'utf8'))[0]?.sha256);
   }, 300_000);
 
   it('rotates the cluster CA through every phase while clients keep talking: no request fails on trust', async () => {
     const kcPath = join(c.nodeRoot, 'etc/kubernetes/admin.conf');
-    const failures: string[] = [];
-    let requests = 0;
-    let running = true;
-    // Distribution is instant here (components read the node tree), so the loop pauses while a phase is
-    // written: the property is that clients one phase behind keep working, not clients two phases behind.
-    let paused = false;
-    let idle: () => void = () => {};
     // Two clients: one holds the kubeconfig of the previous phase, one the current: both must keep working.
-    let clients: Kubeconfig[] = [readKubeconfig(kcPath)];
-    const loop = (async () => {
-      let i = 0;
-      while (running && i < 100_000) {
-        i++;
-        if (paused) {
-          idle();
-          await new Promise((r) => setTimeout(r, 20));
-          continue;
-        }
-        for (const k of clients) {
-          try {
-            const r = await tlsGet(`${c.apiUrl}/api/v1/namespaces/default`, { ca: k.ca, cert: k.cert, key: k.key });
-            requests++;
-            if (r.status === 401) failures.push(`401 from the API server (client certificate not trusted)`);
-          } catch (e) {
-            const code = (e as NodeJS.ErrnoException).code ?? '';
-            // Connection refused/reset while a component restarts is not a trust failure.
-            if (!/ECONNREFUSED|ECONNRESET|EPIPE|timeout/.test(`${code} ${(e as Error).message}`))
-              failures.push(`${code}: ${(e as Error).message}`);
-          }
-        }
-        await new Promise((r) => setTimeout(r, 50));
-      }
-    })();
+    const live = new LiveClients(`${c.apiUrl}/api/v1/namespaces/default`, [kubeconfigCreds(kcPath)]);
     for (const phase of ['new-ca', 'bundle', 'reissue', 'done']) {
-      await new Promise<void>((resolve) => {
-        idle = resolve;
-        paused = true;
+      await live.pausedWhile(() => {
+        const r = anchorage(['pki', 'rotate-ca', 'ca', '--dir', c.pkiDir]);
+        expect(r.code, r.stderr).toBe(0);
+        expect(r.stdout).toContain(`phase ${phase}`);
+        live.clients = [live.clients.at(-1) as ClientCreds, kubeconfigCreds(kcPath)];
       });
-      const r = anchorage(['pki', 'rotate-ca', 'ca', '--dir', c.pkiDir]);
-      expect(r.code, r.stderr).toBe(0);
-      expect(r.stdout).toContain(`phase ${phase}`);
-      clients = [clients.at(-1) as Kubeconfig, readKubeconfig(kcPath)];
-      paused = false;
       // The API server reloads its serving certificate and client CA from disk; a restart also makes
       // the controller-manager and scheduler load their re-issued kubeconfigs.
       await new Promise((r) => setTimeout(r, 1500));
       await c.restartAll();
       await new Promise((r) => setTimeout(r, 1500));
     }
-    running = false;
-    await loop;
+    const { failures, requests } = await live.stop();
     expect(failures).toEqual([]);
     expect(requests).toBeGreaterThan(20);
     // The controller-manager and scheduler came back with their re-issued kubeconfigs.
@@ -218,16 +167,3 @@ describe('a control plane booted from anchorage pki init', () => {
     // Four restarts of the whole control plane: on a loaded 2-core machine well past the 60 s default.
   }, 600_000);
 });
-
-/** SHA-256 of the certificate the API server presents. */
-async function servedCertificate(c: Cluster): Promise<string> {
-  const { connect } = await import('node:tls');
-  return new Promise((resolve, reject) => {
-    const s = connect({ host: '127.0.0.1', port: c.apiPort, rejectUnauthorized: false }, () => {
-      const raw = s.getPeerCertificate().raw;
-      s.end();
-      resolve(new Certificate(raw).sha256);
-    });
-    s.on('error', reject);
-  });
-}

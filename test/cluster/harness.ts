@@ -93,6 +93,14 @@ export interface ClusterOptions {
   expectFailure?: boolean;
   /** Extra kube-apiserver flags (feature gates, --runtime-config for beta APIs). */
   apiserverArgs?: string[];
+  /**
+   * Start from a node tree made by something else (kubeadm layout, e.g. the real kubeadm's) instead of
+   * `pki init`: called with the cluster folder and the API server's port, returns the node's root (holding
+   * etc/kubernetes). `pkiDir` is then <dir>/pki, for the test to fill (e.g. with `pki adopt`). kubeadm refuses
+   * a loopback advertise address, so such a tree names one this machine does not have: the controller-manager
+   * and the scheduler get `--master` (the loopback API server), their kubeconfigs' credentials unchanged.
+   */
+  nodeTree?: (dir: string, apiPort: number) => string;
 }
 
 export interface Cluster {
@@ -139,11 +147,14 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
     ...(opts.rootCA ? { rootCA: { enabled: true, commonName: 'Test Root CA' } } : {}),
     encryptionAtRest: { enabled: true, provider: 'aescbc' },
   };
-  writeFileSync(join(dir, 'cluster.yaml'), stringify(config));
-  const init = anchorage(['pki', 'init', '--config', join(dir, 'cluster.yaml'), '--out', join(dir, 'pki')]);
-  if (init.code !== 0) throw new Error(`anchorage pki init failed: ${init.stderr}`);
   const pkiDir = join(dir, 'pki');
-  const nodeRoot = join(pkiDir, 'nodes', 'cp-1');
+  let nodeRoot = join(pkiDir, 'nodes', 'cp-1');
+  if (opts.nodeTree) nodeRoot = opts.nodeTree(dir, apiPort);
+  else {
+    writeFileSync(join(dir, 'cluster.yaml'), stringify(config));
+    const init = anchorage(['pki', 'init', '--config', join(dir, 'cluster.yaml'), '--out', pkiDir]);
+    if (init.code !== 0) throw new Error(`anchorage pki init failed: ${init.stderr}`);
+  }
   const K = join(nodeRoot, 'etc', 'kubernetes');
   const P = join(K, 'pki');
   const HW = join(nodeRoot, 'var', 'lib', 'kubernetes');
@@ -199,7 +210,8 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
       '--service-cluster-ip-range=10.96.0.0/12',
       '--authorization-mode=Node,RBAC',
       '--enable-admission-plugins=NodeRestriction',
-      `--encryption-provider-config=${K}/encryption-config.yaml`,
+      // kubeadm writes none: only a tree that has one gets it.
+      ...(existsSync(join(K, 'encryption-config.yaml')) ? [`--encryption-provider-config=${K}/encryption-config.yaml`] : []),
     ],
     'kube-controller-manager': [
       `--kubeconfig=${K}/controller-manager.conf`,
@@ -226,6 +238,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
       `--secure-port=${schedPort}`,
     ],
   };
+  if (opts.nodeTree) for (const c of ['kube-controller-manager', 'kube-scheduler'] as const) kubeadmArgs[c].push(`--master=${apiUrl}`);
   const args = hardWay ? hardWayArgs(dir, HW, ports) : kubeadmArgs;
   args['kube-apiserver'].push(...(opts.apiserverArgs ?? []));
   const etcdClient = hardWay
