@@ -287,9 +287,16 @@ export function adoptKubeadm(trees: NodeTree[], o: AdoptOptions = {}): AdoptResu
 
   const etcdTrees = facts.filter((f) => f.etcd && !f.controlPlane);
   const stacked = cps.some((f) => f.etcd);
-  if (!stacked && etcdTrees.length === 0)
+  // External etcd run by someone else (kubeadm's usual external setup): no member tree and no etcd CA key
+  // here, so etcd's CA is external and its members are not Anchorage's to list.
+  const etcdKeyHere = facts.some((f) => f.tree.files.has(`${P}/etcd/ca.key`));
+  if (!stacked && etcdTrees.length === 0 && etcdKeyHere)
     throw new InputError(
-      'external etcd: no etcd member tree given (none of the trees has pki/etcd/server.crt); add each member with --node NAME=PATH',
+      'external etcd: no etcd member tree given (none of the trees has pki/etcd/server.crt); add each member with NAME=PATH',
+    );
+  if (!stacked && etcdTrees.length === 0)
+    notes.push(
+      'external etcd managed elsewhere: no member tree and no etcd CA key; etcd-ca is external and apiserver-etcd-client is kept as placed',
     );
   const etcdSans = (f: TreeFacts) => {
     const c = f.etcdServer as Certificate;
@@ -708,7 +715,11 @@ export function adoptHardWay(trees: NodeTree[], o: AdoptOptions = {}): AdoptResu
     if (seen.has(f.name)) throw new InputError(`two trees are node ${f.name}; name them with NAME=PATH`);
     seen.add(f.name);
   }
-  return matchPlan(config, facts, trees, [...new Set(notes)], [['ca', `${HW}/ca.key`]], o);
+  const r = matchPlan(config, facts, trees, [...new Set(notes)], [['ca', `${HW}/ca.key`]], o);
+  // The hard way signs service-account tokens with service-accounts.key: the store's sa.key is that key.
+  const sa = r.material.get(`service-accounts@${first.name}`)?.key;
+  if (sa) r.saKey ??= sa;
+  return r;
 }
 
 /** Adopt kubeadm trees or hard-way trees, whichever they are. */
