@@ -3,7 +3,7 @@
 // check-expiration and renew; openssl checks chains.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -183,6 +183,21 @@ describe('one control plane, RSA-2048, made by the real kubeadm', () => {
     const init = run(['pki', 'init', '--config', join(out, 'cluster.yaml'), '--out', join(node, 'etc/kubernetes')]);
     expect(init.code).toBe(2);
     expect(init.err).toMatch(/holds an existing PKI \(kubeadm or the hard way\).*pki adopt/);
+    // Nor into any other folder: the adopted config's CAs are the live cluster's.
+    const elsewhere = run(['pki', 'init', '--config', join(out, 'cluster.yaml'), '--out', join(base, 'fresh')]);
+    expect(elsewhere.code).toBe(2);
+    expect(elsewhere.err).toMatch(/describes the cluster adopted in .*: init into .* would make new CAs for it/);
+    expect(existsSync(join(base, 'fresh'))).toBe(false);
+    // A copy of the config (no adopted.json beside it) still cannot run over the kubeadm folder.
+    cpSync(join(out, 'cluster.yaml'), join(base, 'copy.yaml'));
+    const over = run(['pki', 'init', '--config', join(base, 'copy.yaml'), '--out', join(node, 'etc/kubernetes')]);
+    expect(over.code).toBe(2);
+    expect(over.err).toMatch(/holds an existing PKI \(kubeadm or the hard way\).*pki adopt/);
+    // check-expiration with a config on the kubeadm folder reads the folder, never reports it all missing.
+    const ce = run(['pki', 'check-expiration', '--dir', join(node, 'etc/kubernetes'), '--config', join(base, 'copy.yaml')]);
+    expect(ce.code).toBe(0);
+    expect(ce.out).not.toContain('MISSING');
+    expect(rows(ce.out)).toEqual(rows(kadmRootfs(node, ['certs', 'check-expiration'])));
     expect(hashTree(join(node, 'etc/kubernetes'))).toEqual(before);
   });
 
@@ -190,7 +205,16 @@ describe('one control plane, RSA-2048, made by the real kubeadm', () => {
     const copy = join(base, 'kubeadm-renewed');
     cpSync(node, copy, { recursive: true });
     kadmRootfs(copy, ['certs', 'renew', 'all']);
-    ok(['pki', 'renew', 'all', '--dir', out]);
+    const said = ok(['pki', 'renew', 'all', '--dir', out]);
+    // The files each changed: kubeadm's (a diff of its copy) and ours (what renew says to distribute): the
+    // same, plus kubelet.conf, which Anchorage renews and kubeadm leaves to the kubelet. No CA, bundle or sa key.
+    const after = hashTree(join(copy, 'etc/kubernetes'));
+    const byKubeadm = Object.keys(before).filter((f) => after[f] !== before[f]);
+    const byUs = [...said.matchAll(/^ {2}cp-1: (.+)$/gm)].flatMap((m) =>
+      (m[1] as string).split(', ').map((p) => p.slice('/etc/kubernetes'.length)),
+    );
+    expect(byUs.sort()).toEqual([...byKubeadm, '/kubelet.conf'].sort());
+    expect(byKubeadm.length).toBeGreaterThanOrEqual(11);
     const mine = join(out, 'nodes/cp-1/etc/kubernetes');
     const theirs = join(copy, 'etc/kubernetes');
     for (const f of [
@@ -387,6 +411,38 @@ describe('external etcd and a worker', () => {
     const ids = adopted.files.filter((f: { status: string }) => f.status === 'adopted').map((f: { id: string }) => f.id);
     expect(ids).toEqual(expect.arrayContaining(['etcd-server@etcd-1', 'apiserver-etcd-client@cp-1', 'kubelet.conf@w-1']));
     expect(adopted.files.filter((f: { status: string }) => f.status === 'unknown')).toEqual([]);
+  });
+
+  it("the control plane alone (etcd's CA key stays with whoever runs etcd): etcd-ca external, check-expiration beside kubeadm's", () => {
+    const alone = join(base, 'alone');
+    const text = ok(['pki', 'adopt', cp, '--out', alone]);
+    expect(text).toMatch(/no private key for etcd-ca: external-CA mode/);
+    const c = parseYaml(readFileSync(join(alone, 'cluster.yaml'), 'utf8'));
+    expect(c.etcd).toMatchObject({ topology: 'external', members: [] });
+    expect(c.externalCA).toEqual({ etcdCA: 'external/etcd-ca.crt' });
+    // No etcd CA key is planned for the control plane (it is only etcd's client).
+    expect(readdirSync(join(alone, 'nodes/cp-1/etc/kubernetes/pki/etcd'))).toEqual(['ca.crt']);
+    // kubeadm with external etcd lists neither etcd's CA nor the apiserver's etcd client certificate; Anchorage
+    // lists them too (marked externally managed): the rest is kubeadm's, row for row.
+    const expiry = ok(['pki', 'check-expiration', '--dir', alone]);
+    const mine = rows(expiry);
+    // kubeadm told about the external etcd (the files as the control plane sees them).
+    kubeadmConfig(cp, { name: 'cp-1', ip: '10.0.0.11' }, 'ECDSA-P256', [
+      'etcd:',
+      '  external:',
+      '    endpoints: [https://10.0.2.1:2379]',
+      '    caFile: /etc/kubernetes/pki/etcd/ca.crt',
+      '    certFile: /etc/kubernetes/pki/apiserver-etcd-client.crt',
+      '    keyFile: /etc/kubernetes/pki/apiserver-etcd-client.key',
+    ]);
+    const theirs = rows(kadmRootfs(cp, ['certs', 'check-expiration']));
+    expect(mine.filter((r) => !['apiserver-etcd-client', 'etcd-ca'].includes(r[0] as string))).toEqual(theirs);
+    expect(expiry).toMatch(/^apiserver-etcd-client\s.*\setcd-ca\s+yes\s*$/m);
+    expect(expiry).toMatch(/^etcd-ca\s.*\s+yes\s*$/m);
+    const renew = ok(['pki', 'renew', 'all', '--dir', alone]);
+    expect(renew).toMatch(/skipped apiserver-etcd-client@cp-1: its CA etcd-ca is externally managed/);
+    expect(readdirSync(join(alone, 'store')).filter((f) => f.startsWith('etcd-ca'))).toEqual(['etcd-ca.crt']);
+    expect(run(['pki', 'rotate-ca', 'etcd-ca', '--dir', alone]).code).toBe(2);
   });
 
   it('renew etcd-server renews the member certificate, signed by the adopted etcd CA (openssl)', () => {

@@ -159,7 +159,8 @@ export const clusterConfigSchema = z
         names.set(n.name, group);
       }
     }
-    if (c.etcd.topology === 'external' && c.etcd.members.length === 0)
+    // Members may go unlisted only when etcd's CA is external too (etcd is then wholly someone else's).
+    if (c.etcd.topology === 'external' && c.etcd.members.length === 0 && !c.externalCA?.etcdCA)
       ctx.addIssue({ code: 'custom', path: ['etcd', 'members'], message: 'external etcd needs its members listed' });
     if (c.etcd.topology === 'stacked' && c.etcd.members.length > 0)
       ctx.addIssue({

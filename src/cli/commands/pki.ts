@@ -1,6 +1,6 @@
 // `anchorage pki init|plan|check-expiration|renew|rotate-ca`: a whole cluster's PKI in one directory.
-import { readFileSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { stringify } from 'yaml';
 import { InputError } from '../../common/errors.ts';
@@ -172,6 +172,12 @@ export function register(program: Command): void {
           throw new InputError(
             `${o.out} holds an existing PKI (kubeadm or the hard way): init would create new CAs beside it. Adopt it instead: anchorage pki adopt ${o.out} --out NEW_DIR`,
           );
+        // A config `pki adopt` wrote describes a live cluster whose CAs are in its own directory's store.
+        const home = dirname(resolve(o.config));
+        if (existsSync(join(home, 'adopted.json')) && resolve(o.out) !== home)
+          throw new InputError(
+            `${o.config} describes the cluster adopted in ${home} (its CAs are in ${join(home, 'store')}): init into ${o.out} would make new CAs for it; work on ${home} instead`,
+          );
         if (o.dryRun) {
           const plan = buildPlan(config);
           printOutput(planView(plan), format, () => renderPlan(plan));
@@ -219,7 +225,9 @@ export function register(program: Command): void {
       const format = checkFormat(o.output, ['text', 'json', 'yaml']);
       const now = new Date();
       const infos: ReturnType<typeof checkExpiration>[] = [];
-      if (!o.config && looksLikeKubeadmFolder(o.dir)) {
+      if (looksLikeKubeadmFolder(o.dir)) {
+        // The folder's own files are the truth: a config given beside it describes a PKI directory, not this.
+        if (o.config) process.stderr.write(`note: ${o.dir} is a folder kubeadm or the hard way wrote: read as it is (--config not used)\n`);
         // A folder kubeadm wrote (its /etc/kubernetes, or the pki folder itself): read it as it is.
         const trees = readNodeTrees(o.dir);
         // One node's folder: --node names it (its files may not say).
@@ -234,6 +242,10 @@ export function register(program: Command): void {
       } else {
         const config = configFor(o.dir, o.config);
         const plan = buildPlan(config);
+        if (!existsSync(join(o.dir, 'store')))
+          throw new InputError(
+            `${o.dir}: no PKI store (${join(o.dir, 'store')}): give a directory made by 'pki init' or 'pki adopt', or a folder kubeadm or the hard way wrote`,
+          );
         const material = loadStoreStrict(o.dir).material;
         const nodes = o.allNodes ? plan.nodes.map((n) => n.name) : [o.node ?? (config.controlPlane[0]?.name as string)];
         for (const node of nodes) {
