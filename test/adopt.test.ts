@@ -304,6 +304,22 @@ describe('three control planes, ECDSA P-256, made by the real kubeadm', () => {
     }
   });
 
+  it("rotate-ca etcd-ca through every phase on all three: each member's certificates verify against the new etcd CA only (openssl)", () => {
+    const oldCa = readFileSync(join(base, 'cp-1/etc/kubernetes/pki/etcd/ca.crt'), 'latin1').trim();
+    for (const phase of ['new-ca', 'bundle', 'reissue', 'done'])
+      expect(ok(['pki', 'rotate-ca', 'etcd-ca', '--dir', out])).toContain(`phase ${phase}`);
+    for (const n of nodes) {
+      const pki = join(out, `nodes/${n.name}/etc/kubernetes/pki`);
+      const ca = readFileSync(join(pki, 'etcd/ca.crt'), 'latin1');
+      expect(scanPem(ca)).toHaveLength(1);
+      expect(ca).not.toContain(oldCa);
+      for (const f of ['etcd/server.crt', 'etcd/peer.crt', 'etcd/healthcheck-client.crt', 'apiserver-etcd-client.crt']) {
+        execFileSync('openssl', ['verify', '-CAfile', join(pki, 'etcd/ca.crt'), join(pki, f)], { stdio: 'pipe' });
+        expect(certOf(join(pki, f)).sans).toEqual(certOf(join(base, n.name, 'etc/kubernetes/pki', f)).sans);
+      }
+    }
+  });
+
   it('trees that disagree on the CA are refused with one line', () => {
     const rogue = join(base, 'rogue');
     kubeadmNode(rogue, { name: 'cp-9', ip: '10.0.0.19' }, 'ECDSA-P256');
