@@ -3,10 +3,10 @@
 // included; kubeconfigs by the real kubectl). Every file's role and node recognised; check-expiration,
 // renew and rotate-ca then work on it, renewal keeping each certificate's names and key type (openssl checks).
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { readKubeconfig } from '../src/k8s/kubeconfig.ts';
 import { Certificate } from '../src/x509/certificate.ts';
@@ -24,7 +24,15 @@ function ok(args: string[]): string {
   if (r.code !== 0) throw new Error(`anchorage ${args.join(' ')} exited ${r.code}: ${r.err}${r.out}`);
   return r.out;
 }
-const tmp = (p: string) => mkdtempSync(join(tmpdir(), `adopt-hw-${p}-`));
+const made: string[] = [];
+const tmp = (p: string) => {
+  const d = mkdtempSync(join(tmpdir(), `adopt-hw-${p}-`));
+  made.push(d);
+  return d;
+};
+afterAll(() => {
+  for (const d of made) rmSync(d, { recursive: true, force: true });
+});
 
 function certOf(path: string): Certificate {
   const text = readFileSync(path, 'latin1');
