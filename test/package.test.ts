@@ -24,7 +24,7 @@ function productModules(folder = 'src'): string[] {
 }
 
 describe('npm pack', () => {
-  it('--dry-run: the package holds the compiled product modules, the CLI entry and the docs, and no test or benchmark code', () => {
+  it('--dry-run: the package holds the compiled product modules, the CLI entry, the docs and deploy/, and no test or benchmark code', () => {
     const out = execFileSync('npm', ['pack', '--dry-run', '--json'], {
       cwd: root,
       env,
@@ -33,9 +33,12 @@ describe('npm pack', () => {
     });
     expect(existsSync(join(root, 'dist')), 'postpack removes dist from the checkout').toBe(false);
     const files = (JSON.parse(out.slice(out.indexOf('['))) as { files: { path: string }[] }[])[0]?.files.map((f) => f.path) ?? [];
-    const docs = readdirSync(join(root, 'docs'), { recursive: true, withFileTypes: true })
-      .filter((e) => e.isFile())
-      .map((e) => join(e.parentPath, e.name).slice(root.length + 1));
+    // The docs and the manifests users apply (deploy/: the CRDs `anchorage controller` needs).
+    const docs = ['docs', 'deploy'].flatMap((d) =>
+      readdirSync(join(root, d), { recursive: true, withFileTypes: true })
+        .filter((e) => e.isFile())
+        .map((e) => join(e.parentPath, e.name).slice(root.length + 1)),
+    );
     expect(files.sort()).toEqual(['LICENSE', 'README.md', 'package.json', 'bin/anchorage.js', ...productModules(), ...docs].sort());
     // The same, said as the rule: nothing from test/ or bench/, no test file, no source map or type stub.
     expect(files.filter((f) => /^(test|bench|src)\/|\.test\.|\.spec\.|\.map$|\.d\.ts$|fixtures?|testkit|scenario/.test(f))).toEqual([]);
@@ -57,10 +60,11 @@ describe('npm pack', () => {
     const bin = join(app, 'node_modules', '.bin', 'anchorage');
     expect(existsSync(join(installed, 'dist', 'cli', 'main.js'))).toBe(true);
     expect(existsSync(join(installed, 'src'))).toBe(false);
-    // Its own folder: in `app` the demo would inspect node_modules too (over spawnSync's 1 MiB of output).
+    // The demo from the installed package: a cluster PKI with planted faults, scanned (ids from docs/findings.md).
     const r = spawnSync(node, [bin, 'demo', '--dir', join(dir, 'demo')], { encoding: 'utf8' });
     expect(r.status, r.stderr).toBe(0);
-    expect(r.stdout).toContain('Certificate CN=kubernetes');
+    for (const id of ['scan.key.ca-key-on-worker', 'scan.kubeconfig.ca-did-not-sign-server', 'x509.validity.expired'])
+      expect(r.stdout).toContain(id);
 
     expect(spawnSync(node, [bin, '--version'], { encoding: 'utf8' }).stdout).toBe(`${pkg.version}\n`);
     // Read from the installed package.json when it runs, not written into the code: change it, and --version follows.
