@@ -8,6 +8,7 @@ import {
   DerError,
   decodeOid,
   explicit,
+  generalizedTime,
   implicit,
   type Node,
   octetString,
@@ -109,14 +110,6 @@ export function certIdMatches(id: CertId, issuer: Certificate): boolean {
 }
 
 export type SingleStatus = { status: 'good' } | { status: 'unknown' } | { status: 'revoked'; revokedAt: Date; reason?: CrlReason };
-
-function generalizedTime(d: Date): Uint8Array {
-  const s = d
-    .toISOString()
-    .replace(/[-:T]/g, '')
-    .replace(/\.\d+Z$/, 'Z');
-  return tlv(TAG.GENERALIZED_TIME, Buffer.from(s, 'latin1'));
-}
 
 export function ocspError(status: Exclude<ResponseStatus, 'successful'>): Uint8Array {
   return seq(tlv(TAG.ENUMERATED, Uint8Array.of(STATUS_CODE[status])));

@@ -143,7 +143,7 @@ export const SCAN_FINDINGS = {
   'scan.key.ca-key-on-worker': {
     severity: 'error',
     description: "A CA's private key is on a worker node: whoever controls that node can issue any identity the CA signs.",
-    remediation: 'Delete the key from the worker and rotate the CA (anchorage pki rotate): the key must be assumed copied.',
+    remediation: 'Delete the key from the worker and rotate the CA (anchorage pki rotate-ca): the key must be assumed copied.',
   },
   'scan.key.mismatch': {
     severity: 'error',

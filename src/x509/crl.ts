@@ -12,6 +12,7 @@ import {
   decodeSmallInt,
   decodeTime,
   explicit,
+  generalizedTime,
   integer,
   type Node,
   pushWarning,
@@ -436,15 +437,6 @@ function serialInteger(s: string | bigint | Uint8Array): Uint8Array {
     s.length === 1 || !((s[0] === 0 && ((s[1] as number) & 0x80) === 0) || (s[0] === 0xff && ((s[1] as number) & 0x80) !== 0));
   if (s.length === 0 || !minimal) throw new InputError('serial bytes must be a minimal DER INTEGER encoding');
   return tlv(TAG.INTEGER, s);
-}
-
-/** RFC 5280 5.3.2: invalidityDate is always GeneralizedTime. */
-function generalizedTime(d: Date): Uint8Array {
-  const s = d
-    .toISOString()
-    .replace(/[-:T]/g, '')
-    .replace(/\.\d+Z$/, 'Z');
-  return tlv(TAG.GENERALIZED_TIME, Buffer.from(s, 'latin1'));
 }
 
 function checkDate(d: Date, what: string): void {

@@ -486,7 +486,14 @@ export function time(d: Date): Uint8Array {
   const p2 = (n: number): string => String(n).padStart(2, '0');
   const body = `${p2(d.getUTCMonth() + 1)}${p2(d.getUTCDate())}${p2(d.getUTCHours())}${p2(d.getUTCMinutes())}${p2(d.getUTCSeconds())}Z`;
   if (y >= 1950 && y < 2050) return tlv(TAG.UTC_TIME, Buffer.from(`${p2(y % 100)}${body}`, 'latin1'));
-  return tlv(TAG.GENERALIZED_TIME, Buffer.from(`${String(y).padStart(4, '0')}${body}`, 'latin1'));
+  return generalizedTime(d);
+}
+
+/** GeneralizedTime whatever the year (CRL invalidityDate, OCSP times): YYYYMMDDHHMMSSZ, seconds precision. */
+export function generalizedTime(d: Date): Uint8Array {
+  const p2 = (n: number): string => String(n).padStart(2, '0');
+  const s = `${String(d.getUTCFullYear()).padStart(4, '0')}${p2(d.getUTCMonth() + 1)}${p2(d.getUTCDate())}${p2(d.getUTCHours())}${p2(d.getUTCMinutes())}${p2(d.getUTCSeconds())}Z`;
+  return tlv(TAG.GENERALIZED_TIME, Buffer.from(s, 'latin1'));
 }
 
 /** BIT STRING for named-bit lists (KeyUsage): trailing zero bits trimmed per DER. */
