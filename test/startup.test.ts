@@ -24,7 +24,7 @@ describe('lazy command loading', () => {
   it('help lists every command; --version prints the version; each command runs on its own', () => {
     const help = cli('--help');
     expect(help.status).toBe(0);
-    for (const c of ['inspect', 'cert', 'verify', 'lint', 'pki', 'ca', 'nodes', 'bundle', 'controller', 'demo'])
+    for (const c of ['inspect', 'cert', 'verify', 'lint', 'pki', 'ca', 'nodes', 'bundle', 'controller', 'webhook', 'demo'])
       expect(help.stdout).toMatch(new RegExp(`^  ${c}\\b`, 'm'));
     const v = cli('--version');
     const { version } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string };

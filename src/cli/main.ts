@@ -30,6 +30,7 @@ const COMMANDS: readonly { name: string; load: () => Promise<CommandModule> }[] 
   { name: 'ca', load: () => import('./commands/ca.ts') },
   { name: 'bundle', load: () => import('./commands/bundle.ts') },
   { name: 'controller', load: () => import('./commands/controller.ts') },
+  { name: 'webhook', load: () => import('./commands/webhook.ts') },
   { name: 'nodes', load: () => import('./commands/nodes.ts') },
   { name: 'demo', load: () => import('./commands/demo.ts') },
 ];
