@@ -548,6 +548,11 @@ spec: {selector: {app: web}, ports: [{port: 80}]}
     // The node registers itself with its own credentials.
     const node = kubectl(['create', '-f', '-'], 'apiVersion: v1\nkind: Node\nmetadata: {name: worker-1}\n', kubelet);
     expect(node.code, node.stderr).toBe(0);
+    apply(`apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: team-b}
+spec: {selector: {app: web}, ports: [{port: 443}]}
+`);
     const nodeUid = getJson<{ metadata: { uid: string } }>('node', 'worker-1')?.metadata.uid ?? '';
     sa('team-b', 'api');
     createPod(

@@ -52,6 +52,8 @@ export interface LeafRequest {
   keyType?: KeyType;
   /** The subject's public key; a new key pair is made when absent. */
   publicKey?: KeyObject | Uint8Array;
+  /** Seconds notBefore is moved back for clock skew (default: 1/20 of the lifetime, at most 60). */
+  backdateSeconds?: number;
   now?: Date;
 }
 
@@ -76,7 +78,7 @@ export function issueLeaf(ca: KeyedCert, r: LeafRequest): { cert: Certificate; k
       keyUsage: rsa ? ['digitalSignature', 'keyEncipherment'] : ['digitalSignature'],
       extKeyUsage: r.eku,
       // A small backdate (clock skew), never a large share of a short lifetime.
-      validity: { notAfter, backdateSeconds: Math.min(60, Math.floor(r.seconds / 20)) },
+      validity: { notAfter, backdateSeconds: r.backdateSeconds ?? Math.min(60, Math.floor(r.seconds / 20)) },
     },
     publicKey: pub,
     issuer: ca,

@@ -54,7 +54,14 @@ export interface Issued {
 export interface Issuer {
   /** Can it issue now? (the webhook admits without identity, with a warning, when not) */
   ready(): boolean;
-  issue(names: IdentityNames, seconds: number, keyType: KeyType, publicKey?: KeyObject | Uint8Array): Promise<Issued>;
+  /** `backdateSeconds`: 0 where the lifetime must be exact (a PodCertificateRequest's bounds). */
+  issue(
+    names: IdentityNames,
+    seconds: number,
+    keyType: KeyType,
+    publicKey?: KeyObject | Uint8Array,
+    backdateSeconds?: number,
+  ): Promise<Issued>;
   /** Re-check the issuer (reload a Secret); throws what is wrong. */
   refresh(): Promise<void>;
   describe(): string;
@@ -115,7 +122,13 @@ export class SecretIssuer implements Issuer {
       throw e;
     }
   }
-  async issue(names: IdentityNames, seconds: number, keyType: KeyType, publicKey?: KeyObject | Uint8Array): Promise<Issued> {
+  async issue(
+    names: IdentityNames,
+    seconds: number,
+    keyType: KeyType,
+    publicKey?: KeyObject | Uint8Array,
+    backdateSeconds?: number,
+  ): Promise<Issued> {
     if (!this.ca) throw new Error(`${this.describe()}: not loaded`);
     const { cert, key } = issueLeaf(this.ca, {
       commonName: names.commonName,
@@ -125,6 +138,7 @@ export class SecretIssuer implements Issuer {
       seconds,
       keyType,
       ...(publicKey && { publicKey }),
+      ...(backdateSeconds !== undefined && { backdateSeconds }),
     });
     return { chain: [cert, ...this.chain], ...(key && { key }), trustPem: this.trust };
   }

@@ -503,7 +503,8 @@ export class Webhook {
     const names = identityNames(f, this.servicesOf(f), this.config.identity);
     const seconds = Math.max(3600, Math.min(this.config.identity.lifetimeSeconds, p.spec.maxExpirationSeconds ?? 86400));
     if (!this.issuer.ready()) await this.issuer.refresh();
-    const issued = await this.issuer.issue(names, seconds, this.config.identity.keyType, publicKey);
+    // Exactly `seconds` long: the API server checks the lifetime against the request's bounds.
+    const issued = await this.issuer.issue(names, seconds, this.config.identity.keyType, publicKey, 0);
     const leaf = issued.chain[0];
     if (!leaf) throw new Error('issuer returned no certificate');
     const t = (d: Date) => d.toISOString().replace(/\.\d{3}Z$/, 'Z');
