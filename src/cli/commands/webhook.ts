@@ -54,14 +54,8 @@ export function duration(flag: string, v: string, minSeconds: number): number {
 const collect = (v: string, prev: string[]): string[] => [...prev, v];
 
 async function runWebhook(o: WebhookCliOptions): Promise<void> {
-  const [{ clientFrom }, { createLogger }, { LeaderElector }, server, { Webhook }, cfg] = await Promise.all([
-    import('../../kube/config.ts'),
-    import('../../kube/log.ts'),
-    import('../../kube/leader.ts'),
-    import('../../kube/server.ts'),
-    import('../../webhook/webhook.ts'),
-    import('../../webhook/config.ts'),
-  ]);
+  // Flags and the config file first: a mistake is reported before the heavy modules load.
+  const cfg = await import('../../webhook/config.ts');
   const port = num('--port', o.port, 0, 65535);
   const healthPort = num('--health-port', o.healthPort, 0, 65535);
   const lease = {
@@ -75,6 +69,13 @@ async function runWebhook(o: WebhookCliOptions): Promise<void> {
   const leafSeconds = duration('--leaf-lifetime', o.leafLifetime, 30);
   if (!o.path.startsWith('/')) throw new InputError(`--path: '${o.path}' must start with /`);
   const loaded = o.config ? await cfg.readConfigFile(o.config) : { config: cfg.parseConfig({}), text: '' };
+  const [{ clientFrom }, { createLogger }, { LeaderElector }, server, { Webhook }] = await Promise.all([
+    import('../../kube/config.ts'),
+    import('../../kube/log.ts'),
+    import('../../kube/leader.ts'),
+    import('../../kube/server.ts'),
+    import('../../webhook/webhook.ts'),
+  ]);
   const names = [`${o.serviceName}.${o.namespace}.svc`, `${o.serviceName}.${o.namespace}.svc.cluster.local`, ...o.servingName];
   const log = createLogger({ level: o.logLevel, name: 'anchorage-webhook' });
   const client = clientFrom({
