@@ -103,7 +103,7 @@ function writeConfig(extra: Record<string, unknown> = {}): void {
       trustDomain: 'example.org',
       clusterDomain: 'cluster.local',
       lifetimeSeconds: 60,
-      issuer: { secret: { namespace: 'anchorage', name: 'identity-ca' } },
+      issuer: (extra.issuer as object) ?? { secret: { namespace: 'anchorage', name: 'identity-ca' } },
     },
   };
   writeFileSync(configFile, stringify(c));
@@ -619,6 +619,84 @@ spec: {selector: {app: web}, ports: [{port: 443}]}
     expect(text).toMatch(/DNS:web\.team-b\.svc/);
     expect(new Date(/notAfter=(.+)/.exec(text)?.[1] ?? '').toISOString().replace(/\.\d{3}Z$/, 'Z')).toBe(status.notAfter);
   }, 120_000);
+});
+
+describe('identity through the Kubernetes CSR API', () => {
+  it('creates a CSR with its signer name, approves it, waits for the certificate (signed here by openssl as the signer)', async () => {
+    const reloads = () => (readFileSync(logFile, 'utf8').match(/configuration reloaded/g) ?? []).length;
+    const before = reloads();
+    writeConfig({ issuer: { csr: { signerName: 'example.com/pods', timeoutSeconds: 30 } } });
+    await waitFor('config reloaded', () => reloads() > before, 30_000);
+    createPod(podYaml('team-a', 'via-csr', { annotations: { 'identity.anchorage.dev/enabled': 'true' } }));
+    const name = pod('team-a', 'via-csr').metadata.annotations?.['identity.anchorage.dev/secret'] ?? '';
+    expect(name).not.toBe('');
+    let signed = 0;
+    await waitFor(
+      'the identity via the CSR API',
+      () => {
+        // The external signer: every approved, unsigned CSR for example.com/pods, signed by openssl.
+        const list = getJson<{
+          items: {
+            metadata: { name: string };
+            spec: { signerName: string; request: string; usages: string[] };
+            status?: { certificate?: string; conditions?: { type: string }[] };
+          }[];
+        }>('csr');
+        for (const c of list?.items ?? []) {
+          if (
+            c.spec.signerName !== 'example.com/pods' ||
+            c.status?.certificate ||
+            !c.status?.conditions?.some((x) => x.type === 'Approved')
+          )
+            continue;
+          expect(c.spec.usages.sort()).toEqual(['client auth', 'digital signature', 'server auth']);
+          writeFileSync(join(dir, 'ext.csr'), Buffer.from(c.spec.request, 'base64'));
+          openssl(
+            dir,
+            'x509',
+            '-req',
+            '-in',
+            'ext.csr',
+            '-CA',
+            'identity-ca.crt',
+            '-CAkey',
+            'identity-ca.key',
+            '-days',
+            '1',
+            '-copy_extensions',
+            'copy',
+            '-out',
+            'ext.crt',
+          );
+          const body = { ...c, status: { ...c.status, certificate: readFileSync(join(dir, 'ext.crt')).toString('base64') } };
+          writeFileSync(join(dir, 'ext.json'), JSON.stringify(body));
+          const r = kubectl([
+            'replace',
+            '--raw',
+            `/apis/certificates.k8s.io/v1/certificatesigningrequests/${c.metadata.name}/status`,
+            '-f',
+            join(dir, 'ext.json'),
+          ]);
+          if (r.code === 0) signed++;
+        }
+        return kubectl(['get', 'secret', '-n', 'team-a', name]).code === 0;
+      },
+      90_000,
+      500,
+    );
+    expect(signed).toBeGreaterThan(0);
+    const data = getJson<{ data: Record<string, string> }>('secret', '-n', 'team-a', name)?.data ?? {};
+    writeFileSync(join(dir, 'via.crt'), Buffer.from(data['tls.crt'] ?? '', 'base64'));
+    writeFileSync(join(dir, 'via.key'), Buffer.from(data['tls.key'] ?? '', 'base64'));
+    expect(openssl(dir, 'verify', '-CAfile', 'identity-ca.crt', 'via.crt').trim()).toBe('via.crt: OK');
+    expect(openssl(dir, 'pkey', '-in', 'via.key', '-pubout')).toBe(openssl(dir, 'x509', '-in', 'via.crt', '-noout', '-pubkey'));
+    expect(openssl(dir, 'x509', '-in', 'via.crt', '-noout', '-subject', '-ext', 'subjectAltName')).toMatch(
+      /CN\s?=\s?via-csr[\s\S]*URI:spiffe:\/\/example\.org\/ns\/team-a\/sa\/default/,
+    );
+    // The webhook deletes its CSRs once it has the certificate.
+    await waitFor('CSRs cleaned up', () => !kubectl(['get', 'csr', '-o', 'name']).stdout.includes('anchorage-identity-via-csr'), 30_000);
+    writeConfig();
+  }, 150_000);
 });
 
 describe('serving certificate rotation, kill, bad input', () => {

@@ -90,7 +90,7 @@ export class Webhook {
   private readonly o: WebhookOptions;
   config: WebhookConfig;
   readonly serving: Serving;
-  readonly issuer?: Issuer;
+  issuer?: Issuer;
   readonly namespaces: Informer<KubeObject>;
   readonly pods: Informer<SlimPod>;
   readonly services: Informer<SlimService>;
@@ -117,9 +117,7 @@ export class Webhook {
     this.config = o.config;
     const { client, log } = o;
     this.serving = new Serving({ client, log, namespace: o.namespace, ...o.serving });
-    const issuerCfg = o.config.identity.issuer;
-    if (issuerCfg?.secret) this.issuer = new SecretIssuer(client, issuerCfg.secret);
-    else if (issuerCfg?.csr) this.issuer = new CsrIssuer(client, issuerCfg.csr, o.namespace);
+    this.issuer = this.makeIssuer(o.config);
     this.namespaces = new Informer<KubeObject>(client, CORE.namespaces, {
       log,
       transform: (n) => ({
@@ -193,7 +191,20 @@ export class Webhook {
     return this.namespaces.hasSynced && this.pods.hasSynced && this.services.hasSynced && this.serving.leaf !== undefined;
   }
 
+  private makeIssuer(c: WebhookConfig): Issuer | undefined {
+    const i = c.identity.issuer;
+    if (i?.secret) return new SecretIssuer(this.o.client, i.secret);
+    if (i?.csr) return new CsrIssuer(this.o.client, i.csr, this.o.namespace);
+    return undefined;
+  }
+
   setConfig(c: WebhookConfig): void {
+    if (JSON.stringify(c.identity.issuer) !== JSON.stringify(this.config.identity.issuer)) {
+      this.issuer = this.makeIssuer(c);
+      void this.issuer
+        ?.refresh()
+        .catch((e: Error) => this.o.log.warn({ issuer: this.issuer?.describe(), err: e.message }, 'identity issuer not ready'));
+    }
     this.config = c;
     this.excludedSet = undefined;
     this.o.log.info({ bundles: Object.keys(c.trust.bundles), mode: c.trust.mode }, 'configuration reloaded');
