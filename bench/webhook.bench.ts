@@ -79,6 +79,30 @@ async function load(
   return { ms, errors, achieved };
 }
 
+async function closedLoop(url: string, ca: string, bodies: string[], n: number): Promise<number[]> {
+  const agent = new Agent({ keepAlive: true, maxSockets: 1, ca });
+  const ms: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const body = bodies[i % bodies.length] as string;
+    const s = performance.now();
+    await new Promise<void>((resolve, reject) => {
+      const req = request(
+        url,
+        { method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
+        (res) => {
+          res.on('data', () => undefined);
+          res.on('end', () => resolve());
+        },
+      );
+      req.on('error', reject);
+      req.end(body);
+    });
+    ms.push(performance.now() - s);
+  }
+  agent.destroy();
+  return ms;
+}
+
 export async function run(): Promise<BenchResult[]> {
   const cluster = await startCluster();
   const dir = mkdtempSync(join(tmpdir(), 'webhook-bench-'));
@@ -216,6 +240,21 @@ export async function run(): Promise<BenchResult[]> {
         unit: 'ms',
         value: p99,
         spread: `p50 ${p50.toFixed(2)} ms, max ${Math.max(...r.ms).toFixed(1)} ms, ${r.ms.length} answered, ${r.errors} errors, achieved ${r.achieved.toFixed(0)}/s, load average ${loadavg()[0]?.toFixed(0)}`,
+        lowerIsBetter: true,
+      });
+    }
+
+    // Closed loop, one request in flight: the service time without queueing behind other requests.
+    for (const [what, bodies] of [
+      ['trust', trustBodies],
+      ['trust + identity', identityBodies],
+    ] as const) {
+      const r = await closedLoop(url, caPem, bodies, 2000);
+      out.push({
+        name: `AdmissionReview (${what}), one at a time: p99`,
+        unit: 'ms',
+        value: pct(r, 0.99),
+        spread: `p50 ${pct(r, 0.5).toFixed(2)} ms, ${r.length} requests, load average ${loadavg()[0]?.toFixed(0)}`,
         lowerIsBetter: true,
       });
     }

@@ -109,9 +109,9 @@ function writeConfig(extra: Record<string, unknown> = {}): void {
   writeFileSync(configFile, stringify(c));
 }
 
-async function startWebhook(): Promise<void> {
-  const fd = openSync(logFile, 'a');
-  proc = spawn(
+async function spawnReplica(o: { port: number; healthPort: number; log: string; identity: string }): Promise<ChildProcess> {
+  const fd = openSync(o.log, 'a');
+  const p = spawn(
     NODE,
     [
       join(ROOT, 'src', 'cli', 'main.ts'),
@@ -125,13 +125,15 @@ async function startWebhook(): Promise<void> {
       '--host',
       '127.0.0.1',
       '--port',
-      String(port),
+      String(o.port),
       '--serving-name',
       '127.0.0.1',
       '--health-host',
       '127.0.0.1',
       '--health-port',
-      String(healthPort),
+      String(o.healthPort),
+      '--identity',
+      o.identity,
       '--resync',
       '1',
       '--ca-lifetime',
@@ -151,11 +153,16 @@ async function startWebhook(): Promise<void> {
   await waitFor(
     'webhook ready',
     async () => {
-      if (proc?.exitCode !== null) throw new Error(`webhook exited:\n${readFileSync(logFile, 'utf8').slice(-3000)}`);
-      return (await fetch(`http://127.0.0.1:${healthPort}/readyz`)).status === 200;
+      if (p.exitCode !== null) throw new Fatal(`webhook exited:\n${readFileSync(o.log, 'utf8').slice(-3000)}`);
+      return (await fetch(`http://127.0.0.1:${o.healthPort}/readyz`)).status === 200;
     },
     120_000,
   );
+  return p;
+}
+let starts = 0;
+async function startWebhook(): Promise<void> {
+  proc = await spawnReplica({ port, healthPort, log: logFile, identity: `r1-${starts++}` });
 }
 async function stopWebhook(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
   const p = proc;
@@ -717,6 +724,46 @@ describe('serving certificate rotation, kill, bad input', () => {
     for (let k = 0; k < 5; k++) expect(await mutatedProbe('team-a', `after-rot-${k}`)).toBe(true);
     expect(readFileSync(logFile, 'utf8')).toMatch(/serving CA rotated/);
   }, 200_000);
+
+  it('a second replica serves from the same CA as a standby, and takes over when the leader is killed', async () => {
+    const [port2, health2] = await Promise.all([freePort(), freePort()]);
+    const log2 = join(dir, 'webhook-2.log');
+    const lease = () =>
+      kubectl(['get', 'lease', '-n', 'anchorage', 'anchorage-webhook', '-o', 'jsonpath={.spec.holderIdentity}']).stdout.trim();
+    const second = await spawnReplica({ port: port2, healthPort: health2, log: log2, identity: 'r2' });
+    try {
+      expect(lease()).toMatch(/^r1-/);
+      // Its serving chain verifies against the caBundle the leader keeps, and it answers reviews.
+      const review = JSON.stringify({
+        apiVersion: 'admission.k8s.io/v1',
+        kind: 'AdmissionReview',
+        request: {
+          uid: 'r2',
+          kind: { group: '', version: 'v1', kind: 'Pod' },
+          operation: 'CREATE',
+          namespace: 'team-a',
+          object: { spec: { containers: [{ name: 'a' }] } },
+        },
+      });
+      const r = await tlsGet(`https://127.0.0.1:${port2}/mutate`, { ca: caBundle(), method: 'POST', body: review });
+      expect(JSON.parse(r.body).response).toMatchObject({ uid: 'r2', allowed: true, patchType: 'JSONPatch' });
+      await stopWebhook('SIGKILL');
+      createPod(podYaml('team-a', 'leader-gone'));
+      await waitFor('r2 leads', () => lease() === 'r2', 30_000);
+      await waitFor(
+        'r2 reports the missed pod',
+        () => /missed pod[^\n]*team-a\/leader-gone|team-a\/leader-gone[^\n]*missed pod/.test(readFileSync(log2, 'utf8')),
+        60_000,
+      );
+    } finally {
+      const done = new Promise((res) => second.once('exit', res));
+      second.kill('SIGTERM');
+      await done;
+    }
+    // A graceful stop releases the Lease.
+    await waitFor('lease released', () => lease() === '', 10_000);
+    await startWebhook();
+  }, 180_000);
 
   it('killed: pods are still created (failurePolicy Ignore); back, it reports them', async () => {
     await stopWebhook('SIGKILL');
