@@ -221,8 +221,9 @@ export class Webhook {
       await this.issuer
         .refresh()
         .catch((e: Error) => this.o.log.warn({ issuer: this.issuer?.describe(), err: e.message }, 'identity issuer not ready'));
-    await this.listen();
+    // Answer only once the namespace labels are known: an opted-out namespace must never be injected by a cold cache.
     await Promise.all([this.namespaces.synced, this.pods.synced, this.services.synced]);
+    await this.listen();
     this.loops.push(this.replicaLoop());
   }
 
