@@ -167,6 +167,7 @@ export class Webhook {
     };
     this.pods.on((ev, pod) => {
       if (ev === 'delete') {
+        this.reported.delete(pod.metadata.uid ?? '');
         this.missed.delete(pod.metadata.uid ?? '');
         this.m.missed.set(this.missed.size);
         return;
