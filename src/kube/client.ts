@@ -3,7 +3,7 @@
 // QPS/burst limit, JSON in and out, server-side apply, and watch streams read line by line. Written against the
 // API's wire semantics (410 Gone, bookmarks, resourceVersion) that the informer relies on.
 import { Agent, request } from 'node:https';
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { HttpsAuth, KubeConfigLike } from './kubeconfig.ts';
 
 export interface ClientOptions {
   /** Requests per second allowed on average (default 100); 0 turns the limit off. */
@@ -95,13 +95,12 @@ export class KubeClient {
   private readonly limiter: RateLimiter;
   private readonly timeoutMs: number;
   private readonly userAgent: string;
-  private tls: { ca?: unknown; cert?: unknown; key?: unknown; headers: Record<string, string>; rejectUnauthorized?: boolean } = {
-    headers: {},
-  };
+  private tls: HttpsAuth = { headers: {} };
   private tlsLoadedAt = Number.NEGATIVE_INFINITY;
-  private readonly kc: KubeConfig;
+  private readonly kc: KubeConfigLike;
 
-  constructor(kc: KubeConfig, o: ClientOptions = {}) {
+  /** `kc`: a LiteKubeConfig (src/kube/kubeconfig.ts) or @kubernetes/client-node's KubeConfig. */
+  constructor(kc: KubeConfigLike, o: ClientOptions = {}) {
     this.kc = kc;
     const cluster = kc.getCurrentCluster();
     if (!cluster) throw new Error('kubeconfig: no current cluster');
@@ -113,11 +112,18 @@ export class KubeClient {
   }
 
   /** TLS material and headers from the kubeconfig, re-read every minute (in-cluster tokens rotate). */
-  private async auth(): Promise<typeof this.tls> {
+  private async auth(): Promise<HttpsAuth> {
     if (performance.now() - this.tlsLoadedAt < 60_000) return this.tls;
-    const opts: { ca?: unknown; cert?: unknown; key?: unknown; headers?: Record<string, string>; rejectUnauthorized?: boolean } = {};
-    await this.kc.applyToHTTPSOptions(opts as never);
-    this.tls = { ca: opts.ca, cert: opts.cert, key: opts.key, headers: opts.headers ?? {}, rejectUnauthorized: opts.rejectUnauthorized };
+    const opts: Partial<HttpsAuth> = {};
+    await this.kc.applyToHTTPSOptions(opts);
+    this.tls = {
+      ca: opts.ca,
+      cert: opts.cert,
+      key: opts.key,
+      headers: opts.headers ?? {},
+      rejectUnauthorized: opts.rejectUnauthorized,
+      servername: opts.servername,
+    };
     this.tlsLoadedAt = performance.now();
     return this.tls;
   }
@@ -138,10 +144,11 @@ export class KubeClient {
         {
           method,
           agent: this.agent,
-          ca: tls.ca as string,
-          cert: tls.cert as string,
-          key: tls.key as string,
+          ca: tls.ca,
+          cert: tls.cert,
+          key: tls.key,
           rejectUnauthorized: tls.rejectUnauthorized,
+          ...(tls.servername ? { servername: tls.servername } : {}),
           timeout: this.timeoutMs,
           headers: {
             ...tls.headers,
@@ -242,10 +249,11 @@ export class KubeClient {
           method: 'GET',
           agent: this.agent,
           signal,
-          ca: tls.ca as string,
-          cert: tls.cert as string,
-          key: tls.key as string,
+          ca: tls.ca,
+          cert: tls.cert,
+          key: tls.key,
           rejectUnauthorized: tls.rejectUnauthorized,
+          ...(tls.servername ? { servername: tls.servername } : {}),
           headers: { ...tls.headers, accept: 'application/json', 'user-agent': this.userAgent },
         },
         (res) => {
