@@ -126,6 +126,18 @@ function slim(
   };
 }
 
+/** A cached object's metadata: what the source and conflict checks read (no managedFields, no annotations). */
+function meta(o: KubeObject): KubeObject {
+  return {
+    metadata: {
+      name: o.metadata.name,
+      namespace: o.metadata.namespace,
+      resourceVersion: o.metadata.resourceVersion,
+      labels: o.metadata.labels,
+    },
+  };
+}
+
 async function pMap<T>(items: readonly T[], limit: number, f: (t: T) => Promise<void>): Promise<void> {
   let i = 0;
   const errors: unknown[] = [];
@@ -167,8 +179,12 @@ export class BundleController {
   private readonly log: Logger;
   readonly bundles = new Map<BundleKind, Informer<BundleObject>>();
   namespaces!: Informer<KubeObject>;
+  /** The targets (objects with the ownership label), as metadata and a digest of their data. */
   configMaps!: Informer<Slim>;
   secrets!: Informer<Slim>;
+  /** Every ConfigMap and Secret, metadata only: possible sources, and objects a target would collide with. */
+  configMapMeta!: Informer<KubeObject>;
+  secretMeta!: Informer<KubeObject>;
   ctbs?: Informer<Slim>;
   private queue = new WorkQueue({ baseDelayMs: 200, maxDelayMs: 120_000 });
   private workers?: Promise<void>;
@@ -245,7 +261,11 @@ export class BundleController {
       if (!(await has(BUNDLE_TYPES[k]))) throw new Error(`the ${k} CRD (${GROUP}) is not installed: apply deploy/crds/ first`);
     if (this.o.trustManager !== false) for (const k of TM_KINDS) if (await has(BUNDLE_TYPES[k])) kinds.push(k);
     for (const k of kinds) {
-      const inf = new Informer<BundleObject>(this.c, BUNDLE_TYPES[k], { log: this.log });
+      // managedFields are never read: not kept.
+      const inf = new Informer<BundleObject>(this.c, BUNDLE_TYPES[k], {
+        log: this.log,
+        transform: (b) => ({ ...b, metadata: { ...b.metadata, managedFields: undefined } }),
+      });
       inf.on((ev, obj, old) => this.onBundle(k, ev, obj, old));
       this.bundles.set(k, inf);
     }
@@ -260,17 +280,24 @@ export class BundleController {
         },
       }),
     }).on((ev, n, old) => this.onNamespace(ev, n, old));
-    this.configMaps = new Informer<Slim>(this.c, CORE.configMaps, { log: this.log, transform: slim }).on((ev, o, old) =>
-      this.onObject('ConfigMap', ev, o, old),
+    // Targets: only objects with the ownership label, their data kept as a digest. A label removed by hand takes
+    // the object out of the selection: the watch reports it deleted and the target is restored.
+    const owned = { log: this.log, transform: slim, labelSelector: OWNER_LABEL };
+    this.configMaps = new Informer<Slim>(this.c, CORE.configMaps, owned).on((ev, o) => this.onTarget('ConfigMap', ev, o));
+    this.secrets = new Informer<Slim>(this.c, CORE.secrets, owned).on((ev, o) => this.onTarget('Secret', ev, o));
+    // Everything else: metadata only (names, labels, resourceVersions; never a value, never a Secret's data).
+    this.configMapMeta = new Informer<KubeObject>(this.c, CORE.configMaps, { log: this.log, metadataOnly: true, transform: meta }).on(
+      (ev, o, old) => this.onSource('ConfigMap', ev, o, old),
     );
-    this.secrets = new Informer<Slim>(this.c, CORE.secrets, {
+    this.secretMeta = new Informer<KubeObject>(this.c, CORE.secrets, {
       log: this.log,
-      transform: slim,
+      metadataOnly: true,
+      transform: meta,
       fieldSelector: 'type!=kubernetes.io/service-account-token',
-    }).on((ev, o, old) => this.onObject('Secret', ev, o, old));
+    }).on((ev, o, old) => this.onSource('Secret', ev, o, old));
     if (await has(CORE.clusterTrustBundles))
-      this.ctbs = new Informer<Slim>(this.c, CORE.clusterTrustBundles, { log: this.log, transform: slim }).on((ev, o, old) =>
-        this.onObject('ClusterTrustBundle', ev, o, old),
+      this.ctbs = new Informer<Slim>(this.c, CORE.clusterTrustBundles, { log: this.log, transform: slim }).on((ev, o) =>
+        this.onTarget('ClusterTrustBundle', ev, o),
       );
     const all = this.informers();
     for (const i of all) i.start();
@@ -284,6 +311,8 @@ export class BundleController {
       this.namespaces,
       this.configMaps,
       this.secrets,
+      this.configMapMeta,
+      this.secretMeta,
       ...(this.ctbs ? [this.ctbs] : []),
     ] as Informer<KubeObject>[];
   }
@@ -369,20 +398,16 @@ export class BundleController {
     this.enqueueAll(['ClusterBundle', ...TM_KINDS]);
   }
 
-  private onObject(kind: TargetKind, ev: InformerEvent, o: Slim, old?: Slim): void {
-    const key = `${kind}/${o.metadata.namespace ?? ''}/${o.metadata.name}`;
-    const exp = this.expected.get(key);
-    if (exp) {
-      if (ev === 'delete' || o.digest !== exp.digest) this.queue.add(exp.bundle);
-      return;
-    }
-    if (
-      kind === 'ClusterTrustBundle' ||
-      (ev === 'update' && old?.digest === o.digest && JSON.stringify(old.metadata.labels) === JSON.stringify(o.metadata.labels))
-    )
-      return;
-    if (o.metadata.labels?.[OWNER_LABEL]) return; // another bundle's target, or ours not yet reconciled
-    // A possible source: every bundle whose sources name or select it.
+  /** A target changed: restore it when it is not what was written (a hand edit or deletion). */
+  private onTarget(kind: TargetKind, ev: InformerEvent, o: Slim): void {
+    const exp = this.expected.get(`${kind}/${o.metadata.namespace ?? ''}/${o.metadata.name}`);
+    if (exp && (ev === 'delete' || o.digest !== exp.digest)) this.queue.add(exp.bundle);
+  }
+
+  /** A ConfigMap or Secret changed (metadata only): the bundles whose sources name or select it follow. */
+  private onSource(kind: 'ConfigMap' | 'Secret', _ev: InformerEvent, o: KubeObject, old?: KubeObject): void {
+    if (o.metadata.labels?.[OWNER_LABEL]) return; // a target (onTarget follows those)
+    // Every bundle whose sources name or select it.
     for (const [k, inf] of this.bundles)
       for (const b of inf.list()) {
         const ref = this.refOf(k, b);
@@ -666,23 +691,25 @@ export class BundleController {
       namespaces: this.targetNamespaces(ref),
       ownerReferences: this.ownerRefs(ref, ref.kind),
     });
-    const where = (kind: TargetKind): [ResourceType, Informer<Slim>] =>
+    const where = (kind: TargetKind): [ResourceType, Informer<Slim>, { get(key: string): KubeObject | undefined }] =>
       kind === 'ConfigMap'
-        ? [CORE.configMaps, this.configMaps]
+        ? [CORE.configMaps, this.configMaps, this.configMapMeta]
         : kind === 'Secret'
-          ? [CORE.secrets, this.secrets]
-          : [CORE.clusterTrustBundles, this.ctbs as Informer<Slim>];
+          ? [CORE.secrets, this.secrets, this.secretMeta]
+          : [CORE.clusterTrustBundles, this.ctbs as Informer<Slim>, this.ctbs as Informer<Slim>];
     const conflicts: string[] = [];
     await pMap(jobs, this.o.writeConcurrency ?? 32, async (j) => {
       const tkey = `${j.kind}/${j.namespace ?? ''}/${j.name}`;
       want.add(tkey);
-      const [type, inf] = where(j.kind);
-      const cached = inf.get(j.namespace ? `${j.namespace}/${j.name}` : j.name);
+      const [type, inf, all] = where(j.kind);
+      const objKey = j.namespace ? `${j.namespace}/${j.name}` : j.name;
+      const cached = inf.get(objKey);
+      const existing = cached ?? all.get(objKey);
       const prevExp = this.expected.get(tkey);
       // Someone else's object of that name: never taken over (but trust-manager's, when switching from it).
-      const otherOwner = cached?.metadata.labels?.[OWNER_LABEL];
-      const takeOver = !!cached && otherOwner !== owner && this.mayTakeOver(ref, cached.metadata.labels);
-      if (cached && otherOwner !== owner && !(prevExp?.bundle === key) && !takeOver) {
+      const otherOwner = existing?.metadata.labels?.[OWNER_LABEL];
+      const takeOver = !!existing && otherOwner !== owner && this.mayTakeOver(ref, existing.metadata.labels);
+      if (existing && otherOwner !== owner && !(prevExp?.bundle === key) && !takeOver) {
         conflicts.push(
           `${j.kind} ${j.namespace ? `${j.namespace}/` : ''}${j.name} exists and is not this bundle's (${otherOwner ? `owned by ${otherOwner}` : 'no ownership label'})`,
         );
@@ -698,7 +725,7 @@ export class BundleController {
         const res = (
           await this.c.request<KubeObject>('PUT', path, {
             ...j.body,
-            metadata: { ...(j.body.metadata as object), resourceVersion: cached?.metadata.resourceVersion },
+            metadata: { ...(j.body.metadata as object), resourceVersion: existing?.metadata.resourceVersion },
           })
         ).body;
         this.m.writes.inc({ op: 'takeover' });

@@ -53,6 +53,10 @@ export interface WatchEvent<T> {
   object: T;
 }
 
+/** Accept headers that ask the API server for metadata only (no data, no spec): lists and watches of PartialObjectMetadata. */
+export const METADATA_LIST_ACCEPT = 'application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1';
+export const METADATA_ACCEPT = 'application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1';
+
 export interface ListResult<T> {
   items: T[];
   resourceVersion: string;
@@ -134,6 +138,7 @@ export class KubeClient {
     path: string,
     body?: unknown,
     contentType = 'application/json',
+    accept = 'application/json',
   ): Promise<{ status: number; body: T }> {
     await this.limiter.take();
     const tls = await this.auth();
@@ -152,7 +157,7 @@ export class KubeClient {
           timeout: this.timeoutMs,
           headers: {
             ...tls.headers,
-            accept: 'application/json',
+            accept,
             'user-agent': this.userAgent,
             ...(payload === undefined ? {} : { 'content-type': contentType, 'content-length': Buffer.byteLength(payload) }),
           },
@@ -193,15 +198,23 @@ export class KubeClient {
     }
   }
 
-  /** Every item of a collection, page by page. */
-  async list<T>(path: string, query: Record<string, string> = {}, pageSize = 500): Promise<ListResult<T>> {
+  /** Every item of a collection, page by page (`accept`: METADATA_LIST_ACCEPT for metadata only). */
+  async list<T>(path: string, query: Record<string, string> = {}, pageSize = 500, accept?: string): Promise<ListResult<T>> {
     const items: T[] = [];
     let cont = '';
     let rv = '';
     do {
       const q = new URLSearchParams({ ...query, limit: String(pageSize), ...(cont ? { continue: cont } : {}) });
-      const r = (await this.request<{ items: T[]; metadata: { resourceVersion: string; continue?: string } }>('GET', `${path}?${q}`)).body;
-      items.push(...r.items);
+      const r = (
+        await this.request<{ items: T[]; metadata: { resourceVersion: string; continue?: string } }>(
+          'GET',
+          `${path}?${q}`,
+          undefined,
+          undefined,
+          accept,
+        )
+      ).body;
+      items.push(...(r.items ?? []));
       cont = r.metadata.continue ?? '';
       rv = r.metadata.resourceVersion;
     } while (cont);
@@ -238,7 +251,14 @@ export class KubeClient {
    * Open a watch; calls `onEvent` for each event and resolves when the server ends the stream (timeout), or
    * rejects on a transport error or an HTTP error (ApiError, 410 when the resourceVersion is too old).
    */
-  async watch<T>(path: string, query: Record<string, string>, onEvent: (e: WatchEvent<T>) => void, signal: AbortSignal): Promise<void> {
+  async watch<T>(
+    path: string,
+    query: Record<string, string>,
+    onEvent: (e: WatchEvent<T>) => void,
+    signal: AbortSignal,
+    /** METADATA_ACCEPT for metadata only. */
+    accept = 'application/json',
+  ): Promise<void> {
     await this.limiter.take();
     const tls = await this.auth();
     const q = new URLSearchParams({ ...query, watch: 'true' });
@@ -254,7 +274,7 @@ export class KubeClient {
           key: tls.key,
           rejectUnauthorized: tls.rejectUnauthorized,
           ...(tls.servername ? { servername: tls.servername } : {}),
-          headers: { ...tls.headers, accept: 'application/json', 'user-agent': this.userAgent },
+          headers: { ...tls.headers, accept, 'user-agent': this.userAgent },
         },
         (res) => {
           const status = res.statusCode ?? 0;
