@@ -541,7 +541,7 @@ spec:
   sources:
   - inLine: |
 ${indent(pem('root-a') + pem('root-b'), 6)}
-  rotation: {gracePeriodSeconds: 8}
+  rotation: {gracePeriodSeconds: 30}
   target: {configMap: {data: [{key: ca.crt}]}}
 `);
     await waitFor('rot with A and B', () => JSON.stringify(fps(cmPem('ns-c', 'rot') ?? '')) === JSON.stringify(want('a', 'b')), 60_000);
@@ -552,7 +552,7 @@ spec:
   sources:
   - inLine: |
 ${indent(pem('root-a'), 6)}
-  rotation: {gracePeriodSeconds: 8}
+  rotation: {gracePeriodSeconds: 30}
   target: {configMap: {data: [{key: ca.crt}]}}
 `);
     // B is retiring: listed in status and still in the target, then gone once the grace period is over.
@@ -662,7 +662,7 @@ ${indent(pem('root-d'), 4)}
       () => JSON.stringify(fps(cmPem('ns-a', 'tm2', 'ca.pem') ?? '')) === JSON.stringify(want('b', 'd')),
       60_000,
     );
-    const p12 = Buffer.from(getJson<Obj>('configmap', '-n', 'ns-b', 'tm2')?.binaryData?.['store.p12'] ?? '', 'base64');
+    const p12 = Buffer.from(getJson<Obj>('configmap', '-n', 'ns-a', 'tm2')?.binaryData?.['store.p12'] ?? '', 'base64');
     writeFileSync(join(dir, 'tm2.p12'), p12);
     const subjects = execFileSync('openssl', ['pkcs12', '-in', join(dir, 'tm2.p12'), '-passin', 'pass:', '-nokeys'])
       .toString()
