@@ -252,4 +252,142 @@ spec:
       execFileSync('keytool', ['-list', '-keystore', join(out, 'configmap', 'bundle.jks'), '-storepass', 'changeit']).toString(),
     ).toMatch(new RegExp(`Your keystore contains ${n.length} entries`));
   });
+
+  it("reads trust-manager's v1alpha2 ClusterBundle: sourceRefs with key wildcards, inLineCAs, PKCS12 profiles, the JKS key", () => {
+    const cfg = config(
+      `apiVersion: trust-manager.io/v1alpha2
+kind: ClusterBundle
+metadata:
+  name: tm2
+  annotations: {internal.trust-manager.io/jks-key: bundle.jks}
+spec:
+  sourceRefs:
+  - {kind: ConfigMap, name: roots, key: "*.crt"}
+  - {kind: Secret, selector: {matchLabels: {trust: "yes"}}, key: "ca.*"}
+  inLineCAs: |
+${indent(pem('root-a'), 4)}
+  target:
+    namespaceSelector: {matchLabels: {bundle: "on"}}
+    configMap:
+      data:
+      - {key: ca.pem}
+      - {key: legacy.p12, format: PKCS12}
+      - {key: modern.p12, format: PKCS12, password: pw, profile: Modern2023}
+      - {key: bundle.jks, format: PKCS12, password: changeit}
+      metadata: {labels: {team: platform}}
+    secret:
+      data: [{key: ca.pem}]`,
+      objects(),
+    );
+    const out = join(dir, 'tm2');
+    const r = anchorage(['bundle', 'build', '--config', cfg, '--out', out]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    // Root A (configMap and inline), Root B, the expired root and the leaf from the Secret (no filters in v1alpha2).
+    expect(fps(readFileSync(join(out, 'configmap', 'ca.pem'), 'utf8')).sort()).toEqual(
+      [fp(pem('root-a')), fp(pem('root-b')), fp(pem('old')), fp(pem('leaf'))].sort(),
+    );
+    // trust-manager's default profile (LegacyDES: 3DES, SHA-1 MAC) with no password, and Modern2023 with one.
+    const info = (f: string, pass: string): string => {
+      const r = spawnSync('openssl', ['pkcs12', '-in', join(out, 'configmap', f), '-passin', `pass:${pass}`, '-nokeys', '-info'], {
+        encoding: 'utf8',
+      });
+      expect(r.status).toBe(0);
+      return r.stdout + r.stderr;
+    };
+    const legacy = info('legacy.p12', '');
+    expect(legacy).toMatch(/pbeWithSHA1And3-KeyTripleDES-CBC/);
+    expect(legacy).toMatch(/MAC: sha1/);
+    const modern = info('modern.p12', 'pw');
+    expect(modern).toMatch(/AES-256-CBC/);
+    expect(modern).toMatch(/MAC: sha256/);
+    // The key trust-manager's conversion marks as the Bundle's JKS is a JKS keystore.
+    expect(
+      execFileSync('keytool', [
+        '-list',
+        '-keystore',
+        join(out, 'configmap', 'bundle.jks'),
+        '-storetype',
+        'JKS',
+        '-storepass',
+        'changeit',
+      ]).toString(),
+    ).toMatch(/Your keystore contains 4 entries/);
+    const docs = parseAllDocuments(readFileSync(join(out, 'manifests.yaml'), 'utf8')).map((d) => d.toJS());
+    expect(docs.map((d) => `${d.kind} ${d.metadata.namespace}/${d.metadata.name}`)).toEqual(['ConfigMap team-a/tm2', 'Secret team-a/tm2']);
+    expect(docs[0].metadata.labels.team).toBe('platform');
+    expect(docs[1].metadata.labels.team).toBeUndefined();
+    expect(docs[0].metadata.labels['trust.anchorage.dev/bundle']).toBe('tmc.tm2');
+  });
+
+  it('resolves bundle sources from the other bundles of the config, and needs --bundle to choose', () => {
+    const cfg = config(
+      `apiVersion: trust.anchorage.dev/v1alpha1
+kind: ClusterBundle
+metadata: {name: partners}
+spec:
+  sources:
+  - inLine: |
+${indent(pem('root-b'), 6)}
+  target: {configMap: {data: [{key: ca.crt}]}}
+---
+apiVersion: trust.anchorage.dev/v1alpha1
+kind: ClusterBundle
+metadata: {name: all}
+spec:
+  sources: [{bundle: {name: partners}}, {configMap: {name: roots, keys: [a.crt]}}]
+  target: {configMap: {data: [{key: ca.crt}]}}`,
+      objects(),
+    );
+    const none = anchorage(['bundle', 'build', '--config', cfg, '--out', join(dir, 'two')]);
+    expect(none.code).toBe(2);
+    expect(none.stderr).toMatch(/^error: config: 2 bundles \(partners, all\): choose one with --bundle/);
+    const out = join(dir, 'all');
+    const r = anchorage(['bundle', 'build', '--config', cfg, '--bundle', 'all', '--out', out]);
+    expect(r.stderr).toBe('');
+    expect(fps(readFileSync(join(out, 'configmap', 'ca.crt'), 'utf8')).sort()).toEqual([fp(pem('root-a')), fp(pem('root-b'))].sort());
+    const missing = anchorage(['bundle', 'build', '--config', cfg, '--bundle', 'nope', '--out', join(dir, 'nope')]);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/--bundle: no bundle named 'nope'/);
+  });
+
+  it('keeps a removed CA for the grace period across builds into the same folder, then drops it', () => {
+    const rot = (pems: string): string =>
+      config(`apiVersion: trust.anchorage.dev/v1alpha1
+kind: ClusterBundle
+metadata: {name: rot}
+spec:
+  sources:
+  - inLine: |
+${indent(pems, 6)}
+  rotation: {gracePeriodSeconds: 3600}
+  target: {configMap: {data: [{key: ca.crt}]}}`);
+    const out = join(dir, 'rot');
+    const build = (cfg: string, now: string): ReturnType<typeof anchorage> =>
+      anchorage(['bundle', 'build', '--config', cfg, '--out', out, '--force', '--now', now]);
+    const bundle = (): string[] => fps(readFileSync(join(out, 'configmap', 'ca.crt'), 'utf8')).sort();
+    expect(build(rot(pem('root-a') + pem('root-b')), '2026-06-01T10:00:00Z').code).toBe(0);
+    expect(bundle()).toEqual([fp(pem('root-a')), fp(pem('root-b'))].sort());
+    // B leaves the sources: still in the bundle, listed as retiring since this build.
+    const second = build(rot(pem('root-a')), '2026-06-01T10:30:00Z');
+    expect(second.stderr).toBe('');
+    expect(second.stdout).toMatch(/2 CA certificates \(1 retiring\)/);
+    expect(bundle()).toEqual([fp(pem('root-a')), fp(pem('root-b'))].sort());
+    const status = JSON.parse(readFileSync(join(out, 'status.json'), 'utf8'));
+    expect(status.retiring.map((x: { sha256: string; removedAt: string }) => [x.sha256, x.removedAt])).toEqual([
+      [fp(pem('root-b')), '2026-06-01T10:30:00Z'],
+    ]);
+    expect(status.fingerprints).toEqual([fp(pem('root-a'))]);
+    // Within the grace period B stays; an hour after it left, it is gone.
+    expect(build(rot(pem('root-a')), '2026-06-01T11:29:00Z').code).toBe(0);
+    expect(bundle()).toEqual([fp(pem('root-a')), fp(pem('root-b'))].sort());
+    expect(build(rot(pem('root-a')), '2026-06-01T11:31:00Z').code).toBe(0);
+    expect(bundle()).toEqual([fp(pem('root-a'))]);
+    expect(JSON.parse(readFileSync(join(out, 'status.json'), 'utf8')).retiring).toEqual([]);
+    // A status.json that is not one is refused, nothing written.
+    writeFileSync(join(out, 'status.json'), '{"retiring": 5}');
+    const bad = build(rot(pem('root-a')), '2026-06-01T12:00:00Z');
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/status.json: not the status.json of a previous bundle build/);
+  });
 });

@@ -124,6 +124,84 @@ async function health(id: string, path: string): Promise<{ status: number; body:
 const holder = (): string =>
   kubectl(['get', 'lease', '-n', 'anchorage', 'anchorage-controller', '-o', 'jsonpath={.spec.holderIdentity}']).stdout.trim();
 
+/**
+ * What a cluster switching from trust-manager holds: the real trust-manager v0.25.0 runs first (out of cluster, one
+ * replica) on a Bundle, writes its target, and is stopped; beside the Bundle, the v1alpha2 ClusterBundle copy.
+ */
+async function trustManagerFirst(bin: string): Promise<void> {
+  const tls = join(dir, 'tm-tls');
+  execFileSync('mkdir', ['-p', tls]);
+  openssl(
+    dir,
+    'req',
+    '-x509',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:P-256',
+    '-nodes',
+    '-keyout',
+    join(tls, 'tls.key'),
+    '-out',
+    join(tls, 'tls.crt'),
+    '-subj',
+    '/CN=trust-manager',
+    '-days',
+    '1',
+  );
+  const [readyPort, metricsPort, webhookPort] = await Promise.all([freePort(), freePort(), freePort()]);
+  const fd = openSync(join(dir, 'trust-manager.log'), 'a');
+  const p = spawn(
+    bin,
+    [
+      `--kubeconfig=${cluster.admin}`,
+      '--trust-namespace=anchorage',
+      `--readiness-probe-port=${readyPort}`,
+      `--metrics-port=${metricsPort}`,
+      '--webhook-host=127.0.0.1',
+      `--webhook-port=${webhookPort}`,
+      `--webhook-certificate-dir=${tls}`,
+      '--leader-elect=false',
+    ],
+    { stdio: ['ignore', fd, fd] },
+  );
+  closeSync(fd);
+  try {
+    apply(`apiVersion: trust.cert-manager.io/v1alpha1
+kind: Bundle
+metadata: {name: legacy}
+spec:
+  sources: [{configMap: {name: roots, key: a.crt}}]
+  target:
+    configMap: {key: ca.pem}
+    namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: ns-c}}
+`);
+    await waitFor(
+      "trust-manager's target",
+      () => getJson<Obj>('configmap', '-n', 'ns-c', 'legacy')?.metadata.labels?.['trust.cert-manager.io/bundle'] === 'legacy',
+      180_000,
+    );
+  } finally {
+    p.kill('SIGTERM');
+    await new Promise((r) => p.once('exit', r));
+  }
+  // trust-manager's source has a controller that copies each Bundle into a v1alpha2 ClusterBundle it controls (the
+  // v0.25.0 binary does not run it yet): that copy, as it writes it (the converted spec, a controller reference).
+  const uid = getJson<{ metadata: { uid: string } }>('bundles.trust.cert-manager.io', 'legacy')?.metadata.uid;
+  apply(`apiVersion: trust-manager.io/v1alpha2
+kind: ClusterBundle
+metadata:
+  name: legacy
+  ownerReferences:
+  - {apiVersion: trust.cert-manager.io/v1alpha1, kind: Bundle, name: legacy, uid: ${uid}, controller: true, blockOwnerDeletion: true}
+spec:
+  sourceRefs: [{kind: ConfigMap, name: roots, key: a.crt}]
+  target:
+    configMap: {data: [{key: ca.pem}]}
+    namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: ns-c}}
+`);
+}
+
 beforeAll(
   async () => {
     dir = mkdtempSync(join(tmpdir(), 'bundles-'));
@@ -152,7 +230,13 @@ beforeAll(
     for (const f of ['trust.anchorage.dev_clusterbundles.yaml', 'trust.anchorage.dev_bundles.yaml'])
       apply(readFileSync(join(ROOT, 'deploy', 'crds', f), 'utf8'));
     apply(readFileSync(join(tm.crds, 'trust.cert-manager.io_bundles.yaml'), 'utf8'));
-    for (const crd of ['clusterbundles.trust.anchorage.dev', 'bundles.trust.anchorage.dev', 'bundles.trust.cert-manager.io'])
+    apply(readFileSync(join(tm.crds, 'trust-manager.io_clusterbundles.yaml'), 'utf8'));
+    for (const crd of [
+      'clusterbundles.trust.anchorage.dev',
+      'bundles.trust.anchorage.dev',
+      'bundles.trust.cert-manager.io',
+      'clusterbundles.trust-manager.io',
+    ])
       expect(kubectl(['wait', '--for=condition=Established', `crd/${crd}`, '--timeout=60s']).code).toBe(0);
     apply(`apiVersion: v1
 kind: Namespace
@@ -185,6 +269,7 @@ stringData:
   ca.crt: |
 ${indent(pem('root-b'), 4)}
 `);
+    await trustManagerFirst(tm.bin);
     await Promise.all([startReplica('r1'), startReplica('r2')]);
   },
   Math.max(K8S_BUILD_TIMEOUT_MS, TRUST_MANAGER_BUILD_TIMEOUT_MS),
@@ -258,9 +343,9 @@ describe('anchorage controller', () => {
     expect(ctb?.spec.signerName).toBe('example.com/corp');
     expect(fps(ctb?.spec.trustBundle ?? '')).toEqual(expected);
     // Status: Ready, the CA count and the soonest expiry (Root A: 31 days, the shortest).
-    await waitFor('status', () => getJson<Obj>('clusterbundle', 'corp')?.status?.caCount === 3, 30_000);
-    const st = getJson<Obj>('clusterbundle', 'corp')?.status;
-    expect(ready('clusterbundle', 'corp')).toMatchObject({ status: 'True', reason: 'Synced' });
+    await waitFor('status', () => getJson<Obj>('clusterbundles.trust.anchorage.dev', 'corp')?.status?.caCount === 3, 30_000);
+    const st = getJson<Obj>('clusterbundles.trust.anchorage.dev', 'corp')?.status;
+    expect(ready('clusterbundles.trust.anchorage.dev', 'corp')).toMatchObject({ status: 'True', reason: 'Synced' });
     const notAfter = new Date(openssl(dir, 'x509', '-in', 'root-a.crt', '-noout', '-enddate').split('=')[1]?.trim() ?? '');
     expect(new Date(st?.soonestExpiry ?? '').getTime()).toBe(notAfter.getTime());
     const leader = holder();
@@ -313,7 +398,7 @@ ${indent(pem('root-d'), 4)}
     );
     // A wrong pin: not synced, the previous targets kept.
     apply(corp(`  - https: {url: "https://127.0.0.1:${httpsPort}/roots.pem", sha256: "${'0'.repeat(64)}"}`));
-    await waitFor('PinMismatch', () => ready('clusterbundle', 'corp')?.reason === 'PinMismatch', 60_000);
+    await waitFor('PinMismatch', () => ready('clusterbundles.trust.anchorage.dev', 'corp')?.reason === 'PinMismatch', 60_000);
     expect(fps(cmPem('ns-a', 'corp') ?? '')).toEqual(want('a', 'c', 'd', 'e'));
     apply(corp());
     await waitFor('back without E', () => JSON.stringify(fps(cmPem('ns-a', 'corp') ?? '')) === JSON.stringify(want('a', 'c', 'd')), 60_000);
@@ -347,8 +432,8 @@ data:
   a.crt: |
 ${indent(pem('root-a') + readFileSync(join(dir, 'root-a.key'), 'utf8'), 4)}
 `);
-    await waitFor('PrivateKeyInSource', () => ready('clusterbundle', 'corp')?.reason === 'PrivateKeyInSource', 60_000);
-    expect(ready('clusterbundle', 'corp')?.status).toBe('False');
+    await waitFor('PrivateKeyInSource', () => ready('clusterbundles.trust.anchorage.dev', 'corp')?.reason === 'PrivateKeyInSource', 60_000);
+    expect(ready('clusterbundles.trust.anchorage.dev', 'corp')?.status).toBe('False');
     expect(cmPem('ns-a', 'corp')).toBe(before);
     const key = readFileSync(join(dir, 'root-a.key'), 'utf8').split('\n')[1] as string;
     expect(getJson<Obj>('configmap', '-n', 'ns-a', 'corp')?.data?.['ca.crt']).not.toContain(key);
@@ -378,7 +463,7 @@ ${indent(pem('root-a'), 4)}
     await waitFor(
       'synced again',
       () =>
-        ready('clusterbundle', 'corp')?.status === 'True' &&
+        ready('clusterbundles.trust.anchorage.dev', 'corp')?.status === 'True' &&
         JSON.stringify(fps(cmPem('ns-a', 'corp') ?? '')) === JSON.stringify(want('a', 'c')),
       60_000,
     );
@@ -438,7 +523,7 @@ spec:
     const derived = bodies(cmPem('ns-c', 'derived', 'all.pem') ?? '');
     for (const n of ['a', 'c']) expect(derived).toContain(bodies(pem(`root-${n}`))[0]);
     expect(derived).toContain(bodies(readFileSync('/usr/share/ca-certificates/mozilla/ISRG_Root_X1.crt', 'utf8'))[0]);
-    expect(getJson<Obj>('clusterbundle', 'derived')?.status?.defaultCAsVersion).toMatch(
+    expect(getJson<Obj>('clusterbundles.trust.anchorage.dev', 'derived')?.status?.defaultCAsVersion).toMatch(
       /^debian-ca-certificates\/\S+\+sha256:[0-9a-f]{12}$/,
     );
     await waitFor(
@@ -456,7 +541,7 @@ spec:
   sources:
   - inLine: |
 ${indent(pem('root-a') + pem('root-b'), 6)}
-  rotation: {gracePeriodSeconds: 8}
+  rotation: {gracePeriodSeconds: 30}
   target: {configMap: {data: [{key: ca.crt}]}}
 `);
     await waitFor('rot with A and B', () => JSON.stringify(fps(cmPem('ns-c', 'rot') ?? '')) === JSON.stringify(want('a', 'b')), 60_000);
@@ -467,16 +552,17 @@ spec:
   sources:
   - inLine: |
 ${indent(pem('root-a'), 6)}
-  rotation: {gracePeriodSeconds: 8}
+  rotation: {gracePeriodSeconds: 30}
   target: {configMap: {data: [{key: ca.crt}]}}
 `);
     // B is retiring: listed in status and still in the target, then gone once the grace period is over.
     await waitFor(
       'B retiring',
       () =>
-        (getJson<{ status?: { retiring?: { sha256: string }[] } }>('bundle', '-n', 'ns-c', 'rot')?.status?.retiring ?? []).some(
-          (r) => r.sha256 === fp(pem('root-b')),
-        ),
+        (
+          getJson<{ status?: { retiring?: { sha256: string }[] } }>('bundles.trust.anchorage.dev', '-n', 'ns-c', 'rot')?.status?.retiring ??
+          []
+        ).some((r) => r.sha256 === fp(pem('root-b'))),
       60_000,
     );
     expect(fps(cmPem('ns-c', 'rot') ?? '')).toEqual(want('a', 'b'));
@@ -498,7 +584,7 @@ ${indent(pem('root-a'), 6)}
     await waitFor('the standby leads', () => holder() === standby, 60_000);
     apply('apiVersion: v1\nkind: Namespace\nmetadata: {name: ns-e, labels: {bundle: "on"}}\n');
     await waitFor('ns-e target from the new leader', () => fps(cmPem('ns-e', 'corp') ?? '').length === 2, 60_000);
-    expect(kubectl(['delete', 'clusterbundle', 'corp']).code).toBe(0);
+    expect(kubectl(['delete', 'clusterbundles.trust.anchorage.dev', 'corp']).code).toBe(0);
     await waitFor(
       'targets deleted',
       () =>
@@ -514,4 +600,79 @@ ${indent(pem('root-a'), 6)}
       expect(log).not.toContain('BEGIN');
     }
   }, 180_000);
+
+  it("takes over from trust-manager: its Bundle's target, the v1alpha2 ClusterBundle once migrated, a new ClusterBundle", async () => {
+    // The Bundle trust-manager reconciled: its target is now Anchorage's (same name, same key, same content) and
+    // trust-manager's ClusterBundle copy is left to the Bundle (no conflict, no status of Anchorage's on it).
+    await waitFor(
+      'legacy taken over',
+      () => getJson<Obj>('configmap', '-n', 'ns-c', 'legacy')?.metadata.labels?.['trust.anchorage.dev/bundle'] === 'tm.legacy',
+      60_000,
+    );
+    const legacy = getJson<Obj & { metadata: { ownerReferences?: { kind: string; apiVersion: string }[] } }>(
+      'configmap',
+      '-n',
+      'ns-c',
+      'legacy',
+    );
+    expect(fps(legacy?.data?.['ca.pem'] ?? '')).toEqual(want('a'));
+    expect(legacy?.metadata.ownerReferences?.map((r) => `${r.apiVersion} ${r.kind}`)).toEqual(['trust.cert-manager.io/v1alpha1 Bundle']);
+    const copy = getJson<Obj>('clusterbundles.trust-manager.io', 'legacy');
+    expect(copy?.status?.conditions?.some((c) => c.reason === 'TargetConflict')).not.toBe(true);
+    // Migrated by the user (trust-manager's annotation): the ClusterBundle is reconciled, its Synced condition set,
+    // the targets move to it; the Bundle, now superseded, deletes nothing.
+    expect(kubectl(['annotate', 'clusterbundles.trust-manager.io', 'legacy', 'trust-manager.io/migrated=true']).code).toBe(0);
+    await waitFor(
+      'legacy moved to the ClusterBundle',
+      () => getJson<Obj>('configmap', '-n', 'ns-c', 'legacy')?.metadata.labels?.['trust.anchorage.dev/bundle'] === 'tmc.legacy',
+      60_000,
+    );
+    await waitFor(
+      'Synced',
+      () =>
+        getJson<Obj>('clusterbundles.trust-manager.io', 'legacy')?.status?.conditions?.find((c) => c.type === 'Synced')?.status === 'True',
+      60_000,
+    );
+    expect(fps(cmPem('ns-c', 'legacy', 'ca.pem') ?? '')).toEqual(want('a'));
+    // A ClusterBundle of trust-manager's v1alpha2 API written afresh: sourceRefs with a key wildcard, inLineCAs,
+    // PEM and PKCS12 (trust-manager's default LegacyDES, no password) targets in every namespace it selects.
+    apply(`apiVersion: v1
+kind: Secret
+metadata: {name: tm2-src, namespace: anchorage, labels: {tm2: "yes"}}
+stringData:
+  ca.crt: |
+${indent(pem('root-b'), 4)}
+  readme.txt: not read (the key does not match)
+---
+apiVersion: trust-manager.io/v1alpha2
+kind: ClusterBundle
+metadata: {name: tm2}
+spec:
+  sourceRefs:
+  - {kind: Secret, selector: {matchLabels: {tm2: "yes"}}, key: "ca.*"}
+  inLineCAs: |
+${indent(pem('root-d'), 4)}
+  target:
+    namespaceSelector: {matchLabels: {bundle: "on"}}
+    configMap:
+      data: [{key: ca.pem}, {key: store.p12, format: PKCS12}]
+`);
+    await waitFor(
+      'tm2 targets',
+      () => JSON.stringify(fps(cmPem('ns-a', 'tm2', 'ca.pem') ?? '')) === JSON.stringify(want('b', 'd')),
+      60_000,
+    );
+    const p12 = Buffer.from(getJson<Obj>('configmap', '-n', 'ns-a', 'tm2')?.binaryData?.['store.p12'] ?? '', 'base64');
+    writeFileSync(join(dir, 'tm2.p12'), p12);
+    const subjects = execFileSync('openssl', ['pkcs12', '-in', join(dir, 'tm2.p12'), '-passin', 'pass:', '-nokeys'])
+      .toString()
+      .match(/subject=.*$/gm);
+    expect(subjects?.map((x) => x.replace(/ /g, '')).sort()).toEqual(['subject=CN=RootB', 'subject=CN=RootD']);
+    await waitFor(
+      'tm2 Synced',
+      () =>
+        getJson<Obj>('clusterbundles.trust-manager.io', 'tm2')?.status?.conditions?.find((c) => c.type === 'Synced')?.reason === 'Synced',
+      60_000,
+    );
+  }, 240_000);
 });

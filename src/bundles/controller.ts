@@ -17,28 +17,25 @@ import type { Certificate } from '../x509/certificate.ts';
 import type { DefaultCAs } from './defaults.ts';
 import { ownerValue } from './owner.ts';
 import { pemOf, wireDigest } from './render.ts';
-import {
-  canonical,
-  MAX_HTTPS_BYTES,
-  parseStrictPem,
-  type ResolveOptions,
-  resolveBundle,
-  SourceError,
-  type SourceObject,
-  type SourceReader,
-} from './resolve.ts';
+import { MAX_HTTPS_BYTES, type ResolveOptions, resolveBundle, SourceError, type SourceObject, type SourceReader } from './resolve.ts';
+import { type Retiring, rotate } from './rotation.ts';
 import {
   type BundleKind,
   type BundleRef,
   bundleId,
   FIELD_MANAGER,
-  fromTrustManager,
   GROUP,
   HASH_ANNOTATION,
   matchesSelector,
   OWNER_LABEL,
   parseSpec,
   selectorString,
+  specOf,
+  TM_MIGRATED_ANNOTATION,
+  TM_V1_GROUP,
+  TM_V1_LABEL,
+  TM_V2_GROUP,
+  TM_V2_LABEL,
   VERSION,
 } from './spec.ts';
 import { bundleHash, desiredTargets, type TargetKind } from './targets.ts';
@@ -46,8 +43,20 @@ import { bundleHash, desiredTargets, type TargetKind } from './targets.ts';
 export const BUNDLE_TYPES: Record<BundleKind, ResourceType> = {
   ClusterBundle: { group: GROUP, version: VERSION, resource: 'clusterbundles', kind: 'ClusterBundle', namespaced: false },
   Bundle: { group: GROUP, version: VERSION, resource: 'bundles', kind: 'Bundle', namespaced: true },
-  TrustManagerBundle: { group: 'trust.cert-manager.io', version: 'v1alpha1', resource: 'bundles', kind: 'Bundle', namespaced: false },
+  TrustManagerBundle: { group: TM_V1_GROUP, version: 'v1alpha1', resource: 'bundles', kind: 'Bundle', namespaced: false },
+  TrustManagerClusterBundle: {
+    group: TM_V2_GROUP,
+    version: 'v1alpha2',
+    resource: 'clusterbundles',
+    kind: 'ClusterBundle',
+    namespaced: false,
+  },
 };
+
+const TM_KINDS: readonly BundleKind[] = ['TrustManagerBundle', 'TrustManagerClusterBundle'];
+/** The other trust-manager kind of a trust-manager kind (a Bundle and the ClusterBundle trust-manager made from it). */
+const counterpart = (k: BundleKind): BundleKind | undefined =>
+  k === 'TrustManagerBundle' ? 'TrustManagerClusterBundle' : k === 'TrustManagerClusterBundle' ? 'TrustManagerBundle' : undefined;
 
 export interface ControllerOptions {
   client: KubeClient;
@@ -58,7 +67,7 @@ export interface ControllerOptions {
   defaultCAs?: DefaultCAs;
   /** Allow `https` sources (opt-in). */
   allowHttps?: boolean;
-  /** Also reconcile trust-manager's Bundles (when its CRD is installed). Default true. */
+  /** Also reconcile trust-manager's Bundles and ClusterBundles (v1alpha1, v1alpha2; when their CRDs are installed). Default true. */
   trustManager?: boolean;
   /** Reconcile workers (default 4) and target writes in flight per reconcile (default 32). */
   workers?: number;
@@ -95,7 +104,7 @@ export interface BundleStatus {
   hash?: string;
   targetCount?: number;
   fingerprints?: string[];
-  retiring?: { sha256: string; subject: string; removedAt: string; pem: string }[];
+  retiring?: Retiring[];
 }
 
 function slim(
@@ -114,6 +123,18 @@ function slim(
       deletionTimestamp: o.metadata.deletionTimestamp,
     },
     digest: wireDigest({ data, binaryData: o.binaryData, owner: labels?.[OWNER_LABEL], hash: annotations?.[HASH_ANNOTATION] }),
+  };
+}
+
+/** A cached object's metadata: what the source and conflict checks read (no managedFields, no annotations). */
+function meta(o: KubeObject): KubeObject {
+  return {
+    metadata: {
+      name: o.metadata.name,
+      namespace: o.metadata.namespace,
+      resourceVersion: o.metadata.resourceVersion,
+      labels: o.metadata.labels,
+    },
   };
 }
 
@@ -158,8 +179,12 @@ export class BundleController {
   private readonly log: Logger;
   readonly bundles = new Map<BundleKind, Informer<BundleObject>>();
   namespaces!: Informer<KubeObject>;
+  /** The targets (objects with the ownership label), as metadata and a digest of their data. */
   configMaps!: Informer<Slim>;
   secrets!: Informer<Slim>;
+  /** Every ConfigMap and Secret, metadata only: possible sources, and objects a target would collide with. */
+  configMapMeta!: Informer<KubeObject>;
+  secretMeta!: Informer<KubeObject>;
   ctbs?: Informer<Slim>;
   private queue = new WorkQueue({ baseDelayMs: 200, maxDelayMs: 120_000 });
   private workers?: Promise<void>;
@@ -234,9 +259,13 @@ export class BundleController {
     const kinds: BundleKind[] = ['ClusterBundle', 'Bundle'];
     for (const k of kinds)
       if (!(await has(BUNDLE_TYPES[k]))) throw new Error(`the ${k} CRD (${GROUP}) is not installed: apply deploy/crds/ first`);
-    if (this.o.trustManager !== false && (await has(BUNDLE_TYPES.TrustManagerBundle))) kinds.push('TrustManagerBundle');
+    if (this.o.trustManager !== false) for (const k of TM_KINDS) if (await has(BUNDLE_TYPES[k])) kinds.push(k);
     for (const k of kinds) {
-      const inf = new Informer<BundleObject>(this.c, BUNDLE_TYPES[k], { log: this.log });
+      // managedFields are never read: not kept.
+      const inf = new Informer<BundleObject>(this.c, BUNDLE_TYPES[k], {
+        log: this.log,
+        transform: (b) => ({ ...b, metadata: { ...b.metadata, managedFields: undefined } }),
+      });
       inf.on((ev, obj, old) => this.onBundle(k, ev, obj, old));
       this.bundles.set(k, inf);
     }
@@ -251,17 +280,24 @@ export class BundleController {
         },
       }),
     }).on((ev, n, old) => this.onNamespace(ev, n, old));
-    this.configMaps = new Informer<Slim>(this.c, CORE.configMaps, { log: this.log, transform: slim }).on((ev, o, old) =>
-      this.onObject('ConfigMap', ev, o, old),
+    // Targets: only objects with the ownership label, their data kept as a digest. A label removed by hand takes
+    // the object out of the selection: the watch reports it deleted and the target is restored.
+    const owned = { log: this.log, transform: slim, labelSelector: OWNER_LABEL };
+    this.configMaps = new Informer<Slim>(this.c, CORE.configMaps, owned).on((ev, o) => this.onTarget('ConfigMap', ev, o));
+    this.secrets = new Informer<Slim>(this.c, CORE.secrets, owned).on((ev, o) => this.onTarget('Secret', ev, o));
+    // Everything else: metadata only (names, labels, resourceVersions; never a value, never a Secret's data).
+    this.configMapMeta = new Informer<KubeObject>(this.c, CORE.configMaps, { log: this.log, metadataOnly: true, transform: meta }).on(
+      (ev, o, old) => this.onSource('ConfigMap', ev, o, old),
     );
-    this.secrets = new Informer<Slim>(this.c, CORE.secrets, {
+    this.secretMeta = new Informer<KubeObject>(this.c, CORE.secrets, {
       log: this.log,
-      transform: slim,
+      metadataOnly: true,
+      transform: meta,
       fieldSelector: 'type!=kubernetes.io/service-account-token',
-    }).on((ev, o, old) => this.onObject('Secret', ev, o, old));
+    }).on((ev, o, old) => this.onSource('Secret', ev, o, old));
     if (await has(CORE.clusterTrustBundles))
-      this.ctbs = new Informer<Slim>(this.c, CORE.clusterTrustBundles, { log: this.log, transform: slim }).on((ev, o, old) =>
-        this.onObject('ClusterTrustBundle', ev, o, old),
+      this.ctbs = new Informer<Slim>(this.c, CORE.clusterTrustBundles, { log: this.log, transform: slim }).on((ev, o) =>
+        this.onTarget('ClusterTrustBundle', ev, o),
       );
     const all = this.informers();
     for (const i of all) i.start();
@@ -275,6 +311,8 @@ export class BundleController {
       this.namespaces,
       this.configMaps,
       this.secrets,
+      this.configMapMeta,
+      this.secretMeta,
       ...(this.ctbs ? [this.ctbs] : []),
     ] as Informer<KubeObject>[];
   }
@@ -326,9 +364,21 @@ export class BundleController {
   // ---------- events ----------
 
   private onBundle(kind: BundleKind, ev: InformerEvent, obj: BundleObject, old?: BundleObject): void {
-    // Status-only updates (ours) change neither generation nor spec: nothing to do.
-    if (ev === 'update' && old && old.metadata.generation === obj.metadata.generation && kind !== 'TrustManagerBundle') return;
+    // Status-only updates (ours) change neither generation nor spec: nothing to do. trust-manager's kinds also
+    // follow their annotations (migrated, the JKS key) and owner references (which of the two is reconciled).
+    const tm = TM_KINDS.includes(kind);
+    if (
+      ev === 'update' &&
+      old &&
+      old.metadata.generation === obj.metadata.generation &&
+      (!tm ||
+        (stableJson(old.metadata.annotations) === stableJson(obj.metadata.annotations) &&
+          stableJson(old.metadata.ownerReferences) === stableJson(obj.metadata.ownerReferences)))
+    )
+      return;
     this.queue.add(bundleId({ kind, name: obj.metadata.name, namespace: obj.metadata.namespace }));
+    const other = counterpart(kind);
+    if (other && this.bundles.has(other)) this.queue.add(bundleId({ kind: other, name: obj.metadata.name }));
     // Bundles that use this one as a source follow it.
     for (const [k, inf] of this.bundles)
       for (const b of inf.list()) {
@@ -345,23 +395,19 @@ export class BundleController {
       !!old?.metadata.deletionTimestamp === !!n.metadata.deletionTimestamp
     )
       return;
-    this.enqueueAll(['ClusterBundle', 'TrustManagerBundle']);
+    this.enqueueAll(['ClusterBundle', ...TM_KINDS]);
   }
 
-  private onObject(kind: TargetKind, ev: InformerEvent, o: Slim, old?: Slim): void {
-    const key = `${kind}/${o.metadata.namespace ?? ''}/${o.metadata.name}`;
-    const exp = this.expected.get(key);
-    if (exp) {
-      if (ev === 'delete' || o.digest !== exp.digest) this.queue.add(exp.bundle);
-      return;
-    }
-    if (
-      kind === 'ClusterTrustBundle' ||
-      (ev === 'update' && old?.digest === o.digest && JSON.stringify(old.metadata.labels) === JSON.stringify(o.metadata.labels))
-    )
-      return;
-    if (o.metadata.labels?.[OWNER_LABEL]) return; // another bundle's target, or ours not yet reconciled
-    // A possible source: every bundle whose sources name or select it.
+  /** A target changed: restore it when it is not what was written (a hand edit or deletion). */
+  private onTarget(kind: TargetKind, ev: InformerEvent, o: Slim): void {
+    const exp = this.expected.get(`${kind}/${o.metadata.namespace ?? ''}/${o.metadata.name}`);
+    if (exp && (ev === 'delete' || o.digest !== exp.digest)) this.queue.add(exp.bundle);
+  }
+
+  /** A ConfigMap or Secret changed (metadata only): the bundles whose sources name or select it follow. */
+  private onSource(kind: 'ConfigMap' | 'Secret', _ev: InformerEvent, o: KubeObject, old?: KubeObject): void {
+    if (o.metadata.labels?.[OWNER_LABEL]) return; // a target (onTarget follows those)
+    // Every bundle whose sources name or select it.
     for (const [k, inf] of this.bundles)
       for (const b of inf.list()) {
         const ref = this.refOf(k, b);
@@ -392,7 +438,7 @@ export class BundleController {
     let ref: BundleRef | undefined;
     let error: string | undefined;
     try {
-      const spec = kind === 'TrustManagerBundle' ? fromTrustManager(obj.spec as never, this.o.trustNamespace) : obj.spec;
+      const spec = specOf(kind, obj, this.o.trustNamespace);
       ref = {
         kind,
         name: obj.metadata.name,
@@ -490,6 +536,12 @@ export class BundleController {
       for (const g of [this.m.certs, this.m.bytes, this.m.expiry, this.m.targets]) g.remove(key);
       return;
     }
+    const by = this.supersededBy(k.kind, obj);
+    if (by) {
+      // The other trust-manager object of this name is the one reconciled: this one neither writes nor deletes.
+      this.log.debug({ bundle: key, by }, 'superseded');
+      return;
+    }
     const ref = this.refOf(k.kind, obj);
     if (!ref) {
       await this.fail(obj, k.kind, key, new SourceError('InvalidSpec', this.specCache.get(key)?.error ?? 'invalid spec'));
@@ -506,24 +558,16 @@ export class BundleController {
       await this.fail(obj, k.kind, key, e);
       return;
     }
-    // Rotation: CAs that left the sources stay for the grace period.
-    const prev = obj.status ?? {};
-    const grace = (ref.spec.rotation?.gracePeriodSeconds ?? 0) * 1000;
-    const now = Date.now();
-    const current = new Set(certs.map((c) => c.sha256));
-    let retiring = (prev.retiring ?? []).filter((r) => !current.has(r.sha256) && Date.parse(r.removedAt) + grace > now);
-    if (grace > 0) {
-      const removed = (prev.fingerprints ?? []).filter((f) => !current.has(f) && !retiring.some((r) => r.sha256 === f));
-      if (removed.length) retiring = [...retiring, ...(await this.recoverRemoved(ref, owner, removed, new Date(now).toISOString()))];
-    }
-    const retained = retiring.flatMap((r) => {
-      try {
-        return parseStrictPem(r.pem, 'retiring');
-      } catch {
-        return [];
-      }
+    // Rotation: CAs that left the sources stay for the grace period (rotation.ts, shared with the offline build).
+    const now = new Date();
+    const rot = await rotate({
+      certs,
+      previous: obj.status,
+      graceSeconds: ref.spec.rotation?.gracePeriodSeconds ?? 0,
+      now,
+      previousPem: () => this.previousPem(ref, owner),
     });
-    const all = canonical([...certs, ...retained]);
+    const { all, retiring } = rot;
     const hash = bundleHash(ref, all);
     let written: number;
     try {
@@ -539,9 +583,8 @@ export class BundleController {
     this.m.bytes.set({ bundle: key }, pemBytes);
     this.m.expiry.set({ bundle: key }, Math.floor(soonest.getTime() / 1000));
     this.m.targets.set({ bundle: key }, written);
-    if (retiring.length)
-      this.queue.addAfter(key, Math.max(1000, Math.min(...retiring.map((r) => Date.parse(r.removedAt) + grace - now)) + 50));
-    const message = `${all.length} CA certificates (${retained.length} retiring) written to ${written} targets`;
+    if (rot.nextChangeInMs !== undefined) this.queue.addAfter(key, Math.max(1000, rot.nextChangeInMs + 50));
+    const message = `${all.length} CA certificates (${rot.retained} retiring) written to ${written} targets`;
     await this.setStatus(obj, k.kind, {
       observedGeneration: obj.metadata.generation,
       caCount: all.length,
@@ -549,7 +592,7 @@ export class BundleController {
       ...(version ? { defaultCAsVersion: version } : {}),
       hash,
       targetCount: written,
-      fingerprints: certs.map((c) => c.sha256),
+      fingerprints: rot.fingerprints,
       retiring,
       conditions: [
         { type: 'Ready', status: 'True', reason: 'Synced', message, lastTransitionTime: '', observedGeneration: obj.metadata.generation },
@@ -558,35 +601,65 @@ export class BundleController {
     this.m.sync.observe({ kind: k.kind }, (performance.now() - start) / 1000);
   }
 
-  /** The PEM of CAs that just left the sources, read back from one of the bundle's current PEM targets. */
-  private async recoverRemoved(
-    ref: BundleRef,
-    owner: string,
-    removed: string[],
-    at: string,
-  ): Promise<NonNullable<BundleStatus['retiring']>> {
+  /**
+   * trust-manager keeps a Bundle (v1alpha1) and a ClusterBundle (v1alpha2) of one name: it copies each Bundle into a
+   * ClusterBundle it controls, until the user marks the ClusterBundle migrated (trust-manager.io/migrated). Exactly
+   * one of the two is reconciled: the Bundle while the ClusterBundle is its copy, the ClusterBundle once migrated or
+   * when it has no Bundle. Returns the id of the one that supersedes `obj`, if any.
+   */
+  private supersededBy(kind: BundleKind, obj: BundleObject): string | undefined {
+    const name = obj.metadata.name;
+    if (kind === 'TrustManagerClusterBundle') {
+      if (obj.metadata.annotations?.[TM_MIGRATED_ANNOTATION] !== undefined) return undefined;
+      const owner = obj.metadata.ownerReferences?.find(
+        (r) => r.controller && r.apiVersion === `${TM_V1_GROUP}/v1alpha1` && r.kind === 'Bundle',
+      );
+      const bundle = owner && this.bundles.get('TrustManagerBundle')?.get(owner.name);
+      return bundle && bundle.metadata.uid === owner.uid ? bundleId({ kind: 'TrustManagerBundle', name: owner.name }) : undefined;
+    }
+    if (kind === 'TrustManagerBundle') {
+      const cb = this.bundles.get('TrustManagerClusterBundle')?.get(name);
+      return cb?.metadata.annotations?.[TM_MIGRATED_ANNOTATION] !== undefined
+        ? bundleId({ kind: 'TrustManagerClusterBundle', name })
+        : undefined;
+    }
+    return undefined;
+  }
+
+  /**
+   * May `ref` take over a target that another owner wrote? Only between trust-manager's kinds: a target trust-manager
+   * itself wrote for the bundle of that name (its label), or one Anchorage wrote for the other trust-manager object
+   * of that name (a Bundle migrated to a ClusterBundle). A user switching from trust-manager keeps every target.
+   */
+  private mayTakeOver(ref: BundleRef, labels: Record<string, string> | undefined): boolean {
+    if (!TM_KINDS.includes(ref.kind) || !labels) return false;
+    const other = counterpart(ref.kind) as BundleKind;
+    const ours = labels[OWNER_LABEL];
+    if (ours !== undefined) return ours === ownerValue({ kind: other, name: ref.name });
+    return labels[TM_V1_LABEL] === ref.name || labels[TM_V2_LABEL] === ref.name;
+  }
+
+  /** The bundle's previous PEM, read back from one of its current PEM targets (for rotation.ts). */
+  private async previousPem(ref: BundleRef, owner: string): Promise<string | undefined> {
     const pemKey = (ref.spec.target.configMap ?? ref.spec.target.secret)?.data.find((d) => d.format === 'PEM')?.key;
-    let text: string | undefined;
     const cm = this.configMaps.list().find((o) => o.metadata.labels?.[OWNER_LABEL] === owner);
     const sec = this.secrets.list().find((o) => o.metadata.labels?.[OWNER_LABEL] === owner);
     if (pemKey && ref.spec.target.configMap && cm) {
       const o = await this.c.get<{ data?: Record<string, string> }>(resourcePath(CORE.configMaps, cm.metadata.namespace, cm.metadata.name));
-      text = o?.data?.[pemKey];
-    } else if (pemKey && ref.spec.target.secret && sec) {
+      return o?.data?.[pemKey];
+    }
+    if (pemKey && ref.spec.target.secret && sec) {
       const o = await this.c.get<{ data?: Record<string, string> }>(resourcePath(CORE.secrets, sec.metadata.namespace, sec.metadata.name));
       const v = o?.data?.[pemKey];
-      text = v === undefined ? undefined : Buffer.from(v, 'base64').toString('utf8');
+      return v === undefined ? undefined : Buffer.from(v, 'base64').toString('utf8');
     }
-    if (text === undefined) return [];
-    let old: Certificate[] = [];
-    try {
-      old = parseStrictPem(text, 'previous target');
-    } catch {
-      return [];
+    if (ref.spec.target.clusterTrustBundle && this.ctbs) {
+      const ctb = this.ctbs.list().find((o) => o.metadata.labels?.[OWNER_LABEL] === owner);
+      if (!ctb) return undefined;
+      const o = await this.c.get<{ spec?: { trustBundle?: string } }>(resourcePath(CORE.clusterTrustBundles, undefined, ctb.metadata.name));
+      return o?.spec?.trustBundle;
     }
-    return old
-      .filter((c) => removed.includes(c.sha256))
-      .map((c) => ({ sha256: c.sha256, subject: c.subject, removedAt: at, pem: c.toPem() }));
+    return undefined;
   }
 
   private targetNamespaces(ref: BundleRef): string[] {
@@ -618,22 +691,25 @@ export class BundleController {
       namespaces: this.targetNamespaces(ref),
       ownerReferences: this.ownerRefs(ref, ref.kind),
     });
-    const where = (kind: TargetKind): [ResourceType, Informer<Slim>] =>
+    const where = (kind: TargetKind): [ResourceType, Informer<Slim>, { get(key: string): KubeObject | undefined }] =>
       kind === 'ConfigMap'
-        ? [CORE.configMaps, this.configMaps]
+        ? [CORE.configMaps, this.configMaps, this.configMapMeta]
         : kind === 'Secret'
-          ? [CORE.secrets, this.secrets]
-          : [CORE.clusterTrustBundles, this.ctbs as Informer<Slim>];
+          ? [CORE.secrets, this.secrets, this.secretMeta]
+          : [CORE.clusterTrustBundles, this.ctbs as Informer<Slim>, this.ctbs as Informer<Slim>];
     const conflicts: string[] = [];
     await pMap(jobs, this.o.writeConcurrency ?? 32, async (j) => {
       const tkey = `${j.kind}/${j.namespace ?? ''}/${j.name}`;
       want.add(tkey);
-      const [type, inf] = where(j.kind);
-      const cached = inf.get(j.namespace ? `${j.namespace}/${j.name}` : j.name);
+      const [type, inf, all] = where(j.kind);
+      const objKey = j.namespace ? `${j.namespace}/${j.name}` : j.name;
+      const cached = inf.get(objKey);
+      const existing = cached ?? all.get(objKey);
       const prevExp = this.expected.get(tkey);
-      // Someone else's object of that name: never taken over.
-      const otherOwner = cached?.metadata.labels?.[OWNER_LABEL];
-      if (cached && otherOwner !== owner && !(prevExp?.bundle === key)) {
+      // Someone else's object of that name: never taken over (but trust-manager's, when switching from it).
+      const otherOwner = existing?.metadata.labels?.[OWNER_LABEL];
+      const takeOver = !!existing && otherOwner !== owner && this.mayTakeOver(ref, existing.metadata.labels);
+      if (existing && otherOwner !== owner && !(prevExp?.bundle === key) && !takeOver) {
         conflicts.push(
           `${j.kind} ${j.namespace ? `${j.namespace}/` : ''}${j.name} exists and is not this bundle's (${otherOwner ? `owned by ${otherOwner}` : 'no ownership label'})`,
         );
@@ -644,6 +720,19 @@ export class BundleController {
       // Our own write not yet in the cache: its watch event is on its way.
       if (prevExp?.digest === j.digest && prevExp.writtenRv !== undefined && rv(inf.resourceVersion) < prevExp.writtenRv) return;
       const path = resourcePath(type, j.namespace, j.name);
+      if (takeOver) {
+        // Replaced whole: trust-manager's labels and its controller owner reference go (an object has one controller).
+        const res = (
+          await this.c.request<KubeObject>('PUT', path, {
+            ...j.body,
+            metadata: { ...(j.body.metadata as object), resourceVersion: existing?.metadata.resourceVersion },
+          })
+        ).body;
+        this.m.writes.inc({ op: 'takeover' });
+        this.log.info({ bundle: key, target: tkey, from: otherOwner ?? 'trust-manager' }, 'target taken over');
+        this.expected.set(tkey, { bundle: key, digest: j.digest, writtenRv: rv(res.metadata.resourceVersion) });
+        return;
+      }
       let res = await this.c.apply<KubeObject & { data?: Record<string, string>; binaryData?: Record<string, string> }>(
         path,
         j.body,
@@ -691,7 +780,7 @@ export class BundleController {
 
   private async fail(obj: BundleObject, kind: BundleKind, key: string, e: SourceError): Promise<void> {
     this.m.errors.inc({ bundle: key, reason: e.reason });
-    const prev = obj.status?.conditions?.find((c) => c.type === 'Ready');
+    const prev = obj.status?.conditions?.find((c) => c.type === 'Ready' || c.type === 'Synced');
     const changed = !(prev?.status === 'False' && prev.reason === e.reason && prev.message === e.message);
     if (changed) this.log.warn({ bundle: key, reason: e.reason, message: e.message }, 'bundle not synced: previous targets kept');
     if (changed) await this.event(obj, kind, 'Warning', e.reason, e.message);
@@ -710,12 +799,18 @@ export class BundleController {
     });
   }
 
-  private async setStatus(obj: BundleObject, kind: BundleKind, next: BundleStatus): Promise<void> {
-    if (kind === 'TrustManagerBundle') return; // trust-manager's status schema is its own: left alone
+  private async setStatus(obj: BundleObject, kind: BundleKind, nextStatus: BundleStatus): Promise<void> {
+    let next = nextStatus;
+    if (kind === 'TrustManagerBundle') return; // trust-manager's v1alpha1 status is left alone (trust-manager writes it)
     const prev = obj.status ?? {};
-    const pc = prev.conditions?.find((c) => c.type === 'Ready');
+    const type = kind === 'TrustManagerClusterBundle' ? 'Synced' : 'Ready';
+    const pc = prev.conditions?.find((c) => c.type === type);
     const nc = next.conditions?.[0] as Condition;
+    nc.type = type;
     nc.lastTransitionTime = pc && pc.status === nc.status ? pc.lastTransitionTime : new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
+    // trust-manager's ClusterBundle status has its own schema: the Synced condition and defaultCAVersion.
+    if (kind === 'TrustManagerClusterBundle')
+      next = { conditions: [nc], ...(next.defaultCAsVersion ? { defaultCAVersion: next.defaultCAsVersion } : {}) } as BundleStatus;
     if (stableJson(prev) === stableJson(next)) return;
     const t = BUNDLE_TYPES[kind];
     try {

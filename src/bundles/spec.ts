@@ -79,8 +79,16 @@ const dataItem = z
   .strict();
 export type DataItem = z.infer<typeof dataItem>;
 
+const targetMetadata = z
+  .object({ labels: z.record(z.string(), z.string()).optional(), annotations: z.record(z.string(), z.string()).optional() })
+  .strict();
+
 const objectTarget = z
-  .object({ data: z.array(dataItem).min(1).max(16) })
+  .object({
+    data: z.array(dataItem).min(1).max(16),
+    /** Labels and annotations of this kind of target only (over target.metadata). */
+    metadata: targetMetadata.optional(),
+  })
   .strict()
   .refine((t) => new Set(t.data.map((d) => d.key)).size === t.data.length, 'target keys must be unique');
 
@@ -118,10 +126,7 @@ export const bundleSpec = z
           .optional(),
         /** ClusterBundle only (default: every namespace). */
         namespaceSelector: labelSelector.optional(),
-        metadata: z
-          .object({ labels: z.record(z.string(), z.string()).optional(), annotations: z.record(z.string(), z.string()).optional() })
-          .strict()
-          .optional(),
+        metadata: targetMetadata.optional(),
       })
       .strict()
       .refine((t) => t.configMap || t.secret || t.clusterTrustBundle, 'the target needs a configMap, a secret or a clusterTrustBundle'),
@@ -129,7 +134,19 @@ export const bundleSpec = z
   .strict();
 export type BundleSpec = z.infer<typeof bundleSpec>;
 
-export type BundleKind = 'ClusterBundle' | 'Bundle' | 'TrustManagerBundle';
+/** Anchorage's two kinds, trust-manager's Bundle (trust.cert-manager.io/v1alpha1) and ClusterBundle (trust-manager.io/v1alpha2). */
+export type BundleKind = 'ClusterBundle' | 'Bundle' | 'TrustManagerBundle' | 'TrustManagerClusterBundle';
+
+/** trust-manager's API groups, labels and annotations that matter when taking over from it. */
+export const TM_V1_GROUP = 'trust.cert-manager.io';
+export const TM_V2_GROUP = 'trust-manager.io';
+/** The label trust-manager puts on the targets of a Bundle (v1alpha1) and of a ClusterBundle (v1alpha2). */
+export const TM_V1_LABEL = 'trust.cert-manager.io/bundle';
+export const TM_V2_LABEL = 'trust-manager.io/bundle';
+/** On a v1alpha2 ClusterBundle: the user migrated it from the Bundle of that name (trust-manager stops copying). */
+export const TM_MIGRATED_ANNOTATION = 'trust-manager.io/migrated';
+/** On a v1alpha2 ClusterBundle that trust-manager made from a Bundle: which PKCS12 key is really the Bundle's JKS. */
+export const TM_JKS_KEY_ANNOTATION = 'internal.trust-manager.io/jks-key';
 
 /** One bundle as the controller and the offline build see it. */
 export interface BundleRef {
@@ -207,8 +224,10 @@ export function fromTrustManager(spec: TmSpec, trustNamespace: string): unknown 
       password: t.additionalFormats.pkcs12.password ?? '',
       profile: t.additionalFormats.pkcs12.profile === 'Modern2023' ? 'Modern' : 'Legacy',
     });
-  const labels = { ...t.configMap?.metadata?.labels, ...t.secret?.metadata?.labels };
-  const annotations = { ...t.configMap?.metadata?.annotations, ...t.secret?.metadata?.annotations };
+  const meta = (m?: { labels?: Record<string, string>; annotations?: Record<string, string> }): unknown =>
+    m && (m.labels || m.annotations)
+      ? { metadata: { ...(m.labels ? { labels: m.labels } : {}), ...(m.annotations ? { annotations: m.annotations } : {}) } }
+      : {};
   return {
     sources: (spec.sources ?? []).map((s) =>
       s.configMap
@@ -222,12 +241,78 @@ export function fromTrustManager(spec: TmSpec, trustNamespace: string): unknown 
               : {},
     ),
     target: {
-      ...(t.configMap ? { configMap: { data: [{ key: t.configMap.key }, ...extra] } } : {}),
-      ...(t.secret ? { secret: { data: [{ key: t.secret.key }, ...extra] } } : {}),
+      ...(t.configMap ? { configMap: { data: [{ key: t.configMap.key }, ...extra], ...(meta(t.configMap.metadata) as object) } } : {}),
+      ...(t.secret ? { secret: { data: [{ key: t.secret.key }, ...extra], ...(meta(t.secret.metadata) as object) } } : {}),
       ...(t.namespaceSelector ? { namespaceSelector: t.namespaceSelector } : {}),
-      ...(Object.keys(labels).length || Object.keys(annotations).length ? { metadata: { labels, annotations } } : {}),
     },
   };
+}
+
+interface TmV2KeyValueTarget {
+  data?: { key: string; format?: 'PEM' | 'PKCS12'; password?: string; profile?: 'LegacyRC2' | 'LegacyDES' | 'Modern2023' }[];
+  metadata?: { labels?: Record<string, string>; annotations?: Record<string, string> };
+}
+interface TmV2Spec {
+  sourceRefs?: { kind?: 'ConfigMap' | 'Secret'; name?: string; selector?: LabelSelector; key?: string }[];
+  defaultCAs?: { provider?: 'System' | 'Disabled' };
+  inLineCAs?: string;
+  target?: { configMap?: TmV2KeyValueTarget; secret?: TmV2KeyValueTarget; namespaceSelector?: LabelSelector };
+}
+
+/**
+ * trust-manager's ClusterBundle (trust-manager.io/v1alpha2) in this API: `sourceRefs` (ConfigMap/Secret by name or
+ * selector, `key` with `*` wildcards) read from the trust namespace, `defaultCAs.provider: System`, `inLineCAs`,
+ * ConfigMap/Secret targets with `data[] {key, format PEM|PKCS12, password, profile}` and their own metadata, the
+ * required `namespaceSelector` (`{}`: every namespace). PKCS12 defaults as trust-manager's: no password, profile
+ * LegacyDES (our Legacy: 3DES with a SHA-1 MAC; LegacyRC2, which OpenSSL 3 and Java 20 no longer open, is written
+ * as Legacy too). The key named by the `internal.trust-manager.io/jks-key` annotation (what trust-manager converts a
+ * Bundle's JKS format into) is written as JKS.
+ */
+export function fromTrustManagerV2(spec: TmV2Spec, annotations: Record<string, string> | undefined, trustNamespace: string): unknown {
+  const jksKey = annotations?.[TM_JKS_KEY_ANNOTATION];
+  const sources: unknown[] = (spec.sourceRefs ?? []).map((r) => {
+    const obj = {
+      ...(r.name !== undefined && r.name !== '' ? { name: r.name } : {}),
+      ...(r.selector !== undefined ? { selector: r.selector } : {}),
+      namespace: trustNamespace,
+      keys: [r.key ?? ''],
+    };
+    return r.kind === 'Secret' ? { secret: obj } : r.kind === 'ConfigMap' ? { configMap: obj } : {};
+  });
+  if (spec.inLineCAs) sources.push({ inLine: spec.inLineCAs });
+  if (spec.defaultCAs?.provider === 'System') sources.push({ defaultCAs: {} });
+  const target = (t: TmV2KeyValueTarget): unknown => ({
+    data: (t.data ?? []).map((d) =>
+      d.format === 'PKCS12'
+        ? d.key === jksKey
+          ? { key: d.key, format: 'JKS', password: d.password ?? 'changeit' }
+          : { key: d.key, format: 'PKCS12', password: d.password ?? '', profile: d.profile === 'Modern2023' ? 'Modern' : 'Legacy' }
+        : { key: d.key, format: 'PEM' },
+    ),
+    ...(t.metadata && (t.metadata.labels || t.metadata.annotations) ? { metadata: t.metadata } : {}),
+  });
+  const t = spec.target ?? {};
+  return {
+    sources,
+    target: {
+      ...(t.configMap ? { configMap: target(t.configMap) } : {}),
+      ...(t.secret ? { secret: target(t.secret) } : {}),
+      // Required by trust-manager's schema; `{}` selects every namespace (what trust-manager's conversion writes for none).
+      namespaceSelector: t.namespaceSelector ?? {},
+    },
+  };
+}
+
+/** A bundle object's spec in this API, whichever of the four kinds it is. */
+export function specOf(
+  kind: BundleKind,
+  obj: { metadata?: { annotations?: Record<string, string> }; spec?: unknown },
+  trustNamespace: string,
+): unknown {
+  if (kind === 'TrustManagerBundle') return fromTrustManager((obj.spec ?? {}) as TmSpec, trustNamespace);
+  if (kind === 'TrustManagerClusterBundle')
+    return fromTrustManagerV2((obj.spec ?? {}) as TmV2Spec, obj.metadata?.annotations, trustNamespace);
+  return obj.spec;
 }
 
 /** Does a label selector match these labels (Kubernetes semantics; an empty selector matches everything)? */

@@ -34,11 +34,11 @@ export function desiredTargets(
 ): DesiredTarget[] {
   const t = ref.spec.target;
   const hash = bundleHash(ref, certs);
-  const meta = (ns: string | undefined, name: string): Record<string, unknown> => ({
+  const meta = (ns: string | undefined, name: string, own?: { labels?: Record<string, string>; annotations?: Record<string, string> }) => ({
     name,
     ...(ns ? { namespace: ns } : {}),
-    labels: { ...t.metadata?.labels, [OWNER_LABEL]: o.owner },
-    annotations: { ...t.metadata?.annotations, [HASH_ANNOTATION]: hash },
+    labels: { ...t.metadata?.labels, ...own?.labels, [OWNER_LABEL]: o.owner },
+    annotations: { ...t.metadata?.annotations, ...own?.annotations, [HASH_ANNOTATION]: hash },
     ...(o.ownerReferences?.length ? { ownerReferences: o.ownerReferences } : {}),
   });
   const out: DesiredTarget[] = [];
@@ -56,7 +56,7 @@ export function desiredTargets(
         body: {
           apiVersion: 'v1',
           kind,
-          metadata: meta(ns, ref.name),
+          metadata: meta(ns, ref.name, spec.metadata),
           ...(kind === 'Secret' ? { type: 'Opaque' } : {}),
           data: rendered.data,
           ...(kind === 'ConfigMap' && Object.keys(rendered.binaryData).length ? { binaryData: rendered.binaryData } : {}),

@@ -3,7 +3,7 @@
 // QPS/burst limit, JSON in and out, server-side apply, and watch streams read line by line. Written against the
 // API's wire semantics (410 Gone, bookmarks, resourceVersion) that the informer relies on.
 import { Agent, request } from 'node:https';
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { HttpsAuth, KubeConfigLike } from './kubeconfig.ts';
 
 export interface ClientOptions {
   /** Requests per second allowed on average (default 100); 0 turns the limit off. */
@@ -53,6 +53,10 @@ export interface WatchEvent<T> {
   object: T;
 }
 
+/** Accept headers that ask the API server for metadata only (no data, no spec): lists and watches of PartialObjectMetadata. */
+export const METADATA_LIST_ACCEPT = 'application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1';
+export const METADATA_ACCEPT = 'application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1';
+
 export interface ListResult<T> {
   items: T[];
   resourceVersion: string;
@@ -95,13 +99,12 @@ export class KubeClient {
   private readonly limiter: RateLimiter;
   private readonly timeoutMs: number;
   private readonly userAgent: string;
-  private tls: { ca?: unknown; cert?: unknown; key?: unknown; headers: Record<string, string>; rejectUnauthorized?: boolean } = {
-    headers: {},
-  };
+  private tls: HttpsAuth = { headers: {} };
   private tlsLoadedAt = Number.NEGATIVE_INFINITY;
-  private readonly kc: KubeConfig;
+  private readonly kc: KubeConfigLike;
 
-  constructor(kc: KubeConfig, o: ClientOptions = {}) {
+  /** `kc`: a LiteKubeConfig (src/kube/kubeconfig.ts) or @kubernetes/client-node's KubeConfig. */
+  constructor(kc: KubeConfigLike, o: ClientOptions = {}) {
     this.kc = kc;
     const cluster = kc.getCurrentCluster();
     if (!cluster) throw new Error('kubeconfig: no current cluster');
@@ -113,11 +116,18 @@ export class KubeClient {
   }
 
   /** TLS material and headers from the kubeconfig, re-read every minute (in-cluster tokens rotate). */
-  private async auth(): Promise<typeof this.tls> {
+  private async auth(): Promise<HttpsAuth> {
     if (performance.now() - this.tlsLoadedAt < 60_000) return this.tls;
-    const opts: { ca?: unknown; cert?: unknown; key?: unknown; headers?: Record<string, string>; rejectUnauthorized?: boolean } = {};
-    await this.kc.applyToHTTPSOptions(opts as never);
-    this.tls = { ca: opts.ca, cert: opts.cert, key: opts.key, headers: opts.headers ?? {}, rejectUnauthorized: opts.rejectUnauthorized };
+    const opts: Partial<HttpsAuth> = {};
+    await this.kc.applyToHTTPSOptions(opts);
+    this.tls = {
+      ca: opts.ca,
+      cert: opts.cert,
+      key: opts.key,
+      headers: opts.headers ?? {},
+      rejectUnauthorized: opts.rejectUnauthorized,
+      servername: opts.servername,
+    };
     this.tlsLoadedAt = performance.now();
     return this.tls;
   }
@@ -128,6 +138,7 @@ export class KubeClient {
     path: string,
     body?: unknown,
     contentType = 'application/json',
+    accept = 'application/json',
   ): Promise<{ status: number; body: T }> {
     await this.limiter.take();
     const tls = await this.auth();
@@ -138,14 +149,15 @@ export class KubeClient {
         {
           method,
           agent: this.agent,
-          ca: tls.ca as string,
-          cert: tls.cert as string,
-          key: tls.key as string,
+          ca: tls.ca,
+          cert: tls.cert,
+          key: tls.key,
           rejectUnauthorized: tls.rejectUnauthorized,
+          ...(tls.servername ? { servername: tls.servername } : {}),
           timeout: this.timeoutMs,
           headers: {
             ...tls.headers,
-            accept: 'application/json',
+            accept,
             'user-agent': this.userAgent,
             ...(payload === undefined ? {} : { 'content-type': contentType, 'content-length': Buffer.byteLength(payload) }),
           },
@@ -186,15 +198,23 @@ export class KubeClient {
     }
   }
 
-  /** Every item of a collection, page by page. */
-  async list<T>(path: string, query: Record<string, string> = {}, pageSize = 500): Promise<ListResult<T>> {
+  /** Every item of a collection, page by page (`accept`: METADATA_LIST_ACCEPT for metadata only). */
+  async list<T>(path: string, query: Record<string, string> = {}, pageSize = 500, accept?: string): Promise<ListResult<T>> {
     const items: T[] = [];
     let cont = '';
     let rv = '';
     do {
       const q = new URLSearchParams({ ...query, limit: String(pageSize), ...(cont ? { continue: cont } : {}) });
-      const r = (await this.request<{ items: T[]; metadata: { resourceVersion: string; continue?: string } }>('GET', `${path}?${q}`)).body;
-      items.push(...r.items);
+      const r = (
+        await this.request<{ items: T[]; metadata: { resourceVersion: string; continue?: string } }>(
+          'GET',
+          `${path}?${q}`,
+          undefined,
+          undefined,
+          accept,
+        )
+      ).body;
+      items.push(...(r.items ?? []));
       cont = r.metadata.continue ?? '';
       rv = r.metadata.resourceVersion;
     } while (cont);
@@ -231,7 +251,14 @@ export class KubeClient {
    * Open a watch; calls `onEvent` for each event and resolves when the server ends the stream (timeout), or
    * rejects on a transport error or an HTTP error (ApiError, 410 when the resourceVersion is too old).
    */
-  async watch<T>(path: string, query: Record<string, string>, onEvent: (e: WatchEvent<T>) => void, signal: AbortSignal): Promise<void> {
+  async watch<T>(
+    path: string,
+    query: Record<string, string>,
+    onEvent: (e: WatchEvent<T>) => void,
+    signal: AbortSignal,
+    /** METADATA_ACCEPT for metadata only. */
+    accept = 'application/json',
+  ): Promise<void> {
     await this.limiter.take();
     const tls = await this.auth();
     const q = new URLSearchParams({ ...query, watch: 'true' });
@@ -242,11 +269,12 @@ export class KubeClient {
           method: 'GET',
           agent: this.agent,
           signal,
-          ca: tls.ca as string,
-          cert: tls.cert as string,
-          key: tls.key as string,
+          ca: tls.ca,
+          cert: tls.cert,
+          key: tls.key,
           rejectUnauthorized: tls.rejectUnauthorized,
-          headers: { ...tls.headers, accept: 'application/json', 'user-agent': this.userAgent },
+          ...(tls.servername ? { servername: tls.servername } : {}),
+          headers: { ...tls.headers, accept, 'user-agent': this.userAgent },
         },
         (res) => {
           const status = res.statusCode ?? 0;

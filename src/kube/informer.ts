@@ -2,7 +2,16 @@
 // (so a quiet stream still moves its resourceVersion forward), re-opening the watch when the server ends it.
 // When the server says the resourceVersion is gone (HTTP 410, or an ERROR event with code 410) it lists again
 // and reports what changed meanwhile, deletes included, so no event is lost across the gap.
-import { ApiError, type KubeClient, type KubeObject, type ResourceType, resourcePath, type WatchEvent } from './client.ts';
+import {
+  ApiError,
+  type KubeClient,
+  type KubeObject,
+  METADATA_ACCEPT,
+  METADATA_LIST_ACCEPT,
+  type ResourceType,
+  resourcePath,
+  type WatchEvent,
+} from './client.ts';
 import type { Logger } from './log.ts';
 
 export type InformerEvent = 'add' | 'update' | 'delete';
@@ -12,6 +21,11 @@ export interface InformerOptions<T extends KubeObject> {
   namespace?: string;
   labelSelector?: string;
   fieldSelector?: string;
+  /**
+   * Ask for metadata only (PartialObjectMetadata: no data, no spec): what watching for names, labels and changes
+   * needs, at a fraction of the bytes and memory, and never a Secret's values.
+   */
+  metadataOnly?: boolean;
   /** Applied to every object before it is cached (drop what the handlers never read: less memory). */
   transform?: (o: T) => T;
   /** Seconds the server keeps one watch open (default 300). */
@@ -38,6 +52,9 @@ export class Informer<T extends KubeObject> {
   lists = 0;
   /** Bookmarks seen. */
   bookmarks = 0;
+  /** Watches opened, and the resourceVersion the last one started from (a bookmark's, after a quiet stream). */
+  watches = 0;
+  lastWatchFrom = '';
   hasSynced = false;
 
   private readonly client: KubeClient;
@@ -104,7 +121,7 @@ export class Informer<T extends KubeObject> {
 
   /** List everything and reconcile the cache with it: adds, updates, and deletes for what vanished. */
   private async relist(): Promise<void> {
-    const r = await this.client.list<T>(this.path(), this.query());
+    const r = await this.client.list<T>(this.path(), this.query(), 500, this.o.metadataOnly ? METADATA_LIST_ACCEPT : undefined);
     this.lists++;
     const seen = new Set<string>();
     for (const raw of r.items) {
@@ -162,6 +179,8 @@ export class Informer<T extends KubeObject> {
           needList = false;
         }
         const timeout = this.o.watchTimeoutSeconds ?? 300;
+        this.watches++;
+        this.lastWatchFrom = this.rv;
         await this.client.watch<T>(
           this.path(),
           {
@@ -172,6 +191,7 @@ export class Informer<T extends KubeObject> {
           },
           (e) => this.apply(e),
           signal,
+          this.o.metadataOnly ? METADATA_ACCEPT : undefined,
         );
         backoff = 200;
       } catch (e) {
