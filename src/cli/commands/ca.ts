@@ -1,7 +1,7 @@
 // `anchorage ca …`: the internal CA service (docs/ca.md). Trust zones, policy, tokens, issuance,
 // revocation, CRLs, the transparency log, the HTTP API (`ca serve`) and its client (`ca enroll`, `ca renew`).
 // Thin: flags to src/ca calls; files through src/cli/outputs.ts.
-import { userInfo } from 'node:os';
+import { hostname, userInfo } from 'node:os';
 import type { Command } from 'commander';
 import { parse as parseYaml } from 'yaml';
 import { postJson } from '../../ca/client.ts';
@@ -415,6 +415,100 @@ export function register(program: Command): void {
         process.once('SIGTERM', stop);
         process.once('SIGINT', stop);
         await new Promise(() => undefined);
+      },
+    );
+
+  storeOptions(
+    ca
+      .command('k8s-signer')
+      .description('sign approved Kubernetes CSRs for the signer names <domain>/<ca> (approves nothing itself), with leader election'),
+  )
+    .option('--kubeconfig <files>', 'kubeconfig to use (default: KUBECONFIG, ~/.kube/config, or the in-cluster service account)')
+    .option('--context <name>', 'kubeconfig context to use')
+    .option('--signer-domain <domain>', 'signer names are <domain>/<ca>', 'anchorage.dev')
+    .option('--no-leader-elect', 'sign without a Lease (one replica only)')
+    .option('--lease-namespace <ns>', 'namespace of the leader Lease', 'kube-system')
+    .option('--lease-name <name>', 'name of the leader Lease', 'anchorage-ca-signer')
+    .option('--identity <id>', 'this replica in the Lease (default: hostname_pid)')
+    .option('--health-host <addr>', 'address of /healthz /readyz /metrics', '0.0.0.0')
+    .option('--health-port <port>', 'port of /healthz /readyz /metrics (0: any free port, logged)', '8082')
+    .option('--log-level <level>', 'trace|debug|info|warn|error', 'info')
+    .action(
+      async (
+        o: StoreOpts & {
+          kubeconfig?: string;
+          context?: string;
+          signerDomain: string;
+          leaderElect: boolean;
+          leaseNamespace: string;
+          leaseName: string;
+          identity?: string;
+          healthHost: string;
+          healthPort: string;
+          logLevel: string;
+        },
+      ) => {
+        if (!/^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$/.test(o.signerDomain))
+          throw new InputError(`--signer-domain '${o.signerDomain}' must be a DNS name`);
+        const healthPort = Number(o.healthPort);
+        if (!Number.isInteger(healthPort) || healthPort < 0 || healthPort > 65535)
+          throw new InputError(`--health-port: '${o.healthPort}' is not a port`);
+        const [{ clientFrom }, { createLogger }, { LeaderElector }, server, { CsrSigner }] = await Promise.all([
+          import('../../kube/config.ts'),
+          import('../../kube/log.ts'),
+          import('../../kube/leader.ts'),
+          import('../../kube/server.ts'),
+          import('../../ca/k8s-signer.ts'),
+        ]);
+        const log = createLogger({ level: o.logLevel, name: 'anchorage-ca-signer' });
+        const s = await openService(o, (line) => log.info({ audit: JSON.parse(line) }, 'audit'));
+        const client = clientFrom({
+          ...(o.kubeconfig !== undefined && { kubeconfig: o.kubeconfig }),
+          ...(o.context !== undefined && { context: o.context }),
+          userAgent: 'anchorage-ca-signer',
+        });
+        const registry = server.newRegistry();
+        const signer = new CsrSigner({ client, service: s, log, registry, domain: o.signerDomain });
+        const identity = o.identity ?? `${hostname()}_${process.pid}`;
+        let elector: InstanceType<typeof LeaderElector> | undefined;
+        let stopping = false;
+        const health = await server.startHealthServer({
+          host: o.healthHost,
+          port: healthPort,
+          registry,
+          ready: { caches: () => signer.synced },
+        });
+        log.info(
+          { port: health.port, host: o.healthHost, identity, signerNames: `${o.signerDomain}/<ca>` },
+          'serving /healthz /readyz /metrics',
+        );
+        server.onShutdown(async (signal) => {
+          stopping = true;
+          log.info({ signal }, 'shutting down');
+          await elector?.stop();
+          await signer.stop();
+          await health.close();
+          client.close();
+          await s.store.close();
+        });
+        await signer.start();
+        if (!o.leaderElect) {
+          signer.startWorkers();
+          return;
+        }
+        elector = new LeaderElector(client, {
+          namespace: o.leaseNamespace,
+          name: o.leaseName,
+          identity,
+          log,
+          onStartedLeading: () => signer.startWorkers(),
+          onStoppedLeading: () => {
+            if (stopping) return;
+            log.error('lost the leader lease: exiting');
+            process.exit(1);
+          },
+        });
+        elector.start();
       },
     );
 
