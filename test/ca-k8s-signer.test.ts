@@ -106,6 +106,10 @@ describe('anchorage ca k8s-signer on a real control plane', () => {
         '127.0.0.1',
         '--identity',
         'ca2-signer-test',
+        '--publish-namespace',
+        'default',
+        '--publish-interval',
+        '1',
       ],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
@@ -202,5 +206,32 @@ describe('anchorage ca k8s-signer on a real control plane', () => {
     expect(refused.some((r) => r.includes('evil.example.com'))).toBe(true);
     expect(refused.some((r) => r.includes("unknown CA 'nope'"))).toBe(true);
     expect(signerLog).not.toMatch(/BEGIN (EC )?PRIVATE KEY/);
+  });
+  it('publishes the trust bundle as a ConfigMap: old and new roots during a rotation, then signs with the new key', async () => {
+    const bundle = () => c.kubectl(['get', 'configmap', '-n', 'default', 'anchorage-ca-web', '-o', 'jsonpath={.data.ca\\.crt}']).stdout;
+    const count = (pem: string) => (pem.match(/BEGIN CERTIFICATE/g) ?? []).length;
+    await waitFor('the bundle ConfigMap', () => count(bundle()) === 1, 60_000);
+    expect(bundle()).toBe(readFileSync(join(dir, 'web-root.pem'), 'utf8'));
+    expect(ca('rotate', 'begin', 'web').code).toBe(0);
+    await waitFor('both roots in the bundle ConfigMap', () => count(bundle()) === 2, 60_000);
+    expect(bundle()).toBe(ca('bundle', 'web').stdout);
+    writeFileSync(join(dir, 'bundle.pem'), bundle());
+    expect(ca('rotate', 'switch', 'web').code).toBe(0);
+    createCsrObject('new-web', 'anchorage.dev/web', makeCsr('new', 'DNS:new.web.svc'), ['client auth']);
+    expect(c.kubectl(['certificate', 'approve', 'new-web']).code).toBe(0);
+    let b64 = '';
+    await waitFor(
+      'status.certificate of new-web',
+      () => {
+        b64 = csrJson('new-web').status.certificate ?? '';
+        return b64 !== '';
+      },
+      60_000,
+    );
+    writeFileSync(join(dir, 'new.crt'), Buffer.from(b64, 'base64'));
+    // The new key signed it: the old root alone refuses it, the published bundle (old + new) accepts it and the old one.
+    expect(spawnSync('openssl', ['verify', '-CAfile', 'web-root.pem', 'new.crt'], { cwd: dir }).status).not.toBe(0);
+    expect(openssl(dir, 'verify', '-CAfile', 'bundle.pem', '-purpose', 'sslclient', 'new.crt')).toContain('new.crt: OK');
+    expect(openssl(dir, 'verify', '-CAfile', 'bundle.pem', 'api.crt')).toContain('api.crt: OK');
   });
 });

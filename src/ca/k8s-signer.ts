@@ -8,8 +8,8 @@
 // transparency logs, as every issuance and refusal is.
 import type { Counter, Registry } from 'prom-client';
 import { Counter as PromCounter } from 'prom-client';
-import { ApiError, type KubeClient, type KubeObject, type ResourceType, resourcePath } from '../kube/client.ts';
-import { Informer } from '../kube/informer.ts';
+import { ApiError, CORE, type KubeClient, type KubeObject, type ResourceType, resourcePath } from '../kube/client.ts';
+import { Informer, sleep } from '../kube/informer.ts';
 import type { Logger } from '../kube/log.ts';
 import { WorkQueue } from '../kube/queue.ts';
 import type { Profile } from './policy.ts';
@@ -105,7 +105,16 @@ export interface SignerOptions {
   /** Signer names are `<domain>/<ca>` (default anchorage.dev). */
   domain?: string;
   workers?: number;
+  /**
+   * Publish each CA's trust bundle (the roots of every generation not retired: old and new during a
+   * rotation) as the ConfigMap `anchorage-ca-<ca>` (key `ca.crt`) in this namespace, for the trust bundles
+   * controller to source; checked every `publishIntervalMs` (default 30 s) by the leader.
+   */
+  publishNamespace?: string;
+  publishIntervalMs?: number;
 }
+
+export const bundleConfigMapName = (ca: string): string => `anchorage-ca-${ca}`;
 
 export class CsrSigner {
   private readonly o: SignerOptions;
@@ -117,6 +126,8 @@ export class CsrSigner {
   /** Issued but not yet written to status (a lost status write is retried with the same certificate). */
   private readonly pending = new Map<string, string>();
   private readonly outcomes?: Counter;
+  private publishing?: { abort: AbortController; done: Promise<void> };
+  private readonly published = new Map<string, string>();
 
   constructor(o: SignerOptions) {
     this.o = o;
@@ -161,9 +172,50 @@ export class CsrSigner {
       (k) => this.reconcile(k),
       (k, e, d) => this.log.error({ csr: k, err: (e as Error).message, retryInMs: d }, 'signing failed'),
     );
+    if (this.o.publishNamespace && !this.publishing) {
+      const abort = new AbortController();
+      const loop = async (): Promise<void> => {
+        while (!abort.signal.aborted) {
+          try {
+            await this.publishBundles();
+          } catch (e) {
+            this.log.warn({ err: (e as Error).message }, 'publishing trust bundles failed: retrying');
+          }
+          await sleep(this.o.publishIntervalMs ?? 30_000, abort.signal);
+        }
+      };
+      this.publishing = { abort, done: loop() };
+    }
+  }
+
+  /** Apply each CA's trust bundle ConfigMap when it changed since the last write. */
+  async publishBundles(): Promise<void> {
+    const ns = this.o.publishNamespace as string;
+    for (const ca of await this.o.service.listCas()) {
+      const pem = (await this.o.service.trustBundle(ca.name)).map((c) => c.toPem()).join('');
+      if (this.published.get(ca.name) === pem) continue;
+      const name = bundleConfigMapName(ca.name);
+      await this.o.client.apply(
+        resourcePath(CORE.configMaps, ns, name),
+        {
+          apiVersion: 'v1',
+          kind: 'ConfigMap',
+          metadata: { name, namespace: ns, labels: { 'ca.anchorage.dev/name': ca.name } },
+          data: { 'ca.crt': pem },
+        },
+        'anchorage-ca',
+      );
+      this.published.set(ca.name, pem);
+      this.log.info(
+        { ca: ca.name, configMap: `${ns}/${name}`, certificates: pem.split('BEGIN CERTIFICATE').length - 1 },
+        'trust bundle published',
+      );
+    }
   }
 
   async stop(): Promise<void> {
+    this.publishing?.abort.abort();
+    await this.publishing?.done;
     this.queue.shutdown();
     await this.workers;
     this.workers = undefined;
