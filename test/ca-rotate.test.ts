@@ -121,10 +121,14 @@ describe('ca rotate: begin, switch, retire', () => {
     const ocsp = async (cert: string, issuer: string) => {
       openssl(dir, 'ocsp', '-issuer', issuer, '-cert', cert, '-reqout', 'req.der');
       writeFileSync(join(dir, 'resp.der'), await svc.ocsp('web', readFileSync(join(dir, 'req.der'))));
-      return spawnSync('openssl', ['ocsp', '-respin', 'resp.der', '-reqin', 'req.der', '-CAfile', issuer, '-verify_other', issuer, '-resp_text'], {
-        cwd: dir,
-        encoding: 'utf8',
-      });
+      return spawnSync(
+        'openssl',
+        ['ocsp', '-respin', 'resp.der', '-reqin', 'req.der', '-CAfile', issuer, '-verify_other', issuer, '-resp_text'],
+        {
+          cwd: dir,
+          encoding: 'utf8',
+        },
+      );
     };
     let o = await ocsp('a.crt', 'gen1.pem');
     expect(o.stdout).toMatch(/Cert Status: revoked[\s\S]*Revocation Reason: superseded/);
