@@ -1,7 +1,7 @@
 // The store contract, run unchanged against both engines: SQLite in a temp file and a real PostgreSQL
 // server (Debian's, started here). Migrations, transactions, unique constraints, concurrency, a database
 // that is down.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -140,6 +140,24 @@ describe('store failures', () => {
     await store.close();
     await down.remove();
   }, 120_000);
+
+  it('an SQLite database is its owner’s alone: file, WAL and shared memory 0600; a folder it makes 0700', async () => {
+    const mode = (p: string) => (statSync(p).mode & 0o777).toString(8);
+    const path = join(dir, 'private', 'deeper', 'p.db');
+    const store = await openStore(`sqlite:${path}`, { createDir: true });
+    await store.migrate('test', [V1]);
+    await store.run('INSERT INTO t_items (id, n) VALUES (?, ?)', ['a', 1]);
+    for (const f of [path, `${path}-wal`, `${path}-shm`]) expect([f, mode(f)]).toEqual([f, '600']);
+    expect(mode(join(dir, 'private'))).toBe('700');
+    expect(mode(join(dir, 'private', 'deeper'))).toBe('700');
+    await store.close();
+    // A database left world-readable by an older version is narrowed when opened.
+    chmodSync(path, 0o644);
+    const again = await openStore(`sqlite:${path}`);
+    expect(mode(path)).toBe('600');
+    expect(await again.get('SELECT n FROM t_items')).toEqual({ n: 1 });
+    await again.close();
+  });
 
   it('an SQLite path that cannot be opened is refused with the reason', async () => {
     await expect(openStore(`sqlite:${join(dir, 'no', 'such', 'dir', 'x.db')}`)).rejects.toThrow(/store sqlite:.* is unavailable/);

@@ -68,4 +68,26 @@ export const CA_MIGRATIONS: readonly Migration[] = [
       'CREATE TABLE ca_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)',
     ],
   },
+  {
+    version: 2,
+    name: 'CA generations (rotation with overlap)',
+    up: [
+      // Every key a CA has had: 'next' (published in the trust bundle, not issuing yet), 'active' (issuing),
+      // 'previous' (still trusted and still signing CRLs/OCSP for what it issued), 'retired' (its key destroyed).
+      `CREATE TABLE ca_generations (
+        ca TEXT NOT NULL REFERENCES ca_authorities (name),
+        gen INTEGER NOT NULL,
+        chain_pem TEXT NOT NULL,
+        key_sealed TEXT,
+        state TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        changed_at TEXT NOT NULL,
+        crl_number BIGINT NOT NULL DEFAULT 0,
+        PRIMARY KEY (ca, gen)
+      )`,
+      "INSERT INTO ca_generations (ca, gen, chain_pem, key_sealed, state, created_at, changed_at, crl_number) SELECT name, 1, chain_pem, key_sealed, 'active', created_at, created_at, crl_number FROM ca_authorities",
+      'ALTER TABLE ca_authorities ADD COLUMN generation INTEGER NOT NULL DEFAULT 1',
+      'ALTER TABLE ca_certificates ADD COLUMN generation INTEGER NOT NULL DEFAULT 1',
+    ],
+  },
 ];

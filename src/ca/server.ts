@@ -2,7 +2,8 @@
 // - the API (HTTPS, mutual TLS): POST /v1/enroll (first enrolment, with a one-time bootstrap token),
 //   POST /v1/renew (renewal, authenticated by the holder's own certificate), GET /v1/cas/<ca>;
 // - the public side (plain HTTP, signed data only): GET /crl/<ca> (DER, refreshed), POST /ocsp/<ca> and
-//   GET /ocsp/<ca>/<base64> (RFC 6960 A.1), GET /ca/<ca>.pem, GET /log/sth, GET /log.
+//   GET /ocsp/<ca>/<base64> (RFC 6960 A.1), GET /ca/<ca>.pem, GET /ca/<ca>/bundle.pem (the trust anchors of every
+//   generation not retired: old and new during a rotation), GET /log/sth, GET /log.
 
 import type { KeyObject } from 'node:crypto';
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -169,11 +170,13 @@ export async function startCaServer(o: ServeOptions): Promise<RunningServer> {
     },
   );
 
-  const crlFor = async (name: string): Promise<Uint8Array> => {
-    const c = crls.get(name);
+  // Certificates name their generation's CRL: /crl/<ca> for the CA's first key, /crl/<ca>/<n> after rotations.
+  const crlFor = async (name: string, gen: number): Promise<Uint8Array> => {
+    const k = `${name}/${gen}`;
+    const c = crls.get(k);
     if (c && Date.now() - c.at < refreshMs) return c.der;
-    const der = await svc.crl(name, Math.max(2 * refreshMs, 3600_000) / 1000);
-    crls.set(name, { der, at: Date.now() });
+    const der = await svc.crl(name, Math.max(2 * refreshMs, 3600_000) / 1000, gen);
+    crls.set(k, { der, at: Date.now() });
     return der;
   };
 
@@ -181,8 +184,8 @@ export async function startCaServer(o: ServeOptions): Promise<RunningServer> {
     try {
       const url = new URL(req.url ?? '/', 'http://x');
       const p = url.pathname;
-      const crl = /^\/crl\/([a-z0-9-]+)$/.exec(p);
-      if (req.method === 'GET' && crl) return send(res, 200, 'application/pkix-crl', await crlFor(crl[1] as string));
+      const crl = /^\/crl\/([a-z0-9-]+)(?:\/([1-9][0-9]{0,5}))?$/.exec(p);
+      if (req.method === 'GET' && crl) return send(res, 200, 'application/pkix-crl', await crlFor(crl[1] as string, Number(crl[2] ?? 1)));
       const m = /^\/ocsp\/([a-z0-9-]+)(?:\/(.+))?$/.exec(p);
       if (m) {
         let der: Uint8Array;
@@ -191,6 +194,9 @@ export async function startCaServer(o: ServeOptions): Promise<RunningServer> {
         else throw new HttpError(405, 'OCSP takes POST /ocsp/<ca> or GET /ocsp/<ca>/<base64 request>');
         return send(res, 200, 'application/ocsp-response', await svc.ocsp(m[1] as string, der));
       }
+      const bundle = /^\/ca\/([a-z0-9-]+)\/bundle\.pem$/.exec(p);
+      if (req.method === 'GET' && bundle)
+        return send(res, 200, 'application/x-pem-file', (await svc.trustBundle(bundle[1] as string)).map((c) => c.toPem()).join(''));
       const pem = /^\/ca\/([a-z0-9-]+)\.pem$/.exec(p);
       if (req.method === 'GET' && pem) {
         const info = await svc.getCa(pem[1] as string);

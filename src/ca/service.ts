@@ -11,7 +11,7 @@ import { Certificate } from '../x509/certificate.ts';
 import { createCrl } from '../x509/crl.ts';
 import { type Csr, parseCsr } from '../x509/csr.ts';
 import { DerError } from '../x509/der.ts';
-import { generateKey, KEY_TYPES, type KeyType, keyMatchesSpki } from '../x509/keys.ts';
+import { generateKey, KEY_TYPES, type KeyType, keyMatchesSpki, keyTypeFromInfo } from '../x509/keys.ts';
 import type { KeyUsage } from '../x509/oids.ts';
 import { CRL_REASONS, type CrlReason } from '../x509/oids.ts';
 import { scanPem } from '../x509/pem.ts';
@@ -56,6 +56,43 @@ export interface CaRow {
   public_url: string | null;
   crl_number: number;
   created_at: string;
+  /** The issuing generation (ca_generations). */
+  generation: number;
+}
+
+export type GenerationState = 'next' | 'active' | 'previous' | 'retired';
+
+export interface GenerationRow {
+  ca: string;
+  gen: number;
+  chain_pem: string;
+  key_sealed: string | null;
+  state: GenerationState;
+  created_at: string;
+  changed_at: string;
+  crl_number: number;
+}
+
+export interface GenerationInfo {
+  gen: number;
+  state: GenerationState;
+  subject: string;
+  keyType: string;
+  notBefore: string;
+  notAfter: string;
+  sha256: string;
+  createdAt: string;
+  changedAt: string;
+  chain: Certificate[];
+}
+
+export interface RotateRequest {
+  name: string;
+  keyType?: KeyType;
+  days?: number;
+  /** The offline issuer of a CA made under one (its key signs the new generation once). */
+  offlineIssuer?: { chain: Certificate[]; key: KeyObject };
+  requester: string;
 }
 
 export interface CaInfo {
@@ -68,6 +105,8 @@ export interface CaInfo {
   chain: Certificate[];
   policy: CaPolicy;
   publicUrl: string | null;
+  /** The issuing generation (1 until the CA is rotated). */
+  generation: number;
 }
 
 export interface CreateCaRequest {
@@ -312,14 +351,21 @@ export class CaService {
       chain,
       policy: policyOf(r.policy),
       publicUrl: r.public_url,
+      generation: Number(r.generation),
     };
   }
 
   private keyOf(r: CaRow): KeyObject {
-    let k = this.keys.get(r.name);
+    return this.genKey(r.name, Number(r.generation), r.key_sealed);
+  }
+
+  /** A generation's key; generation 1 is sealed with the CA's name as associated data, later ones with name#gen. */
+  private genKey(name: string, gen: number, sealed: string): KeyObject {
+    const aad = gen === 1 ? name : `${name}#${gen}`;
+    let k = this.keys.get(aad);
     if (!k) {
-      k = openKey(this.o.kek, r.name, r.key_sealed);
-      this.keys.set(r.name, k);
+      k = openKey(this.o.kek, aad, sealed);
+      this.keys.set(aad, k);
     }
     return k;
   }
@@ -394,6 +440,10 @@ export class CaService {
         if (e instanceof UniqueViolation) throw new InputError(`CA '${req.name}' already exists`);
         throw e;
       }
+      await tx.run(
+        "INSERT INTO ca_generations (ca, gen, chain_pem, key_sealed, state, created_at, changed_at) VALUES (?, 1, ?, ?, 'active', ?, ?)",
+        [req.name, pemOf(chain), sealKey(this.o.kek, req.name, key.privateKey), now.toISOString(), now.toISOString()],
+      );
       await this.append(
         tx,
         {
@@ -418,6 +468,218 @@ export class CaService {
     const n = await this.o.store.run('UPDATE ca_authorities SET policy = ? WHERE name = ?', [JSON.stringify(p), name]);
     if (n === 0) throw new CaRefusal(`unknown CA '${name}'`, 404);
     return p;
+  }
+
+  // ---------- rotation with overlap ----------
+  //
+  // 1. rotateBegin: a new key and CA certificate, generation N+1, 'next': published in the trust bundle
+  //    beside the issuing one; nothing is issued with it yet (clients learn the new root first).
+  // 2. rotateSwitch: N+1 becomes 'active' (it issues), N 'previous': still in the bundle, still signing the
+  //    CRL and OCSP answers for what it issued, so both generations' certificates verify during the overlap.
+  // 3. retire: N 'retired': out of the bundle and its key destroyed; refused while N issued certificates
+  //    that are still valid and unrevoked (unless forced) or while another CA's chain goes through it.
+
+  async generations(name: string): Promise<GenerationInfo[]> {
+    if (!(await this.row(name))) throw new CaRefusal(`unknown CA '${name}'`, 404);
+    const rows = await this.o.store.all<GenerationRow>('SELECT * FROM ca_generations WHERE ca = ? ORDER BY gen', [name]);
+    return rows.map((g) => {
+      const chain = chainOf(g.chain_pem);
+      const c = chain[0] as Certificate;
+      return {
+        gen: Number(g.gen),
+        state: g.state,
+        subject: c.subject,
+        keyType: keyTypeFromInfo(c.keyInfo) ?? c.keyInfo.algorithm,
+        notBefore: c.notBefore.toISOString(),
+        notAfter: c.notAfter.toISOString(),
+        sha256: sha256(c.der),
+        createdAt: g.created_at,
+        changedAt: g.changed_at,
+        chain,
+      };
+    });
+  }
+
+  /** The trust anchors for the CA's certificates: the root of every generation not retired (deduplicated), oldest first. */
+  async trustBundle(name: string): Promise<Certificate[]> {
+    const out = new Map<string, Certificate>();
+    for (const g of await this.generations(name)) {
+      if (g.state === 'retired') continue;
+      const root = g.chain.at(-1) as Certificate;
+      out.set(sha256(root.der), root);
+    }
+    return [...out.values()];
+  }
+
+  private async rotationEvent(tx: Tx, name: string, requester: string, cert: Certificate, outcome: string, reason: string): Promise<void> {
+    await this.append(
+      tx,
+      {
+        type: 'ca',
+        at: this.now().toISOString(),
+        ca: name,
+        requester,
+        serial: cert.serialNumber,
+        sha256: sha256(cert.der),
+        subject: cert.subject,
+        notAfter: cert.notAfter.toISOString(),
+        reason,
+      },
+      outcome,
+    );
+  }
+
+  async rotateBegin(req: RotateRequest): Promise<GenerationInfo> {
+    const r = await this.row(req.name);
+    if (!r) throw new CaRefusal(`unknown CA '${req.name}'`, 404);
+    const gens = await this.o.store.all<GenerationRow>('SELECT * FROM ca_generations WHERE ca = ? ORDER BY gen', [req.name]);
+    const pending = gens.find((g) => g.state === 'next');
+    if (pending)
+      throw new InputError(`CA '${req.name}' is already rotating: generation ${pending.gen} is next (ca rotate switch ${req.name})`);
+    const keyType = req.keyType ?? (r.key_type as KeyType);
+    if (!KEY_TYPES.includes(keyType)) throw new InputError(`unknown key type '${keyType}'`);
+    const current = chainOf(r.chain_pem);
+    const currentCert = current[0] as Certificate;
+    let issuerChain: Certificate[] = [];
+    let issuerKey: KeyObject | undefined;
+    if (r.parent) {
+      const p = await this.row(r.parent);
+      if (!p) throw new InputError(`the parent CA '${r.parent}' is gone`);
+      issuerChain = chainOf(p.chain_pem);
+      issuerKey = this.keyOf(p);
+    } else if (current.length > 1) {
+      if (!req.offlineIssuer)
+        throw new InputError(
+          `CA '${req.name}' was signed by an offline root (${current[1]?.subject}): give it again (--root-cert, --root-key)`,
+        );
+      issuerChain = req.offlineIssuer.chain;
+      issuerKey = req.offlineIssuer.key;
+      const top = issuerChain[0];
+      if (!top) throw new InputError('the offline issuer needs its certificate');
+      if (!keyMatchesSpki(issuerKey, top.spki)) throw new InputError(`the offline issuer's key does not belong to ${top.subject}`);
+      if (!top.isCA) throw new InputError(`${top.subject} is not a CA certificate`);
+    } else if (req.offlineIssuer) throw new InputError(`CA '${req.name}' is its own root: it takes no offline issuer`);
+    const now = this.now();
+    const issuer = issuerChain[0];
+    const days = req.days ?? (issuer ? 1825 : 3650);
+    if (issuer && now.getTime() + days * 86400000 > issuer.notAfter.getTime())
+      throw new InputError(`${days} days would outlive the issuer ${issuer.subject} (valid until ${issuer.notAfter.toISOString()})`);
+    const key = generateKey(keyType);
+    // The same subject: the CA's identity does not change, its key does (issuers are told apart by key identifier).
+    const profile: CertProfile = {
+      subject: currentCert.subjectRdns,
+      ca: true,
+      ...(issuer ? { pathLen: 0 } : {}),
+      keyUsage: ['digitalSignature', 'keyCertSign', 'cRLSign'],
+      validity: { days },
+    };
+    const cert = issuer
+      ? issueCertificate({ profile, publicKey: key.publicKey, issuer: { cert: issuer, key: issuerKey as KeyObject }, now })
+      : issueCertificate({ profile, publicKey: key.publicKey, signingKey: key.privateKey, now });
+    const chain = [cert, ...issuerChain];
+    const gen = Math.max(...gens.map((g) => Number(g.gen))) + 1;
+    await this.o.store.transaction(async (tx) => {
+      await tx.lock(`ca_rotate:${req.name}`);
+      try {
+        await tx.run(
+          "INSERT INTO ca_generations (ca, gen, chain_pem, key_sealed, state, created_at, changed_at) VALUES (?, ?, ?, ?, 'next', ?, ?)",
+          [req.name, gen, pemOf(chain), sealKey(this.o.kek, `${req.name}#${gen}`, key.privateKey), now.toISOString(), now.toISOString()],
+        );
+      } catch (e) {
+        if (e instanceof UniqueViolation) throw new InputError(`CA '${req.name}' is already rotating (another replica began it)`);
+        throw e;
+      }
+      await this.rotationEvent(
+        tx,
+        req.name,
+        req.requester,
+        cert,
+        'rotation-begun',
+        `generation ${gen} created (published, not issuing yet)`,
+      );
+    });
+    return (await this.generations(req.name)).find((g) => g.gen === gen) as GenerationInfo;
+  }
+
+  async rotateSwitch(name: string, requester: string): Promise<GenerationInfo> {
+    const r = await this.row(name);
+    if (!r) throw new CaRefusal(`unknown CA '${name}'`, 404);
+    const now = this.now().toISOString();
+    const gen = await this.o.store.transaction(async (tx) => {
+      await tx.lock(`ca_rotate:${name}`);
+      const next = await tx.get<GenerationRow>("SELECT * FROM ca_generations WHERE ca = ? AND state = 'next'", [name]);
+      if (!next) throw new InputError(`CA '${name}' has no next generation: ca rotate begin ${name} first`);
+      const cert = chainOf(next.chain_pem)[0] as Certificate;
+      await tx.run("UPDATE ca_generations SET state = 'previous', changed_at = ? WHERE ca = ? AND state = 'active'", [now, name]);
+      await tx.run("UPDATE ca_generations SET state = 'active', changed_at = ? WHERE ca = ? AND gen = ?", [now, name, next.gen]);
+      await tx.run('UPDATE ca_authorities SET chain_pem = ?, key_sealed = ?, key_type = ?, generation = ? WHERE name = ?', [
+        next.chain_pem,
+        next.key_sealed,
+        keyTypeFromInfo(cert.keyInfo) ?? r.key_type,
+        next.gen,
+        name,
+      ]);
+      await this.rotationEvent(tx, name, requester, cert, 'rotation-switched', `generation ${next.gen} issues from now on`);
+      return Number(next.gen);
+    });
+    return (await this.generations(name)).find((g) => g.gen === gen) as GenerationInfo;
+  }
+
+  /** Retire a previous generation (default: every previous one): out of the trust bundle, its key destroyed. */
+  async retire(name: string, requester: string, o: { generation?: number; force?: boolean } = {}): Promise<number[]> {
+    if (!(await this.row(name))) throw new CaRefusal(`unknown CA '${name}'`, 404);
+    const now = this.now().toISOString();
+    return this.o.store.transaction(async (tx) => {
+      await tx.lock(`ca_rotate:${name}`);
+      const gens = await tx.all<GenerationRow>('SELECT * FROM ca_generations WHERE ca = ? ORDER BY gen', [name]);
+      let targets: GenerationRow[];
+      if (o.generation !== undefined) {
+        const g = gens.find((x) => Number(x.gen) === o.generation);
+        if (!g) throw new InputError(`CA '${name}' has no generation ${o.generation}`);
+        if (g.state !== 'previous')
+          throw new InputError(`generation ${g.gen} of CA '${name}' is ${g.state}: only a previous generation is retired`);
+        targets = [g];
+      } else {
+        targets = gens.filter((g) => g.state === 'previous');
+        if (targets.length === 0) throw new InputError(`CA '${name}' has no previous generation to retire`);
+      }
+      for (const g of targets) {
+        const cert = chainOf(g.chain_pem)[0] as Certificate;
+        const outstanding = await tx.get<{ n: number }>(
+          'SELECT COUNT(*) AS n FROM ca_certificates WHERE ca = ? AND generation = ? AND revoked_at IS NULL AND not_after > ?',
+          [name, g.gen, now],
+        );
+        const n = Number(outstanding?.n ?? 0);
+        if (n > 0 && !o.force)
+          throw new InputError(
+            `generation ${g.gen} of CA '${name}' still has ${n} valid, unrevoked certificate(s): renew them first, or retire with --force (they stop verifying)`,
+          );
+        const children = await tx.all<{ ca: string; gen: number; chain_pem: string }>(
+          "SELECT ca, gen, chain_pem FROM ca_generations WHERE ca <> ? AND state <> 'retired'",
+          [name],
+        );
+        const dependent = children.filter((c) => chainOf(c.chain_pem).some((x) => sha256(x.der) === sha256(cert.der)));
+        if (dependent.length)
+          throw new InputError(
+            `generation ${g.gen} of CA '${name}' still signs ${dependent.map((c) => `${c.ca} (generation ${c.gen})`).join(', ')}: rotate those first`,
+          );
+        await tx.run("UPDATE ca_generations SET state = 'retired', key_sealed = NULL, changed_at = ? WHERE ca = ? AND gen = ?", [
+          now,
+          name,
+          g.gen,
+        ]);
+        await this.rotationEvent(
+          tx,
+          name,
+          requester,
+          cert,
+          'retired',
+          `generation ${g.gen} retired${n > 0 ? ` with ${n} certificate(s) still valid (forced)` : ''}`,
+        );
+        this.keys.delete(Number(g.gen) === 1 ? name : `${name}#${g.gen}`);
+      }
+      return targets.map((g) => Number(g.gen));
+    });
   }
 
   // ---------- bootstrap tokens ----------
@@ -553,6 +815,8 @@ export class CaService {
     const caCert = chain[0] as Certificate;
     const notAfter = Math.min(now.getTime() + days * 86400000, caCert.notAfter.getTime());
     const base = r.public_url?.replace(/\/+$/, '');
+    const gen = Number(r.generation);
+    const crlPath = gen === 1 ? `/crl/${r.name}` : `/crl/${r.name}/${gen}`;
     for (let attempt = 0; ; attempt++) {
       const cert = issueCertificate({
         profile: {
@@ -561,7 +825,7 @@ export class CaService {
           ...usages(profile, csr.keyInfo.algorithm === 'RSA'),
           validity: { notAfter: new Date(notAfter), backdateSeconds: 60 },
           serial: randomSerial(),
-          ...(base ? { crlDistributionPoints: [`${base}/crl/${r.name}`], authorityInfoAccess: { ocsp: [`${base}/ocsp/${r.name}`] } } : {}),
+          ...(base ? { crlDistributionPoints: [`${base}${crlPath}`], authorityInfoAccess: { ocsp: [`${base}/ocsp/${r.name}`] } } : {}),
         },
         publicKey: csr.spki,
         issuer: { cert: caCert, key: this.keyOf(r) },
@@ -585,7 +849,7 @@ export class CaService {
             if (used !== 1) throw new CaRefusal('bootstrap token already used: tokens are one-time', 403);
           }
           await tx.run(
-            'INSERT INTO ca_certificates (serial, ca, sha256, subject, names, profile, not_before, not_after, der, requester, renewed_from, log_index) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+            'INSERT INTO ca_certificates (serial, ca, sha256, subject, names, profile, not_before, not_after, der, requester, renewed_from, log_index, generation) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
             [
               cert.serialNumber,
               r.name,
@@ -599,6 +863,7 @@ export class CaService {
               requester,
               req.renewing?.serialNumber ?? null,
               -1,
+              gen,
             ],
           );
           for (const n of new Set(names)) await tx.run('INSERT INTO ca_names (name, serial) VALUES (?, ?)', [n, cert.serialNumber]);
@@ -669,24 +934,40 @@ export class CaService {
     });
   }
 
-  /** A fresh CRL of every revoked, unexpired certificate of the CA; the CRL number only grows, across replicas. */
-  async crl(name: string, validitySeconds = 86400): Promise<Uint8Array> {
+  /** A generation of a CA that still holds its key (default: the issuing one). */
+  private async liveGeneration(name: string, gen?: number): Promise<GenerationRow> {
     const r = await this.row(name);
     if (!r) throw new CaRefusal(`unknown CA '${name}'`, 404);
+    const g = await this.o.store.get<GenerationRow>('SELECT * FROM ca_generations WHERE ca = ? AND gen = ?', [
+      name,
+      gen ?? Number(r.generation),
+    ]);
+    if (!g) throw new CaRefusal(`CA '${name}' has no generation ${gen}`, 404);
+    if (g.key_sealed === null || g.state === 'retired') throw new CaRefusal(`generation ${g.gen} of CA '${name}' is retired`, 404);
+    return g;
+  }
+
+  /**
+   * A fresh CRL of every revoked, unexpired certificate one generation of the CA issued, signed by that
+   * generation's key (default: the issuing generation); its CRL number only grows, across replicas.
+   */
+  async crl(name: string, validitySeconds = 86400, generation?: number): Promise<Uint8Array> {
+    const g = await this.liveGeneration(name, generation);
+    const gen = Number(g.gen);
     const now = this.now();
     const { number, rows } = await this.o.store.transaction(async (tx) => {
       await tx.lock(`ca_crl:${name}`);
-      await tx.run('UPDATE ca_authorities SET crl_number = crl_number + 1 WHERE name = ?', [name]);
-      const n = await tx.get<{ crl_number: number }>('SELECT crl_number FROM ca_authorities WHERE name = ?', [name]);
+      await tx.run('UPDATE ca_generations SET crl_number = crl_number + 1 WHERE ca = ? AND gen = ?', [name, gen]);
+      const n = await tx.get<{ crl_number: number }>('SELECT crl_number FROM ca_generations WHERE ca = ? AND gen = ?', [name, gen]);
       const rows = await tx.all<{ serial: string; revoked_at: string; revocation_reason: string }>(
-        'SELECT serial, revoked_at, revocation_reason FROM ca_certificates WHERE ca = ? AND revoked_at IS NOT NULL AND not_after > ? ORDER BY serial',
-        [name, now.toISOString()],
+        'SELECT serial, revoked_at, revocation_reason FROM ca_certificates WHERE ca = ? AND generation = ? AND revoked_at IS NOT NULL AND not_after > ? ORDER BY serial',
+        [name, gen, now.toISOString()],
       );
       return { number: Number(n?.crl_number ?? 1), rows };
     });
-    const caCert = chainOf(r.chain_pem)[0] as Certificate;
+    const caCert = chainOf(g.chain_pem)[0] as Certificate;
     return createCrl({
-      issuer: { cert: caCert, key: this.keyOf(r) },
+      issuer: { cert: caCert, key: this.genKey(name, gen, g.key_sealed as string) },
       entries: rows.map((x) => ({ serial: x.serial, revokedAt: new Date(x.revoked_at), reason: x.revocation_reason as CrlReason })),
       thisUpdate: new Date(now.getTime() - 60_000),
       nextUpdate: new Date(now.getTime() + validitySeconds * 1000),
@@ -710,14 +991,25 @@ export class CaService {
       throw e;
     }
     if (!r) return ocspError('unauthorized');
-    const caCert = chainOf(r.chain_pem)[0] as Certificate;
-    if (!req.ids.every((id) => certIdMatches(id, caCert))) return ocspError('unauthorized');
+    // The generation whose certificate the request names (during a rotation two generations answer).
+    let gens: GenerationRow[];
+    try {
+      gens = await this.o.store.all<GenerationRow>("SELECT * FROM ca_generations WHERE ca = ? AND state <> 'retired' ORDER BY gen DESC", [
+        name,
+      ]);
+    } catch (e) {
+      if (e instanceof StoreUnavailableError) return ocspError('tryLater');
+      throw e;
+    }
+    const g = gens.find((x) => x.key_sealed !== null && req.ids.every((id) => certIdMatches(id, chainOf(x.chain_pem)[0] as Certificate)));
+    if (!g) return ocspError('unauthorized');
+    const caCert = chainOf(g.chain_pem)[0] as Certificate;
     const answers: OcspAnswer[] = [];
     try {
       for (const id of req.ids) {
         const row = await this.o.store.get<{ revoked_at: string | null; revocation_reason: string | null }>(
-          'SELECT revoked_at, revocation_reason FROM ca_certificates WHERE ca = ? AND serial = ?',
-          [name, id.serial],
+          'SELECT revoked_at, revocation_reason FROM ca_certificates WHERE ca = ? AND generation = ? AND serial = ?',
+          [name, Number(g.gen), id.serial],
         );
         answers.push({
           id,
@@ -734,7 +1026,7 @@ export class CaService {
     }
     const now = this.now();
     return ocspResponse(
-      { cert: caCert, key: this.keyOf(r) },
+      { cert: caCert, key: this.genKey(name, Number(g.gen), g.key_sealed as string) },
       answers,
       new Date(now.getTime() - 60_000),
       new Date(now.getTime() + validitySeconds * 1000),

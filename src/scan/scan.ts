@@ -2,6 +2,7 @@
 // seen, plus the inventory-level checks below) → the documented report (docs/scan-schema.md). Pure: the
 // caller reads files, the Kubernetes API and live endpoints and hands over bytes and handshake results.
 import { createHash } from 'node:crypto';
+import { CA_LOG_FINDINGS, type CaLogIndex, certificatesMissingFromLog } from '../ca/log-scan.ts';
 import { InputError } from '../common/errors.ts';
 import {
   type CertEntry,
@@ -117,6 +118,7 @@ export interface EndpointInput {
 
 /** The inventory-level findings this module adds to the lint catalog. Documented in docs/findings.md. */
 export const SCAN_FINDINGS = {
+  ...CA_LOG_FINDINGS,
   'scan.chain.untrusted': {
     severity: 'error',
     description: 'The certificate does not chain to any root in the scan: a signature, CA flag or constraint on its path fails.',
@@ -231,6 +233,8 @@ export interface ScanOptions {
   /** Webhook/APIService/conversion caBundles and their backends (src/k8s/client.ts). */
   backends?: Backend[];
   certManager?: CertManagerCertificate[];
+  /** Anchorage CA transparency logs (src/ca/log-scan.ts): certificates their CAs signed must be in them. */
+  caLog?: CaLogIndex;
 }
 
 /** Most sources one scan takes (each is parsed and kept in memory). */
@@ -276,6 +280,19 @@ export function scan(inputs: readonly ScanInput[], opts: ScanOptions): ScanRepor
   const inv = builder.finish();
   const relations: ScanRelation[] = [];
   const findings = judge(inv, { ...opts, nodeRoles, relations });
+  const certificates = [...inv.certificates.values()].map((e) => certificateJson(e, inv));
+  const off = new Set((opts.policy ?? DEFAULT_POLICY).lints.disabled);
+  if (opts.caLog && !off.has('scan.ca.not-in-log'))
+    for (const m of certificatesMissingFromLog(certificates, opts.caLog))
+      findings.push({
+        ...scanFinding(
+          'scan.ca.not-in-log',
+          (certificates.find((c) => c.sha256 === m.sha256)?.locations ?? []).map((l) => (l.at ? `${l.source} (${l.at})` : l.source)),
+          `${m.subject} was signed by Anchorage CA '${m.ca}' but is not in its transparency log`,
+        ),
+        subject: m.subject,
+        sha256: m.sha256,
+      });
   findings.sort((a, b) => SEVERITY_RANK[b.severity] - SEVERITY_RANK[a.severity] || a.id.localeCompare(b.id));
   const summary: ScanReport['summary'] = {
     certificates: inv.certificates.size,
@@ -293,7 +310,7 @@ export function scan(inputs: readonly ScanInput[], opts: ScanOptions): ScanRepor
     at: opts.now.toISOString(),
     summary,
     findings,
-    certificates: [...inv.certificates.values()].map((e) => certificateJson(e, inv)),
+    certificates,
     skipped,
     endpoints: (opts.endpoints ?? []).map(endpointJson),
     relations,

@@ -3,6 +3,8 @@
 // other callers of the same store wait their turn. Another connection to the same file (another
 // process, or another store in this one) holding the write lock is waited for without blocking the
 // event loop: SQLITE_BUSY is retried with a short async pause, up to BUSY_WAIT_MS.
+import { chmodSync, closeSync, constants, existsSync, mkdirSync, openSync, statSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { DatabaseSync, type SQLInputValue } from 'node:sqlite';
 import { InputError } from '../common/errors.ts';
 import { applyMigrations, type Migration, type Row, type Store, StoreUnavailableError, type Tx, UniqueViolation } from './store.ts';
@@ -56,9 +58,10 @@ class SqliteStore implements Store {
   private queue: Promise<unknown> = Promise.resolve();
   private closed = false;
 
-  constructor(path: string) {
+  constructor(path: string, o: SqliteOptions = {}) {
     this.location = `sqlite:${path}`;
     try {
+      if (path !== ':memory:' && !path.startsWith('file:')) private0600(path, o.createDir === true);
       this.db = new DatabaseSync(path, { timeout: 0 });
       this.db.exec('PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL;');
     } catch (e) {
@@ -145,6 +148,26 @@ class SqliteStore implements Store {
   }
 }
 
-export function openSqlite(path: string): Store {
-  return new SqliteStore(path);
+export interface SqliteOptions {
+  /** Create a missing folder (0700) instead of refusing. */
+  createDir?: boolean;
+}
+
+/**
+ * The database is the owner's alone: its file is created 0600 before SQLite opens it (SQLite gives the -wal
+ * and -shm files the database file's mode), and an existing file, WAL or shared-memory file readable by
+ * others is narrowed to 0600. A folder this creates is 0700; an existing folder is left as it is.
+ */
+function private0600(path: string, createDir: boolean): void {
+  if (createDir) mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  closeSync(openSync(path, constants.O_RDWR | constants.O_CREAT, 0o600));
+  for (const f of [path, `${path}-wal`, `${path}-shm`]) {
+    if (!existsSync(f)) continue;
+    const mode = statSync(f).mode & 0o777;
+    if (mode & 0o077) chmodSync(f, mode & 0o700);
+  }
+}
+
+export function openSqlite(path: string, o: SqliteOptions = {}): Store {
+  return new SqliteStore(path, o);
 }

@@ -1,7 +1,7 @@
 // `anchorage ca …`: the internal CA service (docs/ca.md). Trust zones, policy, tokens, issuance,
 // revocation, CRLs, the transparency log, the HTTP API (`ca serve`) and its client (`ca enroll`, `ca renew`).
 // Thin: flags to src/ca calls; files through src/cli/outputs.ts.
-import { userInfo } from 'node:os';
+import { hostname, userInfo } from 'node:os';
 import type { Command } from 'commander';
 import { parse as parseYaml } from 'yaml';
 import { postJson } from '../../ca/client.ts';
@@ -35,7 +35,7 @@ async function openService(o: StoreOpts, onAudit?: (line: string) => void): Prom
   if (spec === undefined && process.env.ANCHORAGE_CA_KEK === undefined)
     throw new InputError('no key-encryption key: give --kek file:PATH|env:NAME, or set ANCHORAGE_CA_KEK_SPEC or ANCHORAGE_CA_KEK');
   const kek = loadKek(spec ?? 'env:ANCHORAGE_CA_KEK');
-  const store = await openStore(o.db ?? process.env.ANCHORAGE_CA_DB ?? DEFAULT_DB);
+  const store = await openStore(o.db ?? process.env.ANCHORAGE_CA_DB ?? DEFAULT_DB, { createDir: true });
   try {
     return await CaService.open({ store, kek, ...(onAudit ? { onAudit: (e) => onAudit(JSON.stringify(e)) } : {}) });
   } catch (e) {
@@ -84,6 +84,20 @@ function parseListen(s: string, what: string): { host: string; port: number } {
   const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(s);
   if (!m) throw new InputError(`${what}: '${s}' must be host:port`);
   return { host: m[1] ?? m[2] ?? '127.0.0.1', port: Number(m[3]) };
+}
+
+function readOfflineIssuer(o: {
+  rootCert?: unknown;
+  rootKey?: unknown;
+  rootKeyPassword?: unknown;
+}): { chain: Certificate[]; key: ReturnType<typeof loadPrivateKey> } | undefined {
+  if (!o.rootCert && !o.rootKey) return undefined;
+  if (!o.rootCert || !o.rootKey) throw new InputError('--root-cert and --root-key go together');
+  const chain = certsIn(o.rootCert as string);
+  const key = loadPrivateKey(readInputFile(o.rootKey as string), o.rootKeyPassword as string | undefined);
+  const signer = chain.find((c) => keyMatchesSpki(key, c.spki));
+  if (!signer) throw new InputError(`${o.rootKey} is not the key of any certificate in ${o.rootCert}`);
+  return { chain: [signer, ...chain.filter((c) => c !== signer)], key };
 }
 
 function readPolicy(o: {
@@ -154,15 +168,7 @@ export function register(program: Command): void {
   ).action(async (name: string, o: Record<string, string | string[] | undefined> & StoreOpts) => {
     const keyType = o.keyType as string as KeyType;
     if (!KEY_TYPES.includes(keyType)) throw new InputError(`--key-type must be one of ${KEY_TYPES.join(', ')}`);
-    let offlineIssuer: { chain: Certificate[]; key: ReturnType<typeof loadPrivateKey> } | undefined;
-    if (o.rootCert || o.rootKey) {
-      if (!o.rootCert || !o.rootKey) throw new InputError('--root-cert and --root-key go together');
-      const chain = certsIn(o.rootCert as string);
-      const key = loadPrivateKey(readInputFile(o.rootKey as string), o.rootKeyPassword as string | undefined);
-      const signer = chain.find((c) => keyMatchesSpki(key, c.spki));
-      if (!signer) throw new InputError(`${o.rootKey} is not the key of any certificate in ${o.rootCert}`);
-      offlineIssuer = { chain: [signer, ...chain.filter((c) => c !== signer)], key };
-    }
+    const offlineIssuer = readOfflineIssuer(o as { rootCert?: string });
     const policy = readPolicy(o as never);
     await withService(o, async (s) => {
       const info = await s.createCa({
@@ -214,6 +220,94 @@ export function register(program: Command): void {
         const pem = certs.map((c) => c.toPem()).join('');
         if (o.out) writeOutputs([{ path: o.out, data: pem }], { force: o.force === true });
         else process.stdout.write(pem);
+      });
+    });
+
+  storeOptions(
+    ca
+      .command('bundle <name>')
+      .description("the CA's trust anchors: the root of every generation not retired (old and new during a rotation)"),
+  )
+    .option('--out <file>', 'file to write (default: stdout)')
+    .option('--force', 'replace an existing file')
+    .action(async (name: string, o: StoreOpts & { out?: string; force?: boolean }) => {
+      await withService(o, async (s) => {
+        const pem = (await s.trustBundle(name)).map((c) => c.toPem()).join('');
+        if (o.out) writeOutputs([{ path: o.out, data: pem }], { force: o.force === true });
+        else process.stdout.write(pem);
+      });
+    });
+
+  storeOptions(ca.command('generations <name>').description("the CA's keys over time: next, active, previous, retired"))
+    .option('-o, --output <format>', 'table|json|yaml', 'table')
+    .action(async (name: string, o: StoreOpts & { output: string }) => {
+      const fmt = checkFormat(o.output, ['table', 'json', 'yaml']);
+      await withService(o, async (s) => {
+        const gens = (await s.generations(name)).map(({ chain: _chain, ...g }) => g);
+        printOutput(gens, fmt, () =>
+          renderTable(
+            ['GEN', 'STATE', 'KEY', 'NOT AFTER', 'SHA-256', 'SINCE'],
+            gens.map((g) => [String(g.gen), g.state, g.keyType, g.notAfter, g.sha256.slice(0, 16), g.changedAt]),
+          ),
+        );
+      });
+    });
+
+  const rotate = ca
+    .command('rotate')
+    .description('rotate a CA with overlap: begin (publish the new key), switch (issue with it), retire (drop the old)');
+  storeOptions(
+    rotate
+      .command('begin <name>')
+      .description('a new key and CA certificate, published in the trust bundle beside the current one; not issuing yet'),
+  )
+    .option('--key-type <type>', `${KEY_TYPES.join('|')} (default: the current one)`)
+    .option('--days <n>', 'lifetime of the new CA certificate in days (default 3650 for a root, 1825 under a parent)')
+    .option('--root-cert <file>', 'the offline issuer of a CA made under one')
+    .option('--root-key <file>', 'its key (read once, never stored)')
+    .option('--root-key-password <pw>', 'password of --root-key (env:NAME, file:PATH, prompt)', secretArg('--root-key-password'))
+    .action(
+      async (
+        name: string,
+        o: StoreOpts & { keyType?: string; days?: string; rootCert?: string; rootKey?: string; rootKeyPassword?: string },
+      ) => {
+        if (o.keyType !== undefined && !KEY_TYPES.includes(o.keyType as KeyType))
+          throw new InputError(`--key-type must be one of ${KEY_TYPES.join(', ')}`);
+        const offlineIssuer = readOfflineIssuer(o);
+        await withService(o, async (s) => {
+          const g = await s.rotateBegin({
+            name,
+            requester: requester(),
+            ...(o.keyType ? { keyType: o.keyType as KeyType } : {}),
+            ...(o.days ? { days: Number(o.days) } : {}),
+            ...(offlineIssuer ? { offlineIssuer } : {}),
+          });
+          process.stdout.write(
+            `CA ${name} generation ${g.gen} (${g.keyType}, until ${g.notAfter}) is next: distribute \`ca bundle ${name}\`, then \`ca rotate switch ${name}\`\n`,
+          );
+        });
+      },
+    );
+  storeOptions(rotate.command('switch <name>').description('the next generation issues from now on; the old one stays trusted')).action(
+    async (name: string, o: StoreOpts) => {
+      await withService(o, async (s) => {
+        const g = await s.rotateSwitch(name, requester());
+        process.stdout.write(
+          `CA ${name} issues with generation ${g.gen}; the previous one stays in the bundle until \`ca rotate retire ${name}\`\n`,
+        );
+      });
+    },
+  );
+  storeOptions(rotate.command('retire <name>').description('drop the previous generation from the bundle and destroy its key'))
+    .option('--generation <n>', 'which previous generation (default: all of them)')
+    .option('--force', 'even while certificates it issued are still valid (they stop verifying)')
+    .action(async (name: string, o: StoreOpts & { generation?: string; force?: boolean }) => {
+      await withService(o, async (s) => {
+        const gens = await s.retire(name, requester(), {
+          ...(o.generation !== undefined ? { generation: Number(o.generation) } : {}),
+          force: o.force === true,
+        });
+        process.stdout.write(`CA ${name}: generation ${gens.join(', ')} retired\n`);
       });
     });
 
@@ -415,6 +509,117 @@ export function register(program: Command): void {
         process.once('SIGTERM', stop);
         process.once('SIGINT', stop);
         await new Promise(() => undefined);
+      },
+    );
+
+  storeOptions(
+    ca
+      .command('k8s-signer')
+      .description('sign approved Kubernetes CSRs for the signer names <domain>/<ca> (approves nothing itself), with leader election'),
+  )
+    .option('--kubeconfig <files>', 'kubeconfig to use (default: KUBECONFIG, ~/.kube/config, or the in-cluster service account)')
+    .option('--context <name>', 'kubeconfig context to use')
+    .option('--signer-domain <domain>', 'signer names are <domain>/<ca>', 'anchorage.dev')
+    .option(
+      '--publish-namespace <ns>',
+      "publish each CA's trust bundle (old and new roots during a rotation) as ConfigMap anchorage-ca-<ca> here",
+    )
+    .option('--publish-interval <s>', 'seconds between checks for a changed trust bundle', '30')
+    .option('--no-leader-elect', 'sign without a Lease (one replica only)')
+    .option('--lease-namespace <ns>', 'namespace of the leader Lease', 'kube-system')
+    .option('--lease-name <name>', 'name of the leader Lease', 'anchorage-ca-signer')
+    .option('--identity <id>', 'this replica in the Lease (default: hostname_pid)')
+    .option('--health-host <addr>', 'address of /healthz /readyz /metrics', '0.0.0.0')
+    .option('--health-port <port>', 'port of /healthz /readyz /metrics (0: any free port, logged)', '8082')
+    .option('--log-level <level>', 'trace|debug|info|warn|error', 'info')
+    .action(
+      async (
+        o: StoreOpts & {
+          kubeconfig?: string;
+          context?: string;
+          signerDomain: string;
+          publishNamespace?: string;
+          publishInterval: string;
+          leaderElect: boolean;
+          leaseNamespace: string;
+          leaseName: string;
+          identity?: string;
+          healthHost: string;
+          healthPort: string;
+          logLevel: string;
+        },
+      ) => {
+        if (!/^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$/.test(o.signerDomain))
+          throw new InputError(`--signer-domain '${o.signerDomain}' must be a DNS name`);
+        const healthPort = Number(o.healthPort);
+        if (!Number.isInteger(healthPort) || healthPort < 0 || healthPort > 65535)
+          throw new InputError(`--health-port: '${o.healthPort}' is not a port`);
+        const [{ clientFrom }, { createLogger }, { LeaderElector }, server, { CsrSigner }] = await Promise.all([
+          import('../../kube/config.ts'),
+          import('../../kube/log.ts'),
+          import('../../kube/leader.ts'),
+          import('../../kube/server.ts'),
+          import('../../ca/k8s-signer.ts'),
+        ]);
+        const log = createLogger({ level: o.logLevel, name: 'anchorage-ca-signer' });
+        const s = await openService(o, (line) => log.info({ audit: JSON.parse(line) }, 'audit'));
+        const client = clientFrom({
+          ...(o.kubeconfig !== undefined && { kubeconfig: o.kubeconfig }),
+          ...(o.context !== undefined && { context: o.context }),
+          userAgent: 'anchorage-ca-signer',
+        });
+        const registry = server.newRegistry();
+        const interval = Number(o.publishInterval);
+        if (!(interval >= 1 && interval <= 86400))
+          throw new InputError(`--publish-interval: '${o.publishInterval}' is not 1 to 86400 seconds`);
+        const signer = new CsrSigner({
+          client,
+          service: s,
+          log,
+          registry,
+          domain: o.signerDomain,
+          ...(o.publishNamespace ? { publishNamespace: o.publishNamespace, publishIntervalMs: interval * 1000 } : {}),
+        });
+        const identity = o.identity ?? `${hostname()}_${process.pid}`;
+        let elector: InstanceType<typeof LeaderElector> | undefined;
+        let stopping = false;
+        const health = await server.startHealthServer({
+          host: o.healthHost,
+          port: healthPort,
+          registry,
+          ready: { caches: () => signer.synced },
+        });
+        log.info(
+          { port: health.port, host: o.healthHost, identity, signerNames: `${o.signerDomain}/<ca>` },
+          'serving /healthz /readyz /metrics',
+        );
+        server.onShutdown(async (signal) => {
+          stopping = true;
+          log.info({ signal }, 'shutting down');
+          await elector?.stop();
+          await signer.stop();
+          await health.close();
+          client.close();
+          await s.store.close();
+        });
+        await signer.start();
+        if (!o.leaderElect) {
+          signer.startWorkers();
+          return;
+        }
+        elector = new LeaderElector(client, {
+          namespace: o.leaseNamespace,
+          name: o.leaseName,
+          identity,
+          log,
+          onStartedLeading: () => signer.startWorkers(),
+          onStoppedLeading: () => {
+            if (stopping) return;
+            log.error('lost the leader lease: exiting');
+            process.exit(1);
+          },
+        });
+        elector.start();
       },
     );
 

@@ -11,7 +11,7 @@ import { scanToHtml } from '../../scan/html.ts';
 import { scanToSarif } from '../../scan/sarif.ts';
 import { type EndpointInput, type ScanInput, type ScanOptions, type ScanReport, scan } from '../../scan/scan.ts';
 import { collect, parseAt } from '../args.ts';
-import { collectInputs } from '../files.ts';
+import { collectInputs, readInputFile } from '../files.ts';
 import { checkFormat, printOutput } from '../output.ts';
 import { renderScan } from '../scan-view.ts';
 
@@ -36,6 +36,8 @@ export interface ScanCliOptions {
   endpointTimeout?: string;
   /** Progress lines on stderr (default: when stderr is a terminal). */
   progress?: boolean;
+  /** Exported Anchorage CA logs (`anchorage ca log export`): their CAs' certificates must be in them. */
+  caLog?: string[];
 }
 
 const FORMATS = ['table', 'json', 'yaml', 'sarif', 'html'] as const;
@@ -110,6 +112,19 @@ export async function scanSources(paths: string[], o: ScanCliOptions = {}, now: 
   const failures = errors.map((e) => ({ source: e.path, reason: e.error }));
   const opts: ScanOptions = { now: at, generatedAt: now, policy, failures, endpoints: [] };
   if (o.password !== undefined) opts.password = o.password;
+  if (o.caLog?.length) {
+    const [{ parseLogExport, verifyLog }, { indexCaLogs }] = await Promise.all([
+      import('../../ca/log-verify.ts'),
+      import('../../ca/log-scan.ts'),
+    ]);
+    const logs = o.caLog.map((f) => {
+      const log = parseLogExport(Buffer.from(readInputFile(f)).toString('utf8'));
+      const v = verifyLog(log);
+      if (!v.ok) throw new InputError(`--ca-log ${f}: the log does not verify: ${v.problems.join('; ')}`);
+      return log;
+    });
+    opts.caLog = indexCaLogs(logs);
+  }
   const probes: Promise<EndpointInput>[] = [];
   const probe = (t: EndpointTarget, input: Omit<EndpointInput, 'probe'>): void => {
     probes.push(probeEndpoint({ ...t, timeoutMs }).then((p: EndpointProbe) => ({ probe: p, ...input })));
@@ -214,6 +229,12 @@ export function register(program: Command): void {
     .option('--at <time>', 'judge expiry at this time (ISO 8601 or Unix seconds) instead of now')
     .option('--password <password>', 'password for PKCS#12/JKS/encrypted keys')
     .option('-v, --verbose', 'list every place and every skipped source')
+    .option(
+      '--ca-log <file>',
+      'an exported Anchorage CA log (ca log export): flag what its CAs signed that it lacks; repeatable',
+      collect,
+      [],
+    )
     .action(async (paths: string[], o: ScanCliOptions) => {
       process.exitCode = await scanCommand(paths, o);
     });
