@@ -1,15 +1,11 @@
 // Where a cluster's objects come from. Folders and node trees are read again on an interval and only
-// what changed is handed on; TLS endpoints are probed on an interval; a Kubernetes cluster is watched
-// with informers (src/kube: LIST, then WATCH with bookmarks, relisting after 410) on the resources
-// `scan` reads. A source that fails is marked stale with the reason and retried with backoff; what it
-// delivered before stays.
-import type { KubeClient, KubeObject } from '../kube/client.ts';
-import { Informer, objectKey, sleep } from '../kube/informer.ts';
-import type { Logger } from '../kube/log.ts';
+// what changed is handed on; TLS endpoints are probed on an interval (a Kubernetes cluster: kube-source.ts).
+// A source that fails is marked stale with the reason and retried with backoff; what it delivered before stays.
+import { sleep } from '../kube/informer.ts';
 import { type EndpointTarget, probeEndpoint } from '../scan/endpoint.ts';
 import type { ScanInput } from '../scan/scan.ts';
 import type { ClusterState } from './cluster.ts';
-import { type Extracted, extract, slim, WATCHED } from './extract.ts';
+import type { Extracted } from './extract.ts';
 import type { Monitor } from './monitor.ts';
 
 export interface Stoppable {
@@ -102,70 +98,6 @@ export function watchEndpoints(
     stop: async () => {
       abort.abort();
       await running;
-    },
-  };
-}
-
-/**
- * A cluster through informers on every resource `scan` reads. Each event replaces that one object's
- * values; the cluster scans again after its debounce. A resource whose API is not served (404: no
- * ClusterTrustBundles, no cert-manager) is skipped; one that fails (403, unreachable) is stale with the
- * reason while the informer retries with backoff.
- */
-export function watchCluster(
-  m: Monitor,
-  c: ClusterState,
-  client: KubeClient,
-  log?: Logger,
-): Stoppable & { informers: Informer<KubeObject>[] } {
-  const informers: Informer<KubeObject>[] = [];
-  const abort = new AbortController();
-  const start = async (): Promise<void> => {
-    // Optional APIs: ask once whether they are served.
-    const served = async (group: string, version: string, resource: string): Promise<boolean> => {
-      try {
-        const r = await client.request<{ resources?: { name: string }[] }>('GET', group ? `/apis/${group}/${version}` : `/api/${version}`);
-        return (r.body.resources ?? []).some((x) => x.name === resource);
-      } catch {
-        return false;
-      }
-    };
-    const waits: Promise<void>[] = [];
-    for (const w of WATCHED) {
-      if (abort.signal.aborted) return;
-      if (w.optional && !(await served(w.type.group, w.type.version, w.type.resource))) continue;
-      const name = w.type.resource;
-      const kind = w.type.kind;
-      const key = (o: KubeObject): string => `${name}|${objectKey(o)}`;
-      m.sourceState(c, name, 'stale', { reason: 'listing' });
-      const inf = new Informer<KubeObject>(client, w.type, {
-        ...(w.fieldSelector && { fieldSelector: w.fieldSelector }),
-        transform: (o) => slim(kind, o as KubeObject & Record<string, unknown>),
-        ...(log && { log }),
-        onError: (e) =>
-          m.sourceState(c, name, c.sources.get(name)?.lastSuccess ? 'stale' : 'error', { reason: e.message.split('\n')[0] as string }),
-        onHealthy: () => m.sourceState(c, name, 'ok', { objects: inf.size }),
-      });
-      inf.on((ev, obj) => {
-        c.setObject(key(obj), ev === 'delete' ? undefined : extract(kind, obj as KubeObject & Record<string, unknown>));
-        const s = c.sources.get(name);
-        if (s && s.objects !== inf.size && inf.hasSynced) c.setSource(name, s.status, { objects: inf.size });
-      });
-      informers.push(inf);
-      inf.start();
-      waits.push(inf.synced);
-    }
-    await Promise.all(waits);
-  };
-  const first = start().then(() => {
-    c.rescan();
-  });
-  return {
-    informers,
-    first,
-    stop: async () => {
-      abort.abort();
-      await Promise.all(informers.map((i) => i.stop()));
     },
   };
 }

@@ -4,8 +4,7 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { InputError } from '../common/errors.ts';
-import { apiServerEndpoint, loadKubeConfig } from '../k8s/client.ts';
-import { KubeClient } from '../kube/client.ts';
+import type { KubeClient } from '../kube/client.ts';
 import type { Logger } from '../kube/log.ts';
 import type { Policy } from '../lint/policy.ts';
 import type { Severity } from '../lint/types.ts';
@@ -16,7 +15,7 @@ import { Monitor } from '../monitor/monitor.ts';
 import { nodeFiles } from '../monitor/nodes.ts';
 import { Notifier } from '../monitor/notify.ts';
 import { OperationError, PkiOperations } from '../monitor/operations.ts';
-import { type FileReader, type Stoppable, watchCluster, watchEndpoints, watchFiles } from '../monitor/sources.ts';
+import { type FileReader, type Stoppable, watchEndpoints, watchFiles } from '../monitor/sources.ts';
 import type { NodeFiles } from '../monitor/types.ts';
 import type { EndpointTarget } from '../scan/endpoint.ts';
 import { openStore } from '../store/open.ts';
@@ -125,7 +124,12 @@ export async function startServe(cfg: ServeConfig): Promise<Serving> {
       ops = new PkiOperations({ dir: pki, ...(history && { history }), onChange: (op) => monitor.emit({ type: 'operation', data: op }) });
     }
   }
+  const kubeMods = cfg.kube.length
+    ? await Promise.all([import('../k8s/client.ts'), import('../kube/client.ts'), import('../monitor/kube-source.ts')])
+    : undefined;
   for (const k of cfg.kube) {
+    if (!kubeMods) break;
+    const [{ apiServerEndpoint, loadKubeConfig }, { KubeClient }, { watchCluster }] = kubeMods;
     const kc = loadKubeConfig({
       ...(k.kubeconfig !== undefined && { kubeconfig: k.kubeconfig }),
       ...(k.context !== undefined && { context: k.context }),

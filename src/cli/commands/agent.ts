@@ -33,7 +33,7 @@ async function agentCommand(o: AgentCliOptions): Promise<void> {
     import('../../kube/client.ts'),
     import('../../kube/log.ts'),
     import('../../monitor/monitor.ts'),
-    import('../../monitor/sources.ts'),
+    import('../../monitor/kube-source.ts'),
     import('../../monitor/agent.ts'),
     import('node:https'),
   ]);
