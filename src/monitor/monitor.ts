@@ -155,11 +155,25 @@ export class Monitor {
     this.pending.set(f.key, f);
   }
 
+  /**
+   * Every `ms`: write what waits, or check the store answers when nothing does, and read back the
+   * acknowledgements (other replicas over one PostgreSQL make them too).
+   */
+  heartbeat(ms = 5000): void {
+    if (!this.history || this.beat) return;
+    this.beat = setInterval(() => {
+      void this.flush(true).then(() => (this.store.ok ? this.refreshAcks().catch(() => undefined) : undefined));
+    }, ms);
+    this.beat.unref?.();
+  }
+  private beat: NodeJS.Timeout | undefined;
+
   /** Write what waits; on failure mark the store down and try again with backoff. */
-  flush(): Promise<void> {
+  flush(ping = false): Promise<void> {
     if (!this.history) return Promise.resolve();
     this.flushing ??= (async () => {
       try {
+        if (ping && !this.pending.size && !this.certPending.length) await this.history?.store.get('SELECT 1 AS one');
         while (this.pending.size || this.certPending.length) {
           const batch = [...this.pending.values()].map((f) => ({ ...f }));
           const keys = [...this.pending.keys()];
@@ -277,6 +291,7 @@ export class Monitor {
   stop(): void {
     for (const c of this.clusters.values()) c.stop();
     if (this.retry) clearTimeout(this.retry);
+    if (this.beat) clearInterval(this.beat);
   }
 }
 

@@ -73,13 +73,33 @@ export function watchEndpoints(
   const first = new Promise<void>((r) => {
     firstDone = r;
   });
+  const seen = new Map<string, string>();
   const once = async (): Promise<void> => {
     await Promise.all(
       targets.map(async (t) => {
         const probe = await probeEndpoint(t.target);
-        c.setEndpoint(t.name, { probe, for: t.for, ...(t.caSource !== undefined && { caSource: t.caSource }) });
-        if (probe.reached) m.sourceState(c, t.name, 'ok', { objects: probe.chain.length });
-        else m.sourceState(c, t.name, c.sources.get(t.name)?.lastSuccess ? 'stale' : 'error', { reason: probe.error ?? 'not reached' });
+        const input = { probe, for: t.for, ...(t.caSource !== undefined && { caSource: t.caSource }) };
+        if (probe.reached) {
+          // Only a change of what the endpoint presents (or says) is a change worth a scan.
+          const key = JSON.stringify([
+            probe.chain.map((d) => Buffer.from(d).toString('base64')),
+            probe.verified,
+            probe.verifyError,
+            probe.clientCert,
+            probe.error,
+          ]);
+          if (seen.get(t.name) !== key) {
+            seen.set(t.name, key);
+            c.setEndpoint(t.name, input);
+          }
+          m.sourceState(c, t.name, 'ok', { objects: probe.chain.length });
+        } else if (seen.has(t.name)) {
+          // Unreachable now: what it presented last stays, marked stale.
+          m.sourceState(c, t.name, 'stale', { reason: probe.error ?? 'not reached' });
+        } else {
+          c.setEndpoint(t.name, input);
+          m.sourceState(c, t.name, 'error', { reason: probe.error ?? 'not reached' });
+        }
       }),
     );
   };

@@ -54,6 +54,7 @@ export interface ServeConfig {
   log?: Logger;
   qps?: number;
   debounceMs?: number;
+  heartbeatMs?: number;
 }
 
 export interface Serving {
@@ -240,13 +241,8 @@ export async function startServe(cfg: ServeConfig): Promise<Serving> {
     ...(log && { log }),
   });
   const listening = await listen(app, { host: cfg.host, port: cfg.port, ...(cfg.tls && { tls: cfg.tls }) });
-  // Acknowledgements made by other replicas (PostgreSQL): read back every 30 s.
-  const ackTimer = history
-    ? setInterval(() => {
-        monitor.refreshAcks().catch(() => undefined);
-      }, 30_000)
-    : undefined;
-  ackTimer?.unref();
+  // The store is checked every few seconds (readiness, metrics), acknowledgements of other replicas read back.
+  monitor.heartbeat(cfg.heartbeatMs ?? 5000);
   return {
     url: listening.url,
     monitor,
@@ -254,7 +250,6 @@ export async function startServe(cfg: ServeConfig): Promise<Serving> {
     listening,
     first: Promise.all(sources.map((s) => s.first)).then(() => undefined),
     stop: async () => {
-      if (ackTimer) clearInterval(ackTimer);
       await listening.close();
       await Promise.all(sources.map((s) => s.stop()));
       monitor.stop();
