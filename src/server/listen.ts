@@ -35,7 +35,8 @@ export async function listen(app: Hono<any>, o: ListenOptions): Promise<Listenin
   // SSE streams stay open: no request timeout; headers must still come quickly.
   server.requestTimeout = 0;
   server.headersTimeout = 30_000;
-  server.keepAliveTimeout = 5_000;
+  // Longer than clients keep idle sockets (undici: 4 s), so a client never reuses a socket the server is closing.
+  server.keepAliveTimeout = 65_000;
   await new Promise<void>((res, rej) => {
     server.once('error', rej);
     server.listen(o.port, o.host, () => {
