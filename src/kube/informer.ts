@@ -125,11 +125,16 @@ export class Informer<T extends KubeObject> {
 
   /** List everything and reconcile the cache with it: adds, updates, and deletes for what vanished. */
   private async relist(): Promise<void> {
-    const r = await this.client.list<T>(this.path(), this.query(), 500, this.o.metadataOnly ? METADATA_LIST_ACCEPT : undefined);
+    const r = await this.client.list<T>(
+      this.path(),
+      this.query(),
+      500,
+      this.o.metadataOnly ? METADATA_LIST_ACCEPT : undefined,
+      this.o.transform,
+    );
     this.lists++;
     const seen = new Set<string>();
-    for (const raw of r.items) {
-      const obj = this.o.transform ? this.o.transform(raw) : raw;
+    for (const obj of r.items) {
       const key = objectKey(obj);
       seen.add(key);
       const old = this.cache.get(key);

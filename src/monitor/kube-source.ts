@@ -5,7 +5,7 @@ import type { KubeClient, KubeObject } from '../kube/client.ts';
 import { Informer, objectKey } from '../kube/informer.ts';
 import type { Logger } from '../kube/log.ts';
 import type { ClusterState } from './cluster.ts';
-import { extract, slim, WATCHED } from './extract.ts';
+import { type Extracted, extract, slim, WATCHED } from './extract.ts';
 import type { Monitor } from './monitor.ts';
 import type { Stoppable } from './sources.ts';
 
@@ -43,14 +43,18 @@ export function watchCluster(
       m.sourceState(c, name, 'stale', { reason: 'listing' });
       const inf = new Informer<KubeObject>(client, w.type, {
         ...(w.fieldSelector && { fieldSelector: w.fieldSelector }),
-        transform: (o) => slim(kind, o as KubeObject & Record<string, unknown>),
+        // The cache keeps the name, the resourceVersion and what scan takes from the object, nothing else.
+        transform: (o) => {
+          const obj = o as KubeObject & Record<string, unknown>;
+          return { metadata: slim(kind, obj).metadata, x: extract(kind, obj) } as KubeObject;
+        },
         ...(log && { log }),
         onError: (e) =>
           m.sourceState(c, name, c.sources.get(name)?.lastSuccess ? 'stale' : 'error', { reason: e.message.split('\n')[0] as string }),
         onHealthy: () => m.sourceState(c, name, 'ok', { objects: inf.size }),
       });
       inf.on((ev, obj) => {
-        c.setObject(key(obj), ev === 'delete' ? undefined : extract(kind, obj as KubeObject & Record<string, unknown>));
+        c.setObject(key(obj), ev === 'delete' ? undefined : (obj as KubeObject & { x: Extracted }).x);
         const s = c.sources.get(name);
         if (s && s.objects !== inf.size && inf.hasSynced) c.setSource(name, s.status, { objects: inf.size });
       });
