@@ -26,7 +26,7 @@ afterAll(async () => {
 
 describe('deploy/monitoring', () => {
   it('passes promtool test rules, and the PrometheusRule carries the same groups', () => {
-    const r = spawnSync('promtool', ['test', 'rules', 'rules.test.yaml'], { cwd: MON, encoding: 'utf8' });
+    const r = spawnSync('promtool', ['test', 'rules', 'rules_test.yaml'], { cwd: MON, encoding: 'utf8' });
     expect(r.status, r.stdout + r.stderr).toBe(0);
     expect(r.stdout).toMatch(/SUCCESS/);
     const c = spawnSync('promtool', ['check', 'rules', 'rules.yaml'], { cwd: MON, encoding: 'utf8' });

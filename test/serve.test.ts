@@ -1,8 +1,10 @@
 // `anchorage serve --dir` on the demo PKI, end to end through the CLI: every route of docs/api.md, the
 // certificates as openssl reads them, filters and paging, acknowledgements, SSE when a file goes, the
 // operations (renew through the API, checked by openssl), /metrics, restart with SQLite keeping history,
-// and the authentication rules (tokens, read-only, loopback, mTLS).
+// the authentication rules (tokens, read-only, loopback, mTLS), and webhook notifications.
 import { mkdtempSync, readFileSync, rmSync as rm, unlinkSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -354,6 +356,72 @@ describe('anchorage serve: authentication', () => {
       }
     } finally {
       rm(pki, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('anchorage serve: webhook notifications', () => {
+  it('posts each opened error finding once, its resolution once, and nothing again after a restart', async () => {
+    const d2 = mkdtempSync(join(tmpdir(), 'serve-hook-'));
+    const got: { text: string; attachments: { footer: string; color: string }[] }[] = [];
+    const hook = createServer((req, res) => {
+      let b = '';
+      req.on('data', (c: Buffer) => {
+        b += c.toString();
+      });
+      req.on('end', () => {
+        got.push(JSON.parse(b));
+        res.end('ok');
+      });
+    });
+    await new Promise<void>((r) => hook.listen(0, '127.0.0.1', r));
+    const hookUrl = `http://127.0.0.1:${(hook.address() as AddressInfo).port}/hook`;
+    let s: Proc | undefined;
+    try {
+      expect(anchorage(['demo', '--dir', d2]).code).toBe(0);
+      const args = [
+        'serve',
+        '--dir',
+        d2,
+        '--listen',
+        '127.0.0.1:0',
+        '--interval',
+        '0.5',
+        '--webhook',
+        hookUrl,
+        '--notify-severity',
+        'error',
+      ];
+      s = await startCli(args);
+      await waitFor('ready', async () => (await api((s as Proc).url, '/readyz')).status === 200, 120_000);
+      const errors = (await api(s.url, '/api/v1/findings?severity=error&limit=1000')).body.items as { key: string; sha256?: string }[];
+      const opened = (): string[] => got.filter((m) => m.text.startsWith('[ERROR]')).map((m) => m.attachments[0]?.footer ?? '');
+      await waitFor('one message per error finding', () => opened().length >= errors.length, 60_000);
+      expect(opened().sort()).toEqual(errors.map((f) => `anchorage finding ${f.key}`).sort());
+      const file = join(d2, 'kubelet-client-worker-1.pem');
+      const sha = ossl(file).sha256;
+      const gone = errors.filter((f) => f.sha256 === sha).map((f) => `anchorage finding ${f.key}`);
+      expect(gone.length).toBeGreaterThan(0);
+      unlinkSync(file);
+      const resolved = (): string[] => got.filter((m) => m.text.startsWith('[RESOLVED]')).map((m) => m.attachments[0]?.footer ?? '');
+      await waitFor('resolutions', () => gone.every((g) => resolved().includes(g)), 60_000);
+      expect(resolved().sort()).toEqual(gone.sort());
+      const before = got.length;
+      await s.stop();
+      s = await startCli(args);
+      await waitFor('ready again', async () => (await api((s as Proc).url, '/readyz')).status === 200, 120_000);
+      // Something new after the restart: its message comes after anything the restart would have re-sent.
+      unlinkSync(join(d2, 'apiserver.key'));
+      writeFileSync(join(d2, 'apiserver.key'), readFileSync(join(d2, 'ca.key')));
+      await waitFor('the new finding', () => got.length > before, 60_000);
+      const first = new Set(errors.map((f) => `anchorage finding ${f.key}`));
+      const after = got.slice(before);
+      expect(after.filter((m) => m.text.startsWith('[ERROR]') && first.has(m.attachments[0]?.footer ?? ''))).toEqual([]);
+      expect(after.some((m) => m.text.includes('scan.key.mismatch'))).toBe(true);
+    } finally {
+      await s?.stop();
+      hook.close();
+      rm(d2, { recursive: true, force: true });
     }
   });
 });
