@@ -306,15 +306,23 @@ describe('anchorage serve: authentication', () => {
     }
   });
 
-  it('without tokens or client CA: loopback only, and readers unless --allow-writes-on-loopback', async () => {
+  it('without tokens or client CA: loopback only, and readers unless --allow-writes-on-loopback; a policy for a cluster group', async () => {
     const r = anchorage(['serve', '--dir', dir, '--listen', '0.0.0.0:0', '--no-history']);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/loopback only/);
-    const s = await startCli(serveArgs(['--no-history']));
+    // With a policy for the cluster group d* (the --dir cluster is `dir`) that disables one lint.
+    const policy = join(tmpdir(), `serve-policy-${process.pid}.yaml`);
+    writeFileSync(policy, 'lints:\n  disabled: [x509.validity.expired]\n');
+    const s = await startCli(serveArgs(['--no-history', '--cluster-policy', `d*=${policy}`]));
     try {
       expect((await api(s.url, '/api/v1/operations', { method: 'POST', body: { kind: 'pki.rotate-ca' } })).status).toBe(403);
+      await waitFor('ready', async () => (await api(s.url, '/readyz')).status === 200, 120_000);
+      const ids = (await api(s.url, '/api/v1/findings?limit=1000')).body.items.map((f: { id: string }) => f.id);
+      expect(ids).toContain('scan.key.ca-key-on-worker');
+      expect(ids).not.toContain('x509.validity.expired');
     } finally {
       await s.stop();
+      rm(policy, { force: true });
     }
   });
 

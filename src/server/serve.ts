@@ -55,6 +55,8 @@ export interface ServeConfig {
   qps?: number;
   debounceMs?: number;
   heartbeatMs?: number;
+  /** Resolved findings are kept this many days (default 90). */
+  retentionDays?: number;
 }
 
 export interface Serving {
@@ -86,6 +88,7 @@ export async function startServe(cfg: ServeConfig): Promise<Serving> {
   const monitor = new Monitor({
     ...(history && { history }),
     ...(cfg.warnDays !== undefined && { warnDays: cfg.warnDays }),
+    ...(cfg.retentionDays !== undefined && { retentionDays: cfg.retentionDays }),
     ...(log && { log }),
     onFindingChange: (f, change) => notifier?.notify(f, change),
   });
@@ -97,7 +100,23 @@ export async function startServe(cfg: ServeConfig): Promise<Serving> {
       ...(log && { log }),
     });
   await monitor.load();
-  const policyOf = (name: string): Policy | undefined => cfg.clusterPolicies?.get(name) ?? cfg.policy;
+  // A cluster's own policy, else the first pattern that matches it (`prod-*`: a cluster group), else the default.
+  const policyOf = (name: string): Policy | undefined => {
+    const exact = cfg.clusterPolicies?.get(name);
+    if (exact) return exact;
+    for (const [pattern, p] of cfg.clusterPolicies ?? [])
+      if (
+        pattern.includes('*') &&
+        new RegExp(
+          `^${pattern
+            .split('*')
+            .map((x) => x.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
+            .join('.*')}$`,
+        ).test(name)
+      )
+        return p;
+    return cfg.policy;
+  };
   const sources: Stoppable[] = [];
   const clients: KubeClient[] = [];
   let ops: PkiOperations | undefined;

@@ -34,6 +34,7 @@ export interface ServeCliOptions {
   interval: string;
   endpointInterval: string;
   warnDays: string;
+  retentionDays: string;
   policy?: string;
   clusterPolicy: string[];
   webhook?: string;
@@ -149,6 +150,7 @@ async function serveCommand(o: ServeCliOptions): Promise<void> {
     policy: loadPolicy(o.policy),
     clusterPolicies,
     warnDays: num('--warn-days', o.warnDays, 0, 3650),
+    retentionDays: num('--retention-days', o.retentionDays, 1, 36_500),
     ...(o.webhook !== undefined && { webhook: { url: o.webhook, minSeverity: severity } }),
     acceptAgents: o.acceptAgents === true,
     webDist: o.web ?? new URL('../../../web/dist', import.meta.url).pathname,
@@ -196,8 +198,14 @@ export function register(program: Command): void {
     .option('--interval <seconds>', 'read --dir again this often', '30')
     .option('--endpoint-interval <seconds>', 'probe TLS endpoints this often', '60')
     .option('--warn-days <days>', 'a certificate is expiring this many days before notAfter', '30')
+    .option('--retention-days <days>', 'forget resolved findings after this many days', '90')
     .option('--policy <file>', 'lint policy file (docs/policy.md) for every cluster')
-    .option('--cluster-policy <cluster=file>', 'a policy for one cluster (repeatable)', collect, [])
+    .option(
+      '--cluster-policy <cluster=file>',
+      "a policy for one cluster, or a group with '*' (prod-*=strict.yaml; repeatable)",
+      collect,
+      [],
+    )
     .option('--webhook <url>', 'post findings that open and resolve to this webhook (Slack-compatible payload)')
     .option('--notify-severity <severity>', 'least severity that notifies', 'warning')
     .option('--accept-agents', 'take pushes from anchorage agent (agent or writer token)')
