@@ -29,6 +29,7 @@ function kubectl(...args: string[]): string {
   return r.stdout;
 }
 
+// biome-ignore lint/suspicious/noExplicitAny: JSON answers of the API under test
 async function clusterOf(url: string, name: string, token?: string): Promise<any> {
   return (await api(url, '/api/v1/clusters', token === undefined ? {} : { token })).body.items.find(
     (x: { name: string }) => x.name === name,
@@ -170,6 +171,7 @@ webhooks:
     );
     kubectl('apply', '-f', join(dir, 'hook.yaml'));
     const where = 'ValidatingWebhookConfiguration/serve-test[x.serve-test.dev.caBundle]';
+    // biome-ignore lint/suspicious/noExplicitAny: JSON answers of the API under test
     const open = async (): Promise<any[]> =>
       (await api(srv.url, '/api/v1/findings?id=scan.bundle.non-ca&limit=1000')).body.items.filter((f: { locations: string[] }) =>
         f.locations.some((l) => l.includes(where)),

@@ -12,6 +12,8 @@ export const MAIN = join(ROOT, 'src', 'cli', 'main.ts');
 export interface Proc {
   proc: ChildProcess;
   url: string;
+  /** The exit code, when it exits. */
+  exited: Promise<number | null>;
   out(): string;
   err(): string;
   stop(): Promise<number | null>;
@@ -50,6 +52,7 @@ export async function startCli(args: string[], o: { env?: NodeJS.ProcessEnv; wai
   return {
     proc,
     url,
+    exited,
     out: () => out,
     err: () => err,
     stop: async () => {
@@ -70,6 +73,7 @@ export interface Answer<T = unknown> {
 }
 
 /** One API call; JSON in and out. */
+// biome-ignore lint/suspicious/noExplicitAny: JSON answers of the API under test
 export async function api<T = any>(
   url: string,
   path: string,
@@ -128,11 +132,14 @@ export function tlsApi(
 /** Read SSE events from /api/v1/events until `until` says stop (or `ms` passes). */
 export async function sse(
   url: string,
+  // biome-ignore lint/suspicious/noExplicitAny: JSON answers of the API under test
   until: (events: { event: string; data: any }[]) => boolean,
   o: { token?: string; ms?: number; onOpen?: () => void | Promise<void> } = {},
+  // biome-ignore lint/suspicious/noExplicitAny: JSON answers of the API under test
 ): Promise<{ event: string; data: any }[]> {
   const ctrl = new AbortController();
   const t = setTimeout(() => ctrl.abort(), o.ms ?? 60_000);
+  // biome-ignore lint/suspicious/noExplicitAny: JSON answers of the API under test
   const events: { event: string; data: any }[] = [];
   try {
     const res = await fetch(`${url}/api/v1/events`, {
