@@ -13,6 +13,7 @@ command -v certbot >/dev/null || need+=(certbot)
 command -v ssh >/dev/null || need+=(openssh-client)
 command -v ip >/dev/null || need+=(iproute2)
 command -v unshare >/dev/null || need+=(util-linux)
+command -v promtool >/dev/null || need+=(prometheus) # promtool and a real Prometheus (test/serve-prometheus.test.ts)
 [ -x /usr/bin/time ] || need+=(time) # GNU time: peak RSS of a child (test/streaming.test.ts)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing test dependencies: ${need[*]}"

@@ -32,6 +32,8 @@ const COMMANDS: readonly { name: string; load: () => Promise<CommandModule> }[] 
   { name: 'controller', load: () => import('./commands/controller.ts') },
   { name: 'webhook', load: () => import('./commands/webhook.ts') },
   { name: 'nodes', load: () => import('./commands/nodes.ts') },
+  { name: 'serve', load: () => import('./commands/serve.ts') },
+  { name: 'agent', load: () => import('./commands/agent.ts') },
   { name: 'demo', load: () => import('./commands/demo.ts') },
 ];
 

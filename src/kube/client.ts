@@ -198,8 +198,17 @@ export class KubeClient {
     }
   }
 
-  /** Every item of a collection, page by page (`accept`: METADATA_LIST_ACCEPT for metadata only). */
-  async list<T>(path: string, query: Record<string, string> = {}, pageSize = 500, accept?: string): Promise<ListResult<T>> {
+  /**
+   * Every item of a collection, page by page (`accept`: METADATA_LIST_ACCEPT for metadata only). `map` runs
+   * on each page as it arrives, so a large list never holds every raw object at once.
+   */
+  async list<T>(
+    path: string,
+    query: Record<string, string> = {},
+    pageSize = 500,
+    accept?: string,
+    map?: (item: T) => T,
+  ): Promise<ListResult<T>> {
     const items: T[] = [];
     let cont = '';
     let rv = '';
@@ -214,7 +223,8 @@ export class KubeClient {
           accept,
         )
       ).body;
-      items.push(...(r.items ?? []));
+      if (map) for (const it of r.items ?? []) items.push(map(it));
+      else items.push(...(r.items ?? []));
       cont = r.metadata.continue ?? '';
       rv = r.metadata.resourceVersion;
     } while (cont);

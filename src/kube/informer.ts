@@ -31,6 +31,10 @@ export interface InformerOptions<T extends KubeObject> {
   /** Seconds the server keeps one watch open (default 300). */
   watchTimeoutSeconds?: number;
   log?: Logger;
+  /** Called when a list or watch fails (before the retry), with the error: callers mark their source stale. */
+  onError?: (e: Error) => void;
+  /** Called after each successful list and each watch that opened and ended cleanly. */
+  onHealthy?: () => void;
 }
 
 export function objectKey(o: KubeObject): string {
@@ -121,11 +125,16 @@ export class Informer<T extends KubeObject> {
 
   /** List everything and reconcile the cache with it: adds, updates, and deletes for what vanished. */
   private async relist(): Promise<void> {
-    const r = await this.client.list<T>(this.path(), this.query(), 500, this.o.metadataOnly ? METADATA_LIST_ACCEPT : undefined);
+    const r = await this.client.list<T>(
+      this.path(),
+      this.query(),
+      500,
+      this.o.metadataOnly ? METADATA_LIST_ACCEPT : undefined,
+      this.o.transform,
+    );
     this.lists++;
     const seen = new Set<string>();
-    for (const raw of r.items) {
-      const obj = this.o.transform ? this.o.transform(raw) : raw;
+    for (const obj of r.items) {
       const key = objectKey(obj);
       seen.add(key);
       const old = this.cache.get(key);
@@ -177,6 +186,7 @@ export class Informer<T extends KubeObject> {
         if (needList) {
           await this.relist();
           needList = false;
+          this.o.onHealthy?.();
         }
         const timeout = this.o.watchTimeoutSeconds ?? 300;
         this.watches++;
@@ -194,8 +204,10 @@ export class Informer<T extends KubeObject> {
           this.o.metadataOnly ? METADATA_ACCEPT : undefined,
         );
         backoff = 200;
+        this.o.onHealthy?.();
       } catch (e) {
         if (signal.aborted) break;
+        this.o.onError?.(e as Error);
         if (e instanceof ApiError && e.code === 410) {
           this.o.log?.info({ resource: this.type.resource }, 'watch expired (410 Gone): listing again');
           needList = true;

@@ -1,0 +1,171 @@
+// `anchorage serve --kubeconfig` on a real API server (test/cluster/harness.ts) holding N kubernetes.io/tls
+// Secrets (BENCH_SERVE_SECRETS, default 100,000; 1,000 distinct leaf+CA chains and keys, cycled): time from
+// start to the first complete inventory (/readyz), beside a plain paginated LIST of the same Secrets in
+// the same run; then BENCH_SERVE_STEADY_S seconds (default 60) of 10 Secret changes a second: CPU of the
+// server process over that window, RSS, and peak RSS (VmHWM) over the whole run; and how long after the
+// last change it shows up in the API.
+import { readFileSync } from 'node:fs';
+import { Agent } from 'node:https';
+import { issueCertificate } from '../src/x509/build.ts';
+import { generateKey } from '../src/x509/keys.ts';
+import { type Cluster, startCluster } from '../test/cluster/harness.ts';
+import { api, startCli } from '../test/support/serve.ts';
+import type { BenchResult } from './harness.ts';
+import { call, credsOf, rawList } from './scan.bench.ts';
+
+const N = Number(process.env.BENCH_SERVE_SECRETS ?? 100_000);
+const STEADY_S = Number(process.env.BENCH_SERVE_STEADY_S ?? 60);
+const NS = 'bench-serve';
+const DISTINCT = 1000;
+
+function procStats(pid: number): { rssMiB: number; hwmMiB: number; cpuS: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (k: string): number => Number(new RegExp(`^${k}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? 0);
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+  const ticks = Number(stat[11]) + Number(stat[12]);
+  return { rssMiB: kb('VmRSS') / 1024, hwmMiB: kb('VmHWM') / 1024, cpuS: ticks / 100 };
+}
+
+export async function run(): Promise<BenchResult[]> {
+  const c: Cluster = await startCluster();
+  const creds = credsOf(c.admin);
+  const agent = new Agent({ keepAlive: true, maxSockets: 16 });
+  try {
+    const r = await call(c, creds, agent, 'POST', '/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: NS } });
+    if (r.status !== 201) throw new Error(`namespace: HTTP ${r.status}`);
+    const caKp = generateKey('ecdsa-p256');
+    const ca = issueCertificate({
+      profile: { subject: 'CN=bench serve CA', ca: true, keyUsage: ['keyCertSign'], validity: { days: 30 } },
+      publicKey: caKp.publicKey,
+      signingKey: caKp.privateKey,
+    });
+    const pairs = Array.from({ length: DISTINCT }, (_, i) => {
+      const kp = generateKey('ecdsa-p256');
+      const leaf = issueCertificate({
+        profile: {
+          subject: `CN=svc-${i}.${NS}.svc`,
+          sans: { dns: [`svc-${i}.${NS}.svc`] },
+          keyUsage: ['digitalSignature'],
+          extKeyUsage: ['serverAuth'],
+          validity: { days: 30 },
+        },
+        publicKey: kp.publicKey,
+        issuer: { cert: ca, key: caKp.privateKey },
+      });
+      return { crt: leaf.toPem() + ca.toPem(), key: kp.privateKey.export({ type: 'pkcs8', format: 'pem' }) as string };
+    });
+    const secret = (i: number, p: { crt: string; key: string }) => ({
+      apiVersion: 'v1',
+      kind: 'Secret',
+      type: 'kubernetes.io/tls',
+      metadata: { name: `tls-${i}` },
+      data: { 'tls.crt': Buffer.from(p.crt).toString('base64'), 'tls.key': Buffer.from(p.key).toString('base64') },
+    });
+    let next = 0;
+    const t0 = Date.now();
+    await Promise.all(
+      Array.from({ length: 16 }, async () => {
+        while (next < N) {
+          const i = next++;
+          const s = await call(
+            c,
+            creds,
+            agent,
+            'POST',
+            `/api/v1/namespaces/${NS}/secrets`,
+            secret(i, pairs[i % DISTINCT] as { crt: string; key: string }),
+          );
+          if (s.status !== 201) throw new Error(`create tls-${i}: HTTP ${s.status}`);
+        }
+      }),
+    );
+    process.stderr.write(`serve bench: ${N} Secrets created in ${((Date.now() - t0) / 1000).toFixed(0)} s\n`);
+    const list = await rawList(c, creds, agent);
+    const start = Date.now();
+    const srv = await startCli(['serve', '--kubeconfig', c.admin, '--listen', '127.0.0.1:0', '--no-history', '--log-level', 'warn'], {
+      env: { NODE_OPTIONS: '--max-old-space-size=4096' },
+    });
+    const pid = srv.proc.pid as number;
+    try {
+      for (;;) {
+        if ((await api(srv.url, '/readyz')).status === 200) break;
+        if (Date.now() - start > 3_600_000) throw new Error('no first inventory after an hour');
+        await new Promise((r) => setTimeout(r, 500));
+      }
+      const first = (Date.now() - start) / 1000;
+      const afterFirst = procStats(pid);
+      const certs = (await api(srv.url, '/api/v1/certificates?limit=1')).body.total as number;
+      process.stderr.write(
+        `serve bench: first inventory ${first.toFixed(1)} s (${certs} certificates), RSS ${afterFirst.rssMiB.toFixed(0)} MiB, peak ${afterFirst.hwmMiB.toFixed(0)} MiB\n`,
+      );
+      // Steady state: 10 changes a second (each Secret swaps to another pair).
+      const cpu0 = procStats(pid).cpuS;
+      const w0 = Date.now();
+      let maxRss = 0;
+      let changes = 0;
+      let last = { i: 0, pair: 0 };
+      while (Date.now() - w0 < STEADY_S * 1000) {
+        const tick = Date.now();
+        await Promise.all(
+          Array.from({ length: 10 }, async () => {
+            const i = Math.floor(Math.random() * N);
+            const pair = (i + 1 + changes) % DISTINCT;
+            changes++;
+            last = { i, pair };
+            const s = await call(
+              c,
+              creds,
+              agent,
+              'PUT',
+              `/api/v1/namespaces/${NS}/secrets/tls-${i}`,
+              secret(i, pairs[pair] as { crt: string; key: string }),
+            );
+            if (s.status !== 200) throw new Error(`update tls-${i}: HTTP ${s.status}`);
+          }),
+        );
+        maxRss = Math.max(maxRss, procStats(pid).rssMiB);
+        await new Promise((r) => setTimeout(r, Math.max(0, 1000 - (Date.now() - tick))));
+      }
+      const window = (Date.now() - w0) / 1000;
+      const cpu = (procStats(pid).cpuS - cpu0) / window;
+      // The last change, visible in the API: the Secret's place under its new certificate.
+      const seen = Date.now();
+      const where = `${NS}/Secret/tls-${last.i}[tls.crt]`;
+      for (;;) {
+        const list2 = (await api(srv.url, `/api/v1/certificates?q=svc-${last.pair}.${NS}.svc&limit=10`)).body.items as { sha256: string }[];
+        let found = false;
+        for (const s of list2) {
+          const d = (await api(srv.url, `/api/v1/certificates/${s.sha256}`)).body as { locations: { where: string }[] };
+          // A chain file is positional: `…[tls.crt] [block 1 (line 1)]`.
+          if (d.locations?.some((l) => l.where.startsWith(where))) found = true;
+        }
+        if (found || Date.now() - seen > 600_000) break;
+        await new Promise((r) => setTimeout(r, 250));
+      }
+      const lag = (Date.now() - seen) / 1000;
+      const end = procStats(pid);
+      process.stderr.write(
+        `serve bench: steady ${changes} changes in ${window.toFixed(0)} s: CPU ${(cpu * 100).toFixed(0)}% of a core, RSS max ${maxRss.toFixed(0)} MiB, peak ${end.hwmMiB.toFixed(0)} MiB; last change visible after ${lag.toFixed(1)} s\n`,
+      );
+      const name = `${N.toLocaleString('en-US')} TLS Secrets`;
+      return [
+        {
+          name: `serve --kubeconfig, ${name}: start to first complete inventory`,
+          unit: 's',
+          value: first,
+          baseline: { name: 'paginated LIST of the same Secrets, bodies dropped', value: list },
+          lowerIsBetter: true,
+        },
+        { name: `serve, ${name}: CPU at 10 changes/s (share of one core)`, unit: '%', value: cpu * 100, lowerIsBetter: true },
+        { name: `serve, ${name}: RSS at 10 changes/s (max sampled)`, unit: 'MiB', value: maxRss, lowerIsBetter: true },
+        { name: `serve, ${name}: peak RSS (VmHWM, whole run)`, unit: 'MiB', value: end.hwmMiB, lowerIsBetter: true },
+        { name: `serve, ${name}: last change visible in the API after`, unit: 's', value: lag, lowerIsBetter: true },
+      ];
+    } finally {
+      await srv.stop();
+    }
+  } finally {
+    agent.destroy();
+    await c.stop();
+  }
+}

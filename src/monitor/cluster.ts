@@ -1,0 +1,221 @@
+// One cluster as the monitor holds it: every object's values keyed by where they came from (a Kubernetes
+// object, a file, an endpoint), each parsed once when it arrives, and the last scan of the whole. A change
+// marks the cluster dirty; the scan runs again after a short debounce, so a burst of watch events costs one
+// pass, and the pass is spaced by at least its own duration, so a cluster that changes all the time
+// still leaves the process time to serve.
+import { InputError } from '../common/errors.ts';
+import { readObjects } from '../inventory/read.ts';
+import type { Backend, CertManagerCertificate } from '../k8s/client.ts';
+import { DEFAULT_POLICY, type Policy } from '../lint/policy.ts';
+import type { EndpointInput, ScanInput } from '../scan/scan.ts';
+import { scan } from '../scan/scan.ts';
+import type { Certificate } from '../x509/certificate.ts';
+import type { Extracted } from './extract.ts';
+import type { ClusterKind, Source, SourceStatus } from './types.ts';
+import { buildView, type ClusterView } from './view.ts';
+
+interface Held extends Extracted {
+  /** SHA-256 of the certificates its values hold. */
+  certs: string[];
+}
+
+export interface ClusterOptions {
+  name: string;
+  kind: ClusterKind;
+  policy?: Policy;
+  warnDays?: number;
+  password?: string;
+  /** Wait this long after a change before scanning again (default 200 ms). */
+  debounceMs?: number;
+  onScan?: (c: ClusterState, prev: ClusterView | undefined, next: ClusterView) => void;
+  now?: () => Date;
+}
+
+export class ClusterState {
+  readonly name: string;
+  readonly kind: ClusterKind;
+  policy: Policy;
+  readonly warnDays: number;
+  private readonly objects = new Map<string, Held>();
+  private readonly endpoints = new Map<string, EndpointInput>();
+  private readonly certs = new Map<string, { cert: Certificate; refs: number }>();
+  readonly sources = new Map<string, Source>();
+  view: ClusterView | undefined;
+  lastScanMs = 0;
+  scans = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private readonly o: ClusterOptions;
+  private stopped = false;
+  /** Set when every source has delivered its first full read. */
+  ready = false;
+
+  constructor(o: ClusterOptions) {
+    this.o = o;
+    this.name = o.name;
+    this.kind = o.kind;
+    this.policy = o.policy ?? DEFAULT_POLICY;
+    this.warnDays = o.warnDays ?? 30;
+  }
+
+  private now(): Date {
+    return this.o.now ? this.o.now() : new Date();
+  }
+
+  get objectCount(): number {
+    return this.objects.size;
+  }
+
+  keys(prefix: string): string[] {
+    return [...this.objects.keys()].filter((k) => k.startsWith(prefix));
+  }
+
+  private parse(values: readonly ScanInput[]): string[] {
+    const out: string[] = [];
+    for (const v of values) {
+      let objs: ReturnType<typeof readObjects>['objects'];
+      try {
+        objs = readObjects(v.data, this.o.password === undefined ? {} : { password: this.o.password }).objects;
+      } catch (e) {
+        if (e instanceof InputError) continue;
+        throw e;
+      }
+      for (const f of objs) {
+        if (f.kind !== 'certificate') continue;
+        const held = this.certs.get(f.cert.sha256);
+        if (held) held.refs++;
+        else this.certs.set(f.cert.sha256, { cert: f.cert, refs: 1 });
+        out.push(f.cert.sha256);
+      }
+    }
+    return out;
+  }
+
+  private release(h: Held | undefined): void {
+    if (!h) return;
+    for (const s of h.certs) {
+      const held = this.certs.get(s);
+      if (held && --held.refs <= 0) this.certs.delete(s);
+    }
+  }
+
+  /** Put (or replace) one object's values; `undefined` deletes it. */
+  setObject(key: string, x: Extracted | undefined): void {
+    this.release(this.objects.get(key));
+    if (!x || (x.values.length === 0 && x.backends.length === 0 && x.certManager.length === 0 && x.failures.length === 0))
+      this.objects.delete(key);
+    else this.objects.set(key, { ...x, certs: this.parse(x.values) });
+    this.schedule();
+  }
+
+  /** Replace every object whose key starts with `prefix` by these (a folder read again, an agent's push). */
+  replaceAll(prefix: string, next: Map<string, Extracted>): void {
+    for (const k of this.keys(prefix)) if (!next.has(k)) this.setObject(k, undefined);
+    for (const [k, x] of next) {
+      const old = this.objects.get(k);
+      if (old && sameValues(old, x)) continue;
+      this.setObject(k, x);
+    }
+  }
+
+  setEndpoint(name: string, e: EndpointInput | undefined): void {
+    if (e) this.endpoints.set(name, e);
+    else this.endpoints.delete(name);
+    this.schedule();
+  }
+
+  setSource(name: string, status: SourceStatus, patch: { reason?: string; objects?: number } = {}): Source {
+    const prev = this.sources.get(name);
+    const s: Source = { name, status, objects: patch.objects ?? prev?.objects ?? 0 };
+    if (status === 'ok') s.lastSuccess = this.now().toISOString();
+    else if (prev?.lastSuccess) s.lastSuccess = prev.lastSuccess;
+    if (patch.reason !== undefined && status !== 'ok') s.reason = patch.reason;
+    this.sources.set(name, s);
+    return s;
+  }
+
+  /** Scan again soon. */
+  schedule(): void {
+    if (this.timer || this.stopped) return;
+    const wait = Math.max(this.o.debounceMs ?? 200, this.lastScanMs);
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.rescan();
+    }, wait);
+    this.timer.unref?.();
+  }
+
+  /** Scan now (also what the debounce timer runs). */
+  rescan(): ClusterView {
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+    const t0 = performance.now();
+    const now = this.now();
+    const inputs: ScanInput[] = [];
+    const backends: Backend[] = [];
+    const certManager: CertManagerCertificate[] = [];
+    const failures: { source: string; reason: string }[] = [];
+    for (const h of this.objects.values()) {
+      for (const v of h.values) inputs.push(v);
+      for (const b of h.backends) backends.push(b);
+      for (const c of h.certManager) certManager.push(c);
+      for (const f of h.failures) failures.push(f);
+    }
+    const report = scan(inputs, {
+      now,
+      policy: this.policy,
+      failures,
+      endpoints: [...this.endpoints.values()],
+      backends,
+      certManager,
+      ...(this.o.password !== undefined && { password: this.o.password }),
+    });
+    // Endpoint chains are not objects: parse them into the cache for this view.
+    const certs = new Map<string, Certificate>();
+    for (const [s, h] of this.certs) certs.set(s, h.cert);
+    for (const e of this.endpoints.values())
+      for (const der of e.probe.chain) {
+        try {
+          for (const f of readObjects(der).objects) if (f.kind === 'certificate') certs.set(f.cert.sha256, f.cert);
+        } catch {
+          // Unreadable chains are in the report's skipped list already.
+        }
+      }
+    const prev = this.view;
+    const next = buildView(this.name, report, certs, now, this.warnDays);
+    this.view = next;
+    this.scans++;
+    this.lastScanMs = performance.now() - t0;
+    this.o.onScan?.(this, prev, next);
+    return next;
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  /** Every object's values as they are held, for an agent's push. */
+  snapshot(): { key: string; x: Extracted }[] {
+    return [...this.objects].map(([key, h]) => ({
+      key,
+      x: { values: h.values, backends: h.backends, certManager: h.certManager, failures: h.failures },
+    }));
+  }
+
+  endpointInputs(): EndpointInput[] {
+    return [...this.endpoints.values()];
+  }
+}
+
+function sameValues(a: Extracted, b: Extracted): boolean {
+  if (a.values.length !== b.values.length || a.backends.length !== b.backends.length) return false;
+  for (let i = 0; i < a.values.length; i++) {
+    const x = a.values[i] as ScanInput;
+    const y = b.values[i] as ScanInput;
+    if (x.source !== y.source || !Buffer.from(x.data).equals(Buffer.from(y.data))) return false;
+  }
+  return JSON.stringify([a.backends, a.certManager, a.failures]) === JSON.stringify([b.backends, b.certManager, b.failures]);
+}

@@ -1,0 +1,170 @@
+// What `anchorage scan` takes from each Kubernetes object, one object at a time, so a watch event
+// replaces exactly that object's values: the same rules and the same source names as the LIST reader
+// in src/k8s/client.ts (`namespace/Kind/name[key]`), and the same caBundle backends and cert-manager
+// Certificates.
+import type { Backend, CertManagerCertificate } from '../k8s/client.ts';
+import { SKIPPED_SECRET_TYPES } from '../k8s/client.ts';
+import type { KubeObject, ResourceType } from '../kube/client.ts';
+import type { ScanInput } from '../scan/scan.ts';
+
+export const CERT_KEY = /(\.(crt|pem|cer|der|key|p12|pfx|jks)|^ca|cert|key|bundle|truststore|keystore)$/i;
+const PEM = Buffer.from('-----BEGIN ');
+/** Most bytes of one value (as the LIST reader: a little over what etcd stores in one object). */
+export const MAX_VALUE_BYTES = 4 * 1024 * 1024;
+
+export interface Extracted {
+  values: ScanInput[];
+  backends: Backend[];
+  certManager: CertManagerCertificate[];
+  failures: { source: string; reason: string }[];
+}
+
+interface ClientConfig {
+  caBundle?: string;
+  url?: string;
+  service?: { namespace: string; name: string; port?: number };
+}
+
+type Obj = KubeObject & Record<string, unknown>;
+
+const r = (group: string, version: string, resource: string, kind: string, namespaced: boolean): ResourceType => ({
+  group,
+  version,
+  resource,
+  kind,
+  namespaced,
+});
+
+/** The resources the monitor watches; `optional` ones may be absent from a server (404: not served). */
+export const WATCHED: { type: ResourceType; optional?: boolean; fieldSelector?: string; crd?: string }[] = [
+  { type: r('', 'v1', 'secrets', 'Secret', true), fieldSelector: SKIPPED_SECRET_TYPES.map((t) => `type!=${t}`).join(',') },
+  { type: r('', 'v1', 'configmaps', 'ConfigMap', true) },
+  { type: r('admissionregistration.k8s.io', 'v1', 'validatingwebhookconfigurations', 'ValidatingWebhookConfiguration', false) },
+  { type: r('admissionregistration.k8s.io', 'v1', 'mutatingwebhookconfigurations', 'MutatingWebhookConfiguration', false) },
+  { type: r('apiregistration.k8s.io', 'v1', 'apiservices', 'APIService', false) },
+  { type: r('apiextensions.k8s.io', 'v1', 'customresourcedefinitions', 'CustomResourceDefinition', false) },
+  { type: r('certificates.k8s.io', 'v1', 'certificatesigningrequests', 'CertificateSigningRequest', false) },
+  { type: r('certificates.k8s.io', 'v1beta1', 'clustertrustbundles', 'ClusterTrustBundle', false), optional: true },
+  { type: r('cert-manager.io', 'v1', 'issuers', 'Issuer', true), optional: true, crd: 'issuers.cert-manager.io' },
+  { type: r('cert-manager.io', 'v1', 'clusterissuers', 'ClusterIssuer', false), optional: true, crd: 'clusterissuers.cert-manager.io' },
+  { type: r('cert-manager.io', 'v1', 'certificates', 'Certificate', true), optional: true, crd: 'certificates.cert-manager.io' },
+];
+
+function b64(v: unknown): Buffer {
+  return Buffer.from(typeof v === 'string' ? v : '', 'base64');
+}
+
+/** Drop what extraction never reads, before the informer caches the object (less memory). */
+export function slim(kind: string, o: Obj): Obj {
+  const metadata = {
+    name: o.metadata.name,
+    namespace: o.metadata.namespace,
+    resourceVersion: o.metadata.resourceVersion,
+  } as Obj['metadata'];
+  if (kind === 'Secret') {
+    const data: Record<string, string> = {};
+    for (const [k, v] of Object.entries((o.data as Record<string, string> | undefined) ?? {})) {
+      if (CERT_KEY.test(k)) data[k] = v;
+      else if (typeof v === 'string' && v.length > 12 && b64(v).includes(PEM)) data[k] = v;
+    }
+    return { metadata, data };
+  }
+  if (kind === 'ConfigMap') {
+    const data: Record<string, string> = {};
+    for (const [k, v] of Object.entries((o.data as Record<string, string> | undefined) ?? {})) if (v.includes('-----BEGIN ')) data[k] = v;
+    const binaryData: Record<string, string> = {};
+    for (const [k, v] of Object.entries((o.binaryData as Record<string, string> | undefined) ?? {}))
+      if (CERT_KEY.test(k)) binaryData[k] = v;
+    return { metadata, data, binaryData };
+  }
+  return { ...o, metadata };
+}
+
+/** The values, backends and cert-manager Certificates of one object. */
+export function extract(kind: string, o: Obj): Extracted {
+  const out: Extracted = { values: [], backends: [], certManager: [], failures: [] };
+  const take = (source: string, data: Uint8Array): void => {
+    if (data.length > MAX_VALUE_BYTES)
+      out.failures.push({ source, reason: `too large: ${data.length} bytes (at most ${MAX_VALUE_BYTES})` });
+    else out.values.push({ source, data });
+  };
+  const name = o.metadata.name ?? '?';
+  const ns = o.metadata.namespace ?? '';
+  const spec = (o.spec ?? {}) as Record<string, unknown>;
+  const backend = (source: string, cc: ClientConfig | undefined): void => {
+    if (!cc?.caBundle) return;
+    take(source, b64(cc.caBundle));
+    const b: Backend = { source };
+    if (cc.url) b.url = cc.url;
+    if (cc.service) {
+      b.service = { namespace: cc.service.namespace, name: cc.service.name };
+      if (cc.service.port !== undefined) b.service.port = cc.service.port;
+    }
+    out.backends.push(b);
+  };
+  switch (kind) {
+    case 'Secret':
+      for (const [k, v] of Object.entries((o.data as Record<string, string> | undefined) ?? {})) {
+        const data = b64(v);
+        if (CERT_KEY.test(k) || data.includes(PEM)) take(`${ns}/Secret/${name}[${k}]`, data);
+      }
+      break;
+    case 'ConfigMap':
+      for (const [k, v] of Object.entries((o.data as Record<string, string> | undefined) ?? {}))
+        if (v.includes('-----BEGIN ')) take(`${ns}/ConfigMap/${name}[${k}]`, Buffer.from(v));
+      for (const [k, v] of Object.entries((o.binaryData as Record<string, string> | undefined) ?? {}))
+        if (CERT_KEY.test(k)) take(`${ns}/ConfigMap/${name}[${k}]`, b64(v));
+      break;
+    case 'ValidatingWebhookConfiguration':
+    case 'MutatingWebhookConfiguration':
+      for (const h of (o.webhooks as { name: string; clientConfig?: ClientConfig }[] | undefined) ?? [])
+        backend(`${kind}/${name}[${h.name}.caBundle]`, h.clientConfig);
+      break;
+    case 'APIService': {
+      const svc = spec.service as { namespace?: string; name?: string; port?: number } | undefined;
+      backend(`APIService/${name}[caBundle]`, {
+        ...(typeof spec.caBundle === 'string' && { caBundle: spec.caBundle }),
+        ...(svc?.namespace &&
+          svc.name && { service: { namespace: svc.namespace, name: svc.name, ...(svc.port !== undefined && { port: svc.port }) } }),
+      });
+      break;
+    }
+    case 'CustomResourceDefinition': {
+      const conv = spec.conversion as { webhook?: { clientConfig?: ClientConfig } } | undefined;
+      backend(`CustomResourceDefinition/${name}[conversion.caBundle]`, conv?.webhook?.clientConfig);
+      break;
+    }
+    case 'CertificateSigningRequest': {
+      const c = (o.status as { certificate?: string } | undefined)?.certificate;
+      if (c) take(`CertificateSigningRequest/${name}[status.certificate]`, b64(c));
+      break;
+    }
+    case 'ClusterTrustBundle':
+      if (typeof spec.trustBundle === 'string') take(`ClusterTrustBundle/${name}[trustBundle]`, Buffer.from(spec.trustBundle));
+      break;
+    case 'Issuer':
+    case 'ClusterIssuer': {
+      const base = `${ns ? `${ns}/` : ''}${kind}/${name}`;
+      const s = spec as { vault?: { caBundle?: string }; acme?: { caBundle?: string }; venafi?: { tpp?: { caBundle?: string } } };
+      for (const [k, v] of [
+        ['vault.caBundle', s.vault?.caBundle],
+        ['acme.caBundle', s.acme?.caBundle],
+        ['venafi.tpp.caBundle', s.venafi?.tpp?.caBundle],
+      ] as const)
+        if (v) take(`${base}[${k}]`, b64(v));
+      break;
+    }
+    case 'Certificate': {
+      const s = spec as { secretName?: string; dnsNames?: string[]; issuerRef?: { name?: string; kind?: string } };
+      if (s.secretName)
+        out.certManager.push({
+          source: `${ns}/Certificate/${name}`,
+          secret: `${ns}/Secret/${s.secretName}`,
+          dnsNames: (s.dnsNames ?? []).map(String),
+          issuer: `${s.issuerRef?.kind ?? 'Issuer'}/${s.issuerRef?.name ?? '?'}`,
+        });
+      break;
+    }
+  }
+  return out;
+}
