@@ -363,6 +363,99 @@ describe('anchorage scan on a pki init node tree', () => {
   });
 });
 
+// The control plane's own connections, predicted from the node trees and the components' flags (a kubeadm
+// static pod manifest, an etcd manifest, a kubelet config). The oracle of each verdict is openssl verify
+// with the same CA file, purpose and host.
+describe('control-plane relations: apiserver → etcd, apiserver → kubelet, the front proxy', () => {
+  const pki = (tree: string, node: string, f: string): string => join(tree, 'nodes', node, 'etc/kubernetes/pki', f);
+  const opensslOk = (ca: string, leaf: string, purpose: 'sslserver' | 'sslclient', host?: string): boolean =>
+    spawnSync('openssl', ['verify', '-CAfile', ca, '-purpose', purpose, ...(host ? ['-verify_ip', host] : []), leaf], { encoding: 'utf8' })
+      .status === 0;
+
+  it('a clean tree (kubeadm defaults): every relation verifies, as openssl says', () => {
+    const { report } = scanJson(clean);
+    const rel = (consumer: RegExp, server: RegExp) => report.relations.filter((r) => consumer.test(r.consumer) && server.test(r.server));
+    const etcd = rel(/^kube-apiserver on cp-1 \(--etcd-cafile/, /^etcd on cp-1/);
+    expect(etcd).toHaveLength(1);
+    expect(etcd[0]?.verdict).toBe('ok');
+    expect(opensslOk(pki(clean, 'cp-1', 'etcd/ca.crt'), pki(clean, 'cp-1', 'etcd/server.crt'), 'sslserver', '127.0.0.1')).toBe(true);
+    expect(rel(/^etcd on cp-2 \(--trusted-ca-file/, /as etcd client/)[0]?.verdict).toBe('ok');
+    // The apiserver's kubelet client certificate against every node's kubelet client CA.
+    for (const node of ['cp-1', 'cp-2', 'worker-1', 'worker-2'])
+      expect(rel(/^kubelet on /, /^kube-apiserver on cp-1 as kubelet client/).map((r) => r.consumer)).toContainEqual(
+        expect.stringContaining(`kubelet on ${node} `),
+      );
+    // kubeadm gives the apiserver no --kubelet-certificate-authority: said, not judged.
+    expect(rel(/^kube-apiserver on cp-1$/, /^kubelet on worker-1/)[0]).toMatchObject({ verdict: 'unchecked' });
+    expect(rel(/--requestheader-client-ca-file/, /^front proxy client/).map((r) => r.verdict)).toEqual(['ok', 'ok']);
+    expect(report.relations.filter((r) => r.verdict === 'fails')).toEqual([]);
+  });
+
+  it('flags from a static pod manifest, an etcd manifest and a kubelet config: each wrong CA and name is found', () => {
+    const tree = join(dir, 'relations');
+    execFileSync('cp', ['-r', clean, tree]);
+    const manifests = join(tree, 'nodes', 'cp-1', 'etc/kubernetes/manifests');
+    execFileSync('mkdir', ['-p', manifests, join(tree, 'nodes', 'worker-1', 'var/lib/kubelet')]);
+    const P = '/etc/kubernetes/pki';
+    // kubeadm's manifest shape (one `- --flag=value` line per flag), with three planted mistakes: the cluster CA
+    // as --etcd-cafile, a kubelet CA that is the front-proxy CA, an allowed name the proxy client does not carry.
+    writeFileSync(
+      join(manifests, 'kube-apiserver.yaml'),
+      `apiVersion: v1\nkind: Pod\nmetadata:\n  name: kube-apiserver\n  namespace: kube-system\nspec:\n  containers:\n  - command:\n    - kube-apiserver\n${[
+        `--etcd-cafile=${P}/ca.crt`,
+        `--etcd-certfile=${P}/apiserver-etcd-client.crt`,
+        '--etcd-servers=https://127.0.0.1:2379',
+        `--kubelet-client-certificate=${P}/apiserver-kubelet-client.crt`,
+        `--kubelet-certificate-authority=${P}/front-proxy-ca.crt`,
+        `--proxy-client-cert-file=${P}/front-proxy-client.crt`,
+        `--requestheader-client-ca-file=${P}/front-proxy-ca.crt`,
+        '--requestheader-allowed-names=aggregator',
+      ]
+        .map((f) => `    - ${f}`)
+        .join('\n')}\n    image: registry.k8s.io/kube-apiserver:v1.36.3\n    name: kube-apiserver\n`,
+    );
+    writeFileSync(
+      join(manifests, 'etcd.yaml'),
+      `apiVersion: v1\nkind: Pod\nspec:\n  containers:\n  - command:\n    - etcd\n    - --cert-file=${P}/etcd/server.crt\n    - --trusted-ca-file=${P}/etcd/ca.crt\n    name: etcd\n`,
+    );
+    // worker-1's kubelet checks clients against the etcd CA: the apiserver's kubelet client is refused there.
+    writeFileSync(
+      join(tree, 'nodes', 'worker-1', 'var/lib/kubelet/config.yaml'),
+      `apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\nauthentication:\n  x509:\n    clientCAFile: ${P}/front-proxy-ca.crt\n`,
+    );
+    execFileSync('cp', [pki(tree, 'cp-1', 'front-proxy-ca.crt'), pki(tree, 'worker-1', 'front-proxy-ca.crt')]);
+    const { report } = scanJson(tree);
+    const failing = report.relations.filter((r) => r.verdict === 'fails');
+    // What openssl says of the same files.
+    expect(opensslOk(pki(tree, 'cp-1', 'ca.crt'), pki(tree, 'cp-1', 'etcd/server.crt'), 'sslserver', '127.0.0.1')).toBe(false);
+    expect(opensslOk(pki(tree, 'cp-1', 'etcd/ca.crt'), pki(tree, 'cp-1', 'apiserver-etcd-client.crt'), 'sslclient')).toBe(true);
+    expect(opensslOk(pki(tree, 'worker-1', 'front-proxy-ca.crt'), pki(tree, 'cp-1', 'apiserver-kubelet-client.crt'), 'sslclient')).toBe(
+      false,
+    );
+    expect(failing.map((r) => [r.consumer, r.server.replace(/ \(.*$/, '')]).sort()).toEqual(
+      [
+        [`kube-apiserver on cp-1 (--etcd-cafile ${P}/ca.crt)`, 'etcd on cp-1'],
+        // Both apiservers (cp-2 with kubeadm's defaults) call worker-1's kubelet.
+        [`kubelet on worker-1 (clientCAFile ${P}/front-proxy-ca.crt)`, 'kube-apiserver on cp-1 as kubelet client'],
+        [`kubelet on worker-1 (clientCAFile ${P}/front-proxy-ca.crt)`, 'kube-apiserver on cp-2 as kubelet client'],
+        ...['cp-1', 'cp-2', 'worker-1', 'worker-2'].map((node) => [
+          `kube-apiserver on cp-1 (--kubelet-certificate-authority ${P}/front-proxy-ca.crt)`,
+          `kubelet on ${node}`,
+        ]),
+        ['kube-apiserver on cp-1 (--requestheader-allowed-names)', 'front proxy client'],
+      ].sort(),
+    );
+    const found = report.findings.filter((f) => f.id === 'scan.relation.handshake-fails');
+    expect(found).toHaveLength(failing.length);
+    const etcdFinding = found.find((f) => f.why.includes('--etcd-cafile'));
+    expect(etcdFinding?.sha256).toBe(sha256Of(pki(tree, 'cp-1', 'etcd/server.crt')));
+    expect(etcdFinding?.locations).toEqual([pki(tree, 'cp-1', 'etcd/server.crt'), pki(tree, 'cp-1', 'ca.crt')]);
+    expect(found.find((f) => f.why.includes('allowed-names'))?.locations).toEqual([pki(tree, 'cp-1', 'front-proxy-client.crt')]);
+    // The manifests are read for their flags, not reported as unreadable inputs.
+    expect(report.skipped.filter((x) => /manifests|config\.yaml/.test(x.source))).toEqual([]);
+  });
+});
+
 describe('broken-PKI fixtures: scan gives exactly the finding that explains the recorded failure', () => {
   const fixtures = join(root, 'test', 'fixtures', 'broken-pki');
   for (const name of readdirSync(fixtures).sort()) {

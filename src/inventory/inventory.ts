@@ -47,11 +47,21 @@ export interface Inventory {
   keySightings: { spkiSha256: string; location: Location }[];
 }
 
+/** A private key whose public half the caller already knows (src/scan reads it from the key's DER). */
+export interface KnownKey {
+  kind: 'private-key';
+  spkiSha256: string;
+  location: string;
+}
+
 /** One parsed source: a file path or a Kubernetes object key, and what the reader found in it. */
 export interface InventorySource {
   location: Omit<Location, 'at'>;
-  result: ReadResult;
+  result: { format: ReadResult['format']; objects: readonly (ReadResult['objects'][number] | KnownKey)[] };
 }
+
+/** Checks a certificate's signature with a candidate issuer's key (default: node:crypto, uncached). */
+export type IssuerCheck = (cert: Certificate, issuer: Certificate) => boolean;
 
 const display = (l: Location): string => (l.at ? `${l.source} [${l.at}]` : l.source);
 export const showLocation = display;
@@ -62,6 +72,8 @@ export class InventoryBuilder {
   private readonly certificates = new Map<string, CertEntry>();
   private readonly keys = new Map<string, KeyEntry>();
   private readonly keySightings: Inventory['keySightings'] = [];
+  /** Role lookups already made for a certificate at a Kubernetes object key: one per (certificate, kind of place). */
+  private readonly roleTried = new Set<string>();
 
   add(s: InventorySource): void {
     const { certificates, keys, keySightings } = this;
@@ -78,16 +90,26 @@ export class InventoryBuilder {
         }
         e.locations.push(location);
         if (e.role === undefined) {
-          const role = roleOf(o.cert, location, certCount > 1);
-          if (role) e.role = role;
+          // No file pattern matches an object key (`ns/Secret/name[key]`): there the role comes from the
+          // certificate alone, the same at every such place, so it is looked up once.
+          const memo = isObjectKey(location.source)
+            ? `${e.sha256}\u0000${certCount > 1}\u0000${location.at?.includes('certificate-authority') === true}`
+            : undefined;
+          if (memo === undefined || !this.roleTried.has(memo)) {
+            if (memo !== undefined) this.roleTried.add(memo);
+            const role = roleOf(o.cert, location, certCount > 1);
+            if (role) e.role = role;
+          }
         }
       } else if (o.kind === 'private-key') {
         let fp: string;
-        try {
-          fp = spkiSha256(spkiDer(createPublicKey(o.key)));
-        } catch {
-          continue; // a key Node cannot derive a public half from is not linkable
-        }
+        if ('spkiSha256' in o) fp = o.spkiSha256;
+        else
+          try {
+            fp = spkiSha256(spkiDer(createPublicKey(o.key)));
+          } catch {
+            continue; // a key Node cannot derive a public half from is not linkable
+          }
         let k = keys.get(fp);
         if (!k) {
           k = { spkiSha256: fp, locations: [], certificates: [] };
@@ -99,7 +121,7 @@ export class InventoryBuilder {
     }
   }
 
-  finish(): Inventory {
+  finish(check?: IssuerCheck): Inventory {
     const { certificates, keys, keySightings } = this;
     const bySpki = new Map<string, CertEntry[]>();
     for (const e of certificates.values()) {
@@ -115,7 +137,7 @@ export class InventoryBuilder {
       else bySpki.set(fp, [e]);
       keys.get(fp)?.certificates.push(e.sha256);
     }
-    linkIssuers(certificates);
+    linkIssuers(certificates, check);
     return { certificates, keys, bySpki, keySightings };
   }
 }
@@ -140,7 +162,7 @@ function roleOf(cert: Certificate, l: Location, multiple: boolean): string | und
 const hex = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.length).toString('hex');
 
 /** Issuer edges: a certificate whose subject is this one's issuer name and whose key verifies its signature. */
-function linkIssuers(certificates: Map<string, CertEntry>): void {
+function linkIssuers(certificates: Map<string, CertEntry>, check: IssuerCheck = (c, i) => c.verifiedBy(i.publicKey)): void {
   const bySubject = new Map<string, CertEntry[]>();
   for (const e of certificates.values()) {
     try {
@@ -164,7 +186,7 @@ function linkIssuers(certificates: Map<string, CertEntry>): void {
       if (c === e) continue; // a root's own signature is `selfSigned`, not an edge
       let ok = false;
       try {
-        ok = e.cert.verifiedBy(c.cert.publicKey);
+        ok = check(e.cert, c.cert);
       } catch {
         ok = false;
       }
@@ -172,6 +194,9 @@ function linkIssuers(certificates: Map<string, CertEntry>): void {
     }
   }
 }
+
+/** A Kubernetes object key (`namespace/Kind/name[key]`, `Kind/name[key]`) rather than a file path. */
+export const isObjectKey = (source: string): boolean => /^(?:[^/[\]]*\/)?[A-Z][A-Za-z]*\/[^/[\]]+\[[^\]]+\]$/.test(source);
 
 /** The node a path belongs to in a `pki init` tree: `.../nodes/<node>/<absolute path on the node>`. */
 export function nodeOfPath(path: string): { node: string; nodePath: string; root: string } | undefined {

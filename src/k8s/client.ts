@@ -6,12 +6,13 @@
 // `namespace/Kind/name[key]`; the rest of the object is dropped as each page is processed. A resource that
 // fails (unreachable, forbidden) is one line in `failures` and the others are still read.
 import { existsSync, readFileSync } from 'node:fs';
-import { request } from 'node:https';
+import { Agent, request } from 'node:https';
 // The kubeconfig half of the client (kubectl's loading rules, exec/token/cert auth, proxies) without its
 // generated API classes: those cost start-up time, and their typed (de)serialisation and gzip cost a
 // large LIST 10x the raw request (docs/benchmarks.md, scan section). LISTs are plain GETs below.
 import { KubeConfig } from '@kubernetes/client-node/dist/config.js';
 import { InputError } from '../common/errors.ts';
+import { ListStream } from './list-stream.ts';
 
 export interface ClusterSourceOptions {
   /** Kubeconfig file(s), as kubectl's --kubeconfig; default: KUBECONFIG, ~/.kube/config, or in-cluster. */
@@ -30,6 +31,8 @@ export interface ClusterSourceOptions {
   onProgress?: (resource: string, listed: number) => void;
   /** Read the service account a pod runs as (KUBERNETES_SERVICE_HOST/PORT and its token, CA and namespace files). */
   inCluster?: boolean;
+  /** Hand each value on as its page is read (and keep none in `values`): the caller parses and drops it. */
+  onValue?: (v: ClusterValue) => void;
 }
 
 /** The server a caBundle must verify: a webhook's or APIService's backend. */
@@ -78,6 +81,10 @@ export const SERVICE_ACCOUNT_TOKEN = '/var/run/secrets/kubernetes.io/serviceacco
 
 const CERT_KEY = /(\.(crt|pem|cer|der|key|p12|pfx|jks)|^ca|cert|key|bundle|truststore|keystore)$/i;
 const PEM = Buffer.from('-----BEGIN ');
+/** `-----BEGIN` as it reads in base64 at each of the three byte alignments: a value none of them appears in
+ * holds no PEM and is dropped without being decoded (large opaque Secrets cost a search, not a copy). */
+const PEM_B64 = [0, 1, 2].map((s) => PEM.subarray(s, s + 9).toString('base64'));
+export const mayHoldPem = (b64: string): boolean => PEM_B64.some((p) => b64.includes(p));
 
 /** Load the kubeconfig as kubectl would. Bad input (missing file, unknown context) is an InputError. */
 export function loadKubeConfig(o: Pick<ClusterSourceOptions, 'kubeconfig' | 'context' | 'inCluster'>): KubeConfig {
@@ -147,29 +154,47 @@ class ApiError extends Error {
   }
 }
 
-/** Most bytes of one LIST page: a page of 500 Secrets of etcd's 1.5 MiB limit, with room. */
-const MAX_PAGE_BYTES = 1024 * 1024 * 1024;
-
-/** GET a path of the API server with the kubeconfig's credentials; the parsed JSON body. */
-async function getJson<T>(kc: KubeConfig, server: string, path: string, timeoutMs = 120_000): Promise<T> {
-  const opts: import('node:https').RequestOptions = {};
+/**
+ * GET a LIST path of the API server with the kubeconfig's credentials; each item is handed to `onItem` as it
+ * arrives (ListStream) and the rest of the answer is returned. `onHead` gets the part before the items (with
+ * `metadata.continue`) as soon as it is in.
+ */
+async function getList<T>(
+  kc: KubeConfig,
+  server: string,
+  path: string,
+  agent: Agent,
+  onItem: (item: T) => void,
+  onHead?: (head: Page<T>) => void,
+  timeoutMs = 120_000,
+): Promise<Page<T>> {
+  const opts: import('node:https').RequestOptions = { agent };
   await kc.applyToHTTPSOptions(opts);
   const url = `${server.replace(/\/+$/, '')}${path}`;
-  return new Promise<T>((resolve, reject) => {
+  return new Promise<Page<T>>((resolve, reject) => {
     // No Accept-Encoding: gzip of a large LIST costs the server more than the loopback or LAN saves.
     const req = request(url, { ...opts, method: 'GET', headers: { ...opts.headers, Accept: 'application/json' } }, (res) => {
-      const chunks: Buffer[] = [];
+      const ok = (res.statusCode ?? 0) >= 200 && (res.statusCode ?? 0) <= 299;
+      const stream = new ListStream<T>(onItem);
+      if (onHead) stream.onHead = (h) => onHead(h as Page<T>);
+      const errorBody: Buffer[] = [];
       let n = 0;
       res.on('data', (d: Buffer) => {
         n += d.length;
-        if (n > MAX_PAGE_BYTES) req.destroy(new Error(`response too large: over ${MAX_PAGE_BYTES} bytes`));
-        else chunks.push(d);
+        if (!ok) {
+          if (n <= 64 * 1024) errorBody.push(d);
+          return;
+        }
+        try {
+          stream.write(d);
+        } catch (e) {
+          req.destroy(new Error(`${url}: ${(e as Error).message}`));
+        }
       });
       res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        if ((res.statusCode ?? 0) < 200 || (res.statusCode ?? 0) > 299) return reject(new ApiError(res.statusCode ?? 0, text));
+        if (!ok) return reject(new ApiError(res.statusCode ?? 0, Buffer.concat(errorBody).toString('utf8')));
         try {
-          resolve(JSON.parse(text) as T);
+          resolve(stream.end() as Page<T>);
         } catch {
           reject(new Error(`${url}: the answer is not JSON`));
         }
@@ -213,180 +238,216 @@ export async function readCluster(kc: KubeConfig, o: ClusterSourceOptions = {}):
   const wait = pacer(qps, o.burst ?? 100);
   const server = kc.getCurrentCluster()?.server ?? '';
   const out: ClusterRead = { server, values: [], failures: [], listed: {}, backends: [], certManager: [] };
-  let full = false;
-  const take = (source: string, data: Uint8Array): void => {
-    if (full) return;
-    if (data.length > maxBytes) {
-      out.failures.push({ source, reason: `too large: ${data.length} bytes (at most ${maxBytes})` });
-      return;
-    }
-    if (out.values.length >= maxValues) {
-      full = true;
-      out.failures.push({ source, reason: `too many values: stopped at ${maxValues}` });
-      return;
-    }
-    out.values.push({ source, data });
-  };
-
-  // Unreachable or refused credentials fail every resource alike: one line, and the rest is not tried.
-  let down = false;
-  /** `absent`: a 404 means the API is not served (an optional API): nothing to report. */
-  async function list<T>(resource: string, path: string, each: (item: T) => void, absent = false): Promise<void> {
-    if (down) return;
-    let cont: string | undefined;
-    let n = 0;
-    try {
-      do {
-        await wait();
-        const sep = path.includes('?') ? '&' : '?';
-        const page = await getJson<Page<T>>(
-          kc,
-          server,
-          `${path}${sep}limit=${limit}${cont ? `&continue=${encodeURIComponent(cont)}` : ''}`,
-        );
-        for (const item of page.items ?? []) each(item);
-        n += page.items?.length ?? 0;
-        o.onProgress?.(resource, n);
-        cont = page.metadata?.continue || undefined;
-      } while (cont && !full);
-      out.listed[resource] = n;
-    } catch (e) {
-      const code = (e as { code?: unknown }).code;
-      if (absent && code === 404) return;
-      if (typeof code !== 'number' || code === 401) {
-        down = true;
-        out.failures.push({ source: server, reason: `${describeApiError(e)}; nothing was read from the cluster after ${resource}` });
-        return;
-      }
-      out.failures.push({ source: `${server} ${resource}`, reason: describeApiError(e) });
-    }
-  }
-  type Meta = { metadata?: { name?: string; namespace?: string } };
-  const fieldSelector = SKIPPED_SECRET_TYPES.map((t) => `type!=${t}`).join(',');
-  await list<Meta & { data?: Record<string, string> }>(
-    'secrets',
-    `/api/v1/secrets?fieldSelector=${encodeURIComponent(fieldSelector)}`,
-    (s) => {
-      const base = `${s.metadata?.namespace ?? ''}/Secret/${s.metadata?.name ?? '?'}`;
-      for (const [k, v] of Object.entries(s.data ?? {})) {
-        const data = Buffer.from(v, 'base64');
-        if (CERT_KEY.test(k) || data.includes(PEM)) take(`${base}[${k}]`, data);
-      }
-    },
-  );
-  await list<Meta & { data?: Record<string, string>; binaryData?: Record<string, string> }>('configmaps', '/api/v1/configmaps', (c) => {
-    const base = `${c.metadata?.namespace ?? ''}/ConfigMap/${c.metadata?.name ?? '?'}`;
-    for (const [k, v] of Object.entries(c.data ?? {})) if (v.includes('-----BEGIN ')) take(`${base}[${k}]`, Buffer.from(v));
-    for (const [k, v] of Object.entries(c.binaryData ?? {})) if (CERT_KEY.test(k)) take(`${base}[${k}]`, Buffer.from(v, 'base64'));
-  });
-  const backend = (source: string, cc: ClientConfig | undefined): void => {
-    if (!cc?.caBundle) return;
-    take(source, Buffer.from(cc.caBundle, 'base64'));
-    const b: Backend = { source };
-    if (cc.url) b.url = cc.url;
-    if (cc.service) {
-      b.service = { namespace: cc.service.namespace, name: cc.service.name };
-      if (cc.service.port !== undefined) b.service.port = cc.service.port;
-    }
-    out.backends.push(b);
-  };
-  const webhooks = (kind: string) => (w: { metadata?: { name?: string }; webhooks?: { name: string; clientConfig: ClientConfig }[] }) => {
-    for (const h of w.webhooks ?? []) backend(`${kind}/${w.metadata?.name ?? '?'}[${h.name}.caBundle]`, h.clientConfig);
-  };
-  await list(
-    'validatingwebhookconfigurations',
-    '/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations',
-    webhooks('ValidatingWebhookConfiguration'),
-  );
-  await list(
-    'mutatingwebhookconfigurations',
-    '/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations',
-    webhooks('MutatingWebhookConfiguration'),
-  );
-  await list<Meta & { spec?: { caBundle?: string; service?: { namespace?: string; name?: string; port?: number } } }>(
-    'apiservices',
-    '/apis/apiregistration.k8s.io/v1/apiservices',
-    (a) => {
-      const svc = a.spec?.service;
-      backend(`APIService/${a.metadata?.name ?? '?'}[caBundle]`, {
-        ...(a.spec?.caBundle !== undefined && { caBundle: a.spec.caBundle }),
-        ...(svc?.namespace &&
-          svc.name && { service: { namespace: svc.namespace, name: svc.name, ...(svc.port !== undefined && { port: svc.port }) } }),
-      });
-    },
-  );
-  const crds = new Set<string>();
-  await list<Meta & { spec?: { conversion?: { webhook?: { clientConfig?: ClientConfig } } } }>(
-    'customresourcedefinitions',
-    '/apis/apiextensions.k8s.io/v1/customresourcedefinitions',
-    (d) => {
-      crds.add(d.metadata?.name ?? '');
-      backend(`CustomResourceDefinition/${d.metadata?.name ?? '?'}[conversion.caBundle]`, d.spec?.conversion?.webhook?.clientConfig);
-    },
-  );
-  await list<Meta & { status?: { certificate?: string } }>(
-    'certificatesigningrequests',
-    '/apis/certificates.k8s.io/v1/certificatesigningrequests',
-    (r) => {
-      const b = r.status?.certificate;
-      if (b) take(`CertificateSigningRequest/${r.metadata?.name ?? '?'}[status.certificate]`, Buffer.from(b, 'base64'));
-    },
-  );
-  // Beta in Kubernetes 1.33+, off unless the API server enables it: a 404 is "not served", not a failure.
-  await list<Meta & { spec?: { trustBundle?: string } }>(
-    'clustertrustbundles',
-    '/apis/certificates.k8s.io/v1beta1/clustertrustbundles',
-    (b) => {
-      if (b.spec?.trustBundle) take(`ClusterTrustBundle/${b.metadata?.name ?? '?'}[trustBundle]`, Buffer.from(b.spec.trustBundle));
-    },
-    true,
-  );
-  // cert-manager: only when its CRDs are installed (the CRD list said so).
-  type CmObject = {
-    metadata?: { name?: string; namespace?: string };
-    spec?: {
-      secretName?: string;
-      dnsNames?: string[];
-      issuerRef?: { name?: string; kind?: string };
-      ca?: { secretName?: string };
-      vault?: { caBundle?: string };
-      acme?: { caBundle?: string };
-      venafi?: { tpp?: { caBundle?: string } };
-    };
-  };
-  const issuerBundles = (kind: string) => (i: CmObject) => {
-    const base = `${i.metadata?.namespace ? `${i.metadata.namespace}/` : ''}${kind}/${i.metadata?.name ?? '?'}`;
-    const bundles: [string, string | undefined][] = [
-      ['vault.caBundle', i.spec?.vault?.caBundle],
-      ['acme.caBundle', i.spec?.acme?.caBundle],
-      ['venafi.tpp.caBundle', i.spec?.venafi?.tpp?.caBundle],
-    ];
-    for (const [k, v] of bundles) if (v) take(`${base}[${k}]`, Buffer.from(v, 'base64'));
-  };
-  for (const [plural, kind] of [
-    ['issuers', 'Issuer'],
-    ['clusterissuers', 'ClusterIssuer'],
-    ['certificates', 'Certificate'],
-  ] as const) {
-    if (!crds.has(`${plural}.${CERT_MANAGER_GROUP}`)) continue;
-    await list<CmObject>(
-      `${plural}.${CERT_MANAGER_GROUP}`,
-      `/apis/${CERT_MANAGER_GROUP}/v1/${plural}`,
-      kind === 'Certificate'
-        ? (c) => {
-            const ns = c.metadata?.namespace ?? '';
-            if (!c.spec?.secretName) return;
-            out.certManager.push({
-              source: `${ns}/Certificate/${c.metadata?.name ?? '?'}`,
-              secret: `${ns}/Secret/${c.spec.secretName}`,
-              dnsNames: (c.spec.dnsNames ?? []).map(String),
-              issuer: `${c.spec.issuerRef?.kind ?? 'Issuer'}/${c.spec.issuerRef?.name ?? '?'}`,
-            });
-          }
-        : issuerBundles(kind),
-    );
+  // One connection for the whole read (a page and its prefetch at most): not a TLS handshake per page.
+  const agent = new Agent({ keepAlive: true, maxSockets: 2 });
+  try {
+    await readAll();
+  } finally {
+    agent.destroy();
   }
   return out;
+
+  async function readAll(): Promise<void> {
+    let full = false;
+    let count = 0;
+    const take = (source: string, data: Uint8Array): void => {
+      if (full) return;
+      if (data.length > maxBytes) {
+        out.failures.push({ source, reason: `too large: ${data.length} bytes (at most ${maxBytes})` });
+        return;
+      }
+      if (count >= maxValues) {
+        full = true;
+        out.failures.push({ source, reason: `too many values: stopped at ${maxValues}` });
+        return;
+      }
+      count++;
+      if (o.onValue) o.onValue({ source, data });
+      else out.values.push({ source, data });
+    };
+
+    // Unreachable or refused credentials fail every resource alike: one line, and the rest is not tried.
+    let down = false;
+    /** `absent`: a 404 means the API is not served (an optional API): nothing to report. */
+    async function list<T>(resource: string, path: string, each: (item: T) => void, absent = false): Promise<void> {
+      if (down) return;
+      let n = 0;
+      const sep = path.includes('?') ? '&' : '?';
+      // The next page is asked for as soon as this one's `continue` token is in (Kubernetes writes metadata
+      // before the items): the server prepares it while this process parses the items as they stream in.
+      const fetchPage = (c: string | undefined): Promise<Page<T>> => {
+        let next: Promise<Page<T>> | undefined;
+        const page = (async () => {
+          await wait();
+          return getList<T>(
+            kc,
+            server,
+            `${path}${sep}limit=${limit}${c ? `&continue=${encodeURIComponent(c)}` : ''}`,
+            agent,
+            (item) => {
+              if (full) return;
+              each(item);
+              n++;
+            },
+            (head) => {
+              const cont = head.metadata?.continue;
+              if (cont && !full) {
+                next = fetchPage(cont);
+                next.catch(() => {}); // seen when awaited below
+              }
+            },
+          );
+        })();
+        return page.then(async (p) => {
+          o.onProgress?.(resource, n);
+          const cont = p.metadata?.continue;
+          // The token arrived after the items (not Kubernetes' order): ask now.
+          if (!next && cont && !full) next = fetchPage(cont);
+          if (next) await next;
+          return p;
+        });
+      };
+      try {
+        await fetchPage(undefined);
+        out.listed[resource] = n;
+      } catch (e) {
+        const code = (e as { code?: unknown }).code;
+        if (absent && code === 404) return;
+        if (typeof code !== 'number' || code === 401) {
+          down = true;
+          out.failures.push({ source: server, reason: `${describeApiError(e)}; nothing was read from the cluster after ${resource}` });
+          return;
+        }
+        out.failures.push({ source: `${server} ${resource}`, reason: describeApiError(e) });
+      }
+    }
+    type Meta = { metadata?: { name?: string; namespace?: string } };
+    const fieldSelector = SKIPPED_SECRET_TYPES.map((t) => `type!=${t}`).join(',');
+    await list<Meta & { data?: Record<string, string> }>(
+      'secrets',
+      `/api/v1/secrets?fieldSelector=${encodeURIComponent(fieldSelector)}`,
+      (s) => {
+        const base = `${s.metadata?.namespace ?? ''}/Secret/${s.metadata?.name ?? '?'}`;
+        for (const [k, v] of Object.entries(s.data ?? {})) {
+          if (!CERT_KEY.test(k) && !mayHoldPem(v)) continue;
+          const data = Buffer.from(v, 'base64');
+          if (CERT_KEY.test(k) || data.includes(PEM)) take(`${base}[${k}]`, data);
+        }
+      },
+    );
+    await list<Meta & { data?: Record<string, string>; binaryData?: Record<string, string> }>('configmaps', '/api/v1/configmaps', (c) => {
+      const base = `${c.metadata?.namespace ?? ''}/ConfigMap/${c.metadata?.name ?? '?'}`;
+      for (const [k, v] of Object.entries(c.data ?? {})) if (v.includes('-----BEGIN ')) take(`${base}[${k}]`, Buffer.from(v));
+      for (const [k, v] of Object.entries(c.binaryData ?? {})) if (CERT_KEY.test(k)) take(`${base}[${k}]`, Buffer.from(v, 'base64'));
+    });
+    const backend = (source: string, cc: ClientConfig | undefined): void => {
+      if (!cc?.caBundle) return;
+      take(source, Buffer.from(cc.caBundle, 'base64'));
+      const b: Backend = { source };
+      if (cc.url) b.url = cc.url;
+      if (cc.service) {
+        b.service = { namespace: cc.service.namespace, name: cc.service.name };
+        if (cc.service.port !== undefined) b.service.port = cc.service.port;
+      }
+      out.backends.push(b);
+    };
+    const webhooks = (kind: string) => (w: { metadata?: { name?: string }; webhooks?: { name: string; clientConfig: ClientConfig }[] }) => {
+      for (const h of w.webhooks ?? []) backend(`${kind}/${w.metadata?.name ?? '?'}[${h.name}.caBundle]`, h.clientConfig);
+    };
+    await list(
+      'validatingwebhookconfigurations',
+      '/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations',
+      webhooks('ValidatingWebhookConfiguration'),
+    );
+    await list(
+      'mutatingwebhookconfigurations',
+      '/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations',
+      webhooks('MutatingWebhookConfiguration'),
+    );
+    await list<Meta & { spec?: { caBundle?: string; service?: { namespace?: string; name?: string; port?: number } } }>(
+      'apiservices',
+      '/apis/apiregistration.k8s.io/v1/apiservices',
+      (a) => {
+        const svc = a.spec?.service;
+        backend(`APIService/${a.metadata?.name ?? '?'}[caBundle]`, {
+          ...(a.spec?.caBundle !== undefined && { caBundle: a.spec.caBundle }),
+          ...(svc?.namespace &&
+            svc.name && { service: { namespace: svc.namespace, name: svc.name, ...(svc.port !== undefined && { port: svc.port }) } }),
+        });
+      },
+    );
+    const crds = new Set<string>();
+    await list<Meta & { spec?: { conversion?: { webhook?: { clientConfig?: ClientConfig } } } }>(
+      'customresourcedefinitions',
+      '/apis/apiextensions.k8s.io/v1/customresourcedefinitions',
+      (d) => {
+        crds.add(d.metadata?.name ?? '');
+        backend(`CustomResourceDefinition/${d.metadata?.name ?? '?'}[conversion.caBundle]`, d.spec?.conversion?.webhook?.clientConfig);
+      },
+    );
+    await list<Meta & { status?: { certificate?: string } }>(
+      'certificatesigningrequests',
+      '/apis/certificates.k8s.io/v1/certificatesigningrequests',
+      (r) => {
+        const b = r.status?.certificate;
+        if (b) take(`CertificateSigningRequest/${r.metadata?.name ?? '?'}[status.certificate]`, Buffer.from(b, 'base64'));
+      },
+    );
+    // Beta in Kubernetes 1.33+, off unless the API server enables it: a 404 is "not served", not a failure.
+    await list<Meta & { spec?: { trustBundle?: string } }>(
+      'clustertrustbundles',
+      '/apis/certificates.k8s.io/v1beta1/clustertrustbundles',
+      (b) => {
+        if (b.spec?.trustBundle) take(`ClusterTrustBundle/${b.metadata?.name ?? '?'}[trustBundle]`, Buffer.from(b.spec.trustBundle));
+      },
+      true,
+    );
+    // cert-manager: only when its CRDs are installed (the CRD list said so).
+    type CmObject = {
+      metadata?: { name?: string; namespace?: string };
+      spec?: {
+        secretName?: string;
+        dnsNames?: string[];
+        issuerRef?: { name?: string; kind?: string };
+        ca?: { secretName?: string };
+        vault?: { caBundle?: string };
+        acme?: { caBundle?: string };
+        venafi?: { tpp?: { caBundle?: string } };
+      };
+    };
+    const issuerBundles = (kind: string) => (i: CmObject) => {
+      const base = `${i.metadata?.namespace ? `${i.metadata.namespace}/` : ''}${kind}/${i.metadata?.name ?? '?'}`;
+      const bundles: [string, string | undefined][] = [
+        ['vault.caBundle', i.spec?.vault?.caBundle],
+        ['acme.caBundle', i.spec?.acme?.caBundle],
+        ['venafi.tpp.caBundle', i.spec?.venafi?.tpp?.caBundle],
+      ];
+      for (const [k, v] of bundles) if (v) take(`${base}[${k}]`, Buffer.from(v, 'base64'));
+    };
+    for (const [plural, kind] of [
+      ['issuers', 'Issuer'],
+      ['clusterissuers', 'ClusterIssuer'],
+      ['certificates', 'Certificate'],
+    ] as const) {
+      if (!crds.has(`${plural}.${CERT_MANAGER_GROUP}`)) continue;
+      await list<CmObject>(
+        `${plural}.${CERT_MANAGER_GROUP}`,
+        `/apis/${CERT_MANAGER_GROUP}/v1/${plural}`,
+        kind === 'Certificate'
+          ? (c) => {
+              const ns = c.metadata?.namespace ?? '';
+              if (!c.spec?.secretName) return;
+              out.certManager.push({
+                source: `${ns}/Certificate/${c.metadata?.name ?? '?'}`,
+                secret: `${ns}/Secret/${c.spec.secretName}`,
+                dnsNames: (c.spec.dnsNames ?? []).map(String),
+                issuer: `${c.spec.issuerRef?.kind ?? 'Issuer'}/${c.spec.issuerRef?.name ?? '?'}`,
+              });
+            }
+          : issuerBundles(kind),
+      );
+    }
+  }
 }
 
 /** The API server as a TLS endpoint: where it is and what the kubeconfig trusts and presents. */

@@ -15,6 +15,9 @@ export interface LintTarget {
   source?: string;
   /** Position inside the file. */
   location?: string;
+  /** How many certificates its source holds, when the caller lints one representative place of many
+   * (default: how many targets share its source). */
+  sourceCount?: number;
 }
 
 export interface LintOptions {
@@ -173,7 +176,7 @@ export function lintCertificates(targets: readonly LintTarget[], opts: LintOptio
   const set = setContext(targets);
   const findings: Finding[] = [];
   targets.forEach((t, i) => {
-    const sourceCount = t.source === undefined ? 1 : (perSource.get(t.source) ?? 1);
+    const sourceCount = t.sourceCount ?? (t.source === undefined ? 1 : (perSource.get(t.source) ?? 1));
     const ctx: LintContext = {
       now: opts.now,
       policy,

@@ -9,6 +9,7 @@ import {
   type Inventory,
   InventoryBuilder,
   type InventorySource,
+  isObjectKey,
   type Location,
   nodeOfPath,
   showLocation,
@@ -23,10 +24,16 @@ import { DEFAULT_POLICY, type Policy } from '../lint/policy.ts';
 import { SEVERITY_RANK, type Severity, safeSubject } from '../lint/types.ts';
 import { describeNames, matchesHost, parseHost } from '../trust/names.ts';
 import { normaliseName, TrustIndex } from '../trust/pool.ts';
+import { SignatureCache } from '../trust/sigcache.ts';
 import { verifyChain } from '../trust/verify.ts';
-import type { Certificate } from '../x509/certificate.ts';
+import { Certificate } from '../x509/certificate.ts';
 import { DerError } from '../x509/der.ts';
+import { spkiSha256 } from '../x509/keys.ts';
+import { looksLikePem, type PemBlock, scanPem } from '../x509/pem.ts';
+import { type ComponentFlags, componentFlags } from './components.ts';
 import type { EndpointProbe } from './endpoint.ts';
+import { privateKeySpki } from './key-spki.ts';
+import { controlPlaneRelations } from './relations.ts';
 
 export const SCAN_SCHEMA_VERSION = 'anchorage.scan/v1';
 
@@ -159,6 +166,13 @@ export const SCAN_FINDINGS = {
     remediation:
       "Replace the kubeconfig's certificate-authority-data with the CA that signed the API server certificate (the cluster ca.crt).",
   },
+  'scan.relation.handshake-fails': {
+    severity: 'error',
+    description:
+      "A control-plane connection predicted from the node trees fails: the CA one side is configured to trust (kube-apiserver's --etcd-cafile, etcd's --trusted-ca-file, a kubelet's client CA, --kubelet-certificate-authority, --requestheader-client-ca-file, kube-system/extension-apiserver-authentication) does not verify the other side's certificate, the name it is dialled by is not in it, or the front-proxy client's CN is not an allowed name.",
+    remediation:
+      'Reissue the certificate named first from the CA the other side trusts (anchorage pki init fills the gap), or point the flag at the CA that signed it; for the front proxy, issue the client with a CN from --requestheader-allowed-names.',
+  },
   'scan.endpoint.name-mismatch': {
     severity: 'error',
     description:
@@ -244,23 +258,32 @@ interface NodeInfo {
   roles: Set<string>;
 }
 
-/** Parse the inputs, build the inventory and judge it. */
-export function scan(inputs: readonly ScanInput[], opts: ScanOptions): ScanReport {
-  if (inputs.length > MAX_SOURCES) throw new InputError(`too many sources: ${inputs.length} (at most ${MAX_SOURCES})`);
-  const skipped: ScanReport['skipped'] = [...(opts.failures ?? [])];
-  // Each source is folded into the inventory as soon as it is parsed, and its parse dropped.
-  const builder = new InventoryBuilder();
-  const nodeRoles = new Map<string, NodeInfo>();
-  const all = [...inputs];
-  for (const e of opts.endpoints ?? []) {
-    if (!e.probe.reached) skipped.push({ source: `tls://${e.probe.endpoint}`, reason: e.probe.error ?? 'not reached' });
-    e.probe.chain.forEach((der, i) => {
-      all.push({ source: `tls://${e.probe.endpoint}[chain ${i}]`, data: der });
-    });
+/**
+ * A scan fed one source at a time: each is parsed and folded into the inventory at once and its bytes and
+ * parse dropped (a cluster's Secrets stream in page by page), then `finish` judges the whole.
+ */
+export class Scanner {
+  private readonly builder = new InventoryBuilder();
+  private readonly nodeRoles = new Map<string, NodeInfo>();
+  private readonly skipped: ScanReport['skipped'] = [];
+  private readonly password: string | undefined;
+  private readonly components: ComponentFlags[] = [];
+  private sources = 0;
+  /** One signature check per (issuer key, certificate), shared by the issuer edges and every path built later. */
+  readonly sigCache = new SignatureCache();
+
+  constructor(o: { password?: string } = {}) {
+    this.password = o.password;
   }
-  for (const f of all) {
+
+  add(f: ScanInput): void {
+    if (++this.sources > MAX_SOURCES) throw new InputError(`too many sources: over ${MAX_SOURCES}`);
+    this.read(f);
+  }
+
+  private read(f: ScanInput): void {
     if (/(^|\/)manifest\.json$/.test(f.source)) {
-      if (readManifestNodes(f, nodeRoles)) continue;
+      if (readManifestNodes(f, this.nodeRoles)) return;
     }
     const n = nodeOfPath(f.source);
     const location: InventorySource['location'] = { source: f.source };
@@ -268,53 +291,124 @@ export function scan(inputs: readonly ScanInput[], opts: ScanOptions): ScanRepor
       location.node = n.node;
       location.nodePath = n.nodePath;
     }
+    const flags = componentFlags(f.source, location.node, f.data);
+    if (flags) {
+      this.components.push(flags);
+      return;
+    }
     try {
-      const result = readObjects(f.data, opts.password === undefined ? {} : { password: opts.password });
-      for (const w of result.warnings) skipped.push({ source: f.source, reason: w });
-      builder.add({ location, result });
+      const fast = this.password === undefined ? readPlainPem(f.data) : undefined;
+      if (fast) {
+        this.builder.add({ location, result: fast });
+        return;
+      }
+      const result = readObjects(f.data, this.password === undefined ? {} : { password: this.password });
+      for (const w of result.warnings) this.skipped.push({ source: f.source, reason: w });
+      this.builder.add({ location, result });
     } catch (e) {
       if (!(e instanceof InputError)) throw e;
-      skipped.push({ source: f.source, reason: e.message });
+      this.skipped.push({ source: f.source, reason: e.message });
     }
   }
-  const inv = builder.finish();
-  const relations: ScanRelation[] = [];
-  const findings = judge(inv, { ...opts, nodeRoles, relations });
-  const certificates = [...inv.certificates.values()].map((e) => certificateJson(e, inv));
-  const off = new Set((opts.policy ?? DEFAULT_POLICY).lints.disabled);
-  if (opts.caLog && !off.has('scan.ca.not-in-log'))
-    for (const m of certificatesMissingFromLog(certificates, opts.caLog))
-      findings.push({
-        ...scanFinding(
-          'scan.ca.not-in-log',
-          (certificates.find((c) => c.sha256 === m.sha256)?.locations ?? []).map((l) => (l.at ? `${l.source} (${l.at})` : l.source)),
-          `${m.subject} was signed by Anchorage CA '${m.ca}' but is not in its transparency log`,
-        ),
-        subject: m.subject,
-        sha256: m.sha256,
+
+  /** Judge everything added (plus the endpoints' chains) and make the report. */
+  finish(opts: ScanOptions): ScanReport {
+    const skipped: ScanReport['skipped'] = [...(opts.failures ?? [])];
+    for (const e of opts.endpoints ?? []) {
+      if (!e.probe.reached) skipped.push({ source: `tls://${e.probe.endpoint}`, reason: e.probe.error ?? 'not reached' });
+      e.probe.chain.forEach((der, i) => {
+        this.read({ source: `tls://${e.probe.endpoint}[chain ${i}]`, data: der });
       });
-  findings.sort((a, b) => SEVERITY_RANK[b.severity] - SEVERITY_RANK[a.severity] || a.id.localeCompare(b.id));
-  const summary: ScanReport['summary'] = {
-    certificates: inv.certificates.size,
-    keys: inv.keys.size,
-    sources: inputs.length + (opts.failures?.length ?? 0),
-    unreadable: skipped.length,
-    error: 0,
-    warning: 0,
-    notice: 0,
-  };
-  for (const f of findings) summary[f.severity]++;
-  return {
-    schema: SCAN_SCHEMA_VERSION,
-    generatedAt: (opts.generatedAt ?? opts.now).toISOString(),
-    at: opts.now.toISOString(),
-    summary,
-    findings,
-    certificates,
-    skipped,
-    endpoints: (opts.endpoints ?? []).map(endpointJson),
-    relations,
-  };
+    }
+    skipped.push(...this.skipped);
+    const sig = this.sigCache;
+    const inv = this.builder.finish((c, i) => sig.verify(c, i.publicKey, i.spkiSha256));
+    const relations: ScanRelation[] = [];
+    const findings = judge(inv, { ...opts, nodeRoles: this.nodeRoles, relations, sigCache: sig, components: this.components });
+    const certificates = [...inv.certificates.values()].map((e) => certificateJson(e, inv));
+    const off = new Set((opts.policy ?? DEFAULT_POLICY).lints.disabled);
+    if (opts.caLog && !off.has('scan.ca.not-in-log'))
+      for (const m of certificatesMissingFromLog(certificates, opts.caLog))
+        findings.push({
+          ...scanFinding(
+            'scan.ca.not-in-log',
+            (certificates.find((c) => c.sha256 === m.sha256)?.locations ?? []).map((l) => (l.at ? `${l.source} (${l.at})` : l.source)),
+            `${m.subject} was signed by Anchorage CA '${m.ca}' but is not in its transparency log`,
+          ),
+          subject: m.subject,
+          sha256: m.sha256,
+        });
+    findings.sort((a, b) => SEVERITY_RANK[b.severity] - SEVERITY_RANK[a.severity] || a.id.localeCompare(b.id));
+    const summary: ScanReport['summary'] = {
+      certificates: inv.certificates.size,
+      keys: inv.keys.size,
+      sources: this.sources + (opts.failures?.length ?? 0),
+      unreadable: skipped.length,
+      error: 0,
+      warning: 0,
+      notice: 0,
+    };
+    for (const f of findings) summary[f.severity]++;
+    return {
+      schema: SCAN_SCHEMA_VERSION,
+      generatedAt: (opts.generatedAt ?? opts.now).toISOString(),
+      at: opts.now.toISOString(),
+      summary,
+      findings,
+      certificates,
+      skipped,
+      endpoints: (opts.endpoints ?? []).map(endpointJson),
+      relations,
+    };
+  }
+}
+
+/** Parse the inputs, build the inventory and judge it. */
+export function scan(inputs: readonly ScanInput[], opts: ScanOptions): ScanReport {
+  if (inputs.length > MAX_SOURCES) throw new InputError(`too many sources: ${inputs.length} (at most ${MAX_SOURCES})`);
+  const s = new Scanner(opts.password === undefined ? {} : { password: opts.password });
+  for (const f of inputs) s.add(f);
+  return s.finish(opts);
+}
+
+const CERT_LABELS = new Set(['CERTIFICATE', 'X509 CERTIFICATE']);
+const PLAIN_KEY_LABELS = new Set(['PRIVATE KEY', 'RSA PRIVATE KEY', 'EC PRIVATE KEY']);
+
+/**
+ * The common case read without node:crypto: PEM holding only certificates and unencrypted private keys
+ * whose public half their DER carries (key-spki.ts). Undefined for anything else, which the general
+ * reader then takes (its answers and errors are the reference; this path gives the same objects).
+ */
+function readPlainPem(data: Uint8Array): InventorySource['result'] | undefined {
+  if (!looksLikePem(data)) return undefined;
+  let blocks: PemBlock[];
+  try {
+    blocks = scanPem(Buffer.from(data.buffer, data.byteOffset, data.length).toString('latin1'));
+  } catch (e) {
+    if (e instanceof InputError) return undefined;
+    throw e;
+  }
+  if (!blocks.length) return undefined;
+  const objects: InventorySource['result']['objects'][number][] = [];
+  for (let i = 0; i < blocks.length; i++) {
+    const b = blocks[i] as PemBlock;
+    const location = blocks.length > 1 ? `block ${i + 1} (line ${b.line})` : `line ${b.line}`;
+    if (CERT_LABELS.has(b.label)) {
+      let cert: Certificate;
+      try {
+        cert = new Certificate(b.der);
+      } catch (e) {
+        if (e instanceof DerError || e instanceof InputError) return undefined;
+        throw e;
+      }
+      objects.push({ kind: 'certificate', cert, location });
+    } else if (PLAIN_KEY_LABELS.has(b.label) && Object.keys(b.headers).length === 0) {
+      const spki = privateKeySpki(b.label, b.der);
+      if (!spki) return undefined;
+      objects.push({ kind: 'private-key', spkiSha256: spkiSha256(spki), location });
+    } else return undefined;
+  }
+  return { format: 'pem', objects };
 }
 
 function endpointJson(e: EndpointInput): ScanEndpoint {
@@ -384,10 +478,18 @@ function scanFinding(id: ScanFindingId, locations: string[], why: string, cert?:
   return f;
 }
 
-function judge(inv: Inventory, o: ScanOptions & { nodeRoles: Map<string, NodeInfo>; relations: ScanRelation[] }): ScanFinding[] {
+interface JudgeContext extends ScanOptions {
+  nodeRoles: Map<string, NodeInfo>;
+  relations: ScanRelation[];
+  sigCache: SignatureCache;
+  components: readonly ComponentFlags[];
+}
+
+function judge(inv: Inventory, o: JudgeContext): ScanFinding[] {
   const policy = o.policy ?? DEFAULT_POLICY;
   const overrides = policy.lints.severity;
   const off = new Set(policy.lints.disabled);
+  const sig = o.sigCache;
   const out: ScanFinding[] = [...lintFindings(inv, policy, o.now)];
   const add = (f: ScanFinding): void => {
     if (off.has(f.id)) return;
@@ -396,51 +498,89 @@ function judge(inv: Inventory, o: ScanOptions & { nodeRoles: Map<string, NodeInf
   };
   // A signer the lints already name (by the issuer's role or a key that did not sign) is not reported twice.
   const flagged = new Set(out.filter((f) => SIGNER_LINTS.has(f.id)).map((f) => f.sha256));
-  const chain = chainFindings(inv, o.now).filter((f) => !flagged.has(f.sha256));
+  const chain = chainFindings(inv, o.now, sig).filter((f) => !flagged.has(f.sha256));
   for (const f of chain) add(f);
   for (const f of chain) flagged.add(f.sha256);
-  for (const f of wrongCa(inv, o.now)) if (!flagged.has(f.sha256)) add(f);
+  for (const f of wrongCa(inv, o.now, sig))
+    if (!flagged.has(f.sha256)) {
+      add(f);
+      flagged.add(f.sha256);
+    }
   for (const f of sameNameFindings(inv)) add(f);
   for (const f of caKeyOnWorker(inv, o.nodeRoles)) add(f);
   for (const f of keyMismatch(inv)) add(f);
-  for (const f of kubeconfigCa(inv, o.now, o.relations)) add(f);
+  for (const f of kubeconfigCa(inv, o.now, o.relations, sig)) add(f);
+  // The control plane's own connections: each recorded; a failure already explained by its certificate's
+  // signer (wrong CA, untrusted chain) is not reported twice.
+  for (const r of controlPlaneRelations(inv, o.components, o.now, sig)) {
+    o.relations.push(r.relation);
+    if (r.failed && !flagged.has(r.failed.cert.sha256))
+      add(
+        scanFinding(
+          'scan.relation.handshake-fails',
+          r.failed.locations,
+          `${r.relation.consumer} → ${r.relation.server}: ${r.failed.why}`,
+          r.failed.cert,
+        ),
+      );
+  }
   for (const f of endpointFindings(inv, o.endpoints ?? [], o.relations)) add(f);
-  for (const f of backendFindings(inv, o.backends ?? [], o.endpoints ?? [], o.now, o.relations)) add(f);
+  for (const f of backendFindings(inv, o.backends ?? [], o.endpoints ?? [], o.now, o.relations, sig)) add(f);
   const linted = new Set(out.filter((f) => f.id === 'k8s.bundle.non-ca').flatMap((f) => f.locations.map((l) => `${f.sha256}\u0000${l}`)));
   for (const f of bundleFindings(inv, o.now, linted)) add(f);
   for (const f of certManagerFindings(inv, o.certManager ?? [])) add(f);
   return out;
 }
 
-/** The lint catalog over every place each certificate was seen; one finding per (lint, certificate, message) with all its places. */
+/**
+ * The lint catalog over every place each certificate was seen; one finding per (lint, certificate, message)
+ * with all its places. A certificate repeated at many Kubernetes object keys (a CA in every namespace's
+ * ca.crt) is linted once per kind of place: there the role comes from the certificate alone, so every such
+ * place gets the same verdict (files are each linted: their paths name roles).
+ */
 function lintFindings(inv: Inventory, policy: Policy, now: Date): ScanFinding[] {
+  const perSource = new Map<string, number>();
+  for (const e of inv.certificates.values()) for (const l of e.locations) perSource.set(l.source, (perSource.get(l.source) ?? 0) + 1);
   const targets: LintTarget[] = [];
-  const places: string[] = [];
-  for (const e of inv.certificates.values())
+  /** Per target: every place it stands for. */
+  const places: string[][] = [];
+  for (const e of inv.certificates.values()) {
+    const classes = new Map<string, number>();
     for (const l of e.locations) {
-      const t: LintTarget = { cert: e.cert, source: l.source };
+      const sourceCount = perSource.get(l.source) ?? 1;
+      const caData = l.at?.includes('certificate-authority') === true;
+      // k8s.bundle.non-ca names its source: a non-CA certificate at CA data is linted at each place.
+      const cls = isObjectKey(l.source) && !(caData && !safe(() => e.cert.isCA, false)) ? `${sourceCount > 1}\u0000${caData}` : undefined;
+      const i = cls === undefined ? undefined : classes.get(cls);
+      if (i !== undefined) {
+        places[i]?.push(showLocation(l));
+        continue;
+      }
+      const t: LintTarget = { cert: e.cert, source: l.source, sourceCount };
       if (l.at !== undefined) t.location = l.at;
+      if (cls !== undefined) classes.set(cls, targets.length);
       targets.push(t);
-      places.push(showLocation(l));
+      places.push([showLocation(l)]);
     }
+  }
   const report = lintCertificates(targets, { policy, now });
   const byKey = new Map<string, ScanFinding>();
-  const placeOf = new Map<string, string>();
+  const placeOf = new Map<string, string[]>();
   targets.forEach((t, i) => {
-    placeOf.set(`${t.source}\u0000${t.location ?? ''}`, places[i] as string);
+    placeOf.set(`${t.source}\u0000${t.location ?? ''}`, places[i] as string[]);
   });
   for (const f of report.findings) {
-    const where = placeOf.get(`${f.source ?? ''}\u0000${f.location ?? ''}`) ?? f.source ?? '';
+    const where = placeOf.get(`${f.source ?? ''}\u0000${f.location ?? ''}`) ?? [f.source ?? ''];
     const k = `${f.lintId}\u0000${f.sha256}\u0000${f.message}`;
     const have = byKey.get(k);
     if (have) {
-      if (!have.locations.includes(where)) have.locations.push(where);
+      for (const w of where) if (!have.locations.includes(w)) have.locations.push(w);
       continue;
     }
     byKey.set(k, {
       id: f.lintId,
       severity: f.severity,
-      locations: [where],
+      locations: [...where],
       subject: f.subject,
       sha256: f.sha256,
       why: f.message,
@@ -454,7 +594,7 @@ const SIGNER_LINTS = new Set(['k8s.role.wrong-signer', 'x509.signature.not-by-is
 const TIME_CODES = new Set(['EXPIRED', 'NOT_YET_VALID']);
 
 /** Every non-root certificate must chain to a self-signed root seen in the scan. Expiry is the lint's to report. */
-function chainFindings(inv: Inventory, now: Date): ScanFinding[] {
+function chainFindings(inv: Inventory, now: Date, sig: SignatureCache): ScanFinding[] {
   const roots: Certificate[] = [];
   const cas: Certificate[] = [];
   for (const e of inv.certificates.values()) {
@@ -468,7 +608,7 @@ function chainFindings(inv: Inventory, now: Date): ScanFinding[] {
     if (safe(() => e.cert.selfIssued, true)) continue;
     let r: ReturnType<typeof verifyChain>;
     try {
-      r = verifyChain({ leaf: e.cert, index, at: now });
+      r = verifyChain({ leaf: e.cert, index, at: now, sigCache: sig });
     } catch (err) {
       if (err instanceof DerError) continue;
       throw err;
@@ -608,7 +748,7 @@ function keyMismatch(inv: Inventory): ScanFinding[] {
 const SERVER_ROLES = new Set(['apiserver', 'hard-way-apiserver']);
 
 /** Each kubeconfig's CA must verify the API server certificate seen in the scan (on the same node when the tree says). */
-function kubeconfigCa(inv: Inventory, now: Date, relations: ScanRelation[]): ScanFinding[] {
+function kubeconfigCa(inv: Inventory, now: Date, relations: ScanRelation[], sig: SignatureCache): ScanFinding[] {
   const servers = [...inv.certificates.values()].filter((e) => e.role && SERVER_ROLES.has(e.role));
   if (!servers.length) return [];
   const cas = [...inv.certificates.values()].filter((e) => safe(() => e.cert.isCA, false)).map((e) => e.cert);
@@ -621,7 +761,7 @@ function kubeconfigCa(inv: Inventory, now: Date, relations: ScanRelation[]): Sca
       const index = new TrustIndex([e.cert], cas);
       const ok = judged.some((s) => {
         try {
-          const r = verifyChain({ leaf: s.cert, index, at: now, purpose: 'server' });
+          const r = verifyChain({ leaf: s.cert, index, at: now, purpose: 'server', sigCache: sig });
           return r.trusted || (r.candidates[0]?.failures ?? []).every((f) => TIME_CODES.has(f.code) && r.candidates[0]?.complete);
         } catch (err) {
           if (err instanceof DerError) return false;
@@ -671,7 +811,7 @@ function caAtFiles(inv: Inventory): Map<string, { e: CertEntry; l: Location }[]>
 }
 
 /** A certificate with a role (apiserver, kubelet serving, front-proxy client...) must verify against the CA at its signer's file. */
-function wrongCa(inv: Inventory, now: Date): ScanFinding[] {
+function wrongCa(inv: Inventory, now: Date, sig: SignatureCache): ScanFinding[] {
   const anchorsByRole = caAtFiles(inv);
   if (!anchorsByRole.size) return [];
   const cas = [...inv.certificates.values()].filter((e) => safe(() => e.cert.isCA, false)).map((e) => e.cert);
@@ -690,7 +830,7 @@ function wrongCa(inv: Inventory, now: Date): ScanFinding[] {
       );
       let ok = false;
       try {
-        const r = verifyChain({ leaf: e.cert, index, at: now });
+        const r = verifyChain({ leaf: e.cert, index, at: now, sigCache: sig });
         const best = r.candidates[0];
         ok = r.trusted || (best?.complete === true && best.failures.every((f) => TIME_CODES.has(f.code)));
       } catch (err) {
@@ -782,6 +922,7 @@ function backendFindings(
   endpoints: readonly EndpointInput[],
   now: Date,
   relations: ScanRelation[],
+  sig: SignatureCache,
 ): ScanFinding[] {
   const out: ScanFinding[] = [];
   const atSource = new Map<string, CertEntry[]>();
@@ -842,7 +983,7 @@ function backendFindings(
     let why = '';
     const ok = serving.some((s) => {
       try {
-        const r = verifyChain({ leaf: s.cert, index, at: now, purpose: 'server', host });
+        const r = verifyChain({ leaf: s.cert, index, at: now, purpose: 'server', host, sigCache: sig });
         const best = r.candidates[0];
         if (r.trusted || (best?.complete === true && best.failures.every((f) => TIME_CODES.has(f.code)))) return true;
         why ||= `${r.code}: ${(best?.failures ?? []).map((f) => f.message).join('; ') || r.reasons.join('; ')}`;
