@@ -25,6 +25,12 @@ let clean: { code: number; report: ScanReport; stderr: string };
 let caCrt: string;
 let caKey: string;
 let webhookServer: ChildProcess | undefined;
+let serviceServer: ChildProcess | undefined;
+// A Service backend's endpoint: an address on a veth pair of this machine (the API server refuses loopback
+// addresses in an EndpointSlice), named after this process so parallel runs do not meet.
+const svcIf = `ascan${process.pid % 100_000}`;
+const svcIp = `10.213.${((process.pid >> 8) % 250) + 1}.${(process.pid % 250) + 1}`;
+let svcPort: number;
 let webhookPort: number;
 let hang: TcpServer;
 let hangPort: number;
@@ -314,6 +320,48 @@ beforeAll(async () => {
       },
     ],
   });
+  // The Service `hook` resolves (EndpointSlice) to an openssl server serving hook.crt: rogue-hook's caBundle is
+  // checked by a real handshake there, and svc-good's (the cluster CA) verifies it.
+  execFileSync('ip', ['link', 'add', svcIf, 'type', 'veth', 'peer', 'name', `${svcIf}p`]);
+  execFileSync('ip', ['addr', 'add', `${svcIp}/32`, 'dev', svcIf]);
+  execFileSync('ip', ['link', 'set', svcIf, 'up']);
+  svcPort = await freePort(svcIp);
+  serviceServer = spawn(
+    'openssl',
+    ['s_server', '-accept', `${svcIp}:${svcPort}`, '-cert', 'hook.crt', '-key', 'hook.key', '-www', '-quiet'],
+    { cwd: dir, stdio: 'ignore' },
+  );
+  await waitFor(
+    'openssl s_server on the Service endpoint',
+    () => spawnSync('openssl', ['s_client', '-connect', `${svcIp}:${svcPort}`], { input: '', timeout: 5000 }).status === 0,
+    30_000,
+  );
+  const svcGood = hook('ValidatingWebhookConfiguration', 'svc-good');
+  (svcGood.webhooks[0] as { clientConfig: { caBundle: string } }).clientConfig.caBundle = readFileSync(caCrt).toString('base64');
+  writeFileSync(
+    join(dir, 'service.yaml'),
+    [
+      {
+        apiVersion: 'v1',
+        kind: 'Service',
+        metadata: { name: 'hook', namespace: NS },
+        spec: { ports: [{ name: 'https', port: 443, targetPort: svcPort }] },
+      },
+      {
+        apiVersion: 'discovery.k8s.io/v1',
+        kind: 'EndpointSlice',
+        metadata: { name: 'hook-1', namespace: NS, labels: { 'kubernetes.io/service-name': 'hook' } },
+        addressType: 'IPv4',
+        ports: [{ name: 'https', port: svcPort, protocol: 'TCP' }],
+        endpoints: [{ addresses: [svcIp], conditions: { ready: true } }],
+      },
+      svcGood,
+    ]
+      .map((h) => stringify(h))
+      .join('---\n'),
+  );
+  kubectl('apply', '-f', join(dir, 'service.yaml'));
+
   // A TCP port that accepts and never speaks TLS: an endpoint that hangs.
   hang = createTcpServer((sock) => {
     sockets.add(sock);
@@ -427,6 +475,8 @@ afterAll(async () => {
   for (const s of sockets) s.destroy();
   await new Promise((r) => hang?.close(r));
   webhookServer?.kill();
+  serviceServer?.kill();
+  spawnSync('ip', ['link', 'del', svcIf]);
   await c?.stop();
   rmSync(dir, { recursive: true, force: true });
 });
@@ -508,8 +558,23 @@ describe('anchorage scan --kubeconfig on a real API server', () => {
     const { report } = scanJson(['--kubeconfig', c.admin]);
     const untrusted = report.findings.filter((f) => f.id === 'scan.cabundle.backend-untrusted');
     const hookSource = 'ValidatingWebhookConfiguration/rogue-hook[hook.scan-test.example.com.caBundle]';
-    expect(untrusted.find((f) => f.locations[0] === hookSource)?.locations).toEqual([hookSource, `${NS}/Secret/hook-serving[tls.crt]`]);
+    // The Service resolved to its EndpointSlice's address: the handshake there is the verdict.
+    expect(untrusted.find((f) => f.locations[0] === hookSource)?.locations).toEqual([hookSource, `tls://${svcIp}:${svcPort}`]);
     expect(untrusted.find((f) => f.locations[0] === hookSource)?.sha256).toBe(fingerprint(join(dir, 'hook.crt')));
+    expect(report.relations.find((r) => r.consumer === hookSource)).toMatchObject({ basis: 'handshake', verdict: 'fails' });
+    const svcGood = report.relations.find(
+      (r) => r.consumer === 'ValidatingWebhookConfiguration/svc-good[hook.scan-test.example.com.caBundle]',
+    );
+    expect(svcGood).toMatchObject({
+      server: `service ${NS}/hook (hook.${NS}.svc) at ${svcIp}:${svcPort}`,
+      basis: 'handshake',
+      verdict: 'ok',
+      anchors: [fingerprint(caCrt)],
+    });
+    expect(report.endpoints.filter((e) => e.endpoint === `${svcIp}:${svcPort}`).map((e) => [e.name, e.chain[0]])).toContainEqual([
+      `hook.${NS}.svc`,
+      fingerprint(join(dir, 'hook.crt')),
+    ]);
     expect(untrusted.map((f) => f.locations[0])).toContain(
       'MutatingWebhookConfiguration/rogue-mutator[hook.scan-test.example.com.caBundle]',
     );

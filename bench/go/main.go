@@ -13,10 +13,16 @@
 //	peer inventory <dir>...       walk the directories (sorted, dot entries skipped, symlinked dirs not
 //	                              followed), read every file, decode PEM blocks or DER, parse each
 //	                              certificate and print what `anchorage inspect` prints about it
+//	peer scan <dir>...            what `anchorage scan` does with a tree of certificate files, in Go: walk and
+//	                              read every file, parse every PEM certificate, keep each once by SHA-256 with
+//	                              its places, then verify every non-self-signed one against the roots and
+//	                              intermediates found (crypto/x509 Verify: path building and signatures);
+//	                              prints the counts and the number that do not verify
 package main
 
 import (
 	"bufio"
+	"bytes"
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
@@ -332,10 +338,84 @@ func main() {
 		verifyChains(os.Args[2], at, rounds)
 		return
 	}
+	if len(os.Args) >= 3 && os.Args[1] == "scan" {
+		scanTree(os.Args[2:])
+		return
+	}
 	if len(os.Args) >= 3 && os.Args[1] == "inventory" {
 		inventory(os.Args[2:])
 		return
 	}
 	fmt.Fprintln(os.Stderr, "usage: peer parse <corpus> <rounds> | peer issue <alg> <n> <rounds> | peer verify <dir> <unix> <rounds> | peer inventory <dir>...")
 	os.Exit(2)
+}
+
+func scanTree(roots []string) {
+	type entry struct {
+		cert   *x509.Certificate
+		places []string
+	}
+	seen := map[[32]byte]*entry{}
+	var order []*entry
+	files := 0
+	for _, root := range roots {
+		err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+			if err != nil || !d.Type().IsRegular() {
+				return nil
+			}
+			data, err := os.ReadFile(p)
+			if err != nil {
+				return nil
+			}
+			files++
+			rest := data
+			for {
+				var b *pem.Block
+				b, rest = pem.Decode(rest)
+				if b == nil {
+					break
+				}
+				if b.Type != "CERTIFICATE" {
+					continue
+				}
+				k := sha256.Sum256(b.Bytes)
+				if e := seen[k]; e != nil {
+					e.places = append(e.places, p)
+					continue
+				}
+				c, err := x509.ParseCertificate(b.Bytes)
+				if err != nil {
+					continue
+				}
+				e := &entry{cert: c, places: []string{p}}
+				seen[k] = e
+				order = append(order, e)
+			}
+			return nil
+		})
+		if err != nil {
+			fail(err)
+		}
+	}
+	rootPool, intPool := x509.NewCertPool(), x509.NewCertPool()
+	for _, e := range order {
+		if !e.cert.IsCA {
+			continue
+		}
+		if bytes.Equal(e.cert.RawIssuer, e.cert.RawSubject) && e.cert.CheckSignatureFrom(e.cert) == nil {
+			rootPool.AddCert(e.cert)
+		} else {
+			intPool.AddCert(e.cert)
+		}
+	}
+	untrusted := 0
+	for _, e := range order {
+		if bytes.Equal(e.cert.RawIssuer, e.cert.RawSubject) {
+			continue
+		}
+		if _, err := e.cert.Verify(x509.VerifyOptions{Roots: rootPool, Intermediates: intPool, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}}); err != nil {
+			untrusted++
+		}
+	}
+	fmt.Printf("files %d certificates %d untrusted %d\n", files, len(order), untrusted)
 }

@@ -169,6 +169,18 @@ export async function scanSources(paths: string[], o: ScanCliOptions = {}, now: 
     opts.certManager = r.certManager;
     // A webhook `url` backend gets a real handshake with its caBundle as the only root.
     for (const b of r.backends) {
+      // A Service backend: each ready endpoint (EndpointSlices), greeted by the name the API server checks.
+      if (b.service && b.endpoints)
+        for (const ep of b.endpoints)
+          probe(
+            {
+              host: ep.host,
+              port: ep.port,
+              servername: `${b.service.name}.${b.service.namespace}.svc`,
+              ca: Buffer.from(bundles.get(b.source) ?? []).toString('utf8'),
+            },
+            { for: b.source, caSource: b.source },
+          );
       if (b.url === undefined) continue;
       let u: URL;
       try {

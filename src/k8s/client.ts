@@ -43,6 +43,10 @@ export interface Backend {
   url?: string;
   /** A Service backend: the API server dials `<name>.<namespace>.svc` and checks that name. */
   service?: { namespace: string; name: string; port?: number };
+  /** The Service's ready endpoints for that port (from its EndpointSlices), where the API server's call lands. */
+  endpoints?: { host: string; port: number }[];
+  /** Why the Service did not resolve to an endpoint (no such Service, no ready endpoint, not readable). */
+  unresolved?: string;
 }
 
 /** A cert-manager Certificate: the Secret it keeps and the names it asks for. */
@@ -72,6 +76,9 @@ export interface ClusterRead {
   /** cert-manager Certificates, when the CRD exists. */
   certManager: CertManagerCertificate[];
 }
+
+/** Most endpoints of one Service probed: enough to see a mixed rollout, bounded for a Service of 1,000 pods. */
+export const MAX_ENDPOINTS_PER_BACKEND = 3;
 
 /** Secret types that never hold certificates: skipped by field selector, so they never leave the server. */
 export const SKIPPED_SECRET_TYPES = ['kubernetes.io/service-account-token', 'helm.sh/release.v1'];
@@ -322,6 +329,56 @@ export async function readCluster(kc: KubeConfig, o: ClusterSourceOptions = {}):
       }
     }
     type Meta = { metadata?: { name?: string; namespace?: string } };
+    type Port = { name?: string; port?: number; targetPort?: number | string; protocol?: string };
+    /** Each Service backend → its Service's port → the ready addresses of its EndpointSlices (two LISTs per Service). */
+    async function resolveServices(): Promise<void> {
+      const seen = new Map<string, Pick<Backend, 'endpoints' | 'unresolved'>>();
+      for (const b of out.backends) {
+        if (!b.service || down) continue;
+        const { namespace: ns, name } = b.service;
+        const want = b.service.port ?? 443;
+        const key = `${ns}/${name}:${want}`;
+        let r = seen.get(key);
+        if (!r) {
+          r = await resolveService(ns, name, want);
+          seen.set(key, r);
+        }
+        if (r.endpoints) b.endpoints = r.endpoints;
+        if (r.unresolved) b.unresolved = r.unresolved;
+      }
+    }
+    async function resolveService(ns: string, name: string, want: number): Promise<Pick<Backend, 'endpoints' | 'unresolved'>> {
+      const services: (Meta & { spec?: { ports?: Port[] } })[] = [];
+      const slices: { ports?: Port[]; endpoints?: { addresses?: string[]; conditions?: { ready?: boolean } }[] }[] = [];
+      const before = out.failures.length;
+      const q = (s: string): string => encodeURIComponent(s);
+      await list<Meta & { spec?: { ports?: Port[] } }>(
+        'services',
+        `/api/v1/namespaces/${q(ns)}/services?fieldSelector=${q(`metadata.name=${name}`)}`,
+        (x) => services.push(x),
+      );
+      if (out.failures.length > before) return { unresolved: 'the Service could not be read' };
+      const port = services[0]?.spec?.ports?.find((p) => p.port === want);
+      if (!services.length) return { unresolved: `no Service ${ns}/${name}` };
+      if (!port) return { unresolved: `Service ${ns}/${name} has no port ${want}` };
+      await list<(typeof slices)[number]>(
+        'endpointslices',
+        `/apis/discovery.k8s.io/v1/namespaces/${q(ns)}/endpointslices?labelSelector=${q(`kubernetes.io/service-name=${name}`)}`,
+        (x) => slices.push(x),
+      );
+      if (out.failures.length > before) return { unresolved: "the Service's EndpointSlices could not be read" };
+      const endpoints: { host: string; port: number }[] = [];
+      for (const sl of slices) {
+        // The slice's port for this Service port: by name (a Service with one unnamed port: the only one).
+        const p = sl.ports?.find((x) => (x.name ?? '') === (port.name ?? ''));
+        if (typeof p?.port !== 'number') continue;
+        for (const e of sl.endpoints ?? []) {
+          if (e.conditions?.ready === false) continue;
+          for (const a of e.addresses ?? []) if (endpoints.length < MAX_ENDPOINTS_PER_BACKEND) endpoints.push({ host: a, port: p.port });
+        }
+      }
+      return endpoints.length ? { endpoints } : { unresolved: `Service ${ns}/${name} has no ready endpoint` };
+    }
     const fieldSelector = SKIPPED_SECRET_TYPES.map((t) => `type!=${t}`).join(',');
     await list<Meta & { data?: Record<string, string> }>(
       'secrets',
@@ -385,6 +442,7 @@ export async function readCluster(kc: KubeConfig, o: ClusterSourceOptions = {}):
         backend(`CustomResourceDefinition/${d.metadata?.name ?? '?'}[conversion.caBundle]`, d.spec?.conversion?.webhook?.clientConfig);
       },
     );
+    await resolveServices();
     await list<Meta & { status?: { certificate?: string } }>(
       'certificatesigningrequests',
       '/apis/certificates.k8s.io/v1/certificatesigningrequests',

@@ -969,11 +969,47 @@ function backendFindings(
     const host = `${b.service.name}.${b.service.namespace}.svc`;
     const server = `service ${b.service.namespace}/${b.service.name} (${host})`;
     const target = parseHost(host);
+    // The Service's endpoints were reached: what they serve is what the API server meets.
+    const reached = endpoints.filter((x) => x.for === b.source && x.probe.reached);
+    if (reached.length) {
+      for (const e of reached) {
+        const p = e.probe;
+        const leaf = p.chain[0] ? inv.certificates.get(sha256Hex(p.chain[0])) : undefined;
+        const nameOk = leaf !== undefined && safe(() => matchesHost(leaf.cert, target), false);
+        const ok = p.verified === true && nameOk;
+        const why = ok
+          ? `the handshake with ${p.endpoint} verified with the caBundle as the only root, for ${host}`
+          : p.verified !== true
+            ? `OpenSSL: ${p.verifyError}`
+            : `${p.endpoint} serves ${leaf ? safeSubject(leaf.cert) : 'a certificate'}, which does not name ${host}`;
+        relations.push({
+          consumer: b.source,
+          server: `${server} at ${p.endpoint}`,
+          anchors,
+          basis: 'handshake',
+          verdict: ok ? 'ok' : 'fails',
+          why,
+        });
+        if (!ok)
+          out.push(
+            scanFinding(
+              'scan.cabundle.backend-untrusted',
+              [b.source, `tls://${p.endpoint}`],
+              `the caBundle (${bundle.map((x) => safeSubject(x.cert)).join(', ')}) does not verify ${server} at ${p.endpoint}${leaf ? `, which serves ${safeSubject(leaf.cert)} issued by ${safe(() => leaf.cert.issuer, '?')}` : ''}: ${why}`,
+              leaf?.cert,
+            ),
+          );
+      }
+      continue;
+    }
     const serving = [...inv.certificates.values()].filter(
       (e) => !safe(() => e.cert.isCA, true) && safe(() => matchesHost(e.cert, target), false),
     );
     if (!serving.length) {
-      unchecked(server, `no serving certificate for ${host} in the scan`);
+      unchecked(
+        server,
+        `no serving certificate for ${host} in the scan${b.unresolved ? `, and ${b.unresolved}` : b.endpoints?.length ? ', and none of its endpoints answered' : ''}`,
+      );
       continue;
     }
     const index = new TrustIndex(
