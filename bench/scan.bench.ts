@@ -1,8 +1,9 @@
 // `anchorage scan --kubeconfig` on a real API server (test/cluster/harness.ts) holding 1k, 10k and 20k
 // kubernetes.io/tls Secrets plus large non-certificate Secrets, beside a plain paginated LIST of the same
 // Secrets (limit/continue, bodies read and dropped: the least any scanner must do) in the same run.
-// The scan is a whole process (`node src/cli/main.ts scan ... -o json > /dev/null`), timed with its peak RSS
-// by /usr/bin/time; the LIST runs in this process. BENCH_SCAN_TIERS=1000,10000 picks other sizes.
+// The scan is a whole process (`bin/anchorage.js scan ... -o json`, as installed: Node's compile cache on),
+// timed with its peak RSS by /usr/bin/time; the LIST runs in this process. At each tier the two alternate,
+// BENCH_SCAN_RUNS times (default 3): median, p25-p75, min-max. BENCH_SCAN_TIERS=1000,10000 picks other sizes.
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { Agent, request } from 'node:https';
@@ -11,10 +12,11 @@ import { parse } from 'yaml';
 import { issueCertificate } from '../src/x509/build.ts';
 import { generateKey } from '../src/x509/keys.ts';
 import { type Cluster, startCluster } from '../test/cluster/harness.ts';
-import type { BenchResult } from './harness.ts';
+import { type BenchResult, spreadText, stats } from './harness.ts';
 
 const root = join(import.meta.dirname, '..');
 const TIERS = (process.env.BENCH_SCAN_TIERS ?? '1000,10000,20000').split(',').map(Number);
+const RUNS = Number(process.env.BENCH_SCAN_RUNS ?? 3);
 const NS = 'bench-scan';
 /** Distinct certificate+key pairs, cycled over the Secrets (each Secret is still fetched and parsed). */
 const DISTINCT = 1000;
@@ -97,7 +99,9 @@ export async function createSecrets(
 }
 
 /** The raw paginated LIST of every Secret (the scan's field selector too), bodies read and dropped. */
-export async function rawList(c: Cluster, creds: Creds, agent: Agent): Promise<number> {
+export async function rawList(c: Cluster, creds: Creds, _shared?: Agent): Promise<number> {
+  // Its own kept-alive connection: one left idle through a long scan may have been closed by the server.
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
   const t0 = process.hrtime.bigint();
   let cont = '';
   const sel = encodeURIComponent('type!=kubernetes.io/service-account-token,type!=helm.sh/release.v1');
@@ -112,13 +116,15 @@ export async function rawList(c: Cluster, creds: Creds, agent: Agent): Promise<n
     if (r.status !== 200) throw new Error(`list: HTTP ${r.status}`);
     cont = /"continue":"([^"]*)"/.exec(r.body)?.[1] ?? '';
   } while (cont);
-  return Number(process.hrtime.bigint() - t0) / 1e9;
+  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  agent.destroy();
+  return seconds;
 }
 
 function timedScan(c: Cluster): { seconds: number; cpu: number; rssMiB: number; certificates: number } {
   const r = spawnSync(
     '/usr/bin/time',
-    ['-f', 'BENCH %e %M %U %S', process.execPath, join(root, 'src', 'cli', 'main.ts'), 'scan', '--kubeconfig', c.admin, '-o', 'json'],
+    ['-f', 'BENCH %e %M %U %S', process.execPath, join(root, 'bin', 'anchorage.js'), 'scan', '--kubeconfig', c.admin, '-o', 'json'],
     { encoding: 'utf8', maxBuffer: 1 << 30 },
   );
   const m = /BENCH ([\d.]+) (\d+) ([\d.]+) ([\d.]+)/.exec(r.stderr);
@@ -176,28 +182,45 @@ export async function run(): Promise<BenchResult[]> {
     for (const n of TIERS) {
       await createSecrets(c, creds, agent, have, n, pairs);
       have = n;
-      const list = await rawList(c, creds, agent);
-      const scan = timedScan(c);
-      const list2 = await rawList(c, creds, agent);
-      const listBest = Math.min(list, list2);
+      // A warm-up of each (the compile cache, the API server's watch cache), then RUNS alternating rounds.
+      await rawList(c, creds, agent);
+      timedScan(c);
+      const lists: number[] = [];
+      const scans: ReturnType<typeof timedScan>[] = [];
+      for (let r = 0; r < RUNS; r++) {
+        lists.push(await rawList(c, creds, agent));
+        scans.push(timedScan(c));
+      }
+      const wall = stats(scans.map((x) => x.seconds));
+      const cpu = stats(scans.map((x) => x.cpu));
+      const rss = stats(scans.map((x) => x.rssMiB));
+      const list = stats(lists);
       process.stderr.write(
-        `scan ${n}: ${scan.seconds.toFixed(2)} s (${scan.cpu.toFixed(2)} s CPU), ${scan.rssMiB.toFixed(0)} MiB peak RSS, ${scan.certificates} certificates; raw LIST ${list.toFixed(2)} s / ${list2.toFixed(2)} s\n`,
+        `scan ${n}: ${wall.median.toFixed(2)} s (${spreadText(wall, 's', 2)}), CPU ${cpu.median.toFixed(2)} s, ${rss.median.toFixed(0)} MiB peak RSS (max ${rss.max.toFixed(0)}), ${scans[0]?.certificates} certificates; raw LIST ${list.median.toFixed(2)} s (${spreadText(list, 's', 2)})\n`,
       );
       const name = `${n.toLocaleString('en-US')} TLS Secrets + ${LARGE.count} x ${LARGE.bytes / 1024} KiB opaque Secrets`;
       out.push({
         name: `scan --kubeconfig, ${name} (whole process)`,
         unit: 's',
-        value: scan.seconds,
-        baseline: { name: 'paginated LIST of the same Secrets, bodies dropped (best of 2)', value: listBest },
+        value: wall.median,
+        spread: spreadText(wall, 's', 2),
+        baseline: { name: 'paginated LIST of the same Secrets, bodies dropped', value: list.median, spread: spreadText(list, 's', 2) },
         lowerIsBetter: true,
       });
       out.push({
         name: `scan --kubeconfig, ${name}: CPU time (user + system) of the scan process`,
         unit: 's',
-        value: scan.cpu,
+        value: cpu.median,
+        spread: spreadText(cpu, 's', 2),
         lowerIsBetter: true,
       });
-      out.push({ name: `scan --kubeconfig, ${name}: peak RSS`, unit: 'MiB', value: scan.rssMiB, lowerIsBetter: true });
+      out.push({
+        name: `scan --kubeconfig, ${name}: peak RSS`,
+        unit: 'MiB',
+        value: rss.median,
+        spread: spreadText(rss, 'MiB'),
+        lowerIsBetter: true,
+      });
     }
     return out;
   } finally {
