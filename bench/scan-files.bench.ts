@@ -21,14 +21,17 @@ const RUNS = Number(process.env.BENCH_SCAN_FILES_RUNS ?? 3);
 const INTERMEDIATES = 10;
 const PER_DIR = 1000;
 
-/** The corpus, made once: `<cache>/bench-scan-files-v1-<N>/`. */
+/** The corpus, made once a month (leaves live 397 days: lint-clean for a year): `<cache>/bench-scan-files-v2-<month>-<N>/`. */
 function corpus(): string {
-  const dir = join(process.env.ANCHORAGE_CACHE ?? join(homedir(), '.cache', 'anchorage'), `bench-scan-files-v1-${N}`);
-  if (existsSync(join(dir, 'done'))) return dir;
+  const month = new Date().toISOString().slice(0, 7);
+  const dir = join(process.env.ANCHORAGE_CACHE ?? join(homedir(), '.cache', 'anchorage'), `bench-scan-files-v2-${month}-${N}`);
+  if (existsSync(`${dir}.done`)) return dir;
   const tmp = `${dir}.tmp-${process.pid}`;
   rmSync(tmp, { recursive: true, force: true });
   mkdirSync(tmp, { recursive: true });
   const days = 3650;
+  // A leaf must neither outlive its issuer nor exceed 398 days (x509.validity.*): the tree is lint-clean.
+  const leafDays = 397;
   const rootKp = generateKey('ecdsa-p256');
   const rootCa = issueCertificate({
     profile: { subject: 'CN=bench scan root', ca: true, keyUsage: ['keyCertSign', 'cRLSign'], validity: { days } },
@@ -44,7 +47,7 @@ function corpus(): string {
         ca: true,
         pathLen: 0,
         keyUsage: ['keyCertSign', 'cRLSign'],
-        validity: { days },
+        validity: { days: days - 30 },
       },
       publicKey: kp.publicKey,
       issuer: { cert: rootCa, key: rootKp.privateKey },
@@ -64,16 +67,16 @@ function corpus(): string {
         sans: { dns: [name] },
         keyUsage: ['digitalSignature'],
         extKeyUsage: ['serverAuth'],
-        validity: { days },
+        validity: { days: leafDays },
       },
       publicKey: kp.publicKey,
       issuer,
     });
     writeFileSync(join(sub, `leaf-${i}.pem`), leaf.toPem());
   }
-  writeFileSync(join(tmp, 'done'), '');
   rmSync(dir, { recursive: true, force: true });
   renameSync(tmp, dir);
+  writeFileSync(`${dir}.done`, '');
   return dir;
 }
 
