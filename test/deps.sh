@@ -12,6 +12,7 @@ command -v certbot >/dev/null || need+=(certbot)
 [ -x /usr/sbin/sshd ] || need+=(openssh-server)
 command -v ssh >/dev/null || need+=(openssh-client)
 command -v ip >/dev/null || need+=(iproute2)
+command -v sudo >/dev/null || need+=(sudo) # nodes logged into as a user who becomes root (test/nodes.test.ts)
 command -v unshare >/dev/null || need+=(util-linux)
 [ -x /usr/bin/time ] || need+=(time) # GNU time: peak RSS of a child (test/streaming.test.ts)
 if [ ${#need[@]} -gt 0 ]; then
