@@ -28,7 +28,8 @@ const byName = (n: string): LabNode => lab.nodes[NAMES.indexOf(n)] as LabNode;
 const outputs: string[] = [];
 
 async function nodes(args: string[], env?: NodeJS.ProcessEnv): Promise<CliResult> {
-  const r = await cli(['nodes', ...args], env);
+  // --timeout: a bound on each SSH connection, generous for a loaded test machine (a later --timeout wins).
+  const r = await cli(['nodes', ...args.slice(0, 1), '--timeout', '60', ...args.slice(1)], env);
   outputs.push(r.stdout, r.stderr);
   return r;
 }
