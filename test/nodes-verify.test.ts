@@ -22,7 +22,7 @@ let dir: string;
 const byName = (n: string): LabNode => lab.nodes[NAMES.indexOf(n)] as LabNode;
 const servers = new Map<string, ChildProcess>();
 
-type Cell = { service: string; port: number; result: string; reason?: string };
+type Cell = { service: string; port: number; result: string; reason?: string; tls?: string };
 type Row = { from: string; ok: boolean; error?: string; to: { node: string; cells: Cell[] }[] };
 
 const PKI = '/etc/kubernetes/pki';
@@ -63,12 +63,14 @@ function waitListen(host: string, port: number): Promise<void> {
   });
 }
 
-async function startServer(n: string, svc: string): Promise<void> {
+/** openssl s_server on a node's endpoint; `tls`: only that version (`-tls1_2`, `-tls1_3`), else either. */
+async function startServer(n: string, svc: string, tls?: '-tls1_2' | '-tls1_3'): Promise<void> {
   const [, port, cert, key, ca] = endpoints(n).find((e) => e[0] === svc) as [string, number, string, string, string];
   const node = byName(n);
   const p = lab.spawnIn(node, [
     'openssl',
     's_server',
+    ...(tls ? [tls] : []),
     '-quiet',
     '-www',
     '-accept',
@@ -97,7 +99,8 @@ async function stopServer(k: string): Promise<void> {
 }
 
 async function verify(args: string[] = []): Promise<{ r: CliResult; rows: Row[] }> {
-  const r = await cli(['nodes', 'verify', '--dir', dir, '-o', 'json', ...args]);
+  // --timeout: a bound on each SSH connection, generous for a loaded test machine.
+  const r = await cli(['nodes', 'verify', '--dir', dir, '-o', 'json', '--timeout', '60', ...args]);
   return { r, rows: r.stdout ? (JSON.parse(r.stdout) as { matrix: Row[] }).matrix : [] };
 }
 
@@ -169,6 +172,62 @@ describe('nodes verify', () => {
     expect(table.stdout).toMatch(/^w-1\s+ok\s+ok\s+-\s+-$/m);
   });
 
+  it('TLS 1.3-only and TLS 1.2-only endpoints: the same verdicts, a refused client certificate found in both', async () => {
+    // cp-1's endpoints speak only TLS 1.3, cp-2's only TLS 1.2 (openssl s_server -tls1_3 / -tls1_2).
+    for (const [n, v] of [
+      ['cp-1', '-tls1_3'],
+      ['cp-2', '-tls1_2'],
+    ] as const)
+      for (const [svc] of endpoints(n)) {
+        await stopServer(`${n}/${svc}`);
+        await startServer(n, svc, v);
+      }
+    const { r, rows } = await verify();
+    expect(r.code, r.stderr + r.stdout).toBe(0);
+    expect(flat(rows)).toEqual(expectedMatrix(() => 'ok'));
+    const versions = new Set<string>();
+    for (const row of rows)
+      for (const t of row.to)
+        for (const c of t.cells) {
+          const want = t.node === 'cp-1' ? 'TLSv1.3' : t.node === 'cp-2' ? 'TLSv1.2' : undefined;
+          if (want) expect(c.tls, `${row.from} -> ${t.node} ${c.service}`).toBe(want);
+          versions.add(c.tls ?? '');
+        }
+    expect(versions.has('TLSv1.3') && versions.has('TLSv1.2')).toBe(true);
+    // w-1's kubelet.conf now holds a client certificate from a CA the API servers do not trust.
+    const w1 = byName('w-1');
+    const conf = '/etc/kubernetes/kubelet.conf';
+    const original = readFileSync(lab.path(w1, conf), 'utf8');
+    opensslCa(work, 'rogue-client-ca', '/CN=Rogue client CA');
+    opensslIssue(work, 'rogue-client-ca', 'w1-rogue', '/O=system:nodes/CN=system:node:w-1', 'extendedKeyUsage=clientAuth\n');
+    const b64 = (f: string) => readFileSync(join(work, f)).toString('base64');
+    writeFileSync(
+      lab.path(w1, conf),
+      original
+        .replace(/client-certificate-data: \S+/, `client-certificate-data: ${b64('w1-rogue.crt')}`)
+        .replace(/client-key-data: \S+/, `client-key-data: ${b64('w1-rogue.key')}`),
+    );
+    try {
+      const bad = await verify();
+      expect(bad.r.code).toBe(1);
+      const refused = (f: string, t: string, s: string) => f === 'w-1' && s === 'apiserver' && CP.includes(t);
+      expect(flat(bad.rows)).toEqual(expectedMatrix((f, t, s) => (refused(f, t, s) ? 'fail' : 'ok')));
+      const cells = bad.rows.find((x) => x.from === 'w-1')?.to.flatMap((t) => t.cells.map((c) => ({ to: t.node, ...c }))) ?? [];
+      expect(cells.map((c) => [c.to, c.tls])).toEqual([
+        ['cp-1', 'TLSv1.3'],
+        ['cp-2', 'TLSv1.2'],
+      ]);
+      for (const c of cells) expect(c.reason).toMatch(/^the server rejected this node's client certificate \(TLS alert: [a-z ]+\)$/);
+    } finally {
+      writeFileSync(lab.path(w1, conf), original);
+      for (const n of CP)
+        for (const [svc] of endpoints(n)) {
+          await stopServer(`${n}/${svc}`);
+          await startServer(n, svc);
+        }
+    }
+  });
+
   it('a wrong-CA certificate planted on one node shows exactly that node failing, and openssl agrees', async () => {
     const w2 = byName('w-2');
     opensslCa(work, 'rogue', '/CN=Rogue CA');
@@ -226,6 +285,18 @@ describe('nodes verify', () => {
     await startServer('cp-1', 'apiserver');
     const p = await verify(['--predict']);
     expect(flat(p.rows)).toEqual(flat(rows));
+    // The same prediction from pulled files, connecting to nothing (the pull is the only SSH run).
+    const out = join(work, 'pulled');
+    const pull = await cli(['nodes', 'pull', '--dir', dir, '--out', out, '--no-history']);
+    // (exit 1: status reports w-2's planted certificate as drift; no node failed)
+    expect([pull.code, pull.stderr]).toEqual([1, '']);
+    expect(pull.stdout).toMatch(/^ {2}w-2: \/var\/lib\/kubelet\/pki\/kubelet\.crt: drift \(content\)$/m);
+    const offline = await verify(['--from-pulled', out]);
+    expect(offline.r.code).toBe(1);
+    expect(flat(offline.rows)).toEqual(flat(rows));
+    rmSync(join(out, 'w-3'), { recursive: true });
+    const partial = await verify(['--from-pulled', out]);
+    expect(partial.rows.find((x) => x.from === 'w-3')).toMatchObject({ ok: false, error: expect.stringMatching(/w-3: not pulled/) });
   });
 
   it('a node that cannot be reached is one line; the rest of the matrix is still made', async () => {

@@ -17,6 +17,8 @@ export interface FleetOptions {
   /** Nodes worked on at once (default 32). */
   parallel?: number;
   timeoutMs?: number;
+  /** For nodes set to `sudo` when sudo asks for a password. */
+  becomePassword?: string;
   onDone?: (o: NodeOutcome<unknown>) => void;
 }
 
@@ -36,7 +38,11 @@ export async function forEachNode<T>(
       const t = targets[i] as NodeTarget;
       let s: Session | undefined;
       try {
-        s = await connectNode(t, { hostKeys: o.hostKeys, ...(o.timeoutMs !== undefined && { timeoutMs: o.timeoutMs }) });
+        s = await connectNode(t, {
+          hostKeys: o.hostKeys,
+          ...(o.timeoutMs !== undefined && { timeoutMs: o.timeoutMs }),
+          ...(o.becomePassword !== undefined && { becomePassword: o.becomePassword }),
+        });
         out[i] = { node: t.name, ok: true, result: await job(s, new Remote(s.sftp)) };
       } catch (e) {
         const msg = e instanceof NodeError ? e.message : `unexpected error: ${(e as Error).message?.split('\n')[0] ?? String(e)}`;

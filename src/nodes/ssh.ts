@@ -1,10 +1,14 @@
 // SSH connections to nodes (the `ssh2` library): host keys checked against known_hosts before anything
 // is sent, `--accept-new` like OpenSSH's StrictHostKeyChecking=accept-new, a changed key always refused,
-// an optional jump host, and every failure turned into one line that names no secret.
+// an optional jump host, and every failure turned into one line that names no secret. A node set to
+// `sudo` is logged into as its user and everything runs as root through sudo: the SFTP server itself
+// (`sudo sftp-server` on an exec channel, the SFTP protocol then spoken over that channel) and the hook.
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import type { Duplex } from 'node:stream';
-import { Client, type ConnectConfig, type SFTPWrapper } from 'ssh2';
+import { type Channel, Client, type ClientChannel, type ConnectConfig, type SFTPWrapper } from 'ssh2';
 import { lockDir, pathExists, writeFileAtomic } from '../common/atomic.ts';
 import { checkHostKey, type HostKeyVerdict, hostName, type KnownHostEntry, knownHostsLine, parseKnownHosts } from './known-hosts.ts';
 import type { NodeTarget, SshHop } from './targets.ts';
@@ -69,6 +73,8 @@ export interface ConnectOptions {
   hostKeys: HostKeyBook;
   /** Bound on TCP connect + handshake + authentication, per hop. */
   timeoutMs?: number;
+  /** The sudo password of nodes set to `sudo` (when sudo asks for one). Never logged. */
+  becomePassword?: string;
 }
 
 function hopConfig(h: SshHop, knownHosts: string, o: ConnectOptions, verdict: { v?: HostKeyVerdict }): ConnectConfig {
@@ -108,6 +114,7 @@ function explain(e: Error & { code?: string; level?: string }, h: SshHop, knownH
   if (e.level === 'client-authentication') return `authentication failed for ${where} (publickey)`;
   if (e.level === 'client-timeout' || /Timed out/i.test(e.message)) return `unreachable: ${where}: timed out`;
   if (e.code && /^E[A-Z]+$/.test(e.code)) return `unreachable: ${where}: ${e.code}`;
+  if (/Connection lost before handshake/i.test(e.message)) return `unreachable: ${where}: connection closed before the SSH handshake`;
   if (e.level === 'client-socket') return `unreachable: ${where}: ${e.message.split('\n')[0]}`;
   return `ssh ${where}: ${e.message.split('\n')[0]}`;
 }
@@ -157,6 +164,130 @@ function forward(c: Client, host: string, port: number): Promise<Duplex> {
   });
 }
 
+// ssh2's SFTP client is a channel of its own; it is handed the exec channel `sudo sftp-server` runs on.
+const require = createRequire(import.meta.url);
+const { SFTP } = require('ssh2/lib/protocol/SFTP.js') as {
+  SFTP: new (client: Client, chanInfo: unknown, cfg: object) => SFTPWrapper & { _init(): void };
+};
+interface ClientInternals {
+  _chanMgr: { update(id: number, channel: unknown): void };
+}
+interface ChannelInternals {
+  incoming: { id: number };
+  outgoing: { id: number };
+  type: string;
+}
+
+/** The SFTP server's usual places (Debian/Ubuntu, RHEL/Fedora, BSDs, Arch). */
+const SFTP_SERVERS = [
+  '/usr/lib/openssh/sftp-server',
+  '/usr/libexec/openssh/sftp-server',
+  '/usr/libexec/sftp-server',
+  '/usr/lib/ssh/sftp-server',
+];
+/** Budget for what sudo says before the command starts. */
+const MAX_SUDO_CHATTER = 16 * 1024;
+
+export const shellQuote = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
+
+/**
+ * An exec channel running `script` (sh) as root through sudo, returned once sudo has let it start: the
+ * script first prints a random marker, so whatever came before it is sudo talking. sudo's password prompt
+ * (a random marker too, on stderr: `sudo -S`) is answered once with the password; a second prompt means
+ * the password was refused. Nothing sudo says is passed on beyond its first line.
+ */
+function sudoChannel(c: Client, node: string, script: string, password: string | undefined, timeoutMs: number): Promise<ClientChannel> {
+  const id = randomBytes(8).toString('hex');
+  const prompt = `anchorage-sudo-prompt-${id}:`;
+  const ready = `anchorage-sudo-ready-${id}`;
+  const command = `sudo -S -p ${shellQuote(prompt)} -- sh -c ${shellQuote(`echo ${ready}; ${script}`)}`;
+  return new Promise((resolve, reject) => {
+    c.exec(command, (err, stream) => {
+      if (err) return reject(new NodeError(`exec on ${node}: ${err.message}`));
+      let out = '';
+      let errText = '';
+      let prompts = 0;
+      let done = false;
+      const finish = (e?: NodeError): void => {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        stream.removeListener('data', onOut);
+        stream.stderr.removeListener('data', onErr);
+        stream.removeListener('close', onClose);
+        if (e) {
+          stream.close();
+          reject(e);
+        } else resolve(stream);
+      };
+      const said = (): string =>
+        errText
+          .split(prompt)
+          .join('\n')
+          .split('\n')
+          .map((l) => l.trim())
+          .find((l) => l && !/^\[sudo\]|^sudo: unable to resolve host/.test(l)) ?? '';
+      const onOut = (d: Buffer): void => {
+        out += d.toString('latin1');
+        if (out.includes(`${ready}\n`)) {
+          const extra = out.length > out.indexOf(ready) + ready.length + 1;
+          finish(extra ? new NodeError(`sudo on ${node}: unexpected output before the command`) : undefined);
+        } else if (out.length > MAX_SUDO_CHATTER) finish(new NodeError(`sudo on ${node}: unexpected output`));
+      };
+      const onErr = (d: Buffer): void => {
+        if (errText.length < MAX_SUDO_CHATTER) errText += d.toString('utf8');
+        const seen = errText.split(prompt).length - 1;
+        if (seen <= prompts) return;
+        prompts = seen;
+        if (password === undefined)
+          finish(new NodeError(`sudo on ${node} asks for a password: give --become-password (env:NAME, file:PATH or prompt)`));
+        else if (prompts > 1) finish(new NodeError(`sudo on ${node} refused the password`));
+        else stream.write(`${password}\n`);
+      };
+      const onClose = (code: number | null): void => {
+        const why = said();
+        let line = `sudo on ${node} failed (exit ${code ?? 'signal'})${why ? `: ${why}` : ''}`;
+        if (/not in the sudoers|not allowed to (run|execute)|may not run sudo/i.test(why))
+          line = `sudo on ${node}: the user may not run sudo (${why})`;
+        else if (/incorrect password|no password was provided|password is required/i.test(why))
+          line = `sudo on ${node} refused the password`;
+        else if (/sudo: (command )?not found/i.test(why)) line = `sudo is not installed on ${node}`;
+        finish(new NodeError(line));
+      };
+      const timer = setTimeout(
+        () => finish(new NodeError(`sudo on ${node} did not start the command within ${timeoutMs / 1000}s`)),
+        timeoutMs,
+      );
+      stream.on('data', onOut);
+      stream.stderr.on('data', onErr);
+      stream.on('close', onClose);
+    });
+  });
+}
+
+/** SFTP as root: `sudo sftp-server` on an exec channel, then ssh2's SFTP client over that same channel. */
+async function sudoSftp(c: Client, node: string, password: string | undefined, timeoutMs: number): Promise<SFTPWrapper> {
+  const script = `for p in ${SFTP_SERVERS.join(' ')}; do [ -x "$p" ] && exec "$p"; done; echo "no sftp-server found" >&2; exit 127`;
+  const ch = (await sudoChannel(c, node, script, password, timeoutMs)) as ClientChannel & ChannelInternals;
+  const sftp = new SFTP(c, { type: 'session', incoming: ch.incoming, outgoing: ch.outgoing }, {});
+  (c as unknown as ClientInternals)._chanMgr.update(ch.incoming.id, sftp);
+  ch.removeAllListeners();
+  return new Promise((resolve, reject) => {
+    const fail = (why: string) => (): void => {
+      sftp.removeAllListeners('ready');
+      reject(new NodeError(`sftp-server through sudo on ${node}: ${why}`));
+    };
+    sftp.once('ready', () => {
+      sftp.removeAllListeners('error');
+      sftp.removeAllListeners('close');
+      resolve(sftp);
+    });
+    sftp.once('error', fail('protocol error'));
+    sftp.once('close', fail('exited (is an SFTP server installed?)'));
+    sftp._init();
+  });
+}
+
 /** Connect (through the jump host when set), check the host key, authenticate, open SFTP. */
 export async function connectNode(t: NodeTarget, o: ConnectOptions): Promise<Session> {
   const clients: Client[] = [];
@@ -175,16 +306,24 @@ export async function connectNode(t: NodeTarget, o: ConnectOptions): Promise<Ses
     const v: { v?: HostKeyVerdict } = {};
     const c = await open(hopConfig(t, t.knownHosts, o, v), sock, t, t.knownHosts, v);
     clients.push(c);
-    const sftp = await new Promise<SFTPWrapper>((resolve, reject) =>
-      c.sftp((err, s) => (err ? reject(new NodeError(`sftp on ${t.name}: ${err.message}`)) : resolve(s))),
-    );
+    const timeoutMs = o.timeoutMs ?? 15_000;
+    const sftp = t.sudo
+      ? await sudoSftp(c, t.name, o.becomePassword, timeoutMs)
+      : await new Promise<SFTPWrapper>((resolve, reject) =>
+          c.sftp((err, s) => (err ? reject(new NodeError(`sftp on ${t.name}: ${err.message}`)) : resolve(s))),
+        );
+    const run = (command: string): Promise<Channel> =>
+      t.sudo
+        ? sudoChannel(c, t.name, command, o.becomePassword, timeoutMs)
+        : new Promise((resolve, reject) =>
+            c.exec(command, (err, stream) => (err ? reject(new NodeError(`exec on ${t.name}: ${err.message}`)) : resolve(stream))),
+          );
     return {
       target: t,
       sftp,
       exec: (command, timeoutMs = 300_000) =>
         new Promise((resolve, reject) => {
-          c.exec(command, (err, stream) => {
-            if (err) return reject(new NodeError(`exec on ${t.name}: ${err.message}`));
+          run(command).then((stream) => {
             let stdout = '';
             let stderr = '';
             const timer = setTimeout(() => {
@@ -201,7 +340,7 @@ export async function connectNode(t: NodeTarget, o: ConnectOptions): Promise<Ses
               clearTimeout(timer);
               resolve({ code, stdout, stderr });
             });
-          });
+          }, reject);
         }),
       dial: (host, port) => forward(c, host, port),
       close: () => {

@@ -19,6 +19,8 @@ export interface NodeTarget extends SshHop {
   ips: string[];
   knownHosts: string;
   jump?: SshHop;
+  /** Log in as `user` and run everything as root through sudo. */
+  sudo?: boolean;
   postPushHook?: string;
   ports: Required<EndpointPorts>;
 }
@@ -79,6 +81,7 @@ export function nodeTargets(config: ClusterConfig, base: string, env: NodeJS.Pro
       };
       if (s.jump) t.jump = hop(s.jump, s.jump.address, base, env);
       if (s.postPushHook !== undefined) t.postPushHook = s.postPushHook;
+      if (s.sudo) t.sudo = true;
       out.push(t);
     }
   return out;

@@ -2,16 +2,18 @@
 // the node, held in memory only), a real TLS handshake to every other node's serving endpoints: the TCP
 // connection is opened by the source node itself (SSH direct-tcpip), so it is that machine talking.
 // Where nothing listens, the verdict is predicted by the trust engine (src/trust) from the files both
-// nodes hold. The handshake is TLS 1.2, where the server accepts or rejects the client certificate
-// inside the handshake, so the verdict needs no waiting.
+// nodes hold. The handshake is TLS 1.2 or 1.3, whichever the endpoint speaks (see handshake()).
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
+import { InputError } from '../common/errors.ts';
 import { readKubeconfig } from '../k8s/kubeconfig.ts';
 import { verifyChain } from '../trust/verify.ts';
 import { Certificate } from '../x509/certificate.ts';
 import { scanPem } from '../x509/pem.ts';
 import type { Desired } from './desired.ts';
 import { type FleetOptions, forEachNode, limit, type NodeOutcome } from './fleet.ts';
-import type { Remote } from './remote.ts';
+import { MAX_REMOTE_FILE } from './remote.ts';
 import { NodeError, type Session } from './ssh.ts';
 import type { NodeTarget } from './targets.ts';
 
@@ -50,6 +52,8 @@ export interface Cell {
   /** ok / fail: a real handshake; predicted-*: nothing listened, the trust engine's verdict. */
   result: 'ok' | 'fail' | 'predicted-ok' | 'predicted-fail';
   reason?: string;
+  /** The TLS version of a real handshake. */
+  tls?: string;
 }
 
 export interface MatrixRow {
@@ -67,8 +71,8 @@ function fileOf(desired: Desired, node: string, role: string, kind: string): str
 }
 
 /** Read from a node the files each side of each service needs. */
-async function readFacts(r: Remote, desired: Desired, node: string): Promise<NodeFacts> {
-  const text = async (p: string | undefined): Promise<string | undefined> => (p ? (await r.read(p))?.toString('utf8') : undefined);
+async function readFacts(read: (path: string) => Promise<Buffer | null>, desired: Desired, node: string): Promise<NodeFacts> {
+  const text = async (p: string | undefined): Promise<string | undefined> => (p ? (await read(p))?.toString('utf8') : undefined);
   const facts: NodeFacts = { client: {}, server: {} };
   await limit(SERVICES, 4, async (svc) => {
     const side = SIDES[svc];
@@ -116,6 +120,9 @@ function predict(c: ClientCreds, s: ServerFacts, host: string, at: Date): { ok: 
   return { ok: true };
 }
 
+/** How long a TLS 1.3 server has, after the handshake, to accept (a session ticket or an answer) or reject the client certificate. */
+const TLS13_VERDICT_MS = 5_000;
+
 /** One real handshake from the source node; null when nothing listens (connection refused). */
 async function handshake(
   s: Session,
@@ -123,7 +130,7 @@ async function handshake(
   port: number,
   c: ClientCreds,
   timeoutMs: number,
-): Promise<{ ok: boolean; reason?: string } | null> {
+): Promise<{ ok: boolean; reason?: string; tls?: string } | null> {
   let sock: Awaited<ReturnType<Session['dial']>>;
   try {
     sock = await s.dial(host, port);
@@ -131,37 +138,113 @@ async function handshake(
     return null;
   }
   return new Promise((resolve) => {
-    const t = tlsConnect({
-      socket: sock,
-      host,
-      cert: c.cert,
-      key: c.key,
-      ca: c.ca,
-      minVersion: 'TLSv1.2',
-      maxVersion: 'TLSv1.2',
-    });
-    const timer = setTimeout(() => {
-      t.destroy();
-      resolve({ ok: false, reason: `no handshake within ${timeoutMs / 1000}s` });
-    }, timeoutMs);
-    t.once('secureConnect', () => {
+    // TLS 1.2 or 1.3, whichever the endpoint speaks. In TLS 1.2 the server accepts or rejects the client
+    // certificate inside the handshake; in TLS 1.3 the client finishes first and the server's verdict
+    // follows: a rejection is an alert, an acceptance a session ticket or the answer to a request.
+    const t = tlsConnect({ socket: sock, host, cert: c.cert, key: c.key, ca: c.ca, minVersion: 'TLSv1.2', maxVersion: 'TLSv1.3' });
+    let version: string | undefined;
+    let settled = false;
+    const done = (v: { ok: boolean; reason?: string }): void => {
+      if (settled) return;
+      settled = true;
       clearTimeout(timer);
-      t.end();
+      t.destroy();
       sock.end();
-      resolve({ ok: true });
+      resolve({ ...v, ...(version && { tls: version }) });
+    };
+    let timer = setTimeout(() => done({ ok: false, reason: `no handshake within ${timeoutMs / 1000}s` }), timeoutMs);
+    t.once('secureConnect', () => {
+      version = t.getProtocol() ?? undefined;
+      if (version !== 'TLSv1.3') return done({ ok: true });
+      clearTimeout(timer);
+      timer = setTimeout(
+        () => done({ ok: true, reason: `TLS 1.3: the server sent no rejection within ${TLS13_VERDICT_MS / 1000}s` }),
+        TLS13_VERDICT_MS,
+      );
+      t.once('session', () => done({ ok: true }));
+      t.once('data', () => done({ ok: true }));
+      t.once('end', () =>
+        done({ ok: false, reason: 'TLS 1.3: the server closed the connection after the handshake (client certificate refused?)' }),
+      );
+      // Every endpoint verified here speaks HTTP over TLS: a request the server reads only once it accepted us.
+      t.write(`GET / HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`);
     });
     t.once('error', (e: Error & { code?: string }) => {
-      clearTimeout(timer);
-      t.destroy();
-      sock.end();
+      // In TLS 1.2 a refusal comes inside the handshake: the version is already agreed by then.
+      const v = t.getProtocol();
+      if (!version && v && v !== 'unknown') version = v;
       const msg = e.message.split('\n')[0] ?? '';
       const alert = /alert ([a-z ]+)/i.exec(msg)?.[1]?.trim();
-      if (alert) resolve({ ok: false, reason: `the server rejected this node's client certificate (TLS alert: ${alert})` });
-      else if (e.code?.startsWith('ERR_TLS_CERT_ALTNAME')) resolve({ ok: false, reason: `server certificate does not name ${host}` });
+      if (alert) done({ ok: false, reason: `the server rejected this node's client certificate (TLS alert: ${alert})` });
+      else if (e.code?.startsWith('ERR_TLS_CERT_ALTNAME')) done({ ok: false, reason: `server certificate does not name ${host}` });
       else if (e.code && /CERT|SIGNATURE|ISSUER|SELF_SIGNED|VERIFY/.test(e.code))
-        resolve({ ok: false, reason: `server certificate not trusted: ${e.code}` });
-      else resolve({ ok: false, reason: msg || (e.code ?? 'handshake failed') });
+        done({ ok: false, reason: `server certificate not trusted: ${e.code}` });
+      else if (e.code === 'ERR_SSL_UNSUPPORTED_PROTOCOL' || /protocol version|wrong version/i.test(msg))
+        done({ ok: false, reason: `no TLS version in common (this side speaks TLS 1.2 and 1.3): ${msg}` });
+      else done({ ok: false, reason: msg || (e.code ?? 'handshake failed') });
     });
+  });
+}
+
+/** The services `t` serves that a node with `mine` holds a client credential for. */
+function servicesBetween(desired: Desired, mine: NodeFacts, t: NodeTarget, theirs: NodeFacts | undefined): Service[] {
+  return SERVICES.filter(
+    (svc) =>
+      mine.client[svc] &&
+      (theirs ? theirs.server[svc] : desired.byNode.get(t.name)?.some((f) => f.role === `${SIDES[svc].server}@${t.name}`)),
+  );
+}
+
+/** The trust engine's cell, from the files both nodes hold. */
+function predicted(svc: Service, t: NodeTarget, creds: ClientCreds, theirs: NodeFacts | undefined, now: Date): Cell {
+  const port = portOf(t, svc);
+  const server = theirs?.server[svc];
+  if (!server) return { service: svc, port, result: 'predicted-fail', reason: `nothing listens and ${t.name}'s files could not be read` };
+  const p = predict(creds, server, t.ips[0] as string, now);
+  return { service: svc, port, result: p.ok ? 'predicted-ok' : 'predicted-fail', ...(p.reason && { reason: p.reason }) };
+}
+
+/**
+ * The matrix predicted from what `nodes pull --out DIR` copied (DIR/<node>/<path>): no connection at all,
+ * every cell the trust engine's verdict. A node not pulled is one line.
+ */
+export async function predictFromPulled(
+  targets: readonly NodeTarget[],
+  desired: Desired,
+  pulled: string,
+  now: Date = new Date(),
+): Promise<MatrixRow[]> {
+  const facts = new Map<string, NodeFacts>();
+  const missing = new Map<string, string>();
+  for (const t of targets) {
+    const base = join(pulled, t.name);
+    if (!existsSync(base)) {
+      missing.set(t.name, `${base}: not pulled (run 'anchorage nodes pull --out ${pulled}')`);
+      continue;
+    }
+    const read = async (p: string): Promise<Buffer | null> => {
+      const f = join(base, ...p.split('/').filter(Boolean));
+      if (!existsSync(f)) return null;
+      const st = statSync(f);
+      if (!st.isFile()) return null;
+      if (st.size > MAX_REMOTE_FILE) throw new InputError(`too large: ${f} is ${st.size} bytes (budget ${MAX_REMOTE_FILE})`);
+      return readFileSync(f);
+    };
+    facts.set(t.name, await readFacts(read, desired, t.name));
+  }
+  return targets.map((s): MatrixRow => {
+    const mine = facts.get(s.name);
+    if (!mine) return { from: s.name, ok: false, error: missing.get(s.name) ?? 'not pulled', to: [] };
+    const to = targets
+      .filter((t) => t.name !== s.name)
+      .map((t) => {
+        const theirs = facts.get(t.name);
+        return {
+          node: t.name,
+          cells: servicesBetween(desired, mine, t, theirs).map((svc) => predicted(svc, t, mine.client[svc] as ClientCreds, theirs, now)),
+        };
+      });
+    return { from: s.name, ok: true, to };
   });
 }
 
@@ -172,7 +255,7 @@ export async function verifyMatrix(
   o: FleetOptions & { handshakeTimeoutMs?: number; predictOnly?: boolean; now?: Date },
 ): Promise<MatrixRow[]> {
   const now = o.now ?? new Date();
-  const factsRes = await forEachNode(targets, o, (s, r) => readFacts(r, desired, s.target.name));
+  const factsRes = await forEachNode(targets, o, (s, r) => readFacts((p) => r.read(p), desired, s.target.name));
   const facts = new Map(factsRes.filter((f) => f.ok && f.result).map((f) => [f.node, f.result as NodeFacts]));
   const jobs = await forEachNode(targets, o, async (s) => {
     const mine = facts.get(s.target.name);
@@ -182,25 +265,20 @@ export async function verifyMatrix(
       if (t.name === s.target.name) continue;
       const theirs = facts.get(t.name);
       const host = t.ips[0] as string;
-      const cells = await limit(
-        SERVICES.filter(
-          (svc) =>
-            mine.client[svc] &&
-            (theirs ? theirs.server[svc] : desired.byNode.get(t.name)?.some((f) => f.role === `${SIDES[svc].server}@${t.name}`)),
-        ),
-        4,
-        async (svc): Promise<Cell> => {
-          const port = portOf(t, svc);
-          const creds = mine.client[svc] as ClientCreds;
-          const real = o.predictOnly ? null : await handshake(s, host, port, creds, o.handshakeTimeoutMs ?? 10_000);
-          if (real) return { service: svc, port, result: real.ok ? 'ok' : 'fail', ...(real.reason && { reason: real.reason }) };
-          const server = theirs?.server[svc];
-          if (!server)
-            return { service: svc, port, result: 'predicted-fail', reason: `nothing listens and ${t.name}'s files could not be read` };
-          const p = predict(creds, server, host, now);
-          return { service: svc, port, result: p.ok ? 'predicted-ok' : 'predicted-fail', ...(p.reason && { reason: p.reason }) };
-        },
-      );
+      const cells = await limit(servicesBetween(desired, mine, t, theirs), 4, async (svc): Promise<Cell> => {
+        const port = portOf(t, svc);
+        const creds = mine.client[svc] as ClientCreds;
+        const real = o.predictOnly ? null : await handshake(s, host, port, creds, o.handshakeTimeoutMs ?? 10_000);
+        if (real)
+          return {
+            service: svc,
+            port,
+            result: real.ok ? 'ok' : 'fail',
+            ...(real.reason && { reason: real.reason }),
+            ...(real.tls && { tls: real.tls }),
+          };
+        return predicted(svc, t, creds, theirs, now);
+      });
       to.push({ node: t.name, cells });
     }
     return to;

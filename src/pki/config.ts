@@ -50,6 +50,8 @@ const sshSettings = z
       .object({ ...sshEndpoint, address: z.string().min(1).max(253) })
       .strict()
       .optional(),
+    /** Log in as `user` and act as root through sudo (`--become-password` when sudo asks for one). */
+    sudo: z.boolean().optional(),
     /** Command run on the node after a push that changed files there (e.g. `systemctl restart kubelet`). */
     postPushHook: z.string().min(1).max(4096).optional(),
   })

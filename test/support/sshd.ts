@@ -8,6 +8,7 @@
 // /var/lib/kubelet, /var/lib/anchorage, and nothing lands on the host. The test reads a node's files
 // through /proc/<sshd pid>/root. Host keys, the client key and sshd_config are made by the lab.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -18,6 +19,10 @@ export interface LabNode {
   ns: string;
   ip: string;
   dir: string;
+  /** sshd's log file (sshd -E). */
+  log: string;
+  /** The node it can only be reached from (LabOptions.behind). */
+  via?: LabNode;
   hostKey: string;
   proc?: ChildProcess;
   pid?: number;
@@ -30,6 +35,8 @@ export interface Lab {
   bridgeIp: string;
   clientKey: string;
   knownHosts: string;
+  /** Password of the accounts anc, ops, opsp on every node (sudo asks opsp for it; ops needs none; anc may not sudo). */
+  sudoPassword: string;
   nodes: LabNode[];
   /** A node's view of a path (through its sshd's mount namespace). */
   path(n: LabNode, p: string): string;
@@ -46,8 +53,11 @@ export interface Lab {
   close(): Promise<void>;
 }
 
-const sh = (args: string[]): string =>
-  execFileSync(args[0] as string, args.slice(1), { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+const sh = (args: string[], input?: string): string =>
+  execFileSync(args[0] as string, args.slice(1), {
+    encoding: 'utf8',
+    ...(input === undefined ? { stdio: ['ignore', 'pipe', 'pipe'] } : { input, stdio: ['pipe', 'pipe', 'pipe'] }),
+  });
 const trySh = (args: string[]): void => {
   try {
     sh(args);
@@ -96,6 +106,20 @@ function waitPort(host: string, port: number, timeoutMs: number): Promise<void> 
   });
 }
 
+/** waitPort from inside a namespace (a hidden node, seen from its jump host). */
+async function waitPortIn(ns: string, host: string, port: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      sh(['ip', 'netns', 'exec', ns, 'bash', '-c', `exec 3<>/dev/tcp/${host}/${port}`]);
+      return;
+    } catch {
+      if (Date.now() > deadline) throw new Error(`${host}:${port} did not open within ${timeoutMs} ms (from ${ns})`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+}
+
 export interface LabOptions {
   /** Unique per test file, ≤ 5 characters: names are anc-<id>-…, interface names ≤ 15 characters. */
   id: string;
@@ -106,6 +130,14 @@ export interface LabOptions {
   diskBytes?: (i: number) => number;
   /** Nodes whose authorized_keys does not hold the client key. */
   denyAuth?: number[];
+  /**
+   * Hidden nodes: node index → the index of the node it sits behind. A hidden node is not on the bridge:
+   * its only link is a veth pair to that node's namespace (10.252.<subnet>.<4k+1> there, <4k+2> on the
+   * hidden node), so it can be reached only from that node (a jump host), never from the test process.
+   */
+  behind?: Record<number, number>;
+  /** sshd's LogLevel per node index (default ERROR); the log is LabNode.log. */
+  logLevel?: (i: number) => string;
 }
 
 export async function startLab(o: LabOptions): Promise<Lab> {
@@ -115,6 +147,8 @@ export async function startLab(o: LabOptions): Promise<Lab> {
   const dir = mkdtempSync(join(tmpdir(), `anc-${o.id}-`));
   chmodSync(dir, 0o755);
   const clientKey = join(dir, 'client_key');
+  const sudoPassword = `pw-${randomBytes(9).toString('base64url')}`;
+  const passwordHash = sh(['openssl', 'passwd', '-6', '-stdin'], sudoPassword).trim();
   sh(['ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-C', 'anchorage-test', '-f', clientKey]);
   mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
   const br = `anc-${o.id}-br`;
@@ -125,7 +159,9 @@ export async function startLab(o: LabOptions): Promise<Lab> {
   const nodes: LabNode[] = [];
   for (let i = 0; i < o.count; i++) {
     const ns = `anc-${o.id}-${i}`;
-    const ip = `10.251.${o.subnet}.${10 + i}`;
+    const hidden = o.behind?.[i] !== undefined;
+    const link = Object.keys(o.behind ?? {}).indexOf(String(i));
+    const ip = hidden ? `10.252.${o.subnet}.${4 * link + 2}` : `10.251.${o.subnet}.${10 + i}`;
     const nd = join(dir, `n${i}`);
     mkdirSync(join(nd, 'fs'), { recursive: true });
     const hostKey = join(nd, 'host_key');
@@ -147,7 +183,7 @@ export async function startLab(o: LabOptions): Promise<Lab> {
         'MaxSessions 64',
         'MaxStartups 200:30:400',
         'Subsystem sftp internal-sftp',
-        'LogLevel ERROR',
+        `LogLevel ${o.logLevel?.(i) ?? 'ERROR'}`,
         '',
       ].join('\n'),
     );
@@ -161,19 +197,39 @@ export async function startLab(o: LabOptions): Promise<Lab> {
         `mkdir -p ${nd}/fs/etc ${nd}/fs/etc.work ${nd}/fs/lib ${nd}/fs/lib.work`,
         `mount -t overlay overlay -o lowerdir=/etc,upperdir=${nd}/fs/etc,workdir=${nd}/fs/etc.work /etc`,
         `mount -t overlay overlay -o lowerdir=/var/lib,upperdir=${nd}/fs/lib,workdir=${nd}/fs/lib.work /var/lib`,
-        // A non-root account on this node only (its own /etc/passwd).
-        "grep -q '^anc:' /etc/passwd || { echo 'anc:x:4242:4242::/tmp:/bin/sh' >> /etc/passwd; echo 'anc:*:19000:0:99999:7:::' >> /etc/shadow; }",
-        `exec /usr/sbin/sshd -D -e -f ${nd}/sshd_config`,
+        // Non-root accounts on this node only (its own /etc/passwd, /etc/shadow, /etc/sudoers.d), all with
+        // the password lab.sudoPassword: anc may not use sudo, ops may without a password, opsp with it.
+        `grep -q '^anc:' /etc/passwd || { echo 'anc:x:4242:4242::/tmp:/bin/sh' >> /etc/passwd; echo 'anc:${passwordHash}:19000:0:99999:7:::' >> /etc/shadow; }`,
+        "grep -q '^ops:' /etc/passwd || { echo 'ops:x:4243:4243::/tmp:/bin/sh' >> /etc/passwd; echo 'ops:*:19000:0:99999:7:::' >> /etc/shadow; }",
+        `grep -q '^opsp:' /etc/passwd || { echo 'opsp:x:4244:4244::/tmp:/bin/sh' >> /etc/passwd; echo 'opsp:${passwordHash}:19000:0:99999:7:::' >> /etc/shadow; }`,
+        "mkdir -p /etc/sudoers.d && printf 'ops ALL=(ALL:ALL) NOPASSWD: ALL\\nopsp ALL=(ALL:ALL) ALL\\n' > /etc/sudoers.d/anchorage-lab && chmod 0440 /etc/sudoers.d/anchorage-lab",
+        // sudo's time stamps (/run/sudo) stay inside the node.
+        `mkdir -p /run/sudo && mount -t tmpfs -o size=1m,mode=0711 anc-${o.id}-${i}-sudo /run/sudo`,
+        `exec /usr/sbin/sshd -D -E ${nd}/sshd.log -f ${nd}/sshd_config`,
         '',
       ].join('\n'),
     );
     sh(['ip', 'netns', 'add', ns]);
     sh(['ip', 'link', 'add', ns, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns]);
-    sh(['ip', 'link', 'set', ns, 'master', br, 'up']);
-    sh(['ip', '-n', ns, 'addr', 'add', `${ip}/24`, 'dev', 'eth0']);
+    if (hidden) {
+      // The root-namespace end moves into the jump node's namespace (created earlier: a lower index).
+      const via = nodes[o.behind?.[i] as number];
+      if (!via) throw new Error(`behind: node ${i} must sit behind a node with a lower index`);
+      const end = `h${i}`;
+      sh(['ip', 'link', 'set', ns, 'netns', via.ns]);
+      sh(['ip', '-n', via.ns, 'link', 'set', ns, 'name', end]);
+      sh(['ip', '-n', via.ns, 'addr', 'add', `10.252.${o.subnet}.${4 * link + 1}/30`, 'dev', end]);
+      sh(['ip', '-n', via.ns, 'link', 'set', end, 'up']);
+      sh(['ip', '-n', ns, 'addr', 'add', `${ip}/30`, 'dev', 'eth0']);
+    } else {
+      sh(['ip', 'link', 'set', ns, 'master', br, 'up']);
+      sh(['ip', '-n', ns, 'addr', 'add', `${ip}/24`, 'dev', 'eth0']);
+    }
     sh(['ip', '-n', ns, 'link', 'set', 'eth0', 'up']);
     sh(['ip', '-n', ns, 'link', 'set', 'lo', 'up']);
-    nodes.push({ index: i, ns, ip, dir: nd, hostKey });
+    const node: LabNode = { index: i, ns, ip, dir: nd, hostKey, log: join(nd, 'sshd.log') };
+    if (hidden) node.via = nodes[o.behind?.[i] as number] as LabNode;
+    nodes.push(node);
   }
   const others: ChildProcess[] = [];
   const lab: Lab = {
@@ -183,6 +239,7 @@ export async function startLab(o: LabOptions): Promise<Lab> {
     bridgeIp,
     clientKey,
     knownHosts: join(dir, 'known_hosts'),
+    sudoPassword,
     nodes,
     path: (n, p) => `/proc/${n.pid}/root${p}`,
     knownHostsText: () =>
@@ -204,8 +261,16 @@ export async function startLab(o: LabOptions): Promise<Lab> {
       // ip netns exec and unshare exec: the child's pid is sshd's (after start.sh's exec).
       n.pid = proc.pid as number;
       await Promise.race([
-        waitPort(n.ip, 22, 20_000),
-        new Promise((_, reject) => proc.once('exit', (c) => reject(new Error(`sshd on ${n.ns} exited (${c}): ${err}`)))),
+        n.via ? waitPortIn(n.via.ns, n.ip, 22, 90_000) : waitPort(n.ip, 22, 90_000),
+        new Promise((_, reject) =>
+          proc.once('exit', (c) => {
+            let log = '';
+            try {
+              log = readFileSync(n.log, 'utf8').slice(-4096);
+            } catch {}
+            reject(new Error(`sshd on ${n.ns} exited (${c}): ${err}${log}`));
+          }),
+        ),
       ]);
     },
     async stop(n) {

@@ -2,6 +2,7 @@
 // (docs/nodes.md). Exit 0 when every node succeeded, 1 when some node failed (one line each), 2 on bad input.
 import type { Command } from 'commander';
 import { InputError } from '../../common/errors.ts';
+import { resolveSecret } from '../../common/secret-source.ts';
 import type { NodeOutcome } from '../../nodes/fleet.ts';
 import { collect } from '../args.ts';
 import { checkFormat, printOutput, renderTable } from '../output.ts';
@@ -15,6 +16,7 @@ interface Common {
   parallel?: string;
   acceptNew?: boolean;
   timeout?: string;
+  becomePassword?: string;
   output: string;
 }
 
@@ -29,6 +31,10 @@ function common(c: Command): Command {
       "trust an unknown host key on first use and add it to known_hosts (OpenSSH's accept-new); a changed key is always refused",
     )
     .option('--timeout <seconds>', 'bound on connecting to one node', '15')
+    .option(
+      '--become-password <source>',
+      'sudo password for nodes set to `sudo` when sudo asks for one: env:NAME, file:PATH or prompt (never logged)',
+    )
     .option('-o, --output <format>', 'table|json|yaml', 'table');
 }
 
@@ -42,17 +48,28 @@ function options(o: Common) {
     ...(o.node && { nodes: o.node }),
     parallel,
     ...(o.acceptNew && { acceptNew: true }),
+    ...(o.becomePassword !== undefined && { becomePassword: resolveSecret(o.becomePassword, '--become-password') }),
     timeoutMs: timeout * 1000,
   };
 }
 
 /** Exit 1 when a node failed; its one line goes to stderr too (the table also shows it). */
-function finish(results: NodeOutcome<unknown>[], extraFailure = false): void {
+function finish(results: NodeOutcome<unknown>[], extraFailure = false, historyError?: string): void {
   const failed = results.filter((r) => !r.ok);
   for (const f of failed) process.stderr.write(`error: ${f.node}: ${f.error}\n`);
   if (failed.length) process.stderr.write(`${failed.length} of ${results.length} node(s) failed\n`);
-  if (failed.length || extraFailure) process.exitCode = 1;
+  if (historyError) process.stderr.write(`error: ${historyError}\n`);
+  if (failed.length || extraFailure || historyError) process.exitCode = 1;
 }
+
+interface HistoryOpts {
+  history?: string | boolean;
+}
+const HISTORY_HELP = 'where runs are recorded: sqlite:PATH, PATH or postgres://… (default $ANCHORAGE_NODES_DB, else DIR/history.sqlite)';
+/** --history URL / --no-history, for the commands that record their runs. */
+const recorded = (c: Command): Command => c.option('--history <url>', HISTORY_HELP).option('--no-history', 'do not record this run');
+const historyOption = (o: HistoryOpts) =>
+  o.history === false ? { history: false as const } : typeof o.history === 'string' ? { history: o.history } : {};
 
 const view = <T>(r: NodeOutcome<T>) => (r.ok ? { node: r.node, ok: true, ...r.result } : { node: r.node, ok: false, error: r.error });
 
@@ -82,13 +99,18 @@ export function register(program: Command): void {
     finish(res);
   });
 
-  common(nodes.command('push').description('write each node exactly its manifest files, atomically, with backups; resumable'))
+  recorded(common(nodes.command('push').description('write each node exactly its manifest files, atomically, with backups; resumable')))
     .option('--prune', 'also remove stale certificate/key files the manifest does not list (backed up first)')
     .option('--no-hook', 'do not run the post-push hooks')
-    .action(async (o: Common & { prune?: boolean; hook?: boolean }) => {
+    .action(async (o: Common & HistoryOpts & { prune?: boolean; hook?: boolean }) => {
       const format = checkFormat(o.output, FORMATS);
       const { nodesPush } = await import('../../nodes/service.ts');
-      const res = await nodesPush({ ...options(o), ...(o.prune && { prune: true }), ...(o.hook === false && { hook: false }) });
+      const { nodes: res, historyError } = await nodesPush({
+        ...options(o),
+        ...historyOption(o),
+        ...(o.prune && { prune: true }),
+        ...(o.hook === false && { hook: false }),
+      });
       printOutput({ nodes: res.map(view) }, format, () =>
         renderTable(
           ['NODE', 'RESULT', 'NEW', 'CHANGED', 'SAME', 'STALE', 'DETAIL'],
@@ -106,42 +128,43 @@ export function register(program: Command): void {
           }),
         ),
       );
-      finish(res);
+      finish(res, false, historyError);
     });
 
-  common(nodes.command('rollback').description('restore on each node what the last push replaced (and remove what it added)')).action(
-    async (o: Common) => {
-      const format = checkFormat(o.output, FORMATS);
-      const { nodesRollback } = await import('../../nodes/service.ts');
-      const res = await nodesRollback(options(o));
-      printOutput({ nodes: res.map(view) }, format, () =>
-        renderTable(
-          ['NODE', 'RESULT', 'RESTORED', 'REMOVED', 'DETAIL'],
-          res.map((r) =>
-            r.ok && r.result
-              ? [r.node, 'rolled back', String(r.result.restored), String(r.result.removed), `push ${r.result.backup}`]
-              : [r.node, 'failed', '', '', r.error ?? ''],
-          ),
+  recorded(
+    common(nodes.command('rollback').description('restore on each node what the last push replaced (and remove what it added)')),
+  ).action(async (o: Common & HistoryOpts) => {
+    const format = checkFormat(o.output, FORMATS);
+    const { nodesRollback } = await import('../../nodes/service.ts');
+    const { nodes: res, historyError } = await nodesRollback({ ...options(o), ...historyOption(o) });
+    printOutput({ nodes: res.map(view) }, format, () =>
+      renderTable(
+        ['NODE', 'RESULT', 'RESTORED', 'REMOVED', 'DETAIL'],
+        res.map((r) =>
+          r.ok && r.result
+            ? [r.node, 'rolled back', String(r.result.restored), String(r.result.removed), `push ${r.result.backup}`]
+            : [r.node, 'failed', '', '', r.error ?? ''],
         ),
-      );
-      finish(res);
-    },
-  );
+      ),
+    );
+    finish(res, false, historyError);
+  });
 
   const statusCmd = (name: 'status' | 'pull', what: string) =>
-    common(nodes.command(name).description(what))
-      .option('--history <file>', 'status history (SQLite; default DIR/history.sqlite)')
-      .option('--no-history', 'do not record this run')
-      .option('--warn-days <n>', 'report certificates expiring within this many days', '30');
-  const statusAction = (pull: boolean) => async (o: Common & { history?: string | boolean; out?: string; warnDays: string }) => {
+    recorded(common(nodes.command(name).description(what))).option(
+      '--warn-days <n>',
+      'report certificates expiring within this many days',
+      '30',
+    );
+  const statusAction = (pull: boolean) => async (o: Common & HistoryOpts & { out?: string; warnDays: string }) => {
     const format = checkFormat(o.output, FORMATS);
     const warnDays = Number(o.warnDays);
     if (!Number.isInteger(warnDays) || warnDays < 0 || warnDays > 36500) throw new InputError('--warn-days: expected 0 to 36500');
     const { nodesStatus } = await import('../../nodes/service.ts');
-    const res = await nodesStatus({
+    const { nodes: res, historyError } = await nodesStatus({
       ...options(o),
       warnDays,
-      ...(o.history === false ? { history: false as const } : typeof o.history === 'string' ? { history: o.history } : {}),
+      ...historyOption(o),
       ...(pull && o.out ? { pullTo: o.out } : {}),
     });
     printOutput({ nodes: res.map(view) }, format, () => {
@@ -172,7 +195,7 @@ export function register(program: Command): void {
     const trouble = res.some(
       (r) => r.result && (r.result.counts.drift || r.result.counts.missing || r.result.findings.some((f) => f.id !== 'expiring')),
     );
-    finish(res, trouble);
+    finish(res, trouble, historyError);
   };
   statusCmd(
     'status',
@@ -184,40 +207,63 @@ export function register(program: Command): void {
 
   nodes
     .command('history')
-    .description('recorded `nodes status` runs, newest first')
+    .description('recorded runs of status, pull, push and rollback, newest first')
     .requiredOption('--dir <dir>', 'PKI directory')
-    .option('--history <file>', 'status history (default DIR/history.sqlite)')
+    .option('--history <url>', HISTORY_HELP)
     .option('--node <name>', 'only this node')
+    .option('--command <name>', 'only this command: status, pull, push or rollback')
+    .option('--files', 'with the files each status saw (path, state, SHA-256)')
     .option('--limit <n>', 'rows', '50')
     .option('-o, --output <format>', 'table|json|yaml', 'table')
-    .action(async (o: { dir: string; history?: string; node?: string; limit: string; output: string }) => {
-      const format = checkFormat(o.output, FORMATS);
-      const limit = Number(o.limit);
-      if (!Number.isInteger(limit) || limit < 1 || limit > 100_000) throw new InputError('--limit: expected 1 to 100000');
-      const { join } = await import('node:path');
-      const { existsSync } = await import('node:fs');
-      const path = o.history ?? join(o.dir, 'history.sqlite');
-      if (!existsSync(path)) throw new InputError(`${path}: no history yet (run 'anchorage nodes status')`);
-      const { openHistory } = await import('../../nodes/history.ts');
-      const h = openHistory(path);
-      const rows = h.recent(o.node, limit);
-      h.close();
-      printOutput({ history: rows }, format, () =>
-        renderTable(
-          ['AT', 'NODE', 'OK', 'DRIFT', 'MISSING', 'UNKNOWN', 'FINDINGS', 'DETAIL'],
-          rows.map((r) => [
-            r.at,
-            r.node,
-            String(r.ok_files),
-            String(r.drift),
-            String(r.missing),
-            String(r.unknown),
-            String(r.findings),
-            r.error ?? '',
-          ]),
-        ),
-      );
-    });
+    .action(
+      async (o: { dir: string; history?: string; node?: string; command?: string; files?: boolean; limit: string; output: string }) => {
+        const format = checkFormat(o.output, FORMATS);
+        const limit = Number(o.limit);
+        if (!Number.isInteger(limit) || limit < 1 || limit > 100_000) throw new InputError('--limit: expected 1 to 100000');
+        const commands = ['status', 'pull', 'push', 'rollback'] as const;
+        const command = o.command as (typeof commands)[number] | undefined;
+        if (command !== undefined && !commands.includes(command)) throw new InputError(`--command: expected ${commands.join(', ')}`);
+        const { historyUrl } = await import('../../nodes/service.ts');
+        const { readHistory } = await import('../../nodes/history.ts');
+        const { openStore } = await import('../../store/open.ts');
+        const url = o.history ?? historyUrl(o.dir);
+        const { existsSync } = await import('node:fs');
+        const { parseStoreUrl } = await import('../../store/store.ts');
+        const target = parseStoreUrl(url);
+        if (target.engine === 'sqlite' && target.target !== ':memory:' && !existsSync(target.target))
+          throw new InputError(`${target.target}: no history yet (run 'anchorage nodes status' or 'push')`);
+        const store = await openStore(url);
+        let rows: Awaited<ReturnType<typeof readHistory>>;
+        try {
+          rows = await readHistory(store, {
+            limit,
+            ...(o.node !== undefined && { node: o.node }),
+            ...(command !== undefined && { command }),
+            ...(o.files && { files: true }),
+          });
+        } finally {
+          await store.close();
+        }
+        printOutput({ history: rows }, format, () =>
+          renderTable(
+            ['AT', 'COMMAND', 'NODE', 'RESULT', 'OK', 'DRIFT', 'MISSING', 'UNKNOWN', 'FINDINGS', 'CHANGED', 'DETAIL'],
+            rows.map((r) => [
+              r.at,
+              r.command,
+              r.node,
+              r.ok ? 'ok' : 'failed',
+              String(r.ok_files),
+              String(r.drift),
+              String(r.missing),
+              String(r.unknown),
+              String(r.findings),
+              String(r.changed),
+              r.error ?? (r.backup ? `push ${r.backup}` : r.earliestExpiry ? `earliest expiry ${r.earliestExpiry.slice(0, 10)}` : ''),
+            ]),
+          ),
+        );
+      },
+    );
 
   common(
     nodes
@@ -225,10 +271,15 @@ export function register(program: Command): void {
       .description("cross-node trust: from each node, TLS handshakes with its own client certificates to every other node's endpoints"),
   )
     .option('--predict', 'make no handshake: the trust engine predicts every cell from the files the nodes hold')
-    .action(async (o: Common & { predict?: boolean }) => {
+    .option('--from-pulled <dir>', 'connect to nothing: predict every cell from what `nodes pull --out DIR` copied')
+    .action(async (o: Common & { predict?: boolean; fromPulled?: string }) => {
       const format = checkFormat(o.output, FORMATS);
       const { nodesVerify } = await import('../../nodes/service.ts');
-      const rows = await nodesVerify({ ...options(o), ...(o.predict && { predictOnly: true }) });
+      const rows = await nodesVerify({
+        ...options(o),
+        ...(o.predict && { predictOnly: true }),
+        ...(o.fromPulled !== undefined && { fromPulled: o.fromPulled }),
+      });
       const names = rows.map((r) => r.from);
       const mark = (cells: { result: string }[]): string =>
         cells.length === 0
