@@ -224,7 +224,9 @@ export class PkiOperations {
         log(`${r.changes.files} node file(s) changed on ${r.changes.nodes.join(', ') || 'no node'}: push them before the next phase`);
       } else if (op.kind === 'nodes.push') {
         const nodes = strings('nodes', op.args.nodes);
-        const out = await nodesPush({ dir: this.dir, ...(nodes && { nodes }), timeoutMs: 30_000 });
+        const rec = await nodesPush({ dir: this.dir, ...(nodes && { nodes }), timeoutMs: 30_000 });
+        const out = rec.nodes;
+        if (rec.historyError) log(`node history not recorded: ${rec.historyError}`);
         let failed = 0;
         for (const n of out) {
           if (n.ok) log(`${n.node}: pushed`);
