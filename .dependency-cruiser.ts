@@ -96,6 +96,8 @@ const config: IConfiguration = {
     moduleSystems: ['es6'],
     // A worktree may link node_modules from elsewhere: name packages by where they are found.
     preserveSymlinks: true,
+    // Packages whose `exports` offer only `default` (ink) resolve too.
+    enhancedResolveOptions: { exportsFields: ['exports'], conditionNames: ['import', 'default'] },
   },
 };
 

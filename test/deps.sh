@@ -15,6 +15,8 @@ command -v ip >/dev/null || need+=(iproute2)
 command -v sudo >/dev/null || need+=(sudo) # nodes logged into as a user who becomes root (test/nodes.test.ts)
 command -v unshare >/dev/null || need+=(util-linux)
 command -v promtool >/dev/null || need+=(prometheus) # promtool and a real Prometheus (test/serve-prometheus.test.ts)
+command -v chromium >/dev/null || need+=(chromium) # Debian's Chromium: playwright-core drives the dashboard (test/ui*.test.ts)
+command -v tmux >/dev/null || need+=(tmux) # a real terminal for the TUI (test/tui*.test.ts)
 [ -x /usr/bin/time ] || need+=(time) # GNU time: peak RSS of a child (test/streaming.test.ts)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing test dependencies: ${need[*]}"

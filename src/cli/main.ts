@@ -35,6 +35,7 @@ const COMMANDS: readonly { name: string; load: () => Promise<CommandModule> }[] 
   { name: 'serve', load: () => import('./commands/serve.ts') },
   { name: 'agent', load: () => import('./commands/agent.ts') },
   { name: 'demo', load: () => import('./commands/demo.ts') },
+  { name: 'tui', load: () => import('./commands/tui.ts') },
 ];
 
 /** The modules a command line needs: the named command's, none for --version, all otherwise. */
