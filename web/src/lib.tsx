@@ -38,7 +38,9 @@ export function SessionProvider({ children }: { children: ReactNode }) {
     void streamKey;
     api.events(
       (e) => {
-        for (const l of listeners.current) if (l.kinds.includes(e.event)) l.fn(e);
+        // `reset`: the server dropped events for this client (too slow); every view reloads.
+        const reset = (e.event as string) === 'reset';
+        for (const l of listeners.current) if (reset || l.kinds.includes(e.event)) l.fn(e);
       },
       ctl.signal,
       (state) => setLive(state),

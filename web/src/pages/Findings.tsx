@@ -59,7 +59,7 @@ export function FindingsPage({ query }: { query: URLSearchParams }) {
   const cluster = query.get('cluster') ?? undefined;
   const severity = query.get('severity') ?? undefined;
   const id = query.get('id') ?? undefined;
-  const state = query.get('state') ?? 'open';
+  const state = query.get('state') ?? '';
   const list = useLoad(() => api.findings({ cluster, severity, id, state, limit: 1000 }), [cluster, severity, id, state], ['finding']);
   const clusters = useLoad(() => api.clusters(), []);
   const [error, setError] = useState<string>();
@@ -88,7 +88,8 @@ export function FindingsPage({ query }: { query: URLSearchParams }) {
         <label>
           State
           <select value={state} onChange={(e) => setQuery({ state: e.target.value })}>
-            <option>open</option>
+            <option value="">not resolved</option>
+            <option value="open">open (not acknowledged)</option>
             <option>acknowledged</option>
             <option>resolved</option>
           </select>

@@ -1,10 +1,10 @@
-// The trust graph: CAs, intermediates, leaves and consumers laid out by ELK's layered algorithm (elkjs, in a
-// web worker so a large graph does not freeze the page), drawn as SVG; broken edges are red with their reason.
+// The trust graph: CAs, intermediates, leaves and consumers laid out by ELK's layered algorithm (elkjs), drawn
+// as SVG; broken edges are red with their reason.
 // Zoom and pan with the wheel, dragging, the buttons or the keyboard (+ − arrows 0); filter by cluster,
 // namespace and node (the server filters) and by kind (here).
+
+import ELK from 'elkjs/lib/elk.bundled.js';
 import type { ElkExtendedEdge, ElkNode } from 'elkjs/lib/elk-api.js';
-import ELK from 'elkjs/lib/elk-api.js';
-import elkWorkerUrl from 'elkjs/lib/elk-worker.min.js?url';
 import { useEffect, useMemo, useRef, useState } from 'react';
 import {
   certHref,
@@ -30,9 +30,11 @@ interface Placed {
 }
 
 let elk: InstanceType<typeof ELK> | undefined;
-function layoutEngine(): InstanceType<typeof ELK> {
-  elk ??= new ELK({ workerUrl: elkWorkerUrl });
-  return elk;
+
+/** Lay `graph` out with ELK (elkjs' bundled build, on the page's thread). */
+function elkLayout(graph: ElkNode): Promise<ElkNode> {
+  elk ??= new ELK();
+  return elk.layout(graph);
 }
 
 function nodeWidth(n: GraphNode): number {
@@ -54,7 +56,7 @@ async function layout(g: Graph): Promise<Placed> {
     children: g.nodes.map((n) => ({ id: n.id, width: nodeWidth(n), height: NODE_H })),
     edges: edges.map((e, i): ElkExtendedEdge => ({ id: `e${i}`, sources: [e.from], targets: [e.to] })),
   };
-  const out = await layoutEngine().layout(graph);
+  const out = await elkLayout(graph);
   const pos = new Map((out.children ?? []).map((c) => [c.id, c]));
   const placedEdges = (out.edges ?? []).map((le, i) => {
     const e = edges[i] as GraphEdge;
@@ -158,7 +160,7 @@ export function GraphPage({ query }: { query: URLSearchParams }) {
   const drag = useRef<{ x: number; y: number; vx: number; vy: number } | undefined>(undefined);
   const broken = (graph.data?.edges ?? []).filter((e) => !e.ok);
   const label = new Map((graph.data?.nodes ?? []).map((n) => [n.id, n.label]));
-  const sel = graph.data?.nodes.find((n) => n.id === selected || n.sha256 === selected);
+  const sel = selected === undefined ? undefined : graph.data?.nodes.find((n) => n.id === selected || n.sha256 === selected);
 
   const onKey = (e: React.KeyboardEvent) => {
     const step = 40;
@@ -293,7 +295,7 @@ export function GraphPage({ query }: { query: URLSearchParams }) {
                 // biome-ignore lint/a11y/useSemanticElements: an SVG node cannot be a <button>
                 <g
                   key={n.id}
-                  className={`gnode k-${n.kind}${n.health ? ` h-${n.health}` : ''}${selected === n.id || (selected && selected === n.sha256) ? ' selected' : ''}`}
+                  className={`gnode k-${n.kind}${n.health ? ` h-${n.health}` : ''}${selected !== undefined && (selected === n.id || selected === n.sha256) ? ' selected' : ''}`}
                   transform={`translate(${n.x},${n.y})`}
                   tabIndex={0}
                   role="button"
