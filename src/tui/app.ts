@@ -425,7 +425,7 @@ function CertsView({ s, active }: { s: Shared; active: boolean }): ReactNode {
     });
   if (detail) return h(CertDetail, { c: detail });
   const w = s.width;
-  const cols = [Math.max(16, Math.floor(w * 0.3)), 14, 10, 10, 8, Math.max(10, w - Math.floor(w * 0.3) - 14 - 10 - 10 - 8 - 8)];
+  const cols = [Math.max(16, Math.floor(w * 0.3)), 18, 10, 10, 8, Math.max(10, w - Math.floor(w * 0.3) - 18 - 10 - 10 - 8 - 8)];
   const items = list?.items ?? [];
   const win = windowOf(items, cursor, rows);
   return h(
