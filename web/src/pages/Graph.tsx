@@ -3,7 +3,6 @@
 // Zoom and pan with the wheel, dragging, the buttons or the keyboard (+ − arrows 0); filter by cluster,
 // namespace and node (the server filters) and by kind (here).
 
-import ELK from 'elkjs/lib/elk.bundled.js';
 import type { ElkExtendedEdge, ElkNode } from 'elkjs/lib/elk-api.js';
 import { useEffect, useMemo, useRef, useState } from 'react';
 import {
@@ -29,12 +28,12 @@ interface Placed {
   height: number;
 }
 
-let elk: InstanceType<typeof ELK> | undefined;
+let elk: Promise<{ layout(g: ElkNode): Promise<ElkNode> }> | undefined;
 
-/** Lay `graph` out with ELK (elkjs' bundled build, on the page's thread). */
-function elkLayout(graph: ElkNode): Promise<ElkNode> {
-  elk ??= new ELK();
-  return elk.layout(graph);
+/** Lay `graph` out with ELK (elkjs' bundled build, on the page's thread; loaded with the first graph, 1.6 MB). */
+async function elkLayout(graph: ElkNode): Promise<ElkNode> {
+  elk ??= import('elkjs/lib/elk.bundled.js').then((m) => new m.default());
+  return (await elk).layout(graph);
 }
 
 function nodeWidth(n: GraphNode): number {
