@@ -24,7 +24,7 @@ function productModules(folder = 'src'): string[] {
 }
 
 describe('npm pack', () => {
-  it('--dry-run: the package holds the compiled product modules, the CLI entry, the docs and deploy/, and no test or benchmark code', () => {
+  it('--dry-run: the package holds the compiled product modules, the CLI entry, the built dashboard, the docs and deploy/, and no test or benchmark code', () => {
     const out = execFileSync('npm', ['pack', '--dry-run', '--json'], {
       cwd: root,
       env,
@@ -39,7 +39,12 @@ describe('npm pack', () => {
         .filter((e) => e.isFile())
         .map((e) => join(e.parentPath, e.name).slice(root.length + 1)),
     );
-    expect(files.sort()).toEqual(['LICENSE', 'README.md', 'package.json', 'bin/anchorage.js', ...productModules(), ...docs].sort());
+    // The web dashboard, built by prepack (npm run build:web) into web/dist.
+    const web = readdirSync(join(root, 'web/dist'), { recursive: true, withFileTypes: true })
+      .filter((e) => e.isFile())
+      .map((e) => join(e.parentPath, e.name).slice(root.length + 1));
+    expect(web).toContain('web/dist/index.html');
+    expect(files.sort()).toEqual(['LICENSE', 'README.md', 'package.json', 'bin/anchorage.js', ...productModules(), ...docs, ...web].sort());
     // The same, said as the rule: nothing from test/ or bench/, no test file, no source map or type stub.
     expect(files.filter((f) => /^(test|bench|src)\/|\.test\.|\.spec\.|\.map$|\.d\.ts$|fixtures?|testkit|scenario/.test(f))).toEqual([]);
   }, 180_000);
