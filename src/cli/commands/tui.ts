@@ -45,13 +45,13 @@ function startServer(dir: string, token: string): Promise<{ url: string; child: 
       '127.0.0.1:0',
       '--no-history',
       '--write-token',
-      'env:ANCHORAGE_TUI_WRITE_TOKEN',
+      'env:TUI_SERVE_WRITE_TOKEN',
       '--interval',
       '5',
       '--log-level',
       'warn',
     ],
-    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ANCHORAGE_TUI_WRITE_TOKEN: token } },
+    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, TUI_SERVE_WRITE_TOKEN: token } },
   );
   return new Promise((ok, fail) => {
     let out = '';
