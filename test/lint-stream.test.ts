@@ -45,7 +45,14 @@ describe('lint streamed', () => {
     const inter = {
       cert: issue(
         ca,
-        { subject: 'CN=stream-int', ca: true, keyUsage: ['keyCertSign', 'cRLSign'], sans: {}, subjectKeyId: false, validity: { days: 400 } },
+        {
+          subject: 'CN=stream-int',
+          ca: true,
+          keyUsage: ['keyCertSign', 'cRLSign'],
+          sans: {},
+          subjectKeyId: false,
+          validity: { days: 400 },
+        },
         { key: interKp },
       ),
       key: interKp.privateKey,
@@ -76,7 +83,11 @@ describe('lint streamed', () => {
           server: 'https://cp1:6443',
           caPem: ca.cert.toPem(),
           userName: 'kubernetes-admin',
-          clientCertPem: issue(ca, { subject: 'CN=kubernetes-admin,O=kubeadm:cluster-admins', sans: {}, extKeyUsage: ['clientAuth'] }).toPem(),
+          clientCertPem: issue(ca, {
+            subject: 'CN=kubernetes-admin,O=kubeadm:cluster-admins',
+            sans: {},
+            extKeyUsage: ['clientAuth'],
+          }).toPem(),
         }),
       ],
     ];
