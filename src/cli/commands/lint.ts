@@ -79,8 +79,8 @@ const tryDer = <T>(f: () => T): T | undefined => {
 };
 
 /**
- * Lint every certificate under the paths, streaming: what lintCertificates reports over readTargets'
- * targets, without holding them. Each file is read and parsed once per pass and dropped:
+ * Lint every certificate under the paths, streaming: what lintCertificates reports over every
+ * certificate of the inputs at once, without holding them. Each file is read and parsed once per pass and dropped:
  *  1. hashes of every issuer name and key (8 bytes a certificate, for the keys);
  *  2. the pool: the certificates whose subject is some certificate's issuer name, or whose key another
  *     certificate has (those are the only answers the set's lookups can give; a hash collision only
@@ -97,7 +97,7 @@ export function streamLint(
   const stdin = stdinOnce();
   const inputs = eachInput(paths, { stdin });
   // Sources named twice (a file given twice, or inside a directory given too) count their certificates
-  // together, as readTargets' targets did; any other path is met once.
+  // together, as the collected targets did; any other path is met once.
   const named = new Set(paths);
   const namedCounts = new Map<string, number>();
   const issuerNames = new Set<number>();
