@@ -58,6 +58,12 @@ describe('lint streamed', () => {
       key: interKp.privateKey,
     };
     const shared = generateKey('ecdsa-p256');
+    // A leaf that issued another: CA evidence comes only from the set (issuesOthers), found after it in the walk.
+    const fakeKp = generateKey('ecdsa-p256');
+    const fake = {
+      cert: issue(ca, { subject: 'CN=not-a-ca', sans: { dns: ['not-a-ca.example'] } }, { key: fakeKp }),
+      key: fakeKp.privateKey,
+    };
     const files: [string, string][] = [
       ['ca.crt', ca.cert.toPem()],
       ['a/ca-copy.crt', ca.cert.toPem()],
@@ -74,6 +80,8 @@ describe('lint streamed', () => {
         'bundle.pem',
         `${issue(inter, { subject: 'CN=apiserver', sans: { dns: ['kubernetes'] }, authorityKeyId: false }).toPem()}${inter.cert.toPem()}${ca.cert.toPem()}`,
       ],
+      ['a/not-a-ca.crt', fake.cert.toPem()],
+      ['z-issued-by-a-leaf.crt', issue(fake, { subject: 'CN=five', sans: { dns: ['five.example'] } }).toPem()],
       ['self.crt', issue(null, { subject: 'CN=self', sans: { dns: ['self.example'] } }).toPem()],
       ['notes.txt', 'no certificate here\n'],
       [
@@ -104,6 +112,7 @@ describe('lint streamed', () => {
         const ids = new Set(expected.findings.map((f) => f.lintId));
         expect(ids.has('x509.signature.not-by-issuer'), [...ids].join(' ')).toBe(true);
         expect(ids.has('k8s.key.shared-across-roles'), [...ids].join(' ')).toBe(true);
+        expect(ids.has('x509.ca.ca-false') || ids.has('x509.ca.basic-constraints-missing'), [...ids].join(' ')).toBe(true);
         expect(streamed.skipped.map((s) => s.source)).toEqual([join(tree, 'notes.txt')]);
       }
     }
