@@ -1,12 +1,17 @@
 // Lint throughput: parse + the whole catalog (with set context and role detection) per certificate,
-// beside Node's own parser reading the same certificates in the same run.
+// beside Node's own parser reading the same certificates in the same run; and `anchorage lint <dir>` as a
+// whole process beside zlint (test/zlint's zlint-batch, one process over the same files), repeated.
 import { X509Certificate } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { type LintTarget, lintCertificates } from '../src/lint/engine.ts';
 import { issueCertificate } from '../src/x509/build.ts';
 import { Certificate } from '../src/x509/certificate.ts';
 import { generateKey } from '../src/x509/keys.ts';
 import { randomOdd, rsaSpki } from '../test/support/lint-testkit.ts';
-import { type BenchResult, bestRate } from './harness.ts';
+import { zlintBinary } from '../test/zlint/zlint.ts';
+import { type BenchResult, bestRate, spreadText, timeProcesses } from './harness.ts';
 
 const N = 2000;
 
@@ -75,5 +80,37 @@ export async function run(): Promise<BenchResult[]> {
     },
   ];
   if (sink < 0) throw new Error('unreachable');
+  // Whole processes over one folder of the ECDSA set: `anchorage lint` (its streaming walk, every lint of
+  // its catalog) beside zlint-batch reading the same files (all of zlint's certificate lints: it has no
+  // switch for the ones both tools have, so the row compares the whole runs, start-up included).
+  const dir = mkdtempSync(join(tmpdir(), 'anchorage-bench-lint-'));
+  try {
+    writeFileSync(join(dir, 'ca.crt'), new Certificate(ec.ca).toPem());
+    ec.leaves.forEach((d, i) => {
+      writeFileSync(join(dir, `worker-${String(i).padStart(5, '0')}.crt`), new Certificate(d).toPem());
+    });
+    const bin = join(import.meta.dirname, '..', 'bin', 'anchorage.js');
+    const st = timeProcesses(
+      [
+        { label: 'zlint', cmd: 'sh', args: ['-c', 'find "$1" -type f | sort | "$0" >/dev/null', zlintBinary(), dir] },
+        // Exit 1 (findings at --fail-on) is an answer here, not a failure.
+        { label: 'anchorage', cmd: 'sh', args: ['-c', '"$0" "$1" lint "$2" -o json >/dev/null; [ $? -le 1 ]', process.execPath, bin, dir] },
+      ],
+      Number(process.env.BENCH_LINT_RUNS ?? 7),
+    );
+    const z = st.get('zlint');
+    const a = st.get('anchorage');
+    if (!z || !a) throw new Error('no lint process figures');
+    results.push({
+      name: `anchorage lint <dir> over ${N + 1} PEM files (whole process)`,
+      unit: 'ms',
+      value: a.median,
+      spread: spreadText(a, 'ms'),
+      baseline: { name: 'zlint-batch over the same files (all its lints)', value: z.median, spread: spreadText(z, 'ms') },
+      lowerIsBetter: true,
+    });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
   return results;
 }

@@ -1,20 +1,25 @@
-// `pki init` for 3 control-plane nodes + 1,000 workers, beside `kubeadm init phase certs all` for one node.
+// `pki init` for 3 control-plane nodes + 1,000 workers, beside `kubeadm init phase certs all` for one node;
+// and a one-node `anchorage pki init` process beside `kubeadm init phase certs all` + `kubeconfig all`
+// (what kubeadm writes for a node: its certificates and its kubeconfigs), whole processes, interleaved,
+// the median of repeated runs with its spread.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { parseClusterConfig } from '../src/pki/config.ts';
 import { initPki } from '../src/pki/service.ts';
-import type { BenchResult } from './harness.ts';
+import { type BenchResult, spreadText, timeProcesses } from './harness.ts';
 
-function config(keyAlgorithm: string, workers: number): string {
+const root = join(import.meta.dirname, '..');
+
+function config(keyAlgorithm: string, workers: number, controlPlane = 3): string {
   return stringify({
     apiVersion: 'anchorage.dev/v1alpha1',
     kind: 'ClusterPKI',
     controlPlaneEndpoint: 'cp.example.com:6443',
     keyAlgorithm,
-    controlPlane: [1, 2, 3].map((i) => ({ name: `cp-${i}`, ips: [`10.0.0.${i}`] })),
+    controlPlane: Array.from({ length: controlPlane }, (_, i) => ({ name: `cp-${i + 1}`, ips: [`10.0.0.${i + 1}`] })),
     workers: Array.from({ length: workers }, (_, i) => ({ name: `worker-${i}`, ips: [`10.1.${i >> 8}.${i & 255}`] })),
   });
 }
@@ -48,15 +53,65 @@ async function timeInit(keyAlgorithm: string, workers: number, base = tmpdir()):
   }
 }
 
+const kubeadmConfig = (dir: string, rsa: boolean): string =>
+  `apiVersion: kubeadm.k8s.io/v1beta4\nkind: InitConfiguration\nlocalAPIEndpoint: {advertiseAddress: 10.0.0.1}\nnodeRegistration: {name: cp-1, criSocket: unix:///run/containerd/containerd.sock}\n---\napiVersion: kubeadm.k8s.io/v1beta4\nkind: ClusterConfiguration\ncontrolPlaneEndpoint: cp.example.com:6443\nencryptionAlgorithm: ${rsa ? 'RSA-2048' : 'ECDSA-P256'}\ncertificatesDir: ${dir}/pki\n`;
+
+/**
+ * One control-plane node, whole processes, RUNS interleaved runs each (a discarded warm-up first): `anchorage
+ * pki init` (CAs, the node's certificates and kubeconfigs, service-account keys, manifest) beside `kubeadm
+ * init phase certs all` then `kubeconfig all` (the CAs, the node's certificates, sa.key and its four
+ * kubeconfigs). Each run starts from an empty output folder (removed by the same shell, on both sides).
+ */
+function oneNode(kubeadm: string, runs: number): ReturnType<typeof timeProcesses> {
+  const dir = mkdtempSync(join(tmpdir(), 'anchorage-bench-onenode-'));
+  try {
+    const cfg = join(dir, 'cluster.yaml');
+    writeFileSync(cfg, config('ecdsa-p256', 0, 1));
+    const kdir = join(dir, 'kubeadm');
+    mkdirSync(kdir);
+    const kcfg = join(dir, 'kubeadm.yaml');
+    writeFileSync(kcfg, kubeadmConfig(kdir, false));
+    const ours = join(dir, 'out');
+    const st = timeProcesses(
+      [
+        {
+          label: 'kubeadm',
+          cmd: 'sh',
+          args: [
+            '-c',
+            'rm -rf "$1/pki" "$1/kc" && "$0" init phase certs all --config "$2" >/dev/null && "$0" init phase kubeconfig all --config "$2" --kubeconfig-dir "$1/kc" >/dev/null',
+            kubeadm,
+            kdir,
+            kcfg,
+          ],
+        },
+        {
+          label: 'anchorage',
+          cmd: 'sh',
+          args: [
+            '-c',
+            'rm -rf "$2" && exec "$0" "$1" pki init --config "$3" --out "$2" >/dev/null',
+            process.execPath,
+            join(root, 'bin', 'anchorage.js'),
+            ours,
+            cfg,
+          ],
+        },
+      ],
+      runs,
+    );
+    return st;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 /** kubeadm's certificates per second for one node (it writes ~10 certificates and sa.key). */
 function kubeadmRate(kubeadm: string, rsa: boolean): number {
   const dir = mkdtempSync(join(tmpdir(), 'anchorage-bench-kubeadm-'));
   try {
     const cfg = join(dir, 'kubeadm.yaml');
-    writeFileSync(
-      cfg,
-      `apiVersion: kubeadm.k8s.io/v1beta4\nkind: InitConfiguration\nlocalAPIEndpoint: {advertiseAddress: 10.0.0.1}\nnodeRegistration: {name: cp-1, criSocket: unix:///run/containerd/containerd.sock}\n---\napiVersion: kubeadm.k8s.io/v1beta4\nkind: ClusterConfiguration\ncontrolPlaneEndpoint: cp.example.com:6443\nencryptionAlgorithm: ${rsa ? 'RSA-2048' : 'ECDSA-P256'}\ncertificatesDir: ${dir}/pki\n`,
-    );
+    writeFileSync(cfg, kubeadmConfig(dir, rsa));
     execFileSync('sync');
     const t0 = process.hrtime.bigint();
     execFileSync(kubeadm, ['init', 'phase', 'certs', 'all', '--config', cfg], { stdio: 'ignore' });
@@ -71,6 +126,23 @@ function kubeadmRate(kubeadm: string, rsa: boolean): number {
 export async function run(): Promise<BenchResult[]> {
   const kubeadm = cachedKubeBin('kubeadm');
   const out: BenchResult[] = [];
+  let kubeadmNodeMs: number | undefined;
+  if (kubeadm) {
+    const st = oneNode(kubeadm, Number(process.env.BENCH_PKI_RUNS ?? 11));
+    kubeadmNodeMs = st.get('kubeadm')?.median;
+    const k = st.get('kubeadm');
+    const a = st.get('anchorage');
+    if (!k || !a) throw new Error('no one-node figures');
+    out.push({
+      name: 'one-node pki init (ECDSA P-256: CAs, certificates, kubeconfigs, sa keys), whole process',
+      unit: 'ms',
+      value: a.median,
+      spread: spreadText(a, 'ms'),
+      baseline: { name: 'kubeadm init phase certs all + kubeconfig all', value: k.median, spread: spreadText(k, 'ms') },
+      lowerIsBetter: true,
+    });
+    if (process.env.BENCH_PKI_ONE_NODE_ONLY) return out;
+  }
   for (const [alg, rsa] of [
     ['ecdsa-p256', false],
     ['rsa-2048', true],
@@ -87,6 +159,14 @@ export async function run(): Promise<BenchResult[]> {
         value: kubeadmRate(kubeadm, rsa),
       };
     out.push(res);
+    if (!rsa && kubeadmNodeMs !== undefined)
+      out.push({
+        name: `the same ${r.certs} certificates against kubeadm run once per node (1,003 x the one-node median above: extrapolated, not run)`,
+        unit: 's',
+        value: r.seconds,
+        baseline: { name: 'kubeadm certs all + kubeconfig all, per node', value: (1003 * kubeadmNodeMs) / 1000 },
+        lowerIsBetter: true,
+      });
     // The same run on tmpfs: what is left when the disk is taken out (this VM's disk is slow and bursty).
     if (!rsa && existsSync('/dev/shm')) {
       const m = await timeInit(alg, 1000, '/dev/shm');

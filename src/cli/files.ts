@@ -1,6 +1,7 @@
 // Reading what commands are given: files, directories and stdin. (Writing: src/cli/outputs.ts.)
-import { closeSync, constants, fstatSync, opendirSync, openSync, readdirSync, readSync, type Stats, statSync } from 'node:fs';
+import { closeSync, constants, fstatSync, opendirSync, openSync, readSync, type Stats, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { setFlagsFromString } from 'node:v8';
 import { InputError } from '../common/errors.ts';
 
 export interface InputFile {
@@ -77,7 +78,8 @@ function readCapped(fd: number, what: string, cap: number, sizeHint = -1): Uint8
  * Expand files, directories and '-' (stdin) into file contents, within budgets: each input at most
  * MAX_FILE bytes, MAX_ENTRIES directory entries and MAX_TOTAL bytes in all. Named on the command line,
  * anything unreadable (missing, a FIFO, a device, too large) is an InputError; met inside a directory
- * it is listed in `errors` and the walk goes on.
+ * it is listed in `errors` and the walk goes on. The walk is walkInputs' (one walker, its rules below);
+ * this form holds every file at once, for the commands that need them all (scan, demo).
  *
  * Directory walks follow symbolic links to files and to directories (Kubernetes mounts Secret and
  * ConfigMap volumes as `tls.crt -> ..data/tls.crt`, `..data -> ..2024_01_01_...`), guard against
@@ -87,102 +89,16 @@ function readCapped(fd: number, what: string, cap: number, sizeHint = -1): Uint8
 export function collectInputs(paths: string[]): { files: InputFile[]; errors: { path: string; error: string }[] } {
   const files: InputFile[] = [];
   const errors: { path: string; error: string }[] = [];
-  let entries = 0;
   let total = 0;
-  const seenDirs = new Set<string>();
-  const seenFiles = new Set<string>();
-  const account = (p: string, n: number): void => {
-    total += n;
-    if (total > MAX_TOTAL) throw new InputError(`${p}: too large: the inputs hold more than ${MIB(MAX_TOTAL)} in all`);
-  };
-  const visit = (p: string, explicit: boolean): void => {
-    const problem = (msg: string): void => {
-      if (explicit) throw new InputError(`${p}: ${msg}`);
-      errors.push({ path: p, error: msg });
-    };
-    if (p === '-') {
-      let data: Uint8Array;
-      try {
-        data = readCapped(0, 'stdin', MAX_FILE);
-      } catch (e) {
-        if (e instanceof InputError) throw e;
-        throw new InputError(`stdin: ${errText(e)}`);
-      }
-      account(p, data.length);
-      files.push({ path: '-', data });
-      return;
+  for (const f of walkInputs(paths, { maxEntries: MAX_ENTRIES })) {
+    if (!f.data) {
+      errors.push({ path: f.path, error: f.error });
+      continue;
     }
-    let st: Stats;
-    try {
-      st = statSync(p);
-    } catch (e) {
-      problem(errText(e));
-      return;
-    }
-    if (st.isDirectory()) {
-      const id = `${st.dev}:${st.ino}`;
-      // Already walked (a symbolic link cycle, or two links to one folder): once is enough.
-      if (seenDirs.has(id)) return;
-      seenDirs.add(id);
-      let names: string[];
-      try {
-        names = readdirSync(p).sort();
-      } catch (e) {
-        problem(errText(e));
-        return;
-      }
-      for (const n of names) {
-        if (n.startsWith('.')) continue;
-        entries++;
-        if (entries > MAX_ENTRIES) throw new InputError(`${p}: too large: more than ${MAX_ENTRIES} directory entries to walk`);
-        visit(join(p, n), false);
-      }
-      return;
-    }
-    if (!st.isFile()) {
-      problem(`${kindOf(st)}, not a regular file: not read`);
-      return;
-    }
-    if (st.size > MAX_FILE) {
-      problem(`too large (more than ${MIB(MAX_FILE)})`);
-      return;
-    }
-    // Inside a walk, one file reached by several links is read once.
-    const fid = `${st.dev}:${st.ino}`;
-    if (!explicit && seenFiles.has(fid)) return;
-    seenFiles.add(fid);
-    let fd: number;
-    try {
-      // Non-blocking open: a file swapped for a FIFO after the stat must not hang the open.
-      fd = openSync(p, constants.O_RDONLY | constants.O_NONBLOCK);
-    } catch (e) {
-      problem(errText(e));
-      return;
-    }
-    try {
-      const fst = fstatSync(fd);
-      if (!fst.isFile()) {
-        problem(`${kindOf(fst)}, not a regular file: not read`);
-        return;
-      }
-      let data: Uint8Array;
-      try {
-        data = readCapped(fd, p, MAX_FILE, fst.size);
-      } catch (e) {
-        if (e instanceof InputError) {
-          problem(`too large (more than ${MIB(MAX_FILE)})`);
-          return;
-        }
-        problem(errText(e));
-        return;
-      }
-      account(p, data.length);
-      files.push({ path: p, data });
-    } finally {
-      closeSync(fd);
-    }
-  };
-  for (const p of paths) visit(p, true);
+    total += f.data.length;
+    if (total > MAX_TOTAL) throw new InputError(`${f.path}: too large: the inputs hold more than ${MIB(MAX_TOTAL)} in all`);
+    files.push({ path: f.path, data: f.data });
+  }
   return { files, errors };
 }
 
@@ -192,6 +108,21 @@ export function collectInputs(paths: string[]): { files: InputFile[]; errors: { 
  * names of the directories it is inside (NameList, ~30 bytes a name).
  */
 export const MAX_STREAM_ENTRIES = 2_000_000;
+
+/**
+ * Keep V8's heap near what a streaming walk really holds (~11 MiB live at 100,000 files). V8 doubles its
+ * young generation each time the bytes that survived its scavenges since the last growth exceed its size,
+ * which in a long walk always happens, up to 3 x 16 MiB, and lets the old generation grow by up to 2x its
+ * live size before collecting it: `inspect` over 100,000 files peaked at ~180 MiB RSS. With a young
+ * generation kept at its starting 1-2 MiB and the old one collected at 1.2x its live size, the same walk
+ * peaks near 100 MiB (docs/benchmarks.md). A walk makes short-lived garbage per file, which a small young
+ * generation collects as well. The same as starting node with these flags; V8 reads both each time it
+ * sizes the heap, so setting them at run time works. Called by the commands that stream a walk.
+ */
+export function constantMemory(): void {
+  setFlagsFromString('--semi-space-growth-factor=1');
+  setFlagsFromString('--heap-growing-percent=20');
+}
 
 /** Standard input, read once (at most MAX_FILE bytes) however many times it is asked for. */
 export function stdinOnce(): () => Uint8Array {
@@ -251,14 +182,13 @@ class NameList {
   private starts = new Uint32Array(256);
   order: Uint32Array = new Uint32Array(0);
   count = 0;
-  constructor(path: string) {
+  constructor(path: string, max: number) {
     const dir = opendirSync(path, { bufferSize: 256 });
     try {
       for (let d = dir.readSync(); d; d = dir.readSync()) {
         if (d.name.startsWith('.')) continue;
         this.push(d.name);
-        if (this.count > MAX_STREAM_ENTRIES)
-          throw new InputError(`${path}: too large: more than ${MAX_STREAM_ENTRIES} directory entries to walk`);
+        if (this.count > max) throw new InputError(`${path}: too large: more than ${max} directory entries to walk`);
       }
     } finally {
       dir.closeSync();
@@ -316,11 +246,12 @@ export type WalkedFile = { path: string; data: Uint8Array; error?: undefined } |
  * links followed, cycles guarded, dot names skipped, each file read once, named inputs that cannot be read
  * are an InputError), read one at a time when the caller asks for the next. Memory does not hold the
  * files: one file's bytes, the sorted names of the directories the walk is inside and 16 bytes per file
- * read. Budgets: MAX_FILE per file and MAX_STREAM_ENTRIES entries; no total, since nothing accumulates.
+ * read. Budgets: MAX_FILE per file and `maxEntries` (MAX_STREAM_ENTRIES) entries; no total, since nothing accumulates.
  * Unreadable files met inside directories are yielded after all the files, as collectInputs lists them.
  * `stdin` supplies standard input's bytes (a caller that walks more than once reads stdin once).
  */
-export function* walkInputs(paths: readonly string[], opts: { stdin?: () => Uint8Array } = {}): Generator<WalkedFile> {
+export function* walkInputs(paths: readonly string[], opts: { stdin?: () => Uint8Array; maxEntries?: number } = {}): Generator<WalkedFile> {
+  const maxEntries = opts.maxEntries ?? MAX_STREAM_ENTRIES;
   const errors: { path: string; error: string }[] = [];
   let entries = 0;
   const seenDirs = new Set<string>();
@@ -354,7 +285,7 @@ export function* walkInputs(paths: readonly string[], opts: { stdin?: () => Uint
       seenDirs.add(id);
       let names: NameList;
       try {
-        names = new NameList(p);
+        names = new NameList(p, maxEntries);
       } catch (e) {
         if (e instanceof InputError) throw e;
         problem(errText(e));
@@ -362,8 +293,7 @@ export function* walkInputs(paths: readonly string[], opts: { stdin?: () => Uint
       }
       for (const i of names.order) {
         entries++;
-        if (entries > MAX_STREAM_ENTRIES)
-          throw new InputError(`${p}: too large: more than ${MAX_STREAM_ENTRIES} directory entries to walk`);
+        if (entries > maxEntries) throw new InputError(`${p}: too large: more than ${maxEntries} directory entries to walk`);
         yield* visit(join(p, names.name(i)), false);
       }
       return;

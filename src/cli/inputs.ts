@@ -1,8 +1,8 @@
 // The one way inspect, lint and verify read what the user names: files, directories (walked by
-// collectInputs) and '-' for stdin, each parsed by the format-detecting reader.
+// walkInputs) and '-' for stdin, each parsed by the format-detecting reader.
 import { InputError } from '../common/errors.ts';
 import { type ReadResult, readObjects } from '../inventory/read.ts';
-import { collectInputs, stdinOnce, walkInputs } from './files.ts';
+import { MAX_ENTRIES, MAX_TOTAL, stdinOnce, walkInputs } from './files.ts';
 
 export interface SourceRead {
   /** The path as found ('-' for stdin). */
@@ -41,15 +41,44 @@ function readOne(path: string, data: Uint8Array, fatal: boolean, opts: ReadInput
   }
 }
 
-/** Every source, read and parsed, within collectInputs' budgets (all files held at once). */
+/**
+ * Every source, read and parsed, within collectInputs' budgets (MAX_ENTRIES directory entries, MAX_TOTAL
+ * bytes read): the parsed results are held, the files' bytes are not (one file at a time, as walkInputs
+ * reads them). For the commands that need every object at once: verify's roots, intermediates and CRLs.
+ * With `strict`, the first unreadable file of the walk fails the command, else the first that does not parse.
+ */
 export function readInputs(paths: readonly string[], opts: ReadInputsOptions = {}): SourceRead[] {
-  const { files, errors } = collectInputs([...paths]);
-  const single = paths.length === 1 && files.length === 1 && errors.length === 0;
-  if (opts.strict && errors[0]) throw new InputError(`${display(errors[0].path)}: ${errors[0].error}`);
-  return [
-    ...files.map((f) => readOne(f.path, f.data, single || opts.strict === true, opts)),
-    ...errors.map((e) => ({ source: e.path, error: e.error })),
-  ];
+  const out: SourceRead[] = [];
+  let fatal: InputError | undefined;
+  let total = 0;
+  const walk = walkInputs(paths, { maxEntries: MAX_ENTRIES });
+  let cur = walk.next();
+  let first = true;
+  while (!cur.done) {
+    const f = cur.value;
+    const next = walk.next();
+    // A lone file named on its own must parse (so must every file with `strict`).
+    const single = first && next.done === true && paths.length === 1;
+    first = false;
+    cur = next;
+    if (!f.data) {
+      // The walk's errors come after all its files, and come first with `strict`.
+      if (opts.strict) throw new InputError(`${display(f.path)}: ${f.error}`);
+      out.push({ source: f.path, error: f.error });
+      continue;
+    }
+    total += f.data.length;
+    if (total > MAX_TOTAL) throw new InputError(`${f.path}: too large: the inputs hold more than ${MAX_TOTAL / 1024 / 1024} MiB in all`);
+    if (fatal) continue;
+    try {
+      out.push(readOne(f.path, f.data, single || opts.strict === true, opts));
+    } catch (e) {
+      if (!(e instanceof InputError) || !opts.strict) throw e;
+      fatal = e;
+    }
+  }
+  if (fatal) throw fatal;
+  return out;
 }
 
 /**

@@ -85,65 +85,73 @@ function findIssuer(c: Certificate, bySubject: Map<string, Certificate[]>): { is
   return ranked[0] ? { claimed: ranked[0] } : {};
 }
 
-/** Parts of the context that depend on the whole set. */
-function setContext(targets: readonly LintTarget[]): {
-  issuer: (Certificate | undefined)[];
-  claimed: (Certificate | undefined)[];
-  issuers: Set<Certificate>;
-  sharers: { listed: Certificate[]; total: number }[];
-} {
-  const bySubject = new Map<string, Certificate[]>();
-  const bySpki = new Map<string, Certificate[]>();
+/**
+ * The certificates of a set that its lookups can return, by subject and by key: the issuer of a
+ * certificate (findIssuer) and the others sharing its key. lintCertificates builds one over its targets;
+ * a streaming caller (`anchorage lint` over a directory) builds one over the few certificates that can be
+ * an answer (those named as an issuer, those whose key is shared) and lints the rest one at a time.
+ */
+export class LintIndex {
+  private readonly bySubject = new Map<string, Certificate[]>();
+  private readonly bySpki = new Map<string, Certificate[]>();
   // One certificate linted at many places (anchorage scan) is one candidate, not one per place: else every
   // issuer lookup walks all its copies (quadratic: 10k Secrets carrying one CA).
-  const seen = new Set<Certificate>();
-  for (const { cert } of targets) {
-    if (seen.has(cert)) continue;
-    seen.add(cert);
+  private readonly seen = new Set<Certificate>();
+  private distinct: Map<string, { subjects: Set<string>; certs: Certificate[] }> | undefined;
+
+  add(cert: Certificate): void {
+    if (this.seen.has(cert)) return;
+    this.seen.add(cert);
+    this.distinct = undefined;
     try {
       const k = key(cert.subjectRaw);
-      const l = bySubject.get(k);
+      const l = this.bySubject.get(k);
       if (l) l.push(cert);
-      else bySubject.set(k, [cert]);
-      const s = bySpki.get(cert.spkiSha256);
+      else this.bySubject.set(k, [cert]);
+      const s = this.bySpki.get(cert.spkiSha256);
       if (s) s.push(cert);
-      else bySpki.set(cert.spkiSha256, [cert]);
+      else this.bySpki.set(cert.spkiSha256, [cert]);
     } catch (e) {
       if (!(e instanceof DerError)) throw e;
     }
   }
-  const issuers = new Set<Certificate>();
-  const found = targets.map(({ cert }) => {
+
+  get size(): number {
+    return this.seen.size;
+  }
+
+  /** The issuer of `cert` in the set, or the same-name certificate that claims to be (findIssuer). */
+  issuerOf(cert: Certificate): { issuer?: Certificate; claimed?: Certificate } {
     try {
-      const i = findIssuer(cert, bySubject);
-      if (i.issuer) issuers.add(i.issuer);
-      return i;
+      return findIssuer(cert, this.bySubject);
     } catch (e) {
       if (e instanceof DerError) return {};
       throw e;
     }
-  });
-  const issuer = found.map((f) => f.issuer);
-  const claimed = found.map((f) => f.claimed);
-  // Per key: its distinct subjects, once. Each certificate then lists a bounded number of the others
-  // (10k certificates sharing one key must not build 10k lists of 10k).
-  const distinct = new Map<string, { subjects: Set<string>; certs: Certificate[] }>();
-  for (const [spki, same] of bySpki) {
-    if (same.length < 2) continue;
-    const subjects = new Set<string>();
-    const certs: Certificate[] = [];
-    for (const o of same) {
-      const k = key(o.subjectRaw);
-      if (subjects.has(k)) continue;
-      subjects.add(k);
-      certs.push(o);
-    }
-    distinct.set(spki, { subjects, certs });
   }
-  const sharers = targets.map(({ cert }): { listed: Certificate[]; total: number } => {
+
+  /** Other certificates with the same key and another subject: at most MAX_SHARERS_LISTED, and how many in all. */
+  sharersOf(cert: Certificate): { listed: Certificate[]; total: number } {
+    if (!this.distinct) {
+      // Per key: its distinct subjects, once. Each certificate then lists a bounded number of the others
+      // (10k certificates sharing one key must not build 10k lists of 10k).
+      this.distinct = new Map();
+      for (const [spki, same] of this.bySpki) {
+        if (same.length < 2) continue;
+        const subjects = new Set<string>();
+        const certs: Certificate[] = [];
+        for (const o of same) {
+          const k = key(o.subjectRaw);
+          if (subjects.has(k)) continue;
+          subjects.add(k);
+          certs.push(o);
+        }
+        this.distinct.set(spki, { subjects, certs });
+      }
+    }
     let d: { subjects: Set<string>; certs: Certificate[] } | undefined;
     try {
-      d = distinct.get(cert.spkiSha256);
+      d = this.distinct.get(cert.spkiSha256);
     } catch (e) {
       if (!(e instanceof DerError)) throw e;
     }
@@ -155,8 +163,17 @@ function setContext(targets: readonly LintTarget[]): {
       if (key(o.subjectRaw) !== mine) listed.push(o);
     }
     return { listed, total: d.subjects.size - (d.subjects.has(mine) ? 1 : 0) };
-  });
-  return { issuer, claimed, issuers, sharers };
+  }
+}
+
+/** What the set tells about one certificate of it (LintIndex), for lintTarget. */
+export interface SetFacts {
+  issuer?: Certificate | undefined;
+  claimed?: Certificate | undefined;
+  issuesOthers: boolean;
+  sharers: { listed: Certificate[]; total: number };
+  /** Certificates read from the same source (1 without a source). */
+  sourceCount: number;
 }
 
 /** Other subjects named per shared-key finding; the rest are counted. */
@@ -168,72 +185,89 @@ export function activeLints(policy: Policy, lints: readonly Lint[] = CATALOG): L
 }
 
 export function lintCertificates(targets: readonly LintTarget[], opts: LintOptions): LintReport {
-  const policy = opts.policy ?? DEFAULT_POLICY;
-  const lints = activeLints(policy, opts.lints);
-  const overrides = policy.lints.severity;
+  const lints = activeLints(opts.policy ?? DEFAULT_POLICY, opts.lints);
   const perSource = new Map<string, number>();
   for (const t of targets) if (t.source !== undefined) perSource.set(t.source, (perSource.get(t.source) ?? 0) + 1);
-  const set = setContext(targets);
+  const index = new LintIndex();
+  for (const { cert } of targets) index.add(cert);
+  const found = targets.map(({ cert }) => index.issuerOf(cert));
+  const issuers = new Set<Certificate>();
+  for (const f of found) if (f.issuer) issuers.add(f.issuer);
   const findings: Finding[] = [];
   targets.forEach((t, i) => {
-    const sourceCount = t.sourceCount ?? (t.source === undefined ? 1 : (perSource.get(t.source) ?? 1));
-    const ctx: LintContext = {
-      now: opts.now,
-      policy,
-      issuesOthers: set.issuers.has(t.cert),
-      sharedKeyWith: set.sharers[i]?.listed ?? [],
-      sharedKeyTotal: set.sharers[i]?.total ?? 0,
-      sourceCount,
+    const f = found[i] as { issuer?: Certificate; claimed?: Certificate };
+    const facts: SetFacts = {
+      issuer: f.issuer,
+      claimed: f.claimed,
+      issuesOthers: issuers.has(t.cert),
+      sharers: index.sharersOf(t.cert),
+      sourceCount: t.sourceCount ?? (t.source === undefined ? 1 : (perSource.get(t.source) ?? 1)),
     };
-    if (t.source !== undefined) ctx.source = t.source;
-    if (t.location !== undefined) ctx.location = t.location;
-    const issuer = set.issuer[i];
-    if (issuer) ctx.issuer = issuer;
-    const claimed = set.claimed[i];
-    if (claimed) ctx.claimedIssuer = claimed;
-    try {
-      const role = detectRole(t.cert, {
-        ...(t.source !== undefined && { path: t.source }),
-        ...(t.location !== undefined && { location: t.location }),
-        multiple: sourceCount > 1,
-      });
-      if (role) ctx.role = role;
-    } catch (e) {
-      if (!(e instanceof DerError)) throw e;
-    }
-    const refused = new Set<string>();
-    for (const lint of lints) {
-      let found: Finding[];
-      try {
-        if (!lint.appliesTo(t.cert, ctx)) continue;
-        found = lint.check(t.cert, ctx);
-      } catch (e) {
-        // An undecodable part is x509.der.malformed's finding; the lints that needed it stay quiet.
-        if (e instanceof DerError) continue;
-        // Over a work budget (a 64-Mbit RSA modulus): reported once for this certificate, the rest goes on.
-        if (e instanceof InputError) {
-          if (refused.has(e.message)) continue;
-          refused.add(e.message);
-          found = [
-            {
-              lintId: lint.id,
-              severity: lint.severity,
-              message: e.message,
-              subject: safeSubject(t.cert),
-              sha256: t.cert.sha256,
-              ...(t.source !== undefined && { source: t.source }),
-              ...(t.location !== undefined && { location: t.location }),
-            },
-          ];
-        } else throw e;
-      }
-      const sev = overrides[lint.id] ?? (policy.profile === 'strict' ? lint.strictSeverity : undefined);
-      for (const f of found) findings.push(sev ? { ...f, severity: sev } : f);
-    }
+    for (const x of lintTarget(t, facts, opts, lints)) findings.push(x);
   });
   const summary: Record<Severity, number> = { error: 0, warning: 0, notice: 0 };
   for (const f of findings) summary[f.severity]++;
   return { certificates: targets.length, summary, findings };
+}
+
+/** The findings on one certificate, given what its set tells about it; `lints` from activeLints(policy). */
+export function lintTarget(t: LintTarget, set: SetFacts, opts: LintOptions, lints: readonly Lint[]): Finding[] {
+  const policy = opts.policy ?? DEFAULT_POLICY;
+  const overrides = policy.lints.severity;
+  const findings: Finding[] = [];
+  const sourceCount = set.sourceCount;
+  const ctx: LintContext = {
+    now: opts.now,
+    policy,
+    issuesOthers: set.issuesOthers,
+    sharedKeyWith: set.sharers.listed,
+    sharedKeyTotal: set.sharers.total,
+    sourceCount,
+  };
+  if (t.source !== undefined) ctx.source = t.source;
+  if (t.location !== undefined) ctx.location = t.location;
+  if (set.issuer) ctx.issuer = set.issuer;
+  if (set.claimed) ctx.claimedIssuer = set.claimed;
+  try {
+    const role = detectRole(t.cert, {
+      ...(t.source !== undefined && { path: t.source }),
+      ...(t.location !== undefined && { location: t.location }),
+      multiple: sourceCount > 1,
+    });
+    if (role) ctx.role = role;
+  } catch (e) {
+    if (!(e instanceof DerError)) throw e;
+  }
+  const refused = new Set<string>();
+  for (const lint of lints) {
+    let found: Finding[];
+    try {
+      if (!lint.appliesTo(t.cert, ctx)) continue;
+      found = lint.check(t.cert, ctx);
+    } catch (e) {
+      // An undecodable part is x509.der.malformed's finding; the lints that needed it stay quiet.
+      if (e instanceof DerError) continue;
+      // Over a work budget (a 64-Mbit RSA modulus): reported once for this certificate, the rest goes on.
+      if (e instanceof InputError) {
+        if (refused.has(e.message)) continue;
+        refused.add(e.message);
+        found = [
+          {
+            lintId: lint.id,
+            severity: lint.severity,
+            message: e.message,
+            subject: safeSubject(t.cert),
+            sha256: t.cert.sha256,
+            ...(t.source !== undefined && { source: t.source }),
+            ...(t.location !== undefined && { location: t.location }),
+          },
+        ];
+      } else throw e;
+    }
+    const sev = overrides[lint.id] ?? (policy.profile === 'strict' ? lint.strictSeverity : undefined);
+    for (const f of found) findings.push(sev ? { ...f, severity: sev } : f);
+  }
+  return findings;
 }
 
 function safeSubject(c: Certificate): string {

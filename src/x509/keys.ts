@@ -59,8 +59,16 @@ export function generateKeyAsync(type: KeyType): Promise<KeyPair> {
   });
 }
 
+/** SPKI DER of the public keys this process imported or exported once: a KeyObject is immutable. */
+const spkiOf = new WeakMap<KeyObject, Uint8Array>();
+
 export function spkiDer(pub: KeyObject): Uint8Array {
-  return pub.export({ type: 'spki', format: 'der' });
+  let d = spkiOf.get(pub);
+  if (!d) {
+    d = pub.export({ type: 'spki', format: 'der' });
+    if (pub.type === 'public') spkiOf.set(pub, d);
+  }
+  return d;
 }
 
 export interface PublicKeyInfo {
@@ -414,6 +422,24 @@ function verifyPss(pub: KeyObject, p: PssParams, data: Uint8Array, signature: Ui
   return h2.equals(h);
 }
 
+/**
+ * Public keys imported from SPKI DER, by their bytes: importing one into a KeyObject (parsing it and, for
+ * EC keys, checking the point) cost 20-40 us, as much as the signature check it serves, and a run meets
+ * the same few CA keys again and again (every leaf a CA signed, every chain through it, every copy of
+ * the CA). Bounded; public keys only, and a KeyObject cannot be changed, so sharing one is safe.
+ */
+const KEY_CACHE_MAX = 4096;
+const keyCache = new Map<string, KeyObject>();
+
 export function publicKeyFromSpki(spki: Uint8Array): KeyObject {
-  return createPublicKey({ key: Buffer.from(spki), format: 'der', type: 'spki' });
+  // The bytes as a latin1 string: a Map key compared by content (SPKIs of up to a few KiB).
+  const id = spki.length <= 16384 ? Buffer.from(spki.buffer, spki.byteOffset, spki.length).toString('latin1') : undefined;
+  const hit = id === undefined ? undefined : keyCache.get(id);
+  if (hit) return hit;
+  const key = createPublicKey({ key: Buffer.from(spki), format: 'der', type: 'spki' });
+  if (id !== undefined) {
+    if (keyCache.size >= KEY_CACHE_MAX) keyCache.delete(keyCache.keys().next().value as string);
+    keyCache.set(id, key);
+  }
+  return key;
 }

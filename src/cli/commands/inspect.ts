@@ -2,6 +2,7 @@
 // Written as it goes (streamInspect): memory does not grow with the number of files in a directory.
 import type { Command } from 'commander';
 import { secretArg } from '../args.ts';
+import { constantMemory } from '../files.ts';
 import { type InspectFormat, streamInspect, writeStdoutSync } from '../inspect-view.ts';
 import { checkFormat } from '../output.ts';
 
@@ -20,6 +21,7 @@ export function register(program: Command): void {
     )
     .action((paths: string[], o: { output: string; password?: string }) => {
       const format = checkFormat(o.output, ['table', 'json', 'yaml', 'ndjson']) as InspectFormat;
+      constantMemory();
       const { failed } = streamInspect(paths, format, writeStdoutSync, o.password === undefined ? {} : { password: o.password });
       if (failed) process.exitCode = 2;
     });

@@ -2,13 +2,16 @@
 // Exit 0 clean, 1 findings at or above --fail-on, 2 bad input (InputError, mapped by main.ts).
 import type { Command } from 'commander';
 import { InputError } from '../../common/errors.ts';
-import { failsAt, type LintReport, type LintTarget, lintCertificates } from '../../lint/engine.ts';
+import { activeLints, failsAt, LintIndex, type LintReport, type LintTarget, lintTarget } from '../../lint/engine.ts';
 import { showString } from '../../lint/lints/util.ts';
-import { loadPolicy } from '../../lint/policy.ts';
+import { loadPolicy, type Policy } from '../../lint/policy.ts';
 import { toSarif } from '../../lint/sarif.ts';
-import { SEVERITIES, SEVERITY_RANK, type Severity } from '../../lint/types.ts';
+import { type Finding, SEVERITIES, SEVERITY_RANK, type Severity } from '../../lint/types.ts';
+import type { Certificate } from '../../x509/certificate.ts';
+import { DerError } from '../../x509/der.ts';
 import { parseAt } from '../args.ts';
-import { readInputs } from '../inputs.ts';
+import { constantMemory, stdinOnce } from '../files.ts';
+import { eachInput, type SourceRead } from '../inputs.ts';
 import { checkFormat, printOutput, renderTable } from '../output.ts';
 
 export interface LintCliOptions {
@@ -30,26 +33,151 @@ export interface LintOutput extends LintReport {
 
 const FORMATS = ['table', 'json', 'yaml', 'sarif'] as const;
 
-/** Read every certificate under the paths. Non-PKI files inside directories are skipped, not fatal. */
-export function readTargets(paths: string[]): { targets: LintTarget[]; skipped: LintOutput['skipped'] } {
-  const targets: LintTarget[] = [];
-  const skipped: LintOutput['skipped'] = [];
-  for (const r of readInputs(paths)) {
-    if (!r.result) {
-      skipped.push({ source: r.source, reason: r.error ?? 'unreadable' });
-      continue;
-    }
-    const certs = r.result.objects.filter((o) => o.kind === 'certificate');
+/** Most certificates a lint run holds at once: those named as another's issuer and those sharing a key. */
+export const MAX_LINT_POOL = 100_000;
+
+/** The lint targets of one source, and why it was (partly) skipped. */
+function targetsOf(r: SourceRead, skipped: LintOutput['skipped'] | undefined): LintTarget[] {
+  if (!r.result) {
+    skipped?.push({ source: r.source, reason: r.error ?? 'unreadable' });
+    return [];
+  }
+  const certs = r.result.objects.filter((o) => o.kind === 'certificate');
+  if (skipped) {
     for (const w of r.result.warnings) skipped.push({ source: r.source, reason: w });
     if (certs.length === 0) skipped.push({ source: r.source, reason: 'no certificate in this file' });
-    for (const o of certs) {
-      const t: LintTarget = { cert: o.cert, source: r.source };
-      // Name the position only when it tells certificates apart (bundles, kubeconfigs).
-      if (certs.length > 1 || r.result.format === 'kubeconfig') t.location = o.location;
-      targets.push(t);
+  }
+  return certs.map((o) => {
+    const t: LintTarget = { cert: o.cert, source: r.source };
+    // Name the position only when it tells certificates apart (bundles, kubeconfigs).
+    if (certs.length > 1 || r.result?.format === 'kubeconfig') t.location = o.location;
+    return t;
+  });
+}
+
+/** A 53-bit hash of some bytes (cyrb53): sets of hashes stand for sets of names and keys in the first pass. */
+function h53(b: Uint8Array): number {
+  let h1 = 0xdeadbeef;
+  let h2 = 0x41c6ce57;
+  for (let i = 0; i < b.length; i++) {
+    const c = b[i] as number;
+    h1 = Math.imul(h1 ^ c, 2654435761);
+    h2 = Math.imul(h2 ^ c, 1597334677);
+  }
+  h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507) ^ Math.imul(h2 ^ (h2 >>> 13), 3266489909);
+  h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507) ^ Math.imul(h1 ^ (h1 >>> 13), 3266489909);
+  return 4294967296 * (2097151 & h2) + (h1 >>> 0);
+}
+
+const tryDer = <T>(f: () => T): T | undefined => {
+  try {
+    return f();
+  } catch (e) {
+    if (e instanceof DerError) return undefined;
+    throw e;
+  }
+};
+
+/**
+ * Lint every certificate under the paths, streaming: what lintCertificates reports over every
+ * certificate of the inputs at once, without holding them. Each file is read and parsed once per pass and dropped:
+ *  1. hashes of every issuer name and key (8 bytes a certificate, for the keys);
+ *  2. the pool: the certificates whose subject is some certificate's issuer name, or whose key another
+ *     certificate has (those are the only answers the set's lookups can give; a hash collision only
+ *     adds to it); at most MAX_LINT_POOL, kept parsed, in the walk's order;
+ *  3. which of the pool issue others (every certificate's issuer, looked up in the pool);
+ *  4. every certificate linted with its set facts, its findings handed to `emit`.
+ * Memory: the pool, the key hashes, the findings and the skipped list; not the certificates.
+ */
+export function streamLint(
+  paths: readonly string[],
+  opts: { policy: Policy; now: Date },
+  emit: (f: Finding) => void,
+): { certificates: number; skipped: LintOutput['skipped'] } {
+  const stdin = stdinOnce();
+  const inputs = eachInput(paths, { stdin });
+  // Sources named twice (a file given twice, or inside a directory given too) count their certificates
+  // together, as the collected targets did; any other path is met once.
+  const named = new Set(paths);
+  const namedCounts = new Map<string, number>();
+  const issuerNames = new Set<number>();
+  let spkis = new Float64Array(1024);
+  let n = 0;
+  for (const r of inputs) {
+    const targets = targetsOf(r, undefined);
+    if (named.has(r.source)) namedCounts.set(r.source, (namedCounts.get(r.source) ?? 0) + targets.length);
+    for (const { cert } of targets) {
+      if (n === spkis.length) {
+        const bigger = new Float64Array(n * 2);
+        bigger.set(spkis);
+        spkis = bigger;
+      }
+      spkis[n++] = tryDer(() => h53(cert.spki)) ?? -1;
+      const issuer = tryDer(() => (cert.selfIssued ? undefined : h53(cert.issuerRaw)));
+      if (issuer !== undefined) issuerNames.add(issuer);
     }
   }
-  return { targets, skipped };
+  const total = n;
+  const sorted = spkis.slice(0, n).sort();
+  const shared = new Set<number>();
+  for (let i = 1; i < sorted.length; i++) if (sorted[i] === sorted[i - 1] && (sorted[i] as number) >= 0) shared.add(sorted[i] as number);
+  spkis = new Float64Array(0);
+
+  if (total === 0) return { certificates: 0, skipped: [] };
+
+  // Passes 2-4 walk again; a certificate of the pool stands for itself (its object), and a file that
+  // changed since the first pass fails the run rather than mixing two versions.
+  const pool = new Map<number, Certificate>();
+  const index = new LintIndex();
+  const changed = (source: string): InputError => new InputError(`${source}: changed while being linted (read again in a later pass)`);
+  const pass = (each: (t: LintTarget, at: number, source: string, count: number) => void, skipped?: LintOutput['skipped']): void => {
+    let at = 0;
+    for (const r of inputs) {
+      const targets = targetsOf(r, skipped);
+      for (const t of targets) {
+        if (at >= total) throw changed(r.source);
+        const kept = pool.get(at);
+        if (kept) {
+          const d = t.cert.der;
+          if (!Buffer.from(d.buffer, d.byteOffset, d.length).equals(kept.der)) throw changed(r.source);
+          t.cert = kept;
+        }
+        each(t, at++, r.source, targets.length);
+      }
+    }
+    if (at !== total) throw changed(paths.join(', '));
+  };
+  // 2. The pool, in the walk's order.
+  pass(({ cert }, at) => {
+    const subject = tryDer(() => h53(cert.subjectRaw));
+    const spki = tryDer(() => h53(cert.spki));
+    if ((subject !== undefined && issuerNames.has(subject)) || (spki !== undefined && shared.has(spki))) {
+      if (pool.size >= MAX_LINT_POOL)
+        throw new InputError(
+          `${paths.join(', ')}: too large: more than ${MAX_LINT_POOL} certificates issue others or share a key (lint holds those at once)`,
+        );
+      pool.set(at, cert);
+      index.add(cert);
+    }
+  });
+  issuerNames.clear();
+  shared.clear();
+  // 3. Which of the pool issue others.
+  const issuers = new Set<Certificate>();
+  pass(({ cert }) => {
+    const i = index.issuerOf(cert).issuer;
+    if (i) issuers.add(i);
+  });
+  // 4. Lint, in the walk's order.
+  const lints = activeLints(opts.policy);
+  const skipped: LintOutput['skipped'] = [];
+  pass((t, _at, source, count) => {
+    const { issuer, claimed } = index.issuerOf(t.cert);
+    const sourceCount = namedCounts.get(source) ?? count;
+    const facts = { issuer, claimed, issuesOthers: issuers.has(t.cert), sharers: index.sharersOf(t.cert), sourceCount };
+    for (const f of lintTarget(t, facts, opts, lints)) emit(f);
+  }, skipped);
+  return { certificates: total, skipped };
 }
 
 function parseFailOn(s: string | undefined): Severity {
@@ -65,10 +193,12 @@ export function lintPaths(paths: string[], o: LintCliOptions = {}, now: Date = n
   if (o.profile !== undefined && o.profile !== 'default' && o.profile !== 'strict')
     throw new InputError(`--profile: '${o.profile}' is not a lint profile (expected default or strict)`);
   const policy = o.profile !== undefined ? { ...loaded, profile: o.profile as 'default' | 'strict' } : loaded;
-  const { targets, skipped } = readTargets(paths);
-  if (targets.length === 0) throw new InputError(`no certificates found in ${paths.join(', ')}`);
-  const report = lintCertificates(targets, { policy, now: o.at !== undefined ? parseAt(o.at) : now });
-  return { ...report, skipped };
+  const findings: Finding[] = [];
+  const { certificates, skipped } = streamLint(paths, { policy, now: o.at !== undefined ? parseAt(o.at) : now }, (f) => findings.push(f));
+  if (certificates === 0) throw new InputError(`no certificates found in ${paths.join(', ')}`);
+  const summary: Record<Severity, number> = { error: 0, warning: 0, notice: 0 };
+  for (const f of findings) summary[f.severity]++;
+  return { certificates, summary, findings, skipped };
 }
 
 export function renderLint(out: LintOutput, o: { verbose?: boolean } = {}): string {
@@ -118,6 +248,7 @@ export function register(program: Command): void {
     )
     .option('-v, --verbose', 'list the files that held no certificate')
     .action((paths: string[], o: LintCliOptions) => {
+      constantMemory();
       process.exitCode = lintCommand(paths, o);
     });
 }
