@@ -313,7 +313,22 @@ describe('anchorage serve: authentication', () => {
     // With a policy for the cluster group d* (the --dir cluster is `dir`) that disables one lint.
     const policy = join(tmpdir(), `serve-policy-${process.pid}.yaml`);
     writeFileSync(policy, 'lints:\n  disabled: [x509.validity.expired]\n');
-    const s = await startCli(serveArgs(['--no-history', '--cluster-policy', `d*=${policy}`]));
+    // A demo folder of its own: the renewal test above repairs the shared one's node trees (the planted CA key goes).
+    const fresh = mkdtempSync(join(tmpdir(), 'serve-e2e-policy-'));
+    const d = anchorage(['demo', '--dir', fresh]);
+    expect(d.code, d.stderr).toBe(0);
+    const s = await startCli([
+      'serve',
+      '--dir',
+      fresh,
+      '--listen',
+      '127.0.0.1:0',
+      '--interval',
+      '0.5',
+      '--no-history',
+      '--cluster-policy',
+      `d*=${policy}`,
+    ]);
     try {
       expect((await api(s.url, '/api/v1/operations', { method: 'POST', body: { kind: 'pki.rotate-ca' } })).status).toBe(403);
       await waitFor('ready', async () => (await api(s.url, '/readyz')).status === 200, 120_000);
@@ -323,6 +338,7 @@ describe('anchorage serve: authentication', () => {
     } finally {
       await s.stop();
       rm(policy, { force: true });
+      rm(fresh, { recursive: true, force: true });
     }
   });
 
