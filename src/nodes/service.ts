@@ -84,8 +84,8 @@ export function nodesPlan(o: NodesOptions): Promise<NodeOutcome<PlanResult>[]> {
 }
 
 /** The default history store: $ANCHORAGE_NODES_DB, else DIR/history.sqlite. */
-export function historyUrl(dir: string, env: NodeJS.ProcessEnv = process.env): string {
-  return env.ANCHORAGE_NODES_DB || `sqlite:${join(resolve(dir), 'history.sqlite')}`;
+export function historyUrl(dir: string): string {
+  return process.env.ANCHORAGE_NODES_DB || `sqlite:${join(resolve(dir), 'history.sqlite')}`;
 }
 
 /** Record a run; a history that cannot be written is reported, never hides what was done on the nodes. */
