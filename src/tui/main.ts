@@ -20,6 +20,8 @@ export async function runTui(o: TuiOptions): Promise<void> {
   const api = new ApiClient(o.server, o.token);
   const ink = render(h(App, { api, target: o.target, writes: o.writes }), {
     exitOnCtrlC: true,
+    // A terminal is a terminal even where CI=true is set (Ink would otherwise draw only the last frame, at exit).
+    interactive: process.stdout.isTTY === true,
     alternateScreen: process.stdout.isTTY === true,
   });
   await ink.waitUntilExit();
