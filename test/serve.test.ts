@@ -257,6 +257,25 @@ describe('anchorage serve --dir: the API of docs/api.md', () => {
   });
 
   it('keeps history across a restart (SQLite beside the folder)', async () => {
+    // The renewal above changed the folder: wait (bounded) until the findings stop changing before the restart.
+    const snapshot = async (): Promise<string> =>
+      JSON.stringify(
+        ((await api(srv.url, '/api/v1/findings?limit=1000')).body.items as { key: string; firstSeen: string }[])
+          .map((f) => `${f.key}@${f.firstSeen}`)
+          .sort(),
+      );
+    let last = await snapshot();
+    await waitFor(
+      'the findings to settle',
+      async () => {
+        await new Promise((r) => setTimeout(r, 1500));
+        const now = await snapshot();
+        const same = now === last;
+        last = now;
+        return same;
+      },
+      120_000,
+    );
     const before = (await api(srv.url, '/api/v1/findings?limit=1000')).body.items as { key: string; firstSeen: string }[];
     const resolvedBefore = (await api(srv.url, '/api/v1/findings?state=resolved&limit=1000')).body.total;
     expect(resolvedBefore).toBeGreaterThan(0);
