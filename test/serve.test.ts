@@ -290,7 +290,7 @@ describe('anchorage serve --dir: the API of docs/api.md', () => {
     );
     const kept = before.filter((f) => after.has(f.key));
     expect(kept.length).toBeGreaterThan(0);
-    for (const f of kept) expect(after.get(f.key)).toBe(f.firstSeen);
+    for (const f of kept) expect(after.get(f.key), f.key).toBe(f.firstSeen);
     expect((await api(srv.url, '/api/v1/findings?state=resolved&limit=1000')).body.total).toBeGreaterThanOrEqual(resolvedBefore);
   });
 });

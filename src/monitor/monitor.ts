@@ -168,47 +168,63 @@ export class Monitor {
   }
   private beat: NodeJS.Timeout | undefined;
 
-  /** Write what waits; on failure mark the store down and try again with backoff. */
+  /**
+   * Write what waits; on failure mark the store down and try again with backoff. One write at a time:
+   * a call while one runs gets that one's promise, and what was queued meanwhile is written by its next
+   * round. (The promise is set before the write starts: an async body with nothing to await would
+   * otherwise finish, and clear the field, before the field is set, and every later call would get
+   * that finished promise and write nothing.)
+   */
   flush(ping = false): Promise<void> {
     if (!this.history) return Promise.resolve();
-    this.flushing ??= (async () => {
-      try {
-        if (ping && !this.pending.size && !this.certPending.length) await this.history?.store.get('SELECT 1 AS one');
-        while (this.pending.size || this.certPending.length) {
-          const batch = [...this.pending.values()].map((f) => ({ ...f }));
-          const keys = [...this.pending.keys()];
-          await this.history?.saveFindings(batch);
-          for (const k of keys) this.pending.delete(k);
-          const certs = this.certPending.splice(0);
-          try {
-            for (const c of certs) await this.history?.certificatesChanged(c.cluster, c.added, c.gone, c.at);
-          } catch (e) {
-            this.certPending.unshift(...certs);
-            throw e;
-          }
+    if (this.flushing) return this.flushing;
+    const p = this.writePending(ping).finally(() => {
+      if (this.flushing === p) this.flushing = undefined;
+    });
+    this.flushing = p;
+    return p;
+  }
+
+  private async writePending(ping: boolean): Promise<void> {
+    try {
+      if (ping && !this.pending.size && !this.certPending.length) await this.history?.store.get('SELECT 1 AS one');
+      while (this.pending.size || this.certPending.length) {
+        // Take the batch out of the queue: a finding queued again while it is written (seen again,
+        // resolved) stays queued for the next round instead of being dropped with the batch.
+        const taken = this.pending;
+        this.pending = new Map();
+        try {
+          await this.history?.saveFindings([...taken.values()].map((f) => ({ ...f })));
+        } catch (e) {
+          for (const [k, f] of taken) if (!this.pending.has(k)) this.pending.set(k, f);
+          throw e;
         }
-        if (!this.store.ok) this.o.log?.info({ store: this.history?.store.location }, 'store is back');
-        this.store = { ok: true };
-        this.backoff = 500;
-      } catch (e) {
-        this.errors++;
-        if (this.store.ok) {
-          this.store = { ok: false, since: this.now().toISOString(), reason: (e as Error).message.split('\n')[0] as string };
-          this.o.log?.error({ store: this.history?.store.location, err: this.store.reason }, 'store write failed: retrying');
+        const certs = this.certPending.splice(0);
+        try {
+          for (const c of certs) await this.history?.certificatesChanged(c.cluster, c.added, c.gone, c.at);
+        } catch (e) {
+          this.certPending.unshift(...certs);
+          throw e;
         }
-        if (!this.retry) {
-          this.retry = setTimeout(() => {
-            this.retry = undefined;
-            void this.flush();
-          }, this.backoff);
-          this.retry.unref?.();
-          this.backoff = Math.min(this.backoff * 2, 30_000);
-        }
-      } finally {
-        this.flushing = undefined;
       }
-    })();
-    return this.flushing;
+      if (!this.store.ok) this.o.log?.info({ store: this.history?.store.location }, 'store is back');
+      this.store = { ok: true };
+      this.backoff = 500;
+    } catch (e) {
+      this.errors++;
+      if (this.store.ok) {
+        this.store = { ok: false, since: this.now().toISOString(), reason: (e as Error).message.split('\n')[0] as string };
+        this.o.log?.error({ store: this.history?.store.location, err: this.store.reason }, 'store write failed: retrying');
+      }
+      if (!this.retry) {
+        this.retry = setTimeout(() => {
+          this.retry = undefined;
+          void this.flush();
+        }, this.backoff);
+        this.retry.unref?.();
+        this.backoff = Math.min(this.backoff * 2, 30_000);
+      }
+    }
   }
 
   withAck(f: Finding): Finding {

@@ -1,0 +1,78 @@
+// The monitor's history writes against a real SQLite store: what the monitor holds in memory is what a
+// restart reads back, whatever order scans and writes come in.
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { openStore } from '../store/open.ts';
+import type { Store } from '../store/store.ts';
+import { History } from './history.ts';
+import { Monitor } from './monitor.ts';
+
+const fixture = (f: string) => readFileSync(new URL(`../../test/fixtures/broken-pki/apiserver-expired/${f}`, import.meta.url));
+// lastSeen is written at most once a minute (a finding seen again is not a write per scan): compare the rest.
+const held = (m: Monitor) => [...m.findings.values()].map(({ lastSeen: _l, ...f }) => f);
+const object = (source: string) => ({ values: [{ source, data: fixture(source) }], backends: [], certManager: [], failures: [] });
+
+const dirs: string[] = [];
+const stores: Store[] = [];
+afterEach(async () => {
+  for (const s of stores.splice(0)) await s.close();
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+async function setup(): Promise<{ monitor: Monitor; reopen: () => Promise<Monitor> }> {
+  const dir = mkdtempSync(join(tmpdir(), 'monitor-history-'));
+  dirs.push(dir);
+  const url = `sqlite:${join(dir, 'h.sqlite')}`;
+  const store = await openStore(url);
+  stores.push(store);
+  const monitor = new Monitor({ history: new History(store) });
+  await monitor.load();
+  const reopen = async () => {
+    const again = await openStore(url);
+    stores.push(again);
+    const m = new Monitor({ history: new History(again) });
+    await m.load();
+    return m;
+  };
+  return { monitor, reopen };
+}
+
+describe('Monitor history', () => {
+  it('writes findings that open after a scan that changed nothing', async () => {
+    const { monitor, reopen } = await setup();
+    const c = monitor.addCluster({ name: 'c', kind: 'dir' });
+    c.setObject('ca.crt', object('ca.crt'));
+    c.rescan();
+    await monitor.flush();
+    c.rescan(); // nothing changed: nothing to write
+    await monitor.flush();
+    c.setObject('apiserver.crt', object('apiserver.crt'));
+    c.rescan();
+    c.stop();
+    await monitor.flush();
+    const expired = [...monitor.findings.values()].filter((f) => f.id === 'x509.validity.expired');
+    expect(expired).toHaveLength(1);
+    const back = await reopen();
+    expect(back.findings.get(expired[0]?.key as string)?.firstSeen).toBe(expired[0]?.firstSeen);
+    expect(held(back)).toEqual(held(monitor));
+  });
+
+  it('keeps a change made while the previous write was under way', async () => {
+    const { monitor, reopen } = await setup();
+    const c = monitor.addCluster({ name: 'c', kind: 'dir' });
+    c.setObject('ca.crt', object('ca.crt'));
+    c.setObject('apiserver.crt', object('apiserver.crt'));
+    c.rescan(); // opens the finding and starts writing it
+    c.setObject('apiserver.crt', undefined);
+    c.rescan(); // resolves it while the first write has not finished
+    c.stop();
+    await monitor.flush();
+    const expired = [...monitor.findings.values()].filter((f) => f.id === 'x509.validity.expired');
+    expect(expired).toHaveLength(1);
+    expect(expired[0]?.resolvedAt).toBeDefined();
+    const back = await reopen();
+    expect(held(back)).toEqual(held(monitor));
+  });
+});
