@@ -3,12 +3,14 @@
 import { hash, type KeyObject } from 'node:crypto';
 import { InputError } from '../common/errors.ts';
 import {
+  bytesEqual,
   DerError,
   decodeBool,
   decodeOid,
   decodeSmallInt,
   decodeTime,
   derIssues,
+  hexOf,
   MAX_EXTENSIONS,
   type Node,
   oid as oidTlv,
@@ -71,6 +73,14 @@ interface RawExtension {
   value: Uint8Array;
 }
 
+interface ExtIndex {
+  /** Each Extension SEQUENCE up to the first damaged one, and the OID node inside it. */
+  exts: Node[];
+  ids: Node[];
+  /** What reading the next extension threw, if the walk stopped early. */
+  error: unknown;
+}
+
 export class Certificate extends SignedObject {
   readonly version: number;
   readonly serialBytes: Uint8Array;
@@ -95,6 +105,7 @@ export class Certificate extends SignedObject {
   private _sans?: SubjectAltNames;
   private _ski?: string | null;
   private _aki?: string | null;
+  private _extIndex?: ExtIndex;
 
   constructor(input: Uint8Array) {
     super(input, 'certificate', 'tbsCertificate');
@@ -189,7 +200,7 @@ export class Certificate extends SignedObject {
   get serialNumber(): string {
     let b = this.serialBytes;
     if (b.length > 1 && b[0] === 0) b = b.subarray(1);
-    return Buffer.from(b).toString('hex');
+    return hexOf(b);
   }
   get serialNegative(): boolean {
     return ((this.serialBytes[0] as number) & 0x80) !== 0;
@@ -311,15 +322,40 @@ export class Certificate extends SignedObject {
     return this.findExt(o);
   }
 
-  /** Hot path: find one extension by comparing encoded OIDs, without decoding the whole list. */
+  /**
+   * Where each extension and its OID lie, found by one walk that stops where the list is damaged (that
+   * error is kept): a certificate's extensions are looked up a dozen times, and re-reading the list each
+   * time built two nodes per extension per lookup.
+   */
+  private extIndex(): ExtIndex {
+    if (this._extIndex) return this._extIndex;
+    const list = this.extsNode as Node;
+    const exts: Node[] = [];
+    const ids: Node[] = [];
+    let error: unknown;
+    try {
+      for (let pos = list.valueStart; pos < list.end; ) {
+        const e = readNode(list.buf, pos, list.end);
+        pos = e.end;
+        ids.push(e.child(0));
+        exts.push(e);
+      }
+    } catch (err) {
+      error = err;
+    }
+    this._extIndex = { exts, ids, error };
+    return this._extIndex;
+  }
+
+  /** Hot path: find one extension by comparing encoded OIDs, without decoding the whole list. Throws what
+   * walking the list up to the first match (or to its end) meets. */
   private findExt(o: string): RawExtension | undefined {
     if (!this.extsNode) return undefined;
     const want = oidTlv(o);
     const buf = this.der;
-    for (let pos = this.extsNode.valueStart; pos < this.extsNode.end; ) {
-      const e = readNode(buf, pos, this.extsNode.end);
-      pos = e.end;
-      const id = e.child(0);
+    const { exts, ids, error } = this.extIndex();
+    for (let k = 0; k < ids.length; k++) {
+      const id = ids[k] as Node;
       if (id.end - id.start !== want.length) continue;
       let same = true;
       for (let i = 0; i < want.length; i++)
@@ -328,6 +364,7 @@ export class Certificate extends SignedObject {
           break;
         }
       if (!same) continue;
+      const e = exts[k] as Node;
       let next = e.after(id);
       let critical = false;
       if (next.tag === TAG.BOOLEAN) {
@@ -337,6 +374,7 @@ export class Certificate extends SignedObject {
       next.expect(TAG.OCTET_STRING, `extension ${o} value`);
       return { oid: o, critical, value: next.value };
     }
+    if (error !== undefined) throw error;
     return undefined;
   }
 
@@ -381,8 +419,7 @@ export class Certificate extends SignedObject {
   }
   get subjectKeyId(): string | undefined {
     if (this._ski === undefined)
-      this._ski =
-        this.decodeExt(OID.subjectKeyIdentifier, (n) => Buffer.from(n.expect(TAG.OCTET_STRING, 'SKI').value).toString('hex')) ?? null;
+      this._ski = this.decodeExt(OID.subjectKeyIdentifier, (n) => hexOf(n.expect(TAG.OCTET_STRING, 'SKI').value)) ?? null;
     return this._ski ?? undefined;
   }
   get authorityKeyId(): string | undefined {
@@ -404,7 +441,7 @@ export class Certificate extends SignedObject {
 
   /** Subject and issuer names encode the same bytes (the usual self-issued test). */
   get selfIssued(): boolean {
-    return Buffer.from(this.subjectRaw).equals(Buffer.from(this.issuerRaw));
+    return bytesEqual(this.subjectRaw, this.issuerRaw);
   }
 
   /** Did `issuerKey` sign this certificate? */
@@ -500,7 +537,9 @@ export interface CertificateJson {
 }
 
 function flatten(rdns: Rdns): NameAttribute[] {
-  return rdns.flat();
+  const out: NameAttribute[] = [];
+  for (const rdn of rdns) for (const a of rdn) out.push(a);
+  return out;
 }
 
 export function toPem(label: string, der: Uint8Array): string {

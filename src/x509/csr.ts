@@ -1,5 +1,5 @@
 // PKCS#10 certification requests (RFC 2986): create, parse lazily, check proof of possession, sign into a certificate.
-import { createPublicKey, type KeyObject } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
 import { InputError } from '../common/errors.ts';
 import { type CertProfile, type IssuerRef, issueCertificate, type Validity } from './build.ts';
 import { type Certificate, type ExtensionSummary, KNOWN_CERT_EXTENSIONS, toPem } from './certificate.ts';
@@ -40,7 +40,7 @@ import {
   encodeSans,
   type SubjectAltNames,
 } from './extensions.ts';
-import { describeSpki, type PublicKeyInfo, publicKeyFromSpki, signerFor, spkiDer, spkiSha256 } from './keys.ts';
+import { describeSpki, type PublicKeyInfo, privateKeySpki, publicKeyFromSpki, signerFor, spkiSha256 } from './keys.ts';
 import { decodeName, encodeName, type NameAttribute, nameGet, parseDn, type Rdns, rdnsToString } from './name.ts';
 import { ekuOid, extName, type KeyUsage, OID } from './oids.ts';
 import { parseOrInputError, pemOrDer, SignedObject } from './signed.ts';
@@ -337,7 +337,7 @@ export function createCsr(o: CsrOptions): Csr {
     const pw = o.challengePassword;
     attrs.push(seq(oid(OID.challengePassword), setOf(isPrintable(pw) ? printable(pw) : utf8(pw))));
   }
-  const spki = spkiDer(createPublicKey(o.privateKey));
+  const spki = privateKeySpki(o.privateKey);
   // attributes is [0] IMPLICIT SET OF: DER wants its elements sorted.
   const info = seq(integer(0), encodeName(rdns), spki, tlv(0xa0, ...attrs.sort(compareBytes)));
   const signer = signerFor(o.privateKey, o.hash);

@@ -186,11 +186,34 @@ export function decodeOid(n: Node): string {
   return dotted;
 }
 
-function latin1(v: Uint8Array): string {
-  if (v.length < 256) return String.fromCharCode.apply(null, v as unknown as number[]);
-  let s = '';
-  for (let i = 0; i < v.length; i += 256) s += String.fromCharCode.apply(null, v.subarray(i, i + 256) as unknown as number[]);
-  return s;
+// Buffer's own slice-to-string methods take any Uint8Array as `this`: no Buffer view (or copy) is made
+// per string. They are what Buffer#toString calls; the fallback covers a runtime without them.
+type Slice = (this: Uint8Array, start: number, end: number) => string;
+const bufferProto = Buffer.prototype as unknown as { latin1Slice?: Slice; hexSlice?: Slice };
+const latin1Slice = bufferProto.latin1Slice;
+const hexSlice = bufferProto.hexSlice;
+
+/** Bytes as a latin1 string (one character per byte). */
+export function latin1(v: Uint8Array): string {
+  return latin1Range(v, 0, v.length);
+}
+
+function latin1Range(buf: Uint8Array, start: number, end: number): string {
+  if (latin1Slice) return latin1Slice.call(buf, start, end);
+  return Buffer.from(buf.buffer, buf.byteOffset + start, end - start).toString('latin1');
+}
+
+/** Bytes as lowercase hex, without copying them into a Buffer. */
+export function hexOf(v: Uint8Array): string {
+  if (hexSlice) return hexSlice.call(v, 0, v.length);
+  return Buffer.from(v.buffer, v.byteOffset, v.length).toString('hex');
+}
+
+/** Byte-wise equality of two views. */
+export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 /** Largest INTEGER decoded as a bigint: serials and CRL numbers are at most 20 octets (RFC 5280). */
@@ -225,10 +248,28 @@ const utf8Decoder = new TextDecoder('utf-8', { fatal: false });
 
 /** Any of the string types as a JS string. */
 export function decodeString(n: Node): string {
+  const buf = n.buf;
+  const s = n.valueStart;
+  const e = n.end;
+  switch (n.tag) {
+    case TAG.UTF8_STRING: {
+      // ASCII is the same in UTF-8 and latin1, and latin1 needs no decoder.
+      for (let i = s; i < e; i++) if ((buf[i] as number) > 0x7f) return utf8Decoder.decode(buf.subarray(s, e));
+      return latin1Range(buf, s, e);
+    }
+    case TAG.PRINTABLE_STRING:
+    case TAG.IA5_STRING:
+    case TAG.VISIBLE_STRING:
+    case TAG.T61_STRING:
+    case 0x82: // dNSName, rfc822Name and URI in GeneralNames: IA5String contents
+    case 0x81:
+    case 0x86: {
+      for (let i = s; i < e; i++) if ((buf[i] as number) > 0x7e) return utf8Decoder.decode(buf.subarray(s, e));
+      return latin1Range(buf, s, e);
+    }
+  }
   const v = n.value;
   switch (n.tag) {
-    case TAG.UTF8_STRING:
-      return utf8Decoder.decode(v);
     case TAG.BMP_STRING: {
       // UCS-2 (UTF-16BE in practice): pairs of surrogates combine, a lone surrogate is shown as \u{...}
       // like an invalid UniversalString value; an odd trailing byte is dropped.
@@ -375,14 +416,26 @@ export function tlv(tag: number, ...parts: Uint8Array[]): Uint8Array {
 export function tlvList(tag: number, parts: readonly Uint8Array[]): Uint8Array {
   let len = 0;
   for (const p of parts) len += p.length;
-  const h = header(tag, len);
-  const out = new Uint8Array(h.length + len);
-  out.set(h, 0);
-  let o = h.length;
+  const out = withHeader(tag, len);
+  let o = out.length - len;
   for (const p of parts) {
     out.set(p, o);
     o += p.length;
   }
+  return out;
+}
+
+/** A TLV buffer of `len` content bytes with its header written: one allocation, contents left to fill. */
+function withHeader(tag: number, len: number): Uint8Array {
+  if (len < 0x80) {
+    const out = new Uint8Array(2 + len);
+    out[0] = tag;
+    out[1] = len;
+    return out;
+  }
+  const h = header(tag, len);
+  const out = new Uint8Array(h.length + len);
+  out.set(h, 0);
   return out;
 }
 
@@ -471,7 +524,12 @@ export function oid(dotted: string): Uint8Array {
 export const octetString = (b: Uint8Array): Uint8Array => tlv(TAG.OCTET_STRING, b);
 export const NULL = Uint8Array.of(TAG.NULL, 0);
 export const bool = (b: boolean): Uint8Array => Uint8Array.of(TAG.BOOLEAN, 1, b ? 0xff : 0);
-export const bitString = (b: Uint8Array, unused = 0): Uint8Array => tlv(TAG.BIT_STRING, Uint8Array.of(unused), b);
+export function bitString(b: Uint8Array, unused = 0): Uint8Array {
+  const out = withHeader(TAG.BIT_STRING, b.length + 1);
+  out[out.length - b.length - 1] = unused;
+  out.set(b, out.length - b.length);
+  return out;
+}
 export const utf8 = (s: string): Uint8Array => tlv(TAG.UTF8_STRING, Buffer.from(s, 'utf8'));
 export const ia5 = (s: string): Uint8Array => tlv(TAG.IA5_STRING, Buffer.from(s, 'latin1'));
 export const printable = (s: string): Uint8Array => tlv(TAG.PRINTABLE_STRING, Buffer.from(s, 'latin1'));

@@ -11,6 +11,7 @@ import {
   decodeSmallInt,
   decodeString,
   explicit,
+  hexOf,
   ia5,
   implicit,
   implicitConstructed,
@@ -199,11 +200,19 @@ export function encodeGeneralName(g: { type: string; value: string }): Uint8Arra
 
 export function decodeSans(value: Node): SubjectAltNames {
   const out = emptySans();
-  for (const gn of value.expect(TAG.SEQUENCE, 'subjectAltName').children()) {
-    const g = decodeGeneralName(gn);
-    if (g.type === 'directory') out.other.push(`DirName:${g.value}`);
-    else if (g.type === 'other') out.other.push(g.value);
-    else out[g.type].push(g.value);
+  const list = value.expect(TAG.SEQUENCE, 'subjectAltName');
+  // Walked in place; the common names skip the GeneralName record (a certificate may carry dozens).
+  for (let pos = list.valueStart; pos < list.end; ) {
+    const gn = readNode(list.buf, pos, list.end);
+    pos = gn.end;
+    if (gn.tag === 0x82) out.dns.push(decodeString(gn));
+    else if (gn.tag === 0x87) out.ip.push(formatIp(gn.value));
+    else {
+      const g = decodeGeneralName(gn);
+      if (g.type === 'directory') out.other.push(`DirName:${g.value}`);
+      else if (g.type === 'other') out.other.push(g.value);
+      else out[g.type].push(g.value);
+    }
   }
   return out;
 }
@@ -236,7 +245,7 @@ export function decodeBasicConstraints(value: Node): BasicConstraints {
 
 export function decodeAkiKeyId(value: Node): string | undefined {
   for (const c of value.expect(TAG.SEQUENCE, 'authorityKeyIdentifier').children()) {
-    if (c.tag === 0x80) return Buffer.from(c.value).toString('hex');
+    if (c.tag === 0x80) return hexOf(c.value);
   }
   return undefined;
 }

@@ -6,12 +6,13 @@ import {
   generateKeyPair,
   generateKeyPairSync,
   type KeyObject,
+  hash as nodeHash,
   sign as nodeSign,
   verify as nodeVerify,
   publicEncrypt,
 } from 'node:crypto';
 import { InputError } from '../common/errors.ts';
-import { bitStringBytes, DerError, decodeOid, type Node, NULL, oid, parse, seq, TAG } from './der.ts';
+import { bitString, bitStringBytes, DerError, decodeOid, integer, type Node, NULL, oid, parse, seq, TAG } from './der.ts';
 import { CURVE_NAME, OID, sigAlgDigest } from './oids.ts';
 import { encryptedPkcs8Work, WorkBudget } from './pbe.ts';
 
@@ -45,7 +46,7 @@ function keyGenArgs(type: KeyType): ['rsa', { modulusLength: number }] | ['ec', 
 export function generateKey(type: KeyType): KeyPair {
   const [alg, opts] = keyGenArgs(type);
   // biome-ignore lint/suspicious/noExplicitAny: overloads of generateKeyPairSync do not accept a union
-  return generateKeyPairSync(alg as any, opts as any) as unknown as KeyPair;
+  return remember(generateKeyPairSync(alg as any, opts as any) as unknown as KeyPair);
 }
 
 /** Async generation runs on libuv's thread pool, so RSA keys spread over all cores. */
@@ -54,12 +55,13 @@ export function generateKeyAsync(type: KeyType): Promise<KeyPair> {
   return new Promise((resolve, reject) => {
     // biome-ignore lint/suspicious/noExplicitAny: see generateKey
     generateKeyPair(alg as any, opts as any, (err: Error | null, publicKey: KeyObject, privateKey: KeyObject) =>
-      err ? reject(err) : resolve({ publicKey, privateKey }),
+      err ? reject(err) : resolve(remember({ publicKey, privateKey })),
     );
   });
 }
 
-/** SPKI DER of the public keys this process imported or exported once: a KeyObject is immutable. */
+/** SPKI DER of the public keys this process generated or exported once (a KeyObject is immutable), and
+ * of the private keys it generated. */
 const spkiOf = new WeakMap<KeyObject, Uint8Array>();
 
 export function spkiDer(pub: KeyObject): Uint8Array {
@@ -69,6 +71,57 @@ export function spkiDer(pub: KeyObject): Uint8Array {
     if (pub.type === 'public') spkiOf.set(pub, d);
   }
   return d;
+}
+
+/** The SPKI DER of a private key's public half (cached for keys this process generated). */
+export function privateKeySpki(priv: KeyObject): Uint8Array {
+  return spkiOf.get(priv) ?? spkiDer(createPublicKey(priv));
+}
+
+// DER before the key bytes of an SPKI, for the shapes a fresh key always has (named curve, uncompressed
+// point; RFC 8410 for Ed25519): what OpenSSL's SPKI encoder writes for them.
+const EC_SPKI_PREFIX: Record<string, { prefix: Buffer; coord: number }> = {
+  'P-256': { prefix: Buffer.from('3059301306072a8648ce3d020106082a8648ce3d03010703420004', 'hex'), coord: 32 },
+  'P-384': { prefix: Buffer.from('3076301006072a8648ce3d020106052b8104002203620004', 'hex'), coord: 48 },
+};
+const ED25519_SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
+const RSA_ALGORITHM_ID = seq(oid(OID.rsaEncryption), NULL);
+
+/**
+ * The SPKI of a freshly generated key, built from its JWK export: OpenSSL's SPKI encoder (KeyObject.export)
+ * cost more than generating a P-256 key and signing with it together (~3x the JWK export). Only for fresh
+ * keys: an imported EC key may keep a compressed point, which OpenSSL would export as it came.
+ * Undefined when the key is of another shape; spkiDer then asks OpenSSL.
+ */
+function freshSpki(pub: KeyObject): Uint8Array | undefined {
+  const t = pub.asymmetricKeyType;
+  if (t !== 'ec' && t !== 'ed25519' && t !== 'rsa') return undefined;
+  const jwk = pub.export({ format: 'jwk' });
+  if (t === 'ed25519') {
+    const x = Buffer.from(jwk.x ?? '', 'base64url');
+    return x.length === 32 ? Buffer.concat([ED25519_SPKI_PREFIX, x]) : undefined;
+  }
+  if (t === 'ec') {
+    // The JWK's curve name (asymmetricKeyDetails cost more than the export itself).
+    const c = EC_SPKI_PREFIX[jwk.crv ?? ''];
+    if (!c) return undefined;
+    const x = Buffer.from(jwk.x ?? '', 'base64url');
+    const y = Buffer.from(jwk.y ?? '', 'base64url');
+    return x.length === c.coord && y.length === c.coord ? Buffer.concat([c.prefix, x, y]) : undefined;
+  }
+  const n = Buffer.from(jwk.n ?? '', 'base64url');
+  const e = Buffer.from(jwk.e ?? '', 'base64url');
+  if (n.length === 0 || e.length === 0) return undefined;
+  return seq(RSA_ALGORITHM_ID, bitString(seq(integer(n), integer(e))));
+}
+
+function remember(kp: KeyPair): KeyPair {
+  const spki = freshSpki(kp.publicKey);
+  if (spki) {
+    spkiOf.set(kp.publicKey, spki);
+    spkiOf.set(kp.privateKey, spki);
+  }
+  return kp;
 }
 
 export interface PublicKeyInfo {
@@ -204,7 +257,7 @@ export function sniffPrivateKeyDer(der: Uint8Array): 'pkcs1' | 'pkcs8' | 'sec1' 
 
 /** SHA-256 over the SPKI DER: the stable identity of a key pair. */
 export function spkiSha256(spki: Uint8Array): string {
-  return createHash('sha256').update(spki).digest('hex');
+  return nodeHash('sha256', spki);
 }
 
 export function publicKeyOf(priv: KeyObject): KeyObject {
@@ -213,7 +266,7 @@ export function publicKeyOf(priv: KeyObject): KeyObject {
 
 /** True when the private key belongs to the certificate's public key. */
 export function keyMatchesSpki(priv: KeyObject, spki: Uint8Array): boolean {
-  return Buffer.from(spkiDer(createPublicKey(priv))).equals(Buffer.from(spki));
+  return Buffer.from(privateKeySpki(priv)).equals(Buffer.from(spki));
 }
 
 // ---------- signing ----------
@@ -225,7 +278,24 @@ export interface Signer {
   sign(data: Uint8Array): Uint8Array;
 }
 
+/** Signers by key and hash: a CA key signs many certificates, and a KeyObject cannot be changed. */
+const signers = new WeakMap<KeyObject, Map<string, Signer>>();
+
 export function signerFor(priv: KeyObject, hash: 'sha256' | 'sha384' | 'sha512' = 'sha256'): Signer {
+  let byHash = signers.get(priv);
+  if (!byHash) {
+    byHash = new Map();
+    signers.set(priv, byHash);
+  }
+  let s = byHash.get(hash);
+  if (!s) {
+    s = makeSigner(priv, hash);
+    byHash.set(hash, s);
+  }
+  return s;
+}
+
+function makeSigner(priv: KeyObject, hash: 'sha256' | 'sha384' | 'sha512'): Signer {
   const t = priv.asymmetricKeyType;
   if (t === 'rsa') {
     const o = hash === 'sha256' ? OID.sha256WithRSA : hash === 'sha384' ? OID.sha384WithRSA : OID.sha512WithRSA;

@@ -48,15 +48,17 @@ function escapeValue(v: string): string {
 
 /** RFC 4514: last RDN first, comma separated. Inside a multi-valued RDN, reversed too, as openssl prints. */
 export function rdnsToString(rdns: Rdns): string {
-  const out: string[] = [];
+  let out = '';
   for (let i = rdns.length - 1; i >= 0; i--) {
     const rdn = rdns[i] as NameAttribute[];
-    const parts: string[] = [];
-    for (let j = rdn.length - 1; j >= 0; j--)
-      parts.push(`${(rdn[j] as NameAttribute).name}=${escapeValue((rdn[j] as NameAttribute).value)}`);
-    out.push(parts.join('+'));
+    if (i !== rdns.length - 1) out += ',';
+    for (let j = rdn.length - 1; j >= 0; j--) {
+      const a = rdn[j] as NameAttribute;
+      if (j !== rdn.length - 1) out += '+';
+      out += `${a.name}=${escapeValue(a.value)}`;
+    }
   }
-  return out.join(',');
+  return out;
 }
 
 /** First value of an attribute, or undefined. */
