@@ -3,17 +3,22 @@
 // (lintCertificates over every certificate at once, the path the lint tests check against zlint and the
 // spec) reports over the same certificates: issuers found by key id and by signature, re-keyed CAs,
 // copies of a CA, shared keys, bundles, kubeconfigs and a file named twice.
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Readable } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
-import { lintPaths } from '../src/cli/commands/lint.ts';
+import { lintPaths, streamLintJson } from '../src/cli/commands/lint.ts';
 import { readInputs } from '../src/cli/inputs.ts';
 import { writeKubeconfig } from '../src/k8s/kubeconfig.ts';
 import { type LintTarget, lintCertificates } from '../src/lint/engine.ts';
 import { generateKey } from '../src/x509/keys.ts';
 import { DAY, issue, NOW, newCa } from './support/lint-testkit.ts';
 
+const root = join(import.meta.dirname, '..');
+const main = join(root, 'src', 'cli', 'main.ts');
+const node = existsSync(join(root, 'node_modules', '.bin', 'node')) ? join(root, 'node_modules', '.bin', 'node') : process.execPath;
 const dir = mkdtempSync(join(tmpdir(), 'anchorage-lint-stream-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -117,5 +122,55 @@ describe('lint streamed', () => {
       }
     }
     expect(findings).toBeGreaterThan(0);
+    // -o json, written as the last walk goes: the report's fields, findings before the summary.
+    for (const paths of [...cases, [join(tree, 'self.crt')]]) {
+      const report = lintPaths(paths, { at: NOW.toISOString() });
+      const chunks: string[] = [];
+      const r = streamLintJson(paths, { at: NOW.toISOString() }, (c) => chunks.push(c));
+      const { certificates, findings: fs, summary, skipped } = report;
+      expect(chunks.join(''), paths.join(' ')).toBe(`${JSON.stringify({ certificates, findings: fs, summary, skipped }, null, 2)}\n`);
+      expect(r).toEqual({ certificates, summary });
+    }
+    // Nothing lintable: the one-line error, and nothing written before it.
+    const none = join(dir, 'no-certificates');
+    mkdirSync(none);
+    const written: string[] = [];
+    expect(() => streamLintJson([none], {}, (c) => written.push(c))).toThrow(/no certificates found/);
+    expect(written).toEqual([]);
+  });
+
+  it('writes -o json while the last walk is under way (a file removed after the first output is missed)', async () => {
+    // Not a timing test: the reader takes the first chunk, removes the file the walk meets last, then reads
+    // on. A command that printed at the end has walked every file before its first byte; a streaming one
+    // is held by the full pipe long before the last file (the findings before it are megabytes), so it
+    // meets the file gone and fails. Assumes a pipe holds less than a few MiB (Linux: 64 KiB by default).
+    const tree = join(dir, 'json-stream');
+    mkdirSync(tree, { recursive: true });
+    const ca = newCa('CN=json-stream-root');
+    // Expired leaves without SANs: several findings each, ~3 KB of JSON per certificate.
+    const old = new Date(NOW.getTime() - 400 * DAY);
+    for (let i = 0; i < 2000; i++) {
+      const c = issue(ca, { subject: `CN=leaf-${i}`, sans: {}, validity: { notBefore: old, notAfter: new Date(old.getTime() + DAY) } });
+      writeFileSync(join(tree, `leaf-${String(i).padStart(5, '0')}.crt`), c.toPem());
+    }
+    const last = join(tree, 'leaf-01999.crt');
+    const child = spawn(node, [main, 'lint', tree, '-o', 'json', '--at', NOW.toISOString()], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+    });
+    const out = child.stdout as Readable;
+    const first = await new Promise<Buffer>((resolve, reject) => {
+      out.once('readable', () => resolve(out.read() as Buffer));
+      child.once('error', reject);
+    });
+    expect(first.toString('latin1')).toMatch(/^\{\n {2}"certificates": 2000,\n {2}"findings": \[/);
+    rmSync(last);
+    let rest = 0;
+    for await (const c of out) rest += (c as Buffer).length;
+    const code = await new Promise<number | null>((resolve) => (child.exitCode !== null ? resolve(child.exitCode) : child.once('close', resolve)));
+    expect(first.length + rest).toBeGreaterThan(1_000_000);
+    expect(stderr).toMatch(/changed while being linted|no such file/);
+    expect(code).toBe(2);
   });
 });

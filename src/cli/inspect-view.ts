@@ -1,5 +1,4 @@
 // What `inspect` shows (and `demo` prints): the report over the inputs, and its human rendering.
-import { writeSync } from 'node:fs';
 import { stringifyYaml as stringify } from '../common/yaml.ts';
 import {
   buildReport,
@@ -15,6 +14,7 @@ import {
 import { looksLikePem } from '../x509/pem.ts';
 import { stdinOnce } from './files.ts';
 import { eachInput, readInputs } from './inputs.ts';
+import { bufferedWriter } from './output.ts';
 import { colonHex, formatDate, humanDuration } from './text.ts';
 
 export interface InspectOptions {
@@ -106,55 +106,6 @@ export function streamInspect(
  */
 function mayHoldKey(data: Uint8Array): boolean {
   return !looksLikePem(data) || Buffer.from(data.buffer, data.byteOffset, data.length).includes('KEY-----', 0, 'latin1');
-}
-
-/**
- * Writes to standard output and waits until the chunk is written, whatever stdout is. process.stdout
- * queues in memory what a pipe cannot take yet (`anchorage inspect big-dir -o json | slow-reader` held
- * ~450 MiB); a streaming command must instead wait for the reader, as a C or Go program blocks in
- * write(2). A reader that went away (EPIPE: `| head`) ends the process quietly, as bin/anchorage.js does.
- */
-let scratch = Buffer.alloc(0);
-export function writeStdoutSync(chunk: string): void {
-  // One buffer, reused: a fresh 64 KiB Buffer per chunk piles up outside the heap until a GC frees it.
-  const len = Buffer.byteLength(chunk, 'utf8');
-  if (scratch.length < len) scratch = Buffer.allocUnsafe(Math.max(len, 256 * 1024));
-  let buf = scratch.subarray(0, scratch.write(chunk, 0, 'utf8'));
-  while (buf.length) {
-    let n: number;
-    try {
-      n = writeSync(1, buf);
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      if (code === 'EAGAIN') {
-        // A non-blocking pipe that is full: wait for the reader without spinning.
-        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 2);
-        continue;
-      }
-      if (code === 'EPIPE') process.exit(typeof process.exitCode === 'number' ? process.exitCode : 0);
-      throw e;
-    }
-    buf = buf.subarray(n);
-  }
-}
-
-/** Collects small chunks into writes of about 64 KiB. */
-function bufferedWriter(write: (chunk: string) => void): { write(s: string): void; flush(): void } {
-  let parts: string[] = [];
-  let size = 0;
-  const flush = (): void => {
-    if (parts.length) write(parts.join(''));
-    parts = [];
-    size = 0;
-  };
-  return {
-    write(s: string): void {
-      parts.push(s);
-      size += s.length;
-      if (size >= 65536) flush();
-    },
-    flush,
-  };
 }
 
 function renderObject(o: ObjectJson, now: Date): string[] {

@@ -3,8 +3,8 @@
 import type { Command } from 'commander';
 import { secretArg } from '../args.ts';
 import { constantMemory } from '../files.ts';
-import { type InspectFormat, streamInspect, writeStdoutSync } from '../inspect-view.ts';
-import { checkFormat } from '../output.ts';
+import { type InspectFormat, streamInspect } from '../inspect-view.ts';
+import { checkFormat, writeStdoutSync } from '../output.ts';
 
 export function register(program: Command): void {
   program

@@ -12,7 +12,7 @@ import { DerError } from '../../x509/der.ts';
 import { parseAt } from '../args.ts';
 import { constantMemory, stdinOnce } from '../files.ts';
 import { eachInput, type SourceRead } from '../inputs.ts';
-import { checkFormat, printOutput, renderTable } from '../output.ts';
+import { bufferedWriter, checkFormat, printOutput, renderTable, writeStdoutSync } from '../output.ts';
 
 export interface LintCliOptions {
   policy?: string;
@@ -91,7 +91,7 @@ const tryDer = <T>(f: () => T): T | undefined => {
  */
 export function streamLint(
   paths: readonly string[],
-  opts: { policy: Policy; now: Date },
+  opts: { policy: Policy; now: Date; begin?: (certificates: number) => void },
   emit: (f: Finding) => void,
 ): { certificates: number; skipped: LintOutput['skipped'] } {
   const stdin = stdinOnce();
@@ -170,6 +170,7 @@ export function streamLint(
   });
   // 4. Lint, in the walk's order.
   const lints = activeLints(opts.policy);
+  opts.begin?.(total);
   const skipped: LintOutput['skipped'] = [];
   pass((t, _at, source, count) => {
     const { issuer, claimed } = index.issuerOf(t.cert);
@@ -187,18 +188,56 @@ function parseFailOn(s: string | undefined): Severity {
   return v as Severity;
 }
 
-/** Read, lint and summarise; pure apart from reading the input and policy files. */
-export function lintPaths(paths: string[], o: LintCliOptions = {}, now: Date = new Date()): LintOutput {
+function lintSettings(o: LintCliOptions, now: Date): { policy: Policy; now: Date } {
   const loaded = loadPolicy(o.policy);
   if (o.profile !== undefined && o.profile !== 'default' && o.profile !== 'strict')
     throw new InputError(`--profile: '${o.profile}' is not a lint profile (expected default or strict)`);
   const policy = o.profile !== undefined ? { ...loaded, profile: o.profile as 'default' | 'strict' } : loaded;
+  return { policy, now: o.at !== undefined ? parseAt(o.at) : now };
+}
+
+/** Read, lint and summarise; pure apart from reading the input and policy files. */
+export function lintPaths(paths: string[], o: LintCliOptions = {}, now: Date = new Date()): LintOutput {
   const findings: Finding[] = [];
-  const { certificates, skipped } = streamLint(paths, { policy, now: o.at !== undefined ? parseAt(o.at) : now }, (f) => findings.push(f));
+  const { certificates, skipped } = streamLint(paths, lintSettings(o, now), (f) => findings.push(f));
   if (certificates === 0) throw new InputError(`no certificates found in ${paths.join(', ')}`);
   const summary: Record<Severity, number> = { error: 0, warning: 0, notice: 0 };
   for (const f of findings) summary[f.severity]++;
   return { certificates, summary, findings, skipped };
+}
+
+/**
+ * `-o json` written as it goes: each finding as the last walk meets it, nothing held. The document is
+ * what JSON.stringify(report, null, 2) prints for {certificates, findings, summary, skipped}: the
+ * summary and the skipped files, known only at the end, come after the findings (docs/findings.md).
+ * Returns the summary for --fail-on.
+ */
+export function streamLintJson(
+  paths: string[],
+  o: LintCliOptions,
+  write: (chunk: string) => void,
+  now: Date = new Date(),
+): { certificates: number; summary: Record<Severity, number> } {
+  const summary: Record<Severity, number> = { error: 0, warning: 0, notice: 0 };
+  const out = bufferedWriter(write);
+  let n = 0;
+  const { certificates, skipped } = streamLint(
+    paths,
+    { ...lintSettings(o, now), begin: (count) => out.write(`{\n  "certificates": ${count},\n  "findings": [`) },
+    (f) => {
+      summary[f.severity]++;
+      out.write(`${n++ ? ',' : ''}\n    ${JSON.stringify(f, null, 2).replaceAll('\n', '\n    ')}`);
+    },
+  );
+  if (certificates === 0) throw new InputError(`no certificates found in ${paths.join(', ')}`);
+  out.write(`${n ? '\n  ' : ''}],\n${JSON.stringify({ summary, skipped }, null, 2).slice(2)}\n`);
+  out.flush();
+  return { certificates, summary };
+}
+
+/** failsAt over the counts: a finding at or above `threshold` was reported. */
+function summaryFailsAt(summary: Record<Severity, number>, threshold: Severity): boolean {
+  return SEVERITIES.some((s) => SEVERITY_RANK[s] >= SEVERITY_RANK[threshold] && summary[s] > 0);
 }
 
 export function renderLint(out: LintOutput, o: { verbose?: boolean } = {}): string {
@@ -223,10 +262,16 @@ export function renderLint(out: LintOutput, o: { verbose?: boolean } = {}): stri
   return `${rows.length ? renderTable(['SEVERITY', 'LINT', 'SUBJECT', 'FILE', 'MESSAGE'], rows) : ''}${summary}${skipped}\n`;
 }
 
-/** The whole command: print in the chosen format and return the exit code. */
-export function lintCommand(paths: string[], o: LintCliOptions = {}): number {
+/** The whole command: print in the chosen format and return the exit code. `-o json` goes to `write`
+ * as it is made; the other formats print at the end (the table is sorted by severity and aligned). */
+export function lintCommand(
+  paths: string[],
+  o: LintCliOptions = {},
+  write: (chunk: string) => void = (c) => process.stdout.write(c),
+): number {
   const format = checkFormat(o.output ?? 'table', FORMATS);
   const failOn = parseFailOn(o.failOn);
+  if (format === 'json') return summaryFailsAt(streamLintJson(paths, o, write).summary, failOn) ? 1 : 0;
   const out = lintPaths(paths, o);
   if (format === 'sarif') process.stdout.write(`${JSON.stringify(toSarif(out), null, 2)}\n`);
   else printOutput(out, format, () => renderLint(out, { verbose: o.verbose === true }));
@@ -249,6 +294,6 @@ export function register(program: Command): void {
     .option('-v, --verbose', 'list the files that held no certificate')
     .action((paths: string[], o: LintCliOptions) => {
       constantMemory();
-      process.exitCode = lintCommand(paths, o);
+      process.exitCode = lintCommand(paths, o, writeStdoutSync);
     });
 }
