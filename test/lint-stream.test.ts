@@ -168,7 +168,9 @@ describe('lint streamed', () => {
     rmSync(last);
     let rest = 0;
     for await (const c of out) rest += (c as Buffer).length;
-    const code = await new Promise<number | null>((resolve) => (child.exitCode !== null ? resolve(child.exitCode) : child.once('close', resolve)));
+    const code = await new Promise<number | null>((resolve) =>
+      child.exitCode !== null ? resolve(child.exitCode) : child.once('close', resolve),
+    );
     expect(first.length + rest).toBeGreaterThan(1_000_000);
     expect(stderr).toMatch(/changed while being linted|no such file/);
     expect(code).toBe(2);
