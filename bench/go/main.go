@@ -3,13 +3,14 @@
 //
 //	peer parse <corpus> <rounds>  parse every certificate of the corpus (u32 big-endian length + DER,
 //	                              repeated) and read every field a person sees, key included; prints the
-//	                              nanoseconds of each round, one per line
+//	                              nanoseconds of each round, wall then CPU (user + system), one round a line
 //	peer issue <alg> <n> <rounds> issue n leaves per round (alg: ecdsa-p256 | rsa-2048), each with a fresh
-//	                              key, signed by an ECDSA P-256 CA: prints the nanoseconds of each round
+//	                              key, signed by an ECDSA P-256 CA: prints "wall cpu" nanoseconds per round
 //	peer verify <dir> <unix> <rounds>
 //	                              <dir>/root.pem, int.pem and leaf-*.pem: per round, cold (every chain read
 //	                              from its PEM bytes and verified with fresh pools, as a new process would)
-//	                              then warm (the parsed certificates and one pool reused): "cold warm" ns
+//	                              then warm (the parsed certificates and one pool reused): "cold warm
+//	                              coldCpu warmCpu" ns
 //	peer inventory <dir>...       walk the directories (sorted, dot entries skipped, symlinked dirs not
 //	                              followed), read every file, decode PEM blocks or DER, parse each
 //	                              certificate and print what `anchorage inspect` prints about it
@@ -42,10 +43,21 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 )
 
 var sink int
+
+// cpuNs is the CPU time (user + system) this process has used, all threads: on a machine shared with
+// other work, CPU time per operation is steadier than wall time (which counts waiting for a core).
+func cpuNs() int64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		fail(err)
+	}
+	return ru.Utime.Nano() + ru.Stime.Nano()
+}
 
 // fields reads what a person sees of a certificate, as strings, the way inspect shows them.
 func fields(c *x509.Certificate, raw []byte) []string {
@@ -112,7 +124,7 @@ func parseCorpus(path string, rounds int) {
 		data = data[4+n:]
 	}
 	for r := 0; r < rounds; r++ {
-		t0 := time.Now()
+		t0, c0 := time.Now(), cpuNs()
 		for _, d := range ders {
 			c, err := x509.ParseCertificate(d)
 			if err != nil {
@@ -122,7 +134,7 @@ func parseCorpus(path string, rounds int) {
 				sink += len(f)
 			}
 		}
-		fmt.Println(time.Since(t0).Nanoseconds())
+		fmt.Println(time.Since(t0).Nanoseconds(), cpuNs()-c0)
 	}
 }
 
@@ -209,7 +221,7 @@ func issue(alg string, n, rounds int) {
 		fail(err)
 	}
 	for r := 0; r < rounds; r++ {
-		t0 := time.Now()
+		t0, c0 := time.Now(), cpuNs()
 		for i := 0; i < n; i++ {
 			var pub any
 			switch alg {
@@ -245,7 +257,7 @@ func issue(alg string, n, rounds int) {
 			}
 			sink += len(der)
 		}
-		fmt.Println(time.Since(t0).Nanoseconds())
+		fmt.Println(time.Since(t0).Nanoseconds(), cpuNs()-c0)
 	}
 }
 
@@ -286,7 +298,7 @@ func verifyChains(dir string, at int64, rounds int) {
 		leaves[i] = pemCert(read(f))
 	}
 	for r := 0; r < rounds; r++ {
-		t0 := time.Now()
+		t0, c0 := time.Now(), cpuNs()
 		for _, f := range leafFiles {
 			rp, ip := x509.NewCertPool(), x509.NewCertPool()
 			rp.AddCert(pemCert(read(rootFile)))
@@ -295,14 +307,14 @@ func verifyChains(dir string, at int64, rounds int) {
 				fail(err)
 			}
 		}
-		cold := time.Since(t0).Nanoseconds()
-		t0 = time.Now()
+		cold, coldCpu := time.Since(t0).Nanoseconds(), cpuNs()-c0
+		t0, c0 = time.Now(), cpuNs()
 		for _, l := range leaves {
 			if _, err := l.Verify(opts(roots, ints)); err != nil {
 				fail(err)
 			}
 		}
-		fmt.Println(cold, time.Since(t0).Nanoseconds())
+		fmt.Println(cold, time.Since(t0).Nanoseconds(), coldCpu, cpuNs()-c0)
 	}
 }
 

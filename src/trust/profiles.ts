@@ -8,7 +8,7 @@
 //               private PKI also meets (docs/trust.md lists them).
 import { InputError } from '../common/errors.ts';
 import type { Certificate } from '../x509/certificate.ts';
-import { DerError, decodeOid, parse, readNode, TAG } from '../x509/der.ts';
+import { bytesEqual, DerError, decodeOid, parse, readNode, TAG } from '../x509/der.ts';
 import { parsePssParams, pssUnsupported } from '../x509/keys.ts';
 import { extName, OID } from '../x509/oids.ts';
 
@@ -151,7 +151,7 @@ function goParseProblemUnchecked(c: Certificate): string | undefined {
   const first = tbs.child(0);
   const innerAlg = first.tag === 0xa0 ? tbs.after(tbs.after(first)) : tbs.after(first);
   const outerAlg = parse(c.der).child(1);
-  if (Buffer.compare(Buffer.from(innerAlg.raw), Buffer.from(outerAlg.raw)) !== 0)
+  if (!bytesEqual(innerAlg.raw, outerAlg.raw))
     return "inner and outer signature algorithm identifiers don't match";
   for (const [what, raw] of [
     ['issuer', c.issuerRaw],

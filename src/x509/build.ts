@@ -1,6 +1,6 @@
 // Issue certificates from a typed profile. DER is written by hand (see der.ts) and signed with Node's crypto.
 
-import { createHash, type KeyObject, randomFillSync } from 'node:crypto';
+import { hash, type KeyObject, randomFillSync } from 'node:crypto';
 import { InputError } from '../common/errors.ts';
 import { Certificate } from './certificate.ts';
 import { bitString, bitStringBytes, explicit, integer, octetString, parse, seq, seqList, time } from './der.ts';
@@ -93,7 +93,7 @@ export function randomSerial(): Uint8Array {
 /** RFC 5280 method 1: SHA-1 of the subjectPublicKey bits. */
 export function keyIdentifier(spki: Uint8Array): Uint8Array {
   const bits = bitStringBytes(parse(spki).child(1));
-  return createHash('sha1').update(bits).digest();
+  return hash('sha1', bits, 'buffer');
 }
 
 export function resolveValidity(v: Validity, now: Date): { notBefore: Date; notAfter: Date } {

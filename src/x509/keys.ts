@@ -12,7 +12,7 @@ import {
   publicEncrypt,
 } from 'node:crypto';
 import { InputError } from '../common/errors.ts';
-import { bitString, bitStringBytes, DerError, decodeOid, integer, type Node, NULL, oid, parse, seq, TAG } from './der.ts';
+import { bitString, bitStringBytes, DerError, decodeOid, integer, latin1, type Node, NULL, oid, parse, seq, TAG } from './der.ts';
 import { CURVE_NAME, OID, sigAlgDigest } from './oids.ts';
 import { encryptedPkcs8Work, WorkBudget } from './pbe.ts';
 
@@ -503,7 +503,7 @@ const keyCache = new Map<string, KeyObject>();
 
 export function publicKeyFromSpki(spki: Uint8Array): KeyObject {
   // The bytes as a latin1 string: a Map key compared by content (SPKIs of up to a few KiB).
-  const id = spki.length <= 16384 ? Buffer.from(spki.buffer, spki.byteOffset, spki.length).toString('latin1') : undefined;
+  const id = spki.length <= 16384 ? latin1(spki) : undefined;
   const hit = id === undefined ? undefined : keyCache.get(id);
   if (hit) return hit;
   const key = createPublicKey({ key: Buffer.from(spki), format: 'der', type: 'spki' });
