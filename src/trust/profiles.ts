@@ -151,8 +151,7 @@ function goParseProblemUnchecked(c: Certificate): string | undefined {
   const first = tbs.child(0);
   const innerAlg = first.tag === 0xa0 ? tbs.after(tbs.after(first)) : tbs.after(first);
   const outerAlg = parse(c.der).child(1);
-  if (!bytesEqual(innerAlg.raw, outerAlg.raw))
-    return "inner and outer signature algorithm identifiers don't match";
+  if (!bytesEqual(innerAlg.raw, outerAlg.raw)) return "inner and outer signature algorithm identifiers don't match";
   for (const [what, raw] of [
     ['issuer', c.issuerRaw],
     ['subject', c.subjectRaw],
