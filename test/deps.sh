@@ -7,6 +7,7 @@ command -v openssl >/dev/null || need+=(openssl)
 command -v keytool >/dev/null || need+=(default-jre-headless)
 compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || need+=(postgresql)
 command -v certbot >/dev/null || need+=(certbot)
+command -v lego >/dev/null || need+=(lego) # an ACME client with tls-alpn-01 (test/ca-acme.test.ts)
 # Debian's public roots: the bundles controller's default CA set (test/bundles*.test.ts).
 [ -d /usr/share/ca-certificates/mozilla ] || need+=(ca-certificates)
 [ -x /usr/sbin/sshd ] || need+=(openssh-server)

@@ -1,10 +1,13 @@
-// ACME (RFC 8555) for tools that already speak it (certbot, cert-manager's ACME issuer, Caddy): one
-// directory per CA at /acme/<ca>/directory on the API listener, http-01 challenges, JWS with RS256,
+// ACME (RFC 8555) for tools that already speak it (certbot, cert-manager's ACME issuer, Caddy, lego): one
+// directory per CA at /acme/<ca>/directory on the API listener, http-01 and tls-alpn-01 (RFC 8737)
+// challenges, JWS with RS256,
 // ES256/384 or EdDSA account keys. Issuance goes through the CA service (policy, audit, log) with the
 // requester acme:<account>. Accounts, orders and nonces live in this process (a replica serves the
 // orders it created: put a sticky balancer in front of several).
 import { createHash, createPublicKey, type JsonWebKey, type KeyObject, randomBytes, verify } from 'node:crypto';
 import { request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
+import { connect as tlsConnect } from 'node:tls';
+import { Certificate } from '../x509/certificate.ts';
 import { CaRefusal, type CaService } from './service.ts';
 
 const b64u = (b: Uint8Array | string): string => Buffer.from(b).toString('base64url');
@@ -43,15 +46,23 @@ interface Account {
   thumbprint: string;
   contact: string[];
 }
+type ChallengeType = 'http-01' | 'tls-alpn-01';
 interface Authz {
   id: string;
   order: string;
   identifier: { type: 'dns'; value: string };
   status: 'pending' | 'valid' | 'invalid';
   token: string;
+  /** The challenge the client answered (one token for both kinds, RFC 8555 8.1 allows it per challenge). */
+  tried?: ChallengeType;
   error?: string;
   validated?: string;
 }
+
+/** RFC 8737: the ALPN protocol and the critical id-pe-acmeIdentifier extension of the validation certificate. */
+export const ACME_TLS_ALPN = 'acme-tls/1';
+export const ID_PE_ACME_IDENTIFIER = '1.3.6.1.5.5.7.1.31';
+const MAX_CHALLENGE_CERT = 64 * 1024;
 interface Order {
   id: string;
   ca: string;
@@ -67,7 +78,9 @@ interface Order {
 export interface AcmeOptions {
   /** Port the http-01 validation connects to (80 in production). */
   httpPort?: number;
-  /** Connect here instead of resolving the identifier (the Host header stays the identifier). */
+  /** Port tls-alpn-01 validation connects to (443 in production). */
+  tlsPort?: number;
+  /** Connect here instead of resolving the identifier (the Host header and the TLS SNI stay the identifier). */
   resolve?: string;
 }
 
@@ -226,18 +239,20 @@ export class Acme {
       identifier: a.identifier,
       status: a.status,
       expires: this.orders.get(a.order)?.expires,
-      challenges: [this.challengeJson(base, a)],
+      challenges: (['http-01', 'tls-alpn-01'] as const).map((t) => this.challengeJson(base, a, t)),
     };
   }
 
-  private challengeJson(base: string, a: Authz): Record<string, unknown> {
+  /** Each authorization offers both challenges; the one the client answers decides it (the other stays pending). */
+  private challengeJson(base: string, a: Authz, type: ChallengeType): Record<string, unknown> {
+    const mine = a.tried === type;
     return {
-      type: 'http-01',
-      url: `${base}/chall/${a.id}`,
+      type,
+      url: `${base}/${type === 'http-01' ? 'chall' : 'chall-alpn'}/${a.id}`,
       token: a.token,
-      status: a.status === 'pending' ? 'pending' : a.status,
-      ...(a.validated ? { validated: a.validated } : {}),
-      ...(a.error ? { error: { type: 'urn:ietf:params:acme:error:incorrectResponse', detail: a.error } } : {}),
+      status: mine ? a.status : 'pending',
+      ...(mine && a.validated ? { validated: a.validated } : {}),
+      ...(mine && a.error ? { error: { type: 'urn:ietf:params:acme:error:incorrectResponse', detail: a.error } } : {}),
     };
   }
 
@@ -309,18 +324,22 @@ export class Acme {
       this.orders.set(o.id, o);
       return this.send(res, 201, this.orderJson(base, o), { location: `${base}/order/${o.id}` });
     }
-    if (what === 'authz' || what === 'chall') {
+    if (what === 'authz' || what === 'chall' || what === 'chall-alpn') {
       const a = ref ? this.authzs.get(ref) : undefined;
       if (!a || this.orders.get(a.order)?.account !== acct.id) throw new AcmeProblem('malformed', 'no such authorization', 404);
       if (what === 'authz') return this.send(res, 200, this.authzJson(base, a));
-      if (a.status === 'pending') await this.validate(a, acct);
+      const type: ChallengeType = what === 'chall' ? 'http-01' : 'tls-alpn-01';
+      if (a.status === 'pending') {
+        a.tried = type;
+        await (type === 'http-01' ? this.validate(a, acct) : this.validateAlpn(a, acct));
+      }
       const o = this.orders.get(a.order) as Order;
       if (o.status === 'pending') {
         const states = o.authzs.map((x) => this.authzs.get(x)?.status);
         if (states.every((s) => s === 'valid')) o.status = 'ready';
         else if (states.includes('invalid')) o.status = 'invalid';
       }
-      return this.send(res, 200, this.challengeJson(base, a), { link: `<${base}/authz/${a.id}>;rel="up"` });
+      return this.send(res, 200, this.challengeJson(base, a, type), { link: `<${base}/authz/${a.id}>;rel="up"` });
     }
     if (what === 'order')
       return this.send(res, 200, this.orderJson(base, this.ownedOrder(ref, acct)), { location: `${base}/order/${ref}` });
@@ -393,4 +412,76 @@ export class Acme {
       a.error = `http-01 for ${a.identifier.value}: expected the key authorization, got ${JSON.stringify(got.slice(0, 100))}`;
     }
   }
+
+  /**
+   * tls-alpn-01 (RFC 8737): a TLS handshake to <identifier>:<port> with SNI the identifier and ALPN acme-tls/1
+   * only; the server must select acme-tls/1 and present a certificate whose only subjectAltName is the
+   * identifier and which carries the critical id-pe-acmeIdentifier extension holding SHA-256(key authorization).
+   */
+  private async validateAlpn(a: Authz, acct: Account): Promise<void> {
+    const name = a.identifier.value;
+    const digest = createHash('sha256').update(`${a.token}.${acct.thumbprint}`).digest();
+    const port = this.opts.tlsPort ?? 443;
+    const problem = await new Promise<string | undefined>((resolve) => {
+      const sock = tlsConnect({
+        host: this.opts.resolve ?? name,
+        port,
+        servername: name,
+        ALPNProtocols: [ACME_TLS_ALPN],
+        rejectUnauthorized: false, // the certificate is self-signed by design; it is checked below
+        minVersion: 'TLSv1.2',
+        timeout: 10_000,
+      });
+      const done = (p: string | undefined) => {
+        sock.destroy();
+        resolve(p);
+      };
+      sock.on('timeout', () => done('no TLS handshake in 10s'));
+      sock.on('error', (e) => done(`TLS error: ${e.message}`));
+      sock.on('secureConnect', () => {
+        if (sock.alpnProtocol !== ACME_TLS_ALPN)
+          return done(`the server did not select ALPN ${ACME_TLS_ALPN} (got ${JSON.stringify(sock.alpnProtocol || 'none')})`);
+        const raw = sock.getPeerCertificate()?.raw;
+        if (!raw?.length) return done('the server presented no certificate');
+        if (raw.length > MAX_CHALLENGE_CERT) return done(`the certificate is over ${MAX_CHALLENGE_CERT} bytes`);
+        done(alpnCertProblem(raw, name, digest));
+      });
+    });
+    if (problem === undefined) {
+      a.status = 'valid';
+      a.validated = new Date().toISOString();
+    } else {
+      a.status = 'invalid';
+      a.error = `tls-alpn-01 for ${name}: ${problem}`;
+    }
+  }
+}
+
+/** Why a tls-alpn-01 validation certificate does not prove `name` for this key authorization digest (undefined: it does). */
+export function alpnCertProblem(der: Uint8Array, name: string, digest: Uint8Array): string | undefined {
+  let cert: Certificate;
+  try {
+    cert = new Certificate(der);
+  } catch (e) {
+    return `the certificate does not parse: ${(e as Error).message}`;
+  }
+  let sans: Certificate['sans'];
+  let ext: { oid: string; critical: boolean; value: Uint8Array }[];
+  try {
+    sans = cert.sans;
+    ext = cert.extensions.filter((e) => e.oid === ID_PE_ACME_IDENTIFIER);
+  } catch (e) {
+    return `the certificate's extensions do not parse: ${(e as Error).message}`;
+  }
+  const others = sans.ip.length + sans.uri.length + sans.email.length;
+  if (sans.dns.length !== 1 || others !== 0 || (sans.dns[0] as string).toLowerCase() !== name)
+    return `the certificate must name exactly DNS:${name} (it names ${[...sans.dns.map((d) => `DNS:${d}`), ...sans.ip.map((i) => `IP:${i}`), ...sans.uri, ...sans.email].join(', ') || 'nothing'})`;
+  if (ext.length !== 1) return `the certificate has ${ext.length} acmeIdentifier (${ID_PE_ACME_IDENTIFIER}) extensions, not one`;
+  const e = ext[0] as { critical: boolean; value: Uint8Array };
+  if (!e.critical) return 'the acmeIdentifier extension is not critical';
+  // extnValue holds the DER of Authorization ::= OCTET STRING (SIZE (32)).
+  const v = Buffer.from(e.value);
+  if (v.length !== 34 || v[0] !== 0x04 || v[1] !== 0x20) return 'the acmeIdentifier extension is not a 32-byte OCTET STRING';
+  if (!v.subarray(2).equals(Buffer.from(digest))) return 'the acmeIdentifier does not match the key authorization';
+  return undefined;
 }

@@ -462,8 +462,9 @@ export function register(program: Command): void {
     .requiredOption('--tls-ca <ca>', "the CA that issues the API's own certificate (its policy must allow --server-name)")
     .requiredOption('--server-name <identity>', "the API's names: DNS:…, IP:…; repeatable", collect, [])
     .option('--crl-refresh <seconds>', 'seconds a CRL is served before a fresh one is signed', '300')
-    .option('--acme', 'serve ACME (RFC 8555, http-01) at /acme/<ca>/directory on the API listener')
+    .option('--acme', 'serve ACME (RFC 8555, http-01 and tls-alpn-01) at /acme/<ca>/directory on the API listener')
     .option('--acme-http-port <port>', 'port http-01 validation connects to', '80')
+    .option('--acme-tls-port <port>', 'port tls-alpn-01 validation connects to', '443')
     .option('--acme-resolve <host>', 'connect http-01 validation to this host instead of resolving the name')
     .action(
       async (
@@ -475,6 +476,7 @@ export function register(program: Command): void {
           crlRefresh: string;
           acme?: boolean;
           acmeHttpPort: string;
+          acmeTlsPort: string;
           acmeResolve?: string;
         },
       ) => {
@@ -497,7 +499,15 @@ export function register(program: Command): void {
           publicHost: pub.host,
           publicPort: pub.port,
           crlRefreshSeconds: Number(o.crlRefresh),
-          ...(o.acme ? { acme: { httpPort: Number(o.acmeHttpPort), ...(o.acmeResolve ? { resolve: o.acmeResolve } : {}) } } : {}),
+          ...(o.acme
+            ? {
+                acme: {
+                  httpPort: Number(o.acmeHttpPort),
+                  tlsPort: Number(o.acmeTlsPort),
+                  ...(o.acmeResolve ? { resolve: o.acmeResolve } : {}),
+                },
+              }
+            : {}),
           log: (l) => process.stderr.write(`${l}\n`),
         });
         process.stdout.write(`api https://${api.host}:${server.apiPort} public http://${pub.host}:${server.publicPort}\n`);
