@@ -4,6 +4,9 @@
 // - the public side (plain HTTP, signed data only): GET /crl/<ca> (DER, refreshed), POST /ocsp/<ca> and
 //   GET /ocsp/<ca>/<base64> (RFC 6960 A.1), GET /ca/<ca>.pem, GET /ca/<ca>/bundle.pem (the trust anchors of every
 //   generation not retired: old and new during a rotation), GET /log/sth, GET /log.
+// The API's TLS context is reloaded while it runs: the client CA names it sends (every CA generation not
+// retired in the store, so CAs created or rotated after start-up are accepted and named) and its own
+// certificate (renewed at two thirds of its life), every `reloadSeconds` and on reload().
 
 import type { KeyObject } from 'node:crypto';
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -23,8 +26,12 @@ export interface ServeOptions {
   service: CaService;
   /** The API's own certificate chain (leaf first) and key. */
   tls: { chain: Certificate[]; key: KeyObject };
-  /** Issuers whose certificates may authenticate (renewal): every CA's chain. */
-  clientCas: Certificate[];
+  /** Issuers whose certificates may authenticate (renewal). Default: every CA generation not retired in the store, re-read on each reload. */
+  clientCas?: Certificate[];
+  /** A fresh certificate for the API (called when the current one is past two thirds of its life). */
+  renewTls?: () => Promise<{ chain: Certificate[]; key: KeyObject }>;
+  /** Seconds between reloads of the client CA names and the API certificate (0: only on reload()). Default 30. */
+  reloadSeconds?: number;
   apiHost?: string;
   apiPort?: number;
   publicHost?: string;
@@ -39,6 +46,8 @@ export interface ServeOptions {
 export interface RunningServer {
   apiPort: number;
   publicPort: number;
+  /** Re-read the client CAs and renew the API certificate if due; says what changed. */
+  reload(): Promise<string[]>;
   close(): Promise<void>;
 }
 
@@ -114,11 +123,17 @@ export async function startCaServer(o: ServeOptions): Promise<RunningServer> {
   });
 
   const acme = o.acme ? new Acme(svc, o.acme) : undefined;
+  let tls = o.tls;
+  let clientCas = o.clientCas ?? (await svc.clientCaCertificates());
+  const casKey = (cs: readonly Certificate[]) => cs.map((c) => c.sha256).join(',');
+  const context = () => ({
+    cert: tls.chain.map((c) => c.toPem()).join(''),
+    key: tls.key.export({ format: 'pem', type: 'pkcs8' }) as string,
+    ca: clientCas.map((c) => c.toPem()),
+  });
   const api = createHttpsServer(
     {
-      cert: o.tls.chain.map((c) => c.toPem()).join(''),
-      key: o.tls.key.export({ format: 'pem', type: 'pkcs8' }) as string,
-      ca: o.clientCas.map((c) => c.toPem()),
+      ...context(),
       requestCert: true,
       rejectUnauthorized: false, // first enrolment has no certificate yet: a token authenticates it
       minVersion: 'TLSv1.2',
@@ -220,11 +235,50 @@ export async function startCaServer(o: ServeOptions): Promise<RunningServer> {
     });
   const apiPort = await listen(api, o.apiHost ?? '127.0.0.1', o.apiPort ?? 0);
   const publicPort = await listen(pub, o.publicHost ?? '127.0.0.1', o.publicPort ?? 0);
+
+  // One reload at a time; a failed one (store down) keeps the current context and is retried next time.
+  let running: Promise<string[]> | undefined;
+  const reloadOnce = async (): Promise<string[]> => {
+    const changed: string[] = [];
+    if (!o.clientCas) {
+      const next = await svc.clientCaCertificates();
+      if (casKey(next) !== casKey(clientCas)) {
+        changed.push(`client CAs: ${clientCas.length} -> ${next.length} certificates`);
+        clientCas = next;
+      }
+    }
+    const leaf = tls.chain[0] as Certificate;
+    const from = leaf.notBefore.getTime();
+    if (o.renewTls && Date.now() >= from + ((leaf.notAfter.getTime() - from) * 2) / 3) {
+      tls = await o.renewTls();
+      changed.push(`API certificate renewed: serial ${tls.chain[0]?.serialNumber}, until ${tls.chain[0]?.notAfter.toISOString()}`);
+    }
+    if (changed.length) {
+      api.setSecureContext({ ...context(), minVersion: 'TLSv1.2' });
+      for (const c of changed) log(`reloaded ${c}`);
+    }
+    return changed;
+  };
+  const reload = (): Promise<string[]> => {
+    running ??= reloadOnce().finally(() => {
+      running = undefined;
+    });
+    return running;
+  };
+  const everyMs = (o.reloadSeconds ?? 30) * 1000;
+  const timer =
+    everyMs > 0
+      ? setInterval(() => {
+          reload().catch((e: unknown) => log(`reload failed (the current certificate and client CAs stay): ${(e as Error).message}`));
+        }, everyMs)
+      : undefined;
+  timer?.unref();
   return {
     apiPort,
     publicPort,
-    /** Forget cached CRLs (after a revocation through this process). */
+    reload,
     close: async () => {
+      if (timer) clearInterval(timer);
       await Promise.all([api, pub].map((s) => new Promise((r) => s.close(r))));
     },
   };

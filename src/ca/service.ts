@@ -511,6 +511,16 @@ export class CaService {
     return [...out.values()];
   }
 
+  /** Every certificate of every CA generation not retired (each chain, deduplicated): the issuers a client certificate may come from. */
+  async clientCaCertificates(): Promise<Certificate[]> {
+    const rows = await this.o.store.all<{ chain_pem: string }>(
+      "SELECT chain_pem FROM ca_generations WHERE state <> 'retired' ORDER BY ca, gen",
+    );
+    const out = new Map<string, Certificate>();
+    for (const r of rows) for (const c of chainOf(r.chain_pem)) out.set(c.sha256, c);
+    return [...out.values()];
+  }
+
   private async rotationEvent(tx: Tx, name: string, requester: string, cert: Certificate, outcome: string, reason: string): Promise<void> {
     await this.append(
       tx,

@@ -462,6 +462,11 @@ export function register(program: Command): void {
     .requiredOption('--tls-ca <ca>', "the CA that issues the API's own certificate (its policy must allow --server-name)")
     .requiredOption('--server-name <identity>', "the API's names: DNS:…, IP:…; repeatable", collect, [])
     .option('--crl-refresh <seconds>', 'seconds a CRL is served before a fresh one is signed', '300')
+    .option(
+      '--reload <seconds>',
+      "seconds between re-reads of the client CA names (every CA generation not retired) and renewal checks of the API's own certificate; SIGHUP reloads at once; 0: only on SIGHUP",
+      '30',
+    )
     .option('--acme', 'serve ACME (RFC 8555, http-01 and tls-alpn-01) at /acme/<ca>/directory on the API listener')
     .option('--acme-http-port <port>', 'port http-01 validation connects to', '80')
     .option('--acme-tls-port <port>', 'port tls-alpn-01 validation connects to', '443')
@@ -474,6 +479,7 @@ export function register(program: Command): void {
           tlsCa: string;
           serverName: string[];
           crlRefresh: string;
+          reload: string;
           acme?: boolean;
           acmeHttpPort: string;
           acmeTlsPort: string;
@@ -483,17 +489,23 @@ export function register(program: Command): void {
         const api = parseListen(o.listen, '--listen');
         const pub = parseListen(o.publicListen, '--public-listen');
         const s = await openService(o, (line) => process.stderr.write(`audit ${line}\n`));
-        const key = generateKey('ecdsa-p256').privateKey;
+        const reloadSeconds = Number(o.reload);
+        if (!(reloadSeconds >= 0 && reloadSeconds <= 86400)) throw new InputError(`--reload: '${o.reload}' must be 0 to 86400 seconds`);
         const names = o.serverName
           .map(parseIdentity)
           .map((n) => n.replace(/^(DNS|IP|URI|EMAIL):/, (m) => `${m.slice(0, -1).toLowerCase()}:`));
-        const csr = createCsr({ subject: '', privateKey: key, sans: parseSans(names) }).toPem();
-        const own = await s.issue({ ca: o.tlsCa, csr, profile: 'server', requester: 'serve' });
-        const cas = await s.listCas();
+        // The API's own identity: a fresh key and certificate from --tls-ca, at start and again at two thirds of its life.
+        const identity = async () => {
+          const key = generateKey('ecdsa-p256').privateKey;
+          const csr = createCsr({ subject: '', privateKey: key, sans: parseSans(names) }).toPem();
+          const own = await s.issue({ ca: o.tlsCa, csr, profile: 'server', requester: 'serve' });
+          return { chain: [own.certificate, ...own.chain.slice(0, -1)], key };
+        };
         const server = await startCaServer({
           service: s,
-          tls: { chain: [own.certificate, ...own.chain.slice(0, -1)], key },
-          clientCas: cas.flatMap((c) => c.chain),
+          tls: await identity(),
+          renewTls: identity,
+          reloadSeconds,
           apiHost: api.host,
           apiPort: api.port,
           publicHost: pub.host,
@@ -509,6 +521,9 @@ export function register(program: Command): void {
               }
             : {}),
           log: (l) => process.stderr.write(`${l}\n`),
+        });
+        process.on('SIGHUP', () => {
+          server.reload().catch((e: unknown) => process.stderr.write(`reload failed: ${(e as Error).message}\n`));
         });
         process.stdout.write(`api https://${api.host}:${server.apiPort} public http://${pub.host}:${server.publicPort}\n`);
         const stop = async () => {
