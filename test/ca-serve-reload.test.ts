@@ -146,6 +146,7 @@ describe('ca serve reloads its TLS context', () => {
         input: '',
         encoding: 'utf8',
         timeout: 60_000,
+        stdio: ['pipe', 'pipe', 'pipe'],
       });
 
     const [before, why] = go(renew);
