@@ -90,4 +90,13 @@ export const CA_MIGRATIONS: readonly Migration[] = [
       'ALTER TABLE ca_certificates ADD COLUMN generation INTEGER NOT NULL DEFAULT 1',
     ],
   },
+  {
+    version: 3,
+    name: 'indexes for retention (ca prune)',
+    up: [
+      'CREATE INDEX ca_certificates_not_after ON ca_certificates (not_after)',
+      'CREATE INDEX ca_names_serial ON ca_names (serial)',
+      'CREATE INDEX ca_tokens_expires ON ca_tokens (expires_at)',
+    ],
+  },
 ];

@@ -34,7 +34,7 @@ export class CaRefusal extends InputError {
 export type Identity = string; // DNS:x, IP:x, URI:x, EMAIL:x
 
 export interface LogEntry {
-  type: 'ca' | 'issue' | 'renew' | 'revoke' | 'refuse';
+  type: 'ca' | 'issue' | 'renew' | 'revoke' | 'refuse' | 'prune';
   at: string;
   ca: string | null;
   requester: string;
@@ -944,6 +944,57 @@ export class CaService {
     });
   }
 
+  // ---------- retention ----------
+  //
+  // A certificate's row (its DER, names, revocation state) is needed while it can be presented: for renewal,
+  // CRLs and OCSP. Once it has been expired for the retention period it is removed with its names; the
+  // transparency log keeps its entry (serial, SHA-256, names, validity) for good, since the Merkle tree
+  // covers it. CRLs list only revoked certificates that have not expired, so they shrink by themselves as
+  // revoked certificates expire; pruning bounds the tables behind them. Spent and expired bootstrap
+  // tokens go after the same period. Each prune is one log and audit entry.
+
+  async prune(o: { retainDays: number; ca?: string; requester: string; batch?: number }): Promise<PruneResult> {
+    if (!(o.retainDays >= 0 && o.retainDays <= 36500)) throw new InputError('retention must be 0 to 36500 days');
+    if (o.ca !== undefined && !(await this.row(o.ca))) throw new CaRefusal(`unknown CA '${o.ca}'`, 404);
+    const batch = Math.max(1, Math.min(o.batch ?? 500, 5000));
+    const now = this.now();
+    const cutoff = new Date(now.getTime() - o.retainDays * 86400000).toISOString();
+    const scope = o.ca !== undefined ? ' AND ca = ?' : '';
+    const args = o.ca !== undefined ? [cutoff, o.ca] : [cutoff];
+    let certificates = 0;
+    // Batches in their own transactions: a large backlog never holds one long write lock.
+    for (;;) {
+      const n = await this.o.store.transaction(async (tx) => {
+        const rows = await tx.all<{ serial: string }>(
+          `SELECT serial FROM ca_certificates WHERE not_after < ?${scope} ORDER BY not_after LIMIT ${batch}`,
+          args,
+        );
+        if (rows.length === 0) return 0;
+        const serials = rows.map((r) => r.serial);
+        const marks = serials.map(() => '?').join(', ');
+        await tx.run(`DELETE FROM ca_names WHERE serial IN (${marks})`, serials);
+        return tx.run(`DELETE FROM ca_certificates WHERE serial IN (${marks})`, serials);
+      });
+      certificates += n;
+      if (n === 0) break;
+    }
+    const tokens = await this.o.store.run(`DELETE FROM ca_tokens WHERE expires_at < ?${scope}`, args);
+    const logIndex = await this.o.store.transaction((tx) =>
+      this.append(
+        tx,
+        {
+          type: 'prune',
+          at: now.toISOString(),
+          ca: o.ca ?? null,
+          requester: o.requester,
+          reason: `removed ${certificates} certificate record(s) and ${tokens} token(s) expired before ${cutoff}`,
+        },
+        'pruned',
+      ),
+    );
+    return { certificates, tokens, cutoff, logIndex };
+  }
+
   /** A generation of a CA that still holds its key (default: the issuing one). */
   private async liveGeneration(name: string, gen?: number): Promise<GenerationRow> {
     const r = await this.row(name);
@@ -1046,6 +1097,14 @@ export class CaService {
 }
 
 export const LOG_FORMAT = 'anchorage.ca.log/v1';
+
+export interface PruneResult {
+  certificates: number;
+  tokens: number;
+  /** Records of certificates that expired before this instant were removed. */
+  cutoff: string;
+  logIndex: number;
+}
 
 export interface LogExport {
   format: typeof LOG_FORMAT;

@@ -397,6 +397,24 @@ export function register(program: Command): void {
       });
     });
 
+  storeOptions(
+    ca
+      .command('prune [ca]')
+      .description(
+        'remove the records of certificates (and bootstrap tokens) expired for longer than --expired-for; the transparency log keeps their entries',
+      ),
+  )
+    .requiredOption('--expired-for <duration>', 'retention after expiry, e.g. 90d (0: everything expired)')
+    .action(async (caName: string | undefined, o: StoreOpts & { expiredFor: string }) => {
+      const retainDays = parseDuration(o.expiredFor) / 86400;
+      await withService(o, async (s) => {
+        const r = await s.prune({ retainDays, requester: requester(), ...(caName ? { ca: caName } : {}) });
+        process.stdout.write(
+          `pruned ${r.certificates} certificate record(s) and ${r.tokens} token(s) expired before ${r.cutoff} (log entry ${r.logIndex})\n`,
+        );
+      });
+    });
+
   storeOptions(ca.command('audit [ca]').description('the audit log, newest first'))
     .option('--limit <n>', 'how many', '50')
     .option('-o, --output <format>', 'table|json|yaml', 'table')
@@ -467,6 +485,10 @@ export function register(program: Command): void {
       "seconds between re-reads of the client CA names (every CA generation not retired) and renewal checks of the API's own certificate; SIGHUP reloads at once; 0: only on SIGHUP",
       '30',
     )
+    .option(
+      '--prune-expired-for <duration>',
+      'prune (as `ca prune`) at start and every 6 hours: records of certificates expired for longer than this, e.g. 90d',
+    )
     .option('--acme', 'serve ACME (RFC 8555, http-01 and tls-alpn-01) at /acme/<ca>/directory on the API listener')
     .option('--acme-http-port <port>', 'port http-01 validation connects to', '80')
     .option('--acme-tls-port <port>', 'port tls-alpn-01 validation connects to', '443')
@@ -480,6 +502,7 @@ export function register(program: Command): void {
           serverName: string[];
           crlRefresh: string;
           reload: string;
+          pruneExpiredFor?: string;
           acme?: boolean;
           acmeHttpPort: string;
           acmeTlsPort: string;
@@ -522,11 +545,27 @@ export function register(program: Command): void {
             : {}),
           log: (l) => process.stderr.write(`${l}\n`),
         });
+        let pruner: NodeJS.Timeout | undefined;
+        if (o.pruneExpiredFor !== undefined) {
+          const retainDays = parseDuration(o.pruneExpiredFor) / 86400;
+          const prune = () =>
+            s.prune({ retainDays, requester: 'serve' }).then(
+              (r) =>
+                process.stderr.write(
+                  `pruned ${r.certificates} certificate record(s) and ${r.tokens} token(s) expired before ${r.cutoff}\n`,
+                ),
+              (e: unknown) => process.stderr.write(`prune failed (retried in 6 hours): ${(e as Error).message}\n`),
+            );
+          void prune();
+          pruner = setInterval(prune, 6 * 3600_000);
+          pruner.unref();
+        }
         process.on('SIGHUP', () => {
           server.reload().catch((e: unknown) => process.stderr.write(`reload failed: ${(e as Error).message}\n`));
         });
         process.stdout.write(`api https://${api.host}:${server.apiPort} public http://${pub.host}:${server.publicPort}\n`);
         const stop = async () => {
+          if (pruner) clearInterval(pruner);
           await server.close();
           await s.store.close();
           process.exit(0);
