@@ -164,7 +164,8 @@ export async function startCaServer(o: ServeOptions): Promise<RunningServer> {
             return sendJson(res, 201, issuedBody(r));
           }
           const sock = req.socket as TLSSocket;
-          const peer = sock.getPeerCertificate(true);
+          // The DER only (getPeerCertificate(true) would build the whole chain as JS objects on every request).
+          const peer = sock.getPeerX509Certificate();
           if (!peer?.raw) throw new HttpError(401, 'renewal needs the current certificate as the TLS client certificate');
           // The handshake proved possession of the certificate's key; whether this CA issued it, and it is
           // current and unrevoked, the store decides (not Node's chain check, which also wants clientAuth:
