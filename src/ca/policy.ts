@@ -6,6 +6,7 @@ import { InputError } from '../common/errors.ts';
 import { parseCidr, parseIp } from '../x509/extensions.ts';
 import type { PublicKeyInfo } from '../x509/keys.ts';
 import { KEY_TYPES, keyTypeFromInfo } from '../x509/keys.ts';
+import { CelError, type CelProgram, compileCel, MAX_CEL_LENGTH, toCel } from './cel.ts';
 
 export const PROFILES = ['server', 'client', 'peer'] as const;
 export type Profile = (typeof PROFILES)[number];
@@ -25,6 +26,11 @@ export const policySchema = z
     keyTypes: z.array(z.enum(KEY_TYPES)).default(['ecdsa-p256', 'ecdsa-p384', 'ed25519', 'rsa-2048', 'rsa-3072', 'rsa-4096']),
     /** Requester identities allowed to ask (globs over cli:<user>, token:<id>, cert:<serial>, ...). */
     requesters: z.array(z.string().min(1)).max(1000).default(['*']),
+    /** CEL rules over `request` (src/ca/cel.ts); each must be true. */
+    cel: z
+      .array(z.object({ rule: z.string().min(1).max(MAX_CEL_LENGTH), message: z.string().min(1).max(500).optional() }).strict())
+      .max(32)
+      .default([]),
   })
   .strict();
 
@@ -45,6 +51,13 @@ export function parsePolicy(input: unknown, where = 'policy'): CaPolicy {
     }
   }
   if (p.defaultDays > p.maxDays) p.defaultDays = p.maxDays;
+  for (const c of p.cel) {
+    try {
+      celProgram(c.rule);
+    } catch (e) {
+      throw new InputError(`${where}: cel: ${(e as Error).message}`);
+    }
+  }
   return p;
 }
 
@@ -106,6 +119,38 @@ export interface RequestFacts {
   requester: string;
 }
 
+const programs = new Map<string, CelProgram>();
+function celProgram(rule: string): CelProgram {
+  let p = programs.get(rule);
+  if (!p) {
+    p = compileCel(rule);
+    if (programs.size > 1000) programs.clear();
+    programs.set(rule, p);
+  }
+  return p;
+}
+
+/** What a CEL rule sees as `request`. */
+export function celRequest(r: RequestFacts): Record<string, unknown> {
+  return {
+    names: [
+      ...r.names.dns.map((d) => `DNS:${d.toLowerCase()}`),
+      ...r.names.ip.map((i) => `IP:${i}`),
+      ...r.names.uri.map((u) => `URI:${u}`),
+      ...r.names.email.map((e) => `EMAIL:${e.toLowerCase()}`),
+    ],
+    dns: r.names.dns.map((d) => d.toLowerCase()),
+    ips: r.names.ip,
+    uris: r.names.uri,
+    emails: r.names.email,
+    commonName: r.commonName ?? '',
+    profile: r.profile,
+    days: r.days,
+    keyType: keyTypeFromInfo(r.key) ?? '',
+    requester: r.requester,
+  };
+}
+
 /** The reasons a request breaks the policy (empty: allowed). */
 export function policyViolations(p: CaPolicy, r: RequestFacts): string[] {
   const out: string[] = [];
@@ -125,5 +170,19 @@ export function policyViolations(p: CaPolicy, r: RequestFacts): string[] {
   const cn = r.commonName;
   if (cn !== undefined && ![...r.names.dns, ...r.names.ip, ...r.names.uri, ...r.names.email].includes(cn))
     out.push(`common name ${cn} is not one of the requested subjectAltNames`);
+  if (p.cel.length) {
+    const request = toCel(celRequest(r));
+    for (const c of p.cel) {
+      const what = `CEL rule ${JSON.stringify(c.rule)}`;
+      try {
+        const v = celProgram(c.rule).eval({ request });
+        if (v === false) out.push(c.message ?? `${what} is false`);
+        else if (v !== true) out.push(`${what} gave a ${typeof v}, not a bool`);
+      } catch (e) {
+        if (!(e instanceof CelError)) throw e;
+        out.push(`${what} failed: ${e.message}`);
+      }
+    }
+  }
   return out;
 }
