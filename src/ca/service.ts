@@ -226,6 +226,8 @@ export class CaService {
   private readonly keys = new Map<string, KeyObject>();
   private readonly group: GroupJob[] = [];
   private flushing = false;
+  /** Issuance units written, and the commits that wrote them (units / commits = the average group). */
+  readonly groupStats = { units: 0, commits: 0 };
   private logKey?: KeyObject;
   private readonly o: CaServiceOptions;
   private constructor(o: CaServiceOptions) {
@@ -318,6 +320,8 @@ export class CaService {
           for (const job of batch) job.reject(e);
           continue;
         }
+        this.groupStats.commits++;
+        this.groupStats.units += results.filter((r) => r.ok).length;
         batch.forEach((job, i) => {
           const r = results[i] as (typeof results)[number];
           if (r.ok) job.resolve(r.v);
