@@ -730,6 +730,10 @@ export class CaService {
       }
       for (const g of targets) {
         const cert = chainOf(g.chain_pem)[0] as Certificate;
+        // Lock the generation before counting: an issuance in flight on another replica holds it shared
+        // until it commits, so it is counted, or it waits and then finds the generation retired.
+        if (this.o.store.engine === 'postgres')
+          await tx.get('SELECT state FROM ca_generations WHERE ca = ? AND gen = ? FOR UPDATE', [name, g.gen]);
         const outstanding = await tx.get<{ n: number }>(
           'SELECT COUNT(*) AS n FROM ca_certificates WHERE ca = ? AND generation = ? AND revoked_at IS NULL AND not_after > ?',
           [name, g.gen, now],
@@ -929,6 +933,16 @@ export class CaService {
       };
       try {
         const logIndex = await this.groupWrite(async (tx) => {
+          // The generation must still be able to issue when this commits: a replica may have retired it since
+          // this request read the CA. On PostgreSQL the row is share-locked, so `retire` (which locks it for
+          // update before counting what the generation has outstanding) either sees this certificate or
+          // happens before it and refuses it here; SQLite serialises writers anyway.
+          const state = await tx.get<{ state: string }>(
+            `SELECT state FROM ca_generations WHERE ca = ? AND gen = ?${this.o.store.engine === 'postgres' ? ' FOR SHARE' : ''}`,
+            [r.name, gen],
+          );
+          if (state?.state === 'retired' || state === undefined)
+            throw new CaRefusal(`generation ${gen} of CA '${r.name}' was retired during the request: ask again`, 503);
           if (tokenId !== undefined) {
             const used = await tx.run('UPDATE ca_tokens SET used_at = ? WHERE id = ? AND used_at IS NULL', [now.toISOString(), tokenId]);
             if (used !== 1) throw new CaRefusal('bootstrap token already used: tokens are one-time', 403);
