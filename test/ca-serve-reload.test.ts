@@ -4,7 +4,7 @@
 // - A CA created after start-up: before a reload a Go client holding its certificate cannot renew (it sends no
 //   certificate: 401); after SIGHUP the CA is named (openssl s_client lists it) and the same client renews.
 // - The API's own certificate, issued by --tls-ca for a short life here, is renewed at two thirds of it and
-//   served without a restart; Go verifies the new one against the CA's root.
+//   served without a restart; Go verifies the new one against the CA's root. (That server also prunes at start.)
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -29,7 +29,11 @@ let goClient = '';
 const procs: ChildProcess[] = [];
 
 /** `ca serve` as a process; resolves with its API URL and a view of its stderr. */
-async function serve(tlsCa: string, reload: string): Promise<{ p: ChildProcess; api: string; port: number; err: () => string }> {
+async function serve(
+  tlsCa: string,
+  reload: string,
+  extra: string[] = [],
+): Promise<{ p: ChildProcess; api: string; port: number; err: () => string }> {
   const p = spawn(
     node,
     [
@@ -46,6 +50,7 @@ async function serve(tlsCa: string, reload: string): Promise<{ p: ChildProcess; 
       'IP:127.0.0.1',
       '--reload',
       reload,
+      ...extra,
     ],
     { cwd: dir, env },
   );
@@ -168,7 +173,7 @@ describe('ca serve reloads its TLS context', () => {
   }, 300_000);
 
   it('renews its own certificate at two thirds of its life and serves the new one without a restart', async () => {
-    const s = await serve('short', '1');
+    const s = await serve('short', '1', ['--prune-expired-for', '30d']);
     const served = () =>
       execFileSync('bash', ['-c', `openssl s_client -connect 127.0.0.1:${s.port} </dev/null 2>/dev/null | openssl x509 -noout -serial`], {
         cwd: dir,
@@ -179,6 +184,8 @@ describe('ca serve reloads its TLS context', () => {
     expect(first).toMatch(/^serial=/);
     await waitFor('a renewed API certificate', () => served() !== first, 240_000, 500);
     expect(s.err()).toMatch(/reloaded API certificate renewed: serial /);
+    // --prune-expired-for pruned at start (nothing had been expired for 30 days).
+    expect(s.err()).toMatch(/^pruned 0 certificate record\(s\) and 0 token\(s\) expired before \S+$/m);
     // Go connects to the renewed server and verifies its certificate against the CA's root.
     const [status, body] = go(['-url', `${s.api}/v1/cas/short`, '-ca', 'short-root.pem']);
     expect(status, body).toBe(200);

@@ -250,14 +250,20 @@ export async function startCaServer(o: ServeOptions): Promise<RunningServer> {
     }
     const leaf = tls.chain[0] as Certificate;
     const from = leaf.notBefore.getTime();
+    let failed: unknown;
     if (o.renewTls && Date.now() >= from + ((leaf.notAfter.getTime() - from) * 2) / 3) {
-      tls = await o.renewTls();
-      changed.push(`API certificate renewed: serial ${tls.chain[0]?.serialNumber}, until ${tls.chain[0]?.notAfter.toISOString()}`);
+      try {
+        tls = await o.renewTls();
+        changed.push(`API certificate renewed: serial ${tls.chain[0]?.serialNumber}, until ${tls.chain[0]?.notAfter.toISOString()}`);
+      } catch (e) {
+        failed = e; // the client CAs read above still apply
+      }
     }
     if (changed.length) {
       api.setSecureContext({ ...context(), minVersion: 'TLSv1.2' });
       for (const c of changed) log(`reloaded ${c}`);
     }
+    if (failed !== undefined) throw failed;
     return changed;
   };
   const reload = (): Promise<string[]> => {

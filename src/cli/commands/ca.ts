@@ -512,6 +512,11 @@ export function register(program: Command): void {
         const api = parseListen(o.listen, '--listen');
         const pub = parseListen(o.publicListen, '--public-listen');
         const s = await openService(o, (line) => process.stderr.write(`audit ${line}\n`));
+        const port = (v: string, flag: string): number => {
+          const n = Number(v);
+          if (!Number.isInteger(n) || n < 1 || n > 65535) throw new InputError(`${flag}: '${v}' is not a port (1-65535)`);
+          return n;
+        };
         const reloadSeconds = Number(o.reload);
         if (!(reloadSeconds >= 0 && reloadSeconds <= 86400)) throw new InputError(`--reload: '${o.reload}' must be 0 to 86400 seconds`);
         const names = o.serverName
@@ -537,8 +542,8 @@ export function register(program: Command): void {
           ...(o.acme
             ? {
                 acme: {
-                  httpPort: Number(o.acmeHttpPort),
-                  tlsPort: Number(o.acmeTlsPort),
+                  httpPort: port(o.acmeHttpPort, '--acme-http-port'),
+                  tlsPort: port(o.acmeTlsPort, '--acme-tls-port'),
                   ...(o.acmeResolve ? { resolve: o.acmeResolve } : {}),
                 },
               }
