@@ -183,7 +183,8 @@ describe('ca serve reloads its TLS context', () => {
     const first = served();
     expect(first).toMatch(/^serial=/);
     await waitFor('a renewed API certificate', () => served() !== first, 240_000, 500);
-    expect(s.err()).toMatch(/reloaded API certificate renewed: serial /);
+    // The log line travels on stderr, not on the TLS connection that showed the change: wait for it too.
+    await waitFor('the renewal logged', () => /reloaded API certificate renewed: serial /.test(s.err()), 60_000, 100);
     // --prune-expired-for pruned at start (nothing had been expired for 30 days).
     expect(s.err()).toMatch(/^pruned 0 certificate record\(s\) and 0 token\(s\) expired before \S+$/m);
     // Go connects to the renewed server and verifies its certificate against the CA's root.
