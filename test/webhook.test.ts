@@ -252,6 +252,73 @@ describe('review()', () => {
     }
   });
 
+  it('policy deny: a pod that cannot get what it asks for is refused with the reason, allowed: false, 403', () => {
+    const deny = parseConfig({
+      trust: { bundles: { default: { configMap: { name: 'anchorage-trust' } } } },
+      identity: { issuer: { secret: { namespace: 'anchorage', name: 'ca' } } },
+      policy: { identityUnavailable: 'deny', unknownBundle: 'deny', malformedPod: 'deny' },
+    });
+    const dctx = { ...rctx, config: deny };
+    const create = (object: unknown, issuerReady = true) =>
+      review(body({ uid: 'd', kind: podKind, operation: 'CREATE', namespace: 'ns', object }), { ...dctx, issuerReady });
+    const refused = (a: ReturnType<typeof review>) => {
+      expect(a).toMatchObject({ status: 200, result: 'denied' });
+      const r = JSON.parse(a.body).response;
+      expect(r).toMatchObject({ uid: 'd', allowed: false, status: { code: 403, reason: 'Forbidden' } });
+      expect(r.patch).toBeUndefined();
+      return r.status.message as string;
+    };
+    const identityPod = {
+      metadata: { annotations: { 'identity.anchorage.dev/enabled': 'true' } },
+      spec: { containers: [{ name: 'a', image: 'x' }] },
+    };
+    expect(refused(create(identityPod, false))).toBe(
+      'anchorage: pod refused: the pod asks for an identity (identity.anchorage.dev/enabled) and the identity issuer is not available (policy.identityUnavailable: deny)',
+    );
+    // With the issuer up the same pod is mutated; a pod that does not ask is never refused for it.
+    expect(create(identityPod, true).result).toBe('mutated');
+    expect(create({ spec: { containers: [{ name: 'a' }] } }, false).result).toBe('mutated');
+    // No issuer configured at all: said so.
+    const noIssuer = parseConfig({ policy: { identityUnavailable: 'deny' } });
+    const a = review(body({ uid: 'd', kind: podKind, operation: 'CREATE', namespace: 'ns', object: identityPod }), {
+      ...rctx,
+      config: noIssuer,
+      issuerReady: false,
+    });
+    expect(refused(a)).toMatch(/identity issuer is not configured \(policy.identityUnavailable: deny\)$/);
+    expect(
+      refused(create({ metadata: { annotations: { 'trust.anchorage.dev/bundle': 'nope' } }, spec: { containers: [{ name: 'a' }] } })),
+    ).toBe("anchorage: pod refused: no trust bundle named 'nope' is configured (policy.unknownBundle: deny)");
+    // Both at once: both reasons, one message.
+    expect(
+      refused(
+        create(
+          {
+            metadata: { annotations: { 'trust.anchorage.dev/bundle': 'nope', 'identity.anchorage.dev/enabled': 'true' } },
+            spec: { containers: [{ name: 'a' }] },
+          },
+          false,
+        ),
+      ),
+    ).toMatch(/no trust bundle named 'nope'.*; the pod asks for an identity/);
+    expect(refused(create({ spec: { containers: 'x' } }))).toBe(
+      'anchorage: pod refused: malformed pod: the pod has no spec.containers list (policy.malformedPod: deny)',
+    );
+    expect(refused(create(null))).toMatch(/no pod object/);
+    // An excluded namespace or an opted-out pod is never refused.
+    expect(
+      review(body({ uid: 'd', kind: podKind, operation: 'CREATE', namespace: 'kube-system', object: identityPod }), {
+        ...dctx,
+        issuerReady: false,
+      }).result,
+    ).toBe('skipped');
+    // Anything but a pod CREATE stays allowed.
+    expect(JSON.parse(review(body({ uid: 'd', kind: podKind, operation: 'DELETE' }), dctx).body).response.allowed).toBe(true);
+    // The default policy is allow.
+    expect(parseConfig({}).policy).toEqual({ identityUnavailable: 'allow', unknownBundle: 'allow', malformedPod: 'allow' });
+    expect(() => parseConfig({ policy: { identityUnavailable: 'maybe' } })).toThrow(/policy.identityUnavailable/);
+  });
+
   it('fuzz: 3000 mangled AdmissionReviews (seeded), each answered 200 or 400', () => {
     let seed = 12345;
     const rnd = (n: number) => {

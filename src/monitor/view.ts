@@ -292,6 +292,8 @@ export function graphOf(views: readonly ClusterView[], f: { namespace?: string; 
       for (const a of anchors) {
         if (!nodes.has(certId(v.cluster, a))) continue;
         const e: GraphEdge = { from: id, to: certId(v.cluster, a), kind: 'trusts', ok: r.verdict !== 'fails' };
+        // Why the consumer's trust in this anchor does not hold (the server's chain does not lead to it, …).
+        if (r.verdict === 'fails') e.reason = r.why;
         edges.push(e);
       }
       const leaf = endpointLeaf.get(r.server.replace(/^tls:\/\//, ''));

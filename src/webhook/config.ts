@@ -29,6 +29,8 @@ export const WARNING = `webhook.${GROUP}/warning`;
 export const MAX_CONFIG_BYTES = 1 << 20;
 
 const name = z.string().regex(/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/, 'a Kubernetes object name');
+/** A policy decision: let the pod through without what it asked for (with a warning), or refuse it. */
+const decision = z.enum(['allow', 'deny']).default('allow');
 const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name');
 
 const bundleSchema = z
@@ -142,6 +144,21 @@ export const configSchema = z
           .optional(),
         /** Sign PodCertificateRequests for this signer name (where the cluster has that API). */
         podCertificateSigner: z.string().default(`${GROUP}/identity`),
+      })
+      .strict()
+      .prefault({}),
+    /**
+     * What a pod gets when the webhook cannot give it what it asked for: `allow` (the default) admits it without
+     * (a warning, and an annotation for identity), `deny` refuses its creation with the reason.
+     */
+    policy: z
+      .object({
+        /** The pod asks for an identity and the issuer is down or not configured. */
+        identityUnavailable: decision,
+        /** The pod's bundle annotation or its namespace's label names a bundle the config does not have. */
+        unknownBundle: decision,
+        /** The AdmissionReview's pod is too malformed to patch (no container list, lists that are not lists). */
+        malformedPod: decision,
       })
       .strict()
       .prefault({}),

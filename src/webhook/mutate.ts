@@ -72,6 +72,8 @@ export interface Mutation {
   identitySecret?: string;
   /** Why nothing was injected (excluded namespace, opted out, already injected). */
   skipped?: string;
+  /** Set when the configuration's policy refuses the pod: why (the patch is then empty). */
+  denied?: string;
 }
 
 /** JSON pointer escaping of one path segment (RFC 6901). */
@@ -137,6 +139,7 @@ function isContainerArray(v: unknown): v is Container[] {
 export function mutatePod(pod: PodLike, ctx: MutateContext): Mutation {
   const { config } = ctx;
   const warnings: string[] = [];
+  const denials: string[] = [];
   const annotations = pod.metadata?.annotations ?? {};
   const nsLabels = ctx.namespaceLabels ?? {};
   if (ctx.excluded.has(ctx.namespace)) return { patch: [], warnings, skipped: 'excluded namespace' };
@@ -179,8 +182,11 @@ export function mutatePod(pod: PodLike, ctx: MutateContext): Mutation {
   else {
     const wanted = annotations[BUNDLE] ?? nsLabels[BUNDLE] ?? config.trust.defaultBundle;
     const source = config.trust.bundles[wanted];
-    if (!source) warnings.push(`anchorage: no trust bundle named '${wanted}' is configured: trust not injected`);
-    else {
+    if (!source) {
+      if (config.policy.unknownBundle === 'deny')
+        denials.push(`no trust bundle named '${wanted}' is configured (policy.unknownBundle: deny)`);
+      else warnings.push(`anchorage: no trust bundle named '${wanted}' is configured: trust not injected`);
+    } else {
       bundle = wanted;
       let only: Set<string> | undefined;
       if (annotations[CONTAINERS] !== undefined) {
@@ -217,7 +223,11 @@ export function mutatePod(pod: PodLike, ctx: MutateContext): Mutation {
   let identitySecret: string | undefined;
   const wantIdentity = flag(annotations[IDENTITY]) ?? flag(nsLabels[IDENTITY]) ?? false;
   if (wantIdentity && annotations[IDENTITY_SECRET] === undefined && !volumeNames.has(IDENTITY_VOLUME)) {
-    if (!ctx.issuerReady) {
+    if (!ctx.issuerReady && config.policy.identityUnavailable === 'deny')
+      denials.push(
+        `the pod asks for an identity (${IDENTITY}) and the identity issuer is ${config.identity.issuer ? 'not available' : 'not configured'} (policy.identityUnavailable: deny)`,
+      );
+    else if (!ctx.issuerReady) {
       const w = 'anchorage: the identity issuer is not available: pod admitted without an identity';
       warnings.push(w);
       newAnnotations[WARNING] = w;
@@ -233,6 +243,8 @@ export function mutatePod(pod: PodLike, ctx: MutateContext): Mutation {
         });
     }
   }
+
+  if (denials.length) return { patch: [], warnings: [], denied: `anchorage: pod refused: ${denials.join('; ')}`.slice(0, 1000) };
 
   // --- the patch ---
   for (const [key, s] of perContainer) {

@@ -1,12 +1,13 @@
 // One AdmissionReview (admission.k8s.io/v1) in, one out. Anything but a pod CREATE is allowed unchanged with a
-// warning; a pod too malformed to patch is allowed unchanged with a warning; an AdmissionReview that is not one
+// warning; a pod too malformed to patch is allowed unchanged with a warning (or refused, when the configuration's
+// policy says so, as is a pod that asks for what cannot be given: see `policy` in config.ts); an AdmissionReview that is not one
 // (bad JSON, no request.uid) is answered 400 with the reason. Never a throw, never a hang: it is synchronous.
 import { type MutateContext, mutatePod, type PodLike } from './mutate.ts';
 
 /** Most bytes of an AdmissionReview we read (the API server's own request limit is 3 MiB). */
 export const MAX_REVIEW_BYTES = 4 << 20;
 
-export type Result = 'mutated' | 'unchanged' | 'skipped' | 'error' | 'invalid';
+export type Result = 'mutated' | 'unchanged' | 'skipped' | 'error' | 'invalid' | 'denied';
 
 export interface ReviewAnswer {
   status: number;
@@ -27,6 +28,9 @@ interface AdmissionRequest {
 
 const answer = (uid: string, response: Record<string, unknown>): string =>
   JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response: { uid, allowed: true, ...response } });
+/** A refusal: the API server fails the create with 403 and `admission webhook "…" denied the request: <message>`. */
+const refusal = (uid: string, message: string): string =>
+  answer(uid, { allowed: false, status: { code: 403, reason: 'Forbidden', message } });
 
 export type ReviewContext = Omit<MutateContext, 'namespace' | 'namespaceLabels'> & {
   /** The labels of a namespace (from a cache); undefined when unknown. */
@@ -65,11 +69,14 @@ export function review(body: string | Buffer, ctx: ReviewContext): ReviewAnswer 
     };
   }
   const pod = req.object as PodLike;
+  const malformedDenied = ctx.config.policy.malformedPod === 'deny';
   if (typeof pod !== 'object' || pod === null || Array.isArray(pod))
     return {
       status: 200,
-      body: answer(uid, { warnings: ['anchorage: the request has no pod object: allowed unchanged'] }),
-      result: 'error',
+      body: malformedDenied
+        ? refusal(uid, 'anchorage: pod refused: the request has no pod object (policy.malformedPod: deny)')
+        : answer(uid, { warnings: ['anchorage: the request has no pod object: allowed unchanged'] }),
+      result: malformedDenied ? 'denied' : 'error',
       info: { ...info, reason: 'no object' },
     };
   try {
@@ -87,6 +94,8 @@ export function review(body: string | Buffer, ctx: ReviewContext): ReviewAnswer 
       ...(m.identitySecret !== undefined && { identitySecret: m.identitySecret }),
       ...(m.skipped !== undefined && { reason: m.skipped }),
     };
+    if (m.denied !== undefined)
+      return { status: 200, body: refusal(uid, m.denied), result: 'denied', info: { ...out, reason: m.denied.slice(0, 300) } };
     if (!m.patch.length)
       return {
         status: 200,
@@ -106,6 +115,13 @@ export function review(body: string | Buffer, ctx: ReviewContext): ReviewAnswer 
     };
   } catch (e) {
     const reason = `malformed pod: ${(e as Error).message}`.slice(0, 160);
+    if (malformedDenied)
+      return {
+        status: 200,
+        body: refusal(uid, `anchorage: pod refused: ${reason} (policy.malformedPod: deny)`),
+        result: 'denied',
+        info: { ...info, reason },
+      };
     return {
       status: 200,
       body: answer(uid, { warnings: [`anchorage: ${reason}: allowed unchanged`] }),

@@ -265,7 +265,7 @@ export class Webhook {
         });
         res.writeHead(a.status, { 'content-type': a.status === 200 ? 'application/json' : 'text/plain' }).end(a.body);
         this.count(a.result, t0);
-        const level = a.result === 'invalid' || a.result === 'error' ? 'warn' : 'debug';
+        const level = a.result === 'invalid' || a.result === 'error' ? 'warn' : a.result === 'denied' ? 'info' : 'debug';
         this.o.log[level]({ ...a.info, result: a.result, ms: +(performance.now() - t0).toFixed(3) }, 'admission');
       });
       req.on('error', () => undefined);
@@ -346,7 +346,8 @@ export class Webhook {
         namespace: ns,
         namespaceLabels: this.namespaces.get(ns)?.metadata.labels ?? {},
         excluded: this.excluded,
-        issuerReady: false,
+        // Only the trust part matters here: a ready issuer keeps a deny policy for identity from hiding the pod.
+        issuerReady: true,
       });
     } catch {
       return;
