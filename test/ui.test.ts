@@ -108,6 +108,16 @@ describe('the dashboard on the demo PKI', () => {
     await page.goto(`${server.url}/#/certificates`);
     await page.locator('.vbody a.vrow').first().waitFor();
     const all = Number((await page.getByTestId('cert-total').textContent())?.split(' ')[0]);
+    // Virtualised for real: the scrolling body is no taller than the window whatever the row count (it once grew
+    // to every row's height, and at 100k rows the page drew them all), and only the rows it shows are drawn.
+    const body = await page.getByTestId('cert-rows').evaluate((e) => ({
+      client: e.clientHeight,
+      scroll: e.scrollHeight,
+      window: (globalThis as unknown as { innerHeight: number }).innerHeight,
+    }));
+    expect(body.client).toBeLessThan(body.window);
+    expect(body.scroll).toBe(Math.max(all * 32, body.client));
+    expect(await page.locator('.vbody .vrow').count()).toBeLessThanOrEqual(Math.min(all, Math.ceil(body.client / 32) + 1 + 2 * 20));
     // The demo reissued worker-1's kubelet serving certificate with a validity that ended 3 days ago.
     const expired = fingerprint(join(demo, 'cluster/nodes/worker-1/var/lib/kubelet/pki/kubelet.crt'));
     await page.locator('select[name=health]').selectOption('expired');
@@ -150,6 +160,73 @@ describe('the dashboard on the demo PKI', () => {
     await page.keyboard.press('+');
     expect(await g.getAttribute('transform')).not.toBe(before);
     await page.screenshot({ path: join(shots, 'graph-broken-edge.png') });
+    expect(errors).toEqual([]);
+  });
+
+  it("draws admin.conf's trust in the rogue CA as a broken edge with the API's reason", async () => {
+    // The demo put a rogue CA carrying the cluster CA's name into cp-1's admin.conf: openssl gives its fingerprint.
+    const admin = join(demo, 'cluster/nodes/cp-1/etc/kubernetes/admin.conf');
+    const caData = /certificate-authority-data:\s*(\S+)/.exec(readFileSync(admin, 'utf8'))?.[1] ?? '';
+    const rogue = (
+      /=([0-9A-F:]+)/.exec(openssl(['x509', '-noout', '-fingerprint', '-sha256'], Buffer.from(caData, 'base64').toString()))?.[1] ?? ''
+    )
+      .replaceAll(':', '')
+      .toLowerCase();
+    expect(rogue).toMatch(/^[0-9a-f]{64}$/);
+    // The API's graph: the edge from admin.conf to the rogue CA is not ok and says why.
+    const g = (await (await fetch(`${server.url}/api/v1/graph`)).json()) as {
+      edges: { from: string; to: string; kind: string; ok: boolean; reason?: string }[];
+    };
+    const api = g.edges.find(
+      (e) => e.kind === 'trusts' && e.to.endsWith(`/cert/${rogue}`) && e.from.includes('cp-1/etc/kubernetes/admin.conf'),
+    );
+    expect(api).toMatchObject({ ok: false, reason: expect.stringMatching(/did not sign the API server certificate/) });
+    const reason = api?.reason as string;
+    const { page, errors } = await openPage();
+    await page.goto(`${server.url}/#/graph`);
+    const edge = page.locator(`path.gedge.k-trusts.broken[data-to$="/cert/${rogue}"]`);
+    await edge.waitFor();
+    expect(await edge.getAttribute('data-from')).toBe(api?.from);
+    expect(await edge.locator('title').textContent()).toContain(`: broken, ${reason}`);
+    // The reason is drawn on the edge (cut at 60 characters) and listed beside the graph in full.
+    const drawn = page.locator('text.gedge-label').filter({ hasText: reason.slice(0, 40) });
+    expect(await drawn.count()).toBeGreaterThan(0);
+    expect(await page.getByTestId('broken-edges').textContent()).toContain(reason);
+    await page.screenshot({ path: join(shots, 'graph-rogue-ca.png') });
+    expect(errors).toEqual([]);
+  });
+
+  it('acknowledges a finding through the page, and the API has the acknowledgement; then removes it', async () => {
+    type F = { key: string; id: string; ack?: { reason: string; until: string; by: string } };
+    const list = async (state: string): Promise<F[]> =>
+      ((await (await fetch(`${server.url}/api/v1/findings?state=${state}&limit=1000`)).json()) as { items: F[] }).items;
+    const open = await list('open');
+    const f = open[0] as F;
+    expect(f).toBeDefined();
+    const { page, errors } = await openPage();
+    await page.goto(`${server.url}/#/findings?id=${encodeURIComponent(f.id)}`);
+    const card = page.locator(`article.finding[data-key="${f.key}"]`);
+    await card.waitFor();
+    // Read-only until writes are switched on: no button to acknowledge.
+    expect(await card.getByRole('button', { name: 'Acknowledge…' }).count()).toBe(0);
+    await page.getByTestId('writes').check();
+    await card.getByRole('button', { name: 'Acknowledge…' }).click();
+    const dialog = page.getByRole('dialog');
+    await dialog.waitFor();
+    const until = new Date(Date.now() + 10 * 86_400_000).toISOString().slice(0, 10);
+    await dialog.getByLabel('Reason').fill('hookui: replaced in the next maintenance window');
+    await dialog.getByLabel(/^Until/).fill(until);
+    await dialog.getByRole('button', { name: 'Acknowledge', exact: true }).click();
+    await card.getByText(`acknowledged until ${until}`).waitFor();
+    await page.screenshot({ path: join(shots, 'finding-acknowledged.png') });
+    // The API: the finding is acknowledged with that reason and end, and no longer open.
+    const acked = (await list('acknowledged')).find((x) => x.key === f.key);
+    expect(acked?.ack).toMatchObject({ reason: 'hookui: replaced in the next maintenance window', until: `${until}T23:59:59.000Z` });
+    expect((await list('open')).some((x) => x.key === f.key)).toBe(false);
+    // Removed again through the page.
+    await card.getByRole('button', { name: 'Remove acknowledgement' }).click();
+    await card.getByRole('button', { name: 'Acknowledge…' }).waitFor();
+    expect((await list('open')).find((x) => x.key === f.key)?.ack).toBeUndefined();
     expect(errors).toEqual([]);
   });
 

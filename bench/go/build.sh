@@ -8,7 +8,7 @@ go_bin="$(command -v go || echo /usr/local/go/bin/go)"
 [ -x "${go_bin}" ] || { echo "bench/go/build.sh: ERROR: no Go (PATH or /usr/local/go/bin/go)" >&2; exit 1; }
 export GOCACHE="${cache_root}/gocache" GOMODCACHE="${cache_root}/gomod" GOWORK=off CGO_ENABLED=0 GOFLAGS=-mod=mod
 unset GOOS GOARCH GOBIN GOEXPERIMENT || true
-key="$( { cat "${here}/go.mod" "${here}/main.go"; "${go_bin}" version; } | sha256sum | cut -c1-12)"
+key="$( { cat "${here}/go.mod" "${here}"/*.go; "${go_bin}" version; } | sha256sum | cut -c1-12)"
 out="${cache_root}/bench-peer-${key}"
 if [ ! -x "${out}/peer" ]; then
   mkdir -p "${out}"

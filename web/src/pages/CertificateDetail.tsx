@@ -87,7 +87,7 @@ function Locations({ items, empty }: { items: Location[]; empty: string }) {
 
 export function FindingCard({ f, actions }: { f: Finding; actions?: ReactNode }) {
   return (
-    <article className={`finding sev-${f.severity}`} data-finding={f.id}>
+    <article className={`finding sev-${f.severity}`} data-finding={f.id} data-key={f.key}>
       <div className="row">
         <SeverityBadge severity={f.severity} /> <strong className="mono">{f.id}</strong>
         {f.subject && (f.sha256 ? <a href={certHref(f.sha256, f.cluster)}>{cn(f.subject)}</a> : <span>{cn(f.subject)}</span>)}
