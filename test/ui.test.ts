@@ -185,7 +185,8 @@ describe('the dashboard on the demo PKI', () => {
     const { page, errors } = await openPage();
     await page.goto(`${server.url}/#/graph`);
     const edge = page.locator(`path.gedge.k-trusts.broken[data-to$="/cert/${rogue}"]`);
-    await edge.waitFor();
+    // Attached, not visible: a straight horizontal path has a box of height 0, which Playwright calls hidden.
+    await edge.waitFor({ state: 'attached' });
     expect(await edge.getAttribute('data-from')).toBe(api?.from);
     expect(await edge.locator('title').textContent()).toContain(`: broken, ${reason}`);
     // The reason is drawn on the edge (cut at 60 characters) and listed beside the graph in full.
