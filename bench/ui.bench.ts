@@ -1,7 +1,9 @@
 // The dashboard with 100k certificates: `anchorage serve --dir` over a folder of 100,000 leaves (10 PEM files),
 // Debian's Chromium (playwright-core). First load: from navigation to the certificate table's first row;
 // filter latency: from typing a search to the table showing its new total (150 ms of it is the search box's
-// pause). Baseline in the same run: the API's own answer to the same first page, fetched from Node.
+// pause); the trust graph: from navigation to the page saying the graph is too large to lay out (the server sends
+// its first 5,000 nodes), then from "Hide leaves" to the CAs and consumers drawn. Baseline in the same run: the
+// API's own answer to the same first page (and to the graph), fetched from Node.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -55,6 +57,9 @@ export async function run(): Promise<BenchResult[]> {
       const loads: number[] = [];
       const filters: number[] = [];
       const api: number[] = [];
+      const graphApi: number[] = [];
+      const graphNotice: number[] = [];
+      const graphDrawn: number[] = [];
       for (let r = 0; r < RUNS; r++) {
         const t0 = performance.now();
         await (await fetch(`${server.url}/api/v1/certificates?sort=notAfter&limit=500`)).json();
@@ -78,11 +83,25 @@ export async function run(): Promise<BenchResult[]> {
           { timeout: 300_000, polling: 'raf' },
         );
         filters.push(performance.now() - t2);
+        const t3 = performance.now();
+        await (await fetch(`${server.url}/api/v1/graph`)).json();
+        graphApi.push(performance.now() - t3);
+        const t4 = performance.now();
+        await page.goto(`${server.url}/?graph=${r}#/graph`);
+        await page.getByTestId('graph-too-many').waitFor({ timeout: 300_000 });
+        graphNotice.push(performance.now() - t4);
+        const t5 = performance.now();
+        await page.getByRole('button', { name: 'Hide leaves' }).click();
+        await page.locator('.gnode').first().waitFor({ timeout: 300_000 });
+        graphDrawn.push(performance.now() - t5);
         await context.close();
       }
       const load = median(loads);
       const filter = median(filters);
       const base = median(api);
+      const gApi = median(graphApi);
+      const gNotice = median(graphNotice);
+      const gDrawn = median(graphDrawn);
       return [
         {
           name: `dashboard first load, ${COUNT.toLocaleString('en-US')} certificates (navigation to the table's first row)`,
@@ -97,6 +116,21 @@ export async function run(): Promise<BenchResult[]> {
           unit: 'ms',
           value: filter.value,
           spread: filter.spread,
+          lowerIsBetter: true,
+        },
+        {
+          name: `trust graph, ${COUNT.toLocaleString('en-US')} certificates: navigation to "too many nodes to lay out" (5,000 sent)`,
+          unit: 'ms',
+          value: gNotice.value,
+          spread: gNotice.spread,
+          baseline: { name: 'the API alone, GET /api/v1/graph', value: gApi.value, spread: gApi.spread },
+          lowerIsBetter: true,
+        },
+        {
+          name: `trust graph, ${COUNT.toLocaleString('en-US')} certificates: "Hide leaves" to the CAs and consumers drawn (ELK)`,
+          unit: 'ms',
+          value: gDrawn.value,
+          spread: gDrawn.spread,
           lowerIsBetter: true,
         },
       ];

@@ -110,9 +110,10 @@ describe('the dashboard on the demo PKI', () => {
     const all = Number((await page.getByTestId('cert-total').textContent())?.split(' ')[0]);
     // Virtualised for real: the scrolling body is no taller than the window whatever the row count (it once grew
     // to every row's height, and at 100k rows the page drew them all), and only the rows it shows are drawn.
+    type Box = { clientHeight: number; scrollHeight: number };
     const body = await page.getByTestId('cert-rows').evaluate((e) => ({
-      client: e.clientHeight,
-      scroll: e.scrollHeight,
+      client: (e as unknown as Box).clientHeight,
+      scroll: (e as unknown as Box).scrollHeight,
       window: (globalThis as unknown as { innerHeight: number }).innerHeight,
     }));
     expect(body.client).toBeLessThan(body.window);

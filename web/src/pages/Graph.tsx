@@ -20,6 +20,12 @@ import {
 
 const KINDS = ['root', 'intermediate', 'leaf', 'consumer'] as const;
 const NODE_H = 34;
+/**
+ * Most nodes the page lays out. ELK's layered layout runs on the page's thread and grows much faster than the
+ * node count: the 5,000 nodes the server sends for 100k certificates held the page for minutes. Beyond this the
+ * page says so and offers the filters; the broken edges are still listed beside.
+ */
+export const MAX_LAID_OUT = 800;
 
 interface Placed {
   nodes: (GraphNode & { x: number; y: number; w: number; h: number })[];
@@ -112,8 +118,13 @@ export function GraphPage({ query }: { query: URLSearchParams }) {
     return { nodes, edges: edges.filter((e) => ids.has(e.from) && ids.has(e.to)) };
   }, [graph.data, kinds, brokenOnly]);
 
+  const tooMany = shown !== undefined && shown.nodes.length > MAX_LAID_OUT;
   useEffect(() => {
     if (!shown) return;
+    if (shown.nodes.length > MAX_LAID_OUT) {
+      setPlaced(undefined);
+      return;
+    }
     let stale = false;
     layout(shown).then(
       (p) => {
@@ -235,6 +246,26 @@ export function GraphPage({ query }: { query: URLSearchParams }) {
       <ErrorLine error={graph.error ?? layoutError} />
       <Loading loading={graph.loading && !graph.data} />
       {graph.data?.truncated && <p className="notice">More than 5,000 nodes: the server sent the first 5,000. Filter to see the rest.</p>}
+      {tooMany && (
+        <div className="notice" role="status" data-testid="graph-too-many">
+          <p style={{ margin: 0 }}>
+            {shown?.nodes.length.toLocaleString('en-US')} nodes are more than this page lays out ({MAX_LAID_OUT}): filter by cluster,
+            namespace or node, or show fewer kinds. The broken edges are listed beside.
+          </p>
+          <div className="row">
+            {kinds.has('leaf') && (
+              <button type="button" onClick={() => setKinds(new Set([...kinds].filter((k) => k !== 'leaf')))}>
+                Hide leaves
+              </button>
+            )}
+            {!brokenOnly && (
+              <button type="button" onClick={() => setBrokenOnly(true)}>
+                Broken edges only
+              </button>
+            )}
+          </div>
+        </div>
+      )}
       <div className="graph-wrap">
         <div className="graph-canvas">
           <svg
