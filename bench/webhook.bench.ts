@@ -25,6 +25,8 @@ const NODE = existsSync(join(ROOT, 'node_modules', '.bin', 'node')) ? join(ROOT,
 const RATE = Number(process.env.BENCH_WEBHOOK_RATE ?? 500);
 const SECONDS = Number(process.env.BENCH_WEBHOOK_SECONDS ?? 10);
 const PODS = Number(process.env.BENCH_WEBHOOK_PODS ?? 200);
+/** Child processes to stop at the end (the Go peer, the standalone webhook). */
+const children = new Set<ChildProcess>();
 /** Interleaved rounds of each open-loop figure (each SECONDS long), per side. */
 const ROUNDS = Number(process.env.BENCH_WEBHOOK_ROUNDS ?? 3);
 
@@ -126,14 +128,131 @@ async function closedLoop(url: string, ca: string, bodies: string[], n: number, 
   return { ms, patch };
 }
 
+/**
+ * The AdmissionReview latency figures at RATE/s (open loop, ROUNDS interleaved rounds per side) and one at a
+ * time, each beside the Go peer serving the same mutation; `pid` is the webhook process (for its CPU).
+ */
+async function versusPeer(o: {
+  url: string;
+  caPem: string;
+  pid: number;
+  dir: string;
+  trustBodies: string[];
+  identityBodies: string[];
+  out: BenchResult[];
+}): Promise<void> {
+  const { url, caPem, dir, trustBodies, identityBodies, out } = o;
+  // The Go peer: the same mutation, its own serving certificate for 127.0.0.1.
+  const peerBin = execFileSync('bash', [join(ROOT, 'bench', 'go', 'build.sh')], { encoding: 'utf8' })
+    .trim()
+    .split('\n')
+    .at(-1) as string;
+  const peerCa = newCa('Bench Go webhook CA', 86400);
+  const peerLeaf = issueLeaf(peerCa, { commonName: '127.0.0.1', ip: ['127.0.0.1'], eku: ['serverAuth'], seconds: 86400 });
+  writeFileSync(join(dir, 'peer.crt'), peerLeaf.cert.toPem());
+  writeFileSync(join(dir, 'peer.key'), keyPem(peerLeaf.key as NonNullable<typeof peerLeaf.key>), { mode: 0o600 });
+  const peerPort = await freePort();
+  const peerProc = spawn(peerBin, ['webhook', join(dir, 'peer.crt'), join(dir, 'peer.key'), String(peerPort)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  children.add(peerProc);
+  await new Promise<void>((ok, fail) => {
+    peerProc.stdout?.once('data', () => ok());
+    peerProc.once('exit', (code) => fail(new Error(`Go webhook peer exited ${code}`)));
+  });
+  const peerUrl = `https://127.0.0.1:${peerPort}/mutate`;
+  const peerCaPem = peerCa.cert.toPem();
+  // Same answer from both (the patch applies the same operations, the identity Secret's random name aside).
+  for (const b of [trustBodies[0], identityBodies[0]] as string[]) {
+    const ours = await closedLoop(url, caPem, [b], 1, true);
+    const theirs = await closedLoop(peerUrl, peerCaPem, [b], 1, true);
+    const norm = (x: string) =>
+      JSON.stringify(
+        JSON.parse(x)
+          .map((o: { path: string }) => o.path)
+          .sort(),
+      );
+    if (norm(ours.patch) !== norm(theirs.patch)) throw new Error(`the Go peer's patch differs: ${ours.patch} vs ${theirs.patch}`);
+  }
+
+  // Warm-up (JIT, TLS sessions) of both, then the measured runs, interleaved.
+  await load(url, caPem, trustBodies, RATE, 5);
+  await load(url, caPem, identityBodies, RATE, 2);
+  await load(peerUrl, peerCaPem, trustBodies, RATE, 3);
+  const goalText = (p99: number, goal: number) => `goal p99 < ${goal} ms: ${p99 < goal ? 'met' : 'NOT met'}`;
+  for (const [what, bodies, goal] of [
+    ['trust', trustBodies, 2],
+    ['trust + identity', identityBodies, 5],
+  ] as const) {
+    const ours: number[] = [];
+    const theirs: number[] = [];
+    let errors = 0;
+    let peerErrors = 0;
+    let cpu = 0;
+    let answered = 0;
+    const rates: number[] = [];
+    const peerRates: number[] = [];
+    for (let r = 0; r < ROUNDS; r++) {
+      const cpu0 = cpuSeconds(o.pid);
+      const a = await load(url, caPem, bodies, RATE, SECONDS);
+      cpu += cpuSeconds(o.pid) - cpu0;
+      answered += a.ms.length + a.errors;
+      ours.push(...a.ms);
+      errors += a.errors;
+      rates.push(a.achieved);
+      const b = await load(peerUrl, peerCaPem, bodies, RATE, SECONDS);
+      theirs.push(...b.ms);
+      peerErrors += b.errors;
+      peerRates.push(b.achieved);
+    }
+    const p99 = pct(ours, 0.99);
+    const size = Buffer.byteLength(bodies[0] as string);
+    const min = (xs: number[]) => Math.min(...xs).toFixed(0);
+    out.push({
+      name: `AdmissionReview (${what}, ${size} B body) at ${RATE}/s, ${ROUNDS} x ${SECONDS} s: p99 (${goalText(p99, goal)})`,
+      unit: 'ms',
+      value: p99,
+      spread: `p50 ${pct(ours, 0.5).toFixed(2)} ms, webhook CPU ${((cpu * 1000) / answered).toFixed(2)} ms per admission, max ${Math.max(...ours).toFixed(1)} ms, ${ours.length} answered, ${errors} errors, achieved >= ${min(rates)}/s, load average ${loadavg()[0]?.toFixed(0)}`,
+      baseline: {
+        name: 'the same mutation by a Go webhook (net/http, encoding/json), same rate, interleaved',
+        value: pct(theirs, 0.99),
+        spread: `p50 ${pct(theirs, 0.5).toFixed(2)} ms, ${theirs.length} answered, ${peerErrors} errors, achieved >= ${min(peerRates)}/s`,
+      },
+      lowerIsBetter: true,
+    });
+  }
+
+  // Closed loop, one request in flight: the service time without queueing behind other requests.
+  for (const [what, bodies, goal] of [
+    ['trust', trustBodies, 2],
+    ['trust + identity', identityBodies, 5],
+  ] as const) {
+    const ours: number[] = [];
+    const theirs: number[] = [];
+    for (let r = 0; r < 4; r++) {
+      ours.push(...(await closedLoop(url, caPem, bodies, 500)).ms);
+      theirs.push(...(await closedLoop(peerUrl, peerCaPem, bodies, 500)).ms);
+    }
+    const p99 = pct(ours, 0.99);
+    out.push({
+      name: `AdmissionReview (${what}), one at a time: p99 (${goalText(p99, goal)})`,
+      unit: 'ms',
+      value: p99,
+      spread: `p50 ${pct(ours, 0.5).toFixed(2)} ms, ${ours.length} requests, load average ${loadavg()[0]?.toFixed(0)}`,
+      baseline: { name: 'the Go webhook, interleaved', value: pct(theirs, 0.99), spread: `p50 ${pct(theirs, 0.5).toFixed(2)} ms` },
+      lowerIsBetter: true,
+    });
+  }
+}
+
 export async function run(): Promise<BenchResult[]> {
+  if (process.env.BENCH_WEBHOOK_STANDALONE === '1') return standalone();
   const cluster = await startCluster();
   const dir = mkdtempSync(join(tmpdir(), 'webhook-bench-'));
   const kc = new KubeConfig();
   kc.loadFromFile(cluster.admin);
   const client = new KubeClient(kc, { qps: 0, maxSockets: 16 });
   let proc: ChildProcess | undefined;
-  let peer: ChildProcess | undefined;
   const out: BenchResult[] = [];
   try {
     const [port, healthPort] = await Promise.all([freePort(), freePort()]);
@@ -249,107 +368,7 @@ export async function run(): Promise<BenchResult[]> {
     ).toString();
     const url = `https://127.0.0.1:${port}/mutate`;
 
-    // The Go peer: the same mutation, its own serving certificate for 127.0.0.1.
-    const peerBin = execFileSync('bash', [join(ROOT, 'bench', 'go', 'build.sh')], { encoding: 'utf8' })
-      .trim()
-      .split('\n')
-      .at(-1) as string;
-    const peerCa = newCa('Bench Go webhook CA', 86400);
-    const peerLeaf = issueLeaf(peerCa, { commonName: '127.0.0.1', ip: ['127.0.0.1'], eku: ['serverAuth'], seconds: 86400 });
-    writeFileSync(join(dir, 'peer.crt'), peerLeaf.cert.toPem());
-    writeFileSync(join(dir, 'peer.key'), keyPem(peerLeaf.key as NonNullable<typeof peerLeaf.key>), { mode: 0o600 });
-    const peerPort = await freePort();
-    peer = spawn(peerBin, ['webhook', join(dir, 'peer.crt'), join(dir, 'peer.key'), String(peerPort)], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    const peerProc = peer;
-    await new Promise<void>((ok, fail) => {
-      peerProc.stdout?.once('data', () => ok());
-      peerProc.once('exit', (code) => fail(new Error(`Go webhook peer exited ${code}`)));
-    });
-    const peerUrl = `https://127.0.0.1:${peerPort}/mutate`;
-    const peerCaPem = peerCa.cert.toPem();
-    // Same answer from both (the patch applies the same operations, the identity Secret's random name aside).
-    for (const b of [trustBodies[0], identityBodies[0]] as string[]) {
-      const ours = await closedLoop(url, caPem, [b], 1, true);
-      const theirs = await closedLoop(peerUrl, peerCaPem, [b], 1, true);
-      const norm = (x: string) =>
-        JSON.stringify(
-          JSON.parse(x)
-            .map((o: { path: string }) => o.path)
-            .sort(),
-        );
-      if (norm(ours.patch) !== norm(theirs.patch)) throw new Error(`the Go peer's patch differs: ${ours.patch} vs ${theirs.patch}`);
-    }
-
-    // Warm-up (JIT, TLS sessions) of both, then the measured runs, interleaved.
-    await load(url, caPem, trustBodies, RATE, 5);
-    await load(url, caPem, identityBodies, RATE, 2);
-    await load(peerUrl, peerCaPem, trustBodies, RATE, 3);
-    const goalText = (p99: number, goal: number) => `goal p99 < ${goal} ms: ${p99 < goal ? 'met' : 'NOT met'}`;
-    for (const [what, bodies, goal] of [
-      ['trust', trustBodies, 2],
-      ['trust + identity', identityBodies, 5],
-    ] as const) {
-      const ours: number[] = [];
-      const theirs: number[] = [];
-      let errors = 0;
-      let peerErrors = 0;
-      let cpu = 0;
-      let answered = 0;
-      const rates: number[] = [];
-      const peerRates: number[] = [];
-      for (let r = 0; r < ROUNDS; r++) {
-        const cpu0 = cpuSeconds(proc.pid as number);
-        const a = await load(url, caPem, bodies, RATE, SECONDS);
-        cpu += cpuSeconds(proc.pid as number) - cpu0;
-        answered += a.ms.length + a.errors;
-        ours.push(...a.ms);
-        errors += a.errors;
-        rates.push(a.achieved);
-        const b = await load(peerUrl, peerCaPem, bodies, RATE, SECONDS);
-        theirs.push(...b.ms);
-        peerErrors += b.errors;
-        peerRates.push(b.achieved);
-      }
-      const p99 = pct(ours, 0.99);
-      const size = Buffer.byteLength(bodies[0] as string);
-      const min = (xs: number[]) => Math.min(...xs).toFixed(0);
-      out.push({
-        name: `AdmissionReview (${what}, ${size} B body) at ${RATE}/s, ${ROUNDS} x ${SECONDS} s: p99 (${goalText(p99, goal)})`,
-        unit: 'ms',
-        value: p99,
-        spread: `p50 ${pct(ours, 0.5).toFixed(2)} ms, webhook CPU ${((cpu * 1000) / answered).toFixed(2)} ms per admission, max ${Math.max(...ours).toFixed(1)} ms, ${ours.length} answered, ${errors} errors, achieved >= ${min(rates)}/s, load average ${loadavg()[0]?.toFixed(0)}`,
-        baseline: {
-          name: 'the same mutation by a Go webhook (net/http, encoding/json), same rate, interleaved',
-          value: pct(theirs, 0.99),
-          spread: `p50 ${pct(theirs, 0.5).toFixed(2)} ms, ${theirs.length} answered, ${peerErrors} errors, achieved >= ${min(peerRates)}/s`,
-        },
-        lowerIsBetter: true,
-      });
-    }
-
-    // Closed loop, one request in flight: the service time without queueing behind other requests.
-    for (const [what, bodies, goal] of [
-      ['trust', trustBodies, 2],
-      ['trust + identity', identityBodies, 5],
-    ] as const) {
-      const ours: number[] = [];
-      const theirs: number[] = [];
-      for (let r = 0; r < 4; r++) {
-        ours.push(...(await closedLoop(url, caPem, bodies, 500)).ms);
-        theirs.push(...(await closedLoop(peerUrl, peerCaPem, bodies, 500)).ms);
-      }
-      const p99 = pct(ours, 0.99);
-      out.push({
-        name: `AdmissionReview (${what}), one at a time: p99 (${goalText(p99, goal)})`,
-        unit: 'ms',
-        value: p99,
-        spread: `p50 ${pct(ours, 0.5).toFixed(2)} ms, ${ours.length} requests, load average ${loadavg()[0]?.toFixed(0)}`,
-        baseline: { name: 'the Go webhook, interleaved', value: pct(theirs, 0.99), spread: `p50 ${pct(theirs, 0.5).toFixed(2)} ms` },
-        lowerIsBetter: true,
-      });
-    }
+    await versusPeer({ url, caPem, pid: proc.pid as number, dir, trustBodies, identityBodies, out });
 
     // An identity certificate: ECDSA P-256 key pair + signature, as the leader issues it.
     const ca2 = newCa('Bench CA', 86400);
@@ -443,7 +462,7 @@ export async function run(): Promise<BenchResult[]> {
       lowerIsBetter: true,
     });
   } finally {
-    if (peer && peer.exitCode === null) peer.kill('SIGTERM');
+    for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
     if (proc && proc.exitCode === null) {
       const p = proc;
       const done = new Promise((r) => p.once('exit', r));
@@ -452,6 +471,127 @@ export async function run(): Promise<BenchResult[]> {
     }
     client.close();
     await cluster.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+  return out;
+}
+
+/**
+ * Without a control plane (BENCH_WEBHOOK_STANDALONE=1; for a machine where the Kubernetes binaries are not built):
+ * the admission path alone (bench/webhook-standalone.ts: node:https and review(), as `anchorage webhook` answers)
+ * beside the Go peer, with the bench's pod written out as the API server defaults it. No pod-create figures.
+ */
+async function standalone(): Promise<BenchResult[]> {
+  const dir = mkdtempSync(join(tmpdir(), 'webhook-bench-'));
+  const out: BenchResult[] = [];
+  try {
+    const ca = newCa('Bench webhook CA', 86400);
+    const leaf = issueLeaf(ca, { commonName: '127.0.0.1', ip: ['127.0.0.1'], eku: ['serverAuth'], seconds: 86400 });
+    writeFileSync(join(dir, 'tls.crt'), leaf.cert.toPem());
+    writeFileSync(join(dir, 'tls.key'), keyPem(leaf.key as NonNullable<typeof leaf.key>), { mode: 0o600 });
+    const port = await freePort();
+    const proc = spawn(NODE, [join(ROOT, 'bench', 'webhook-standalone.ts'), join(dir, 'tls.crt'), join(dir, 'tls.key'), String(port)], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    children.add(proc);
+    await new Promise<void>((ok, fail) => {
+      proc.stdout?.once('data', () => ok());
+      proc.once('exit', (code) => fail(new Error(`standalone webhook exited ${code}`)));
+    });
+    const container = (name: string, image: string, extra: Record<string, unknown> = {}) => ({
+      name,
+      image,
+      ...extra,
+      resources: {},
+      terminationMessagePath: '/dev/termination-log',
+      terminationMessagePolicy: 'File',
+      imagePullPolicy: 'IfNotPresent',
+      volumeMounts: [{ name: 'kube-api-access-bench', readOnly: true, mountPath: '/var/run/secrets/kubernetes.io/serviceaccount' }],
+    });
+    const pod = (annotations: Record<string, string>) => ({
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: {
+        generateName: 'web-7d4b9c8f5-',
+        namespace: 'bench',
+        labels: { app: 'web', 'pod-template-hash': '7d4b9c8f5' },
+        ...(Object.keys(annotations).length ? { annotations } : {}),
+      },
+      spec: {
+        volumes: [
+          {
+            name: 'kube-api-access-bench',
+            projected: {
+              sources: [
+                { serviceAccountToken: { expirationSeconds: 3607, path: 'token' } },
+                { configMap: { name: 'kube-root-ca.crt', items: [{ key: 'ca.crt', path: 'ca.crt' }] } },
+                { downwardAPI: { items: [{ path: 'namespace', fieldRef: { apiVersion: 'v1', fieldPath: 'metadata.namespace' } }] } },
+              ],
+              defaultMode: 420,
+            },
+          },
+        ],
+        initContainers: [container('migrate', 'registry.invalid/migrate:1')],
+        containers: [
+          container('web', 'registry.invalid/web:1.2.3', {
+            ports: [{ containerPort: 8080, protocol: 'TCP' }],
+            env: [{ name: 'MODE', value: 'prod' }],
+          }),
+          container('proxy', 'registry.invalid/proxy:2', { args: ['--port=9090'] }),
+        ],
+        restartPolicy: 'Always',
+        terminationGracePeriodSeconds: 30,
+        dnsPolicy: 'ClusterFirst',
+        serviceAccountName: 'default',
+        serviceAccount: 'default',
+        securityContext: {},
+        schedulerName: 'default-scheduler',
+        tolerations: [
+          { key: 'node.kubernetes.io/not-ready', operator: 'Exists', effect: 'NoExecute', tolerationSeconds: 300 },
+          { key: 'node.kubernetes.io/unreachable', operator: 'Exists', effect: 'NoExecute', tolerationSeconds: 300 },
+        ],
+        priority: 0,
+        enableServiceLinks: true,
+        preemptionPolicy: 'PreemptLowerPriority',
+      },
+      status: {},
+    });
+    const reviews = (object: unknown) =>
+      Array.from({ length: 64 }, (_, i) =>
+        JSON.stringify({
+          apiVersion: 'admission.k8s.io/v1',
+          kind: 'AdmissionReview',
+          request: {
+            uid: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`,
+            kind: { group: '', version: 'v1', kind: 'Pod' },
+            resource: { group: '', version: 'v1', resource: 'pods' },
+            requestKind: { group: '', version: 'v1', kind: 'Pod' },
+            requestResource: { group: '', version: 'v1', resource: 'pods' },
+            namespace: 'bench',
+            operation: 'CREATE',
+            userInfo: {
+              username: 'system:serviceaccount:kube-system:replicaset-controller',
+              groups: ['system:serviceaccounts', 'system:authenticated'],
+            },
+            object,
+            oldObject: null,
+            dryRun: false,
+            options: { apiVersion: 'meta.k8s.io/v1', kind: 'CreateOptions' },
+          },
+        }),
+      );
+    await versusPeer({
+      url: `https://127.0.0.1:${port}/mutate`,
+      caPem: ca.cert.toPem(),
+      pid: proc.pid as number,
+      dir,
+      trustBodies: reviews(pod({})),
+      identityBodies: reviews(pod({ 'identity.anchorage.dev/enabled': 'true' })),
+      out,
+    });
+    for (const r of out) r.name = `${r.name} [standalone: review() behind node:https, no control plane]`;
+  } finally {
+    for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
     rmSync(dir, { recursive: true, force: true });
   }
   return out;
