@@ -109,7 +109,9 @@ describe('the dashboard on the demo PKI', () => {
     await page.locator('.vbody a.vrow').first().waitFor();
     const all = Number((await page.getByTestId('cert-total').textContent())?.split(' ')[0]);
     // Virtualised for real: the scrolling body is no taller than the window whatever the row count (it once grew
-    // to every row's height, and at 100k rows the page drew them all), and only the rows it shows are drawn.
+    // to every row's height, and at 100k rows the page drew them all), and only the rows it shows are drawn. A
+    // window lower than the demo's rows (24 x 32 px) makes the difference visible.
+    await page.setViewportSize({ width: 1400, height: 500 });
     type Box = { clientHeight: number; scrollHeight: number };
     const body = await page.getByTestId('cert-rows').evaluate((e) => ({
       client: (e as unknown as Box).clientHeight,
@@ -118,7 +120,9 @@ describe('the dashboard on the demo PKI', () => {
     }));
     expect(body.client).toBeLessThan(body.window);
     expect(body.scroll).toBe(Math.max(all * 32, body.client));
+    expect(body.scroll).toBeGreaterThan(body.client);
     expect(await page.locator('.vbody .vrow').count()).toBeLessThanOrEqual(Math.min(all, Math.ceil(body.client / 32) + 1 + 2 * 20));
+    await page.setViewportSize({ width: 1400, height: 900 });
     // The demo reissued worker-1's kubelet serving certificate with a validity that ended 3 days ago.
     const expired = fingerprint(join(demo, 'cluster/nodes/worker-1/var/lib/kubelet/pki/kubelet.crt'));
     await page.locator('select[name=health]').selectOption('expired');
