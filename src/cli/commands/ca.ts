@@ -1,7 +1,7 @@
 // `anchorage ca …`: the internal CA service (docs/ca.md). Trust zones, policy, tokens, issuance,
 // revocation, CRLs, the transparency log, the HTTP API (`ca serve`) and its client (`ca enroll`, `ca renew`).
 // Thin: flags to src/ca calls; files through src/cli/outputs.ts.
-import { hostname, userInfo } from 'node:os';
+import { userInfo } from 'node:os';
 import type { Command } from 'commander';
 import { parse as parseYaml } from 'yaml';
 import { postJson } from '../../ca/client.ts';
@@ -20,6 +20,7 @@ import { CRL_REASONS, type CrlReason } from '../../x509/oids.ts';
 import { parseSans } from '../../x509/profile-spec.ts';
 import { collect, secretArg } from '../args.ts';
 import { readInputFile } from '../files.ts';
+import { type Leading, type LeaseCliOptions, lead, leaseFlags, leaseTiming, replicaIdentity } from '../leader.ts';
 import { checkFormat, printOutput, renderTable } from '../output.ts';
 import { writeOutputs } from '../outputs.ts';
 
@@ -581,10 +582,13 @@ export function register(program: Command): void {
       },
     );
 
-  storeOptions(
-    ca
-      .command('k8s-signer')
-      .description('sign approved Kubernetes CSRs for the signer names <domain>/<ca> (approves nothing itself), with leader election'),
+  leaseFlags(
+    storeOptions(
+      ca
+        .command('k8s-signer')
+        .description('sign approved Kubernetes CSRs for the signer names <domain>/<ca> (approves nothing itself), with leader election'),
+    ),
+    { name: 'anchorage-ca-signer', without: 'sign', leaseNamespace: { help: 'namespace of the leader Lease', default: 'kube-system' } },
   )
     .option('--kubeconfig <files>', 'kubeconfig to use (default: KUBECONFIG, ~/.kube/config, or the in-cluster service account)')
     .option('--context <name>', 'kubeconfig context to use')
@@ -594,39 +598,32 @@ export function register(program: Command): void {
       "publish each CA's trust bundle (old and new roots during a rotation) as ConfigMap anchorage-ca-<ca> here",
     )
     .option('--publish-interval <s>', 'seconds between checks for a changed trust bundle', '30')
-    .option('--no-leader-elect', 'sign without a Lease (one replica only)')
-    .option('--lease-namespace <ns>', 'namespace of the leader Lease', 'kube-system')
-    .option('--lease-name <name>', 'name of the leader Lease', 'anchorage-ca-signer')
-    .option('--identity <id>', 'this replica in the Lease (default: hostname_pid)')
     .option('--health-host <addr>', 'address of /healthz /readyz /metrics', '0.0.0.0')
     .option('--health-port <port>', 'port of /healthz /readyz /metrics (0: any free port, logged)', '8082')
     .option('--log-level <level>', 'trace|debug|info|warn|error', 'info')
     .action(
       async (
-        o: StoreOpts & {
-          kubeconfig?: string;
-          context?: string;
-          signerDomain: string;
-          publishNamespace?: string;
-          publishInterval: string;
-          leaderElect: boolean;
-          leaseNamespace: string;
-          leaseName: string;
-          identity?: string;
-          healthHost: string;
-          healthPort: string;
-          logLevel: string;
-        },
+        o: StoreOpts &
+          LeaseCliOptions & {
+            kubeconfig?: string;
+            context?: string;
+            signerDomain: string;
+            publishNamespace?: string;
+            publishInterval: string;
+            healthHost: string;
+            healthPort: string;
+            logLevel: string;
+          },
       ) => {
         if (!/^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$/.test(o.signerDomain))
           throw new InputError(`--signer-domain '${o.signerDomain}' must be a DNS name`);
         const healthPort = Number(o.healthPort);
         if (!Number.isInteger(healthPort) || healthPort < 0 || healthPort > 65535)
           throw new InputError(`--health-port: '${o.healthPort}' is not a port`);
-        const [{ clientFrom }, { createLogger }, { LeaderElector }, server, { CsrSigner }] = await Promise.all([
+        const timing = leaseTiming(o);
+        const [{ clientFrom }, { createLogger }, server, { CsrSigner }] = await Promise.all([
           import('../../kube/config.ts'),
           import('../../kube/log.ts'),
-          import('../../kube/leader.ts'),
           import('../../kube/server.ts'),
           import('../../ca/k8s-signer.ts'),
         ]);
@@ -649,8 +646,8 @@ export function register(program: Command): void {
           domain: o.signerDomain,
           ...(o.publishNamespace ? { publishNamespace: o.publishNamespace, publishIntervalMs: interval * 1000 } : {}),
         });
-        const identity = o.identity ?? `${hostname()}_${process.pid}`;
-        let elector: InstanceType<typeof LeaderElector> | undefined;
+        const identity = replicaIdentity(o);
+        let elector: Leading | undefined;
         let stopping = false;
         const health = await server.startHealthServer({
           host: o.healthHost,
@@ -672,23 +669,13 @@ export function register(program: Command): void {
           await s.store.close();
         });
         await signer.start();
-        if (!o.leaderElect) {
-          signer.startWorkers();
-          return;
-        }
-        elector = new LeaderElector(client, {
-          namespace: o.leaseNamespace,
-          name: o.leaseName,
-          identity,
+        elector = await lead(client, o, {
+          namespace: 'kube-system',
+          timing,
           log,
-          onStartedLeading: () => signer.startWorkers(),
-          onStoppedLeading: () => {
-            if (stopping) return;
-            log.error('lost the leader lease: exiting');
-            process.exit(1);
-          },
+          start: () => signer.startWorkers(),
+          stopping: () => stopping,
         });
-        elector.start();
       },
     );
 

@@ -2,11 +2,11 @@
 // controller runtime (src/kube): every replica serves AdmissionReviews; one leader (a Lease) keeps the serving
 // CA and caBundles, issues identities, signs PodCertificateRequests and reports missed pods. See docs/webhook.md.
 import { isIP } from 'node:net';
-import { hostname } from 'node:os';
 import type { Command } from 'commander';
 import { InputError } from '../../common/errors.ts';
+import { type Leading, type LeaseCliOptions, lead, leaseFlags, leaseTiming, replicaIdentity } from '../leader.ts';
 
-export interface WebhookCliOptions {
+export interface WebhookCliOptions extends LeaseCliOptions {
   kubeconfig?: string;
   context?: string;
   namespace: string;
@@ -21,12 +21,6 @@ export interface WebhookCliOptions {
   caLifetime: string;
   leafLifetime: string;
   resync: string;
-  leaderElect: boolean;
-  leaseName: string;
-  identity?: string;
-  leaseDuration: string;
-  renewDeadline: string;
-  retryPeriod: string;
   healthHost: string;
   healthPort: string;
   podCertificates: boolean;
@@ -58,21 +52,14 @@ async function runWebhook(o: WebhookCliOptions): Promise<void> {
   const cfg = await import('../../webhook/config.ts');
   const port = num('--port', o.port, 0, 65535);
   const healthPort = num('--health-port', o.healthPort, 0, 65535);
-  const lease = {
-    leaseDurationSeconds: num('--lease-duration', o.leaseDuration, 1, 3600),
-    renewDeadlineSeconds: num('--renew-deadline', o.renewDeadline, 0.5, 3600),
-    retryPeriodSeconds: num('--retry-period', o.retryPeriod, 0.1, 600),
-  };
-  if (lease.renewDeadlineSeconds >= lease.leaseDurationSeconds)
-    throw new InputError('--renew-deadline must be shorter than --lease-duration');
+  const timing = leaseTiming(o);
   const caSeconds = duration('--ca-lifetime', o.caLifetime, 60);
   const leafSeconds = duration('--leaf-lifetime', o.leafLifetime, 30);
   if (!o.path.startsWith('/')) throw new InputError(`--path: '${o.path}' must start with /`);
   const loaded = o.config ? await cfg.readConfigFile(o.config) : { config: cfg.parseConfig({}), text: '' };
-  const [{ clientFrom }, { createLogger }, { LeaderElector }, server, { Webhook }] = await Promise.all([
+  const [{ clientFrom }, { createLogger }, server, { Webhook }] = await Promise.all([
     import('../../kube/config.ts'),
     import('../../kube/log.ts'),
-    import('../../kube/leader.ts'),
     import('../../kube/server.ts'),
     import('../../webhook/webhook.ts'),
   ]);
@@ -115,8 +102,8 @@ async function runWebhook(o: WebhookCliOptions): Promise<void> {
         (e) => log.error({ err: e.message }, 'configuration file not reloaded: keeping the previous one'),
       )
     : () => undefined;
-  const identity = o.identity ?? `${hostname()}_${process.pid}`;
-  let elector: InstanceType<typeof LeaderElector> | undefined;
+  const identity = replicaIdentity(o);
+  let elector: Leading | undefined;
   let stopping = false;
   const health = await server.startHealthServer({
     host: o.healthHost,
@@ -136,28 +123,17 @@ async function runWebhook(o: WebhookCliOptions): Promise<void> {
   });
   await webhook.start();
   log.info({ port: webhook.port, host: o.host, path: o.path, healthPort: health.port, identity, names }, 'serving AdmissionReviews');
-  if (!o.leaderElect) {
-    await webhook.startLeading();
-    return;
-  }
-  elector = new LeaderElector(client, {
+  elector = await lead(client, o, {
     namespace: o.namespace,
-    name: o.leaseName,
-    identity,
-    ...lease,
+    timing,
     log,
-    onStartedLeading: () => void webhook.startLeading(),
-    onStoppedLeading: () => {
-      if (stopping) return;
-      log.error('lost the leader lease: exiting');
-      process.exit(1);
-    },
+    start: () => void webhook.startLeading(),
+    stopping: () => stopping,
   });
-  elector.start();
 }
 
 export function register(program: Command): void {
-  program
+  const cmd = program
     .command('webhook')
     .description('run the admission webhook: trust bundle injected into every pod, per-pod identity certificates')
     .option('--kubeconfig <files>', 'kubeconfig to use (default: KUBECONFIG, ~/.kube/config, or the in-cluster service account)')
@@ -177,13 +153,8 @@ export function register(program: Command): void {
     .option('--webhook-configuration <name>', 'MutatingWebhookConfiguration whose caBundle is kept (repeatable)', collect, [])
     .option('--ca-lifetime <d>', 'serving CA lifetime (rotated after 2/3)', '365d')
     .option('--leaf-lifetime <d>', 'serving certificate lifetime (renewed after 2/3)', '30d')
-    .option('--resync <s>', 'seconds between serving CA/caBundle checks and CA reloads', '10')
-    .option('--no-leader-elect', 'lead without a Lease (one replica only)')
-    .option('--lease-name <name>', 'name of the leader Lease (in --namespace)', 'anchorage-webhook')
-    .option('--identity <id>', 'this replica in the Lease (default: hostname_pid)')
-    .option('--lease-duration <s>', 'seconds a standby waits before taking an unrenewed Lease', '15')
-    .option('--renew-deadline <s>', 'seconds the leader keeps trying to renew before it steps down', '10')
-    .option('--retry-period <s>', 'seconds between Lease attempts', '2')
+    .option('--resync <s>', 'seconds between serving CA/caBundle checks and CA reloads', '10');
+  leaseFlags(cmd, { name: 'anchorage-webhook', without: 'lead' })
     .option('--health-host <addr>', 'address of /healthz /readyz /metrics', '0.0.0.0')
     .option('--health-port <port>', 'port of /healthz /readyz /metrics (0: any free port, logged)', '8081')
     .option('--no-pod-certificates', 'do not sign PodCertificateRequests')
