@@ -2,21 +2,34 @@
 // object, a file, an endpoint), each parsed once when it arrives, and the last scan of the whole. A change
 // marks the cluster dirty; the scan runs again after a short debounce, so a burst of watch events costs one
 // pass, and the pass is spaced by at least its own duration, so a cluster that changes all the time
-// still leaves the process time to serve.
-import { InputError } from '../common/errors.ts';
+// still leaves the process time to serve. A pass judges again only the groups of objects a change can
+// touch (incremental.ts) and keeps the other groups' last reports; the merged report equals a scan of
+// everything (judgeAll, the oracle the tests compare with).
 import { readObjects } from '../inventory/read.ts';
 import type { Backend, CertManagerCertificate } from '../k8s/client.ts';
 import { DEFAULT_POLICY, type Policy } from '../lint/policy.ts';
-import type { EndpointInput, ScanInput } from '../scan/scan.ts';
+import type { EndpointInput, ScanInput, ScanReport } from '../scan/scan.ts';
 import { scan } from '../scan/scan.ts';
 import type { Certificate } from '../x509/certificate.ts';
 import type { Extracted } from './extract.ts';
+import { canonicalReport, endpointTokens, groupId, groupUnits, mergeReports, objectTokens } from './incremental.ts';
 import type { ClusterKind, Source, SourceStatus } from './types.ts';
 import { buildView, type ClusterView } from './view.ts';
 
 interface Held extends Extracted {
   /** SHA-256 of the certificates its values hold. */
   certs: string[];
+  /** What it can be linked to by (incremental.ts). */
+  tokens: string[];
+}
+
+/** The unit that stands for the probed endpoints in incremental judging. */
+const ENDPOINTS = '\u0000endpoints';
+
+interface Judged {
+  report: ScanReport;
+  at: number;
+  policy: Policy;
 }
 
 export interface ClusterOptions {
@@ -27,6 +40,13 @@ export interface ClusterOptions {
   password?: string;
   /** Wait this long after a change before scanning again (default 200 ms). */
   debounceMs?: number;
+  /**
+   * Judge again a group of objects that did not change once its last judgement is this old (default 5 min):
+   * expiry moves on without changes. A timer scans at least this often.
+   */
+  rejudgeMs?: number;
+  /** Judge everything in one scan on every change instead of only the groups that changed (the oracle). */
+  full?: boolean;
   onScan?: (c: ClusterState, prev: ClusterView | undefined, next: ClusterView) => void;
   now?: () => Date;
 }
@@ -44,7 +64,14 @@ export class ClusterState {
   lastScanMs = 0;
   scans = 0;
   private timer: NodeJS.Timeout | undefined;
+  private rejudge: NodeJS.Timeout | undefined;
   private readonly o: ClusterOptions;
+  /** Objects (and ENDPOINTS) changed since the last scan. */
+  private readonly changed = new Set<string>();
+  /** The last report of each group of objects, by groupId. */
+  private judged = new Map<string, Judged>();
+  /** Groups judged again in the last scan, and how many groups there were (for tests and logs). */
+  lastJudged = { groups: 0, judged: 0, objects: 0 };
   private stopped = false;
   /** Set when every source has delivered its first full read. */
   ready = false;
@@ -55,6 +82,9 @@ export class ClusterState {
     this.kind = o.kind;
     this.policy = o.policy ?? DEFAULT_POLICY;
     this.warnDays = o.warnDays ?? 30;
+    const every = o.rejudgeMs ?? 300_000;
+    this.rejudge = setInterval(() => this.schedule(), every);
+    this.rejudge.unref?.();
   }
 
   private now(): Date {
@@ -69,25 +99,16 @@ export class ClusterState {
     return [...this.objects.keys()].filter((k) => k.startsWith(prefix));
   }
 
-  private parse(values: readonly ScanInput[]): string[] {
+  private parse(x: Extracted): { certs: string[]; tokens: string[] } {
+    const { tokens, certs } = objectTokens(x.values, x.backends, x.certManager, this.o.password);
     const out: string[] = [];
-    for (const v of values) {
-      let objs: ReturnType<typeof readObjects>['objects'];
-      try {
-        objs = readObjects(v.data, this.o.password === undefined ? {} : { password: this.o.password }).objects;
-      } catch (e) {
-        if (e instanceof InputError) continue;
-        throw e;
-      }
-      for (const f of objs) {
-        if (f.kind !== 'certificate') continue;
-        const held = this.certs.get(f.cert.sha256);
-        if (held) held.refs++;
-        else this.certs.set(f.cert.sha256, { cert: f.cert, refs: 1 });
-        out.push(f.cert.sha256);
-      }
+    for (const c of certs) {
+      const held = this.certs.get(c.sha256);
+      if (held) held.refs++;
+      else this.certs.set(c.sha256, { cert: c, refs: 1 });
+      out.push(c.sha256);
     }
-    return out;
+    return { certs: out, tokens };
   }
 
   private release(h: Held | undefined): void {
@@ -103,7 +124,8 @@ export class ClusterState {
     this.release(this.objects.get(key));
     if (!x || (x.values.length === 0 && x.backends.length === 0 && x.certManager.length === 0 && x.failures.length === 0))
       this.objects.delete(key);
-    else this.objects.set(key, { ...x, certs: this.parse(x.values) });
+    else this.objects.set(key, { ...x, ...this.parse(x) });
+    this.changed.add(key);
     this.schedule();
   }
 
@@ -120,6 +142,7 @@ export class ClusterState {
   setEndpoint(name: string, e: EndpointInput | undefined): void {
     if (e) this.endpoints.set(name, e);
     else this.endpoints.delete(name);
+    this.changed.add(ENDPOINTS);
     this.schedule();
   }
 
@@ -152,25 +175,7 @@ export class ClusterState {
     }
     const t0 = performance.now();
     const now = this.now();
-    const inputs: ScanInput[] = [];
-    const backends: Backend[] = [];
-    const certManager: CertManagerCertificate[] = [];
-    const failures: { source: string; reason: string }[] = [];
-    for (const h of this.objects.values()) {
-      for (const v of h.values) inputs.push(v);
-      for (const b of h.backends) backends.push(b);
-      for (const c of h.certManager) certManager.push(c);
-      for (const f of h.failures) failures.push(f);
-    }
-    const report = scan(inputs, {
-      now,
-      policy: this.policy,
-      failures,
-      endpoints: [...this.endpoints.values()],
-      backends,
-      certManager,
-      ...(this.o.password !== undefined && { password: this.o.password }),
-    });
+    const report = this.o.full ? this.judgeAll(now) : this.judgeGroups(now);
     // Endpoint chains are not objects: parse them into the cache for this view.
     const certs = new Map<string, Certificate>();
     for (const [s, h] of this.certs) certs.set(s, h.cert);
@@ -191,7 +196,82 @@ export class ClusterState {
     return next;
   }
 
+  private scanOf(units: readonly string[], now: Date): ScanReport {
+    const inputs: ScanInput[] = [];
+    const backends: Backend[] = [];
+    const certManager: CertManagerCertificate[] = [];
+    const failures: { source: string; reason: string }[] = [];
+    let endpoints: EndpointInput[] = [];
+    for (const k of units) {
+      if (k === ENDPOINTS) {
+        endpoints = [...this.endpoints.values()];
+        continue;
+      }
+      const h = this.objects.get(k);
+      if (!h) continue;
+      for (const v of h.values) inputs.push(v);
+      for (const b of h.backends) backends.push(b);
+      for (const c of h.certManager) certManager.push(c);
+      for (const f of h.failures) failures.push(f);
+    }
+    return scan(inputs, {
+      now,
+      policy: this.policy,
+      failures,
+      endpoints,
+      backends,
+      certManager,
+      ...(this.o.password !== undefined && { password: this.o.password }),
+    });
+  }
+
+  private unitKeys(): string[] {
+    const keys = [...this.objects.keys()];
+    if (this.endpoints.size) keys.push(ENDPOINTS);
+    return keys;
+  }
+
+  /** Everything in one scan (canonical order): what incremental judging must equal. */
+  judgeAll(now: Date = this.now()): ScanReport {
+    return canonicalReport(this.scanOf(this.unitKeys(), now));
+  }
+
+  /** Judge again only the groups of objects a change can have touched; keep the others' last reports. */
+  private judgeGroups(now: Date): ScanReport {
+    const keys = this.unitKeys();
+    const endpointTokensNow = this.endpoints.size ? endpointTokens(this.endpoints.values()) : [];
+    const units = keys.map((key) => ({
+      key,
+      tokens: key === ENDPOINTS ? endpointTokensNow : ((this.objects.get(key) as Held).tokens ?? []),
+    }));
+    const maxAge = this.o.rejudgeMs ?? 300_000;
+    const next = new Map<string, Judged>();
+    const parts: ScanReport[] = [];
+    let judged = 0;
+    for (const g of groupUnits(units)) {
+      const members = g.map((i) => keys[i] as string);
+      const id = groupId(members);
+      const hit = this.judged.get(id);
+      const fresh =
+        hit !== undefined &&
+        hit.policy === this.policy &&
+        now.getTime() >= hit.at &&
+        now.getTime() - hit.at < maxAge &&
+        !members.some((k) => this.changed.has(k));
+      const j: Judged = fresh ? hit : { report: this.scanOf(members, now), at: now.getTime(), policy: this.policy };
+      if (!fresh) judged++;
+      next.set(id, j);
+      parts.push(j.report);
+    }
+    this.judged = next;
+    this.changed.clear();
+    this.lastJudged = { groups: next.size, judged, objects: keys.length };
+    return mergeReports(parts, now);
+  }
+
   stop(): void {
+    if (this.rejudge) clearInterval(this.rejudge);
+    this.rejudge = undefined;
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;

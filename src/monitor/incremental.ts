@@ -1,0 +1,229 @@
+// Incremental judging. `scan` judges a whole inventory at once; most of what it judges about one object
+// depends on a few others only: the certificates it holds and the objects holding the same ones, their
+// issuers and subjects (by name, by key id), the private keys of their public keys, the caBundle backends
+// that name them, the cert-manager Certificates that point at them. Each object gets the tokens of what
+// it can be linked by (deps below); objects sharing a token fall into one group; `scan` judges each
+// group alone, and a group none of whose objects changed keeps its last report. The groups' reports
+// merged (merge below) are the report a scan of everything would make: the tests apply random changes and
+// compare with a full scan, the oracle. What scan judges across the whole inventory (node trees, worker
+// nodes, kubeconfigs, the API server certificate, roles from the Kubernetes role table, the control
+// plane's relations) is one token, `global`: every file and every object with such a thing is one group.
+import { createHash, createPublicKey } from 'node:crypto';
+import { InputError } from '../common/errors.ts';
+import { isObjectKey } from '../inventory/inventory.ts';
+import { type Found, readObjects } from '../inventory/read.ts';
+import type { Backend, CertManagerCertificate } from '../k8s/client.ts';
+import { detectRole } from '../k8s/role-detect.ts';
+import { SEVERITY_RANK } from '../lint/types.ts';
+import type { EndpointInput, ScanInput, ScanReport } from '../scan/scan.ts';
+import { normaliseName } from '../trust/pool.ts';
+import type { Certificate } from '../x509/certificate.ts';
+import { DerError } from '../x509/der.ts';
+import { spkiDer, spkiSha256 } from '../x509/keys.ts';
+
+/** What every scan (full or of one group) reads across all objects of a cluster: these sources link to all. */
+const EXTENSION_AUTH = 'kube-system/ConfigMap/extension-apiserver-authentication[requestheader-client-ca-file]';
+
+const hex = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.length).toString('hex');
+
+function certTokens(c: Certificate, source: string, at: string | undefined, out: Set<string>): void {
+  try {
+    out.add(`s:${c.sha256}`);
+    out.add(`k:${c.spkiSha256}`);
+    // Issuer lookups (inventory edges, the lint index, path building) go by the raw name, both ways.
+    out.add(`n:${hex(c.subjectRaw)}`);
+    out.add(`n:${hex(c.issuerRaw)}`);
+    const ski = c.subjectKeyId;
+    const aki = c.authorityKeyId;
+    if (ski) out.add(`i:${ski}`);
+    if (aki) out.add(`i:${aki}`);
+    if (c.isCA) out.add(`c:${normaliseName(c.subject)}`);
+    // A caBundle's Service backend is judged by the serving certificates that name it (see link()).
+    for (const d of c.sans.dns) out.add(`h:${d.toLowerCase().replace(/\.$/, '')}`);
+    for (const multiple of [false, true])
+      if (detectRole(c, { path: source, ...(at !== undefined && { location: at }), multiple })) out.add('global');
+  } catch (e) {
+    if (!(e instanceof DerError)) throw e;
+    out.add('global'); // an unreadable field: do not guess what it links to
+  }
+}
+
+function foundTokens(f: Found, source: string, out: Set<string>): void {
+  if (/^(clusters|users)\[/.test(f.location)) out.add('global'); // kubeconfigs are judged against the API server certificate
+  if (f.kind === 'certificate') certTokens(f.cert, source, f.location, out);
+  else if (f.kind === 'private-key')
+    try {
+      out.add(`k:${spkiSha256(spkiDer(createPublicKey(f.key)))}`);
+    } catch {
+      // No public half: the inventory cannot link it either.
+    }
+}
+
+/** The tokens of one object's values, backends and cert-manager Certificates; the certificates parsed on the way. */
+export function objectTokens(
+  values: readonly ScanInput[],
+  backends: readonly Backend[],
+  certManager: readonly CertManagerCertificate[],
+  password: string | undefined,
+): { tokens: string[]; certs: Certificate[] } {
+  const out = new Set<string>();
+  const certs: Certificate[] = [];
+  for (const v of values) {
+    out.add(`src:${v.source}`);
+    if (!isObjectKey(v.source) || v.source === EXTENSION_AUTH) out.add('global');
+    let objs: Found[];
+    try {
+      objs = readObjects(v.data, password === undefined ? {} : { password }).objects;
+    } catch (e) {
+      if (e instanceof InputError) continue;
+      throw e;
+    }
+    for (const f of objs) {
+      foundTokens(f, v.source, out);
+      if (f.kind === 'certificate') certs.push(f.cert);
+    }
+  }
+  for (const b of backends) {
+    out.add(`src:${b.source}`);
+    out.add(`for:${b.source}`);
+    if (b.service) {
+      const host = `${b.service.name}.${b.service.namespace}.svc`.toLowerCase();
+      out.add(`hb:${host}`);
+      out.add(`hb:*${host.slice(host.indexOf('.'))}`);
+    }
+  }
+  for (const c of certManager) {
+    out.add(`src:${c.secret}[tls.crt]`);
+    out.add(`src:${c.source}`);
+  }
+  return { tokens: [...out], certs };
+}
+
+/** The tokens of the probed endpoints (one unit: they are few, and scan reads their chains after every object). */
+export function endpointTokens(endpoints: Iterable<EndpointInput>): string[] {
+  const out = new Set<string>();
+  for (const e of endpoints) {
+    out.add(`for:${e.for}`);
+    for (const der of e.probe.chain) {
+      let objs: Found[];
+      try {
+        objs = readObjects(der).objects;
+      } catch {
+        continue;
+      }
+      for (const f of objs) foundTokens(f, `tls://${e.probe.endpoint}`, out);
+    }
+  }
+  return [...out];
+}
+
+/**
+ * Group units (in their order) by shared tokens. `h:` (a name a certificate carries) links only to the
+ * `hb:` of a caBundle backend that names it; every other token links all its holders.
+ */
+export function groupUnits(units: readonly { key: string; tokens: readonly string[] }[]): number[][] {
+  const parent = units.map((_, i) => i);
+  const find = (i: number): number => {
+    let r = i;
+    while (parent[r] !== r) r = parent[r] as number;
+    let x = i;
+    while (parent[x] !== r) {
+      const n = parent[x] as number;
+      parent[x] = r;
+      x = n;
+    }
+    return r;
+  };
+  const union = (a: number, b: number): void => {
+    const x = find(a);
+    const y = find(b);
+    if (x !== y) parent[Math.max(x, y)] = Math.min(x, y);
+  };
+  const first = new Map<string, number>();
+  const hosts = new Map<string, number[]>();
+  units.forEach((u, i) => {
+    for (const t of u.tokens) {
+      if (t.startsWith('h:')) {
+        const l = hosts.get(t.slice(2));
+        if (l) l.push(i);
+        else hosts.set(t.slice(2), [i]);
+        continue;
+      }
+      const k = t.startsWith('hb:') ? `hb:${t.slice(3)}` : t;
+      const f = first.get(k);
+      if (f === undefined) first.set(k, i);
+      else union(f, i);
+    }
+  });
+  for (const [name, holders] of hosts) {
+    const b = first.get(`hb:${name}`);
+    if (b !== undefined) for (const i of holders) union(b, i);
+  }
+  const groups = new Map<number, number[]>();
+  units.forEach((_, i) => {
+    const r = find(i);
+    const g = groups.get(r);
+    if (g) g.push(i);
+    else groups.set(r, [i]);
+  });
+  return [...groups.values()];
+}
+
+/** A stable name for a group: its units' keys. */
+export function groupId(keys: readonly string[]): string {
+  const h = createHash('sha256');
+  for (const k of keys) h.update(k).update('\0');
+  return h.digest('hex');
+}
+
+const cmp = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+
+/**
+ * The report in one order whatever order the groups were judged in: findings by severity, id, certificate,
+ * places and words; certificates by SHA-256; skipped sources and relations by their text. (A full scan's
+ * order among equal severities and ids follows its input order, which means nothing to the API.)
+ */
+export function canonicalReport(r: ScanReport): ScanReport {
+  const findings = [...r.findings].sort(
+    (a, b) =>
+      SEVERITY_RANK[b.severity] - SEVERITY_RANK[a.severity] ||
+      cmp(a.id, b.id) ||
+      cmp(a.sha256 ?? '', b.sha256 ?? '') ||
+      cmp(a.locations.join('\0'), b.locations.join('\0')) ||
+      cmp(a.why, b.why),
+  );
+  const certificates = [...r.certificates].sort((a, b) => cmp(a.sha256, b.sha256));
+  const skipped = [...r.skipped].sort((a, b) => cmp(a.source, b.source) || cmp(a.reason, b.reason));
+  const key = (x: ScanReport['relations'][number]): string =>
+    [x.consumer, x.server, x.basis, x.verdict, x.why, x.anchors.join(',')].join('\0');
+  const relations = [...r.relations].sort((a, b) => cmp(key(a), key(b)));
+  return { ...r, findings, certificates, skipped, relations };
+}
+
+/** The groups' reports as one (each judged at `now`); canonical order. */
+export function mergeReports(parts: readonly ScanReport[], now: Date): ScanReport {
+  const out: ScanReport = {
+    schema: 'anchorage.scan/v1',
+    generatedAt: now.toISOString(),
+    at: now.toISOString(),
+    summary: { certificates: 0, keys: 0, sources: 0, unreadable: 0, error: 0, warning: 0, notice: 0 },
+    findings: [],
+    certificates: [],
+    skipped: [],
+    endpoints: [],
+    relations: [],
+  };
+  for (const p of parts) {
+    out.summary.certificates += p.summary.certificates;
+    out.summary.keys += p.summary.keys;
+    out.summary.sources += p.summary.sources;
+    out.summary.unreadable += p.summary.unreadable;
+    for (const x of p.findings) out.findings.push(x);
+    for (const x of p.certificates) out.certificates.push(x);
+    for (const x of p.skipped) out.skipped.push(x);
+    for (const x of p.endpoints) out.endpoints.push(x);
+    for (const x of p.relations) out.relations.push(x);
+  }
+  for (const f of out.findings) out.summary[f.severity]++;
+  return canonicalReport(out);
+}
