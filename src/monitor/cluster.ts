@@ -20,7 +20,7 @@ interface Held extends Extracted {
   /** SHA-256 of the certificates its values hold. */
   certs: string[];
   /** What it can be linked to by (incremental.ts). */
-  tokens: string[];
+  tokens: Float64Array;
 }
 
 /** The unit that stands for the probed endpoints in incremental judging. */
@@ -99,7 +99,7 @@ export class ClusterState {
     return [...this.objects.keys()].filter((k) => k.startsWith(prefix));
   }
 
-  private parse(x: Extracted): { certs: string[]; tokens: string[] } {
+  private parse(x: Extracted): { certs: string[]; tokens: Float64Array } {
     const { tokens, certs } = objectTokens(x.values, x.backends, x.certManager, this.o.password);
     const out: string[] = [];
     for (const c of certs) {
@@ -239,10 +239,10 @@ export class ClusterState {
   /** Judge again only the groups of objects a change can have touched; keep the others' last reports. */
   private judgeGroups(now: Date): ScanReport {
     const keys = this.unitKeys();
-    const endpointTokensNow = this.endpoints.size ? endpointTokens(this.endpoints.values()) : [];
+    const endpointTokensNow = this.endpoints.size ? endpointTokens(this.endpoints.values()) : new Float64Array();
     const units = keys.map((key) => ({
       key,
-      tokens: key === ENDPOINTS ? endpointTokensNow : ((this.objects.get(key) as Held).tokens ?? []),
+      tokens: key === ENDPOINTS ? endpointTokensNow : (this.objects.get(key) as Held).tokens,
     }));
     const maxAge = this.o.rejudgeMs ?? 300_000;
     const next = new Map<string, Judged>();

@@ -59,13 +59,31 @@ function foundTokens(f: Found, source: string, out: Set<string>): void {
     }
 }
 
+/**
+ * Tokens as held: a 50-bit hash of the text, doubled, plus 1 for a passive `h:` (it links only to the
+ * `hb:` of the same name). Eight bytes a token instead of a string (100k objects, ~14 tokens each); two
+ * texts with one hash merely fall into one group, which costs time, never a wrong answer.
+ */
+export function packTokens(tokens: Iterable<string>): Float64Array {
+  const out: number[] = [];
+  for (const t of tokens) {
+    const passive = t.startsWith('h:');
+    const d = createHash('sha1')
+      .update(passive ? `hb:${t.slice(2)}` : t)
+      .digest();
+    const h = d.readUIntBE(0, 6) % 2 ** 50;
+    out.push(h * 2 + (passive ? 1 : 0));
+  }
+  return Float64Array.from(new Set(out));
+}
+
 /** The tokens of one object's values, backends and cert-manager Certificates; the certificates parsed on the way. */
 export function objectTokens(
   values: readonly ScanInput[],
   backends: readonly Backend[],
   certManager: readonly CertManagerCertificate[],
   password: string | undefined,
-): { tokens: string[]; certs: Certificate[] } {
+): { tokens: Float64Array; certs: Certificate[] } {
   const out = new Set<string>();
   const certs: Certificate[] = [];
   for (const v of values) {
@@ -96,11 +114,11 @@ export function objectTokens(
     out.add(`src:${c.secret}[tls.crt]`);
     out.add(`src:${c.source}`);
   }
-  return { tokens: [...out], certs };
+  return { tokens: packTokens(out), certs };
 }
 
 /** The tokens of the probed endpoints (one unit: they are few, and scan reads their chains after every object). */
-export function endpointTokens(endpoints: Iterable<EndpointInput>): string[] {
+export function endpointTokens(endpoints: Iterable<EndpointInput>): Float64Array {
   const out = new Set<string>();
   for (const e of endpoints) {
     out.add(`for:${e.for}`);
@@ -114,14 +132,15 @@ export function endpointTokens(endpoints: Iterable<EndpointInput>): string[] {
       for (const f of objs) foundTokens(f, `tls://${e.probe.endpoint}`, out);
     }
   }
-  return [...out];
+  return packTokens(out);
 }
 
 /**
- * Group units (in their order) by shared tokens. `h:` (a name a certificate carries) links only to the
- * `hb:` of a caBundle backend that names it; every other token links all its holders.
+ * Group units (in their order) by shared tokens (packTokens). A passive token (a name a certificate
+ * carries) links only to the units holding the same token actively (a caBundle backend naming it);
+ * every other token links all its holders.
  */
-export function groupUnits(units: readonly { key: string; tokens: readonly string[] }[]): number[][] {
+export function groupUnits(units: readonly { key: string; tokens: Float64Array }[]): number[][] {
   const parent = units.map((_, i) => i);
   const find = (i: number): number => {
     let r = i;
@@ -139,25 +158,22 @@ export function groupUnits(units: readonly { key: string; tokens: readonly strin
     const y = find(b);
     if (x !== y) parent[Math.max(x, y)] = Math.min(x, y);
   };
-  const first = new Map<string, number>();
-  const hosts = new Map<string, number[]>();
+  const first = new Map<number, number>();
+  const passive: [number, number][] = [];
   units.forEach((u, i) => {
     for (const t of u.tokens) {
-      if (t.startsWith('h:')) {
-        const l = hosts.get(t.slice(2));
-        if (l) l.push(i);
-        else hosts.set(t.slice(2), [i]);
+      if (t % 2 === 1) {
+        passive.push([t - 1, i]);
         continue;
       }
-      const k = t.startsWith('hb:') ? `hb:${t.slice(3)}` : t;
-      const f = first.get(k);
-      if (f === undefined) first.set(k, i);
+      const f = first.get(t);
+      if (f === undefined) first.set(t, i);
       else union(f, i);
     }
   });
-  for (const [name, holders] of hosts) {
-    const b = first.get(`hb:${name}`);
-    if (b !== undefined) for (const i of holders) union(b, i);
+  for (const [t, i] of passive) {
+    const b = first.get(t);
+    if (b !== undefined) union(b, i);
   }
   const groups = new Map<number, number[]>();
   units.forEach((_, i) => {
