@@ -243,15 +243,34 @@ describe('anchorage serve --dir: the API of docs/api.md', () => {
     );
     expect((await api(srv.url, `/api/v1/operations/${plan.body.id}/run`, { method: 'POST' })).status).toBe(409);
     expect((await api(srv.url, `/api/v1/operations/${stale.body.id}/run`, { method: 'POST' })).status).toBe(409);
-    for (const bad of [
-      { kind: 'pki.nope' },
-      { kind: 'pki.renew', args: { certs: ['nope'] } },
-      { kind: 'bundles.sync' },
-      { kind: 'pki.rotate-ca', args: { phase: 'done' } },
-    ])
-      expect((await api(srv.url, '/api/v1/operations', { method: 'POST', body: bad })).status, JSON.stringify(bad)).toBeGreaterThanOrEqual(
-        400,
-      );
+    // Every kind with bad arguments (docs/api.md names what each takes): 400 (409 for a phase out of turn)
+    // and one line saying which argument and what it takes.
+    const bad: [unknown, number, RegExp][] = [
+      [{ kind: 'pki.nope' }, 400, /^kind: "pki.nope" is not one of pki.renew, pki.rotate-ca, nodes.push, bundles.sync$/],
+      [{ kind: 7 }, 400, /^kind: missing$/],
+      [{ kind: 'pki.renew', args: [1] }, 400, /^args: an object$/],
+      [{ kind: 'pki.renew', args: { certs: ['nope'] } }, 400, /^args.certs: unknown certificate 'nope' \(one of: all, /],
+      [{ kind: 'pki.renew', args: { certs: 'apiserver' } }, 400, /^args.certs: a list of names$/],
+      [{ kind: 'pki.renew', args: { cert: ['apiserver'] } }, 400, /^args.cert: pki.renew takes certs, nodes$/],
+      [{ kind: 'pki.renew', args: { nodes: ['nope'] } }, 400, /^args.nodes: no node 'nope'$/],
+      [{ kind: 'pki.rotate-ca', args: { ca: 'front' } }, 400, /^args.ca: 'front' is not a CA of this cluster$/],
+      [{ kind: 'pki.rotate-ca', args: { ca: 1 } }, 400, /^args.ca: a string, not 1$/],
+      [{ kind: 'pki.rotate-ca', args: { action: 'later' } }, 400, /^args.action: 'next' or 'rollback', not "later"$/],
+      [{ kind: 'pki.rotate-ca', args: { phase: 'soon' } }, 400, /^args.phase: one of new-ca, bundle, reissue, done, rollback, not "soon"$/],
+      [{ kind: 'pki.rotate-ca', args: { phase: 'done' } }, 409, /^args.phase: the next phase of ca is new-ca, not done$/],
+      [{ kind: 'nodes.push', args: { nodes: 'cp-1' } }, 400, /^args.nodes: a list of names$/],
+      [{ kind: 'nodes.push', args: { node: ['cp-1'] } }, 400, /^args.node: nodes.push takes nodes$/],
+      [{ kind: 'bundles.sync' }, 400, /^bundles.sync: not available on a --dir server/],
+      [{ kind: 'bundles.sync', args: { bundle: 'x' } }, 400, /^args.bundle: bundles.sync takes no arguments$/],
+      [{ kind: 'bundles.sync', args: { 'a\nb': 1 } }, 400, /^args.a\\nb: bundles.sync takes no arguments$/],
+      [{ kind: 'bundles.sync', args: 'all' }, 400, /^args: an object$/],
+    ];
+    for (const [body, status, error] of bad) {
+      const r = await api(srv.url, '/api/v1/operations', { method: 'POST', body });
+      expect(r.status, JSON.stringify(body)).toBe(status);
+      expect(r.body.error, JSON.stringify(body)).toMatch(error);
+      expect(r.body.error).not.toMatch(/\n/);
+    }
     const rot = await api(srv.url, '/api/v1/operations', { method: 'POST', body: { kind: 'pki.rotate-ca', args: { ca: 'ca' } } });
     expect(rot.body.plan.summary).toBe('rotate ca: none → new-ca');
   });
