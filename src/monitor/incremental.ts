@@ -10,12 +10,12 @@
 // plane's relations) is one token, `global`: every file and every object with such a thing is one group.
 import { createHash, createPublicKey } from 'node:crypto';
 import { InputError } from '../common/errors.ts';
-import { isObjectKey } from '../inventory/inventory.ts';
+import { isObjectKey, type KnownKey } from '../inventory/inventory.ts';
 import { type Found, readObjects } from '../inventory/read.ts';
 import type { Backend, CertManagerCertificate } from '../k8s/client.ts';
 import { detectRole } from '../k8s/role-detect.ts';
 import { SEVERITY_RANK } from '../lint/types.ts';
-import type { EndpointInput, ScanInput, ScanReport } from '../scan/scan.ts';
+import { type EndpointInput, readPlainPem, type ScanInput, type ScanReport } from '../scan/scan.ts';
 import { normaliseName } from '../trust/pool.ts';
 import type { Certificate } from '../x509/certificate.ts';
 import { DerError } from '../x509/der.ts';
@@ -48,15 +48,24 @@ function certTokens(c: Certificate, source: string, at: string | undefined, out:
   }
 }
 
-function foundTokens(f: Found, source: string, out: Set<string>): void {
+type Read = Found | KnownKey;
+
+function foundTokens(f: Read, source: string, out: Set<string>): void {
   if (/^(clusters|users)\[/.test(f.location)) out.add('global'); // kubeconfigs are judged against the API server certificate
   if (f.kind === 'certificate') certTokens(f.cert, source, f.location, out);
   else if (f.kind === 'private-key')
     try {
-      out.add(`k:${spkiSha256(spkiDer(createPublicKey(f.key)))}`);
+      out.add(`k:${'spkiSha256' in f ? f.spkiSha256 : spkiSha256(spkiDer(createPublicKey(f.key)))}`);
     } catch {
       // No public half: the inventory cannot link it either.
     }
+}
+
+/** A value's objects as scan reads them: plain PEM without node:crypto (keys' public halves from their DER), else the general reader. */
+function readValue(data: Uint8Array, password: string | undefined): readonly Read[] {
+  const fast = password === undefined ? readPlainPem(data) : undefined;
+  if (fast) return fast.objects;
+  return readObjects(data, password === undefined ? {} : { password }).objects;
 }
 
 /**
@@ -89,9 +98,9 @@ export function objectTokens(
   for (const v of values) {
     out.add(`src:${v.source}`);
     if (!isObjectKey(v.source) || v.source === EXTENSION_AUTH) out.add('global');
-    let objs: Found[];
+    let objs: readonly Read[];
     try {
-      objs = readObjects(v.data, password === undefined ? {} : { password }).objects;
+      objs = readValue(v.data, password);
     } catch (e) {
       if (e instanceof InputError) continue;
       throw e;
