@@ -195,10 +195,16 @@ function endpoint(p: Pool, r: () => number): EndpointInput {
 describe('incremental judging', () => {
   const p = pool();
 
-  for (const seed of [1, 2, 3, 4]) {
-    it(`equals a full scan after every change of a random sequence (seed ${seed})`, () => {
+  // One group a scan, and batches of a few objects (several independent groups scanned together).
+  for (const [seed, batchObjects] of [
+    [1, 1],
+    [2, 1],
+    [3, 3],
+    [4, 5],
+  ] as const) {
+    it(`equals a full scan after every change of a random sequence (seed ${seed}, batches of ${batchObjects})`, () => {
       const r = rng(seed);
-      const c = new ClusterState({ name: 'incr', kind: 'kubeconfig', now: () => NOW, debounceMs: 3_600_000 });
+      const c = new ClusterState({ name: 'incr', kind: 'kubeconfig', now: () => NOW, debounceMs: 3_600_000, batchObjects });
       try {
         const names = ['a', 'b', 'c', 'd', 'e', 'hook-1', 'f', 'g', 'h', 'i', 'j', 'k'];
         const keys: string[] = [];
@@ -237,7 +243,14 @@ describe('incremental judging', () => {
 
   it('keeps the unchanged groups and judges the changed one only; everything again once the last judgement is old', () => {
     let now = NOW;
-    const c = new ClusterState({ name: 'incr2', kind: 'kubeconfig', now: () => now, debounceMs: 3_600_000, rejudgeMs: 60_000 });
+    const c = new ClusterState({
+      name: 'incr2',
+      kind: 'kubeconfig',
+      now: () => now,
+      debounceMs: 3_600_000,
+      rejudgeMs: 60_000,
+      batchObjects: 1,
+    });
     try {
       const r = rng(9);
       // Ten self-contained Secrets (each its own self-signed CA and leaf): ten groups.
@@ -255,7 +268,7 @@ describe('incremental judging', () => {
         );
       }
       c.rescan();
-      expect(c.lastJudged).toEqual({ groups: 10, judged: 10, objects: 10 });
+      expect(c.lastJudged).toEqual({ groups: 10, judged: 10, objects: 10, scans: 10 });
       const o = randomObject(p, r, 's3');
       c.setObject('Secret|ns9/s3', {
         ...o.x,

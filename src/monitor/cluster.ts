@@ -26,10 +26,13 @@ interface Held extends Extracted {
 /** The unit that stands for the probed endpoints in incremental judging. */
 const ENDPOINTS = '\u0000endpoints';
 
+/** One scan of one or more groups (a batch): kept while none of its groups changed. */
 interface Judged {
   report: ScanReport;
   at: number;
   policy: Policy;
+  /** groupId of each group it judged. */
+  groups: string[];
 }
 
 export interface ClusterOptions {
@@ -47,6 +50,12 @@ export interface ClusterOptions {
   rejudgeMs?: number;
   /** Judge everything in one scan on every change instead of only the groups that changed (the oracle). */
   full?: boolean;
+  /**
+   * Groups that need judging are scanned together up to this many objects a scan (default: the square
+   * root of the object count, at least 32): one scan has a fixed cost, so the first pass over many small
+   * groups is not thousands of scans, while a change re-judges a batch of about this size.
+   */
+  batchObjects?: number;
   onScan?: (c: ClusterState, prev: ClusterView | undefined, next: ClusterView) => void;
   now?: () => Date;
 }
@@ -68,10 +77,10 @@ export class ClusterState {
   private readonly o: ClusterOptions;
   /** Objects (and ENDPOINTS) changed since the last scan. */
   private readonly changed = new Set<string>();
-  /** The last report of each group of objects, by groupId. */
-  private judged = new Map<string, Judged>();
+  /** The last report of each batch of groups. */
+  private judged: Judged[] = [];
   /** Groups judged again in the last scan, and how many groups there were (for tests and logs). */
-  lastJudged = { groups: 0, judged: 0, objects: 0 };
+  lastJudged = { groups: 0, judged: 0, objects: 0, scans: 0 };
   private stopped = false;
   /** Set when every source has delivered its first full read. */
   ready = false;
@@ -245,28 +254,57 @@ export class ClusterState {
       tokens: key === ENDPOINTS ? endpointTokensNow : (this.objects.get(key) as Held).tokens,
     }));
     const maxAge = this.o.rejudgeMs ?? 300_000;
-    const next = new Map<string, Judged>();
-    const parts: ScanReport[] = [];
-    let judged = 0;
-    for (const g of groupUnits(units)) {
-      const members = g.map((i) => keys[i] as string);
-      const id = groupId(members);
-      const hit = this.judged.get(id);
+    const groups = new Map<string, { members: number[]; clean: boolean }>();
+    for (const g of groupUnits(units))
+      groups.set(groupId(g.map((i) => keys[i] as string)), { members: g, clean: !g.some((i) => this.changed.has(keys[i] as string)) });
+    // A batch stands while every group it judged is still there, unchanged, and the judgement is recent.
+    const kept: Judged[] = [];
+    const covered = new Set<string>();
+    for (const b of this.judged) {
       const fresh =
-        hit !== undefined &&
-        hit.policy === this.policy &&
-        now.getTime() >= hit.at &&
-        now.getTime() - hit.at < maxAge &&
-        !members.some((k) => this.changed.has(k));
-      const j: Judged = fresh ? hit : { report: this.scanOf(members, now), at: now.getTime(), policy: this.policy };
-      if (!fresh) judged++;
-      next.set(id, j);
-      parts.push(j.report);
+        b.policy === this.policy &&
+        now.getTime() >= b.at &&
+        now.getTime() - b.at < maxAge &&
+        b.groups.every((id) => groups.get(id)?.clean === true);
+      if (!fresh) continue;
+      kept.push(b);
+      for (const id of b.groups) covered.add(id);
     }
+    const size = this.o.batchObjects ?? Math.max(32, Math.ceil(Math.sqrt(keys.length)));
+    const next = [...kept];
+    let batch: string[] = [];
+    let members: number[] = [];
+    let judged = 0;
+    const flush = (): void => {
+      if (!batch.length) return;
+      members.sort((a, b) => a - b); // scan order is the objects' order, as in a full scan
+      next.push({
+        report: this.scanOf(
+          members.map((i) => keys[i] as string),
+          now,
+        ),
+        at: now.getTime(),
+        policy: this.policy,
+        groups: batch,
+      });
+      judged += batch.length;
+      batch = [];
+      members = [];
+    };
+    for (const [id, g] of groups) {
+      if (covered.has(id)) continue;
+      batch.push(id);
+      for (const i of g.members) members.push(i);
+      if (members.length >= size) flush();
+    }
+    flush();
     this.judged = next;
     this.changed.clear();
-    this.lastJudged = { groups: next.size, judged, objects: keys.length };
-    return mergeReports(parts, now);
+    this.lastJudged = { groups: groups.size, judged, objects: keys.length, scans: next.length - kept.length };
+    return mergeReports(
+      next.map((b) => b.report),
+      now,
+    );
   }
 
   stop(): void {

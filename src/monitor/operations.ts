@@ -121,10 +121,7 @@ export class PkiOperations {
     if (!(KINDS as string[]).includes(kind)) throw new OperationError(400, `kind: ${shown(kind)} is not one of ${KINDS.join(', ')}`);
     checkArgs(kind as OperationKind, args);
     if (kind === 'bundles.sync')
-      throw new OperationError(
-        400,
-        'bundles.sync: not available on a --dir server (bundles are synced in the cluster: anchorage bundle)',
-      );
+      throw new OperationError(400, 'bundles.sync: not available on a --dir server (bundles are synced in the cluster: anchorage bundle)');
     const op: Operation = {
       id: randomUUID(),
       kind: kind as OperationKind,
