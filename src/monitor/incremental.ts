@@ -26,36 +26,61 @@ const EXTENSION_AUTH = 'kube-system/ConfigMap/extension-apiserver-authentication
 
 const hex = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.length).toString('hex');
 
-function certTokens(c: Certificate, source: string, at: string | undefined, out: Set<string>): void {
+function certTokenTexts(c: Certificate, source: string, at: string | undefined, out: string[]): void {
   try {
-    out.add(`s:${c.sha256}`);
-    out.add(`k:${c.spkiSha256}`);
+    out.push(`s:${c.sha256}`);
+    out.push(`k:${c.spkiSha256}`);
     // Issuer lookups (inventory edges, the lint index, path building) go by the raw name, both ways.
-    out.add(`n:${hex(c.subjectRaw)}`);
-    out.add(`n:${hex(c.issuerRaw)}`);
+    out.push(`n:${hex(c.subjectRaw)}`);
+    out.push(`n:${hex(c.issuerRaw)}`);
     const ski = c.subjectKeyId;
     const aki = c.authorityKeyId;
-    if (ski) out.add(`i:${ski}`);
-    if (aki) out.add(`i:${aki}`);
-    if (c.isCA) out.add(`c:${normaliseName(c.subject)}`);
-    // A caBundle's Service backend is judged by the serving certificates that name it (see link()).
-    for (const d of c.sans.dns) out.add(`h:${d.toLowerCase().replace(/\.$/, '')}`);
-    for (const multiple of [false, true])
-      if (detectRole(c, { path: source, ...(at !== undefined && { location: at }), multiple })) out.add('global');
+    if (ski) out.push(`i:${ski}`);
+    if (aki) out.push(`i:${aki}`);
+    if (c.isCA) out.push(`c:${normaliseName(c.subject)}`);
+    // A caBundle's Service backend is judged by the serving certificates that name it (see groupUnits).
+    for (const d of c.sans.dns) out.push(`h:${d.toLowerCase().replace(/\.$/, '')}`);
+    // A role from the Kubernetes role table brings the role checks over the whole inventory. (A file is
+    // `global` already; at an object key the role comes from the certificate and the place's kind alone.)
+    if (isObjectKey(source))
+      for (const multiple of [false, true])
+        if (detectRole(c, { path: source, ...(at !== undefined && { location: at }), multiple })) out.push('global');
   } catch (e) {
     if (!(e instanceof DerError)) throw e;
-    out.add('global'); // an unreadable field: do not guess what it links to
+    out.push('global'); // an unreadable field: do not guess what it links to
   }
+}
+
+/**
+ * A certificate's packed tokens at an object key, by SHA-256 and whether the place is CA data: a CA carried
+ * in every Secret's chain is read once, not once per Secret. Bounded: cleared when full.
+ */
+const certMemo = new Map<string, Float64Array>();
+const MAX_MEMO = 50_000;
+
+function certTokens(c: Certificate, source: string, at: string | undefined, out: Set<number>): void {
+  const memoKey = isObjectKey(source) ? `${c.sha256}\u0000${at?.includes('certificate-authority') === true}` : undefined;
+  let packed = memoKey === undefined ? undefined : certMemo.get(memoKey);
+  if (!packed) {
+    const texts: string[] = [];
+    certTokenTexts(c, source, at, texts);
+    packed = packTokens(texts);
+    if (memoKey !== undefined) {
+      if (certMemo.size >= MAX_MEMO) certMemo.clear();
+      certMemo.set(memoKey, packed);
+    }
+  }
+  for (const t of packed) out.add(t);
 }
 
 type Read = Found | KnownKey;
 
-function foundTokens(f: Read, source: string, out: Set<string>): void {
-  if (/^(clusters|users)\[/.test(f.location)) out.add('global'); // kubeconfigs are judged against the API server certificate
+function foundTokens(f: Read, source: string, out: Set<number>): void {
+  if (/^(clusters|users)\[/.test(f.location)) out.add(packToken('global')); // kubeconfigs are judged against the API server certificate
   if (f.kind === 'certificate') certTokens(f.cert, source, f.location, out);
   else if (f.kind === 'private-key')
     try {
-      out.add(`k:${'spkiSha256' in f ? f.spkiSha256 : spkiSha256(spkiDer(createPublicKey(f.key)))}`);
+      out.add(packToken(`k:${'spkiSha256' in f ? f.spkiSha256 : spkiSha256(spkiDer(createPublicKey(f.key)))}`));
     } catch {
       // No public half: the inventory cannot link it either.
     }
@@ -73,17 +98,18 @@ function readValue(data: Uint8Array, password: string | undefined): readonly Rea
  * `hb:` of the same name). Eight bytes a token instead of a string (100k objects, ~14 tokens each); two
  * texts with one hash merely fall into one group, which costs time, never a wrong answer.
  */
+export function packToken(t: string): number {
+  const passive = t.startsWith('h:');
+  const d = createHash('sha1')
+    .update(passive ? `hb:${t.slice(2)}` : t)
+    .digest();
+  return (d.readUIntBE(0, 6) % 2 ** 50) * 2 + (passive ? 1 : 0);
+}
+
 export function packTokens(tokens: Iterable<string>): Float64Array {
-  const out: number[] = [];
-  for (const t of tokens) {
-    const passive = t.startsWith('h:');
-    const d = createHash('sha1')
-      .update(passive ? `hb:${t.slice(2)}` : t)
-      .digest();
-    const h = d.readUIntBE(0, 6) % 2 ** 50;
-    out.push(h * 2 + (passive ? 1 : 0));
-  }
-  return Float64Array.from(new Set(out));
+  const out = new Set<number>();
+  for (const t of tokens) out.add(packToken(t));
+  return Float64Array.from(out);
 }
 
 /** The tokens of one object's values, backends and cert-manager Certificates; the certificates parsed on the way. */
@@ -93,11 +119,14 @@ export function objectTokens(
   certManager: readonly CertManagerCertificate[],
   password: string | undefined,
 ): { tokens: Float64Array; certs: Certificate[] } {
-  const out = new Set<string>();
+  const out = new Set<number>();
+  const add = (t: string): void => {
+    out.add(packToken(t));
+  };
   const certs: Certificate[] = [];
   for (const v of values) {
-    out.add(`src:${v.source}`);
-    if (!isObjectKey(v.source) || v.source === EXTENSION_AUTH) out.add('global');
+    add(`src:${v.source}`);
+    if (!isObjectKey(v.source) || v.source === EXTENSION_AUTH) add('global');
     let objs: readonly Read[];
     try {
       objs = readValue(v.data, password);
@@ -111,26 +140,26 @@ export function objectTokens(
     }
   }
   for (const b of backends) {
-    out.add(`src:${b.source}`);
-    out.add(`for:${b.source}`);
+    add(`src:${b.source}`);
+    add(`for:${b.source}`);
     if (b.service) {
       const host = `${b.service.name}.${b.service.namespace}.svc`.toLowerCase();
-      out.add(`hb:${host}`);
-      out.add(`hb:*${host.slice(host.indexOf('.'))}`);
+      add(`hb:${host}`);
+      add(`hb:*${host.slice(host.indexOf('.'))}`);
     }
   }
   for (const c of certManager) {
-    out.add(`src:${c.secret}[tls.crt]`);
-    out.add(`src:${c.source}`);
+    add(`src:${c.secret}[tls.crt]`);
+    add(`src:${c.source}`);
   }
-  return { tokens: packTokens(out), certs };
+  return { tokens: Float64Array.from(out), certs };
 }
 
 /** The tokens of the probed endpoints (one unit: they are few, and scan reads their chains after every object). */
 export function endpointTokens(endpoints: Iterable<EndpointInput>): Float64Array {
-  const out = new Set<string>();
+  const out = new Set<number>();
   for (const e of endpoints) {
-    out.add(`for:${e.for}`);
+    out.add(packToken(`for:${e.for}`));
     for (const der of e.probe.chain) {
       let objs: Found[];
       try {
@@ -141,7 +170,7 @@ export function endpointTokens(endpoints: Iterable<EndpointInput>): Float64Array
       for (const f of objs) foundTokens(f, `tls://${e.probe.endpoint}`, out);
     }
   }
-  return packTokens(out);
+  return Float64Array.from(out);
 }
 
 /**
