@@ -238,19 +238,17 @@ const cmp = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
  * order among equal severities and ids follows its input order, which means nothing to the API.)
  */
 export function canonicalReport(r: ScanReport): ScanReport {
-  const findings = [...r.findings].sort(
-    (a, b) =>
-      SEVERITY_RANK[b.severity] - SEVERITY_RANK[a.severity] ||
-      cmp(a.id, b.id) ||
-      cmp(a.sha256 ?? '', b.sha256 ?? '') ||
-      cmp(a.locations.join('\0'), b.locations.join('\0')) ||
-      cmp(a.why, b.why),
-  );
-  const certificates = [...r.certificates].sort((a, b) => cmp(a.sha256, b.sha256));
-  const skipped = [...r.skipped].sort((a, b) => cmp(a.source, b.source) || cmp(a.reason, b.reason));
-  const key = (x: ScanReport['relations'][number]): string =>
-    [x.consumer, x.server, x.basis, x.verdict, x.why, x.anchors.join(',')].join('\0');
-  const relations = [...r.relations].sort((a, b) => cmp(key(a), key(b)));
+  // Each sort key is made once (a comparator that joins places would join them n log n times).
+  const byKey = <T>(xs: readonly T[], key: (x: T) => string): T[] =>
+    xs
+      .map((x) => ({ x, k: key(x) }))
+      .sort((a, b) => cmp(a.k, b.k))
+      .map((e) => e.x);
+  const rank = (s: keyof typeof SEVERITY_RANK): string => String(9 - SEVERITY_RANK[s]);
+  const findings = byKey(r.findings, (f) => [rank(f.severity), f.id, f.sha256 ?? '', f.locations.join('\u0001'), f.why].join('\u0000'));
+  const certificates = byKey(r.certificates, (c) => c.sha256);
+  const skipped = byKey(r.skipped, (x) => `${x.source}\u0000${x.reason}`);
+  const relations = byKey(r.relations, (x) => [x.consumer, x.server, x.basis, x.verdict, x.why, x.anchors.join(',')].join('\u0000'));
   return { ...r, findings, certificates, skipped, relations };
 }
 
