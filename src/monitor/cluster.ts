@@ -149,6 +149,10 @@ export class ClusterState {
   }
 
   setEndpoint(name: string, e: EndpointInput | undefined): void {
+    const old = this.endpoints.get(name);
+    // A probe that found what the last one found changes nothing (the API server is probed every minute).
+    if (e && old && endpointText(old) === endpointText(e)) return;
+    if (!e && !old) return;
     if (e) this.endpoints.set(name, e);
     else this.endpoints.delete(name);
     this.changed.add(ENDPOINTS);
@@ -326,6 +330,10 @@ export class ClusterState {
   endpointInputs(): EndpointInput[] {
     return [...this.endpoints.values()];
   }
+}
+
+function endpointText(e: EndpointInput): string {
+  return JSON.stringify({ ...e, probe: { ...e.probe, chain: e.probe.chain.map((d) => Buffer.from(d).toString('base64')) } });
 }
 
 function sameValues(a: Extracted, b: Extracted): boolean {
