@@ -86,7 +86,9 @@ describe('serve: nodes.push through the API', () => {
     expect(run.body.state).toBe('failed');
     expect(run.body.error).toBe('1 of 3 node(s) failed');
     expect(run.body.log).toEqual(expect.arrayContaining(['cp-1: pushed', 'w-1: pushed']));
-    expect((run.body.log as string[]).find((l) => l.startsWith('w-gone: '))).toMatch(/^w-gone: unreachable: root@10\.251\.219\.250: [^\n]*$/);
+    expect((run.body.log as string[]).find((l) => l.startsWith('w-gone: '))).toMatch(
+      /^w-gone: unreachable: root@10\.251\.219\.250: [^\n]*$/,
+    );
     for (const n of NAMES) {
       const want = manifestOf(dir).filter((f) => f.node === n);
       const have = nodeFiles(lab, byName(n), PKI_DIRS);
@@ -101,7 +103,10 @@ describe('serve: nodes.push through the API', () => {
   });
 
   it('plans nothing more for the pushed nodes; a node out of the config is a 400', async () => {
-    const plan = await api(srv.url, '/api/v1/operations', { method: 'POST', body: { kind: 'nodes.push', args: { nodes: ['cp-1', 'w-1'] } } });
+    const plan = await api(srv.url, '/api/v1/operations', {
+      method: 'POST',
+      body: { kind: 'nodes.push', args: { nodes: ['cp-1', 'w-1'] } },
+    });
     expect(plan.status, plan.text).toBe(200);
     expect(plan.body.plan.steps).toEqual([]);
     expect(plan.body.plan.summary).toBe('push to 2 node(s): 0 change(s)');

@@ -156,7 +156,7 @@ for (const storeKind of STORES)
       const cas = (await api(srv.url, '/api/v1/certificates?ca=true&limit=1000')).body.items;
       expect(cas.length).toBeGreaterThan(0);
       expect(cas.every((x: { isCA: boolean }) => x.isCA)).toBe(true);
-      const expired = (await api(srv.url, '/api/v1/certificates?expiresBefore=' + new Date().toISOString())).body.items;
+      const expired = (await api(srv.url, `/api/v1/certificates?expiresBefore=${new Date().toISOString()}`)).body.items;
       expect(expired.length).toBeGreaterThanOrEqual(1);
       for (const bad of ['limit=0', 'limit=1001', 'health=fine', 'sort=name', 'ca=maybe', 'expiresBefore=soon', 'continue=xyz'])
         expect((await api(srv.url, `/api/v1/certificates?${bad}`)).status, bad).toBe(400);
