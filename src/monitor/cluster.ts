@@ -2,21 +2,37 @@
 // object, a file, an endpoint), each parsed once when it arrives, and the last scan of the whole. A change
 // marks the cluster dirty; the scan runs again after a short debounce, so a burst of watch events costs one
 // pass, and the pass is spaced by at least its own duration, so a cluster that changes all the time
-// still leaves the process time to serve.
-import { InputError } from '../common/errors.ts';
+// still leaves the process time to serve. A pass judges again only the groups of objects a change can
+// touch (incremental.ts) and keeps the other groups' last reports; the merged report equals a scan of
+// everything (judgeAll, the oracle the tests compare with).
 import { readObjects } from '../inventory/read.ts';
 import type { Backend, CertManagerCertificate } from '../k8s/client.ts';
 import { DEFAULT_POLICY, type Policy } from '../lint/policy.ts';
-import type { EndpointInput, ScanInput } from '../scan/scan.ts';
+import type { EndpointInput, ScanInput, ScanReport } from '../scan/scan.ts';
 import { scan } from '../scan/scan.ts';
 import type { Certificate } from '../x509/certificate.ts';
 import type { Extracted } from './extract.ts';
+import { canonicalReport, endpointTokens, groupId, groupUnits, mergeReports, objectTokens } from './incremental.ts';
 import type { ClusterKind, Source, SourceStatus } from './types.ts';
 import { buildView, type ClusterView } from './view.ts';
 
 interface Held extends Extracted {
   /** SHA-256 of the certificates its values hold. */
   certs: string[];
+  /** What it can be linked to by (incremental.ts). */
+  tokens: Float64Array;
+}
+
+/** The unit that stands for the probed endpoints in incremental judging. */
+const ENDPOINTS = '\u0000endpoints';
+
+/** One scan of one or more groups (a batch): kept while none of its groups changed. */
+interface Judged {
+  report: ScanReport;
+  at: number;
+  policy: Policy;
+  /** groupId of each group it judged. */
+  groups: string[];
 }
 
 export interface ClusterOptions {
@@ -27,6 +43,19 @@ export interface ClusterOptions {
   password?: string;
   /** Wait this long after a change before scanning again (default 200 ms). */
   debounceMs?: number;
+  /**
+   * Judge again a group of objects that did not change once its last judgement is this old (default 5 min):
+   * expiry moves on without changes. A timer scans at least this often.
+   */
+  rejudgeMs?: number;
+  /** Judge everything in one scan on every change instead of only the groups that changed (the oracle). */
+  full?: boolean;
+  /**
+   * Groups that need judging are scanned together up to this many objects a scan (default: the square
+   * root of the object count, at least 32): one scan has a fixed cost, so the first pass over many small
+   * groups is not thousands of scans, while a change re-judges a batch of about this size.
+   */
+  batchObjects?: number;
   onScan?: (c: ClusterState, prev: ClusterView | undefined, next: ClusterView) => void;
   now?: () => Date;
 }
@@ -44,7 +73,14 @@ export class ClusterState {
   lastScanMs = 0;
   scans = 0;
   private timer: NodeJS.Timeout | undefined;
+  private rejudge: NodeJS.Timeout | undefined;
   private readonly o: ClusterOptions;
+  /** Objects (and ENDPOINTS) changed since the last scan. */
+  private readonly changed = new Set<string>();
+  /** The last report of each batch of groups. */
+  private judged: Judged[] = [];
+  /** Groups judged again in the last scan, and how many groups there were (for tests and logs). */
+  lastJudged = { groups: 0, judged: 0, objects: 0, scans: 0 };
   private stopped = false;
   /** Set when every source has delivered its first full read. */
   ready = false;
@@ -55,6 +91,9 @@ export class ClusterState {
     this.kind = o.kind;
     this.policy = o.policy ?? DEFAULT_POLICY;
     this.warnDays = o.warnDays ?? 30;
+    const every = o.rejudgeMs ?? 300_000;
+    this.rejudge = setInterval(() => this.schedule(), every);
+    this.rejudge.unref?.();
   }
 
   private now(): Date {
@@ -69,25 +108,16 @@ export class ClusterState {
     return [...this.objects.keys()].filter((k) => k.startsWith(prefix));
   }
 
-  private parse(values: readonly ScanInput[]): string[] {
+  private parse(x: Extracted): { certs: string[]; tokens: Float64Array } {
+    const { tokens, certs } = objectTokens(x.values, x.backends, x.certManager, this.o.password);
     const out: string[] = [];
-    for (const v of values) {
-      let objs: ReturnType<typeof readObjects>['objects'];
-      try {
-        objs = readObjects(v.data, this.o.password === undefined ? {} : { password: this.o.password }).objects;
-      } catch (e) {
-        if (e instanceof InputError) continue;
-        throw e;
-      }
-      for (const f of objs) {
-        if (f.kind !== 'certificate') continue;
-        const held = this.certs.get(f.cert.sha256);
-        if (held) held.refs++;
-        else this.certs.set(f.cert.sha256, { cert: f.cert, refs: 1 });
-        out.push(f.cert.sha256);
-      }
+    for (const c of certs) {
+      const held = this.certs.get(c.sha256);
+      if (held) held.refs++;
+      else this.certs.set(c.sha256, { cert: c, refs: 1 });
+      out.push(c.sha256);
     }
-    return out;
+    return { certs: out, tokens };
   }
 
   private release(h: Held | undefined): void {
@@ -103,7 +133,8 @@ export class ClusterState {
     this.release(this.objects.get(key));
     if (!x || (x.values.length === 0 && x.backends.length === 0 && x.certManager.length === 0 && x.failures.length === 0))
       this.objects.delete(key);
-    else this.objects.set(key, { ...x, certs: this.parse(x.values) });
+    else this.objects.set(key, { ...x, ...this.parse(x) });
+    this.changed.add(key);
     this.schedule();
   }
 
@@ -118,8 +149,13 @@ export class ClusterState {
   }
 
   setEndpoint(name: string, e: EndpointInput | undefined): void {
+    const old = this.endpoints.get(name);
+    // A probe that found what the last one found changes nothing (the API server is probed every minute).
+    if (e && old && endpointText(old) === endpointText(e)) return;
+    if (!e && !old) return;
     if (e) this.endpoints.set(name, e);
     else this.endpoints.delete(name);
+    this.changed.add(ENDPOINTS);
     this.schedule();
   }
 
@@ -152,25 +188,7 @@ export class ClusterState {
     }
     const t0 = performance.now();
     const now = this.now();
-    const inputs: ScanInput[] = [];
-    const backends: Backend[] = [];
-    const certManager: CertManagerCertificate[] = [];
-    const failures: { source: string; reason: string }[] = [];
-    for (const h of this.objects.values()) {
-      for (const v of h.values) inputs.push(v);
-      for (const b of h.backends) backends.push(b);
-      for (const c of h.certManager) certManager.push(c);
-      for (const f of h.failures) failures.push(f);
-    }
-    const report = scan(inputs, {
-      now,
-      policy: this.policy,
-      failures,
-      endpoints: [...this.endpoints.values()],
-      backends,
-      certManager,
-      ...(this.o.password !== undefined && { password: this.o.password }),
-    });
+    const report = this.o.full ? this.judgeAll(now) : this.judgeGroups(now);
     // Endpoint chains are not objects: parse them into the cache for this view.
     const certs = new Map<string, Certificate>();
     for (const [s, h] of this.certs) certs.set(s, h.cert);
@@ -191,7 +209,111 @@ export class ClusterState {
     return next;
   }
 
+  private scanOf(units: readonly string[], now: Date): ScanReport {
+    const inputs: ScanInput[] = [];
+    const backends: Backend[] = [];
+    const certManager: CertManagerCertificate[] = [];
+    const failures: { source: string; reason: string }[] = [];
+    let endpoints: EndpointInput[] = [];
+    for (const k of units) {
+      if (k === ENDPOINTS) {
+        endpoints = [...this.endpoints.values()];
+        continue;
+      }
+      const h = this.objects.get(k);
+      if (!h) continue;
+      for (const v of h.values) inputs.push(v);
+      for (const b of h.backends) backends.push(b);
+      for (const c of h.certManager) certManager.push(c);
+      for (const f of h.failures) failures.push(f);
+    }
+    return scan(inputs, {
+      now,
+      policy: this.policy,
+      failures,
+      endpoints,
+      backends,
+      certManager,
+      ...(this.o.password !== undefined && { password: this.o.password }),
+    });
+  }
+
+  private unitKeys(): string[] {
+    const keys = [...this.objects.keys()];
+    if (this.endpoints.size) keys.push(ENDPOINTS);
+    return keys;
+  }
+
+  /** Everything in one scan (canonical order): what incremental judging must equal. */
+  judgeAll(now: Date = this.now()): ScanReport {
+    return canonicalReport(this.scanOf(this.unitKeys(), now));
+  }
+
+  /** Judge again only the groups of objects a change can have touched; keep the others' last reports. */
+  private judgeGroups(now: Date): ScanReport {
+    const keys = this.unitKeys();
+    const endpointTokensNow = this.endpoints.size ? endpointTokens(this.endpoints.values()) : new Float64Array();
+    const units = keys.map((key) => ({
+      key,
+      tokens: key === ENDPOINTS ? endpointTokensNow : (this.objects.get(key) as Held).tokens,
+    }));
+    const maxAge = this.o.rejudgeMs ?? 300_000;
+    const groups = new Map<string, { members: number[]; clean: boolean }>();
+    for (const g of groupUnits(units))
+      groups.set(groupId(g.map((i) => keys[i] as string)), { members: g, clean: !g.some((i) => this.changed.has(keys[i] as string)) });
+    // A batch stands while every group it judged is still there, unchanged, and the judgement is recent.
+    const kept: Judged[] = [];
+    const covered = new Set<string>();
+    for (const b of this.judged) {
+      const fresh =
+        b.policy === this.policy &&
+        now.getTime() >= b.at &&
+        now.getTime() - b.at < maxAge &&
+        b.groups.every((id) => groups.get(id)?.clean === true);
+      if (!fresh) continue;
+      kept.push(b);
+      for (const id of b.groups) covered.add(id);
+    }
+    const size = this.o.batchObjects ?? Math.max(32, Math.ceil(Math.sqrt(keys.length)));
+    const next = [...kept];
+    let batch: string[] = [];
+    let members: number[] = [];
+    let judged = 0;
+    const flush = (): void => {
+      if (!batch.length) return;
+      members.sort((a, b) => a - b); // scan order is the objects' order, as in a full scan
+      next.push({
+        report: this.scanOf(
+          members.map((i) => keys[i] as string),
+          now,
+        ),
+        at: now.getTime(),
+        policy: this.policy,
+        groups: batch,
+      });
+      judged += batch.length;
+      batch = [];
+      members = [];
+    };
+    for (const [id, g] of groups) {
+      if (covered.has(id)) continue;
+      batch.push(id);
+      for (const i of g.members) members.push(i);
+      if (members.length >= size) flush();
+    }
+    flush();
+    this.judged = next;
+    this.changed.clear();
+    this.lastJudged = { groups: groups.size, judged, objects: keys.length, scans: next.length - kept.length };
+    return mergeReports(
+      next.map((b) => b.report),
+      now,
+    );
+  }
+
   stop(): void {
+    if (this.rejudge) clearInterval(this.rejudge);
+    this.rejudge = undefined;
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
@@ -208,6 +330,10 @@ export class ClusterState {
   endpointInputs(): EndpointInput[] {
     return [...this.endpoints.values()];
   }
+}
+
+function endpointText(e: EndpointInput): string {
+  return JSON.stringify({ ...e, probe: { ...e.probe, chain: e.probe.chain.map((d) => Buffer.from(d).toString('base64')) } });
 }
 
 function sameValues(a: Extracted, b: Extracted): boolean {

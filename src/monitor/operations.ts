@@ -47,6 +47,37 @@ export function fingerprint(dir: string): string {
   return h.digest('hex');
 }
 
+/** The arguments each kind takes (docs/api.md); anything else is a 400 naming it. */
+const ARGS: Record<OperationKind, readonly string[]> = {
+  'pki.renew': ['certs', 'nodes'],
+  'pki.rotate-ca': ['ca', 'action', 'phase'],
+  'nodes.push': ['nodes'],
+  'bundles.sync': [],
+};
+
+/** One line for the answer: a name or value from the request is cut and its control characters dropped. */
+const shown = (v: unknown): string =>
+  JSON.stringify(v)
+    ?.slice(0, 80)
+    .replace(/[\u0000-\u001f\u007f]/g, '') ?? String(v);
+
+function checkArgs(kind: OperationKind, args: Record<string, unknown>): void {
+  const takes = ARGS[kind];
+  for (const k of Object.keys(args))
+    if (!takes.includes(k))
+      throw new OperationError(
+        400,
+        `args.${shown(k).replace(/^"|"$/g, '')}: ${kind} takes ${takes.length ? takes.join(', ') : 'no arguments'}`,
+      );
+  for (const k of ['ca', 'action', 'phase'] as const)
+    if (k in args && typeof args[k] !== 'string') throw new OperationError(400, `args.${k}: a string, not ${shown(args[k])}`);
+  if (args.action !== undefined && args.action !== 'next' && args.action !== 'rollback')
+    throw new OperationError(400, `args.action: 'next' or 'rollback', not ${shown(args.action)}`);
+  const phases: string[] = [...PHASES, 'rollback'];
+  if (args.phase !== undefined && !phases.includes(args.phase as string))
+    throw new OperationError(400, `args.phase: one of ${phases.join(', ')}, not ${shown(args.phase)}`);
+}
+
 function strings(name: string, v: unknown): string[] | undefined {
   if (v === undefined) return undefined;
   if (!Array.isArray(v) || v.some((x) => typeof x !== 'string' || x.length > 253) || v.length > 1000)
@@ -87,7 +118,10 @@ export class PkiOperations {
   }
 
   async plan(kind: string, args: Record<string, unknown>): Promise<Operation> {
-    if (!(KINDS as string[]).includes(kind)) throw new OperationError(400, `kind: '${kind}' is not one of ${KINDS.join(', ')}`);
+    if (!(KINDS as string[]).includes(kind)) throw new OperationError(400, `kind: ${shown(kind)} is not one of ${KINDS.join(', ')}`);
+    checkArgs(kind as OperationKind, args);
+    if (kind === 'bundles.sync')
+      throw new OperationError(400, 'bundles.sync: not available on a --dir server (bundles are synced in the cluster: anchorage bundle)');
     const op: Operation = {
       id: randomUUID(),
       kind: kind as OperationKind,
@@ -100,7 +134,7 @@ export class PkiOperations {
     try {
       op.plan = await this.planOf(op.kind, args);
     } catch (e) {
-      if (e instanceof InputError) throw new OperationError(400, e.message);
+      if (e instanceof InputError) throw new OperationError(400, e.message.split('\n')[0] as string);
       throw e;
     }
     const h: Held = { op, fingerprint: fingerprint(this.dir) };
@@ -166,7 +200,7 @@ export class PkiOperations {
       }
       return { summary: `push to ${out.length} node(s): ${steps.length} change(s)`, steps };
     }
-    throw new OperationError(400, `${kind}: not available on this server (run anchorage bundle on the cluster)`);
+    throw new OperationError(400, `${kind}: not available on this server`);
   }
 
   async get(id: string): Promise<Operation | undefined> {

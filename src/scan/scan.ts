@@ -379,7 +379,7 @@ const PLAIN_KEY_LABELS = new Set(['PRIVATE KEY', 'RSA PRIVATE KEY', 'EC PRIVATE 
  * whose public half their DER carries (key-spki.ts). Undefined for anything else, which the general
  * reader then takes (its answers and errors are the reference; this path gives the same objects).
  */
-function readPlainPem(data: Uint8Array): InventorySource['result'] | undefined {
+export function readPlainPem(data: Uint8Array): InventorySource['result'] | undefined {
   if (!looksLikePem(data)) return undefined;
   let blocks: PemBlock[];
   try {

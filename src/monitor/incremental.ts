@@ -1,0 +1,281 @@
+// Incremental judging. `scan` judges a whole inventory at once; most of what it judges about one object
+// depends on a few others only: the certificates it holds and the objects holding the same ones, their
+// issuers and subjects (by name, by key id), the private keys of their public keys, the caBundle backends
+// that name them, the cert-manager Certificates that point at them. Each object gets the tokens of what
+// it can be linked by (deps below); objects sharing a token fall into one group; `scan` judges each
+// group alone, and a group none of whose objects changed keeps its last report. The groups' reports
+// merged (merge below) are the report a scan of everything would make: the tests apply random changes and
+// compare with a full scan, the oracle. What scan judges across the whole inventory (node trees, worker
+// nodes, kubeconfigs, the API server certificate, roles from the Kubernetes role table, the control
+// plane's relations) is one token, `global`: every file and every object with such a thing is one group.
+import { createHash, createPublicKey } from 'node:crypto';
+import { InputError } from '../common/errors.ts';
+import { isObjectKey, type KnownKey } from '../inventory/inventory.ts';
+import { type Found, readObjects } from '../inventory/read.ts';
+import type { Backend, CertManagerCertificate } from '../k8s/client.ts';
+import { detectRole } from '../k8s/role-detect.ts';
+import { SEVERITY_RANK } from '../lint/types.ts';
+import { type EndpointInput, readPlainPem, type ScanInput, type ScanReport } from '../scan/scan.ts';
+import { normaliseName } from '../trust/pool.ts';
+import type { Certificate } from '../x509/certificate.ts';
+import { DerError } from '../x509/der.ts';
+import { spkiDer, spkiSha256 } from '../x509/keys.ts';
+
+/** What every scan (full or of one group) reads across all objects of a cluster: these sources link to all. */
+const EXTENSION_AUTH = 'kube-system/ConfigMap/extension-apiserver-authentication[requestheader-client-ca-file]';
+
+const hex = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.length).toString('hex');
+
+function certTokenTexts(c: Certificate, source: string, at: string | undefined, out: string[]): void {
+  try {
+    out.push(`s:${c.sha256}`);
+    out.push(`k:${c.spkiSha256}`);
+    // Issuer lookups (inventory edges, the lint index, path building) go by the raw name, both ways.
+    out.push(`n:${hex(c.subjectRaw)}`);
+    out.push(`n:${hex(c.issuerRaw)}`);
+    const ski = c.subjectKeyId;
+    const aki = c.authorityKeyId;
+    if (ski) out.push(`i:${ski}`);
+    if (aki) out.push(`i:${aki}`);
+    if (c.isCA) out.push(`c:${normaliseName(c.subject)}`);
+    // A caBundle's Service backend is judged by the serving certificates that name it (see groupUnits).
+    for (const d of c.sans.dns) out.push(`h:${d.toLowerCase().replace(/\.$/, '')}`);
+    // A role from the Kubernetes role table brings the role checks over the whole inventory. (A file is
+    // `global` already; at an object key the role comes from the certificate and the place's kind alone.)
+    if (isObjectKey(source))
+      for (const multiple of [false, true])
+        if (detectRole(c, { path: source, ...(at !== undefined && { location: at }), multiple })) out.push('global');
+  } catch (e) {
+    if (!(e instanceof DerError)) throw e;
+    out.push('global'); // an unreadable field: do not guess what it links to
+  }
+}
+
+/**
+ * A certificate's packed tokens at an object key, by SHA-256 and whether the place is CA data: a CA carried
+ * in every Secret's chain is read once, not once per Secret. Bounded: cleared when full.
+ */
+const certMemo = new Map<string, Float64Array>();
+const MAX_MEMO = 50_000;
+
+function certTokens(c: Certificate, source: string, at: string | undefined, out: Set<number>): void {
+  const memoKey = isObjectKey(source) ? `${c.sha256}\u0000${at?.includes('certificate-authority') === true}` : undefined;
+  let packed = memoKey === undefined ? undefined : certMemo.get(memoKey);
+  if (!packed) {
+    const texts: string[] = [];
+    certTokenTexts(c, source, at, texts);
+    packed = packTokens(texts);
+    if (memoKey !== undefined) {
+      if (certMemo.size >= MAX_MEMO) certMemo.clear();
+      certMemo.set(memoKey, packed);
+    }
+  }
+  for (const t of packed) out.add(t);
+}
+
+type Read = Found | KnownKey;
+
+function foundTokens(f: Read, source: string, out: Set<number>): void {
+  if (/^(clusters|users)\[/.test(f.location)) out.add(packToken('global')); // kubeconfigs are judged against the API server certificate
+  if (f.kind === 'certificate') certTokens(f.cert, source, f.location, out);
+  else if (f.kind === 'private-key')
+    try {
+      out.add(packToken(`k:${'spkiSha256' in f ? f.spkiSha256 : spkiSha256(spkiDer(createPublicKey(f.key)))}`));
+    } catch {
+      // No public half: the inventory cannot link it either.
+    }
+}
+
+/** A value's objects as scan reads them: plain PEM without node:crypto (keys' public halves from their DER), else the general reader. */
+function readValue(data: Uint8Array, password: string | undefined): readonly Read[] {
+  const fast = password === undefined ? readPlainPem(data) : undefined;
+  if (fast) return fast.objects;
+  return readObjects(data, password === undefined ? {} : { password }).objects;
+}
+
+/**
+ * Tokens as held: a 50-bit hash of the text, doubled, plus 1 for a passive `h:` (it links only to the
+ * `hb:` of the same name). Eight bytes a token instead of a string (100k objects, ~14 tokens each); two
+ * texts with one hash merely fall into one group, which costs time, never a wrong answer.
+ */
+export function packToken(t: string): number {
+  const passive = t.startsWith('h:');
+  const d = createHash('sha1')
+    .update(passive ? `hb:${t.slice(2)}` : t)
+    .digest();
+  return (d.readUIntBE(0, 6) % 2 ** 50) * 2 + (passive ? 1 : 0);
+}
+
+export function packTokens(tokens: Iterable<string>): Float64Array {
+  const out = new Set<number>();
+  for (const t of tokens) out.add(packToken(t));
+  return Float64Array.from(out);
+}
+
+/** The tokens of one object's values, backends and cert-manager Certificates; the certificates parsed on the way. */
+export function objectTokens(
+  values: readonly ScanInput[],
+  backends: readonly Backend[],
+  certManager: readonly CertManagerCertificate[],
+  password: string | undefined,
+): { tokens: Float64Array; certs: Certificate[] } {
+  const out = new Set<number>();
+  const add = (t: string): void => {
+    out.add(packToken(t));
+  };
+  const certs: Certificate[] = [];
+  for (const v of values) {
+    add(`src:${v.source}`);
+    if (!isObjectKey(v.source) || v.source === EXTENSION_AUTH) add('global');
+    let objs: readonly Read[];
+    try {
+      objs = readValue(v.data, password);
+    } catch (e) {
+      if (e instanceof InputError) continue;
+      throw e;
+    }
+    for (const f of objs) {
+      foundTokens(f, v.source, out);
+      if (f.kind === 'certificate') certs.push(f.cert);
+    }
+  }
+  for (const b of backends) {
+    add(`src:${b.source}`);
+    add(`for:${b.source}`);
+    if (b.service) {
+      const host = `${b.service.name}.${b.service.namespace}.svc`.toLowerCase();
+      add(`hb:${host}`);
+      add(`hb:*${host.slice(host.indexOf('.'))}`);
+    }
+  }
+  for (const c of certManager) {
+    add(`src:${c.secret}[tls.crt]`);
+    add(`src:${c.source}`);
+  }
+  return { tokens: Float64Array.from(out), certs };
+}
+
+/** The tokens of the probed endpoints (one unit: they are few, and scan reads their chains after every object). */
+export function endpointTokens(endpoints: Iterable<EndpointInput>): Float64Array {
+  const out = new Set<number>();
+  for (const e of endpoints) {
+    out.add(packToken(`for:${e.for}`));
+    for (const der of e.probe.chain) {
+      let objs: Found[];
+      try {
+        objs = readObjects(der).objects;
+      } catch {
+        continue;
+      }
+      for (const f of objs) foundTokens(f, `tls://${e.probe.endpoint}`, out);
+    }
+  }
+  return Float64Array.from(out);
+}
+
+/**
+ * Group units (in their order) by shared tokens (packTokens). A passive token (a name a certificate
+ * carries) links only to the units holding the same token actively (a caBundle backend naming it);
+ * every other token links all its holders.
+ */
+export function groupUnits(units: readonly { key: string; tokens: Float64Array }[]): number[][] {
+  const parent = units.map((_, i) => i);
+  const find = (i: number): number => {
+    let r = i;
+    while (parent[r] !== r) r = parent[r] as number;
+    let x = i;
+    while (parent[x] !== r) {
+      const n = parent[x] as number;
+      parent[x] = r;
+      x = n;
+    }
+    return r;
+  };
+  const union = (a: number, b: number): void => {
+    const x = find(a);
+    const y = find(b);
+    if (x !== y) parent[Math.max(x, y)] = Math.min(x, y);
+  };
+  const first = new Map<number, number>();
+  const passive: [number, number][] = [];
+  units.forEach((u, i) => {
+    for (const t of u.tokens) {
+      if (t % 2 === 1) {
+        passive.push([t - 1, i]);
+        continue;
+      }
+      const f = first.get(t);
+      if (f === undefined) first.set(t, i);
+      else union(f, i);
+    }
+  });
+  for (const [t, i] of passive) {
+    const b = first.get(t);
+    if (b !== undefined) union(b, i);
+  }
+  const groups = new Map<number, number[]>();
+  units.forEach((_, i) => {
+    const r = find(i);
+    const g = groups.get(r);
+    if (g) g.push(i);
+    else groups.set(r, [i]);
+  });
+  return [...groups.values()];
+}
+
+/** A stable name for a group: its units' keys. */
+export function groupId(keys: readonly string[]): string {
+  const h = createHash('sha256');
+  for (const k of keys) h.update(k).update('\0');
+  return h.digest('hex');
+}
+
+const cmp = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+
+/**
+ * The report in one order whatever order the groups were judged in: findings by severity, id, certificate,
+ * places and words; certificates by SHA-256; skipped sources and relations by their text. (A full scan's
+ * order among equal severities and ids follows its input order, which means nothing to the API.)
+ */
+export function canonicalReport(r: ScanReport): ScanReport {
+  // Each sort key is made once (a comparator that joins places would join them n log n times).
+  const byKey = <T>(xs: readonly T[], key: (x: T) => string): T[] =>
+    xs
+      .map((x) => ({ x, k: key(x) }))
+      .sort((a, b) => cmp(a.k, b.k))
+      .map((e) => e.x);
+  const rank = (s: keyof typeof SEVERITY_RANK): string => String(9 - SEVERITY_RANK[s]);
+  const findings = byKey(r.findings, (f) => [rank(f.severity), f.id, f.sha256 ?? '', f.locations.join('\u0001'), f.why].join('\u0000'));
+  const certificates = byKey(r.certificates, (c) => c.sha256);
+  const skipped = byKey(r.skipped, (x) => `${x.source}\u0000${x.reason}`);
+  const relations = byKey(r.relations, (x) => [x.consumer, x.server, x.basis, x.verdict, x.why, x.anchors.join(',')].join('\u0000'));
+  return { ...r, findings, certificates, skipped, relations };
+}
+
+/** The groups' reports as one (each judged at `now`); canonical order. */
+export function mergeReports(parts: readonly ScanReport[], now: Date): ScanReport {
+  const out: ScanReport = {
+    schema: 'anchorage.scan/v1',
+    generatedAt: now.toISOString(),
+    at: now.toISOString(),
+    summary: { certificates: 0, keys: 0, sources: 0, unreadable: 0, error: 0, warning: 0, notice: 0 },
+    findings: [],
+    certificates: [],
+    skipped: [],
+    endpoints: [],
+    relations: [],
+  };
+  for (const p of parts) {
+    out.summary.certificates += p.summary.certificates;
+    out.summary.keys += p.summary.keys;
+    out.summary.sources += p.summary.sources;
+    out.summary.unreadable += p.summary.unreadable;
+    for (const x of p.findings) out.findings.push(x);
+    for (const x of p.certificates) out.certificates.push(x);
+    for (const x of p.skipped) out.skipped.push(x);
+    for (const x of p.endpoints) out.endpoints.push(x);
+    for (const x of p.relations) out.relations.push(x);
+  }
+  for (const f of out.findings) out.summary[f.severity]++;
+  return canonicalReport(out);
+}
