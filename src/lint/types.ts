@@ -1,14 +1,11 @@
 // The lint engine's vocabulary: a lint is data (id, severity, words) plus two pure functions.
 
+import type { Severity } from '../common/severity.ts';
 import type { K8sRole } from '../k8s/roles.ts';
 import type { Certificate } from '../x509/certificate.ts';
 import type { Policy } from './policy.ts';
 
-export const SEVERITIES = ['error', 'warning', 'notice'] as const;
-export type Severity = (typeof SEVERITIES)[number];
-
-/** Higher is worse; `--fail-on` compares with this. */
-export const SEVERITY_RANK: Record<Severity, number> = { notice: 0, warning: 1, error: 2 };
+export { SEVERITIES, SEVERITY_RANK, type Severity } from '../common/severity.ts';
 
 export interface Finding {
   lintId: string;

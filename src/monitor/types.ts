@@ -1,6 +1,6 @@
 // The objects of the v1 HTTP API (docs/api.md), as the monitor keeps them and the server sends them.
 // docs/api.md is the contract: a field is only ever added here, never renamed or removed.
-import type { Severity } from '../lint/types.ts';
+import type { Severity } from '../common/severity.ts';
 
 export type { Severity };
 export type Health = 'ok' | 'expiring' | 'expired' | 'untrusted' | 'error';

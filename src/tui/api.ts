@@ -2,132 +2,47 @@
 // (web/ imports this module): only `fetch`, so it runs in Node and in a browser alike. Server-sent events are
 // read over `fetch` as well (EventSource cannot send an Authorization header).
 
-export type Severity = 'error' | 'warning' | 'notice';
-export type Health = 'ok' | 'expiring' | 'expired' | 'untrusted' | 'error';
+// The API's objects are defined once, beside the server (src/monitor/types.ts, which imports nothing that
+// needs Node, so the browser build reads it too).
+import type {
+  Ack,
+  ApiLocation,
+  CertificateDetail,
+  CertificateSummary,
+  Cluster,
+  Finding,
+  Graph,
+  GraphEdge,
+  GraphNode,
+  Health,
+  NodeFiles,
+  Operation,
+  OperationKind,
+  Severity,
+  Source,
+  TimelineItem,
+  TrustedBy,
+} from '../monitor/types.ts';
 
-export interface Source {
-  name: string;
-  status: 'ok' | 'stale' | 'error';
-  reason?: string;
-  lastSuccess?: string;
-  objects: number;
-}
-
-export interface Cluster {
-  name: string;
-  kind: 'kubeconfig' | 'in-cluster' | 'agent' | 'dir';
-  status: 'ok' | 'stale' | 'error';
-  reason?: string;
-  lastScan?: string;
-  counts: { certificates: number; expiring: number; expired: number } & Record<Severity, number>;
-  sources: Source[];
-}
-
-export interface CertificateSummary {
-  sha256: string;
-  cluster: string;
-  subject: string;
-  issuer: string;
-  serial: string;
-  notBefore: string;
-  notAfter: string;
-  sans: string[];
-  isCA: boolean;
-  selfSigned: boolean;
-  role: string | null;
-  keyType: string;
-  health: Health;
-  findings: number;
-  worstSeverity: Severity | null;
-  locations: number;
-}
-
-export interface Location {
-  kind: 'file' | 'secret' | 'configmap' | 'kubeconfig' | 'cabundle' | 'csr' | 'endpoint' | 'node' | 'bundle';
-  where: string;
-  node?: string;
-  namespace?: string;
-}
-
-export interface Finding {
-  key: string;
-  id: string;
-  cluster: string;
-  severity: Severity;
-  locations: string[];
-  subject?: string;
-  sha256?: string;
-  why: string;
-  fix: string;
-  firstSeen: string;
-  lastSeen: string;
-  resolvedAt?: string;
-  ack?: { by: string; reason: string; until: string; at: string };
-}
-
-// docs/api.md writes `extends CertificateSummary`, but there `findings` and `locations` are counts and here the lists.
-export interface CertificateDetail extends Omit<CertificateSummary, 'findings' | 'locations'> {
-  pem: string;
-  fields: unknown;
-  issuedBy: string[];
-  chain: string[];
-  locations: Location[];
-  keyLocations: Location[];
-  trustedBy: { consumer: string; kind: string; verdict: 'ok' | 'fails'; why: string }[];
-  findings: Finding[];
-}
-
-export interface GraphNode {
-  id: string;
-  kind: 'root' | 'intermediate' | 'leaf' | 'consumer';
-  label: string;
-  cluster: string;
-  sha256?: string;
-  namespace?: string;
-  node?: string;
-  health?: Health;
-}
-export interface GraphEdge {
-  from: string;
-  to: string;
-  kind: 'signs' | 'trusts' | 'presents';
-  ok: boolean;
-  reason?: string;
-}
-export interface Graph {
-  nodes: GraphNode[];
-  edges: GraphEdge[];
-  truncated?: boolean;
-}
-
-export interface NodeFiles {
-  node: string;
-  cluster: string;
-  reachable: boolean;
-  reason?: string;
-  files: { path: string; sha256?: string; expected?: string; state: 'ok' | 'missing' | 'differs' | 'extra' }[];
-}
-
-export type OperationKind = 'pki.renew' | 'pki.rotate-ca' | 'nodes.push' | 'bundles.sync';
-export interface Operation {
-  id: string;
-  kind: OperationKind;
-  args: Record<string, unknown>;
-  state: 'planned' | 'running' | 'done' | 'failed';
-  plan: { summary: string; steps: { action: string; target: string; detail?: string }[] };
-  log: string[];
-  error?: string;
-  createdAt: string;
-  finishedAt?: string;
-}
-
-export interface TimelineItem {
-  sha256: string;
-  cluster: string;
-  subject: string;
-  notAfter: string;
-  health: Health;
-}
+export type {
+  Ack,
+  CertificateDetail,
+  CertificateSummary,
+  Cluster,
+  Finding,
+  Graph,
+  GraphEdge,
+  GraphNode,
+  Health,
+  NodeFiles,
+  Operation,
+  OperationKind,
+  Severity,
+  Source,
+  TimelineItem,
+  TrustedBy,
+};
+export type Location = ApiLocation;
 
 export interface List<T> {
   items: T[];
