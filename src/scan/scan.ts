@@ -15,7 +15,7 @@ import {
   showLocation,
 } from '../inventory/inventory.ts';
 import { readObjects } from '../inventory/read.ts';
-import type { Backend, CertManagerCertificate } from '../k8s/client.ts';
+import type { Backend, CertManagerCertificate } from '../k8s/cluster-source.ts';
 import { rolesForPath } from '../k8s/role-detect.ts';
 import { K8S_ROLES } from '../k8s/roles.ts';
 import { LINTS_BY_ID } from '../lint/catalog.ts';
@@ -244,9 +244,14 @@ export interface ScanOptions {
   failures?: { source: string; reason: string }[];
   /** Live TLS endpoints probed; their chains join the inventory. */
   endpoints?: EndpointInput[];
-  /** Webhook/APIService/conversion caBundles and their backends (src/k8s/client.ts). */
+  /** Webhook/APIService/conversion caBundles and their backends (src/scan/cluster.ts). */
   backends?: Backend[];
   certManager?: CertManagerCertificate[];
+  /**
+   * Component flags read from the cluster (the kube-system mirror pods, src/scan/cluster.ts): what kube-apiserver
+   * and etcd run with now. They come before the flags of manifests and units found among the files.
+   */
+  components?: readonly ComponentFlags[];
   /** Anchorage CA transparency logs (src/ca/log-scan.ts): certificates their CAs signed must be in them. */
   caLog?: CaLogIndex;
 }
@@ -324,7 +329,8 @@ export class Scanner {
     const sig = this.sigCache;
     const inv = this.builder.finish((c, i) => sig.verify(c, i.publicKey, i.spkiSha256));
     const relations: ScanRelation[] = [];
-    const findings = judge(inv, { ...opts, nodeRoles: this.nodeRoles, relations, sigCache: sig, components: this.components });
+    const components = [...(opts.components ?? []), ...this.components];
+    const findings = judge(inv, { ...opts, nodeRoles: this.nodeRoles, relations, sigCache: sig, components });
     const certificates = [...inv.certificates.values()].map((e) => certificateJson(e, inv));
     const off = new Set((opts.policy ?? DEFAULT_POLICY).lints.disabled);
     if (opts.caLog && !off.has('scan.ca.not-in-log'))
