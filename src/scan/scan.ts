@@ -515,7 +515,7 @@ function judge(inv: Inventory, o: JudgeContext): ScanFinding[] {
   for (const f of sameNameFindings(inv)) add(f);
   for (const f of caKeyOnWorker(inv, o.nodeRoles)) add(f);
   for (const f of keyMismatch(inv)) add(f);
-  for (const f of kubeconfigCa(inv, o.now, o.relations, sig)) add(f);
+  for (const f of kubeconfigCa(inv, o.now, o.relations, sig, o.components)) add(f);
   // The control plane's own connections: each recorded; a failure already explained by its certificate's
   // signer (wrong CA, untrusted chain) is not reported twice.
   for (const r of controlPlaneRelations(inv, o.components, o.now, sig)) {
@@ -753,17 +753,46 @@ function keyMismatch(inv: Inventory): ScanFinding[] {
 
 const SERVER_ROLES = new Set(['apiserver', 'hard-way-apiserver']);
 
-/** Each kubeconfig's CA must verify the API server certificate seen in the scan (on the same node when the tree says). */
-function kubeconfigCa(inv: Inventory, now: Date, relations: ScanRelation[], sig: SignatureCache): ScanFinding[] {
+/**
+ * Each kubeconfig's CA must verify the API server certificate seen in the scan (on the same node when the tree
+ * says): the one at the apiserver's --tls-cert-file when its flags are known (a mirror pod, a manifest), else
+ * the certificates whose role is the API server's.
+ */
+function kubeconfigCa(
+  inv: Inventory,
+  now: Date,
+  relations: ScanRelation[],
+  sig: SignatureCache,
+  components: readonly ComponentFlags[],
+): ScanFinding[] {
   const servers = [...inv.certificates.values()].filter((e) => e.role && SERVER_ROLES.has(e.role));
-  if (!servers.length) return [];
+  // node → the leaf certificates at its apiserver's --tls-cert-file (the first flags of a node win, as in relations.ts).
+  const served = new Map<string, CertEntry[]>();
+  const wanted = new Map<string, string>();
+  for (const c of components)
+    if (c.component === 'kube-apiserver' && c.node !== undefined && !wanted.has(c.node)) {
+      const f = c.flags.get('tls-cert-file');
+      if (f) wanted.set(c.node, f);
+    }
+  if (wanted.size)
+    for (const e of inv.certificates.values()) {
+      if (safe(() => e.cert.isCA, false)) continue;
+      for (const l of e.locations)
+        if (l.node !== undefined && !l.at?.startsWith('clusters[') && !l.at?.startsWith('users[') && wanted.get(l.node) === l.nodePath) {
+          const list = served.get(l.node) ?? [];
+          if (!list.includes(e)) list.push(e);
+          served.set(l.node, list);
+        }
+    }
+  const allServed = [...served.values()].flat();
+  if (!servers.length && !allServed.length) return [];
   const cas = [...inv.certificates.values()].filter((e) => safe(() => e.cert.isCA, false)).map((e) => e.cert);
   const out: ScanFinding[] = [];
   for (const e of inv.certificates.values())
     for (const l of e.locations) {
       if (!l.at || !/^clusters\[.*\]\.certificate-authority-data/.test(l.at)) continue;
-      const onNode = l.node ? servers.filter((s) => s.locations.some((x) => x.node === l.node)) : [];
-      const judged = onNode.length ? onNode : servers;
+      const onNode = l.node ? (served.get(l.node) ?? servers.filter((s) => s.locations.some((x) => x.node === l.node))) : [];
+      const judged = onNode.length ? onNode : allServed.length ? allServed : servers;
       const index = new TrustIndex([e.cert], cas);
       const ok = judged.some((s) => {
         try {
