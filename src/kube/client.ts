@@ -260,11 +260,12 @@ export class KubeClient {
   async listEach<T>(path: string, o: ListEachOptions<T>): Promise<{ items: number }> {
     let n = 0;
     const pageSize = o.pageSize ?? 500;
-    const fetchPage = (cont: string | undefined): Promise<void> => {
+    // `after`: the page before, whose items must all be handed on first (the order is the server's).
+    const fetchPage = (cont: string | undefined, after?: Promise<unknown>): Promise<void> => {
       let next: Promise<void> | undefined;
       const ask = (c: string | undefined): void => {
         if (next || !c || o.stop?.()) return;
-        next = fetchPage(c);
+        next = fetchPage(c, page);
         next.catch(() => {}); // seen when awaited below
       };
       const q = new URLSearchParams({ ...o.query, limit: String(pageSize), ...(cont ? { continue: cont } : {}) });
@@ -277,6 +278,7 @@ export class KubeClient {
         (head) => ask(head.metadata?.continue),
         o.accept ?? 'application/json',
         o.timeoutMs ?? this.timeoutMs,
+        after,
       );
       return page.then(async (p) => {
         o.onPage?.(n);
@@ -296,6 +298,8 @@ export class KubeClient {
     onHead: (head: { metadata?: { continue?: string } }) => void,
     accept: string,
     timeoutMs: number,
+    /** Read nothing of the answer until this settles (the server has prepared it meanwhile). */
+    after?: Promise<unknown>,
   ): Promise<{ metadata?: { continue?: string; resourceVersion?: string } }> {
     await this.limiter.take();
     const tls = await this.auth();
@@ -314,6 +318,13 @@ export class KubeClient {
           headers: { ...tls.headers, accept, 'user-agent': this.userAgent },
         },
         (res) => {
+          if (after) {
+            res.pause();
+            const go = (): void => {
+              res.resume();
+            };
+            after.then(go, go);
+          }
           const status = res.statusCode ?? 0;
           const ok = status >= 200 && status <= 299;
           const stream = new ListStream<T>(onItem);

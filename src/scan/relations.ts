@@ -67,9 +67,9 @@ export function controlPlaneRelations(
       if (l.node !== undefined && l.nodePath !== undefined) {
         nodes.add(l.node);
         const k = `${l.node}\u0000${l.nodePath}`;
-        at.set(k, [...(at.get(k) ?? []), { e, l }]);
+        pushTo(at, k, { e, l });
       }
-      if (l.source === EXTENSION_AUTH) bySource.set(l.source, [...(bySource.get(l.source) ?? []), { e, l }]);
+      if (l.source === EXTENSION_AUTH) pushTo(bySource, l.source, { e, l });
     }
   const componentOf = (node: string, component: ComponentFlags['component']): ComponentFlags | undefined =>
     components.find((c) => c.node === node && c.component === component);
@@ -314,4 +314,11 @@ function safe<T>(f: () => T, fallback: T): T {
     if (e instanceof DerError) return fallback;
     throw e;
   }
+}
+
+/** Append to the list kept under `k` (a new list for a new key): linear, where a spread per insert is quadratic. */
+function pushTo<K, V>(m: Map<K, V[]>, k: K, v: V): void {
+  const list = m.get(k);
+  if (list) list.push(v);
+  else m.set(k, [v]);
 }

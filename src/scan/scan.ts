@@ -571,6 +571,8 @@ function lintFindings(inv: Inventory, policy: Policy, now: Date): ScanFinding[] 
   }
   const report = lintCertificates(targets, { policy, now });
   const byKey = new Map<string, ScanFinding>();
+  /** Per finding, its places as a set: a CA seen at 20,000 object keys must not cost a list search per place. */
+  const placed = new Map<ScanFinding, Set<string>>();
   const placeOf = new Map<string, string[]>();
   targets.forEach((t, i) => {
     placeOf.set(`${t.source}\u0000${t.location ?? ''}`, places[i] as string[]);
@@ -580,7 +582,16 @@ function lintFindings(inv: Inventory, policy: Policy, now: Date): ScanFinding[] 
     const k = `${f.lintId}\u0000${f.sha256}\u0000${f.message}`;
     const have = byKey.get(k);
     if (have) {
-      for (const w of where) if (!have.locations.includes(w)) have.locations.push(w);
+      let seen = placed.get(have);
+      if (!seen) {
+        seen = new Set(have.locations);
+        placed.set(have, seen);
+      }
+      for (const w of where)
+        if (!seen.has(w)) {
+          seen.add(w);
+          have.locations.push(w);
+        }
       continue;
     }
     byKey.set(k, {
@@ -651,7 +662,7 @@ function sameNameFindings(inv: Inventory): ScanFinding[] {
     if (!safe(() => e.cert.isCA, false)) continue;
     // By the name's meaning, not its bytes: a rogue CA made by openssl encodes CN as UTF8String.
     const k = normaliseName(safeSubject(e.cert));
-    byName.set(k, [...(byName.get(k) ?? []), e]);
+    pushTo(byName, k, e);
   }
   const out: ScanFinding[] = [];
   for (const list of byName.values()) {
@@ -725,11 +736,12 @@ export function pairGroup(l: Location): string | undefined {
 }
 
 function keyMismatch(inv: Inventory): ScanFinding[] {
+  if (!inv.keySightings.length) return [];
   const certsByGroup = new Map<string, { e: CertEntry; l: Location }[]>();
   for (const e of inv.certificates.values())
     for (const l of e.locations) {
       const g = pairGroup(l);
-      if (g !== undefined) certsByGroup.set(g, [...(certsByGroup.get(g) ?? []), { e, l }]);
+      if (g !== undefined) pushTo(certsByGroup, g, { e, l });
     }
   const out: ScanFinding[] = [];
   for (const k of inv.keySightings) {
@@ -960,8 +972,9 @@ function backendFindings(
   sig: SignatureCache,
 ): ScanFinding[] {
   const out: ScanFinding[] = [];
+  if (!backends.length) return out;
   const atSource = new Map<string, CertEntry[]>();
-  for (const e of inv.certificates.values()) for (const l of e.locations) atSource.set(l.source, [...(atSource.get(l.source) ?? []), e]);
+  for (const e of inv.certificates.values()) for (const l of e.locations) pushTo(atSource, l.source, e);
   const cas = [...inv.certificates.values()].filter((e) => safe(() => e.cert.isCA, false)).map((e) => e.cert);
   for (const b of backends) {
     const bundle = atSource.get(b.source) ?? [];
@@ -1150,4 +1163,11 @@ function certManagerFindings(inv: Inventory, list: readonly CertManagerCertifica
       );
   }
   return out;
+}
+
+/** Append to the list kept under `k` (a new list for a new key): linear, where a spread per insert is quadratic. */
+function pushTo<K, V>(m: Map<K, V[]>, k: K, v: V): void {
+  const list = m.get(k);
+  if (list) list.push(v);
+  else m.set(k, [v]);
 }
