@@ -1,21 +1,14 @@
 // The kubeconfig as @kubernetes/client-node loads it, for `anchorage serve` and `anchorage agent` (their
 // informers run on src/kube's client over it), and the API server as a TLS endpoint to probe. `anchorage scan`
 // reads the cluster with src/kube/kubeconfig.ts and src/kube/client.ts instead (src/scan/cluster.ts): loading
-// this module's KubeConfig costs ~80 MiB and ~2 s of CPU (docs/architecture.md, client choice).
+// this module's KubeConfig costs ~80 MiB of RSS and over a second of CPU (docs/architecture.md, client choice).
 import { existsSync, readFileSync } from 'node:fs';
 import { KubeConfig } from '@kubernetes/client-node/dist/config.js';
 import { InputError } from '../common/errors.ts';
 import { SERVICE_ACCOUNT_TOKEN } from './cluster-source.ts';
 
-export {
-  type Backend,
-  type CertManagerCertificate,
-  type ClusterValue,
-  MAX_ENDPOINTS_PER_BACKEND,
-  mayHoldPem,
-  SERVICE_ACCOUNT_TOKEN,
-  SKIPPED_SECRET_TYPES,
-} from './cluster-source.ts';
+// What src/monitor imports from here (it lives in cluster-source.ts, which loads no client).
+export { type Backend, type CertManagerCertificate, SKIPPED_SECRET_TYPES } from './cluster-source.ts';
 
 /** Load the kubeconfig as kubectl would. Bad input (missing file, unknown context) is an InputError. */
 export function loadKubeConfig(o: { kubeconfig?: string; context?: string; inCluster?: boolean }): KubeConfig {
@@ -51,22 +44,6 @@ export function loadKubeConfig(o: { kubeconfig?: string; context?: string; inClu
   }
   if (!kc.getCurrentCluster()) throw new InputError('kubeconfig: no current cluster (set a current-context or pass --context)');
   return kc;
-}
-
-/** One line for a failed API call: the HTTP status and the server's message, or the network error. */
-export function describeApiError(e: unknown): string {
-  const err = e as { code?: unknown; body?: unknown; message?: string; cause?: { code?: string; message?: string } };
-  if (typeof err.code === 'number') {
-    let msg = '';
-    try {
-      const body = typeof err.body === 'string' ? JSON.parse(err.body) : err.body;
-      msg = typeof body?.message === 'string' ? body.message : '';
-    } catch {}
-    const words: Record<number, string> = { 401: 'unauthorized (expired or wrong credentials)', 403: 'forbidden', 404: 'not found' };
-    return `HTTP ${err.code} ${words[err.code] ?? ''}${msg ? `: ${msg}` : ''}`.replace(/\s+/g, ' ').trim();
-  }
-  const cause = err.cause?.code ?? err.cause?.message;
-  return `${err.message ?? String(e)}${cause && !err.message?.includes(cause) ? ` (${cause})` : ''}`.replace(/\s+/g, ' ').trim();
 }
 
 /** The API server as a TLS endpoint: where it is and what the kubeconfig trusts and presents. */
