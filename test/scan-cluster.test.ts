@@ -758,9 +758,9 @@ describe('anchorage scan --kubeconfig on a real API server', () => {
     const forbidden = scanJson(['--kubeconfig', join(dir, 'nobody.conf')]);
     expect(forbidden.code).toBe(0);
     const lines = forbidden.stderr.trim().split('\n');
-    expect(lines).toHaveLength(8);
+    expect(lines).toHaveLength(9);
     for (const l of lines) expect(l).toMatch(/^warning: https:\/\/127\.0\.0\.1:\d+ \w+: HTTP 403 forbidden: .*"nobody" cannot list/);
-    expect(forbidden.report.skipped).toHaveLength(8);
+    expect(forbidden.report.skipped).toHaveLength(9);
 
     const down = scanJson([join(dir, 'web.crt'), '--kubeconfig', join(dir, 'unreachable.conf')]);
     expect(down.stderr.trim().split('\n')).toEqual([
@@ -781,5 +781,96 @@ describe('anchorage scan --kubeconfig on a real API server', () => {
     const badContext = anchorage(['scan', '--kubeconfig', c.admin, '--context', 'nope']);
     expect(badContext.code).toBe(2);
     expect(badContext.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^error: --context: no context named 'nope'/)]);
+  });
+  it('reads the kube-apiserver and etcd flags from the kube-system mirror pods: relations with the node files follow what they run with', () => {
+    // The harness runs the components as processes (no kubelet, no static pods): a Node and the mirror pods its
+    // kubelet would publish for kubeadm's static pods, as kubeadm writes them, with three planted mistakes: the
+    // cluster CA as --etcd-cafile, the front-proxy client as --kubelet-client-certificate, and the front-proxy
+    // CA as --client-ca-file.
+    const P = '/etc/kubernetes/pki';
+    const mirror = (name: string, command: string[]) => ({
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: {
+        name: `${name}-cp-1`,
+        namespace: 'kube-system',
+        labels: { component: name, tier: 'control-plane' },
+        annotations: { 'kubernetes.io/config.mirror': 'scan-test', 'kubernetes.io/config.source': 'file' },
+      },
+      spec: {
+        nodeName: 'cp-1',
+        hostNetwork: true,
+        priorityClassName: 'system-node-critical',
+        tolerations: [{ effect: 'NoExecute', operator: 'Exists' }],
+        containers: [{ name, image: `registry.k8s.io/${name}:v1.36.3`, command }],
+      },
+    });
+    const apiFlags = [
+      '--advertise-address=127.0.0.1',
+      `--client-ca-file=${P}/front-proxy-ca.crt`,
+      `--etcd-cafile=${P}/ca.crt`,
+      `--etcd-certfile=${P}/apiserver-etcd-client.crt`,
+      `--etcd-keyfile=${P}/apiserver-etcd-client.key`,
+      '--etcd-servers=https://127.0.0.1:2379',
+      `--kubelet-client-certificate=${P}/front-proxy-client.crt`,
+      `--kubelet-client-key=${P}/front-proxy-client.key`,
+      `--proxy-client-cert-file=${P}/front-proxy-client.crt`,
+      `--requestheader-client-ca-file=${P}/front-proxy-ca.crt`,
+      '--requestheader-allowed-names=front-proxy-client',
+      `--tls-cert-file=${P}/apiserver.crt`,
+      `--tls-private-key-file=${P}/apiserver.key`,
+    ];
+    writeFileSync(
+      join(dir, 'mirror.yaml'),
+      [
+        { apiVersion: 'v1', kind: 'Node', metadata: { name: 'cp-1' } },
+        mirror('kube-apiserver', ['kube-apiserver', ...apiFlags]),
+        mirror('etcd', ['etcd', `--cert-file=${P}/etcd/server.crt`, `--trusted-ca-file=${P}/etcd/ca.crt`, '--client-cert-auth=true']),
+      ]
+        .map((o) => stringify(o))
+        .join('---\n'),
+    );
+    kubectl('apply', '-f', join(dir, 'mirror.yaml'));
+    try {
+      const { report } = scanJson(['--kubeconfig', c.admin, c.pkiDir]);
+      const pki = (f: string): string => join(c.nodeRoot, 'etc/kubernetes/pki', f);
+      const opensslOk = (ca: string, leaf: string, purpose: string, host?: string): boolean =>
+        spawnSync('openssl', ['verify', '-CAfile', ca, '-purpose', purpose, ...(host ? ['-verify_ip', host] : []), leaf]).status === 0;
+      const rel = (consumer: string, server: RegExp) => report.relations.filter((r) => r.consumer === consumer && server.test(r.server));
+      const apiPod = 'kube-system/Pod/kube-apiserver-cp-1[kube-apiserver]';
+      // apiserver → etcd with the pod's --etcd-cafile: the cluster CA did not sign etcd's serving certificate.
+      const etcd = rel(`kube-apiserver on cp-1 (--etcd-cafile ${P}/ca.crt)`, /^etcd on cp-1/);
+      expect(etcd.map((r) => r.verdict)).toEqual(['fails']);
+      expect(etcd[0]?.why).toContain(`flags from ${apiPod}, kube-system/Pod/etcd-cp-1[etcd]`);
+      expect(opensslOk(pki('ca.crt'), pki('etcd/server.crt'), 'sslserver', '127.0.0.1')).toBe(false);
+      // The clean scan (kubeadm's defaults, no pods yet) judged the same files with etcd/ca.crt: ok.
+      expect(
+        clean.report.relations.filter((r) => r.consumer.startsWith('kube-apiserver on cp-1 (--etcd-cafile')).map((r) => r.verdict),
+      ).toEqual(['ok']);
+      // apiserver → kubelet: the front-proxy client certificate is not from the kubelets' client CA.
+      const kubelet = report.relations.filter((r) =>
+        r.server.startsWith(`kube-apiserver on cp-1 as kubelet client (cp-1:${P}/front-proxy-client.crt)`),
+      );
+      expect(kubelet.map((r) => [r.consumer.replace(/ \(.*$/, ''), r.verdict]).sort()).toEqual([
+        ['kubelet on cp-1', 'fails'],
+        ['kubelet on worker-1', 'fails'],
+      ]);
+      expect(opensslOk(pki('ca.crt'), pki('front-proxy-client.crt'), 'sslclient')).toBe(false);
+      // Every kubeconfig client certificate in the trees against the pod's --client-ca-file (the front-proxy CA).
+      const clients = report.relations.filter((r) => r.consumer === `kube-apiserver on cp-1 (--client-ca-file ${P}/front-proxy-ca.crt)`);
+      expect(clients.length).toBeGreaterThanOrEqual(4);
+      expect(clients.every((r) => r.verdict === 'fails')).toBe(true);
+      expect(clients.map((r) => r.server)).toContainEqual(expect.stringMatching(/^kubeconfig user cp-1:\/etc\/kubernetes\/admin\.conf /));
+      // What the pod's flags got right still verifies: the front proxy, etcd's view of the apiserver's client.
+      expect(
+        rel(`kube-apiserver on cp-1 (--requestheader-client-ca-file ${P}/front-proxy-ca.crt)`, /^front proxy client/)[0]?.verdict,
+      ).toBe('ok');
+      expect(rel(`etcd on cp-1 (--trusted-ca-file ${P}/etcd/ca.crt)`, /as etcd client/)[0]?.verdict).toBe('ok');
+      const found = report.findings.filter((f) => f.id === 'scan.relation.handshake-fails');
+      expect(found.find((f) => f.why.includes('--etcd-cafile'))?.locations).toEqual([pki('etcd/server.crt'), pki('ca.crt')]);
+    } finally {
+      kubectl('-n', 'kube-system', 'delete', 'pod', 'kube-apiserver-cp-1', 'etcd-cp-1', '--grace-period=0', '--force', '--wait=false');
+      kubectl('delete', 'node', 'cp-1', '--wait=false');
+    }
   });
 });

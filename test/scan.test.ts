@@ -8,7 +8,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
-import type { ScanReport } from '../src/scan/scan.ts';
+import { walkInputs } from '../src/cli/files.ts';
+import { type ComponentFlags, mirrorPodFlags } from '../src/scan/components.ts';
+import { type ScanReport, scan } from '../src/scan/scan.ts';
 
 const root = join(import.meta.dirname, '..');
 const main = join(root, 'src', 'cli', 'main.ts');
@@ -453,6 +455,54 @@ describe('control-plane relations: apiserver → etcd, apiserver → kubelet, th
     expect(found.find((f) => f.why.includes('allowed-names'))?.locations).toEqual([pki(tree, 'cp-1', 'front-proxy-client.crt')]);
     // The manifests are read for their flags, not reported as unreadable inputs.
     expect(report.skipped.filter((x) => /manifests|config\.yaml/.test(x.source))).toEqual([]);
+  });
+
+  it("flags read from the cluster's mirror pods come before a manifest among the files; --client-ca-file and --tls-cert-file are judged", () => {
+    // The tree of the test above: its kube-apiserver manifest on cp-1 names the cluster CA as --etcd-cafile. The
+    // mirror pod (what the apiserver runs with now, src/scan/cluster.ts) names etcd's CA: the pod wins. It names
+    // the front-proxy CA as --client-ca-file: every kubeconfig client certificate in the trees fails against it.
+    const tree = join(dir, 'relations');
+    const P = '/etc/kubernetes/pki';
+    const pod = 'kube-system/Pod/kube-apiserver-cp-1[kube-apiserver]';
+    const flags = mirrorPodFlags(pod, 'cp-1', [
+      '/usr/local/bin/kube-apiserver',
+      `--etcd-cafile=${P}/etcd/ca.crt`,
+      `--etcd-certfile=${P}/apiserver-etcd-client.crt`,
+      '--etcd-servers=https://127.0.0.1:2379',
+      '--client-ca-file',
+      `${P}/front-proxy-ca.crt`,
+      `--tls-cert-file=${P}/apiserver.crt`,
+    ]);
+    expect(flags?.component).toBe('kube-apiserver');
+    expect(flags?.flags.get('client-ca-file')).toBe(`${P}/front-proxy-ca.crt`);
+    expect(mirrorPodFlags('kube-system/Pod/coredns-1[coredns]', 'cp-1', ['/coredns', '-conf', '/etc/coredns/Corefile'])).toBeUndefined();
+    const inputs = [...walkInputs([tree])].flatMap((f) => (f.error === undefined ? [{ source: f.path, data: f.data }] : []));
+    const report = scan(inputs, { now: new Date(), components: [flags as ComponentFlags] });
+    const rel = (consumer: RegExp) => report.relations.filter((r) => consumer.test(r.consumer));
+    const etcd = rel(/^kube-apiserver on cp-1 \(--etcd-cafile/);
+    expect(etcd.map((r) => [r.consumer, r.verdict])).toEqual([[`kube-apiserver on cp-1 (--etcd-cafile ${P}/etcd/ca.crt)`, 'ok']]);
+    expect(etcd[0]?.why).toContain(`(flags from ${pod}, `);
+    expect(opensslOk(pki(tree, 'cp-1', 'etcd/ca.crt'), pki(tree, 'cp-1', 'etcd/server.crt'), 'sslserver', '127.0.0.1')).toBe(true);
+    const clients = rel(/^kube-apiserver on cp-1 \(--client-ca-file /);
+    expect(clients.length).toBeGreaterThan(0);
+    expect(
+      clients.every((r) => r.verdict === 'fails' && r.consumer === `kube-apiserver on cp-1 (--client-ca-file ${P}/front-proxy-ca.crt)`),
+    ).toBe(true);
+    // cp-2 runs with kubeadm's defaults (ca.crt): the same client certificates verify there.
+    const cp2 = rel(/^kube-apiserver on cp-2 \(--client-ca-file /);
+    expect(cp2.length).toBe(clients.length);
+    expect(cp2.every((r) => r.verdict === 'ok')).toBe(true);
+    const admin = clients.find((r) => r.server.startsWith(`kubeconfig user cp-1:/etc/kubernetes/admin.conf`));
+    expect(admin).toBeDefined();
+    const adminCert = join(dir, 'admin-client.crt');
+    const kc = parseYaml(readFileSync(join(tree, 'nodes', 'cp-1', 'etc/kubernetes/admin.conf'), 'utf8')) as {
+      users: { user: Record<string, string> }[];
+    };
+    writeFileSync(adminCert, Buffer.from(kc.users[0]?.user['client-certificate-data'] ?? '', 'base64'));
+    expect(opensslOk(pki(tree, 'cp-1', 'front-proxy-ca.crt'), adminCert, 'sslclient')).toBe(false);
+    expect(opensslOk(pki(tree, 'cp-1', 'ca.crt'), adminCert, 'sslclient')).toBe(true);
+    // Kubeconfig CAs are judged against the certificate at the pod's --tls-cert-file on their node.
+    expect(report.relations.filter((r) => /^\S*cp-1\/etc\/kubernetes\/admin\.conf/.test(r.consumer)).map((r) => r.verdict)).toContain('ok');
   });
 });
 

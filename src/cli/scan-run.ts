@@ -140,16 +140,17 @@ export async function scanSources(paths: string[], o: ScanCliOptions = {}, now: 
       { for: 'endpoint', ...(o.endpointCa !== undefined && { caSource: o.endpointCa }) },
     );
   if (live) {
-    // Loaded only for a cluster scan: the client library costs every other command ~1.5 s and 60 MB at start.
-    const { apiServerEndpoint, loadKubeConfig, readCluster } = await import('../k8s/client.ts');
-    const kc = loadKubeConfig({
+    // Loaded only for a cluster scan. src/kube's kubeconfig loader and client, not @kubernetes/client-node's
+    // (docs/architecture.md: ~80 MiB and ~2 s of CPU to load).
+    const { apiServerEndpoint, loadScanKubeConfig, readCluster } = await import('../scan/cluster.ts');
+    const kc = loadScanKubeConfig({
       ...(o.kubeconfig !== undefined && { kubeconfig: o.kubeconfig }),
       ...(o.context !== undefined && { context: o.context }),
       ...(o.inCluster === true && { inCluster: true }),
     });
     // The API server itself is an endpoint: its chain, the kubeconfig's CA against it, the client certificate.
-    const api = apiServerEndpoint(kc);
-    if (api) probe(api, { for: 'apiserver', caSource: `kubeconfig cluster ${kc.getCurrentCluster()?.name ?? '?'}` });
+    const api = await apiServerEndpoint(kc);
+    if (api) probe(api, { for: 'apiserver', caSource: `kubeconfig cluster ${kc.getCurrentCluster().name}` });
     // caBundle values are kept for the handshakes with `url` backends; everything else is parsed and dropped.
     const bundles = new Map<string, Uint8Array>();
     const r = await readCluster(kc, {
@@ -167,6 +168,7 @@ export async function scanSources(paths: string[], o: ScanCliOptions = {}, now: 
     failures.push(...r.failures);
     opts.backends = r.backends;
     opts.certManager = r.certManager;
+    opts.components = r.components;
     // A webhook `url` backend gets a real handshake with its caBundle as the only root.
     for (const b of r.backends) {
       // A Service backend: each ready endpoint (EndpointSlices), greeted by the name the API server checks.

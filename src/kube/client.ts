@@ -3,6 +3,7 @@
 // QPS/burst limit, JSON in and out, server-side apply, and watch streams read line by line. Written against the
 // API's wire semantics (410 Gone, bookmarks, resourceVersion) that the informer relies on.
 import { Agent, request } from 'node:https';
+import { ListStream } from '../k8s/list-stream.ts';
 import type { HttpsAuth, KubeConfigLike } from './kubeconfig.ts';
 
 export interface ClientOptions {
@@ -22,11 +23,30 @@ export interface ClientOptions {
 export class ApiError extends Error {
   readonly code: number;
   readonly reason?: string;
-  constructor(code: number, message: string, reason?: string) {
+  /** The Status object's own message (what the server said, without the method and path). */
+  readonly serverMessage?: string;
+  constructor(code: number, message: string, reason?: string, serverMessage?: string) {
     super(message);
     this.code = code;
     this.reason = reason;
+    if (serverMessage !== undefined) this.serverMessage = serverMessage;
   }
+}
+
+/** What `listEach` is told: the page size, the query, where each item goes. */
+export interface ListEachOptions<T> {
+  query?: Record<string, string>;
+  /** Objects per page (default 500). */
+  pageSize?: number;
+  accept?: string;
+  /** Per-page timeout in ms (default: the client's). */
+  timeoutMs?: number;
+  /** Each item, parsed alone as soon as its last byte is in. */
+  onItem: (item: T) => void;
+  /** After each page: how many items so far. */
+  onPage?: (listed: number) => void;
+  /** Checked before asking for another page: true stops the list (what was read stands). */
+  stop?: () => boolean;
 }
 
 export interface KubeObject {
@@ -229,6 +249,124 @@ export class KubeClient {
       rv = r.metadata.resourceVersion;
     } while (cont);
     return { items, resourceVersion: rv };
+  }
+
+  /**
+   * Every item of a collection, streamed: each item is parsed alone and handed to `onItem` as soon as its last
+   * byte is in (src/k8s/list-stream.ts), so no page is held whole, as bytes, text or objects. The next page is
+   * asked for as soon as this one's `continue` token is in (Kubernetes writes metadata before the items): the
+   * server prepares it while this process parses the items. Resolves with the number of items.
+   */
+  async listEach<T>(path: string, o: ListEachOptions<T>): Promise<{ items: number }> {
+    let n = 0;
+    const pageSize = o.pageSize ?? 500;
+    // `after`: the page before, whose items must all be handed on first (the order is the server's).
+    const fetchPage = (cont: string | undefined, after?: Promise<unknown>): Promise<void> => {
+      let next: Promise<void> | undefined;
+      const ask = (c: string | undefined): void => {
+        if (next || !c || o.stop?.()) return;
+        next = fetchPage(c, page);
+        next.catch(() => {}); // seen when awaited below
+      };
+      const q = new URLSearchParams({ ...o.query, limit: String(pageSize), ...(cont ? { continue: cont } : {}) });
+      const page = this.streamGet<T>(
+        `${path}?${q}`,
+        (item) => {
+          n++;
+          o.onItem(item);
+        },
+        (head) => ask(head.metadata?.continue),
+        o.accept ?? 'application/json',
+        o.timeoutMs ?? this.timeoutMs,
+        after,
+      );
+      return page.then(async (p) => {
+        o.onPage?.(n);
+        // The token came after the items (not Kubernetes' order): ask now.
+        ask(p.metadata?.continue);
+        if (next) await next;
+      });
+    };
+    await fetchPage(undefined);
+    return { items: n };
+  }
+
+  /** One GET of a LIST path, its items streamed to `onItem`; resolves with the answer without its items. */
+  private async streamGet<T>(
+    path: string,
+    onItem: (item: T) => void,
+    onHead: (head: { metadata?: { continue?: string } }) => void,
+    accept: string,
+    timeoutMs: number,
+    /** Read nothing of the answer until this settles (the server has prepared it meanwhile). */
+    after?: Promise<unknown>,
+  ): Promise<{ metadata?: { continue?: string; resourceVersion?: string } }> {
+    await this.limiter.take();
+    const tls = await this.auth();
+    return new Promise((resolve, reject) => {
+      const req = request(
+        `${this.server}${path}`,
+        {
+          method: 'GET',
+          agent: this.agent,
+          ca: tls.ca,
+          cert: tls.cert,
+          key: tls.key,
+          rejectUnauthorized: tls.rejectUnauthorized,
+          ...(tls.servername ? { servername: tls.servername } : {}),
+          // No accept-encoding: gzip of a large LIST costs the server more than a loopback or LAN saves.
+          headers: { ...tls.headers, accept, 'user-agent': this.userAgent },
+        },
+        (res) => {
+          if (after) {
+            res.pause();
+            const go = (): void => {
+              res.resume();
+            };
+            after.then(go, go);
+          }
+          const status = res.statusCode ?? 0;
+          const ok = status >= 200 && status <= 299;
+          const stream = new ListStream<T>(onItem);
+          stream.onHead = (h) => onHead(h as { metadata?: { continue?: string } });
+          const errorBody: Buffer[] = [];
+          let bytes = 0;
+          res.on('data', (d: Buffer) => {
+            if (!ok) {
+              bytes += d.length;
+              if (bytes <= 64 * 1024) errorBody.push(d);
+              return;
+            }
+            try {
+              stream.write(d);
+            } catch (e) {
+              req.destroy(new Error(`GET ${path}: ${(e as Error).message}`));
+            }
+          });
+          res.on('error', reject);
+          res.on('end', () => {
+            if (!ok) {
+              const text = Buffer.concat(errorBody).toString('utf8');
+              let s: { message?: string; reason?: string } | undefined;
+              try {
+                s = JSON.parse(text) as typeof s;
+              } catch {}
+              const msg = typeof s?.message === 'string' ? s.message : undefined;
+              reject(new ApiError(status, `GET ${path}: ${status} ${msg ?? text.slice(0, 200)}`, s?.reason, msg));
+              return;
+            }
+            try {
+              resolve(stream.end() as { metadata?: { continue?: string } });
+            } catch (e) {
+              reject(new Error(`GET ${path}: ${(e as Error).message}`));
+            }
+          });
+        },
+      );
+      req.setTimeout(timeoutMs, () => req.destroy(new Error(`no answer within ${timeoutMs / 1000} s`)));
+      req.on('error', reject);
+      req.end();
+    });
   }
 
   /** Server-side apply of `obj` at `path` (the object's own URL) as `fieldManager`, taking over conflicting fields. */

@@ -70,6 +70,8 @@ interface Resolved {
   cluster: RawCluster & { base: string };
   user: RawUser & { base: string };
   contextName: string;
+  /** The context's cluster entry's name (`in-cluster` for the service account). */
+  clusterName: string;
 }
 
 const readIn = (base: string, p: string): Buffer => readFileSync(isAbsolute(p) ? p : join(base, p));
@@ -92,8 +94,8 @@ export class LiteKubeConfig implements KubeConfigLike {
     return this.r.contextName;
   }
 
-  getCurrentCluster(): { server: string } {
-    return { server: this.r.server };
+  getCurrentCluster(): { server: string; name: string } {
+    return { server: this.r.server, name: this.r.clusterName };
   }
 
   /** True when the user authenticates through an exec plugin or an auth-provider (client-node does those). */
@@ -152,6 +154,7 @@ export class LiteKubeConfig implements KubeConfigLike {
         cluster: { base: dir, 'certificate-authority': 'ca.crt' },
         user: { base: dir, tokenFile: 'token' },
         contextName: 'in-cluster',
+        clusterName: 'in-cluster',
       },
       [],
       true,
@@ -210,7 +213,11 @@ export class LiteKubeConfig implements KubeConfigLike {
     const cluster = ctx.cluster === undefined ? undefined : clusters.get(ctx.cluster);
     if (!cluster?.server) throw new InputError(`kubeconfig: context '${name}' names no cluster with a server`);
     const user = (ctx.user === undefined ? undefined : users.get(ctx.user)) ?? { base: dirname(files[0] as string) };
-    return new LiteKubeConfig({ server: cluster.server, cluster, user, contextName: name }, files, false);
+    return new LiteKubeConfig(
+      { server: cluster.server, cluster, user, contextName: name, clusterName: ctx.cluster as string },
+      files,
+      false,
+    );
   }
 
   get isInCluster(): boolean {

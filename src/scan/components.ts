@@ -1,7 +1,9 @@
 // Which files the control-plane components use, read from what a scan sees of them: a static pod manifest
 // (kubeadm's /etc/kubernetes/manifests/kube-apiserver.yaml, etcd.yaml), a systemd unit (the hard way's
-// kube-apiserver.service, etcd.service) or a kubelet config file (authentication.x509.clientCAFile). Each
-// gives the component's flags; `relations.ts` falls back to the layout's default files for what is absent.
+// kube-apiserver.service, etcd.service), a kubelet config file (authentication.x509.clientCAFile), or the
+// mirror pod the kubelet publishes in kube-system for a static pod (what the component runs with now, read by
+// src/scan/cluster.ts). Each gives the component's flags; `relations.ts` falls back to the layout's default
+// files for what is absent.
 
 /** A component's flags as found in one file. */
 export interface ComponentFlags {
@@ -31,6 +33,17 @@ function flagsOf(args: readonly string[]): Map<string, string> {
 }
 
 const COMPONENTS = ['kube-apiserver', 'etcd'] as const;
+
+/**
+ * The flags of a mirror pod's container (`command` then `args`, as the kubelet runs them) when it runs
+ * kube-apiserver or etcd; else undefined. `node` is the pod's spec.nodeName.
+ */
+export function mirrorPodFlags(source: string, node: string | undefined, argv: readonly string[]): ComponentFlags | undefined {
+  const bin = (argv[0] ?? '').slice((argv[0] ?? '').lastIndexOf('/') + 1);
+  const component = COMPONENTS.find((c) => c === bin);
+  if (!component) return undefined;
+  return { source, ...(node !== undefined && { node }), component, flags: flagsOf(argv.slice(1)) };
+}
 
 /** The component's flags when `source` is a static pod manifest, a systemd unit or a kubelet config; else undefined. */
 export function componentFlags(source: string, node: string | undefined, data: Uint8Array): ComponentFlags | undefined {

@@ -4,8 +4,10 @@
 // kubelet (its kubelet client certificate against each kubelet's client CA; each kubelet's serving
 // certificate against --kubelet-certificate-authority when the apiserver checks one), and the front proxy
 // (--proxy-client-cert-file against --requestheader-client-ca-file and its allowed names, and against the
-// CA aggregated API servers read from kube-system/extension-apiserver-authentication). Files come from the
-// components' flags when a static pod manifest or systemd unit was scanned, else kubeadm's defaults.
+// CA aggregated API servers read from kube-system/extension-apiserver-authentication), and the kubeconfigs'
+// client certificates in the node trees against the apiserver's --client-ca-file. Files come from the
+// components' flags (the kube-system mirror pods when the cluster was read, else a static pod manifest or
+// systemd unit that was scanned), else kubeadm's defaults; a relation judged with flags says where they came from.
 import { type CertEntry, type Inventory, type Location, showLocation } from '../inventory/inventory.ts';
 import { safeSubject } from '../lint/types.ts';
 import { parseHost } from '../trust/names.ts';
@@ -30,6 +32,8 @@ const KUBEADM_APISERVER: Record<string, string> = {
   'etcd-certfile': `${PKI}/apiserver-etcd-client.crt`,
   'etcd-servers': 'https://127.0.0.1:2379',
   'kubelet-client-certificate': `${PKI}/apiserver-kubelet-client.crt`,
+  'client-ca-file': `${PKI}/ca.crt`,
+  'tls-cert-file': `${PKI}/apiserver.crt`,
   'proxy-client-cert-file': `${PKI}/front-proxy-client.crt`,
   'requestheader-client-ca-file': `${PKI}/front-proxy-ca.crt`,
   'requestheader-allowed-names': 'front-proxy-client',
@@ -63,12 +67,21 @@ export function controlPlaneRelations(
       if (l.node !== undefined && l.nodePath !== undefined) {
         nodes.add(l.node);
         const k = `${l.node}\u0000${l.nodePath}`;
-        at.set(k, [...(at.get(k) ?? []), { e, l }]);
+        pushTo(at, k, { e, l });
       }
-      if (l.source === EXTENSION_AUTH) bySource.set(l.source, [...(bySource.get(l.source) ?? []), { e, l }]);
+      if (l.source === EXTENSION_AUTH) pushTo(bySource, l.source, { e, l });
     }
+  const componentOf = (node: string, component: ComponentFlags['component']): ComponentFlags | undefined =>
+    components.find((c) => c.node === node && c.component === component);
   const flagsOf = (node: string, component: ComponentFlags['component']): Map<string, string> | undefined =>
-    components.find((c) => c.node === node && c.component === component)?.flags;
+    componentOf(node, component)?.flags;
+  // Kubeconfig client certificates in the node trees (users[...].client-certificate-data), for --client-ca-file.
+  const kubeconfigClients: Placed[] = [];
+  for (const e of inv.certificates.values())
+    for (const l of e.locations)
+      if (l.node !== undefined && l.nodePath !== undefined && /^users\[.*\]\.client-certificate-data/.test(l.at ?? ''))
+        kubeconfigClients.push({ e, l });
+  kubeconfigClients.sort((a, b) => showLocation(a.l).localeCompare(showLocation(b.l)));
   const certsAt = (node: string, path: string | undefined): Placed[] => (path ? (at.get(`${node}\u0000${path}`) ?? []) : []);
   const cas = [...inv.certificates.values()].filter((e) => safe(() => e.cert.isCA, false)).map((e) => e.cert);
   const out: ControlPlaneRelation[] = [];
@@ -81,6 +94,8 @@ export function controlPlaneRelations(
     purpose: 'server' | 'client',
     host: string | undefined,
     what: string,
+    /** The components whose flags named the files (their sources go into the why). */
+    flagged: (ComponentFlags | undefined)[] = [],
   ): void => {
     let ok = false;
     let why = '';
@@ -104,6 +119,8 @@ export function controlPlaneRelations(
       why = `unreadable certificate: ${err.message}`;
     }
     const anchorNames = anchors.map((a) => safeSubject(a.e.cert)).join(', ');
+    const sources = [...new Set(flagged.flatMap((f) => (f ? [f.source] : [])))];
+    const from = sources.length ? ` (flags from ${sources.join(', ')})` : '';
     const relation: ScanRelation = {
       consumer,
       server,
@@ -111,8 +128,8 @@ export function controlPlaneRelations(
       basis: 'predicted',
       verdict: ok ? 'ok' : 'fails',
       why: ok
-        ? `${anchorNames} verifies ${what} ${safeSubject(leaf.e.cert)}${host ? ` for ${host}` : ''}`
-        : `${anchorNames} does not verify ${what} ${safeSubject(leaf.e.cert)}${host ? ` for ${host}` : ''}: ${why}`,
+        ? `${anchorNames} verifies ${what} ${safeSubject(leaf.e.cert)}${host ? ` for ${host}` : ''}${from}`
+        : `${anchorNames} does not verify ${what} ${safeSubject(leaf.e.cert)}${host ? ` for ${host}` : ''}: ${why}${from}`,
     };
     out.push({
       relation,
@@ -124,13 +141,15 @@ export function controlPlaneRelations(
 
   const where = (node: string, path: string): string => `${node}:${path}`;
   for (const cp of [...nodes].sort()) {
-    const api = flagsOf(cp, 'kube-apiserver');
+    const apiComponent = componentOf(cp, 'kube-apiserver');
+    const api = apiComponent?.flags;
     // A control-plane node: the apiserver's flags were scanned, or kubeadm's apiserver certificate is there.
     if (!api && !certsAt(cp, `${PKI}/apiserver.crt`).length) continue;
     const flag = (name: string): string | undefined => api?.get(name) ?? (api ? undefined : KUBEADM_APISERVER[name]);
 
     // kube-apiserver → etcd (kubeadm's local etcd: the same node).
-    const etcd = flagsOf(cp, 'etcd');
+    const etcdComponent = componentOf(cp, 'etcd');
+    const etcd = etcdComponent?.flags;
     const etcdFlag = (name: string): string | undefined => etcd?.get(name) ?? (etcd ? undefined : KUBEADM_ETCD[name]);
     const etcdUrl = (flag('etcd-servers') ?? '').split(',')[0] ?? '';
     let etcdHost: string | undefined;
@@ -150,6 +169,7 @@ export function controlPlaneRelations(
         'server',
         etcdHost,
         "etcd's serving certificate",
+        [apiComponent, etcdComponent],
       );
     const etcdClient = certsAt(cp, flag('etcd-certfile'))[0];
     const etcdClientCa = certsAt(cp, etcdFlag('trusted-ca-file'));
@@ -162,6 +182,7 @@ export function controlPlaneRelations(
         'client',
         undefined,
         "the apiserver's etcd client certificate",
+        [apiComponent, etcdComponent],
       );
 
     // kube-apiserver → each kubelet: its client certificate against the kubelet's client CA; the kubelet's
@@ -181,6 +202,7 @@ export function controlPlaneRelations(
           'client',
           undefined,
           "the apiserver's kubelet client certificate",
+          [apiComponent, componentOf(n, 'kubelet')],
         );
       const serving = KUBELET_SERVING.map((p) => certsAt(n, p)[0]).find((x) => x !== undefined);
       if (!serving) continue;
@@ -208,6 +230,7 @@ export function controlPlaneRelations(
           'server',
           n,
           "the kubelet's serving certificate",
+          [apiComponent],
         );
     }
 
@@ -224,6 +247,7 @@ export function controlPlaneRelations(
         'client',
         undefined,
         'the front-proxy client certificate',
+        [apiComponent],
       );
       const allowed = (flag('requestheader-allowed-names') ?? '').split(',').filter(Boolean);
       const cn = safe(() => proxy.e.cert.commonName, undefined);
@@ -252,7 +276,23 @@ export function controlPlaneRelations(
         'client',
         undefined,
         'the front-proxy client certificate',
+        [apiComponent],
       );
+
+    // Kubeconfig users with a client certificate: the apiserver checks it against --client-ca-file.
+    const clientCa = certsAt(cp, flag('client-ca-file'));
+    if (clientCa.length)
+      for (const k of kubeconfigClients)
+        check(
+          `kube-apiserver on ${cp} (--client-ca-file ${flag('client-ca-file')})`,
+          `kubeconfig user ${where(k.l.node as string, k.l.nodePath as string)} (${k.l.at})`,
+          clientCa,
+          k,
+          'client',
+          undefined,
+          "the kubeconfig's client certificate",
+          [apiComponent],
+        );
   }
   return out;
 }
@@ -274,4 +314,11 @@ function safe<T>(f: () => T, fallback: T): T {
     if (e instanceof DerError) return fallback;
     throw e;
   }
+}
+
+/** Append to the list kept under `k` (a new list for a new key): linear, where a spread per insert is quadratic. */
+function pushTo<K, V>(m: Map<K, V[]>, k: K, v: V): void {
+  const list = m.get(k);
+  if (list) list.push(v);
+  else m.set(k, [v]);
 }

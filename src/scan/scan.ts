@@ -15,7 +15,7 @@ import {
   showLocation,
 } from '../inventory/inventory.ts';
 import { readObjects } from '../inventory/read.ts';
-import type { Backend, CertManagerCertificate } from '../k8s/client.ts';
+import type { Backend, CertManagerCertificate } from '../k8s/cluster-source.ts';
 import { rolesForPath } from '../k8s/role-detect.ts';
 import { K8S_ROLES } from '../k8s/roles.ts';
 import { LINTS_BY_ID } from '../lint/catalog.ts';
@@ -244,9 +244,14 @@ export interface ScanOptions {
   failures?: { source: string; reason: string }[];
   /** Live TLS endpoints probed; their chains join the inventory. */
   endpoints?: EndpointInput[];
-  /** Webhook/APIService/conversion caBundles and their backends (src/k8s/client.ts). */
+  /** Webhook/APIService/conversion caBundles and their backends (src/scan/cluster.ts). */
   backends?: Backend[];
   certManager?: CertManagerCertificate[];
+  /**
+   * Component flags read from the cluster (the kube-system mirror pods, src/scan/cluster.ts): what kube-apiserver
+   * and etcd run with now. They come before the flags of manifests and units found among the files.
+   */
+  components?: readonly ComponentFlags[];
   /** Anchorage CA transparency logs (src/ca/log-scan.ts): certificates their CAs signed must be in them. */
   caLog?: CaLogIndex;
 }
@@ -324,7 +329,8 @@ export class Scanner {
     const sig = this.sigCache;
     const inv = this.builder.finish((c, i) => sig.verify(c, i.publicKey, i.spkiSha256));
     const relations: ScanRelation[] = [];
-    const findings = judge(inv, { ...opts, nodeRoles: this.nodeRoles, relations, sigCache: sig, components: this.components });
+    const components = [...(opts.components ?? []), ...this.components];
+    const findings = judge(inv, { ...opts, nodeRoles: this.nodeRoles, relations, sigCache: sig, components });
     const certificates = [...inv.certificates.values()].map((e) => certificateJson(e, inv));
     const off = new Set((opts.policy ?? DEFAULT_POLICY).lints.disabled);
     if (opts.caLog && !off.has('scan.ca.not-in-log'))
@@ -509,7 +515,7 @@ function judge(inv: Inventory, o: JudgeContext): ScanFinding[] {
   for (const f of sameNameFindings(inv)) add(f);
   for (const f of caKeyOnWorker(inv, o.nodeRoles)) add(f);
   for (const f of keyMismatch(inv)) add(f);
-  for (const f of kubeconfigCa(inv, o.now, o.relations, sig)) add(f);
+  for (const f of kubeconfigCa(inv, o.now, o.relations, sig, o.components)) add(f);
   // The control plane's own connections: each recorded; a failure already explained by its certificate's
   // signer (wrong CA, untrusted chain) is not reported twice.
   for (const r of controlPlaneRelations(inv, o.components, o.now, sig)) {
@@ -565,6 +571,8 @@ function lintFindings(inv: Inventory, policy: Policy, now: Date): ScanFinding[] 
   }
   const report = lintCertificates(targets, { policy, now });
   const byKey = new Map<string, ScanFinding>();
+  /** Per finding, its places as a set: a CA seen at 20,000 object keys must not cost a list search per place. */
+  const placed = new Map<ScanFinding, Set<string>>();
   const placeOf = new Map<string, string[]>();
   targets.forEach((t, i) => {
     placeOf.set(`${t.source}\u0000${t.location ?? ''}`, places[i] as string[]);
@@ -574,7 +582,16 @@ function lintFindings(inv: Inventory, policy: Policy, now: Date): ScanFinding[] 
     const k = `${f.lintId}\u0000${f.sha256}\u0000${f.message}`;
     const have = byKey.get(k);
     if (have) {
-      for (const w of where) if (!have.locations.includes(w)) have.locations.push(w);
+      let seen = placed.get(have);
+      if (!seen) {
+        seen = new Set(have.locations);
+        placed.set(have, seen);
+      }
+      for (const w of where)
+        if (!seen.has(w)) {
+          seen.add(w);
+          have.locations.push(w);
+        }
       continue;
     }
     byKey.set(k, {
@@ -645,7 +662,7 @@ function sameNameFindings(inv: Inventory): ScanFinding[] {
     if (!safe(() => e.cert.isCA, false)) continue;
     // By the name's meaning, not its bytes: a rogue CA made by openssl encodes CN as UTF8String.
     const k = normaliseName(safeSubject(e.cert));
-    byName.set(k, [...(byName.get(k) ?? []), e]);
+    pushTo(byName, k, e);
   }
   const out: ScanFinding[] = [];
   for (const list of byName.values()) {
@@ -719,11 +736,12 @@ export function pairGroup(l: Location): string | undefined {
 }
 
 function keyMismatch(inv: Inventory): ScanFinding[] {
+  if (!inv.keySightings.length) return [];
   const certsByGroup = new Map<string, { e: CertEntry; l: Location }[]>();
   for (const e of inv.certificates.values())
     for (const l of e.locations) {
       const g = pairGroup(l);
-      if (g !== undefined) certsByGroup.set(g, [...(certsByGroup.get(g) ?? []), { e, l }]);
+      if (g !== undefined) pushTo(certsByGroup, g, { e, l });
     }
   const out: ScanFinding[] = [];
   for (const k of inv.keySightings) {
@@ -747,17 +765,46 @@ function keyMismatch(inv: Inventory): ScanFinding[] {
 
 const SERVER_ROLES = new Set(['apiserver', 'hard-way-apiserver']);
 
-/** Each kubeconfig's CA must verify the API server certificate seen in the scan (on the same node when the tree says). */
-function kubeconfigCa(inv: Inventory, now: Date, relations: ScanRelation[], sig: SignatureCache): ScanFinding[] {
+/**
+ * Each kubeconfig's CA must verify the API server certificate seen in the scan (on the same node when the tree
+ * says): the one at the apiserver's --tls-cert-file when its flags are known (a mirror pod, a manifest), else
+ * the certificates whose role is the API server's.
+ */
+function kubeconfigCa(
+  inv: Inventory,
+  now: Date,
+  relations: ScanRelation[],
+  sig: SignatureCache,
+  components: readonly ComponentFlags[],
+): ScanFinding[] {
   const servers = [...inv.certificates.values()].filter((e) => e.role && SERVER_ROLES.has(e.role));
-  if (!servers.length) return [];
+  // node → the leaf certificates at its apiserver's --tls-cert-file (the first flags of a node win, as in relations.ts).
+  const served = new Map<string, CertEntry[]>();
+  const wanted = new Map<string, string>();
+  for (const c of components)
+    if (c.component === 'kube-apiserver' && c.node !== undefined && !wanted.has(c.node)) {
+      const f = c.flags.get('tls-cert-file');
+      if (f) wanted.set(c.node, f);
+    }
+  if (wanted.size)
+    for (const e of inv.certificates.values()) {
+      if (safe(() => e.cert.isCA, false)) continue;
+      for (const l of e.locations)
+        if (l.node !== undefined && !l.at?.startsWith('clusters[') && !l.at?.startsWith('users[') && wanted.get(l.node) === l.nodePath) {
+          const list = served.get(l.node) ?? [];
+          if (!list.includes(e)) list.push(e);
+          served.set(l.node, list);
+        }
+    }
+  const allServed = [...served.values()].flat();
+  if (!servers.length && !allServed.length) return [];
   const cas = [...inv.certificates.values()].filter((e) => safe(() => e.cert.isCA, false)).map((e) => e.cert);
   const out: ScanFinding[] = [];
   for (const e of inv.certificates.values())
     for (const l of e.locations) {
       if (!l.at || !/^clusters\[.*\]\.certificate-authority-data/.test(l.at)) continue;
-      const onNode = l.node ? servers.filter((s) => s.locations.some((x) => x.node === l.node)) : [];
-      const judged = onNode.length ? onNode : servers;
+      const onNode = l.node ? (served.get(l.node) ?? servers.filter((s) => s.locations.some((x) => x.node === l.node))) : [];
+      const judged = onNode.length ? onNode : allServed.length ? allServed : servers;
       const index = new TrustIndex([e.cert], cas);
       const ok = judged.some((s) => {
         try {
@@ -925,8 +972,9 @@ function backendFindings(
   sig: SignatureCache,
 ): ScanFinding[] {
   const out: ScanFinding[] = [];
+  if (!backends.length) return out;
   const atSource = new Map<string, CertEntry[]>();
-  for (const e of inv.certificates.values()) for (const l of e.locations) atSource.set(l.source, [...(atSource.get(l.source) ?? []), e]);
+  for (const e of inv.certificates.values()) for (const l of e.locations) pushTo(atSource, l.source, e);
   const cas = [...inv.certificates.values()].filter((e) => safe(() => e.cert.isCA, false)).map((e) => e.cert);
   for (const b of backends) {
     const bundle = atSource.get(b.source) ?? [];
@@ -1115,4 +1163,11 @@ function certManagerFindings(inv: Inventory, list: readonly CertManagerCertifica
       );
   }
   return out;
+}
+
+/** Append to the list kept under `k` (a new list for a new key): linear, where a spread per insert is quadratic. */
+function pushTo<K, V>(m: Map<K, V[]>, k: K, v: V): void {
+  const list = m.get(k);
+  if (list) list.push(v);
+  else m.set(k, [v]);
 }

@@ -1,0 +1,400 @@
+// Read what holds certificates from a Kubernetes API server: Secrets (not service-account tokens or Helm
+// releases), ConfigMaps with PEM, the caBundle of webhook configurations, APIServices and CRD conversion
+// webhooks (with the backend each caBundle must verify), the certificates issued to
+// CertificateSigningRequests, ClusterTrustBundles, cert-manager Issuers/ClusterIssuers/Certificates when their
+// CRDs exist, and the flags of the control plane's mirror pods in kube-system (kube-apiserver, etcd: what
+// relations.ts checks the node files against). Read-only: only LIST calls, paginated (limit/continue), paced by
+// QPS/burst, on src/kube's client over src/kube/kubeconfig.ts (kubectl's loading rules; @kubernetes/client-node
+// is not loaded unless the user authenticates with an exec plugin or an auth-provider: docs/architecture.md).
+// Each object is parsed alone as it streams in, reduced to its certificate-looking values, handed on as bytes
+// keyed `namespace/Kind/name[key]` and dropped. A resource that fails (unreachable, forbidden) is one line in
+// `failures` and the others are still read.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { InputError } from '../common/errors.ts';
+import {
+  type Backend,
+  CERT_KEY,
+  type CertManagerCertificate,
+  type ClusterValue,
+  MAX_ENDPOINTS_PER_BACKEND,
+  mayHoldPem,
+  PEM,
+  SKIPPED_SECRET_TYPES,
+} from '../k8s/cluster-source.ts';
+import { ApiError, KubeClient } from '../kube/client.ts';
+import { LiteKubeConfig, SERVICE_ACCOUNT_DIR } from '../kube/kubeconfig.ts';
+import { type ComponentFlags, mirrorPodFlags } from './components.ts';
+
+export interface ClusterSourceOptions {
+  /** Objects per LIST page (default 500). */
+  pageSize?: number;
+  /** Most values handed on in all (default 1,000,000): a "too many values" failure past it. */
+  maxValues?: number;
+  /** Most bytes of one value (default 4 MiB, a little over what etcd stores in one object). */
+  maxValueBytes?: number;
+  /** LIST calls per second, sustained (default 50), and how many may go at once before pacing starts (default 100). */
+  qps?: number;
+  burst?: number;
+  /** Called after each page: the resource and how many of its objects were listed so far. */
+  onProgress?: (resource: string, listed: number) => void;
+  /** Hand each value on as its page is read (and keep none in `values`): the caller parses and drops it. */
+  onValue?: (v: ClusterValue) => void;
+}
+
+export interface ClusterRead {
+  /** The API server URL read from. */
+  server: string;
+  values: ClusterValue[];
+  /** What could not be read, one line each. */
+  failures: { source: string; reason: string }[];
+  /** Objects listed per resource. */
+  listed: Record<string, number>;
+  /** Each webhook/APIService/conversion caBundle with its backend. */
+  backends: Backend[];
+  /** cert-manager Certificates, when the CRD exists. */
+  certManager: CertManagerCertificate[];
+  /** kube-apiserver and etcd flags from the kube-system mirror pods (kubeadm's static pods), by node. */
+  components: ComponentFlags[];
+}
+
+/** The annotation the kubelet puts on the mirror pod of a static pod. */
+export const MIRROR_POD_ANNOTATION = 'kubernetes.io/config.mirror';
+
+/**
+ * Load the kubeconfig as kubectl would (src/kube/kubeconfig.ts): `--kubeconfig` files joined by ':', else
+ * KUBECONFIG, else ~/.kube/config; `--context`; or the pod's service account. Bad input is an InputError.
+ */
+export function loadScanKubeConfig(o: { kubeconfig?: string; context?: string; inCluster?: boolean }): LiteKubeConfig {
+  if (o.inCluster) {
+    if (!process.env.KUBERNETES_SERVICE_HOST || !process.env.KUBERNETES_SERVICE_PORT)
+      throw new InputError('--in-cluster: KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT are not set (not in a pod?)');
+    const token = join(SERVICE_ACCOUNT_DIR, 'token');
+    if (!existsSync(token)) throw new InputError(`--in-cluster: ${token}: no such file (no service account token mounted)`);
+    return LiteKubeConfig.fromCluster();
+  }
+  return LiteKubeConfig.load({
+    ...(o.kubeconfig !== undefined && { kubeconfig: o.kubeconfig }),
+    ...(o.context !== undefined && { context: o.context }),
+  });
+}
+
+/** One line for a failed API call: the HTTP status and the server's message, or the network error. */
+export function describeApiError(e: unknown): string {
+  if (e instanceof ApiError) {
+    const words: Record<number, string> = { 401: 'unauthorized (expired or wrong credentials)', 403: 'forbidden', 404: 'not found' };
+    const msg = e.serverMessage ?? '';
+    return `HTTP ${e.code} ${words[e.code] ?? ''}${msg ? `: ${msg}` : ''}`.replace(/\s+/g, ' ').trim();
+  }
+  const err = e as { message?: string; cause?: { code?: string; message?: string } };
+  const cause = err.cause?.code ?? err.cause?.message;
+  return `${err.message ?? String(e)}${cause && !err.message?.includes(cause) ? ` (${cause})` : ''}`.replace(/\s+/g, ' ').trim();
+}
+
+/** The API server as a TLS endpoint: where it is and what the kubeconfig trusts and presents. */
+export interface ApiServerEndpoint {
+  host: string;
+  port: number;
+  servername?: string;
+  /** PEM of the kubeconfig's certificate-authority(-data); undefined when it has none (system roots). */
+  ca?: string;
+  cert?: string;
+  key?: string;
+}
+
+/** The API server's host and port, with the TLS material the kubeconfig's client would use. */
+export async function apiServerEndpoint(kc: LiteKubeConfig): Promise<ApiServerEndpoint | undefined> {
+  let u: URL;
+  try {
+    u = new URL(kc.getCurrentCluster().server);
+  } catch {
+    return undefined;
+  }
+  if (u.protocol !== 'https:') return undefined;
+  const tls: { ca?: string | Buffer; cert?: string | Buffer; key?: string | Buffer; servername?: string; headers?: object } = {};
+  try {
+    await kc.applyToHTTPSOptions(tls);
+  } catch {
+    return undefined; // the LISTs will say why, once
+  }
+  const text = (b: string | Buffer | undefined): string | undefined => (b === undefined ? undefined : b.toString());
+  const e: ApiServerEndpoint = { host: u.hostname.replace(/^\[|\]$/g, ''), port: u.port ? Number(u.port) : 443 };
+  if (tls.servername) e.servername = tls.servername;
+  const ca = text(tls.ca);
+  if (ca) e.ca = ca;
+  const cert = text(tls.cert);
+  const key = text(tls.key);
+  if (cert && key) {
+    e.cert = cert;
+    e.key = key;
+  }
+  return e;
+}
+
+type ClientConfig = { caBundle?: string; url?: string; service?: { namespace: string; name: string; port?: number } };
+
+const CERT_MANAGER_GROUP = 'cert-manager.io';
+
+/** Read every certificate-holding value from the cluster. Never throws for API failures: they land in `failures`. */
+export async function readCluster(kc: LiteKubeConfig, o: ClusterSourceOptions = {}): Promise<ClusterRead> {
+  const limit = o.pageSize ?? 500;
+  const maxValues = o.maxValues ?? 1_000_000;
+  const maxBytes = o.maxValueBytes ?? 4 * 1024 * 1024;
+  // A page and its prefetch at most: one kept-alive connection for the whole read, not a handshake per page.
+  const client = new KubeClient(kc, {
+    qps: o.qps ?? 50,
+    burst: o.burst ?? 100,
+    maxSockets: 2,
+    timeoutMs: 120_000,
+    userAgent: 'anchorage-scan',
+  });
+  const server = client.server;
+  const out: ClusterRead = { server, values: [], failures: [], listed: {}, backends: [], certManager: [], components: [] };
+  try {
+    await readAll();
+  } finally {
+    client.close();
+  }
+  return out;
+
+  async function readAll(): Promise<void> {
+    let full = false;
+    let count = 0;
+    const take = (source: string, data: Uint8Array): void => {
+      if (full) return;
+      if (data.length > maxBytes) {
+        out.failures.push({ source, reason: `too large: ${data.length} bytes (at most ${maxBytes})` });
+        return;
+      }
+      if (count >= maxValues) {
+        full = true;
+        out.failures.push({ source, reason: `too many values: stopped at ${maxValues}` });
+        return;
+      }
+      count++;
+      if (o.onValue) o.onValue({ source, data });
+      else out.values.push({ source, data });
+    };
+
+    // Unreachable or refused credentials fail every resource alike: one line, and the rest is not tried.
+    let down = false;
+    /** `absent`: a 404 means the API is not served (an optional API): nothing to report. */
+    async function list<T>(resource: string, path: string, each: (item: T) => void, query: Record<string, string> = {}, absent = false) {
+      if (down) return;
+      try {
+        const r = await client.listEach<T>(path, {
+          query,
+          pageSize: limit,
+          onItem: (item) => {
+            if (!full) each(item);
+          },
+          onPage: (n) => o.onProgress?.(resource, n),
+          stop: () => full,
+        });
+        out.listed[resource] = r.items;
+      } catch (e) {
+        const code = e instanceof ApiError ? e.code : undefined;
+        if (absent && code === 404) return;
+        if (code === undefined || code === 401) {
+          down = true;
+          out.failures.push({ source: server, reason: `${describeApiError(e)}; nothing was read from the cluster after ${resource}` });
+          return;
+        }
+        out.failures.push({ source: `${server} ${resource}`, reason: describeApiError(e) });
+      }
+    }
+    type Meta = { metadata?: { name?: string; namespace?: string; annotations?: Record<string, string> } };
+    type Port = { name?: string; port?: number; targetPort?: number | string; protocol?: string };
+    /** Each Service backend → its Service's port → the ready addresses of its EndpointSlices (two LISTs per Service). */
+    async function resolveServices(): Promise<void> {
+      const seen = new Map<string, Pick<Backend, 'endpoints' | 'unresolved'>>();
+      for (const b of out.backends) {
+        if (!b.service || down) continue;
+        const { namespace: ns, name } = b.service;
+        const want = b.service.port ?? 443;
+        const key = `${ns}/${name}:${want}`;
+        let r = seen.get(key);
+        if (!r) {
+          r = await resolveService(ns, name, want);
+          seen.set(key, r);
+        }
+        if (r.endpoints) b.endpoints = r.endpoints;
+        if (r.unresolved) b.unresolved = r.unresolved;
+      }
+    }
+    async function resolveService(ns: string, name: string, want: number): Promise<Pick<Backend, 'endpoints' | 'unresolved'>> {
+      const services: (Meta & { spec?: { ports?: Port[] } })[] = [];
+      const slices: { ports?: Port[]; endpoints?: { addresses?: string[]; conditions?: { ready?: boolean } }[] }[] = [];
+      const before = out.failures.length;
+      const q = (s: string): string => encodeURIComponent(s);
+      await list<Meta & { spec?: { ports?: Port[] } }>('services', `/api/v1/namespaces/${q(ns)}/services`, (x) => services.push(x), {
+        fieldSelector: `metadata.name=${name}`,
+      });
+      if (out.failures.length > before) return { unresolved: 'the Service could not be read' };
+      const port = services[0]?.spec?.ports?.find((p) => p.port === want);
+      if (!services.length) return { unresolved: `no Service ${ns}/${name}` };
+      if (!port) return { unresolved: `Service ${ns}/${name} has no port ${want}` };
+      await list<(typeof slices)[number]>(
+        'endpointslices',
+        `/apis/discovery.k8s.io/v1/namespaces/${q(ns)}/endpointslices`,
+        (x) => slices.push(x),
+        { labelSelector: `kubernetes.io/service-name=${name}` },
+      );
+      if (out.failures.length > before) return { unresolved: "the Service's EndpointSlices could not be read" };
+      const endpoints: { host: string; port: number }[] = [];
+      for (const sl of slices) {
+        // The slice's port for this Service port: by name (a Service with one unnamed port: the only one).
+        const p = sl.ports?.find((x) => (x.name ?? '') === (port.name ?? ''));
+        if (typeof p?.port !== 'number') continue;
+        for (const e of sl.endpoints ?? []) {
+          if (e.conditions?.ready === false) continue;
+          for (const a of e.addresses ?? []) if (endpoints.length < MAX_ENDPOINTS_PER_BACKEND) endpoints.push({ host: a, port: p.port });
+        }
+      }
+      return endpoints.length ? { endpoints } : { unresolved: `Service ${ns}/${name} has no ready endpoint` };
+    }
+    await list<Meta & { data?: Record<string, string> }>(
+      'secrets',
+      '/api/v1/secrets',
+      (s) => {
+        const data = s.data;
+        if (!data) return;
+        let base: string | undefined;
+        for (const k in data) {
+          const v = data[k] as string;
+          const named = CERT_KEY.test(k);
+          if (!named && !mayHoldPem(v)) continue;
+          const bytes = Buffer.from(v, 'base64');
+          base ??= `${s.metadata?.namespace ?? ''}/Secret/${s.metadata?.name ?? '?'}`;
+          if (named || bytes.includes(PEM)) take(`${base}[${k}]`, bytes);
+        }
+      },
+      { fieldSelector: SKIPPED_SECRET_TYPES.map((t) => `type!=${t}`).join(',') },
+    );
+    await list<Meta & { data?: Record<string, string>; binaryData?: Record<string, string> }>('configmaps', '/api/v1/configmaps', (c) => {
+      const base = `${c.metadata?.namespace ?? ''}/ConfigMap/${c.metadata?.name ?? '?'}`;
+      for (const [k, v] of Object.entries(c.data ?? {})) if (v.includes('-----BEGIN ')) take(`${base}[${k}]`, Buffer.from(v));
+      for (const [k, v] of Object.entries(c.binaryData ?? {})) if (CERT_KEY.test(k)) take(`${base}[${k}]`, Buffer.from(v, 'base64'));
+    });
+    const backend = (source: string, cc: ClientConfig | undefined): void => {
+      if (!cc?.caBundle) return;
+      take(source, Buffer.from(cc.caBundle, 'base64'));
+      const b: Backend = { source };
+      if (cc.url) b.url = cc.url;
+      if (cc.service) {
+        b.service = { namespace: cc.service.namespace, name: cc.service.name };
+        if (cc.service.port !== undefined) b.service.port = cc.service.port;
+      }
+      out.backends.push(b);
+    };
+    const webhooks = (kind: string) => (w: { metadata?: { name?: string }; webhooks?: { name: string; clientConfig: ClientConfig }[] }) => {
+      for (const h of w.webhooks ?? []) backend(`${kind}/${w.metadata?.name ?? '?'}[${h.name}.caBundle]`, h.clientConfig);
+    };
+    await list(
+      'validatingwebhookconfigurations',
+      '/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations',
+      webhooks('ValidatingWebhookConfiguration'),
+    );
+    await list(
+      'mutatingwebhookconfigurations',
+      '/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations',
+      webhooks('MutatingWebhookConfiguration'),
+    );
+    await list<Meta & { spec?: { caBundle?: string; service?: { namespace?: string; name?: string; port?: number } } }>(
+      'apiservices',
+      '/apis/apiregistration.k8s.io/v1/apiservices',
+      (a) => {
+        const svc = a.spec?.service;
+        backend(`APIService/${a.metadata?.name ?? '?'}[caBundle]`, {
+          ...(a.spec?.caBundle !== undefined && { caBundle: a.spec.caBundle }),
+          ...(svc?.namespace &&
+            svc.name && { service: { namespace: svc.namespace, name: svc.name, ...(svc.port !== undefined && { port: svc.port }) } }),
+        });
+      },
+    );
+    const crds = new Set<string>();
+    await list<Meta & { spec?: { conversion?: { webhook?: { clientConfig?: ClientConfig } } } }>(
+      'customresourcedefinitions',
+      '/apis/apiextensions.k8s.io/v1/customresourcedefinitions',
+      (d) => {
+        crds.add(d.metadata?.name ?? '');
+        backend(`CustomResourceDefinition/${d.metadata?.name ?? '?'}[conversion.caBundle]`, d.spec?.conversion?.webhook?.clientConfig);
+      },
+    );
+    await resolveServices();
+    await list<Meta & { status?: { certificate?: string } }>(
+      'certificatesigningrequests',
+      '/apis/certificates.k8s.io/v1/certificatesigningrequests',
+      (r) => {
+        const b = r.status?.certificate;
+        if (b) take(`CertificateSigningRequest/${r.metadata?.name ?? '?'}[status.certificate]`, Buffer.from(b, 'base64'));
+      },
+    );
+    // Beta in Kubernetes 1.33+, off unless the API server enables it: a 404 is "not served", not a failure.
+    await list<Meta & { spec?: { trustBundle?: string } }>(
+      'clustertrustbundles',
+      '/apis/certificates.k8s.io/v1beta1/clustertrustbundles',
+      (b) => {
+        if (b.spec?.trustBundle) take(`ClusterTrustBundle/${b.metadata?.name ?? '?'}[trustBundle]`, Buffer.from(b.spec.trustBundle));
+      },
+      {},
+      true,
+    );
+    // The control plane's static pods, as their kubelets publish them (mirror pods): the flags the running
+    // kube-apiserver and etcd were started with, by node.
+    type PodContainer = { name?: string; command?: string[]; args?: string[] };
+    await list<Meta & { spec?: { nodeName?: string; containers?: PodContainer[] } }>('pods', '/api/v1/namespaces/kube-system/pods', (p) => {
+      if (p.metadata?.annotations?.[MIRROR_POD_ANNOTATION] === undefined) return;
+      for (const c of p.spec?.containers ?? []) {
+        const argv = [...(c.command ?? []), ...(c.args ?? [])].filter((a): a is string => typeof a === 'string');
+        const f = mirrorPodFlags(`kube-system/Pod/${p.metadata?.name ?? '?'}[${c.name ?? '?'}]`, p.spec?.nodeName, argv);
+        if (f) out.components.push(f);
+      }
+    });
+    // cert-manager: only when its CRDs are installed (the CRD list said so).
+    type CmObject = {
+      metadata?: { name?: string; namespace?: string };
+      spec?: {
+        secretName?: string;
+        dnsNames?: string[];
+        issuerRef?: { name?: string; kind?: string };
+        ca?: { secretName?: string };
+        vault?: { caBundle?: string };
+        acme?: { caBundle?: string };
+        venafi?: { tpp?: { caBundle?: string } };
+      };
+    };
+    const issuerBundles = (kind: string) => (i: CmObject) => {
+      const base = `${i.metadata?.namespace ? `${i.metadata.namespace}/` : ''}${kind}/${i.metadata?.name ?? '?'}`;
+      const bundles: [string, string | undefined][] = [
+        ['vault.caBundle', i.spec?.vault?.caBundle],
+        ['acme.caBundle', i.spec?.acme?.caBundle],
+        ['venafi.tpp.caBundle', i.spec?.venafi?.tpp?.caBundle],
+      ];
+      for (const [k, v] of bundles) if (v) take(`${base}[${k}]`, Buffer.from(v, 'base64'));
+    };
+    for (const [plural, kind] of [
+      ['issuers', 'Issuer'],
+      ['clusterissuers', 'ClusterIssuer'],
+      ['certificates', 'Certificate'],
+    ] as const) {
+      if (!crds.has(`${plural}.${CERT_MANAGER_GROUP}`)) continue;
+      await list<CmObject>(
+        `${plural}.${CERT_MANAGER_GROUP}`,
+        `/apis/${CERT_MANAGER_GROUP}/v1/${plural}`,
+        kind === 'Certificate'
+          ? (c) => {
+              const ns = c.metadata?.namespace ?? '';
+              if (!c.spec?.secretName) return;
+              out.certManager.push({
+                source: `${ns}/Certificate/${c.metadata?.name ?? '?'}`,
+                secret: `${ns}/Secret/${c.spec.secretName}`,
+                dnsNames: (c.spec.dnsNames ?? []).map(String),
+                issuer: `${c.spec.issuerRef?.kind ?? 'Issuer'}/${c.spec.issuerRef?.name ?? '?'}`,
+              });
+            }
+          : issuerBundles(kind),
+      );
+    }
+  }
+}
