@@ -1,3 +1,4 @@
 #!/usr/bin/env bash
 # Build (once) the Merkle-log oracle used by the CA tests and print the binary's path (last stdout line).
+set -euo pipefail
 exec bash "$(dirname "${BASH_SOURCE[0]}")/../support/go-build.sh" "$(dirname "${BASH_SOURCE[0]}")" merkle-oracle
