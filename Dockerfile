@@ -14,7 +14,7 @@ COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund --ignore-scripts
 COPY . .
 RUN npm pack --pack-destination /out \
- && npm sbom --package-lock-only --omit dev --sbom-format cyclonedx --sbom-type application > /out/sbom.cdx.json
+ && bash scripts/sbom.sh /out/sbom.cdx.json
 
 FROM ${NODE_IMAGE} AS deps
 WORKDIR /opt/anchorage

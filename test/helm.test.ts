@@ -305,6 +305,63 @@ describe('the chart', () => {
   });
 });
 
+describe('the image', () => {
+  it('the Dockerfile is multi-stage on Node 24 slim, ships the packed package and its SBOM, and runs as a numeric non-root user', () => {
+    const df = readFileSync(join(ROOT, 'Dockerfile'), 'utf8');
+    expect(df).toMatch(/^ARG NODE_IMAGE=node:24-[a-z]+-slim$/m);
+    expect(df.match(/^FROM /gm)?.length).toBeGreaterThanOrEqual(3);
+    expect(df).toContain('npm pack');
+    expect(df).toMatch(/npm ci --omit dev/);
+    expect(df).toContain('bash scripts/sbom.sh /out/sbom.cdx.json');
+    expect(df).toContain('COPY --from=build /out/sbom.cdx.json /opt/anchorage/sbom.cdx.json');
+    const user = df.match(/^USER (\d+):(\d+)$/m);
+    expect(Number(user?.[1])).toBeGreaterThan(0);
+    expect(
+      df
+        .trimEnd()
+        .split('\n')
+        .filter((l) => l.startsWith('USER ')).length,
+    ).toBe(1);
+  });
+
+  it('npm run image without a container builder says so in one line and exits 1', () => {
+    const r = run('bash', [join(ROOT, 'scripts', 'image.sh')], { env: { ...process.env, ANCHORAGE_IMAGE_BUILDER: 'no-such-builder' } });
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toContain('npm run image: no container builder here (no-such-builder: not a builder this script knows');
+  });
+
+  it('npm run sbom: CycloneDX listing every production dependency at its locked version, and no dev-only package', () => {
+    const out = join(dir, 'sbom.cdx.json');
+    must(run('bash', [join(ROOT, 'scripts', 'sbom.sh'), out]), 'sbom.sh');
+    const sbom = JSON.parse(readFileSync(out, 'utf8')) as {
+      bomFormat: string;
+      specVersion: string;
+      components: { name: string; version: string; purl: string }[];
+    };
+    expect(sbom.bomFormat).toBe('CycloneDX');
+    const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
+      dependencies: Record<string, string>;
+      devDependencies: Record<string, string>;
+    };
+    const lock = JSON.parse(readFileSync(join(ROOT, 'package-lock.json'), 'utf8')) as {
+      packages: Record<string, { version: string; dev?: boolean }>;
+    };
+    // Exactly what `npm ci --omit dev` installs: the lockfile's entries npm does not flag dev.
+    const installed = Object.entries(lock.packages)
+      .filter(([k, v]) => k !== '' && !v.dev)
+      .map(([k, v]) => `${k.slice(k.lastIndexOf('node_modules/') + 'node_modules/'.length)}@${v.version}`);
+    expect(sbom.components.map((x) => `${x.name}@${x.version}`).sort()).toEqual([...new Set(installed)].sort());
+    for (const dep of Object.keys(pkg.dependencies))
+      expect(sbom.components.find((x) => x.name === dep)?.purl, dep).toContain(`@${lock.packages[`node_modules/${dep}`]?.version}`);
+    for (const d of Object.keys(pkg.devDependencies).filter((d) => !pkg.dependencies[d] && lock.packages[`node_modules/${d}`]?.dev))
+      expect(
+        sbom.components.some((x) => x.name === d),
+        d,
+      ).toBe(false);
+  });
+});
+
 describe('against the API server (RBAC on)', () => {
   it('every object of the default and the all-on render is accepted (server-side apply, dry run), pods under the restricted standard', () => {
     for (const [name, extra] of [
