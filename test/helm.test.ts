@@ -24,6 +24,7 @@ const ALL_ON = join(CHART, 'ci', 'all-on-values.yaml');
 const NS = 'helm-anchorage';
 const TARGET_NS = 'helm-target';
 const SCAN_NS = 'helm-scan';
+const WEBHOOK_NS = 'helm-webhook-pods';
 const dir = mkdtempSync(join(tmpdir(), 'helm-anchorage-'));
 
 type Obj = {
@@ -736,17 +737,18 @@ describe('each part with its own ServiceAccount token, out of cluster', () => {
   it('the webhook keeps its serving CA, caBundle and Lease and reports a missed pod with its own token, and is refused outside its RBAC', async () => {
     apply('--set', 'webhook.enabled=true');
     const sa = 'anchorage-webhook';
+    kubectl('create', 'namespace', WEBHOOK_NS);
     // What RBAC says (identity off, the default): its own Secret, Lease and webhook configuration only.
     expect(can(sa, 'update', 'secrets/anchorage-webhook-ca', '-n', NS)).toBe(true);
     expect(can(sa, 'update', 'mutatingwebhookconfigurations.admissionregistration.k8s.io/anchorage-webhook')).toBe(true);
     expect(can(sa, 'watch', 'pods', '-A')).toBe(true);
     for (const denied of [
       ['get', 'secrets/other', '-n', NS],
-      ['create', 'secrets', '-n', TARGET_NS],
+      ['create', 'secrets', '-n', WEBHOOK_NS],
       ['list', 'secrets', '-A'],
       ['update', 'mutatingwebhookconfigurations.admissionregistration.k8s.io/someone-else'],
       ['create', 'mutatingwebhookconfigurations.admissionregistration.k8s.io'],
-      ['update', 'pods', '-n', TARGET_NS],
+      ['update', 'pods', '-n', WEBHOOK_NS],
       ['create', 'certificatesigningrequests.certificates.k8s.io'],
       ['*', '*'],
     ])
@@ -781,24 +783,30 @@ describe('each part with its own ServiceAccount token, out of cluster', () => {
       '--identity=helm-test-webhook',
       '--no-pod-certificates',
     ]);
+    let last = '';
     await waitFor(
       'the webhook ready, its caBundle filled from its serving CA',
       async () => {
         if (hook.proc.exitCode !== null) throw new Error(`webhook exited: ${readFileSync(hook.log, 'utf8')}`);
-        const ready = await fetch(`http://127.0.0.1:${health}/readyz`).then(
-          (r) => r.status === 200,
-          () => false,
+        const r = await fetch(`http://127.0.0.1:${health}/readyz`).then(
+          async (x) => `${x.status} ${await x.text()}`,
+          (e: Error) => e.message,
         );
+        const ready = r.startsWith('200');
+        last = r;
         const bundle = c
-          .kubectl(['get', 'mutatingwebhookconfiguration', 'anchorage-webhook', '-o', 'jsonpath={.webhooks[0].caBundle}'])
+          .kubectl(['get', 'mutatingwebhookconfiguration', 'anchorage-webhook', '-o', 'jsonpath={.webhooks[0].clientConfig.caBundle}'])
           .stdout.trim();
+        last += ` caBundle ${bundle.length}`;
         return ready && bundle.length > 0;
       },
       180_000,
       500,
-    );
+    ).catch((e: Error) => {
+      throw new Error(`${e.message} (last: ${last})`);
+    });
     const bundle = Buffer.from(
-      kubectl('get', 'mutatingwebhookconfiguration', 'anchorage-webhook', '-o', 'jsonpath={.webhooks[0].caBundle}'),
+      kubectl('get', 'mutatingwebhookconfiguration', 'anchorage-webhook', '-o', 'jsonpath={.webhooks[0].clientConfig.caBundle}'),
       'base64',
     ).toString();
     const caCrt = Buffer.from(
@@ -814,7 +822,7 @@ describe('each part with its own ServiceAccount token, out of cluster', () => {
     const pod = {
       apiVersion: 'v1',
       kind: 'Pod',
-      metadata: { name: 'missed', namespace: TARGET_NS },
+      metadata: { name: 'missed', namespace: WEBHOOK_NS },
       spec: { containers: [{ name: 'c', image: 'x' }] },
     };
     kubectl('create', '-f', writeTmp('missed.json', JSON.stringify(pod)));
@@ -824,7 +832,7 @@ describe('each part with its own ServiceAccount token, out of cluster', () => {
         c
           .kubectl([
             '-n',
-            TARGET_NS,
+            WEBHOOK_NS,
             'get',
             'events',
             '--field-selector',
@@ -841,8 +849,8 @@ describe('each part with its own ServiceAccount token, out of cluster', () => {
     // Refused by a real attempt (HTTP 403).
     expect((await api(token, 'GET', `/api/v1/namespaces/${NS}/secrets/anchorage-server-tokens`)).status).toBe(403);
     const secret = { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'webhook-was-here' }, stringData: { x: 'y' } };
-    expect((await api(token, 'POST', `/api/v1/namespaces/${TARGET_NS}/secrets`, secret)).status).toBe(403);
-    expect((await api(token, 'PATCH', `/api/v1/namespaces/${TARGET_NS}/pods/missed`, { metadata: { labels: { x: 'y' } } })).status).toBe(
+    expect((await api(token, 'POST', `/api/v1/namespaces/${WEBHOOK_NS}/secrets`, secret)).status).toBe(403);
+    expect((await api(token, 'PATCH', `/api/v1/namespaces/${WEBHOOK_NS}/pods/missed`, { metadata: { labels: { x: 'y' } } })).status).toBe(
       403,
     );
     expect(
