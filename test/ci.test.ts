@@ -18,7 +18,7 @@ function files(folders: string[], keep: (name: string) => boolean): string[] {
   );
 }
 
-const shellScripts = ['.ci/run', ...files(['test', 'bench'], (n) => n.endsWith('.sh'))];
+const shellScripts = ['.ci/run', ...files(['test', 'bench', 'scripts'], (n) => n.endsWith('.sh'))];
 const codeLines = (text: string): string[] => text.split('\n').filter((l) => !/^\s*#/.test(l));
 
 describe('scripts', () => {

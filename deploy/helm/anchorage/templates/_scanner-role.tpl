@@ -1,0 +1,25 @@
+{{/* What `anchorage scan`, `serve --in-cluster` and `agent` read: list and watch, nothing else (no get of a named
+object, no write of any kind). */}}
+{{- define "anchorage.scannerRules" -}}
+- apiGroups: [""]
+  resources: [secrets, configmaps, services]
+  verbs: [list, watch]
+- apiGroups: [discovery.k8s.io]
+  resources: [endpointslices]
+  verbs: [list]
+- apiGroups: [admissionregistration.k8s.io]
+  resources: [validatingwebhookconfigurations, mutatingwebhookconfigurations]
+  verbs: [list, watch]
+- apiGroups: [apiregistration.k8s.io]
+  resources: [apiservices]
+  verbs: [list, watch]
+- apiGroups: [apiextensions.k8s.io]
+  resources: [customresourcedefinitions]
+  verbs: [list, watch]
+- apiGroups: [certificates.k8s.io]
+  resources: [certificatesigningrequests, clustertrustbundles]
+  verbs: [list, watch]
+- apiGroups: [cert-manager.io]
+  resources: [certificates, issuers, clusterissuers]
+  verbs: [list, watch]
+{{- end -}}
