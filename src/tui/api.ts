@@ -4,9 +4,11 @@
 
 // The API's objects are defined once, beside the server (src/monitor/types.ts, which imports nothing that
 // needs Node, so the browser build reads it too).
-import type {
+import type * as Api from '../monitor/types.ts';
+
+export type {
   Ack,
-  ApiLocation,
+  ApiLocation as Location,
   CertificateDetail,
   CertificateSummary,
   Cluster,
@@ -23,26 +25,6 @@ import type {
   TimelineItem,
   TrustedBy,
 } from '../monitor/types.ts';
-
-export type {
-  Ack,
-  CertificateDetail,
-  CertificateSummary,
-  Cluster,
-  Finding,
-  Graph,
-  GraphEdge,
-  GraphNode,
-  Health,
-  NodeFiles,
-  Operation,
-  OperationKind,
-  Severity,
-  Source,
-  TimelineItem,
-  TrustedBy,
-};
-export type Location = ApiLocation;
 
 export interface List<T> {
   items: T[];
@@ -131,13 +113,13 @@ export class ApiClient {
     return this.request<T>('GET', path, q, undefined, signal);
   }
 
-  clusters(): Promise<{ items: Cluster[] }> {
+  clusters(): Promise<{ items: Api.Cluster[] }> {
     return this.get('/clusters');
   }
-  certificates(q: Query, signal?: AbortSignal): Promise<List<CertificateSummary>> {
+  certificates(q: Query, signal?: AbortSignal): Promise<List<Api.CertificateSummary>> {
     return this.get('/certificates', q, signal);
   }
-  certificate(sha256: string, cluster?: string): Promise<CertificateDetail> {
+  certificate(sha256: string, cluster?: string): Promise<Api.CertificateDetail> {
     return this.get(`/certificates/${encodeURIComponent(sha256)}`, { cluster });
   }
   async pem(sha256: string): Promise<string> {
@@ -145,31 +127,31 @@ export class ApiClient {
     if (!res.ok) throw new ApiError(res.status, `${res.status} ${res.statusText}`);
     return res.text();
   }
-  graph(q: Query): Promise<Graph> {
+  graph(q: Query): Promise<Api.Graph> {
     return this.get('/graph', q);
   }
-  findings(q: Query, signal?: AbortSignal): Promise<List<Finding>> {
+  findings(q: Query, signal?: AbortSignal): Promise<List<Api.Finding>> {
     return this.get('/findings', q, signal);
   }
-  ack(key: string, reason: string, until: string): Promise<Finding> {
+  ack(key: string, reason: string, until: string): Promise<Api.Finding> {
     return this.request('POST', `/findings/${encodeURIComponent(key)}/ack`, undefined, { reason, until });
   }
-  unack(key: string): Promise<Finding> {
+  unack(key: string): Promise<Api.Finding> {
     return this.request('DELETE', `/findings/${encodeURIComponent(key)}/ack`);
   }
-  timeline(q: Query): Promise<{ items: TimelineItem[] }> {
+  timeline(q: Query): Promise<{ items: Api.TimelineItem[] }> {
     return this.get('/timeline', q);
   }
-  nodes(q: Query): Promise<{ items: NodeFiles[] }> {
+  nodes(q: Query): Promise<{ items: Api.NodeFiles[] }> {
     return this.get('/nodes', q);
   }
-  plan(kind: OperationKind, args: Record<string, unknown>): Promise<Operation> {
+  plan(kind: Api.OperationKind, args: Record<string, unknown>): Promise<Api.Operation> {
     return this.request('POST', '/operations', undefined, { kind, args });
   }
-  run(id: string): Promise<Operation> {
+  run(id: string): Promise<Api.Operation> {
     return this.request('POST', `/operations/${encodeURIComponent(id)}/run`);
   }
-  operation(id: string): Promise<Operation> {
+  operation(id: string): Promise<Api.Operation> {
     return this.get(`/operations/${encodeURIComponent(id)}`);
   }
 
