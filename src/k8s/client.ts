@@ -5,7 +5,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { KubeConfig } from '@kubernetes/client-node/dist/config.js';
 import { InputError } from '../common/errors.ts';
-import { SERVICE_ACCOUNT_TOKEN } from './cluster-source.ts';
+import { type ApiServerEndpoint, SERVICE_ACCOUNT_TOKEN } from './cluster-source.ts';
 
 // What src/monitor imports from here (it lives in cluster-source.ts, which loads no client).
 export { type Backend, type CertManagerCertificate, SKIPPED_SECRET_TYPES } from './cluster-source.ts';
@@ -46,16 +46,7 @@ export function loadKubeConfig(o: { kubeconfig?: string; context?: string; inClu
   return kc;
 }
 
-/** The API server as a TLS endpoint: where it is and what the kubeconfig trusts and presents. */
-export interface ApiServerEndpoint {
-  host: string;
-  port: number;
-  servername?: string;
-  /** PEM of the kubeconfig's certificate-authority(-data); undefined when it has none (system roots). */
-  ca?: string;
-  cert?: string;
-  key?: string;
-}
+export type { ApiServerEndpoint };
 
 export function apiServerEndpoint(kc: KubeConfig): ApiServerEndpoint | undefined {
   const c = kc.getCurrentCluster();

@@ -17,6 +17,36 @@ export interface Backend {
   unresolved?: string;
 }
 
+/** A webhook's, APIService's or CRD conversion's `clientConfig` (or an APIService's `spec`) as the API serves it. */
+export interface ClientConfig {
+  caBundle?: string;
+  url?: string;
+  service?: { namespace: string; name: string; port?: number };
+}
+
+/** The backend a caBundle must verify; undefined when there is no caBundle. */
+export function backendOf(source: string, cc: ClientConfig | undefined): Backend | undefined {
+  if (!cc?.caBundle) return undefined;
+  const b: Backend = { source };
+  if (cc.url) b.url = cc.url;
+  if (cc.service) {
+    b.service = { namespace: cc.service.namespace, name: cc.service.name };
+    if (cc.service.port !== undefined) b.service.port = cc.service.port;
+  }
+  return b;
+}
+
+/** The API server as a TLS endpoint: where it is and what the kubeconfig trusts and presents. */
+export interface ApiServerEndpoint {
+  host: string;
+  port: number;
+  servername?: string;
+  /** PEM of the kubeconfig's certificate-authority(-data); undefined when it has none (system roots). */
+  ca?: string;
+  cert?: string;
+  key?: string;
+}
+
 /** A cert-manager Certificate: the Secret it keeps and the names it asks for. */
 export interface CertManagerCertificate {
   source: string;

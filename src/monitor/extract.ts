@@ -4,11 +4,11 @@
 // Certificates.
 import type { Backend, CertManagerCertificate } from '../k8s/client.ts';
 import { SKIPPED_SECRET_TYPES } from '../k8s/client.ts';
+import { backendOf, CERT_KEY, type ClientConfig, PEM } from '../k8s/cluster-source.ts';
 import type { KubeObject, ResourceType } from '../kube/client.ts';
 import type { ScanInput } from '../scan/scan.ts';
 
-export const CERT_KEY = /(\.(crt|pem|cer|der|key|p12|pfx|jks)|^ca|cert|key|bundle|truststore|keystore)$/i;
-const PEM = Buffer.from('-----BEGIN ');
+export { CERT_KEY };
 /** Most bytes of one value (as the LIST reader: a little over what etcd stores in one object). */
 export const MAX_VALUE_BYTES = 4 * 1024 * 1024;
 
@@ -17,12 +17,6 @@ export interface Extracted {
   backends: Backend[];
   certManager: CertManagerCertificate[];
   failures: { source: string; reason: string }[];
-}
-
-interface ClientConfig {
-  caBundle?: string;
-  url?: string;
-  service?: { namespace: string; name: string; port?: number };
 }
 
 type Obj = KubeObject & Record<string, unknown>;
@@ -92,14 +86,9 @@ export function extract(kind: string, o: Obj): Extracted {
   const ns = o.metadata.namespace ?? '';
   const spec = (o.spec ?? {}) as Record<string, unknown>;
   const backend = (source: string, cc: ClientConfig | undefined): void => {
-    if (!cc?.caBundle) return;
-    take(source, b64(cc.caBundle));
-    const b: Backend = { source };
-    if (cc.url) b.url = cc.url;
-    if (cc.service) {
-      b.service = { namespace: cc.service.namespace, name: cc.service.name };
-      if (cc.service.port !== undefined) b.service.port = cc.service.port;
-    }
+    const b = backendOf(source, cc);
+    if (!b) return;
+    take(source, b64(cc?.caBundle));
     out.backends.push(b);
   };
   switch (kind) {

@@ -13,9 +13,12 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { InputError } from '../common/errors.ts';
 import {
+  type ApiServerEndpoint,
   type Backend,
+  backendOf,
   CERT_KEY,
   type CertManagerCertificate,
+  type ClientConfig,
   type ClusterValue,
   MAX_ENDPOINTS_PER_BACKEND,
   mayHoldPem,
@@ -91,16 +94,7 @@ export function describeApiError(e: unknown): string {
   return `${err.message ?? String(e)}${cause && !err.message?.includes(cause) ? ` (${cause})` : ''}`.replace(/\s+/g, ' ').trim();
 }
 
-/** The API server as a TLS endpoint: where it is and what the kubeconfig trusts and presents. */
-export interface ApiServerEndpoint {
-  host: string;
-  port: number;
-  servername?: string;
-  /** PEM of the kubeconfig's certificate-authority(-data); undefined when it has none (system roots). */
-  ca?: string;
-  cert?: string;
-  key?: string;
-}
+export type { ApiServerEndpoint };
 
 /** The API server's host and port, with the TLS material the kubeconfig's client would use. */
 export async function apiServerEndpoint(kc: LiteKubeConfig): Promise<ApiServerEndpoint | undefined> {
@@ -130,8 +124,6 @@ export async function apiServerEndpoint(kc: LiteKubeConfig): Promise<ApiServerEn
   }
   return e;
 }
-
-type ClientConfig = { caBundle?: string; url?: string; service?: { namespace: string; name: string; port?: number } };
 
 const CERT_MANAGER_GROUP = 'cert-manager.io';
 
@@ -277,14 +269,9 @@ export async function readCluster(kc: LiteKubeConfig, o: ClusterSourceOptions = 
       for (const [k, v] of Object.entries(c.binaryData ?? {})) if (CERT_KEY.test(k)) take(`${base}[${k}]`, Buffer.from(v, 'base64'));
     });
     const backend = (source: string, cc: ClientConfig | undefined): void => {
-      if (!cc?.caBundle) return;
-      take(source, Buffer.from(cc.caBundle, 'base64'));
-      const b: Backend = { source };
-      if (cc.url) b.url = cc.url;
-      if (cc.service) {
-        b.service = { namespace: cc.service.namespace, name: cc.service.name };
-        if (cc.service.port !== undefined) b.service.port = cc.service.port;
-      }
+      const b = backendOf(source, cc);
+      if (!b) return;
+      take(source, Buffer.from(cc?.caBundle ?? '', 'base64'));
       out.backends.push(b);
     };
     const webhooks = (kind: string) => (w: { metadata?: { name?: string }; webhooks?: { name: string; clientConfig: ClientConfig }[] }) => {
