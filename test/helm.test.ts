@@ -429,7 +429,9 @@ describe('each part with its own ServiceAccount token, out of cluster', () => {
     expect(can(sa, 'list', 'secrets', '-A')).toBe(true);
     expect(can(sa, 'watch', 'configmaps', '-A')).toBe(true);
     expect(can(sa, 'list', 'certificatesigningrequests.certificates.k8s.io')).toBe(true);
+    expect(can(sa, 'list', 'pods', '-n', 'kube-system'), 'the mirror pods').toBe(true);
     for (const denied of [
+      ['list', 'pods', '-n', SCAN_NS],
       ['get', 'secrets', '-n', SCAN_NS],
       ['create', 'secrets', '-n', SCAN_NS],
       ['update', 'secrets', '-n', SCAN_NS],

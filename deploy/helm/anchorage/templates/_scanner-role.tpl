@@ -23,3 +23,21 @@ object, no write of any kind). */}}
   resources: [certificates, issuers, clusterissuers]
   verbs: [list, watch]
 {{- end -}}
+
+{{/* The control plane's mirror pods in kube-system (their kube-apiserver and etcd flags are what the scan checks
+the node files against): list pods there only, as a Role, not cluster-wide. */}}
+{{- define "anchorage.mirrorPodReader" -}}
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata:
+  name: {{ include "anchorage.name" . }}-mirror-pods
+  namespace: kube-system
+  labels:
+    {{- include "anchorage.labels" . | nindent 4 }}
+rules:
+  - apiGroups: [""]
+    resources: [pods]
+    verbs: [list]
+---
+{{ include "anchorage.binding" (merge (dict "kind" "Role" "suffix" "-mirror-pods" "namespace" "kube-system") .) }}
+{{- end -}}
