@@ -196,7 +196,14 @@ export const shellQuote = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`
  * (a random marker too, on stderr: `sudo -S`) is answered once with the password; a second prompt means
  * the password was refused. Nothing sudo says is passed on beyond its first line.
  */
-function sudoChannel(c: Client, node: string, script: string, password: string | undefined, timeoutMs: number): Promise<ClientChannel> {
+function sudoChannel(
+  c: Client,
+  node: string,
+  script: string,
+  password: string | undefined,
+  timeoutMs: number,
+  attach?: (stream: ClientChannel) => void,
+): Promise<ClientChannel> {
   const id = randomBytes(8).toString('hex');
   const prompt = `anchorage-sudo-prompt-${id}:`;
   const ready = `anchorage-sudo-ready-${id}`;
@@ -218,7 +225,12 @@ function sudoChannel(c: Client, node: string, script: string, password: string |
         if (e) {
           stream.close();
           reject(e);
-        } else resolve(stream);
+        } else {
+          // The caller's listeners go on now, in this same event: the command's output, end and close can
+          // arrive in the very packet that carried the marker, before a promise continuation would run.
+          attach?.(stream);
+          resolve(stream);
+        }
       };
       const said = (): string =>
         errText
@@ -312,18 +324,23 @@ export async function connectNode(t: NodeTarget, o: ConnectOptions): Promise<Ses
       : await new Promise<SFTPWrapper>((resolve, reject) =>
           c.sftp((err, s) => (err ? reject(new NodeError(`sftp on ${t.name}: ${err.message}`)) : resolve(s))),
         );
-    const run = (command: string): Promise<Channel> =>
+    // `attach` puts the caller's listeners on the channel in the event that hands it over (see sudoChannel).
+    const run = (command: string, attach: (stream: Channel) => void): Promise<unknown> =>
       t.sudo
-        ? sudoChannel(c, t.name, command, o.becomePassword, timeoutMs)
+        ? sudoChannel(c, t.name, command, o.becomePassword, timeoutMs, attach)
         : new Promise((resolve, reject) =>
-            c.exec(command, (err, stream) => (err ? reject(new NodeError(`exec on ${t.name}: ${err.message}`)) : resolve(stream))),
+            c.exec(command, (err, stream) => {
+              if (err) return reject(new NodeError(`exec on ${t.name}: ${err.message}`));
+              attach(stream);
+              resolve(stream);
+            }),
           );
     return {
       target: t,
       sftp,
       exec: (command, timeoutMs = 300_000) =>
         new Promise((resolve, reject) => {
-          run(command).then((stream) => {
+          run(command, (stream) => {
             let stdout = '';
             let stderr = '';
             const timer = setTimeout(() => {
@@ -340,7 +357,7 @@ export async function connectNode(t: NodeTarget, o: ConnectOptions): Promise<Ses
               clearTimeout(timer);
               resolve({ code, stdout, stderr });
             });
-          }, reject);
+          }).catch(reject);
         }),
       dial: (host, port) => forward(c, host, port),
       close: () => {
