@@ -81,17 +81,31 @@ describe('anchorage serve on a live cluster', () => {
       expect(names).toContain(r);
     expect(names.some((n: string) => n.startsWith('endpoint:127.0.0.1:'))).toBe(true);
     const ca = fingerprint(join(c.nodeRoot, 'etc/kubernetes/pki/ca.crt'));
-    const d = await api(srv.url, `/api/v1/certificates/${ca}`);
-    expect(d.status).toBe(200);
-    expect(
-      d.body.locations.some(
-        (l: { kind: string; where: string }) => l.kind === 'configmap' && l.where.includes('/ConfigMap/kube-root-ca.crt[ca.crt]'),
-      ),
-    ).toBe(true);
+    // kube-controller-manager publishes kube-root-ca.crt into each namespace on its own schedule, which
+    // under load can come after serve's first LIST: the watch must bring it in (bounded wait).
+    await waitFor(
+      'the cluster CA seen in a kube-root-ca.crt ConfigMap',
+      async () => {
+        const d = await api(srv.url, `/api/v1/certificates/${ca}`);
+        return (
+          d.status === 200 &&
+          d.body.locations.some(
+            (l: { kind: string; where: string }) => l.kind === 'configmap' && l.where.includes('/ConfigMap/kube-root-ca.crt[ca.crt]'),
+          )
+        );
+      },
+      120_000,
+    );
     const apiCert = fingerprint(join(c.nodeRoot, 'etc/kubernetes/pki/apiserver.crt'));
+    await waitFor(
+      'the API server certificate seen on its endpoint',
+      async () => {
+        const a = await api(srv.url, `/api/v1/certificates/${apiCert}`);
+        return a.status === 200 && a.body.locations.some((l: { kind: string }) => l.kind === 'endpoint');
+      },
+      120_000,
+    );
     const a = await api(srv.url, `/api/v1/certificates/${apiCert}`);
-    expect(a.status).toBe(200);
-    expect(a.body.locations.some((l: { kind: string }) => l.kind === 'endpoint')).toBe(true);
     expect(a.body.chain).toEqual([apiCert, ca]);
   });
 

@@ -76,3 +76,38 @@ describe('Monitor history', () => {
     expect(held(back)).toEqual(held(monitor));
   });
 });
+
+describe('Monitor store health', () => {
+  it('a store that never answers is called down, what waits stays queued, and it is written once the store answers', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'monitor-hang-'));
+    dirs.push(dir);
+    const store = await openStore(`sqlite:${join(dir, 'h.sqlite')}`);
+    stores.push(store);
+    const history = new History(store);
+    const monitor = new Monitor({ history, storeAnswerMs: 50 });
+    await monitor.load();
+    // The store hangs: every call returns a promise that never settles (a PostgreSQL client waiting on
+    // a server that went away mid-handshake).
+    const real = { get: store.get.bind(store), transaction: store.transaction.bind(store) };
+    store.get = () => new Promise(() => undefined);
+    store.transaction = () => new Promise(() => undefined);
+    await monitor.flush(true);
+    expect(monitor.store.ok).toBe(false);
+    expect(monitor.store.ok === false && monitor.store.reason).toMatch(/no answer in 0.05 s/);
+    const c = monitor.addCluster({ name: 'c', kind: 'dir' });
+    c.setObject('apiserver.crt', object('apiserver.crt'));
+    c.rescan();
+    c.stop();
+    await monitor.flush();
+    expect(monitor.store.ok).toBe(false);
+    store.get = real.get;
+    store.transaction = real.transaction;
+    await monitor.flush();
+    expect(monitor.store.ok).toBe(true);
+    const expired = [...monitor.findings.values()].filter((f) => f.id === 'x509.validity.expired');
+    expect(expired).toHaveLength(1);
+    const again = new Monitor({ history: new History(store) });
+    await again.load();
+    expect(again.findings.get(expired[0]?.key as string)?.firstSeen).toBe(expired[0]?.firstSeen);
+  });
+});

@@ -20,6 +20,14 @@ export interface MonitorOptions {
   now?: () => Date;
   /** Called for each finding that opens or resolves (webhook notifications). */
   onFindingChange?: (f: Finding, change: 'opened' | 'resolved') => void;
+  /**
+   * The health check (`SELECT 1`) that has not answered in this many ms marks the store down (default
+   * 15 s); a write gets 8 times as long (a first inventory of 100k certificates is one write). PostgreSQL
+   * clients can wait forever on a server that went away in the middle of a connection's start-up; the
+   * call is abandoned (its batch stays queued), not cancelled, and writes are upserts, so a late answer
+   * does no harm.
+   */
+  storeAnswerMs?: number;
 }
 
 /** Most history writes waiting for a store that is down; past it the oldest last-seen updates are dropped. */
@@ -185,23 +193,34 @@ export class Monitor {
     return p;
   }
 
+  /** `p`, or a rejection once the store has had storeAnswerMs to answer. */
+  private answer<T>(p: Promise<T> | undefined, times = 1): Promise<T | undefined> {
+    const ms = (this.o.storeAnswerMs ?? 15_000) * times;
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no answer in ${ms / 1000} s`)), ms);
+      timer.unref?.();
+    });
+    return Promise.race([p, late]).finally(() => clearTimeout(timer));
+  }
+
   private async writePending(ping: boolean): Promise<void> {
     try {
-      if (ping && !this.pending.size && !this.certPending.length) await this.history?.store.get('SELECT 1 AS one');
+      if (ping && !this.pending.size && !this.certPending.length) await this.answer(this.history?.store.get('SELECT 1 AS one'));
       while (this.pending.size || this.certPending.length) {
         // Take the batch out of the queue: a finding queued again while it is written (seen again,
         // resolved) stays queued for the next round instead of being dropped with the batch.
         const taken = this.pending;
         this.pending = new Map();
         try {
-          await this.history?.saveFindings([...taken.values()].map((f) => ({ ...f })));
+          await this.answer(this.history?.saveFindings([...taken.values()].map((f) => ({ ...f }))), 8);
         } catch (e) {
           for (const [k, f] of taken) if (!this.pending.has(k)) this.pending.set(k, f);
           throw e;
         }
         const certs = this.certPending.splice(0);
         try {
-          for (const c of certs) await this.history?.certificatesChanged(c.cluster, c.added, c.gone, c.at);
+          for (const c of certs) await this.answer(this.history?.certificatesChanged(c.cluster, c.added, c.gone, c.at), 8);
         } catch (e) {
           this.certPending.unshift(...certs);
           throw e;
