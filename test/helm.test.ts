@@ -4,181 +4,29 @@
 // the API server (server-side apply, dry run; pod templates under the restricted Pod Security Standard),
 // deploy/manifests up to date; then parts run out of cluster with a kubeconfig holding only their own
 // ServiceAccount's token (`kubectl create token`): each does its job and is refused (403) outside its RBAC.
-import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
-import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { request } from 'node:https';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseAllDocuments, stringify } from 'yaml';
-import { writeKubeconfig } from '../src/k8s/kubeconfig.ts';
+import { stringify } from 'yaml';
 import type { ScanReport } from '../src/scan/scan.ts';
 import { type Cluster, freePort, startCluster, waitFor } from './cluster/harness.ts';
 import { HELM_BUILD_TIMEOUT_MS, helmBin } from './support/helm.ts';
+import { CHART, must, NODE, type Obj, objects, Release, ROOT, stopProc as stop } from './support/helm-release.ts';
 import { K8S_BUILD_TIMEOUT_MS } from './support/k8s.ts';
 
-const ROOT = join(import.meta.dirname, '..');
-const NODE = existsSync(join(ROOT, 'node_modules', '.bin', 'node')) ? join(ROOT, 'node_modules', '.bin', 'node') : process.execPath;
-const CHART = join(ROOT, 'deploy', 'helm', 'anchorage');
 const ALL_ON = join(CHART, 'ci', 'all-on-values.yaml');
 const NS = 'helm-anchorage';
 const TARGET_NS = 'helm-target';
 const SCAN_NS = 'helm-scan';
 const WEBHOOK_NS = 'helm-webhook-pods';
 const dir = mkdtempSync(join(tmpdir(), 'helm-anchorage-'));
-
-type Obj = {
-  apiVersion: string;
-  kind: string;
-  metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
-  // biome-ignore lint/suspicious/noExplicitAny: rendered manifests of many kinds
-  spec?: any;
-  // biome-ignore lint/suspicious/noExplicitAny: rendered manifests of many kinds
-  rules?: any[];
-  // biome-ignore lint/suspicious/noExplicitAny: rendered manifests of many kinds
-  webhooks?: any[];
-  // biome-ignore lint/suspicious/noExplicitAny: rendered manifests of many kinds
-  subjects?: any[];
-  // biome-ignore lint/suspicious/noExplicitAny: rendered manifests of many kinds
-  roleRef?: any;
-  data?: Record<string, string>;
-};
+const release = new Release(dir, NS);
+const { run, kubectl, template, writeTmp, can, sar, saKubeconfig, api, start, openssl, makeCa } = release;
 
 let c: Cluster;
 let helm = '';
 let caPem = '';
-const procs: ChildProcess[] = [];
-
-function run(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; input?: string } = {}) {
-  const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: 300_000, cwd: dir, ...opts });
-  return { code: r.status ?? -1, stdout: r.stdout ?? '', stderr: `${r.stderr ?? ''}${r.error ? String(r.error) : ''}` };
-}
-function must(r: { code: number; stdout: string; stderr: string }, what: string): string {
-  if (r.code !== 0) throw new Error(`${what} exited ${r.code}: ${r.stderr}${r.stdout}`);
-  return r.stdout;
-}
-const kubectl = (...args: string[]): string => must(c.kubectl(['--request-timeout=60s', ...args]), `kubectl ${args.join(' ')}`);
-const template = (...args: string[]) => run(helm, ['template', 'anchorage', CHART, '--namespace', NS, ...args]);
-const objects = (yaml: string): Obj[] =>
-  parseAllDocuments(yaml)
-    .map((d) => d.toJS() as Obj | null)
-    .filter((o): o is Obj => !!o);
-function writeTmp(name: string, text: string): string {
-  const p = join(dir, name);
-  writeFileSync(p, text, { mode: 0o600 });
-  return p;
-}
-
-/** `kubectl auth can-i` as the part's ServiceAccount (impersonated by the admin). */
-function can(sa: string, ...args: string[]): boolean {
-  const r = c.kubectl(['auth', 'can-i', ...args, `--as=system:serviceaccount:${NS}:${sa}`]);
-  if (r.stdout.trim() !== 'yes' && r.stdout.trim() !== 'no') throw new Error(`can-i ${args.join(' ')}: ${r.stderr}${r.stdout}`);
-  return r.stdout.trim() === 'yes';
-}
-
-/** A SubjectAccessReview for the ServiceAccount: exact resource names (signer names hold a '/', which can-i cannot take). */
-function sar(
-  sa: string,
-  attrs: { verb: string; group: string; resource: string; name?: string; subresource?: string; namespace?: string },
-): boolean {
-  const review = {
-    apiVersion: 'authorization.k8s.io/v1',
-    kind: 'SubjectAccessReview',
-    spec: {
-      user: `system:serviceaccount:${NS}:${sa}`,
-      groups: ['system:serviceaccounts', `system:serviceaccounts:${NS}`, 'system:authenticated'],
-      resourceAttributes: attrs,
-    },
-  };
-  const out = kubectl('create', '-o', 'json', '-f', writeTmp('sar.json', JSON.stringify(review)));
-  return (JSON.parse(out) as { status?: { allowed?: boolean } }).status?.allowed === true;
-}
-
-/** A kubeconfig holding only a fresh token of the ServiceAccount (`kubectl create token`). */
-function saKubeconfig(sa: string): { path: string; token: string } {
-  const token = kubectl('create', 'token', sa, '-n', NS, '--duration=2h').trim();
-  const path = writeTmp(
-    `${sa}.kubeconfig`,
-    writeKubeconfig({ server: c.apiUrl, caPem, token, clusterName: 'helm-test', userName: sa, contextName: 'helm-test' }),
-  );
-  return { path, token };
-}
-
-/** One API request with a bearer token: the HTTP status and body. */
-function api(token: string, method: string, path: string, body?: unknown): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const data = body === undefined ? undefined : JSON.stringify(body);
-    const req = request(
-      `${c.apiUrl}${path}`,
-      {
-        method,
-        ca: caPem,
-        headers: {
-          authorization: `Bearer ${token}`,
-          ...(data !== undefined && {
-            'content-type': method === 'PATCH' ? 'application/merge-patch+json' : 'application/json',
-            'content-length': Buffer.byteLength(data),
-          }),
-        },
-        timeout: 60_000,
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (d: Buffer) => chunks.push(d));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
-        res.on('error', reject);
-      },
-    );
-    req.on('timeout', () => req.destroy(new Error('timed out')));
-    req.on('error', reject);
-    req.end(data);
-  });
-}
-
-function start(name: string, args: string[], env: NodeJS.ProcessEnv = {}): { proc: ChildProcess; log: string } {
-  const log = join(dir, `${name}.log`);
-  const fd = openSync(log, 'a');
-  const proc = spawn(NODE, [join(ROOT, 'src', 'cli', 'main.ts'), ...args], { stdio: ['ignore', fd, fd], env: { ...process.env, ...env } });
-  closeSync(fd);
-  procs.push(proc);
-  return { proc, log };
-}
-async function stop(p: ChildProcess): Promise<void> {
-  if (p.exitCode !== null || p.signalCode !== null) return;
-  const done = new Promise((r) => p.once('exit', r));
-  p.kill('SIGTERM');
-  const t = setTimeout(() => p.kill('SIGKILL'), 20_000);
-  await done;
-  clearTimeout(t);
-}
-
-const openssl = (...a: string[]): string => execFileSync('openssl', a, { cwd: dir, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-/** A self-signed CA (PEM) and its SHA-256 fingerprint as lowercase hex, made by openssl. */
-function makeCa(name: string): { pem: string; sha256: string } {
-  openssl(
-    'req',
-    '-x509',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:P-256',
-    '-nodes',
-    '-keyout',
-    `${name}.key`,
-    '-out',
-    `${name}.crt`,
-    '-subj',
-    `/CN=${name}`,
-    '-days',
-    '30',
-    '-addext',
-    'basicConstraints=critical,CA:TRUE',
-    '-addext',
-    'keyUsage=critical,keyCertSign,cRLSign',
-  );
-  const fp = openssl('x509', '-in', `${name}.crt`, '-noout', '-fingerprint', '-sha256').split('=')[1] ?? '';
-  return { pem: readFileSync(join(dir, `${name}.crt`), 'utf8'), sha256: fp.trim().replaceAll(':', '').toLowerCase() };
-}
 
 beforeAll(async () => {
   helm = await helmBin();
@@ -186,6 +34,7 @@ beforeAll(async () => {
     apiserverArgs: ['--feature-gates=ClusterTrustBundle=true', '--runtime-config=certificates.k8s.io/v1beta1=true'],
   });
   caPem = readFileSync(join(c.nodeRoot, 'etc/kubernetes/pki/ca.crt'), 'utf8');
+  Object.assign(release, { c, helm, caPem });
   // The release namespace enforces the restricted Pod Security Standard, as docs/install.md advises.
   kubectl('create', 'namespace', NS);
   kubectl('label', 'namespace', NS, 'pod-security.kubernetes.io/enforce=restricted', 'pod-security.kubernetes.io/warn=restricted');
@@ -196,7 +45,7 @@ beforeAll(async () => {
 }, K8S_BUILD_TIMEOUT_MS + HELM_BUILD_TIMEOUT_MS);
 
 afterAll(async () => {
-  await Promise.all(procs.map(stop));
+  await release.stopAll();
   await c?.stop();
   if (process.env.ANCHORAGE_KEEP_CLUSTER !== '1') rmSync(dir, { recursive: true, force: true });
 }, 120_000);
