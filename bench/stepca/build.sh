@@ -4,11 +4,10 @@
 # this recipe; the last stdout line is the binary's path. The peer of bench/ca.bench.ts.
 set -euo pipefail
 version="v0.30.2"
-cache_root="${ANCHORAGE_CACHE:-${HOME}/.cache/anchorage}"
-go_bin="$(command -v go || echo /usr/local/go/bin/go)"
-[ -x "${go_bin}" ] || { echo "bench/stepca/build.sh: ERROR: no Go (PATH or /usr/local/go/bin/go)" >&2; exit 1; }
-export GOCACHE="${cache_root}/gocache" GOMODCACHE="${cache_root}/gomod" GOWORK=off CGO_ENABLED=0 GOFLAGS="-modcacherw"
-unset GOOS GOARCH GOEXPERIMENT || true
+# shellcheck source=../../test/support/go-env.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../../test/support/go-env.sh"
+export GOFLAGS="-modcacherw" # `go install pkg@version` takes no -mod flag
+go_bin=go
 recipe="v1 go-install cgo=0 trimpath ldflags=-s,-w,main.Version"
 key="$( { echo "${version} ${recipe}"; "${go_bin}" version; } | sha256sum | cut -c1-12)"
 out="${cache_root}/step-ca-${version}-${key}"

@@ -5,6 +5,13 @@ import { resolveSecret } from '../common/secret-source.ts';
 /** Commander collector for repeatable options. */
 export const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
 
+/** A number option within [min, max]: `flag: 'v' is not a number from min to max` otherwise. */
+export function num(flag: string, v: string, min: number, max: number): number {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < min || n > max) throw new InputError(`${flag}: '${v}' is not a number from ${min} to ${max}`);
+  return n;
+}
+
 /** ISO 8601, or Unix seconds (optionally after '@', as `date +@%s` prints). */
 export function parseAt(s: string): Date {
   const t = /^@?\d+$/.test(s.trim()) ? Number(s.trim().replace('@', '')) * 1000 : Date.parse(s);

@@ -17,21 +17,13 @@
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-cache_root="${ANCHORAGE_CACHE:-${HOME:?neither ANCHORAGE_CACHE nor HOME is set}/.cache/anchorage}"
 
 die() { echo "helm/build.sh: ERROR: $*" >&2; exit 1; }
 log() { echo "helm/build.sh: $*" >&2; }
 
-if ! command -v go >/dev/null 2>&1 && [[ -x /usr/local/go/bin/go ]]; then PATH="/usr/local/go/bin:${PATH}"; fi
-command -v go >/dev/null 2>&1 || die "go is not on PATH (need Go >= the 'go' line of ${here}/go.mod)"
+# shellcheck source=../support/go-env.sh
+source "${here}/../support/go-env.sh"
 command -v sha256sum >/dev/null 2>&1 || die "sha256sum not found"
-
-export GOMODCACHE="${cache_root}/gomod"
-export GOCACHE="${cache_root}/gocache"
-export GOFLAGS="-mod=mod -modcacherw"
-export GOWORK=off
-export CGO_ENABLED=0
-unset GOOS GOARCH GOBIN GOEXPERIMENT || true
 
 helm_version="$(sed -n 's/^require helm\.sh\/helm\/v3 \(v[^ ]*\).*/\1/p' "${here}/go.mod")"
 helm_version="${helm_version%%$'\n'*}"

@@ -20,22 +20,14 @@
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-cache_root="${ANCHORAGE_CACHE:-${HOME:?neither ANCHORAGE_CACHE nor HOME is set}/.cache/anchorage}"
 
 die() { echo "build.sh: ERROR: $*" >&2; exit 1; }
 log() { echo "build.sh: $*" >&2; }
 
-# Go's own install path when a non-login shell has not put it on PATH.
-if ! command -v go >/dev/null 2>&1 && [[ -x /usr/local/go/bin/go ]]; then PATH="/usr/local/go/bin:${PATH}"; fi
-command -v go >/dev/null 2>&1 || die "go is not on PATH (need Go >= the 'go' line of ${here}/go.mod)"
+# Go on PATH, cache_root and the shared module/build caches (needs Go >= the 'go' line of go.mod).
+# shellcheck source=../support/go-env.sh
+source "${here}/../support/go-env.sh"
 command -v sha256sum >/dev/null 2>&1 || die "sha256sum not found"
-
-export GOMODCACHE="${cache_root}/gomod"
-export GOCACHE="${cache_root}/gocache"
-export GOFLAGS="-mod=mod -modcacherw"   # -modcacherw: the cache root can be removed with rm -rf
-export GOWORK=off
-export CGO_ENABLED=0
-unset GOOS GOARCH GOBIN GOEXPERIMENT || true
 
 # --- pins and cache key -----------------------------------------------------------------------------
 # sed prints every match and the first line is kept in bash: no `| head` that could cut sed off (SIGPIPE).

@@ -21,12 +21,8 @@
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-cache_root="${ANCHORAGE_CACHE:-${HOME:?neither ANCHORAGE_CACHE nor HOME is set}/.cache/anchorage}"
-if ! command -v go >/dev/null 2>&1 && [[ -x /usr/local/go/bin/go ]]; then PATH="/usr/local/go/bin:${PATH}"; fi
-export GOMODCACHE="${cache_root}/gomod"
-export GOCACHE="${cache_root}/gocache"
-export GOFLAGS="-mod=mod -modcacherw"
-export GOWORK=off
+# shellcheck source=../support/go-env.sh
+source "${here}/../support/go-env.sh"
 
 die() { echo "update-pins.sh: error: $*" >&2; exit 1; }
 log() { echo "update-pins.sh: $*" >&2; }

@@ -8,12 +8,8 @@
 set -euo pipefail
 dir="$(cd "$1" && pwd)"
 name="$2"
-cache_root="${ANCHORAGE_CACHE:-${HOME}/.cache/anchorage}"
-# Go as the machine ships it, even when PATH lacks it (as test/k8s/build.sh does).
-command -v go >/dev/null 2>&1 || { [[ -x /usr/local/go/bin/go ]] && export PATH="/usr/local/go/bin:${PATH}"; }
-command -v go >/dev/null 2>&1 || { echo "${name}/build.sh: go is not on PATH (nor in /usr/local/go/bin)" >&2; exit 1; }
-export GOMODCACHE="${cache_root}/gomod" GOCACHE="${cache_root}/gocache" GOFLAGS="-mod=mod -modcacherw" GOWORK=off CGO_ENABLED=0
-unset GOOS GOARCH GOBIN GOEXPERIMENT || true
+# shellcheck source=go-env.sh
+source "$(dirname "${BASH_SOURCE[0]}")/go-env.sh"
 go_version="$(cd "${dir}" && go env GOVERSION GOOS GOARCH | tr '\n' ' ')"
 key="$( {
   for f in "${dir}"/go.mod "${dir}"/go.sum "${dir}"/*.go "${BASH_SOURCE[0]}"; do

@@ -10,11 +10,8 @@
 # binary's path; progress goes to stderr.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-cache_root="${ANCHORAGE_CACHE:-${HOME}/.cache/anchorage}"
-PATH="${PATH}:/usr/local/go/bin"
-command -v go >/dev/null 2>&1 || { echo "zlint/build.sh: go is not on PATH" >&2; exit 1; }
-export GOMODCACHE="${cache_root}/gomod" GOCACHE="${cache_root}/gocache" GOFLAGS="-mod=mod -modcacherw" GOWORK=off CGO_ENABLED=0
-unset GOOS GOARCH GOBIN || true
+# shellcheck source=../support/go-env.sh
+source "${here}/../support/go-env.sh"
 key="$(
   {
     for f in go.mod go.sum main.go; do printf '%s ' "${f}"; sha256sum <"${here}/${f}"; done

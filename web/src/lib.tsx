@@ -195,6 +195,47 @@ export function HealthBadge({ health }: { health: Health | undefined }) {
   return <span className={`badge health-${health}`}>{health}</span>;
 }
 
+/** The cluster filter of the list pages: "all" or one of the server's clusters, kept in the URL's `cluster`. */
+export function ClusterFilter({ value }: { value: string | undefined }) {
+  const { api } = useSession();
+  const clusters = useLoad(() => api.clusters(), []);
+  return (
+    <label>
+      Cluster
+      <select value={value ?? ''} onChange={(e) => setQuery({ cluster: e.target.value })}>
+        <option value="">all</option>
+        {(clusters.data?.items ?? []).map((c) => (
+          <option key={c.name}>{c.name}</option>
+        ))}
+      </select>
+    </label>
+  );
+}
+
+/** Table rows of certificates by expiry (the overview's soonest and the timeline's window). */
+export function ExpiryRows({
+  items,
+}: {
+  items: readonly { cluster: string; sha256: string; subject: string; notAfter: string; health?: Health }[];
+}) {
+  return (
+    <>
+      {items.map((i) => (
+        <tr key={`${i.cluster}/${i.sha256}`}>
+          <td>
+            <a href={certHref(i.sha256, i.cluster)}>{cn(i.subject)}</a>
+          </td>
+          <td>{i.cluster}</td>
+          <td title={i.notAfter}>{relDays(i.notAfter)}</td>
+          <td>
+            <HealthBadge health={i.health} />
+          </td>
+        </tr>
+      ))}
+    </>
+  );
+}
+
 export function SeverityBadge({ severity }: { severity: Severity | null | undefined }) {
   if (!severity) return <span className="muted">—</span>;
   return <span className={`badge sev-${severity}`}>{severity}</span>;

@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { InputError } from '../../common/errors.ts';
 import { resolveSecret } from '../../common/secret-source.ts';
+import { num } from '../args.ts';
 
 interface AgentCliOptions {
   server: string;
@@ -19,12 +20,6 @@ interface AgentCliOptions {
   minInterval: string;
   logLevel: string;
   once?: boolean;
-}
-
-function num(flag: string, v: string, min: number, max: number): number {
-  const n = Number(v);
-  if (!Number.isFinite(n) || n < min || n > max) throw new InputError(`${flag}: '${v}' is not a number from ${min} to ${max}`);
-  return n;
 }
 
 async function agentCommand(o: AgentCliOptions): Promise<void> {

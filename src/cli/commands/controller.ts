@@ -2,7 +2,7 @@
 // one leader (a coordination.k8s.io/v1 Lease) reconciling, /healthz /readyz /metrics, JSON logs, graceful stop
 // on SIGTERM (the leader releases its Lease so a standby takes over at once). Today: the trust bundles controller.
 import type { Command } from 'commander';
-import { InputError } from '../../common/errors.ts';
+import { num } from '../args.ts';
 import { type Leading, type LeaseCliOptions, lead, leaseFlags, leaseTiming, replicaIdentity } from '../leader.ts';
 
 export interface ControllerCliOptions extends LeaseCliOptions {
@@ -19,12 +19,6 @@ export interface ControllerCliOptions extends LeaseCliOptions {
   burst: string;
   workers: string;
   logLevel: string;
-}
-
-function num(flag: string, v: string, min: number, max: number): number {
-  const n = Number(v);
-  if (!Number.isFinite(n) || n < min || n > max) throw new InputError(`${flag}: '${v}' is not a number from ${min} to ${max}`);
-  return n;
 }
 
 async function runController(o: ControllerCliOptions): Promise<void> {

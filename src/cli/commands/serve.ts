@@ -11,7 +11,7 @@ import { resolveSecret } from '../../common/secret-source.ts';
 import { loadPolicy } from '../../lint/policy.ts';
 import { SEVERITIES, type Severity } from '../../lint/types.ts';
 import { parseEndpoint } from '../../scan/endpoint.ts';
-import { collect } from '../args.ts';
+import { collect, num } from '../args.ts';
 import { collectInputs } from '../files.ts';
 
 export interface ServeCliOptions {
@@ -43,12 +43,6 @@ export interface ServeCliOptions {
   web?: string;
   logLevel: string;
   qps: string;
-}
-
-function num(flag: string, v: string, min: number, max: number): number {
-  const n = Number(v);
-  if (!Number.isFinite(n) || n < min || n > max) throw new InputError(`${flag}: '${v}' is not a number from ${min} to ${max}`);
-  return n;
 }
 
 function readPem(flag: string, path: string): string {

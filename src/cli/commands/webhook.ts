@@ -4,6 +4,7 @@
 import { isIP } from 'node:net';
 import type { Command } from 'commander';
 import { InputError } from '../../common/errors.ts';
+import { num } from '../args.ts';
 import { type Leading, type LeaseCliOptions, lead, leaseFlags, leaseTiming, replicaIdentity } from '../leader.ts';
 
 export interface WebhookCliOptions extends LeaseCliOptions {
@@ -28,12 +29,6 @@ export interface WebhookCliOptions extends LeaseCliOptions {
   burst: string;
   workers: string;
   logLevel: string;
-}
-
-function num(flag: string, v: string, min: number, max: number): number {
-  const n = Number(v);
-  if (!Number.isFinite(n) || n < min || n > max) throw new InputError(`${flag}: '${v}' is not a number from ${min} to ${max}`);
-  return n;
 }
 
 /** `90s`, `15m`, `12h`, `365d` → seconds. */

@@ -1,7 +1,7 @@
 // Findings: filter by cluster, severity, id and state; a writer acknowledges one (a reason and an end date at
 // most 90 days ahead) or removes the acknowledgement.
 import { useRef, useState } from 'react';
-import { ErrorLine, type Finding, Loading, setQuery, useLoad, useSession } from '../lib.tsx';
+import { ClusterFilter, ErrorLine, type Finding, Loading, setQuery, useLoad, useSession } from '../lib.tsx';
 import { FindingCard } from './CertificateDetail.tsx';
 
 function AckDialog({ f, onDone }: { f: Finding; onDone: () => void }) {
@@ -61,21 +61,12 @@ export function FindingsPage({ query }: { query: URLSearchParams }) {
   const id = query.get('id') ?? undefined;
   const state = query.get('state') ?? '';
   const list = useLoad(() => api.findings({ cluster, severity, id, state, limit: 1000 }), [cluster, severity, id, state], ['finding']);
-  const clusters = useLoad(() => api.clusters(), []);
   const [error, setError] = useState<string>();
   return (
     <>
       <h2>Findings</h2>
       <div className="filters">
-        <label>
-          Cluster
-          <select value={cluster ?? ''} onChange={(e) => setQuery({ cluster: e.target.value })}>
-            <option value="">all</option>
-            {(clusters.data?.items ?? []).map((c) => (
-              <option key={c.name}>{c.name}</option>
-            ))}
-          </select>
-        </label>
+        <ClusterFilter value={cluster} />
         <label>
           Severity
           <select value={severity ?? ''} onChange={(e) => setQuery({ severity: e.target.value })}>

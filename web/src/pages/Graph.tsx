@@ -6,6 +6,7 @@
 import type { ElkExtendedEdge, ElkNode } from 'elkjs/lib/elk-api.js';
 import { useEffect, useMemo, useRef, useState } from 'react';
 import {
+  ClusterFilter,
   certHref,
   ErrorLine,
   type Graph,
@@ -94,7 +95,6 @@ export function GraphPage({ query }: { query: URLSearchParams }) {
   const namespace = query.get('namespace') ?? undefined;
   const node = query.get('node') ?? undefined;
   const focus = query.get('focus') ?? undefined;
-  const clusters = useLoad(() => api.clusters(), []);
   const graph = useLoad(() => api.graph({ cluster, namespace, node }), [cluster, namespace, node], ['certificate', 'cluster']);
   const [kinds, setKinds] = useState<Set<string>>(new Set(KINDS));
   const [brokenOnly, setBrokenOnly] = useState(false);
@@ -189,15 +189,7 @@ export function GraphPage({ query }: { query: URLSearchParams }) {
     <>
       <h2>Trust graph</h2>
       <div className="filters">
-        <label>
-          Cluster
-          <select value={cluster ?? ''} onChange={(e) => setQuery({ cluster: e.target.value })}>
-            <option value="">all</option>
-            {(clusters.data?.items ?? []).map((c) => (
-              <option key={c.name}>{c.name}</option>
-            ))}
-          </select>
-        </label>
+        <ClusterFilter value={cluster} />
         <label>
           Namespace
           <input defaultValue={namespace ?? ''} onBlur={(e) => setQuery({ namespace: e.target.value })} size={12} />

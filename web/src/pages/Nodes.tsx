@@ -1,6 +1,6 @@
 // Nodes × files: one row per node, one column per file path any node should hold or holds; each cell says
 // whether the node's copy is what the PKI folder says (ok), missing, different (drift) or extra.
-import { ErrorLine, Loading, type NodeFiles, setQuery, useLoad, useSession } from '../lib.tsx';
+import { ClusterFilter, ErrorLine, Loading, type NodeFiles, setQuery, useLoad, useSession } from '../lib.tsx';
 
 const MARK = { ok: '✓', missing: '✗', differs: '≠', extra: '+' } as const;
 
@@ -9,7 +9,6 @@ export function NodesPage({ query }: { query: URLSearchParams }) {
   const cluster = query.get('cluster') ?? undefined;
   const driftOnly = query.get('drift') === '1';
   const nodes = useLoad(() => api.nodes({ cluster }), [cluster], ['source', 'cluster', 'operation']);
-  const clusters = useLoad(() => api.clusters(), []);
   const items: NodeFiles[] = nodes.data?.items ?? [];
   const paths = [...new Set(items.flatMap((n) => n.files.filter((f) => !driftOnly || f.state !== 'ok').map((f) => f.path)))].sort();
   const drift = items.reduce((s, n) => s + n.files.filter((f) => f.state !== 'ok').length, 0);
@@ -17,15 +16,7 @@ export function NodesPage({ query }: { query: URLSearchParams }) {
     <>
       <h2>Nodes × files</h2>
       <div className="filters">
-        <label>
-          Cluster
-          <select value={cluster ?? ''} onChange={(e) => setQuery({ cluster: e.target.value })}>
-            <option value="">all</option>
-            {(clusters.data?.items ?? []).map((c) => (
-              <option key={c.name}>{c.name}</option>
-            ))}
-          </select>
-        </label>
+        <ClusterFilter value={cluster} />
         <label className="row" style={{ flexDirection: 'row' }}>
           <input type="checkbox" checked={driftOnly} onChange={(e) => setQuery({ drift: e.target.checked ? '1' : undefined })} />
           only files that drift

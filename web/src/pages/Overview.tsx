@@ -1,5 +1,5 @@
 // Overview: each cluster with its counts and sources (last scan), findings by severity, the soonest expiries.
-import { type Cluster, certHref, cn, date, ErrorLine, HealthBadge, href, Loading, relDays, useLoad, useSession } from '../lib.tsx';
+import { type Cluster, date, ErrorLine, ExpiryRows, href, Loading, useLoad, useSession } from '../lib.tsx';
 
 function ClusterCard({ c }: { c: Cluster }) {
   return (
@@ -125,18 +125,7 @@ export function OverviewPage() {
               </tr>
             </thead>
             <tbody>
-              {upcoming.map((i) => (
-                <tr key={`${i.cluster}/${i.sha256}`}>
-                  <td>
-                    <a href={certHref(i.sha256, i.cluster)}>{cn(i.subject)}</a>
-                  </td>
-                  <td>{i.cluster}</td>
-                  <td title={i.notAfter}>{relDays(i.notAfter)}</td>
-                  <td>
-                    <HealthBadge health={i.health} />
-                  </td>
-                </tr>
-              ))}
+              <ExpiryRows items={upcoming} />
             </tbody>
           </table>
           <p>

@@ -1,19 +1,7 @@
 // Expiry timeline: how many certificates run out in each 30-day window (already expired first), stacked by
 // health, as an SVG bar chart; choosing a bar lists its certificates (the same data as a table, for screen readers).
 import { useState } from 'react';
-import {
-  certHref,
-  cn,
-  ErrorLine,
-  type Health,
-  HealthBadge,
-  Loading,
-  relDays,
-  setQuery,
-  type TimelineItem,
-  useLoad,
-  useSession,
-} from '../lib.tsx';
+import { ClusterFilter, ErrorLine, ExpiryRows, type Health, Loading, setQuery, type TimelineItem, useLoad, useSession } from '../lib.tsx';
 
 const DAY = 86_400_000;
 const HEALTHS: Health[] = ['error', 'untrusted', 'expired', 'expiring', 'ok'];
@@ -41,7 +29,6 @@ export function TimelinePage({ query }: { query: URLSearchParams }) {
   const cluster = query.get('cluster') ?? undefined;
   const months = Number(query.get('months') ?? 13) || 13;
   const tl = useLoad(() => api.timeline({ cluster }), [cluster], ['certificate']);
-  const clusters = useLoad(() => api.clusters(), []);
   const [chosen, setChosen] = useState(0);
   const bs = buckets(tl.data?.items ?? [], months);
   const max = Math.max(1, ...bs.map((b) => b.items.length));
@@ -52,15 +39,7 @@ export function TimelinePage({ query }: { query: URLSearchParams }) {
     <>
       <h2>Expiry timeline</h2>
       <div className="filters">
-        <label>
-          Cluster
-          <select value={cluster ?? ''} onChange={(e) => setQuery({ cluster: e.target.value })}>
-            <option value="">all</option>
-            {(clusters.data?.items ?? []).map((c) => (
-              <option key={c.name}>{c.name}</option>
-            ))}
-          </select>
-        </label>
+        <ClusterFilter value={cluster} />
         <label>
           Windows of 30 days
           <select value={String(months)} onChange={(e) => setQuery({ months: e.target.value })}>
@@ -148,18 +127,7 @@ export function TimelinePage({ query }: { query: URLSearchParams }) {
           </tr>
         </thead>
         <tbody>
-          {(bs[chosen]?.items ?? []).slice(0, 500).map((i) => (
-            <tr key={`${i.cluster}/${i.sha256}`}>
-              <td>
-                <a href={certHref(i.sha256, i.cluster)}>{cn(i.subject)}</a>
-              </td>
-              <td>{i.cluster}</td>
-              <td title={i.notAfter}>{relDays(i.notAfter)}</td>
-              <td>
-                <HealthBadge health={i.health} />
-              </td>
-            </tr>
-          ))}
+          <ExpiryRows items={(bs[chosen]?.items ?? []).slice(0, 500)} />
         </tbody>
       </table>
     </>
