@@ -39,7 +39,7 @@ export interface ServeOptions {
   /** Seconds a CRL is served before a fresh one is signed (also refreshed at once after a revocation through this replica). */
   crlRefreshSeconds?: number;
   log?: (line: string) => void;
-  /** ACME (RFC 8555) at /acme/<ca>/directory on the API listener. */
+  /** ACME (RFC 8555) at /acme/<ca>/directory on the API listener; its state is in the store (any replica serves any request). */
   acme?: AcmeOptions;
 }
 
@@ -122,7 +122,7 @@ export async function startCaServer(o: ServeOptions): Promise<RunningServer> {
     chain: r.chain.map((c) => c.toPem()).join(''),
   });
 
-  const acme = o.acme ? new Acme(svc, o.acme) : undefined;
+  const acme = o.acme ? await Acme.open(svc, { log, ...o.acme }) : undefined;
   let tls = o.tls;
   let clientCas = o.clientCas ?? (await svc.clientCaCertificates());
   const casKey = (cs: readonly Certificate[]) => cs.map((c) => c.sha256).join(',');

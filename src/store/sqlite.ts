@@ -5,7 +5,7 @@
 // event loop: SQLITE_BUSY is retried with a short async pause, up to BUSY_WAIT_MS.
 import { chmodSync, closeSync, constants, existsSync, mkdirSync, openSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { DatabaseSync, type SQLInputValue } from 'node:sqlite';
+import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlite';
 import { InputError } from '../common/errors.ts';
 import { applyMigrations, type Migration, type Row, type Store, StoreUnavailableError, type Tx, UniqueViolation } from './store.ts';
 
@@ -21,6 +21,8 @@ function bind(params: readonly unknown[]): SQLInputValue[] {
 }
 
 const BUSY_WAIT_MS = 15_000;
+/** Prepared statements kept per store, by SQL text, least recently used dropped first. */
+export const STATEMENT_CACHE_SIZE = 256;
 
 function isBusy(e: unknown): boolean {
   const err = e as { errcode?: number; message?: string };
@@ -57,6 +59,10 @@ class SqliteStore implements Store {
   private readonly db: DatabaseSync;
   private queue: Promise<unknown> = Promise.resolve();
   private closed = false;
+  // Statements compiled once and reused (a Map iterates in insertion order: a hit moves to the end, the first
+  // is the least recently used). SQLite re-prepares a cached statement itself after a schema change; the
+  // database's close() finalizes every statement it prepared, so close() only has to drop the cache first.
+  private readonly statements = new Map<string, StatementSync>();
 
   constructor(path: string, o: SqliteOptions = {}) {
     this.location = `sqlite:${path}`;
@@ -69,10 +75,23 @@ class SqliteStore implements Store {
     }
   }
 
+  private prepare(sql: string): StatementSync {
+    const hit = this.statements.get(sql);
+    if (hit) {
+      this.statements.delete(sql);
+      this.statements.set(sql, hit);
+      return hit;
+    }
+    const st = this.db.prepare(sql);
+    if (this.statements.size >= STATEMENT_CACHE_SIZE) this.statements.delete(this.statements.keys().next().value as string);
+    this.statements.set(sql, st);
+    return st;
+  }
+
   private direct = {
     all: <T extends object>(sql: string, params: readonly unknown[] = []): T[] => {
       try {
-        return this.db.prepare(sql).all(...bind(params)) as T[];
+        return this.prepare(sql).all(...bind(params)) as T[];
       } catch (e) {
         throw translate(e);
       }
@@ -83,7 +102,7 @@ class SqliteStore implements Store {
           this.db.exec(sql);
           return 0;
         }
-        return Number(this.db.prepare(sql).run(...bind(params)).changes);
+        return Number(this.prepare(sql).run(...bind(params)).changes);
       } catch (e) {
         throw translate(e);
       }
@@ -144,6 +163,7 @@ class SqliteStore implements Store {
   async close(): Promise<void> {
     await this.serial(() => undefined);
     this.closed = true;
+    this.statements.clear();
     this.db.close();
   }
 }
