@@ -3,11 +3,12 @@
 // Beside it in the same run: step-ca (smallstep) v0.30.2 built from its Go module (bench/stepca/build.sh),
 // configured here with a P-256 root, a JWK provisioner and a bbolt database (its file-backed store), renewing
 // the same certificates over mTLS (POST /1.0/renew) with 16 in flight, and serving its CRL (step-ca has no
-// OCSP responder).
+// OCSP responder). ACME: whole orders (new-order, authorization, http-01 answered by a server in this process,
+// finalize, download) with 8 in flight, state in the same SQLite store.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { createHash, type KeyObject, randomUUID, sign } from 'node:crypto';
+import { createHash, generateKeyPairSync, type KeyObject, randomUUID, sign } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { request as httpRequest } from 'node:http';
+import { createServer as createHttpServer, request as httpRequest } from 'node:http';
 import { Agent, request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,6 +25,7 @@ import { type BenchResult, spreadText, stats } from './harness.ts';
 const ISSUE = Number(process.env.ANCHORAGE_BENCH_CA_ISSUE ?? 300);
 const OCSP = 200;
 const ROUNDS = Number(process.env.ANCHORAGE_BENCH_CA_ROUNDS ?? 5);
+const ACME_ORDERS = Number(process.env.ANCHORAGE_BENCH_CA_ACME ?? 100);
 /** ANCHORAGE_BENCH_CA_PEER=skip: Anchorage only (step-ca's first build takes half an hour or more). */
 const PEER = process.env.ANCHORAGE_BENCH_CA_PEER !== 'skip';
 
@@ -177,6 +179,69 @@ async function startStepCa(
   };
 }
 
+/**
+ * An ACME client for the bench (ES256 account key, one account): `order()` runs one whole order over
+ * http-01, its key authorization served from `answers` by the http-01 server the bench starts.
+ */
+async function acmeClient(directory: string, agent: Agent, answers: Map<string, string>, csrDer: Uint8Array) {
+  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const j = publicKey.export({ format: 'jwk' });
+  const jwk = { crv: j.crv as string, kty: j.kty as string, x: j.x as string, y: j.y as string };
+  const thumb = b64u(createHash('sha256').update(JSON.stringify(jwk)).digest());
+  let kid = '';
+  const call = (url: string, method: string, body?: string) =>
+    new Promise<{ status: number; headers: Record<string, string>; text: string }>((resolve, reject) => {
+      const r = request(
+        url,
+        { method, agent, headers: body ? { 'content-type': 'application/jose+json', 'content-length': Buffer.byteLength(body) } : {} },
+        (res) => {
+          let text = '';
+          res.on('data', (d: Buffer) => {
+            text += d;
+          });
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers as Record<string, string>, text }));
+          res.on('error', reject);
+        },
+      );
+      r.on('error', reject);
+      r.end(body);
+    });
+  const dir = JSON.parse((await call(directory, 'GET')).text) as Record<string, string>;
+  /** One chain of nonces per worker: each answer's nonce signs that worker's next request. */
+  const worker = async () => {
+    let nonce = (await call(dir.newNonce as string, 'HEAD')).headers['replay-nonce'] as string;
+    const post = async (url: string, payload: unknown, want: number) => {
+      const p64 = b64u(JSON.stringify({ alg: 'ES256', nonce, url, ...(kid ? { kid } : { jwk }) }));
+      const body64 = payload === '' ? '' : b64u(JSON.stringify(payload));
+      const signature = b64u(sign('sha256', Buffer.from(`${p64}.${body64}`), { key: privateKey, dsaEncoding: 'ieee-p1363' }));
+      const r = await call(url, 'POST', JSON.stringify({ protected: p64, payload: body64, signature }));
+      nonce = r.headers['replay-nonce'] as string;
+      if (r.status !== want) throw new Error(`ACME ${url} answered ${r.status}: ${r.text}`);
+      return r;
+    };
+    return post;
+  };
+  const first = await worker();
+  kid = (await first(dir.newAccount as string, { termsOfServiceAgreed: true }, 201)).headers.location as string;
+  return {
+    worker,
+    async order(post: Awaited<ReturnType<typeof worker>>, name: string): Promise<void> {
+      const o = await post(dir.newOrder as string, { identifiers: [{ type: 'dns', value: name }] }, 201);
+      const order = JSON.parse(o.text) as { authorizations: string[]; finalize: string };
+      const authz = JSON.parse((await post(order.authorizations[0] as string, '', 200)).text) as {
+        challenges: { type: string; url: string; token: string }[];
+      };
+      const ch = authz.challenges.find((c) => c.type === 'http-01') as { url: string; token: string };
+      answers.set(ch.token, `${ch.token}.${thumb}`);
+      const done = JSON.parse((await post(ch.url, {}, 200)).text) as { status: string };
+      answers.delete(ch.token);
+      if (done.status !== 'valid') throw new Error(`http-01 not valid: ${JSON.stringify(done)}`);
+      const fin = JSON.parse((await post(order.finalize, { csr: b64u(Buffer.from(csrDer)) }, 200)).text) as { certificate: string };
+      await post(fin.certificate, '', 200);
+    },
+  };
+}
+
 /** Rates (ops/s) of `rounds` runs of `round` (which returns how many operations it did). */
 async function rates(round: () => Promise<number>, rounds: number): Promise<number[]> {
   const out: number[] = [];
@@ -212,7 +277,21 @@ export async function run(): Promise<BenchResult[]> {
       csr: createCsr({ subject: '', privateKey: apiKey, sans: { ip: ['127.0.0.1'] } }).toPem(),
       requester: 'bench',
     });
-    const server = await startCaServer({ service: svc, tls: { chain: [own.certificate], key: apiKey }, clientCas: [] });
+    // The http-01 answers for the ACME rows, served on loopback as a client's web server would.
+    const answers = new Map<string, string>();
+    const challenges = createHttpServer((req, res) => {
+      const a = answers.get((req.url ?? '').split('/').pop() ?? '');
+      res.writeHead(a ? 200 : 404, { 'content-type': 'text/plain' });
+      res.end(a ?? '');
+    });
+    await new Promise<void>((r) => challenges.listen(0, '127.0.0.1', () => r()));
+    const challengePort = (challenges.address() as { port: number }).port;
+    const server = await startCaServer({
+      service: svc,
+      tls: { chain: [own.certificate], key: apiKey },
+      clientCas: [],
+      acme: { httpPort: challengePort, resolve: '127.0.0.1' },
+    });
     const trust = (await svc.getCa('api')).chain[0]?.toPem() as string;
     const results: BenchResult[] = [];
     const step = PEER ? await startStepCa(dir) : undefined;
@@ -291,6 +370,32 @@ export async function run(): Promise<BenchResult[]> {
       });
     }
 
+    // ACME: whole orders, 8 in flight on one account, each with its own chain of nonces.
+    {
+      const agent = new Agent({ keepAlive: true, maxSockets: 8, ca: trust });
+      const csrDer = createCsr({ subject: '', privateKey: generateKey('ecdsa-p256').privateKey, sans: { dns: ['a.web.svc'] } }).der;
+      const client = await acmeClient(`https://127.0.0.1:${server.apiPort}/acme/web/directory`, agent, answers, csrDer);
+      const workers = await Promise.all(Array.from({ length: 8 }, () => client.worker()));
+      const rate = stats(
+        await rates(async () => {
+          let next = 0;
+          await Promise.all(
+            workers.map(async (post) => {
+              while (next++ < ACME_ORDERS) await client.order(post, 'a.web.svc');
+            }),
+          );
+          return ACME_ORDERS;
+        }, ROUNDS),
+      );
+      agent.destroy();
+      results.push({
+        name: 'ACME issuance (whole orders: new-order, authz, http-01, finalize, download; 8 in flight; SQLite)',
+        unit: 'certs/s',
+        value: rate.median,
+        spread: spreadText(rate, 'certs/s', 1),
+      });
+    }
+
     // OCSP: one certificate, each answer freshly signed. (openssl's own responder, `openssl ocsp -port`,
     // cannot be bound to loopback only, so it is not run as a baseline here.)
     const leaf = await svc.issue({
@@ -353,6 +458,7 @@ export async function run(): Promise<BenchResult[]> {
     });
     crlAgent?.destroy();
     await server.close();
+    await new Promise((r) => challenges.close(r));
     return results;
   } finally {
     await stopStep?.();
