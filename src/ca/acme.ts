@@ -22,7 +22,7 @@ import {
 } from 'node:crypto';
 import { request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import { connect as tlsConnect } from 'node:tls';
-import type { Migration, Store } from '../store/store.ts';
+import type { Migration, Queryable, Store } from '../store/store.ts';
 import { Certificate } from '../x509/certificate.ts';
 import { CaRefusal, type CaService } from './service.ts';
 
@@ -255,8 +255,8 @@ export class Acme {
     return b64u(Buffer.concat([head, this.mac(head)]));
   }
 
-  /** Take a nonce once: its MAC and age are checked here, its single use by the database (one atomic INSERT). */
-  private async useNonce(n: string | undefined): Promise<void> {
+  /** A nonce's MAC and age (no database); returns its issue time. */
+  private checkNonce(n: string | undefined): number {
     const raw = typeof n === 'string' && /^[A-Za-z0-9_-]{43}$/.test(n) ? Buffer.from(n, 'base64url') : undefined;
     if (!raw || raw.length !== NONCE_BYTES) throw new AcmeProblem('badNonce', 'unknown or used nonce');
     const head = raw.subarray(0, 16);
@@ -264,11 +264,24 @@ export class Acme {
     const issued = Number(head.readBigUInt64BE(0));
     const now = this.now();
     if (issued < now - NONCE_LIFETIME_MS || issued > now + CLOCK_SKEW_MS) throw new AcmeProblem('badNonce', 'expired nonce');
-    const taken = await this.store.run(
-      'INSERT INTO acme_nonces (nonce, issued_ms) SELECT CAST(? AS TEXT), CAST(? AS BIGINT) WHERE CAST(? AS BIGINT) >= (SELECT floor_ms FROM acme_nonce_floor WHERE id = 1) ON CONFLICT (nonce) DO NOTHING',
-      [n, issued, issued],
+    return issued;
+  }
+
+  /**
+   * Take a checked nonce once, on `q` (the store, or the transaction of the request's own writes, so one commit
+   * does both): one atomic INSERT, refused for a nonce already taken by any replica or issued before the floor.
+   */
+  private async takeNonce(q: Queryable, n: { nonce: string; issued: number }): Promise<boolean> {
+    return (
+      (await q.run(
+        'INSERT INTO acme_nonces (nonce, issued_ms) SELECT CAST(? AS TEXT), CAST(? AS BIGINT) WHERE CAST(? AS BIGINT) >= (SELECT floor_ms FROM acme_nonce_floor WHERE id = 1) ON CONFLICT (nonce) DO NOTHING',
+        [n.nonce, n.issued, n.issued],
+      )) === 1
     );
-    if (taken !== 1) throw new AcmeProblem('badNonce', 'unknown or used nonce');
+  }
+
+  private async takeNonceAlone(n: { nonce: string; issued: number }): Promise<void> {
+    if (!(await this.takeNonce(this.store, n))) throw new AcmeProblem('badNonce', 'unknown or used nonce');
   }
 
   /**
@@ -381,7 +394,7 @@ export class Acme {
     raw: Buffer,
     url: string,
     jwkAllowed: boolean,
-  ): Promise<{ payload: unknown; account?: Account; jwk?: JsonWebKey; key: KeyObject }> {
+  ): Promise<{ payload: unknown; account?: Account; jwk?: JsonWebKey; key: KeyObject; nonce: { nonce: string; issued: number } }> {
     let j: { protected?: string; payload?: string; signature?: string };
     try {
       j = JSON.parse(raw.toString('utf8')) as typeof j;
@@ -396,6 +409,7 @@ export class Acme {
     } catch {
       throw new AcmeProblem('malformed', 'JWS protected header is not JSON');
     }
+    const issued = this.checkNonce(h.nonce);
     if (h.url !== url) throw new AcmeProblem('unauthorized', `JWS url ${h.url} is not ${url}`, 401);
     let key: KeyObject;
     let account: Account | undefined;
@@ -429,8 +443,6 @@ export class Acme {
       ok = false;
     }
     if (!ok) throw new AcmeProblem('unauthorized', 'JWS signature does not verify', 401);
-    // The nonce is taken only once the signature holds: a forged request cannot burn a client's nonce.
-    await this.useNonce(h.nonce);
     let payload: unknown = '';
     if (j.payload !== '') {
       try {
@@ -439,7 +451,9 @@ export class Acme {
         throw new AcmeProblem('malformed', 'JWS payload is not JSON');
       }
     }
-    return { payload, key, ...(account ? { account } : {}), ...(h.jwk ? { jwk: h.jwk } : {}) };
+    // The nonce is taken by post(), once the signature holds (a forged request cannot burn a client's nonce),
+    // in the transaction of the request's first write where it has one.
+    return { payload, key, nonce: { nonce: h.nonce as string, issued }, ...(account ? { account } : {}), ...(h.jwk ? { jwk: h.jwk } : {}) };
   }
 
   private orderOf(r: OrderRow): Order {
@@ -565,11 +579,28 @@ export class Acme {
     return this.send(res, 201, { status: 'valid', contact }, { location: `${base}/acct/${a.id}` });
   }
 
-  private async newOrder(res: ServerResponse, ca: string, base: string, p: Record<string, unknown>, acct: Account): Promise<void> {
+  private async newOrder(
+    res: ServerResponse,
+    ca: string,
+    base: string,
+    p: Record<string, unknown>,
+    acct: Account,
+    nonce: { nonce: string; issued: number },
+  ): Promise<void> {
     const ids = p.identifiers;
     const max = ACME_BUDGETS.identifiersPerOrder;
-    if (!Array.isArray(ids) || ids.length === 0 || ids.length > max)
+    if (!Array.isArray(ids) || ids.length === 0 || ids.length > max) {
+      await this.takeNonceAlone(nonce);
       throw new AcmeProblem('malformed', `an order names 1 to ${max} identifiers`);
+    }
+    const bad = ids.find((x) => {
+      const i = x as { type?: string; value?: string };
+      return i.type !== 'dns' || typeof i.value !== 'string' || !/^[a-z0-9.-]{1,253}$/i.test(i.value);
+    });
+    if (bad !== undefined) {
+      await this.takeNonceAlone(nonce);
+      throw new AcmeProblem('unsupportedIdentifier', `only dns identifiers (got ${JSON.stringify(bad).slice(0, 300)})`);
+    }
     const identifiers = ids.map((x) => {
       const i = x as { type?: string; value?: string };
       if (i.type !== 'dns' || typeof i.value !== 'string' || !/^[a-z0-9.-]{1,253}$/i.test(i.value))
@@ -586,14 +617,17 @@ export class Acme {
       authzs: identifiers.map(() => id()),
       expires: now + ORDER_LIFETIME_MS,
     };
-    await this.store.transaction(async (tx) => {
+    // The nonce, the budget checks and the rows in one transaction (one commit). A refusal is returned rather
+    // than thrown so the nonce stays taken.
+    const refused = await this.store.transaction(async (tx): Promise<AcmeProblem | undefined> => {
+      if (!(await this.takeNonce(tx, nonce))) return new AcmeProblem('badNonce', 'unknown or used nonce');
       const mine = Number(
         (await tx.get<{ n: number }>('SELECT COUNT(*) AS n FROM acme_orders WHERE account = ? AND expires_ms > ?', [acct.id, now]))?.n ?? 0,
       );
       if (mine >= ACME_BUDGETS.openOrdersPerAccount)
-        throw new AcmeProblem('rateLimited', `this account has ${ACME_BUDGETS.openOrdersPerAccount} open orders`, 429);
+        return new AcmeProblem('rateLimited', `this account has ${ACME_BUDGETS.openOrdersPerAccount} open orders`, 429);
       const all = Number((await tx.get<{ n: number }>('SELECT COUNT(*) AS n FROM acme_orders'))?.n ?? 0);
-      if (all >= ACME_BUDGETS.orders) throw new AcmeProblem('rateLimited', 'too many orders on this server', 429);
+      if (all >= ACME_BUDGETS.orders) return new AcmeProblem('rateLimited', 'too many orders on this server', 429);
       await tx.run('INSERT INTO acme_orders (id, ca, account, status, identifiers, authzs, expires_ms) VALUES (?, ?, ?, ?, ?, ?, ?)', [
         o.id,
         ca,
@@ -608,19 +642,20 @@ export class Acme {
           'INSERT INTO acme_authzs (id, order_id, account, identifier, status, token, expires_ms) VALUES (?, ?, ?, ?, ?, ?, ?)',
           [o.authzs[i], o.id, acct.id, ident.value, 'pending', b64u(randomBytes(32)), o.expires],
         );
+      return undefined;
     });
+    if (refused) throw refused;
     return this.send(res, 201, this.orderJson(base, o), { location: `${base}/order/${o.id}` });
   }
 
   /** After an authorization changed: a pending order whose authorizations are all valid is ready; one invalid makes it invalid. */
-  private async settleOrder(orderId: string): Promise<void> {
-    const rows = await this.store.all<{ status: string; expires_ms: number }>(
-      'SELECT status, expires_ms FROM acme_authzs WHERE order_id = ?',
-      [orderId],
-    );
+  private async settleOrder(q: Queryable, orderId: string): Promise<void> {
+    const rows = await q.all<{ status: string; expires_ms: number }>('SELECT status, expires_ms FROM acme_authzs WHERE order_id = ?', [
+      orderId,
+    ]);
     const states = rows.map((r) => (r.status === 'pending' && Number(r.expires_ms) <= this.now() ? 'invalid' : r.status));
     const next = states.length > 0 && states.every((s) => s === 'valid') ? 'ready' : states.includes('invalid') ? 'invalid' : undefined;
-    if (next) await this.store.run("UPDATE acme_orders SET status = ? WHERE id = ? AND status = 'pending'", [next, orderId]);
+    if (next) await q.run("UPDATE acme_orders SET status = ? WHERE id = ? AND status = 'pending'", [next, orderId]);
   }
 
   private async post(
@@ -632,30 +667,35 @@ export class Acme {
     jws: Awaited<ReturnType<Acme['verifyJws']>>,
   ): Promise<void> {
     const p = (jws.payload ?? {}) as Record<string, unknown>;
+    if (what === 'new-order' && jws.account) return this.newOrder(res, ca, base, p, jws.account, jws.nonce);
+    if (what !== 'finalize') await this.takeNonceAlone(jws.nonce);
     if (what === 'new-account') {
       if (!jws.jwk) throw new AcmeProblem('malformed', 'newAccount is signed with the account key (jwk)');
       return this.newAccount(res, base, p, jws.jwk, jws.key);
     }
     const acct = jws.account as Account;
     if (what === 'acct') return this.send(res, 200, { status: 'valid', contact: acct.contact }, { location: `${base}/acct/${acct.id}` });
-    if (what === 'new-order') return this.newOrder(res, ca, base, p, acct);
     if (what === 'authz' || what === 'chall' || what === 'chall-alpn') {
       let a = await this.ownedAuthz(ref, acct);
       if (what === 'authz') return this.send(res, 200, this.authzJson(base, a));
       const type: ChallengeType = what === 'chall' ? 'http-01' : 'tls-alpn-01';
       if (a.status === 'pending') {
         const r = await (type === 'http-01' ? this.validate(a, acct) : this.validateAlpn(a, acct));
-        // Compare-and-set: the first answer to commit decides (a retry on another replica sees it decided).
-        await this.store.run("UPDATE acme_authzs SET status = ?, tried = ?, validated = ?, error = ? WHERE id = ? AND status = 'pending'", [
-          r.error === undefined ? 'valid' : 'invalid',
-          type,
-          r.error === undefined ? new Date(this.now()).toISOString() : null,
-          r.error ?? null,
-          a.id,
-        ]);
+        // Compare-and-set: the first answer to commit decides (a retry on another replica sees it decided); the
+        // order follows in the same transaction.
+        const decided = a;
+        await this.store.transaction(async (tx) => {
+          await tx.run("UPDATE acme_authzs SET status = ?, tried = ?, validated = ?, error = ? WHERE id = ? AND status = 'pending'", [
+            r.error === undefined ? 'valid' : 'invalid',
+            type,
+            r.error === undefined ? new Date(this.now()).toISOString() : null,
+            r.error ?? null,
+            decided.id,
+          ]);
+          await this.settleOrder(tx, decided.order);
+        });
         a = await this.ownedAuthz(a.id, acct);
-      }
-      await this.settleOrder(a.order);
+      } else await this.settleOrder(this.store, a.order);
       return this.send(res, 200, this.challengeJson(base, a, type), { link: `<${base}/authz/${a.id}>;rel="up"` });
     }
     if (what === 'order') {
@@ -663,16 +703,28 @@ export class Acme {
       return this.send(res, 200, this.orderJson(base, o), { location: `${base}/order/${o.id}` });
     }
     if (what === 'finalize') {
-      const o = await this.ownedOrder(ref, acct, ca);
-      if (o.status !== 'ready') throw new AcmeProblem('orderNotReady', `order is ${o.status}, not ready`, 403);
-      if (typeof p.csr !== 'string') throw new AcmeProblem('badCSR', 'finalize needs csr');
-      const der = fromB64u(p.csr);
-      // Once: of two finalize requests (one per replica), one moves the order to processing, the other is refused.
-      const won = await this.store.run(
-        "UPDATE acme_orders SET status = 'processing' WHERE id = ? AND status = 'ready' AND expires_ms > ?",
-        [o.id, this.now()],
-      );
-      if (won !== 1) throw new AcmeProblem('orderNotReady', `order is ${(await this.ownedOrder(o.id, acct, ca)).status}, not ready`, 403);
+      const o = await this.ownedOrder(ref, acct, ca).catch(async (e: unknown) => {
+        await this.takeNonceAlone(jws.nonce);
+        throw e;
+      });
+      const csr = typeof p.csr === 'string' && /^[A-Za-z0-9_-]*$/.test(p.csr) ? fromB64u(p.csr) : undefined;
+      // The nonce and the move to processing in one transaction. Once: of two finalize requests (one per
+      // replica), one moves the order to processing, the other is refused.
+      const step = await this.store.transaction(async (tx) => {
+        if (!(await this.takeNonce(tx, jws.nonce))) return 'badNonce';
+        if (o.status !== 'ready' || !csr) return 'no';
+        const won = await tx.run("UPDATE acme_orders SET status = 'processing' WHERE id = ? AND status = 'ready' AND expires_ms > ?", [
+          o.id,
+          this.now(),
+        ]);
+        return won === 1 ? 'won' : 'no';
+      });
+      if (step === 'badNonce') throw new AcmeProblem('badNonce', 'unknown or used nonce');
+      if (step !== 'won') {
+        if (o.status === 'ready' && !csr) throw new AcmeProblem('badCSR', 'finalize needs csr (base64url DER)');
+        throw new AcmeProblem('orderNotReady', `order is ${(await this.ownedOrder(o.id, acct, ca)).status}, not ready`, 403);
+      }
+      const der = csr as Buffer;
       let cert: string;
       try {
         const r = await this.svc.issue({
