@@ -1,8 +1,10 @@
 # syntax=docker/dockerfile:1
-# The Anchorage image: `npm run image` (scripts/image.sh) builds it with docker, podman or buildah.
+# The Anchorage image: `npm run image` (scripts/image.sh) builds it with docker, podman or buildah. Without a
+# daemon or a registry, `npm run image` builds the same files FROM scratch instead (scripts/image-rootfs.sh).
 # Stage 1 builds the npm package exactly as it is published (`npm pack`: compiled dist/, bin/, web/dist,
 # deploy/, docs/) and the CycloneDX SBOM of its production dependencies; stage 2 installs that package's
-# production dependencies from the lockfile; the last stage is Node 24 slim with only those files, run as a
+# production dependencies from the lockfile, without the tests and examples they ship (scripts/image-prune.sh:
+# ssh2's test fixtures are private keys); the last stage is Node 24 slim with only those files, run as a
 # numeric non-root user (what Kubernetes' runAsNonRoot can check).
 ARG NODE_IMAGE=node:24-trixie-slim
 
@@ -20,8 +22,10 @@ FROM ${NODE_IMAGE} AS deps
 WORKDIR /opt/anchorage
 COPY --from=build /out/anchorage-*.tgz /tmp/
 COPY package-lock.json ./
+COPY scripts/image-prune.sh /tmp/
 RUN tar -xzf /tmp/anchorage-*.tgz --strip-components=1 \
  && npm ci --omit dev --no-audit --no-fund --ignore-scripts \
+ && sh /tmp/image-prune.sh node_modules \
  && npm cache clean --force \
  && rm -f package-lock.json
 

@@ -19,6 +19,9 @@ command -v promtool >/dev/null || need+=(prometheus) # promtool and a real Prome
 command -v chromium >/dev/null || need+=(chromium) # Debian's Chromium: playwright-core drives the dashboard (test/ui*.test.ts)
 command -v tmux >/dev/null || need+=(tmux) # a real terminal for the TUI (test/tui*.test.ts)
 [ -x /usr/bin/time ] || need+=(time) # GNU time: peak RSS of a child (test/streaming.test.ts)
+# The container image without a daemon or a registry: buildah commits it FROM scratch, runc runs it (test/image.test.ts).
+command -v buildah >/dev/null || need+=(buildah)
+command -v runc >/dev/null || need+=(runc)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing test dependencies: ${need[*]}"
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
