@@ -7,24 +7,12 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { anchorage } from './cluster/harness.ts';
-import { openssl, opensslCa, opensslIssue } from './support/openssl.ts';
+import { bundleFingerprints, openssl, opensslCa, opensslFingerprint, opensslIssue } from './support/openssl.ts';
 
 let dir: string;
 const pem = (n: string): string => readFileSync(join(dir, `${n}.crt`), 'utf8');
-/** SHA-256 fingerprints as openssl prints them, lower-case hex without colons. */
-const fp = (certPem: string): string =>
-  execFileSync('openssl', ['x509', '-noout', '-fingerprint', '-sha256'], { input: certPem })
-    .toString()
-    .split('=')[1]
-    ?.trim()
-    .replace(/:/g, '')
-    .toLowerCase() ?? '';
-/** Every certificate of a PEM bundle, as openssl reads them. */
-const fps = (bundle: string): string[] =>
-  bundle
-    .split(/(?=-----BEGIN CERTIFICATE-----)/)
-    .filter((b) => b.includes('BEGIN'))
-    .map(fp);
+const fp = (certPem: string): string => opensslFingerprint(certPem);
+const fps = bundleFingerprints;
 
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'bundles-build-'));

@@ -2,7 +2,7 @@
 // plane with ClusterTrustBundles on: every source and target kind, namespaces added and unselected later, targets
 // edited or deleted by hand and restored, a bad source that keeps the previous targets, the tenant rules,
 // trust-manager's own Bundle, PKCS#12/JKS opened by openssl and keytool, two replicas with one leader and a failover.
-import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Cluster, freePort, startCluster, waitFor } from './cluster/harness.ts';
 import { K8S_BUILD_TIMEOUT_MS } from './support/k8s.ts';
-import { openssl, opensslCa, opensslIssue } from './support/openssl.ts';
+import { bundleFingerprints, openssl, opensslCa, opensslFingerprint, opensslIssue } from './support/openssl.ts';
 import { TRUST_MANAGER_BUILD_TIMEOUT_MS, trustManager } from './support/trust-manager.ts';
 
 const ROOT = join(import.meta.dirname, '..');
@@ -24,19 +24,8 @@ let httpsPort = 0;
 const replicas = new Map<string, { proc: ChildProcess; port: number; log: string }>();
 
 const pem = (n: string): string => readFileSync(join(dir, `${n}.crt`), 'utf8');
-const fp = (certPem: string): string =>
-  execFileSync('openssl', ['x509', '-noout', '-fingerprint', '-sha256'], { input: certPem })
-    .toString()
-    .split('=')[1]
-    ?.trim()
-    .replace(/:/g, '')
-    .toLowerCase() ?? '';
-const fps = (bundle: string): string[] =>
-  bundle
-    .split(/(?=-----BEGIN CERTIFICATE-----)/)
-    .filter((b) => b.includes('BEGIN'))
-    .map(fp)
-    .sort();
+const fp = (certPem: string): string => opensslFingerprint(certPem);
+const fps = (bundle: string): string[] => bundleFingerprints(bundle).sort();
 const want = (...names: string[]): string[] => names.map((n) => fp(pem(`root-${n}`))).sort();
 const indent = (s: string, n: number): string =>
   s
@@ -45,22 +34,9 @@ const indent = (s: string, n: number): string =>
     .map((l) => `${' '.repeat(n)}${l}`)
     .join('\n');
 
-function kubectl(args: string[], input?: string): { code: number; stdout: string; stderr: string } {
-  const r = spawnSync(join(cluster.bin, 'kubectl'), ['--kubeconfig', cluster.admin, '--request-timeout=20s', ...args], {
-    encoding: 'utf8',
-    input,
-    timeout: 60_000,
-  });
-  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
-}
-function apply(yaml: string): void {
-  const r = kubectl(['apply', '--server-side', '--force-conflicts', '-f', '-'], yaml);
-  if (r.code !== 0) throw new Error(`kubectl apply: ${r.stderr}`);
-}
-function getJson<T = Record<string, unknown>>(...args: string[]): T | undefined {
-  const r = kubectl(['get', ...args, '-o', 'json']);
-  return r.code === 0 ? (JSON.parse(r.stdout) as T) : undefined;
-}
+const kubectl = (args: string[], input?: string) => cluster.kubectl(args, undefined, input);
+const apply = (yaml: string): void => cluster.apply(yaml);
+const getJson = <T = Record<string, unknown>>(...args: string[]): T | undefined => cluster.getJson<T>(...args);
 interface Obj {
   metadata: { labels?: Record<string, string>; annotations?: Record<string, string> };
   data?: Record<string, string>;

@@ -1,15 +1,10 @@
-// The dashboard over a real control plane (test/cluster/harness.ts): `anchorage serve --kubeconfig` watches the
-// live API server and Chromium (Debian's, through playwright-core) shows what it holds: every page loads without
-// a console error, a TLS Secret created with kubectl is found in the table by the name openssl put in it, its page
-// names the Secret it lives in, and a Secret created while the page is open appears without a reload (SSE).
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, ConsoleMessage, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Cluster, startCluster } from './cluster/harness.ts';
-import { opensslCa, opensslIssue } from './support/openssl.ts';
+import { opensslCa, opensslFingerprint, opensslIssue } from './support/openssl.ts';
 import { artifactsDir, ensureWebBuilt, launchChromium, type Served, serve } from './support/ui.ts';
 
 const NS = 'ui-live';
@@ -25,13 +20,7 @@ function kubectl(...args: string[]): string {
 }
 
 /** The lowercase hex SHA-256 of a PEM certificate's DER, as openssl computes it. */
-const fingerprint = (file: string): string =>
-  (
-    /=([0-9A-F:]+)/.exec(execFileSync('openssl', ['x509', '-in', file, '-noout', '-fingerprint', '-sha256'], { encoding: 'utf8' }))?.[1] ??
-    ''
-  )
-    .replaceAll(':', '')
-    .toLowerCase();
+const fingerprint = (file: string): string => opensslFingerprint(file, { file: true });
 
 beforeAll(async () => {
   ensureWebBuilt();

@@ -9,15 +9,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, BrowserContext, ConsoleMessage, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { opensslFingerprint } from './support/openssl.ts';
 import { artifactsDir, ensureWebBuilt, launchChromium, makeDemo, type Served, serve } from './support/ui.ts';
 
 const openssl = (args: string[], input?: string): string =>
   execFileSync('openssl', args, { encoding: 'utf8', ...(input !== undefined && { input }) });
 /** The lowercase hex SHA-256 of a PEM certificate's DER, as openssl computes it. */
-const fingerprint = (pemFile: string): string =>
-  (/=([0-9A-F:]+)/.exec(openssl(['x509', '-in', pemFile, '-noout', '-fingerprint', '-sha256']))?.[1] ?? '')
-    .replaceAll(':', '')
-    .toLowerCase();
+const fingerprint = (pemFile: string): string => opensslFingerprint(pemFile, { file: true });
 const serialOf = (pemFile: string): string =>
   (/serial=([0-9A-F]+)/i.exec(openssl(['x509', '-in', pemFile, '-noout', '-serial']))?.[1] ?? '').toLowerCase();
 
@@ -172,11 +170,7 @@ describe('the dashboard on the demo PKI', () => {
     // The demo put a rogue CA carrying the cluster CA's name into cp-1's admin.conf: openssl gives its fingerprint.
     const admin = join(demo, 'cluster/nodes/cp-1/etc/kubernetes/admin.conf');
     const caData = /certificate-authority-data:\s*(\S+)/.exec(readFileSync(admin, 'utf8'))?.[1] ?? '';
-    const rogue = (
-      /=([0-9A-F:]+)/.exec(openssl(['x509', '-noout', '-fingerprint', '-sha256'], Buffer.from(caData, 'base64').toString()))?.[1] ?? ''
-    )
-      .replaceAll(':', '')
-      .toLowerCase();
+    const rogue = opensslFingerprint(Buffer.from(caData, 'base64').toString());
     expect(rogue).toMatch(/^[0-9a-f]{64}$/);
     // The API's graph: the edge from admin.conf to the rogue CA is not ok and says why.
     const g = (await (await fetch(`${server.url}/api/v1/graph`)).json()) as {

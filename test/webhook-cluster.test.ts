@@ -5,7 +5,7 @@
 // checked with openssl and the trust engine, renewed and garbage-collected with their pod; the serving CA rotated
 // under load; a PodCertificateRequest created as a kubelet signed; the webhook killed: pods still created, and
 // reported as missed once it is back; bad input answered, never a crash.
-import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -49,22 +49,9 @@ interface Pod {
   };
 }
 
-function kubectl(args: string[], input?: string, kubeconfig = cluster.admin): { code: number; stdout: string; stderr: string } {
-  const r = spawnSync(join(cluster.bin, 'kubectl'), ['--kubeconfig', kubeconfig, '--request-timeout=20s', ...args], {
-    encoding: 'utf8',
-    input,
-    timeout: 60_000,
-  });
-  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
-}
-function apply(yaml: string, kubeconfig?: string): void {
-  const r = kubectl(['apply', '--server-side', '--force-conflicts', '-f', '-'], yaml, kubeconfig);
-  if (r.code !== 0) throw new Error(`kubectl apply: ${r.stderr}`);
-}
-function getJson<T>(...args: string[]): T | undefined {
-  const r = kubectl(['get', ...args, '-o', 'json']);
-  return r.code === 0 ? (JSON.parse(r.stdout) as T) : undefined;
-}
+const kubectl = (args: string[], input?: string, kubeconfig?: string) => cluster.kubectl(args, kubeconfig, input);
+const apply = (yaml: string, kubeconfig?: string): void => cluster.apply(yaml, kubeconfig);
+const getJson = <T = Record<string, unknown>>(...args: string[]): T | undefined => cluster.getJson<T>(...args);
 const pod = (ns: string, name: string): Pod => getJson<Pod>('pod', '-n', ns, name) as Pod;
 const envOf = (c: Container): Record<string, string | undefined> => Object.fromEntries((c.env ?? []).map((e) => [e.name, e.value]));
 const mountsOf = (c: Container): string[] => (c.volumeMounts ?? []).map((m) => `${m.name}:${m.mountPath}`);

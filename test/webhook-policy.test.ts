@@ -4,7 +4,7 @@
 // (kubectl fails with the webhook's message, and no pod exists), a Deployment's ReplicaSet reports the same
 // message, a pod that asks for nothing special is still created and mutated, and once the identity issuer's
 // Secret exists the very same pod is admitted with its identity.
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -26,18 +26,8 @@ let dir: string;
 let proc: ChildProcess | undefined;
 let logFile = '';
 
-function kubectl(args: string[], input?: string): { code: number; stdout: string; stderr: string } {
-  const r = spawnSync(join(cluster.bin, 'kubectl'), ['--kubeconfig', cluster.admin, '--request-timeout=20s', ...args], {
-    encoding: 'utf8',
-    input,
-    timeout: 60_000,
-  });
-  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
-}
-function apply(yaml: string): void {
-  const r = kubectl(['apply', '--server-side', '--force-conflicts', '-f', '-'], yaml);
-  if (r.code !== 0) throw new Error(`kubectl apply: ${r.stderr}`);
-}
+const kubectl = (args: string[], input?: string) => cluster.kubectl(args, undefined, input);
+const apply = (yaml: string): void => cluster.apply(yaml);
 const podYaml = (name: string, annotations: Record<string, string> = {}): string =>
   stringify({
     apiVersion: 'v1',

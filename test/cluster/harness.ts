@@ -113,7 +113,12 @@ export interface Cluster {
   admin: string;
   /** etcd's client URL and the files of a client certificate it accepts. */
   etcd: { url: string; ca: string; cert: string; key: string };
-  kubectl(args: string[], kubeconfig?: string): { code: number; stdout: string; stderr: string };
+  /** kubectl as `kubeconfig` (the admin by default), `input` on its stdin. */
+  kubectl(args: string[], kubeconfig?: string, input?: string): { code: number; stdout: string; stderr: string };
+  /** `kubectl apply --server-side --force-conflicts` of a YAML text; throws with kubectl's stderr. */
+  apply(yaml: string, kubeconfig?: string): void;
+  /** `kubectl get ARGS -o json`, parsed; undefined when kubectl fails (not found, forbidden). */
+  getJson<T = Record<string, unknown>>(...args: string[]): T | undefined;
   start(component?: Component): Promise<void>;
   stopComponent(component: Component): Promise<void>;
   restartAll(): Promise<void>;
@@ -268,12 +273,22 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
     clearTimeout(t);
   };
   const admin = hardWay ? join(HW, 'admin.kubeconfig') : join(K, 'admin.conf');
-  const kubectl = (a: string[], kubeconfig = admin): { code: number; stdout: string; stderr: string } => {
-    const r = spawnSync(join(bin, 'kubectl'), ['--kubeconfig', kubeconfig, '--request-timeout=10s', ...a], {
+  // Generous bounds: a loaded CI machine can take seconds per request.
+  const kubectl = (a: string[], kubeconfig = admin, input?: string): { code: number; stdout: string; stderr: string } => {
+    const r = spawnSync(join(bin, 'kubectl'), ['--kubeconfig', kubeconfig, '--request-timeout=20s', ...a], {
       encoding: 'utf8',
-      timeout: 30_000,
+      input,
+      timeout: 60_000,
     });
     return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+  };
+  const apply = (yaml: string, kubeconfig?: string): void => {
+    const r = kubectl(['apply', '--server-side', '--force-conflicts', '-f', '-'], kubeconfig, yaml);
+    if (r.code !== 0) throw new Error(`kubectl apply: ${r.stderr}`);
+  };
+  const getJson = <T = Record<string, unknown>>(...args: string[]): T | undefined => {
+    const r = kubectl(['get', ...args, '-o', 'json']);
+    return r.code === 0 ? (JSON.parse(r.stdout) as T) : undefined;
   };
   const ready = async (c: Component): Promise<void> => {
     const alive = (): void => {
@@ -322,6 +337,8 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
     admin,
     etcd: etcdClient,
     kubectl,
+    apply,
+    getJson,
     async start(component?: Component) {
       for (const c of component ? [component] : ORDER) {
         start1(c);
