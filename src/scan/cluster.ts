@@ -25,7 +25,7 @@ import {
   PEM,
   SKIPPED_SECRET_TYPES,
 } from '../k8s/cluster-source.ts';
-import { ApiError, KubeClient } from '../kube/client.ts';
+import { ApiError, KubeClient, type ListEachOptions } from '../kube/client.ts';
 import { LiteKubeConfig, SERVICE_ACCOUNT_DIR } from '../kube/kubeconfig.ts';
 import { type ComponentFlags, mirrorPodFlags } from './components.ts';
 
@@ -171,7 +171,15 @@ export async function readCluster(kc: LiteKubeConfig, o: ClusterSourceOptions = 
     // Unreachable or refused credentials fail every resource alike: one line, and the rest is not tried.
     let down = false;
     /** `absent`: a 404 means the API is not served (an optional API): nothing to report. */
-    async function list<T>(resource: string, path: string, each: (item: T) => void, query: Record<string, string> = {}, absent = false) {
+    async function list<T>(
+      resource: string,
+      path: string,
+      each: (item: T) => void,
+      query: Record<string, string> = {},
+      absent = false,
+      /** Secrets and ConfigMaps: asked for in protobuf (src/kube/protobuf.ts), read here when so answered. */
+      protobuf?: ListEachOptions<T>['protobuf'],
+    ) {
       if (down) return;
       try {
         const r = await client.listEach<T>(path, {
@@ -182,6 +190,20 @@ export async function readCluster(kc: LiteKubeConfig, o: ClusterSourceOptions = 
           },
           onPage: (n) => o.onProgress?.(resource, n),
           stop: () => full,
+          ...(protobuf && {
+            protobuf: {
+              kind: protobuf.kind,
+              onItem: (item) => {
+                if (!full) protobuf.onItem(item);
+              },
+            },
+            // A malformed object is one line; the rest of the page is still read.
+            onBadItem: (i, reason, name) =>
+              out.failures.push({
+                source: name ? `${server} ${resource} ${name}` : `${server} ${resource} (an object of a page, #${i + 1})`,
+                reason: `malformed protobuf: ${reason}`,
+              }),
+          }),
         });
         out.listed[resource] = r.items;
       } catch (e) {
@@ -262,12 +284,39 @@ export async function readCluster(kc: LiteKubeConfig, o: ClusterSourceOptions = 
         }
       },
       { fieldSelector: SKIPPED_SECRET_TYPES.map((t) => `type!=${t}`).join(',') },
+      false,
+      {
+        kind: 'Secret',
+        // The values as bytes: a native search for PEM, no base64 (the same rule as above).
+        onItem: (s) => {
+          let base: string | undefined;
+          for (const [k, v] of s.data) {
+            if (!CERT_KEY.test(k) && !v.includes(PEM)) continue;
+            base ??= `${s.metadata.namespace}/Secret/${s.metadata.name || '?'}`;
+            take(`${base}[${k}]`, v);
+          }
+        },
+      },
     );
-    await list<Meta & { data?: Record<string, string>; binaryData?: Record<string, string> }>('configmaps', '/api/v1/configmaps', (c) => {
-      const base = `${c.metadata?.namespace ?? ''}/ConfigMap/${c.metadata?.name ?? '?'}`;
-      for (const [k, v] of Object.entries(c.data ?? {})) if (v.includes('-----BEGIN ')) take(`${base}[${k}]`, Buffer.from(v));
-      for (const [k, v] of Object.entries(c.binaryData ?? {})) if (CERT_KEY.test(k)) take(`${base}[${k}]`, Buffer.from(v, 'base64'));
-    });
+    await list<Meta & { data?: Record<string, string>; binaryData?: Record<string, string> }>(
+      'configmaps',
+      '/api/v1/configmaps',
+      (c) => {
+        const base = `${c.metadata?.namespace ?? ''}/ConfigMap/${c.metadata?.name ?? '?'}`;
+        for (const [k, v] of Object.entries(c.data ?? {})) if (v.includes('-----BEGIN ')) take(`${base}[${k}]`, Buffer.from(v));
+        for (const [k, v] of Object.entries(c.binaryData ?? {})) if (CERT_KEY.test(k)) take(`${base}[${k}]`, Buffer.from(v, 'base64'));
+      },
+      {},
+      false,
+      {
+        kind: 'ConfigMap',
+        onItem: (c) => {
+          const base = `${c.metadata.namespace}/ConfigMap/${c.metadata.name || '?'}`;
+          for (const [k, v] of c.data) if (v.includes(PEM)) take(`${base}[${k}]`, v);
+          for (const [k, v] of c.binaryData) if (CERT_KEY.test(k)) take(`${base}[${k}]`, v);
+        },
+      },
+    );
     const backend = (source: string, cc: ClientConfig | undefined): void => {
       const b = backendOf(source, cc);
       if (!b) return;
