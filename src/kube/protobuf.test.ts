@@ -59,7 +59,14 @@ type JsonObject = {
 function streamed(kind: ProtoKind, bytes: Buffer, step: number) {
   const items: ProtoObject[] = [];
   const bad: { i: number; reason: string; name?: string }[] = [];
-  const s = new ProtoListStream(kind, (o) => items.push(o));
+  // Values are views valid during the call: copied, as a caller that keeps them must.
+  const s = new ProtoListStream(kind, (o) =>
+    items.push({
+      ...o,
+      data: o.data.map(([k, v]) => [k, Buffer.from(v)]),
+      binaryData: o.binaryData.map(([k, v]) => [k, Buffer.from(v)]),
+    }),
+  );
   let head: unknown;
   s.onHead = (h) => {
     head = h;
@@ -185,6 +192,11 @@ beforeAll(async () => {
   for (const m of maps) {
     expect(await send('POST', `/api/v1/namespaces/${NS}/configmaps`, { apiVersion: 'v1', kind: 'ConfigMap', ...m })).toBe(201);
   }
+  // kube-controller-manager publishes kube-root-ca.crt in each namespace soon after start: wait for ours.
+  await waitFor(
+    'kube-root-ca.crt in our namespace',
+    async () => (await get(`/api/v1/namespaces/${NS}/configmaps/kube-root-ca.crt`, 'application/json')).status === 200,
+  );
   // Both encodings of each list, from the same state (nothing writes to the namespace meanwhile).
   const sp = await get(`/api/v1/namespaces/${NS}/secrets`, PROTOBUF_MEDIA_TYPE);
   expect(sp.status).toBe(200);
@@ -238,7 +250,7 @@ describe('protobuf LIST answers of the real API server, against its JSON', () =>
         pageSize: 2,
         onItem: (x) => json.push(x),
         onPage: (n) => pages.push(n),
-        protobuf: { kind: 'Secret', onItem: (x) => items.push(x) },
+        protobuf: { kind: 'Secret', onItem: (x) => items.push({ ...x, data: x.data.map(([k, v]) => [k, Buffer.from(v)]) }) },
       });
       expect(json).toEqual([]);
       expect(r.items).toBe(5);

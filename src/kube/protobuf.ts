@@ -35,7 +35,12 @@ export interface ProtoObjectMeta {
   labels?: Record<string, string>;
 }
 
-/** A Secret or a ConfigMap as read from protobuf. Values are views into the answer's bytes: copy what is kept. */
+/**
+ * A Secret or a ConfigMap as read from protobuf. Values (and the item) are views into the stream's buffers, valid
+ * only during the `onItem` call: the buffer of an item that spanned chunks is reused for the next one (one buffer
+ * per page, not one per large item: a page of 256 KiB opaque Secrets otherwise leaves tens of MB of dead buffers
+ * outside the JavaScript heap, which its garbage collector counts late). Copy what is kept.
+ */
 export interface ProtoObject {
   metadata: ProtoObjectMeta;
   /** A Secret's type ('' for a ConfigMap). */
@@ -281,6 +286,8 @@ export class ProtoListStream {
   private body?: Buffer;
   private filled = 0;
   private need = 0;
+  /** The buffer items that span chunks are gathered in, grown as needed and reused. */
+  private scratch: Buffer = EMPTY;
 
   constructor(kind: ProtoKind, onItem: (item: ProtoObject) => void) {
     this.kind = kind;
@@ -309,7 +316,10 @@ export class ProtoListStream {
           this.finishBody(chunk.subarray(pos, pos + take));
           pos += take;
         } else {
-          this.body ??= Buffer.allocUnsafe(this.need);
+          if (!this.body) {
+            if (this.scratch.length < this.need) this.scratch = Buffer.allocUnsafe(Math.max(this.need, 2 * this.scratch.length, 4096));
+            this.body = this.scratch.subarray(0, this.need);
+          }
           chunk.copy(this.body, this.filled, pos, pos + take);
           this.filled += take;
           pos += take;

@@ -41,7 +41,10 @@ export interface ClusterSourceOptions {
   burst?: number;
   /** Called after each page: the resource and how many of its objects were listed so far. */
   onProgress?: (resource: string, listed: number) => void;
-  /** Hand each value on as its page is read (and keep none in `values`): the caller parses and drops it. */
+  /**
+   * Hand each value on as its page is read (and keep none in `values`): the caller parses and drops it. A value
+   * read from protobuf is a view into the answer's buffers, valid only during the call: copy what is kept.
+   */
   onValue?: (v: ClusterValue) => void;
 }
 
@@ -152,7 +155,8 @@ export async function readCluster(kc: LiteKubeConfig, o: ClusterSourceOptions = 
   async function readAll(): Promise<void> {
     let full = false;
     let count = 0;
-    const take = (source: string, data: Uint8Array): void => {
+    /** `view`: a protobuf value (src/kube/protobuf.ts), valid only now: copied when kept in `values`. */
+    const take = (source: string, data: Uint8Array, view = false): void => {
       if (full) return;
       if (data.length > maxBytes) {
         out.failures.push({ source, reason: `too large: ${data.length} bytes (at most ${maxBytes})` });
@@ -165,7 +169,7 @@ export async function readCluster(kc: LiteKubeConfig, o: ClusterSourceOptions = 
       }
       count++;
       if (o.onValue) o.onValue({ source, data });
-      else out.values.push({ source, data });
+      else out.values.push({ source, data: view ? Buffer.from(data) : data });
     };
 
     // Unreachable or refused credentials fail every resource alike: one line, and the rest is not tried.
@@ -293,7 +297,7 @@ export async function readCluster(kc: LiteKubeConfig, o: ClusterSourceOptions = 
           for (const [k, v] of s.data) {
             if (!CERT_KEY.test(k) && !v.includes(PEM)) continue;
             base ??= `${s.metadata.namespace}/Secret/${s.metadata.name || '?'}`;
-            take(`${base}[${k}]`, v);
+            take(`${base}[${k}]`, v, true);
           }
         },
       },
@@ -312,8 +316,8 @@ export async function readCluster(kc: LiteKubeConfig, o: ClusterSourceOptions = 
         kind: 'ConfigMap',
         onItem: (c) => {
           const base = `${c.metadata.namespace}/ConfigMap/${c.metadata.name || '?'}`;
-          for (const [k, v] of c.data) if (v.includes(PEM)) take(`${base}[${k}]`, v);
-          for (const [k, v] of c.binaryData) if (CERT_KEY.test(k)) take(`${base}[${k}]`, v);
+          for (const [k, v] of c.data) if (v.includes(PEM)) take(`${base}[${k}]`, v, true);
+          for (const [k, v] of c.binaryData) if (CERT_KEY.test(k)) take(`${base}[${k}]`, v, true);
         },
       },
     );
