@@ -4,11 +4,14 @@
 // The scan is a whole process (`bin/anchorage.js scan ... -o json`, as installed: Node's compile cache on),
 // timed with its peak RSS by /usr/bin/time; the LIST runs in this process. At each tier the two alternate,
 // BENCH_SCAN_RUNS times (default 3): median, p25-p75, min-max. BENCH_SCAN_TIERS=1000,10000 picks other sizes.
+// The raw LIST is taken twice: in JSON, and in protobuf (what the scan asks Secrets in). BENCH_SCAN_BEFORE=<a
+// checkout> (with node_modules) also runs that checkout's scan in the same rounds: before and after side by side.
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { Agent, request } from 'node:https';
 import { join } from 'node:path';
 import { parse } from 'yaml';
+import { ProtoListStream } from '../src/kube/protobuf.ts';
 import { issueCertificate } from '../src/x509/build.ts';
 import { generateKey } from '../src/x509/keys.ts';
 import { type Cluster, startCluster } from '../test/cluster/harness.ts';
@@ -21,6 +24,7 @@ const NS = 'bench-scan';
 /** Distinct certificate+key pairs, cycled over the Secrets (each Secret is still fetched and parsed). */
 const DISTINCT = 1000;
 const LARGE = { count: 100, bytes: 256 * 1024 };
+const BEFORE = process.env.BENCH_SCAN_BEFORE;
 
 interface Creds {
   ca: string;
@@ -48,21 +52,25 @@ export function call(
   method: string,
   path: string,
   body?: unknown,
-): Promise<{ status: number; bytes: number; body: string }> {
+  accept?: string,
+): Promise<{ status: number; bytes: number; body: string; head: Buffer }> {
   return new Promise((resolve, reject) => {
     const req = request(
       `${c.apiUrl}${path}`,
-      { method, agent, ...creds, headers: body ? { 'content-type': 'application/json' } : {} },
+      { method, agent, ...creds, headers: { ...(body ? { 'content-type': 'application/json' } : {}), ...(accept && { accept }) } },
       (res) => {
         let bytes = 0;
         const keep: Buffer[] = [];
+        // The first 4 KiB (a protobuf list's metadata).
+        let head = Buffer.alloc(0);
         res.on('data', (d: Buffer) => {
+          if (head.length < 4096) head = Buffer.concat([head, d.subarray(0, 4096 - head.length)]);
           bytes += d.length;
           // Only the tail holds metadata.continue; keep at most the last 64 KiB.
           keep.push(d);
           while (keep.length > 1 && keep.reduce((n, x) => n + x.length, 0) - (keep[0]?.length ?? 0) > 65536) keep.shift();
         });
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, bytes, body: Buffer.concat(keep).toString('utf8') }));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, bytes, body: Buffer.concat(keep).toString('utf8'), head }));
         res.on('error', reject);
       },
     );
@@ -99,7 +107,7 @@ export async function createSecrets(
 }
 
 /** The raw paginated LIST of every Secret (the scan's field selector too), bodies read and dropped. */
-export async function rawList(c: Cluster, creds: Creds, _shared?: Agent): Promise<number> {
+export async function rawList(c: Cluster, creds: Creds, _shared?: Agent, protobuf = false): Promise<number> {
   // Its own kept-alive connection: one left idle through a long scan may have been closed by the server.
   const agent = new Agent({ keepAlive: true, maxSockets: 1 });
   const t0 = process.hrtime.bigint();
@@ -112,19 +120,37 @@ export async function rawList(c: Cluster, creds: Creds, _shared?: Agent): Promis
       agent,
       'GET',
       `/api/v1/secrets?limit=500&fieldSelector=${sel}${cont ? `&continue=${encodeURIComponent(cont)}` : ''}`,
+      undefined,
+      protobuf ? 'application/vnd.kubernetes.protobuf' : undefined,
     );
     if (r.status !== 200) throw new Error(`list: HTTP ${r.status}`);
-    cont = /"continue":"([^"]*)"/.exec(r.body)?.[1] ?? '';
+    cont = protobuf ? protoContinue(r.head) : (/"continue":"([^"]*)"/.exec(r.body)?.[1] ?? '');
   } while (cont);
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
   agent.destroy();
   return seconds;
 }
 
-function timedScan(c: Cluster): { seconds: number; cpu: number; rssMiB: number; certificates: number } {
+/** The `continue` token of a protobuf SecretList, from the answer's first bytes (ListMeta comes before the items). */
+function protoContinue(head: Buffer): string {
+  const s = new ProtoListStream('Secret', () => {});
+  let cont = '';
+  s.onHead = (h) => {
+    cont = h.metadata.continue ?? '';
+    throw new Error('done');
+  };
+  try {
+    s.write(head);
+  } catch (e) {
+    if ((e as Error).message !== 'done') throw e;
+  }
+  return cont;
+}
+
+function timedScan(c: Cluster, checkout = root): { seconds: number; cpu: number; rssMiB: number; certificates: number } {
   const r = spawnSync(
     '/usr/bin/time',
-    ['-f', 'BENCH %e %M %U %S', process.execPath, join(root, 'bin', 'anchorage.js'), 'scan', '--kubeconfig', c.admin, '-o', 'json'],
+    ['-f', 'BENCH %e %M %U %S', process.execPath, join(checkout, 'bin', 'anchorage.js'), 'scan', '--kubeconfig', c.admin, '-o', 'json'],
     { encoding: 'utf8', maxBuffer: 1 << 30 },
   );
   const m = /BENCH ([\d.]+) (\d+) ([\d.]+) ([\d.]+)/.exec(r.stderr);
@@ -184,21 +210,61 @@ export async function run(): Promise<BenchResult[]> {
       have = n;
       // A warm-up of each (the compile cache, the API server's watch cache), then RUNS alternating rounds.
       await rawList(c, creds, agent);
+      await rawList(c, creds, agent, true);
       timedScan(c);
+      if (BEFORE) timedScan(c, BEFORE);
       const lists: number[] = [];
+      const protoLists: number[] = [];
       const scans: ReturnType<typeof timedScan>[] = [];
+      const befores: ReturnType<typeof timedScan>[] = [];
       for (let r = 0; r < RUNS; r++) {
         lists.push(await rawList(c, creds, agent));
+        protoLists.push(await rawList(c, creds, agent, true));
+        // Alternate which scan goes first.
+        if (BEFORE && r % 2 === 1) befores.push(timedScan(c, BEFORE));
         scans.push(timedScan(c));
+        if (BEFORE && r % 2 === 0) befores.push(timedScan(c, BEFORE));
       }
       const wall = stats(scans.map((x) => x.seconds));
       const cpu = stats(scans.map((x) => x.cpu));
       const rss = stats(scans.map((x) => x.rssMiB));
       const list = stats(lists);
+      const plist = stats(protoLists);
+      const line = (what: string, xs: ReturnType<typeof timedScan>[]): string => {
+        const w = stats(xs.map((x) => x.seconds));
+        const u = stats(xs.map((x) => x.cpu));
+        const m = stats(xs.map((x) => x.rssMiB));
+        return `${what} ${n}: ${w.median.toFixed(2)} s (${spreadText(w, 's', 2)}), CPU ${u.median.toFixed(2)} s (${spreadText(u, 's', 2)}), ${m.median.toFixed(0)} MiB peak RSS (max ${m.max.toFixed(0)}), ${xs[0]?.certificates} certificates`;
+      };
       process.stderr.write(
-        `scan ${n}: ${wall.median.toFixed(2)} s (${spreadText(wall, 's', 2)}), CPU ${cpu.median.toFixed(2)} s, ${rss.median.toFixed(0)} MiB peak RSS (max ${rss.max.toFixed(0)}), ${scans[0]?.certificates} certificates; raw LIST ${list.median.toFixed(2)} s (${spreadText(list, 's', 2)})\n`,
+        `${line('scan', scans)}; raw LIST ${list.median.toFixed(2)} s (${spreadText(list, 's', 2)}), in protobuf ${plist.median.toFixed(2)} s (${spreadText(plist, 's', 2)})\n`,
       );
+      if (BEFORE) process.stderr.write(`${line(`before (${BEFORE})`, befores)}\n`);
       const name = `${n.toLocaleString('en-US')} TLS Secrets + ${LARGE.count} x ${LARGE.bytes / 1024} KiB opaque Secrets`;
+      out.push({
+        name: `paginated LIST of the same Secrets in protobuf, bodies dropped, ${name}`,
+        unit: 's',
+        value: plist.median,
+        spread: spreadText(plist, 's', 2),
+        baseline: { name: 'the same LIST in JSON', value: list.median, spread: spreadText(list, 's', 2) },
+        lowerIsBetter: true,
+      });
+      if (BEFORE)
+        for (const [what, f, unit] of [
+          ['CPU time (user + system)', (x: ReturnType<typeof timedScan>) => x.cpu, 's'],
+          ['peak RSS', (x: ReturnType<typeof timedScan>) => x.rssMiB, 'MiB'],
+        ] as const) {
+          const a = stats(scans.map(f));
+          const b = stats(befores.map(f));
+          out.push({
+            name: `scan --kubeconfig, ${name}: ${what}, this checkout against BENCH_SCAN_BEFORE`,
+            unit,
+            value: a.median,
+            spread: spreadText(a, unit, 2),
+            baseline: { name: `the scan of ${BEFORE}`, value: b.median, spread: spreadText(b, unit, 2) },
+            lowerIsBetter: true,
+          });
+        }
       out.push({
         name: `scan --kubeconfig, ${name} (whole process)`,
         unit: 's',

@@ -25,7 +25,7 @@ import {
   PEM,
   SKIPPED_SECRET_TYPES,
 } from '../k8s/cluster-source.ts';
-import { ApiError, KubeClient } from '../kube/client.ts';
+import { ApiError, KubeClient, type ListEachOptions } from '../kube/client.ts';
 import { LiteKubeConfig, SERVICE_ACCOUNT_DIR } from '../kube/kubeconfig.ts';
 import { type ComponentFlags, mirrorPodFlags } from './components.ts';
 
@@ -41,7 +41,10 @@ export interface ClusterSourceOptions {
   burst?: number;
   /** Called after each page: the resource and how many of its objects were listed so far. */
   onProgress?: (resource: string, listed: number) => void;
-  /** Hand each value on as its page is read (and keep none in `values`): the caller parses and drops it. */
+  /**
+   * Hand each value on as its page is read (and keep none in `values`): the caller parses and drops it. A value
+   * read from protobuf is a view into the answer's buffers, valid only during the call: copy what is kept.
+   */
   onValue?: (v: ClusterValue) => void;
 }
 
@@ -152,7 +155,8 @@ export async function readCluster(kc: LiteKubeConfig, o: ClusterSourceOptions = 
   async function readAll(): Promise<void> {
     let full = false;
     let count = 0;
-    const take = (source: string, data: Uint8Array): void => {
+    /** `view`: a protobuf value (src/kube/protobuf.ts), valid only now: copied when kept in `values`. */
+    const take = (source: string, data: Uint8Array, view = false): void => {
       if (full) return;
       if (data.length > maxBytes) {
         out.failures.push({ source, reason: `too large: ${data.length} bytes (at most ${maxBytes})` });
@@ -165,13 +169,21 @@ export async function readCluster(kc: LiteKubeConfig, o: ClusterSourceOptions = 
       }
       count++;
       if (o.onValue) o.onValue({ source, data });
-      else out.values.push({ source, data });
+      else out.values.push({ source, data: view ? Buffer.from(data) : data });
     };
 
     // Unreachable or refused credentials fail every resource alike: one line, and the rest is not tried.
     let down = false;
     /** `absent`: a 404 means the API is not served (an optional API): nothing to report. */
-    async function list<T>(resource: string, path: string, each: (item: T) => void, query: Record<string, string> = {}, absent = false) {
+    async function list<T>(
+      resource: string,
+      path: string,
+      each: (item: T) => void,
+      query: Record<string, string> = {},
+      absent = false,
+      /** Secrets and ConfigMaps: asked for in protobuf (src/kube/protobuf.ts), read here when so answered. */
+      protobuf?: ListEachOptions<T>['protobuf'],
+    ) {
       if (down) return;
       try {
         const r = await client.listEach<T>(path, {
@@ -182,6 +194,20 @@ export async function readCluster(kc: LiteKubeConfig, o: ClusterSourceOptions = 
           },
           onPage: (n) => o.onProgress?.(resource, n),
           stop: () => full,
+          ...(protobuf && {
+            protobuf: {
+              kind: protobuf.kind,
+              onItem: (item) => {
+                if (!full) protobuf.onItem(item);
+              },
+            },
+            // A malformed object is one line; the rest of the page is still read.
+            onBadItem: (i, reason, name) =>
+              out.failures.push({
+                source: name ? `${server} ${resource} ${name}` : `${server} ${resource} (an object of a page, #${i + 1})`,
+                reason: `malformed protobuf: ${reason}`,
+              }),
+          }),
         });
         out.listed[resource] = r.items;
       } catch (e) {
@@ -262,12 +288,39 @@ export async function readCluster(kc: LiteKubeConfig, o: ClusterSourceOptions = 
         }
       },
       { fieldSelector: SKIPPED_SECRET_TYPES.map((t) => `type!=${t}`).join(',') },
+      false,
+      {
+        kind: 'Secret',
+        // The values as bytes: a native search for PEM, no base64 (the same rule as above).
+        onItem: (s) => {
+          let base: string | undefined;
+          for (const [k, v] of s.data) {
+            if (!CERT_KEY.test(k) && !v.includes(PEM)) continue;
+            base ??= `${s.metadata.namespace}/Secret/${s.metadata.name || '?'}`;
+            take(`${base}[${k}]`, v, true);
+          }
+        },
+      },
     );
-    await list<Meta & { data?: Record<string, string>; binaryData?: Record<string, string> }>('configmaps', '/api/v1/configmaps', (c) => {
-      const base = `${c.metadata?.namespace ?? ''}/ConfigMap/${c.metadata?.name ?? '?'}`;
-      for (const [k, v] of Object.entries(c.data ?? {})) if (v.includes('-----BEGIN ')) take(`${base}[${k}]`, Buffer.from(v));
-      for (const [k, v] of Object.entries(c.binaryData ?? {})) if (CERT_KEY.test(k)) take(`${base}[${k}]`, Buffer.from(v, 'base64'));
-    });
+    await list<Meta & { data?: Record<string, string>; binaryData?: Record<string, string> }>(
+      'configmaps',
+      '/api/v1/configmaps',
+      (c) => {
+        const base = `${c.metadata?.namespace ?? ''}/ConfigMap/${c.metadata?.name ?? '?'}`;
+        for (const [k, v] of Object.entries(c.data ?? {})) if (v.includes('-----BEGIN ')) take(`${base}[${k}]`, Buffer.from(v));
+        for (const [k, v] of Object.entries(c.binaryData ?? {})) if (CERT_KEY.test(k)) take(`${base}[${k}]`, Buffer.from(v, 'base64'));
+      },
+      {},
+      false,
+      {
+        kind: 'ConfigMap',
+        onItem: (c) => {
+          const base = `${c.metadata.namespace}/ConfigMap/${c.metadata.name || '?'}`;
+          for (const [k, v] of c.data) if (v.includes(PEM)) take(`${base}[${k}]`, v, true);
+          for (const [k, v] of c.binaryData) if (CERT_KEY.test(k)) take(`${base}[${k}]`, v, true);
+        },
+      },
+    );
     const backend = (source: string, cc: ClientConfig | undefined): void => {
       const b = backendOf(source, cc);
       if (!b) return;

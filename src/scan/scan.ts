@@ -1,7 +1,7 @@
 // `anchorage scan`: sources → inventory → findings (the lint catalog over every place a certificate was
 // seen, plus the inventory-level checks below) → the documented report (docs/scan-schema.md). Pure: the
 // caller reads files, the Kubernetes API and live endpoints and hands over bytes and handshake results.
-import { createHash } from 'node:crypto';
+import { createHash, hash } from 'node:crypto';
 import { CA_LOG_FINDINGS, type CaLogIndex, certificatesMissingFromLog } from '../ca/log-scan.ts';
 import { InputError } from '../common/errors.ts';
 import {
@@ -263,6 +263,12 @@ interface NodeInfo {
   roles: Set<string>;
 }
 
+/** What one value parsed to, kept by the SHA-256 of its bytes: the same bytes at another place are not parsed again. */
+type Parsed = { result: InventorySource['result']; warnings: readonly string[] } | { error: string };
+/** Values cached: each at most 256 KiB, 64 MiB of values in all (a kube-root-ca.crt in every namespace, a chain in many Secrets). */
+const PARSE_CACHE_MAX_BYTES = 256 * 1024;
+const PARSE_CACHE_BUDGET = 64 * 1024 * 1024;
+
 /**
  * A scan fed one source at a time: each is parsed and folded into the inventory at once and its bytes and
  * parse dropped (a cluster's Secrets stream in page by page), then `finish` judges the whole.
@@ -276,6 +282,11 @@ export class Scanner {
   private sources = 0;
   /** One signature check per (issuer key, certificate), shared by the issuer edges and every path built later. */
   readonly sigCache = new SignatureCache();
+  /** Parses by the SHA-256 of the bytes (the parse of a value depends on its bytes and the password only). */
+  private readonly parsed = new Map<string, Parsed>();
+  private parsedBytes = 0;
+  /** Values whose parse came from the cache (tests, benchmarks). */
+  parseCacheHits = 0;
 
   constructor(o: { password?: string } = {}) {
     this.password = o.password;
@@ -301,18 +312,37 @@ export class Scanner {
       this.components.push(flags);
       return;
     }
-    try {
-      const fast = this.password === undefined ? readPlainPem(f.data) : undefined;
-      if (fast) {
-        this.builder.add({ location, result: fast });
-        return;
+    const key =
+      f.data.length <= PARSE_CACHE_MAX_BYTES
+        ? hash('sha256', Buffer.from(f.data.buffer, f.data.byteOffset, f.data.length), 'base64')
+        : undefined;
+    let p = key === undefined ? undefined : this.parsed.get(key);
+    if (p) this.parseCacheHits++;
+    else {
+      p = this.parse(f.data);
+      if (key !== undefined && this.parsedBytes + f.data.length <= PARSE_CACHE_BUDGET) {
+        this.parsed.set(key, p);
+        this.parsedBytes += f.data.length;
       }
-      const result = readObjects(f.data, this.password === undefined ? {} : { password: this.password });
-      for (const w of result.warnings) this.skipped.push({ source: f.source, reason: w });
-      this.builder.add({ location, result });
+    }
+    if ('error' in p) {
+      this.skipped.push({ source: f.source, reason: p.error });
+      return;
+    }
+    for (const w of p.warnings) this.skipped.push({ source: f.source, reason: w });
+    // The inventory keeps each certificate once and never changes a parse: one parse may serve many places.
+    this.builder.add({ location, result: p.result });
+  }
+
+  private parse(data: Uint8Array): Parsed {
+    try {
+      const fast = this.password === undefined ? readPlainPem(data) : undefined;
+      if (fast) return { result: fast, warnings: [] };
+      const result = readObjects(data, this.password === undefined ? {} : { password: this.password });
+      return { result, warnings: result.warnings };
     } catch (e) {
       if (!(e instanceof InputError)) throw e;
-      this.skipped.push({ source: f.source, reason: e.message });
+      return { error: e.message };
     }
   }
 
