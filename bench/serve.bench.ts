@@ -6,6 +6,7 @@
 // last change it shows up in the API.
 import { readFileSync } from 'node:fs';
 import { Agent } from 'node:https';
+import { loadavg } from 'node:os';
 import { issueCertificate } from '../src/x509/build.ts';
 import { generateKey } from '../src/x509/keys.ts';
 import { type Cluster, startCluster } from '../test/cluster/harness.ts';
@@ -17,6 +18,9 @@ const N = Number(process.env.BENCH_SERVE_SECRETS ?? 100_000);
 const STEADY_S = Number(process.env.BENCH_SERVE_STEADY_S ?? 60);
 const NS = 'bench-serve';
 const DISTINCT = 1000;
+
+/** The machine's 1-minute load average, for the record (the bench machine is shared). */
+const load = (): string => `load ${(loadavg()[0] as number).toFixed(1)}`;
 
 function procStats(pid: number): { rssMiB: number; hwmMiB: number; cpuS: number } {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
@@ -79,8 +83,9 @@ export async function run(): Promise<BenchResult[]> {
         }
       }),
     );
-    process.stderr.write(`serve bench: ${N} Secrets created in ${((Date.now() - t0) / 1000).toFixed(0)} s\n`);
+    process.stderr.write(`serve bench: ${N} Secrets created in ${((Date.now() - t0) / 1000).toFixed(0)} s, ${load()}\n`);
     const list = await rawList(c, creds, agent);
+    process.stderr.write(`serve bench: paginated LIST ${list.toFixed(2)} s, ${load()}\n`);
     const start = Date.now();
     const srv = await startCli(['serve', '--kubeconfig', c.admin, '--listen', '127.0.0.1:0', '--no-history', '--log-level', 'warn'], {
       env: { NODE_OPTIONS: '--max-old-space-size=4096' },
@@ -96,7 +101,7 @@ export async function run(): Promise<BenchResult[]> {
       const afterFirst = procStats(pid);
       const certs = (await api(srv.url, '/api/v1/certificates?limit=1')).body.total as number;
       process.stderr.write(
-        `serve bench: first inventory ${first.toFixed(1)} s (${certs} certificates), RSS ${afterFirst.rssMiB.toFixed(0)} MiB, peak ${afterFirst.hwmMiB.toFixed(0)} MiB\n`,
+        `serve bench: first inventory ${first.toFixed(1)} s (${certs} certificates), RSS ${afterFirst.rssMiB.toFixed(0)} MiB, peak ${afterFirst.hwmMiB.toFixed(0)} MiB, CPU ${afterFirst.cpuS.toFixed(0)} s, ${load()}\n`,
       );
       // Steady state: 10 changes a second (each Secret swaps to another pair).
       const cpu0 = procStats(pid).cpuS;
@@ -145,7 +150,7 @@ export async function run(): Promise<BenchResult[]> {
       const lag = (Date.now() - seen) / 1000;
       const end = procStats(pid);
       process.stderr.write(
-        `serve bench: steady ${changes} changes in ${window.toFixed(0)} s: CPU ${(cpu * 100).toFixed(0)}% of a core, RSS max ${maxRss.toFixed(0)} MiB, peak ${end.hwmMiB.toFixed(0)} MiB; last change visible after ${lag.toFixed(1)} s\n`,
+        `serve bench: steady ${changes} changes in ${window.toFixed(0)} s: CPU ${(cpu * 100).toFixed(0)}% of a core, RSS max ${maxRss.toFixed(0)} MiB, peak ${end.hwmMiB.toFixed(0)} MiB; last change visible after ${lag.toFixed(1)} s, ${load()}\n`,
       );
       const name = `${N.toLocaleString('en-US')} TLS Secrets`;
       return [

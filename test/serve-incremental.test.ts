@@ -284,4 +284,125 @@ describe('incremental judging', () => {
       c.stop();
     }
   });
+
+  // The bench's shape: one CA (here a root and an intermediate) in every Secret's chain. The group is split
+  // at that CA (ClusterState.splitAtHub) when the parts judged apart merge into what a scan of the group
+  // makes; the changes also bring what forbids the split (the CA's key, a CA of the same name, a leaf whose
+  // issuer is a hub's issuer, a Secret without the chain, a caBundle, a bundle of the CA alone) and take it
+  // away again. Each pass must equal a full scan.
+  function hubPool() {
+    const root = ca('CN=hub root');
+    const inter = ca('CN=hub inter', root);
+    const sameName = ca('CN=hub root'); // same name, other key
+    const other = ca('CN=hub other');
+    const shared = generateKey('ecdsa-p256');
+    const leaves = [
+      ...Array.from({ length: 8 }, (_, i) => leaf(inter, `CN=h${i}.hub.svc`, [`h${i}.hub.svc`])),
+      leaf(inter, 'CN=hub expired', ['x.hub.svc'], { expired: true }),
+      leaf(inter, 'CN=hub soon', ['soon.hub.svc'], { days: 5 }),
+      leaf(inter, 'CN=hub shared one', ['s1.hub.svc'], { kp: shared }),
+      leaf(inter, 'CN=hub shared two', ['s2.hub.svc'], { kp: shared }),
+      leaf(root, 'CN=under root', ['r.hub.svc']), // issued by the root: a hub's issuer
+      leaf(other, 'CN=under other', ['o.hub.svc']),
+    ];
+    return { root, inter, sameName, other, leaves };
+  }
+
+  function hubObject(h: ReturnType<typeof hubPool>, r: () => number, name: string): { key: string; x: Extracted } {
+    const pick = <T>(a: readonly T[]): T => a[Math.floor(r() * a.length)] as T;
+    const meta = { name, namespace: 'hub' };
+    const roll = r();
+    const chain = h.inter.cert.toPem() + h.root.cert.toPem();
+    if (roll < 0.8) {
+      // Mostly the common leaves (the hub is then split); the rest link across parts or forbid the split.
+      const l = r() < 0.85 ? (h.leaves[Math.floor(r() * 8)] as Ca) : pick(h.leaves);
+      const data: Record<string, string> = { 'tls.crt': b64(l.cert.toPem() + (r() < 0.95 ? chain : '')) };
+      if (r() < 0.9) data['tls.key'] = b64(keyPem(r() < 0.9 ? l.kp : pick(h.leaves).kp));
+      if (r() < 0.2) data['ca.crt'] = b64(h.root.cert.toPem());
+      return { key: `Secret|hub/${name}`, x: extract('Secret', { apiVersion: 'v1', kind: 'Secret', metadata: meta, data }) };
+    }
+    if (roll < 0.85) {
+      // A CA's key beside its certificate.
+      const c = pick([h.root, h.inter]);
+      const data = {
+        'tls.crt': b64(c.cert.toPem() + (c === h.inter ? h.root.cert.toPem() : h.inter.cert.toPem())),
+        'tls.key': b64(keyPem(c.kp)),
+      };
+      return { key: `Secret|hub/${name}`, x: extract('Secret', { apiVersion: 'v1', kind: 'Secret', metadata: meta, data }) };
+    }
+    if (roll < 0.9) {
+      const bundle = pick([h.sameName, h.other, h.root]).cert.toPem() + chain;
+      return {
+        key: `ConfigMap|hub/${name}`,
+        x: extract('ConfigMap', { apiVersion: 'v1', kind: 'ConfigMap', metadata: meta, data: { 'ca-bundle.crt': bundle } }),
+      };
+    }
+    if (roll < 0.95)
+      return {
+        key: `ConfigMap|hub/${name}`,
+        x: extract('ConfigMap', { apiVersion: 'v1', kind: 'ConfigMap', metadata: meta, data: { 'ca.crt': h.root.cert.toPem() } }),
+      };
+    return {
+      key: `ValidatingWebhookConfiguration|${name}`,
+      x: extract('ValidatingWebhookConfiguration', {
+        apiVersion: 'admissionregistration.k8s.io/v1',
+        kind: 'ValidatingWebhookConfiguration',
+        metadata: { name },
+        webhooks: [{ name: 'w.example.com', clientConfig: { caBundle: b64(chain), service: { namespace: 'hub', name: 'h1' } } }],
+      }),
+    };
+  }
+
+  for (const seed of [11, 12, 13]) {
+    it(`splits a group at the CA every object holds and still equals a full scan (seed ${seed})`, () => {
+      const h = hubPool();
+      const r = rng(seed);
+      const c = new ClusterState({ name: 'hub', kind: 'kubeconfig', now: () => NOW, debounceMs: 3_600_000, batchObjects: 2 });
+      try {
+        const names = Array.from({ length: 24 }, (_, i) => `s${i}`);
+        const keys: string[] = [];
+        // Start from the plain shape: every Secret a leaf with the chain, and its key.
+        for (const n of names.slice(0, 16)) {
+          const l = h.leaves[Math.floor(r() * 8)] as Ca;
+          const key = `Secret|hub/${n}`;
+          c.setObject(
+            key,
+            extract('Secret', {
+              apiVersion: 'v1',
+              kind: 'Secret',
+              metadata: { name: n, namespace: 'hub' },
+              data: { 'tls.crt': b64(l.cert.toPem() + h.inter.cert.toPem() + h.root.cert.toPem()), 'tls.key': b64(keyPem(l.kp)) },
+            }),
+          );
+          keys.push(key);
+        }
+        let view = c.rescan();
+        expect(view.report).toEqual(c.judgeAll(NOW));
+        let split = c.lastJudged.groups > 1 ? 1 : 0;
+        for (let step = 0; step < 50; step++) {
+          if (r() < 0.75 || keys.length < 4) {
+            const o = hubObject(h, r, names[Math.floor(r() * names.length)] as string);
+            for (const k of keys.filter((k) => k.endsWith(`/${o.key.split('/').pop()}`) || k.endsWith(`|${o.key.split('|').pop()}`)))
+              if (k !== o.key) {
+                c.setObject(k, undefined);
+                keys.splice(keys.indexOf(k), 1);
+              }
+            c.setObject(o.key, o.x);
+            if (!keys.includes(o.key)) keys.push(o.key);
+          } else {
+            const k = keys.splice(Math.floor(r() * keys.length), 1)[0] as string;
+            c.setObject(k, undefined);
+          }
+          if (r() < 0.2) continue;
+          view = c.rescan();
+          expect(view.report).toEqual(c.judgeAll(NOW));
+          if (c.lastJudged.groups > 1) split++;
+        }
+        // The split happened (else this test proves nothing about it).
+        expect(split).toBeGreaterThan(0);
+      } finally {
+        c.stop();
+      }
+    });
+  }
 });

@@ -7,12 +7,25 @@
 // everything (judgeAll, the oracle the tests compare with).
 import { readObjects } from '../inventory/read.ts';
 import type { Backend, CertManagerCertificate } from '../k8s/client.ts';
+import { LintIndex } from '../lint/engine.ts';
 import { DEFAULT_POLICY, type Policy } from '../lint/policy.ts';
 import type { EndpointInput, ScanInput, ScanReport } from '../scan/scan.ts';
 import { scan } from '../scan/scan.ts';
+import { normaliseName } from '../trust/pool.ts';
 import type { Certificate } from '../x509/certificate.ts';
+import { DerError } from '../x509/der.ts';
 import type { Extracted } from './extract.ts';
-import { canonicalReport, endpointTokens, groupId, groupUnits, mergeReports, objectTokens } from './incremental.ts';
+import {
+  canonicalReport,
+  certLinkTokens,
+  endpointTokens,
+  GLOBAL,
+  groupId,
+  groupUnits,
+  mergeReports,
+  objectTokens,
+  type Tokens,
+} from './incremental.ts';
 import type { ClusterKind, Source, SourceStatus } from './types.ts';
 import { buildView, type ClusterView } from './view.ts';
 
@@ -20,7 +33,9 @@ interface Held extends Extracted {
   /** SHA-256 of the certificates its values hold. */
   certs: string[];
   /** What it can be linked to by (incremental.ts). */
-  tokens: Float64Array;
+  tokens: Tokens;
+  /** The `k:` tokens of the private keys it holds (absent without keys). */
+  keys?: Tokens;
 }
 
 /** The unit that stands for the probed endpoints in incremental judging. */
@@ -108,8 +123,8 @@ export class ClusterState {
     return [...this.objects.keys()].filter((k) => k.startsWith(prefix));
   }
 
-  private parse(x: Extracted): { certs: string[]; tokens: Float64Array } {
-    const { tokens, certs } = objectTokens(x.values, x.backends, x.certManager, this.o.password);
+  private parse(x: Extracted): { certs: string[]; tokens: Tokens; keys?: Tokens } {
+    const { tokens, certs, keys } = objectTokens(x.values, x.backends, x.certManager, this.o.password);
     const out: string[] = [];
     for (const c of certs) {
       const held = this.certs.get(c.sha256);
@@ -117,7 +132,7 @@ export class ClusterState {
       else this.certs.set(c.sha256, { cert: c, refs: 1 });
       out.push(c.sha256);
     }
-    return { certs: out, tokens };
+    return { certs: out, tokens, ...(keys && { keys }) };
   }
 
   private release(h: Held | undefined): void {
@@ -252,15 +267,16 @@ export class ClusterState {
   /** Judge again only the groups of objects a change can have touched; keep the others' last reports. */
   private judgeGroups(now: Date): ScanReport {
     const keys = this.unitKeys();
-    const endpointTokensNow = this.endpoints.size ? endpointTokens(this.endpoints.values()) : new Float64Array();
+    const endpointTokensNow = this.endpoints.size ? endpointTokens(this.endpoints.values()) : [];
     const units = keys.map((key) => ({
       key,
       tokens: key === ENDPOINTS ? endpointTokensNow : (this.objects.get(key) as Held).tokens,
     }));
     const maxAge = this.o.rejudgeMs ?? 300_000;
     const groups = new Map<string, { members: number[]; clean: boolean }>();
-    for (const g of groupUnits(units))
-      groups.set(groupId(g.map((i) => keys[i] as string)), { members: g, clean: !g.some((i) => this.changed.has(keys[i] as string)) });
+    for (const whole of groupUnits(units))
+      for (const g of this.splitAtHub(whole, keys, units))
+        groups.set(groupId(g.map((i) => keys[i] as string)), { members: g, clean: !g.some((i) => this.changed.has(keys[i] as string)) });
     // A batch stands while every group it judged is still there, unchanged, and the judgement is recent.
     const kept: Judged[] = [];
     const covered = new Set<string>();
@@ -311,6 +327,116 @@ export class ClusterState {
     );
   }
 
+  /**
+   * A group split at the CA certificates every one of its objects holds (the hub: one CA in every Secret's
+   * chain), when judging the parts apart and merging them (mergeReports) makes what a scan of the group
+   * makes. Each part holds the hub, so a leaf's issuer lookups and chain see what they see in the whole
+   * group; what is judged about a hub certificate (its lints, chain, bundle places) is the same in every part
+   * but for its places, which the merge unions. That holds when: no object is judged across the inventory
+   * (`global`), holds a caBundle backend or a cert-manager Certificate, or is the endpoints; no other
+   * certificate of the group has a hub certificate's subject or issuer name, key id or key, or (a CA) its
+   * name as scan compares CA names; the hub certificates have distinct names and keys; no private key of a
+   * hub certificate is in the group; and each part finds every hub certificate issuing what it issues in the
+   * whole group (by key id, as lint's issuer lookup takes it: lints on a CA depend on it). Otherwise the group
+   * stays whole (a part that lacks an issuance joins the others that lack one, or the first complete part).
+   */
+  private splitAtHub(members: number[], keys: readonly string[], units: readonly { tokens: Tokens }[]): number[][] {
+    if (members.length < 2 || this.o.full) return [members];
+    const whole = [members];
+    let hub: Set<string> | undefined;
+    const all = new Set<string>();
+    for (const i of members) {
+      const k = keys[i] as string;
+      if (k === ENDPOINTS) return whole;
+      const h = this.objects.get(k) as Held;
+      if (h.backends.length || h.certManager.length || (units[i] as { tokens: Tokens }).tokens.includes(GLOBAL)) return whole;
+      const cas = new Set<string>();
+      for (const s of h.certs) {
+        all.add(s);
+        if (hub && !hub.has(s)) continue;
+        const c = this.certs.get(s)?.cert;
+        if (c && safe(() => c.isCA, false)) cas.add(s);
+      }
+      hub = cas;
+      if (!hub.size) return whole;
+    }
+    if (!hub) return whole;
+    try {
+      const hubCerts = [...hub].map((s) => (this.certs.get(s) as { cert: Certificate }).cert);
+      const subjects = new Set(hubCerts.map((c) => hexOf(c.subjectRaw)));
+      const issuers = new Set(hubCerts.map((c) => hexOf(c.issuerRaw)));
+      const spkis = new Set(hubCerts.map((c) => c.spkiSha256));
+      const names = new Set(hubCerts.map((c) => normaliseName(c.subject)));
+      const ids = new Set<string>();
+      for (const c of hubCerts) {
+        if (c.subjectKeyId) ids.add(c.subjectKeyId);
+        if (c.authorityKeyId) ids.add(c.authorityKeyId);
+      }
+      if (subjects.size !== hub.size || spkis.size !== hub.size || names.size !== hub.size) return whole;
+      // Which hub certificates issue others of the hub (the same in every part).
+      const index = new LintIndex();
+      for (const c of hubCerts) index.add(c);
+      const issuesHub = new Set<string>();
+      for (const c of hubCerts) {
+        const i = index.issuerOf(c).issuer;
+        if (i && i !== c) issuesHub.add(i.sha256);
+      }
+      const bySubject = new Map<string, Certificate>(hubCerts.map((c) => [hexOf(c.subjectRaw), c]));
+      /** Per other certificate: the hub certificate it is issued by (by key id), if any. */
+      const issuedBy = new Map<string, string>();
+      for (const s of all) {
+        if (hub.has(s)) continue;
+        const c = (this.certs.get(s) as { cert: Certificate }).cert;
+        if (subjects.has(hexOf(c.subjectRaw)) || issuers.has(hexOf(c.subjectRaw)) || spkis.has(c.spkiSha256)) return whole;
+        const ski = c.subjectKeyId;
+        if (ski && ids.has(ski)) return whole;
+        if (c.isCA && names.has(normaliseName(c.subject))) return whole;
+        const by = bySubject.get(hexOf(c.issuerRaw));
+        if (by) {
+          // Named as its issuer: the lint takes it as such without a signature only by a matching key id.
+          const aki = c.authorityKeyId;
+          if (aki === undefined || by.subjectKeyId === undefined || aki !== by.subjectKeyId) return whole;
+          if (!issuesHub.has(by.sha256)) issuedBy.set(s, by.sha256);
+        }
+      }
+      const hubTokens = new Set<number>();
+      for (const c of hubCerts) for (const t of certLinkTokens(c)) hubTokens.add(t);
+      const skip = [...hubTokens];
+      for (const i of members) {
+        const ks = (this.objects.get(keys[i] as string) as Held).keys;
+        if (ks) for (const t of ks) if (hubTokens.has(t)) return whole; // a hub certificate's key
+      }
+      const sub = groupUnits(
+        members.map((i) => units[i] as { key: string; tokens: Tokens }),
+        skip,
+      );
+      if (sub.length < 2) return whole;
+      const parts = sub.map((g) => g.map((j) => members[j] as number));
+      // Each part must find every hub certificate that issues something in the group issuing there too.
+      const issuing = new Set(issuedBy.values());
+      if (!issuing.size) return parts;
+      const complete: number[][] = [];
+      const rest: number[] = [];
+      for (const part of parts) {
+        const found = new Set<string>();
+        for (const i of part)
+          for (const s of (this.objects.get(keys[i] as string) as Held).certs) {
+            const by = issuedBy.get(s);
+            if (by) found.add(by);
+          }
+        if (found.size === issuing.size) complete.push(part);
+        else for (const i of part) rest.push(i);
+      }
+      if (!complete.length) return whole;
+      if (rest.length) (complete[0] as number[]).push(...rest);
+      for (const part of complete) part.sort((a, b) => a - b);
+      return complete;
+    } catch (e) {
+      if (e instanceof DerError) return whole;
+      throw e;
+    }
+  }
+
   stop(): void {
     if (this.rejudge) clearInterval(this.rejudge);
     this.rejudge = undefined;
@@ -329,6 +455,17 @@ export class ClusterState {
 
   endpointInputs(): EndpointInput[] {
     return [...this.endpoints.values()];
+  }
+}
+
+const hexOf = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.length).toString('hex');
+
+function safe<T>(f: () => T, fallback: T): T {
+  try {
+    return f();
+  } catch (e) {
+    if (e instanceof DerError) return fallback;
+    throw e;
   }
 }
 

@@ -2,6 +2,7 @@
 // replaces exactly that object's values: the same rules and the same source names as the LIST reader
 // in src/k8s/client.ts (`namespace/Kind/name[key]`), and the same caBundle backends and cert-manager
 // Certificates.
+import { createHash } from 'node:crypto';
 import type { Backend, CertManagerCertificate } from '../k8s/client.ts';
 import { SKIPPED_SECRET_TYPES } from '../k8s/client.ts';
 import { backendOf, CERT_KEY, type ClientConfig, PEM } from '../k8s/cluster-source.ts';
@@ -74,13 +75,35 @@ export function slim(kind: string, o: Obj): Obj {
   return { ...o, metadata };
 }
 
+/** Each distinct value's bytes, held once while some object holds them (weakly: dropped with the last holder). */
+const interned = new Map<string, WeakRef<Buffer>>();
+const internedGone = new FinalizationRegistry<string>((k) => {
+  if (interned.get(k)?.deref() === undefined) interned.delete(k);
+});
+
+/**
+ * The value's bytes in a buffer of their own, shared with every other object holding the same bytes (a CA in
+ * every Secret's chain, a kube-root-ca.crt in every namespace, one certificate copied to many Secrets). A
+ * decoded value is a slice of Node's 8 KiB pool: held as it is, a 1.5 KB PEM keeps a whole slab alive.
+ */
+function intern(data: Uint8Array): Uint8Array {
+  const k = createHash('sha256').update(data).digest('base64');
+  const have = interned.get(k)?.deref();
+  if (have) return have;
+  const own = Buffer.allocUnsafeSlow(data.length);
+  own.set(data);
+  interned.set(k, new WeakRef(own));
+  internedGone.register(own, k);
+  return own;
+}
+
 /** The values, backends and cert-manager Certificates of one object. */
 export function extract(kind: string, o: Obj): Extracted {
   const out: Extracted = { values: [], backends: [], certManager: [], failures: [] };
   const take = (source: string, data: Uint8Array): void => {
     if (data.length > MAX_VALUE_BYTES)
       out.failures.push({ source, reason: `too large: ${data.length} bytes (at most ${MAX_VALUE_BYTES})` });
-    else out.values.push({ source, data });
+    else out.values.push({ source, data: intern(data) });
   };
   const name = o.metadata.name ?? '?';
   const ns = o.metadata.namespace ?? '';

@@ -10,12 +10,12 @@
 // plane's relations) is one token, `global`: every file and every object with such a thing is one group.
 import { createHash, createPublicKey } from 'node:crypto';
 import { InputError } from '../common/errors.ts';
-import { isObjectKey, type KnownKey } from '../inventory/inventory.ts';
+import { isObjectKey, type KnownKey, type Location } from '../inventory/inventory.ts';
 import { type Found, readObjects } from '../inventory/read.ts';
 import type { Backend, CertManagerCertificate } from '../k8s/client.ts';
 import { detectRole } from '../k8s/role-detect.ts';
 import { SEVERITY_RANK } from '../lint/types.ts';
-import { type EndpointInput, readPlainPem, type ScanInput, type ScanReport } from '../scan/scan.ts';
+import { type EndpointInput, readPlainPem, type ScanCertificate, type ScanFinding, type ScanInput, type ScanReport } from '../scan/scan.ts';
 import { normaliseName } from '../trust/pool.ts';
 import type { Certificate } from '../x509/certificate.ts';
 import { DerError } from '../x509/der.ts';
@@ -75,12 +75,14 @@ function certTokens(c: Certificate, source: string, at: string | undefined, out:
 
 type Read = Found | KnownKey;
 
-function foundTokens(f: Read, source: string, out: Set<number>): void {
-  if (/^(clusters|users)\[/.test(f.location)) out.add(packToken('global')); // kubeconfigs are judged against the API server certificate
+function foundTokens(f: Read, source: string, out: Set<number>, keys?: Set<number>): void {
+  if (/^(clusters|users)\[/.test(f.location)) out.add(GLOBAL); // kubeconfigs are judged against the API server certificate
   if (f.kind === 'certificate') certTokens(f.cert, source, f.location, out);
   else if (f.kind === 'private-key')
     try {
-      out.add(packToken(`k:${'spkiSha256' in f ? f.spkiSha256 : spkiSha256(spkiDer(createPublicKey(f.key)))}`));
+      const t = packToken(`k:${'spkiSha256' in f ? f.spkiSha256 : spkiSha256(spkiDer(createPublicKey(f.key)))}`);
+      out.add(t);
+      keys?.add(t);
     } catch {
       // No public half: the inventory cannot link it either.
     }
@@ -106,6 +108,22 @@ export function packToken(t: string): number {
   return (d.readUIntBE(0, 6) % 2 ** 50) * 2 + (passive ? 1 : 0);
 }
 
+/**
+ * An object's tokens: a plain array of numbers (doubles held unboxed), not a typed array, whose buffer
+ * costs more than its eight bytes a token at one or two dozen tokens (100k objects hold two such lists).
+ */
+export type Tokens = readonly number[];
+
+/** The token every object judged across the whole inventory holds. */
+export const GLOBAL = packToken('global');
+
+/** The tokens a certificate links by, wherever it is (no role: the caller checks `global` itself). */
+export function certLinkTokens(c: Certificate): number[] {
+  const texts: string[] = [];
+  certTokenTexts(c, '', undefined, texts);
+  return texts.filter((t) => t !== 'global').map(packToken);
+}
+
 export function packTokens(tokens: Iterable<string>): Float64Array {
   const out = new Set<number>();
   for (const t of tokens) out.add(packToken(t));
@@ -118,8 +136,9 @@ export function objectTokens(
   backends: readonly Backend[],
   certManager: readonly CertManagerCertificate[],
   password: string | undefined,
-): { tokens: Float64Array; certs: Certificate[] } {
+): { tokens: Tokens; certs: Certificate[]; keys: Tokens | undefined } {
   const out = new Set<number>();
+  const keys = new Set<number>();
   const add = (t: string): void => {
     out.add(packToken(t));
   };
@@ -135,7 +154,7 @@ export function objectTokens(
       throw e;
     }
     for (const f of objs) {
-      foundTokens(f, v.source, out);
+      foundTokens(f, v.source, out, keys);
       if (f.kind === 'certificate') certs.push(f.cert);
     }
   }
@@ -152,11 +171,11 @@ export function objectTokens(
     add(`src:${c.secret}[tls.crt]`);
     add(`src:${c.source}`);
   }
-  return { tokens: Float64Array.from(out), certs };
+  return { tokens: [...out], certs, keys: keys.size ? [...keys] : undefined };
 }
 
 /** The tokens of the probed endpoints (one unit: they are few, and scan reads their chains after every object). */
-export function endpointTokens(endpoints: Iterable<EndpointInput>): Float64Array {
+export function endpointTokens(endpoints: Iterable<EndpointInput>): Tokens {
   const out = new Set<number>();
   for (const e of endpoints) {
     out.add(packToken(`for:${e.for}`));
@@ -170,16 +189,17 @@ export function endpointTokens(endpoints: Iterable<EndpointInput>): Float64Array
       for (const f of objs) foundTokens(f, `tls://${e.probe.endpoint}`, out);
     }
   }
-  return Float64Array.from(out);
+  return [...out];
 }
 
 /**
  * Group units (in their order) by shared tokens (packTokens). A passive token (a name a certificate
  * carries) links only to the units holding the same token actively (a caBundle backend naming it);
- * every other token links all its holders.
+ * every other token links all its holders. Tokens in `skip` link nothing.
  */
-export function groupUnits(units: readonly { key: string; tokens: Float64Array }[]): number[][] {
-  const parent = units.map((_, i) => i);
+export function groupUnits(units: readonly { tokens: Tokens }[], skip: readonly number[] = []): number[][] {
+  const parent = new Int32Array(units.length);
+  for (let i = 0; i < parent.length; i++) parent[i] = i;
   const find = (i: number): number => {
     let r = i;
     while (parent[r] !== r) r = parent[r] as number;
@@ -197,29 +217,32 @@ export function groupUnits(units: readonly { key: string; tokens: Float64Array }
     if (x !== y) parent[Math.max(x, y)] = Math.min(x, y);
   };
   const first = new Map<number, number>();
-  const passive: [number, number][] = [];
-  units.forEach((u, i) => {
-    for (const t of u.tokens) {
+  const passive: number[] = [];
+  for (let i = 0; i < units.length; i++) {
+    const tokens = (units[i] as { tokens: Tokens }).tokens;
+    for (let j = 0; j < tokens.length; j++) {
+      const t = tokens[j] as number;
+      if (skip.length && skip.includes(t)) continue;
       if (t % 2 === 1) {
-        passive.push([t - 1, i]);
+        passive.push(t - 1, i);
         continue;
       }
       const f = first.get(t);
       if (f === undefined) first.set(t, i);
       else union(f, i);
     }
-  });
-  for (const [t, i] of passive) {
-    const b = first.get(t);
-    if (b !== undefined) union(b, i);
+  }
+  for (let j = 0; j < passive.length; j += 2) {
+    const b = first.get(passive[j] as number);
+    if (b !== undefined) union(b, passive[j + 1] as number);
   }
   const groups = new Map<number, number[]>();
-  units.forEach((_, i) => {
+  for (let i = 0; i < units.length; i++) {
     const r = find(i);
     const g = groups.get(r);
     if (g) g.push(i);
     else groups.set(r, [i]);
-  });
+  }
   return [...groups.values()];
 }
 
@@ -234,8 +257,9 @@ const cmp = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
 /**
  * The report in one order whatever order the groups were judged in: findings by severity, id, certificate,
- * places and words; certificates by SHA-256; skipped sources and relations by their text. (A full scan's
- * order among equal severities and ids follows its input order, which means nothing to the API.)
+ * places and words; certificates by SHA-256; skipped sources and relations by their text; a finding's and a
+ * certificate's places by their text. (A full scan's order among equal severities and ids, and of a
+ * certificate's places, follows its input order, which means nothing to the API.)
  */
 export function canonicalReport(r: ScanReport): ScanReport {
   // Each sort key is made once (a comparator that joins places would join them n log n times).
@@ -245,14 +269,24 @@ export function canonicalReport(r: ScanReport): ScanReport {
       .sort((a, b) => cmp(a.k, b.k))
       .map((e) => e.x);
   const rank = (s: keyof typeof SEVERITY_RANK): string => String(9 - SEVERITY_RANK[s]);
-  const findings = byKey(r.findings, (f) => [rank(f.severity), f.id, f.sha256 ?? '', f.locations.join('\u0001'), f.why].join('\u0000'));
-  const certificates = byKey(r.certificates, (c) => c.sha256);
+  const placeKey = (l: Location): string => `${l.source}\u0000${l.at ?? ''}`;
+  const sortedFindings = r.findings.map((f) => (f.locations.length > 1 ? { ...f, locations: [...f.locations].sort(cmp) } : f));
+  const findings = byKey(sortedFindings, (f) => [rank(f.severity), f.id, f.sha256 ?? '', f.locations.join('\u0001'), f.why].join('\u0000'));
+  const certificates = byKey(
+    r.certificates.map((c) => (c.locations.length > 1 ? { ...c, locations: byKey(c.locations, placeKey) } : c)),
+    (c) => c.sha256,
+  );
   const skipped = byKey(r.skipped, (x) => `${x.source}\u0000${x.reason}`);
   const relations = byKey(r.relations, (x) => [x.consumer, x.server, x.basis, x.verdict, x.why, x.anchors.join(',')].join('\u0000'));
   return { ...r, findings, certificates, skipped, relations };
 }
 
-/** The groups' reports as one (each judged at `now`); canonical order. */
+/**
+ * The groups' reports as one (each judged at `now`); canonical order. A certificate shared by several parts
+ * (a CA every object of a split group holds, see ClusterState) is one entry with the places of all of them,
+ * and a finding on it made by several parts (the same id, certificate and words) is one finding with all
+ * their places: what a scan of the parts together makes.
+ */
 export function mergeReports(parts: readonly ScanReport[], now: Date): ScanReport {
   const out: ScanReport = {
     schema: 'anchorage.scan/v1',
@@ -265,17 +299,81 @@ export function mergeReports(parts: readonly ScanReport[], now: Date): ScanRepor
     endpoints: [],
     relations: [],
   };
-  for (const p of parts) {
-    out.summary.certificates += p.summary.certificates;
+  const certs = new Map<string, ScanCertificate>();
+  const certPlaces = new Map<string, Set<string>>();
+  const findings = new Map<string, ScanFinding>();
+  const findingPlaces = new Map<string, Set<string>>();
+  /** The part each merged finding came from first: two alike in one part stay two, as the scan made them. */
+  const findingPart = new Map<string, number>();
+  parts.forEach((p, part) => {
     out.summary.keys += p.summary.keys;
     out.summary.sources += p.summary.sources;
     out.summary.unreadable += p.summary.unreadable;
-    for (const x of p.findings) out.findings.push(x);
-    for (const x of p.certificates) out.certificates.push(x);
+    for (const x of p.findings) {
+      if (x.sha256 === undefined) {
+        out.findings.push(x);
+        continue;
+      }
+      const k = [x.id, x.severity, x.sha256, x.why, x.subject ?? '', x.fix].join('\u0000');
+      const have = findings.get(k);
+      if (!have) {
+        findings.set(k, x);
+        findingPart.set(k, part);
+        continue;
+      }
+      if (findingPart.get(k) === part) {
+        out.findings.push(x);
+        continue;
+      }
+      let seen = findingPlaces.get(k);
+      if (!seen) {
+        const merged = { ...have, locations: [...have.locations] };
+        findings.set(k, merged);
+        seen = new Set(merged.locations);
+        findingPlaces.set(k, seen);
+      }
+      const into = findings.get(k) as ScanFinding;
+      for (const l of x.locations)
+        if (!seen.has(l)) {
+          seen.add(l);
+          into.locations.push(l);
+        }
+    }
+    for (const x of p.certificates) {
+      const have = certs.get(x.sha256);
+      if (!have) {
+        certs.set(x.sha256, x);
+        continue;
+      }
+      let seen = certPlaces.get(x.sha256);
+      if (!seen) {
+        const merged: ScanCertificate = {
+          ...have,
+          locations: [...have.locations],
+          keyLocations: [...have.keyLocations],
+          issuedBy: [...have.issuedBy],
+        };
+        certs.set(x.sha256, merged);
+        seen = new Set(merged.locations.map((l) => `${l.source}\u0000${l.at ?? ''}`));
+        certPlaces.set(x.sha256, seen);
+      }
+      const into = certs.get(x.sha256) as ScanCertificate;
+      for (const l of x.locations) {
+        const k = `${l.source}\u0000${l.at ?? ''}`;
+        if (seen.has(k)) continue;
+        seen.add(k);
+        into.locations.push(l);
+      }
+      for (const l of x.keyLocations) if (!into.keyLocations.includes(l)) into.keyLocations.push(l);
+      for (const s of x.issuedBy) if (!into.issuedBy.includes(s)) into.issuedBy.push(s);
+    }
     for (const x of p.skipped) out.skipped.push(x);
     for (const x of p.endpoints) out.endpoints.push(x);
     for (const x of p.relations) out.relations.push(x);
-  }
+  });
+  for (const f of findings.values()) out.findings.push(f);
+  for (const c of certs.values()) out.certificates.push(c);
+  out.summary.certificates = out.certificates.length;
   for (const f of out.findings) out.summary[f.severity]++;
   return canonicalReport(out);
 }

@@ -765,6 +765,12 @@ export function pairGroup(l: Location): string | undefined {
   return l.source;
 }
 
+/** Where a certificate stands in its pair group, for naming the one a mismatched key goes with. */
+function pairRank(x: { e: CertEntry; l: Location }): string {
+  const line = /line (\d+)/.exec(x.l.at ?? '')?.[1] ?? '';
+  return `${safe(() => x.e.cert.isCA, false) ? 1 : 0}\u0000${x.l.source}\u0000${line.padStart(12, '0')}\u0000${x.l.at ?? ''}`;
+}
+
 function keyMismatch(inv: Inventory): ScanFinding[] {
   if (!inv.keySightings.length) return [];
   const certsByGroup = new Map<string, { e: CertEntry; l: Location }[]>();
@@ -780,7 +786,9 @@ function keyMismatch(inv: Inventory): ScanFinding[] {
     const certs = certsByGroup.get(g);
     if (!certs?.length) continue;
     if (certs.some((c) => safe(() => c.e.cert.spkiSha256, '') === k.spkiSha256)) continue;
-    const c = certs[0] as { e: CertEntry; l: Location };
+    // Named against the certificate the key is meant for: a non-CA one first (a leaf, not the chain after
+    // it), then the first by place; not by the order the inventory first saw them (which other objects decide).
+    const c = certs.reduce((a, b) => (pairRank(b) < pairRank(a) ? b : a));
     out.push(
       scanFinding(
         'scan.key.mismatch',
