@@ -22,6 +22,7 @@ command -v tmux >/dev/null || need+=(tmux) # a real terminal for the TUI (test/t
 # The container image without a daemon or a registry: buildah commits it FROM scratch, runc runs it (test/image.test.ts).
 command -v buildah >/dev/null || need+=(buildah)
 command -v runc >/dev/null || need+=(runc)
+command -v tinyproxy >/dev/null || need+=(tinyproxy) # an HTTP CONNECT proxy for kubeconfig proxy-url (test/kube-proxy.test.ts)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing test dependencies: ${need[*]}"
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"

@@ -45,6 +45,8 @@ export interface ApiServerEndpoint {
   ca?: string;
   cert?: string;
   key?: string;
+  /** The HTTP(S) proxy the kubeconfig's client tunnels through (CONNECT): the probe goes the same way. */
+  proxy?: string;
 }
 
 /** A cert-manager Certificate: the Secret it keeps and the names it asks for. */

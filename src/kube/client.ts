@@ -138,7 +138,9 @@ export class KubeClient {
     const cluster = kc.getCurrentCluster();
     if (!cluster) throw new Error('kubeconfig: no current cluster');
     this.server = cluster.server.replace(/\/+$/, '');
-    this.agent = new Agent({ keepAlive: true, maxSockets: o.maxSockets ?? 32 });
+    // A proxy (the cluster's proxy-url, or HTTPS_PROXY as kubectl reads it): Node's agent tunnels with CONNECT.
+    const proxy = kc.proxyUrl?.();
+    this.agent = new Agent({ keepAlive: true, maxSockets: o.maxSockets ?? 32, ...(proxy && { proxyEnv: { HTTPS_PROXY: proxy } }) });
     this.limiter = new RateLimiter(o.qps ?? 100, o.burst ?? 200);
     this.timeoutMs = o.timeoutMs ?? 30_000;
     this.userAgent = o.userAgent ?? 'anchorage';

@@ -4,12 +4,16 @@
 // paths against each file's folder), the current context or --context, the cluster's server, CA, TLS server
 // name and insecure-skip-tls-verify, the user's client certificate and key, bearer token or token file, basic
 // auth; and the in-cluster service account (token file re-read, as it rotates). Users with an exec plugin or an
-// auth-provider are handed to @kubernetes/client-node's KubeConfig, loaded only then.
+// auth-provider are handed to @kubernetes/client-node's KubeConfig, loaded only then. The proxy is kubectl's
+// too: the cluster's `proxy-url` (http:// or https://, an HTTP CONNECT tunnel), else HTTPS_PROXY with NO_PROXY
+// (Go's rules: loopback never proxied).
 import { existsSync, readFileSync } from 'node:fs';
+import { BlockList, isIP } from 'node:net';
 import { homedir } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { InputError } from '../common/errors.ts';
 import { parseYaml } from '../common/yaml.ts';
+import type { ApiServerEndpoint } from '../k8s/cluster-source.ts';
 
 /** What the client needs for one connection: TLS material and headers. */
 export interface HttpsAuth {
@@ -28,6 +32,8 @@ export interface HttpsAuth {
 export interface KubeConfigLike {
   getCurrentCluster(): { server: string } | null;
   applyToHTTPSOptions(opts: object): Promise<void>;
+  /** The HTTP(S) proxy to tunnel through (CONNECT), when there is one (client-node's KubeConfig: never). */
+  proxyUrl?(): string | undefined;
 }
 
 export const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
@@ -45,6 +51,7 @@ interface RawCluster {
   'certificate-authority-data'?: string;
   'insecure-skip-tls-verify'?: boolean;
   'tls-server-name'?: string;
+  'proxy-url'?: string;
 }
 interface RawUser {
   'client-certificate'?: string;
@@ -74,6 +81,103 @@ interface Resolved {
   clusterName: string;
 }
 
+/** A proxy URL without its password, for messages. */
+export function redactProxy(u: string): string {
+  try {
+    const url = new URL(u);
+    if (url.password) url.password = '***';
+    return url.href.replace(/\/$/, '');
+  } catch {
+    return u;
+  }
+}
+
+/** Go's `http.ProxyFromEnvironment` value form: a URL, or `host[:port]` meaning http://. */
+function envProxyUrl(v: string): string {
+  return /^[a-z][a-z0-9+.-]*:\/\//i.test(v) ? v : `http://${v}`;
+}
+
+/** Whether NO_PROXY exempts `host:port`: Go's httpproxy rules (`*`, IPs, `host[:port]`, `.suffix`) plus client-go's CIDRs. */
+export function noProxyMatches(noProxy: string, host: string, port: string): boolean {
+  const h = host.toLowerCase().replace(/^\[|\]$/g, '');
+  for (const raw of noProxy.split(',')) {
+    const entry = raw.trim().toLowerCase();
+    if (!entry) continue;
+    if (entry === '*') return true;
+    if (entry.includes('/')) {
+      if (isIP(h) && inCidr(h, entry)) return true;
+      continue;
+    }
+    if (isIP(entry.replace(/^\[|\]$/g, ''))) {
+      if (entry.replace(/^\[|\]$/g, '') === h) return true;
+      continue;
+    }
+    // host:port or [v6]:port
+    const m = /^(\[[^\]]+\]|[^:]+):(\d+)$/.exec(entry);
+    const eHost = (m ? (m[1] as string) : entry).replace(/^\[|\]$/g, '');
+    const ePort = m?.[2] ?? '';
+    if (ePort && ePort !== port) continue;
+    if (isIP(eHost)) {
+      if (eHost === h) return true;
+      continue;
+    }
+    // `*.x` is `.x`; `.x` matches below x only; `x` matches x and below it.
+    const d = eHost.startsWith('*.') ? eHost.slice(1) : eHost;
+    if (d.startsWith('.') ? h.endsWith(d) : h === d || h.endsWith(`.${d}`)) return true;
+  }
+  return false;
+}
+
+function inCidr(ip: string, cidr: string): boolean {
+  const [net = '', bitsText = ''] = cidr.split('/');
+  const family = isIP(net);
+  const bits = Number(bitsText);
+  if (!family || family !== isIP(ip) || !/^\d+$/.test(bitsText) || bits > (family === 4 ? 32 : 128)) return false;
+  const list = new BlockList();
+  list.addSubnet(net, bits, family === 4 ? 'ipv4' : 'ipv6');
+  return list.check(ip, family === 4 ? 'ipv4' : 'ipv6');
+}
+
+/**
+ * Check a proxy as client-go does (`where`: `kubeconfig: cluster 'c': proxy-url`, or the variable it came from);
+ * SOCKS is not supported here: one line.
+ */
+function checkProxyUrl(where: string, u: string): string {
+  let url: URL;
+  try {
+    url = new URL(u);
+  } catch {
+    throw new InputError(`${where} '${redactProxy(u)}' is not a URL`);
+  }
+  if (url.protocol === 'socks5:' || url.protocol === 'socks5h:')
+    throw new InputError(`${where} ${redactProxy(u)}: SOCKS5 proxies are not supported (http:// and https:// are)`);
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    throw new InputError(`${where} ${redactProxy(u)}: scheme ${url.protocol} is not supported (http:// and https:// are)`);
+  return u;
+}
+
+/** kubectl's choice of proxy for this cluster (LiteKubeConfig.proxyUrl); an unusable one is an InputError. */
+function chooseProxy(r: Resolved): string | undefined {
+  const explicit = r.cluster['proxy-url'];
+  if (explicit) return checkProxyUrl(`kubeconfig: cluster '${r.clusterName}': proxy-url`, explicit);
+  let u: URL;
+  try {
+    u = new URL(r.server);
+  } catch {
+    return undefined;
+  }
+  const https = u.protocol === 'https:';
+  const name = https ? (process.env.HTTPS_PROXY ? 'HTTPS_PROXY' : 'https_proxy') : process.env.HTTP_PROXY ? 'HTTP_PROXY' : 'http_proxy';
+  const env = process.env[name];
+  if (!env) return undefined;
+  const host = u.hostname.replace(/^\[|\]$/g, '').toLowerCase();
+  if (host === 'localhost' || host.endsWith('.localhost')) return undefined;
+  if (isIP(host) && (inCidr(host, '127.0.0.0/8') || inCidr(host, '::1/128'))) return undefined;
+  const port = u.port || (https ? '443' : '80');
+  if (noProxyMatches(process.env.NO_PROXY || process.env.no_proxy || '', host, port)) return undefined;
+  return checkProxyUrl(name, envProxyUrl(env));
+}
+
 const readIn = (base: string, p: string): Buffer => readFileSync(isAbsolute(p) ? p : join(base, p));
 
 /** A kubeconfig as the controller runtime uses it. */
@@ -83,11 +187,13 @@ export class LiteKubeConfig implements KubeConfigLike {
   private delegate?: Promise<KubeConfigLike>;
   private readonly files: string[];
   private readonly inCluster: boolean;
+  private readonly proxy: string | undefined;
 
   private constructor(r: Resolved, files: string[], inCluster: boolean) {
     this.r = r;
     this.files = files;
     this.inCluster = inCluster;
+    this.proxy = chooseProxy(r);
   }
 
   get currentContext(): string {
@@ -96,6 +202,15 @@ export class LiteKubeConfig implements KubeConfigLike {
 
   getCurrentCluster(): { server: string; name: string } {
     return { server: this.r.server, name: this.r.clusterName };
+  }
+
+  /**
+   * The proxy this cluster's requests go through, as kubectl picks it: the cluster's `proxy-url`, else (for an
+   * https:// server) HTTPS_PROXY/https_proxy unless NO_PROXY/no_proxy exempts the host; localhost and loopback
+   * addresses never go through an environment proxy. Chosen when the kubeconfig is loaded.
+   */
+  proxyUrl(): string | undefined {
+    return this.proxy;
   }
 
   /** True when the user authenticates through an exec plugin or an auth-provider (client-node does those). */
@@ -223,4 +338,69 @@ export class LiteKubeConfig implements KubeConfigLike {
   get isInCluster(): boolean {
     return this.inCluster;
   }
+}
+
+/**
+ * The kubeconfig of `scan`, `serve` and `agent`, as kubectl loads it: the pod's service account with
+ * `inCluster`; else `kubeconfig` (files joined by ':'), else KUBECONFIG, else ~/.kube/config, with `context`;
+ * and, like client-go, the service account when none of those files exists and the process runs in a pod.
+ * Bad input (a missing file, an unknown context, --in-cluster outside a pod) is an InputError.
+ */
+export function loadKubeConfig(o: { kubeconfig?: string; context?: string; inCluster?: boolean }): LiteKubeConfig {
+  const token = join(SERVICE_ACCOUNT_DIR, 'token');
+  if (o.inCluster) {
+    if (!process.env.KUBERNETES_SERVICE_HOST || !process.env.KUBERNETES_SERVICE_PORT)
+      throw new InputError('--in-cluster: KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT are not set (not in a pod?)');
+    if (!existsSync(token)) throw new InputError(`--in-cluster: ${token}: no such file (no service account token mounted)`);
+    return LiteKubeConfig.fromCluster();
+  }
+  if (
+    o.kubeconfig === undefined &&
+    o.context === undefined &&
+    !process.env.KUBECONFIG &&
+    !existsSync(join(homedir(), '.kube', 'config')) &&
+    process.env.KUBERNETES_SERVICE_HOST &&
+    process.env.KUBERNETES_SERVICE_PORT &&
+    existsSync(token)
+  )
+    return LiteKubeConfig.fromCluster();
+  return LiteKubeConfig.load({
+    ...(o.kubeconfig !== undefined && { kubeconfig: o.kubeconfig }),
+    ...(o.context !== undefined && { context: o.context }),
+  });
+}
+
+/**
+ * The API server as a TLS endpoint: its host and port, with the TLS material the kubeconfig's client would use
+ * and the proxy its requests go through. Undefined for a server that is not https:// or credentials that fail
+ * to load (the API calls then say why, once).
+ */
+export async function apiServerEndpoint(kc: LiteKubeConfig): Promise<ApiServerEndpoint | undefined> {
+  let u: URL;
+  try {
+    u = new URL(kc.getCurrentCluster().server);
+  } catch {
+    return undefined;
+  }
+  if (u.protocol !== 'https:') return undefined;
+  const tls: { ca?: string | Buffer; cert?: string | Buffer; key?: string | Buffer; servername?: string; headers?: object } = {};
+  try {
+    await kc.applyToHTTPSOptions(tls);
+  } catch {
+    return undefined;
+  }
+  const text = (b: string | Buffer | undefined): string | undefined => (b === undefined ? undefined : b.toString());
+  const e: ApiServerEndpoint = { host: u.hostname.replace(/^\[|\]$/g, ''), port: u.port ? Number(u.port) : 443 };
+  if (tls.servername) e.servername = tls.servername;
+  const ca = text(tls.ca);
+  if (ca) e.ca = ca;
+  const cert = text(tls.cert);
+  const key = text(tls.key);
+  if (cert && key) {
+    e.cert = cert;
+    e.key = key;
+  }
+  const proxy = kc.proxyUrl();
+  if (proxy) e.proxy = proxy;
+  return e;
 }

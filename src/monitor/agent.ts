@@ -1,7 +1,7 @@
 // `anchorage agent` and the server's side of it: an agent watches its own cluster (in-cluster,
 // read-only) and pushes every object's values to a central server, which holds them as a cluster of
 // kind `agent`. A push replaces the agent's whole inventory; the server checks every field and its size.
-import type { Backend, CertManagerCertificate } from '../k8s/client.ts';
+import type { Backend, CertManagerCertificate } from '../k8s/cluster-source.ts';
 import type { ClusterState } from './cluster.ts';
 import type { Extracted } from './extract.ts';
 import type { Monitor } from './monitor.ts';

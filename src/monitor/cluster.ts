@@ -6,7 +6,7 @@
 // touch (incremental.ts) and keeps the other groups' last reports; the merged report equals a scan of
 // everything (judgeAll, the oracle the tests compare with).
 import { readObjects } from '../inventory/read.ts';
-import type { Backend, CertManagerCertificate } from '../k8s/client.ts';
+import type { Backend, CertManagerCertificate } from '../k8s/cluster-source.ts';
 import { LintIndex } from '../lint/engine.ts';
 import { DEFAULT_POLICY, type Policy } from '../lint/policy.ts';
 import type { EndpointInput, ScanInput, ScanReport } from '../scan/scan.ts';

@@ -1,11 +1,17 @@
 // What `anchorage scan` takes from each Kubernetes object, one object at a time, so a watch event
 // replaces exactly that object's values: the same rules and the same source names as the LIST reader
-// in src/k8s/client.ts (`namespace/Kind/name[key]`), and the same caBundle backends and cert-manager
+// in src/scan/cluster.ts (`namespace/Kind/name[key]`), and the same caBundle backends and cert-manager
 // Certificates.
 import { createHash } from 'node:crypto';
-import type { Backend, CertManagerCertificate } from '../k8s/client.ts';
-import { SKIPPED_SECRET_TYPES } from '../k8s/client.ts';
-import { backendOf, CERT_KEY, type ClientConfig, PEM } from '../k8s/cluster-source.ts';
+import {
+  type Backend,
+  backendOf,
+  CERT_KEY,
+  type CertManagerCertificate,
+  type ClientConfig,
+  PEM,
+  SKIPPED_SECRET_TYPES,
+} from '../k8s/cluster-source.ts';
 import type { KubeObject, ResourceType } from '../kube/client.ts';
 import type { ScanInput } from '../scan/scan.ts';
 

@@ -9,11 +9,7 @@
 // Each object is parsed alone as it streams in, reduced to its certificate-looking values, handed on as bytes
 // keyed `namespace/Kind/name[key]` and dropped. A resource that fails (unreachable, forbidden) is one line in
 // `failures` and the others are still read.
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import { InputError } from '../common/errors.ts';
 import {
-  type ApiServerEndpoint,
   type Backend,
   backendOf,
   CERT_KEY,
@@ -26,7 +22,7 @@ import {
   SKIPPED_SECRET_TYPES,
 } from '../k8s/cluster-source.ts';
 import { ApiError, KubeClient, type ListEachOptions } from '../kube/client.ts';
-import { LiteKubeConfig, SERVICE_ACCOUNT_DIR } from '../kube/kubeconfig.ts';
+import { type LiteKubeConfig, redactProxy } from '../kube/kubeconfig.ts';
 import { type ComponentFlags, mirrorPodFlags } from './components.ts';
 
 export interface ClusterSourceOptions {
@@ -67,23 +63,8 @@ export interface ClusterRead {
 /** The annotation the kubelet puts on the mirror pod of a static pod. */
 export const MIRROR_POD_ANNOTATION = 'kubernetes.io/config.mirror';
 
-/**
- * Load the kubeconfig as kubectl would (src/kube/kubeconfig.ts): `--kubeconfig` files joined by ':', else
- * KUBECONFIG, else ~/.kube/config; `--context`; or the pod's service account. Bad input is an InputError.
- */
-export function loadScanKubeConfig(o: { kubeconfig?: string; context?: string; inCluster?: boolean }): LiteKubeConfig {
-  if (o.inCluster) {
-    if (!process.env.KUBERNETES_SERVICE_HOST || !process.env.KUBERNETES_SERVICE_PORT)
-      throw new InputError('--in-cluster: KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT are not set (not in a pod?)');
-    const token = join(SERVICE_ACCOUNT_DIR, 'token');
-    if (!existsSync(token)) throw new InputError(`--in-cluster: ${token}: no such file (no service account token mounted)`);
-    return LiteKubeConfig.fromCluster();
-  }
-  return LiteKubeConfig.load({
-    ...(o.kubeconfig !== undefined && { kubeconfig: o.kubeconfig }),
-    ...(o.context !== undefined && { context: o.context }),
-  });
-}
+/** The kubeconfig as kubectl loads it, or the pod's service account (src/kube/kubeconfig.ts). */
+export { apiServerEndpoint, loadKubeConfig as loadScanKubeConfig } from '../kube/kubeconfig.ts';
 
 /** One line for a failed API call: the HTTP status and the server's message, or the network error. */
 export function describeApiError(e: unknown): string {
@@ -95,37 +76,6 @@ export function describeApiError(e: unknown): string {
   const err = e as { message?: string; cause?: { code?: string; message?: string } };
   const cause = err.cause?.code ?? err.cause?.message;
   return `${err.message ?? String(e)}${cause && !err.message?.includes(cause) ? ` (${cause})` : ''}`.replace(/\s+/g, ' ').trim();
-}
-
-export type { ApiServerEndpoint };
-
-/** The API server's host and port, with the TLS material the kubeconfig's client would use. */
-export async function apiServerEndpoint(kc: LiteKubeConfig): Promise<ApiServerEndpoint | undefined> {
-  let u: URL;
-  try {
-    u = new URL(kc.getCurrentCluster().server);
-  } catch {
-    return undefined;
-  }
-  if (u.protocol !== 'https:') return undefined;
-  const tls: { ca?: string | Buffer; cert?: string | Buffer; key?: string | Buffer; servername?: string; headers?: object } = {};
-  try {
-    await kc.applyToHTTPSOptions(tls);
-  } catch {
-    return undefined; // the LISTs will say why, once
-  }
-  const text = (b: string | Buffer | undefined): string | undefined => (b === undefined ? undefined : b.toString());
-  const e: ApiServerEndpoint = { host: u.hostname.replace(/^\[|\]$/g, ''), port: u.port ? Number(u.port) : 443 };
-  if (tls.servername) e.servername = tls.servername;
-  const ca = text(tls.ca);
-  if (ca) e.ca = ca;
-  const cert = text(tls.cert);
-  const key = text(tls.key);
-  if (cert && key) {
-    e.cert = cert;
-    e.key = key;
-  }
-  return e;
 }
 
 const CERT_MANAGER_GROUP = 'cert-manager.io';
@@ -144,6 +94,7 @@ export async function readCluster(kc: LiteKubeConfig, o: ClusterSourceOptions = 
     userAgent: 'anchorage-scan',
   });
   const server = client.server;
+  const proxy = kc.proxyUrl();
   const out: ClusterRead = { server, values: [], failures: [], listed: {}, backends: [], certManager: [], components: [] };
   try {
     await readAll();
@@ -215,7 +166,12 @@ export async function readCluster(kc: LiteKubeConfig, o: ClusterSourceOptions = 
         if (absent && code === 404) return;
         if (code === undefined || code === 401) {
           down = true;
-          out.failures.push({ source: server, reason: `${describeApiError(e)}; nothing was read from the cluster after ${resource}` });
+          // Through a proxy, a transport error may be the proxy's: say which proxy was used.
+          const via = code === undefined && proxy ? ` (through proxy ${redactProxy(proxy)})` : '';
+          out.failures.push({
+            source: server,
+            reason: `${describeApiError(e)}${via}; nothing was read from the cluster after ${resource}`,
+          });
           return;
         }
         out.failures.push({ source: `${server} ${resource}`, reason: describeApiError(e) });

@@ -3,7 +3,10 @@
 // given CA (when one is given), and whether a given client certificate is accepted. Read-only: after the
 // handshake at most one HTTP `GET /` is written (to make a TLS 1.3 server say whether it took the client
 // certificate; an HTTP 401 answer counts as not accepted), and the connection is closed. A hanging endpoint costs at most `timeoutMs`.
-import { isIP } from 'node:net';
+import { type ClientRequest, request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { isIP, type Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { connect, type DetailedPeerCertificate, type TLSSocket } from 'node:tls';
 import { InputError } from '../common/errors.ts';
 
@@ -18,6 +21,8 @@ export interface EndpointTarget {
   cert?: string;
   key?: string;
   timeoutMs?: number;
+  /** An HTTP(S) proxy to reach the endpoint through (CONNECT), as the kubeconfig's client does for the API server. */
+  proxy?: string;
 }
 
 export interface EndpointProbe {
@@ -74,11 +79,13 @@ export function probeEndpoint(t: EndpointTarget): Promise<EndpointProbe> {
   return new Promise((resolve) => {
     let done = false;
     let s: TLSSocket;
+    let connectReq: ClientRequest | undefined;
     const finish = (): void => {
       if (done) return;
       done = true;
       clearTimeout(timer);
       s?.destroy();
+      connectReq?.destroy();
       resolve(probe);
     };
     const timer = setTimeout(() => {
@@ -86,53 +93,109 @@ export function probeEndpoint(t: EndpointTarget): Promise<EndpointProbe> {
       else if (probe.clientCert === undefined && t.cert) probe.clientCert = { accepted: true, reason: 'no alert before the timeout' };
       finish();
     }, timeout);
-    try {
-      s = connect({
-        host: t.host,
-        port: t.port,
-        ...(isIP(name) === 0 && { servername: name }),
-        rejectUnauthorized: false,
-        ...(t.ca !== undefined && { ca: t.ca }),
-        ...(t.cert !== undefined && t.key !== undefined && { cert: t.cert, key: t.key }),
-        ALPNProtocols: ['http/1.1'],
+    const open = (socket?: Duplex): void => {
+      if (done) {
+        socket?.destroy();
+        return;
+      }
+      try {
+        s = connect({
+          ...(socket ? { socket } : { host: t.host, port: t.port }),
+          ...(isIP(name) === 0 && { servername: name }),
+          rejectUnauthorized: false,
+          ...(t.ca !== undefined && { ca: t.ca }),
+          ...(t.cert !== undefined && t.key !== undefined && { cert: t.cert, key: t.key }),
+          ALPNProtocols: ['http/1.1'],
+        });
+      } catch (e) {
+        probe.error = oneLine(e);
+        finish();
+        return;
+      }
+      handle();
+    };
+    if (t.proxy === undefined) open();
+    else
+      connectReq = tunnel(t.proxy, t.host, t.port, open, (why) => {
+        if (done) return;
+        probe.error = why;
+        finish();
       });
-    } catch (e) {
-      probe.error = oneLine(e);
-      finish();
+    function handle(): void {
+      s.on('secureConnect', () => {
+        probe.reached = true;
+        probe.chain = chainOf(s);
+        probe.protocol = s.getProtocol() ?? undefined;
+        if (t.ca !== undefined) {
+          probe.verified = s.authorized;
+          if (!s.authorized) probe.verifyError = String(s.authorizationError);
+        }
+        if (!t.cert) return finish();
+        // TLS 1.3 servers judge the client certificate after the handshake: ask for something and see.
+        s.write(`GET / HTTP/1.1\r\nHost: ${name}\r\nConnection: close\r\n\r\n`);
+      });
+      let head = '';
+      s.on('data', (d: Buffer) => {
+        head += d.toString('latin1');
+        if (!head.includes('\n') && head.length < 1024) return;
+        // An HTTP server that took the TLS client certificate may still not authenticate it (the API server: 401).
+        const status = /^HTTP\/1\.[01] (\d{3})/.exec(head)?.[1];
+        probe.clientCert ??=
+          status === '401'
+            ? { accepted: false, reason: 'HTTP 401 Unauthorized: the TLS layer took the certificate, the server did not authenticate it' }
+            : { accepted: true, ...(status && { reason: `HTTP ${status}` }) };
+        finish();
+      });
+      s.on('end', () => {
+        if (probe.reached && t.cert) probe.clientCert ??= { accepted: true, reason: 'the server closed without a TLS alert' };
+        finish();
+      });
+      s.on('error', (e) => {
+        if (!probe.reached) probe.error = oneLine(e);
+        else if (t.cert) probe.clientCert ??= { accepted: false, reason: oneLine(e) };
+        finish();
+      });
+    }
+  });
+}
+
+/** A CONNECT tunnel to `host:port` through an HTTP(S) proxy; `ok` gets the tunnel, `fail` one line. */
+function tunnel(
+  proxy: string,
+  host: string,
+  port: number,
+  ok: (socket: Socket) => void,
+  fail: (why: string) => void,
+): ClientRequest | undefined {
+  let u: URL;
+  try {
+    u = new URL(proxy);
+  } catch {
+    fail(`proxy '${proxy}' is not a URL`);
+    return undefined;
+  }
+  const shown = `${u.protocol}//${u.host}`;
+  const target = `${isIP(host) === 6 ? `[${host}]` : host}:${port}`;
+  const auth = u.username
+    ? `Basic ${Buffer.from(`${decodeURIComponent(u.username)}:${decodeURIComponent(u.password)}`).toString('base64')}`
+    : undefined;
+  const req = (u.protocol === 'https:' ? httpsRequest : httpRequest)({
+    host: u.hostname.replace(/^\[|\]$/g, ''),
+    port: u.port || (u.protocol === 'https:' ? 443 : 80),
+    method: 'CONNECT',
+    path: target,
+    agent: false,
+    headers: { host: target, ...(auth && { 'proxy-authorization': auth }) },
+  });
+  req.on('connect', (res, socket) => {
+    if (res.statusCode !== 200) {
+      socket.destroy();
+      fail(`proxy ${shown}: CONNECT ${target} answered ${res.statusCode} ${res.statusMessage ?? ''}`.trim());
       return;
     }
-    s.on('secureConnect', () => {
-      probe.reached = true;
-      probe.chain = chainOf(s);
-      probe.protocol = s.getProtocol() ?? undefined;
-      if (t.ca !== undefined) {
-        probe.verified = s.authorized;
-        if (!s.authorized) probe.verifyError = String(s.authorizationError);
-      }
-      if (!t.cert) return finish();
-      // TLS 1.3 servers judge the client certificate after the handshake: ask for something and see.
-      s.write(`GET / HTTP/1.1\r\nHost: ${name}\r\nConnection: close\r\n\r\n`);
-    });
-    let head = '';
-    s.on('data', (d: Buffer) => {
-      head += d.toString('latin1');
-      if (!head.includes('\n') && head.length < 1024) return;
-      // An HTTP server that took the TLS client certificate may still not authenticate it (the API server: 401).
-      const status = /^HTTP\/1\.[01] (\d{3})/.exec(head)?.[1];
-      probe.clientCert ??=
-        status === '401'
-          ? { accepted: false, reason: 'HTTP 401 Unauthorized: the TLS layer took the certificate, the server did not authenticate it' }
-          : { accepted: true, ...(status && { reason: `HTTP ${status}` }) };
-      finish();
-    });
-    s.on('end', () => {
-      if (probe.reached && t.cert) probe.clientCert ??= { accepted: true, reason: 'the server closed without a TLS alert' };
-      finish();
-    });
-    s.on('error', (e) => {
-      if (!probe.reached) probe.error = oneLine(e);
-      else if (t.cert) probe.clientCert ??= { accepted: false, reason: oneLine(e) };
-      finish();
-    });
+    ok(socket);
   });
+  req.on('error', (e) => fail(`proxy ${shown}: ${oneLine(e)}`));
+  req.end();
+  return req;
 }

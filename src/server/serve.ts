@@ -145,7 +145,10 @@ export async function startServe(cfg: ServeConfig): Promise<Serving> {
     }
   }
   const kubeMods = cfg.kube.length
-    ? await Promise.all([import('../k8s/client.ts'), import('../kube/client.ts'), import('../monitor/kube-source.ts')])
+    ? // src/kube's kubeconfig loader and client (kubectl's rules), not @kubernetes/client-node's KubeConfig, which
+      // costs ~80 MiB and about a second of CPU to load (docs/architecture.md, client choice); client-node is
+      // loaded only for a user with an exec plugin or an auth-provider.
+      await Promise.all([import('../kube/kubeconfig.ts'), import('../kube/client.ts'), import('../monitor/kube-source.ts')])
     : undefined;
   for (const k of cfg.kube) {
     if (!kubeMods) break;
@@ -155,7 +158,7 @@ export async function startServe(cfg: ServeConfig): Promise<Serving> {
       ...(k.context !== undefined && { context: k.context }),
       ...(k.inCluster && { inCluster: true }),
     });
-    const name = k.name ?? (k.inCluster ? 'in-cluster' : kc.getCurrentContext());
+    const name = k.name ?? (k.inCluster ? 'in-cluster' : kc.currentContext);
     const c = monitor.addCluster({
       name,
       kind: k.inCluster ? 'in-cluster' : 'kubeconfig',
@@ -166,7 +169,7 @@ export async function startServe(cfg: ServeConfig): Promise<Serving> {
     clients.push(client);
     const w = watchCluster(monitor, c, client, log);
     sources.push(w);
-    const api = apiServerEndpoint(kc);
+    const api = await apiServerEndpoint(kc);
     const probes: Stoppable[] = [];
     if (api) {
       const e = watchEndpoints(
@@ -177,7 +180,7 @@ export async function startServe(cfg: ServeConfig): Promise<Serving> {
             name: `endpoint:${api.host}:${api.port}`,
             target: { ...api, timeoutMs: 5000 },
             for: 'apiserver',
-            caSource: `kubeconfig cluster ${kc.getCurrentCluster()?.name ?? '?'}`,
+            caSource: `kubeconfig cluster ${kc.getCurrentCluster().name}`,
           },
         ],
         cfg.endpointIntervalMs,

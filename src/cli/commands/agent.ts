@@ -24,7 +24,7 @@ interface AgentCliOptions {
 
 async function agentCommand(o: AgentCliOptions): Promise<void> {
   const [{ loadKubeConfig }, { KubeClient }, { createLogger }, { Monitor }, { watchCluster }, { pushBody }, https] = await Promise.all([
-    import('../../k8s/client.ts'),
+    import('../../kube/kubeconfig.ts'),
     import('../../kube/client.ts'),
     import('../../kube/log.ts'),
     import('../../monitor/monitor.ts'),
