@@ -473,7 +473,8 @@ beforeAll(async () => {
 
 afterAll(async () => {
   for (const s of sockets) s.destroy();
-  await new Promise((r) => hang?.close(r));
+  // Not started when the cluster never came up: then there is nothing to close (and close's callback would never come).
+  if (hang) await new Promise((r) => hang.close(r));
   webhookServer?.kill();
   serviceServer?.kill();
   spawnSync('ip', ['link', 'del', svcIf]);

@@ -8,6 +8,7 @@
 // too: the cluster's `proxy-url` (http:// or https://, an HTTP CONNECT tunnel), else HTTPS_PROXY with NO_PROXY
 // (Go's rules: loopback never proxied).
 import { existsSync, readFileSync } from 'node:fs';
+import { Agent } from 'node:https';
 import { BlockList, isIP } from 'node:net';
 import { homedir } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
@@ -138,11 +139,24 @@ function inCidr(ip: string, cidr: string): boolean {
   return list.check(ip, family === 4 ? 'ipv4' : 'ipv6');
 }
 
+let tunnels: boolean | undefined;
+/** Whether this Node's https.Agent takes `proxyEnv` (Node 24.5+): older ones ignore it and would connect directly. */
+function nodeTunnels(): boolean {
+  tunnels ??= Object.getOwnPropertySymbols(new Agent({ proxyEnv: { HTTPS_PROXY: 'http://127.0.0.1:9' } })).some(
+    (s) => s.description === 'kProxyConfig',
+  );
+  return tunnels;
+}
+
 /**
  * Check a proxy as client-go does (`where`: `kubeconfig: cluster 'c': proxy-url`, or the variable it came from);
  * SOCKS is not supported here: one line.
  */
 function checkProxyUrl(where: string, u: string): string {
+  if (!nodeTunnels())
+    throw new InputError(
+      `${where} ${redactProxy(u)}: this Node (${process.version}) has no proxy support in its https.Agent; run Anchorage on Node 24.5 or later`,
+    );
   let url: URL;
   try {
     url = new URL(u);
