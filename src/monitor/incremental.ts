@@ -12,7 +12,7 @@ import { createHash, createPublicKey } from 'node:crypto';
 import { InputError } from '../common/errors.ts';
 import { isObjectKey, type KnownKey, type Location } from '../inventory/inventory.ts';
 import { type Found, readObjects } from '../inventory/read.ts';
-import type { Backend, CertManagerCertificate } from '../k8s/client.ts';
+import type { Backend, CertManagerCertificate } from '../k8s/cluster-source.ts';
 import { detectRole } from '../k8s/role-detect.ts';
 import { SEVERITY_RANK } from '../lint/types.ts';
 import { type EndpointInput, readPlainPem, type ScanCertificate, type ScanFinding, type ScanInput, type ScanReport } from '../scan/scan.ts';
