@@ -277,6 +277,22 @@ describe('a CA whose key lives on a SoftHSM token', () => {
     expect(revoked.stderr).toContain('Response verify OK');
   }, 480_000);
 
+  it('ca rotate begin makes the next key on the same token; after switch it issues and openssl verifies', async () => {
+    const begin = await cli('ca', 'rotate', 'begin', 'legacy');
+    expect([begin.code, begin.stderr]).toEqual([0, '']);
+    const list = p11tool('--login', '--pin', PIN, '--list-objects', '--type', 'privkey');
+    const block = list.stdout.split(/\n(?=\S)/).find((b) => b.includes('label:      legacy-ca-gen2\n')) ?? '';
+    expect(block, list.stdout).toMatch(/Access:\s+sensitive, always sensitive, never extractable, local/);
+    const sw = await cli('ca', 'rotate', 'switch', 'legacy');
+    expect([sw.code, sw.stderr]).toEqual([0, '']);
+    const b = await cli('ca', 'bundle', 'legacy', '--out', 'legacy-bundle.pem');
+    expect(b.code, b.stderr).toBe(0);
+    const r = await cli('ca', 'issue', 'legacy', '--san', 'DNS:next.example', '--out', 'next.crt');
+    expect([r.code, r.stderr]).toEqual([0, '']);
+    const v = run('openssl', ['verify', '-CAfile', 'legacy-bundle.pem', 'next.crt']);
+    expect(v.stdout.trim(), v.stderr).toBe('next.crt: OK');
+  }, 480_000);
+
   it('bad input: wrong PIN, missing object, missing token, missing module: one line, non-zero exit', async () => {
     const oneLine = (r: { code: number; stdout: string; stderr: string }, re: RegExp) => {
       expect(r.code).not.toBe(0);
