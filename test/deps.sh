@@ -23,9 +23,21 @@ command -v tmux >/dev/null || need+=(tmux) # a real terminal for the TUI (test/t
 command -v buildah >/dev/null || need+=(buildah)
 command -v runc >/dev/null || need+=(runc)
 command -v tinyproxy >/dev/null || need+=(tinyproxy) # an HTTP CONNECT proxy for kubeconfig proxy-url (test/kube-proxy.test.ts)
+# SoftHSM's PKCS#11 token and OpenSC's pkcs11-tool, which reads it independently (test/ca-pkcs11.test.ts).
+compgen -G '/usr/lib/*softhsm/libsofthsm2.so' >/dev/null || compgen -G '/usr/lib/*/softhsm/libsofthsm2.so' >/dev/null || need+=(softhsm2)
+command -v pkcs11-tool >/dev/null || need+=(opensc)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing test dependencies: ${need[*]}"
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get -o DPkg::Lock::Timeout=900 install -y -qq "${need[@]}" >/dev/null
+fi
+# pkcs11js (optionalDependency, a native addon) is built by npm with the machine's C++ compiler: when npm ran
+# before a compiler was there, it is built now (PKCS#11 key stores, docs/ca.md).
+if [ -f node_modules/pkcs11js/package.json ] && [ ! -f node_modules/pkcs11js/build/Release/pkcs11.node ]; then
+  command -v g++ >/dev/null && command -v make >/dev/null || {
+    SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get -o DPkg::Lock::Timeout=900 install -y -qq g++ make python3 >/dev/null
+  }
+  npm rebuild pkcs11js >/dev/null
 fi

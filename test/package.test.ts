@@ -56,11 +56,17 @@ describe('npm pack', () => {
     const app = join(dir, 'app');
     execFileSync('mkdir', ['-p', app]);
     writeFileSync(join(app, 'package.json'), '{"name":"app","version":"1.0.0","private":true}\n');
-    execFileSync('npm', ['install', join(dir, tarball), '--no-audit', '--no-fund', '--silent', '--engine-strict=false'], {
-      cwd: app,
-      env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    // --omit=optional: pkcs11js (PKCS#11 CA keys, test/ca-pkcs11.test.ts) is a native build of ~45 s under load
+    // that this check of the packed CLI does not use.
+    execFileSync(
+      'npm',
+      ['install', join(dir, tarball), '--no-audit', '--no-fund', '--silent', '--engine-strict=false', '--omit=optional'],
+      {
+        cwd: app,
+        env,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     const installed = join(app, 'node_modules', 'anchorage');
     const bin = join(app, 'node_modules', '.bin', 'anchorage');
     expect(existsSync(join(installed, 'dist', 'cli', 'main.js'))).toBe(true);

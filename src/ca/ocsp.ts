@@ -19,7 +19,7 @@ import {
   TAG,
   tlv,
 } from '../x509/der.ts';
-import { signerFor } from '../x509/keys.ts';
+import { externalSignerFor, isExternalKey, type SigningKey, signerFor } from '../x509/keys.ts';
 import { CRL_REASONS, type CrlReason, OID } from '../x509/oids.ts';
 
 export const OCSP_BASIC = '1.3.6.1.5.5.7.48.1.1';
@@ -128,8 +128,38 @@ export function ocspResponse(
   nextUpdate: Date,
   nonce?: Uint8Array,
 ): Uint8Array {
+  const tbs = responseData(issuer.cert, answers, thisUpdate, nextUpdate, nonce);
+  const signer = signerFor(issuer.key);
+  return wrapBasic(seq(tbs, signer.algorithmId, bitString(signer.sign(tbs))));
+}
+
+/** ocspResponse for a key that may live on a token (ExternalKey), signed asynchronously; a KeyObject goes through ocspResponse. */
+export async function ocspResponseAsync(
+  issuer: { cert: Certificate; key: SigningKey },
+  answers: readonly OcspAnswer[],
+  thisUpdate: Date,
+  nextUpdate: Date,
+  nonce?: Uint8Array,
+): Promise<Uint8Array> {
+  const key = issuer.key;
+  if (!isExternalKey(key)) return ocspResponse({ cert: issuer.cert, key }, answers, thisUpdate, nextUpdate, nonce);
+  const tbs = responseData(issuer.cert, answers, thisUpdate, nextUpdate, nonce);
+  const signer = externalSignerFor(key);
+  return wrapBasic(seq(tbs, signer.algorithmId, bitString(await signer.sign(tbs))));
+}
+
+const wrapBasic = (basic: Uint8Array): Uint8Array =>
+  seq(tlv(TAG.ENUMERATED, Uint8Array.of(0)), explicit(0, seq(oid(OCSP_BASIC), octetString(basic))));
+
+function responseData(
+  cert: Certificate,
+  answers: readonly OcspAnswer[],
+  thisUpdate: Date,
+  nextUpdate: Date,
+  nonce: Uint8Array | undefined,
+): Uint8Array {
   const keyHash = createHash('sha1')
-    .update(bitStringBytes(parse(issuer.cert.spki).child(1)))
+    .update(bitStringBytes(parse(cert.spki).child(1)))
     .digest();
   const singles = answers.map(({ id, status }) => {
     let cs: Uint8Array;
@@ -144,8 +174,5 @@ export function ocspResponse(
     return seq(id.raw, cs, generalizedTime(thisUpdate), explicit(0, generalizedTime(nextUpdate)));
   });
   const exts = nonce ? [explicit(1, seq(seq(oid(OCSP_NONCE), octetString(nonce))))] : [];
-  const tbs = seq(explicit(2, octetString(keyHash)), generalizedTime(new Date()), seqList(singles), ...exts);
-  const signer = signerFor(issuer.key);
-  const basic = seq(tbs, signer.algorithmId, bitString(signer.sign(tbs)));
-  return seq(tlv(TAG.ENUMERATED, Uint8Array.of(0)), explicit(0, seq(oid(OCSP_BASIC), octetString(basic))));
+  return seq(explicit(2, octetString(keyHash)), generalizedTime(new Date()), seqList(singles), ...exts);
 }

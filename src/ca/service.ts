@@ -1,23 +1,35 @@
 // The internal CA service: trust zones (a CA per service, optionally under an offline root or another
 // CA), issuance under each CA's policy, bootstrap tokens, renewal by the holder's certificate,
 // revocation, CRLs, OCSP, and the transparency log. State lives in the store; CA keys are sealed under
-// the key-encryption key. Every issuance, renewal, revocation and refusal is appended to the log and
+// the key-encryption key, or held on a PKCS#11 token (pkcs11.ts). Every issuance, renewal, revocation and refusal is appended to the log and
 // the audit table in the same transaction as what it records, before the caller sees the answer.
 import { createHash, createPublicKey, type KeyObject, randomBytes } from 'node:crypto';
 import { InputError } from '../common/errors.ts';
 import { type Store, StoreUnavailableError, type Tx, UniqueViolation } from '../store/store.ts';
-import { type CertProfile, issueCertificate, randomSerial } from '../x509/build.ts';
+import { type CertProfile, issueCertificate, issueCertificateAsync, randomSerial } from '../x509/build.ts';
 import { Certificate } from '../x509/certificate.ts';
-import { createCrl } from '../x509/crl.ts';
+import { createCrl, createCrlAsync } from '../x509/crl.ts';
 import { type Csr, parseCsr } from '../x509/csr.ts';
 import { DerError } from '../x509/der.ts';
-import { generateKey, KEY_TYPES, type KeyType, keyMatchesSpki, keyTypeFromInfo } from '../x509/keys.ts';
+import {
+  type ExternalKey,
+  generateKey,
+  isExternalKey,
+  KEY_TYPES,
+  type KeyPair,
+  type KeyType,
+  keyMatchesSpki,
+  keyTypeFromInfo,
+  type SigningKey,
+  signingKeyMatchesSpki,
+} from '../x509/keys.ts';
 import type { KeyUsage } from '../x509/oids.ts';
 import { CRL_REASONS, type CrlReason } from '../x509/oids.ts';
 import { scanPem } from '../x509/pem.ts';
 import { openKey, sealKey } from './kek.ts';
 import { leafHash, rootOf, signTreeHead, type TreeHead } from './merkle.ts';
-import { certIdMatches, type OcspAnswer, ocspError, ocspResponse, parseOcspRequest } from './ocsp.ts';
+import { certIdMatches, type OcspAnswer, ocspError, ocspResponse, ocspResponseAsync, parseOcspRequest } from './ocsp.ts';
+import { formatPkcs11Uri, isPkcs11Ref, Pkcs11Keys, type Pkcs11Options, parsePkcs11Uri } from './pkcs11.ts';
 import { type CaPolicy, PROFILES, type Profile, parsePolicy, policyViolations } from './policy.ts';
 import { CA_MIGRATIONS } from './schema.ts';
 
@@ -118,6 +130,8 @@ export interface CreateCaRequest {
   parent?: string;
   /** An offline root (or intermediate) held in files: it signs this CA once; its key is not kept. */
   offlineIssuer?: { chain: Certificate[]; key: KeyObject };
+  /** Make the CA's key on a PKCS#11 token: `pkcs11:token=…;object=…` (RFC 7512); else it is sealed under the KEK. */
+  keyStore?: string;
   policy?: unknown;
   /** Base URL of `ca serve --public-listen`: issued certificates carry its CRL and OCSP addresses. */
   publicUrl?: string;
@@ -211,6 +225,8 @@ export interface CaServiceOptions {
   /** Every audited event, also when the store is down (a second trail, e.g. stderr of `ca serve`). */
   onAudit?: (e: LogEntry & { outcome: string; stored: boolean }) => void;
   now?: () => Date;
+  /** The PKCS#11 module and PIN for CAs whose keys live on a token (read only when such a CA signs). */
+  pkcs11?: Pkcs11Options;
 }
 
 /** Issuance writes share one transaction (group commit): at most this many per commit. */
@@ -223,7 +239,8 @@ interface GroupJob {
 }
 
 export class CaService {
-  private readonly keys = new Map<string, KeyObject>();
+  private readonly keys = new Map<string, SigningKey>();
+  private p11?: Pkcs11Keys;
   private readonly group: GroupJob[] = [];
   private flushing = false;
   /** Issuance units written, and the commits that wrote them (units / commits = the average group). */
@@ -430,19 +447,42 @@ export class CaService {
     };
   }
 
-  private keyOf(r: CaRow): KeyObject {
-    return this.genKey(r.name, Number(r.generation), r.key_sealed);
+  private keyOf(r: CaRow): SigningKey | Promise<SigningKey> {
+    return this.genKey(r.name, Number(r.generation), r.key_sealed, r.chain_pem);
   }
 
-  /** A generation's key; generation 1 is sealed with the CA's name as associated data, later ones with name#gen. */
-  private genKey(name: string, gen: number, sealed: string): KeyObject {
+  /**
+   * A generation's key; generation 1 is sealed with the CA's name as associated data, later ones with name#gen.
+   * A key on a PKCS#11 token is stored as its URI: the first use loads the module, logs in and checks that
+   * the token's key is the one in the CA certificate (a Promise then; a sealed key stays synchronous).
+   */
+  private genKey(name: string, gen: number, sealed: string, chainPem: string): SigningKey | Promise<SigningKey> {
     const aad = gen === 1 ? name : `${name}#${gen}`;
-    let k = this.keys.get(aad);
-    if (!k) {
-      k = openKey(this.o.kek, aad, sealed);
-      this.keys.set(aad, k);
-    }
-    return k;
+    const k = this.keys.get(aad);
+    if (k) return k;
+    if (isPkcs11Ref(sealed)) return this.tokenKey(aad, sealed, chainOf(chainPem)[0] as Certificate);
+    const opened = openKey(this.o.kek, aad, sealed);
+    this.keys.set(aad, opened);
+    return opened;
+  }
+
+  private pkcs11(): Pkcs11Keys {
+    this.p11 ??= Pkcs11Keys.open(this.o.pkcs11 ?? {});
+    return this.p11;
+  }
+
+  private async tokenKey(aad: string, uri: string, cert: Certificate): Promise<SigningKey> {
+    const key = this.pkcs11().key(uri);
+    if (!signingKeyMatchesSpki(key, cert.spki)) throw new InputError(`the key ${uri} on the token does not belong to ${cert.subject}`);
+    this.keys.set(aad, key);
+    return key;
+  }
+
+  /** Unload the PKCS#11 module (if one was loaded). The store is closed by its owner. */
+  closeKeys(): void {
+    this.p11?.close();
+    this.p11 = undefined;
+    this.keys.clear();
   }
 
   async getCa(name: string): Promise<CaInfo> {
@@ -464,20 +504,20 @@ export class CaService {
     if (req.publicUrl !== undefined && !/^https?:\/\/[^/]+/.test(req.publicUrl))
       throw new InputError(`public URL '${req.publicUrl}' must be http(s)://host[:port]`);
     if (await this.row(req.name)) throw new InputError(`CA '${req.name}' already exists`);
-    const key = generateKey(keyType);
     let issuerChain: Certificate[] = [];
-    let issuerKey: KeyObject | undefined;
+    let issuerKey: SigningKey | undefined;
     if (req.parent) {
       const p = await this.row(req.parent);
       if (!p) throw new InputError(`unknown parent CA '${req.parent}'`);
       issuerChain = chainOf(p.chain_pem);
-      issuerKey = this.keyOf(p);
+      issuerKey = await this.keyOf(p);
     } else if (req.offlineIssuer) {
       issuerChain = req.offlineIssuer.chain;
       issuerKey = req.offlineIssuer.key;
       const top = issuerChain[0];
       if (!top) throw new InputError('the offline issuer needs its certificate');
-      if (!keyMatchesSpki(issuerKey, top.spki)) throw new InputError(`the offline issuer's key does not belong to ${top.subject}`);
+      if (!keyMatchesSpki(req.offlineIssuer.key, top.spki))
+        throw new InputError(`the offline issuer's key does not belong to ${top.subject}`);
       if (!top.isCA) throw new InputError(`${top.subject} is not a CA certificate`);
     }
     const now = this.now();
@@ -485,6 +525,12 @@ export class CaService {
     const days = req.days ?? (issuer ? 1825 : 3650);
     if (issuer && now.getTime() + days * 86400000 > issuer.notAfter.getTime())
       throw new InputError(`${days} days would outlive the issuer ${issuer.subject} (valid until ${issuer.notAfter.toISOString()})`);
+    // The new key: made here and sealed under the KEK, or made on a token (kept there, the store keeps its URI).
+    const made = req.keyStore !== undefined ? this.pkcs11().generate(req.keyStore, keyType) : undefined;
+    const local = made ? undefined : generateKey(keyType);
+    const publicKey = made ? made.key.publicKey : (local as KeyPair).publicKey;
+    const signingKey: SigningKey = made ? made.key : (local as KeyPair).privateKey;
+    const keyRef = (aad: string): string => (made ? made.uri : sealKey(this.o.kek, aad, (local as KeyPair).privateKey));
     const profile: CertProfile = {
       subject: req.subject ?? `CN=${req.name} CA,O=Anchorage`,
       ca: true,
@@ -493,8 +539,8 @@ export class CaService {
       validity: { days },
     };
     const cert = issuer
-      ? issueCertificate({ profile, publicKey: key.publicKey, issuer: { cert: issuer, key: issuerKey as KeyObject }, now })
-      : issueCertificate({ profile, publicKey: key.publicKey, signingKey: key.privateKey, now });
+      ? await issueCertificateAsync({ profile, publicKey, issuer: { cert: issuer, key: issuerKey as SigningKey }, now })
+      : await issueCertificateAsync({ profile, publicKey, signingKey, now });
     const chain = [cert, ...issuerChain];
     await this.o.store.transaction(async (tx) => {
       try {
@@ -505,7 +551,7 @@ export class CaService {
             req.parent ?? null,
             keyType,
             pemOf(chain),
-            sealKey(this.o.kek, req.name, key.privateKey),
+            keyRef(req.name),
             JSON.stringify(policy),
             req.publicUrl ?? null,
             now.toISOString(),
@@ -517,7 +563,7 @@ export class CaService {
       }
       await tx.run(
         "INSERT INTO ca_generations (ca, gen, chain_pem, key_sealed, state, created_at, changed_at) VALUES (?, 1, ?, ?, 'active', ?, ?)",
-        [req.name, pemOf(chain), sealKey(this.o.kek, req.name, key.privateKey), now.toISOString(), now.toISOString()],
+        [req.name, pemOf(chain), keyRef(req.name), now.toISOString(), now.toISOString()],
       );
       await this.append(
         tx,
@@ -534,7 +580,7 @@ export class CaService {
         'created',
       );
     });
-    this.keys.set(req.name, key.privateKey);
+    this.keys.set(req.name, signingKey);
     return this.getCa(req.name);
   }
 
@@ -626,12 +672,12 @@ export class CaService {
     const current = chainOf(r.chain_pem);
     const currentCert = current[0] as Certificate;
     let issuerChain: Certificate[] = [];
-    let issuerKey: KeyObject | undefined;
+    let issuerKey: SigningKey | undefined;
     if (r.parent) {
       const p = await this.row(r.parent);
       if (!p) throw new InputError(`the parent CA '${r.parent}' is gone`);
       issuerChain = chainOf(p.chain_pem);
-      issuerKey = this.keyOf(p);
+      issuerKey = await this.keyOf(p);
     } else if (current.length > 1) {
       if (!req.offlineIssuer)
         throw new InputError(
@@ -641,7 +687,8 @@ export class CaService {
       issuerKey = req.offlineIssuer.key;
       const top = issuerChain[0];
       if (!top) throw new InputError('the offline issuer needs its certificate');
-      if (!keyMatchesSpki(issuerKey, top.spki)) throw new InputError(`the offline issuer's key does not belong to ${top.subject}`);
+      if (!keyMatchesSpki(req.offlineIssuer.key, top.spki))
+        throw new InputError(`the offline issuer's key does not belong to ${top.subject}`);
       if (!top.isCA) throw new InputError(`${top.subject} is not a CA certificate`);
     } else if (req.offlineIssuer) throw new InputError(`CA '${req.name}' is its own root: it takes no offline issuer`);
     const now = this.now();
@@ -649,7 +696,17 @@ export class CaService {
     const days = req.days ?? (issuer ? 1825 : 3650);
     if (issuer && now.getTime() + days * 86400000 > issuer.notAfter.getTime())
       throw new InputError(`${days} days would outlive the issuer ${issuer.subject} (valid until ${issuer.notAfter.toISOString()})`);
-    const key = generateKey(keyType);
+    const gen = Math.max(...gens.map((g) => Number(g.gen))) + 1;
+    // A CA whose key is on a token gets its next key on the same token, labelled <object>-gen<N>.
+    let made: { key: ExternalKey; uri: string } | undefined;
+    if (isPkcs11Ref(r.key_sealed)) {
+      const u = parsePkcs11Uri(r.key_sealed);
+      const base = (u.object ?? req.name).replace(/-gen\d+$/, '');
+      made = this.pkcs11().generate(formatPkcs11Uri({ token: u.token, object: `${base}-gen${gen}` }), keyType);
+    }
+    const local = made ? undefined : generateKey(keyType);
+    const publicKey = made ? made.key.publicKey : (local as KeyPair).publicKey;
+    const signingKey: SigningKey = made ? made.key : (local as KeyPair).privateKey;
     // The same subject: the CA's identity does not change, its key does (issuers are told apart by key identifier).
     const profile: CertProfile = {
       subject: currentCert.subjectRdns,
@@ -659,16 +716,22 @@ export class CaService {
       validity: { days },
     };
     const cert = issuer
-      ? issueCertificate({ profile, publicKey: key.publicKey, issuer: { cert: issuer, key: issuerKey as KeyObject }, now })
-      : issueCertificate({ profile, publicKey: key.publicKey, signingKey: key.privateKey, now });
+      ? await issueCertificateAsync({ profile, publicKey, issuer: { cert: issuer, key: issuerKey as SigningKey }, now })
+      : await issueCertificateAsync({ profile, publicKey, signingKey, now });
     const chain = [cert, ...issuerChain];
-    const gen = Math.max(...gens.map((g) => Number(g.gen))) + 1;
     await this.o.store.transaction(async (tx) => {
       await tx.lock(`ca_rotate:${req.name}`);
       try {
         await tx.run(
           "INSERT INTO ca_generations (ca, gen, chain_pem, key_sealed, state, created_at, changed_at) VALUES (?, ?, ?, ?, 'next', ?, ?)",
-          [req.name, gen, pemOf(chain), sealKey(this.o.kek, `${req.name}#${gen}`, key.privateKey), now.toISOString(), now.toISOString()],
+          [
+            req.name,
+            gen,
+            pemOf(chain),
+            made ? made.uri : sealKey(this.o.kek, `${req.name}#${gen}`, (local as KeyPair).privateKey),
+            now.toISOString(),
+            now.toISOString(),
+          ],
         );
       } catch (e) {
         if (e instanceof UniqueViolation) throw new InputError(`CA '${req.name}' is already rotating (another replica began it)`);
@@ -906,8 +969,10 @@ export class CaService {
     const base = r.public_url?.replace(/\/+$/, '');
     const gen = Number(r.generation);
     const crlPath = gen === 1 ? `/crl/${r.name}` : `/crl/${r.name}/${gen}`;
+    let caKey = this.keyOf(r);
+    if (caKey instanceof Promise) caKey = await caKey;
     for (let attempt = 0; ; attempt++) {
-      const cert = issueCertificate({
+      const certReq = {
         profile: {
           subject: csr.subjectRdns,
           sans: csr.sans,
@@ -917,9 +982,11 @@ export class CaService {
           ...(base ? { crlDistributionPoints: [`${base}${crlPath}`], authorityInfoAccess: { ocsp: [`${base}/ocsp/${r.name}`] } } : {}),
         },
         publicKey: csr.spki,
-        issuer: { cert: caCert, key: this.keyOf(r) },
         now,
-      });
+      };
+      const cert = isExternalKey(caKey)
+        ? await issueCertificateAsync({ ...certReq, issuer: { cert: caCert, key: caKey } })
+        : issueCertificate({ ...certReq, issuer: { cert: caCert, key: caKey } });
       const entry: LogEntry = {
         type: req.renewing ? 'renew' : 'issue',
         at: now.toISOString(),
@@ -1116,13 +1183,17 @@ export class CaService {
       return { number: Number(n?.crl_number ?? 1), rows };
     });
     const caCert = chainOf(g.chain_pem)[0] as Certificate;
-    return createCrl({
-      issuer: { cert: caCert, key: this.genKey(name, gen, g.key_sealed as string) },
+    let key = this.genKey(name, gen, g.key_sealed as string, g.chain_pem);
+    if (key instanceof Promise) key = await key;
+    const crlReq = {
       entries: rows.map((x) => ({ serial: x.serial, revokedAt: new Date(x.revoked_at), reason: x.revocation_reason as CrlReason })),
       thisUpdate: new Date(now.getTime() - 60_000),
       nextUpdate: new Date(now.getTime() + validitySeconds * 1000),
       crlNumber: number,
-    }).der;
+    };
+    return isExternalKey(key)
+      ? (await createCrlAsync({ ...crlReq, issuer: { cert: caCert, key } })).der
+      : createCrl({ ...crlReq, issuer: { cert: caCert, key } }).der;
   }
 
   /** Answer an OCSP request for the CA `name` (RFC 6960); errors are OCSP error responses, never exceptions. */
@@ -1175,13 +1246,13 @@ export class CaService {
       throw e;
     }
     const now = this.now();
-    return ocspResponse(
-      { cert: caCert, key: this.genKey(name, Number(g.gen), g.key_sealed as string) },
-      answers,
-      new Date(now.getTime() - 60_000),
-      new Date(now.getTime() + validitySeconds * 1000),
-      req.nonce,
-    );
+    let key = this.genKey(name, Number(g.gen), g.key_sealed as string, g.chain_pem);
+    if (key instanceof Promise) key = await key;
+    const thisUpdate = new Date(now.getTime() - 60_000);
+    const nextUpdate = new Date(now.getTime() + validitySeconds * 1000);
+    return isExternalKey(key)
+      ? ocspResponseAsync({ cert: caCert, key }, answers, thisUpdate, nextUpdate, req.nonce)
+      : ocspResponse({ cert: caCert, key }, answers, thisUpdate, nextUpdate, req.nonce);
   }
 }
 

@@ -20,7 +20,7 @@ import {
   type NameConstraintSet,
   type SubjectAltNames,
 } from './extensions.ts';
-import { signerFor, spkiDer } from './keys.ts';
+import { externalSignerFor, isExternalKey, type SigningKey, signerFor, spkiDer } from './keys.ts';
 import { encodeName, parseDn, type Rdns } from './name.ts';
 import { ekuOid, type KeyUsage, OID } from './oids.ts';
 
@@ -145,12 +145,35 @@ function buildExtensions(p: CertProfile, spki: Uint8Array, issuerSkid: Uint8Arra
 }
 
 export function issueCertificate(req: IssueRequest): Certificate {
+  const signKey = req.issuer ? req.issuer.key : req.signingKey;
+  if (!signKey) throw new InputError('a self-signed certificate needs signingKey');
+  const signer = signerFor(signKey, req.profile.hash);
+  const tbs = tbsCertificate(req, signer.algorithmId);
+  return new Certificate(seq(tbs, signer.algorithmId, bitString(signer.sign(tbs))));
+}
+
+export interface ExternalIssueRequest extends Omit<IssueRequest, 'issuer' | 'signingKey'> {
+  issuer?: { cert: Certificate; key: SigningKey };
+  signingKey?: SigningKey;
+}
+
+/**
+ * issueCertificate for a key that may live on a token (ExternalKey): the same certificate, signed
+ * asynchronously. A KeyObject goes through issueCertificate unchanged.
+ */
+export async function issueCertificateAsync(req: ExternalIssueRequest): Promise<Certificate> {
+  const signKey = req.issuer ? req.issuer.key : req.signingKey;
+  if (!signKey) throw new InputError('a self-signed certificate needs signingKey');
+  if (!isExternalKey(signKey)) return issueCertificate(req as IssueRequest);
+  const signer = externalSignerFor(signKey, req.profile.hash);
+  const tbs = tbsCertificate(req, signer.algorithmId);
+  return new Certificate(seq(tbs, signer.algorithmId, bitString(await signer.sign(tbs))));
+}
+
+function tbsCertificate(req: ExternalIssueRequest, algorithmId: Uint8Array): Uint8Array {
   const p = req.profile;
   const now = req.now ?? new Date();
   const spki = req.publicKey instanceof Uint8Array ? req.publicKey : spkiDer(req.publicKey);
-  const signKey = req.issuer ? req.issuer.key : req.signingKey;
-  if (!signKey) throw new InputError('a self-signed certificate needs signingKey');
-  const signer = signerFor(signKey, p.hash);
   const subject = encodeName(typeof p.subject === 'string' ? parseDn(p.subject) : p.subject);
   const issuerName = req.issuer ? req.issuer.cert.subjectRaw : subject;
   const wantAki = p.authorityKeyId ?? req.issuer !== undefined;
@@ -162,17 +185,14 @@ export function issueCertificate(req: IssueRequest): Certificate {
   const { notBefore, notAfter } = resolveValidity(p.validity, now);
   const exts = buildExtensions(p, spki, issuerSkid);
   const serial = p.serial === undefined ? randomSerial() : p.serial;
-  const tbs = seq(
+  return seq(
     explicit(0, integer(2)),
     integer(serial),
-    signer.algorithmId,
+    algorithmId,
     issuerName,
     seq(time(notBefore), time(notAfter)),
     subject,
     spki,
     ...(exts.length ? [explicit(3, seqList(exts.map(encodeExtension)))] : []),
   );
-  const sig = signer.sign(tbs);
-  const der = seq(tbs, signer.algorithmId, bitString(sig));
-  return new Certificate(der);
 }

@@ -31,7 +31,7 @@ import {
   encodeAki,
   encodeExtension,
 } from './extensions.ts';
-import { keyMatchesSpki, signerFor } from './keys.ts';
+import { externalSignerFor, isExternalKey, keyMatchesSpki, type SigningKey, signerFor, signingKeyMatchesSpki } from './keys.ts';
 import { decodeName, type NameAttribute, type Rdns, rdnsToString } from './name.ts';
 import { CRL_REASONS, type CrlReason, extName, OID, sigAlgName } from './oids.ts';
 import { parseOrInputError, pemOrDer, SignedObject } from './signed.ts';
@@ -467,6 +467,27 @@ function encodeEntry(e: CrlEntryInput): { serial: string; der: Uint8Array } {
 export function createCrl(req: CreateCrlRequest): Crl {
   const { cert, key } = req.issuer;
   if (!keyMatchesSpki(key, cert.spki)) throw new InputError(`the CRL signing key does not belong to ${cert.subject}`);
+  const signer = signerFor(key, req.hash);
+  const tbs = tbsCertList(req, signer.algorithmId);
+  return new Crl(seq(tbs, signer.algorithmId, bitString(signer.sign(tbs))));
+}
+
+export interface ExternalCrlRequest extends Omit<CreateCrlRequest, 'issuer'> {
+  issuer: { cert: IssuerRef['cert']; key: SigningKey };
+}
+
+/** createCrl for a key that may live on a token (ExternalKey), signed asynchronously; a KeyObject goes through createCrl. */
+export async function createCrlAsync(req: ExternalCrlRequest): Promise<Crl> {
+  const { cert, key } = req.issuer;
+  if (!isExternalKey(key)) return createCrl(req as CreateCrlRequest);
+  if (!signingKeyMatchesSpki(key, cert.spki)) throw new InputError(`the CRL signing key does not belong to ${cert.subject}`);
+  const signer = externalSignerFor(key, req.hash);
+  const tbs = tbsCertList(req, signer.algorithmId);
+  return new Crl(seq(tbs, signer.algorithmId, bitString(await signer.sign(tbs))));
+}
+
+function tbsCertList(req: ExternalCrlRequest, algorithmId: Uint8Array): Uint8Array {
+  const { cert } = req.issuer;
   const ku = cert.keyUsage;
   if (ku && !ku.includes('cRLSign'))
     throw new InputError(`${cert.subject} lacks the cRLSign key usage: relying parties would reject its CRLs`);
@@ -491,10 +512,9 @@ export function createCrl(req: CreateCrlRequest): Crl {
     { oid: OID.crlNumber, critical: false, value: integer(num) },
     ...(req.extraExtensions ?? []),
   ];
-  const signer = signerFor(key, req.hash);
-  const tbs = seq(
+  return seq(
     integer(1),
-    signer.algorithmId,
+    algorithmId,
     cert.subjectRaw,
     time(thisUpdate),
     time(req.nextUpdate),
@@ -502,5 +522,4 @@ export function createCrl(req: CreateCrlRequest): Crl {
     ...(entries.length ? [seq(...entries)] : []),
     explicit(0, seq(...exts.map(encodeExtension))),
   );
-  return new Crl(seq(tbs, signer.algorithmId, bitString(signer.sign(tbs))));
 }

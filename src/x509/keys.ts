@@ -5,7 +5,7 @@ import {
   createPublicKey,
   generateKeyPair,
   generateKeyPairSync,
-  type KeyObject,
+  KeyObject,
   hash as nodeHash,
   sign as nodeSign,
   verify as nodeVerify,
@@ -310,6 +310,66 @@ function makeSigner(priv: KeyObject, hash: 'sha256' | 'sha384' | 'sha512'): Sign
   }
   if (t === 'ed25519') return { algorithmOid: OID.ed25519, algorithmId: seq(oid(OID.ed25519)), sign: (d) => nodeSign(null, d, priv) };
   throw new Error(`cannot sign with a ${t} key`);
+}
+
+// ---------- keys held elsewhere (a PKCS#11 token): asynchronous signing ----------
+//
+// A KeyObject signs synchronously through signerFor (the fast path, unchanged). A key that never leaves
+// its holder is an ExternalKey: it knows its public key and signs a message with a digest; the caller
+// picks the X.509 signature algorithm from the public key exactly as for a KeyObject.
+
+export type Digest = 'sha256' | 'sha384' | 'sha512';
+
+export interface ExternalKey {
+  /** The public half (the holder keeps the private one). */
+  readonly publicKey: KeyObject;
+  /**
+   * Sign `data` (the whole message, not a digest) with `digest`: RSA PKCS#1 v1.5 or ECDSA, the signature in
+   * the form X.509 carries it (ECDSA: the DER Ecdsa-Sig-Value).
+   */
+  sign(data: Uint8Array, digest: Digest): Promise<Uint8Array>;
+}
+
+/** A CA's signing key: a KeyObject (synchronous) or a key on a token. */
+export type SigningKey = KeyObject | ExternalKey;
+
+export const isExternalKey = (k: SigningKey): k is ExternalKey => !(k instanceof KeyObject);
+
+export interface AsyncSigner {
+  algorithmId: Uint8Array;
+  algorithmOid: string;
+  sign(data: Uint8Array): Promise<Uint8Array>;
+}
+
+/** The signature algorithm for an external key: the same choice signerFor makes for a KeyObject. */
+export function externalSignerFor(key: ExternalKey, hash: Digest = 'sha256'): AsyncSigner {
+  const pub = key.publicKey;
+  const t = pub.asymmetricKeyType;
+  if (t === 'rsa') {
+    const o = hash === 'sha256' ? OID.sha256WithRSA : hash === 'sha384' ? OID.sha384WithRSA : OID.sha512WithRSA;
+    return { algorithmOid: o, algorithmId: seq(oid(o), NULL), sign: (d) => key.sign(d, hash) };
+  }
+  if (t === 'ec') {
+    const curve = pub.asymmetricKeyDetails?.namedCurve;
+    const h: Digest = curve === 'secp384r1' ? 'sha384' : curve === 'secp521r1' ? 'sha512' : hash;
+    const o = h === 'sha256' ? OID.ecdsaWithSHA256 : h === 'sha384' ? OID.ecdsaWithSHA384 : OID.ecdsaWithSHA512;
+    return { algorithmOid: o, algorithmId: seq(oid(o)), sign: (d) => key.sign(d, h) };
+  }
+  throw new InputError(`cannot sign with an external ${t} key (RSA and ECDSA are supported)`);
+}
+
+/** ECDSA r||s (PKCS#11, WebCrypto) as the DER Ecdsa-Sig-Value X.509 carries. */
+export function ecdsaRawToDer(raw: Uint8Array): Uint8Array {
+  if (raw.length === 0 || raw.length % 2 !== 0 || raw.length > 132)
+    throw new InputError(`an ECDSA signature of ${raw.length} bytes is not r||s`);
+  const half = raw.length / 2;
+  return seq(integer(raw.subarray(0, half)), integer(raw.subarray(half)));
+}
+
+/** Does this key (private KeyObject or external key) belong to the SPKI? */
+export function signingKeyMatchesSpki(key: SigningKey, spki: Uint8Array): boolean {
+  if (isExternalKey(key)) return Buffer.from(spkiDer(key.publicKey)).equals(Buffer.from(spki));
+  return keyMatchesSpki(key, spki);
 }
 
 // An RSA signature "labelled" ECDSA would still verify under Node's crypto: the OID must agree with the key.

@@ -7,10 +7,12 @@ import { parse as parseYaml } from 'yaml';
 import { postJson } from '../../ca/client.ts';
 import { loadKek, newKek } from '../../ca/kek.ts';
 import { parseLogExport, parseTreeHead, verifyLog } from '../../ca/log-verify.ts';
+import type { Pkcs11Options } from '../../ca/pkcs11.ts';
 import { PROFILES, type Profile } from '../../ca/policy.ts';
 import { startCaServer } from '../../ca/server.ts';
 import { CaService, identitiesOf, parseIdentity } from '../../ca/service.ts';
 import { InputError } from '../../common/errors.ts';
+import { resolveSecret } from '../../common/secret-source.ts';
 import { readObjects } from '../../inventory/read.ts';
 import { openStore } from '../../store/open.ts';
 import type { Certificate } from '../../x509/certificate.ts';
@@ -29,6 +31,24 @@ const DEFAULT_DB = 'sqlite:anchorage-ca.db';
 interface StoreOpts {
   db?: string;
   kek?: string;
+  pkcs11Module?: string;
+  pkcs11Pin?: string;
+}
+
+/** The PKCS#11 module and PIN source: read only when a CA whose key is on a token signs (docs/ca.md). */
+function pkcs11Options(o: StoreOpts): Pkcs11Options {
+  const module = o.pkcs11Module ?? process.env.ANCHORAGE_PKCS11_MODULE;
+  const spec = o.pkcs11Pin ?? process.env.ANCHORAGE_PKCS11_PIN_SPEC;
+  const pin = (): string => {
+    if (spec === undefined && process.env.ANCHORAGE_PKCS11_PIN === undefined)
+      throw new InputError(
+        'no PKCS#11 PIN: give --pkcs11-pin file:PATH|env:NAME, or set ANCHORAGE_PKCS11_PIN_SPEC or ANCHORAGE_PKCS11_PIN',
+      );
+    const text = resolveSecret(spec ?? 'env:ANCHORAGE_PKCS11_PIN', 'PKCS#11 PIN').trim();
+    if (!text) throw new InputError('the PKCS#11 PIN is empty');
+    return text;
+  };
+  return { ...(module ? { module } : {}), pin };
 }
 
 async function openService(o: StoreOpts, onAudit?: (line: string) => void): Promise<CaService> {
@@ -38,7 +58,12 @@ async function openService(o: StoreOpts, onAudit?: (line: string) => void): Prom
   const kek = loadKek(spec ?? 'env:ANCHORAGE_CA_KEK');
   const store = await openStore(o.db ?? process.env.ANCHORAGE_CA_DB ?? DEFAULT_DB, { createDir: true });
   try {
-    return await CaService.open({ store, kek, ...(onAudit ? { onAudit: (e) => onAudit(JSON.stringify(e)) } : {}) });
+    return await CaService.open({
+      store,
+      kek,
+      pkcs11: pkcs11Options(o),
+      ...(onAudit ? { onAudit: (e) => onAudit(JSON.stringify(e)) } : {}),
+    });
   } catch (e) {
     await store.close();
     throw e;
@@ -50,6 +75,7 @@ async function withService<T>(o: StoreOpts, f: (s: CaService) => Promise<T>): Pr
   try {
     return await f(s);
   } finally {
+    s.closeKeys();
     await s.store.close();
   }
 }
@@ -60,6 +86,11 @@ const storeOptions = (c: Command): Command =>
     .option(
       '--kek <source>',
       'key-encryption key: file:PATH or env:NAME (default $ANCHORAGE_CA_KEK_SPEC, else the key itself in $ANCHORAGE_CA_KEK)',
+    )
+    .option('--pkcs11-module <path>', 'PKCS#11 module for CAs whose key is on a token (default $ANCHORAGE_PKCS11_MODULE, else SoftHSM)')
+    .option(
+      '--pkcs11-pin <source>',
+      "the token's user PIN: file:PATH or env:NAME (default $ANCHORAGE_PKCS11_PIN_SPEC, else the PIN itself in $ANCHORAGE_PKCS11_PIN)",
     );
 
 const requester = (): string => `cli:${userInfo().username}`;
@@ -164,7 +195,11 @@ export function register(program: Command): void {
         .option('--root-cert <file>', 'an offline root (or intermediate) certificate that signs this CA once')
         .option('--root-key <file>', 'its key (read once, never stored)')
         .option('--root-key-password <pw>', 'password of --root-key (env:NAME, file:PATH, prompt)', secretArg('--root-key-password'))
-        .option('--public-url <url>', 'base URL of `ca serve --public-listen`: issued certificates carry its CRL and OCSP addresses'),
+        .option('--public-url <url>', 'base URL of `ca serve --public-listen`: issued certificates carry its CRL and OCSP addresses')
+        .option(
+          '--key-store <uri>',
+          'make the CA key on a PKCS#11 token, never extractable: pkcs11:token=LABEL;object=LABEL (RFC 7512; default: sealed under --kek)',
+        ),
     ),
   ).action(async (name: string, o: Record<string, string | string[] | undefined> & StoreOpts) => {
     const keyType = o.keyType as string as KeyType;
@@ -182,8 +217,10 @@ export function register(program: Command): void {
         ...(o.parent ? { parent: o.parent as string } : {}),
         ...(offlineIssuer ? { offlineIssuer } : {}),
         ...(o.publicUrl ? { publicUrl: o.publicUrl as string } : {}),
+        ...(o.keyStore ? { keyStore: o.keyStore as string } : {}),
       });
-      process.stdout.write(`created CA ${info.name}: ${info.subject} (${info.keyType}, until ${info.notAfter})\n`);
+      const where = o.keyStore ? `, key on PKCS#11 token` : '';
+      process.stdout.write(`created CA ${info.name}: ${info.subject} (${info.keyType}${where}, until ${info.notAfter})\n`);
     });
   });
 
@@ -573,6 +610,7 @@ export function register(program: Command): void {
         const stop = async () => {
           if (pruner) clearInterval(pruner);
           await server.close();
+          s.closeKeys();
           await s.store.close();
           process.exit(0);
         };
@@ -666,6 +704,7 @@ export function register(program: Command): void {
           await signer.stop();
           await health.close();
           client.close();
+          s.closeKeys();
           await s.store.close();
         });
         await signer.start();
