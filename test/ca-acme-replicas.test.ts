@@ -17,14 +17,15 @@ import { openStore } from '../src/store/open.ts';
 import type { Store } from '../src/store/store.ts';
 import { createCsr } from '../src/x509/csr.ts';
 import { generateKey } from '../src/x509/keys.ts';
-import { freePort, waitFor } from './cluster/harness.ts';
+import { freePort } from './cluster/harness.ts';
+import { startCaServe } from './support/ca-serve.ts';
 import { openssl } from './support/openssl.ts';
 import { type Postgres, startPostgres } from './support/postgres.ts';
 import { type RoundRobin, startRoundRobin } from './support/round-robin.ts';
 
 const root = join(import.meta.dirname, '..');
-const node = join(root, 'node_modules', '.bin', 'node');
-const main = join(root, 'src', 'cli', 'main.ts');
+const _node = join(root, 'node_modules', '.bin', 'node');
+const _main = join(root, 'src', 'cli', 'main.ts');
 const dir = mkdtempSync(join(tmpdir(), 'caacme-replicas-'));
 const KEK = 'a1'.repeat(32);
 let pg: Postgres;
@@ -36,12 +37,8 @@ let httpPort = 0;
 const replicas: { proc: ChildProcess; url: string }[] = [];
 
 async function startReplica(): Promise<{ proc: ChildProcess; url: string }> {
-  const proc = spawn(
-    node,
+  const { proc, url } = await startCaServe(
     [
-      main,
-      'ca',
-      'serve',
       '--db',
       pg.url,
       '--kek',
@@ -60,22 +57,7 @@ async function startReplica(): Promise<{ proc: ChildProcess; url: string }> {
       '--acme-resolve',
       '127.0.0.1',
     ],
-    { cwd: dir, stdio: ['ignore', 'pipe', 'ignore'] },
-  );
-  let out = '';
-  proc.stdout?.on('data', (d: Buffer) => {
-    out += d;
-  });
-  let url = '';
-  await waitFor(
-    'ca serve replica',
-    () => {
-      if (proc.exitCode !== null) throw new Error(`replica exited ${proc.exitCode}`);
-      url = /api (https:\/\/\S+)/.exec(out)?.[1] ?? '';
-      return url !== '';
-    },
-    120_000,
-    100,
+    { cwd: dir, what: 'ca serve replica' },
   );
   return { proc, url };
 }

@@ -3,7 +3,7 @@
 // its clients retry on the other. Afterwards: no duplicate serial, every certificate the client saw
 // acknowledged is in the database and in the transparency log, the log is gapless and verifies. Then the
 // database goes down: a clear 503 refusal, nothing issued; it comes back and issuance resumes.
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:https';
 import { tmpdir } from 'node:os';
@@ -17,13 +17,14 @@ import type { Store } from '../src/store/store.ts';
 import { createCsr } from '../src/x509/csr.ts';
 import { generateKey } from '../src/x509/keys.ts';
 import { waitFor } from './cluster/harness.ts';
+import { startCaServe } from './support/ca-serve.ts';
 import { type Postgres, startPostgres } from './support/postgres.ts';
 
 const TOTAL = Number(process.env.ANCHORAGE_CA_LOAD ?? 10_000);
 const IN_FLIGHT = 48;
 const root = join(import.meta.dirname, '..');
-const node = join(root, 'node_modules', '.bin', 'node');
-const main = join(root, 'src', 'cli', 'main.ts');
+const _node = join(root, 'node_modules', '.bin', 'node');
+const _main = join(root, 'src', 'cli', 'main.ts');
 const dir = mkdtempSync(join(tmpdir(), 'ca-pg-'));
 const KEK = 'd'.repeat(64);
 
@@ -37,12 +38,8 @@ let clientKey = '';
 let csr = '';
 
 async function startReplica(): Promise<{ proc: ChildProcess; url: string }> {
-  const proc = spawn(
-    node,
+  const { proc, url } = await startCaServe(
     [
-      main,
-      'ca',
-      'serve',
       '--db',
       pg.url,
       '--kek',
@@ -56,25 +53,7 @@ async function startReplica(): Promise<{ proc: ChildProcess; url: string }> {
       '--server-name',
       'IP:127.0.0.1',
     ],
-    {
-      cwd: dir,
-      stdio: ['ignore', 'pipe', 'ignore'],
-    },
-  );
-  let out = '';
-  proc.stdout?.on('data', (d: Buffer) => {
-    out += d;
-  });
-  let url = '';
-  await waitFor(
-    'ca serve replica',
-    () => {
-      if (proc.exitCode !== null) throw new Error(`replica exited ${proc.exitCode}`);
-      url = /api (https:\/\/\S+)/.exec(out)?.[1] ?? '';
-      return url !== '';
-    },
-    60_000,
-    100,
+    { cwd: dir, what: 'ca serve replica' },
   );
   return { proc, url };
 }
