@@ -49,18 +49,33 @@ function fail(op: string, path: string, e: unknown): NodeError {
   return new NodeError(`${op} ${path}: ${err.message}`);
 }
 
-const p = <T>(f: (cb: (err: Error | undefined | null, v: T) => void) => void): Promise<T> =>
-  new Promise((resolve, reject) => f((err, v) => (err ? reject(err) : resolve(v))));
+/** How long one SFTP request may go unanswered: a node whose sftp-server hangs (a stuck disk) fails, not the run. */
+export const SFTP_OP_MS = 120_000;
 
 export class Remote {
   readonly sftp: SFTPWrapper;
-  constructor(sftp: SFTPWrapper) {
+  private readonly opMs: number;
+  constructor(sftp: SFTPWrapper, o: { opMs?: number } = {}) {
     this.sftp = sftp;
+    this.opMs = o.opMs ?? SFTP_OP_MS;
+  }
+
+  /** One SFTP request as a promise, bounded by opMs (the request is abandoned; the caller fails that node). */
+  private p<T>(f: (cb: (err: Error | undefined | null, v: T) => void) => void): Promise<T> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no answer from the node within ${this.opMs / 1000} s`)), this.opMs);
+      timer.unref?.();
+      f((err, v) => {
+        clearTimeout(timer);
+        if (err) reject(err);
+        else resolve(v);
+      });
+    });
   }
 
   async lstat(path: string): Promise<RemoteStat | null> {
     try {
-      return toStat(await p<Stats>((cb) => this.sftp.lstat(path, cb)));
+      return toStat(await this.p<Stats>((cb) => this.sftp.lstat(path, cb)));
     } catch (e) {
       if ((e as { code?: number }).code === NO_SUCH_FILE) return null;
       throw fail('lstat', path, e);
@@ -69,7 +84,7 @@ export class Remote {
 
   async stat(path: string): Promise<RemoteStat | null> {
     try {
-      return toStat(await p<Stats>((cb) => this.sftp.stat(path, cb)));
+      return toStat(await this.p<Stats>((cb) => this.sftp.stat(path, cb)));
     } catch (e) {
       if ((e as { code?: number }).code === NO_SUCH_FILE) return null;
       throw fail('stat', path, e);
@@ -83,7 +98,7 @@ export class Remote {
     if (!st.isFile) throw new NodeError(`${path} is not a regular file`);
     if (st.size > max) throw new NodeError(`too large: ${path} is ${st.size} bytes (budget ${max})`);
     try {
-      return await p<Buffer>((cb) => this.sftp.readFile(path, cb as never));
+      return await this.p<Buffer>((cb) => this.sftp.readFile(path, cb as never));
     } catch (e) {
       throw fail('read', path, e);
     }
@@ -93,7 +108,7 @@ export class Remote {
   async list(dir: string): Promise<{ name: string; path: string; stat: RemoteStat }[]> {
     let names: { filename: string; attrs: Stats }[];
     try {
-      names = await p((cb) => this.sftp.readdir(dir, cb as never));
+      names = await this.p((cb) => this.sftp.readdir(dir, cb as never));
     } catch (e) {
       if ((e as { code?: number }).code === NO_SUCH_FILE) return [];
       throw fail('list', dir, e);
@@ -113,7 +128,7 @@ export class Remote {
     const parent = posix.dirname(dir);
     if (parent !== dir) await this.mkdirp(parent, mode);
     try {
-      await p<void>((cb) => this.sftp.mkdir(dir, { mode }, cb as never));
+      await this.p<void>((cb) => this.sftp.mkdir(dir, { mode }, cb as never));
     } catch (e) {
       const again = await this.stat(dir).catch(() => null);
       if (again?.isDir) return; // made by a parallel write in the same folder
@@ -123,7 +138,7 @@ export class Remote {
 
   async remove(path: string): Promise<void> {
     try {
-      await p<void>((cb) => this.sftp.unlink(path, cb as never));
+      await this.p<void>((cb) => this.sftp.unlink(path, cb as never));
     } catch (e) {
       if ((e as { code?: number }).code === NO_SUCH_FILE) return;
       throw fail('remove', path, e);
@@ -132,7 +147,9 @@ export class Remote {
 
   async freeBytes(path: string): Promise<number | null> {
     try {
-      const v = await p<{ f_bavail: number; f_frsize: number; f_bsize: number }>((cb) => this.sftp.ext_openssh_statvfs(path, cb as never));
+      const v = await this.p<{ f_bavail: number; f_frsize: number; f_bsize: number }>((cb) =>
+        this.sftp.ext_openssh_statvfs(path, cb as never),
+      );
       return v.f_bavail * (v.f_frsize || v.f_bsize);
     } catch {
       return null;
@@ -155,23 +172,25 @@ export class Remote {
     let handle: Buffer | undefined;
     try {
       // 'wx': O_CREAT|O_EXCL, so a planted file or symlink at the temp name is never written through.
-      handle = await p<Buffer>((cb) => this.sftp.open(tmp, 'wx', { mode: 0o600 }, cb));
+      handle = await this.p<Buffer>((cb) => this.sftp.open(tmp, 'wx', { mode: 0o600 }, cb));
       let off = 0;
       while (off < data.length) {
         const n = Math.min(32 * 1024, data.length - off);
         const at = off;
-        await p<void>((cb) => this.sftp.write(handle as Buffer, Buffer.from(data.buffer, data.byteOffset + at, n), 0, n, at, cb as never));
+        await this.p<void>((cb) =>
+          this.sftp.write(handle as Buffer, Buffer.from(data.buffer, data.byteOffset + at, n), 0, n, at, cb as never),
+        );
         off += n;
       }
-      await p<void>((cb) => this.sftp.ext_openssh_fsync(handle as Buffer, cb as never));
-      if (owner) await p<void>((cb) => this.sftp.fchown(handle as Buffer, owner.uid, owner.gid, cb as never));
-      await p<void>((cb) => this.sftp.fchmod(handle as Buffer, mode, cb as never));
+      await this.p<void>((cb) => this.sftp.ext_openssh_fsync(handle as Buffer, cb as never));
+      if (owner) await this.p<void>((cb) => this.sftp.fchown(handle as Buffer, owner.uid, owner.gid, cb as never));
+      await this.p<void>((cb) => this.sftp.fchmod(handle as Buffer, mode, cb as never));
       const h = handle;
       handle = undefined;
-      await p<void>((cb) => this.sftp.close(h, cb as never));
-      await p<void>((cb) => this.sftp.ext_openssh_rename(tmp, path, cb as never));
+      await this.p<void>((cb) => this.sftp.close(h, cb as never));
+      await this.p<void>((cb) => this.sftp.ext_openssh_rename(tmp, path, cb as never));
     } catch (e) {
-      if (handle) await p<void>((cb) => this.sftp.close(handle as Buffer, cb as never)).catch(() => undefined);
+      if (handle) await this.p<void>((cb) => this.sftp.close(handle as Buffer, cb as never)).catch(() => undefined);
       await this.remove(tmp).catch(() => undefined);
       throw await this.failure('write', path, e, data.length);
     }

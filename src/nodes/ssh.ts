@@ -83,6 +83,10 @@ function hopConfig(h: SshHop, knownHosts: string, o: ConnectOptions, verdict: { 
     port: h.port,
     username: h.user,
     readyTimeout: o.timeoutMs ?? 15_000,
+    // A node that goes away mid-push (power, network) ends the connection within a minute, and every
+    // request on it (SFTP, exec) fails with it instead of waiting forever.
+    keepaliveInterval: 10_000,
+    keepaliveCountMax: 6,
     hostVerifier: (key: Buffer) => {
       verdict.v = o.hostKeys.check(knownHosts, h.address, h.port, key);
       return verdict.v.kind === 'known' || (verdict.v.kind === 'unknown' && o.hostKeys.acceptNew);
