@@ -380,12 +380,25 @@ export class BundleController {
     const other = counterpart(kind);
     if (other && this.bundles.has(other)) this.queue.add(bundleId({ kind: other, name: obj.metadata.name }));
     // Bundles that use this one as a source follow it.
-    for (const [k, inf] of this.bundles)
-      for (const b of inf.list()) {
-        const spec = b.spec as { sources?: { bundle?: { name: string } }[] } | undefined;
-        if (spec?.sources?.some((s) => s.bundle?.name === obj.metadata.name))
-          this.queue.add(bundleId({ kind: k, name: b.metadata.name, namespace: b.metadata.namespace }));
-      }
+    this.enqueueDependents(kind, obj);
+  }
+
+  /**
+   * Enqueue every bundle that uses `obj` as a `bundle` source, and theirs in turn (a bundle source is resolved from
+   * the other bundle's sources, so a change to those sources reaches every bundle above it). Same kind, and for a
+   * namespaced Bundle the same namespace; the visited set ends cycles (refused as SourceCycle when reconciled).
+   */
+  private enqueueDependents(kind: BundleKind, obj: BundleObject, seen = new Set<string>()): void {
+    const id = bundleId({ kind, name: obj.metadata.name, namespace: obj.metadata.namespace });
+    if (seen.has(id)) return;
+    seen.add(id);
+    for (const b of this.bundles.get(kind)?.list() ?? []) {
+      if (b.metadata.namespace !== obj.metadata.namespace) continue;
+      const spec = b.spec as { sources?: { bundle?: { name: string } }[] } | undefined;
+      if (!spec?.sources?.some((s) => s.bundle?.name === obj.metadata.name)) continue;
+      this.queue.add(bundleId({ kind, name: b.metadata.name, namespace: b.metadata.namespace }));
+      this.enqueueDependents(kind, b, seen);
+    }
   }
 
   private onNamespace(ev: InformerEvent, n: KubeObject, old?: KubeObject): void {
@@ -420,8 +433,10 @@ export class BundleController {
           if (
             src.name === o.metadata.name ||
             (src.selector && (matchesSelector(src.selector, o.metadata.labels) || matchesSelector(src.selector, old?.metadata.labels)))
-          )
+          ) {
             this.queue.add(bundleId(ref));
+            this.enqueueDependents(k, b);
+          }
         }
       }
   }
