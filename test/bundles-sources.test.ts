@@ -9,6 +9,7 @@ import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, wri
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseAllDocuments, stringify } from 'yaml';
 import { type Cluster, freePort, startCluster, waitFor } from './cluster/harness.ts';
 import { K8S_BUILD_TIMEOUT_MS } from './support/k8s.ts';
 import { bundleFingerprints, opensslCa, opensslFingerprint } from './support/openssl.ts';
@@ -66,6 +67,34 @@ const logLines = (bundle: string): { msg: string; reason?: string; bundle?: stri
     .filter((l) => l.startsWith('{'))
     .map((l) => JSON.parse(l) as { msg: string; reason?: string; bundle?: string; level: number })
     .filter((l) => l.bundle === bundle);
+
+/** A kubeconfig holding only a ServiceAccount's token (kubectl create token), mode 0600. */
+function tokenKubeconfig(ns: string, sa: string): string {
+  const token = kubectl(['create', 'token', sa, '-n', ns, '--duration=1h']);
+  expect(token.code).toBe(0);
+  const caData = kubectl([
+    'config',
+    'view',
+    '--raw',
+    '--minify',
+    '-o',
+    'jsonpath={.clusters[0].cluster.certificate-authority-data}',
+  ]).stdout.trim();
+  expect(caData).not.toBe('');
+  const kc = join(dir, `${sa}.kubeconfig`);
+  writeFileSync(
+    kc,
+    `apiVersion: v1
+kind: Config
+clusters: [{name: c, cluster: {server: "${cluster.apiUrl}", certificate-authority-data: ${caData}}}]
+users: [{name: ${sa}, user: {token: ${token.stdout.trim()}}}]
+contexts: [{name: t, context: {cluster: c, user: ${sa}, namespace: ${ns}}}]
+current-context: t
+`,
+    { mode: 0o600 },
+  );
+  return kc;
+}
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'bundles15-'));
@@ -362,29 +391,7 @@ data:
   ca.crt: |
 ${indent(pem('t'), 4)}
 `);
-    const token = kubectl(['create', 'token', 'tenant', '-n', 'bundles15-team', '--duration=1h']);
-    expect(token.code).toBe(0);
-    const caData = kubectl([
-      'config',
-      'view',
-      '--raw',
-      '--minify',
-      '-o',
-      'jsonpath={.clusters[0].cluster.certificate-authority-data}',
-    ]).stdout.trim();
-    expect(caData).not.toBe('');
-    const kc = join(dir, 'tenant.kubeconfig');
-    writeFileSync(
-      kc,
-      `apiVersion: v1
-kind: Config
-clusters: [{name: c, cluster: {server: "${cluster.apiUrl}", certificate-authority-data: ${caData}}}]
-users: [{name: tenant, user: {token: ${token.stdout.trim()}}}]
-contexts: [{name: t, context: {cluster: c, user: tenant, namespace: bundles15-team}}]
-current-context: t
-`,
-      { mode: 0o600 },
-    );
+    const kc = tokenKubeconfig('bundles15-team', 'tenant');
     const asTenant = (args: string[], input?: string) => cluster.kubectl(args, kc, input);
     expect(asTenant(['auth', 'whoami', '-o', 'jsonpath={.status.userInfo.username}']).stdout).toBe(
       'system:serviceaccount:bundles15-team:tenant',
@@ -445,5 +452,74 @@ spec:
       () => !getJson('configmap', '-n', 'bundles15-team', 'mine') && !getJson('secret', '-n', 'bundles15-team', 'mine'),
       60_000,
     );
+  }, 180_000);
+
+  it("the chart's aggregated roles: a user bound to edit in a namespace manages Bundles there, view only reads them", async () => {
+    // The ClusterRoles as deploy/manifests ships them (rendered from the chart).
+    const shipped = parseAllDocuments(readFileSync(join(ROOT, 'deploy', 'manifests', 'controller.yaml'), 'utf8'))
+      .map((d) => d.toJS() as { kind?: string; metadata?: { name?: string } } | null)
+      .filter((o) => o?.kind === 'ClusterRole' && /-bundles-(edit|view)$/.test(o.metadata?.name ?? ''));
+    expect(shipped.map((o) => o?.metadata?.name).sort()).toEqual([
+      'anchorage-controller-bundles-edit',
+      'anchorage-controller-bundles-view',
+    ]);
+    apply(shipped.map((o) => stringify(o)).join('---\n'));
+    apply(`apiVersion: v1
+kind: Namespace
+metadata: {name: bundles15-edit}
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: editor, namespace: bundles15-edit}
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: viewer, namespace: bundles15-edit}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: editor-edit, namespace: bundles15-edit}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: edit}
+subjects: [{kind: ServiceAccount, name: editor, namespace: bundles15-edit}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: viewer-view, namespace: bundles15-edit}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: view}
+subjects: [{kind: ServiceAccount, name: viewer, namespace: bundles15-edit}]
+`);
+    // The controller-manager's aggregation controller folds the rules into edit and view.
+    const can = (who: string, verb: string, resource: string): string =>
+      kubectl(['auth', 'can-i', verb, resource, '-n', 'bundles15-edit', `--as=system:serviceaccount:bundles15-edit:${who}`]).stdout.trim();
+    await waitFor('edit aggregated', () => can('editor', 'create', 'bundles.trust.anchorage.dev') === 'yes', 60_000);
+    await waitFor('view aggregated', () => can('viewer', 'list', 'bundles.trust.anchorage.dev') === 'yes', 60_000);
+    const editor = tokenKubeconfig('bundles15-edit', 'editor');
+    const viewer = tokenKubeconfig('bundles15-edit', 'viewer');
+    const bundle = (name: string, ns = 'bundles15-edit') => `apiVersion: trust.anchorage.dev/v1alpha1
+kind: Bundle
+metadata: {name: ${name}, namespace: ${ns}}
+spec:
+  sources:
+  - inLine: |
+${indent(pem('t'), 6)}
+  target: {configMap: {data: [{key: ca.crt}]}}
+`;
+    const made = cluster.kubectl(['create', '-f', '-'], editor, bundle('edited'));
+    expect(made.stderr).toBe('');
+    expect(made.code).toBe(0);
+    await waitFor("the editor's target", () => same(fps(cmPem('bundles15-edit', 'edited') ?? ''), want('t')), 90_000);
+    expect(cluster.kubectl(['get', 'bundles.trust.anchorage.dev', 'edited', '-o', 'name'], viewer).stdout.trim()).toBe(
+      'bundle.trust.anchorage.dev/edited',
+    );
+    const viewerCreate = cluster.kubectl(['create', '-f', '-'], viewer, bundle('viewed'));
+    expect(viewerCreate.code).not.toBe(0);
+    expect(viewerCreate.stderr).toMatch(/\(Forbidden\)/);
+    // edit in one namespace is not edit elsewhere, nor a ClusterBundle.
+    const elsewhere = cluster.kubectl(['create', '-f', '-'], editor, bundle('edited', 'bundles15-team'));
+    expect(elsewhere.code).not.toBe(0);
+    expect(elsewhere.stderr).toMatch(/\(Forbidden\)/);
+    expect(can('editor', 'create', 'clusterbundles.trust.anchorage.dev')).toBe('no');
+    expect(cluster.kubectl(['delete', 'bundles.trust.anchorage.dev', 'edited'], editor).code).toBe(0);
+    await waitFor("the editor's target deleted", () => !getJson('configmap', '-n', 'bundles15-edit', 'edited'), 60_000);
   }, 180_000);
 });
