@@ -64,8 +64,13 @@ const eventReasons = (ns: string, name: string): string[] =>
 const logLines = (bundle: string): { msg: string; reason?: string; bundle?: string; level: number }[] =>
   readFileSync(logFile, 'utf8')
     .split('\n')
-    .filter((l) => l.startsWith('{'))
-    .map((l) => JSON.parse(l) as { msg: string; reason?: string; bundle?: string; level: number })
+    .flatMap((l) => {
+      try {
+        return [JSON.parse(l) as { msg: string; reason?: string; bundle?: string; level: number }];
+      } catch {
+        return []; // not JSON, or the last line still being written
+      }
+    })
     .filter((l) => l.bundle === bundle);
 
 /** A kubeconfig holding only a ServiceAccount's token (kubectl create token), mode 0600. */
