@@ -25,7 +25,7 @@ COPY package-lock.json ./
 COPY scripts/image-prune.sh /tmp/
 RUN tar -xzf /tmp/anchorage-*.tgz --strip-components=1 \
  && npm ci --omit dev --no-audit --no-fund --ignore-scripts \
- && sh /tmp/image-prune.sh node_modules \
+ && bash /tmp/image-prune.sh node_modules \
  && npm cache clean --force \
  && rm -f package-lock.json
 

@@ -41,7 +41,7 @@ tar -C "${app}" -xzf "${out}"/pack/anchorage-*.tgz --strip-components=1 --no-sam
 cp "${root}/package-lock.json" "${app}/"
 (cd "${app}" && npm ci --omit dev --ignore-scripts --no-audit --no-fund --prefer-offline --loglevel=error >/dev/null)
 rm -f "${app}/package-lock.json"
-sh "${root}/scripts/image-prune.sh" "${app}/node_modules" # the packages' own tests and examples (ssh2's test keys)
+bash "${root}/scripts/image-prune.sh" "${app}/node_modules" # the packages' own tests and examples (ssh2's test keys)
 bash "${root}/scripts/sbom.sh" "${app}/sbom.cdx.json" 2>/dev/null
 
 # 3. Node and the shared libraries it links (ldd's resolved paths, kept at those paths; the loader at its own).
@@ -63,7 +63,7 @@ done >"${fs}/var/lib/dpkg/status"
 install -D -m 0644 /etc/os-release "${fs}/etc/os-release"
 
 # 4. Debian's public roots: one file per CA (what src/bundles/defaults.ts reads) and the concatenation OpenSSL reads.
-[[ -d /usr/share/ca-certificates/mozilla ]] || { echo "image-rootfs: /usr/share/ca-certificates/mozilla missing (apt-get install ca-certificates)" >&2; exit 1; }
+[[ -d /usr/share/ca-certificates/mozilla ]] || { echo "image-rootfs: /usr/share/ca-certificates/mozilla missing (Debian's ca-certificates package)" >&2; exit 1; }
 mkdir -p "${fs}/usr/share/ca-certificates" "${fs}/etc/ssl/certs"
 cp -a /usr/share/ca-certificates/mozilla "${fs}/usr/share/ca-certificates/"
 cat /usr/share/ca-certificates/mozilla/*.crt >"${fs}/etc/ssl/certs/ca-certificates.crt"
