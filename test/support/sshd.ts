@@ -18,6 +18,8 @@ export interface LabNode {
   index: number;
   ns: string;
   ip: string;
+  /** The port its sshd listens on (LabOptions.sshPort, default 22). */
+  port: number;
   dir: string;
   /** sshd's log file (sshd -E). */
   log: string;
@@ -138,6 +140,8 @@ export interface LabOptions {
   behind?: Record<number, number>;
   /** sshd's LogLevel per node index (default ERROR); the log is LabNode.log. */
   logLevel?: (i: number) => string;
+  /** sshd's port per node index (default 22). */
+  sshPort?: (i: number) => number;
 }
 
 export async function startLab(o: LabOptions): Promise<Lab> {
@@ -162,6 +166,7 @@ export async function startLab(o: LabOptions): Promise<Lab> {
     const hidden = o.behind?.[i] !== undefined;
     const link = Object.keys(o.behind ?? {}).indexOf(String(i));
     const ip = hidden ? `10.252.${o.subnet}.${4 * link + 2}` : `10.251.${o.subnet}.${10 + i}`;
+    const port = o.sshPort?.(i) ?? 22;
     const nd = join(dir, `n${i}`);
     mkdirSync(join(nd, 'fs'), { recursive: true });
     const hostKey = join(nd, 'host_key');
@@ -170,7 +175,7 @@ export async function startLab(o: LabOptions): Promise<Lab> {
     writeFileSync(
       join(nd, 'sshd_config'),
       [
-        `ListenAddress ${ip}:22`,
+        `ListenAddress ${ip}:${port}`,
         `HostKey ${hostKey}`,
         'PidFile none',
         'UsePAM no',
@@ -227,7 +232,7 @@ export async function startLab(o: LabOptions): Promise<Lab> {
     }
     sh(['ip', '-n', ns, 'link', 'set', 'eth0', 'up']);
     sh(['ip', '-n', ns, 'link', 'set', 'lo', 'up']);
-    const node: LabNode = { index: i, ns, ip, dir: nd, hostKey, log: join(nd, 'sshd.log') };
+    const node: LabNode = { index: i, ns, ip, port, dir: nd, hostKey, log: join(nd, 'sshd.log') };
     if (hidden) node.via = nodes[o.behind?.[i] as number] as LabNode;
     nodes.push(node);
   }
@@ -246,7 +251,7 @@ export async function startLab(o: LabOptions): Promise<Lab> {
       nodes
         .map((n) => {
           const [type, key] = readFileSync(`${n.hostKey}.pub`, 'utf8').split(' ');
-          return `${n.ip} ${type} ${key}\n`;
+          return `${n.port === 22 ? n.ip : `[${n.ip}]:${n.port}`} ${type} ${key}\n`;
         })
         .join(''),
     async start(n) {
@@ -261,7 +266,7 @@ export async function startLab(o: LabOptions): Promise<Lab> {
       // ip netns exec and unshare exec: the child's pid is sshd's (after start.sh's exec).
       n.pid = proc.pid as number;
       await Promise.race([
-        n.via ? waitPortIn(n.via.ns, n.ip, 22, 90_000) : waitPort(n.ip, 22, 90_000),
+        n.via ? waitPortIn(n.via.ns, n.ip, n.port, 90_000) : waitPort(n.ip, n.port, 90_000),
         new Promise((_, reject) =>
           proc.once('exit', (c) => {
             let log = '';
@@ -292,7 +297,10 @@ export async function startLab(o: LabOptions): Promise<Lab> {
       for (;;) {
         let seen = '';
         try {
-          seen = execFileSync('ssh-keyscan', ['-T', '2', '-t', 'ed25519', n.ip], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+          seen = execFileSync('ssh-keyscan', ['-T', '2', '-t', 'ed25519', '-p', String(n.port), n.ip], {
+            encoding: 'utf8',
+            stdio: ['ignore', 'pipe', 'ignore'],
+          });
         } catch {}
         if (seen.includes(want)) return;
         if (Date.now() > deadline) throw new Error(`${n.ns}: sshd did not take its new host key`);
