@@ -141,7 +141,18 @@ async function handshake(
     // TLS 1.2 or 1.3, whichever the endpoint speaks. In TLS 1.2 the server accepts or rejects the client
     // certificate inside the handshake; in TLS 1.3 the client finishes first and the server's verdict
     // follows: a rejection is an alert, an acceptance a session ticket or the answer to a request.
-    const t = tlsConnect({ socket: sock, host, cert: c.cert, key: c.key, ca: c.ca, minVersion: 'TLSv1.2', maxVersion: 'TLSv1.3' });
+    // Every certificate of the node's CA file is a trust anchor, as in Go's crypto/x509 (kubelet, apiserver,
+    // etcd): under an offline root the cluster CA is an intermediate, and it is all a node holds.
+    const t = tlsConnect({
+      socket: sock,
+      host,
+      cert: c.cert,
+      key: c.key,
+      ca: c.ca,
+      allowPartialTrustChain: true,
+      minVersion: 'TLSv1.2',
+      maxVersion: 'TLSv1.3',
+    });
     let version: string | undefined;
     let settled = false;
     const done = (v: { ok: boolean; reason?: string }): void => {
