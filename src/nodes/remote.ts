@@ -63,8 +63,9 @@ export class Remote {
   /** One SFTP request as a promise, bounded by opMs (the request is abandoned; the caller fails that node). */
   private p<T>(f: (cb: (err: Error | undefined | null, v: T) => void) => void): Promise<T> {
     return new Promise((resolve, reject) => {
+      // Not unref'd: a request whose connection died without a word must end in this error, not in a
+      // process that exits with the promise unsettled (exit 13).
       const timer = setTimeout(() => reject(new Error(`no answer from the node within ${this.opMs / 1000} s`)), this.opMs);
-      timer.unref?.();
       f((err, v) => {
         clearTimeout(timer);
         if (err) reject(err);
