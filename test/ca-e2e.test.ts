@@ -14,7 +14,8 @@ import { loadKek } from '../src/ca/kek.ts';
 import { CaService } from '../src/ca/service.ts';
 import { openStore } from '../src/store/open.ts';
 import type { Store } from '../src/store/store.ts';
-import { freePort, waitFor } from './cluster/harness.ts';
+import { freePort } from './cluster/harness.ts';
+import { startCaServe } from './support/ca-serve.ts';
 import { openssl } from './support/openssl.ts';
 
 const root = join(import.meta.dirname, '..');
@@ -65,12 +66,8 @@ beforeAll(async () => {
   tokens.server = (await svc.createToken('web', ['DNS:srv.web.svc'], 'server', 600)).token;
   tokens.client = (await svc.createToken('web', ['DNS:cli.web.svc'], 'client', 600)).token;
   tokens.other = (await svc.createToken('other', ['DNS:cli.other.svc'], 'client', 600)).token;
-  serve = spawn(
-    node,
+  ({ proc: serve, url: api } = await startCaServe(
     [
-      main,
-      'ca',
-      'serve',
       '--listen',
       '127.0.0.1:0',
       '--public-listen',
@@ -83,22 +80,7 @@ beforeAll(async () => {
       '0',
     ],
     { cwd: dir, env },
-  );
-  let out = '';
-  serve.stdout?.on('data', (d: Buffer) => {
-    out += d;
-  });
-  serve.stderr?.on('data', () => undefined);
-  await waitFor(
-    'ca serve',
-    () => {
-      const m = /api (https:\/\/\S+)/.exec(out);
-      if (m) api = m[1] as string;
-      return api !== '';
-    },
-    60_000,
-    100,
-  );
+  ));
 }, 180_000);
 
 afterAll(async () => {

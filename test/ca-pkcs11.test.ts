@@ -12,7 +12,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openStore } from '../src/store/open.ts';
-import { freePort, waitFor } from './cluster/harness.ts';
+import { freePort } from './cluster/harness.ts';
+import { startCaServe } from './support/ca-serve.ts';
 import { openssl } from './support/openssl.ts';
 
 const root = join(import.meta.dirname, '..');
@@ -204,12 +205,8 @@ describe('a CA whose key lives on a SoftHSM token', () => {
   it('ca serve: its API certificate, the CRL and OCSP answers are signed on the token; openssl verifies them', async () => {
     const revoke = await cli('ca', 'revoke', 'web', '--identity', 'DNS:old.web.svc', '--reason', 'keyCompromise');
     expect([revoke.code, revoke.stderr]).toEqual([0, '']);
-    serve = spawn(
-      node,
+    ({ proc: serve, url: api } = await startCaServe(
       [
-        main,
-        'ca',
-        'serve',
         '--listen',
         '127.0.0.1:0',
         '--public-listen',
@@ -221,27 +218,8 @@ describe('a CA whose key lives on a SoftHSM token', () => {
         '--crl-refresh',
         '0',
       ],
-      { cwd: dir, env },
-    );
-    let out = '';
-    let err = '';
-    serve.stdout?.on('data', (d: Buffer) => {
-      out += d;
-    });
-    serve.stderr?.on('data', (d: Buffer) => {
-      err += d;
-    });
-    await waitFor(
-      'ca serve',
-      () => {
-        if (serve?.exitCode !== null) throw new Error(`ca serve exited: ${err}`);
-        const m = /api (https:\/\/\S+)/.exec(out);
-        if (m) api = m[1] as string;
-        return api !== '';
-      },
-      90_000,
-      100,
-    );
+      { cwd: dir, env, ms: 90_000 },
+    ));
     // The API's own certificate was issued by the token CA 'api': a TLS handshake verifies it.
     const tls = run('openssl', [
       's_client',
