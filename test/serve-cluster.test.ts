@@ -277,8 +277,11 @@ subjects: [{ kind: User, name: serve-limited, apiGroup: rbac.authorization.k8s.i
       await waitFor(
         'configmaps forbidden',
         async () => {
+          // Both settled: the forbidden source errored and the allowed one finished its first LIST (under
+          // load the 403 comes back long before the Secrets are read).
           const cl = await clusterOf(s.url, 'limited');
-          return cl?.sources.find((x: { name: string }) => x.name === 'configmaps')?.status === 'error';
+          const status = (n: string) => cl?.sources.find((x: { name: string }) => x.name === n)?.status;
+          return status('configmaps') === 'error' && status('secrets') === 'ok';
         },
         120_000,
       );
