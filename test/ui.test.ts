@@ -33,6 +33,8 @@ async function openPage(): Promise<{ page: Page; errors: string[] }> {
   const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
   opened.push(context);
   const page = await context.newPage();
+  // Playwright's own 30 s per wait ran out for the graph's layout on a loaded CI machine; the test's bound (300 s) stays.
+  page.setDefaultTimeout(120_000);
   const errors: string[] = [];
   page.on('console', (m: ConsoleMessage) => {
     if (m.type() === 'error') errors.push(`console: ${m.text()}`);
