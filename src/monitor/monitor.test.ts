@@ -110,4 +110,34 @@ describe('Monitor store health', () => {
     await again.load();
     expect(again.findings.get(expired[0]?.key as string)?.firstSeen).toBe(expired[0]?.firstSeen);
   });
+
+  it('the health check calls the store down while a write is still stuck on it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'monitor-probe-'));
+    dirs.push(dir);
+    const store = await openStore(`sqlite:${join(dir, 'p.sqlite')}`);
+    stores.push(store);
+    const monitor = new Monitor({ history: new History(store), storeAnswerMs: 60_000 });
+    await monitor.load();
+    const real = { get: store.get.bind(store), transaction: store.transaction.bind(store) };
+    let release: (() => void) | undefined;
+    store.transaction = () => new Promise<never>((_, reject) => (release = () => reject(new Error('connection ended'))));
+    const c = monitor.addCluster({ name: 'c', kind: 'dir' });
+    c.setObject('apiserver.crt', object('apiserver.crt'));
+    c.rescan();
+    c.stop();
+    const writing = monitor.flush();
+    expect(monitor.store.ok).toBe(true);
+    // The probe's own bound is what calls it down, not the 60 s the write may take.
+    store.get = () => Promise.reject(new Error('connect ECONNREFUSED'));
+    await monitor.probe();
+    expect(monitor.store.ok).toBe(false);
+    expect(monitor.store.ok === false && monitor.store.reason).toMatch(/ECONNREFUSED/);
+    release?.();
+    await writing;
+    store.get = real.get;
+    store.transaction = real.transaction;
+    await monitor.flush();
+    expect(monitor.store.ok).toBe(true);
+    expect([...monitor.findings.values()].some((f) => f.id === 'x509.validity.expired')).toBe(true);
+  });
 });

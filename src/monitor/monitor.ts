@@ -22,13 +22,17 @@ export interface MonitorOptions {
   onFindingChange?: (f: Finding, change: 'opened' | 'resolved') => void;
   /**
    * The health check (`SELECT 1`) that has not answered in this many ms marks the store down (default
-   * 15 s); a write gets 8 times as long (a first inventory of 100k certificates is one write). PostgreSQL
+   * 15 s); a write gets one more such bound per 20,000 rows, at most 8 (a first inventory of 100k
+   * certificates is one write). The health check runs on its own every heartbeat, beside a write in flight. PostgreSQL
    * clients can wait forever on a server that went away in the middle of a connection's start-up; the
    * call is abandoned (its batch stays queued), not cancelled, and writes are upserts, so a late answer
    * does no harm.
    */
   storeAnswerMs?: number;
 }
+
+/** How many storeAnswerMs a write of `rows` rows may take: 1, plus 1 per 20,000 rows, at most 8. */
+const bound = (rows: number): number => Math.min(8, 1 + Math.ceil(rows / 20_000));
 
 /** Most history writes waiting for a store that is down; past it the oldest last-seen updates are dropped. */
 const MAX_PENDING = 200_000;
@@ -170,11 +174,36 @@ export class Monitor {
   heartbeat(ms = 5000): void {
     if (!this.history || this.beat) return;
     this.beat = setInterval(() => {
+      void this.probe();
       void this.flush(true).then(() => (this.store.ok ? this.refreshAcks().catch(() => undefined) : undefined));
     }, ms);
     this.beat.unref?.();
   }
   private beat: NodeJS.Timeout | undefined;
+  private probing = false;
+
+  /**
+   * The health check on its own, beside any write in flight: a write stuck on a dead connection waits
+   * for its own (longer) bound, but the store is called down within storeAnswerMs of going away.
+   */
+  async probe(): Promise<void> {
+    if (!this.history || this.probing) return;
+    this.probing = true;
+    try {
+      await this.answer(this.history.store.get('SELECT 1 AS one'));
+    } catch (e) {
+      this.down(e as Error);
+    } finally {
+      this.probing = false;
+    }
+  }
+
+  private down(e: Error): void {
+    this.errors++;
+    if (!this.store.ok) return;
+    this.store = { ok: false, since: this.now().toISOString(), reason: e.message.split('\n')[0] as string };
+    this.o.log?.error({ store: this.history?.store.location, err: this.store.reason }, 'store is down: retrying');
+  }
 
   /**
    * Write what waits; on failure mark the store down and try again with backoff. One write at a time:
@@ -213,14 +242,15 @@ export class Monitor {
         const taken = this.pending;
         this.pending = new Map();
         try {
-          await this.answer(this.history?.saveFindings([...taken.values()].map((f) => ({ ...f }))), 8);
+          await this.answer(this.history?.saveFindings([...taken.values()].map((f) => ({ ...f }))), bound(taken.size));
         } catch (e) {
           for (const [k, f] of taken) if (!this.pending.has(k)) this.pending.set(k, f);
           throw e;
         }
         const certs = this.certPending.splice(0);
         try {
-          for (const c of certs) await this.answer(this.history?.certificatesChanged(c.cluster, c.added, c.gone, c.at), 8);
+          for (const c of certs)
+            await this.answer(this.history?.certificatesChanged(c.cluster, c.added, c.gone, c.at), bound(c.added.length + c.gone.length));
         } catch (e) {
           this.certPending.unshift(...certs);
           throw e;
@@ -230,11 +260,7 @@ export class Monitor {
       this.store = { ok: true };
       this.backoff = 500;
     } catch (e) {
-      this.errors++;
-      if (this.store.ok) {
-        this.store = { ok: false, since: this.now().toISOString(), reason: (e as Error).message.split('\n')[0] as string };
-        this.o.log?.error({ store: this.history?.store.location, err: this.store.reason }, 'store write failed: retrying');
-      }
+      this.down(e as Error);
       if (!this.retry) {
         this.retry = setTimeout(() => {
           this.retry = undefined;
