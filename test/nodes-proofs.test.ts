@@ -282,10 +282,12 @@ describe('nodes status and pull', () => {
     expect(r.code).toBe(1); // the expired certificate planted on w-1
     const scan = await cli(['scan', out, '-o', 'json']);
     expect(scan.stderr).toBe('');
-    type ScanCert = { sha256: string; role?: string; notAfter: string; locations: { source: string }[] };
+    type ScanLoc = { source: string; node?: string; nodePath?: string };
+    type ScanCert = { sha256: string; role?: string; notAfter: string; locations: ScanLoc[] };
     const certs = (JSON.parse(scan.stdout) as { certificates: ScanCert[] }).certificates;
-    // pull writes OUT/<node>/<path>: each certificate's location is that file (scan's node/nodePath fields are
-    // only filled for a `pki init` tree, .../nodes/<node>/<path>).
+    // pull writes OUT/nodes/<node>/<path>, the layout of a `pki init` folder: each certificate's location is
+    // that file, tied to the node and the path on it.
+    const file = (node: string, path: string): string => join(out, 'nodes', node, ...path.split('/').filter(Boolean));
     const at = (source: string): ScanCert[] => certs.filter((c) => c.locations.some((l) => l.source === source));
     const cases: [string, string, string][] = [
       ['cp-1', '/etc/kubernetes/pki/apiserver.crt', 'apiserver'],
@@ -297,26 +299,27 @@ describe('nodes status and pull', () => {
     for (const [node, path, role] of cases) {
       const want = opensslCerts(lab.path(byName(node), path));
       expect(want).toHaveLength(1);
-      const found = at(join(out, node, ...path.split('/').filter(Boolean)));
+      const found = at(file(node, path));
       expect(
         found.map((c) => c.sha256),
         `${node}:${path}`,
       ).toEqual([want[0]?.sha256]);
       expect(found[0]?.role, `${node}:${path}`).toBe(role);
       expect(found[0]?.notAfter).toBe(want[0]?.notAfter);
+      expect(found[0]?.locations.find((l) => l.source === file(node, path))).toMatchObject({ node, nodePath: path });
     }
     // The planted expired certificate is found on w-1 and nowhere else.
     const old = opensslCerts(lab.path(byName('w-1'), '/etc/kubernetes/pki/old.crt'))[0];
     const hit = certs.find((c) => c.sha256 === old?.sha256);
-    expect(hit?.locations.map((l) => l.source)).toEqual([join(out, 'w-1', 'etc', 'kubernetes', 'pki', 'old.crt')]);
+    expect(hit?.locations.map((l) => [l.source, l.node, l.nodePath])).toEqual([
+      [file('w-1', '/etc/kubernetes/pki/old.crt'), 'w-1', '/etc/kubernetes/pki/old.crt'],
+    ]);
     // Every certificate any node holds is in the scan, at that node.
     for (const n of NAMES)
       for (const f of manifestOf(dir).filter((x) => x.node === n && x.kind === 'certificate'))
         for (const c of opensslCerts(lab.path(byName(n), f.path)))
           expect(
-            certs.some(
-              (s) => s.sha256 === c.sha256 && s.locations.some((l) => l.source === join(out, n, ...f.path.split('/').filter(Boolean))),
-            ),
+            certs.some((s) => s.sha256 === c.sha256 && s.locations.some((l) => l.source === file(n, f.path) && l.node === n)),
             `${n}:${f.path}`,
           ).toBe(true);
   });

@@ -294,7 +294,7 @@ describe('nodes verify', () => {
     const offline = await verify(['--from-pulled', out]);
     expect(offline.r.code).toBe(1);
     expect(flat(offline.rows)).toEqual(flat(rows));
-    rmSync(join(out, 'w-3'), { recursive: true });
+    rmSync(join(out, 'nodes', 'w-3'), { recursive: true });
     const partial = await verify(['--from-pulled', out]);
     expect(partial.rows.find((x) => x.from === 'w-3')).toMatchObject({ ok: false, error: expect.stringMatching(/w-3: not pulled/) });
   });

@@ -277,10 +277,10 @@ describe('nodes push', () => {
     const r = await nodes(['pull', '--dir', dirA, '--node', 'w-1', '--node', 'cp-1', '--out', out, '--no-history']);
     expect(r.code, r.stderr).toBe(0);
     for (const f of manifestOf(dirA).filter((x) => x.node === 'w-1' || x.node === 'cp-1')) {
-      const p = join(out, f.node, ...f.path.split('/').filter(Boolean));
+      const p = join(out, 'nodes', f.node, ...f.path.split('/').filter(Boolean));
       expect(readFileSync(p).equals(dirFile(dirA, f.node, f.path))).toBe(true);
     }
-    const scan = await cli(['scan', join(out, 'cp-1'), '-o', 'json']);
+    const scan = await cli(['scan', join(out, 'nodes', 'cp-1'), '-o', 'json']);
     expect(scan.stdout).toContain('"schema"');
   });
 

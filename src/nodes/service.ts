@@ -163,7 +163,8 @@ export type StatusResult = Omit<NodeStatus, 'data'>;
 
 /**
  * What every node holds; recorded in the history (default historyUrl(dir)). With `pullTo`, the files are
- * also copied to pullTo/<node>/<path> (keys 0600): a source for `anchorage scan`.
+ * also copied to pullTo/nodes/<node>/<path> (keys 0600), the layout of a `pki init` folder: a
+ * source for `anchorage scan`, which ties each file to its node and path.
  */
 export async function nodesStatus(o: NodesOptions & { pullTo?: string; now?: Date; warnDays?: number }): Promise<Recorded<StatusResult>> {
   const now = o.now ?? new Date();
@@ -173,7 +174,7 @@ export async function nodesStatus(o: NodesOptions & { pullTo?: string; now?: Dat
     if (o.pullTo)
       for (const [p, data] of st.data) {
         const key = st.files.find((f) => f.path === p)?.privateKey || /\.(key|conf)$/.test(p);
-        pulled.push({ path: join(resolve(o.pullTo), s.target.name, ...p.split('/').filter(Boolean)), data, mode: key ? 0o600 : 0o644 });
+        pulled.push({ path: join(resolve(o.pullTo), 'nodes', s.target.name, ...p.split('/').filter(Boolean)), data, mode: key ? 0o600 : 0o644 });
       }
     const { data: _data, ...rest } = st;
     return rest;

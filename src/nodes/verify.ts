@@ -216,7 +216,7 @@ function predicted(svc: Service, t: NodeTarget, creds: ClientCreds, theirs: Node
 }
 
 /**
- * The matrix predicted from what `nodes pull --out DIR` copied (DIR/<node>/<path>): no connection at all,
+ * The matrix predicted from what `nodes pull --out DIR` copied (DIR/nodes/<node>/<path>): no connection at all,
  * every cell the trust engine's verdict. A node not pulled is one line.
  */
 export async function predictFromPulled(
@@ -228,7 +228,7 @@ export async function predictFromPulled(
   const facts = new Map<string, NodeFacts>();
   const missing = new Map<string, string>();
   for (const t of targets) {
-    const base = join(pulled, t.name);
+    const base = join(pulled, 'nodes', t.name);
     if (!existsSync(base)) {
       missing.set(t.name, `${base}: not pulled (run 'anchorage nodes pull --out ${pulled}')`);
       continue;
