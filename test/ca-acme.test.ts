@@ -16,11 +16,9 @@ import { CaService } from '../src/ca/service.ts';
 import { openStore } from '../src/store/open.ts';
 import type { Store } from '../src/store/store.ts';
 import { freePort, waitFor } from './cluster/harness.ts';
+import { startCaServe } from './support/ca-serve.ts';
 import { openssl } from './support/openssl.ts';
 
-const root = join(import.meta.dirname, '..');
-const node = join(root, 'node_modules', '.bin', 'node');
-const main = join(root, 'src', 'cli', 'main.ts');
 const dir = mkdtempSync(join(tmpdir(), 'ca-acme-'));
 const db = `sqlite:${join(dir, 'ca.db')}`;
 let store: Store;
@@ -40,12 +38,8 @@ beforeAll(async () => {
   writeFileSync(join(dir, 'web-root.pem'), (await svc.getCa('web')).chain.at(-1)?.toPem() as string);
   httpPort = await freePort();
   tlsPort = await freePort();
-  serve = spawn(
-    node,
+  ({ proc: serve, url: api } = await startCaServe(
     [
-      main,
-      'ca',
-      'serve',
       '--db',
       db,
       '--kek',
@@ -66,22 +60,9 @@ beforeAll(async () => {
       '--acme-resolve',
       '127.0.0.1',
     ],
-    { cwd: dir, stdio: ['ignore', 'pipe', 'ignore'] },
-  );
-  let out = '';
-  serve.stdout?.on('data', (d: Buffer) => {
-    out += d;
-  });
-  await waitFor(
-    'ca serve',
-    () => {
-      api = /api (https:\/\/\S+)/.exec(out)?.[1] ?? '';
-      return api !== '';
-    },
-    60_000,
-    100,
-  );
-}, 120_000);
+    { cwd: dir },
+  ));
+}, 180_000);
 
 afterAll(async () => {
   if (serve && serve.exitCode === null) {
