@@ -5,7 +5,7 @@
 //   certificate: 401); after SIGHUP the CA is named (openssl s_client lists it) and the same client renews.
 // - The API's own certificate, issued by --tls-ca for a short life here, is renewed at two thirds of it and
 //   served without a restart; Go verifies the new one against the CA's root. (That server also prunes at start.)
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -15,11 +15,10 @@ import { CaService } from '../src/ca/service.ts';
 import { openStore } from '../src/store/open.ts';
 import type { Store } from '../src/store/store.ts';
 import { waitFor } from './cluster/harness.ts';
+import { startCaServe } from './support/ca-serve.ts';
 import { openssl } from './support/openssl.ts';
 
 const root = join(import.meta.dirname, '..');
-const node = join(root, 'node_modules', '.bin', 'node');
-const main = join(root, 'src', 'cli', 'main.ts');
 const dir = mkdtempSync(join(tmpdir(), 'ca-reload-'));
 const db = `sqlite:${join(dir, 'ca.db')}`;
 const env = { ...process.env, ANCHORAGE_CA_DB: db, ANCHORAGE_CA_KEK_SPEC: `file:${join(dir, 'kek')}` };
@@ -34,12 +33,12 @@ async function serve(
   reload: string,
   extra: string[] = [],
 ): Promise<{ p: ChildProcess; api: string; port: number; err: () => string }> {
-  const p = spawn(
-    node,
+  const {
+    proc: p,
+    url: api,
+    err,
+  } = await startCaServe(
     [
-      main,
-      'ca',
-      'serve',
       '--listen',
       '127.0.0.1:0',
       '--public-listen',
@@ -52,28 +51,10 @@ async function serve(
       reload,
       ...extra,
     ],
-    { cwd: dir, env },
+    { cwd: dir, env, what: `ca serve --tls-ca ${tlsCa}` },
   );
   procs.push(p);
-  let out = '';
-  let err = '';
-  p.stdout?.on('data', (d: Buffer) => {
-    out += d;
-  });
-  p.stderr?.on('data', (d: Buffer) => {
-    err += d;
-  });
-  let api = '';
-  await waitFor(
-    `ca serve --tls-ca ${tlsCa}`,
-    () => {
-      api = /api (https:\/\/\S+)/.exec(out)?.[1] ?? '';
-      return api !== '';
-    },
-    60_000,
-    100,
-  );
-  return { p, api, port: Number(new URL(api).port), err: () => err };
+  return { p, api, port: Number(new URL(api).port), err };
 }
 
 /** One request by the Go client: [status, body]. */
