@@ -11,6 +11,8 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadKek } from '../src/ca/kek.ts';
+import { CaService } from '../src/ca/service.ts';
 import { openStore } from '../src/store/open.ts';
 import { freePort } from './cluster/harness.ts';
 import { startCaServe } from './support/ca-serve.ts';
@@ -269,6 +271,61 @@ describe('a CA whose key lives on a SoftHSM token', () => {
     expect([r.code, r.stderr]).toEqual([0, '']);
     const v = run('openssl', ['verify', '-CAfile', 'legacy-bundle.pem', 'next.crt']);
     expect(v.stdout.trim(), v.stderr).toBe('next.crt: OK');
+  }, 480_000);
+
+  it('a ca create interrupted after the token made its key: the rerun takes that key over; a key it did not make is refused', async () => {
+    // `ca create` interrupted after the token made its key and before the store recorded the CA: the service,
+    // in this process over the same database, whose store fails the write (what a kill at that point leaves).
+    process.env.SOFTHSM2_CONF = env.SOFTHSM2_CONF;
+    const store = await openStore(env.ANCHORAGE_CA_DB as string);
+    const svc = await CaService.open({
+      store,
+      kek: loadKek(env.ANCHORAGE_CA_KEK_SPEC as string),
+      pkcs11: { module: MODULE as string, pin: () => PIN },
+    });
+    store.transaction = () => Promise.reject(new Error('killed'));
+    for (const [name, object] of [
+      ['orphan', 'orphan-ca'],
+      ['orphan2', 'orphan-p256'],
+    ] as const)
+      await expect(
+        svc.createCa({ name, requester: 'test', keyStore: `pkcs11:token=${TOKEN};object=${object}`, policy: { dns: ['*.orphan'] } }),
+      ).rejects.toThrow('killed');
+    svc.closeKeys();
+    await store.close();
+    const labelled = (label: string, type: string) =>
+      p11tool('--login', '--pin', PIN, '--list-objects', '--type', type)
+        .stdout.split(/\n(?=\S)/)
+        .filter((b) => b.includes(`label:      ${label}\n`)).length;
+    expect([labelled('orphan-ca', 'privkey'), labelled('orphan-ca', 'pubkey')]).toEqual([1, 1]);
+    const rerun = await cli('ca', 'create', 'orphan', '--key-store', `pkcs11:token=${TOKEN};object=orphan-ca`, '--allow-dns', '*.orphan');
+    expect([rerun.code, rerun.stderr]).toEqual([0, '']);
+    // The CA certificate holds the key the token already had (pkcs11-tool reads it), and no second key was made.
+    expect([labelled('orphan-ca', 'privkey'), labelled('orphan-ca', 'pubkey')]).toEqual([1, 1]);
+    const pub = p11tool('--read-object', '--type', 'pubkey', '--label', 'orphan-ca', '--output-file', join(dir, 'orphan.pub.der'));
+    expect(pub.status, pub.stderr).toBe(0);
+    expect((await cli('ca', 'chain', 'orphan', '--root-only', '--out', 'orphan-root.pem')).code).toBe(0);
+    const certPub = run('openssl', ['x509', '-in', 'orphan-root.pem', '-pubkey', '-noout']);
+    const tokenPub = run('openssl', ['pkey', '-pubin', '-inform', 'DER', '-in', join(dir, 'orphan.pub.der')]);
+    expect(certPub.stdout).toContain('BEGIN PUBLIC KEY');
+    expect(certPub.stdout).toBe(tokenPub.stdout);
+    const issued = await cli('ca', 'issue', 'orphan', '--san', 'DNS:a.orphan', '--out', 'a.orphan.crt');
+    expect([issued.code, issued.stderr]).toEqual([0, '']);
+    const v = run('openssl', ['verify', '-CAfile', 'orphan-root.pem', 'a.orphan.crt']);
+    expect(v.stdout.trim(), v.stderr).toBe('a.orphan.crt: OK');
+    // A rerun that asks for another key type: one line, the key stays.
+    const other = await cli('ca', 'create', 'orphan2', '--key-type', 'rsa-2048', '--key-store', `pkcs11:token=${TOKEN};object=orphan-p256`);
+    expect(other.code).not.toBe(0);
+    expect(other.stderr).toMatch(
+      /^error: PKCS#11 token 'anchorage-test' holds an unused ecdsa-p256 key 'orphan-p256' left by an interrupted run, not rsa-2048: [^\n]+\n$/,
+    );
+    expect(labelled('orphan-p256', 'privkey')).toBe(1);
+    // A key pair someone else made with that label (pkcs11-tool) is never taken over.
+    const foreign = p11tool('--login', '--pin', PIN, '--keypairgen', '--key-type', 'EC:prime256v1', '--label', 'foreign-ca');
+    expect(foreign.status, foreign.stderr).toBe(0);
+    const taken = await cli('ca', 'create', 'foreign', '--key-store', `pkcs11:token=${TOKEN};object=foreign-ca`);
+    expect(taken.code).not.toBe(0);
+    expect(taken.stderr).toMatch(/already holds an object labelled 'foreign-ca'/);
   }, 480_000);
 
   it('bad input: wrong PIN, missing object, missing token, missing module: one line, non-zero exit', async () => {

@@ -5,7 +5,7 @@
 // held while a slow HSM signs). The key is named by an RFC 7512 URI (token, object, id), stored in place of
 // the sealed key; the PIN comes from a file or the environment when a key is first used, never from the
 // database and never logged. docs/ca.md (PKCS#11) and docs/architecture.md say why this binding.
-import { createHash, createPublicKey, type KeyObject, randomBytes } from 'node:crypto';
+import { createHash, createPublicKey, type KeyObject } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { InputError } from '../common/errors.ts';
@@ -176,6 +176,20 @@ const CURVES: Record<string, { params: string; crv: string; size: number }> = {
   'ecdsa-p384': { params: '06052b81040022', crv: 'P-384', size: 48 },
 };
 const RSA_BITS: Record<string, number> = { 'rsa-2048': 2048, 'rsa-3072': 3072, 'rsa-4096': 4096 };
+
+/** The CKA_ID of a key this code makes (16 bytes of SHA-256 over a fixed prefix, its owner and label). */
+const ownId = (ownerAndLabel: string): Buffer => createHash('sha256').update(`anchorage-ca-key\0${ownerAndLabel}`).digest().subarray(0, 16);
+
+/** ecdsa-p256 … rsa-4096 for a token's public key, or undefined. */
+function keyTypeOf(k: KeyObject): KeyType | undefined {
+  const d = k.asymmetricKeyDetails;
+  if (k.asymmetricKeyType === 'ec')
+    return Object.entries(CURVES).find(
+      ([, c]) => c.crv === (d?.namedCurve === 'prime256v1' ? 'P-256' : d?.namedCurve === 'secp384r1' ? 'P-384' : ''),
+    )?.[0] as KeyType | undefined;
+  if (k.asymmetricKeyType === 'rsa') return Object.entries(RSA_BITS).find(([, b]) => b === d?.modulusLength)?.[0] as KeyType | undefined;
+  return undefined;
+}
 const RSA_MECH: Record<Digest, number> = { sha256: CKM.SHA256_RSA_PKCS, sha384: CKM.SHA384_RSA_PKCS, sha512: CKM.SHA512_RSA_PKCS };
 /** Sessions per token that sign at once. */
 const MAX_SESSIONS = 4;
@@ -339,13 +353,38 @@ export class Pkcs11Keys {
    * Make a key pair on the token: the private key sensitive, never extractable, a token object.
    * Returns the key and its URI with the object's id (what the store keeps).
    */
-  generate(uriText: string, keyType: KeyType): { key: ExternalKey; uri: string } {
+  generate(
+    uriText: string,
+    keyType: KeyType,
+    o: { adopt?: boolean; owner?: string } = {},
+  ): { key: ExternalKey; uri: string; adopted?: true } {
     const u = parsePkcs11Uri(uriText);
     if (u.object === undefined) throw new InputError('PKCS#11 URI: a new key needs object=LABEL');
     const t = this.token(u.token);
-    if (t.find([{ type: CKA.LABEL, value: u.object }]).length > 0)
-      throw new InputError(`PKCS#11 token '${u.token}' already holds an object labelled '${u.object}': choose another object=`);
-    const id = u.id ?? randomBytes(16);
+    // The id is derived from the owner (a CA and its generation) and the label, so the key this code made
+    // for that owner can be told from anyone else's object, and from the retired key of another CA.
+    const id = u.id ?? ownId(`${o.owner ?? ''}\0${u.object}`);
+    if (t.find([{ type: CKA.LABEL, value: u.object }]).length > 0) {
+      // A key made here by a run that was killed before the store recorded it: the rerun takes it over.
+      const full = formatPkcs11Uri({ token: u.token, object: u.object, id });
+      const ours =
+        o.adopt &&
+        u.id === undefined &&
+        t.find([
+          { type: CKA.CLASS, value: CKO_PRIVATE_KEY },
+          { type: CKA.LABEL, value: u.object },
+          { type: CKA.ID, value: id },
+        ]).length === 1 &&
+        t.find([{ type: CKA.LABEL, value: u.object }]).length === 2;
+      if (!ours) throw new InputError(`PKCS#11 token '${u.token}' already holds an object labelled '${u.object}': choose another object=`);
+      const key = this.key(full);
+      const have = keyTypeOf(key.publicKey);
+      if (have !== keyType)
+        throw new InputError(
+          `PKCS#11 token '${u.token}' holds an unused ${have ?? 'unknown'} key '${u.object}' left by an interrupted run, not ${keyType}: delete it (pkcs11-tool --delete-object) or choose another object=`,
+        );
+      return { key, uri: full, adopted: true };
+    }
     const common: Attr[] = [
       { type: CKA.TOKEN, value: true },
       { type: CKA.LABEL, value: u.object },

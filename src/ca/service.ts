@@ -466,6 +466,21 @@ export class CaService {
     return opened;
   }
 
+  /**
+   * Whether any CA generation in the store (retired ones too) holds a key with this URI's token and
+   * label: a key on the token that none holds was made by a run killed before it recorded the key.
+   */
+  private async tokenKeyInUse(uri: string): Promise<boolean> {
+    const u = parsePkcs11Uri(uri);
+    const rows = await this.o.store.all<{ k: string }>(
+      "SELECT key_sealed AS k FROM ca_generations WHERE key_sealed LIKE 'pkcs11:%' UNION SELECT key_sealed AS k FROM ca_authorities WHERE key_sealed LIKE 'pkcs11:%'",
+    );
+    return rows.some((r) => {
+      const h = parsePkcs11Uri(r.k);
+      return h.token === u.token && h.object === u.object;
+    });
+  }
+
   private pkcs11(): Pkcs11Keys {
     this.p11 ??= Pkcs11Keys.open(this.o.pkcs11 ?? {});
     return this.p11;
@@ -526,7 +541,10 @@ export class CaService {
     if (issuer && now.getTime() + days * 86400000 > issuer.notAfter.getTime())
       throw new InputError(`${days} days would outlive the issuer ${issuer.subject} (valid until ${issuer.notAfter.toISOString()})`);
     // The new key: made here and sealed under the KEK, or made on a token (kept there, the store keeps its URI).
-    const made = req.keyStore !== undefined ? this.pkcs11().generate(req.keyStore, keyType) : undefined;
+    const made =
+      req.keyStore !== undefined
+        ? this.pkcs11().generate(req.keyStore, keyType, { adopt: !(await this.tokenKeyInUse(req.keyStore)), owner: `${req.name}#1` })
+        : undefined;
     const local = made ? undefined : generateKey(keyType);
     const publicKey = made ? made.key.publicKey : (local as KeyPair).publicKey;
     const signingKey: SigningKey = made ? made.key : (local as KeyPair).privateKey;
@@ -702,7 +720,8 @@ export class CaService {
     if (isPkcs11Ref(r.key_sealed)) {
       const u = parsePkcs11Uri(r.key_sealed);
       const base = (u.object ?? req.name).replace(/-gen\d+$/, '');
-      made = this.pkcs11().generate(formatPkcs11Uri({ token: u.token, object: `${base}-gen${gen}` }), keyType);
+      const next = formatPkcs11Uri({ token: u.token, object: `${base}-gen${gen}` });
+      made = this.pkcs11().generate(next, keyType, { adopt: !(await this.tokenKeyInUse(next)), owner: `${req.name}#${gen}` });
     }
     const local = made ? undefined : generateKey(keyType);
     const publicKey = made ? made.key.publicKey : (local as KeyPair).publicKey;
