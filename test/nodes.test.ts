@@ -272,6 +272,29 @@ describe('nodes push', () => {
     expect(bad.stderr).toMatch(/^error: w-1: unreachable: root@10\.251\.201\.251: /m);
   });
 
+  it('a node whose sshd is alive but never answers (stopped): one line after --timeout, the others are planned', async () => {
+    const stuck = byName('w-2');
+    // SIGSTOP: the kernel still completes TCP connections to its port, nothing ever sends the SSH banner.
+    process.kill(stuck.pid as number, 'SIGSTOP');
+    try {
+      const r = await nodes(['plan', '--dir', dirA, '--node', 'w-1', '--node', 'w-2', '--node', 'cp-1', '--timeout', '5', '-o', 'json']);
+      expect(r.code).toBe(1);
+      expect(r.stderr.trim().split('\n')).toEqual([
+        expect.stringMatching(/^error: w-2: unreachable: root@\S+: timed out$/),
+        '1 of 3 node(s) failed',
+      ]);
+      const planned = (JSON.parse(r.stdout) as { nodes: { node: string; error?: string }[] }).nodes;
+      expect(
+        planned
+          .filter((n) => !n.error)
+          .map((n) => n.node)
+          .sort(),
+      ).toEqual(['cp-1', 'w-1']);
+    } finally {
+      process.kill(stuck.pid as number, 'SIGCONT');
+    }
+  });
+
   it('pull copies what each node holds, keys 0600, for anchorage scan', async () => {
     const out = join(work, 'pulled');
     const r = await nodes(['pull', '--dir', dirA, '--node', 'w-1', '--node', 'cp-1', '--out', out, '--no-history']);
