@@ -1,6 +1,6 @@
 // Reading what commands are given: files, directories and stdin. (Writing: src/cli/outputs.ts.)
-import { closeSync, constants, fstatSync, opendirSync, openSync, readSync, type Stats, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { closeSync, constants, fstatSync, lstatSync, opendirSync, openSync, readSync, realpathSync, type Stats, statSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { InputError } from '../common/errors.ts';
 
@@ -104,8 +104,8 @@ export function collectInputs(paths: string[]): { files: InputFile[]; errors: { 
 
 /**
  * Most directory entries one streaming walk (walkInputs) visits, over all its arguments. The walk holds
- * one file at a time, so this bounds only what it must remember: 16 bytes per file (FileIds) and the
- * names of the directories it is inside (NameList, ~30 bytes a name).
+ * one file at a time, so this bounds only what it must remember: 16 bytes per hard-linked, symlinked or
+ * named file (FileIds) and the names of the directories it is inside (NameList, ~30 bytes a name).
  */
 export const MAX_STREAM_ENTRIES = 2_000_000;
 
@@ -134,12 +134,25 @@ export function stdinOnce(): () => Uint8Array {
 }
 
 /**
- * The inode numbers of the files a walk has read, per device, in an open-addressing table of doubles:
- * 8-16 bytes a file where a Set of "dev:ino" strings took ~100, so a walk of a million files remembers
- * them in ~16 MiB.
+ * The inode numbers of files a walk has read that it could meet again, per device, in an open-addressing
+ * table of doubles (8-16 bytes a file where a Set of "dev:ino" strings took ~100). walkInputs keeps only
+ * the files that have more than one name (hard links), were reached through a symbolic link, or were named
+ * on the command line: a file with one name is otherwise met once, in its one directory's listing.
  */
 class FileIds {
   private readonly byDev = new Map<number, { slots: Float64Array; used: number }>();
+  has(dev: number, ino: number): boolean {
+    const t = this.byDev.get(dev);
+    if (!t) return false;
+    const mask = t.slots.length - 1;
+    let i = FileIds.slot(ino, mask);
+    for (;;) {
+      const v = t.slots[i] as number;
+      if (v === ino) return true;
+      if (v < 0) return false;
+      i = (i + 1) & mask;
+    }
+  }
   /** Adds the file; false when it was there already. */
   add(dev: number, ino: number): boolean {
     let t = this.byDev.get(dev);
@@ -155,10 +168,13 @@ class FileIds {
     }
     return true;
   }
+  /** Inode numbers are dense integers: a multiplicative hash of both 32-bit halves spreads them. */
+  private static slot(ino: number, mask: number): number {
+    return (Math.imul(ino >>> 0, 0x9e3779b1) ^ Math.imul(Math.floor(ino / 4294967296) >>> 0, 0x85ebca6b)) & mask;
+  }
   private static insert(slots: Float64Array, ino: number): boolean {
     const mask = slots.length - 1;
-    // Inode numbers are dense integers: a multiplicative hash of both 32-bit halves spreads them.
-    let i = (Math.imul(ino >>> 0, 0x9e3779b1) ^ Math.imul(Math.floor(ino / 4294967296) >>> 0, 0x85ebca6b)) & mask;
+    let i = FileIds.slot(ino, mask);
     for (;;) {
       const v = slots[i] as number;
       if (v === ino) return false;
@@ -246,7 +262,8 @@ export type WalkedFile = { path: string; data: Uint8Array; error?: undefined } |
  * links followed, cycles guarded, dot names skipped, each file read once, named inputs that cannot be read
  * are an InputError), read one at a time when the caller asks for the next. Memory does not hold the
  * files: one file's bytes, the sorted names of the directories the walk is inside and 16 bytes per file
- * read. Budgets: MAX_FILE per file and `maxEntries` (MAX_STREAM_ENTRIES) entries; no total, since nothing accumulates.
+ * it could meet again (FileIds: hard links, symbolic links, named files; not the common file with one
+ * name). Budgets: MAX_FILE per file and `maxEntries` (MAX_STREAM_ENTRIES) entries; no total, since nothing accumulates.
  * Unreadable files met inside directories are yielded after all the files, as collectInputs lists them.
  * `stdin` supplies standard input's bytes (a caller that walks more than once reads stdin once).
  */
@@ -255,7 +272,29 @@ export function* walkInputs(paths: readonly string[], opts: { stdin?: () => Uint
   const errors: { path: string; error: string }[] = [];
   let entries = 0;
   const seenDirs = new Set<string>();
+  /** The directories being listed (the walk's stack): the name each is at. */
+  const listing = new Map<string, string>();
   const seenFiles = new FileIds();
+  /**
+   * Whether the directory walk reads, or has read, this file through its one name: its real directory
+   * was listed already, or is being listed and is past the name (or at it). A dot name is never read so.
+   */
+  const readByName = (p: string): boolean => {
+    let real: string;
+    let parent: Stats;
+    try {
+      real = realpathSync(p);
+      parent = statSync(dirname(real));
+    } catch {
+      return false;
+    }
+    const name = basename(real);
+    if (name.startsWith('.')) return false;
+    const id = `${parent.dev}:${parent.ino}`;
+    if (!seenDirs.has(id)) return false;
+    const at = listing.get(id);
+    return at === undefined || name <= at;
+  };
   function* visit(p: string, explicit: boolean): Generator<WalkedFile> {
     const problem = (msg: string): void => {
       if (explicit) throw new InputError(`${p}: ${msg}`);
@@ -273,8 +312,13 @@ export function* walkInputs(paths: readonly string[], opts: { stdin?: () => Uint
       return;
     }
     let st: Stats;
+    let viaLink = false;
     try {
-      st = statSync(p);
+      st = lstatSync(p);
+      if (st.isSymbolicLink()) {
+        viaLink = true;
+        st = statSync(p);
+      }
     } catch (e) {
       problem(errText(e));
       return;
@@ -291,10 +335,16 @@ export function* walkInputs(paths: readonly string[], opts: { stdin?: () => Uint
         problem(errText(e));
         return;
       }
-      for (const i of names.order) {
-        entries++;
-        if (entries > maxEntries) throw new InputError(`${p}: too large: more than ${maxEntries} directory entries to walk`);
-        yield* visit(join(p, names.name(i)), false);
+      try {
+        for (const i of names.order) {
+          entries++;
+          if (entries > maxEntries) throw new InputError(`${p}: too large: more than ${maxEntries} directory entries to walk`);
+          const name = names.name(i);
+          listing.set(id, name);
+          yield* visit(join(p, name), false);
+        }
+      } finally {
+        listing.delete(id);
       }
       return;
     }
@@ -306,7 +356,13 @@ export function* walkInputs(paths: readonly string[], opts: { stdin?: () => Uint
       problem(`too large (more than ${MIB(MAX_FILE)})`);
       return;
     }
-    if (!seenFiles.add(st.dev, st.ino) && !explicit) return;
+    // Each file once. One with a single name met in its directory's listing is remembered only if a
+    // symbolic link reached it first; through a link, it is left to its listing when that reads it.
+    if (explicit || st.nlink > 1) {
+      if (!seenFiles.add(st.dev, st.ino) && !explicit) return;
+    } else if (viaLink) {
+      if (readByName(p) || !seenFiles.add(st.dev, st.ino)) return;
+    } else if (seenFiles.has(st.dev, st.ino)) return;
     let fd: number;
     try {
       fd = openSync(p, constants.O_RDONLY | constants.O_NONBLOCK);
