@@ -174,7 +174,11 @@ export async function nodesStatus(o: NodesOptions & { pullTo?: string; now?: Dat
     if (o.pullTo)
       for (const [p, data] of st.data) {
         const key = st.files.find((f) => f.path === p)?.privateKey || /\.(key|conf)$/.test(p);
-        pulled.push({ path: join(resolve(o.pullTo), 'nodes', s.target.name, ...p.split('/').filter(Boolean)), data, mode: key ? 0o600 : 0o644 });
+        pulled.push({
+          path: join(resolve(o.pullTo), 'nodes', s.target.name, ...p.split('/').filter(Boolean)),
+          data,
+          mode: key ? 0o600 : 0o644,
+        });
       }
     const { data: _data, ...rest } = st;
     return rest;
