@@ -105,8 +105,7 @@ export class InventoryBuilder {
           // certificate alone, the same at every such place, so it is looked up once.
           objectKey ??= isObjectKey(location.source);
           const bit = objectKey
-            ? (certCount > 1 ? ROLE_TRIED_MULTIPLE : ROLE_TRIED_SINGLE) <<
-              (location.at?.includes('certificate-authority') === true ? 2 : 0)
+            ? (certCount > 1 ? ROLE_TRIED_MULTIPLE : ROLE_TRIED_SINGLE) << (location.at?.includes('certificate-authority') === true ? 2 : 0)
             : 0;
           const tried = bit ? (this.roleTried.get(e) ?? 0) : 0;
           if (!(tried & bit)) {
@@ -214,6 +213,8 @@ export const isObjectKey = (source: string): boolean => /^(?:[^/[\]]*\/)?[A-Z][A
 
 /** The node a path belongs to in a `pki init` tree: `.../nodes/<node>/<absolute path on the node>`. */
 export function nodeOfPath(path: string): { node: string; nodePath: string; root: string } | undefined {
+  // Most paths (and every Kubernetes object key) have no `nodes/` at all: a string search, not the pattern.
+  if (!path.includes('nodes/') && !path.includes('nodes\\')) return undefined;
   const p = path.replaceAll('\\', '/');
   const m = /^(.*?)(?:^|\/)nodes\/([^/]+)(\/(?:etc|var|opt|srv|home|root|usr)\/.+)$/.exec(p);
   if (!m) return undefined;

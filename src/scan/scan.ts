@@ -298,7 +298,7 @@ export class Scanner {
   }
 
   private read(f: ScanInput): void {
-    if (/(^|\/)manifest\.json$/.test(f.source)) {
+    if (f.source.endsWith('manifest.json') && /(^|\/)manifest\.json$/.test(f.source)) {
       if (readManifestNodes(f, this.nodeRoles)) return;
     }
     const n = nodeOfPath(f.source);
@@ -1170,8 +1170,9 @@ function backendFindings(
 /** Trust bundles: webhook/APIService/CRD caBundles, bundle-like ConfigMap keys, ClusterTrustBundles, kubeconfig CAs, cert-manager issuer caBundles. */
 function isBundle(l: Location): boolean {
   if (l.at?.startsWith('clusters[')) return true;
-  if (/caBundle\]$/.test(l.source) || /^ClusterTrustBundle\//.test(l.source)) return true;
-  const cm = /\/ConfigMap\/[^/[]+\[([^\]]+)\]$/.exec(l.source);
+  if (l.source.endsWith('caBundle]') || l.source.startsWith('ClusterTrustBundle/')) return true;
+  // A string search first: most places (every Secret key) are not in a ConfigMap.
+  const cm = l.source.includes('/ConfigMap/') ? /\/ConfigMap\/[^/[]+\[([^\]]+)\]$/.exec(l.source) : null;
   return cm !== null && /ca|bundle|trust|root/i.test(cm[1] as string);
 }
 
