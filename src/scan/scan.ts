@@ -312,10 +312,7 @@ export class Scanner {
       this.components.push(flags);
       return;
     }
-    const key =
-      f.data.length <= PARSE_CACHE_MAX_BYTES
-        ? hash('sha256', Buffer.from(f.data.buffer, f.data.byteOffset, f.data.length), 'base64')
-        : undefined;
+    const key = f.data.length <= PARSE_CACHE_MAX_BYTES ? hash('sha256', f.data, 'base64') : undefined;
     let p = key === undefined ? undefined : this.parsed.get(key);
     if (p) this.parseCacheHits++;
     else {
