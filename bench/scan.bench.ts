@@ -1,14 +1,18 @@
 // `anchorage scan --kubeconfig` on a real API server (test/cluster/harness.ts) holding 1k, 10k and 20k
 // kubernetes.io/tls Secrets plus large non-certificate Secrets, beside a plain paginated LIST of the same
 // Secrets (limit/continue, bodies read and dropped: the least any scanner must do) in the same run.
-// The scan is a whole process (`bin/anchorage.js scan ... -o json`, as installed: Node's compile cache on),
-// timed with its peak RSS by /usr/bin/time; the LIST runs in this process. At each tier the two alternate,
+// The scan is a whole process, as installed: the checkout's compiled JS (tsconfig.build.json, built into a
+// `.bench-dist-*` folder inside the checkout, removed after) with Node's compile cache on, as bin/anchorage.js
+// runs the published package's dist/; BENCH_SCAN_FROM=sources runs `bin/anchorage.js` on the TypeScript sources
+// instead. Timed with its peak RSS by /usr/bin/time; the LIST runs in this process. At each tier the two alternate,
 // BENCH_SCAN_RUNS times (default 3): median, p25-p75, min-max. BENCH_SCAN_TIERS=1000,10000 picks other sizes.
 // The raw LIST is taken twice: in JSON, and in protobuf (what the scan asks Secrets in). BENCH_SCAN_BEFORE=<a
-// checkout> (with node_modules) also runs that checkout's scan in the same rounds: before and after side by side.
-import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+// checkout> (with node_modules) also runs that checkout's scan in the same rounds (built the same way): before
+// and after side by side.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { Agent, request } from 'node:https';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { ProtoListStream } from '../src/kube/protobuf.ts';
@@ -25,6 +29,26 @@ const NS = 'bench-scan';
 const DISTINCT = 1000;
 const LARGE = { count: 100, bytes: 256 * 1024 };
 const BEFORE = process.env.BENCH_SCAN_BEFORE;
+/** `dist`: each checkout's compiled JS, as the package runs (default); `sources`: bin/anchorage.js on the TypeScript. */
+const FROM = process.env.BENCH_SCAN_FROM ?? 'dist';
+if (FROM !== 'dist' && FROM !== 'sources') throw new Error(`BENCH_SCAN_FROM: '${FROM}' is not dist or sources`);
+
+/** How a checkout's CLI is started: argv after node, extra environment, and what to remove afterwards. */
+interface Cli {
+  args: string[];
+  env: NodeJS.ProcessEnv;
+  dirs: string[];
+}
+
+/** Build a checkout's compiled JS inside it (so that it resolves the checkout's node_modules, as dist/ would). */
+function cliOf(checkout: string): Cli {
+  if (FROM === 'sources') return { args: [join(checkout, 'bin', 'anchorage.js')], env: process.env, dirs: [] };
+  const compiled = mkdtempSync(join(checkout, '.bench-dist-'));
+  const cache = mkdtempSync(join(tmpdir(), 'anchorage-bench-scan-cache-'));
+  execFileSync(join(checkout, 'node_modules', '.bin', 'tsc'), ['-p', join(checkout, 'tsconfig.build.json'), '--outDir', compiled]);
+  // bin/anchorage.js turns the compile cache on itself; the compiled main.js, run directly, gets it from the environment.
+  return { args: [join(compiled, 'cli', 'main.js')], env: { ...process.env, NODE_COMPILE_CACHE: cache }, dirs: [compiled, cache] };
+}
 
 interface Creds {
   ca: string;
@@ -147,11 +171,15 @@ function protoContinue(head: Buffer): string {
   return cont;
 }
 
-function timedScan(c: Cluster, checkout = root): { seconds: number; cpu: number; rssMiB: number; certificates: number } {
+function timedScan(c: Cluster, cli: Cli): { seconds: number; cpu: number; rssMiB: number; certificates: number } {
   const r = spawnSync(
     '/usr/bin/time',
-    ['-f', 'BENCH %e %M %U %S', process.execPath, join(checkout, 'bin', 'anchorage.js'), 'scan', '--kubeconfig', c.admin, '-o', 'json'],
-    { encoding: 'utf8', maxBuffer: 1 << 30 },
+    ['-f', 'BENCH %e %M %U %S', process.execPath, ...cli.args, 'scan', '--kubeconfig', c.admin, '-o', 'json'],
+    {
+      encoding: 'utf8',
+      maxBuffer: 1 << 30,
+      env: cli.env,
+    },
   );
   const m = /BENCH ([\d.]+) (\d+) ([\d.]+) ([\d.]+)/.exec(r.stderr);
   if (!m || (r.status !== 0 && r.status !== 1)) throw new Error(`scan failed (${r.status}): ${r.stderr.slice(0, 500)}`);
@@ -165,9 +193,14 @@ function timedScan(c: Cluster, checkout = root): { seconds: number; cpu: number;
 }
 
 export async function run(): Promise<BenchResult[]> {
+  const clis: Cli[] = [];
   const c = await startCluster();
   const agent = new Agent({ keepAlive: true, maxSockets: 16 });
   try {
+    const now = cliOf(root);
+    clis.push(now);
+    const before = BEFORE ? cliOf(BEFORE) : undefined;
+    if (before) clis.push(before);
     const creds = credsOf(c.admin);
     const r = await call(c, creds, agent, 'POST', '/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: NS } });
     if (r.status !== 201) throw new Error(`namespace: HTTP ${r.status}`);
@@ -211,8 +244,8 @@ export async function run(): Promise<BenchResult[]> {
       // A warm-up of each (the compile cache, the API server's watch cache), then RUNS alternating rounds.
       await rawList(c, creds, agent);
       await rawList(c, creds, agent, true);
-      timedScan(c);
-      if (BEFORE) timedScan(c, BEFORE);
+      timedScan(c, now);
+      if (before) timedScan(c, before);
       const lists: number[] = [];
       const protoLists: number[] = [];
       const scans: ReturnType<typeof timedScan>[] = [];
@@ -221,9 +254,9 @@ export async function run(): Promise<BenchResult[]> {
         lists.push(await rawList(c, creds, agent));
         protoLists.push(await rawList(c, creds, agent, true));
         // Alternate which scan goes first.
-        if (BEFORE && r % 2 === 1) befores.push(timedScan(c, BEFORE));
-        scans.push(timedScan(c));
-        if (BEFORE && r % 2 === 0) befores.push(timedScan(c, BEFORE));
+        if (before && r % 2 === 1) befores.push(timedScan(c, before));
+        scans.push(timedScan(c, now));
+        if (before && r % 2 === 0) befores.push(timedScan(c, before));
       }
       const wall = stats(scans.map((x) => x.seconds));
       const cpu = stats(scans.map((x) => x.cpu));
@@ -292,5 +325,6 @@ export async function run(): Promise<BenchResult[]> {
   } finally {
     agent.destroy();
     await c.stop();
+    for (const d of clis.flatMap((x) => x.dirs)) rmSync(d, { recursive: true, force: true });
   }
 }

@@ -63,6 +63,10 @@ export interface InventorySource {
 /** Checks a certificate's signature with a candidate issuer's key (default: node:crypto, uncached). */
 export type IssuerCheck = (cert: Certificate, issuer: Certificate) => boolean;
 
+/** Kinds of place a role lookup was made for (InventoryBuilder.roleTried); shifted by 2 at CA data. */
+const ROLE_TRIED_SINGLE = 1;
+const ROLE_TRIED_MULTIPLE = 2;
+
 const display = (l: Location): string => (l.at ? `${l.source} [${l.at}]` : l.source);
 export const showLocation = display;
 
@@ -72,14 +76,21 @@ export class InventoryBuilder {
   private readonly certificates = new Map<string, CertEntry>();
   private readonly keys = new Map<string, KeyEntry>();
   private readonly keySightings: Inventory['keySightings'] = [];
-  /** Role lookups already made for a certificate at a Kubernetes object key: one per (certificate, kind of place). */
-  private readonly roleTried = new Set<string>();
+  /**
+   * Role lookups already made for a certificate at a Kubernetes object key: one per (certificate, kind of
+   * place), the kinds as bits (ROLE_TRIED_*).
+   */
+  private readonly roleTried = new Map<CertEntry, number>();
 
   add(s: InventorySource): void {
     const { certificates, keys, keySightings } = this;
-    const certCount = s.result.objects.filter((o) => o.kind === 'certificate').length;
-    const positional = certCount > 1 || s.result.objects.length > 1 || s.result.format === 'kubeconfig';
-    for (const o of s.result.objects) {
+    const objects = s.result.objects;
+    let certCount = 0;
+    for (const o of objects) if (o.kind === 'certificate') certCount++;
+    const positional = certCount > 1 || objects.length > 1 || s.result.format === 'kubeconfig';
+    /** Whether the source is an object key: asked once per source, when a role is to be looked up. */
+    let objectKey: boolean | undefined;
+    for (const o of objects) {
       const location: Location = { ...s.location };
       if (positional) location.at = o.location;
       if (o.kind === 'certificate') {
@@ -92,11 +103,13 @@ export class InventoryBuilder {
         if (e.role === undefined) {
           // No file pattern matches an object key (`ns/Secret/name[key]`): there the role comes from the
           // certificate alone, the same at every such place, so it is looked up once.
-          const memo = isObjectKey(location.source)
-            ? `${e.sha256}\u0000${certCount > 1}\u0000${location.at?.includes('certificate-authority') === true}`
-            : undefined;
-          if (memo === undefined || !this.roleTried.has(memo)) {
-            if (memo !== undefined) this.roleTried.add(memo);
+          objectKey ??= isObjectKey(location.source);
+          const bit = objectKey
+            ? (certCount > 1 ? ROLE_TRIED_MULTIPLE : ROLE_TRIED_SINGLE) << (location.at?.includes('certificate-authority') === true ? 2 : 0)
+            : 0;
+          const tried = bit ? (this.roleTried.get(e) ?? 0) : 0;
+          if (!(tried & bit)) {
+            if (bit) this.roleTried.set(e, tried | bit);
             const role = roleOf(o.cert, location, certCount > 1);
             if (role) e.role = role;
           }
@@ -200,6 +213,8 @@ export const isObjectKey = (source: string): boolean => /^(?:[^/[\]]*\/)?[A-Z][A
 
 /** The node a path belongs to in a `pki init` tree: `.../nodes/<node>/<absolute path on the node>`. */
 export function nodeOfPath(path: string): { node: string; nodePath: string; root: string } | undefined {
+  // Most paths (and every Kubernetes object key) have no `nodes/` at all: a string search, not the pattern.
+  if (!path.includes('nodes/') && !path.includes('nodes\\')) return undefined;
   const p = path.replaceAll('\\', '/');
   const m = /^(.*?)(?:^|\/)nodes\/([^/]+)(\/(?:etc|var|opt|srv|home|root|usr)\/.+)$/.exec(p);
   if (!m) return undefined;

@@ -47,6 +47,8 @@ export function mirrorPodFlags(source: string, node: string | undefined, argv: r
 
 /** The component's flags when `source` is a static pod manifest, a systemd unit or a kubelet config; else undefined. */
 export function componentFlags(source: string, node: string | undefined, data: Uint8Array): ComponentFlags | undefined {
+  // Each pattern below ends in .yaml, .yml or .service: anything else (every Kubernetes object key) is no component.
+  if (!source.endsWith('.yaml') && !source.endsWith('.yml') && !source.endsWith('.service')) return undefined;
   const base = source.slice(source.lastIndexOf('/') + 1);
   const manifest = /\/manifests\/(kube-apiserver|etcd)\.ya?ml$/.exec(source);
   const unit = /^(kube-apiserver|etcd)\.service$/.exec(base);

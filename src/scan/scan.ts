@@ -298,7 +298,7 @@ export class Scanner {
   }
 
   private read(f: ScanInput): void {
-    if (/(^|\/)manifest\.json$/.test(f.source)) {
+    if (f.source.endsWith('manifest.json') && /(^|\/)manifest\.json$/.test(f.source)) {
       if (readManifestNodes(f, this.nodeRoles)) return;
     }
     const n = nodeOfPath(f.source);
@@ -312,10 +312,7 @@ export class Scanner {
       this.components.push(flags);
       return;
     }
-    const key =
-      f.data.length <= PARSE_CACHE_MAX_BYTES
-        ? hash('sha256', Buffer.from(f.data.buffer, f.data.byteOffset, f.data.length), 'base64')
-        : undefined;
+    const key = f.data.length <= PARSE_CACHE_MAX_BYTES ? hash('sha256', f.data, 'base64') : undefined;
     let p = key === undefined ? undefined : this.parsed.get(key);
     if (p) this.parseCacheHits++;
     else {
@@ -578,8 +575,8 @@ function lintFindings(inv: Inventory, policy: Policy, now: Date): ScanFinding[] 
   const perSource = new Map<string, number>();
   for (const e of inv.certificates.values()) for (const l of e.locations) perSource.set(l.source, (perSource.get(l.source) ?? 0) + 1);
   const targets: LintTarget[] = [];
-  /** Per target: every place it stands for. */
-  const places: string[][] = [];
+  /** Per target: every place it stands for (shown only for the targets a lint reports: a clean CA's 20,000 places are not). */
+  const places: Location[][] = [];
   for (const e of inv.certificates.values()) {
     const classes = new Map<string, number>();
     for (const l of e.locations) {
@@ -589,26 +586,36 @@ function lintFindings(inv: Inventory, policy: Policy, now: Date): ScanFinding[] 
       const cls = isObjectKey(l.source) && !(caData && !safe(() => e.cert.isCA, false)) ? `${sourceCount > 1}\u0000${caData}` : undefined;
       const i = cls === undefined ? undefined : classes.get(cls);
       if (i !== undefined) {
-        places[i]?.push(showLocation(l));
+        places[i]?.push(l);
         continue;
       }
       const t: LintTarget = { cert: e.cert, source: l.source, sourceCount };
       if (l.at !== undefined) t.location = l.at;
       if (cls !== undefined) classes.set(cls, targets.length);
       targets.push(t);
-      places.push([showLocation(l)]);
+      places.push([l]);
     }
   }
   const report = lintCertificates(targets, { policy, now });
   const byKey = new Map<string, ScanFinding>();
   /** Per finding, its places as a set: a CA seen at 20,000 object keys must not cost a list search per place. */
   const placed = new Map<ScanFinding, Set<string>>();
-  const placeOf = new Map<string, string[]>();
+  const placeOf = new Map<string, number>();
   targets.forEach((t, i) => {
-    placeOf.set(`${t.source}\u0000${t.location ?? ''}`, places[i] as string[]);
+    placeOf.set(`${t.source}\u0000${t.location ?? ''}`, i);
   });
+  const shown = new Map<number, string[]>();
+  const placesOf = (i: number): string[] => {
+    let s = shown.get(i);
+    if (!s) {
+      s = (places[i] as Location[]).map(showLocation);
+      shown.set(i, s);
+    }
+    return s;
+  };
   for (const f of report.findings) {
-    const where = placeOf.get(`${f.source ?? ''}\u0000${f.location ?? ''}`) ?? [f.source ?? ''];
+    const i = placeOf.get(`${f.source ?? ''}\u0000${f.location ?? ''}`);
+    const where = i === undefined ? [f.source ?? ''] : placesOf(i);
     const k = `${f.lintId}\u0000${f.sha256}\u0000${f.message}`;
     const have = byKey.get(k);
     if (have) {
@@ -773,19 +780,40 @@ function pairRank(x: { e: CertEntry; l: Location }): string {
 
 function keyMismatch(inv: Inventory): ScanFinding[] {
   if (!inv.keySightings.length) return [];
+  // Per pair group, the public keys of its certificates (most groups hold one or two: a Secret's chain); the
+  // certificates themselves are gathered only for the groups a key does not match.
+  const keysByGroup = new Map<string, string | string[]>();
+  for (const e of inv.certificates.values()) {
+    const spki = safe(() => e.cert.spkiSha256, '');
+    for (const l of e.locations) {
+      const g = pairGroup(l);
+      if (g === undefined) continue;
+      const have = keysByGroup.get(g);
+      if (have === undefined) keysByGroup.set(g, spki);
+      else if (typeof have === 'string') {
+        if (have !== spki) keysByGroup.set(g, [have, spki]);
+      } else if (!have.includes(spki)) have.push(spki);
+    }
+  }
+  const mismatched: { k: Inventory['keySightings'][number]; g: string }[] = [];
+  for (const k of inv.keySightings) {
+    const g = pairGroup(k.location);
+    if (g === undefined) continue;
+    const have = keysByGroup.get(g);
+    if (have === undefined || have === k.spkiSha256 || (typeof have !== 'string' && have.includes(k.spkiSha256))) continue;
+    mismatched.push({ k, g });
+  }
+  if (!mismatched.length) return [];
+  const wanted = new Set(mismatched.map((m) => m.g));
   const certsByGroup = new Map<string, { e: CertEntry; l: Location }[]>();
   for (const e of inv.certificates.values())
     for (const l of e.locations) {
       const g = pairGroup(l);
-      if (g !== undefined) pushTo(certsByGroup, g, { e, l });
+      if (g !== undefined && wanted.has(g)) pushTo(certsByGroup, g, { e, l });
     }
   const out: ScanFinding[] = [];
-  for (const k of inv.keySightings) {
-    const g = pairGroup(k.location);
-    if (g === undefined) continue;
-    const certs = certsByGroup.get(g);
-    if (!certs?.length) continue;
-    if (certs.some((c) => safe(() => c.e.cert.spkiSha256, '') === k.spkiSha256)) continue;
+  for (const { k, g } of mismatched) {
+    const certs = certsByGroup.get(g) as { e: CertEntry; l: Location }[];
     // Named against the certificate the key is meant for: a non-CA one first (a leaf, not the chain after
     // it), then the first by place; not by the order the inventory first saw them (which other objects decide).
     const c = certs.reduce((a, b) => (pairRank(b) < pairRank(a) ? b : a));
@@ -1139,8 +1167,9 @@ function backendFindings(
 /** Trust bundles: webhook/APIService/CRD caBundles, bundle-like ConfigMap keys, ClusterTrustBundles, kubeconfig CAs, cert-manager issuer caBundles. */
 function isBundle(l: Location): boolean {
   if (l.at?.startsWith('clusters[')) return true;
-  if (/caBundle\]$/.test(l.source) || /^ClusterTrustBundle\//.test(l.source)) return true;
-  const cm = /\/ConfigMap\/[^/[]+\[([^\]]+)\]$/.exec(l.source);
+  if (l.source.endsWith('caBundle]') || l.source.startsWith('ClusterTrustBundle/')) return true;
+  // A string search first: most places (every Secret key) are not in a ConfigMap.
+  const cm = l.source.includes('/ConfigMap/') ? /\/ConfigMap\/[^/[]+\[([^\]]+)\]$/.exec(l.source) : null;
   return cm !== null && /ca|bundle|trust|root/i.test(cm[1] as string);
 }
 

@@ -103,6 +103,8 @@ export class Certificate extends SignedObject {
   private _publicKey?: KeyObject;
   private _keyInfo?: PublicKeyInfo;
   private _sans?: SubjectAltNames;
+  /** basicConstraints decoded; null when absent or malformed. */
+  private _bc?: BasicConstraints | null;
   private _ski?: string | null;
   private _aki?: string | null;
   private _extIndex?: ExtIndex;
@@ -412,7 +414,9 @@ export class Certificate extends SignedObject {
     return this.decodeExt(OID.extKeyUsage, decodeExtKeyUsage);
   }
   get basicConstraints(): BasicConstraints | undefined {
-    return this.decodeExt(OID.basicConstraints, decodeBasicConstraints);
+    // Decoded once: isCA is asked at every place a scan judges (a malformed extension's warning is pushed once either way).
+    if (this._bc === undefined) this._bc = this.decodeExt(OID.basicConstraints, decodeBasicConstraints) ?? null;
+    return this._bc ?? undefined;
   }
   get isCA(): boolean {
     return this.basicConstraints?.ca === true;
