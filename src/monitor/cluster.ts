@@ -24,6 +24,7 @@ import {
   groupUnits,
   mergeReports,
   objectTokens,
+  TokenIds,
   type Tokens,
 } from './incremental.ts';
 import type { ClusterKind, Source, SourceStatus } from './types.ts';
@@ -32,10 +33,17 @@ import { buildView, type ClusterView } from './view.ts';
 interface Held extends Extracted {
   /** SHA-256 of the certificates its values hold. */
   certs: string[];
-  /** What it can be linked to by (incremental.ts). */
+  /** What it can be linked to by (incremental.ts), as codes of the cluster's TokenIds. */
   tokens: Tokens;
-  /** The `k:` tokens of the private keys it holds (absent without keys). */
+  /** The codes of the `k:` tokens of the private keys it holds (absent without keys). */
   keys?: Tokens;
+}
+
+/** One unit of grouping: an object (or the endpoints) and its token codes. */
+interface Unit {
+  key: string;
+  tokens: Tokens;
+  held: Held | undefined;
 }
 
 /** The unit that stands for the probed endpoints in incremental judging. */
@@ -83,6 +91,8 @@ export class ClusterState {
   private readonly objects = new Map<string, Held>();
   private readonly endpoints = new Map<string, EndpointInput>();
   private readonly certs = new Map<string, { cert: Certificate; refs: number }>();
+  /** The held objects' tokens as small integers (incremental.ts). */
+  private readonly ids = new TokenIds();
   readonly sources = new Map<string, Source>();
   view: ClusterView | undefined;
   lastScanMs = 0;
@@ -130,13 +140,16 @@ export class ClusterState {
       const held = this.certs.get(c.sha256);
       if (held) held.refs++;
       else this.certs.set(c.sha256, { cert: c, refs: 1 });
-      out.push(c.sha256);
+      // The held certificate's string: one per certificate, not one per place (a CA in every Secret).
+      out.push((held?.cert ?? c).sha256);
     }
-    return { certs: out, tokens, ...(keys && { keys }) };
+    return { certs: out, tokens: this.ids.take(tokens), ...(keys && { keys: this.ids.take(keys) }) };
   }
 
   private release(h: Held | undefined): void {
     if (!h) return;
+    this.ids.drop(h.tokens);
+    if (h.keys) this.ids.drop(h.keys);
     for (const s of h.certs) {
       const held = this.certs.get(s);
       if (held && --held.refs <= 0) this.certs.delete(s);
@@ -266,16 +279,26 @@ export class ClusterState {
 
   /** Judge again only the groups of objects a change can have touched; keep the others' last reports. */
   private judgeGroups(now: Date): ScanReport {
-    const keys = this.unitKeys();
-    const endpointTokensNow = this.endpoints.size ? endpointTokens(this.endpoints.values()) : [];
-    const units = keys.map((key) => ({
-      key,
-      tokens: key === ENDPOINTS ? endpointTokensNow : (this.objects.get(key) as Held).tokens,
-    }));
+    const keys: string[] = [];
+    const units: Unit[] = [];
+    for (const [key, held] of this.objects) {
+      keys.push(key);
+      units.push({ key, tokens: held.tokens, held });
+    }
+    if (this.endpoints.size) {
+      // Only the tokens some object holds can link the endpoints to anything.
+      const codes: number[] = [];
+      for (const t of endpointTokens(this.endpoints.values())) {
+        const code = this.ids.peek(t);
+        if (code !== undefined) codes.push(code);
+      }
+      keys.push(ENDPOINTS);
+      units.push({ key: ENDPOINTS, tokens: codes, held: undefined });
+    }
     const maxAge = this.o.rejudgeMs ?? 300_000;
     const groups = new Map<string, { members: number[]; clean: boolean }>();
-    for (const whole of groupUnits(units))
-      for (const g of this.splitAtHub(whole, keys, units))
+    for (const whole of groupUnits(units, this.ids.limit))
+      for (const g of this.splitAtHub(whole, units))
         groups.set(groupId(g.map((i) => keys[i] as string)), { members: g, clean: !g.some((i) => this.changed.has(keys[i] as string)) });
     // A batch stands while every group it judged is still there, unchanged, and the judgement is recent.
     const kept: Judged[] = [];
@@ -340,16 +363,16 @@ export class ClusterState {
    * whole group (by key id, as lint's issuer lookup takes it: lints on a CA depend on it). Otherwise the group
    * stays whole (a part that lacks an issuance joins the others that lack one, or the first complete part).
    */
-  private splitAtHub(members: number[], keys: readonly string[], units: readonly { tokens: Tokens }[]): number[][] {
+  private splitAtHub(members: number[], units: readonly Unit[]): number[][] {
     if (members.length < 2 || this.o.full) return [members];
     const whole = [members];
     let hub: Set<string> | undefined;
     const all = new Set<string>();
+    const global = this.ids.peek(GLOBAL);
     for (const i of members) {
-      const k = keys[i] as string;
-      if (k === ENDPOINTS) return whole;
-      const h = this.objects.get(k) as Held;
-      if (h.backends.length || h.certManager.length || (units[i] as { tokens: Tokens }).tokens.includes(GLOBAL)) return whole;
+      const h = (units[i] as Unit).held;
+      if (!h) return whole; // the endpoints
+      if (h.backends.length || h.certManager.length || (global !== undefined && h.tokens.includes(global))) return whole;
       const cas = new Set<string>();
       for (const s of h.certs) {
         all.add(s);
@@ -400,14 +423,19 @@ export class ClusterState {
         }
       }
       const hubTokens = new Set<number>();
-      for (const c of hubCerts) for (const t of certLinkTokens(c)) hubTokens.add(t);
+      for (const c of hubCerts)
+        for (const t of certLinkTokens(c)) {
+          const code = this.ids.peek(t);
+          if (code !== undefined) hubTokens.add(code);
+        }
       const skip = [...hubTokens];
       for (const i of members) {
-        const ks = (this.objects.get(keys[i] as string) as Held).keys;
+        const ks = ((units[i] as Unit).held as Held).keys;
         if (ks) for (const t of ks) if (hubTokens.has(t)) return whole; // a hub certificate's key
       }
       const sub = groupUnits(
-        members.map((i) => units[i] as { key: string; tokens: Tokens }),
+        members.map((i) => units[i] as Unit),
+        this.ids.limit,
         skip,
       );
       if (sub.length < 2) return whole;
@@ -420,7 +448,7 @@ export class ClusterState {
       for (const part of parts) {
         const found = new Set<string>();
         for (const i of part)
-          for (const s of (this.objects.get(keys[i] as string) as Held).certs) {
+          for (const s of ((units[i] as Unit).held as Held).certs) {
             const by = issuedBy.get(s);
             if (by) found.add(by);
           }

@@ -111,8 +111,16 @@ export function packToken(t: string): number {
 /**
  * An object's tokens: a plain array of numbers (doubles held unboxed), not a typed array, whose buffer
  * costs more than its eight bytes a token at one or two dozen tokens (100k objects hold two such lists).
+ * Built with `unboxed`: a spread of a Set makes an array of boxed numbers (16 bytes more a token).
  */
 export type Tokens = readonly number[];
+
+/** The numbers as an array of unboxed doubles (pushed one by one into an empty array: PACKED_DOUBLE). */
+export function unboxed(xs: Iterable<number>): number[] {
+  const out: number[] = [];
+  for (const x of xs) out.push(x);
+  return out;
+}
 
 /** The token every object judged across the whole inventory holds. */
 export const GLOBAL = packToken('global');
@@ -171,7 +179,7 @@ export function objectTokens(
     add(`src:${c.secret}[tls.crt]`);
     add(`src:${c.source}`);
   }
-  return { tokens: [...out], certs, keys: keys.size ? [...keys] : undefined };
+  return { tokens: unboxed(out), certs, keys: keys.size ? unboxed(keys) : undefined };
 }
 
 /** The tokens of the probed endpoints (one unit: they are few, and scan reads their chains after every object). */
@@ -189,15 +197,78 @@ export function endpointTokens(endpoints: Iterable<EndpointInput>): Tokens {
       for (const f of objs) foundTokens(f, `tls://${e.probe.endpoint}`, out);
     }
   }
-  return [...out];
+  return unboxed(out);
 }
 
 /**
- * Group units (in their order) by shared tokens (packTokens). A passive token (a name a certificate
- * carries) links only to the units holding the same token actively (a caBundle backend naming it);
- * every other token links all its holders. Tokens in `skip` link nothing.
+ * Tokens as small integers while some object holds them: grouping then indexes arrays instead of hashing
+ * 50-bit doubles in a Map (at 100,000 objects, ~1.4 million lookups a grouping). A token's code is its id
+ * times two, plus 1 for a passive token, whose id is that of the active token it links to (packToken:
+ * passive is the active one plus 1), so codes compare as the packed tokens do.
  */
-export function groupUnits(units: readonly { tokens: Tokens }[], skip: readonly number[] = []): number[][] {
+export class TokenIds {
+  private readonly ids = new Map<number, number>();
+  private tokens = new Float64Array(1024);
+  private refs = new Int32Array(1024);
+  private readonly free: number[] = [];
+  private next = 0;
+
+  /** One more than the largest id in use: the size of an array indexed by id. */
+  get limit(): number {
+    return this.next;
+  }
+
+  /** The codes of these tokens, held (one reference each) until `drop`. */
+  take(tokens: Iterable<number>): number[] {
+    const out: number[] = [];
+    for (const t of tokens) {
+      const passive = t % 2;
+      const base = t - passive;
+      let id = this.ids.get(base);
+      if (id === undefined) {
+        id = this.free.pop() ?? this.next++;
+        if (id >= this.refs.length) {
+          const refs = new Int32Array(this.refs.length * 2);
+          refs.set(this.refs);
+          this.refs = refs;
+          const tokens = new Float64Array(this.tokens.length * 2);
+          tokens.set(this.tokens);
+          this.tokens = tokens;
+        }
+        this.ids.set(base, id);
+        this.tokens[id] = base;
+        this.refs[id] = 0;
+      }
+      (this.refs[id] as number)++;
+      out.push(id * 2 + passive);
+    }
+    return out;
+  }
+
+  /** Let go of codes `take` gave. */
+  drop(codes: readonly number[]): void {
+    for (const c of codes) {
+      const id = c >> 1;
+      if (--(this.refs[id] as number) > 0) continue;
+      this.ids.delete(this.tokens[id] as number);
+      this.free.push(id);
+    }
+  }
+
+  /** The code of a token if some object holds it (then it can link to something), else undefined. */
+  peek(t: number): number | undefined {
+    const passive = t % 2;
+    const id = this.ids.get(t - passive);
+    return id === undefined ? undefined : id * 2 + passive;
+  }
+}
+
+/**
+ * Group units (in their order) by shared token codes (TokenIds; every code below 2 * `limit`). A passive
+ * code (a name a certificate carries) links only to the units holding the same token actively (a caBundle
+ * backend naming it); every other code links all its holders. Codes in `skip` link nothing.
+ */
+export function groupUnits(units: readonly { tokens: Tokens }[], limit: number, skip: readonly number[] = []): number[][] {
   const parent = new Int32Array(units.length);
   for (let i = 0; i < parent.length; i++) parent[i] = i;
   const find = (i: number): number => {
@@ -216,25 +287,29 @@ export function groupUnits(units: readonly { tokens: Tokens }[], skip: readonly 
     const y = find(b);
     if (x !== y) parent[Math.max(x, y)] = Math.min(x, y);
   };
-  const first = new Map<number, number>();
+  const skipped = new Uint8Array(limit * 2);
+  for (const t of skip) if (t < skipped.length) skipped[t] = 1;
+  /** The first unit holding each id actively, plus 1 (0: none). */
+  const first = new Int32Array(limit);
   const passive: number[] = [];
   for (let i = 0; i < units.length; i++) {
     const tokens = (units[i] as { tokens: Tokens }).tokens;
     for (let j = 0; j < tokens.length; j++) {
       const t = tokens[j] as number;
-      if (skip.length && skip.includes(t)) continue;
-      if (t % 2 === 1) {
-        passive.push(t - 1, i);
+      if (skipped[t] === 1) continue;
+      if (t & 1) {
+        passive.push(t >> 1, i);
         continue;
       }
-      const f = first.get(t);
-      if (f === undefined) first.set(t, i);
-      else union(f, i);
+      const id = t >> 1;
+      const f = first[id] as number;
+      if (f === 0) first[id] = i + 1;
+      else union(f - 1, i);
     }
   }
   for (let j = 0; j < passive.length; j += 2) {
-    const b = first.get(passive[j] as number);
-    if (b !== undefined) union(b, passive[j + 1] as number);
+    const b = first[passive[j] as number] as number;
+    if (b !== 0) union(b - 1, passive[j + 1] as number);
   }
   const groups = new Map<number, number[]>();
   for (let i = 0; i < units.length; i++) {
