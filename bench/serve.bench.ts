@@ -3,20 +3,28 @@
 // start to the first complete inventory (/readyz), beside a plain paginated LIST of the same Secrets in
 // the same run; then BENCH_SERVE_STEADY_S seconds (default 60) of 10 Secret changes a second: CPU of the
 // server process over that window, RSS, and peak RSS (VmHWM) over the whole run; and how long after the
-// last change it shows up in the API.
+// last change it shows up in the API. BENCH_SERVE_BEFORE=<another checkout> also starts that checkout's serve on
+// the same Secrets, BENCH_SERVE_RUNS times each (default 1), the two alternating (before-after, after-before, ...):
+// medians with min-max; the Secrets are created once (the longest part of the run at 100,000). Serve runs with
+// Node's default heap settings, as a user starts it.
 import { readFileSync } from 'node:fs';
 import { Agent } from 'node:https';
 import { loadavg } from 'node:os';
+import { join } from 'node:path';
 import { issueCertificate } from '../src/x509/build.ts';
 import { generateKey } from '../src/x509/keys.ts';
 import { type Cluster, startCluster } from '../test/cluster/harness.ts';
 import { api, startCli } from '../test/support/serve.ts';
-import type { BenchResult } from './harness.ts';
+import { type BenchResult, type Stats, stats } from './harness.ts';
 import { call, credsOf, rawList } from './scan.bench.ts';
 
 const N = Number(process.env.BENCH_SERVE_SECRETS ?? 100_000);
 const STEADY_S = Number(process.env.BENCH_SERVE_STEADY_S ?? 60);
 const NS = 'bench-serve';
+/** Another checkout (its src/cli/main.ts) to measure in the same run, alternating with this one. */
+const BEFORE = process.env.BENCH_SERVE_BEFORE;
+/** Serve processes per checkout (each a first inventory and a steady state on the same Secrets). */
+const RUNS = Number(process.env.BENCH_SERVE_RUNS ?? 1);
 const DISTINCT = 1000;
 
 /** The machine's 1-minute load average, for the record (the bench machine is shared). */
@@ -86,91 +94,132 @@ export async function run(): Promise<BenchResult[]> {
     process.stderr.write(`serve bench: ${N} Secrets created in ${((Date.now() - t0) / 1000).toFixed(0)} s, ${load()}\n`);
     const list = await rawList(c, creds, agent);
     process.stderr.write(`serve bench: paginated LIST ${list.toFixed(2)} s, ${load()}\n`);
-    const start = Date.now();
-    const srv = await startCli(['serve', '--kubeconfig', c.admin, '--listen', '127.0.0.1:0', '--no-history', '--log-level', 'warn'], {
-      env: { NODE_OPTIONS: '--max-old-space-size=4096' },
-    });
-    const pid = srv.proc.pid as number;
-    try {
-      for (;;) {
-        if ((await api(srv.url, '/readyz')).status === 200) break;
-        if (Date.now() - start > 3_600_000) throw new Error('no first inventory after an hour');
-        await new Promise((r) => setTimeout(r, 500));
+    const runs: Record<string, Run[]> = { after: [], before: [] };
+    for (let r = 0; r < RUNS; r++)
+      for (const which of BEFORE ? (r % 2 === 0 ? ['before', 'after'] : ['after', 'before']) : ['after']) {
+        const main = which === 'before' ? join(BEFORE as string, 'src', 'cli', 'main.ts') : undefined;
+        const x = await measure(c, creds, agent, pairs, secret, main, `${which} ${r + 1}/${RUNS}`);
+        (runs[which] as Run[]).push(x);
       }
-      const first = (Date.now() - start) / 1000;
-      const afterFirst = procStats(pid);
-      const certs = (await api(srv.url, '/api/v1/certificates?limit=1')).body.total as number;
-      process.stderr.write(
-        `serve bench: first inventory ${first.toFixed(1)} s (${certs} certificates), RSS ${afterFirst.rssMiB.toFixed(0)} MiB, peak ${afterFirst.hwmMiB.toFixed(0)} MiB, CPU ${afterFirst.cpuS.toFixed(0)} s, ${load()}\n`,
-      );
-      // Steady state: 10 changes a second (each Secret swaps to another pair).
-      const cpu0 = procStats(pid).cpuS;
-      const w0 = Date.now();
-      let maxRss = 0;
-      let changes = 0;
-      let last = { i: 0, pair: 0 };
-      while (Date.now() - w0 < STEADY_S * 1000) {
-        const tick = Date.now();
-        await Promise.all(
-          Array.from({ length: 10 }, async () => {
-            const i = Math.floor(Math.random() * N);
-            const pair = (i + 1 + changes) % DISTINCT;
-            changes++;
-            last = { i, pair };
-            const s = await call(
-              c,
-              creds,
-              agent,
-              'PUT',
-              `/api/v1/namespaces/${NS}/secrets/tls-${i}`,
-              secret(i, pairs[pair] as { crt: string; key: string }),
-            );
-            if (s.status !== 200) throw new Error(`update tls-${i}: HTTP ${s.status}`);
-          }),
-        );
-        maxRss = Math.max(maxRss, procStats(pid).rssMiB);
-        await new Promise((r) => setTimeout(r, Math.max(0, 1000 - (Date.now() - tick))));
-      }
-      const window = (Date.now() - w0) / 1000;
-      const cpu = (procStats(pid).cpuS - cpu0) / window;
-      // The last change, visible in the API: the Secret's place under its new certificate.
-      const seen = Date.now();
-      const where = `${NS}/Secret/tls-${last.i}[tls.crt]`;
-      for (;;) {
-        const list2 = (await api(srv.url, `/api/v1/certificates?q=svc-${last.pair}.${NS}.svc&limit=10`)).body.items as { sha256: string }[];
-        let found = false;
-        for (const s of list2) {
-          const d = (await api(srv.url, `/api/v1/certificates/${s.sha256}`)).body as { locations: { where: string }[] };
-          // A chain file is positional: `…[tls.crt] [block 1 (line 1)]`.
-          if (d.locations?.some((l) => l.where.startsWith(where))) found = true;
-        }
-        if (found || Date.now() - seen > 600_000) break;
-        await new Promise((r) => setTimeout(r, 250));
-      }
-      const lag = (Date.now() - seen) / 1000;
-      const end = procStats(pid);
-      process.stderr.write(
-        `serve bench: steady ${changes} changes in ${window.toFixed(0)} s: CPU ${(cpu * 100).toFixed(0)}% of a core, RSS max ${maxRss.toFixed(0)} MiB, peak ${end.hwmMiB.toFixed(0)} MiB; last change visible after ${lag.toFixed(1)} s, ${load()}\n`,
-      );
-      const name = `${N.toLocaleString('en-US')} TLS Secrets`;
-      return [
-        {
-          name: `serve --kubeconfig, ${name}: start to first complete inventory`,
-          unit: 's',
-          value: first,
-          baseline: { name: 'paginated LIST of the same Secrets, bodies dropped', value: list },
-          lowerIsBetter: true,
-        },
-        { name: `serve, ${name}: CPU at 10 changes/s (share of one core)`, unit: '%', value: cpu * 100, lowerIsBetter: true },
-        { name: `serve, ${name}: RSS at 10 changes/s (max sampled)`, unit: 'MiB', value: maxRss, lowerIsBetter: true },
-        { name: `serve, ${name}: peak RSS (VmHWM, whole run)`, unit: 'MiB', value: end.hwmMiB, lowerIsBetter: true },
-        { name: `serve, ${name}: last change visible in the API after`, unit: 's', value: lag, lowerIsBetter: true },
-      ];
-    } finally {
-      await srv.stop();
+    const name = `${N.toLocaleString('en-US')} TLS Secrets`;
+    const fields: [keyof Run, string, string][] = [
+      ['first', 's', `serve --kubeconfig, ${name}: start to first complete inventory`],
+      ['firstCpu', 's', `serve, ${name}: CPU seconds to the first complete inventory`],
+      ['rssFirst', 'MiB', `serve, ${name}: RSS after the first inventory`],
+      ['cpu', '%', `serve, ${name}: CPU at 10 changes/s (share of one core)`],
+      ['maxRss', 'MiB', `serve, ${name}: RSS at 10 changes/s (max sampled)`],
+      ['hwm', 'MiB', `serve, ${name}: peak RSS (VmHWM, whole run)`],
+      ['lag', 's', `serve, ${name}: last change visible in the API after`],
+    ];
+    const out: BenchResult[] = [];
+    const med = (xs: number[]): Stats => stats(xs);
+    const spread = (st: Stats, unit: string): string => `median of ${st.runs}, min-max ${st.min.toFixed(1)}-${st.max.toFixed(1)} ${unit}`;
+    for (const [k, unit, label] of fields) {
+      const a = med((runs.after as Run[]).map((x) => x[k]));
+      const r: BenchResult = { name: label, unit, value: a.median, spread: spread(a, unit), lowerIsBetter: true };
+      if (BEFORE) {
+        const b = med((runs.before as Run[]).map((x) => x[k]));
+        r.baseline = { name: `the serve of ${BEFORE}`, value: b.median, spread: spread(b, unit) };
+      } else if (k === 'first') r.baseline = { name: 'paginated LIST of the same Secrets, bodies dropped', value: list };
+      out.push(r);
     }
+    return out;
   } finally {
     agent.destroy();
     await c.stop();
+  }
+}
+
+interface Run {
+  first: number;
+  firstCpu: number;
+  rssFirst: number;
+  cpu: number;
+  maxRss: number;
+  hwm: number;
+  lag: number;
+}
+
+type Pair = { crt: string; key: string };
+
+/** One serve process from start to the last change seen, then stopped. */
+async function measure(
+  c: Cluster,
+  creds: ReturnType<typeof credsOf>,
+  agent: Agent,
+  pairs: Pair[],
+  secret: (i: number, p: Pair) => unknown,
+  main: string | undefined,
+  label: string,
+): Promise<Run> {
+  const start = Date.now();
+  const srv = await startCli(['serve', '--kubeconfig', c.admin, '--listen', '127.0.0.1:0', '--no-history', '--log-level', 'warn'], {
+    ...(main && { main }),
+  });
+  const pid = srv.proc.pid as number;
+  try {
+    for (;;) {
+      if ((await api(srv.url, '/readyz')).status === 200) break;
+      if (Date.now() - start > 3_600_000) throw new Error('no first inventory after an hour');
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    const first = (Date.now() - start) / 1000;
+    const afterFirst = procStats(pid);
+    const certs = (await api(srv.url, '/api/v1/certificates?limit=1')).body.total as number;
+    process.stderr.write(
+      `serve bench (${label}): first inventory ${first.toFixed(1)} s (${certs} certificates), RSS ${afterFirst.rssMiB.toFixed(0)} MiB, peak ${afterFirst.hwmMiB.toFixed(0)} MiB, CPU ${afterFirst.cpuS.toFixed(0)} s, ${load()}\n`,
+    );
+    // Steady state: 10 changes a second (each Secret swaps to another pair).
+    const cpu0 = procStats(pid).cpuS;
+    const w0 = Date.now();
+    let maxRss = 0;
+    let changes = 0;
+    let last = { i: 0, pair: 0 };
+    while (Date.now() - w0 < STEADY_S * 1000) {
+      const tick = Date.now();
+      await Promise.all(
+        Array.from({ length: 10 }, async () => {
+          const i = Math.floor(Math.random() * N);
+          const pair = (i + 1 + changes) % DISTINCT;
+          changes++;
+          last = { i, pair };
+          const s = await call(
+            c,
+            creds,
+            agent,
+            'PUT',
+            `/api/v1/namespaces/${NS}/secrets/tls-${i}`,
+            secret(i, pairs[pair] as { crt: string; key: string }),
+          );
+          if (s.status !== 200) throw new Error(`update tls-${i}: HTTP ${s.status}`);
+        }),
+      );
+      maxRss = Math.max(maxRss, procStats(pid).rssMiB);
+      await new Promise((r) => setTimeout(r, Math.max(0, 1000 - (Date.now() - tick))));
+    }
+    const window = (Date.now() - w0) / 1000;
+    const cpu = (procStats(pid).cpuS - cpu0) / window;
+    // The last change, visible in the API: the Secret's place under its new certificate.
+    const seen = Date.now();
+    const where = `${NS}/Secret/tls-${last.i}[tls.crt]`;
+    for (;;) {
+      const list2 = (await api(srv.url, `/api/v1/certificates?q=svc-${last.pair}.${NS}.svc&limit=10`)).body.items as { sha256: string }[];
+      let found = false;
+      for (const s of list2) {
+        const d = (await api(srv.url, `/api/v1/certificates/${s.sha256}`)).body as { locations: { where: string }[] };
+        // A chain file is positional: `…[tls.crt] [block 1 (line 1)]`.
+        if (d.locations?.some((l) => l.where.startsWith(where))) found = true;
+      }
+      if (found || Date.now() - seen > 600_000) break;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    const lag = (Date.now() - seen) / 1000;
+    const end = procStats(pid);
+    process.stderr.write(
+      `serve bench (${label}): steady ${changes} changes in ${window.toFixed(0)} s: CPU ${(cpu * 100).toFixed(0)}% of a core, RSS max ${maxRss.toFixed(0)} MiB, peak ${end.hwmMiB.toFixed(0)} MiB; last change visible after ${lag.toFixed(1)} s, ${load()}\n`,
+    );
+    return { first, firstCpu: afterFirst.cpuS, rssFirst: afterFirst.rssMiB, cpu: cpu * 100, maxRss, hwm: end.hwmMiB, lag };
+  } finally {
+    await srv.stop();
   }
 }

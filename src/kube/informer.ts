@@ -38,7 +38,8 @@ export interface InformerOptions<T extends KubeObject> {
 }
 
 export function objectKey(o: KubeObject): string {
-  return o.metadata.namespace ? `${o.metadata.namespace}/${o.metadata.name}` : o.metadata.name;
+  // join makes one flat string; a template literal makes a rope of several (a cache of 100k keys holds them).
+  return o.metadata.namespace ? [o.metadata.namespace, o.metadata.name].join('/') : o.metadata.name;
 }
 
 export class Informer<T extends KubeObject> {

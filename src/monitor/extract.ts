@@ -51,17 +51,43 @@ export const WATCHED: { type: ResourceType; optional?: boolean; fieldSelector?: 
   { type: r('cert-manager.io', 'v1', 'certificates', 'Certificate', true), optional: true, crd: 'certificates.cert-manager.io' },
 ];
 
+/**
+ * One flat string. A template literal makes a rope (a cons string per `${}`, 32 bytes each, kept as long as
+ * the string is: 100,000 Secrets' source names held ~12 of them a Secret); `join` copies into one string.
+ */
+export function flat(...parts: string[]): string {
+  return parts.join('');
+}
+
+/** Namespace names, one string each (every object of a namespace holds its name). */
+const namespaces = new Map<string, string>();
+function namespaceName(ns: string): string {
+  const have = namespaces.get(ns);
+  if (have !== undefined) return have;
+  if (namespaces.size >= 100_000) namespaces.clear(); // bounded: a hostile list of names costs a clear, not memory
+  namespaces.set(ns, ns);
+  return ns;
+}
+
+/** What an object without backends, cert-manager Certificates or failures holds for them: one shared empty list. */
+const NONE: never[] = Object.freeze([]) as unknown as never[];
+
 function b64(v: unknown): Buffer {
   return Buffer.from(typeof v === 'string' ? v : '', 'base64');
 }
 
-/** Drop what extraction never reads, before the informer caches the object (less memory). */
-export function slim(kind: string, o: Obj): Obj {
-  const metadata = {
+/** The name, namespace and resourceVersion: what the informer's cache needs of an object. */
+export function slimMetadata(o: Obj): Obj['metadata'] {
+  return {
     name: o.metadata.name,
-    namespace: o.metadata.namespace,
+    namespace: o.metadata.namespace === undefined ? undefined : namespaceName(o.metadata.namespace),
     resourceVersion: o.metadata.resourceVersion,
   } as Obj['metadata'];
+}
+
+/** Drop what extraction never reads, before the informer caches the object (less memory). */
+export function slim(kind: string, o: Obj): Obj {
+  const metadata = slimMetadata(o);
   if (kind === 'Secret') {
     const data: Record<string, string> = {};
     for (const [k, v] of Object.entries((o.data as Record<string, string> | undefined) ?? {})) {
@@ -124,14 +150,14 @@ export function extract(kind: string, o: Obj): Extracted {
     case 'Secret':
       for (const [k, v] of Object.entries((o.data as Record<string, string> | undefined) ?? {})) {
         const data = b64(v);
-        if (CERT_KEY.test(k) || data.includes(PEM)) take(`${ns}/Secret/${name}[${k}]`, data);
+        if (CERT_KEY.test(k) || data.includes(PEM)) take(flat(ns, '/Secret/', name, '[', k, ']'), data);
       }
       break;
     case 'ConfigMap':
       for (const [k, v] of Object.entries((o.data as Record<string, string> | undefined) ?? {}))
-        if (v.includes('-----BEGIN ')) take(`${ns}/ConfigMap/${name}[${k}]`, Buffer.from(v));
+        if (v.includes('-----BEGIN ')) take(flat(ns, '/ConfigMap/', name, '[', k, ']'), Buffer.from(v));
       for (const [k, v] of Object.entries((o.binaryData as Record<string, string> | undefined) ?? {}))
-        if (CERT_KEY.test(k)) take(`${ns}/ConfigMap/${name}[${k}]`, b64(v));
+        if (CERT_KEY.test(k)) take(flat(ns, '/ConfigMap/', name, '[', k, ']'), b64(v));
       break;
     case 'ValidatingWebhookConfiguration':
     case 'MutatingWebhookConfiguration':
@@ -184,5 +210,8 @@ export function extract(kind: string, o: Obj): Extracted {
       break;
     }
   }
+  if (!out.backends.length) out.backends = NONE;
+  if (!out.certManager.length) out.certManager = NONE;
+  if (!out.failures.length) out.failures = NONE;
   return out;
 }

@@ -152,7 +152,9 @@ export function objectTokens(
   };
   const certs: Certificate[] = [];
   for (const v of values) {
-    add(`src:${v.source}`);
+    // A value's own name links it only to a cert-manager Certificate naming its Secret's `tls.crt` (below):
+    // other names are a token no other object holds (100,000 of them at 100,000 Secrets, for nothing).
+    if (v.source.endsWith('[tls.crt]')) add(`src:${v.source}`);
     if (!isObjectKey(v.source) || v.source === EXTENSION_AUTH) add('global');
     let objs: readonly Read[];
     try {

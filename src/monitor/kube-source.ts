@@ -5,7 +5,7 @@ import type { KubeClient, KubeObject } from '../kube/client.ts';
 import { Informer, objectKey } from '../kube/informer.ts';
 import type { Logger } from '../kube/log.ts';
 import type { ClusterState } from './cluster.ts';
-import { type Extracted, extract, slim, WATCHED } from './extract.ts';
+import { type Extracted, extract, slimMetadata, WATCHED } from './extract.ts';
 import type { Monitor } from './monitor.ts';
 import type { Stoppable } from './sources.ts';
 
@@ -39,14 +39,14 @@ export function watchCluster(
       if (w.optional && !(await served(w.type.group, w.type.version, w.type.resource))) continue;
       const name = w.type.resource;
       const kind = w.type.kind;
-      const key = (o: KubeObject): string => `${name}|${objectKey(o)}`;
+      const key = (o: KubeObject): string => [name, objectKey(o)].join('|'); // one flat string (see flat in extract.ts)
       m.sourceState(c, name, 'stale', { reason: 'listing' });
       const inf = new Informer<KubeObject>(client, w.type, {
         ...(w.fieldSelector && { fieldSelector: w.fieldSelector }),
         // The cache keeps the name, the resourceVersion and what scan takes from the object, nothing else.
         transform: (o) => {
           const obj = o as KubeObject & Record<string, unknown>;
-          return { metadata: slim(kind, obj).metadata, x: extract(kind, obj) } as KubeObject;
+          return { metadata: slimMetadata(obj), x: extract(kind, obj) } as KubeObject;
         },
         ...(log && { log }),
         onError: (e) =>

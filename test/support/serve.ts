@@ -20,8 +20,16 @@ export interface Proc {
 }
 
 /** Start `anchorage <args>`; for serve, wait for its "listening on URL" line (at most 120 s). */
-export async function startCli(args: string[], o: { env?: NodeJS.ProcessEnv; waitUrl?: boolean } = {}): Promise<Proc> {
-  const proc = spawn(NODE, [MAIN, ...args], { env: { ...process.env, ...o.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+export async function startCli(
+  args: string[],
+  o: {
+    env?: NodeJS.ProcessEnv;
+    waitUrl?: boolean;
+    /** Another checkout's src/cli/main.ts (benches comparing two). */
+    main?: string;
+  } = {},
+): Promise<Proc> {
+  const proc = spawn(NODE, [o.main ?? MAIN, ...args], { env: { ...process.env, ...o.env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   proc.stdout?.on('data', (d: Buffer) => {
