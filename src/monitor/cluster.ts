@@ -37,6 +37,8 @@ interface Held extends Extracted {
   tokens: Tokens;
   /** The codes of the `k:` tokens of the private keys it holds (absent without keys). */
   keys?: Tokens;
+  /** When it was set (ClusterState's count of changes): changed since the last pass when above that pass's. */
+  gen: number;
 }
 
 /** One unit of grouping: an object (or the endpoints) and its token codes. */
@@ -90,7 +92,10 @@ export class ClusterState {
   readonly warnDays: number;
   private readonly objects = new Map<string, Held>();
   private readonly endpoints = new Map<string, EndpointInput>();
-  private readonly certs = new Map<string, { cert: Certificate; refs: number }>();
+  private readonly certs = new Map<string, { cert: Certificate; refs: number; isCA: boolean }>();
+  /** Objects set so far (Held.gen), and that count at the last pass. */
+  private gen = 0;
+  private judgedGen = 0;
   /** The held objects' tokens as small integers (incremental.ts). */
   private readonly ids = new TokenIds();
   readonly sources = new Map<string, Source>();
@@ -139,7 +144,7 @@ export class ClusterState {
     for (const c of certs) {
       const held = this.certs.get(c.sha256);
       if (held) held.refs++;
-      else this.certs.set(c.sha256, { cert: c, refs: 1 });
+      else this.certs.set(c.sha256, { cert: c, refs: 1, isCA: safe(() => c.isCA, false) });
       // The held certificate's string: one per certificate, not one per place (a CA in every Secret).
       out.push((held?.cert ?? c).sha256);
     }
@@ -161,7 +166,7 @@ export class ClusterState {
     this.release(this.objects.get(key));
     if (!x || (x.values.length === 0 && x.backends.length === 0 && x.certManager.length === 0 && x.failures.length === 0))
       this.objects.delete(key);
-    else this.objects.set(key, { ...x, ...this.parse(x) });
+    else this.objects.set(key, { ...x, ...this.parse(x), gen: ++this.gen });
     this.changed.add(key);
     this.schedule();
   }
@@ -299,7 +304,13 @@ export class ClusterState {
     const groups = new Map<string, { members: number[]; clean: boolean }>();
     for (const whole of groupUnits(units, this.ids.limit))
       for (const g of this.splitAtHub(whole, units))
-        groups.set(groupId(g.map((i) => keys[i] as string)), { members: g, clean: !g.some((i) => this.changed.has(keys[i] as string)) });
+        groups.set(groupId(g.map((i) => keys[i] as string)), {
+          members: g,
+          clean: !g.some((i) => {
+            const h = (units[i] as Unit).held;
+            return h ? h.gen > this.judgedGen : this.changed.has(ENDPOINTS);
+          }),
+        });
     // A batch stands while every group it judged is still there, unchanged, and the judgement is recent.
     const kept: Judged[] = [];
     const covered = new Set<string>();
@@ -322,9 +333,12 @@ export class ClusterState {
       if (!batch.length) return;
       members.sort((a, b) => a - b); // scan order is the objects' order, as in a full scan
       next.push({
-        report: this.scanOf(
-          members.map((i) => keys[i] as string),
-          now,
+        // In canonical order once, when judged: merging kept parts then finds their lists in order.
+        report: canonicalReport(
+          this.scanOf(
+            members.map((i) => keys[i] as string),
+            now,
+          ),
         ),
         at: now.getTime(),
         policy: this.policy,
@@ -343,6 +357,7 @@ export class ClusterState {
     flush();
     this.judged = next;
     this.changed.clear();
+    this.judgedGen = this.gen;
     this.lastJudged = { groups: groups.size, judged, objects: keys.length, scans: next.length - kept.length };
     return mergeReports(
       next.map((b) => b.report),
@@ -377,8 +392,7 @@ export class ClusterState {
       for (const s of h.certs) {
         all.add(s);
         if (hub && !hub.has(s)) continue;
-        const c = this.certs.get(s)?.cert;
-        if (c && safe(() => c.isCA, false)) cas.add(s);
+        if (this.certs.get(s)?.isCA) cas.add(s);
       }
       hub = cas;
       if (!hub.size) return whole;
@@ -447,11 +461,13 @@ export class ClusterState {
       const rest: number[] = [];
       for (const part of parts) {
         const found = new Set<string>();
-        for (const i of part)
+        for (const i of part) {
           for (const s of ((units[i] as Unit).held as Held).certs) {
             const by = issuedBy.get(s);
             if (by) found.add(by);
           }
+          if (found.size === issuing.size) break; // complete: the rest of the part cannot change that
+        }
         if (found.size === issuing.size) complete.push(part);
         else for (const i of part) rest.push(i);
       }

@@ -332,6 +332,26 @@ export function groupId(keys: readonly string[]): string {
 
 const cmp = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
+const placeKey = (l: Location): string => `${l.source}\u0000${l.at ?? ''}`;
+
+/**
+ * Places in the order of `source NUL at` (their text), without making that text: the sources' order, then
+ * the positions'. (A source holding a NUL, which no Kubernetes name or file path does, is compared by the
+ * text itself.)
+ */
+function placeCmp(a: Location, b: Location): number {
+  if (a.source !== b.source) {
+    if (a.source.includes('\u0000') || b.source.includes('\u0000')) return cmp(placeKey(a), placeKey(b));
+    return cmp(a.source, b.source);
+  }
+  return cmp(a.at ?? '', b.at ?? '');
+}
+
+function sorted<T>(xs: readonly T[], order: (a: T, b: T) => number): boolean {
+  for (let i = 1; i < xs.length; i++) if (order(xs[i - 1] as T, xs[i] as T) > 0) return false;
+  return true;
+}
+
 /**
  * The report in one order whatever order the groups were judged in: findings by severity, id, certificate,
  * places and words; certificates by SHA-256; skipped sources and relations by their text; a finding's and a
@@ -346,11 +366,11 @@ export function canonicalReport(r: ScanReport): ScanReport {
       .sort((a, b) => cmp(a.k, b.k))
       .map((e) => e.x);
   const rank = (s: keyof typeof SEVERITY_RANK): string => String(9 - SEVERITY_RANK[s]);
-  const placeKey = (l: Location): string => `${l.source}\u0000${l.at ?? ''}`;
-  const sortedFindings = r.findings.map((f) => (f.locations.length > 1 ? { ...f, locations: [...f.locations].sort(cmp) } : f));
+  // A list already in order (a part judged before, merged again) is kept as it is: checking is linear.
+  const sortedFindings = r.findings.map((f) => (sorted(f.locations, cmp) ? f : { ...f, locations: [...f.locations].sort(cmp) }));
   const findings = byKey(sortedFindings, (f) => [rank(f.severity), f.id, f.sha256 ?? '', f.locations.join('\u0001'), f.why].join('\u0000'));
   const certificates = byKey(
-    r.certificates.map((c) => (c.locations.length > 1 ? { ...c, locations: byKey(c.locations, placeKey) } : c)),
+    r.certificates.map((c) => (sorted(c.locations, placeCmp) ? c : { ...c, locations: [...c.locations].sort(placeCmp) })),
     (c) => c.sha256,
   );
   const skipped = byKey(r.skipped, (x) => `${x.source}\u0000${x.reason}`);
@@ -377,7 +397,8 @@ export function mergeReports(parts: readonly ScanReport[], now: Date): ScanRepor
     relations: [],
   };
   const certs = new Map<string, ScanCertificate>();
-  const certPlaces = new Map<string, Set<string>>();
+  /** Certificates several parts hold: their places from every part, put in order and deduplicated at the end. */
+  const merged = new Set<ScanCertificate>();
   const findings = new Map<string, ScanFinding>();
   const findingPlaces = new Map<string, Set<string>>();
   /** The part each merged finding came from first: two alike in one part stay two, as the scan made them. */
@@ -422,25 +443,13 @@ export function mergeReports(parts: readonly ScanReport[], now: Date): ScanRepor
         certs.set(x.sha256, x);
         continue;
       }
-      let seen = certPlaces.get(x.sha256);
-      if (!seen) {
-        const merged: ScanCertificate = {
-          ...have,
-          locations: [...have.locations],
-          keyLocations: [...have.keyLocations],
-          issuedBy: [...have.issuedBy],
-        };
-        certs.set(x.sha256, merged);
-        seen = new Set(merged.locations.map((l) => `${l.source}\u0000${l.at ?? ''}`));
-        certPlaces.set(x.sha256, seen);
+      let into = have;
+      if (!merged.has(have)) {
+        into = { ...have, locations: [...have.locations], keyLocations: [...have.keyLocations], issuedBy: [...have.issuedBy] };
+        certs.set(x.sha256, into);
+        merged.add(into);
       }
-      const into = certs.get(x.sha256) as ScanCertificate;
-      for (const l of x.locations) {
-        const k = `${l.source}\u0000${l.at ?? ''}`;
-        if (seen.has(k)) continue;
-        seen.add(k);
-        into.locations.push(l);
-      }
+      for (const l of x.locations) into.locations.push(l);
       for (const l of x.keyLocations) if (!into.keyLocations.includes(l)) into.keyLocations.push(l);
       for (const s of x.issuedBy) if (!into.issuedBy.includes(s)) into.issuedBy.push(s);
     }
@@ -449,6 +458,18 @@ export function mergeReports(parts: readonly ScanReport[], now: Date): ScanRepor
     for (const x of p.relations) out.relations.push(x);
   });
   for (const f of findings.values()) out.findings.push(f);
+  // A merged certificate's places: every part's, in order (each part's list is in order already, which the
+  // sort's runs take as they are), the first of equal places kept (what a scan of the parts together lists).
+  for (const c of merged) {
+    c.locations.sort(placeCmp);
+    let n = 0;
+    for (const l of c.locations) {
+      const prev = n > 0 ? (c.locations[n - 1] as Location) : undefined;
+      if (prev && prev.source === l.source && (prev.at ?? '') === (l.at ?? '')) continue;
+      c.locations[n++] = l;
+    }
+    c.locations.length = n;
+  }
   for (const c of certs.values()) out.certificates.push(c);
   out.summary.certificates = out.certificates.length;
   for (const f of out.findings) out.summary[f.severity]++;

@@ -126,8 +126,23 @@ function worst(fs: readonly ScanFinding[]): Severity | null {
   return w;
 }
 
+/**
+ * The key of a finding object seen before: the monitor keeps the reports of the parts no change reached, and
+ * their findings are the same objects pass after pass (hashing every finding's places again was linear in
+ * the places of the whole cluster). Weak: it goes with the report.
+ */
+const keyMemo = new WeakMap<ScanFinding, { cluster: string; key: string }>();
+
+function keyOf(f: ScanFinding, cluster: string): string {
+  const m = keyMemo.get(f);
+  if (m?.cluster === cluster) return m.key;
+  const key = findingKey(f.id, cluster, f.locations);
+  keyMemo.set(f, { cluster, key });
+  return key;
+}
+
 export function buildView(cluster: string, report: ScanReport, certs: Map<string, Certificate>, now: Date, warnDays: number): ClusterView {
-  const findings: KeyedFinding[] = report.findings.map((f) => ({ ...f, key: findingKey(f.id, cluster, f.locations), cluster }));
+  const findings: KeyedFinding[] = report.findings.map((f) => ({ ...f, key: keyOf(f, cluster), cluster }));
   const findingsBySha = new Map<string, KeyedFinding[]>();
   for (const f of findings) {
     if (!f.sha256) continue;
