@@ -78,7 +78,8 @@ export interface ClusterOptions {
   /**
    * Groups that need judging are scanned together up to this many objects a scan (default: the square
    * root of the object count, at least 32): one scan has a fixed cost, so the first pass over many small
-   * groups is not thousands of scans, while a change re-judges a batch of about this size.
+   * groups is not thousands of scans, while a change re-judges a batch of about this size. A pass that keeps
+   * some batches judges in batches of 32 objects by default.
    */
   batchObjects?: number;
   onScan?: (c: ClusterState, prev: ClusterView | undefined, next: ClusterView) => void;
@@ -324,7 +325,10 @@ export class ClusterState {
       kept.push(b);
       for (const id of b.groups) covered.add(id);
     }
-    const size = this.o.batchObjects ?? Math.max(32, Math.ceil(Math.sqrt(keys.length)));
+    // A pass that keeps nothing (the first, a new policy, the periodic re-judging) batches by the square root;
+    // one after a few changes batches small, so a change re-judges its own group and few others (a batch is
+    // judged again whole when one of its groups changes, and small batches stay small pass after pass).
+    const size = this.o.batchObjects ?? (kept.length ? 32 : Math.max(32, Math.ceil(Math.sqrt(keys.length))));
     const next = [...kept];
     let batch: string[] = [];
     let members: number[] = [];

@@ -334,17 +334,15 @@ const cmp = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
 const placeKey = (l: Location): string => `${l.source}\u0000${l.at ?? ''}`;
 
-/**
- * Places in the order of `source NUL at` (their text), without making that text: the sources' order, then
- * the positions'. (A source holding a NUL, which no Kubernetes name or file path does, is compared by the
- * text itself.)
- */
+/** Places in the order of `source NUL at` (their text), without making that text: the sources' order, then the positions'. */
 function placeCmp(a: Location, b: Location): number {
-  if (a.source !== b.source) {
-    if (a.source.includes('\u0000') || b.source.includes('\u0000')) return cmp(placeKey(a), placeKey(b));
-    return cmp(a.source, b.source);
-  }
-  return cmp(a.at ?? '', b.at ?? '');
+  const x = a.source;
+  const y = b.source;
+  if (x === y) return cmp(a.at ?? '', b.at ?? '');
+  // The texts differ where the sources do, unless one source starts the other and the longer goes on with a NUL.
+  if (x.length < y.length ? y.charCodeAt(x.length) === 0 && y.startsWith(x) : x.length > y.length && x.charCodeAt(y.length) === 0 && x.startsWith(y))
+    return cmp(placeKey(a), placeKey(b));
+  return x < y ? -1 : 1;
 }
 
 function sorted<T>(xs: readonly T[], order: (a: T, b: T) => number): boolean {
