@@ -24,6 +24,7 @@ import {
   groupUnits,
   mergeReports,
   objectTokens,
+  SharedLists,
   TokenIds,
   type Tokens,
 } from './incremental.ts';
@@ -31,10 +32,12 @@ import type { ClusterKind, Source, SourceStatus } from './types.ts';
 import { buildView, type ClusterView } from './view.ts';
 
 interface Held extends Extracted {
-  /** SHA-256 of the certificates its values hold. */
-  certs: string[];
-  /** What it can be linked to by (incremental.ts), as codes of the cluster's TokenIds. */
+  /** SHA-256 of the certificates its values hold (shared by objects alike). */
+  certs: readonly string[];
+  /** What it can be linked to by (incremental.ts), as codes of the cluster's TokenIds; shared by objects alike. */
   tokens: Tokens;
+  /** The codes of its own names' tokens (one number when one): no other object holds them alike. */
+  own: number | Tokens | undefined;
   /** The codes of the `k:` tokens of the private keys it holds (absent without keys). */
   keys?: Tokens;
   /** When it was set (ClusterState's count of changes): changed since the last pass when above that pass's. */
@@ -45,6 +48,7 @@ interface Held extends Extracted {
 interface Unit {
   key: string;
   tokens: Tokens;
+  own: number | Tokens | undefined;
   held: Held | undefined;
 }
 
@@ -99,6 +103,9 @@ export class ClusterState {
   private judgedGen = 0;
   /** The held objects' tokens as small integers (incremental.ts). */
   private readonly ids = new TokenIds();
+  /** Held objects' lists of token codes and certificates, one of each alike (SharedLists). */
+  private readonly shared = new SharedLists<number>();
+  private readonly sharedCerts = new SharedLists<string>();
   readonly sources = new Map<string, Source>();
   view: ClusterView | undefined;
   lastScanMs = 0;
@@ -139,8 +146,8 @@ export class ClusterState {
     return [...this.objects.keys()].filter((k) => k.startsWith(prefix));
   }
 
-  private parse(x: Extracted): { certs: string[]; tokens: Tokens; keys?: Tokens } {
-    const { tokens, certs, keys } = objectTokens(x.values, x.backends, x.certManager, this.o.password);
+  private parse(x: Extracted): { certs: readonly string[]; tokens: Tokens; own: number | Tokens | undefined; keys?: Tokens } {
+    const { tokens, own, certs, keys } = objectTokens(x.values, x.backends, x.certManager, this.o.password);
     const out: string[] = [];
     for (const c of certs) {
       const held = this.certs.get(c.sha256);
@@ -149,13 +156,26 @@ export class ClusterState {
       // The held certificate's string: one per certificate, not one per place (a CA in every Secret).
       out.push((held?.cert ?? c).sha256);
     }
-    return { certs: out, tokens: this.ids.take(tokens), ...(keys && { keys: this.ids.take(keys) }) };
+    const owned = own.length ? this.ids.take(own) : undefined;
+    return {
+      certs: this.sharedCerts.take(out),
+      tokens: this.shared.take(this.ids.take(tokens)),
+      own: owned?.length === 1 ? owned[0] : owned,
+      ...(keys && { keys: this.shared.take(this.ids.take(keys)) }),
+    };
   }
 
   private release(h: Held | undefined): void {
     if (!h) return;
     this.ids.drop(h.tokens);
-    if (h.keys) this.ids.drop(h.keys);
+    this.shared.drop(h.tokens);
+    if (typeof h.own === 'number') this.ids.drop([h.own]);
+    else if (h.own) this.ids.drop(h.own);
+    if (h.keys) {
+      this.ids.drop(h.keys);
+      this.shared.drop(h.keys);
+    }
+    this.sharedCerts.drop(h.certs);
     for (const s of h.certs) {
       const held = this.certs.get(s);
       if (held && --held.refs <= 0) this.certs.delete(s);
@@ -289,7 +309,7 @@ export class ClusterState {
     const units: Unit[] = [];
     for (const [key, held] of this.objects) {
       keys.push(key);
-      units.push({ key, tokens: held.tokens, held });
+      units.push({ key, tokens: held.tokens, own: held.own, held });
     }
     if (this.endpoints.size) {
       // Only the tokens some object holds can link the endpoints to anything.
@@ -299,7 +319,7 @@ export class ClusterState {
         if (code !== undefined) codes.push(code);
       }
       keys.push(ENDPOINTS);
-      units.push({ key: ENDPOINTS, tokens: codes, held: undefined });
+      units.push({ key: ENDPOINTS, tokens: codes, own: undefined, held: undefined });
     }
     const maxAge = this.o.rejudgeMs ?? 300_000;
     const groups = new Map<string, { members: number[]; clean: boolean }>();

@@ -144,8 +144,10 @@ export function objectTokens(
   backends: readonly Backend[],
   certManager: readonly CertManagerCertificate[],
   password: string | undefined,
-): { tokens: Tokens; certs: Certificate[]; keys: Tokens | undefined } {
+): { tokens: Tokens; own: Tokens; certs: Certificate[]; keys: Tokens | undefined } {
   const out = new Set<number>();
+  /** Tokens of this object's own names: apart, so objects holding the same values alike share one list of the rest. */
+  const own = new Set<number>();
   const keys = new Set<number>();
   const add = (t: string): void => {
     out.add(packToken(t));
@@ -154,7 +156,7 @@ export function objectTokens(
   for (const v of values) {
     // A value's own name links it only to a cert-manager Certificate naming its Secret's `tls.crt` (below):
     // other names are a token no other object holds (100,000 of them at 100,000 Secrets, for nothing).
-    if (v.source.endsWith('[tls.crt]')) add(`src:${v.source}`);
+    if (v.source.endsWith('[tls.crt]')) own.add(packToken(`src:${v.source}`));
     if (!isObjectKey(v.source) || v.source === EXTENSION_AUTH) add('global');
     let objs: readonly Read[];
     try {
@@ -181,7 +183,8 @@ export function objectTokens(
     add(`src:${c.secret}[tls.crt]`);
     add(`src:${c.source}`);
   }
-  return { tokens: unboxed(out), certs, keys: keys.size ? unboxed(keys) : undefined };
+  for (const t of out) own.delete(t);
+  return { tokens: unboxed(out), own: unboxed(own), certs, keys: keys.size ? unboxed(keys) : undefined };
 }
 
 /** The tokens of the probed endpoints (one unit: they are few, and scan reads their chains after every object). */
@@ -266,11 +269,41 @@ export class TokenIds {
 }
 
 /**
- * Group units (in their order) by shared token codes (TokenIds; every code below 2 * `limit`). A passive
+ * Lists that many objects hold alike (one chain's tokens, certificates and keys, copied to many Secrets), held
+ * once while some object holds them.
+ */
+export class SharedLists<T extends string | number> {
+  private readonly lists = new Map<string, { list: readonly T[]; refs: number }>();
+
+  take(list: readonly T[]): readonly T[] {
+    const k = list.join(',');
+    const have = this.lists.get(k);
+    if (have) {
+      have.refs++;
+      return have.list;
+    }
+    this.lists.set(k, { list, refs: 1 });
+    return list;
+  }
+
+  drop(list: readonly T[]): void {
+    const k = list.join(',');
+    const have = this.lists.get(k);
+    if (have && --have.refs <= 0) this.lists.delete(k);
+  }
+}
+
+/**
+ * Group units (in their order) by shared token codes (TokenIds; every code below 2 * `limit`), `tokens` and
+ * `own` alike. A passive
  * code (a name a certificate carries) links only to the units holding the same token actively (a caBundle
  * backend naming it); every other code links all its holders. Codes in `skip` link nothing.
  */
-export function groupUnits(units: readonly { tokens: Tokens }[], limit: number, skip: readonly number[] = []): number[][] {
+export function groupUnits(
+  units: readonly { tokens: Tokens; own?: number | Tokens | undefined }[],
+  limit: number,
+  skip: readonly number[] = [],
+): number[][] {
   const parent = new Int32Array(units.length);
   for (let i = 0; i < parent.length; i++) parent[i] = i;
   const find = (i: number): number => {
@@ -294,20 +327,23 @@ export function groupUnits(units: readonly { tokens: Tokens }[], limit: number, 
   /** The first unit holding each id actively, plus 1 (0: none). */
   const first = new Int32Array(limit);
   const passive: number[] = [];
-  for (let i = 0; i < units.length; i++) {
-    const tokens = (units[i] as { tokens: Tokens }).tokens;
-    for (let j = 0; j < tokens.length; j++) {
-      const t = tokens[j] as number;
-      if (skipped[t] === 1) continue;
-      if (t & 1) {
-        passive.push(t >> 1, i);
-        continue;
-      }
-      const id = t >> 1;
-      const f = first[id] as number;
-      if (f === 0) first[id] = i + 1;
-      else union(f - 1, i);
+  const link = (t: number, i: number): void => {
+    if (skipped[t] === 1) return;
+    if (t & 1) {
+      passive.push(t >> 1, i);
+      return;
     }
+    const id = t >> 1;
+    const f = first[id] as number;
+    if (f === 0) first[id] = i + 1;
+    else union(f - 1, i);
+  };
+  for (let i = 0; i < units.length; i++) {
+    const u = units[i] as { tokens: Tokens; own?: number | Tokens | undefined };
+    const tokens = u.tokens;
+    for (let j = 0; j < tokens.length; j++) link(tokens[j] as number, i);
+    if (typeof u.own === 'number') link(u.own, i);
+    else if (u.own) for (const t of u.own) link(t, i);
   }
   for (let j = 0; j < passive.length; j += 2) {
     const b = first[passive[j] as number] as number;
@@ -340,7 +376,11 @@ function placeCmp(a: Location, b: Location): number {
   const y = b.source;
   if (x === y) return cmp(a.at ?? '', b.at ?? '');
   // The texts differ where the sources do, unless one source starts the other and the longer goes on with a NUL.
-  if (x.length < y.length ? y.charCodeAt(x.length) === 0 && y.startsWith(x) : x.length > y.length && x.charCodeAt(y.length) === 0 && x.startsWith(y))
+  if (
+    x.length < y.length
+      ? y.charCodeAt(x.length) === 0 && y.startsWith(x)
+      : x.length > y.length && x.charCodeAt(y.length) === 0 && x.startsWith(y)
+  )
     return cmp(placeKey(a), placeKey(b));
   return x < y ? -1 : 1;
 }

@@ -54,7 +54,10 @@ export function watchCluster(
         onHealthy: () => m.sourceState(c, name, 'ok', { objects: inf.size }),
       });
       inf.on((ev, obj) => {
-        c.setObject(key(obj), ev === 'delete' ? undefined : (obj as KubeObject & { x: Extracted }).x);
+        const o = obj as KubeObject & { x?: Extracted };
+        c.setObject(key(obj), ev === 'delete' ? undefined : o.x);
+        // The cluster holds the values now; the cache needs only the name and resourceVersion.
+        o.x = undefined;
         const s = c.sources.get(name);
         if (s && s.objects !== inf.size && inf.hasSynced) c.setSource(name, s.status, { objects: inf.size });
       });
