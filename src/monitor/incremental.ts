@@ -322,21 +322,29 @@ export function groupUnits(
     const y = find(b);
     if (x !== y) parent[Math.max(x, y)] = Math.min(x, y);
   };
-  const skipped = new Uint8Array(limit * 2);
-  for (const t of skip) if (t < skipped.length) skipped[t] = 1;
-  /** The first unit holding each id actively, plus 1 (0: none). */
-  const first = new Int32Array(limit);
+  // Arrays indexed by id when the units are many for the ids in use (the whole cluster); a map sized by the
+  // units' own tokens when they are few (one group of a cluster with many: an array per group would be
+  // as large as the cluster's ids).
+  const dense = units.length * 8 >= limit;
+  const skipped = dense ? new Uint8Array(limit * 2) : undefined;
+  if (skipped) for (const t of skip) if (t < skipped.length) skipped[t] = 1;
+  const skipSet = dense ? undefined : new Set(skip);
+  /** The first unit holding each id actively, plus 1 (0 or absent: none). */
+  const first = dense ? new Int32Array(limit) : undefined;
+  const firstMap = dense ? undefined : new Map<number, number>();
   const passive: number[] = [];
+  const firstOf = (id: number): number => (first ? (first[id] as number) : (firstMap?.get(id) ?? 0));
   const link = (t: number, i: number): void => {
-    if (skipped[t] === 1) return;
+    if (skipped ? skipped[t] === 1 : skipSet?.has(t)) return;
     if (t & 1) {
       passive.push(t >> 1, i);
       return;
     }
     const id = t >> 1;
-    const f = first[id] as number;
-    if (f === 0) first[id] = i + 1;
-    else union(f - 1, i);
+    const f = firstOf(id);
+    if (f !== 0) union(f - 1, i);
+    else if (first) first[id] = i + 1;
+    else firstMap?.set(id, i + 1);
   };
   for (let i = 0; i < units.length; i++) {
     const u = units[i] as { tokens: Tokens; own?: number | Tokens | undefined };
@@ -346,7 +354,7 @@ export function groupUnits(
     else if (u.own) for (const t of u.own) link(t, i);
   }
   for (let j = 0; j < passive.length; j += 2) {
-    const b = first[passive[j] as number] as number;
+    const b = firstOf(passive[j] as number);
     if (b !== 0) union(b - 1, passive[j + 1] as number);
   }
   const groups = new Map<number, number[]>();
