@@ -3,6 +3,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
+    // Modules product code loads lazily come from vitest's module graph, not a second copy (src/common/lazy.ts).
+    setupFiles: ['test/support/lazy-setup.ts'],
     // Hang guards, not timing assertions: generous, because CI runs test files two at a time on 2 cores.
     testTimeout: 300_000,
     // Hooks build Go oracles (zlint, the Go verifier) on a cold machine: a long hang guard.

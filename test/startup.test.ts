@@ -1,9 +1,15 @@
 // Lazy start-up (src/cli/main.ts imports only the command being run) must not lose a command: every
 // module in src/cli/commands is in its table, help lists every command, --version needs none.
+// `inspect` of paths alone runs without commander and prints what it printed through commander, and a PEM
+// certificate loads none of the container readers (issue #12; the timings are in docs/benchmarks.md).
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { plainInspect } from '../src/cli/main.ts';
+import { issueCertificate } from '../src/x509/build.ts';
+import { generateKey } from '../src/x509/keys.ts';
 
 const root = join(import.meta.dirname, '..');
 const main = join(root, 'src', 'cli', 'main.ts');
@@ -40,5 +46,92 @@ describe('lazy command loading', () => {
     const unknown = cli('inspekt', 'x');
     expect(unknown.status).toBe(2);
     expect(unknown.stderr).toMatch(/unknown command 'inspekt'.*\n.*inspect/s);
+  });
+});
+
+describe('inspect without commander', () => {
+  let dir = '';
+  let pem = '';
+  const bin = join(root, 'bin', 'anchorage.js');
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'startup12-'));
+    const kp = generateKey('ecdsa-p256');
+    const cert = issueCertificate({
+      profile: { subject: 'CN=kube-apiserver', sans: { dns: ['kubernetes'], ip: ['10.96.0.1'] }, validity: { days: 30 } },
+      publicKey: kp.publicKey,
+      signingKey: kp.privateKey,
+    });
+    pem = join(dir, 'apiserver.crt');
+    writeFileSync(pem, cert.toPem());
+    // A hook that lists every module the process loads, on stderr at exit.
+    writeFileSync(
+      join(dir, 'hook.mjs'),
+      "import { registerHooks } from 'node:module';\nconst seen = [];\nregisterHooks({ load(url, c, next) { seen.push(url); return next(url, c); } });\nprocess.on('exit', () => process.stderr.write(`LOADED ${JSON.stringify(seen)}\\n`));\n",
+    );
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('takes paths and at most one -o; anything else goes through commander', () => {
+    expect(plainInspect(['inspect', 'a.pem', '-'])).toEqual({ paths: ['a.pem', '-'], output: 'table' });
+    expect(plainInspect(['inspect', '-o', 'json', 'a'])).toEqual({ paths: ['a'], output: 'json' });
+    expect(plainInspect(['inspect', 'a', '--output', 'yaml'])).toEqual({ paths: ['a'], output: 'yaml' });
+    expect(plainInspect(['inspect', '--output=ndjson', 'a'])).toEqual({ paths: ['a'], output: 'ndjson' });
+    for (const argv of [
+      ['inspect'],
+      ['inspect', '-o', 'json'],
+      ['inspect', 'a', '--password', 'x'],
+      ['inspect', 'a', '-o', 'json', '-o', 'yaml'],
+      ['inspect', 'a', '-o'],
+      ['inspect', 'a', '-o', '-x'],
+      ['inspect', '-ojson', 'a'],
+      ['inspect', '--', 'a'],
+      ['inspect', '--help'],
+      ['inspect', 'a', '-h'],
+      ['lint', 'a'],
+      ['--version'],
+    ])
+      expect(plainInspect(argv)).toBeUndefined();
+  });
+
+  it("prints byte for byte what commander's path prints, errors and exit codes included", () => {
+    const run = (...args: string[]) => {
+      const r = spawnSync(node, [bin, ...args], { encoding: 'utf8', timeout: 120_000 });
+      // The two runs are seconds apart: the clock's fields are the only ones that may differ.
+      const stdout = r.stdout.replace(/(generatedAt"?: ?)"?[^",\n]+"?/g, '$1T').replace(/(secondsRemaining"?: ?)\d+/g, '$1N');
+      return { status: r.status, stderr: r.stderr, stdout };
+    };
+    const missing = join(dir, 'missing.pem');
+    const empty = join(dir, 'empty.pem');
+    writeFileSync(empty, '');
+    // `--` is not a plain command line: the same arguments after it go through commander.
+    for (const [plain, viaCommander] of [
+      [[pem], ['--', pem]],
+      [[pem, '-o', 'json'], ['-o', 'json', '--', pem]],
+      [['--output=yaml', pem], ['--output', 'yaml', '--', pem]],
+      [[pem, '-o', 'ndjson'], ['-o', 'ndjson', '--', pem]],
+      [[pem, missing], ['--', pem, missing]],
+      [[empty], ['--', empty]],
+      [[pem, '-o', 'xml'], ['-o', 'xml', '--', pem]],
+      [[dir], ['--', dir]],
+    ]) {
+      expect(plainInspect(['inspect', ...(plain as string[])])).toBeDefined();
+      const a = run('inspect', ...(plain as string[]));
+      expect(a.stdout.length + a.stderr.length).toBeGreaterThan(0);
+      expect(a).toEqual(run('inspect', ...(viaCommander as string[])));
+    }
+  });
+
+  it('a PEM certificate loads neither commander nor the container, CSR, CRL and kubeconfig readers', () => {
+    const r = spawnSync(node, ['--import', join(dir, 'hook.mjs'), bin, 'inspect', pem], { encoding: 'utf8', timeout: 120_000 });
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain('Certificate CN=kube-apiserver');
+    const loaded = JSON.parse(/LOADED (.*)/.exec(r.stderr)?.[1] ?? '[]') as string[];
+    expect(loaded.some((u) => u.endsWith('/src/x509/certificate.ts') || u.endsWith('/dist/cli/main.js'))).toBe(true);
+    const unwanted = loaded.filter((u) =>
+      /\/node_modules\/commander\/|\/x509\/(pkcs12|jks|pkcs7|crl|csr|build)\.[jt]s$|\/k8s\/kubeconfig\.[jt]s$|\/node_modules\/yaml\//.test(u),
+    );
+    expect(unwanted).toEqual([]);
+    // Built-ins come from process.getBuiltinModule: an ESM import of one builds a facade (node:fs's loads its streams).
+    expect(loaded.filter((u) => u.startsWith('node:'))).toEqual([]);
   });
 });

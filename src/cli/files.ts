@@ -1,8 +1,11 @@
 // Reading what commands are given: files, directories and stdin. (Writing: src/cli/outputs.ts.)
-import { closeSync, constants, fstatSync, lstatSync, opendirSync, openSync, readSync, realpathSync, type Stats, statSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
-import { setFlagsFromString } from 'node:v8';
+import type { Stats } from 'node:fs';
 import { InputError } from '../common/errors.ts';
+
+const { closeSync, constants, fstatSync, lstatSync, opendirSync, openSync, readSync, realpathSync, statSync } =
+  process.getBuiltinModule('node:fs');
+const { basename, dirname, join } = process.getBuiltinModule('node:path');
+const { setFlagsFromString } = process.getBuiltinModule('node:v8');
 
 export interface InputFile {
   path: string;

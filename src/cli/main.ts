@@ -1,18 +1,26 @@
 // The anchorage command line. Commands are thin: they parse flags, call domain code, render.
 // Start-up is lazy: only the module of the command being run is imported (with its domain code);
 // `--version` imports none (not even commander), and help or an unknown command loads them all, so what they print is unchanged.
-import { readFileSync } from 'node:fs';
+// `inspect` given only paths (and perhaps -o FORMAT) runs without commander too: the common one-file case.
+// Built-in modules come from process.getBuiltinModule: an ESM `import … from 'node:fs'` builds a facade that
+// reads every export, loading fs streams and promises (~8 ms of CPU) that the CLI's start-up does not need.
 import type { Command } from 'commander';
 import { InputError, oneLine } from '../common/errors.ts';
 import { DerError } from '../x509/der.ts';
 
 /** The version in package.json: two folders up from src/cli/main.ts and from the published dist/cli/main.js. */
 function packageVersion(): string {
+  const { readFileSync } = process.getBuiltinModule('node:fs');
   return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 }
 
 interface CommandModule {
   register(program: Command): void;
+}
+
+/** src/cli/commands/inspect.ts, which main.ts also runs without commander. */
+interface InspectModule extends CommandModule {
+  inspect(paths: string[], o: { output: string }): void;
 }
 
 /** Every top-level command, in the order help lists them, with the modules that define it. */
@@ -37,6 +45,32 @@ const COMMANDS: readonly { name: string; load: () => Promise<CommandModule> }[] 
   { name: 'demo', load: () => import('./commands/demo.ts') },
   { name: 'tui', load: () => import('./commands/tui.ts') },
 ];
+
+/**
+ * `inspect` with paths and at most one `-o FORMAT`/`--output FORMAT`/`--output=FORMAT`, nothing else: what
+ * commander would hand its action (a lone `-` is a path to commander too), or undefined for any other command
+ * line (other flags, --help, no path), which goes through commander as before.
+ */
+export function plainInspect(argv: readonly string[]): { paths: string[]; output: string } | undefined {
+  if (argv[0] !== 'inspect') return undefined;
+  const paths: string[] = [];
+  let output: string | undefined;
+  for (let i = 1; i < argv.length; i++) {
+    const a = argv[i] as string;
+    if (a === '-' || !a.startsWith('-')) {
+      paths.push(a);
+      continue;
+    }
+    if (output !== undefined) return undefined;
+    if (a.startsWith('--output=')) output = a.slice('--output='.length);
+    else if (a === '-o' || a === '--output') {
+      const v = argv[++i];
+      if (v === undefined || v.startsWith('-')) return undefined;
+      output = v;
+    } else return undefined;
+  }
+  return paths.length ? { paths, output: output ?? 'table' } : undefined;
+}
 
 /** The modules a command line needs: the named command's, none for --version, all otherwise. */
 function modulesFor(argv: readonly string[]): typeof COMMANDS {
@@ -68,6 +102,17 @@ export async function run(argv: string[]): Promise<number> {
     process.stdout.write(`${packageVersion()}\n`);
     return 0;
   }
+  const plain = plainInspect(argv);
+  if (plain) {
+    const command = COMMANDS.find((c) => c.name === 'inspect') as (typeof COMMANDS)[number];
+    const { inspect } = (await command.load()) as InspectModule;
+    try {
+      inspect(plain.paths, { output: plain.output });
+      return typeof process.exitCode === 'number' ? process.exitCode : 0;
+    } catch (e) {
+      return inputErrorExit(e);
+    }
+  }
   const program = await buildProgram(argv);
   const { CommanderError } = await import('commander');
   try {
@@ -75,19 +120,49 @@ export async function run(argv: string[]): Promise<number> {
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (e) {
     if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2;
-    if (e instanceof InputError || e instanceof DerError) {
-      process.stderr.write(`error: ${oneLine(e.message)}\n`);
-      return 2;
-    }
-    throw e;
+    return inputErrorExit(e);
   }
 }
 
-if (import.meta.main) {
-  // A reader that stops early (`anchorage inspect dir | head`) is not an error: stop quietly.
-  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
-    if (e.code !== 'EPIPE') throw e;
-    process.exit(typeof process.exitCode === 'number' ? process.exitCode : 0);
+/** Bad input: one line on stderr, exit code 2; anything else is a bug and is thrown. */
+function inputErrorExit(e: unknown): number {
+  if (e instanceof InputError || e instanceof DerError) {
+    process.stderr.write(`error: ${oneLine(e.message)}\n`);
+    return 2;
+  }
+  throw e;
+}
+
+/**
+ * A reader that stops early (`anchorage inspect dir | head`) is not an error: stop quietly. The handler is
+ * attached when process.stdout is first used, not before: building that stream loads Node's stream modules
+ * (and net and tty for a pipe or a terminal), which `inspect` never needs (it writes with writeSync, and
+ * writeStdoutSync handles EPIPE itself). Called by bin/anchorage.js and when this file is run directly.
+ */
+export function quietOnEpipe(): void {
+  const own = Object.getOwnPropertyDescriptor(process, 'stdout');
+  if (!own?.get || !own.configurable) {
+    process.stdout.on('error', onStdoutError);
+    return;
+  }
+  Object.defineProperty(process, 'stdout', {
+    configurable: true,
+    enumerable: own.enumerable ?? true,
+    get() {
+      Object.defineProperty(process, 'stdout', own);
+      const stdout = process.stdout;
+      stdout.on('error', onStdoutError);
+      return stdout;
+    },
   });
+}
+
+function onStdoutError(e: NodeJS.ErrnoException): void {
+  if (e.code !== 'EPIPE') throw e;
+  process.exit(typeof process.exitCode === 'number' ? process.exitCode : 0);
+}
+
+if (import.meta.main) {
+  quietOnEpipe();
   process.exitCode = await run(process.argv.slice(2));
 }

@@ -1,8 +1,9 @@
 // Rendering of command results: -o table|json|yaml (and wide/sarif where a command adds them).
 
-import { writeSync } from 'node:fs';
 import { InputError } from '../common/errors.ts';
 import { stringifyYaml as stringify } from '../common/yaml.ts';
+
+const { writeSync } = process.getBuiltinModule('node:fs');
 
 export type OutputFormat = 'table' | 'json' | 'yaml' | (string & {});
 

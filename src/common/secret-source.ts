@@ -4,9 +4,9 @@
 //   prompt       asked on the terminal, not echoed
 //   pass:VALUE   the value itself (visible in `ps` and shell history: for tests and throw-away keys)
 // A bare value is taken as pass:VALUE for compatibility with openssl's -passin habits.
-import { spawnSync } from 'node:child_process';
-import { closeSync, openSync, readSync, statSync, writeSync } from 'node:fs';
 import { InputError } from './errors.ts';
+
+const { closeSync, openSync, readSync, statSync, writeSync } = process.getBuiltinModule('node:fs');
 
 const MAX_SECRET_FILE = 64 * 1024;
 
@@ -41,6 +41,8 @@ function promptTty(question: string): string {
     throw new InputError('prompt: no terminal to ask on (use env:NAME or file:PATH)');
   }
   try {
+    // child_process only when asking: a command that never prompts does not load it at start-up.
+    const { spawnSync } = process.getBuiltinModule('node:child_process');
     const stty = (arg: string) => spawnSync('stty', [arg], { stdio: [fd, 'ignore', 'ignore'] });
     // Echo goes off before the question appears, so nothing typed after it is ever shown.
     stty('-echo');

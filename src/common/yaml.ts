@@ -1,6 +1,6 @@
 // The YAML library, loaded on first use: ~70 modules that a command which never reads or writes YAML
 // (`inspect` of a PEM file as a table, `--version`) should not pay for at start-up (docs/architecture.md).
-import { createRequire } from 'node:module';
+const { createRequire } = process.getBuiltinModule('node:module');
 
 type Yaml = typeof import('yaml');
 const require = createRequire(import.meta.url);

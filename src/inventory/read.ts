@@ -1,17 +1,24 @@
 // Read any PKI object from bytes, auto-detecting the container format. Pure: callers do the file I/O.
+// The readers of containers and of CSRs and CRLs are loaded when an input needs them (src/common/lazy.ts):
+// a PEM certificate, the common case, loads none of them (CLI start-up, docs/benchmarks.md).
 import type { KeyObject } from 'node:crypto';
 import { InputError, oneLine } from '../common/errors.ts';
-import { looksLikeKubeconfig, readKubeconfig } from '../k8s/kubeconfig.ts';
+import { lazy } from '../common/lazy.ts';
 import { Certificate } from '../x509/certificate.ts';
-import { Crl } from '../x509/crl.ts';
-import { Csr } from '../x509/csr.ts';
+import type { Crl } from '../x509/crl.ts';
+import type { Csr } from '../x509/csr.ts';
 import { DerError, parse, readNode, TAG } from '../x509/der.ts';
-import { isJks, readJks } from '../x509/jks.ts';
 import { loadPrivateKey, publicKeyFromSpki, sniffPrivateKeyDer } from '../x509/keys.ts';
 import { WorkBudget } from '../x509/pbe.ts';
 import { looksLikePem, type PemBlock, scanPem } from '../x509/pem.ts';
-import { isPkcs7, readPkcs7 } from '../x509/pkcs7.ts';
-import { isPkcs12, type Pkcs12Protection, readPkcs12 } from '../x509/pkcs12.ts';
+import type { Pkcs12Protection } from '../x509/pkcs12.ts';
+
+const kubeconfig = lazy<typeof import('../k8s/kubeconfig.ts')>(import.meta.url, '../k8s/kubeconfig');
+const crl = lazy<typeof import('../x509/crl.ts')>(import.meta.url, '../x509/crl');
+const csr = lazy<typeof import('../x509/csr.ts')>(import.meta.url, '../x509/csr');
+const jks = lazy<typeof import('../x509/jks.ts')>(import.meta.url, '../x509/jks');
+const pkcs7 = lazy<typeof import('../x509/pkcs7.ts')>(import.meta.url, '../x509/pkcs7');
+const pkcs12 = lazy<typeof import('../x509/pkcs12.ts')>(import.meta.url, '../x509/pkcs12');
 
 export type Format = 'pem' | 'der' | 'pkcs7' | 'pkcs12' | 'jks' | 'kubeconfig';
 
@@ -65,10 +72,11 @@ export function readObjects(data: Uint8Array, opts: ReadOptions = {}): ReadResul
 function detectAndRead(data: Uint8Array, opts: ReadOptions): ReadResult {
   if (data.length === 0) throw new InputError('empty input');
   if (looksLikePem(data)) return readPem(Buffer.from(data).toString('latin1'), opts);
-  if (isJks(data)) return { format: 'jks', objects: fromJks(data, opts), warnings: [] };
+  // Every JKS keystore starts with 0xFE (magic FEEDFEED): other inputs need not load the JKS reader.
+  if (data[0] === 0xfe && jks().isJks(data)) return { format: 'jks', objects: fromJks(data, opts), warnings: [] };
   if (isText(data)) {
     const text = Buffer.from(data).toString('utf8');
-    if (looksLikeKubeconfig(text)) return readKubeconfigObjects(text, opts);
+    if (kubeconfig().looksLikeKubeconfig(text)) return readKubeconfigObjects(text, opts);
     throw new InputError('no PEM block, DER structure or kubeconfig found (plain text input)');
   }
   return readDer(data, opts);
@@ -114,8 +122,8 @@ function fromPemBlock(b: PemBlock, location: string, opts: ReadOptions): Found[]
     const der = b.label === 'TRUSTED CERTIFICATE' ? firstTlv(b.der) : b.der;
     return [{ kind: 'certificate', cert: new Certificate(der), location }];
   }
-  if (CSR_LABELS.has(b.label)) return [{ kind: 'csr', csr: new Csr(b.der), location }];
-  if (b.label === 'X509 CRL') return [{ kind: 'crl', crl: new Crl(b.der), location }];
+  if (CSR_LABELS.has(b.label)) return [{ kind: 'csr', csr: new (csr().Csr)(b.der), location }];
+  if (b.label === 'X509 CRL') return [{ kind: 'crl', crl: new (crl().Crl)(b.der), location }];
   if (KEY_LABELS.has(b.label)) {
     const encrypted = b.label === 'ENCRYPTED PRIVATE KEY' || b.headers['Proc-Type']?.includes('ENCRYPTED');
     const key = loadPrivateKey(b.text, opts.password ?? (encrypted ? undefined : ''), opts.budget);
@@ -132,16 +140,16 @@ function firstTlv(der: Uint8Array): Uint8Array {
 }
 
 function fromPkcs7(der: Uint8Array, location: string): Found[] {
-  const p7 = readPkcs7(der);
+  const p7 = pkcs7().readPkcs7(der);
   return [
     ...p7.certificates.map((c, i): Found => ({ kind: 'certificate', cert: new Certificate(c), location: `${location} cert ${i + 1}` })),
-    ...p7.crls.map((c, i): Found => ({ kind: 'crl', crl: new Crl(c), location: `${location} crl ${i + 1}` })),
+    ...p7.crls.map((c, i): Found => ({ kind: 'crl', crl: new (crl().Crl)(c), location: `${location} crl ${i + 1}` })),
   ];
 }
 
 function fromJks(data: Uint8Array, opts: ReadOptions): Found[] {
   if (opts.password === undefined) throw new InputError('a JKS keystore needs a password (--password)');
-  const ks = readJks(data, opts.password);
+  const ks = jks().readJks(data, opts.password);
   const out: Found[] = [];
   for (const e of ks.entries) {
     if (e.type === 'trusted-cert')
@@ -157,7 +165,7 @@ function fromJks(data: Uint8Array, opts: ReadOptions): Found[] {
 }
 
 function readKubeconfigObjects(text: string, opts: ReadOptions): ReadResult {
-  const kc = readKubeconfig(text);
+  const kc = kubeconfig().readKubeconfig(text);
   const objects: Found[] = [];
   const warnings: string[] = [];
   for (const e of kc.embedded) {
@@ -179,8 +187,8 @@ function readDer(data: Uint8Array, opts: ReadOptions): ReadResult {
     top = parse(data);
   } catch (e) {
     // Containers made by Windows and Java tools are often BER (indefinite lengths): their readers convert.
-    if (isPkcs12(data)) return fromPkcs12(data, opts);
-    if (isPkcs7(data)) return { format: 'pkcs7', objects: fromPkcs7(data, 'PKCS#7'), warnings: [] };
+    if (pkcs12().isPkcs12(data)) return fromPkcs12(data, opts);
+    if (pkcs7().isPkcs7(data)) return { format: 'pkcs7', objects: fromPkcs7(data, 'PKCS#7'), warnings: [] };
     throw new InputError(`not PEM, DER, PKCS#12, JKS or a kubeconfig (${(e as Error).message})`);
   }
   if (top.tag !== TAG.SEQUENCE) throw new InputError('DER input does not start with a SEQUENCE');
@@ -194,10 +202,10 @@ function readDer(data: Uint8Array, opts: ReadOptions): ReadResult {
     if (f0?.tag === 0xa0 || (inner[1]?.tag === TAG.SEQUENCE && inner[3]?.tag === TAG.SEQUENCE && inner[2]?.tag === TAG.SEQUENCE)) {
       return one({ kind: 'certificate', cert: new Certificate(data), location: 'DER' });
     }
-    if (f0?.tag === TAG.INTEGER && inner[3]?.tag === 0xa0) return one({ kind: 'csr', csr: new Csr(data), location: 'DER' });
-    return one({ kind: 'crl', crl: new Crl(data), location: 'DER' });
+    if (f0?.tag === TAG.INTEGER && inner[3]?.tag === 0xa0) return one({ kind: 'csr', csr: new (csr().Csr)(data), location: 'DER' });
+    return one({ kind: 'crl', crl: new (crl().Crl)(data), location: 'DER' });
   }
-  if (isPkcs12(data)) return fromPkcs12(data, opts);
+  if (pkcs12().isPkcs12(data)) return fromPkcs12(data, opts);
   if (a?.tag === TAG.OID) return { format: 'pkcs7', objects: fromPkcs7(data, 'PKCS#7'), warnings: [] };
   if (kids.length === 2 && a?.tag === TAG.SEQUENCE && b?.tag === TAG.BIT_STRING)
     return one({ kind: 'public-key', key: publicKeyFromSpki(data), spki: data, location: 'DER' });
@@ -217,7 +225,7 @@ function readDer(data: Uint8Array, opts: ReadOptions): ReadResult {
 
 function fromPkcs12(data: Uint8Array, opts: ReadOptions): ReadResult {
   if (opts.password === undefined) throw new InputError('a PKCS#12 file needs a password (--password; use "" for none)');
-  const p12 = readPkcs12(data, opts.password, opts.budget);
+  const p12 = pkcs12().readPkcs12(data, opts.password, opts.budget);
   const objects: Found[] = [
     ...p12.keys.map(
       (k, i): Found => ({

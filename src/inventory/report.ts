@@ -1,10 +1,11 @@
 // The documented `inspect` report (docs/inspect-schema.md): plain JSON built from read results.
-import { createPublicKey } from 'node:crypto';
 import type { CertificateJson } from '../x509/certificate.ts';
 import { parse } from '../x509/der.ts';
 import { describeSpki, type PublicKeyInfo, spkiDer, spkiSha256 } from '../x509/keys.ts';
 import type { Pkcs12Protection } from '../x509/pkcs12.ts';
 import type { Found, ReadResult } from './read.ts';
+
+const { createPublicKey } = process.getBuiltinModule('node:crypto');
 
 export const INSPECT_SCHEMA_VERSION = 'anchorage.inspect/v1';
 

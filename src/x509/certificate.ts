@@ -1,6 +1,6 @@
 // The certificate model. Parsing is lazy: construction locates the TBS fields and decodes the cheap
 // ones; names, extensions and hashes are decoded on first access and cached.
-import { hash, type KeyObject } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
 import { InputError } from '../common/errors.ts';
 import {
   bytesEqual,
@@ -39,6 +39,8 @@ import { describeSpki, type PublicKeyInfo, publicKeyFromSpki, spkiSha256 } from 
 import { decodeName, type NameAttribute, nameGet, type Rdns, rdnsToString } from './name.ts';
 import { extName, type KeyUsage, OID, sigAlgName } from './oids.ts';
 import { SignedObject } from './signed.ts';
+
+const { hash } = process.getBuiltinModule('node:crypto');
 
 export interface ExtensionSummary {
   oid: string;

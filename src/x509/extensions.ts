@@ -1,6 +1,5 @@
 // X.509 extensions: decoders to plain data and encoders from plain data, side by side.
 
-import { isIP } from 'node:net';
 import { InputError } from '../common/errors.ts';
 import {
   bitStringBytes,
@@ -30,6 +29,8 @@ import {
 } from './der.ts';
 import { decodeName, encodeName, parseDn, rdnsToString } from './name.ts';
 import { ekuName, extName, KEY_USAGE_BITS, type KeyUsage, OID } from './oids.ts';
+
+const { isIP } = process.getBuiltinModule('node:net');
 
 export interface SubjectAltNames {
   dns: string[];

@@ -1,20 +1,23 @@
 // Keys: generation with Node's crypto, SPKI inspection, private-key loading, signing, key matching.
-import {
+import type { KeyObject } from 'node:crypto';
+import { InputError } from '../common/errors.ts';
+import { bitString, bitStringBytes, DerError, decodeOid, integer, latin1, type Node, NULL, oid, parse, seq, TAG } from './der.ts';
+import { CURVE_NAME, OID, sigAlgDigest } from './oids.ts';
+import { encryptedPkcs8Work, WorkBudget } from './pbe.ts';
+
+// Not an ESM import: that builds a facade reading every export of node:crypto, webcrypto's included (CLI start-up).
+const crypto = process.getBuiltinModule('node:crypto');
+const {
   createHash,
   createPrivateKey,
   createPublicKey,
   generateKeyPair,
   generateKeyPairSync,
-  KeyObject,
-  hash as nodeHash,
-  sign as nodeSign,
-  verify as nodeVerify,
+  hash: nodeHash,
+  sign: nodeSign,
+  verify: nodeVerify,
   publicEncrypt,
-} from 'node:crypto';
-import { InputError } from '../common/errors.ts';
-import { bitString, bitStringBytes, DerError, decodeOid, integer, latin1, type Node, NULL, oid, parse, seq, TAG } from './der.ts';
-import { CURVE_NAME, OID, sigAlgDigest } from './oids.ts';
-import { encryptedPkcs8Work, WorkBudget } from './pbe.ts';
+} = crypto;
 
 export const KEY_TYPES = ['rsa-2048', 'rsa-3072', 'rsa-4096', 'ecdsa-p256', 'ecdsa-p384', 'ed25519'] as const;
 export type KeyType = (typeof KEY_TYPES)[number];
@@ -333,7 +336,7 @@ export interface ExternalKey {
 /** A CA's signing key: a KeyObject (synchronous) or a key on a token. */
 export type SigningKey = KeyObject | ExternalKey;
 
-export const isExternalKey = (k: SigningKey): k is ExternalKey => !(k instanceof KeyObject);
+export const isExternalKey = (k: SigningKey): k is ExternalKey => !(k instanceof crypto.KeyObject);
 
 export interface AsyncSigner {
   algorithmId: Uint8Array;

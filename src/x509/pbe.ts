@@ -1,9 +1,17 @@
 // Password-based encryption for PKCS#12 and PKCS#8: the PKCS#12 KDF (RFC 7292 appendix B), its
 // pbeWithSHAAnd* schemes, and PBES2/PBKDF2 (RFC 8018). All primitives are Node's crypto except RC2.
-import { createCipheriv, createDecipheriv, createHash, hash as oneShotHash, pbkdf2Sync, randomBytes } from 'node:crypto';
 import { InputError } from '../common/errors.ts';
 import { DerError, decodeOid, decodeSmallInt, integer, type Node, NULL, octetString, oid, seq, TAG } from './der.ts';
 import { rc2CbcDecrypt } from './rc2.ts';
+
+const {
+  createCipheriv,
+  createDecipheriv,
+  createHash,
+  hash: oneShotHash,
+  pbkdf2Sync,
+  randomBytes,
+} = process.getBuiltinModule('node:crypto');
 
 export const PBE_OID = {
   pbes2: '1.2.840.113549.1.5.13',

@@ -1,10 +1,12 @@
 // Helpers shared by the signed PKIX objects: certificates, CSRs, CRLs.
-import { hash, type KeyObject } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
 import { InputError } from '../common/errors.ts';
 import { berToDer } from './ber.ts';
 import { bitStringBytes, bitStringUnused, DerError, decodeOid, derIssues, type Node, parse, readNode, TAG } from './der.ts';
 import { verifySignature } from './keys.ts';
 import { sigAlgName } from './oids.ts';
+
+const { hash } = process.getBuiltinModule('node:crypto');
 
 /** The bytes of the first PEM block with one of `labels`, or the input itself when it is DER. */
 export function pemOrDer(input: string | Uint8Array, labels: readonly string[], what: string): Uint8Array {

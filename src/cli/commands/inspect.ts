@@ -19,10 +19,16 @@ export function register(program: Command): void {
       'password for PKCS#12, JKS and encrypted keys (env:NAME, file:PATH, prompt, or the value)',
       secretArg('--password'),
     )
-    .action((paths: string[], o: { output: string; password?: string }) => {
-      const format = checkFormat(o.output, ['table', 'json', 'yaml', 'ndjson']) as InspectFormat;
-      constantMemory();
-      const { failed } = streamInspect(paths, format, writeStdoutSync, o.password === undefined ? {} : { password: o.password });
-      if (failed) process.exitCode = 2;
-    });
+    .action(inspect);
+}
+
+/**
+ * What `inspect` does once its flags are parsed; src/cli/main.ts also calls it without commander for a
+ * command line of paths alone (start-up, docs/benchmarks.md).
+ */
+export function inspect(paths: string[], o: { output: string; password?: string }): void {
+  const format = checkFormat(o.output, ['table', 'json', 'yaml', 'ndjson']) as InspectFormat;
+  constantMemory();
+  const { failed } = streamInspect(paths, format, writeStdoutSync, o.password === undefined ? {} : { password: o.password });
+  if (failed) process.exitCode = 2;
 }
