@@ -66,7 +66,13 @@ describe('inspect without commander', () => {
     // A hook that lists every module the process loads, on stderr at exit.
     writeFileSync(
       join(dir, 'hook.mjs'),
-      "import { registerHooks } from 'node:module';\nconst seen = [];\nregisterHooks({ load(url, c, next) { seen.push(url); return next(url, c); } });\nprocess.on('exit', () => process.stderr.write(`LOADED ${JSON.stringify(seen)}\\n`));\n",
+      [
+        "import { registerHooks } from 'node:module';",
+        'const seen = [];',
+        'registerHooks({ load(url, c, next) { seen.push(url); return next(url, c); } });',
+        "process.on('exit', () => process.stderr.write('LOADED ' + JSON.stringify(seen) + '\\n'));",
+        '',
+      ].join('\n'),
     );
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -104,20 +110,36 @@ describe('inspect without commander', () => {
     const empty = join(dir, 'empty.pem');
     writeFileSync(empty, '');
     // `--` is not a plain command line: the same arguments after it go through commander.
-    for (const [plain, viaCommander] of [
+    const pairs: [string[], string[]][] = [
       [[pem], ['--', pem]],
-      [[pem, '-o', 'json'], ['-o', 'json', '--', pem]],
-      [['--output=yaml', pem], ['--output', 'yaml', '--', pem]],
-      [[pem, '-o', 'ndjson'], ['-o', 'ndjson', '--', pem]],
-      [[pem, missing], ['--', pem, missing]],
+      [
+        [pem, '-o', 'json'],
+        ['-o', 'json', '--', pem],
+      ],
+      [
+        ['--output=yaml', pem],
+        ['--output', 'yaml', '--', pem],
+      ],
+      [
+        [pem, '-o', 'ndjson'],
+        ['-o', 'ndjson', '--', pem],
+      ],
+      [
+        [pem, missing],
+        ['--', pem, missing],
+      ],
       [[empty], ['--', empty]],
-      [[pem, '-o', 'xml'], ['-o', 'xml', '--', pem]],
+      [
+        [pem, '-o', 'xml'],
+        ['-o', 'xml', '--', pem],
+      ],
       [[dir], ['--', dir]],
-    ]) {
-      expect(plainInspect(['inspect', ...(plain as string[])])).toBeDefined();
-      const a = run('inspect', ...(plain as string[]));
+    ];
+    for (const [plain, viaCommander] of pairs) {
+      expect(plainInspect(['inspect', ...plain])).toBeDefined();
+      const a = run('inspect', ...plain);
       expect(a.stdout.length + a.stderr.length).toBeGreaterThan(0);
-      expect(a).toEqual(run('inspect', ...(viaCommander as string[])));
+      expect(a).toEqual(run('inspect', ...viaCommander));
     }
   });
 
@@ -128,7 +150,9 @@ describe('inspect without commander', () => {
     const loaded = JSON.parse(/LOADED (.*)/.exec(r.stderr)?.[1] ?? '[]') as string[];
     expect(loaded.some((u) => u.endsWith('/src/x509/certificate.ts') || u.endsWith('/dist/cli/main.js'))).toBe(true);
     const unwanted = loaded.filter((u) =>
-      /\/node_modules\/commander\/|\/x509\/(pkcs12|jks|pkcs7|crl|csr|build)\.[jt]s$|\/k8s\/kubeconfig\.[jt]s$|\/node_modules\/yaml\//.test(u),
+      /\/node_modules\/commander\/|\/x509\/(pkcs12|jks|pkcs7|crl|csr|build)\.[jt]s$|\/k8s\/kubeconfig\.[jt]s$|\/node_modules\/yaml\//.test(
+        u,
+      ),
     );
     expect(unwanted).toEqual([]);
     // Built-ins come from process.getBuiltinModule: an ESM import of one builds a facade (node:fs's loads its streams).
