@@ -70,7 +70,9 @@ describe('inspect without commander', () => {
         "import { registerHooks } from 'node:module';",
         'const seen = [];',
         'registerHooks({ load(url, c, next) { seen.push(url); return next(url, c); } });',
-        "process.on('exit', () => process.stderr.write('LOADED ' + JSON.stringify(seen) + '\\n'));",
+        // Node's own modules (process.moduleLoadList), listed before stderr's stream is made.
+        "process.on('exit', () => { const builtins = process.moduleLoadList.filter((m) => m.startsWith('NativeModule ')).map((m) => m.slice(13));",
+        "  process.stderr.write('LOADED ' + JSON.stringify({ seen, builtins }) + '\\n'); });",
         '',
       ].join('\n'),
     );
@@ -147,7 +149,7 @@ describe('inspect without commander', () => {
     const r = spawnSync(node, ['--import', join(dir, 'hook.mjs'), bin, 'inspect', pem], { encoding: 'utf8', timeout: 120_000 });
     expect(r.status).toBe(0);
     expect(r.stdout).toContain('Certificate CN=kube-apiserver');
-    const loaded = JSON.parse(/LOADED (.*)/.exec(r.stderr)?.[1] ?? '[]') as string[];
+    const { seen: loaded, builtins } = JSON.parse(/LOADED (.*)/.exec(r.stderr)?.[1] ?? '{}') as { seen: string[]; builtins: string[] };
     expect(loaded.some((u) => u.endsWith('/src/x509/certificate.ts') || u.endsWith('/dist/cli/main.js'))).toBe(true);
     const unwanted = loaded.filter((u) =>
       /\/node_modules\/commander\/|\/x509\/(pkcs12|jks|pkcs7|crl|csr|build)\.[jt]s$|\/k8s\/kubeconfig\.[jt]s$|\/node_modules\/yaml\//.test(
@@ -157,5 +159,10 @@ describe('inspect without commander', () => {
     expect(unwanted).toEqual([]);
     // Built-ins come from process.getBuiltinModule: an ESM import of one builds a facade (node:fs's loads its streams).
     expect(loaded.filter((u) => u.startsWith('node:'))).toEqual([]);
+    // Nor those the command does not use on this input (what the facades, commander, stdout's stream,
+    // the prompt and the heap settings for a walk loaded before).
+    expect(builtins).toContain('crypto');
+    const notNeeded = ['child_process', 'net', 'tty', 'v8', 'internal/fs/streams', 'internal/fs/promises', 'internal/crypto/webcrypto'];
+    expect(builtins.filter((m) => notNeeded.includes(m))).toEqual([]);
   });
 });

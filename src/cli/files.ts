@@ -5,7 +5,6 @@ import { InputError } from '../common/errors.ts';
 const { closeSync, constants, fstatSync, lstatSync, opendirSync, openSync, readSync, realpathSync, statSync } =
   process.getBuiltinModule('node:fs');
 const { basename, dirname, join } = process.getBuiltinModule('node:path');
-const { setFlagsFromString } = process.getBuiltinModule('node:v8');
 
 export interface InputFile {
   path: string;
@@ -123,8 +122,26 @@ export const MAX_STREAM_ENTRIES = 2_000_000;
  * sizes the heap, so setting them at run time works. Called by the commands that stream a walk.
  */
 export function constantMemory(): void {
+  const { setFlagsFromString } = process.getBuiltinModule('node:v8');
   setFlagsFromString('--semi-space-growth-factor=1');
   setFlagsFromString('--heap-growing-percent=20');
+}
+
+/**
+ * constantMemory(), unless the input is one regular file of at most 1 MiB: there is no walk whose heap
+ * could grow, and loading node:v8 costs a one-file `inspect` ~10 ms of start-up (docs/benchmarks.md).
+ */
+export function constantMemoryUnlessSmall(paths: readonly string[]): void {
+  const only = paths.length === 1 ? paths[0] : undefined;
+  if (only !== undefined && only !== '-') {
+    try {
+      const st = statSync(only);
+      if (st.isFile() && st.size <= 1024 * 1024) return;
+    } catch {
+      // The walk reports it.
+    }
+  }
+  constantMemory();
 }
 
 /** Standard input, read once (at most MAX_FILE bytes) however many times it is asked for. */

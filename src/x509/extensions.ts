@@ -30,8 +30,6 @@ import {
 import { decodeName, encodeName, parseDn, rdnsToString } from './name.ts';
 import { ekuName, extName, KEY_USAGE_BITS, type KeyUsage, OID } from './oids.ts';
 
-const { isIP } = process.getBuiltinModule('node:net');
-
 export interface SubjectAltNames {
   dns: string[];
   ip: string[];
@@ -93,7 +91,8 @@ export function formatIp(b: Uint8Array): string {
 }
 
 export function parseIp(s: string): Uint8Array {
-  const v = isIP(s);
+  // node:net when an address is parsed (issuing), not when a certificate is read: it costs start-up.
+  const v = process.getBuiltinModule('node:net').isIP(s);
   if (v === 4) return Uint8Array.from(s.split('.').map(Number));
   if (v === 6) {
     let str = s;

@@ -2,7 +2,7 @@
 // Written as it goes (streamInspect): memory does not grow with the number of files in a directory.
 import type { Command } from 'commander';
 import { secretArg } from '../args.ts';
-import { constantMemory } from '../files.ts';
+import { constantMemoryUnlessSmall } from '../files.ts';
 import { type InspectFormat, streamInspect } from '../inspect-view.ts';
 import { checkFormat, writeStdoutSync } from '../output.ts';
 
@@ -28,7 +28,7 @@ export function register(program: Command): void {
  */
 export function inspect(paths: string[], o: { output: string; password?: string }): void {
   const format = checkFormat(o.output, ['table', 'json', 'yaml', 'ndjson']) as InspectFormat;
-  constantMemory();
+  constantMemoryUnlessSmall(paths);
   const { failed } = streamInspect(paths, format, writeStdoutSync, o.password === undefined ? {} : { password: o.password });
   if (failed) process.exitCode = 2;
 }
