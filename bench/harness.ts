@@ -82,25 +82,28 @@ export interface Process {
  * Wall-clock milliseconds of each process, `runs` times, interleaved (a, b, c, a, b, c, ...) so that a
  * burst of load from elsewhere falls on all of them alike; a warm-up run of each is discarded. Like
  * hyperfine, without a shell in between. A process that fails stops the bench. With `rss`, each runs
- * under GNU time (/usr/bin/time) and the map also holds its peak resident set, in MiB, as `<label> rss`.
+ * under GNU time (/usr/bin/time) and the map also holds its peak resident set, in MiB, as `<label> rss`;
+ * with `cpu`, its user + system CPU time in ms (GNU time's 10 ms resolution) as `<label> cpu`: steadier
+ * than wall time on a shared, loaded machine.
  */
-export function timeProcesses(procs: readonly Process[], runs: number, opts: { rss?: boolean } = {}): Map<string, Stats> {
+export function timeProcesses(procs: readonly Process[], runs: number, opts: { rss?: boolean; cpu?: boolean } = {}): Map<string, Stats> {
   const samples = new Map<string, number[]>();
   const add = (k: string, v: number): void => {
     samples.set(k, [...(samples.get(k) ?? []), v]);
   };
-  const gnuTime = opts.rss && existsSync('/usr/bin/time');
+  const gnuTime = (opts.rss || opts.cpu) && existsSync('/usr/bin/time');
   for (let r = -1; r < runs; r++) {
     for (const p of procs) {
-      const [cmd, args] = gnuTime ? ['/usr/bin/time', ['-f', '\nRSS %M', p.cmd, ...p.args]] : [p.cmd, p.args];
+      const [cmd, args] = gnuTime ? ['/usr/bin/time', ['-f', '\nRSS %M CPU %U %S', p.cmd, ...p.args]] : [p.cmd, p.args];
       const t0 = process.hrtime.bigint();
       const res = spawnSync(cmd, args, { cwd: p.cwd, env: p.env ?? process.env, stdio: ['ignore', 'ignore', 'pipe'] });
       const ms = Number(process.hrtime.bigint() - t0) / 1e6;
       if (res.status !== 0) throw new Error(`${p.label}: exit ${res.status}: ${String(res.stderr)}`);
       if (r < 0) continue;
       add(p.label, ms);
-      const kb = /RSS (\d+)\s*$/.exec(String(res.stderr))?.[1];
-      if (gnuTime && kb) add(`${p.label} rss`, Number(kb) / 1024);
+      const m = /RSS (\d+) CPU ([\d.]+) ([\d.]+)\s*$/.exec(String(res.stderr));
+      if (gnuTime && m && opts.rss) add(`${p.label} rss`, Number(m[1]) / 1024);
+      if (gnuTime && m && opts.cpu) add(`${p.label} cpu`, (Number(m[2]) + Number(m[3])) * 1000);
     }
   }
   return new Map([...samples].map(([k, v]) => [k, stats(v)]));

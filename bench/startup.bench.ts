@@ -1,6 +1,6 @@
 // CLI start-up: `anchorage --version` and a one-file `inspect`, from the TypeScript sources (a checkout)
 // and from compiled JS (what the package runs), each beside `kubectl version --client` in the same run.
-// Wall clock of whole processes, interleaved, median of repeated runs with its spread (bench/harness.ts).
+// Wall clock and CPU time of whole processes, interleaved, median of repeated runs with its spread (bench/harness.ts).
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -44,21 +44,32 @@ export async function run(): Promise<BenchResult[]> {
       { label: 'js-version', cmd: node, args: [js, '--version'], env },
       { label: 'js-inspect', cmd: node, args: [js, 'inspect', pem], env },
     ];
-    const st = timeProcesses(procs, RUNS);
-    const k = st.get('kubectl');
-    if (!k) throw new Error('no kubectl figures');
-    const baseline = { name: 'kubectl version --client', value: k.median, spread: spreadText(k, 'ms') };
-    const row = (label: string, name: string): BenchResult => {
-      const s = st.get(label);
-      if (!s) throw new Error(`no figures for ${label}`);
-      return { name, unit: 'ms', value: s.median, spread: spreadText(s, 'ms'), baseline, lowerIsBetter: true };
-    };
-    return [
-      row('ts-version', 'start-up: anchorage --version, TypeScript sources (checkout), compile cache warm'),
-      row('ts-inspect', 'start-up: anchorage inspect one PEM certificate, TypeScript sources (checkout)'),
-      row('js-version', 'start-up: anchorage --version, compiled JS (package)'),
-      row('js-inspect', 'start-up: anchorage inspect one PEM certificate, compiled JS (package)'),
-    ];
+    // Wall time, and CPU time (user + system) of the same runs: on a shared, loaded machine the wall time
+    // says as much about the scheduler as about the program.
+    const st = timeProcesses(procs, RUNS, { cpu: true });
+    const rows: BenchResult[] = [];
+    for (const [suffix, what] of [
+      ['', 'wall'],
+      [' cpu', 'CPU time'],
+    ] as const) {
+      const k = st.get(`kubectl${suffix}`);
+      // No GNU time (/usr/bin/time) on this machine: wall time only.
+      if (!k && suffix) continue;
+      if (!k) throw new Error('no kubectl figures');
+      const baseline = { name: `kubectl version --client (${what})`, value: k.median, spread: spreadText(k, 'ms') };
+      const row = (label: string, name: string): BenchResult => {
+        const s = st.get(`${label}${suffix}`);
+        if (!s) throw new Error(`no figures for ${label}${suffix}`);
+        return { name: `${name}, ${what}`, unit: 'ms', value: s.median, spread: spreadText(s, 'ms'), baseline, lowerIsBetter: true };
+      };
+      rows.push(
+        row('ts-version', 'start-up: anchorage --version, TypeScript sources (checkout), compile cache warm'),
+        row('ts-inspect', 'start-up: anchorage inspect one PEM certificate, TypeScript sources (checkout)'),
+        row('js-version', 'start-up: anchorage --version, compiled JS (package)'),
+        row('js-inspect', 'start-up: anchorage inspect one PEM certificate, compiled JS (package)'),
+      );
+    }
+    return rows;
   } finally {
     rmSync(tmp, { recursive: true, force: true });
     rmSync(compiled, { recursive: true, force: true });
