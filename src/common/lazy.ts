@@ -3,7 +3,7 @@
 // Start-up: `inspect` of one PEM certificate need not load the PKCS#12, JKS, PKCS#7, CSR, CRL and kubeconfig
 // readers (docs/benchmarks.md, issue #12).
 // A test runner with its own module graph (vitest) would get second copies from require() (a second
-// InputError class, so `instanceof` fails): test/setup/lazy.ts provides its own instances first.
+// InputError class, so `instanceof` fails): test/support/lazy-setup.ts (vitest.config.ts) provides its own instances first.
 
 const provided = new Map<string, unknown>();
 let providedOnly = false;
@@ -19,7 +19,7 @@ export function lazy<T>(from: string, path: string): () => T {
     if (mod === undefined) {
       const url = new URL(`${path}${from.slice(from.lastIndexOf('.'))}`, from);
       const given = provided.get(url.href) as T | undefined;
-      if (given === undefined && providedOnly) throw new Error(`lazy module ${url.href} was not provided (test/setup/lazy.ts)`);
+      if (given === undefined && providedOnly) throw new Error(`lazy module ${url.href} was not provided (test/support/lazy-setup.ts)`);
       mod =
         given ??
         (process.getBuiltinModule('node:module').createRequire(from)(process.getBuiltinModule('node:url').fileURLToPath(url)) as T);
