@@ -9,10 +9,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
-import { lintPaths, streamLintJson } from '../src/cli/commands/lint.ts';
+import { lintPaths, streamLint, streamLintJson } from '../src/cli/commands/lint.ts';
 import { readInputs } from '../src/cli/inputs.ts';
 import { writeKubeconfig } from '../src/k8s/kubeconfig.ts';
 import { type LintTarget, lintCertificates } from '../src/lint/engine.ts';
+import { loadPolicy } from '../src/lint/policy.ts';
 import { generateKey } from '../src/x509/keys.ts';
 import { DAY, issue, NOW, newCa } from './support/lint-testkit.ts';
 
@@ -137,6 +138,30 @@ describe('lint streamed', () => {
     const written: string[] = [];
     expect(() => streamLintJson([none], {}, (c) => written.push(c))).toThrow(/no certificates found/);
     expect(written).toEqual([]);
+  });
+
+  it('holds neither copies of one certificate nor renewals under one name and key (the same report all the same)', () => {
+    const tree = join(dir, 'copies');
+    mkdirSync(tree);
+    const ca = newCa('CN=copies-root');
+    const kp = generateKey('ecdsa-p256');
+    const leaf = issue(ca, { subject: 'CN=copied', sans: { dns: ['copied.example'] } }).toPem();
+    writeFileSync(join(tree, 'ca.crt'), ca.cert.toPem());
+    for (let i = 0; i < 20; i++) writeFileSync(join(tree, `copy-${String(i).padStart(2, '0')}.crt`), leaf);
+    for (const name of ['renewed-1.crt', 'renewed-2.crt'])
+      writeFileSync(join(tree, name), issue(ca, { subject: 'CN=renewed', sans: { dns: ['renewed.example'] } }, { key: kp }).toPem());
+    const streamed = streamLint([tree], { policy: loadPolicy(undefined), now: NOW }, () => undefined);
+    expect(streamed).toMatchObject({ certificates: 23, pooled: 1 });
+    expect({ ...lintPaths([tree], { at: NOW.toISOString() }), skipped: [] }).toEqual({
+      ...lintCertificates(collected([tree]), { now: NOW }),
+      skipped: [],
+    });
+    // Another name under the renewed key: now the key is shared, and its holders are held.
+    writeFileSync(join(tree, 'other-name.crt'), issue(ca, { subject: 'CN=other', sans: { dns: ['other.example'] } }, { key: kp }).toPem());
+    expect(streamLint([tree], { policy: loadPolicy(undefined), now: NOW }, () => undefined)).toMatchObject({ certificates: 24, pooled: 4 });
+    const report = lintPaths([tree], { at: NOW.toISOString() });
+    expect({ ...report, skipped: [] }).toEqual({ ...lintCertificates(collected([tree]), { now: NOW }), skipped: [] });
+    expect(report.findings.some((f) => f.lintId === 'k8s.key.shared-across-roles')).toBe(true);
   });
 
   it('writes -o json while the last walk is under way (a file removed after the first output is missed)', async () => {

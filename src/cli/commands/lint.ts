@@ -81,10 +81,10 @@ const tryDer = <T>(f: () => T): T | undefined => {
 /**
  * Lint every certificate under the paths, streaming: what lintCertificates reports over every
  * certificate of the inputs at once, without holding them. Each file is read and parsed once per pass and dropped:
- *  1. hashes of every issuer name and key (8 bytes a certificate, for the keys);
- *  2. the pool: the certificates whose subject is some certificate's issuer name, or whose key another
- *     certificate has (those are the only answers the set's lookups can give; a hash collision only
- *     adds to it); at most MAX_LINT_POOL, kept parsed, in the walk's order;
+ *  1. hashes of every issuer name, and of every key and subject (16 bytes a certificate);
+ *  2. the pool: the certificates whose subject is some certificate's issuer name, or whose key a
+ *     certificate with another subject has (those are the only answers the set's lookups can give);
+ *     at most MAX_LINT_POOL, kept parsed, in the walk's order;
  *  3. which of the pool issue others (every certificate's issuer, looked up in the pool);
  *  4. every certificate linted with its set facts, its findings handed to `emit`.
  * Memory: the pool, the key hashes, the findings and the skipped list; not the certificates.
@@ -93,7 +93,7 @@ export function streamLint(
   paths: readonly string[],
   opts: { policy: Policy; now: Date; begin?: (certificates: number) => void },
   emit: (f: Finding) => void,
-): { certificates: number; skipped: LintOutput['skipped'] } {
+): { certificates: number; skipped: LintOutput['skipped']; pooled: number } {
   const stdin = stdinOnce();
   const inputs = eachInput(paths, { stdin });
   // Sources named twice (a file given twice, or inside a directory given too) count their certificates
@@ -102,6 +102,7 @@ export function streamLint(
   const namedCounts = new Map<string, number>();
   const issuerNames = new Set<number>();
   let spkis = new Float64Array(1024);
+  let subjects = new Float64Array(1024);
   let n = 0;
   for (const r of inputs) {
     const targets = targetsOf(r, undefined);
@@ -111,19 +112,38 @@ export function streamLint(
         const bigger = new Float64Array(n * 2);
         bigger.set(spkis);
         spkis = bigger;
+        const more = new Float64Array(n * 2);
+        more.set(subjects);
+        subjects = more;
       }
+      subjects[n] = tryDer(() => h53(cert.subjectRaw)) ?? -1;
       spkis[n++] = tryDer(() => h53(cert.spki)) ?? -1;
       const issuer = tryDer(() => (cert.selfIssued ? undefined : h53(cert.issuerRaw)));
       if (issuer !== undefined) issuerNames.add(issuer);
     }
   }
   const total = n;
+  // A key is shared when certificates with different subjects hold it (what LintIndex.sharersOf reports):
+  // copies of one certificate, or renewals under the same name and key, hold it alone.
   const sorted = spkis.slice(0, n).sort();
+  const repeated = new Set<number>();
+  for (let i = 1; i < sorted.length; i++) if (sorted[i] === sorted[i - 1] && (sorted[i] as number) >= 0) repeated.add(sorted[i] as number);
+  const firstSubject = new Map<number, number>();
   const shared = new Set<number>();
-  for (let i = 1; i < sorted.length; i++) if (sorted[i] === sorted[i - 1] && (sorted[i] as number) >= 0) shared.add(sorted[i] as number);
+  for (let i = 0; i < n && repeated.size; i++) {
+    const k = spkis[i] as number;
+    if (!repeated.has(k) || shared.has(k)) continue;
+    const subject = subjects[i] as number;
+    const first = firstSubject.get(k);
+    if (first === undefined) firstSubject.set(k, subject);
+    else if (first !== subject || subject < 0) shared.add(k);
+  }
+  repeated.clear();
+  firstSubject.clear();
   spkis = new Float64Array(0);
+  subjects = new Float64Array(0);
 
-  if (total === 0) return { certificates: 0, skipped: [] };
+  if (total === 0) return { certificates: 0, skipped: [], pooled: 0 };
 
   // Passes 2-4 walk again; a certificate of the pool stands for itself (its object), and a file that
   // changed since the first pass fails the run rather than mixing two versions.
@@ -178,7 +198,7 @@ export function streamLint(
     const facts = { issuer, claimed, issuesOthers: issuers.has(t.cert), sharers: index.sharersOf(t.cert), sourceCount };
     for (const f of lintTarget(t, facts, opts, lints)) emit(f);
   }, skipped);
-  return { certificates: total, skipped };
+  return { certificates: total, skipped, pooled: pool.size };
 }
 
 function parseFailOn(s: string | undefined): Severity {
