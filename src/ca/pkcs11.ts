@@ -9,7 +9,8 @@ import { createHash, createPublicKey, type KeyObject } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { InputError } from '../common/errors.ts';
-import { type Digest, type ExternalKey, ecdsaRawToDer, type KeyType } from '../x509/keys.ts';
+import { parse } from '../x509/der.ts';
+import { type Digest, describeSpki, type ExternalKey, ecdsaRawToDer, type KeyType, keyTypeFromInfo, spkiDer } from '../x509/keys.ts';
 
 /** Where Debian (and others) put SoftHSM's module: the default when no module is named. */
 export const SOFTHSM_MODULES = [
@@ -180,16 +181,6 @@ const RSA_BITS: Record<string, number> = { 'rsa-2048': 2048, 'rsa-3072': 3072, '
 /** The CKA_ID of a key this code makes (16 bytes of SHA-256 over a fixed prefix, its owner and label). */
 const ownId = (ownerAndLabel: string): Buffer => createHash('sha256').update(`anchorage-ca-key\0${ownerAndLabel}`).digest().subarray(0, 16);
 
-/** ecdsa-p256 … rsa-4096 for a token's public key, or undefined. */
-function keyTypeOf(k: KeyObject): KeyType | undefined {
-  const d = k.asymmetricKeyDetails;
-  if (k.asymmetricKeyType === 'ec')
-    return Object.entries(CURVES).find(
-      ([, c]) => c.crv === (d?.namedCurve === 'prime256v1' ? 'P-256' : d?.namedCurve === 'secp384r1' ? 'P-384' : ''),
-    )?.[0] as KeyType | undefined;
-  if (k.asymmetricKeyType === 'rsa') return Object.entries(RSA_BITS).find(([, b]) => b === d?.modulusLength)?.[0] as KeyType | undefined;
-  return undefined;
-}
 const RSA_MECH: Record<Digest, number> = { sha256: CKM.SHA256_RSA_PKCS, sha384: CKM.SHA384_RSA_PKCS, sha512: CKM.SHA512_RSA_PKCS };
 /** Sessions per token that sign at once. */
 const MAX_SESSIONS = 4;
@@ -378,7 +369,7 @@ export class Pkcs11Keys {
         t.find([{ type: CKA.LABEL, value: u.object }]).length === 2;
       if (!ours) throw new InputError(`PKCS#11 token '${u.token}' already holds an object labelled '${u.object}': choose another object=`);
       const key = this.key(full);
-      const have = keyTypeOf(key.publicKey);
+      const have = keyTypeFromInfo(describeSpki(parse(spkiDer(key.publicKey))));
       if (have !== keyType)
         throw new InputError(
           `PKCS#11 token '${u.token}' holds an unused ${have ?? 'unknown'} key '${u.object}' left by an interrupted run, not ${keyType}: delete it (pkcs11-tool --delete-object) or choose another object=`,
