@@ -8,11 +8,13 @@
 //    elsewhere falls on both; each figure says whether the issue's goal (p99 < 2 ms trust, < 5 ms identity) is met;
 // 2. an identity certificate issued (ECDSA P-256 key + signature), in this process;
 // 3. pod creation through the API server with and without the webhook registered, same cluster, same run.
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:https';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { KubeConfig } from '@kubernetes/client-node';
 import { stringify } from 'yaml';
 import { KubeClient, resourcePath } from '../src/kube/client.ts';
@@ -42,8 +44,52 @@ const pct = (xs: number[], q: number): number => {
   return s[Math.min(s.length - 1, Math.floor(q * s.length))] as number;
 };
 
+/**
+ * Who sends the open-loop load: `go` (default), the Go peer's `load` (bench/go/load.go: one goroutine per request,
+ * sent at its due time); `node`, this process. A load generator must not be what limits the latency it times: in
+ * this process, its own event-loop turns and collections sat inside every figure, for the Go webhook as for ours.
+ */
+const CLIENT = process.env.BENCH_WEBHOOK_CLIENT ?? 'go';
+
+let peerBinPath: string | undefined;
+/** The Go peers' binary (bench/go/build.sh, built once into the cache). */
+function peerBinary(): string {
+  peerBinPath ??= execFileSync('bash', [join(ROOT, 'bench', 'go', 'build.sh')], { encoding: 'utf8' })
+    .trim()
+    .split('\n')
+    .at(-1) as string;
+  return peerBinPath;
+}
+
+let loadDir: string | undefined;
+/** A file holding `text` for the Go load generator (one per distinct text). */
+function loadFile(text: string): string {
+  loadDir ??= mkdtempSync(join(tmpdir(), 'webhook-load-'));
+  const f = join(loadDir, createHash('sha256').update(text).digest('hex').slice(0, 16));
+  if (!existsSync(f)) writeFileSync(f, text);
+  return f;
+}
+
 /** Open loop: `rate` requests/s for `seconds`, each timed from its send to its answer. */
 async function load(
+  url: string,
+  ca: string,
+  bodies: string[],
+  rate: number,
+  seconds: number,
+): Promise<{ ms: number[]; errors: number; achieved: number }> {
+  if (CLIENT === 'node') return loadNode(url, ca, bodies, rate, seconds);
+  const { stdout } = await promisify(execFile)(
+    peerBinary(),
+    ['load', url, loadFile(ca), String(rate), String(seconds), ...bodies.map(loadFile)],
+    { maxBuffer: 256 << 20 },
+  );
+  const r = JSON.parse(stdout) as { us: number[]; errors: number; achieved: number };
+  return { ms: r.us.map((us) => us / 1000), errors: r.errors, achieved: r.achieved };
+}
+
+/** The same open loop sent from this process (`BENCH_WEBHOOK_CLIENT=node`). */
+async function loadNode(
   url: string,
   ca: string,
   bodies: string[],
@@ -143,10 +189,7 @@ async function versusPeer(o: {
 }): Promise<void> {
   const { url, caPem, dir, trustBodies, identityBodies, out } = o;
   // The Go peer: the same mutation, its own serving certificate for 127.0.0.1.
-  const peerBin = execFileSync('bash', [join(ROOT, 'bench', 'go', 'build.sh')], { encoding: 'utf8' })
-    .trim()
-    .split('\n')
-    .at(-1) as string;
+  const peerBin = peerBinary();
   const peerCa = newCa('Bench Go webhook CA', 86400);
   const peerLeaf = issueLeaf(peerCa, { commonName: '127.0.0.1', ip: ['127.0.0.1'], eku: ['serverAuth'], seconds: 86400 });
   writeFileSync(join(dir, 'peer.crt'), peerLeaf.cert.toPem());
@@ -472,6 +515,8 @@ export async function run(): Promise<BenchResult[]> {
     client.close();
     await cluster.stop();
     rmSync(dir, { recursive: true, force: true });
+    if (loadDir) rmSync(loadDir, { recursive: true, force: true });
+    loadDir = undefined;
   }
   return out;
 }
@@ -593,6 +638,8 @@ async function standalone(): Promise<BenchResult[]> {
   } finally {
     for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
     rmSync(dir, { recursive: true, force: true });
+    if (loadDir) rmSync(loadDir, { recursive: true, force: true });
+    loadDir = undefined;
   }
   return out;
 }

@@ -358,11 +358,15 @@ func main() {
 		inventory(os.Args[2:])
 		return
 	}
+	if len(os.Args) >= 2 && os.Args[1] == "load" {
+		loadMain(os.Args[2:])
+		return
+	}
 	if len(os.Args) >= 5 && os.Args[1] == "webhook" {
 		serveWebhook(os.Args[2], os.Args[3], os.Args[4])
 		return
 	}
-	fmt.Fprintln(os.Stderr, "usage: peer parse <corpus> <rounds> | peer issue <alg> <n> <rounds> | peer verify <dir> <unix> <rounds> | peer inventory <dir>... | peer webhook <cert> <key> <port>")
+	fmt.Fprintln(os.Stderr, "usage: peer parse <corpus> <rounds> | peer issue <alg> <n> <rounds> | peer verify <dir> <unix> <rounds> | peer inventory <dir>... | peer webhook <cert> <key> <port> | peer load <url> <ca> <rate> <seconds> <body>...")
 	os.Exit(2)
 }
 
