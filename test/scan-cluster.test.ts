@@ -38,7 +38,7 @@ const sockets = new Set<import('node:net').Socket>();
 
 function scanJson(args: string[]): { code: number; report: ScanReport; stderr: string } {
   const r = anchorage(['scan', ...args, '-o', 'json']);
-  if (r.code !== 0 && r.code !== 1) throw new Error(`scan exited ${r.code}: ${r.stderr}`);
+  if (r.code !== 0 && r.code !== 1 && r.code !== 3) throw new Error(`scan exited ${r.code}: ${r.stderr}`);
   return { code: r.code, report: JSON.parse(r.stdout) as ScanReport, stderr: r.stderr };
 }
 function kubectl(...args: string[]): string {
@@ -674,6 +674,9 @@ describe('anchorage scan --kubeconfig on a real API server', () => {
     expect(hung.stderr.trim().split('\n')).toEqual([`warning: tls://127.0.0.1:${hangPort}: no TLS handshake within 1 s`]);
     expect(hung.report.skipped).toEqual([{ source: `tls://127.0.0.1:${hangPort}`, reason: 'no TLS handshake within 1 s' }]);
     expect(hung.report.certificates.map((x) => x.sha256)).toEqual([fingerprint(join(dir, 'web.crt'))]);
+    // The named endpoint alone, not reached: no finding, and an incomplete scan (3), where a reached one is 0.
+    expect(scanJson(['--endpoint', `127.0.0.1:${hangPort}`, '--endpoint-timeout', '1']).code).toBe(3);
+    expect(right.code).toBe(0);
   });
 
   it('-o sarif and -o html', () => {
@@ -757,7 +760,8 @@ describe('anchorage scan --kubeconfig on a real API server', () => {
 
   it('a forbidden or unreachable API is one line per resource; files given beside it are still scanned', () => {
     const forbidden = scanJson(['--kubeconfig', join(dir, 'nobody.conf')]);
-    expect(forbidden.code).toBe(0);
+    // Nothing found, but nothing could be read either: 3, the scan is incomplete (docs/scan-schema.md).
+    expect(forbidden.code).toBe(3);
     const lines = forbidden.stderr.trim().split('\n');
     expect(lines).toHaveLength(9);
     for (const l of lines) expect(l).toMatch(/^warning: https:\/\/127\.0\.0\.1:\d+ \w+: HTTP 403 forbidden: .*"nobody" cannot list/);

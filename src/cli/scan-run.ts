@@ -76,7 +76,11 @@ function progressReporter(on: boolean): { page: (resource: string, n: number) =>
   };
 }
 
-export async function scanSources(paths: string[], o: ScanCliOptions = {}, now: Date = new Date()): Promise<ScanReport> {
+/**
+ * Scan what the options name. `gaps`, when given, receives each live source that could not be read at all or
+ * in part (the API server or one of its resources, an `--endpoint` not reached): the scan is incomplete.
+ */
+export async function scanSources(paths: string[], o: ScanCliOptions = {}, now: Date = new Date(), gaps?: string[]): Promise<ScanReport> {
   const live = o.kubeconfig !== undefined || o.context !== undefined || o.inCluster === true;
   const endpoints: EndpointTarget[] = (o.endpoint ?? []).map(parseEndpoint);
   if (paths.length === 0 && !live && !endpoints.length)
@@ -142,7 +146,7 @@ export async function scanSources(paths: string[], o: ScanCliOptions = {}, now: 
   if (live) {
     // Loaded only for a cluster scan. src/kube's kubeconfig loader and client, not @kubernetes/client-node's
     // (docs/architecture.md: ~80 MiB and ~2 s of CPU to load).
-    const { apiServerEndpoint, loadScanKubeConfig, readCluster } = await import('../scan/cluster.ts');
+    const { apiServerEndpoint, isReadGap, loadScanKubeConfig, readCluster } = await import('../scan/cluster.ts');
     const kc = loadScanKubeConfig({
       ...(o.kubeconfig !== undefined && { kubeconfig: o.kubeconfig }),
       ...(o.context !== undefined && { context: o.context }),
@@ -166,6 +170,7 @@ export async function scanSources(paths: string[], o: ScanCliOptions = {}, now: 
     for (const [resource, n] of Object.entries(r.listed)) progress.line(`progress: ${resource}: ${n} listed`);
     for (const f of r.failures) process.stderr.write(`warning: ${f.source}: ${f.reason}\n`);
     failures.push(...r.failures);
+    gaps?.push(...r.failures.filter(isReadGap).map((f) => f.source));
     opts.backends = r.backends;
     opts.certManager = r.certManager;
     opts.components = r.components;
@@ -202,6 +207,8 @@ export async function scanSources(paths: string[], o: ScanCliOptions = {}, now: 
   const apiDown = failures.some((f) => / nothing was read from the cluster after /.test(f.reason));
   opts.endpoints = (await Promise.all(probes)).filter((e) => !(apiDown && e.for === 'apiserver' && !e.probe.reached));
   for (const e of opts.endpoints) if (!e.probe.reached) process.stderr.write(`warning: tls://${e.probe.endpoint}: ${e.probe.error}\n`);
+  // A webhook backend out of reach is the scan's finding about that webhook; an endpoint the user named is a gap.
+  for (const e of opts.endpoints) if (e.for === 'endpoint' && !e.probe.reached) gaps?.push(`tls://${e.probe.endpoint}`);
   return scanner.finish(opts);
 }
 
@@ -229,8 +236,10 @@ export type WorkerAnswer = { output: Uint8Array; code: number } | { inputError: 
 
 export async function runScan(paths: string[], o: ScanCliOptions, format: string, failOn: Severity): Promise<WorkerAnswer> {
   try {
-    const r = await scanSources(paths, o);
-    const code = r.findings.some((f) => SEVERITY_RANK[f.severity] >= SEVERITY_RANK[failOn]) ? 1 : 0;
+    const gaps: string[] = [];
+    const r = await scanSources(paths, o, new Date(), gaps);
+    // Findings at or above --fail-on: 1. Else a live source that could not be read: 3 (the scan is incomplete).
+    const code = r.findings.some((f) => SEVERITY_RANK[f.severity] >= SEVERITY_RANK[failOn]) ? 1 : gaps.length ? 3 : 0;
     const text = renderOutput(r, format, o.verbose === true);
     // Its own memory (not a slice of Node's shared pool): it is transferred to the main thread.
     const output = Buffer.allocUnsafeSlow(Buffer.byteLength(text));

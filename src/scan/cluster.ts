@@ -80,6 +80,14 @@ export function describeApiError(e: unknown): string {
 
 const CERT_MANAGER_GROUP = 'cert-manager.io';
 
+/**
+ * Whether a failure of readCluster left a gap in what was read: the API server or a whole resource (unreachable,
+ * refused credentials, forbidden) or the value budget; not one object that was malformed or too large to read.
+ */
+export function isReadGap(f: { reason: string }): boolean {
+  return !/^(malformed protobuf|too large): /.test(f.reason);
+}
+
 /** Read every certificate-holding value from the cluster. Never throws for API failures: they land in `failures`. */
 export async function readCluster(kc: LiteKubeConfig, o: ClusterSourceOptions = {}): Promise<ClusterRead> {
   const limit = o.pageSize ?? 500;

@@ -1,6 +1,6 @@
 // `anchorage scan [PATH...] [--kubeconfig F] [--endpoint HOST:PORT]...`: inventory every certificate and key
 // under the paths, in the cluster and on live endpoints, build the trust graph and report what is wrong
-// (docs/scan-schema.md). Exit 0 clean, 1 findings at or above --fail-on, 2 bad input. The work runs in
+// (docs/scan-schema.md). Exit 0 clean, 1 findings at or above --fail-on, 2 bad input, 3 a live source unread. The work runs in
 // src/cli/scan-run.ts, in a worker thread with a small young generation (peak RSS: docs/benchmarks.md).
 import module from 'node:module';
 import { Worker } from 'node:worker_threads';
