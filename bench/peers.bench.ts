@@ -9,6 +9,8 @@
 //              (and a fresh signature cache: two signature checks per chain, as Go does); warm = the parsed
 //              certificates and one pool reused (Go checks both signatures again; Anchorage's signature cache
 //              answers: that is what its monitor does, and the row says so)
+// BENCH_PEERS_ROWS picks the rows (comma-separated: parse, issue (ECDSA P-256), issue-rsa, verify, inventory;
+// default all), e.g. BENCH_PEERS_ROWS=issue,verify for the issuance and verification loops alone.
 // Each in-process figure is given twice: in wall time, and in CPU time (user + system, every thread, from
 // getrusage on both sides), which a machine shared with other work disturbs much less.
 import { execFileSync } from 'node:child_process';
@@ -31,6 +33,16 @@ const ROUNDS = Number(process.env.BENCH_PEERS_ROUNDS ?? 9);
 const ISSUE_ROUNDS = Number(process.env.BENCH_PEERS_ISSUE_ROUNDS ?? 7);
 const VERIFY_ROUNDS = Number(process.env.BENCH_PEERS_VERIFY_ROUNDS ?? 7);
 const VERIFY_CHAINS = 1000;
+const ROW_NAMES = ['parse', 'issue', 'issue-rsa', 'verify', 'inventory'] as const;
+const ROWS = new Set(
+  (process.env.BENCH_PEERS_ROWS ?? ROW_NAMES.join(','))
+    .split(',')
+    .map((r) => r.trim())
+    .filter((r) => r !== ''),
+);
+for (const r of ROWS)
+  if (!(ROW_NAMES as readonly string[]).includes(r))
+    throw new Error(`BENCH_PEERS_ROWS: unknown row '${r}' (expected ${ROW_NAMES.join(', ')})`);
 
 /** The mixed corpus, DER, deterministic in shape (keys and serials are random). */
 export function corpus(n: number): Uint8Array[] {
@@ -113,7 +125,7 @@ export async function run(): Promise<BenchResult[]> {
     .pop() as string;
   const tmp = mkdtempSync(join(tmpdir(), 'anchorage-bench-peers-'));
   try {
-    const ders = corpus(N);
+    const ders = ROWS.has('parse') || ROWS.has('inventory') ? corpus(N) : [];
     const corpusFile = join(tmp, 'corpus.bin');
     const parts: Uint8Array[] = [];
     for (const d of ders) {
@@ -135,9 +147,9 @@ export async function run(): Promise<BenchResult[]> {
     const goCpu: number[] = [];
     const ourCpu: number[] = [];
     const now = new Date();
-    let sink = 0;
+    let sink = 1;
     for (const d of ders) sink += JSON.stringify(new Certificate(d).toJSON(now)).length; // warm-up
-    for (let r = 0; r < ROUNDS; r++) {
+    for (let r = 0; r < (ROWS.has('parse') ? ROUNDS : 0); r++) {
       const lines = execFileSync(peer, ['parse', corpusFile, '2'], { encoding: 'utf8' }).trim().split('\n');
       const [gw, gc] = goMsOf(lines[1]) as [number, number];
       goMs.push(gw);
@@ -151,17 +163,23 @@ export async function run(): Promise<BenchResult[]> {
       ourMs.push(Number(process.hrtime.bigint() - t0) / 1e6);
       ourCpu.push(cpuMs() - c0);
     }
-    if (sink === 0) throw new Error('nothing parsed');
-    const goParse = perSecond(stats(goMs), ders.length);
-    const ourParse = perSecond(stats(ourMs), ders.length);
-    const cpuRows: BenchResult[] = [
-      {
+    const cpuRows: BenchResult[] = [];
+    const parseRows: BenchResult[] = [];
+    if (ROWS.has('parse')) {
+      if (sink <= 1) throw new Error('nothing parsed');
+      parseRows.push({
+        name: `parse ${ders.length} mixed certificates, every field inspect shows (key included), one core`,
+        unit: 'certs/s',
+        ...perSecond(stats(ourMs), ders.length),
+        baseline: { name: 'Go crypto/x509 ParseCertificate + the same fields', ...perSecond(stats(goMs), ders.length) },
+      });
+      cpuRows.push({
         name: `parse ${ders.length} mixed certificates, every field, key included: CPU time (user + system, all threads)`,
         unit: 'certs per CPU-second',
         ...perSecond(stats(ourCpu), ders.length),
         baseline: { name: 'Go, CPU time of the same rounds', ...perSecond(stats(goCpu), ders.length) },
-      },
-    ];
+      });
+    }
 
     // Issue: rounds interleaved, one Go round (its process ran one warm-up round first), one of ours.
     const caKp = generateKey('ecdsa-p256');
@@ -171,10 +189,14 @@ export async function run(): Promise<BenchResult[]> {
       signingKey: caKp.privateKey,
     });
     const issueRows: BenchResult[] = [];
-    for (const [kt, n] of [
-      ['ecdsa-p256', 500],
-      ['rsa-2048', 8],
-    ] as const) {
+    for (const [kt, n] of (
+      [
+        ['ecdsa-p256', 500, 'issue'],
+        ['rsa-2048', 8, 'issue-rsa'],
+      ] as const
+    )
+      .filter(([, , row]) => ROWS.has(row))
+      .map(([kt, n]) => [kt, n] as const)) {
       const goIssue: number[] = [];
       const ourIssue: number[] = [];
       const goIssueCpu: number[] = [];
@@ -220,102 +242,97 @@ export async function run(): Promise<BenchResult[]> {
     }
 
     // Verify: depth-3 chains (ECDSA P-256) from files, cold and warm, rounds interleaved with Go's.
-    const chains = join(tmp, 'chains');
-    mkdirSync(chains);
-    const { root: vRoot, int: vInt, leaves: vLeaves } = chain3(VERIFY_CHAINS);
-    writeFileSync(join(chains, 'root.pem'), vRoot.cert.toPem());
-    writeFileSync(join(chains, 'int.pem'), vInt.cert.toPem());
-    const leafFiles = vLeaves.map((l, i) => {
-      const f = join(chains, `leaf-${String(i).padStart(5, '0')}.pem`);
-      writeFileSync(f, l.cert.toPem());
-      return f;
-    });
-    const readPemCert = (f: string): Certificate => new Certificate((scanPem(readFileSync(f, 'latin1'))[0] as { der: Uint8Array }).der);
-    const at = String(Math.floor(AT.getTime() / 1000));
-    const goCold: number[] = [];
-    const goWarm: number[] = [];
-    const ourCold: number[] = [];
-    const ourWarm: number[] = [];
-    const goColdCpu: number[] = [];
-    const goWarmCpu: number[] = [];
-    const ourColdCpu: number[] = [];
-    const ourWarmCpu: number[] = [];
-    const index = new TrustIndex([vRoot.cert], [vInt.cert]);
-    const sigCache = new SignatureCache();
-    const parsedLeaves = vLeaves.map((l) => l.cert);
-    for (const leaf of parsedLeaves) verifyChain({ leaf, index, sigCache, at: AT, purpose: 'server' }); // warm-up
-    for (let r = 0; r < VERIFY_ROUNDS; r++) {
-      const lines = execFileSync(peer, ['verify', chains, at, '2'], { encoding: 'utf8' }).trim().split('\n');
-      const [c, w, cc, wc] = goMsOf(lines[1]) as [number, number, number, number];
-      goCold.push(c);
-      goWarm.push(w);
-      goColdCpu.push(cc);
-      goWarmCpu.push(wc);
-      let c0 = cpuMs();
-      let t0 = process.hrtime.bigint();
-      let ok = 0;
-      for (const f of leafFiles) {
-        const idx = new TrustIndex([readPemCert(join(chains, 'root.pem'))], [readPemCert(join(chains, 'int.pem'))]);
-        const v = verifyChain({ leaf: readPemCert(f), index: idx, sigCache: new SignatureCache(), at: AT, purpose: 'server' });
-        if (v.trusted) ok++;
+    const verifyRows: BenchResult[] = [];
+    if (ROWS.has('verify')) {
+      const chains = join(tmp, 'chains');
+      mkdirSync(chains);
+      const { root: vRoot, int: vInt, leaves: vLeaves } = chain3(VERIFY_CHAINS);
+      writeFileSync(join(chains, 'root.pem'), vRoot.cert.toPem());
+      writeFileSync(join(chains, 'int.pem'), vInt.cert.toPem());
+      const leafFiles = vLeaves.map((l, i) => {
+        const f = join(chains, `leaf-${String(i).padStart(5, '0')}.pem`);
+        writeFileSync(f, l.cert.toPem());
+        return f;
+      });
+      const readPemCert = (f: string): Certificate => new Certificate((scanPem(readFileSync(f, 'latin1'))[0] as { der: Uint8Array }).der);
+      const at = String(Math.floor(AT.getTime() / 1000));
+      const goCold: number[] = [];
+      const goWarm: number[] = [];
+      const ourCold: number[] = [];
+      const ourWarm: number[] = [];
+      const goColdCpu: number[] = [];
+      const goWarmCpu: number[] = [];
+      const ourColdCpu: number[] = [];
+      const ourWarmCpu: number[] = [];
+      const index = new TrustIndex([vRoot.cert], [vInt.cert]);
+      const sigCache = new SignatureCache();
+      const parsedLeaves = vLeaves.map((l) => l.cert);
+      for (const leaf of parsedLeaves) verifyChain({ leaf, index, sigCache, at: AT, purpose: 'server' }); // warm-up
+      for (let r = 0; r < VERIFY_ROUNDS; r++) {
+        const lines = execFileSync(peer, ['verify', chains, at, '2'], { encoding: 'utf8' }).trim().split('\n');
+        const [c, w, cc, wc] = goMsOf(lines[1]) as [number, number, number, number];
+        goCold.push(c);
+        goWarm.push(w);
+        goColdCpu.push(cc);
+        goWarmCpu.push(wc);
+        let c0 = cpuMs();
+        let t0 = process.hrtime.bigint();
+        let ok = 0;
+        for (const f of leafFiles) {
+          const idx = new TrustIndex([readPemCert(join(chains, 'root.pem'))], [readPemCert(join(chains, 'int.pem'))]);
+          const v = verifyChain({ leaf: readPemCert(f), index: idx, sigCache: new SignatureCache(), at: AT, purpose: 'server' });
+          if (v.trusted) ok++;
+        }
+        ourCold.push(Number(process.hrtime.bigint() - t0) / 1e6);
+        ourColdCpu.push(cpuMs() - c0);
+        if (ok !== leafFiles.length) throw new Error(`only ${ok} of ${leafFiles.length} chains verified`);
+        c0 = cpuMs();
+        t0 = process.hrtime.bigint();
+        for (const leaf of parsedLeaves) if (verifyChain({ leaf, index, sigCache, at: AT, purpose: 'server' }).trusted) ok++;
+        ourWarm.push(Number(process.hrtime.bigint() - t0) / 1e6);
+        ourWarmCpu.push(cpuMs() - c0);
       }
-      ourCold.push(Number(process.hrtime.bigint() - t0) / 1e6);
-      ourColdCpu.push(cpuMs() - c0);
-      if (ok !== leafFiles.length) throw new Error(`only ${ok} of ${leafFiles.length} chains verified`);
-      c0 = cpuMs();
-      t0 = process.hrtime.bigint();
-      for (const leaf of parsedLeaves) if (verifyChain({ leaf, index, sigCache, at: AT, purpose: 'server' }).trusted) ok++;
-      ourWarm.push(Number(process.hrtime.bigint() - t0) / 1e6);
-      ourWarmCpu.push(cpuMs() - c0);
+      verifyRows.push(
+        {
+          name: `verify ${VERIFY_CHAINS} depth-3 chains (ECDSA P-256), cold: files read and parsed, fresh pools and signature cache per chain`,
+          unit: 'chains/s',
+          ...perSecond(stats(ourCold), VERIFY_CHAINS),
+          baseline: { name: 'Go Certificate.Verify, fresh CertPools per chain', ...perSecond(stats(goCold), VERIFY_CHAINS) },
+        },
+        {
+          name: `verify the same chains warm: parsed certificates and one pool reused (Anchorage: signature cache hits)`,
+          unit: 'chains/s',
+          ...perSecond(stats(ourWarm), VERIFY_CHAINS),
+          baseline: { name: 'Go Certificate.Verify, pools reused (re-checks both signatures)', ...perSecond(stats(goWarm), VERIFY_CHAINS) },
+        },
+      );
+      cpuRows.push(
+        {
+          name: `verify ${VERIFY_CHAINS} chains cold: CPU time (user + system, all threads)`,
+          unit: 'chains per CPU-second',
+          ...perSecond(stats(ourColdCpu), VERIFY_CHAINS),
+          baseline: { name: 'Go, CPU time of the same rounds', ...perSecond(stats(goColdCpu), VERIFY_CHAINS) },
+        },
+        {
+          name: `verify the same chains warm: CPU time (Anchorage: signature cache hits)`,
+          unit: 'chains per CPU-second',
+          ...perSecond(stats(ourWarmCpu), VERIFY_CHAINS),
+          baseline: { name: 'Go, CPU time of the same rounds', ...perSecond(stats(goWarmCpu), VERIFY_CHAINS) },
+        },
+      );
     }
-    const verifyRows: BenchResult[] = [
-      {
-        name: `verify ${VERIFY_CHAINS} depth-3 chains (ECDSA P-256), cold: files read and parsed, fresh pools and signature cache per chain`,
-        unit: 'chains/s',
-        ...perSecond(stats(ourCold), VERIFY_CHAINS),
-        baseline: { name: 'Go Certificate.Verify, fresh CertPools per chain', ...perSecond(stats(goCold), VERIFY_CHAINS) },
-      },
-      {
-        name: `verify the same chains warm: parsed certificates and one pool reused (Anchorage: signature cache hits)`,
-        unit: 'chains/s',
-        ...perSecond(stats(ourWarm), VERIFY_CHAINS),
-        baseline: { name: 'Go Certificate.Verify, pools reused (re-checks both signatures)', ...perSecond(stats(goWarm), VERIFY_CHAINS) },
-      },
-    ];
-    cpuRows.push(
-      {
-        name: `verify ${VERIFY_CHAINS} chains cold: CPU time (user + system, all threads)`,
-        unit: 'chains per CPU-second',
-        ...perSecond(stats(ourColdCpu), VERIFY_CHAINS),
-        baseline: { name: 'Go, CPU time of the same rounds', ...perSecond(stats(goColdCpu), VERIFY_CHAINS) },
-      },
-      {
-        name: `verify the same chains warm: CPU time (Anchorage: signature cache hits)`,
-        unit: 'chains per CPU-second',
-        ...perSecond(stats(ourWarmCpu), VERIFY_CHAINS),
-        baseline: { name: 'Go, CPU time of the same rounds', ...perSecond(stats(goWarmCpu), VERIFY_CHAINS) },
-      },
-    );
 
     // Directory inventory: whole processes over the same tree, output discarded.
-    const procs = [
-      { label: 'go', cmd: peer, args: ['inventory', tree] },
-      { label: 'anchorage', cmd: process.execPath, args: [join(root, 'bin', 'anchorage.js'), 'inspect', tree] },
-    ];
-    const st = timeProcesses(procs, Number(process.env.BENCH_PEERS_RUNS ?? 5), { rss: true });
-    const get = (k: string): Stats => st.get(k) as Stats;
-    const mib = (k: string): string => (st.has(k) ? `, peak RSS median ${get(k).median.toFixed(0)} MiB` : '');
-    if (sink === 0) throw new Error('nothing done');
-    return [
-      ...issueRows,
-      ...verifyRows,
-      {
-        name: `parse ${ders.length} mixed certificates, every field inspect shows (key included), one core`,
-        unit: 'certs/s',
-        ...ourParse,
-        baseline: { name: 'Go crypto/x509 ParseCertificate + the same fields', ...goParse },
-      },
-      {
+    const inventoryRows: BenchResult[] = [];
+    if (ROWS.has('inventory')) {
+      const procs = [
+        { label: 'go', cmd: peer, args: ['inventory', tree] },
+        { label: 'anchorage', cmd: process.execPath, args: [join(root, 'bin', 'anchorage.js'), 'inspect', tree] },
+      ];
+      const st = timeProcesses(procs, Number(process.env.BENCH_PEERS_RUNS ?? 5), { rss: true });
+      const get = (k: string): Stats => st.get(k) as Stats;
+      const mib = (k: string): string => (st.has(k) ? `, peak RSS median ${get(k).median.toFixed(0)} MiB` : '');
+      inventoryRows.push({
         name: `inspect a directory of ${ders.length} mixed PEM files (whole process, output discarded)`,
         unit: 'ms',
         value: get('anchorage').median,
@@ -326,9 +343,10 @@ export async function run(): Promise<BenchResult[]> {
           spread: `${spreadText(get('go'), 'ms')}${mib('go rss')}`,
         },
         lowerIsBetter: true,
-      },
-      ...cpuRows,
-    ];
+      });
+    }
+    if (sink === 0) throw new Error('nothing done');
+    return [...issueRows, ...verifyRows, ...parseRows, ...inventoryRows, ...cpuRows];
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }
