@@ -425,16 +425,34 @@ export function tlvList(tag: number, parts: readonly Uint8Array[]): Uint8Array {
   return out;
 }
 
+// Small TLVs are views into a shared zero-filled slab, as Node's Buffer pool does: a Uint8Array of its own
+// costs a backing store (allocated, tracked and swept by the GC), a view only a small object. A slab's bytes
+// are handed out once and never reused, so every view starts zeroed like `new Uint8Array(n)`.
+const SLAB_SIZE = 8192;
+const SLAB_MAX = 1024;
+let slab = new Uint8Array(SLAB_SIZE);
+let slabUsed = 0;
+function allocZeroed(n: number): Uint8Array {
+  if (n > SLAB_MAX) return new Uint8Array(n);
+  if (slabUsed + n > SLAB_SIZE) {
+    slab = new Uint8Array(SLAB_SIZE);
+    slabUsed = 0;
+  }
+  const out = slab.subarray(slabUsed, slabUsed + n);
+  slabUsed += n;
+  return out;
+}
+
 /** A TLV buffer of `len` content bytes with its header written: one allocation, contents left to fill. */
 function withHeader(tag: number, len: number): Uint8Array {
   if (len < 0x80) {
-    const out = new Uint8Array(2 + len);
+    const out = allocZeroed(2 + len);
     out[0] = tag;
     out[1] = len;
     return out;
   }
   const h = header(tag, len);
-  const out = new Uint8Array(h.length + len);
+  const out = allocZeroed(h.length + len);
   out.set(h, 0);
   return out;
 }

@@ -108,9 +108,12 @@ function freshSpki(pub: KeyObject): Uint8Array | undefined {
     // The JWK's curve name (asymmetricKeyDetails cost more than the export itself).
     const c = EC_SPKI_PREFIX[jwk.crv ?? ''];
     if (!c) return undefined;
-    const x = Buffer.from(jwk.x ?? '', 'base64url');
-    const y = Buffer.from(jwk.y ?? '', 'base64url');
-    return x.length === c.coord && y.length === c.coord ? Buffer.concat([c.prefix, x, y]) : undefined;
+    // Decoded straight into the SPKI: one buffer. A JWK coordinate is always the curve's full size.
+    const out = Buffer.allocUnsafe(c.prefix.length + 2 * c.coord);
+    c.prefix.copy(out, 0);
+    const xl = out.write(jwk.x ?? '', c.prefix.length, 'base64url');
+    const yl = out.write(jwk.y ?? '', c.prefix.length + c.coord, 'base64url');
+    return xl === c.coord && yl === c.coord ? out : undefined;
   }
   const n = Buffer.from(jwk.n ?? '', 'base64url');
   const e = Buffer.from(jwk.e ?? '', 'base64url');
