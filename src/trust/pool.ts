@@ -3,6 +3,7 @@
 import type { KeyObject } from 'node:crypto';
 import { keyIdentifier } from '../x509/build.ts';
 import type { Certificate } from '../x509/certificate.ts';
+import { hexOf } from '../x509/der.ts';
 import { spkiDer, spkiSha256 } from '../x509/keys.ts';
 import { parseDn, rdnsToString } from '../x509/name.ts';
 
@@ -25,7 +26,8 @@ export interface Anchor {
   name?: string;
 }
 
-const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
+// Without copying the bytes into a Buffer first (a name is hexed for every index lookup).
+const hex = hexOf;
 
 export function isCertificateAnchor(a: AnchorInput): a is Certificate {
   return 'der' in a;

@@ -8,7 +8,7 @@
 //               private PKI also meets (docs/trust.md lists them).
 import { InputError } from '../common/errors.ts';
 import type { Certificate } from '../x509/certificate.ts';
-import { bytesEqual, DerError, decodeOid, parse, readNode, TAG } from '../x509/der.ts';
+import { bytesEqual, DerError, decodeOid, latin1, parse, readNode, TAG } from '../x509/der.ts';
 import { parsePssParams, pssUnsupported } from '../x509/keys.ts';
 import { extName, OID } from '../x509/oids.ts';
 
@@ -44,16 +44,18 @@ const HAS_GO_TOLERATED = [
 // Go's isPrintable: PrintableString plus '*' and '&', which it tolerates.
 const GO_PRINTABLE = /^[A-Za-z0-9 '()+,\-./:=?*&]*$/;
 const isAscii = (b: Uint8Array): boolean => b.every((x) => x < 0x80);
+// One decoder for every check: a fatal decoder keeps no state between whole (non-streaming) decodes.
+const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true });
 
 function goStringProblem(tag: number, v: Uint8Array): string | undefined {
   switch (tag) {
     case TAG.T61_STRING:
       return undefined;
     case TAG.PRINTABLE_STRING:
-      return GO_PRINTABLE.test(Buffer.from(v).toString('latin1')) ? undefined : 'invalid PrintableString';
+      return GO_PRINTABLE.test(latin1(v)) ? undefined : 'invalid PrintableString';
     case TAG.UTF8_STRING:
       try {
-        new TextDecoder('utf-8', { fatal: true }).decode(v);
+        STRICT_UTF8.decode(v);
         return undefined;
       } catch {
         return 'invalid UTF-8 string';
