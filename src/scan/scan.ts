@@ -765,12 +765,34 @@ export function pairGroup(l: Location): string | undefined {
   if (l.at?.startsWith('clusters[')) return undefined; // CA data: no key goes with it
   const user = l.at ? /^users\[(.*)\]\.client-(?:certificate|key)-data/.exec(l.at) : null;
   if (user) return `${l.source}\u0000user ${user[1]}`;
+  const simple = simpleObjectKey(l.source);
+  if (simple !== undefined) return simple;
   const obj = /^(.+\/[^/]+\/[^/[]+)\[[^\]]+\]$/.exec(l.source);
   if (obj) return obj[1];
   const file = /^(.*?)(?:-key)?\.(crt|key|pem|cer)$/.exec(l.source);
   if (file) return file[1];
   return l.source;
 }
+
+/**
+ * `ns/Kind/name` of `ns/Kind/name[key]` in its common shape (one `[`, one `]` at the end, no `/` in the key, no
+ * line break), without the backtracking of pairGroup's pattern (40,000 places at the bench's 20k Secrets); for any
+ * other shape undefined, and the pattern decides. Where it answers, it answers what the pattern would: the only
+ * `[` starts the `[key]` the pattern ends with, so the group is everything before it, when that is `X/Y/Z`.
+ */
+function simpleObjectKey(s: string): string | undefined {
+  const n = s.length;
+  if (s.charCodeAt(n - 1) !== 93 /* ] */) return undefined;
+  const b = s.indexOf('[');
+  if (b < 1 || b > n - 3 || s.indexOf(']') !== n - 1 || s.indexOf('[', b + 1) !== -1 || s.indexOf('/', b) !== -1) return undefined;
+  const last = s.lastIndexOf('/', b);
+  if (last < 0 || last > b - 2) return undefined;
+  const second = s.lastIndexOf('/', last - 1);
+  if (second < 1 || second > last - 2) return undefined;
+  if (LINE_BREAK.test(s)) return undefined;
+  return s.slice(0, b);
+}
+const LINE_BREAK = /[\n\r\u2028\u2029]/;
 
 /** Where a certificate stands in its pair group, for naming the one a mismatched key goes with. */
 function pairRank(x: { e: CertEntry; l: Location }): string {
