@@ -7,6 +7,7 @@ import { DAY, issue, NOW, newCa } from '../../test/support/lint-testkit.ts';
 import { InputError } from '../common/errors.ts';
 import { failsAt, lintCertificates } from './engine.ts';
 import { DEFAULT_POLICY, loadPolicy, parsePolicy } from './policy.ts';
+import { PolicySchema } from './policy-schema.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'anchorage-policy-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -15,6 +16,15 @@ const file = (name: string, text: string): string => {
   writeFileSync(p, text);
   return p;
 };
+
+describe('the default policy', () => {
+  it('is exactly what the schema gives an empty policy (written out so that zod loads only for a policy file)', () => {
+    const parsed = PolicySchema.parse({});
+    expect(DEFAULT_POLICY).toStrictEqual(parsed);
+    expect(JSON.stringify(DEFAULT_POLICY)).toBe(JSON.stringify(parsed));
+    expect(loadPolicy()).toBe(DEFAULT_POLICY);
+  });
+});
 
 function errorOf(f: () => unknown): string {
   try {
