@@ -577,21 +577,25 @@ function lintFindings(inv: Inventory, policy: Policy, now: Date): ScanFinding[] 
   const targets: LintTarget[] = [];
   /** Per target: every place it stands for (shown only for the targets a lint reports: a clean CA's 20,000 places are not). */
   const places: Location[][] = [];
+  /** Per certificate, the target of each kind of place (several certificates in the source: +1, CA data: +2), or -1. */
+  const classes = [-1, -1, -1, -1];
   for (const e of inv.certificates.values()) {
-    const classes = new Map<string, number>();
-    for (const l of e.locations) {
+    classes.fill(-1);
+    const locations = e.locations;
+    for (let j = 0; j < locations.length; j++) {
+      const l = locations[j] as Location;
       const sourceCount = perSource.get(l.source) ?? 1;
       const caData = l.at?.includes('certificate-authority') === true;
       // k8s.bundle.non-ca names its source: a non-CA certificate at CA data is linted at each place.
-      const cls = isObjectKey(l.source) && !(caData && !safe(() => e.cert.isCA, false)) ? `${sourceCount > 1}\u0000${caData}` : undefined;
-      const i = cls === undefined ? undefined : classes.get(cls);
-      if (i !== undefined) {
+      const cls = isObjectKey(l.source) && !(caData && !safe(() => e.cert.isCA, false)) ? (sourceCount > 1 ? 1 : 0) + (caData ? 2 : 0) : -1;
+      const i = cls < 0 ? -1 : (classes[cls] as number);
+      if (i >= 0) {
         places[i]?.push(l);
         continue;
       }
       const t: LintTarget = { cert: e.cert, source: l.source, sourceCount };
       if (l.at !== undefined) t.location = l.at;
-      if (cls !== undefined) classes.set(cls, targets.length);
+      if (cls >= 0) classes[cls] = targets.length;
       targets.push(t);
       places.push([l]);
     }
