@@ -7,6 +7,7 @@ import { DAY, issue, NOW, newCa } from '../../test/support/lint-testkit.ts';
 import { InputError } from '../common/errors.ts';
 import { failsAt, lintCertificates } from './engine.ts';
 import { DEFAULT_POLICY, loadPolicy, parsePolicy } from './policy.ts';
+import { PolicySchema } from './policy-schema.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'anchorage-policy-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -37,6 +38,10 @@ describe('policy', () => {
     expect(p.keys.allowedCurves).toEqual(['P-256', 'P-384', 'P-521']);
     expect(p.kubernetes).toEqual({ dnsDomain: 'cluster.local', serviceCIDR: '10.96.0.0/12' });
     expect(p.signatures.allowed).toContain('ecdsa-with-SHA256');
+  });
+
+  it('writes out the defaults the schema makes of an empty policy (zod loads only to validate one)', () => {
+    expect(DEFAULT_POLICY).toStrictEqual(PolicySchema.parse({}));
   });
 
   it('reads YAML and JSON, keeping defaults for what the file leaves out', () => {

@@ -1,99 +1,51 @@
 // Lint policy: every threshold a lint uses, with defaults in code and an optional YAML/JSON file on top.
-// Strict schema: a misspelt field is an error, not a silently ignored setting.
+// Strict schema (policy-schema.ts): a misspelt field is an error, not a silently ignored setting. The schema
+// and zod load when a policy is validated; the defaults are written out here, equal to what the schema makes
+// of an empty policy (src/lint/policy.test.ts checks), so a process with the default policy never loads zod.
 import { readFileSync } from 'node:fs';
-import { parse as parseYaml } from 'yaml';
-import { type core, z } from 'zod';
 import { InputError } from '../common/errors.ts';
+import { lazy } from '../common/lazy.ts';
+import { parseYaml } from '../common/yaml.ts';
 import { LINT_IDS } from './catalog.ts';
-import { isCidr } from './net.ts';
-import { KNOWN_SIGNATURE_ALGORITHMS } from './signature-names.ts';
-import { SEVERITIES } from './types.ts';
+import type { PolicyOutput } from './policy-schema.ts';
 
-const count = (d: number) => z.number().int().nonnegative().default(d);
+const schema = lazy<typeof import('./policy-schema.ts')>(import.meta.url, './policy-schema');
 
-const ExpirySchema = z
-  .strictObject({
-    warningDays: count(28),
-    criticalDays: count(14),
-    caWarningDays: count(90),
-    caCriticalDays: count(30),
-  })
-  .prefault({})
-  .refine((e) => e.criticalDays <= e.warningDays, { message: 'criticalDays must not exceed warningDays', path: ['criticalDays'] })
-  .refine((e) => e.caCriticalDays <= e.caWarningDays, {
-    message: 'caCriticalDays must not exceed caWarningDays',
-    path: ['caCriticalDays'],
-  });
+export type Policy = PolicyOutput;
 
-const sigAlg = z.string().refine((s) => KNOWN_SIGNATURE_ALGORITHMS.has(s) || /^\d+(\.\d+)+$/.test(s), {
-  message: `unknown signature algorithm (use a dotted OID or one of ${[...KNOWN_SIGNATURE_ALGORITHMS.keys()].join(', ')})`,
-});
-
-export const PolicySchema = z.strictObject({
-  /** default: what matters for a Kubernetes PKI; strict: also what kubeadm does by design (leaf SKI, keyEncipherment on ECDSA). */
-  profile: z.enum(['default', 'strict']).default('default'),
-  expiry: ExpirySchema,
-  validity: z
-    .strictObject({
-      maxLeafDays: z.number().positive().default(398),
-      maxCaDays: z.number().positive().default(3653),
-      maxRootDays: z.number().positive().default(7306),
-      maxBackdateHours: z.number().nonnegative().default(48),
-    })
-    .prefault({}),
-  keys: z
-    .strictObject({
-      minRsaBits: z.number().int().min(512).default(2048),
-      allowedAlgorithms: z.array(z.enum(['RSA', 'EC', 'Ed25519', 'Ed448', 'DSA'])).default(['RSA', 'EC', 'Ed25519', 'Ed448']),
-      allowedCurves: z.array(z.string().min(1)).default(['P-256', 'P-384', 'P-521']),
-      fermatRounds: z.number().int().min(0).max(1_000_000).default(100),
-    })
-    .prefault({}),
-  signatures: z
-    .strictObject({
-      allowed: z
-        .array(sigAlg)
-        .default([
-          'sha256WithRSAEncryption',
-          'sha384WithRSAEncryption',
-          'sha512WithRSAEncryption',
-          'rsassaPss',
-          'ecdsa-with-SHA256',
-          'ecdsa-with-SHA384',
-          'ecdsa-with-SHA512',
-          'ED25519',
-          'ED448',
-        ]),
-    })
-    .prefault({}),
-  kubernetes: z
-    .strictObject({
-      dnsDomain: z
-        .string()
-        .regex(/^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$/i, 'expected a DNS domain such as cluster.local')
-        .default('cluster.local'),
-      serviceCIDR: z
-        .string()
-        .refine((s) => s.split(',').every(isCidr), 'expected a CIDR such as 10.96.0.0/12 (dual-stack: comma separated)')
-        .default('10.96.0.0/12'),
-    })
-    .prefault({}),
-  lints: z
-    .strictObject({
-      disabled: z.array(z.string()).default([]),
-      severity: z.record(z.string(), z.enum(SEVERITIES)).default({}),
-    })
-    .prefault({}),
-});
-
-export type Policy = z.output<typeof PolicySchema>;
-
-export const DEFAULT_POLICY: Policy = PolicySchema.parse({});
+/** What the schema makes of an empty policy (`PolicySchema.parse({})`). */
+export const DEFAULT_POLICY: Policy = {
+  profile: 'default',
+  expiry: { warningDays: 28, criticalDays: 14, caWarningDays: 90, caCriticalDays: 30 },
+  validity: { maxLeafDays: 398, maxCaDays: 3653, maxRootDays: 7306, maxBackdateHours: 48 },
+  keys: {
+    minRsaBits: 2048,
+    allowedAlgorithms: ['RSA', 'EC', 'Ed25519', 'Ed448'],
+    allowedCurves: ['P-256', 'P-384', 'P-521'],
+    fermatRounds: 100,
+  },
+  signatures: {
+    allowed: [
+      'sha256WithRSAEncryption',
+      'sha384WithRSAEncryption',
+      'sha512WithRSAEncryption',
+      'rsassaPss',
+      'ecdsa-with-SHA256',
+      'ecdsa-with-SHA384',
+      'ecdsa-with-SHA512',
+      'ED25519',
+      'ED448',
+    ],
+  },
+  kubernetes: { dnsDomain: 'cluster.local', serviceCIDR: '10.96.0.0/12' },
+  lints: { disabled: [], severity: {} },
+};
 
 /** Validate parsed policy data. `source` names the file in error messages. */
 export function parsePolicy(data: unknown, source: string, knownLintIds: ReadonlySet<string> = LINT_IDS): Policy {
+  const { PolicySchema, describeIssue } = schema();
   const r = PolicySchema.safeParse(data ?? {});
-  if (!r.success) throw new InputError(`${source}: ${describeIssue(r.error.issues[0] as core.$ZodIssue)}`);
+  if (!r.success) throw new InputError(`${source}: ${describeIssue(r.error.issues[0] as Parameters<typeof describeIssue>[0])}`);
   const p = r.data;
   if (knownLintIds) {
     const bad = (id: string, field: string): InputError =>
@@ -104,15 +56,6 @@ export function parsePolicy(data: unknown, source: string, knownLintIds: Readonl
     for (const id of Object.keys(p.lints.severity)) if (!knownLintIds.has(id)) throw bad(id, `lints.severity.${id}`);
   }
   return p;
-}
-
-function describeIssue(issue: core.$ZodIssue): string {
-  const path = issue.path.map((k, i) => (typeof k === 'number' ? `[${k}]` : i === 0 ? String(k) : `.${String(k)}`)).join('');
-  if (issue.code === 'unrecognized_keys') {
-    const key = issue.keys[0] ?? '?';
-    return `${path ? `${path}.` : ''}${key}: unknown field`;
-  }
-  return `${path || '(top level)'}: ${issue.message}`;
 }
 
 /** Defaults without a path; otherwise read, parse (YAML, which includes JSON) and validate the file. */

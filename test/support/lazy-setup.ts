@@ -5,6 +5,7 @@ import { onlyProvidedLazy, provideLazy } from '../../src/common/lazy.ts';
 
 const modules: [string, unknown][] = [
   ['../../src/k8s/kubeconfig.ts', await import('../../src/k8s/kubeconfig.ts')],
+  ['../../src/lint/policy-schema.ts', await import('../../src/lint/policy-schema.ts')],
   ['../../src/x509/crl.ts', await import('../../src/x509/crl.ts')],
   ['../../src/x509/csr.ts', await import('../../src/x509/csr.ts')],
   ['../../src/x509/jks.ts', await import('../../src/x509/jks.ts')],
