@@ -62,8 +62,8 @@ function procStats(pid: number): { rssMiB: number; hwmMiB: number; cpuS: number 
 }
 
 export async function run(): Promise<BenchResult[]> {
-  const clis = { after: cliOf(join(import.meta.dirname, '..')), ...(BEFORE && { before: cliOf(BEFORE) }) };
   const c: Cluster = await startCluster();
+  const clis: Partial<Record<'after' | 'before', Cli>> = {};
   const creds = credsOf(c.admin);
   const agent = new Agent({ keepAlive: true, maxSockets: 16 });
   try {
@@ -118,10 +118,13 @@ export async function run(): Promise<BenchResult[]> {
     process.stderr.write(`serve bench: ${N} Secrets created in ${((Date.now() - t0) / 1000).toFixed(0)} s, ${load()}\n`);
     const list = await rawList(c, creds, agent);
     process.stderr.write(`serve bench: paginated LIST ${list.toFixed(2)} s, ${load()}\n`);
+    // Built after the Secrets are created (the longest part of a run), from the checkouts as they are then.
+    clis.after = cliOf(join(import.meta.dirname, '..'));
+    if (BEFORE) clis.before = cliOf(BEFORE);
     const runs: Record<string, Run[]> = { after: [], before: [] };
     for (let r = 0; r < RUNS; r++)
       for (const which of BEFORE ? (r % 2 === 0 ? ['before', 'after'] : ['after', 'before']) : ['after']) {
-        const x = await measure(c, creds, agent, pairs, secret, clis[which as 'after'] as Cli, `${which} ${r + 1}/${RUNS}`);
+        const x = await measure(c, creds, agent, pairs, secret, clis[which as 'after' | 'before'] as Cli, `${which} ${r + 1}/${RUNS}`);
         (runs[which] as Run[]).push(x);
       }
     const name = `${N.toLocaleString('en-US')} TLS Secrets${FROM === 'sources' ? ', from the sources' : ''}`;
