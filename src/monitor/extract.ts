@@ -210,6 +210,8 @@ export function extract(kind: string, o: Obj): Extracted {
       break;
     }
   }
+  // An array grown by push() keeps room for 17 elements (152 bytes); held once per object, copy it to its size.
+  out.values = out.values.length ? out.values.slice() : NONE;
   if (!out.backends.length) out.backends = NONE;
   if (!out.certManager.length) out.certManager = NONE;
   if (!out.failures.length) out.failures = NONE;

@@ -14,7 +14,7 @@ import { renderMetrics } from '../monitor/metrics.ts';
 import { Monitor } from '../monitor/monitor.ts';
 import { nodeFiles } from '../monitor/nodes.ts';
 import { Notifier } from '../monitor/notify.ts';
-import { OperationError, PkiOperations } from '../monitor/operations.ts';
+import type { OperationError, PkiOperations } from '../monitor/operations.ts';
 import { type FileReader, type Stoppable, watchEndpoints, watchFiles } from '../monitor/sources.ts';
 import type { NodeFiles } from '../monitor/types.ts';
 import type { EndpointTarget } from '../scan/endpoint.ts';
@@ -120,6 +120,7 @@ export async function startServe(cfg: ServeConfig): Promise<Serving> {
   const sources: Stoppable[] = [];
   const clients: KubeClient[] = [];
   let ops: PkiOperations | undefined;
+  let operationError: typeof OperationError | undefined;
   let nodes: ((cluster?: string) => Promise<NodeFiles[]>) | undefined;
   const pkiDirs = new Map<string, string>();
 
@@ -141,6 +142,10 @@ export async function startServe(cfg: ServeConfig): Promise<Serving> {
     const pki = findPkiDir(dir);
     if (pki) {
       pkiDirs.set('dir', pki);
+      // Operations (pki renew/rotate, nodes plan/push) load with a PKI folder only: src/pki, src/nodes and
+      // ssh2 are ~30 MiB of a process that watches a cluster (docs/benchmarks.md, serve at 100,000 Secrets).
+      const { PkiOperations, OperationError: OpError } = await import('../monitor/operations.ts');
+      operationError = OpError;
       ops = new PkiOperations({ dir: pki, ...(history && { history }), onChange: (op) => monitor.emit({ type: 'operation', data: op }) });
     }
   }
@@ -223,7 +228,7 @@ export async function startServe(cfg: ServeConfig): Promise<Serving> {
       try {
         return await f();
       } catch (e) {
-        if (e instanceof OperationError) throw new HttpError(e.status, e.message);
+        if (operationError && e instanceof operationError) throw new HttpError(e.status, e.message);
         throw e;
       }
     };

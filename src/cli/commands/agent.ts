@@ -7,7 +7,7 @@ import type { Command } from 'commander';
 import { InputError } from '../../common/errors.ts';
 import { resolveSecret } from '../../common/secret-source.ts';
 import { num } from '../args.ts';
-import { constantMemory } from '../files.ts';
+import { serverMemory } from '../files.ts';
 
 interface AgentCliOptions {
   server: string;
@@ -24,7 +24,7 @@ interface AgentCliOptions {
 }
 
 async function agentCommand(o: AgentCliOptions): Promise<void> {
-  constantMemory(); // as serve: a long-running process holding an inventory
+  serverMemory(); // as serve: a long-running process holding an inventory
   const [{ loadKubeConfig }, { KubeClient }, { createLogger }, { Monitor }, { watchCluster }, { pushBody }, https] = await Promise.all([
     import('../../kube/kubeconfig.ts'),
     import('../../kube/client.ts'),

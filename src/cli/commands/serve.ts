@@ -12,7 +12,7 @@ import { loadPolicy } from '../../lint/policy.ts';
 import { SEVERITIES, type Severity } from '../../lint/types.ts';
 import { parseEndpoint } from '../../scan/endpoint.ts';
 import { collect, num } from '../args.ts';
-import { collectInputs, constantMemory } from '../files.ts';
+import { collectInputs, serverMemory } from '../files.ts';
 
 export interface ServeCliOptions {
   dir?: string;
@@ -69,7 +69,7 @@ export function isLoopback(host: string): boolean {
 async function serveCommand(o: ServeCliOptions): Promise<void> {
   // A long-running process that holds an inventory: collect the old generation near its live size and keep
   // the young generation small (docs/benchmarks.md, serve at 100,000 Secrets).
-  constantMemory();
+  serverMemory();
   const { startServe } = await import('../../server/serve.ts');
   const { createLogger } = await import('../../kube/log.ts');
   const log = createLogger({ level: o.logLevel, name: 'anchorage-serve' });
