@@ -14,6 +14,9 @@ import {
 } from './client.ts';
 import type { Logger } from './log.ts';
 
+/** Objects of a LIST handed to the handlers between two turns of the event loop. */
+const RELIST_SLICE = 1000;
+
 export type InformerEvent = 'add' | 'update' | 'delete';
 
 export interface InformerOptions<T extends KubeObject> {
@@ -135,6 +138,7 @@ export class Informer<T extends KubeObject> {
     );
     this.lists++;
     const seen = new Set<string>();
+    let n = 0;
     for (const obj of r.items) {
       const key = objectKey(obj);
       seen.add(key);
@@ -142,6 +146,12 @@ export class Informer<T extends KubeObject> {
       this.cache.set(key, obj);
       if (!old) this.emit('add', obj);
       else if (old.metadata.resourceVersion !== obj.metadata.resourceVersion) this.emit('update', obj, old);
+      // A list of 100,000 objects is handed over in slices: the process answers (health checks, the API)
+      // between them instead of going deaf for the whole hand-over.
+      if (++n % RELIST_SLICE === 0) {
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        if (this.abort.signal.aborted) return;
+      }
     }
     for (const [key, old] of this.cache)
       if (!seen.has(key)) {
