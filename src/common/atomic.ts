@@ -41,8 +41,11 @@ export function tempPathFor(path: string): string {
   return join(dirname(path), `.${basename(path)}.${randomBytes(8).toString('hex')}.tmp`);
 }
 
-/** Write `data` to a new exclusive temp file beside `path`, fsynced, with `mode`. Returns the temp path. */
-export function writeTemp(path: string, data: string | Uint8Array, mode = 0o644): string {
+/**
+ * Write `data` to a new exclusive temp file beside `path`, fsynced, with `mode`. Returns the temp path.
+ * With `sync` false the fsync is the caller's (`fsyncFiles`, before anything depends on the data).
+ */
+export function writeTemp(path: string, data: string | Uint8Array, mode = 0o644, sync = true): string {
   const tmp = tempPathFor(path);
   const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | (constants.O_NOFOLLOW ?? 0), mode);
   try {
@@ -50,7 +53,7 @@ export function writeTemp(path: string, data: string | Uint8Array, mode = 0o644)
     const buf = typeof data === 'string' ? Buffer.from(data) : data;
     let off = 0;
     while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
-    fsyncSync(fd);
+    if (sync) fsyncSync(fd);
   } catch (e) {
     closeSync(fd);
     rmSync(tmp, { force: true });
@@ -70,6 +73,38 @@ export function fsyncDir(dir: string): void {
   } finally {
     if (fd !== undefined) closeSync(fd);
   }
+}
+
+/** How many files `fsyncFiles` has open and syncing at once (libuv's pool has 4 threads by default). */
+const FSYNC_PARALLEL = 8;
+
+/**
+ * fsync every file in `paths` (each opened again by path: fsync flushes the file, whichever descriptor asks),
+ * several at once on libuv's thread pool, so the filesystem can commit them together instead of one journal
+ * commit per file. Resolves when every one is on disk; rejects with the first error after the others ended.
+ */
+export function fsyncFiles(paths: readonly string[]): Promise<void> {
+  const fs = process.getBuiltinModule('node:fs');
+  return new Promise((resolve, reject) => {
+    let next = 0;
+    let running = 0;
+    let failed: unknown;
+    const one = (path: string): void => {
+      running++;
+      fs.open(path, constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0), (e, fd) => {
+        if (e) return finish(e);
+        fs.fsync(fd, (e2) => fs.close(fd, (e3) => finish(e2 ?? e3)));
+      });
+    };
+    const finish = (e: unknown): void => {
+      running--;
+      if (e && failed === undefined) failed = e;
+      if (failed === undefined && next < paths.length) one(paths[next++] as string);
+      else if (running === 0) failed === undefined ? resolve() : reject(failed);
+    };
+    if (paths.length === 0) return resolve();
+    while (next < paths.length && running < FSYNC_PARALLEL) one(paths[next++] as string);
+  });
 }
 
 function exists(p: string): boolean {

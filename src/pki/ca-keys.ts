@@ -88,7 +88,7 @@ export async function convertCaKeys(o: { dir: string; to: 'encrypted' | 'plain';
         txn.put(path, data, 0o600);
         changed.push(id);
       }
-      if (txn.size > 0) txn.commit(op);
+      if (txn.size > 0) await txn.commit(op);
       else txn.abort();
     } catch (e) {
       txn.abort();
@@ -168,7 +168,7 @@ export async function removeRootKey(o: { dir: string; config: ClusterConfig; bac
     try {
       txn.put(join(o.dir, 'store', 'keys.json'), renderKeysRecord(record), 0o644);
       txn.remove(storeFile);
-      txn.commit(op);
+      await txn.commit(op);
     } catch (e) {
       txn.abort();
       throw e;
@@ -205,7 +205,7 @@ export async function restoreRootKey(o: { dir: string; config: ClusterConfig; fr
     try {
       txn.put(storeFile, data, 0o600);
       txn.put(join(o.dir, 'store', 'keys.json'), renderKeysRecord(record), 0o644);
-      txn.commit(op);
+      await txn.commit(op);
     } catch (e) {
       txn.abort();
       throw e;

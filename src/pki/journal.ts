@@ -1,5 +1,6 @@
 // Every state-changing `pki` command is one journaled transaction on the PKI directory:
-//   1 stage    each new or changed file is written under DIR/.txn/ (exclusive, final mode, fsynced)
+//   1 stage    each new or changed file is written under DIR/.txn/ (exclusive, final mode), then all are
+//              fsynced together (several at once on the thread pool) before the commit
 //   2 commit   DIR/.txn/journal.json lists every staged file with its target and every file to remove;
 //              it is written atomically and fsynced: this is the commit point
 //   3 apply    staged files are renamed over their targets in journal order, removals follow, the
@@ -23,7 +24,7 @@ import {
   statSync,
 } from 'node:fs';
 import { dirname, isAbsolute, join, relative, sep } from 'node:path';
-import { fsyncDir, lockDir, removeStaleTemps, writeFileAtomic, writeTemp } from '../common/atomic.ts';
+import { fsyncDir, fsyncFiles, lockDir, removeStaleTemps, writeFileAtomic, writeTemp } from '../common/atomic.ts';
 import { InputError } from '../common/errors.ts';
 
 export const TXN_DIR = '.txn';
@@ -226,6 +227,8 @@ export class Transaction {
   private readonly puts: [string, string][] = [];
   private readonly removes: string[] = [];
   private readonly targets = new Set<string>();
+  /** Staged files written but not yet fsynced: commit fsyncs them all at once, before the journal. */
+  private readonly unsynced: string[] = [];
   private committed = false;
 
   constructor(dir: string) {
@@ -245,7 +248,8 @@ export class Transaction {
   /** Stage `data` for `path` (inside DIR) with its final mode. */
   put(path: string, data: string | Uint8Array, mode: number): void {
     const target = this.rel(path);
-    const staged = writeTemp(join(this.txn, String(this.puts.length)), data, mode);
+    const staged = writeTemp(join(this.txn, String(this.puts.length)), data, mode, false);
+    this.unsynced.push(staged);
     this.puts.push([relative(this.txn, staged), target]);
   }
 
@@ -257,8 +261,13 @@ export class Transaction {
     return this.puts.length + this.removes.length;
   }
 
-  /** Commit (write the journal) and apply. */
-  commit(op: TxnOp): void {
+  /**
+   * Commit (write the journal) and apply. Every staged file is fsynced first (several at once: one
+   * journal commit of the filesystem can cover many), then the staging folder, then the journal is
+   * written: nothing the journal names can be lost once it exists.
+   */
+  async commit(op: TxnOp): Promise<void> {
+    await fsyncFiles(this.unsynced.splice(0));
     fsyncDir(this.txn);
     // Store material is removed last: a CA leaves the store only after everything that stops needing it.
     const removes = [

@@ -226,7 +226,7 @@ function keyWriting(material: MaterialMap, keys: KeyAccess, encrypt = false): Ke
 }
 
 /** Stage store + node trees + manifest (+ extra files), commit, apply. */
-function commitDir(
+async function commitDir(
   dir: string,
   op: TxnOp,
   plan: Plan,
@@ -237,7 +237,7 @@ function commitDir(
   writing: KeyWriting,
   extra: (txn: Transaction) => void = () => {},
   note?: string,
-): { manifest: Manifest; changes: Changes } {
+): Promise<{ manifest: Manifest; changes: Changes }> {
   const { files, manifest } = renderNodeFiles(plan, material, secrets, trust, now);
   const store = renderStore(material, secrets, writing);
   const txn = new Transaction(dir);
@@ -247,7 +247,7 @@ function commitDir(
     // Temp files older versions wrote in place (name.<pid>.tmp) and left when killed.
     for (const f of readdirSync(dir))
       if (/^(manifest\.json|rotation\.json|cluster\.yaml|rotation-.+\.json)\.\d+\.tmp$/.test(f)) txn.remove(join(dir, f));
-    if (txn.size > 0) txn.commit({ ...op, changes, ...(note ? { note } : {}) } as TxnOp);
+    if (txn.size > 0) await txn.commit({ ...op, changes, ...(note ? { note } : {}) } as TxnOp);
     else txn.abort();
     return { manifest, changes };
   } catch (e) {
@@ -298,7 +298,7 @@ export async function initPki(o: {
     });
     keepRotationMaterial(existing, material, state);
     const secrets = o.force ? newSecrets(o.config.keyAlgorithm, encryptionOn(plan)) : secretsFrom(loaded, plan, o.out, false);
-    const { manifest, changes } = commitDir(
+    const { manifest, changes } = await commitDir(
       o.out,
       { command: 'init', args: [] },
       plan,
@@ -377,7 +377,7 @@ export async function renewPki(o: {
       onProgress: (d, t) => o.progress?.('certificates', d, t),
     });
     keepRotationMaterial(existing, material, state);
-    const { changes } = commitDir(
+    const { changes } = await commitDir(
       o.dir,
       op,
       plan,
@@ -504,7 +504,7 @@ export async function rotateCa(o: {
     for (const [id, m] of extra) fresh.set(id, m);
     const finalState = state;
     // The phase is recorded in the same transaction as its effects, and renamed into place after them.
-    const { changes } = commitDir(
+    const { changes } = await commitDir(
       o.dir,
       op,
       plan,
