@@ -2,10 +2,10 @@
 // Adoption reads the existing trees and never writes into them.
 import { type KeyObject, randomBytes } from 'node:crypto';
 import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmdirSync, rmSync, statSync } from 'node:fs';
-import { isIP } from 'node:net';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fsyncDir, writeFilesAtomic } from '../common/atomic.ts';
 import { InputError } from '../common/errors.ts';
+import { isIP } from '../common/ip.ts';
 import { Certificate } from '../x509/certificate.ts';
 import { scanPem } from '../x509/pem.ts';
 import { type AdoptOptions, type AdoptResult, adoptTrees, type NodeTree } from './adopt.ts';

@@ -6,9 +6,9 @@
 // is then the one description of the cluster for renew, rotate-ca and check-expiration, exactly as for
 // a cluster Anchorage created.
 import { createPrivateKey, type KeyObject } from 'node:crypto';
-import { isIP } from 'node:net';
 import { stringify } from 'yaml';
 import { InputError } from '../common/errors.ts';
+import { isIP } from '../common/ip.ts';
 import { readKubeconfig } from '../k8s/kubeconfig.ts';
 import { Certificate } from '../x509/certificate.ts';
 import { keyMatchesSpki, keyTypeFromInfo } from '../x509/keys.ts';

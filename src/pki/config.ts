@@ -1,9 +1,10 @@
 // The cluster PKI configuration: one YAML file, validated with zod. docs/cluster-config.md annotates it;
 // docs/cluster-config.schema.json is generated from this schema.
-import { isIP } from 'node:net';
+
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { InputError } from '../common/errors.ts';
+import { isIP } from '../common/ip.ts';
 import { KEY_TYPES } from '../x509/keys.ts';
 
 const ip = z.string().refine((s) => isIP(s) !== 0, { message: 'not an IP address' });
