@@ -7,6 +7,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync 
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
+import { buildCli } from '../scripts/build-cli.ts';
 import { parseClusterConfig } from '../src/pki/config.ts';
 import { initPki } from '../src/pki/service.ts';
 import { type BenchResult, spreadText, timeProcesses } from './harness.ts';
@@ -61,6 +62,8 @@ const kubeadmConfig = (dir: string, rsa: boolean): string =>
  * pki init` (CAs, the node's certificates and kubeconfigs, service-account keys, manifest) beside `kubeadm
  * init phase certs all` then `kubeconfig all` (the CAs, the node's certificates, sa.key and its four
  * kubeconfigs). Each run starts from an empty output folder (removed by the same shell, on both sides).
+ * Anchorage runs as a checkout does after `npm ci`: bin/anchorage.js with the `npm run build:cli` bundle (built
+ * here first), and, interleaved with it, from the TypeScript sources (ANCHORAGE_NO_BUNDLE=1).
  */
 function oneNode(kubeadm: string, runs: number): ReturnType<typeof timeProcesses> {
   const dir = mkdtempSync(join(tmpdir(), 'anchorage-bench-onenode-'));
@@ -85,18 +88,18 @@ function oneNode(kubeadm: string, runs: number): ReturnType<typeof timeProcesses
             kcfg,
           ],
         },
-        {
-          label: 'anchorage',
+        ...(['anchorage', 'anchorage sources'] as const).map((label) => ({
+          label,
           cmd: 'sh',
           args: [
             '-c',
-            'rm -rf "$2" && exec "$0" "$1" pki init --config "$3" --out "$2" >/dev/null',
+            `rm -rf "$2" && ${label === 'anchorage sources' ? 'ANCHORAGE_NO_BUNDLE=1 ' : ''}exec "$0" "$1" pki init --config "$3" --out "$2" >/dev/null`,
             process.execPath,
             join(root, 'bin', 'anchorage.js'),
             ours,
             cfg,
           ],
-        },
+        })),
       ],
       runs,
     );
@@ -166,18 +169,31 @@ export async function run(): Promise<BenchResult[]> {
   const kubeadm = cachedKubeBin('kubeadm');
   const out: BenchResult[] = [];
   if (kubeadm) {
+    await buildCli();
     const st = oneNode(kubeadm, Number(process.env.BENCH_PKI_RUNS ?? 11));
     const k = st.get('kubeadm');
     const a = st.get('anchorage');
-    if (!k || !a) throw new Error('no one-node figures');
-    out.push({
-      name: 'one-node pki init (ECDSA P-256: CAs, certificates, kubeconfigs, sa keys), whole process',
-      unit: 'ms',
-      value: a.median,
-      spread: spreadText(a, 'ms'),
-      baseline: { name: 'kubeadm init phase certs all + kubeconfig all', value: k.median, spread: spreadText(k, 'ms') },
-      lowerIsBetter: true,
-    });
+    const s = st.get('anchorage sources');
+    if (!k || !a || !s) throw new Error('no one-node figures');
+    const baseline = { name: 'kubeadm init phase certs all + kubeconfig all', value: k.median, spread: spreadText(k, 'ms') };
+    out.push(
+      {
+        name: 'one-node pki init (ECDSA P-256: CAs, certificates, kubeconfigs, sa keys), whole process, bundled (npm run build:cli)',
+        unit: 'ms',
+        value: a.median,
+        spread: spreadText(a, 'ms'),
+        baseline,
+        lowerIsBetter: true,
+      },
+      {
+        name: 'the same from the TypeScript sources (ANCHORAGE_NO_BUNDLE=1)',
+        unit: 'ms',
+        value: s.median,
+        spread: spreadText(s, 'ms'),
+        baseline,
+        lowerIsBetter: true,
+      },
+    );
     if (process.env.BENCH_PKI_ONE_NODE_ONLY) return out;
   }
   for (const [alg, rsa] of [
