@@ -5,7 +5,7 @@
 // and commander come in as ~160 files, resolved and linked one by one.
 // Usage: node scripts/build-cli.ts [OUT_DIR] (default: .bundle in the checkout; the bundle must sit two folders
 // below the folder that holds package.json, as src/cli/main.ts does, since it reads ../../package.json).
-import { statSync, writeFileSync } from 'node:fs';
+import { renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import { rolldown } from 'rolldown';
 
@@ -47,6 +47,9 @@ export async function buildCli(outDir = join(root, '.bundle')): Promise<{ dir: s
     ],
   });
   const dir = resolve(outDir);
+  // The record goes first and comes back last: bin/anchorage.js never takes a bundle half written.
+  rmSync(join(dir, 'inputs.json'), { force: true });
+  rmSync(join(dir, 'cli'), { recursive: true, force: true });
   const { output } = await bundle.write({
     dir: join(dir, 'cli'),
     format: 'esm',
@@ -60,7 +63,8 @@ export async function buildCli(outDir = join(root, '.bundle')): Promise<{ dir: s
     const st = statSync(p);
     return [relative(dir, p), st.size, st.mtimeMs] as const;
   });
-  writeFileSync(join(dir, 'inputs.json'), `${JSON.stringify({ files })}\n`);
+  writeFileSync(join(dir, 'inputs.json.tmp'), `${JSON.stringify({ files })}\n`);
+  renameSync(join(dir, 'inputs.json.tmp'), join(dir, 'inputs.json'));
   return { dir, inputs: files.length };
 }
 
