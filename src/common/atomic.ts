@@ -206,8 +206,9 @@ export function lockDir(dir: string, what = 'another anchorage command'): DirLoc
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
       const fd = openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
+      // Not fsynced: the pid matters only while its process lives (the page cache answers then); after a
+      // crash the owner is gone, and a lock file that lost its pid (empty) is stale and taken over, as below.
       writeSync(fd, `${process.pid}\n`);
-      fsyncSync(fd);
       closeSync(fd);
       let released = false;
       return {
