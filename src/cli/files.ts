@@ -36,16 +36,23 @@ function errText(e: unknown): string {
   return err.message;
 }
 
+/** Files up to this size are read into a walk's reused buffers (walkInputs `reuse`); larger ones get their own. */
+const REUSED_MAX = 1024 * 1024;
+
 /**
  * Read from an open descriptor, at most `cap` bytes; more is an InputError (never a heap blow-up).
  * `sizeHint` (a regular file's size from fstat) sizes the first read: one small allocation per file,
  * not a 1 MiB buffer; a file that grew meanwhile is read on in larger chunks.
  */
-function readCapped(fd: number, what: string, cap: number, sizeHint = -1): Uint8Array {
+function readCapped(fd: number, what: string, cap: number, sizeHint = -1, reuse?: Buffer): Uint8Array {
   const chunks: Buffer[] = [];
   let total = 0;
   // The buffer being filled and how much of it is; a full one joins `chunks` and a larger one follows.
-  let buf = Buffer.allocUnsafe(Math.min(sizeHint >= 0 ? sizeHint + 1 : 64 * 1024, cap + 1));
+  // `reuse` (larger than sizeHint) is filled instead of a new buffer: the bytes are then a view of it.
+  let buf =
+    reuse && reuse.length > sizeHint && sizeHint >= 0
+      ? reuse
+      : Buffer.allocUnsafe(Math.min(sizeHint >= 0 ? sizeHint + 1 : 64 * 1024, cap + 1));
   let fill = 0;
   for (;;) {
     if (fill === buf.length) {
@@ -217,6 +224,11 @@ class FileIds {
   }
 }
 
+/** An entry the listing says is a regular file, a directory, or anything else (a link, unknown). */
+const ENTRY_FILE = 1;
+const ENTRY_DIR = 2;
+const ENTRY_OTHER = 0;
+
 /**
  * One directory's entry names, sorted as `readdirSync(p).sort()` sorts them (UTF-16 code units), packed
  * into one UTF-8 buffer with offsets (~30 bytes a name where an array of strings takes ~75), read from
@@ -226,6 +238,8 @@ class NameList {
   private buf = Buffer.allocUnsafe(16 * 1024);
   private size = 0;
   private starts = new Uint32Array(256);
+  /** Each entry's type as the listing gave it (DT_REG, DT_DIR, …): ENTRY_FILE, ENTRY_DIR or ENTRY_OTHER. */
+  private types = new Uint8Array(256);
   order: Uint32Array = new Uint32Array(0);
   count = 0;
   constructor(path: string, max: number) {
@@ -233,7 +247,7 @@ class NameList {
     try {
       for (let d = dir.readSync(); d; d = dir.readSync()) {
         if (d.name.startsWith('.')) continue;
-        this.push(d.name);
+        this.push(d.name, d.isFile() ? ENTRY_FILE : d.isDirectory() ? ENTRY_DIR : ENTRY_OTHER);
         if (this.count > max) throw new InputError(`${path}: too large: more than ${max} directory entries to walk`);
       }
     } finally {
@@ -243,7 +257,7 @@ class NameList {
     for (let i = 0; i < this.count; i++) this.order[i] = i;
     this.order.sort((a, b) => this.compare(a, b));
   }
-  private push(name: string): void {
+  private push(name: string, type: number): void {
     const n = Buffer.byteLength(name);
     if (this.size + n > this.buf.length) {
       const bigger = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.size + n));
@@ -254,13 +268,20 @@ class NameList {
       const bigger = new Uint32Array(this.starts.length * 2);
       bigger.set(this.starts);
       this.starts = bigger;
+      const more = new Uint8Array(this.starts.length);
+      more.set(this.types);
+      this.types = more;
     }
+    this.types[this.count] = type;
     this.starts[this.count] = this.size;
     this.size += this.buf.write(name, this.size);
     this.starts[++this.count] = this.size;
   }
   name(i: number): string {
     return this.buf.toString('utf8', this.starts[i], this.starts[i + 1]);
+  }
+  type(i: number): number {
+    return this.types[i] as number;
   }
   private compare(a: number, b: number): number {
     const a0 = this.starts[a] as number;
@@ -296,15 +317,43 @@ export type WalkedFile = { path: string; data: Uint8Array; error?: undefined } |
  * name). Budgets: MAX_FILE per file and `maxEntries` (MAX_STREAM_ENTRIES) entries; no total, since nothing accumulates.
  * Unreadable files met inside directories are yielded after all the files, as collectInputs lists them.
  * `stdin` supplies standard input's bytes (a caller that walks more than once reads stdin once).
+ * A file its directory lists as a regular file is opened straight away (fstat, not lstat first).
+ *
+ * `reuse`: files are read into two buffers that the walk reuses in turn, so reading makes no garbage
+ * outside V8's heap (which V8 counts towards a collection late); a file's bytes are then valid until
+ * the walk has yielded two more files, so a caller may look one file ahead but must copy whatever it
+ * keeps. `dry`: no file met in a directory is read and nothing is yielded; the walk only throws what the
+ * full walk would throw (named inputs that cannot be read, the entries budget), so a caller can learn it
+ * before writing anything.
  */
-export function* walkInputs(paths: readonly string[], opts: { stdin?: () => Uint8Array; maxEntries?: number } = {}): Generator<WalkedFile> {
+export function* walkInputs(
+  paths: readonly string[],
+  opts: { stdin?: () => Uint8Array; maxEntries?: number; reuse?: boolean; dry?: boolean } = {},
+): Generator<WalkedFile> {
   const maxEntries = opts.maxEntries ?? MAX_STREAM_ENTRIES;
+  const dry = opts.dry === true;
   const errors: { path: string; error: string }[] = [];
   let entries = 0;
   const seenDirs = new Set<string>();
   /** The directories being listed (the walk's stack): the name each is at. */
   const listing = new Map<string, string>();
   const seenFiles = new FileIds();
+  // opts.reuse: files are read into two buffers used in turn, so a file's bytes stay valid while the
+  // caller looks one file ahead; a file larger than REUSED_MAX gets its own buffer.
+  const reused: Buffer[] | undefined = opts.reuse ? [Buffer.allocUnsafe(0), Buffer.allocUnsafe(0)] : undefined;
+  let turn = 0;
+  const bufferFor = (size: number): Buffer | undefined => {
+    if (!reused || size >= REUSED_MAX) return undefined;
+    turn ^= 1;
+    let b = reused[turn] as Buffer;
+    if (b.length <= size) {
+      let n = 16 * 1024;
+      while (n <= size) n *= 2;
+      b = Buffer.allocUnsafe(n);
+      reused[turn] = b;
+    }
+    return b;
+  };
   /**
    * Whether the directory walk reads, or has read, this file through its one name: its real directory
    * was listed already, or is being listed and is past the name (or at it). A dot name is never read so.
@@ -325,6 +374,57 @@ export function* walkInputs(paths: readonly string[], opts: { stdin?: () => Uint
     const at = listing.get(id);
     return at === undefined || name <= at;
   };
+  /** An open regular file's bytes, or undefined after `problem` was told why not. Closes fd. */
+  const readOpen = (fd: number, p: string, size: number, problem: (msg: string) => void): Uint8Array | undefined => {
+    try {
+      return readCapped(fd, p, MAX_FILE, size, bufferFor(size));
+    } catch (e) {
+      problem(e instanceof InputError ? `too large (more than ${MIB(MAX_FILE)})` : errText(e));
+      return undefined;
+    } finally {
+      closeSync(fd);
+    }
+  };
+  /**
+   * A file its directory's listing says is a regular file (not a link), not named on the command line:
+   * opened at once, fstat standing for lstat (the same file's size, links and inode). Anything unusual
+   * (it cannot be opened, it is no longer a regular file) goes the general way (visit), which says why as
+   * before. Returns the file, undefined when it is not read, or `true` to go the general way.
+   */
+  const listedFile = (p: string): WalkedFile | undefined | true => {
+    let fd: number;
+    try {
+      fd = openSync(p, constants.O_RDONLY | constants.O_NONBLOCK);
+    } catch {
+      return true;
+    }
+    let fst: Stats;
+    try {
+      fst = fstatSync(fd);
+    } catch {
+      closeSync(fd);
+      return true;
+    }
+    if (!fst.isFile()) {
+      closeSync(fd);
+      return true;
+    }
+    const skip = (): undefined => {
+      closeSync(fd);
+      return undefined;
+    };
+    if (fst.size > MAX_FILE) {
+      errors.push({ path: p, error: `too large (more than ${MIB(MAX_FILE)})` });
+      return skip();
+    }
+    // Each file once (as in visit): a file with more links is remembered, one with a single name is read
+    // unless a symbolic link reached it first.
+    if (fst.nlink > 1) {
+      if (!seenFiles.add(fst.dev, fst.ino)) return skip();
+    } else if (seenFiles.has(fst.dev, fst.ino)) return skip();
+    const data = readOpen(fd, p, fst.size, (error) => errors.push({ path: p, error }));
+    return data ? { path: p, data } : undefined;
+  };
   function* visit(p: string, explicit: boolean): Generator<WalkedFile> {
     const problem = (msg: string): void => {
       if (explicit) throw new InputError(`${p}: ${msg}`);
@@ -338,7 +438,7 @@ export function* walkInputs(paths: readonly string[], opts: { stdin?: () => Uint
         if (e instanceof InputError) throw e;
         throw new InputError(`stdin: ${errText(e)}`);
       }
-      yield { path: '-', data };
+      if (!dry) yield { path: '-', data };
       return;
     }
     let st: Stats;
@@ -369,6 +469,16 @@ export function* walkInputs(paths: readonly string[], opts: { stdin?: () => Uint
         for (const i of names.order) {
           entries++;
           if (entries > maxEntries) throw new InputError(`${p}: too large: more than ${maxEntries} directory entries to walk`);
+          if (names.type(i) === ENTRY_FILE) {
+            // A dry walk reads no file met in a directory: what it checks cannot fail there.
+            if (dry) continue;
+            const f = listedFile(join(p, names.name(i)));
+            if (f === undefined) continue;
+            if (f !== true) {
+              yield f;
+              continue;
+            }
+          }
           const name = names.name(i);
           listing.set(id, name);
           yield* visit(join(p, name), false);
@@ -378,6 +488,7 @@ export function* walkInputs(paths: readonly string[], opts: { stdin?: () => Uint
       }
       return;
     }
+    if (dry && !explicit) return;
     if (!st.isFile()) {
       problem(`${kindOf(st)}, not a regular file: not read`);
       return;
@@ -400,23 +511,33 @@ export function* walkInputs(paths: readonly string[], opts: { stdin?: () => Uint
       problem(errText(e));
       return;
     }
-    let data: Uint8Array | undefined;
+    let fst: Stats;
     try {
-      const fst = fstatSync(fd);
-      if (!fst.isFile()) problem(`${kindOf(fst)}, not a regular file: not read`);
-      else
-        try {
-          data = readCapped(fd, p, MAX_FILE, fst.size);
-        } catch (e) {
-          problem(e instanceof InputError ? `too large (more than ${MIB(MAX_FILE)})` : errText(e));
-        }
-    } finally {
+      fst = fstatSync(fd);
+    } catch (e) {
       closeSync(fd);
+      throw e;
     }
-    if (data) yield { path: p, data };
+    if (!fst.isFile()) {
+      closeSync(fd);
+      problem(`${kindOf(fst)}, not a regular file: not read`);
+      return;
+    }
+    const data = readOpen(fd, p, fst.size, problem);
+    if (data && !dry) yield { path: p, data };
   }
   for (const p of paths) yield* visit(p, true);
-  for (const e of errors) yield e;
+  if (!dry) for (const e of errors) yield e;
+}
+
+/**
+ * Throws what walkInputs over these paths would throw (a named input that cannot be read, more than
+ * `maxEntries` entries), reading no file met in a directory: a streaming command calls it before it
+ * writes anything, so that bad input fails with one line and no partial output.
+ */
+export function checkInputs(paths: readonly string[], stdin: () => Uint8Array, maxEntries = MAX_STREAM_ENTRIES): void {
+  const walk = walkInputs(paths, { stdin, maxEntries, dry: true });
+  while (!walk.next().done);
 }
 
 export function readInputFile(path: string): Uint8Array {

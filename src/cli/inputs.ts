@@ -27,6 +27,12 @@ export interface ReadInputsOptions {
   filter?: (data: Uint8Array) => boolean;
   /** eachInput only: where standard input's bytes come from (files.ts stdinOnce), to share them between walks. */
   stdin?: () => Uint8Array;
+  /**
+   * eachInput only: read the files into the walk's reused buffers (walkInputs `reuse`). The caller then
+   * keeps nothing of a source past the next one but what it copied: the objects read may be views of the
+   * file's bytes (DER, PKCS#7, JKS), which a later file overwrites.
+   */
+  reuse?: boolean;
 }
 
 const display = (p: string): string => (p === '-' ? 'stdin' : p);
@@ -93,7 +99,7 @@ export function eachInput(paths: readonly string[], opts: ReadInputsOptions = {}
   const stdin = opts.stdin ?? stdinOnce();
   return {
     *[Symbol.iterator](): Generator<SourceRead> {
-      const walk = walkInputs(paths, { stdin });
+      const walk = walkInputs(paths, { stdin, reuse: opts.reuse === true });
       let cur = walk.next();
       let first = true;
       while (!cur.done) {

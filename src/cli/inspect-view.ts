@@ -12,7 +12,7 @@ import {
   sourceJson,
 } from '../inventory/report.ts';
 import { looksLikePem } from '../x509/pem.ts';
-import { stdinOnce } from './files.ts';
+import { checkInputs, stdinOnce } from './files.ts';
 import { eachInput, readInputs } from './inputs.ts';
 import { bufferedWriter } from './output.ts';
 import { colonHex, formatDate, humanDuration } from './text.ts';
@@ -52,14 +52,16 @@ function renderSource(s: SourceJson, now: Date, first: boolean): string {
 
 export type InspectFormat = 'table' | 'json' | 'yaml' | 'ndjson';
 
+const NO_KEYS: ReadonlyMap<string, CertMatch[]> = new Map();
+
 /**
  * `inspect` written as it goes: each source is parsed, rendered, written and dropped, so memory does not
  * grow with the number of files (beyond their bytes, which the walk holds) and output starts at once.
  * Byte for byte what printOutput(inspectPaths(...)) prints; `ndjson` prints one line per source instead
- * (docs/inspect-schema.md). Keys name the certificates they belong to
- * anywhere in the input, so a first pass collects the keys' fingerprints and, only when there are keys,
- * a second indexes just the certificates with those keys; bad input is therefore reported before
- * anything is written. Returns whether any source could not be read.
+ * (docs/inspect-schema.md). Keys name the certificates they belong to anywhere in the input, so when the
+ * walk meets the first key, a pass collects every key's fingerprint and a second indexes just the
+ * certificates with those keys (input without keys is walked once). Bad input (checkInputs) is reported
+ * before anything is written. Returns whether any source could not be read.
  */
 export function streamInspect(
   paths: string[],
@@ -69,19 +71,29 @@ export function streamInspect(
 ): { failed: boolean } {
   const now = opts.at ?? new Date();
   const readOpts = opts.password === undefined ? {} : { password: opts.password };
-  // Both walks share standard input's bytes: it can be read only once.
+  // Every walk shares standard input's bytes: it can be read only once.
   const stdin = stdinOnce();
-  const inputs = eachInput(paths, { ...readOpts, stdin });
-  const keys = new Set<string>();
-  for (const r of eachInput(paths, { ...readOpts, stdin, filter: mayHoldKey })) keyFingerprints(r, keys);
-  const byKey = new Map<string, CertMatch[]>();
-  if (keys.size) for (const r of inputs) indexCertificates(r, byKey, keys);
+  // What the walk refuses (a named input that cannot be read, too many entries) is refused before
+  // anything is written: a dry walk lists the directories and reads only the named files.
+  checkInputs(paths, stdin);
+  // Each file is read into the walk's reused buffers: nothing of a source is kept past it but strings.
+  const inputs = eachInput(paths, { ...readOpts, stdin, reuse: true });
+  // Only keys need the index, so it is built when the first key is met: without keys, one walk.
+  let byKey: Map<string, CertMatch[]> | undefined;
+  const indexKeys = (): Map<string, CertMatch[]> => {
+    const keys = new Set<string>();
+    for (const r of eachInput(paths, { ...readOpts, stdin, filter: mayHoldKey, reuse: true })) keyFingerprints(r, keys);
+    const index = new Map<string, CertMatch[]>();
+    if (keys.size) for (const r of eachInput(paths, { ...readOpts, stdin, reuse: true })) indexCertificates(r, index, keys);
+    return index;
+  };
   const head = { schema: INSPECT_SCHEMA_VERSION, generatedAt: now.toISOString() };
   const out = bufferedWriter(write);
   let failed = false;
   let n = 0;
   for (const r of inputs) {
-    const s = sourceJson(r, now, byKey);
+    if (!byKey && r.result?.objects.some((o) => o.kind === 'private-key' || o.kind === 'public-key')) byKey = indexKeys();
+    const s = sourceJson(r, now, byKey ?? NO_KEYS);
     if (s.error) failed = true;
     if (format === 'ndjson') out.write(`${JSON.stringify({ ...head, ...s })}\n`);
     else if (format === 'json') {

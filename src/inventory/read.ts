@@ -71,11 +71,12 @@ export function readObjects(data: Uint8Array, opts: ReadOptions = {}): ReadResul
 
 function detectAndRead(data: Uint8Array, opts: ReadOptions): ReadResult {
   if (data.length === 0) throw new InputError('empty input');
-  if (looksLikePem(data)) return readPem(Buffer.from(data).toString('latin1'), opts);
+  // A view, not Buffer.from(data) (a copy of every file's bytes).
+  if (looksLikePem(data)) return readPem(Buffer.from(data.buffer, data.byteOffset, data.length).toString('latin1'), opts);
   // Every JKS keystore starts with 0xFE (magic FEEDFEED): other inputs need not load the JKS reader.
   if (data[0] === 0xfe && jks().isJks(data)) return { format: 'jks', objects: fromJks(data, opts), warnings: [] };
   if (isText(data)) {
-    const text = Buffer.from(data).toString('utf8');
+    const text = Buffer.from(data.buffer, data.byteOffset, data.length).toString('utf8');
     if (kubeconfig().looksLikeKubeconfig(text)) return readKubeconfigObjects(text, opts);
     throw new InputError('no PEM block, DER structure or kubeconfig found (plain text input)');
   }

@@ -95,7 +95,10 @@ export function streamLint(
   emit: (f: Finding) => void,
 ): { certificates: number; skipped: LintOutput['skipped']; pooled: number } {
   const stdin = stdinOnce();
-  const inputs = eachInput(paths, { stdin });
+  // Files are read into the walk's reused buffers, except in the pass that keeps the pool's certificates
+  // (a certificate read from DER is a view of the file's bytes).
+  const inputs = eachInput(paths, { stdin, reuse: true });
+  const keeping = eachInput(paths, { stdin });
   // Sources named twice (a file given twice, or inside a directory given too) count their certificates
   // together, as the collected targets did; any other path is met once.
   const named = new Set(paths);
@@ -150,9 +153,13 @@ export function streamLint(
   const pool = new Map<number, Certificate>();
   const index = new LintIndex();
   const changed = (source: string): InputError => new InputError(`${source}: changed while being linted (read again in a later pass)`);
-  const pass = (each: (t: LintTarget, at: number, source: string, count: number) => void, skipped?: LintOutput['skipped']): void => {
+  const pass = (
+    each: (t: LintTarget, at: number, source: string, count: number) => void,
+    skipped?: LintOutput['skipped'],
+    walk: Iterable<SourceRead> = inputs,
+  ): void => {
     let at = 0;
-    for (const r of inputs) {
+    for (const r of walk) {
       const targets = targetsOf(r, skipped);
       for (const t of targets) {
         if (at >= total) throw changed(r.source);
@@ -168,18 +175,22 @@ export function streamLint(
     if (at !== total) throw changed(paths.join(', '));
   };
   // 2. The pool, in the walk's order.
-  pass(({ cert }, at) => {
-    const subject = tryDer(() => h53(cert.subjectRaw));
-    const spki = tryDer(() => h53(cert.spki));
-    if ((subject !== undefined && issuerNames.has(subject)) || (spki !== undefined && shared.has(spki))) {
-      if (pool.size >= MAX_LINT_POOL)
-        throw new InputError(
-          `${paths.join(', ')}: too large: more than ${MAX_LINT_POOL} certificates issue others or share a key (lint holds those at once)`,
-        );
-      pool.set(at, cert);
-      index.add(cert);
-    }
-  });
+  pass(
+    ({ cert }, at) => {
+      const subject = tryDer(() => h53(cert.subjectRaw));
+      const spki = tryDer(() => h53(cert.spki));
+      if ((subject !== undefined && issuerNames.has(subject)) || (spki !== undefined && shared.has(spki))) {
+        if (pool.size >= MAX_LINT_POOL)
+          throw new InputError(
+            `${paths.join(', ')}: too large: more than ${MAX_LINT_POOL} certificates issue others or share a key (lint holds those at once)`,
+          );
+        pool.set(at, cert);
+        index.add(cert);
+      }
+    },
+    undefined,
+    keeping,
+  );
   issuerNames.clear();
   shared.clear();
   // 3. Which of the pool issue others.
