@@ -5,7 +5,7 @@ import { linkSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { walkInputs } from './files.ts';
+import { checkInputs, walkInputs } from './files.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'anchorage-walk-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -53,5 +53,38 @@ describe('walkInputs: each file once', () => {
     expect(walk([join(u, 'two.pem'), u])).toEqual(['u/two.pem', 'u/one.pem']);
     symlinkSync(join(u, 'one.pem'), join(dir, 'to-one.pem'));
     expect(walk([join(dir, 'to-one.pem'), u])).toEqual(['to-one.pem', 'u/two.pem']);
+  });
+});
+
+describe('walkInputs: reused buffers and the dry walk', () => {
+  it('with reuse, each file read is its own bytes while the caller looks one file ahead', () => {
+    const r = join(dir, 'reuse');
+    mkdirSync(join(r, 'sub'), { recursive: true });
+    const names = ['a.pem', 'b.pem', 'c.pem', 'sub/d.pem', 'sub/e.pem'];
+    for (const [i, f] of names.entries()) writeFileSync(join(r, f), `file ${f} `.repeat(i * 50 + 1));
+    const walk = walkInputs([r], { reuse: true });
+    let cur = walk.next();
+    const seen: string[] = [];
+    while (!cur.done) {
+      const next = walk.next();
+      const f = cur.value;
+      expect(f.data).toBeDefined();
+      seen.push(`${f.path.slice(r.length + 1)}=${Buffer.from(f.data as Uint8Array).toString()}`);
+      cur = next;
+    }
+    expect(seen).toEqual(names.map((f, i) => `${f}=${`file ${f} `.repeat(i * 50 + 1)}`));
+  });
+
+  it('checkInputs throws what the walk throws, without reading files met in a directory', () => {
+    const c = join(dir, 'check');
+    mkdirSync(c);
+    for (let i = 0; i < 5; i++) writeFileSync(join(c, `${i}.pem`), 'x');
+    const none = join(dir, 'no-such-file.pem');
+    const stdin = (): Uint8Array => new Uint8Array(0);
+    expect(() => [...walkInputs([c, none])]).toThrow(/no-such-file\.pem: no such file or directory/);
+    expect(() => checkInputs([c, none], stdin)).toThrow(/no-such-file\.pem: no such file or directory/);
+    expect(() => [...walkInputs([c], { maxEntries: 4 })]).toThrow(/too large: more than 4 directory entries/);
+    expect(() => checkInputs([c], stdin, 4)).toThrow(/too large: more than 4 directory entries/);
+    expect(() => checkInputs([c], stdin, 5)).not.toThrow();
   });
 });
