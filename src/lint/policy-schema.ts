@@ -5,7 +5,7 @@
 import { type core, z } from 'zod';
 import { InputError } from '../common/errors.ts';
 import { isCidr } from './net.ts';
-import { KNOWN_SIGNATURE_ALGORITHMS } from './signature-names.ts';
+import { DEFAULT_SIGNATURES, KNOWN_SIGNATURE_ALGORITHMS } from './signature-names.ts';
 import { SEVERITIES } from './types.ts';
 
 const count = (d: number) => z.number().int().nonnegative().default(d);
@@ -52,17 +52,7 @@ export const PolicySchema = z.strictObject({
     .strictObject({
       allowed: z
         .array(sigAlg)
-        .default([
-          'sha256WithRSAEncryption',
-          'sha384WithRSAEncryption',
-          'sha512WithRSAEncryption',
-          'rsassaPss',
-          'ecdsa-with-SHA256',
-          'ecdsa-with-SHA384',
-          'ecdsa-with-SHA512',
-          'ED25519',
-          'ED448',
-        ]),
+        .default(() => [...DEFAULT_SIGNATURES]),
     })
     .prefault({}),
   kubernetes: z

@@ -6,6 +6,7 @@ import { InputError } from '../common/errors.ts';
 import { lazy } from '../common/lazy.ts';
 import { parseYaml } from '../common/yaml.ts';
 import { LINT_IDS } from './catalog.ts';
+import { DEFAULT_SIGNATURES } from './signature-names.ts';
 import type { Policy } from './policy-schema.ts';
 
 export type { Policy } from './policy-schema.ts';
@@ -23,19 +24,7 @@ export const DEFAULT_POLICY: Policy = {
     allowedCurves: ['P-256', 'P-384', 'P-521'],
     fermatRounds: 100,
   },
-  signatures: {
-    allowed: [
-      'sha256WithRSAEncryption',
-      'sha384WithRSAEncryption',
-      'sha512WithRSAEncryption',
-      'rsassaPss',
-      'ecdsa-with-SHA256',
-      'ecdsa-with-SHA384',
-      'ecdsa-with-SHA512',
-      'ED25519',
-      'ED448',
-    ],
-  },
+  signatures: { allowed: [...DEFAULT_SIGNATURES] },
   kubernetes: { dnsDomain: 'cluster.local', serviceCIDR: '10.96.0.0/12' },
   lints: { disabled: [], severity: {} },
 };

@@ -18,3 +18,16 @@ export function signatureOids(names: readonly string[]): ReadonlySet<string> {
   }
   return s;
 }
+
+/** The signature algorithms a policy allows when it names none (the policy's default, in its schema too). */
+export const DEFAULT_SIGNATURES: readonly string[] = [
+  'sha256WithRSAEncryption',
+  'sha384WithRSAEncryption',
+  'sha512WithRSAEncryption',
+  'rsassaPss',
+  'ecdsa-with-SHA256',
+  'ecdsa-with-SHA384',
+  'ecdsa-with-SHA512',
+  'ED25519',
+  'ED448',
+];
