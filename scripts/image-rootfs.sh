@@ -31,7 +31,8 @@ node_version="$("${node_bin}" --version)"
 
 # 1. The npm package, packed from a copy of the sources: .dockerignore's list, with the checkout's node_modules.
 (cd "${root}" && tar -cf - --exclude='*.test.ts' --exclude=web/dist --exclude=web/node_modules \
-  package.json package-lock.json tsconfig.json tsconfig.build.json bin src web deploy docs LICENSE README.md) | tar -C "${out}/src" -xf -
+  package.json package-lock.json tsconfig.json tsconfig.build.json bin src web deploy docs LICENSE README.md \
+  scripts/build-cli.ts) | tar -C "${out}/src" -xf -
 ln -s "${root}/node_modules" "${out}/src/node_modules"
 (cd "${out}/src" && PATH="${root}/node_modules/.bin:${PATH}" npm pack --silent --pack-destination "${out}/pack" >/dev/null)
 app="${fs}/opt/anchorage"
