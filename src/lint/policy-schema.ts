@@ -50,9 +50,7 @@ export const PolicySchema = z.strictObject({
     .prefault({}),
   signatures: z
     .strictObject({
-      allowed: z
-        .array(sigAlg)
-        .default(() => [...DEFAULT_SIGNATURES]),
+      allowed: z.array(sigAlg).default(() => [...DEFAULT_SIGNATURES]),
     })
     .prefault({}),
   kubernetes: z

@@ -6,8 +6,8 @@ import { InputError } from '../common/errors.ts';
 import { lazy } from '../common/lazy.ts';
 import { parseYaml } from '../common/yaml.ts';
 import { LINT_IDS } from './catalog.ts';
-import { DEFAULT_SIGNATURES } from './signature-names.ts';
 import type { Policy } from './policy-schema.ts';
+import { DEFAULT_SIGNATURES } from './signature-names.ts';
 
 export type { Policy } from './policy-schema.ts';
 
