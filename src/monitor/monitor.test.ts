@@ -91,7 +91,7 @@ describe('Monitor store health', () => {
     const real = { get: store.get.bind(store), transaction: store.transaction.bind(store) };
     store.get = () => new Promise(() => undefined);
     store.transaction = () => new Promise(() => undefined);
-    await monitor.probe();
+    await monitor.flush(true);
     expect(monitor.store.ok).toBe(false);
     expect(monitor.store.ok === false && monitor.store.reason).toMatch(/no answer in 0.05 s/);
     const c = monitor.addCluster({ name: 'c', kind: 'dir' });

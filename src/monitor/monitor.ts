@@ -175,7 +175,7 @@ export class Monitor {
     if (!this.history || this.beat) return;
     this.beat = setInterval(() => {
       void this.probe();
-      void this.flush().then(() => (this.store.ok ? this.refreshAcks().catch(() => undefined) : undefined));
+      void this.flush(true).then(() => (this.store.ok ? this.refreshAcks().catch(() => undefined) : undefined));
     }, ms);
     this.beat.unref?.();
   }
@@ -184,26 +184,18 @@ export class Monitor {
 
   /**
    * The health check on its own, beside any write in flight: a write stuck on a dead connection waits
-   * for its own (longer) bound, but the store is called down within storeAnswerMs of going away. When it
-   * answers again and nothing waits to be written, the store is back; what waits says so by being written.
+   * for its own (longer) bound, but the store is called down within storeAnswerMs of going away.
    */
   async probe(): Promise<void> {
     if (!this.history || this.probing) return;
     this.probing = true;
     try {
       await this.answer(this.history.store.get('SELECT 1 AS one'));
-      if (!this.store.ok && !this.flushing && !this.pending.size && !this.certPending.length) this.up();
     } catch (e) {
       this.down(e as Error);
     } finally {
       this.probing = false;
     }
-  }
-
-  private up(): void {
-    if (!this.store.ok) this.o.log?.info({ store: this.history?.store.location }, 'store is back');
-    this.store = { ok: true };
-    this.backoff = 500;
   }
 
   private down(e: Error): void {
@@ -220,10 +212,10 @@ export class Monitor {
    * otherwise finish, and clear the field, before the field is set, and every later call would get
    * that finished promise and write nothing.)
    */
-  flush(): Promise<void> {
+  flush(ping = false): Promise<void> {
     if (!this.history) return Promise.resolve();
     if (this.flushing) return this.flushing;
-    const p = this.writePending().finally(() => {
+    const p = this.writePending(ping).finally(() => {
       if (this.flushing === p) this.flushing = undefined;
     });
     this.flushing = p;
@@ -241,10 +233,9 @@ export class Monitor {
     return Promise.race([p, late]).finally(() => clearTimeout(timer));
   }
 
-  private async writePending(): Promise<void> {
-    // Nothing to write says nothing about the store: whether it answers is the health check's to say.
-    if (!this.pending.size && !this.certPending.length) return;
+  private async writePending(ping: boolean): Promise<void> {
     try {
+      if (ping && !this.pending.size && !this.certPending.length) await this.answer(this.history?.store.get('SELECT 1 AS one'));
       while (this.pending.size || this.certPending.length) {
         // Take the batch out of the queue: a finding queued again while it is written (seen again,
         // resolved) stays queued for the next round instead of being dropped with the batch.
@@ -265,7 +256,9 @@ export class Monitor {
           throw e;
         }
       }
-      this.up();
+      if (!this.store.ok) this.o.log?.info({ store: this.history?.store.location }, 'store is back');
+      this.store = { ok: true };
+      this.backoff = 500;
     } catch (e) {
       this.down(e as Error);
       if (!this.retry) {
