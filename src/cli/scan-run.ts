@@ -146,7 +146,7 @@ export async function scanSources(paths: string[], o: ScanCliOptions = {}, now: 
   if (live) {
     // Loaded only for a cluster scan. src/kube's kubeconfig loader and client, not @kubernetes/client-node's
     // (docs/architecture.md: ~80 MiB and ~2 s of CPU to load).
-    const { apiServerEndpoint, isReadGap, loadScanKubeConfig, readCluster } = await import('../scan/cluster.ts');
+    const { apiServerEndpoint, loadScanKubeConfig, readCluster } = await import('../scan/cluster.ts');
     const kc = loadScanKubeConfig({
       ...(o.kubeconfig !== undefined && { kubeconfig: o.kubeconfig }),
       ...(o.context !== undefined && { context: o.context }),
@@ -170,7 +170,7 @@ export async function scanSources(paths: string[], o: ScanCliOptions = {}, now: 
     for (const [resource, n] of Object.entries(r.listed)) progress.line(`progress: ${resource}: ${n} listed`);
     for (const f of r.failures) process.stderr.write(`warning: ${f.source}: ${f.reason}\n`);
     failures.push(...r.failures);
-    gaps?.push(...r.failures.filter(isReadGap).map((f) => f.source));
+    gaps?.push(...r.unread);
     opts.backends = r.backends;
     opts.certManager = r.certManager;
     opts.components = r.components;

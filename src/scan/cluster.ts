@@ -50,6 +50,11 @@ export interface ClusterRead {
   values: ClusterValue[];
   /** What could not be read, one line each. */
   failures: { source: string; reason: string }[];
+  /**
+   * The sources of those failures that left a gap in the read (the API server or a whole resource: unreachable,
+   * refused credentials, forbidden; the value budget), not one object that was malformed or too large.
+   */
+  unread: string[];
   /** Objects listed per resource. */
   listed: Record<string, number>;
   /** Each webhook/APIService/conversion caBundle with its backend. */
@@ -80,14 +85,6 @@ export function describeApiError(e: unknown): string {
 
 const CERT_MANAGER_GROUP = 'cert-manager.io';
 
-/**
- * Whether a failure of readCluster left a gap in what was read: the API server or a whole resource (unreachable,
- * refused credentials, forbidden) or the value budget; not one object that was malformed or too large to read.
- */
-export function isReadGap(f: { reason: string }): boolean {
-  return !/^(malformed protobuf|too large): /.test(f.reason);
-}
-
 /** Read every certificate-holding value from the cluster. Never throws for API failures: they land in `failures`. */
 export async function readCluster(kc: LiteKubeConfig, o: ClusterSourceOptions = {}): Promise<ClusterRead> {
   const limit = o.pageSize ?? 500;
@@ -103,7 +100,7 @@ export async function readCluster(kc: LiteKubeConfig, o: ClusterSourceOptions = 
   });
   const server = client.server;
   const proxy = kc.proxyUrl();
-  const out: ClusterRead = { server, values: [], failures: [], listed: {}, backends: [], certManager: [], components: [] };
+  const out: ClusterRead = { server, values: [], failures: [], unread: [], listed: {}, backends: [], certManager: [], components: [] };
   try {
     await readAll();
   } finally {
@@ -124,6 +121,7 @@ export async function readCluster(kc: LiteKubeConfig, o: ClusterSourceOptions = 
       if (count >= maxValues) {
         full = true;
         out.failures.push({ source, reason: `too many values: stopped at ${maxValues}` });
+        out.unread.push(source);
         return;
       }
       count++;
@@ -180,9 +178,11 @@ export async function readCluster(kc: LiteKubeConfig, o: ClusterSourceOptions = 
             source: server,
             reason: `${describeApiError(e)}${via}; nothing was read from the cluster after ${resource}`,
           });
+          out.unread.push(server);
           return;
         }
         out.failures.push({ source: `${server} ${resource}`, reason: describeApiError(e) });
+        out.unread.push(`${server} ${resource}`);
       }
     }
     type Meta = { metadata?: { name?: string; namespace?: string; annotations?: Record<string, string> } };
