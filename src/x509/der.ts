@@ -198,7 +198,8 @@ export function latin1(v: Uint8Array): string {
   return latin1Range(v, 0, v.length);
 }
 
-function latin1Range(buf: Uint8Array, start: number, end: number): string {
+/** Bytes `start`..`end` of `buf` as a latin1 string, without a view or copy of them. */
+export function latin1Range(buf: Uint8Array, start: number, end: number): string {
   if (latin1Slice) return latin1Slice.call(buf, start, end);
   return Buffer.from(buf.buffer, buf.byteOffset + start, end - start).toString('latin1');
 }

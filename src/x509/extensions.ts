@@ -15,6 +15,7 @@ import {
   implicit,
   implicitConstructed,
   integer,
+  latin1Range,
   MAX_EXTENSIONS,
   type Node,
   namedBits,
@@ -201,12 +202,26 @@ export function encodeGeneralName(g: { type: string; value: string }): Uint8Arra
 export function decodeSans(value: Node): SubjectAltNames {
   const out = emptySans();
   const list = value.expect(TAG.SEQUENCE, 'subjectAltName');
+  const buf = list.buf;
+  const base = list.valueStart;
+  // The whole list as one latin1 string, made on the first DNS name: each DNS name in printable ASCII
+  // (what decodeString returns as latin1) is a slice of it, so a certificate with dozens of names makes one
+  // call into Buffer's string code instead of one per name. Any other DNS name is decoded on its own.
+  let text: string | undefined;
   // Walked in place; the common names skip the GeneralName record (a certificate may carry dozens).
-  for (let pos = list.valueStart; pos < list.end; ) {
-    const gn = readNode(list.buf, pos, list.end);
+  for (let pos = base; pos < list.end; ) {
+    const gn = readNode(buf, pos, list.end);
     pos = gn.end;
-    if (gn.tag === 0x82) out.dns.push(decodeString(gn));
-    else if (gn.tag === 0x87) out.ip.push(formatIp(gn.value));
+    if (gn.tag === 0x82) {
+      const s = gn.valueStart;
+      const e = gn.end;
+      let i = s;
+      while (i < e && (buf[i] as number) <= 0x7e) i++;
+      if (i === e) {
+        text ??= latin1Range(buf, base, list.end);
+        out.dns.push(text.slice(s - base, e - base));
+      } else out.dns.push(decodeString(gn));
+    } else if (gn.tag === 0x87) out.ip.push(formatIp(gn.value));
     else {
       const g = decodeGeneralName(gn);
       if (g.type === 'directory') out.other.push(`DirName:${g.value}`);
