@@ -1,7 +1,22 @@
 // Distinguished names: decode to attributes and an RFC 4514 string; encode from either.
 
 import { InputError } from '../common/errors.ts';
-import { decodeOid, decodeString, ia5, isPrintable, type Node, oid, printable, readNode, seq, seqList, setOf, utf8 } from './der.ts';
+import {
+  decodeOid,
+  decodeString,
+  ia5,
+  isPrintable,
+  latin1Range,
+  type Node,
+  oid,
+  printable,
+  readNode,
+  seq,
+  seqList,
+  setOf,
+  TAG,
+  utf8,
+} from './der.ts';
 import { attrOid, attrShortName, OID } from './oids.ts';
 
 export interface NameAttribute {
@@ -19,7 +34,11 @@ export function decodeName(n: Node): Rdns {
   // Walks siblings in place: names are decoded for every certificate a scan touches.
   const rdns: Rdns = [];
   const buf = n.buf;
-  for (let p = n.valueStart; p < n.end; ) {
+  const base = n.valueStart;
+  // The name's contents as one latin1 string, made on the first ASCII value: such a value (what
+  // decodeString returns as latin1) is a slice of it, one call into Buffer per name instead of one per value.
+  let text: string | undefined;
+  for (let p = base; p < n.end; ) {
     const set = readNode(buf, p, n.end);
     p = set.end;
     const rdn: NameAttribute[] = [];
@@ -28,12 +47,24 @@ export function decodeName(n: Node): Rdns {
       q = atv.end;
       const t = readNode(buf, atv.valueStart, atv.end);
       const type = decodeOid(t);
-      rdn.push({ type, name: attrShortName(type) ?? type, value: decodeString(readNode(buf, t.end, atv.end)) });
+      const v = readNode(buf, t.end, atv.end);
+      // decodeString's latin1 cases: ASCII UTF8String (up to 0x7f), the IA5-like types up to 0x7e.
+      const max = v.tag === TAG.UTF8_STRING ? 0x7f : LATIN1_TAGS.has(v.tag) ? 0x7e : -1;
+      let i = v.valueStart;
+      if (max >= 0) while (i < v.end && (buf[i] as number) <= max) i++;
+      let value: string;
+      if (max >= 0 && i === v.end) {
+        text ??= latin1Range(buf, base, n.end);
+        value = text.slice(v.valueStart - base, v.end - base);
+      } else value = decodeString(v);
+      rdn.push({ type, name: attrShortName(type) ?? type, value });
     }
     rdns.push(rdn);
   }
   return rdns;
 }
+
+const LATIN1_TAGS: ReadonlySet<number> = new Set([TAG.PRINTABLE_STRING, TAG.IA5_STRING, TAG.VISIBLE_STRING, TAG.T61_STRING]);
 
 const NEEDS_ESCAPE = /[\\",+;<>=\x00-\x1f]|^[ #]| $/;
 
