@@ -54,25 +54,50 @@ export function scanPem(text: string): PemBlock[] {
     if (blocks.length >= MAX_PEM_BLOCKS) throw new InputError(`too large: more than ${MAX_PEM_BLOCKS} PEM blocks in one input`);
     const body = text.slice(labelStop + 5, e);
     const headers: Record<string, string> = {};
-    let b64 = '';
-    const chunks: string[] = [];
-    for (const raw of body.split(/\r?\n/)) {
-      const l = raw.trim();
-      if (!l) continue;
-      const colon = l.indexOf(':');
-      if (colon > 0 && chunks.length === 0) {
-        headers[l.slice(0, colon).trim()] = l.slice(colon + 1).trim();
-        continue;
+    let der: Buffer;
+    if (plainBase64Lines(body)) der = Buffer.from(body, 'base64');
+    else {
+      const chunks: string[] = [];
+      for (const raw of body.split(/\r?\n/)) {
+        const l = raw.trim();
+        if (!l) continue;
+        const colon = l.indexOf(':');
+        if (colon > 0 && chunks.length === 0) {
+          headers[l.slice(0, colon).trim()] = l.slice(colon + 1).trim();
+          continue;
+        }
+        chunks.push(l);
       }
-      chunks.push(l);
+      const b64 = chunks.join('');
+      if (!/^[A-Za-z0-9+/]*={0,2}$/.test(b64) || b64.length % 4 === 1)
+        throw new InputError(`PEM block '${shortLabel(label)}' starting on line ${line} has invalid base64`);
+      der = Buffer.from(b64, 'base64');
     }
-    b64 = chunks.join('');
-    if (!/^[A-Za-z0-9+/]*={0,2}$/.test(b64) || b64.length % 4 === 1)
-      throw new InputError(`PEM block '${shortLabel(label)}' starting on line ${line} has invalid base64`);
-    blocks.push({ label, der: Buffer.from(b64, 'base64'), headers, text: text.slice(b, e + endMarker.length), line });
+    blocks.push({ label, der, headers, text: text.slice(b, e + endMarker.length), line });
     pos = e + endMarker.length;
   }
   return blocks;
+}
+
+/**
+ * The usual body: lines of base64 split by LF only, at most two '=' at the very end, no headers, no
+ * blanks or other whitespace, and a length that is not 1 mod 4. The general path above would join those
+ * lines and find them valid; Buffer's decoder skips the line feeds itself, so the body is decoded as it is.
+ * Anything else (CRLF, headers, spaces, a bad character) takes the general path and its errors.
+ */
+function plainBase64Lines(body: string): boolean {
+  let n = 0;
+  let pad = 0;
+  for (let i = 0; i < body.length; i++) {
+    const c = body.charCodeAt(i);
+    if (c === 0x0a) continue;
+    if (c === 0x3d) {
+      if (++pad > 2) return false;
+    } else if (pad > 0 || !((c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || (c >= 0x30 && c <= 0x39) || c === 0x2b || c === 0x2f))
+      return false;
+    n++;
+  }
+  return n % 4 !== 1;
 }
 
 function shortLabel(label: string): string {
