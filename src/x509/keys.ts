@@ -567,6 +567,14 @@ function verifyPss(pub: KeyObject, p: PssParams, data: Uint8Array, signature: Ui
 const KEY_CACHE_MAX = 4096;
 const keyCache = new Map<string, KeyObject>();
 
+/**
+ * Empty the cache above. For measurements only: bench/peers.bench.ts's cold verify imports each chain's
+ * issuer keys afresh with it, as Go's parser does for every certificate it parses.
+ */
+export function forgetImportedPublicKeys(): void {
+  keyCache.clear();
+}
+
 export function publicKeyFromSpki(spki: Uint8Array): KeyObject {
   // The bytes as a latin1 string: a Map key compared by content (SPKIs of up to a few KiB).
   const id = spki.length <= 16384 ? latin1(spki) : undefined;
