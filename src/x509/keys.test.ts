@@ -1,7 +1,7 @@
 // The SPKI of a freshly generated key is built from its JWK export (src/x509/keys.ts freshSpki), not by
 // OpenSSL's encoder: it must be byte for byte what OpenSSL writes (KeyObject.export and the openssl CLI).
 import { execFileSync } from 'node:child_process';
-import { createPublicKey } from 'node:crypto';
+import { createPublicKey, generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -53,5 +53,44 @@ describe('SPKI of generated keys', () => {
     expect(Buffer.from(spkiDer(imported)).equals(compressed)).toBe(true);
     expect(Buffer.from(spkiDer(publicKeyFromSpki(compressed))).equals(compressed)).toBe(true);
     expect(keyMatchesSpki(kp.privateKey, compressed)).toBe(false);
+  });
+});
+
+describe('publicKeyFromSpki (imported through PEM text)', () => {
+  const derImport = (b: Uint8Array) => createPublicKey({ key: Buffer.from(b), format: 'der', type: 'spki' });
+  const outcome = (f: () => ReturnType<typeof createPublicKey>): string => {
+    try {
+      const k = f();
+      const details = JSON.stringify(k.asymmetricKeyDetails, (_, v) => (typeof v === 'bigint' ? v.toString() : v));
+      return `${k.asymmetricKeyType} ${k.export({ type: 'spki', format: 'der' }).toString('hex')} ${details}`;
+    } catch (e) {
+      return `throws ${(e as Error).message}`;
+    }
+  };
+  const spkis = (
+    [
+      ['ec', { namedCurve: 'P-256' }],
+      ['ec', { namedCurve: 'P-384' }],
+      ['ec', { namedCurve: 'P-521' }],
+      ['ec', { namedCurve: 'secp256k1' }],
+      ['rsa', { modulusLength: 1024 }],
+      ['rsa-pss', { modulusLength: 1024 }],
+      ['ed25519', {}],
+      ['ed448', {}],
+      ['x25519', {}],
+    ] as const
+  ).map(([t, o]) => generateKeyPairSync(t as 'ec', o as { namedCurve: string }).publicKey.export({ type: 'spki', format: 'der' }));
+
+  it('gives the key the DER import gives, and throws its error, on every key type and on damaged copies', () => {
+    // Damaged copies: every byte of each SPKI changed in turn, plus a byte short and a byte over.
+    for (const spki of spkis) {
+      const inputs: Uint8Array[] = [spki, spki.subarray(0, spki.length - 1), Buffer.concat([spki, Buffer.from([0])])];
+      for (let i = 0; i < spki.length; i += spki.length > 200 ? 7 : 1) {
+        const d = Buffer.from(spki);
+        d[i] = (d[i] as number) ^ 0x01;
+        inputs.push(d);
+      }
+      for (const d of inputs) expect(outcome(() => publicKeyFromSpki(d))).toBe(outcome(() => derImport(d)));
+    }
   });
 });
