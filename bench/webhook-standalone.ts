@@ -3,10 +3,16 @@
 // reads it, answered by the same review() with the default configuration (namespace labels empty, the identity
 // issuer ready). What it leaves out: the informers and the leader's work, which are off the admission path.
 //   node bench/webhook-standalone.ts <cert.pem> <key.pem> <port>   prints "listening" once it accepts
+// WEBHOOK_STANDALONE_ROOT=<folder>: review() from that tree instead (BENCH_WEBHOOK_BEFORE, bench/tree-at.ts).
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:https';
-import { parseConfig } from '../src/webhook/config.ts';
-import { MAX_REVIEW_BYTES, review } from '../src/webhook/review.ts';
+import { join } from 'node:path';
+import type * as Config from '../src/webhook/config.ts';
+import type * as Review from '../src/webhook/review.ts';
+
+const root = process.env.WEBHOOK_STANDALONE_ROOT ?? join(import.meta.dirname, '..');
+const { parseConfig } = (await import(join(root, 'src', 'webhook', 'config.ts'))) as typeof Config;
+const { MAX_REVIEW_BYTES, review } = (await import(join(root, 'src', 'webhook', 'review.ts'))) as typeof Review;
 
 const [certFile, keyFile, port] = process.argv.slice(2) as [string, string, string];
 const config = parseConfig({ identity: { issuer: { secret: { namespace: 'anchorage', name: 'identity-ca' } } } });

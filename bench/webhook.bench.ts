@@ -14,13 +14,17 @@ import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, wri
 import { Agent, request } from 'node:https';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { KubeConfig } from '@kubernetes/client-node';
 import { stringify } from 'yaml';
 import { KubeClient, resourcePath } from '../src/kube/client.ts';
 import { issueLeaf, keyPem, newCa } from '../src/webhook/certs.ts';
 import { freePort, startCluster, waitFor } from '../test/cluster/harness.ts';
+import type { MeterReading } from './gc-meter.ts';
 import { type BenchResult, stats } from './harness.ts';
+import { treeAt } from './tree-at.ts';
+import { benchPod, reviewBodies } from './webhook-bodies.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 const NODE = existsSync(join(ROOT, 'node_modules', '.bin', 'node')) ? join(ROOT, 'node_modules', '.bin', 'node') : process.execPath;
@@ -174,20 +178,50 @@ async function closedLoop(url: string, ca: string, bodies: string[], n: number, 
   return { ms, patch };
 }
 
-/**
- * The AdmissionReview latency figures at RATE/s (open loop, ROUNDS interleaved rounds per side) and one at a
- * time, each beside the Go peer serving the same mutation; `pid` is the webhook process (for its CPU).
- */
-async function versusPeer(o: {
+/** One Anchorage webhook under test: this tree's, or BENCH_WEBHOOK_BEFORE's beside it. */
+interface Side {
+  /** '' for this tree, else ` [before: <rev>]` (appended to each figure's name). */
+  label: string;
   url: string;
   caPem: string;
+  /** The webhook process (for its CPU). */
   pid: number;
+  /** Its bench/gc-meter-preload.ts output file (per-admission allocation and collections). */
+  meter: string;
+}
+
+/** The node arguments that load the in-process meter (bench/gc-meter-preload.ts) writing to `file`. */
+const meterArgs = (file: string): { args: string[]; env: NodeJS.ProcessEnv } => ({
+  args: ['--import', pathToFileURL(join(ROOT, 'bench', 'gc-meter-preload.ts')).href],
+  env: { ...process.env, GC_METER_OUT: file },
+});
+
+/** The meter's figures since its last reading: SIGUSR2 to the process, then its new line in the file. */
+async function readMeter(side: Side): Promise<MeterReading | undefined> {
+  const before = existsSync(side.meter) ? readFileSync(side.meter, 'utf8').length : 0;
+  process.kill(side.pid, 'SIGUSR2');
+  for (let i = 0; i < 200; i++) {
+    await new Promise((r) => setTimeout(r, 10));
+    const text = existsSync(side.meter) ? readFileSync(side.meter, 'utf8') : '';
+    if (text.length > before && text.endsWith('\n')) return JSON.parse(text.slice(before)) as MeterReading;
+  }
+  return undefined;
+}
+
+/**
+ * The AdmissionReview latency figures at RATE/s (open loop, ROUNDS interleaved rounds per side) and one at a
+ * time, each beside the Go peer serving the same mutation. `sides`: this tree's webhook, and with
+ * BENCH_WEBHOOK_BEFORE another revision's, their rounds interleaved with the Go peer's (this, before, Go, ...).
+ */
+async function versusPeer(o: {
+  sides: Side[];
   dir: string;
   trustBodies: string[];
   identityBodies: string[];
   out: BenchResult[];
 }): Promise<void> {
-  const { url, caPem, dir, trustBodies, identityBodies, out } = o;
+  const { sides, dir, trustBodies, identityBodies, out } = o;
+  const { url, caPem } = sides[0] as Side;
   // The Go peer: the same mutation, its own serving certificate for 127.0.0.1.
   const peerBin = peerBinary();
   const peerCa = newCa('Bench Go webhook CA', 86400);
@@ -205,7 +239,8 @@ async function versusPeer(o: {
   });
   const peerUrl = `https://127.0.0.1:${peerPort}/mutate`;
   const peerCaPem = peerCa.cert.toPem();
-  // Same answer from both (the patch applies the same operations, the identity Secret's random name aside).
+  // Same answer from all (the patch applies the same operations, the identity Secret's random name aside); the
+  // sides of this repository answer the same bytes.
   for (const b of [trustBodies[0], identityBodies[0]] as string[]) {
     const ours = await closedLoop(url, caPem, [b], 1, true);
     const theirs = await closedLoop(peerUrl, peerCaPem, [b], 1, true);
@@ -216,53 +251,87 @@ async function versusPeer(o: {
           .sort(),
       );
     if (norm(ours.patch) !== norm(theirs.patch)) throw new Error(`the Go peer's patch differs: ${ours.patch} vs ${theirs.patch}`);
+    for (const s of sides.slice(1)) {
+      const other = await closedLoop(s.url, s.caPem, [b], 1, true);
+      const bare = (x: string) => x.replace(/identity-[0-9a-f]{12}/g, '');
+      if (bare(other.patch) !== bare(ours.patch)) throw new Error(`the${s.label} webhook's patch differs: ${other.patch} vs ${ours.patch}`);
+    }
   }
 
-  // Warm-up (JIT, TLS sessions) of both, then the measured runs, interleaved.
-  await load(url, caPem, trustBodies, RATE, 5);
-  await load(url, caPem, identityBodies, RATE, 2);
+  // Warm-up (JIT, TLS sessions) of all, then the measured runs, interleaved.
+  for (const s of sides) {
+    await load(s.url, s.caPem, trustBodies, RATE, 5);
+    await load(s.url, s.caPem, identityBodies, RATE, 2);
+  }
   await load(peerUrl, peerCaPem, trustBodies, RATE, 3);
   const goalText = (p99: number, goal: number) => `goal p99 < ${goal} ms: ${p99 < goal ? 'met' : 'NOT met'}`;
   for (const [what, bodies, goal] of [
     ['trust', trustBodies, 2],
     ['trust + identity', identityBodies, 5],
   ] as const) {
-    const ours: number[] = [];
+    const per = sides.map(() => ({
+      ms: [] as number[],
+      errors: 0,
+      cpu: 0,
+      answered: 0,
+      rates: [] as number[],
+      allocated: 0,
+      young: 0,
+      youngMs: 0,
+      youngMax: 0,
+      other: 0,
+    }));
     const theirs: number[] = [];
-    let errors = 0;
     let peerErrors = 0;
-    let cpu = 0;
-    let answered = 0;
-    const rates: number[] = [];
     const peerRates: number[] = [];
     for (let r = 0; r < ROUNDS; r++) {
-      const cpu0 = cpuSeconds(o.pid);
-      const a = await load(url, caPem, bodies, RATE, SECONDS);
-      cpu += cpuSeconds(o.pid) - cpu0;
-      answered += a.ms.length + a.errors;
-      ours.push(...a.ms);
-      errors += a.errors;
-      rates.push(a.achieved);
+      for (const [i, s] of sides.entries()) {
+        const m = per[i] as (typeof per)[number];
+        await readMeter(s);
+        const cpu0 = cpuSeconds(s.pid);
+        const a = await load(s.url, s.caPem, bodies, RATE, SECONDS);
+        m.cpu += cpuSeconds(s.pid) - cpu0;
+        const g = await readMeter(s);
+        if (g) {
+          m.allocated += g.allocated;
+          m.young += g.young;
+          m.youngMs += g.youngMs;
+          m.youngMax = Math.max(m.youngMax, g.youngMaxMs);
+          m.other += g.other;
+        }
+        m.answered += a.ms.length + a.errors;
+        m.ms.push(...a.ms);
+        m.errors += a.errors;
+        m.rates.push(a.achieved);
+      }
       const b = await load(peerUrl, peerCaPem, bodies, RATE, SECONDS);
       theirs.push(...b.ms);
       peerErrors += b.errors;
       peerRates.push(b.achieved);
     }
-    const p99 = pct(ours, 0.99);
     const size = Buffer.byteLength(bodies[0] as string);
     const min = (xs: number[]) => Math.min(...xs).toFixed(0);
-    out.push({
-      name: `AdmissionReview (${what}, ${size} B body) at ${RATE}/s, ${ROUNDS} x ${SECONDS} s: p99 (${goalText(p99, goal)})`,
-      unit: 'ms',
-      value: p99,
-      spread: `p50 ${pct(ours, 0.5).toFixed(2)} ms, webhook CPU ${((cpu * 1000) / answered).toFixed(2)} ms per admission, max ${Math.max(...ours).toFixed(1)} ms, ${ours.length} answered, ${errors} errors, achieved >= ${min(rates)}/s, load average ${loadavg()[0]?.toFixed(0)}`,
-      baseline: {
-        name: 'the same mutation by a Go webhook (net/http, encoding/json), same rate, interleaved',
-        value: pct(theirs, 0.99),
-        spread: `p50 ${pct(theirs, 0.5).toFixed(2)} ms, ${theirs.length} answered, ${peerErrors} errors, achieved >= ${min(peerRates)}/s`,
-      },
-      lowerIsBetter: true,
-    });
+    for (const [i, s] of sides.entries()) {
+      const m = per[i] as (typeof per)[number];
+      const p99 = pct(m.ms, 0.99);
+      const n = m.answered || 1;
+      out.push({
+        name: `AdmissionReview (${what}, ${size} B body) at ${RATE}/s, ${ROUNDS} x ${SECONDS} s: p99 (${goalText(p99, goal)})${s.label}`,
+        unit: 'ms',
+        value: p99,
+        spread:
+          `p50 ${pct(m.ms, 0.5).toFixed(2)} ms, webhook CPU ${((m.cpu * 1000) / n).toFixed(3)} ms per admission, ` +
+          `${(m.allocated / n / 1024).toFixed(1)} KiB allocated per admission, ${((m.young * 1000) / n).toFixed(1)} young collections per 1000 ` +
+          `(${((m.youngMs * 1000) / n).toFixed(1)} ms of pauses per 1000, largest ${m.youngMax.toFixed(2)} ms; ${m.other} other collections), ` +
+          `max ${Math.max(...m.ms).toFixed(1)} ms, ${m.ms.length} answered, ${m.errors} errors, achieved >= ${min(m.rates)}/s, load average ${loadavg()[0]?.toFixed(0)}`,
+        baseline: {
+          name: 'the same mutation by a Go webhook (net/http, encoding/json), same rate, interleaved',
+          value: pct(theirs, 0.99),
+          spread: `p50 ${pct(theirs, 0.5).toFixed(2)} ms, ${theirs.length} answered, ${peerErrors} errors, achieved >= ${min(peerRates)}/s`,
+        },
+        lowerIsBetter: true,
+      });
+    }
   }
 
   // Closed loop, one request in flight: the service time without queueing behind other requests.
@@ -270,21 +339,24 @@ async function versusPeer(o: {
     ['trust', trustBodies, 2],
     ['trust + identity', identityBodies, 5],
   ] as const) {
-    const ours: number[] = [];
+    const per = sides.map(() => [] as number[]);
     const theirs: number[] = [];
     for (let r = 0; r < 4; r++) {
-      ours.push(...(await closedLoop(url, caPem, bodies, 500)).ms);
+      for (const [i, s] of sides.entries()) (per[i] as number[]).push(...(await closedLoop(s.url, s.caPem, bodies, 500)).ms);
       theirs.push(...(await closedLoop(peerUrl, peerCaPem, bodies, 500)).ms);
     }
-    const p99 = pct(ours, 0.99);
-    out.push({
-      name: `AdmissionReview (${what}), one at a time: p99 (${goalText(p99, goal)})`,
-      unit: 'ms',
-      value: p99,
-      spread: `p50 ${pct(ours, 0.5).toFixed(2)} ms, ${ours.length} requests, load average ${loadavg()[0]?.toFixed(0)}`,
-      baseline: { name: 'the Go webhook, interleaved', value: pct(theirs, 0.99), spread: `p50 ${pct(theirs, 0.5).toFixed(2)} ms` },
-      lowerIsBetter: true,
-    });
+    for (const [i, s] of sides.entries()) {
+      const ours = per[i] as number[];
+      const p99 = pct(ours, 0.99);
+      out.push({
+        name: `AdmissionReview (${what}), one at a time: p99 (${goalText(p99, goal)})${s.label}`,
+        unit: 'ms',
+        value: p99,
+        spread: `p50 ${pct(ours, 0.5).toFixed(2)} ms, ${ours.length} requests, load average ${loadavg()[0]?.toFixed(0)}`,
+        baseline: { name: 'the Go webhook, interleaved', value: pct(theirs, 0.99), spread: `p50 ${pct(theirs, 0.5).toFixed(2)} ms` },
+        lowerIsBetter: true,
+      });
+    }
   }
 }
 
@@ -298,7 +370,6 @@ export async function run(): Promise<BenchResult[]> {
   let proc: ChildProcess | undefined;
   const out: BenchResult[] = [];
   try {
-    const [port, healthPort] = await Promise.all([freePort(), freePort()]);
     for (const ns of ['anchorage', 'bench']) cluster.kubectl(['create', 'namespace', ns]);
     await waitFor('bench/default SA', () => cluster.kubectl(['get', 'sa', '-n', 'bench', 'default']).code === 0, 60_000);
     const ca = newCa('Bench Identity CA', 86400);
@@ -349,69 +420,67 @@ export async function run(): Promise<BenchResult[]> {
       if (d.code !== 0) throw new Error(`dry run: ${d.stderr}`);
       return JSON.parse(d.stdout) as Record<string, unknown>;
     };
-    const reviews = (pod: Record<string, unknown>) =>
-      Array.from({ length: 64 }, (_, i) =>
-        JSON.stringify({
-          apiVersion: 'admission.k8s.io/v1',
-          kind: 'AdmissionReview',
-          request: {
-            uid: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`,
-            kind: { group: '', version: 'v1', kind: 'Pod' },
-            resource: { group: '', version: 'v1', resource: 'pods' },
-            requestKind: { group: '', version: 'v1', kind: 'Pod' },
-            requestResource: { group: '', version: 'v1', resource: 'pods' },
-            namespace: 'bench',
-            operation: 'CREATE',
-            userInfo: {
-              username: 'system:serviceaccount:kube-system:replicaset-controller',
-              groups: ['system:serviceaccounts', 'system:authenticated'],
-            },
-            object: pod,
-            oldObject: null,
-            dryRun: false,
-            options: { apiVersion: 'meta.k8s.io/v1', kind: 'CreateOptions' },
-          },
-        }),
+    const trustBodies = reviewBodies(dry({}));
+    const identityBodies = reviewBodies(dry({ 'identity.anchorage.dev/enabled': 'true' }));
+
+    // `anchorage webhook` from `root` (this tree, or BENCH_WEBHOOK_BEFORE's), with the in-process meter, its own
+    // serving CA Secret and ports; resolves once it is ready.
+    const startWebhook = async (root: string, label: string, caSecret: string): Promise<{ proc: ChildProcess; side: Side }> => {
+      const [port, healthPort] = await Promise.all([freePort(), freePort()]);
+      const tag = caSecret.replace(/[^a-z0-9]+/g, '-');
+      const fd = openSync(join(dir, `${tag}.log`), 'a');
+      const meter = join(dir, `${tag}.meter`);
+      const m = meterArgs(meter);
+      const p = spawn(
+        NODE,
+        [
+          ...m.args,
+          join(root, 'src', 'cli', 'main.ts'),
+          'webhook',
+          '--kubeconfig',
+          cluster.admin,
+          '--config',
+          join(dir, 'config.yaml'),
+          '--host',
+          '127.0.0.1',
+          '--port',
+          String(port),
+          '--serving-name',
+          '127.0.0.1',
+          '--health-host',
+          '127.0.0.1',
+          '--health-port',
+          String(healthPort),
+          '--ca-secret',
+          caSecret,
+          '--no-leader-elect',
+          '--log-level',
+          'warn',
+        ],
+        { stdio: ['ignore', fd, fd], env: m.env },
       );
-    const trustBodies = reviews(dry({}));
-    const identityBodies = reviews(dry({ 'identity.anchorage.dev/enabled': 'true' }));
+      closeSync(fd);
+      await waitFor(`webhook${label} ready`, async () => (await fetch(`http://127.0.0.1:${healthPort}/readyz`)).status === 200, 120_000);
+      const caPem = Buffer.from(
+        JSON.parse(cluster.kubectl(['get', 'secret', '-n', 'anchorage', caSecret, '-o', 'json']).stdout).data['ca.crt'],
+        'base64',
+      ).toString();
+      return { proc: p, side: { label, url: `https://127.0.0.1:${port}/mutate`, caPem, pid: p.pid as number, meter } };
+    };
+    const main = await startWebhook(ROOT, '', 'anchorage-webhook-ca');
+    proc = main.proc;
+    const { url, caPem } = main.side;
+    const sides = [main.side];
+    const before = process.env.BENCH_WEBHOOK_BEFORE;
+    if (before) {
+      const b = await startWebhook(treeAt(before), ` [before: ${before}]`, 'anchorage-webhook-ca-before');
+      children.add(b.proc);
+      sides.push(b.side);
+    }
 
-    const log = join(dir, 'webhook.log');
-    const fd = openSync(log, 'a');
-    proc = spawn(
-      NODE,
-      [
-        join(ROOT, 'src', 'cli', 'main.ts'),
-        'webhook',
-        '--kubeconfig',
-        cluster.admin,
-        '--config',
-        join(dir, 'config.yaml'),
-        '--host',
-        '127.0.0.1',
-        '--port',
-        String(port),
-        '--serving-name',
-        '127.0.0.1',
-        '--health-host',
-        '127.0.0.1',
-        '--health-port',
-        String(healthPort),
-        '--no-leader-elect',
-        '--log-level',
-        'warn',
-      ],
-      { stdio: ['ignore', fd, fd] },
-    );
-    closeSync(fd);
-    await waitFor('webhook ready', async () => (await fetch(`http://127.0.0.1:${healthPort}/readyz`)).status === 200, 120_000);
-    const caPem = Buffer.from(
-      JSON.parse(cluster.kubectl(['get', 'secret', '-n', 'anchorage', 'anchorage-webhook-ca', '-o', 'json']).stdout).data['ca.crt'],
-      'base64',
-    ).toString();
-    const url = `https://127.0.0.1:${port}/mutate`;
-
-    await versusPeer({ url, caPem, pid: proc.pid as number, dir, trustBodies, identityBodies, out });
+    await versusPeer({ sides, dir, trustBodies, identityBodies, out });
+    // The earlier revision's webhook stops here: the pod-create figures are this tree's alone.
+    for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
 
     // An identity certificate: ECDSA P-256 key pair + signature, as the leader issues it.
     const ca2 = newCa('Bench CA', 86400);
@@ -534,104 +603,31 @@ async function standalone(): Promise<BenchResult[]> {
     const leaf = issueLeaf(ca, { commonName: '127.0.0.1', ip: ['127.0.0.1'], eku: ['serverAuth'], seconds: 86400 });
     writeFileSync(join(dir, 'tls.crt'), leaf.cert.toPem());
     writeFileSync(join(dir, 'tls.key'), keyPem(leaf.key as NonNullable<typeof leaf.key>), { mode: 0o600 });
-    const port = await freePort();
-    const proc = spawn(NODE, [join(ROOT, 'bench', 'webhook-standalone.ts'), join(dir, 'tls.crt'), join(dir, 'tls.key'), String(port)], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    children.add(proc);
-    await new Promise<void>((ok, fail) => {
-      proc.stdout?.once('data', () => ok());
-      proc.once('exit', (code) => fail(new Error(`standalone webhook exited ${code}`)));
-    });
-    const container = (name: string, image: string, extra: Record<string, unknown> = {}) => ({
-      name,
-      image,
-      ...extra,
-      resources: {},
-      terminationMessagePath: '/dev/termination-log',
-      terminationMessagePolicy: 'File',
-      imagePullPolicy: 'IfNotPresent',
-      volumeMounts: [{ name: 'kube-api-access-bench', readOnly: true, mountPath: '/var/run/secrets/kubernetes.io/serviceaccount' }],
-    });
-    const pod = (annotations: Record<string, string>) => ({
-      apiVersion: 'v1',
-      kind: 'Pod',
-      metadata: {
-        generateName: 'web-7d4b9c8f5-',
-        namespace: 'bench',
-        labels: { app: 'web', 'pod-template-hash': '7d4b9c8f5' },
-        ...(Object.keys(annotations).length ? { annotations } : {}),
-      },
-      spec: {
-        volumes: [
-          {
-            name: 'kube-api-access-bench',
-            projected: {
-              sources: [
-                { serviceAccountToken: { expirationSeconds: 3607, path: 'token' } },
-                { configMap: { name: 'kube-root-ca.crt', items: [{ key: 'ca.crt', path: 'ca.crt' }] } },
-                { downwardAPI: { items: [{ path: 'namespace', fieldRef: { apiVersion: 'v1', fieldPath: 'metadata.namespace' } }] } },
-              ],
-              defaultMode: 420,
-            },
-          },
-        ],
-        initContainers: [container('migrate', 'registry.invalid/migrate:1')],
-        containers: [
-          container('web', 'registry.invalid/web:1.2.3', {
-            ports: [{ containerPort: 8080, protocol: 'TCP' }],
-            env: [{ name: 'MODE', value: 'prod' }],
-          }),
-          container('proxy', 'registry.invalid/proxy:2', { args: ['--port=9090'] }),
-        ],
-        restartPolicy: 'Always',
-        terminationGracePeriodSeconds: 30,
-        dnsPolicy: 'ClusterFirst',
-        serviceAccountName: 'default',
-        serviceAccount: 'default',
-        securityContext: {},
-        schedulerName: 'default-scheduler',
-        tolerations: [
-          { key: 'node.kubernetes.io/not-ready', operator: 'Exists', effect: 'NoExecute', tolerationSeconds: 300 },
-          { key: 'node.kubernetes.io/unreachable', operator: 'Exists', effect: 'NoExecute', tolerationSeconds: 300 },
-        ],
-        priority: 0,
-        enableServiceLinks: true,
-        preemptionPolicy: 'PreemptLowerPriority',
-      },
-      status: {},
-    });
-    const reviews = (object: unknown) =>
-      Array.from({ length: 64 }, (_, i) =>
-        JSON.stringify({
-          apiVersion: 'admission.k8s.io/v1',
-          kind: 'AdmissionReview',
-          request: {
-            uid: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`,
-            kind: { group: '', version: 'v1', kind: 'Pod' },
-            resource: { group: '', version: 'v1', resource: 'pods' },
-            requestKind: { group: '', version: 'v1', kind: 'Pod' },
-            requestResource: { group: '', version: 'v1', resource: 'pods' },
-            namespace: 'bench',
-            operation: 'CREATE',
-            userInfo: {
-              username: 'system:serviceaccount:kube-system:replicaset-controller',
-              groups: ['system:serviceaccounts', 'system:authenticated'],
-            },
-            object,
-            oldObject: null,
-            dryRun: false,
-            options: { apiVersion: 'meta.k8s.io/v1', kind: 'CreateOptions' },
-          },
-        }),
+    const start = async (root: string, label: string): Promise<Side> => {
+      const port = await freePort();
+      const meter = join(dir, `standalone${sidesMade++}.meter`);
+      const m = meterArgs(meter);
+      const p = spawn(
+        NODE,
+        [...m.args, join(ROOT, 'bench', 'webhook-standalone.ts'), join(dir, 'tls.crt'), join(dir, 'tls.key'), String(port)],
+        { stdio: ['ignore', 'pipe', 'inherit'], env: { ...m.env, WEBHOOK_STANDALONE_ROOT: root } },
       );
+      children.add(p);
+      await new Promise<void>((ok, fail) => {
+        p.stdout?.once('data', () => ok());
+        p.once('exit', (code) => fail(new Error(`standalone webhook exited ${code}`)));
+      });
+      return { label, url: `https://127.0.0.1:${port}/mutate`, caPem: ca.cert.toPem(), pid: p.pid as number, meter };
+    };
+    let sidesMade = 0;
+    const sides = [await start(ROOT, '')];
+    const before = process.env.BENCH_WEBHOOK_BEFORE;
+    if (before) sides.push(await start(treeAt(before), ` [before: ${before}]`));
     await versusPeer({
-      url: `https://127.0.0.1:${port}/mutate`,
-      caPem: ca.cert.toPem(),
-      pid: proc.pid as number,
+      sides,
       dir,
-      trustBodies: reviews(pod({})),
-      identityBodies: reviews(pod({ 'identity.anchorage.dev/enabled': 'true' })),
+      trustBodies: reviewBodies(benchPod({})),
+      identityBodies: reviewBodies(benchPod({ 'identity.anchorage.dev/enabled': 'true' })),
       out,
     });
     for (const r of out) r.name = `${r.name} [standalone: review() behind node:https, no control plane]`;
