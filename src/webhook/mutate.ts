@@ -135,38 +135,153 @@ function isContainerArray(v: unknown): v is Container[] {
   return Array.isArray(v) && v.every((c) => typeof c === 'object' && c !== null && !Array.isArray(c));
 }
 
+type EnvAdd = { name: string; value: string };
+
+/**
+ * What a bundle adds under one configuration, the same for every pod: its variables, the container mount, the
+ * volume (frozen: every patch shares them), and its encoded patches by pod shape (`encodedPatch`).
+ */
+interface TrustParts {
+  env: readonly Readonly<EnvAdd>[];
+  mount: Readonly<Record<string, unknown>>;
+  volume: Readonly<Record<string, unknown>>;
+  /** The base64 JSON patch of a trust-only mutation, by the shape of the pod it was made for (`shapeKey`). */
+  encoded: Map<string, string>;
+}
+/** Most encoded patches kept per bundle (pod shapes seen; emptied when full). */
+const MAX_ENCODED = 512;
+const partsCache = new WeakMap<BundleSource, { env: readonly string[]; dir: string; parts: TrustParts }>();
+
+function deepFreeze<T>(o: T): T {
+  if (typeof o === 'object' && o !== null && !Object.isFrozen(o)) {
+    Object.freeze(o);
+    for (const v of Object.values(o)) deepFreeze(v);
+  }
+  return o;
+}
+
+/** The bundle's additions under `config` (made once per configuration and bundle). */
+function trustParts(config: WebhookConfig, source: BundleSource): TrustParts {
+  const dir = config.trust.mountPath;
+  const hit = partsCache.get(source);
+  if (hit && hit.env === config.trust.env && hit.dir === dir) return hit.parts;
+  const env = config.trust.env.map((n) => ({ name: n, value: envValue(n, dir, source) })).filter((e) => e.value !== undefined) as EnvAdd[];
+  const parts: TrustParts = {
+    env: deepFreeze(env),
+    mount: deepFreeze({ name: TRUST_VOLUME, mountPath: dir, readOnly: true }),
+    volume: deepFreeze(trustVolume(source)),
+    encoded: new Map(),
+  };
+  partsCache.set(source, { env: config.trust.env, dir, parts });
+  return parts;
+}
+
+/** One container's additions. */
+interface Slot {
+  g: 'containers' | 'initContainers';
+  i: number;
+  c: Container;
+  env: EnvAdd[];
+  /** Which of the bundle's variables `env` holds (bit k: parts.env[k]). */
+  envMask: number;
+  mounts: Record<string, unknown>[];
+  /** `mounts` holds the trust mount. */
+  trustMount: boolean;
+}
+
+/** The decision on one pod, before it is written as a patch. */
+export interface Plan {
+  /** The answer when no patch is made (excluded, denied). */
+  done?: Mutation;
+  warnings: string[];
+  bundle?: string;
+  identitySecret?: string;
+  skipped?: string;
+  parts?: TrustParts;
+  slots: Slot[];
+  newVolumes: Record<string, unknown>[];
+  newAnnotations: Record<string, string>;
+  /** spec.volumes is absent; metadata is absent; metadata.annotations is absent or null. */
+  noVolumes: boolean;
+  noMetadata: boolean;
+  noAnnotations: boolean;
+}
+
 /** Compute the patch. Throws only on a pod too malformed to patch (the caller answers allowed + warning). */
 export function mutatePod(pod: PodLike, ctx: MutateContext): Mutation {
+  const p = planMutation(pod, ctx);
+  return p.done ?? mutation(p, renderPatch(p));
+}
+
+/** The mutation without its patch objects, and the patch as the AdmissionReview carries it (base64 JSON; '' when empty). */
+export function mutatePodEncoded(pod: PodLike, ctx: MutateContext): Mutation & { patchBase64: string } {
+  const p = planMutation(pod, ctx);
+  if (p.done) return { ...p.done, patchBase64: '' };
+  return { ...mutation(p, []), patchBase64: encodedPatch(p) };
+}
+
+function mutation(p: Plan, patch: PatchOp[]): Mutation {
+  return {
+    patch,
+    warnings: p.warnings,
+    ...(p.bundle !== undefined && { bundle: p.bundle }),
+    ...(p.identitySecret !== undefined && { identitySecret: p.identitySecret }),
+    ...(p.skipped !== undefined && { skipped: p.skipped }),
+  };
+}
+
+/** Does `list` (a pod's list of objects) hold an entry whose `key` is `value`? */
+function anyIs(list: unknown[], key: string, value: unknown, value2?: unknown): boolean {
+  for (const x of list) {
+    const v = (x as Record<string, unknown> | null | undefined)?.[key];
+    if (v === value || (value2 !== undefined && v === value2)) return true;
+  }
+  return false;
+}
+
+export function planMutation(pod: PodLike, ctx: MutateContext): Plan {
   const { config } = ctx;
   const warnings: string[] = [];
   const denials: string[] = [];
   const annotations = pod.metadata?.annotations ?? {};
   const nsLabels = ctx.namespaceLabels ?? {};
-  if (ctx.excluded.has(ctx.namespace)) return { patch: [], warnings, skipped: 'excluded namespace' };
+  const slots: Slot[] = [];
+  const newVolumes: Record<string, unknown>[] = [];
+  const newAnnotations: Record<string, string> = {};
+  const plan: Plan = {
+    warnings,
+    slots,
+    newVolumes,
+    newAnnotations,
+    noVolumes: false,
+    noMetadata: pod.metadata === undefined,
+    noAnnotations: pod.metadata?.annotations === undefined || pod.metadata.annotations === null,
+  };
+  if (ctx.excluded.has(ctx.namespace)) {
+    plan.done = { patch: [], warnings, skipped: 'excluded namespace' };
+    return plan;
+  }
   const spec = pod.spec;
   if (typeof spec !== 'object' || spec === null || !isContainerArray(spec.containers))
     throw new Error('the pod has no spec.containers list');
   if (spec.initContainers !== undefined && !isContainerArray(spec.initContainers)) throw new Error('spec.initContainers is not a list');
   if (spec.volumes !== undefined && !Array.isArray(spec.volumes)) throw new Error('spec.volumes is not a list');
+  plan.noVolumes = spec.volumes === undefined;
 
   const volumes = spec.volumes ?? [];
-  const volumeNames = new Set(volumes.map((v) => v?.name));
-  const patch: PatchOp[] = [];
-  const newVolumes: Record<string, unknown>[] = [];
-  const newAnnotations: Record<string, string> = {};
-  // Each container's additions, applied at the end (env, mounts) so each list gets one `add` or appends.
-  const perContainer = new Map<string, { env: { name: string; value: string }[]; mounts: Record<string, unknown>[] }>();
+  // Each container's additions, applied at the end (env, mounts) so each list gets one `add` or appends; in the
+  // order first touched.
   const groups: ['containers' | 'initContainers', Container[]][] = [
     ['containers', spec.containers],
     ['initContainers', spec.initContainers ?? []],
   ];
-  const allNames = new Set(groups.flatMap(([, cs]) => cs.map((c) => c.name)));
-  const slot = (g: string, i: number) => {
-    const k = `${g}/${i}`;
-    let s = perContainer.get(k);
+  const slotOf: Record<'containers' | 'initContainers', (Slot | undefined)[]> = { containers: [], initContainers: [] };
+  const slot = (g: 'containers' | 'initContainers', i: number, c: Container): Slot => {
+    let s = slotOf[g][i];
     if (!s) {
-      s = { env: [], mounts: [] };
-      perContainer.set(k, s);
+      s = { g, i, c, env: [], envMask: 0, mounts: [], trustMount: false };
+      slotOf[g][i] = s;
+      slots.push(s);
     }
     return s;
   };
@@ -175,10 +290,8 @@ export function mutatePod(pod: PodLike, ctx: MutateContext): Mutation {
   const podTrust = flag(annotations[INJECT]);
   const nsTrust = flag(nsLabels[INJECT]);
   const wantTrust = podTrust ?? nsTrust ?? config.trust.mode === 'opt-out';
-  let bundle: string | undefined;
-  let skipped: string | undefined;
-  if (!wantTrust) skipped = podTrust === false ? 'pod opted out' : nsTrust === false ? 'namespace opted out' : 'not opted in';
-  else if (annotations[INJECTED] !== undefined || volumeNames.has(TRUST_VOLUME)) skipped = 'already injected';
+  if (!wantTrust) plan.skipped = podTrust === false ? 'pod opted out' : nsTrust === false ? 'namespace opted out' : 'not opted in';
+  else if (annotations[INJECTED] !== undefined || anyIs(volumes, 'name', TRUST_VOLUME)) plan.skipped = 'already injected';
   else {
     const wanted = annotations[BUNDLE] ?? nsLabels[BUNDLE] ?? config.trust.defaultBundle;
     const source = config.trust.bundles[wanted];
@@ -187,7 +300,7 @@ export function mutatePod(pod: PodLike, ctx: MutateContext): Mutation {
         denials.push(`no trust bundle named '${wanted}' is configured (policy.unknownBundle: deny)`);
       else warnings.push(`anchorage: no trust bundle named '${wanted}' is configured: trust not injected`);
     } else {
-      bundle = wanted;
+      plan.bundle = wanted;
       let only: Set<string> | undefined;
       if (annotations[CONTAINERS] !== undefined) {
         only = new Set(
@@ -196,33 +309,40 @@ export function mutatePod(pod: PodLike, ctx: MutateContext): Mutation {
             .map((s) => s.trim())
             .filter(Boolean),
         );
+        const allNames = new Set(groups.flatMap(([, cs]) => cs.map((c) => c.name)));
         const unknown = [...only].filter((n) => !allNames.has(n));
         if (unknown.length) warnings.push(`anchorage: ${CONTAINERS} names no container ${unknown.join(', ')}`.slice(0, 200));
       }
       const dir = config.trust.mountPath;
-      const env = config.trust.env.map((n) => ({ name: n, value: envValue(n, dir, source) })).filter((e) => e.value !== undefined) as {
-        name: string;
-        value: string;
-      }[];
+      const parts = trustParts(config, source);
+      plan.parts = parts;
       for (const [g, cs] of groups)
-        cs.forEach((c, i) => {
-          if (only && !only.has(c.name as string)) return;
-          const have = new Set((Array.isArray(c.env) ? c.env : []).map((e) => e?.name));
-          const s = slot(g, i);
-          for (const e of env) if (!have.has(e.name)) s.env.push(e);
+        for (let i = 0; i < cs.length; i++) {
+          const c = cs[i] as Container;
+          if (only && !only.has(c.name as string)) continue;
+          const have = Array.isArray(c.env) ? c.env : [];
+          const s = slot(g, i, c);
+          for (let k = 0; k < parts.env.length; k++) {
+            const e = parts.env[k] as EnvAdd;
+            if (!anyIs(have, 'name', e.name)) {
+              s.env.push(e);
+              s.envMask |= 1 << k;
+            }
+          }
           const mounts = Array.isArray(c.volumeMounts) ? c.volumeMounts : [];
-          if (!mounts.some((m) => m?.mountPath === dir || m?.mountPath === `${dir}/`))
-            s.mounts.push({ name: TRUST_VOLUME, mountPath: dir, readOnly: true });
-        });
-      newVolumes.push(trustVolume(source));
+          if (!anyIs(mounts, 'mountPath', dir, `${dir}/`)) {
+            s.mounts.push(parts.mount);
+            s.trustMount = true;
+          }
+        }
+      newVolumes.push(parts.volume);
       newAnnotations[INJECTED] = wanted;
     }
   }
 
   // --- identity ---
-  let identitySecret: string | undefined;
   const wantIdentity = flag(annotations[IDENTITY]) ?? flag(nsLabels[IDENTITY]) ?? false;
-  if (wantIdentity && annotations[IDENTITY_SECRET] === undefined && !volumeNames.has(IDENTITY_VOLUME)) {
+  if (wantIdentity && annotations[IDENTITY_SECRET] === undefined && !anyIs(volumes, 'name', IDENTITY_VOLUME)) {
     if (!ctx.issuerReady && config.policy.identityUnavailable === 'deny')
       denials.push(
         `the pod asks for an identity (${IDENTITY}) and the identity issuer is ${config.identity.issuer ? 'not available' : 'not configured'} (policy.identityUnavailable: deny)`,
@@ -232,50 +352,72 @@ export function mutatePod(pod: PodLike, ctx: MutateContext): Mutation {
       warnings.push(w);
       newAnnotations[WARNING] = w;
     } else {
-      identitySecret = identitySecretName(pod);
+      const identitySecret = identitySecretName(pod);
+      plan.identitySecret = identitySecret;
       newVolumes.push({ name: IDENTITY_VOLUME, secret: { secretName: identitySecret } });
       newAnnotations[IDENTITY_SECRET] = identitySecret;
       const dir = config.identity.mountPath;
       for (const [g, cs] of groups)
-        cs.forEach((c, i) => {
+        for (let i = 0; i < cs.length; i++) {
+          const c = cs[i] as Container;
           const mounts = Array.isArray(c.volumeMounts) ? c.volumeMounts : [];
-          if (!mounts.some((m) => m?.mountPath === dir)) slot(g, i).mounts.push({ name: IDENTITY_VOLUME, mountPath: dir, readOnly: true });
-        });
+          if (!anyIs(mounts, 'mountPath', dir)) slot(g, i, c).mounts.push({ name: IDENTITY_VOLUME, mountPath: dir, readOnly: true });
+        }
     }
   }
 
-  if (denials.length) return { patch: [], warnings: [], denied: `anchorage: pod refused: ${denials.join('; ')}`.slice(0, 1000) };
+  if (denials.length) plan.done = { patch: [], warnings: [], denied: `anchorage: pod refused: ${denials.join('; ')}`.slice(0, 1000) };
+  return plan;
+}
 
-  // --- the patch ---
-  for (const [key, s] of perContainer) {
-    const [g, i] = key.split('/') as [string, string];
-    const c = (g === 'containers' ? spec.containers : (spec.initContainers ?? []))[Number(i)] as Container;
-    const base = `/spec/${g}/${i}`;
+/** The plan as RFC 6902 operations. */
+function renderPatch(p: Plan): PatchOp[] {
+  const patch: PatchOp[] = [];
+  for (const s of p.slots) {
+    const base = `/spec/${s.g}/${s.i}`;
     if (s.env.length) {
-      if (Array.isArray(c.env)) for (const e of s.env) patch.push({ op: 'add', path: `${base}/env/-`, value: e });
+      if (Array.isArray(s.c.env)) for (const e of s.env) patch.push({ op: 'add', path: `${base}/env/-`, value: e });
       else patch.push({ op: 'add', path: `${base}/env`, value: s.env });
     }
     if (s.mounts.length) {
-      if (Array.isArray(c.volumeMounts)) for (const m of s.mounts) patch.push({ op: 'add', path: `${base}/volumeMounts/-`, value: m });
+      if (Array.isArray(s.c.volumeMounts)) for (const m of s.mounts) patch.push({ op: 'add', path: `${base}/volumeMounts/-`, value: m });
       else patch.push({ op: 'add', path: `${base}/volumeMounts`, value: s.mounts });
     }
   }
-  if (newVolumes.length) {
-    if (spec.volumes === undefined) patch.push({ op: 'add', path: '/spec/volumes', value: newVolumes });
-    else for (const v of newVolumes) patch.push({ op: 'add', path: '/spec/volumes/-', value: v });
+  if (p.newVolumes.length) {
+    if (p.noVolumes) patch.push({ op: 'add', path: '/spec/volumes', value: p.newVolumes });
+    else for (const v of p.newVolumes) patch.push({ op: 'add', path: '/spec/volumes/-', value: v });
   }
-  if (Object.keys(newAnnotations).length) {
-    if (pod.metadata?.annotations === undefined || pod.metadata.annotations === null) {
-      if (pod.metadata === undefined) patch.push({ op: 'add', path: '/metadata', value: { annotations: newAnnotations } });
-      else patch.push({ op: 'add', path: '/metadata/annotations', value: newAnnotations });
+  if (Object.keys(p.newAnnotations).length) {
+    if (p.noAnnotations) {
+      if (p.noMetadata) patch.push({ op: 'add', path: '/metadata', value: { annotations: p.newAnnotations } });
+      else patch.push({ op: 'add', path: '/metadata/annotations', value: p.newAnnotations });
     } else
-      for (const [k, v] of Object.entries(newAnnotations)) patch.push({ op: 'add', path: `/metadata/annotations/${ptr(k)}`, value: v });
+      for (const [k, v] of Object.entries(p.newAnnotations)) patch.push({ op: 'add', path: `/metadata/annotations/${ptr(k)}`, value: v });
   }
-  return {
-    patch,
-    warnings,
-    ...(bundle !== undefined && { bundle }),
-    ...(identitySecret !== undefined && { identitySecret }),
-    ...(skipped !== undefined && { skipped }),
-  };
+  return patch;
+}
+
+const encode = (patch: PatchOp[]): string => (patch.length ? Buffer.from(JSON.stringify(patch)).toString('base64') : '');
+
+/**
+ * The plan's patch as base64 JSON, what `renderPatch` gives, encoded. A trust-only plan (no identity Secret, whose
+ * name is random) is a function of the bundle and the pod's shape (which containers get which of the bundle's
+ * variables and its mount, which of their lists and of the pod's volumes and annotations exist), so its encoding
+ * is kept by that shape and not made again for the next pod of the same shape (a Deployment's replicas).
+ */
+function encodedPatch(p: Plan): string {
+  const parts = p.parts;
+  if (!parts || p.identitySecret !== undefined) return encode(renderPatch(p));
+  let key = `${p.bundle}\0${p.noVolumes ? 1 : 0}${p.noMetadata ? 1 : 0}${p.noAnnotations ? 1 : 0}${p.newAnnotations[WARNING] !== undefined ? 1 : 0}`;
+  for (const s of p.slots)
+    if (s.env.length || s.mounts.length)
+      key += `|${s.g === 'containers' ? 'c' : 'i'}${s.i}.${s.envMask}.${Array.isArray(s.c.env) ? 1 : 0}${s.trustMount ? 1 : 0}${Array.isArray(s.c.volumeMounts) ? 1 : 0}`;
+  let out = parts.encoded.get(key);
+  if (out === undefined) {
+    out = encode(renderPatch(p));
+    if (parts.encoded.size >= MAX_ENCODED) parts.encoded.clear();
+    parts.encoded.set(key, out);
+  }
+  return out;
 }

@@ -2,7 +2,7 @@
 // warning; a pod too malformed to patch is allowed unchanged with a warning (or refused, when the configuration's
 // policy says so, as is a pod that asks for what cannot be given: see `policy` in config.ts); an AdmissionReview that is not one
 // (bad JSON, no request.uid) is answered 400 with the reason. Never a throw, never a hang: it is synchronous.
-import { type MutateContext, mutatePod, type PodLike } from './mutate.ts';
+import { type MutateContext, mutatePodEncoded, type PodLike } from './mutate.ts';
 
 /** Most bytes of an AdmissionReview we read (the API server's own request limit is 3 MiB). */
 export const MAX_REVIEW_BYTES = 4 << 20;
@@ -28,6 +28,12 @@ interface AdmissionRequest {
 
 const answer = (uid: string, response: Record<string, unknown>): string =>
   JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response: { uid, allowed: true, ...response } });
+/**
+ * `answer(uid, { patchType: 'JSONPatch', patch, warnings? })`, the same bytes, written out: the patch (base64, no
+ * character JSON escapes) is copied in once, not serialised again.
+ */
+const patched = (uid: string, patchBase64: string, warnings: string[]): string =>
+  `{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","response":{"uid":${JSON.stringify(uid)},"allowed":true,"patchType":"JSONPatch","patch":"${patchBase64}"${warnings.length ? `,"warnings":${JSON.stringify(warnings)}` : ''}}}`;
 /** A refusal: the API server fails the create with 403 and `admission webhook "…" denied the request: <message>`. */
 const refusal = (uid: string, message: string): string =>
   answer(uid, { allowed: false, status: { code: 403, reason: 'Forbidden', message } });
@@ -81,7 +87,7 @@ export function review(body: string | Buffer, ctx: ReviewContext): ReviewAnswer 
     };
   try {
     const labels = ctx.labelsOf(namespace);
-    const m = mutatePod(pod, {
+    const m = mutatePodEncoded(pod, {
       config: ctx.config,
       excluded: ctx.excluded,
       issuerReady: ctx.issuerReady,
@@ -96,7 +102,7 @@ export function review(body: string | Buffer, ctx: ReviewContext): ReviewAnswer 
     };
     if (m.denied !== undefined)
       return { status: 200, body: refusal(uid, m.denied), result: 'denied', info: { ...out, reason: m.denied.slice(0, 300) } };
-    if (!m.patch.length)
+    if (!m.patchBase64)
       return {
         status: 200,
         body: answer(uid, m.warnings.length ? { warnings: m.warnings } : {}),
@@ -105,11 +111,7 @@ export function review(body: string | Buffer, ctx: ReviewContext): ReviewAnswer 
       };
     return {
       status: 200,
-      body: answer(uid, {
-        patchType: 'JSONPatch',
-        patch: Buffer.from(JSON.stringify(m.patch)).toString('base64'),
-        ...(m.warnings.length ? { warnings: m.warnings } : {}),
-      }),
+      body: patched(uid, m.patchBase64, m.warnings),
       result: 'mutated',
       info: out,
     };
