@@ -35,6 +35,8 @@ const PODS = Number(process.env.BENCH_WEBHOOK_PODS ?? 200);
 const children = new Set<ChildProcess>();
 /** Interleaved rounds of each open-loop figure (each SECONDS long), per side. */
 const ROUNDS = Number(process.env.BENCH_WEBHOOK_ROUNDS ?? 3);
+/** Node's flags for the webhook in production (deploy/webhook/deployment.yaml, the chart's webhook Deployment). */
+const WEBHOOK_NODE_FLAGS = '--min-semi-space-size=16';
 
 /** User + system CPU seconds of a live process. */
 function cpuSeconds(pid: number): number {
@@ -190,11 +192,20 @@ interface Side {
   meter: string;
 }
 
-/** The node arguments that load the in-process meter (bench/gc-meter-preload.ts) writing to `file`. */
-const meterArgs = (file: string): { args: string[]; env: NodeJS.ProcessEnv } => ({
-  args: ['--import', pathToFileURL(join(ROOT, 'bench', 'gc-meter-preload.ts')).href],
-  env: { ...process.env, GC_METER_OUT: file },
-});
+/**
+ * The node arguments of a webhook process: the in-process meter (bench/gc-meter-preload.ts) writing to `file`, and
+ * node's own flags: BENCH_WEBHOOK_NODE_FLAGS for this tree's webhook (default: what deploy/webhook/deployment.yaml
+ * and the chart run it with, WEBHOOK_NODE_FLAGS), BENCH_WEBHOOK_BEFORE_NODE_FLAGS for BENCH_WEBHOOK_BEFORE's
+ * (default: none, as before there were any). Space-separated.
+ */
+const meterArgs = (file: string, before = false): { args: string[]; env: NodeJS.ProcessEnv } => {
+  const flags =
+    (before ? process.env.BENCH_WEBHOOK_BEFORE_NODE_FLAGS : process.env.BENCH_WEBHOOK_NODE_FLAGS) ?? (before ? '' : WEBHOOK_NODE_FLAGS);
+  return {
+    args: [...flags.split(' ').filter(Boolean), '--import', pathToFileURL(join(ROOT, 'bench', 'gc-meter-preload.ts')).href],
+    env: { ...process.env, GC_METER_OUT: file },
+  };
+};
 
 /** The meter's figures since its last reading: SIGUSR2 to the process, then its new line in the file. */
 async function readMeter(side: Side): Promise<MeterReading | undefined> {
@@ -430,7 +441,7 @@ export async function run(): Promise<BenchResult[]> {
       const tag = caSecret.replace(/[^a-z0-9]+/g, '-');
       const fd = openSync(join(dir, `${tag}.log`), 'a');
       const meter = join(dir, `${tag}.meter`);
-      const m = meterArgs(meter);
+      const m = meterArgs(meter, root !== ROOT);
       const p = spawn(
         NODE,
         [
@@ -606,7 +617,7 @@ async function standalone(): Promise<BenchResult[]> {
     const start = async (root: string, label: string): Promise<Side> => {
       const port = await freePort();
       const meter = join(dir, `standalone${sidesMade++}.meter`);
-      const m = meterArgs(meter);
+      const m = meterArgs(meter, root !== ROOT);
       const p = spawn(
         NODE,
         [...m.args, join(ROOT, 'bench', 'webhook-standalone.ts'), join(dir, 'tls.crt'), join(dir, 'tls.key'), String(port)],
