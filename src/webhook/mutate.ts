@@ -169,7 +169,8 @@ function trustParts(config: WebhookConfig, source: BundleSource): TrustParts {
   const parts: TrustParts = {
     env: deepFreeze(env),
     mount: deepFreeze({ name: TRUST_VOLUME, mountPath: dir, readOnly: true }),
-    volume: deepFreeze(trustVolume(source)),
+    // A copy: the volume may hold the configuration's own objects (a label selector), which stay unfrozen.
+    volume: deepFreeze(structuredClone(trustVolume(source))),
     encoded: new Map(),
   };
   partsCache.set(source, { env: config.trust.env, dir, parts });
