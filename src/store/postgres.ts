@@ -145,18 +145,33 @@ class PostgresStore implements Store {
     return Promise.race([p, late]).finally(() => clearTimeout(timer));
   }
 
-  private async q<T extends object>(pool: postgres.Sql, sql: Sql, text: string, params: readonly unknown[] = []): Promise<T[]> {
+  /** A query on `sql` (the pool or a transaction of it); `failed` sees the error as postgres.js gave it. */
+  private async q<T extends object>(
+    pool: postgres.Sql,
+    sql: Sql,
+    text: string,
+    params: readonly unknown[] = [],
+    failed?: (e: unknown) => void,
+  ): Promise<T[]> {
     try {
       return (await this.bounded(pool, sql.unsafe(numberPlaceholders(text), bind(params)))) as unknown as T[];
     } catch (e) {
+      failed?.(e);
       throw this.translate(e);
     }
   }
-  private async r(pool: postgres.Sql, sql: Sql, text: string, params: readonly unknown[] = []): Promise<number> {
+  private async r(
+    pool: postgres.Sql,
+    sql: Sql,
+    text: string,
+    params: readonly unknown[] = [],
+    failed?: (e: unknown) => void,
+  ): Promise<number> {
     try {
       const res = await this.bounded(pool, sql.unsafe(numberPlaceholders(text), bind(params)));
       return res.count ?? 0;
     } catch (e) {
+      failed?.(e);
       throw this.translate(e);
     }
   }
@@ -177,43 +192,83 @@ class PostgresStore implements Store {
     // ROLLBACK are sent by postgres.js, so a watchdog runs while they are out: armed until `fn` starts
     // and again once it is done. When it fires, the pool is dropped: the transaction's connection is
     // terminated (the server rolls it back) and `fn`, if it had not started, never runs.
+    //
+    // A transaction whose connection the server closed (shutdown, crash, pg_terminate_backend, a reset)
+    // must not send anything more on it: postgres.js 3.4.9 would write ROLLBACK (or the next query, or
+    // COMMIT) through a setImmediate on a socket it has already set to null, and that TypeError is thrown
+    // outside any promise, so it kills the process (porsager/postgres#1154, #1208; unfixed upstream). So
+    // once the connection is lost (a query failed with a lost-connection error, or postgres.js rejected
+    // the transaction while `fn` was running), further queries fail here and `fn`'s end is never handed
+    // back to postgres.js, which has rejected the transaction already (the watchdog drops the pool if it
+    // has not).
     let timer: NodeJS.Timeout | undefined;
     let fired = false;
+    let running = false;
+    let lost = false;
     let fire!: (e: Error) => void;
     const watchdog = new Promise<never>((_, reject) => {
       fire = reject;
     });
+    let settled = false;
     const arm = (): void => {
+      clearTimeout(timer);
+      if (settled) return;
       timer = setTimeout(() => {
         fired = true;
         this.drop(pool);
         fire(this.late(this.answerMs));
       }, this.answerMs);
     };
+    const loss = (e: unknown): void => {
+      const code = (e as { code?: string })?.code;
+      if (code !== 'CONNECTION_DESTROYED' && this.translate(e) instanceof StoreUnavailableError) lost = true;
+    };
+    const gone = (): StoreUnavailableError => new StoreUnavailableError(this.location, new Error('the connection was lost'));
     arm();
     try {
       const done = pool.begin(async (s) => {
         clearTimeout(timer);
         if (fired) throw this.late(this.answerMs);
+        running = true;
         const tx: Tx = {
-          all: <R extends object>(text: string, params?: readonly unknown[]) => this.q<R>(pool, s, text, params),
-          get: async <R extends object>(text: string, params?: readonly unknown[]) => (await this.q<R>(pool, s, text, params))[0],
-          run: (text: string, params?: readonly unknown[]) => this.r(pool, s, text, params),
+          all: async <R extends object>(text: string, params?: readonly unknown[]) => {
+            if (lost) throw gone();
+            return this.q<R>(pool, s, text, params, loss);
+          },
+          get: async <R extends object>(text: string, params?: readonly unknown[]) => {
+            if (lost) throw gone();
+            return (await this.q<R>(pool, s, text, params, loss))[0];
+          },
+          run: async (text: string, params?: readonly unknown[]) => {
+            if (lost) throw gone();
+            return this.r(pool, s, text, params, loss);
+          },
           lock: async (name: string) => {
+            if (lost) throw gone();
             const key = createHash('sha256').update(name).digest().readBigInt64BE(0);
-            await this.q(pool, s, 'SELECT pg_advisory_xact_lock(?::bigint)', [key]);
+            await this.q(pool, s, 'SELECT pg_advisory_xact_lock(?::bigint)', [key], loss);
           },
         };
+        let out: { ok: true; value: T } | { ok: false; error: unknown };
         try {
-          return await fn(tx);
-        } finally {
-          arm();
+          out = { ok: true, value: await fn(tx) };
+        } catch (e) {
+          out = { ok: false, error: e };
         }
+        running = false;
+        arm();
+        if (lost) await new Promise<never>(() => undefined);
+        if (!out.ok) throw out.error;
+        return out.value;
+      });
+      done.catch(() => {
+        if (running) lost = true;
       });
       return (await Promise.race([done, watchdog])) as T;
     } catch (e) {
       throw this.translate(e);
     } finally {
+      settled = true;
       clearTimeout(timer);
     }
   }
