@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InputError } from '../src/common/errors.ts';
 import { openStore } from '../src/store/open.ts';
 import { type Migration, type Store, StoreUnavailableError, UniqueViolation } from '../src/store/store.ts';
+import { waitFor } from './cluster/harness.ts';
 import { type Postgres, startPostgres } from './support/postgres.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'ca-store-'));
@@ -140,6 +141,112 @@ describe('store failures', () => {
     await store.close();
     await down.remove();
   }, 120_000);
+
+  it('a transaction whose connection the server closes (mid-query, or between its queries) fails with StoreUnavailableError, and the process lives on', async () => {
+    // postgres.js 3.4.9 writes the ROLLBACK, or the transaction's next query, on a socket it has set to
+    // null and throws outside any promise (porsager/postgres#1154): this process would die here.
+    const store = await openStore(pg.url);
+    const other = await openStore(pg.url);
+    try {
+      const pidOf = async (tx: { get<R extends object>(sql: string): Promise<R | undefined> }) =>
+        ((await tx.get<{ pid: number }>('SELECT pg_backend_pid() AS pid')) as { pid: number }).pid;
+      const kill = (pid: number) => other.get('SELECT pg_terminate_backend(?::int) AS t', [pid]);
+      const midQuery = await store
+        .transaction(async (tx) => {
+          const pid = await pidOf(tx);
+          const sleeping = tx.get('SELECT pg_sleep(30)');
+          await waitFor(
+            'the query running',
+            async () =>
+              (
+                await other.get<{ n: number }>("SELECT count(*) AS n FROM pg_stat_activity WHERE pid = ? AND query LIKE '%pg_sleep%'", [
+                  pid,
+                ])
+              )?.n === 1,
+            30_000,
+          );
+          await kill(pid);
+          await sleeping;
+        })
+        .catch((e: unknown) => e);
+      expect(midQuery).toBeInstanceOf(StoreUnavailableError);
+      let killed!: () => void;
+      const gone = new Promise<void>((r) => {
+        killed = r;
+      });
+      const between = store
+        .transaction(async (tx) => {
+          await kill(await pidOf(tx));
+          await gone;
+          await tx.run('INSERT INTO t_items (id, n) VALUES (?, ?)', ['between', 1]);
+        })
+        .catch((e: unknown) => e);
+      // postgres.js rejects the transaction when it sees the connection close; the insert comes after.
+      const first = await Promise.race([between, new Promise((r) => setTimeout(r, 60_000, 'no answer'))]);
+      killed();
+      expect(first).toBeInstanceOf(StoreUnavailableError);
+      await new Promise((r) => setImmediate(r));
+      // The pool goes on: a transaction commits.
+      await store.migrate('test', [V1]);
+      await store.transaction(async (tx) => tx.run('INSERT INTO t_items (id, n) VALUES (?, ?)', ['after', 1]));
+      expect(await store.get('SELECT n FROM t_items WHERE id = ?', ['after'])).toEqual({ n: 1 });
+      expect(await store.get('SELECT n FROM t_items WHERE id = ?', ['between'])).toBeUndefined();
+      await store.run('DROP TABLE t_items');
+      await store.run("DELETE FROM anchorage_migrations WHERE component = 'test'");
+    } finally {
+      await store.close();
+      await other.close();
+    }
+  }, 180_000);
+
+  it('a PostgreSQL server that hangs (every process SIGSTOPped, sockets open): each call, a transaction and the health check fail within the store’s answer budget; none waits for the server, and it answers again once thawed', async () => {
+    const hung = await startPostgres('ca-store-hung');
+    try {
+      const store = await openStore(hung.url, { answerMs: 5000 });
+      await store.migrate('test', [V1]);
+      await store.ping(5000);
+      const unavailable = (e: unknown) => {
+        expect(e).toBeInstanceOf(StoreUnavailableError);
+        expect((e as Error).message).toMatch(/^store postgres:\/\/anchorage@127\.0\.0\.1:\d+\/postgres is unavailable: /);
+        return e as Error;
+      };
+      // A transaction in the middle of its work when the server stops answering: it fails, and what it
+      // wrote is never committed.
+      let wrote!: () => void;
+      const written = new Promise<void>((r) => {
+        wrote = r;
+      });
+      let go!: () => void;
+      const gate = new Promise<void>((r) => {
+        go = r;
+      });
+      const inFlight = store
+        .transaction(async (tx) => {
+          await tx.run('INSERT INTO t_items (id, n) VALUES (?, ?)', ['in-flight', 1]);
+          wrote();
+          await gate;
+          await tx.run('INSERT INTO t_items (id, n) VALUES (?, ?)', ['after', 2]);
+        })
+        .catch((e: unknown) => e);
+      await written;
+      hung.freeze();
+      go();
+      expect(unavailable(await inFlight).message).toMatch(/no answer in 5 s/);
+      // A query on a connection of the pool, a transaction waiting for BEGIN, the health check.
+      expect(unavailable(await store.get('SELECT 1 AS one').catch((e: unknown) => e)).message).toMatch(/no answer in 5 s/);
+      unavailable(
+        await store.transaction(async (tx) => tx.run('INSERT INTO t_items (id, n) VALUES (?, ?)', ['tx', 3])).catch((e: unknown) => e),
+      );
+      expect(unavailable(await store.ping(5000).catch((e: unknown) => e)).message).toMatch(/no answer in 5 s/);
+      hung.thaw();
+      await store.ping(5000);
+      expect(await store.get('SELECT 1 AS one')).toEqual({ one: 1 });
+      expect(await store.all('SELECT id FROM t_items ORDER BY id')).toEqual([]);
+      await store.close();
+    } finally {
+      await hung.remove();
+    }
+  }, 180_000);
 
   it('an SQLite database is its owner’s alone: file, WAL and shared memory 0600; a folder it makes 0700', async () => {
     const mode = (p: string) => (statSync(p).mode & 0o777).toString(8);

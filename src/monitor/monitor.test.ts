@@ -88,10 +88,10 @@ describe('Monitor store health', () => {
     await monitor.load();
     // The store hangs: every call returns a promise that never settles (a PostgreSQL client waiting on
     // a server that went away mid-handshake).
-    const real = { get: store.get.bind(store), transaction: store.transaction.bind(store) };
-    store.get = () => new Promise(() => undefined);
+    const real = { ping: store.ping.bind(store), transaction: store.transaction.bind(store) };
+    store.ping = () => new Promise(() => undefined);
     store.transaction = () => new Promise(() => undefined);
-    await monitor.flush(true);
+    await monitor.probe();
     expect(monitor.store.ok).toBe(false);
     expect(monitor.store.ok === false && monitor.store.reason).toMatch(/no answer in 0.05 s/);
     const c = monitor.addCluster({ name: 'c', kind: 'dir' });
@@ -100,7 +100,7 @@ describe('Monitor store health', () => {
     c.stop();
     await monitor.flush();
     expect(monitor.store.ok).toBe(false);
-    store.get = real.get;
+    store.ping = real.ping;
     store.transaction = real.transaction;
     await monitor.flush();
     expect(monitor.store.ok).toBe(true);
@@ -111,6 +111,50 @@ describe('Monitor store health', () => {
     expect(again.findings.get(expired[0]?.key as string)?.firstSeen).toBe(expired[0]?.firstSeen);
   });
 
+  it('a store called down stays down until it answers: a flush with nothing queued says nothing, the health check or a write does', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'monitor-down-'));
+    dirs.push(dir);
+    const store = await openStore(`sqlite:${join(dir, 'd.sqlite')}`);
+    stores.push(store);
+    const monitor = new Monitor({ history: new History(store), storeAnswerMs: 60_000 });
+    await monitor.load();
+    const real = { ping: store.ping.bind(store), transaction: store.transaction.bind(store) };
+    store.ping = () => Promise.reject(new Error('connect ECONNREFUSED'));
+    store.transaction = () => Promise.reject(new Error('connect ECONNREFUSED'));
+    await monitor.probe();
+    expect(monitor.store).toMatchObject({ ok: false, reason: 'connect ECONNREFUSED' });
+    const since = monitor.store.since;
+    // What a heartbeat and the retry of a failed write do with nothing queued: the store is still down.
+    await monitor.flush();
+    expect(monitor.store).toMatchObject({ ok: false, since });
+    // A scan while it is down: its write fails and waits (the retry is scheduled); still down.
+    const c = monitor.addCluster({ name: 'c', kind: 'dir' });
+    c.setObject('apiserver.crt', object('apiserver.crt'));
+    c.rescan();
+    c.stop();
+    await monitor.flush();
+    expect(monitor.store).toMatchObject({ ok: false, since });
+    // It answers again: the health check writes what waits at once, and that write says it is back.
+    store.ping = real.ping;
+    store.transaction = real.transaction;
+    await monitor.probe();
+    await monitor.flush();
+    expect(monitor.store).toEqual({ ok: true });
+    const again = new Monitor({ history: new History(store) });
+    await again.load();
+    expect([...again.findings.values()].some((f) => f.id === 'x509.validity.expired')).toBe(true);
+    // Down again with nothing queued: the health check alone says when it is back.
+    store.ping = () => Promise.reject(new Error('connect ECONNREFUSED'));
+    await monitor.probe();
+    expect(monitor.store.ok).toBe(false);
+    await monitor.flush();
+    expect(monitor.store.ok).toBe(false);
+    store.ping = real.ping;
+    await monitor.probe();
+    expect(monitor.store).toEqual({ ok: true });
+    monitor.stop();
+  });
+
   it('the health check calls the store down while a write is still stuck on it', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'monitor-probe-'));
     dirs.push(dir);
@@ -118,7 +162,7 @@ describe('Monitor store health', () => {
     stores.push(store);
     const monitor = new Monitor({ history: new History(store), storeAnswerMs: 60_000 });
     await monitor.load();
-    const real = { get: store.get.bind(store), transaction: store.transaction.bind(store) };
+    const real = { ping: store.ping.bind(store), transaction: store.transaction.bind(store) };
     let release: (() => void) | undefined;
     store.transaction = () => new Promise<never>((_, reject) => (release = () => reject(new Error('connection ended'))));
     const c = monitor.addCluster({ name: 'c', kind: 'dir' });
@@ -128,13 +172,13 @@ describe('Monitor store health', () => {
     const writing = monitor.flush();
     expect(monitor.store.ok).toBe(true);
     // The probe's own bound is what calls it down, not the 60 s the write may take.
-    store.get = () => Promise.reject(new Error('connect ECONNREFUSED'));
+    store.ping = () => Promise.reject(new Error('connect ECONNREFUSED'));
     await monitor.probe();
     expect(monitor.store.ok).toBe(false);
     expect(monitor.store.ok === false && monitor.store.reason).toMatch(/ECONNREFUSED/);
     release?.();
     await writing;
-    store.get = real.get;
+    store.ping = real.ping;
     store.transaction = real.transaction;
     await monitor.flush();
     expect(monitor.store.ok).toBe(true);

@@ -21,15 +21,18 @@ export interface MonitorOptions {
   /** Called for each finding that opens or resolves (webhook notifications). */
   onFindingChange?: (f: Finding, change: 'opened' | 'resolved') => void;
   /**
-   * The health check (`SELECT 1`) that has not answered in this many ms marks the store down (default
-   * 15 s); a write gets one more such bound per 20,000 rows, at most 8 (a first inventory of 100k
-   * certificates is one write). The health check runs on its own every heartbeat, beside a write in flight. PostgreSQL
-   * clients can wait forever on a server that went away in the middle of a connection's start-up; the
-   * call is abandoned (its batch stays queued), not cancelled, and writes are upserts, so a late answer
-   * does no harm.
+   * The health check (the store's ping: `SELECT 1` on a connection of its own) that has not answered in
+   * this many ms marks the store down (default 15 s); a write gets one more such bound per 20,000 rows,
+   * at most 8 (a first inventory of 100k certificates is one write). The health check runs on its own
+   * every heartbeat, beside a write in flight. A call past its bound is abandoned here (its batch stays
+   * queued; the PostgreSQL store also gives up its own round trips, see src/store/postgres.ts), and
+   * writes are upserts, so a late answer does no harm.
    */
   storeAnswerMs?: number;
 }
+
+/** MonitorOptions.storeAnswerMs when not given. */
+export const STORE_ANSWER_MS = 15_000;
 
 /** How many storeAnswerMs a write of `rows` rows may take: 1, plus 1 per 20,000 rows, at most 8. */
 const bound = (rows: number): number => Math.min(8, 1 + Math.ceil(rows / 20_000));
@@ -168,14 +171,14 @@ export class Monitor {
   }
 
   /**
-   * Every `ms`: write what waits, or check the store answers when nothing does, and read back the
+   * Every `ms`: check the store answers (the health check), write what waits, and read back the
    * acknowledgements (other replicas over one PostgreSQL make them too).
    */
   heartbeat(ms = 5000): void {
     if (!this.history || this.beat) return;
     this.beat = setInterval(() => {
       void this.probe();
-      void this.flush(true).then(() => (this.store.ok ? this.refreshAcks().catch(() => undefined) : undefined));
+      void this.flush().then(() => (this.store.ok ? this.refreshAcks().catch(() => undefined) : undefined));
     }, ms);
     this.beat.unref?.();
   }
@@ -183,19 +186,37 @@ export class Monitor {
   private probing = false;
 
   /**
-   * The health check on its own, beside any write in flight: a write stuck on a dead connection waits
-   * for its own (longer) bound, but the store is called down within storeAnswerMs of going away.
+   * The health check on its own, beside any write in flight: it runs on the store's own health-check
+   * connection (never queued behind a write), so a write stuck on a dead connection waits for its own
+   * (longer) bound, but the store is called down within storeAnswerMs of going away. Only an answer says
+   * the store is back: when nothing waits to be written, this one; else the write it starts at once
+   * (instead of when the retry's backoff is over) says so by succeeding.
    */
   async probe(): Promise<void> {
     if (!this.history || this.probing) return;
     this.probing = true;
     try {
-      await this.answer(this.history.store.get('SELECT 1 AS one'));
+      const ms = this.o.storeAnswerMs ?? STORE_ANSWER_MS;
+      await this.answer(this.history.store.ping(ms));
+      if (!this.store.ok && !this.flushing) {
+        if (!this.pending.size && !this.certPending.length) this.up();
+        else {
+          if (this.retry) clearTimeout(this.retry);
+          this.retry = undefined;
+          void this.flush();
+        }
+      }
     } catch (e) {
       this.down(e as Error);
     } finally {
       this.probing = false;
     }
+  }
+
+  private up(): void {
+    if (!this.store.ok) this.o.log?.info({ store: this.history?.store.location }, 'store is back');
+    this.store = { ok: true };
+    this.backoff = 500;
   }
 
   private down(e: Error): void {
@@ -212,10 +233,10 @@ export class Monitor {
    * otherwise finish, and clear the field, before the field is set, and every later call would get
    * that finished promise and write nothing.)
    */
-  flush(ping = false): Promise<void> {
+  flush(): Promise<void> {
     if (!this.history) return Promise.resolve();
     if (this.flushing) return this.flushing;
-    const p = this.writePending(ping).finally(() => {
+    const p = this.writePending().finally(() => {
       if (this.flushing === p) this.flushing = undefined;
     });
     this.flushing = p;
@@ -224,7 +245,7 @@ export class Monitor {
 
   /** `p`, or a rejection once the store has had storeAnswerMs to answer. */
   private answer<T>(p: Promise<T> | undefined, times = 1): Promise<T | undefined> {
-    const ms = (this.o.storeAnswerMs ?? 15_000) * times;
+    const ms = (this.o.storeAnswerMs ?? STORE_ANSWER_MS) * times;
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new Error(`no answer in ${ms / 1000} s`)), ms);
@@ -233,9 +254,12 @@ export class Monitor {
     return Promise.race([p, late]).finally(() => clearTimeout(timer));
   }
 
-  private async writePending(ping: boolean): Promise<void> {
+  private async writePending(): Promise<void> {
+    // Nothing to write says nothing about the store: whether it answers is the health check's to say.
+    // (A flush with nothing queued used to call a down store back: the retry a failed check scheduled
+    // did, half a second later, so with the database gone /readyz said 503 for ~0.5 s of every 5 s.)
+    if (!this.pending.size && !this.certPending.length) return;
     try {
-      if (ping && !this.pending.size && !this.certPending.length) await this.answer(this.history?.store.get('SELECT 1 AS one'));
       while (this.pending.size || this.certPending.length) {
         // Take the batch out of the queue: a finding queued again while it is written (seen again,
         // resolved) stays queued for the next round instead of being dropped with the batch.
@@ -256,9 +280,7 @@ export class Monitor {
           throw e;
         }
       }
-      if (!this.store.ok) this.o.log?.info({ store: this.history?.store.location }, 'store is back');
-      this.store = { ok: true };
-      this.backoff = 500;
+      this.up();
     } catch (e) {
       this.down(e as Error);
       if (!this.retry) {
@@ -306,7 +328,8 @@ export class Monitor {
   /** Acknowledgements made by other replicas over the same store. */
   async refreshAcks(): Promise<void> {
     if (!this.history) return;
-    const acks = await this.history.acks();
+    const acks = await this.answer(this.history.acks());
+    if (!acks) return;
     this.acks.clear();
     for (const [k, a] of acks) this.acks.set(k, a);
   }

@@ -11,7 +11,7 @@ import type { Severity } from '../lint/types.ts';
 import { applyPush, PushError } from '../monitor/agent.ts';
 import { History } from '../monitor/history.ts';
 import { renderMetrics } from '../monitor/metrics.ts';
-import { Monitor } from '../monitor/monitor.ts';
+import { Monitor, STORE_ANSWER_MS } from '../monitor/monitor.ts';
 import { nodeFiles } from '../monitor/nodes.ts';
 import { Notifier } from '../monitor/notify.ts';
 import type { OperationError, PkiOperations } from '../monitor/operations.ts';
@@ -81,7 +81,10 @@ export async function startServe(cfg: ServeConfig): Promise<Serving> {
   let store: Store | undefined;
   let history: History | undefined;
   if (cfg.store) {
-    store = await openStore(cfg.store);
+    // A PostgreSQL round trip gets the monitor's answer budget too: one that has had no answer by then
+    // fails (503 to an API write) and its connections are dropped, instead of holding a request or a
+    // pool slot for as long as the socket stays up.
+    store = await openStore(cfg.store, { answerMs: STORE_ANSWER_MS });
     history = new History(store);
   }
   let notifier: Notifier | undefined;

@@ -43,6 +43,11 @@ export interface Store extends Queryable {
   transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T>;
   /** Apply the component's migrations it has not applied yet; refuses a database newer than the code. */
   migrate(component: string, migrations: readonly Migration[]): Promise<number>;
+  /**
+   * The health check: resolves when the store answers within `ms`, else rejects with
+   * StoreUnavailableError. It is never queued behind other calls (PostgreSQL: a connection of its own).
+   */
+  ping(ms: number): Promise<void>;
   close(): Promise<void>;
 }
 

@@ -1,8 +1,10 @@
 // A throw-away PostgreSQL server for tests: Debian's postgresql (installed by test/deps.sh), a cluster
 // initialised in a temp folder as the `postgres` user (the server refuses to run as root), listening on
-// loopback only, on a free port, trust authentication. stop() ends it and removes the folder.
+// loopback only, on a free port, trust authentication. stop() ends it (fast shutdown by default; immediate:
+// no checkpoint, crash recovery at the next start), freeze() stops every process of it (SIGSTOP: sockets
+// stay open, nothing answers, as a hung host), remove() ends it and removes the folder.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Fatal, freePort, waitFor } from '../cluster/harness.ts';
@@ -10,8 +12,15 @@ import { Fatal, freePort, waitFor } from '../cluster/harness.ts';
 export interface Postgres {
   url: string;
   port: number;
-  /** Stop the server (fast shutdown); the data folder stays until remove(). */
-  stop(): Promise<void>;
+  /**
+   * Stop the server; the data folder stays until remove(). `fast` (SIGINT): backends are told to end
+   * and say so to their clients; `immediate` (SIGQUIT): every process quits at once.
+   */
+  stop(mode?: 'fast' | 'immediate'): Promise<void>;
+  /** SIGSTOP the postmaster and every backend: connections stay open and nothing answers. */
+  freeze(): void;
+  /** SIGCONT what freeze() stopped. */
+  thaw(): void;
   /** Start it again on the same port and data. */
   start(): Promise<void>;
   /** Stop, and remove the data folder. */
@@ -65,12 +74,52 @@ export async function startPostgres(prefix = 'anchorage-pg'): Promise<Postgres> 
       100,
     );
   };
-  const stop = async () => {
+  // The postmaster and its children (backends, checkpointer, …), from /proc.
+  const tree = (): number[] => {
+    const root = child?.pid;
+    if (root === undefined || child?.exitCode !== null) return [];
+    const out = [root];
+    for (const e of readdirSync('/proc')) {
+      if (!/^\d+$/.test(e)) continue;
+      try {
+        // pid (comm) state ppid …: comm may hold spaces and parentheses, so read after the last ')'.
+        const stat = readFileSync(`/proc/${e}/stat`, 'utf8');
+        if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === root) out.push(Number(e));
+      } catch {
+        // gone meanwhile
+      }
+    }
+    return out;
+  };
+  let frozen: number[] = [];
+  const signal = (pids: number[], sig: NodeJS.Signals): void => {
+    for (const pid of pids) {
+      try {
+        process.kill(pid, sig);
+      } catch {
+        // gone meanwhile
+      }
+    }
+  };
+  const thaw = (): void => {
+    signal(frozen, 'SIGCONT');
+    frozen = [];
+  };
+  const freeze = (): void => {
+    // The postmaster first: it forks no new backend after that.
+    const root = tree().slice(0, 1);
+    signal(root, 'SIGSTOP');
+    const rest = tree().slice(1);
+    signal(rest, 'SIGSTOP');
+    frozen = [...frozen, ...root, ...rest];
+  };
+  const stop = async (mode: 'fast' | 'immediate' = 'fast') => {
+    thaw();
     const p = child;
     child = undefined;
     if (!p || p.exitCode !== null) return;
     const done = new Promise((r) => p.once('exit', r));
-    p.kill('SIGINT'); // fast shutdown
+    p.kill(mode === 'fast' ? 'SIGINT' : 'SIGQUIT');
     await done;
   };
   await start();
@@ -79,6 +128,8 @@ export async function startPostgres(prefix = 'anchorage-pg'): Promise<Postgres> 
     url,
     port,
     stop,
+    freeze,
+    thaw,
     start,
     remove: async () => {
       await stop();
