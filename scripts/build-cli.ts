@@ -13,6 +13,33 @@ const root = join(import.meta.dirname, '..');
 /** Packages inlined into the bundle: those on `pki`'s path. The others stay imports of node_modules. */
 const INLINE = new Set(['zod', 'yaml', 'commander']);
 
+/**
+ * An ESM import of a built-in module, as rolldown writes it at the top of a chunk: such an import builds a
+ * facade that reads every export (node:fs then loads its streams and promises, node:crypto webcrypto, ~40 of
+ * Node's own modules that `pki init` never uses), where process.getBuiltinModule returns the module itself.
+ */
+const BUILTIN_IMPORT_RE = /^import (?:([\w$]+)|\* as ([\w$]+)|(?:([\w$]+), )?\{([^}]*)\}) from "(node:[\w/]+)";$/gm;
+
+/** The same bindings from process.getBuiltinModule (a default or namespace import is the module itself). */
+export function builtinsWithoutFacades(code: string): string {
+  return code.replace(BUILTIN_IMPORT_RE, (all, def?: string, ns?: string, def2?: string, named?: string, mod?: string) => {
+    const get = `process.getBuiltinModule(${JSON.stringify(mod)})`;
+    const out: string[] = [];
+    const whole = def ?? ns ?? def2;
+    if (whole) out.push(`const ${whole} = ${get};`);
+    if (named !== undefined) {
+      const parts = named
+        .split(',')
+        .map((x) => x.trim())
+        .filter(Boolean)
+        .map((x) => x.split(/\s+as\s+/));
+      if (parts.some(([name]) => name === 'default' || !/^[\w$]+$/.test(name as string))) return all;
+      out.push(`const { ${parts.map(([name, local]) => (local ? `${name}: ${local}` : name)).join(', ')} } = ${get};`);
+    }
+    return out.join('\n');
+  });
+}
+
 /** The module `src/common/lazy.ts` loads with require() relative to its caller: in a bundle, a static import. */
 const LAZY_RE = /lazy<typeof import\('([^']+)'\)>\(import\.meta\.url, '[^']+'\)/g;
 
@@ -31,6 +58,13 @@ export async function buildCli(outDir = join(root, '.bundle')): Promise<{ dir: s
       {
         name: 'anchorage-static-lazy',
         transform(code, id) {
+          // commander loads node:child_process (and with it dgram, net's socket list…) for executable
+          // subcommands, which Anchorage has none of: loaded when spawn is first called.
+          if (/[\\/]commander[\\/]lib[\\/]command\.js$/.test(id)) {
+            const eager = "const childProcess = require('node:child_process');";
+            if (!code.includes(eager)) this.error(`${id}: commander no longer loads child_process as expected`);
+            return code.replace(eager, "const childProcess = { spawn: (...a) => require('node:child_process').spawn(...a) };");
+          }
           // src/common/yaml.ts requires 'yaml' on first use: in the bundle, the bundled copy.
           if (id === join(root, 'src', 'common', 'yaml.ts'))
             return "import { parse, stringify } from 'yaml';\nexport const parseYaml = parse;\nexport const stringifyYaml = stringify;\n";
@@ -42,6 +76,9 @@ export async function buildCli(outDir = join(root, '.bundle')): Promise<{ dir: s
             return `(() => ${name})`;
           });
           return imports.length ? `${imports.join('\n')}\n${out}` : null;
+        },
+        renderChunk(code) {
+          return builtinsWithoutFacades(code);
         },
       },
     ],
@@ -55,6 +92,11 @@ export async function buildCli(outDir = join(root, '.bundle')): Promise<{ dir: s
     format: 'esm',
     entryFileNames: 'main.js',
     chunkFileNames: '[name]-[hash].js',
+    // ASCII only: V8 keeps a source with one other character as a two-byte string (yaml's and zod's
+    // chunks: twice the memory to read, scan and collect). JSDoc goes too (the rest of those characters,
+    // and a fifth of the bytes); licence and annotation comments stay.
+    charset: 'ascii',
+    comments: { legal: true, annotation: true, jsdoc: false },
   });
   await bundle.close();
   const ids = new Set<string>();

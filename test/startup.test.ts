@@ -6,8 +6,9 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Command } from 'commander';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { plainInspect } from '../src/cli/main.ts';
+import { COMMANDS, modulesFor, plainInspect } from '../src/cli/main.ts';
 import { issueCertificate } from '../src/x509/build.ts';
 import { generateKey } from '../src/x509/keys.ts';
 
@@ -25,6 +26,27 @@ describe('lazy command loading', () => {
       .sort();
     expect(lazy).toEqual(files);
     expect(text).not.toMatch(/^import .* from '\.\/commands\//m);
+  });
+
+  it('a command split over modules: each lists exactly the subcommands it registers; `pki init` loads pki.ts alone', async () => {
+    const split = [...new Set(COMMANDS.map((c) => c.name))].filter((n) => COMMANDS.filter((c) => c.name === n).length > 1);
+    expect(split).toEqual(['pki']);
+    for (const name of split) {
+      const program = new Command();
+      const seen: string[] = [];
+      for (const c of COMMANDS.filter((x) => x.name === name)) {
+        (await c.load()).register(program);
+        const parent = program.commands.find((x) => x.name() === name) as Command;
+        const added = parent.commands.map((x) => x.name()).filter((n) => !seen.includes(n));
+        expect(added.sort()).toEqual([...(c.subcommands ?? [])].sort());
+        seen.push(...added);
+      }
+    }
+    const pki = COMMANDS.filter((c) => c.name === 'pki');
+    expect(modulesFor(['pki', 'init', '--config', 'x'])).toEqual([pki[0]]);
+    expect(modulesFor(['pki', 'adopt', 'dir'])).toEqual([pki[0], pki[1]]);
+    expect(modulesFor(['pki', 'root-key', 'export'])).toEqual([pki[0], pki[2]]);
+    for (const argv of [['pki'], ['pki', '--help'], ['pki', 'help', 'init'], ['pki', 'adpot']]) expect(modulesFor(argv)).toEqual(pki);
   });
 
   it('help lists every command; --version prints the version; each command runs on its own', () => {

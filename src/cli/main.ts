@@ -23,17 +23,23 @@ interface InspectModule extends CommandModule {
   inspect(paths: string[], o: { output: string }): void;
 }
 
-/** Every top-level command, in the order help lists them, with the modules that define it. */
-const COMMANDS: readonly { name: string; load: () => Promise<CommandModule> }[] = [
+/**
+ * Every top-level command, in the order help lists them, with the modules that define it. A command split
+ * over several modules names the subcommands each one registers (`subcommands`, checked by
+ * test/startup.test.ts), so that `pki init` loads only pki.ts: the first module of a command always loads
+ * (it makes the command), the others only when their subcommand is run, or when the subcommand is none of
+ * the listed ones (help, a typo: commander then lists or suggests them all).
+ */
+export const COMMANDS: readonly { name: string; subcommands?: readonly string[]; load: () => Promise<CommandModule> }[] = [
   { name: 'inspect', load: () => import('./commands/inspect.ts') },
   { name: 'cert', load: () => import('./commands/cert.ts') },
   { name: 'verify', load: () => import('./commands/verify.ts') },
   { name: 'lint', load: () => import('./commands/lint.ts') },
-  { name: 'pki', load: () => import('./commands/pki.ts') },
+  { name: 'pki', subcommands: ['plan', 'init', 'check-expiration', 'renew', 'rotate-ca'], load: () => import('./commands/pki.ts') },
   // `pki adopt`: registers itself under the pki command, so it loads after pki.ts.
-  { name: 'pki', load: () => import('./commands/adopt.ts') },
+  { name: 'pki', subcommands: ['adopt'], load: () => import('./commands/adopt.ts') },
   // `pki ca-keys`, `pki root-key`: the CA keys at rest, also under the pki command.
-  { name: 'pki', load: () => import('./commands/pki-keys.ts') },
+  { name: 'pki', subcommands: ['ca-keys', 'root-key'], load: () => import('./commands/pki-keys.ts') },
   { name: 'scan', load: () => import('./commands/scan.ts') },
   { name: 'ca', load: () => import('./commands/ca.ts') },
   { name: 'bundle', load: () => import('./commands/bundle.ts') },
@@ -72,12 +78,19 @@ export function plainInspect(argv: readonly string[]): { paths: string[]; output
   return paths.length ? { paths, output: output ?? 'table' } : undefined;
 }
 
-/** The modules a command line needs: the named command's, none for --version, all otherwise. */
-function modulesFor(argv: readonly string[]): typeof COMMANDS {
+/**
+ * The modules a command line needs: none for --version; the named command's (of a command split over
+ * modules, the first and the one that registers the named subcommand, or all of them when it names none
+ * that is listed); all otherwise.
+ */
+export function modulesFor(argv: readonly string[]): typeof COMMANDS {
   const first = argv[0];
   if (first === '--version' || first === '-V') return [];
   const named = COMMANDS.filter((c) => c.name === first);
-  return named.length ? named : COMMANDS;
+  if (!named.length) return COMMANDS;
+  const sub = argv[1];
+  const owner = named.find((c) => c.subcommands?.includes(sub as string));
+  return owner ? named.filter((c, i) => i === 0 || c === owner) : named;
 }
 
 /** The program with the commands `argv` needs registered (all of them when argv is not given). */

@@ -75,7 +75,7 @@ export function fsyncDir(dir: string): void {
   }
 }
 
-/** How many files `fsyncFiles` has open and syncing at once (libuv's pool has 4 threads by default). */
+/** How many files `fsyncFiles` and `fsyncDirs` have open and syncing at once (libuv's pool has 4 threads by default). */
 const FSYNC_PARALLEL = 8;
 
 /**
@@ -84,6 +84,19 @@ const FSYNC_PARALLEL = 8;
  * commit per file. Resolves when every one is on disk; rejects with the first error after the others ended.
  */
 export function fsyncFiles(paths: readonly string[]): Promise<void> {
+  return fsyncAll(paths, constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0), false);
+}
+
+/**
+ * `fsyncDir` for several folders at once on libuv's thread pool (one journal commit of the filesystem can
+ * cover them all). As `fsyncDir`, a folder that cannot be opened or synced is passed over: the renames in it
+ * are atomic whatever the filesystem says about fsync on a directory.
+ */
+export function fsyncDirs(dirs: readonly string[]): Promise<void> {
+  return fsyncAll(dirs, constants.O_RDONLY | (constants.O_DIRECTORY ?? 0), true);
+}
+
+function fsyncAll(paths: readonly string[], flags: number, tolerant: boolean): Promise<void> {
   const fs = process.getBuiltinModule('node:fs');
   return new Promise((resolve, reject) => {
     let next = 0;
@@ -91,9 +104,9 @@ export function fsyncFiles(paths: readonly string[]): Promise<void> {
     let failed: unknown;
     const one = (path: string): void => {
       running++;
-      fs.open(path, constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0), (e, fd) => {
-        if (e) return finish(e);
-        fs.fsync(fd, (e2) => fs.close(fd, (e3) => finish(e2 ?? e3)));
+      fs.open(path, flags, (e, fd) => {
+        if (e) return finish(tolerant ? null : e);
+        fs.fsync(fd, (e2) => fs.close(fd, (e3) => finish(tolerant ? null : (e2 ?? e3))));
       });
     };
     const finish = (e: unknown): void => {

@@ -63,6 +63,17 @@ describe('isIP', () => {
         `${next() % 300}.1.${next() % 256}.0`,
       );
     }
+    // Addresses with a gap anywhere, an IPv4 tail, zones, and near misses.
+    for (let i = 0; i < 6000; i++) {
+      const n = next() % 10;
+      const groups = Array.from({ length: n }, () => (next() % 0x20000).toString(16).slice(0, 1 + (next() % 5)));
+      const at = next() % (n + 1);
+      let s = next() % 3 === 0 ? groups.join(':') : `${groups.slice(0, at).join(':')}::${groups.slice(at).join(':')}`;
+      if (next() % 4 === 0) s += `${s.endsWith(':') || s === '' ? '' : ':'}${next() % 260}.${next() % 256}.0.${next() % 256}`;
+      if (next() % 6 === 0) s = `${s}%${['eth0', 'a-b.c:1', '', '%', 'x y'][next() % 5]}`;
+      if (next() % 10 === 0) s = next() % 2 ? `:${s}` : `${s}:`;
+      cases.push(s);
+    }
     for (const s of cases) expect([s, isIP(s)]).toEqual([s, netIsIP(s)]);
   });
 });

@@ -104,16 +104,55 @@ export function writeKubeconfig(s: KubeconfigSpec): string {
   if (s.token) user.token = s.token;
   const ctx: Record<string, string> = { cluster: s.clusterName, user: s.userName };
   if (s.namespace) ctx.namespace = s.namespace;
-  return stringify(
-    {
-      apiVersion: 'v1',
-      clusters: [{ cluster: { 'certificate-authority-data': b64(s.caPem), server: s.server }, name: s.clusterName }],
-      contexts: [{ context: ctx, name: context }],
-      'current-context': context,
-      kind: 'Config',
-      preferences: {},
-      users: [{ name: s.userName, user }],
-    },
-    { lineWidth: 0 },
+  const doc: KubeconfigDoc & { apiVersion: string; kind: string; preferences: object } = {
+    apiVersion: 'v1',
+    clusters: [{ cluster: { 'certificate-authority-data': b64(s.caPem), server: s.server }, name: s.clusterName }],
+    contexts: [{ context: ctx, name: context }],
+    'current-context': context,
+    kind: 'Config',
+    preferences: {},
+    users: [{ name: s.userName, user }],
+  };
+  return plainKubeconfig(doc) ?? stringify(doc, { lineWidth: 0 });
+}
+
+/**
+ * A string the YAML library writes as it is, unquoted (lineWidth 0: never folded): conservative on purpose
+ * (a letter first, no space, no indicator, a colon only inside a word), so that names, URLs and base64 pass
+ * and anything else goes to the library. src/k8s/kubeconfig.test.ts checks both against the library.
+ */
+const PLAIN = /^[A-Za-z](?:[A-Za-z0-9._@/+=-]|:(?=[A-Za-z0-9._@/+=-]))*$/;
+/** Plain words the YAML 1.2 core schema reads as booleans or null: the library quotes them. */
+const RESERVED = /^(?:true|True|TRUE|false|False|FALSE|null|Null|NULL)$/;
+export const plainScalar = (v: string): boolean => PLAIN.test(v) && !RESERVED.test(v);
+
+interface KubeconfigDoc {
+  clusters: [{ cluster: { 'certificate-authority-data': string; server: string }; name: string }];
+  contexts: [{ context: Record<string, string>; name: string }];
+  'current-context': string;
+  users: [{ name: string; user: Record<string, string> }];
+}
+
+/**
+ * What `stringify(doc, { lineWidth: 0 })` writes for a kubeconfig of writeKubeconfig's shape when every value
+ * is a plain scalar (the YAML library's code costs more than a one-node `pki init` writes, docs/benchmarks.md,
+ * issue #12); undefined otherwise, or for an empty user, and the library writes it.
+ */
+function plainKubeconfig(d: KubeconfigDoc): string | undefined {
+  const [cl] = d.clusters;
+  const [cx] = d.contexts;
+  const [us] = d.users;
+  const values = [cl.cluster['certificate-authority-data'], cl.cluster.server, cl.name, cx.name, d['current-context'], us.name];
+  const ctx = Object.entries(cx.context);
+  const user = Object.entries(us.user);
+  for (const [, v] of [...ctx, ...user]) values.push(v);
+  if (user.length === 0 || !values.every(plainScalar)) return undefined;
+  const map = (entries: [string, string][], indent: string): string => entries.map(([k, v]) => `${indent}${k}: ${v}\n`).join('');
+  return (
+    'apiVersion: v1\nclusters:\n' +
+    `  - cluster:\n      certificate-authority-data: ${cl.cluster['certificate-authority-data']}\n      server: ${cl.cluster.server}\n    name: ${cl.name}\n` +
+    `contexts:\n  - context:\n${map(ctx, '      ')}    name: ${cx.name}\n` +
+    `current-context: ${d['current-context']}\nkind: Config\npreferences: {}\n` +
+    `users:\n  - name: ${us.name}\n    user:\n${map(user, '      ')}`
   );
 }

@@ -1,11 +1,12 @@
 // Every state-changing `pki` command is one journaled transaction on the PKI directory:
-//   1 stage    each new or changed file is written under DIR/.txn/ (exclusive, final mode), then all are
-//              fsynced together (several at once on the thread pool) before the commit
-//   2 commit   DIR/.txn/journal.json lists every staged file with its target and every file to remove;
-//              it is written atomically and fsynced: this is the commit point
+//   1 stage    each new or changed file is written under DIR/.txn/ (exclusive, final mode), and so is the
+//              journal under a temp name; all are fsynced together (several at once on the thread pool),
+//              then DIR/.txn
+//   2 commit   the journal, DIR/.txn/journal.json (every staged file with its target and every file to
+//              remove), is renamed to its name and DIR/.txn fsynced: this is the commit point
 //   3 apply    staged files are renamed over their targets in journal order, removals follow, the
-//              directories are fsynced
-//   4 finish   the journal and DIR/.txn are removed
+//              directories are fsynced (together)
+//   4 finish   the journal and DIR/.txn are removed, DIR is fsynced
 // A run killed before the commit point leaves DIR unchanged apart from DIR/.txn, which the next run
 // discards; a run killed after it is finished (rolled forward) by the next run, whatever that command
 // is. Renames are idempotent (a staged file that is gone was already renamed), so a kill during the
@@ -24,7 +25,7 @@ import {
   statSync,
 } from 'node:fs';
 import { dirname, isAbsolute, join, relative, sep } from 'node:path';
-import { fsyncDir, fsyncFiles, lockDir, removeStaleTemps, writeFileAtomic, writeTemp } from '../common/atomic.ts';
+import { fsyncDir, fsyncDirs, fsyncFiles, lockDir, removeStaleTemps, writeTemp } from '../common/atomic.ts';
 import { InputError } from '../common/errors.ts';
 
 export const TXN_DIR = '.txn';
@@ -129,8 +130,12 @@ function ensureDir(dir: string): void {
   madeDirs.add(dir);
 }
 
-/** Roll a committed journal forward: idempotent, so a kill during it is finished by the next run. */
-function apply(dir: string, doc: JournalDoc): void {
+/**
+ * Roll a committed journal forward: idempotent, so a kill during it is finished by the next run. Returns
+ * the folders whose entries changed: they are fsynced before `finish` (by `recover` one after the other, by
+ * a commit all at once).
+ */
+function apply(dir: string, doc: JournalDoc): Set<string> {
   const txn = join(dir, TXN_DIR);
   const dirs = new Set<string>();
   for (const entry of doc.put) {
@@ -158,11 +163,19 @@ function apply(dir: string, doc: JournalDoc): void {
     rmSync(target, { force: true });
     dirs.add(dirname(target));
   }
-  for (const d of dirs) fsyncDir(d);
+  return dirs;
+}
+
+/**
+ * After the renames and removals are on disk: empty folders go, then the journal (after this nothing is
+ * replayed), then the staging folder, and DIR is fsynced once. Until that fsync a crash may bring the
+ * journal back: the next run then replays it, which is harmless (its renames find nothing to rename, its
+ * removals nothing to remove), and the lock keeps any other change out until this returns.
+ */
+function finish(dir: string, doc: JournalDoc): void {
+  const txn = join(dir, TXN_DIR);
   pruneEmptyDirs(dir, doc.remove);
-  // Finished: the journal goes first (after this nothing is replayed), then the staging folder.
   rmSync(join(txn, JOURNAL), { force: true });
-  fsyncDir(txn);
   rmSync(txn, { recursive: true, force: true });
   fsyncDir(dir);
 }
@@ -203,7 +216,8 @@ export function recover(dir: string): Recovery {
   }
   if (names.includes(JOURNAL)) {
     const doc = parseJournal(dir);
-    apply(dir, doc);
+    for (const d of apply(dir, doc)) fsyncDir(d);
+    finish(dir, doc);
     return { finished: doc.op, discarded: false };
   }
   rmSync(txn, { recursive: true, force: true });
@@ -262,23 +276,28 @@ export class Transaction {
   }
 
   /**
-   * Commit (write the journal) and apply. Every staged file is fsynced first (several at once: one
-   * journal commit of the filesystem can cover many), then the staging folder, then the journal is
-   * written: nothing the journal names can be lost once it exists.
+   * Commit (write the journal) and apply. The journal is written under a temp name beside the staged files
+   * and fsynced with them (several at once: one journal commit of the filesystem can cover many), then the
+   * staging folder; only then is the journal renamed to its name and the folder fsynced again (the commit
+   * point): nothing the journal names can be lost once it exists. The folders the renames changed are
+   * fsynced together too.
    */
   async commit(op: TxnOp): Promise<void> {
-    await fsyncFiles(this.unsynced.splice(0));
-    fsyncDir(this.txn);
     // Store material is removed last: a CA leaves the store only after everything that stops needing it.
     const removes = [
       ...this.removes.filter((r) => !r.startsWith(`store${sep}`)),
       ...this.removes.filter((r) => r.startsWith(`store${sep}`)),
     ];
     const doc: JournalDoc = { schema: JOURNAL_SCHEMA, op, put: this.puts, remove: removes };
-    writeFileAtomic(join(this.txn, JOURNAL), `${JSON.stringify(doc)}\n`, 0o600);
+    const journal = writeTemp(join(this.txn, JOURNAL), `${JSON.stringify(doc)}\n`, 0o600, false);
+    await fsyncFiles([...this.unsynced.splice(0), journal]);
+    fsyncDir(this.txn);
+    renameSync(journal, join(this.txn, JOURNAL));
+    fsyncDir(this.txn);
     // Committed: from here on only a roll-forward (this one, or the next run's) may touch the journal.
     this.committed = true;
-    apply(this.dir, doc);
+    await fsyncDirs([...apply(this.dir, doc)]);
+    finish(this.dir, doc);
   }
 
   /** Drop everything staged (an error before the commit point); a no-op once committed. */

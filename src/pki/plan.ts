@@ -5,7 +5,7 @@
 // one role table, src/k8s/roles.ts), its issuing CA and where it goes on a node; what depends on the
 // config or the node (extra SANs, the O of a Kubernetes version, whether it exists at all) is a small
 // mutator or condition on that spec. buildPlan only walks the specs over the nodes.
-import { isIP } from 'node:net';
+import { isIP } from '../common/ip.ts';
 import { fillTemplate, K8S_ROLES, type K8sRole, type TemplateVars } from '../k8s/roles.ts';
 import type { KeyType } from '../x509/keys.ts';
 import type { KeyUsage } from '../x509/oids.ts';

@@ -1,6 +1,7 @@
 // X.509 extensions: decoders to plain data and encoders from plain data, side by side.
 
 import { InputError } from '../common/errors.ts';
+import { isIP } from '../common/ip.ts';
 import {
   bitStringBytes,
   bool,
@@ -92,8 +93,8 @@ export function formatIp(b: Uint8Array): string {
 }
 
 export function parseIp(s: string): Uint8Array {
-  // node:net when an address is parsed (issuing), not when a certificate is read: it costs start-up.
-  const v = process.getBuiltinModule('node:net').isIP(s);
+  // src/common/ip.ts: node:net's answers without its IPv6 pattern where a string cannot be IPv6 (start-up).
+  const v = isIP(s);
   if (v === 4) return Uint8Array.from(s.split('.').map(Number));
   if (v === 6) {
     let str = s;
