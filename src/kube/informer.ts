@@ -31,6 +31,12 @@ export interface InformerOptions<T extends KubeObject> {
   metadataOnly?: boolean;
   /** Applied to every object before it is cached (drop what the handlers never read: less memory). */
   transform?: (o: T) => T;
+  /**
+   * Cache only each object's resourceVersion (what a relist compares), for handlers that keep what they need
+   * themselves: `get`, `list` and the objects handed with updates and relists' deletes then hold only the
+   * name, namespace and resourceVersion (a map of 100,000 strings instead of 100,000 objects).
+   */
+  versionsOnly?: boolean;
   /** Seconds the server keeps one watch open (default 300). */
   watchTimeoutSeconds?: number;
   log?: Logger;
@@ -45,8 +51,18 @@ export function objectKey(o: KubeObject): string {
   return o.metadata.namespace ? [o.metadata.namespace, o.metadata.name].join('/') : o.metadata.name;
 }
 
+/** The object a versions-only cache stands for: its name and namespace (from its key) and resourceVersion. */
+function stub<T extends KubeObject>(key: string, resourceVersion: string | undefined): T {
+  const slash = key.indexOf('/');
+  const metadata =
+    slash < 0 ? { name: key, resourceVersion } : { name: key.slice(slash + 1), namespace: key.slice(0, slash), resourceVersion };
+  return { metadata } as T;
+}
+
 export class Informer<T extends KubeObject> {
   private readonly cache = new Map<string, T>();
+  /** The cache when `versionsOnly`: each object's resourceVersion. */
+  private readonly versions = new Map<string, string | undefined>();
   private readonly handlers: ((ev: InformerEvent, obj: T, old?: T) => void)[] = [];
   private rv = '';
   private abort = new AbortController();
@@ -81,15 +97,31 @@ export class Informer<T extends KubeObject> {
   }
 
   get(key: string): T | undefined {
-    return this.cache.get(key);
+    if (!this.o.versionsOnly) return this.cache.get(key);
+    const rv = this.versions.get(key);
+    return rv === undefined ? undefined : stub<T>(key, rv);
   }
 
   list(): T[] {
-    return [...this.cache.values()];
+    if (!this.o.versionsOnly) return [...this.cache.values()];
+    return [...this.versions].map(([key, rv]) => stub<T>(key, rv));
   }
 
   get size(): number {
-    return this.cache.size;
+    return this.o.versionsOnly ? this.versions.size : this.cache.size;
+  }
+
+  /** Cache the object (or its resourceVersion); the object it replaces, if any. */
+  private put(key: string, obj: T): T | undefined {
+    if (!this.o.versionsOnly) {
+      const old = this.cache.get(key);
+      this.cache.set(key, obj);
+      return old;
+    }
+    const had = this.versions.has(key);
+    const rv = this.versions.get(key);
+    this.versions.set(key, obj.metadata.resourceVersion);
+    return had ? stub<T>(key, rv) : undefined;
   }
 
   get resourceVersion(): string {
@@ -142,8 +174,7 @@ export class Informer<T extends KubeObject> {
     for (const obj of r.items) {
       const key = objectKey(obj);
       seen.add(key);
-      const old = this.cache.get(key);
-      this.cache.set(key, obj);
+      const old = this.put(key, obj);
       if (!old) this.emit('add', obj);
       else if (old.metadata.resourceVersion !== obj.metadata.resourceVersion) this.emit('update', obj, old);
       // A list of 100,000 objects is handed over in slices: the process answers (health checks, the API)
@@ -157,6 +188,11 @@ export class Informer<T extends KubeObject> {
       if (!seen.has(key)) {
         this.cache.delete(key);
         this.emit('delete', old);
+      }
+    for (const [key, rv] of this.versions)
+      if (!seen.has(key)) {
+        this.versions.delete(key);
+        this.emit('delete', stub<T>(key, rv));
       }
     this.rv = r.resourceVersion;
     if (!this.hasSynced) {
@@ -180,11 +216,11 @@ export class Informer<T extends KubeObject> {
     this.rv = obj.metadata.resourceVersion ?? this.rv;
     if (e.type === 'DELETED') {
       this.cache.delete(key);
+      this.versions.delete(key);
       this.emit('delete', obj);
       return;
     }
-    const old = this.cache.get(key);
-    this.cache.set(key, obj);
+    const old = this.put(key, obj);
     this.emit(old ? 'update' : 'add', obj, old);
   }
 

@@ -43,7 +43,9 @@ export function watchCluster(
       m.sourceState(c, name, 'stale', { reason: 'listing' });
       const inf = new Informer<KubeObject>(client, w.type, {
         ...(w.fieldSelector && { fieldSelector: w.fieldSelector }),
-        // The cache keeps the name, the resourceVersion and what scan takes from the object, nothing else.
+        // The cache keeps each object's resourceVersion only; the handler takes what scan reads from the
+        // object as it passes (the cluster holds that), nothing else is kept.
+        versionsOnly: true,
         transform: (o) => {
           const obj = o as KubeObject & Record<string, unknown>;
           return { metadata: slimMetadata(obj), x: extract(kind, obj) } as KubeObject;
@@ -56,8 +58,6 @@ export function watchCluster(
       inf.on((ev, obj) => {
         const o = obj as KubeObject & { x?: Extracted };
         c.setObject(key(obj), ev === 'delete' ? undefined : o.x);
-        // The cluster holds the values now; the cache needs only the name and resourceVersion.
-        o.x = undefined;
         const s = c.sources.get(name);
         if (s && s.objects !== inf.size && inf.hasSynced) c.setSource(name, s.status, { objects: inf.size });
       });
