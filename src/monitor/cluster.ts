@@ -31,7 +31,18 @@ import {
 import type { ClusterKind, Source, SourceStatus } from './types.ts';
 import { buildView, type ClusterView } from './view.ts';
 
-interface Held extends Extracted {
+/** An object's backends, cert-manager Certificates and failures, when it has any (most objects have none). */
+type Extra = Pick<Extracted, 'backends' | 'certManager' | 'failures'>;
+
+/**
+ * What the cluster holds of one object. Its values are one list of source and data, two slots a value: a
+ * record a value and a list of them cost 144 bytes a TLS Secret more (the records are made again when a scan
+ * reads them, and dropped with it).
+ */
+interface Held {
+  values: readonly (string | Uint8Array)[];
+  /** Backends, cert-manager Certificates and failures; undefined when it has none (one field instead of three). */
+  extra: Extra | undefined;
   /** SHA-256 of the certificates its values hold (shared by objects alike). */
   certs: readonly string[];
   /** What it can be linked to by (incremental.ts), as codes of the cluster's TokenIds; shared by objects alike. */
@@ -191,11 +202,18 @@ export class ClusterState {
       const p = this.parse(x);
       // One literal with every field (no spread, no optional field): V8 keeps them inside the object, where a
       // spread's copy keeps them in a property array of its own beside it (~50 bytes more an object).
+      const values: (string | Uint8Array)[] = new Array(x.values.length * 2);
+      for (let i = 0; i < x.values.length; i++) {
+        const v = x.values[i] as ScanInput;
+        values[2 * i] = v.source;
+        values[2 * i + 1] = v.data;
+      }
       this.objects.set(key, {
-        values: x.values,
-        backends: x.backends,
-        certManager: x.certManager,
-        failures: x.failures,
+        values,
+        extra:
+          x.backends.length || x.certManager.length || x.failures.length
+            ? { backends: x.backends, certManager: x.certManager, failures: x.failures }
+            : undefined,
         certs: p.certs,
         tokens: p.tokens,
         own: p.own,
@@ -212,7 +230,7 @@ export class ClusterState {
     for (const k of this.keys(prefix)) if (!next.has(k)) this.setObject(k, undefined);
     for (const [k, x] of next) {
       const old = this.objects.get(k);
-      if (old && sameValues(old, x)) continue;
+      if (old && sameValues(extractedOf(old), x)) continue;
       this.setObject(k, x);
     }
   }
@@ -291,10 +309,12 @@ export class ClusterState {
       }
       const h = this.objects.get(k);
       if (!h) continue;
-      for (const v of h.values) inputs.push(v);
-      for (const b of h.backends) backends.push(b);
-      for (const c of h.certManager) certManager.push(c);
-      for (const f of h.failures) failures.push(f);
+      for (const v of valuesOf(h)) inputs.push(v);
+      if (h.extra) {
+        for (const b of h.extra.backends) backends.push(b);
+        for (const c of h.extra.certManager) certManager.push(c);
+        for (const f of h.extra.failures) failures.push(f);
+      }
     }
     return scan(inputs, {
       now,
@@ -426,7 +446,7 @@ export class ClusterState {
     for (const i of members) {
       const h = (units[i] as Unit).held;
       if (!h) return whole; // the endpoints
-      if (h.backends.length || h.certManager.length || (global !== undefined && h.tokens.includes(global))) return whole;
+      if (h.extra?.backends.length || h.extra?.certManager.length || (global !== undefined && h.tokens.includes(global))) return whole;
       const cas = new Set<string>();
       for (const s of h.certs) {
         all.add(s);
@@ -532,13 +552,32 @@ export class ClusterState {
   snapshot(): { key: string; x: Extracted }[] {
     return [...this.objects].map(([key, h]) => ({
       key,
-      x: { values: h.values, backends: h.backends, certManager: h.certManager, failures: h.failures },
+      x: extractedOf(h),
     }));
   }
 
   endpointInputs(): EndpointInput[] {
     return [...this.endpoints.values()];
   }
+}
+
+/** A held object's values as scan takes them (records made for the scan, not held). */
+function valuesOf(h: Held): ScanInput[] {
+  const out: ScanInput[] = [];
+  for (let i = 0; i < h.values.length; i += 2) out.push({ source: h.values[i] as string, data: h.values[i + 1] as Uint8Array });
+  return out;
+}
+
+const NONE: never[] = Object.freeze([]) as unknown as never[];
+
+/** A held object as what was extracted from it. */
+function extractedOf(h: Held): Extracted {
+  return {
+    values: valuesOf(h),
+    backends: h.extra?.backends ?? NONE,
+    certManager: h.extra?.certManager ?? NONE,
+    failures: h.extra?.failures ?? NONE,
+  };
 }
 
 const hexOf = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.length).toString('hex');
