@@ -37,6 +37,12 @@ export interface InformerOptions<T extends KubeObject> {
    * name, namespace and resourceVersion (a map of 100,000 strings instead of 100,000 objects).
    */
   versionsOnly?: boolean;
+  /**
+   * The cache's keys are this and the object's key (`namespace/name`, see objectKey), and each handler gets
+   * its object's as a fourth argument: a handler keeping objects by such a key holds the same string, not a
+   * second one. `get` still takes the object's key.
+   */
+  keyPrefix?: string;
   /** Seconds the server keeps one watch open (default 300). */
   watchTimeoutSeconds?: number;
   log?: Logger;
@@ -51,19 +57,30 @@ export function objectKey(o: KubeObject): string {
   return o.metadata.namespace ? [o.metadata.namespace, o.metadata.name].join('/') : o.metadata.name;
 }
 
+/**
+ * A resourceVersion as a versions-only cache holds it: a number when it is one written without leading zeros
+ * (what the API server's are, from etcd's revision; a small integer is held in the map itself, where a string
+ * costs 24 bytes), else the string. `versionText` gives back the same string.
+ */
+type Version = string | number | undefined;
+const DECIMAL = /^[1-9][0-9]{0,14}$/;
+const version = (rv: string | undefined): Version => (rv !== undefined && DECIMAL.test(rv) ? Number(rv) : rv);
+const versionText = (v: Version): string | undefined => (typeof v === 'number' ? String(v) : v);
+
 /** The object a versions-only cache stands for: its name and namespace (from its key) and resourceVersion. */
-function stub<T extends KubeObject>(key: string, resourceVersion: string | undefined): T {
-  const slash = key.indexOf('/');
+function stub<T extends KubeObject>(objKey: string, v: Version): T {
+  const resourceVersion = versionText(v);
+  const slash = objKey.indexOf('/');
   const metadata =
-    slash < 0 ? { name: key, resourceVersion } : { name: key.slice(slash + 1), namespace: key.slice(0, slash), resourceVersion };
+    slash < 0 ? { name: objKey, resourceVersion } : { name: objKey.slice(slash + 1), namespace: objKey.slice(0, slash), resourceVersion };
   return { metadata } as T;
 }
 
 export class Informer<T extends KubeObject> {
   private readonly cache = new Map<string, T>();
   /** The cache when `versionsOnly`: each object's resourceVersion. */
-  private readonly versions = new Map<string, string | undefined>();
-  private readonly handlers: ((ev: InformerEvent, obj: T, old?: T) => void)[] = [];
+  private readonly versions = new Map<string, Version>();
+  private readonly handlers: ((ev: InformerEvent, obj: T, old: T | undefined, key: string) => void)[] = [];
   private rv = '';
   private abort = new AbortController();
   private syncedResolve!: () => void;
@@ -91,20 +108,26 @@ export class Informer<T extends KubeObject> {
     this.o = o;
   }
 
-  on(handler: (ev: InformerEvent, obj: T, old?: T) => void): this {
+  on(handler: (ev: InformerEvent, obj: T, old: T | undefined, key: string) => void): this {
     this.handlers.push(handler);
     return this;
   }
 
   get(key: string): T | undefined {
-    if (!this.o.versionsOnly) return this.cache.get(key);
-    const rv = this.versions.get(key);
-    return rv === undefined ? undefined : stub<T>(key, rv);
+    const k = this.keyOf(key);
+    if (!this.o.versionsOnly) return this.cache.get(k);
+    return this.versions.has(k) ? stub<T>(key, this.versions.get(k)) : undefined;
   }
 
   list(): T[] {
     if (!this.o.versionsOnly) return [...this.cache.values()];
-    return [...this.versions].map(([key, rv]) => stub<T>(key, rv));
+    const cut = this.o.keyPrefix?.length ?? 0;
+    return [...this.versions].map(([key, v]) => stub<T>(key.slice(cut), v));
+  }
+
+  /** The cache's key of an object's key (one flat string: 100,000 of them are held). */
+  private keyOf(objKey: string): string {
+    return this.o.keyPrefix ? [this.o.keyPrefix, objKey].join('') : objKey;
   }
 
   get size(): number {
@@ -119,9 +142,9 @@ export class Informer<T extends KubeObject> {
       return old;
     }
     const had = this.versions.has(key);
-    const rv = this.versions.get(key);
-    this.versions.set(key, obj.metadata.resourceVersion);
-    return had ? stub<T>(key, rv) : undefined;
+    const v = this.versions.get(key);
+    this.versions.set(key, version(obj.metadata.resourceVersion));
+    return had ? stub<T>(objectKey(obj), v) : undefined;
   }
 
   get resourceVersion(): string {
@@ -138,10 +161,10 @@ export class Informer<T extends KubeObject> {
     await this.running?.catch(() => undefined);
   }
 
-  private emit(ev: InformerEvent, obj: T, old?: T): void {
+  private emit(ev: InformerEvent, obj: T, old: T | undefined, key: string): void {
     for (const h of this.handlers) {
       try {
-        h(ev, obj, old);
+        h(ev, obj, old, key);
       } catch (e) {
         this.o.log?.error({ err: (e as Error).message, resource: this.type.resource }, 'informer handler failed');
       }
@@ -172,11 +195,11 @@ export class Informer<T extends KubeObject> {
     const seen = new Set<string>();
     let n = 0;
     for (const obj of r.items) {
-      const key = objectKey(obj);
+      const key = this.keyOf(objectKey(obj));
       seen.add(key);
       const old = this.put(key, obj);
-      if (!old) this.emit('add', obj);
-      else if (old.metadata.resourceVersion !== obj.metadata.resourceVersion) this.emit('update', obj, old);
+      if (!old) this.emit('add', obj, undefined, key);
+      else if (old.metadata.resourceVersion !== obj.metadata.resourceVersion) this.emit('update', obj, old, key);
       // A list of 100,000 objects is handed over in slices: the process answers (health checks, the API)
       // between them instead of going deaf for the whole hand-over.
       if (++n % RELIST_SLICE === 0) {
@@ -187,12 +210,13 @@ export class Informer<T extends KubeObject> {
     for (const [key, old] of this.cache)
       if (!seen.has(key)) {
         this.cache.delete(key);
-        this.emit('delete', old);
+        this.emit('delete', old, undefined, key);
       }
-    for (const [key, rv] of this.versions)
+    const cut = this.o.keyPrefix?.length ?? 0;
+    for (const [key, v] of this.versions)
       if (!seen.has(key)) {
         this.versions.delete(key);
-        this.emit('delete', stub<T>(key, rv));
+        this.emit('delete', stub<T>(key.slice(cut), v), undefined, key);
       }
     this.rv = r.resourceVersion;
     if (!this.hasSynced) {
@@ -212,16 +236,16 @@ export class Informer<T extends KubeObject> {
       throw new ApiError(s.code ?? 500, `watch ${this.type.resource}: ${s.message ?? 'error event'}`);
     }
     const obj = this.o.transform ? this.o.transform(e.object) : e.object;
-    const key = objectKey(obj);
+    const key = this.keyOf(objectKey(obj));
     this.rv = obj.metadata.resourceVersion ?? this.rv;
     if (e.type === 'DELETED') {
       this.cache.delete(key);
       this.versions.delete(key);
-      this.emit('delete', obj);
+      this.emit('delete', obj, undefined, key);
       return;
     }
     const old = this.put(key, obj);
-    this.emit(old ? 'update' : 'add', obj, old);
+    this.emit(old ? 'update' : 'add', obj, old, key);
   }
 
   private async loop(): Promise<void> {

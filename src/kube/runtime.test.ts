@@ -106,7 +106,8 @@ describe('informer', () => {
       namespace: ns,
       fieldSelector: 'metadata.name!=kube-root-ca.crt',
       versionsOnly: true,
-    }).on((ev, o) => versionEvents.push(`${ev} ${o.metadata.namespace}/${o.metadata.name}`));
+      keyPrefix: 'configmaps|',
+    }).on((ev, o, _old, key) => versionEvents.push(`${ev} ${key} ${o.metadata.namespace}/${o.metadata.name}`));
     inf.start();
     versions.start();
     await inf.synced;
@@ -161,9 +162,9 @@ describe('informer', () => {
         namespace: ns,
         resourceVersion: inf.get(`${ns}/${o.metadata.name}`)?.metadata.resourceVersion,
       });
-    expect(versionEvents).toContain(`delete ${ns}/a`);
-    expect(versionEvents).toContain(`add ${ns}/e`);
-    expect(versionEvents).toContain(`update ${ns}/b`);
+    expect(versionEvents).toContain(`delete configmaps|${ns}/a ${ns}/a`);
+    expect(versionEvents).toContain(`add configmaps|${ns}/e ${ns}/e`);
+    expect(versionEvents).toContain(`update configmaps|${ns}/b ${ns}/b`);
     await versions.stop();
     await inf.stop();
     c.close();
