@@ -59,6 +59,9 @@ export function watchCluster(
       inf.on((ev, obj, _old, key) => {
         const o = obj as KubeObject & { x?: Extracted };
         c.setObject(key, ev === 'delete' ? undefined : o.x);
+        // The cluster holds the values now: a first LIST's items (all of them, until the last is handed over)
+        // keep only their name and resourceVersion.
+        o.x = undefined;
         const s = c.sources.get(name);
         if (s && s.objects !== inf.size && inf.hasSynced) c.setSource(name, s.status, { objects: inf.size });
       });
