@@ -47,7 +47,11 @@ interface Held {
   certs: readonly string[];
   /** What it can be linked to by (incremental.ts), as codes of the cluster's TokenIds; shared by objects alike. */
   tokens: Tokens;
-  /** The codes of its own names' tokens (one number when one): no other object holds them alike. */
+  /**
+   * Its own names' tokens, packed (packToken; one number when one), not codes of the cluster's TokenIds: one a
+   * TLS Secret that no other object holds in most clusters (a code would cost an entry of TokenIds' map, ~70
+   * bytes). A pass gives them codes (ownCodes) when some object holds one too.
+   */
   own: number | Tokens | undefined;
   /** The codes of the `k:` tokens of the private keys it holds (undefined without keys). */
   keys: Tokens | undefined;
@@ -59,6 +63,7 @@ interface Held {
 interface Unit {
   key: string;
   tokens: Tokens;
+  /** Codes of its own names' tokens that link it to something this pass (ownCodes). */
   own: number | Tokens | undefined;
   held: Held | undefined;
 }
@@ -167,7 +172,7 @@ export class ClusterState {
       // The held certificate's string: one per certificate, not one per place (a CA in every Secret).
       out.push((held?.cert ?? c).sha256);
     }
-    const owned = own.length ? this.ids.take(own) : undefined;
+    const owned = own.length ? own : undefined;
     return {
       certs: this.sharedCerts.take(out),
       tokens: this.shared.take(this.ids.take(tokens)),
@@ -180,8 +185,6 @@ export class ClusterState {
     if (!h) return;
     this.ids.drop(h.tokens);
     this.shared.drop(h.tokens);
-    if (typeof h.own === 'number') this.ids.drop([h.own]);
-    else if (h.own) this.ids.drop(h.own);
     if (h.keys) {
       this.ids.drop(h.keys);
       this.shared.drop(h.keys);
@@ -356,10 +359,11 @@ export class ClusterState {
       keys.push(ENDPOINTS);
       units.push({ key: ENDPOINTS, tokens: codes, own: undefined, held: undefined });
     }
+    const limit = this.ownCodes(units);
     const maxAge = this.o.rejudgeMs ?? 300_000;
     const groups = new Map<string, { members: number[]; clean: boolean }>();
-    for (const whole of groupUnits(units, this.ids.limit))
-      for (const g of this.splitAtHub(whole, units))
+    for (const whole of groupUnits(units, limit))
+      for (const g of this.splitAtHub(whole, units, limit))
         groups.set(groupId(g.map((i) => keys[i] as string)), {
           members: g,
           clean: !g.some((i) => {
@@ -425,6 +429,37 @@ export class ClusterState {
   }
 
   /**
+   * The units' own names' tokens (packed, as held) as codes for this pass's grouping, in place: a token some
+   * object holds among its tokens takes that token's code; one that several units hold as their own takes a
+   * code above the TokenIds' (one per such token); the others link nothing and are dropped. What grouping
+   * saw when every own token had a code of its own. Returns the limit of the codes in use.
+   */
+  private ownCodes(units: Unit[]): number {
+    let limit = this.ids.limit;
+    const packed: number[] = [];
+    const resolve = (t: number): number | undefined => this.ids.peek(t);
+    for (const u of units) {
+      if (u.own === undefined) continue;
+      for (const t of typeof u.own === 'number' ? [u.own] : u.own) if (resolve(t) === undefined) packed.push(t);
+    }
+    // Tokens several units hold as their own and no object among its tokens: found by sorting, no map of all.
+    const sorted = Float64Array.from(packed).sort();
+    const shared = new Map<number, number>();
+    for (let i = 1; i < sorted.length; i++)
+      if (sorted[i] === sorted[i - 1] && !shared.has(sorted[i] as number)) shared.set(sorted[i] as number, 2 * limit++);
+    for (const u of units) {
+      if (u.own === undefined) continue;
+      const codes: number[] = [];
+      for (const t of typeof u.own === 'number' ? [u.own] : u.own) {
+        const code = resolve(t) ?? shared.get(t);
+        if (code !== undefined) codes.push(code);
+      }
+      u.own = codes.length === 0 ? undefined : codes.length === 1 ? codes[0] : codes;
+    }
+    return limit;
+  }
+
+  /**
    * A group split at the CA certificates every one of its objects holds (the hub: one CA in every Secret's
    * chain), when judging the parts apart and merging them (mergeReports) makes what a scan of the group
    * makes. Each part holds the hub, so a leaf's issuer lookups and chain see what they see in the whole
@@ -437,7 +472,7 @@ export class ClusterState {
    * whole group (by key id, as lint's issuer lookup takes it: lints on a CA depend on it). Otherwise the group
    * stays whole (a part that lacks an issuance joins the others that lack one, or the first complete part).
    */
-  private splitAtHub(members: number[], units: readonly Unit[]): number[][] {
+  private splitAtHub(members: number[], units: readonly Unit[], limit: number): number[][] {
     if (members.length < 2 || this.o.full) return [members];
     const whole = [members];
     let hub: Set<string> | undefined;
@@ -508,7 +543,7 @@ export class ClusterState {
       }
       const sub = groupUnits(
         members.map((i) => units[i] as Unit),
-        this.ids.limit,
+        limit,
         skip,
       );
       if (sub.length < 2) return whole;
