@@ -436,25 +436,61 @@ export class ClusterState {
    */
   private ownCodes(units: Unit[]): number {
     let limit = this.ids.limit;
-    const packed: number[] = [];
-    const resolve = (t: number): number | undefined => this.ids.peek(t);
-    for (const u of units) {
-      if (u.own === undefined) continue;
-      for (const t of typeof u.own === 'number' ? [u.own] : u.own) if (resolve(t) === undefined) packed.push(t);
-    }
-    // Tokens several units hold as their own and no object among its tokens: found by sorting, no map of all.
-    const sorted = Float64Array.from(packed).sort();
-    const shared = new Map<number, number>();
-    for (let i = 1; i < sorted.length; i++)
-      if (sorted[i] === sorted[i - 1] && !shared.has(sorted[i] as number)) shared.set(sorted[i] as number, 2 * limit++);
-    for (const u of units) {
-      if (u.own === undefined) continue;
+    // Per unit, its own token that no object holds among its tokens (NaN: none): one number a unit in the
+    // usual case of one own token, no list a unit (this runs every pass, over every object). A unit with
+    // several own tokens keeps those left in `several`.
+    const pending = new Float64Array(units.length).fill(Number.NaN);
+    const several = new Map<number, number[]>();
+    let count = 0;
+    for (let i = 0; i < units.length; i++) {
+      const u = units[i] as Unit;
+      const own = u.own;
+      if (own === undefined) continue;
+      if (typeof own === 'number') {
+        const code = this.ids.peek(own);
+        u.own = code;
+        if (code === undefined) {
+          pending[i] = own;
+          count++;
+        }
+        continue;
+      }
       const codes: number[] = [];
-      for (const t of typeof u.own === 'number' ? [u.own] : u.own) {
-        const code = resolve(t) ?? shared.get(t);
+      const left: number[] = [];
+      for (const t of own) {
+        const code = this.ids.peek(t);
         if (code !== undefined) codes.push(code);
+        else left.push(t);
       }
       u.own = codes.length === 0 ? undefined : codes.length === 1 ? codes[0] : codes;
+      if (left.length) {
+        several.set(i, left);
+        count += left.length;
+      }
+    }
+    // Tokens several units hold as their own (and no object among its tokens): found by sorting, no map of all.
+    const all = new Float64Array(count);
+    let n = 0;
+    for (const t of pending) if (!Number.isNaN(t)) all[n++] = t;
+    for (const left of several.values()) for (const t of left) all[n++] = t;
+    all.sort();
+    const shared = new Map<number, number>();
+    for (let j = 1; j < all.length; j++) {
+      const t = all[j] as number;
+      if (t === all[j - 1] && !shared.has(t)) shared.set(t, 2 * limit++);
+    }
+    if (!shared.size) return limit;
+    const add = (u: Unit, code: number): void => {
+      u.own = u.own === undefined ? code : typeof u.own === 'number' ? [u.own, code] : [...u.own, code];
+    };
+    for (let i = 0; i < units.length; i++) {
+      const u = units[i] as Unit;
+      const code = shared.get(pending[i] as number);
+      if (code !== undefined) add(u, code);
+      for (const t of several.get(i) ?? []) {
+        const c = shared.get(t);
+        if (c !== undefined) add(u, c);
+      }
     }
     return limit;
   }
