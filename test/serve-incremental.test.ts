@@ -241,6 +241,31 @@ describe('incremental judging', () => {
     });
   }
 
+  it('judges together the objects that hold a value of one source name, and equals a full scan', () => {
+    const c = new ClusterState({ name: 'incr', kind: 'kubeconfig', now: () => NOW, debounceMs: 3_600_000 });
+    try {
+      // Two objects under other keys, one source name, certificates that share nothing else.
+      const a = leaf(p.interA, 'CN=dup a', ['dup-a.example.com']);
+      const b = leaf(p.cas[4] as Ca, 'CN=dup b', ['dup-b.example.com']);
+      const value = (l: Ca) => ({ source: 'ns1/Secret/dup[tls.crt]', data: Buffer.from(l.cert.toPem()) });
+      c.setObject('file|one', { values: [value(a)], backends: [], certManager: [], failures: [] });
+      c.setObject('file|two', { values: [value(b)], backends: [], certManager: [], failures: [] });
+      c.setObject('file|three', {
+        values: [
+          { source: 'ns1/Secret/other[tls.crt]', data: Buffer.from(leaf(p.cas[2] as Ca, 'CN=other', ['other.example.com']).cert.toPem()) },
+        ],
+        backends: [],
+        certManager: [],
+        failures: [],
+      });
+      const view = c.rescan();
+      expect(view.report).toEqual(c.judgeAll(NOW));
+      expect(c.lastJudged.groups).toBe(2);
+    } finally {
+      c.stop();
+    }
+  });
+
   it('keeps the unchanged groups and judges the changed one only; everything again once the last judgement is old', () => {
     let now = NOW;
     const c = new ClusterState({

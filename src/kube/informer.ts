@@ -31,6 +31,18 @@ export interface InformerOptions<T extends KubeObject> {
   metadataOnly?: boolean;
   /** Applied to every object before it is cached (drop what the handlers never read: less memory). */
   transform?: (o: T) => T;
+  /**
+   * Cache only each object's resourceVersion (what a relist compares), for handlers that keep what they need
+   * themselves: `get`, `list` and the objects handed with updates and relists' deletes then hold only the
+   * name, namespace and resourceVersion (a map of 100,000 strings instead of 100,000 objects).
+   */
+  versionsOnly?: boolean;
+  /**
+   * The cache's keys are this and the object's key (`namespace/name`, see objectKey), and each handler gets
+   * its object's as a fourth argument: a handler keeping objects by such a key holds the same string, not a
+   * second one. `get` still takes the object's key.
+   */
+  keyPrefix?: string;
   /** Seconds the server keeps one watch open (default 300). */
   watchTimeoutSeconds?: number;
   log?: Logger;
@@ -45,9 +57,30 @@ export function objectKey(o: KubeObject): string {
   return o.metadata.namespace ? [o.metadata.namespace, o.metadata.name].join('/') : o.metadata.name;
 }
 
+/**
+ * A resourceVersion as a versions-only cache holds it: a number when it is one written without leading zeros
+ * (what the API server's are, from etcd's revision; a small integer is held in the map itself, where a string
+ * costs 24 bytes), else the string. `versionText` gives back the same string.
+ */
+type Version = string | number | undefined;
+const DECIMAL = /^[1-9][0-9]{0,14}$/;
+const version = (rv: string | undefined): Version => (rv !== undefined && DECIMAL.test(rv) ? Number(rv) : rv);
+const versionText = (v: Version): string | undefined => (typeof v === 'number' ? String(v) : v);
+
+/** The object a versions-only cache stands for: its name and namespace (from its key) and resourceVersion. */
+function stub<T extends KubeObject>(objKey: string, v: Version): T {
+  const resourceVersion = versionText(v);
+  const slash = objKey.indexOf('/');
+  const metadata =
+    slash < 0 ? { name: objKey, resourceVersion } : { name: objKey.slice(slash + 1), namespace: objKey.slice(0, slash), resourceVersion };
+  return { metadata } as T;
+}
+
 export class Informer<T extends KubeObject> {
   private readonly cache = new Map<string, T>();
-  private readonly handlers: ((ev: InformerEvent, obj: T, old?: T) => void)[] = [];
+  /** The cache when `versionsOnly`: each object's resourceVersion. */
+  private readonly versions = new Map<string, Version>();
+  private readonly handlers: ((ev: InformerEvent, obj: T, old: T | undefined, key: string) => void)[] = [];
   private rv = '';
   private abort = new AbortController();
   private syncedResolve!: () => void;
@@ -75,21 +108,43 @@ export class Informer<T extends KubeObject> {
     this.o = o;
   }
 
-  on(handler: (ev: InformerEvent, obj: T, old?: T) => void): this {
+  on(handler: (ev: InformerEvent, obj: T, old: T | undefined, key: string) => void): this {
     this.handlers.push(handler);
     return this;
   }
 
   get(key: string): T | undefined {
-    return this.cache.get(key);
+    const k = this.keyOf(key);
+    if (!this.o.versionsOnly) return this.cache.get(k);
+    return this.versions.has(k) ? stub<T>(key, this.versions.get(k)) : undefined;
   }
 
   list(): T[] {
-    return [...this.cache.values()];
+    if (!this.o.versionsOnly) return [...this.cache.values()];
+    const cut = this.o.keyPrefix?.length ?? 0;
+    return [...this.versions].map(([key, v]) => stub<T>(key.slice(cut), v));
+  }
+
+  /** The cache's key of an object's key (one flat string: 100,000 of them are held). */
+  private keyOf(objKey: string): string {
+    return this.o.keyPrefix ? [this.o.keyPrefix, objKey].join('') : objKey;
   }
 
   get size(): number {
-    return this.cache.size;
+    return this.o.versionsOnly ? this.versions.size : this.cache.size;
+  }
+
+  /** Cache the object (or its resourceVersion); the object it replaces, if any. */
+  private put(key: string, obj: T): T | undefined {
+    if (!this.o.versionsOnly) {
+      const old = this.cache.get(key);
+      this.cache.set(key, obj);
+      return old;
+    }
+    const had = this.versions.has(key);
+    const v = this.versions.get(key);
+    this.versions.set(key, version(obj.metadata.resourceVersion));
+    return had ? stub<T>(objectKey(obj), v) : undefined;
   }
 
   get resourceVersion(): string {
@@ -106,10 +161,10 @@ export class Informer<T extends KubeObject> {
     await this.running?.catch(() => undefined);
   }
 
-  private emit(ev: InformerEvent, obj: T, old?: T): void {
+  private emit(ev: InformerEvent, obj: T, old: T | undefined, key: string): void {
     for (const h of this.handlers) {
       try {
-        h(ev, obj, old);
+        h(ev, obj, old, key);
       } catch (e) {
         this.o.log?.error({ err: (e as Error).message, resource: this.type.resource }, 'informer handler failed');
       }
@@ -140,12 +195,11 @@ export class Informer<T extends KubeObject> {
     const seen = new Set<string>();
     let n = 0;
     for (const obj of r.items) {
-      const key = objectKey(obj);
+      const key = this.keyOf(objectKey(obj));
       seen.add(key);
-      const old = this.cache.get(key);
-      this.cache.set(key, obj);
-      if (!old) this.emit('add', obj);
-      else if (old.metadata.resourceVersion !== obj.metadata.resourceVersion) this.emit('update', obj, old);
+      const old = this.put(key, obj);
+      if (!old) this.emit('add', obj, undefined, key);
+      else if (old.metadata.resourceVersion !== obj.metadata.resourceVersion) this.emit('update', obj, old, key);
       // A list of 100,000 objects is handed over in slices: the process answers (health checks, the API)
       // between them instead of going deaf for the whole hand-over.
       if (++n % RELIST_SLICE === 0) {
@@ -156,7 +210,13 @@ export class Informer<T extends KubeObject> {
     for (const [key, old] of this.cache)
       if (!seen.has(key)) {
         this.cache.delete(key);
-        this.emit('delete', old);
+        this.emit('delete', old, undefined, key);
+      }
+    const cut = this.o.keyPrefix?.length ?? 0;
+    for (const [key, v] of this.versions)
+      if (!seen.has(key)) {
+        this.versions.delete(key);
+        this.emit('delete', stub<T>(key.slice(cut), v), undefined, key);
       }
     this.rv = r.resourceVersion;
     if (!this.hasSynced) {
@@ -176,16 +236,16 @@ export class Informer<T extends KubeObject> {
       throw new ApiError(s.code ?? 500, `watch ${this.type.resource}: ${s.message ?? 'error event'}`);
     }
     const obj = this.o.transform ? this.o.transform(e.object) : e.object;
-    const key = objectKey(obj);
+    const key = this.keyOf(objectKey(obj));
     this.rv = obj.metadata.resourceVersion ?? this.rv;
     if (e.type === 'DELETED') {
       this.cache.delete(key);
-      this.emit('delete', obj);
+      this.versions.delete(key);
+      this.emit('delete', obj, undefined, key);
       return;
     }
-    const old = this.cache.get(key);
-    this.cache.set(key, obj);
-    this.emit(old ? 'update' : 'add', obj, old);
+    const old = this.put(key, obj);
+    this.emit(old ? 'update' : 'add', obj, old, key);
   }
 
   private async loop(): Promise<void> {

@@ -100,8 +100,18 @@ describe('informer', () => {
       namespace: ns,
       fieldSelector: 'metadata.name!=kube-root-ca.crt',
     }).on((ev, o) => events.push(`${ev} ${o.metadata.name}`));
+    // The same through a cache of resourceVersions only: the same events, names and resourceVersions.
+    const versionEvents: string[] = [];
+    const versions = new Informer<KubeObject>(c, CORE.configMaps, {
+      namespace: ns,
+      fieldSelector: 'metadata.name!=kube-root-ca.crt',
+      versionsOnly: true,
+      keyPrefix: 'configmaps|',
+    }).on((ev, o, _old, key) => versionEvents.push(`${ev} ${key} ${o.metadata.namespace}/${o.metadata.name}`));
     inf.start();
+    versions.start();
     await inf.synced;
+    await versions.synced;
     expect(
       inf
         .list()
@@ -134,6 +144,28 @@ describe('informer', () => {
     expect(events).toContain('delete a');
     expect(events).toContain('add e');
     expect(events).toContain('update b');
+    await waitFor(
+      'the versions-only cache after the relist',
+      () =>
+        versions
+          .list()
+          .map((o) => o.metadata.name)
+          .sort()
+          .join() === 'b,c,d,e' && versions.get(`${ns}/b`)?.metadata.resourceVersion === inf.get(`${ns}/b`)?.metadata.resourceVersion,
+      60_000,
+      100,
+    );
+    expect(versions.size).toBe(4);
+    for (const o of versions.list())
+      expect(o.metadata).toEqual({
+        name: o.metadata.name,
+        namespace: ns,
+        resourceVersion: inf.get(`${ns}/${o.metadata.name}`)?.metadata.resourceVersion,
+      });
+    expect(versionEvents).toContain(`delete configmaps|${ns}/a ${ns}/a`);
+    expect(versionEvents).toContain(`add configmaps|${ns}/e ${ns}/e`);
+    expect(versionEvents).toContain(`update configmaps|${ns}/b ${ns}/b`);
+    await versions.stop();
     await inf.stop();
     c.close();
     await r.close();

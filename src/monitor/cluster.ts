@@ -31,12 +31,27 @@ import {
 import type { ClusterKind, Source, SourceStatus } from './types.ts';
 import { buildView, type ClusterView } from './view.ts';
 
-interface Held extends Extracted {
+/** An object's backends, cert-manager Certificates and failures, when it has any (most objects have none). */
+type Extra = Pick<Extracted, 'backends' | 'certManager' | 'failures'>;
+
+/**
+ * What the cluster holds of one object. Its values are one list of source and data, two slots a value: a
+ * record a value and a list of them cost 144 bytes a TLS Secret more (the records are made again when a scan
+ * reads them, and dropped with it).
+ */
+interface Held {
+  values: readonly (string | Uint8Array)[];
+  /** Backends, cert-manager Certificates and failures; undefined when it has none (one field instead of three). */
+  extra: Extra | undefined;
   /** SHA-256 of the certificates its values hold (shared by objects alike). */
   certs: readonly string[];
   /** What it can be linked to by (incremental.ts), as codes of the cluster's TokenIds; shared by objects alike. */
   tokens: Tokens;
-  /** The codes of its own names' tokens (one number when one): no other object holds them alike. */
+  /**
+   * Its own names' tokens, packed (packToken; one number when one), not codes of the cluster's TokenIds: one a
+   * TLS Secret that no other object holds in most clusters (a code would cost an entry of TokenIds' map, ~70
+   * bytes). A pass gives them codes (ownCodes) when some object holds one too.
+   */
   own: number | Tokens | undefined;
   /** The codes of the `k:` tokens of the private keys it holds (undefined without keys). */
   keys: Tokens | undefined;
@@ -48,6 +63,7 @@ interface Held extends Extracted {
 interface Unit {
   key: string;
   tokens: Tokens;
+  /** Codes of its own names' tokens that link it to something this pass (ownCodes). */
   own: number | Tokens | undefined;
   held: Held | undefined;
 }
@@ -156,7 +172,7 @@ export class ClusterState {
       // The held certificate's string: one per certificate, not one per place (a CA in every Secret).
       out.push((held?.cert ?? c).sha256);
     }
-    const owned = own.length ? this.ids.take(own) : undefined;
+    const owned = own.length ? own : undefined;
     return {
       certs: this.sharedCerts.take(out),
       tokens: this.shared.take(this.ids.take(tokens)),
@@ -169,8 +185,6 @@ export class ClusterState {
     if (!h) return;
     this.ids.drop(h.tokens);
     this.shared.drop(h.tokens);
-    if (typeof h.own === 'number') this.ids.drop([h.own]);
-    else if (h.own) this.ids.drop(h.own);
     if (h.keys) {
       this.ids.drop(h.keys);
       this.shared.drop(h.keys);
@@ -191,11 +205,18 @@ export class ClusterState {
       const p = this.parse(x);
       // One literal with every field (no spread, no optional field): V8 keeps them inside the object, where a
       // spread's copy keeps them in a property array of its own beside it (~50 bytes more an object).
+      const values: (string | Uint8Array)[] = new Array(x.values.length * 2);
+      for (let i = 0; i < x.values.length; i++) {
+        const v = x.values[i] as ScanInput;
+        values[2 * i] = v.source;
+        values[2 * i + 1] = v.data;
+      }
       this.objects.set(key, {
-        values: x.values,
-        backends: x.backends,
-        certManager: x.certManager,
-        failures: x.failures,
+        values,
+        extra:
+          x.backends.length || x.certManager.length || x.failures.length
+            ? { backends: x.backends, certManager: x.certManager, failures: x.failures }
+            : undefined,
         certs: p.certs,
         tokens: p.tokens,
         own: p.own,
@@ -212,7 +233,7 @@ export class ClusterState {
     for (const k of this.keys(prefix)) if (!next.has(k)) this.setObject(k, undefined);
     for (const [k, x] of next) {
       const old = this.objects.get(k);
-      if (old && sameValues(old, x)) continue;
+      if (old && sameValues(extractedOf(old), x)) continue;
       this.setObject(k, x);
     }
   }
@@ -291,10 +312,12 @@ export class ClusterState {
       }
       const h = this.objects.get(k);
       if (!h) continue;
-      for (const v of h.values) inputs.push(v);
-      for (const b of h.backends) backends.push(b);
-      for (const c of h.certManager) certManager.push(c);
-      for (const f of h.failures) failures.push(f);
+      for (const v of valuesOf(h)) inputs.push(v);
+      if (h.extra) {
+        for (const b of h.extra.backends) backends.push(b);
+        for (const c of h.extra.certManager) certManager.push(c);
+        for (const f of h.extra.failures) failures.push(f);
+      }
     }
     return scan(inputs, {
       now,
@@ -336,10 +359,11 @@ export class ClusterState {
       keys.push(ENDPOINTS);
       units.push({ key: ENDPOINTS, tokens: codes, own: undefined, held: undefined });
     }
+    const limit = this.ownCodes(units);
     const maxAge = this.o.rejudgeMs ?? 300_000;
     const groups = new Map<string, { members: number[]; clean: boolean }>();
-    for (const whole of groupUnits(units, this.ids.limit))
-      for (const g of this.splitAtHub(whole, units))
+    for (const whole of groupUnits(units, limit))
+      for (const g of this.splitAtHub(whole, units, limit))
         groups.set(groupId(g.map((i) => keys[i] as string)), {
           members: g,
           clean: !g.some((i) => {
@@ -405,6 +429,73 @@ export class ClusterState {
   }
 
   /**
+   * The units' own names' tokens (packed, as held) as codes for this pass's grouping, in place: a token some
+   * object holds among its tokens takes that token's code; one that several units hold as their own takes a
+   * code above the TokenIds' (one per such token); the others link nothing and are dropped. What grouping
+   * saw when every own token had a code of its own. Returns the limit of the codes in use.
+   */
+  private ownCodes(units: Unit[]): number {
+    let limit = this.ids.limit;
+    // Per unit, its own token that no object holds among its tokens (NaN: none): one number a unit in the
+    // usual case of one own token, no list a unit (this runs every pass, over every object). A unit with
+    // several own tokens keeps those left in `several`.
+    const pending = new Float64Array(units.length).fill(Number.NaN);
+    const several = new Map<number, number[]>();
+    let count = 0;
+    for (let i = 0; i < units.length; i++) {
+      const u = units[i] as Unit;
+      const own = u.own;
+      if (own === undefined) continue;
+      if (typeof own === 'number') {
+        const code = this.ids.peek(own);
+        u.own = code;
+        if (code === undefined) {
+          pending[i] = own;
+          count++;
+        }
+        continue;
+      }
+      const codes: number[] = [];
+      const left: number[] = [];
+      for (const t of own) {
+        const code = this.ids.peek(t);
+        if (code !== undefined) codes.push(code);
+        else left.push(t);
+      }
+      u.own = codes.length === 0 ? undefined : codes.length === 1 ? codes[0] : codes;
+      if (left.length) {
+        several.set(i, left);
+        count += left.length;
+      }
+    }
+    // Tokens several units hold as their own (and no object among its tokens): found by sorting, no map of all.
+    const all = new Float64Array(count);
+    let n = 0;
+    for (const t of pending) if (!Number.isNaN(t)) all[n++] = t;
+    for (const left of several.values()) for (const t of left) all[n++] = t;
+    all.sort();
+    const shared = new Map<number, number>();
+    for (let j = 1; j < all.length; j++) {
+      const t = all[j] as number;
+      if (t === all[j - 1] && !shared.has(t)) shared.set(t, 2 * limit++);
+    }
+    if (!shared.size) return limit;
+    const add = (u: Unit, code: number): void => {
+      u.own = u.own === undefined ? code : typeof u.own === 'number' ? [u.own, code] : [...u.own, code];
+    };
+    for (let i = 0; i < units.length; i++) {
+      const u = units[i] as Unit;
+      const code = shared.get(pending[i] as number);
+      if (code !== undefined) add(u, code);
+      for (const t of several.get(i) ?? []) {
+        const c = shared.get(t);
+        if (c !== undefined) add(u, c);
+      }
+    }
+    return limit;
+  }
+
+  /**
    * A group split at the CA certificates every one of its objects holds (the hub: one CA in every Secret's
    * chain), when judging the parts apart and merging them (mergeReports) makes what a scan of the group
    * makes. Each part holds the hub, so a leaf's issuer lookups and chain see what they see in the whole
@@ -417,7 +508,7 @@ export class ClusterState {
    * whole group (by key id, as lint's issuer lookup takes it: lints on a CA depend on it). Otherwise the group
    * stays whole (a part that lacks an issuance joins the others that lack one, or the first complete part).
    */
-  private splitAtHub(members: number[], units: readonly Unit[]): number[][] {
+  private splitAtHub(members: number[], units: readonly Unit[], limit: number): number[][] {
     if (members.length < 2 || this.o.full) return [members];
     const whole = [members];
     let hub: Set<string> | undefined;
@@ -426,7 +517,7 @@ export class ClusterState {
     for (const i of members) {
       const h = (units[i] as Unit).held;
       if (!h) return whole; // the endpoints
-      if (h.backends.length || h.certManager.length || (global !== undefined && h.tokens.includes(global))) return whole;
+      if (h.extra?.backends.length || h.extra?.certManager.length || (global !== undefined && h.tokens.includes(global))) return whole;
       const cas = new Set<string>();
       for (const s of h.certs) {
         all.add(s);
@@ -488,7 +579,7 @@ export class ClusterState {
       }
       const sub = groupUnits(
         members.map((i) => units[i] as Unit),
-        this.ids.limit,
+        limit,
         skip,
       );
       if (sub.length < 2) return whole;
@@ -532,13 +623,32 @@ export class ClusterState {
   snapshot(): { key: string; x: Extracted }[] {
     return [...this.objects].map(([key, h]) => ({
       key,
-      x: { values: h.values, backends: h.backends, certManager: h.certManager, failures: h.failures },
+      x: extractedOf(h),
     }));
   }
 
   endpointInputs(): EndpointInput[] {
     return [...this.endpoints.values()];
   }
+}
+
+/** A held object's values as scan takes them (records made for the scan, not held). */
+function valuesOf(h: Held): ScanInput[] {
+  const out: ScanInput[] = [];
+  for (let i = 0; i < h.values.length; i += 2) out.push({ source: h.values[i] as string, data: h.values[i + 1] as Uint8Array });
+  return out;
+}
+
+const NONE: never[] = Object.freeze([]) as unknown as never[];
+
+/** A held object as what was extracted from it. */
+function extractedOf(h: Held): Extracted {
+  return {
+    values: valuesOf(h),
+    backends: h.extra?.backends ?? NONE,
+    certManager: h.extra?.certManager ?? NONE,
+    failures: h.extra?.failures ?? NONE,
+  };
 }
 
 const hexOf = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.length).toString('hex');

@@ -227,7 +227,9 @@ export class TokenIds {
   take(tokens: Iterable<number>): number[] {
     const out: number[] = [];
     for (const t of tokens) {
-      const passive = t % 2;
+      // 0 or 1 as small integers: `t % 2` of a 50-bit double is a double, and so would every code be (a
+      // record holding one in a field boxes it: 16 bytes more an object).
+      const passive = t % 2 === 1 ? 1 : 0;
       const base = t - passive;
       let id = this.ids.get(base);
       if (id === undefined) {

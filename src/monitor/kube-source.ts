@@ -2,7 +2,7 @@
 // 410) on the resources `scan` reads. Loaded only when a cluster is watched (the kubeconfig library costs
 // start-up time).
 import type { KubeClient, KubeObject } from '../kube/client.ts';
-import { Informer, objectKey } from '../kube/informer.ts';
+import { Informer } from '../kube/informer.ts';
 import type { Logger } from '../kube/log.ts';
 import type { ClusterState } from './cluster.ts';
 import { type Extracted, extract, slimMetadata, WATCHED } from './extract.ts';
@@ -39,11 +39,14 @@ export function watchCluster(
       if (w.optional && !(await served(w.type.group, w.type.version, w.type.resource))) continue;
       const name = w.type.resource;
       const kind = w.type.kind;
-      const key = (o: KubeObject): string => [name, objectKey(o)].join('|'); // one flat string (see flat in extract.ts)
       m.sourceState(c, name, 'stale', { reason: 'listing' });
       const inf = new Informer<KubeObject>(client, w.type, {
         ...(w.fieldSelector && { fieldSelector: w.fieldSelector }),
-        // The cache keeps the name, the resourceVersion and what scan takes from the object, nothing else.
+        // The cache keeps each object's resourceVersion only; the handler takes what scan reads from the
+        // object as it passes (the cluster holds that), nothing else is kept.
+        versionsOnly: true,
+        // The cluster's key of an object (`secrets|namespace/name`) is the cache's: one string held, not two.
+        keyPrefix: `${name}|`,
         transform: (o) => {
           const obj = o as KubeObject & Record<string, unknown>;
           return { metadata: slimMetadata(obj), x: extract(kind, obj) } as KubeObject;
@@ -53,10 +56,11 @@ export function watchCluster(
           m.sourceState(c, name, c.sources.get(name)?.lastSuccess ? 'stale' : 'error', { reason: e.message.split('\n')[0] as string }),
         onHealthy: () => m.sourceState(c, name, 'ok', { objects: inf.size }),
       });
-      inf.on((ev, obj) => {
+      inf.on((ev, obj, _old, key) => {
         const o = obj as KubeObject & { x?: Extracted };
-        c.setObject(key(obj), ev === 'delete' ? undefined : o.x);
-        // The cluster holds the values now; the cache needs only the name and resourceVersion.
+        c.setObject(key, ev === 'delete' ? undefined : o.x);
+        // The cluster holds the values now: a first LIST's items (all of them, until the last is handed over)
+        // keep only their name and resourceVersion.
         o.x = undefined;
         const s = c.sources.get(name);
         if (s && s.objects !== inf.size && inf.hasSynced) c.setSource(name, s.status, { objects: inf.size });
