@@ -1,5 +1,5 @@
-// `anchorage lint` over directories streams (src/cli/commands/lint.ts streamLint: four walks, holding only
-// the certificates that issue others or share a key). Its report must be what the in-memory engine
+// `anchorage lint` over directories streams (src/cli/commands/lint.ts streamLint: two walks in the common
+// case, up to four, holding only the certificates that issue others or share a key). Its report must be what the in-memory engine
 // (lintCertificates over every certificate at once, the path the lint tests check against zlint and the
 // spec) reports over the same certificates: issuers found by key id and by signature, re-keyed CAs,
 // copies of a CA, shared keys, bundles, kubeconfigs and a file named twice.
@@ -108,6 +108,9 @@ describe('lint streamed', () => {
     for (const [name, text] of files) writeFileSync(join(tree, name), text);
     const cases = [[tree], [join(tree, 'leaf-1.crt')], [join(tree, 'a'), join(tree, 'a', 'leaf-4.crt'), join(tree, 'bundle.pem')]];
     let findings = 0;
+    // A leaf that issued another and a key shared under two names are missed by the first walk's guess (a walk
+    // reads the pool), an intermediate without key ids needs signatures (a walk looks up every issuer).
+    expect(streamLint([tree], { policy: loadPolicy(undefined), now: NOW }, () => undefined).walks).toBe(4);
     for (const paths of cases) {
       const streamed = lintPaths(paths, { at: NOW.toISOString() });
       const expected = lintCertificates(collected(paths), { now: NOW });
@@ -151,17 +154,67 @@ describe('lint streamed', () => {
     for (const name of ['renewed-1.crt', 'renewed-2.crt'])
       writeFileSync(join(tree, name), issue(ca, { subject: 'CN=renewed', sans: { dns: ['renewed.example'] } }, { key: kp }).toPem());
     const streamed = streamLint([tree], { policy: loadPolicy(undefined), now: NOW }, () => undefined);
-    expect(streamed).toMatchObject({ certificates: 23, pooled: 1 });
+    // The CA is guessed in the first walk and every issuer is found by key id: two walks.
+    expect(streamed).toMatchObject({ certificates: 23, pooled: 1, walks: 2 });
     expect({ ...lintPaths([tree], { at: NOW.toISOString() }), skipped: [] }).toEqual({
       ...lintCertificates(collected([tree]), { now: NOW }),
       skipped: [],
     });
     // Another name under the renewed key: now the key is shared, and its holders are held.
     writeFileSync(join(tree, 'other-name.crt'), issue(ca, { subject: 'CN=other', sans: { dns: ['other.example'] } }, { key: kp }).toPem());
-    expect(streamLint([tree], { policy: loadPolicy(undefined), now: NOW }, () => undefined)).toMatchObject({ certificates: 24, pooled: 4 });
+    // The renewed certificates are in the pool now, and were not guessed: a walk reads them (three in all).
+    expect(streamLint([tree], { policy: loadPolicy(undefined), now: NOW }, () => undefined)).toMatchObject({
+      certificates: 24,
+      pooled: 4,
+      walks: 3,
+    });
     const report = lintPaths([tree], { at: NOW.toISOString() });
     expect({ ...report, skipped: [] }).toEqual({ ...lintCertificates(collected([tree]), { now: NOW }), skipped: [] });
     expect(report.findings.some((f) => f.lintId === 'k8s.key.shared-across-roles')).toBe(true);
+  });
+
+  it('finds issuers met after their certificates, copies of CAs and re-keyed CAs in two walks when key ids tell them apart', () => {
+    const tree = join(dir, 'issuers-last');
+    mkdirSync(join(tree, 'c1'), { recursive: true });
+    mkdirSync(join(tree, 'c2'));
+    const root = newCa('CN=last-root');
+    const intKp = generateKey('ecdsa-p256');
+    const inter = {
+      cert: issue(
+        root,
+        { subject: 'CN=last-int', ca: true, keyUsage: ['keyCertSign', 'cRLSign'], sans: {}, validity: { days: 400 } },
+        { key: intKp },
+      ),
+      key: intKp.privateKey,
+    };
+    // The same name under another key: its leaf names it by key id, the other leaves name the first.
+    const rekeyed = newCa('CN=last-int');
+    const expired = new Date(NOW.getTime() - 400 * DAY);
+    for (const copy of ['c1', 'c2']) {
+      // Leaves first in the walk ("a-…" sorts before "int…" and "root…"), the CAs after them.
+      for (let i = 0; i < 3; i++)
+        writeFileSync(
+          join(tree, copy, `a-leaf-${i}.crt`),
+          issue(inter, {
+            subject: `CN=leaf-${copy}-${i}`,
+            sans: { dns: [`leaf-${i}.example`] },
+            ...(i === 2 && { validity: { notBefore: expired, notAfter: new Date(expired.getTime() + DAY) } }),
+          }).toPem(),
+        );
+      writeFileSync(
+        join(tree, copy, 'a-rekeyed-leaf.crt'),
+        issue(rekeyed, { subject: 'CN=rekeyed-leaf', sans: { dns: ['r.example'] } }).toPem(),
+      );
+      writeFileSync(join(tree, copy, 'int.crt'), inter.cert.toPem());
+      writeFileSync(join(tree, copy, 'int-rekeyed.crt'), rekeyed.cert.toPem());
+      writeFileSync(join(tree, copy, 'root.crt'), root.cert.toPem());
+    }
+    const streamed = streamLint([tree], { policy: loadPolicy(undefined), now: NOW }, () => undefined);
+    expect(streamed).toMatchObject({ certificates: 14, pooled: 6, walks: 2 });
+    const report = lintPaths([tree], { at: NOW.toISOString() });
+    const expected = lintCertificates(collected([tree]), { now: NOW });
+    expect(expected.findings.length).toBeGreaterThan(0);
+    expect({ ...report, skipped: [] }).toEqual({ ...expected, skipped: [] });
   });
 
   it('writes -o json while the last walk is under way (a file removed after the first output is missed)', async () => {

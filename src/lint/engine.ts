@@ -130,6 +130,37 @@ export class LintIndex {
     }
   }
 
+  /** The key the index files a name's raw DER under (issuerNameKey's argument). */
+  static nameKey(raw: Uint8Array): string {
+    return key(raw);
+  }
+
+  /**
+   * What issuerOf answers as the issuer of any certificate that is not self-issued and carries this issuer
+   * name (LintIndex.nameKey of its raw DER) and authority key id, when the answer does not depend on the
+   * certificate itself: `{}` (no issuer in the set) or `{ issuer }` (the first with that name and key id).
+   * undefined when a signature must decide (findIssuer on the certificate).
+   */
+  issuerByKeyId(nameKey: string, aki: string | undefined): { issuer?: Certificate } | undefined {
+    const cands = this.bySubject.get(nameKey);
+    if (!cands) return {};
+    // findIssuer's order: every candidate's key id read first (an unreadable one makes issuerOf answer {}).
+    let first: Certificate | undefined;
+    let others = 0;
+    try {
+      for (const cand of cands) {
+        const ski = cand.subjectKeyId;
+        if (aki !== undefined && ski !== undefined && ski === aki) first ??= cand;
+        else others++;
+      }
+    } catch (e) {
+      if (e instanceof DerError) return {};
+      throw e;
+    }
+    if (first) return { issuer: first };
+    return others ? undefined : {};
+  }
+
   /** Other certificates with the same key and another subject: at most MAX_SHARERS_LISTED, and how many in all. */
   sharersOf(cert: Certificate): { listed: Certificate[]; total: number } {
     if (!this.distinct) {

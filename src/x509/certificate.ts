@@ -445,6 +445,15 @@ export class Certificate extends SignedObject {
     return this.decodeExt(OID.certificatePolicies, decodePolicies) ?? [];
   }
 
+  /**
+   * The same certificate on its own copy of the bytes, for a caller that keeps it past the buffer it was read
+   * from (a walk's reused buffers); undefined when the bytes are a re-encoding of BER input (the copy would
+   * not say so), so the caller must read it again.
+   */
+  detached(): Certificate | undefined {
+    return this.reencoded ? undefined : new Certificate(this.der.slice());
+  }
+
   /** Subject and issuer names encode the same bytes (the usual self-issued test). */
   get selfIssued(): boolean {
     return bytesEqual(this.subjectRaw, this.issuerRaw);

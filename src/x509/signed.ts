@@ -99,6 +99,11 @@ export class SignedObject {
   get signature(): Uint8Array {
     return bitStringBytes(this.sigNode);
   }
+  /** `der` is the DER re-encoding of BER input, not the bytes given. */
+  protected get reencoded(): boolean {
+    return this.berIssue !== undefined;
+  }
+
   get signatureAlgorithm(): string {
     return sigAlgName(this.signatureAlgorithmOid);
   }

@@ -78,86 +78,211 @@ const tryDer = <T>(f: () => T): T | undefined => {
   }
 };
 
+/** Numbers in walk order, in fixed blocks of 64k (no copy of the whole as it grows): 8 bytes a certificate. */
+class Column {
+  private readonly blocks: Float64Array[] = [];
+  length = 0;
+  push(v: number): void {
+    const b = this.length >>> 16;
+    if (b === this.blocks.length) this.blocks.push(new Float64Array(65536));
+    (this.blocks[b] as Float64Array)[this.length++ & 65535] = v;
+  }
+  at(i: number): number {
+    return (this.blocks[i >>> 16] as Float64Array)[i & 65535] as number;
+  }
+  clear(): void {
+    this.blocks.length = 0;
+    this.length = 0;
+  }
+  /** A sorted copy. */
+  sorted(): Float64Array {
+    const out = new Float64Array(this.length);
+    for (let b = 0; b < this.blocks.length; b++) {
+      const from = b * 65536;
+      out.set((this.blocks[b] as Float64Array).subarray(0, Math.min(65536, this.length - from)), from);
+    }
+    return out.sort();
+  }
+}
+
+/**
+ * The keys (53-bit hashes, >= 0) that more than one certificate holds, each with the subject hash of the
+ * first holder met, or SHARED once holders with different subjects were met: an open-addressing table
+ * sized once, 32 bytes a repeated key (a Set and a Map of numbers took ~100).
+ */
+class RepeatedKeys {
+  static readonly SHARED = -2;
+  private static readonly EMPTY = -1;
+  private static readonly UNSET = -3;
+  private readonly keys: Float64Array;
+  private readonly subjects: Float64Array;
+  private readonly mask: number;
+  size = 0;
+  constructor(count: number) {
+    let n = 16;
+    while (n < count * 2) n *= 2;
+    this.keys = new Float64Array(n).fill(RepeatedKeys.EMPTY);
+    this.subjects = new Float64Array(n).fill(RepeatedKeys.UNSET);
+    this.mask = n - 1;
+  }
+  private slot(k: number): number {
+    let i = (k >>> 0) & this.mask;
+    for (;;) {
+      const v = this.keys[i] as number;
+      if (v === k || v === RepeatedKeys.EMPTY) return i;
+      i = (i + 1) & this.mask;
+    }
+  }
+  add(k: number): void {
+    const i = this.slot(k);
+    if (this.keys[i] === k) return;
+    this.keys[i] = k;
+    this.size++;
+  }
+  /** Meets a holder of `k` with this subject (-1: unreadable); no-op for a key held once. */
+  meet(k: number, subject: number): void {
+    if (k < 0 || !this.size) return;
+    const i = this.slot(k);
+    if (this.keys[i] !== k) return;
+    const first = this.subjects[i] as number;
+    if (first === RepeatedKeys.UNSET) this.subjects[i] = subject;
+    else if (first !== RepeatedKeys.SHARED && (first !== subject || subject < 0)) this.subjects[i] = RepeatedKeys.SHARED;
+  }
+  shared(k: number): boolean {
+    if (k < 0 || !this.size) return false;
+    const i = this.slot(k);
+    return this.keys[i] === k && this.subjects[i] === RepeatedKeys.SHARED;
+  }
+}
+
+/** Certificates the first walk keeps on a guess that they are in the pool (CAs, names some certificate gave as its issuer). */
+const MAX_GUESSED = 4096;
+
 /**
  * Lint every certificate under the paths, streaming: what lintCertificates reports over every
- * certificate of the inputs at once, without holding them. Each file is read and parsed once per pass and dropped:
- *  1. hashes of every issuer name, and of every key and subject (16 bytes a certificate);
- *  2. the pool: the certificates whose subject is some certificate's issuer name, or whose key a
- *     certificate with another subject has (those are the only answers the set's lookups can give);
- *     at most MAX_LINT_POOL, kept parsed, in the walk's order;
- *  3. which of the pool issue others (every certificate's issuer, looked up in the pool);
- *  4. every certificate linted with its set facts, its findings handed to `emit`.
- * Memory: the pool, the key hashes, the findings and the skipped list; not the certificates.
+ * certificate of the inputs at once, without holding them. Each file is read and parsed once per walk and
+ * dropped. Two walks in the common case:
+ *  1. hashes of every issuer name, and of every key and subject (16 bytes a certificate); the certificates
+ *     that look like issuers (CAs, and those whose name an earlier certificate gave as its issuer), kept on
+ *     a guess; every distinct issuer name and authority key id;
+ *  then the pool: the certificates whose subject is some certificate's issuer name, or whose key a
+ *  certificate with another subject has (those are the only answers the set's lookups can give), at most
+ *  MAX_LINT_POOL, in the walk's order, taken from the guessed ones; and which of the pool issue others,
+ *  from the issuer names and key ids;
+ *  2. every certificate linted with its set facts, its findings handed to `emit`.
+ * When the guess missed a certificate of the pool (a leaf that issued another before it was met, a key
+ * shared under two names), a walk reads the pool again; when a signature must tell which certificate
+ * issued another (no key ids), a walk looks up every certificate's issuer (the four walks this took before).
+ * Memory: the pool, the hashes, the findings and the skipped list; not the certificates.
  */
 export function streamLint(
   paths: readonly string[],
   opts: { policy: Policy; now: Date; begin?: (certificates: number) => void },
   emit: (f: Finding) => void,
-): { certificates: number; skipped: LintOutput['skipped']; pooled: number } {
+): { certificates: number; skipped: LintOutput['skipped']; pooled: number; walks: number } {
   const stdin = stdinOnce();
-  // Files are read into the walk's reused buffers, except in the pass that keeps the pool's certificates
-  // (a certificate read from DER is a view of the file's bytes).
+  // Files are read into the walk's reused buffers, except in the walk that reads the pool again
+  // (a certificate read from DER is a view of the file's bytes; a guessed one is copied).
   const inputs = eachInput(paths, { stdin, reuse: true });
   const keeping = eachInput(paths, { stdin });
+  let walks = 1;
   // Sources named twice (a file given twice, or inside a directory given too) count their certificates
   // together, as the collected targets did; any other path is met once.
   const named = new Set(paths);
   const namedCounts = new Map<string, number>();
   const issuerNames = new Set<number>();
-  let spkis = new Float64Array(1024);
-  let subjects = new Float64Array(1024);
-  let n = 0;
+  const spkis = new Column();
+  const subjects = new Column();
+  let guessed: Map<number, Certificate> | undefined = new Map();
+  // Issuer name (LintIndex.nameKey) and authority key id ('' none) of every certificate that is not self-issued.
+  let issuedBy: Map<string, Set<string>> | undefined = new Map();
+  let issuedByCount = 0;
   for (const r of inputs) {
     const targets = targetsOf(r, undefined);
     if (named.has(r.source)) namedCounts.set(r.source, (namedCounts.get(r.source) ?? 0) + targets.length);
     for (const { cert } of targets) {
-      if (n === spkis.length) {
-        const bigger = new Float64Array(n * 2);
-        bigger.set(spkis);
-        spkis = bigger;
-        const more = new Float64Array(n * 2);
-        more.set(subjects);
-        subjects = more;
+      const at = spkis.length;
+      const subject = tryDer(() => h53(cert.subjectRaw)) ?? -1;
+      subjects.push(subject);
+      spkis.push(tryDer(() => h53(cert.spki)) ?? -1);
+      if (guessed && ((subject >= 0 && issuerNames.has(subject)) || looksLikeCa(cert))) {
+        const copy = cert.detached();
+        if (copy && guessed.size < MAX_GUESSED) guessed.set(at, copy);
+        else guessed = undefined;
       }
-      subjects[n] = tryDer(() => h53(cert.subjectRaw)) ?? -1;
-      spkis[n++] = tryDer(() => h53(cert.spki)) ?? -1;
       const issuer = tryDer(() => (cert.selfIssued ? undefined : h53(cert.issuerRaw)));
-      if (issuer !== undefined) issuerNames.add(issuer);
+      if (issuer === undefined) continue;
+      issuerNames.add(issuer);
+      if (!issuedBy) continue;
+      let aki: string | undefined;
+      try {
+        aki = cert.authorityKeyId;
+      } catch (e) {
+        // issuerOf answers nothing for a certificate whose key id cannot be read.
+        if (e instanceof DerError) continue;
+        issuedBy = undefined;
+        continue;
+      }
+      const name = LintIndex.nameKey(cert.issuerRaw);
+      let ids = issuedBy.get(name);
+      if (!ids) {
+        ids = new Set();
+        issuedBy.set(name, ids);
+      }
+      if (!ids.has(aki ?? '')) {
+        ids.add(aki ?? '');
+        if (++issuedByCount > MAX_LINT_POOL) issuedBy = undefined;
+      }
     }
   }
-  const total = n;
+  const total = spkis.length;
+  if (total === 0) return { certificates: 0, skipped: [], pooled: 0, walks };
+
   // A key is shared when certificates with different subjects hold it (what LintIndex.sharersOf reports):
   // copies of one certificate, or renewals under the same name and key, hold it alone.
-  const sorted = spkis.slice(0, n).sort();
-  const repeated = new Set<number>();
-  for (let i = 1; i < sorted.length; i++) if (sorted[i] === sorted[i - 1] && (sorted[i] as number) >= 0) repeated.add(sorted[i] as number);
-  const firstSubject = new Map<number, number>();
-  const shared = new Set<number>();
-  for (let i = 0; i < n && repeated.size; i++) {
-    const k = spkis[i] as number;
-    if (!repeated.has(k) || shared.has(k)) continue;
-    const subject = subjects[i] as number;
-    const first = firstSubject.get(k);
-    if (first === undefined) firstSubject.set(k, subject);
-    else if (first !== subject || subject < 0) shared.add(k);
+  let repeated: RepeatedKeys;
+  {
+    const sorted = spkis.sorted();
+    let count = 0;
+    for (let i = 1; i < sorted.length; i++)
+      if (sorted[i] === sorted[i - 1] && (sorted[i] as number) >= 0 && sorted[i] !== sorted[i - 2]) count++;
+    repeated = new RepeatedKeys(count);
+    for (let i = 1; i < sorted.length && count; i++)
+      if (sorted[i] === sorted[i - 1] && (sorted[i] as number) >= 0) repeated.add(sorted[i] as number);
   }
-  repeated.clear();
-  firstSubject.clear();
-  spkis = new Float64Array(0);
-  subjects = new Float64Array(0);
+  for (let i = 0; i < total && repeated.size; i++) repeated.meet(spkis.at(i), subjects.at(i));
+  const inPool = (i: number): boolean => {
+    const subject = subjects.at(i);
+    return (subject >= 0 && issuerNames.has(subject)) || repeated.shared(spkis.at(i));
+  };
 
-  if (total === 0) return { certificates: 0, skipped: [], pooled: 0 };
-
-  // Passes 2-4 walk again; a certificate of the pool stands for itself (its object), and a file that
-  // changed since the first pass fails the run rather than mixing two versions.
+  // The pool, in the walk's order: from the guessed certificates when they hold all of it. A certificate of
+  // the pool stands for itself (its object) in the later walks, and a file that changed since the first
+  // walk fails the run rather than mixing two versions.
   const pool = new Map<number, Certificate>();
   const index = new LintIndex();
+  const tooLarge = (): InputError =>
+    new InputError(
+      `${paths.join(', ')}: too large: more than ${MAX_LINT_POOL} certificates issue others or share a key (lint holds those at once)`,
+    );
+  for (let i = 0; i < total && guessed; i++) if (inPool(i) && !guessed.has(i)) guessed = undefined;
+  const fromGuess = guessed !== undefined;
+  if (guessed) {
+    for (const [at, cert] of guessed) {
+      if (!inPool(at)) continue;
+      if (pool.size >= MAX_LINT_POOL) throw tooLarge();
+      pool.set(at, cert);
+      index.add(cert);
+    }
+    guessed = undefined;
+  }
   const changed = (source: string): InputError => new InputError(`${source}: changed while being linted (read again in a later pass)`);
   const pass = (
     each: (t: LintTarget, at: number, source: string, count: number) => void,
     skipped?: LintOutput['skipped'],
     walk: Iterable<SourceRead> = inputs,
   ): void => {
+    walks++;
     let at = 0;
     for (const r of walk) {
       const targets = targetsOf(r, skipped);
@@ -174,32 +299,45 @@ export function streamLint(
     }
     if (at !== total) throw changed(paths.join(', '));
   };
-  // 2. The pool, in the walk's order.
-  pass(
-    ({ cert }, at) => {
-      const subject = tryDer(() => h53(cert.subjectRaw));
-      const spki = tryDer(() => h53(cert.spki));
-      if ((subject !== undefined && issuerNames.has(subject)) || (spki !== undefined && shared.has(spki))) {
-        if (pool.size >= MAX_LINT_POOL)
-          throw new InputError(
-            `${paths.join(', ')}: too large: more than ${MAX_LINT_POOL} certificates issue others or share a key (lint holds those at once)`,
-          );
+  // The guess missed part of the pool: a walk reads it, in the walk's order.
+  if (!fromGuess)
+    pass(
+      ({ cert }, at) => {
+        if (!inPool(at)) return;
+        if (pool.size >= MAX_LINT_POOL) throw tooLarge();
         pool.set(at, cert);
         index.add(cert);
-      }
-    },
-    undefined,
-    keeping,
-  );
+      },
+      undefined,
+      keeping,
+    );
   issuerNames.clear();
-  shared.clear();
-  // 3. Which of the pool issue others.
+  spkis.clear();
+  subjects.clear();
+  repeated = new RepeatedKeys(0);
+  // Which of the pool issue others: each issuer name and key id answers for all its certificates, unless a
+  // signature must decide; then a walk looks up every certificate's issuer.
   const issuers = new Set<Certificate>();
-  pass(({ cert }) => {
-    const i = index.issuerOf(cert).issuer;
-    if (i) issuers.add(i);
-  });
-  // 4. Lint, in the walk's order.
+  for (const [name, ids] of issuedBy ?? []) {
+    for (const aki of ids) {
+      const found = index.issuerByKeyId(name, aki === '' ? undefined : aki);
+      if (!found) {
+        issuedBy = undefined;
+        break;
+      }
+      if (found.issuer) issuers.add(found.issuer);
+    }
+    if (!issuedBy) break;
+  }
+  if (!issuedBy) {
+    issuers.clear();
+    pass(({ cert }) => {
+      const i = index.issuerOf(cert).issuer;
+      if (i) issuers.add(i);
+    });
+  }
+  issuedBy = undefined;
+  // Lint, in the walk's order.
   const lints = activeLints(opts.policy);
   opts.begin?.(total);
   const skipped: LintOutput['skipped'] = [];
@@ -209,7 +347,16 @@ export function streamLint(
     const facts = { issuer, claimed, issuesOthers: issuers.has(t.cert), sharers: index.sharersOf(t.cert), sourceCount };
     for (const f of lintTarget(t, facts, opts, lints)) emit(f);
   }, skipped);
-  return { certificates: total, skipped, pooled: pool.size };
+  return { certificates: total, skipped, pooled: pool.size, walks };
+}
+
+/** A CA by its basic constraints (a guess: anything unreadable is not). */
+function looksLikeCa(cert: Certificate): boolean {
+  try {
+    return cert.isCA;
+  } catch {
+    return false;
+  }
 }
 
 function parseFailOn(s: string | undefined): Severity {
