@@ -78,80 +78,81 @@ const tryDer = <T>(f: () => T): T | undefined => {
   }
 };
 
-/** Numbers in walk order, in fixed blocks of 64k (no copy of the whole as it grows): 8 bytes a certificate. */
-class Column {
+/**
+ * Two numbers a certificate (its key's and its subject's hashes), in blocks of 32k pairs: 16 bytes a
+ * certificate, no copy of the whole as it grows, sorted in place (no sorted copy).
+ */
+class HashPairs {
   private readonly blocks: Float64Array[] = [];
   length = 0;
-  push(v: number): void {
-    const b = this.length >>> 16;
+  push(key: number, subject: number): void {
+    const b = this.length >>> 15;
     if (b === this.blocks.length) this.blocks.push(new Float64Array(65536));
-    (this.blocks[b] as Float64Array)[this.length++ & 65535] = v;
+    const block = this.blocks[b] as Float64Array;
+    const o = (this.length++ & 32767) * 2;
+    block[o] = key;
+    block[o + 1] = subject;
   }
-  at(i: number): number {
-    return (this.blocks[i >>> 16] as Float64Array)[i & 65535] as number;
+  key(i: number): number {
+    return (this.blocks[i >>> 15] as Float64Array)[(i & 32767) * 2] as number;
+  }
+  subject(i: number): number {
+    return (this.blocks[i >>> 15] as Float64Array)[(i & 32767) * 2 + 1] as number;
   }
   clear(): void {
     this.blocks.length = 0;
     this.length = 0;
   }
-  /** A sorted copy. */
-  sorted(): Float64Array {
-    const out = new Float64Array(this.length);
-    for (let b = 0; b < this.blocks.length; b++) {
-      const from = b * 65536;
-      out.set((this.blocks[b] as Float64Array).subarray(0, Math.min(65536, this.length - from)), from);
+  private less(i: number, j: number): boolean {
+    const a = this.key(i);
+    const b = this.key(j);
+    return a < b || (a === b && this.subject(i) < this.subject(j));
+  }
+  private swap(i: number, j: number): void {
+    const bi = this.blocks[i >>> 15] as Float64Array;
+    const oi = (i & 32767) * 2;
+    const bj = this.blocks[j >>> 15] as Float64Array;
+    const oj = (j & 32767) * 2;
+    const k = bi[oi] as number;
+    const s = bi[oi + 1] as number;
+    bi[oi] = bj[oj] as number;
+    bi[oi + 1] = bj[oj + 1] as number;
+    bj[oj] = k;
+    bj[oj + 1] = s;
+  }
+  /** Sorts the pairs by key, then subject, in place (quicksort, median of three, the smaller side first). */
+  sort(): void {
+    const stack: number[] = [0, this.length - 1];
+    while (stack.length) {
+      let hi = stack.pop() as number;
+      let lo = stack.pop() as number;
+      while (hi - lo > 16) {
+        const mid = lo + ((hi - lo) >>> 1);
+        if (this.less(mid, lo)) this.swap(mid, lo);
+        if (this.less(hi, lo)) this.swap(hi, lo);
+        if (this.less(hi, mid)) this.swap(hi, mid);
+        // The median at hi - 1 as the pivot.
+        this.swap(mid, hi - 1);
+        const p = hi - 1;
+        let i = lo;
+        let j = hi - 1;
+        for (;;) {
+          while (this.less(++i, p));
+          while (this.less(p, --j));
+          if (i >= j) break;
+          this.swap(i, j);
+        }
+        this.swap(i, p);
+        if (i - lo < hi - i) {
+          stack.push(i + 1, hi);
+          hi = i - 1;
+        } else {
+          stack.push(lo, i - 1);
+          lo = i + 1;
+        }
+      }
+      for (let i = lo + 1; i <= hi; i++) for (let j = i; j > lo && this.less(j, j - 1); j--) this.swap(j, j - 1);
     }
-    return out.sort();
-  }
-}
-
-/**
- * The keys (53-bit hashes, >= 0) that more than one certificate holds, each with the subject hash of the
- * first holder met, or SHARED once holders with different subjects were met: an open-addressing table
- * sized once, 32 bytes a repeated key (a Set and a Map of numbers took ~100).
- */
-class RepeatedKeys {
-  static readonly SHARED = -2;
-  private static readonly EMPTY = -1;
-  private static readonly UNSET = -3;
-  private readonly keys: Float64Array;
-  private readonly subjects: Float64Array;
-  private readonly mask: number;
-  size = 0;
-  constructor(count: number) {
-    let n = 16;
-    while (n < count * 2) n *= 2;
-    this.keys = new Float64Array(n).fill(RepeatedKeys.EMPTY);
-    this.subjects = new Float64Array(n).fill(RepeatedKeys.UNSET);
-    this.mask = n - 1;
-  }
-  private slot(k: number): number {
-    let i = (k >>> 0) & this.mask;
-    for (;;) {
-      const v = this.keys[i] as number;
-      if (v === k || v === RepeatedKeys.EMPTY) return i;
-      i = (i + 1) & this.mask;
-    }
-  }
-  add(k: number): void {
-    const i = this.slot(k);
-    if (this.keys[i] === k) return;
-    this.keys[i] = k;
-    this.size++;
-  }
-  /** Meets a holder of `k` with this subject (-1: unreadable); no-op for a key held once. */
-  meet(k: number, subject: number): void {
-    if (k < 0 || !this.size) return;
-    const i = this.slot(k);
-    if (this.keys[i] !== k) return;
-    const first = this.subjects[i] as number;
-    if (first === RepeatedKeys.UNSET) this.subjects[i] = subject;
-    else if (first !== RepeatedKeys.SHARED && (first !== subject || subject < 0)) this.subjects[i] = RepeatedKeys.SHARED;
-  }
-  shared(k: number): boolean {
-    if (k < 0 || !this.size) return false;
-    const i = this.slot(k);
-    return this.keys[i] === k && this.subjects[i] === RepeatedKeys.SHARED;
   }
 }
 
@@ -191,8 +192,7 @@ export function streamLint(
   const named = new Set(paths);
   const namedCounts = new Map<string, number>();
   const issuerNames = new Set<number>();
-  const spkis = new Column();
-  const subjects = new Column();
+  const hashes = new HashPairs();
   let guessed: Map<number, Certificate> | undefined = new Map();
   // Issuer name (LintIndex.nameKey) and authority key id ('' none) of every certificate that is not self-issued.
   let issuedBy: Map<string, Set<string>> | undefined = new Map();
@@ -201,10 +201,9 @@ export function streamLint(
     const targets = targetsOf(r, undefined);
     if (named.has(r.source)) namedCounts.set(r.source, (namedCounts.get(r.source) ?? 0) + targets.length);
     for (const { cert } of targets) {
-      const at = spkis.length;
+      const at = hashes.length;
       const subject = tryDer(() => h53(cert.subjectRaw)) ?? -1;
-      subjects.push(subject);
-      spkis.push(tryDer(() => h53(cert.spki)) ?? -1);
+      hashes.push(tryDer(() => h53(cert.spki)) ?? -1, subject);
       if (guessed && ((subject >= 0 && issuerNames.has(subject)) || looksLikeCa(cert))) {
         const copy = cert.detached();
         if (copy && guessed.size < MAX_GUESSED) guessed.set(at, copy);
@@ -235,47 +234,64 @@ export function streamLint(
       }
     }
   }
-  const total = spkis.length;
+  const total = hashes.length;
   if (total === 0) return { certificates: 0, skipped: [], pooled: 0, walks };
 
-  // A key is shared when certificates with different subjects hold it (what LintIndex.sharersOf reports):
-  // copies of one certificate, or renewals under the same name and key, hold it alone.
-  let repeated: RepeatedKeys;
-  {
-    const sorted = spkis.sorted();
-    let count = 0;
-    for (let i = 1; i < sorted.length; i++)
-      if (sorted[i] === sorted[i - 1] && (sorted[i] as number) >= 0 && sorted[i] !== sorted[i - 2]) count++;
-    repeated = new RepeatedKeys(count);
-    for (let i = 1; i < sorted.length && count; i++)
-      if (sorted[i] === sorted[i - 1] && (sorted[i] as number) >= 0) repeated.add(sorted[i] as number);
-  }
-  for (let i = 0; i < total && repeated.size; i++) repeated.meet(spkis.at(i), subjects.at(i));
-  const inPool = (i: number): boolean => {
-    const subject = subjects.at(i);
-    return (subject >= 0 && issuerNames.has(subject)) || repeated.shared(spkis.at(i));
-  };
-
-  // The pool, in the walk's order: from the guessed certificates when they hold all of it. A certificate of
-  // the pool stands for itself (its object) in the later walks, and a file that changed since the first
-  // walk fails the run rather than mixing two versions.
-  const pool = new Map<number, Certificate>();
-  const index = new LintIndex();
   const tooLarge = (): InputError =>
     new InputError(
       `${paths.join(', ')}: too large: more than ${MAX_LINT_POOL} certificates issue others or share a key (lint holds those at once)`,
     );
-  for (let i = 0; i < total && guessed; i++) if (inPool(i) && !guessed.has(i)) guessed = undefined;
-  const fromGuess = guessed !== undefined;
-  if (guessed) {
-    for (const [at, cert] of guessed) {
-      if (!inPool(at)) continue;
-      if (pool.size >= MAX_LINT_POOL) throw tooLarge();
-      pool.set(at, cert);
-      index.add(cert);
+  // A key is shared when certificates with different subjects hold it (what LintIndex.sharersOf reports):
+  // copies of one certificate, or renewals under the same name and key, hold it alone. The pairs sorted by
+  // key then subject: a key's holders are a run, shared when its first and last subjects differ or one is
+  // unreadable (-1, first). Counted as they go: the certificates of the pool, those named as an issuer
+  // (byName) and those holding a shared key (byKey).
+  const shared = new Set<number>();
+  let byName = 0;
+  let byKey = 0;
+  let pooled = 0;
+  hashes.sort();
+  for (let i = 0; i < total; ) {
+    const k = hashes.key(i);
+    let end = i + 1;
+    while (end < total && hashes.key(end) === k) end++;
+    const isShared = k >= 0 && end - i > 1 && (hashes.subject(i) !== hashes.subject(end - 1) || hashes.subject(i) < 0);
+    if (isShared) {
+      shared.add(k);
+      byKey += end - i;
     }
-    guessed = undefined;
+    for (; i < end; i++) {
+      const subject = hashes.subject(i);
+      const named = subject >= 0 && issuerNames.has(subject);
+      if (named) byName++;
+      if (named || isShared) pooled++;
+    }
+    if (pooled > MAX_LINT_POOL) throw tooLarge();
   }
+  hashes.clear();
+  const inPool = (cert: Certificate): { byName: boolean; byKey: boolean } => {
+    const subject = tryDer(() => h53(cert.subjectRaw));
+    const spki = tryDer(() => h53(cert.spki));
+    return { byName: subject !== undefined && issuerNames.has(subject), byKey: spki !== undefined && shared.has(spki) };
+  };
+
+  // The pool, in the walk's order: the guessed certificates when they hold all of it (as many named as an
+  // issuer and as many holding a shared key as the walk met). A certificate of the pool stands for itself
+  // (its object) in the later walks, and a file that changed since the first walk fails the run rather than
+  // mixing two versions.
+  const pool = new Map<number, Certificate>();
+  const index = new LintIndex();
+  if (guessed) {
+    const found = [...guessed].map(([at, cert]) => ({ at, cert, ...inPool(cert) }));
+    guessed = undefined;
+    if (found.filter((g) => g.byName).length === byName && found.filter((g) => g.byKey).length === byKey)
+      for (const g of found) {
+        if (!g.byName && !g.byKey) continue;
+        pool.set(g.at, g.cert);
+        index.add(g.cert);
+      }
+  }
+  const fromGuess = pool.size === pooled;
   const changed = (source: string): InputError => new InputError(`${source}: changed while being linted (read again in a later pass)`);
   const pass = (
     each: (t: LintTarget, at: number, source: string, count: number) => void,
@@ -303,7 +319,8 @@ export function streamLint(
   if (!fromGuess)
     pass(
       ({ cert }, at) => {
-        if (!inPool(at)) return;
+        const p = inPool(cert);
+        if (!p.byName && !p.byKey) return;
         if (pool.size >= MAX_LINT_POOL) throw tooLarge();
         pool.set(at, cert);
         index.add(cert);
@@ -312,9 +329,7 @@ export function streamLint(
       keeping,
     );
   issuerNames.clear();
-  spkis.clear();
-  subjects.clear();
-  repeated = new RepeatedKeys(0);
+  shared.clear();
   // Which of the pool issue others: each issuer name and key id answers for all its certificates, unless a
   // signature must decide; then a walk looks up every certificate's issuer.
   const issuers = new Set<Certificate>();
