@@ -156,6 +156,9 @@ class HashPairs {
   }
 }
 
+/** Distinct issuer names and key ids the first walk notes (past that, a walk looks up every certificate's issuer). */
+const MAX_ISSUED_BY = 10_000;
+
 /** Certificates the first walk keeps on a guess that they are in the pool (CAs, names some certificate gave as its issuer). */
 const MAX_GUESSED = 4096;
 
@@ -197,6 +200,8 @@ export function streamLint(
   // Issuer name (LintIndex.nameKey) and authority key id ('' none) of every certificate that is not self-issued.
   let issuedBy: Map<string, Set<string>> | undefined = new Map();
   let issuedByCount = 0;
+  let lastIssuer = Buffer.alloc(0);
+  let lastAki: string | undefined;
   for (const r of inputs) {
     const targets = targetsOf(r, undefined);
     if (named.has(r.source)) namedCounts.set(r.source, (namedCounts.get(r.source) ?? 0) + targets.length);
@@ -222,7 +227,12 @@ export function streamLint(
         issuedBy = undefined;
         continue;
       }
-      const name = LintIndex.nameKey(cert.issuerRaw);
+      // Certificates of one folder mostly share their issuer: the same as the last one is not looked up again.
+      const raw = cert.issuerRaw;
+      if (aki === lastAki && Buffer.from(raw.buffer, raw.byteOffset, raw.length).equals(lastIssuer)) continue;
+      lastIssuer = Buffer.from(raw);
+      lastAki = aki;
+      const name = LintIndex.nameKey(raw);
       let ids = issuedBy.get(name);
       if (!ids) {
         ids = new Set();
@@ -230,7 +240,7 @@ export function streamLint(
       }
       if (!ids.has(aki ?? '')) {
         ids.add(aki ?? '');
-        if (++issuedByCount > MAX_LINT_POOL) issuedBy = undefined;
+        if (++issuedByCount > MAX_ISSUED_BY) issuedBy = undefined;
       }
     }
   }
