@@ -3,31 +3,10 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
-import { type KubeconfigSpec, plainScalar, writeKubeconfig } from './kubeconfig.ts';
+import { type KubeconfigSpec, kubeconfigDoc, plainScalar, writeKubeconfig } from './kubeconfig.ts';
 
 /** The document writeKubeconfig describes, written by the YAML library alone. */
-function oracle(s: KubeconfigSpec): string {
-  const b64 = (t: string): string => Buffer.from(t).toString('base64');
-  const context = s.contextName ?? `${s.userName}@${s.clusterName}`;
-  const user: Record<string, string> = {};
-  if (s.clientCertPem) user['client-certificate-data'] = b64(s.clientCertPem);
-  if (s.clientKeyPem) user['client-key-data'] = b64(s.clientKeyPem);
-  if (s.token) user.token = s.token;
-  const ctx: Record<string, string> = { cluster: s.clusterName, user: s.userName };
-  if (s.namespace) ctx.namespace = s.namespace;
-  return stringify(
-    {
-      apiVersion: 'v1',
-      clusters: [{ cluster: { 'certificate-authority-data': b64(s.caPem), server: s.server }, name: s.clusterName }],
-      contexts: [{ context: ctx, name: context }],
-      'current-context': context,
-      kind: 'Config',
-      preferences: {},
-      users: [{ name: s.userName, user }],
-    },
-    { lineWidth: 0 },
-  );
-}
+const oracle = (s: KubeconfigSpec): string => stringify(kubeconfigDoc(s), { lineWidth: 0 });
 
 const TRICKY = 'aZ09:/.@-_+=#&*!|>\'"%`?,[]{} ~\t\nTrueNul';
 function randomString(n: number): string {

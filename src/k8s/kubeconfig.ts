@@ -96,6 +96,12 @@ export interface KubeconfigSpec {
 
 /** A kubeconfig in the layout kubeadm writes (embedded data, one cluster, user and context). */
 export function writeKubeconfig(s: KubeconfigSpec): string {
+  const doc = kubeconfigDoc(s);
+  return plainKubeconfig(doc) ?? stringify(doc, { lineWidth: 0 });
+}
+
+/** The document writeKubeconfig writes, as the YAML library would take it. */
+export function kubeconfigDoc(s: KubeconfigSpec): KubeconfigDoc & { apiVersion: string; kind: string; preferences: object } {
   const b64 = (t: string): string => Buffer.from(t).toString('base64');
   const context = s.contextName ?? `${s.userName}@${s.clusterName}`;
   const user: Record<string, string> = {};
@@ -104,7 +110,7 @@ export function writeKubeconfig(s: KubeconfigSpec): string {
   if (s.token) user.token = s.token;
   const ctx: Record<string, string> = { cluster: s.clusterName, user: s.userName };
   if (s.namespace) ctx.namespace = s.namespace;
-  const doc: KubeconfigDoc & { apiVersion: string; kind: string; preferences: object } = {
+  return {
     apiVersion: 'v1',
     clusters: [{ cluster: { 'certificate-authority-data': b64(s.caPem), server: s.server }, name: s.clusterName }],
     contexts: [{ context: ctx, name: context }],
@@ -113,7 +119,6 @@ export function writeKubeconfig(s: KubeconfigSpec): string {
     preferences: {},
     users: [{ name: s.userName, user }],
   };
-  return plainKubeconfig(doc) ?? stringify(doc, { lineWidth: 0 });
 }
 
 /**
@@ -126,7 +131,7 @@ const PLAIN = /^[A-Za-z](?:[A-Za-z0-9._@/+=-]|:(?=[A-Za-z0-9._@/+=-]))*$/;
 const RESERVED = /^(?:true|True|TRUE|false|False|FALSE|null|Null|NULL)$/;
 export const plainScalar = (v: string): boolean => PLAIN.test(v) && !RESERVED.test(v);
 
-interface KubeconfigDoc {
+export interface KubeconfigDoc {
   clusters: [{ cluster: { 'certificate-authority-data': string; server: string }; name: string }];
   contexts: [{ context: Record<string, string>; name: string }];
   'current-context': string;
