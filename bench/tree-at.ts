@@ -2,7 +2,7 @@
 // `git archive <rev>` of bin/, src/ and package.json into a temporary folder (read-only for the repository: no
 // checkout, no worktree), with this tree's node_modules linked in. Extracted once per commit.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, renameSync, rmSync, symlinkSync } from 'node:fs';
+import { existsSync, mkdirSync, realpathSync, renameSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -12,7 +12,15 @@ const ROOT = join(import.meta.dirname, '..');
 export function treeAt(rev: string): string {
   const commit = execFileSync('git', ['-C', ROOT, 'rev-parse', '--verify', `${rev}^{commit}`], { encoding: 'utf8' }).trim();
   const dir = join(tmpdir(), `anchorage-tree-${commit}`);
-  if (existsSync(join(dir, 'src'))) return dir;
+  if (existsSync(join(dir, 'src'))) {
+    // Extracted earlier, maybe from another checkout whose node_modules is gone: link this tree's.
+    const link = join(dir, 'node_modules');
+    if (!existsSync(link) || realpathSync(link) !== realpathSync(join(ROOT, 'node_modules'))) {
+      rmSync(link, { force: true });
+      symlinkSync(join(ROOT, 'node_modules'), link);
+    }
+    return dir;
+  }
   const part = `${dir}.${process.pid}`;
   rmSync(part, { recursive: true, force: true });
   mkdirSync(part, { recursive: true });
