@@ -172,6 +172,47 @@ describe('informer', () => {
   }, 120_000);
 });
 
+describe('informer: a LIST longer than one hand-over slice', () => {
+  it('hands every object over, in slices with turns of the event loop between them', async () => {
+    const ns = 'informer-slices';
+    const n = 2_345; // five pages of 500, three slices of 1,000
+    expect(cluster.kubectl(['create', 'namespace', ns]).code).toBe(0);
+    const items = Array.from({ length: n }, (_, i) => ({
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: `cm-${i}`, namespace: ns },
+      data: { i: String(i) },
+    }));
+    const created = cluster.kubectl(
+      ['create', '-f', '-', '-o', 'name'],
+      undefined,
+      JSON.stringify({ apiVersion: 'v1', kind: 'List', items }),
+    );
+    expect(created.code, created.stderr).toBe(0);
+    const adds: string[] = [];
+    let turnAt = -1; // how many adds had been handed over when an immediate queued at the first add ran
+    const inf = new Informer<KubeObject>(client, CORE.configMaps, {
+      namespace: ns,
+      fieldSelector: 'metadata.name!=kube-root-ca.crt',
+      versionsOnly: true,
+    }).on((ev, o) => {
+      if (ev !== 'add') return;
+      if (adds.length === 0) setImmediate(() => (turnAt = adds.length));
+      adds.push(o.metadata.name ?? '');
+    });
+    inf.start();
+    await inf.synced;
+    expect(adds).toHaveLength(n);
+    expect(new Set(adds)).toEqual(new Set(items.map((x) => x.metadata.name)));
+    expect(inf.size).toBe(n);
+    expect(inf.lists).toBe(1);
+    // The event loop turned during the hand-over, not only after it.
+    expect(turnAt).toBeGreaterThan(0);
+    expect(turnAt).toBeLessThan(n);
+    await inf.stop();
+  }, 300_000);
+});
+
 describe('informer bookmarks', () => {
   it("resumes a dropped watch from a bookmark's resourceVersion, without listing again", async () => {
     const ns = 'bookmark-test';
