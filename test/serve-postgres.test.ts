@@ -122,19 +122,24 @@ describe('anchorage serve on PostgreSQL', () => {
     for (const f of before) expect(after.get(f.key)).toBe(f.firstSeen);
   });
 
+  /** While the store is away: a read is answered from what serve holds, a write (an acknowledgement) is refused. */
+  async function readsServedWritesRefused(key: string): Promise<void> {
+    expect((await api(a.url, '/api/v1/certificates?limit=1')).status).toBe(200);
+    const w = await api(a.url, `/api/v1/findings/${key}/ack`, {
+      method: 'POST',
+      body: { reason: 'x', until: new Date(Date.now() + 86_400_000).toISOString() },
+    });
+    expect(w.status).toBe(503);
+    expect(w.body.error).toMatch(/store/);
+  }
+
   it('the database going away: readyz 503, anchorage_store_up 0, writes 503, reads go on; then it recovers', async () => {
     const key = ((await api(a.url, '/api/v1/findings?limit=1')).body.items[0] as { key: string }).key;
     const log = a.err().length;
     await pg.stop();
     try {
       await downWhileAway(a, /is unavailable/, log);
-      expect((await api(a.url, '/api/v1/certificates?limit=1')).status).toBe(200);
-      const w = await api(a.url, `/api/v1/findings/${key}/ack`, {
-        method: 'POST',
-        body: { reason: 'x', until: new Date(Date.now() + 86_400_000).toISOString() },
-      });
-      expect(w.status).toBe(503);
-      expect(w.body.error).toMatch(/store/);
+      await readsServedWritesRefused(key);
     } finally {
       await pg.start();
     }
@@ -160,13 +165,7 @@ describe('anchorage serve on PostgreSQL', () => {
     pg.freeze();
     try {
       await downWhileAway(a, /no answer in 15 s/, log);
-      expect((await api(a.url, '/api/v1/certificates?limit=1')).status).toBe(200);
-      const w = await api(a.url, `/api/v1/findings/${key}/ack`, {
-        method: 'POST',
-        body: { reason: 'x', until: new Date(Date.now() + 86_400_000).toISOString() },
-      });
-      expect(w.status).toBe(503);
-      expect(w.body.error).toMatch(/store/);
+      await readsServedWritesRefused(key);
     } finally {
       pg.thaw();
     }
