@@ -8,6 +8,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeKubeconfig } from '../src/k8s/kubeconfig.ts';
+import { KubeClient, type KubeObject } from '../src/kube/client.ts';
+import { LiteKubeConfig } from '../src/kube/kubeconfig.ts';
+import type { ProtoObject } from '../src/kube/protobuf.ts';
+import { type Extracted, extract, extractProto } from '../src/monitor/extract.ts';
 import { type Cluster, startCluster, waitFor } from './cluster/harness.ts';
 import { opensslCa, opensslIssue } from './support/openssl.ts';
 import { api, type Proc, sse, startCli } from './support/serve.ts';
@@ -22,6 +26,12 @@ let c: Cluster;
 let srv: Proc;
 let context: string;
 const figures: string[] = [];
+
+function writeJson(name: string, o: unknown): string {
+  const f = join(dir, name);
+  writeFileSync(f, JSON.stringify(o));
+  return f;
+}
 
 function kubectl(...args: string[]): string {
   const r = c.kubectl(args);
@@ -61,6 +71,82 @@ afterAll(async () => {
   await srv?.stop();
   await c?.stop();
   rmSync(dir, { recursive: true, force: true });
+});
+
+describe('Secrets and ConfigMaps read from protobuf (what serve lists them in)', () => {
+  it('give the values the JSON of the same objects gives: same sources, the bytes that were written', async () => {
+    const ns = 'serve-proto';
+    kubectl('create', 'namespace', ns);
+    // Certificates of their own (the other tests follow web1 and web2 in and out of the cluster).
+    opensslCa(dir, 'pca', '/CN=serve proto CA');
+    opensslIssue(dir, 'pca', 'p1', '/CN=p1.serve-proto.svc', 'subjectAltName=DNS:p1.serve-proto.svc\n');
+    const pem = (f: string): string => readFileSync(join(dir, f), 'utf8');
+    const chain = pem('p1.crt') + pem('pca.crt');
+    // Only CA certificates where a bundle may be (a leaf there is a finding the other tests would count).
+    writeFileSync(join(dir, 'pca.der'), execFileSync('openssl', ['x509', '-in', join(dir, 'pca.crt'), '-outform', 'DER']));
+    const objects = [
+      {
+        kind: 'Secret',
+        metadata: { name: 'tls' },
+        type: 'kubernetes.io/tls',
+        stringData: { 'tls.crt': chain, 'tls.key': pem('p1.key') },
+      },
+      // PEM under a key no rule names, a non-PEM value, a DER certificate under a certificate key.
+      { kind: 'Secret', metadata: { name: 'mixed' }, stringData: { 'bundle.pem': pem('pca.crt'), password: 'hunter2', '1': 'x' } },
+      { kind: 'Secret', metadata: { name: 'der' }, data: { 'ca.crt': readFileSync(join(dir, 'pca.der')).toString('base64') } },
+      { kind: 'Secret', metadata: { name: 'plain' }, stringData: { token: 'not a certificate' } },
+      {
+        kind: 'ConfigMap',
+        metadata: { name: 'bundle' },
+        data: { 'ca.pem': pem('pca.crt'), 'notes.txt': 'no certificate here', 'unicode.pem': `# ✓ ünïcode\n${pem('pca.crt')}` },
+        binaryData: { 'ca.crt': readFileSync(join(dir, 'pca.der')).toString('base64'), 'blob.bin': 'AAEC' },
+      },
+    ];
+    for (const o of objects) kubectl('create', '-n', ns, '-f', writeJson(`${o.metadata.name}-${o.kind}.json`, { apiVersion: 'v1', ...o }));
+    const client = new KubeClient(LiteKubeConfig.load({ kubeconfig: c.admin }), { qps: 0 });
+    const canon = (x: Extracted) => ({
+      values: x.values
+        .map((v) => ({ source: v.source, data: Buffer.from(v.data).toString('base64') }))
+        .sort((a, b) => (a.source < b.source ? -1 : 1)),
+      failures: x.failures,
+    });
+    try {
+      for (const kind of ['Secret', 'ConfigMap'] as const) {
+        const path = `/api/v1/namespaces/${ns}/${kind === 'Secret' ? 'secrets' : 'configmaps'}`;
+        const json = (await client.list<KubeObject & Record<string, unknown>>(path)).items;
+        const proto: [string, Extracted][] = [];
+        const r = await client.listEach<KubeObject>(path, {
+          onItem: () => {
+            throw new Error('answered in JSON');
+          },
+          protobuf: { kind, onItem: (p: ProtoObject) => proto.push([p.metadata.name, extractProto(kind, p)]) },
+        });
+        expect(r.items).toBe(json.length);
+        expect(r.resourceVersion).toMatch(/^[0-9]+$/);
+        expect(proto.map(([n]) => n).sort()).toEqual(json.map((o) => o.metadata.name).sort());
+        for (const [name, x] of proto)
+          expect(canon(x), name).toEqual(canon(extract(kind, json.find((o) => o.metadata.name === name) as never)));
+      }
+      // And what was written, byte for byte (the oracle is the files, not either reader).
+      const secrets: Extracted[] = [];
+      await client.listEach<KubeObject>(`/api/v1/namespaces/${ns}/secrets`, {
+        onItem: () => {},
+        protobuf: { kind: 'Secret', onItem: (p) => secrets.push(extractProto('Secret', p)) },
+      });
+      const got = Object.fromEntries(secrets.flatMap((x) => x.values.map((v) => [v.source, Buffer.from(v.data)])));
+      expect(Object.keys(got).sort()).toEqual(
+        [`${ns}/Secret/der[ca.crt]`, `${ns}/Secret/mixed[bundle.pem]`, `${ns}/Secret/tls[tls.crt]`, `${ns}/Secret/tls[tls.key]`].sort(),
+      );
+      expect(got[`${ns}/Secret/tls[tls.crt]`]?.toString('utf8')).toBe(chain);
+      expect(got[`${ns}/Secret/tls[tls.key]`]?.toString('utf8')).toBe(pem('p1.key'));
+      expect(got[`${ns}/Secret/mixed[bundle.pem]`]?.toString('utf8')).toBe(pem('pca.crt'));
+      expect(got[`${ns}/Secret/der[ca.crt]`]?.equals(readFileSync(join(dir, 'pca.der')))).toBe(true);
+    } finally {
+      client.close();
+      kubectl('delete', 'secrets,configmaps', '--all', '-n', ns);
+      kubectl('delete', 'namespace', ns, '--wait=false');
+    }
+  });
 });
 
 describe('anchorage serve on a live cluster', () => {

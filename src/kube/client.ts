@@ -266,10 +266,12 @@ export class KubeClient {
    * Every item of a collection, streamed: each item is parsed alone and handed to `onItem` as soon as its last
    * byte is in (src/k8s/list-stream.ts), so no page is held whole, as bytes, text or objects. The next page is
    * asked for as soon as this one's `continue` token is in (Kubernetes writes metadata before the items): the
-   * server prepares it while this process parses the items. Resolves with the number of items.
+   * server prepares it while this process parses the items. Resolves with the number of items and the list's
+   * resourceVersion (the first page's: every page of a paginated LIST is read at that one version).
    */
-  async listEach<T>(path: string, o: ListEachOptions<T>): Promise<{ items: number }> {
+  async listEach<T>(path: string, o: ListEachOptions<T>): Promise<{ items: number; resourceVersion: string }> {
     let n = 0;
+    let rv = '';
     const pageSize = o.pageSize ?? 500;
     // `after`: the page before, whose items must all be handed on first (the order is the server's).
     const fetchPage = (cont: string | undefined, after?: Promise<unknown>): Promise<void> => {
@@ -306,6 +308,7 @@ export class KubeClient {
         },
       );
       return page.then(async (p) => {
+        rv ||= p.metadata?.resourceVersion ?? '';
         o.onPage?.(n);
         // The token came after the items (not Kubernetes' order): ask now.
         ask(p.metadata?.continue);
@@ -313,7 +316,7 @@ export class KubeClient {
       });
     };
     await fetchPage(undefined);
-    return { items: n };
+    return { items: n, resourceVersion: rv };
   }
 
   /** One GET of a LIST path, its items streamed to `onItem`; resolves with the answer without its items. */

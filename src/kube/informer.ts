@@ -13,9 +13,7 @@ import {
   type WatchEvent,
 } from './client.ts';
 import type { Logger } from './log.ts';
-
-/** Objects of a LIST handed to the handlers between two turns of the event loop. */
-const RELIST_SLICE = 1000;
+import type { ProtoKind, ProtoObject } from './protobuf.ts';
 
 export type InformerEvent = 'add' | 'update' | 'delete';
 
@@ -31,6 +29,12 @@ export interface InformerOptions<T extends KubeObject> {
   metadataOnly?: boolean;
   /** Applied to every object before it is cached (drop what the handlers never read: less memory). */
   transform?: (o: T) => T;
+  /**
+   * Secrets or ConfigMaps: LIST in protobuf (as client-go asks for built-in types: values as bytes, no base64,
+   * managedFields never read), each item made into what is cached by `map`, in place of `transform` (its values
+   * are views valid only during the call: copy what is kept). Watch events stay JSON and go through `transform`.
+   */
+  protobuf?: { kind: ProtoKind; map: (item: ProtoObject) => T };
   /**
    * Cache only each object's resourceVersion (what a relist compares), for handlers that keep what they need
    * themselves: `get`, `list` and the objects handed with updates and relists' deletes then hold only the
@@ -97,6 +101,8 @@ export class Informer<T extends KubeObject> {
   watches = 0;
   lastWatchFrom = '';
   hasSynced = false;
+  /** Set when an item of a protobuf LIST did not decode: LISTs are asked for in JSON from then on. */
+  private protobufBroken = false;
 
   private readonly client: KubeClient;
   readonly type: ResourceType;
@@ -182,31 +188,39 @@ export class Informer<T extends KubeObject> {
     return resourcePath(this.type, this.o.namespace);
   }
 
-  /** List everything and reconcile the cache with it: adds, updates, and deletes for what vanished. */
+  /**
+   * List everything and reconcile the cache with it: adds and updates as each item arrives (the LIST is streamed,
+   * src/kube/client.ts `listEach`: no page is held whole, as bytes, text or objects, and the event loop turns
+   * between chunks, so the process keeps answering while 100,000 objects arrive), then deletes for what vanished.
+   */
   private async relist(): Promise<void> {
-    const r = await this.client.list<T>(
-      this.path(),
-      this.query(),
-      500,
-      this.o.metadataOnly ? METADATA_LIST_ACCEPT : undefined,
-      this.o.transform,
-    );
-    this.lists++;
     const seen = new Set<string>();
-    let n = 0;
-    for (const obj of r.items) {
+    const take = (obj: T): void => {
       const key = this.keyOf(objectKey(obj));
       seen.add(key);
       const old = this.put(key, obj);
       if (!old) this.emit('add', obj, undefined, key);
       else if (old.metadata.resourceVersion !== obj.metadata.resourceVersion) this.emit('update', obj, old, key);
-      // A list of 100,000 objects is handed over in slices: the process answers (health checks, the API)
-      // between them instead of going deaf for the whole hand-over.
-      if (++n % RELIST_SLICE === 0) {
-        await new Promise<void>((resolve) => setImmediate(resolve));
-        if (this.abort.signal.aborted) return;
-      }
-    }
+    };
+    const transform = this.o.transform;
+    // An item our protobuf reader cannot decode fails this LIST; it is retried, and every later one, in JSON.
+    const proto = this.protobufBroken ? undefined : this.o.protobuf;
+    const r = await this.client.listEach<T>(this.path(), {
+      query: this.query(),
+      pageSize: 500,
+      ...(this.o.metadataOnly && { accept: METADATA_LIST_ACCEPT }),
+      onItem: (obj) => take(transform ? transform(obj) : obj),
+      ...(proto && {
+        protobuf: { kind: proto.kind, onItem: (item: ProtoObject) => take(proto.map(item)) },
+        onBadItem: (i: number, reason: string, name?: string) => {
+          this.protobufBroken = true;
+          throw new Error(`${this.type.resource} ${name ?? `#${i + 1}`} does not decode from protobuf (${reason}): listing again in JSON`);
+        },
+      }),
+      stop: () => this.abort.signal.aborted,
+    });
+    if (this.abort.signal.aborted) return;
+    this.lists++;
     for (const [key, old] of this.cache)
       if (!seen.has(key)) {
         this.cache.delete(key);

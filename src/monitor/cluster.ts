@@ -518,13 +518,13 @@ export class ClusterState {
       const h = (units[i] as Unit).held;
       if (!h) return whole; // the endpoints
       if (h.extra?.backends.length || h.extra?.certManager.length || (global !== undefined && h.tokens.includes(global))) return whole;
-      const cas = new Set<string>();
-      for (const s of h.certs) {
-        all.add(s);
-        if (hub && !hub.has(s)) continue;
-        if (this.certs.get(s)?.isCA) cas.add(s);
-      }
-      hub = cas;
+      for (const s of h.certs) all.add(s);
+      // The CA certificates every member so far holds: the first member's, then cut to those each next one
+      // holds (one set for the group, not one a member: this runs every pass over every object).
+      if (!hub) {
+        hub = new Set<string>();
+        for (const s of h.certs) if (this.certs.get(s)?.isCA) hub.add(s);
+      } else for (const s of hub) if (!h.certs.includes(s)) hub.delete(s);
       if (!hub.size) return whole;
     }
     if (!hub) return whole;

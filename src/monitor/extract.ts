@@ -13,6 +13,7 @@ import {
   SKIPPED_SECRET_TYPES,
 } from '../k8s/cluster-source.ts';
 import type { KubeObject, ResourceType } from '../kube/client.ts';
+import type { ProtoObject } from '../kube/protobuf.ts';
 import type { ScanInput } from '../scan/scan.ts';
 
 export { CERT_KEY };
@@ -83,6 +84,38 @@ export function slimMetadata(o: Obj): Obj['metadata'] {
     namespace: o.metadata.namespace === undefined ? undefined : namespaceName(o.metadata.namespace),
     resourceVersion: o.metadata.resourceVersion,
   } as Obj['metadata'];
+}
+
+/** slimMetadata of a Secret or ConfigMap read from protobuf (src/kube/protobuf.ts). */
+export function protoMetadata(p: ProtoObject): Obj['metadata'] {
+  return {
+    name: p.metadata.name,
+    namespace: namespaceName(p.metadata.namespace),
+    resourceVersion: p.metadata.resourceVersion,
+  } as Obj['metadata'];
+}
+
+/**
+ * extract() of a Secret or ConfigMap read from protobuf: the same values under the same source names, the bytes
+ * as they are on the wire (no base64; a ConfigMap's `data` is its UTF-8 text). The item's buffers are views valid
+ * only during the call: every value kept is interned, a copy of its own.
+ */
+export function extractProto(kind: 'Secret' | 'ConfigMap', p: ProtoObject): Extracted {
+  const values: ScanInput[] = [];
+  const failures: Extracted['failures'] = [];
+  const { name, namespace: ns } = p.metadata;
+  const take = (k: string, data: Uint8Array): void => {
+    const source = flat(ns, kind === 'Secret' ? '/Secret/' : '/ConfigMap/', name, '[', k, ']');
+    if (data.length > MAX_VALUE_BYTES) failures.push({ source, reason: `too large: ${data.length} bytes (at most ${MAX_VALUE_BYTES})` });
+    else values.push({ source, data: intern(data) });
+  };
+  if (kind === 'Secret') {
+    for (const [k, v] of p.data) if (CERT_KEY.test(k) || v.includes(PEM)) take(k, v);
+  } else {
+    for (const [k, v] of p.data) if (v.includes(PEM)) take(k, v);
+    for (const [k, v] of p.binaryData) if (CERT_KEY.test(k)) take(k, v);
+  }
+  return { values: values.length ? values.slice() : NONE, backends: NONE, certManager: NONE, failures: failures.length ? failures : NONE };
 }
 
 /** Drop what extraction never reads, before the informer caches the object (less memory). */
