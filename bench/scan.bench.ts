@@ -90,7 +90,7 @@ export function call(
         res.on('data', (d: Buffer) => {
           if (head.length < 4096) head = Buffer.concat([head, d.subarray(0, 4096 - head.length)]);
           bytes += d.length;
-          // Only the tail holds metadata.continue; keep at most the last 64 KiB.
+          // The body is kept for small answers (errors, creates); a list's is dropped past its last 64 KiB.
           keep.push(d);
           while (keep.length > 1 && keep.reduce((n, x) => n + x.length, 0) - (keep[0]?.length ?? 0) > 65536) keep.shift();
         });
@@ -148,11 +148,23 @@ export async function rawList(c: Cluster, creds: Creds, _shared?: Agent, protobu
       protobuf ? 'application/vnd.kubernetes.protobuf' : undefined,
     );
     if (r.status !== 200) throw new Error(`list: HTTP ${r.status}`);
-    cont = protobuf ? protoContinue(r.head) : (/"continue":"([^"]*)"/.exec(r.body)?.[1] ?? '');
+    cont = protobuf ? protoContinue(r.head) : jsonContinue(r.head);
   } while (cont);
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
   agent.destroy();
   return seconds;
+}
+
+/**
+ * The `continue` token of a JSON list, from the answer's first bytes: the API server writes the list's metadata
+ * before its items. (Until 2026-12-03 this was looked for in the answer's last 64 KiB, where it never is: the JSON
+ * LIST baseline read only the first page.)
+ */
+export function jsonContinue(head: Buffer): string {
+  const text = head.toString('utf8');
+  const items = text.indexOf('"items":');
+  const meta = items < 0 ? text : text.slice(0, items);
+  return /"continue":"([^"]*)"/.exec(meta)?.[1] ?? '';
 }
 
 /** The `continue` token of a protobuf SecretList, from the answer's first bytes (ListMeta comes before the items). */
