@@ -78,3 +78,14 @@ export const PEM = Buffer.from('-----BEGIN ');
  * holds no PEM and is dropped without being decoded (large opaque Secrets cost a search, not a copy). */
 const PEM_B64 = [0, 1, 2].map((s) => PEM.subarray(s, s + 9).toString('base64'));
 export const mayHoldPem = (b64: string): boolean => PEM_B64.some((p) => b64.includes(p));
+
+/**
+ * Whether a stored value of a Secret (`data`) or ConfigMap (`data`, `binaryData`) is read, given its bytes (a
+ * ConfigMap's `data` as UTF-8): the one rule of the LIST reader (src/scan/cluster.ts) and the monitor
+ * (src/monitor/extract.ts), in JSON and in protobuf. A Secret's value by a certificate-like key or holding PEM, a
+ * ConfigMap's text holding PEM, its binary value by a certificate-like key.
+ */
+export function keepStored(kind: 'Secret' | 'ConfigMap', field: 'data' | 'binaryData', key: string, bytes: Buffer): boolean {
+  if (kind === 'Secret') return CERT_KEY.test(key) || bytes.includes(PEM);
+  return field === 'data' ? bytes.includes(PEM) : CERT_KEY.test(key);
+}

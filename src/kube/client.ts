@@ -372,7 +372,10 @@ export class KubeClient {
           }
           const errorBody: Buffer[] = [];
           let bytes = 0;
+          /** The answer could not be read (a malformed item, or `onItem` threw): the rest of it is dropped. */
+          let failed = false;
           res.on('data', (d: Buffer) => {
+            if (failed) return;
             if (!ok) {
               bytes += d.length;
               if (bytes <= 64 * 1024) errorBody.push(d);
@@ -381,11 +384,18 @@ export class KubeClient {
             try {
               stream.write(d);
             } catch (e) {
-              req.destroy(new Error(`GET ${path}: ${(e as Error).message}`));
+              failed = true;
+              const err = new Error(`GET ${path}: ${(e as Error).message}`);
+              reject(err);
+              // An answer already received whole has its keep-alive socket back in the agent's pool, maybe
+              // serving another request: only the rest of its data is dropped. Otherwise the socket is this
+              // request's and is closed (destroying a pooled one raised an error nobody listened to).
+              if (!res.complete) req.destroy(err);
             }
           });
           res.on('error', reject);
           res.on('end', () => {
+            if (failed) return;
             if (!ok) {
               const raw = Buffer.concat(errorBody);
               const text = raw.toString('utf8');

@@ -1,12 +1,20 @@
 // The controller runtime against a real kube-apiserver (test/cluster/harness.ts): the informer keeps its cache
 // right across watch expiry (410 Gone after an etcd compaction) and sees bookmarks; the work queue de-duplicates
 // and backs off; two leader-election candidates elect one leader and fail over.
+import { createPrivateKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { createServer as createHttpsServer, request as httpsRequest } from 'node:https';
 import { connect, createServer, type Server, type Socket } from 'node:net';
+import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Cluster, startCluster, tlsGet, waitFor } from '../../test/cluster/harness.ts';
 import { K8S_BUILD_TIMEOUT_MS } from '../../test/support/k8s.ts';
+import { parseYaml } from '../common/yaml.ts';
+import { issueCertificate } from '../x509/build.ts';
+import { Certificate } from '../x509/certificate.ts';
+import { generateKey } from '../x509/keys.ts';
+import { scanPem } from '../x509/pem.ts';
 import { CORE, KubeClient, type KubeObject } from './client.ts';
 import { Informer } from './informer.ts';
 import { LeaderElector } from './leader.ts';
@@ -210,6 +218,125 @@ describe('informer: a LIST of several pages', () => {
     expect(turnAt).toBeGreaterThan(0);
     expect(turnAt).toBeLessThan(n);
     await inf.stop();
+  }, 300_000);
+});
+
+/**
+ * A TLS proxy in front of the real API server (its serving certificate from the cluster CA, so the admin
+ * kubeconfig trusts it) that forwards every request with the admin's client certificate and, in protobuf answers
+ * only, breaks the ObjectMeta of the object named `name`: its name field gets wire type 7, which no protobuf
+ * reader can skip. JSON answers and watches pass through unchanged.
+ */
+async function corruptingProxy(name: string): Promise<{ url: string; corrupted: () => number; close(): Promise<void> }> {
+  const kc = parseYaml(readFileSync(cluster.admin, 'utf8')) as { users: { user: Record<string, string> }[] };
+  const user = kc.users[0]?.user ?? {};
+  const b64 = (v: string | undefined): string => Buffer.from(v ?? '', 'base64').toString('utf8');
+  const ca = readFileSync(join(cluster.nodeRoot, 'etc', 'kubernetes', 'pki', 'ca.crt'), 'utf8');
+  const caKey = createPrivateKey(readFileSync(join(cluster.nodeRoot, 'etc', 'kubernetes', 'pki', 'ca.key')));
+  const kp = generateKey('ecdsa-p256');
+  const serving = issueCertificate({
+    profile: { subject: 'CN=corrupting proxy', sans: { ip: ['127.0.0.1'] }, extKeyUsage: ['serverAuth'], validity: { days: 1 } },
+    publicKey: kp.publicKey,
+    issuer: { cert: new Certificate((scanPem(ca)[0] as { der: Uint8Array }).der), key: caKey },
+  });
+  // Field 1 (name), wire type 2, its length, the name: the tag byte becomes field 1 with wire type 7.
+  const needle = Buffer.concat([Buffer.from([0x0a, name.length]), Buffer.from(name)]);
+  let corrupted = 0;
+  const server = createHttpsServer({ cert: serving.toPem(), key: kp.privateKey.export({ type: 'pkcs8', format: 'pem' }) }, (req, res) => {
+    const up = httpsRequest(
+      `${cluster.apiUrl}${req.url}`,
+      {
+        method: req.method,
+        headers: { ...req.headers, host: `127.0.0.1:${cluster.apiPort}` },
+        ca,
+        cert: b64(user['client-certificate-data']),
+        key: b64(user['client-key-data']),
+      },
+      (ur) => {
+        const proto = (ur.headers['content-type'] ?? '').startsWith('application/vnd.kubernetes.protobuf');
+        if (!proto) {
+          res.writeHead(ur.statusCode ?? 502, ur.headers);
+          ur.pipe(res);
+          return;
+        }
+        const parts: Buffer[] = [];
+        ur.on('data', (d: Buffer) => parts.push(d));
+        ur.on('end', () => {
+          const body = Buffer.concat(parts);
+          const at = body.indexOf(needle);
+          if (at >= 0) {
+            body[at] = 0x0f;
+            corrupted++;
+          }
+          const headers = { ...ur.headers, 'content-length': String(body.length) };
+          delete headers['transfer-encoding'];
+          res.writeHead(ur.statusCode ?? 502, headers);
+          res.end(body);
+        });
+      },
+    );
+    up.on('error', () => res.destroy());
+    req.pipe(up);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  return {
+    url: `https://127.0.0.1:${(server.address() as { port: number }).port}`,
+    corrupted: () => corrupted,
+    close: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
+  };
+}
+
+describe('informer: protobuf LIST with an object the reader cannot decode', () => {
+  it('lists again in JSON, says why, and misses no object', async () => {
+    const ns = 'informer-proto-fallback';
+    expect(cluster.kubectl(['create', 'namespace', ns]).code).toBe(0);
+    for (const n of ['before-it', 'corrupt-me', 'after-it'])
+      expect(cluster.kubectl(['create', 'secret', 'generic', n, '-n', ns, `--from-literal=tls.crt=${n}`]).code).toBe(0);
+    const proxy = await corruptingProxy('corrupt-me');
+    const c = clientAt(proxy.url);
+    const errors: string[] = [];
+    const mapped: string[] = [];
+    const inf = new Informer<KubeObject>(c, CORE.secrets, {
+      namespace: ns,
+      protobuf: {
+        kind: 'Secret',
+        map: (p) => {
+          mapped.push(p.metadata.name);
+          return { metadata: { name: p.metadata.name, namespace: p.metadata.namespace, resourceVersion: p.metadata.resourceVersion } };
+        },
+      },
+      onError: (e) => errors.push(e.message),
+    });
+    inf.start();
+    // Without the fallback every LIST would be asked in protobuf again and fail the same way: never synced.
+    let timer: NodeJS.Timeout | undefined;
+    const synced = await Promise.race([
+      inf.synced.then(() => true),
+      new Promise<false>((r) => {
+        timer = setTimeout(() => r(false), 60_000);
+      }),
+    ]);
+    clearTimeout(timer);
+    expect(synced, `never synced: ${errors.join('; ')}`).toBe(true);
+    // The first LIST was answered in protobuf and broken by the proxy; the informer said so and listed in JSON.
+    expect(proxy.corrupted()).toBe(1);
+    expect(errors.some((e) => /corrupt-me|#3/.test(e) && /does not decode from protobuf/.test(e) && /listing again in JSON/.test(e))).toBe(
+      true,
+    );
+    expect(
+      inf
+        .list()
+        .map((o) => o.metadata.name)
+        .sort(),
+    ).toEqual(['after-it', 'before-it', 'corrupt-me']);
+    expect(inf.lists).toBe(1);
+    await inf.stop();
+    c.close();
+    await proxy.close();
   }, 300_000);
 });
 

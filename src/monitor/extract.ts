@@ -9,6 +9,7 @@ import {
   CERT_KEY,
   type CertManagerCertificate,
   type ClientConfig,
+  keepStored,
   PEM,
   SKIPPED_SECRET_TYPES,
 } from '../k8s/cluster-source.ts';
@@ -95,6 +96,36 @@ export function protoMetadata(p: ProtoObject): Obj['metadata'] {
   } as Obj['metadata'];
 }
 
+/** A value as `extract` keeps it (its own interned bytes), or a failure when it is over the budget. */
+function taker(values: ScanInput[], failures: Extracted['failures']): (source: string, data: Uint8Array) => void {
+  return (source, data) => {
+    if (data.length > MAX_VALUE_BYTES) failures.push({ source, reason: `too large: ${data.length} bytes (at most ${MAX_VALUE_BYTES})` });
+    else values.push({ source, data: intern(data) });
+  };
+}
+
+type Stored = Iterable<readonly [key: string, bytes: Buffer]>;
+
+/** The values a Secret or ConfigMap holds (keepStored's rule), under `namespace/Kind/name[key]`. */
+function storedValues(
+  kind: 'Secret' | 'ConfigMap',
+  ns: string,
+  name: string,
+  data: Stored,
+  binaryData: Stored,
+  take: (source: string, data: Uint8Array) => void,
+): void {
+  const infix = kind === 'Secret' ? '/Secret/' : '/ConfigMap/';
+  for (const [k, v] of data) if (keepStored(kind, 'data', k, v)) take(flat(ns, infix, name, '[', k, ']'), v);
+  for (const [k, v] of binaryData) if (keepStored(kind, 'binaryData', k, v)) take(flat(ns, infix, name, '[', k, ']'), v);
+}
+
+/** A JSON object's `data` or `binaryData`, each value as bytes (base64 decoded, or a ConfigMap's text as UTF-8). */
+function* jsonStored(field: unknown, base64: boolean): Generator<[string, Buffer]> {
+  for (const [k, v] of Object.entries((field as Record<string, unknown> | undefined) ?? {}))
+    if (typeof v === 'string') yield [k, base64 ? b64(v) : Buffer.from(v)];
+}
+
 /**
  * extract() of a Secret or ConfigMap read from protobuf: the same values under the same source names, the bytes
  * as they are on the wire (no base64; a ConfigMap's `data` is its UTF-8 text). The item's buffers are views valid
@@ -103,18 +134,7 @@ export function protoMetadata(p: ProtoObject): Obj['metadata'] {
 export function extractProto(kind: 'Secret' | 'ConfigMap', p: ProtoObject): Extracted {
   const values: ScanInput[] = [];
   const failures: Extracted['failures'] = [];
-  const { name, namespace: ns } = p.metadata;
-  const take = (k: string, data: Uint8Array): void => {
-    const source = flat(ns, kind === 'Secret' ? '/Secret/' : '/ConfigMap/', name, '[', k, ']');
-    if (data.length > MAX_VALUE_BYTES) failures.push({ source, reason: `too large: ${data.length} bytes (at most ${MAX_VALUE_BYTES})` });
-    else values.push({ source, data: intern(data) });
-  };
-  if (kind === 'Secret') {
-    for (const [k, v] of p.data) if (CERT_KEY.test(k) || v.includes(PEM)) take(k, v);
-  } else {
-    for (const [k, v] of p.data) if (v.includes(PEM)) take(k, v);
-    for (const [k, v] of p.binaryData) if (CERT_KEY.test(k)) take(k, v);
-  }
+  storedValues(kind, p.metadata.namespace, p.metadata.name, p.data, p.binaryData, taker(values, failures));
   return { values: values.length ? values.slice() : NONE, backends: NONE, certManager: NONE, failures: failures.length ? failures : NONE };
 }
 
@@ -165,11 +185,7 @@ function intern(data: Uint8Array): Uint8Array {
 /** The values, backends and cert-manager Certificates of one object. */
 export function extract(kind: string, o: Obj): Extracted {
   const out: Extracted = { values: [], backends: [], certManager: [], failures: [] };
-  const take = (source: string, data: Uint8Array): void => {
-    if (data.length > MAX_VALUE_BYTES)
-      out.failures.push({ source, reason: `too large: ${data.length} bytes (at most ${MAX_VALUE_BYTES})` });
-    else out.values.push({ source, data: intern(data) });
-  };
+  const take = taker(out.values, out.failures);
   const name = o.metadata.name ?? '?';
   const ns = o.metadata.namespace ?? '';
   const spec = (o.spec ?? {}) as Record<string, unknown>;
@@ -181,16 +197,8 @@ export function extract(kind: string, o: Obj): Extracted {
   };
   switch (kind) {
     case 'Secret':
-      for (const [k, v] of Object.entries((o.data as Record<string, string> | undefined) ?? {})) {
-        const data = b64(v);
-        if (CERT_KEY.test(k) || data.includes(PEM)) take(flat(ns, '/Secret/', name, '[', k, ']'), data);
-      }
-      break;
     case 'ConfigMap':
-      for (const [k, v] of Object.entries((o.data as Record<string, string> | undefined) ?? {}))
-        if (v.includes('-----BEGIN ')) take(flat(ns, '/ConfigMap/', name, '[', k, ']'), Buffer.from(v));
-      for (const [k, v] of Object.entries((o.binaryData as Record<string, string> | undefined) ?? {}))
-        if (CERT_KEY.test(k)) take(flat(ns, '/ConfigMap/', name, '[', k, ']'), b64(v));
+      storedValues(kind, ns, name, jsonStored(o.data, kind === 'Secret'), jsonStored(o.binaryData, true), take);
       break;
     case 'ValidatingWebhookConfiguration':
     case 'MutatingWebhookConfiguration':

@@ -16,9 +16,9 @@ import {
   type CertManagerCertificate,
   type ClientConfig,
   type ClusterValue,
+  keepStored,
   MAX_ENDPOINTS_PER_BACKEND,
   mayHoldPem,
-  PEM,
   SKIPPED_SECRET_TYPES,
 } from '../k8s/cluster-source.ts';
 import { ApiError, KubeClient, type ListEachOptions } from '../kube/client.ts';
@@ -244,11 +244,11 @@ export async function readCluster(kc: LiteKubeConfig, o: ClusterSourceOptions = 
         let base: string | undefined;
         for (const k in data) {
           const v = data[k] as string;
-          const named = CERT_KEY.test(k);
-          if (!named && !mayHoldPem(v)) continue;
+          // Neither named like a certificate nor holding PEM (seen in the base64 itself): dropped undecoded.
+          if (!CERT_KEY.test(k) && !mayHoldPem(v)) continue;
           const bytes = Buffer.from(v, 'base64');
           base ??= `${s.metadata?.namespace ?? ''}/Secret/${s.metadata?.name ?? '?'}`;
-          if (named || bytes.includes(PEM)) take(`${base}[${k}]`, bytes);
+          if (keepStored('Secret', 'data', k, bytes)) take(`${base}[${k}]`, bytes);
         }
       },
       { fieldSelector: SKIPPED_SECRET_TYPES.map((t) => `type!=${t}`).join(',') },
@@ -259,7 +259,7 @@ export async function readCluster(kc: LiteKubeConfig, o: ClusterSourceOptions = 
         onItem: (s) => {
           let base: string | undefined;
           for (const [k, v] of s.data) {
-            if (!CERT_KEY.test(k) && !v.includes(PEM)) continue;
+            if (!keepStored('Secret', 'data', k, v)) continue;
             base ??= `${s.metadata.namespace}/Secret/${s.metadata.name || '?'}`;
             take(`${base}[${k}]`, v, true);
           }
@@ -271,8 +271,14 @@ export async function readCluster(kc: LiteKubeConfig, o: ClusterSourceOptions = 
       '/api/v1/configmaps',
       (c) => {
         const base = `${c.metadata?.namespace ?? ''}/ConfigMap/${c.metadata?.name ?? '?'}`;
-        for (const [k, v] of Object.entries(c.data ?? {})) if (v.includes('-----BEGIN ')) take(`${base}[${k}]`, Buffer.from(v));
-        for (const [k, v] of Object.entries(c.binaryData ?? {})) if (CERT_KEY.test(k)) take(`${base}[${k}]`, Buffer.from(v, 'base64'));
+        for (const [k, v] of Object.entries(c.data ?? {})) {
+          const bytes = Buffer.from(v);
+          if (keepStored('ConfigMap', 'data', k, bytes)) take(`${base}[${k}]`, bytes);
+        }
+        for (const [k, v] of Object.entries(c.binaryData ?? {})) {
+          const bytes = Buffer.from(v, 'base64');
+          if (keepStored('ConfigMap', 'binaryData', k, bytes)) take(`${base}[${k}]`, bytes);
+        }
       },
       {},
       false,
@@ -280,8 +286,8 @@ export async function readCluster(kc: LiteKubeConfig, o: ClusterSourceOptions = 
         kind: 'ConfigMap',
         onItem: (c) => {
           const base = `${c.metadata.namespace}/ConfigMap/${c.metadata.name || '?'}`;
-          for (const [k, v] of c.data) if (v.includes(PEM)) take(`${base}[${k}]`, v, true);
-          for (const [k, v] of c.binaryData) if (CERT_KEY.test(k)) take(`${base}[${k}]`, v, true);
+          for (const [k, v] of c.data) if (keepStored('ConfigMap', 'data', k, v)) take(`${base}[${k}]`, v, true);
+          for (const [k, v] of c.binaryData) if (keepStored('ConfigMap', 'binaryData', k, v)) take(`${base}[${k}]`, v, true);
         },
       },
     );
