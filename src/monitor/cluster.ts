@@ -89,6 +89,13 @@ export interface ClusterOptions {
   /** Wait this long after a change before scanning again (default 200 ms). */
   debounceMs?: number;
   /**
+   * At most this share of a core on re-judging (default 0.25): after a pass that took t, the next waits at
+   * least t x (1 / share - 1). A pass regroups every object (at 100,000 Secrets ~0.4 s), so changes that
+   * keep coming are judged in batches of that period instead of one pass after another; what a small cluster
+   * judges in milliseconds still waits only `debounceMs`.
+   */
+  judgeShare?: number;
+  /**
    * Judge again a group of objects that did not change once its last judgement is this old (default 5 min):
    * expiry moves on without changes. A timer scans at least this often.
    */
@@ -262,7 +269,8 @@ export class ClusterState {
   /** Scan again soon. */
   schedule(): void {
     if (this.timer || this.stopped) return;
-    const wait = Math.max(this.o.debounceMs ?? 200, this.lastScanMs);
+    const share = Math.min(1, Math.max(0.01, this.o.judgeShare ?? 0.25));
+    const wait = Math.max(this.o.debounceMs ?? 200, this.lastScanMs * (1 / share - 1));
     this.timer = setTimeout(() => {
       this.timer = undefined;
       this.rescan();

@@ -406,7 +406,7 @@ function sorted<T>(xs: readonly T[], order: (a: T, b: T) => number): boolean {
  * certificate's places by their text. (A full scan's order among equal severities and ids, and of a
  * certificate's places, follows its input order, which means nothing to the API.)
  */
-export function canonicalReport(r: ScanReport): ScanReport {
+export function canonicalReport(r: ScanReport, o: { placesInOrder?: boolean } = {}): ScanReport {
   // Each sort key is made once (a comparator that joins places would join them n log n times).
   const byKey = <T>(xs: readonly T[], key: (x: T) => string): T[] =>
     xs
@@ -418,7 +418,9 @@ export function canonicalReport(r: ScanReport): ScanReport {
   const sortedFindings = r.findings.map((f) => (sorted(f.locations, cmp) ? f : { ...f, locations: [...f.locations].sort(cmp) }));
   const findings = byKey(sortedFindings, (f) => [rank(f.severity), f.id, f.sha256 ?? '', f.locations.join('\u0001'), f.why].join('\u0000'));
   const certificates = byKey(
-    r.certificates.map((c) => (sorted(c.locations, placeCmp) ? c : { ...c, locations: [...c.locations].sort(placeCmp) })),
+    o.placesInOrder
+      ? r.certificates
+      : r.certificates.map((c) => (sorted(c.locations, placeCmp) ? c : { ...c, locations: [...c.locations].sort(placeCmp) })),
     (c) => c.sha256,
   );
   const skipped = byKey(r.skipped, (x) => `${x.source}\u0000${x.reason}`);
@@ -432,6 +434,7 @@ export function canonicalReport(r: ScanReport): ScanReport {
  * and a finding on it made by several parts (the same id, certificate and words) is one finding with all
  * their places: what a scan of the parts together makes.
  */
+/** `parts`: canonical reports (canonicalReport), as the monitor keeps them. */
 export function mergeReports(parts: readonly ScanReport[], now: Date): ScanReport {
   const out: ScanReport = {
     schema: 'anchorage.scan/v1',
@@ -521,5 +524,6 @@ export function mergeReports(parts: readonly ScanReport[], now: Date): ScanRepor
   for (const c of certs.values()) out.certificates.push(c);
   out.summary.certificates = out.certificates.length;
   for (const f of out.findings) out.summary[f.severity]++;
-  return canonicalReport(out);
+  // Every certificate's places are in order: each part's were (its report is canonical), merged ones were sorted above.
+  return canonicalReport(out, { placesInOrder: true });
 }
