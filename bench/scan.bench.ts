@@ -104,6 +104,18 @@ export function call(
   });
 }
 
+/** The bench's `kubernetes.io/tls` Secret number `i`, holding the pair `p` (scan.bench and serve.bench). */
+export function tlsSecret(i: number, p: { crt: string; key: string }) {
+  return {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    type: 'kubernetes.io/tls',
+    metadata: { name: `tls-${i}` },
+    data: { 'tls.crt': Buffer.from(p.crt).toString('base64'), 'tls.key': Buffer.from(p.key).toString('base64') },
+  };
+}
+
+/** Secrets `tls-<from>` to `tls-<to - 1>` in namespace `ns`, cycling `pairs`, 16 POSTs at a time. */
 export async function createSecrets(
   c: Cluster,
   creds: Creds,
@@ -111,19 +123,20 @@ export async function createSecrets(
   from: number,
   to: number,
   pairs: { crt: string; key: string }[],
+  ns = NS,
 ) {
   let next = from;
   const worker = async (): Promise<void> => {
     while (next < to) {
       const i = next++;
-      const p = pairs[i % pairs.length] as { crt: string; key: string };
-      const r = await call(c, creds, agent, 'POST', `/api/v1/namespaces/${NS}/secrets`, {
-        apiVersion: 'v1',
-        kind: 'Secret',
-        type: 'kubernetes.io/tls',
-        metadata: { name: `tls-${i}` },
-        data: { 'tls.crt': Buffer.from(p.crt).toString('base64'), 'tls.key': Buffer.from(p.key).toString('base64') },
-      });
+      const r = await call(
+        c,
+        creds,
+        agent,
+        'POST',
+        `/api/v1/namespaces/${ns}/secrets`,
+        tlsSecret(i, pairs[i % pairs.length] as { crt: string; key: string }),
+      );
       if (r.status !== 201) throw new Error(`create tls-${i}: HTTP ${r.status}`);
     }
   };

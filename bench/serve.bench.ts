@@ -20,7 +20,7 @@ import { generateKey } from '../src/x509/keys.ts';
 import { type Cluster, startCluster } from '../test/cluster/harness.ts';
 import { api, startCli } from '../test/support/serve.ts';
 import { type BenchResult, type Stats, stats } from './harness.ts';
-import { call, credsOf, rawList } from './scan.bench.ts';
+import { call, createSecrets, credsOf, rawList, tlsSecret } from './scan.bench.ts';
 
 const N = Number(process.env.BENCH_SERVE_SECRETS ?? 100_000);
 const STEADY_S = Number(process.env.BENCH_SERVE_STEADY_S ?? 60);
@@ -90,31 +90,8 @@ export async function run(): Promise<BenchResult[]> {
       });
       return { crt: leaf.toPem() + ca.toPem(), key: kp.privateKey.export({ type: 'pkcs8', format: 'pem' }) as string };
     });
-    const secret = (i: number, p: { crt: string; key: string }) => ({
-      apiVersion: 'v1',
-      kind: 'Secret',
-      type: 'kubernetes.io/tls',
-      metadata: { name: `tls-${i}` },
-      data: { 'tls.crt': Buffer.from(p.crt).toString('base64'), 'tls.key': Buffer.from(p.key).toString('base64') },
-    });
-    let next = 0;
     const t0 = Date.now();
-    await Promise.all(
-      Array.from({ length: 16 }, async () => {
-        while (next < N) {
-          const i = next++;
-          const s = await call(
-            c,
-            creds,
-            agent,
-            'POST',
-            `/api/v1/namespaces/${NS}/secrets`,
-            secret(i, pairs[i % DISTINCT] as { crt: string; key: string }),
-          );
-          if (s.status !== 201) throw new Error(`create tls-${i}: HTTP ${s.status}`);
-        }
-      }),
-    );
+    await createSecrets(c, creds, agent, 0, N, pairs, NS);
     process.stderr.write(`serve bench: ${N} Secrets created in ${((Date.now() - t0) / 1000).toFixed(0)} s, ${load()}\n`);
     const list = await rawList(c, creds, agent);
     process.stderr.write(`serve bench: paginated LIST ${list.toFixed(2)} s, ${load()}\n`);
@@ -124,7 +101,7 @@ export async function run(): Promise<BenchResult[]> {
     const runs: Record<string, Run[]> = { after: [], before: [] };
     for (let r = 0; r < RUNS; r++)
       for (const which of BEFORE ? (r % 2 === 0 ? ['before', 'after'] : ['after', 'before']) : ['after']) {
-        const x = await measure(c, creds, agent, pairs, secret, clis[which as 'after' | 'before'] as Cli, `${which} ${r + 1}/${RUNS}`);
+        const x = await measure(c, creds, agent, pairs, tlsSecret, clis[which as 'after' | 'before'] as Cli, `${which} ${r + 1}/${RUNS}`);
         (runs[which] as Run[]).push(x);
       }
     const name = `${N.toLocaleString('en-US')} TLS Secrets${FROM === 'sources' ? ', from the sources' : ''}`;
