@@ -161,7 +161,8 @@ export function constantMemory(growingPercent = 20): void {
 export function serverMemory(): void {
   constantMemory(10);
   // V8's memory-over-speed mode (as on low-memory devices): its heap growing and compile choices read the flag as
-  // they go. At 100,000 Secrets the peak RSS went 231-235 -> 206-218 MiB at the same steady-state CPU (docs/benchmarks.md).
+  // they go. At 100,000 Secrets the peak RSS went 229-240 -> 212-222 MiB at the same steady-state CPU and ~5 s more
+  // CPU to the first inventory (docs/benchmarks.md).
   process.getBuiltinModule('node:v8').setFlagsFromString('--optimize-for-size');
 }
 

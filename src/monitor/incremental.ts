@@ -432,9 +432,9 @@ export function canonicalReport(r: ScanReport, o: { placesInOrder?: boolean } = 
  * The groups' reports as one (each judged at `now`); canonical order. A certificate shared by several parts
  * (a CA every object of a split group holds, see ClusterState) is one entry with the places of all of them,
  * and a finding on it made by several parts (the same id, certificate and words) is one finding with all
- * their places: what a scan of the parts together makes.
+ * their places: what a scan of the parts together makes. `parts` are canonical reports (canonicalReport), as the
+ * monitor keeps them.
  */
-/** `parts`: canonical reports (canonicalReport), as the monitor keeps them. */
 export function mergeReports(parts: readonly ScanReport[], now: Date): ScanReport {
   const out: ScanReport = {
     schema: 'anchorage.scan/v1',
