@@ -403,6 +403,10 @@ describe('anchorage serve: authentication', () => {
     const r = anchorage(['serve', '--dir', dir, '--listen', '0.0.0.0:0', '--no-history']);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/loopback only/);
+    // A re-judging share out of range: one line, exit 2.
+    const j = anchorage(['serve', '--dir', dir, '--listen', '127.0.0.1:0', '--no-history', '--judge-cpu', '0']);
+    expect(j.code).toBe(2);
+    expect(j.stderr.trim()).toBe("error: --judge-cpu: '0' is not a number from 0.01 to 1");
     // With a policy for the cluster group d* (the --dir cluster is `dir`) that disables one lint.
     const policy = join(tmpdir(), `serve-policy-${process.pid}.yaml`);
     writeFileSync(policy, 'lints:\n  disabled: [x509.validity.expired]\n');

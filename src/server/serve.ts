@@ -54,6 +54,8 @@ export interface ServeConfig {
   log?: Logger;
   qps?: number;
   debounceMs?: number;
+  /** Most of a core each cluster spends re-judging (ClusterOptions.judgeShare; default 0.25). */
+  judgeShare?: number;
   heartbeatMs?: number;
   /** Resolved findings are kept this many days (default 90). */
   retentionDays?: number;
@@ -136,6 +138,7 @@ export async function startServe(cfg: ServeConfig): Promise<Serving> {
       kind: 'dir',
       ...(policyOf('dir') && { policy: policyOf('dir') }),
       ...(cfg.debounceMs !== undefined && { debounceMs: cfg.debounceMs }),
+      ...(cfg.judgeShare !== undefined && { judgeShare: cfg.judgeShare }),
     });
     const s = watchFiles(monitor, c, `dir:${dir}`, [dir], cfg.readFiles, cfg.dir.intervalMs);
     sources.push(s);
@@ -172,6 +175,7 @@ export async function startServe(cfg: ServeConfig): Promise<Serving> {
       kind: k.inCluster ? 'in-cluster' : 'kubeconfig',
       ...(policyOf(name) && { policy: policyOf(name) }),
       ...(cfg.debounceMs !== undefined && { debounceMs: cfg.debounceMs }),
+      ...(cfg.judgeShare !== undefined && { judgeShare: cfg.judgeShare }),
     });
     const client = new KubeClient(kc, { qps: cfg.qps ?? 50, burst: 100, userAgent: 'anchorage-serve' });
     clients.push(client);
@@ -259,7 +263,12 @@ export async function startServe(cfg: ServeConfig): Promise<Serving> {
       agentPush: async (body) => {
         try {
           return applyPush(monitor, body, (name) =>
-            monitor.addCluster({ name, kind: 'agent', ...(policyOf(name) && { policy: policyOf(name) }) }),
+            monitor.addCluster({
+              name,
+              kind: 'agent',
+              ...(policyOf(name) && { policy: policyOf(name) }),
+              ...(cfg.judgeShare !== undefined && { judgeShare: cfg.judgeShare }),
+            }),
           );
         } catch (e) {
           if (e instanceof PushError) throw new HttpError(400, e.message);

@@ -35,6 +35,7 @@ export interface ServeCliOptions {
   endpointInterval: string;
   warnDays: string;
   retentionDays: string;
+  judgeCpu: string;
   policy?: string;
   clusterPolicy: string[];
   webhook?: string;
@@ -148,6 +149,7 @@ async function serveCommand(o: ServeCliOptions): Promise<void> {
     clusterPolicies,
     warnDays: num('--warn-days', o.warnDays, 0, 3650),
     retentionDays: num('--retention-days', o.retentionDays, 1, 36_500),
+    judgeShare: num('--judge-cpu', o.judgeCpu, 0.01, 1),
     ...(o.webhook !== undefined && { webhook: { url: o.webhook, minSeverity: severity } }),
     acceptAgents: o.acceptAgents === true,
     webDist: o.web ?? new URL('../../../web/dist', import.meta.url).pathname,
@@ -196,6 +198,11 @@ export function register(program: Command): void {
     .option('--endpoint-interval <seconds>', 'probe TLS endpoints this often', '60')
     .option('--warn-days <days>', 'a certificate is expiring this many days before notAfter', '30')
     .option('--retention-days <days>', 'forget resolved findings after this many days', '90')
+    .option(
+      '--judge-cpu <share>',
+      'most of a core each cluster spends re-judging changes (0.01-1): lower saves CPU on a large busy cluster, higher shows changes sooner',
+      '0.25',
+    )
     .option('--policy <file>', 'lint policy file (docs/policy.md) for every cluster')
     .option(
       '--cluster-policy <cluster=file>',
