@@ -22,6 +22,7 @@ import {
   GLOBAL,
   groupId,
   groupUnits,
+  type MergeCache,
   mergeReports,
   objectTokens,
   SharedLists,
@@ -140,6 +141,8 @@ export class ClusterState {
   private readonly changed = new Set<string>();
   /** The last report of each batch of groups. */
   private judged: Judged[] = [];
+  /** The last merge's places of certificates several parts hold (a hub CA's 100,000): the next merge starts from them. */
+  private readonly mergeCache: MergeCache = new Map();
   /** Groups judged again in the last scan, and how many groups there were (for tests and logs). */
   lastJudged = { groups: 0, judged: 0, objects: 0, scans: 0 };
   private stopped = false;
@@ -433,6 +436,7 @@ export class ClusterState {
     return mergeReports(
       next.map((b) => b.report),
       now,
+      this.mergeCache,
     );
   }
 

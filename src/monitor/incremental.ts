@@ -400,6 +400,76 @@ function sorted<T>(xs: readonly T[], order: (a: T, b: T) => number): boolean {
   return true;
 }
 
+/** A merged certificate's places and the parts' entries they came from (mergeReports' `cache`, by SHA-256). */
+interface MergedPlaces {
+  from: readonly ScanCertificate[];
+  locations: Location[];
+  /** Equal places came from two parts (one was dropped): the next merge starts over. */
+  duplicates: boolean;
+}
+
+/** What mergeReports keeps from one merge to the next (the monitor passes one per cluster). */
+export type MergeCache = Map<string, MergedPlaces>;
+
+const samePlace = (a: Location, b: Location): boolean => a.source === b.source && (a.at ?? '') === (b.at ?? '');
+
+/** All of these entries' places in order (each entry's list is in order), the first of equal places kept. */
+function placesOf(from: readonly ScanCertificate[]): MergedPlaces {
+  const all: Location[] = [];
+  for (const x of from) for (const l of x.locations) all.push(l);
+  // Stable: equal places stay in part order (the runs of each part's list are taken as they are).
+  all.sort(placeCmp);
+  let n = 0;
+  for (const l of all) {
+    if (n > 0 && samePlace(all[n - 1] as Location, l)) continue;
+    all[n++] = l;
+  }
+  const duplicates = n !== all.length;
+  all.length = n;
+  return { from, locations: all, duplicates };
+}
+
+/**
+ * placesOf(from), from the last merge's list when most parts are the same (a kept part is the same report, so
+ * the same entry and place objects): the places of parts gone are dropped by identity, those of new parts put in
+ * by binary search, each in O(log n) comparisons instead of sorting the hub CA's 100,000 places every pass. Any
+ * two equal places (which part's is kept depends on the order) and the first merge take placesOf.
+ */
+function mergedPlaces(from: readonly ScanCertificate[], last: MergedPlaces | undefined): MergedPlaces {
+  if (!last || last.duplicates) return placesOf(from);
+  const before = new Set(last.from);
+  const now = new Set(from);
+  const added: Location[] = [];
+  for (const x of from) if (!before.has(x)) for (const l of x.locations) added.push(l);
+  let gone: Set<Location> | undefined;
+  for (const x of last.from)
+    if (!now.has(x)) {
+      gone ??= new Set();
+      for (const l of x.locations) gone.add(l);
+    }
+  if (added.length * 4 > last.locations.length) return placesOf(from);
+  const base = gone ? last.locations.filter((l) => !gone.has(l)) : last.locations;
+  added.sort(placeCmp);
+  const out: Location[] = [];
+  let j = 0;
+  for (const a of added) {
+    // The first place of `base` after `a` (none equal: that is a duplicate).
+    let lo = j;
+    let hi = base.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (placeCmp(base[mid] as Location, a) < 0) lo = mid + 1;
+      else hi = mid;
+    }
+    if ((lo < base.length && samePlace(base[lo] as Location, a)) || (out.length && samePlace(out[out.length - 1] as Location, a)))
+      return placesOf(from);
+    for (; j < lo; j++) out.push(base[j] as Location);
+    out.push(a);
+  }
+  for (; j < base.length; j++) out.push(base[j] as Location);
+  return { from, locations: out, duplicates: false };
+}
+
 /**
  * The report in one order whatever order the groups were judged in: findings by severity, id, certificate,
  * places and words; certificates by SHA-256; skipped sources and relations by their text; a finding's and a
@@ -435,7 +505,7 @@ export function canonicalReport(r: ScanReport, o: { placesInOrder?: boolean } = 
  * their places: what a scan of the parts together makes. `parts` are canonical reports (canonicalReport), as the
  * monitor keeps them.
  */
-export function mergeReports(parts: readonly ScanReport[], now: Date): ScanReport {
+export function mergeReports(parts: readonly ScanReport[], now: Date, cache?: MergeCache): ScanReport {
   const out: ScanReport = {
     schema: 'anchorage.scan/v1',
     generatedAt: now.toISOString(),
@@ -448,8 +518,8 @@ export function mergeReports(parts: readonly ScanReport[], now: Date): ScanRepor
     relations: [],
   };
   const certs = new Map<string, ScanCertificate>();
-  /** Certificates several parts hold: their places from every part, put in order and deduplicated at the end. */
-  const merged = new Set<ScanCertificate>();
+  /** Certificates several parts hold: the parts' entries (in part order), their places merged at the end. */
+  const merged = new Map<ScanCertificate, ScanCertificate[]>();
   const findings = new Map<string, ScanFinding>();
   const findingPlaces = new Map<string, Set<string>>();
   /** The part each merged finding came from first: two alike in one part stay two, as the scan made them. */
@@ -495,12 +565,14 @@ export function mergeReports(parts: readonly ScanReport[], now: Date): ScanRepor
         continue;
       }
       let into = have;
-      if (!merged.has(have)) {
-        into = { ...have, locations: [...have.locations], keyLocations: [...have.keyLocations], issuedBy: [...have.issuedBy] };
+      let from = merged.get(have);
+      if (!from) {
+        into = { ...have, locations: [], keyLocations: [...have.keyLocations], issuedBy: [...have.issuedBy] };
         certs.set(x.sha256, into);
-        merged.add(into);
+        from = [have];
+        merged.set(into, from);
       }
-      for (const l of x.locations) into.locations.push(l);
+      from.push(x);
       for (const l of x.keyLocations) if (!into.keyLocations.includes(l)) into.keyLocations.push(l);
       for (const s of x.issuedBy) if (!into.issuedBy.includes(s)) into.issuedBy.push(s);
     }
@@ -509,17 +581,17 @@ export function mergeReports(parts: readonly ScanReport[], now: Date): ScanRepor
     for (const x of p.relations) out.relations.push(x);
   });
   for (const f of findings.values()) out.findings.push(f);
-  // A merged certificate's places: every part's, in order (each part's list is in order already, which the
-  // sort's runs take as they are), the first of equal places kept (what a scan of the parts together lists).
-  for (const c of merged) {
-    c.locations.sort(placeCmp);
-    let n = 0;
-    for (const l of c.locations) {
-      const prev = n > 0 ? (c.locations[n - 1] as Location) : undefined;
-      if (prev && prev.source === l.source && (prev.at ?? '') === (l.at ?? '')) continue;
-      c.locations[n++] = l;
-    }
-    c.locations.length = n;
+  // A merged certificate's places: every part's, in order, the first of equal places kept (what a scan of the
+  // parts together lists); from the last merge's list where the cache has it (mergedPlaces).
+  const seen = cache && new Map<string, MergedPlaces>();
+  for (const [c, from] of merged) {
+    const m = mergedPlaces(from, cache?.get(c.sha256));
+    c.locations = m.locations;
+    seen?.set(c.sha256, m);
+  }
+  if (cache && seen) {
+    cache.clear();
+    for (const [k, v] of seen) cache.set(k, v);
   }
   for (const c of certs.values()) out.certificates.push(c);
   out.summary.certificates = out.certificates.length;
