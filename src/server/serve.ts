@@ -10,7 +10,7 @@ import type { Policy } from '../lint/policy.ts';
 import type { Severity } from '../lint/types.ts';
 import { applyPush, PushError } from '../monitor/agent.ts';
 import { History } from '../monitor/history.ts';
-import { renderMetrics } from '../monitor/metrics.ts';
+import { metricsChunks } from '../monitor/metrics.ts';
 import { Monitor, STORE_ANSWER_MS } from '../monitor/monitor.ts';
 import { nodeFiles } from '../monitor/nodes.ts';
 import { Notifier } from '../monitor/notify.ts';
@@ -256,7 +256,7 @@ export async function startServe(cfg: ServeConfig): Promise<Serving> {
     monitor,
     auth: cfg.auth,
     version: cfg.version,
-    metrics: () => renderMetrics(monitor),
+    metrics: () => metricsChunks(monitor),
     ...(ops && { operations: wrapOps(ops) }),
     ...(nodes && { nodes }),
     ...(cfg.acceptAgents && {
