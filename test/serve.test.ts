@@ -112,6 +112,11 @@ for (const storeKind of STORES)
         expect(res.status, `${r.method} ${r.path}: ${res.text.slice(0, 200)}`).toBe(r.path.includes('{id}') ? 404 : 200);
       }
       for (const p of ['/healthz', '/readyz', '/metrics']) expect((await api(srv.url, p)).status).toBe(200);
+      // /metrics is streamed as it is made (chunked, no length known up front), not built as one text first.
+      const m = await fetch(`${srv.url}/metrics`);
+      expect(m.headers.get('content-length')).toBeNull();
+      expect(m.headers.get('transfer-encoding')).toBe('chunked');
+      expect(await m.text()).toMatch(/^# HELP x509_cert_not_after [^\n]*\n# TYPE x509_cert_not_after gauge\nx509_cert_not_after\{/);
     });
 
     it('lists each certificate as openssl reads it, with its PEM', async () => {
