@@ -18,14 +18,27 @@ const DN_FIELDS: [string, string][] = [
   ['CN', '2.5.4.3'],
 ];
 
+/** What a label value must have escaped in the text format: backslash, double quote, line feed. */
+const NEEDS_ESCAPE = /[\\\n"]/;
+
 function esc(v: string): string {
-  return v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
+  // Most values need nothing: one test instead of three replacements (a scrape writes ~12 values a line, 1M lines at 100k Secrets).
+  return NEEDS_ESCAPE.test(v) ? v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"') : v;
+}
+
+/** `k="v",…` for the labels that have a value, in the object's order: labels() without the braces. */
+function labelText(l: Record<string, string>): string {
+  let out = '';
+  for (const k in l) {
+    const v = l[k] as string;
+    if (v === '') continue;
+    out += out === '' ? `${k}="${esc(v)}"` : `,${k}="${esc(v)}"`;
+  }
+  return out;
 }
 
 function labels(l: Record<string, string>): string {
-  const parts: string[] = [];
-  for (const [k, v] of Object.entries(l)) if (v !== '') parts.push(`${k}="${esc(v)}"`);
-  return `{${parts.join(',')}}`;
+  return `{${labelText(l)}}`;
 }
 
 /** The DN fields as the exporter labels them: the first value of each attribute. */
@@ -133,13 +146,16 @@ export function* metricsChunks(m: Monitor, now: Date = m.now()): Generator<strin
         } catch {
           // A name that does not decode: its labels stay empty.
         }
+        // A series' labels are its place's, then the certificate's (never empty: cluster and serial_number), the
+        // certificate's written once for all its places. Two places with the same labels are one series.
+        const certText = labelText(base);
         const x = value(cert.notAfter.getTime() / 1000, cert.notBefore.getTime() / 1000);
         const seen = new Set<string>();
         for (const loc of c.locations) {
-          const l = labels({ ...locationLabels(loc), ...base });
-          if (seen.has(l)) continue;
-          seen.add(l);
-          line(`${name}${l} ${x}`);
+          const placeText = labelText(locationLabels(loc));
+          if (seen.has(placeText)) continue;
+          seen.add(placeText);
+          line(placeText === '' ? `${name}{${certText}} ${x}` : `${name}{${placeText},${certText}} ${x}`);
           if (size >= CHUNK) yield take();
         }
       }
