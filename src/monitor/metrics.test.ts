@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ca } from '../../test/support/trust-fixtures.ts';
-import { metricsChunks } from './metrics.ts';
+import { metricsChunks, SeriesOnce } from './metrics.ts';
 import { Monitor } from './monitor.ts';
 
 const dirs: string[] = [];
@@ -39,7 +39,15 @@ describe('metricsChunks', () => {
       '/etc/kubernetes/pki/ca.crt',
     ];
     const data = Buffer.from(c.cert.toPem());
-    cluster.setObject('objects', { values: places.map((source) => ({ source, data })), backends: [], certManager: [], failures: [] });
+    const values = places.map((source) => ({ source, data }));
+    // Places that share their labels: one file holding the certificate twice (two blocks), and a CRD's caBundle read
+    // at two entries that both label as no entry.
+    values.push(
+      { source: '/srv/twice.pem', data: Buffer.concat([data, data]) },
+      { source: 'CustomResourceDefinition/crd.example.com[caBundle]', data },
+      { source: 'CustomResourceDefinition/crd.example.com[conversion.caBundle]', data },
+    );
+    cluster.setObject('objects', { values, backends: [], certManager: [], failures: [] });
     cluster.rescan();
 
     const text = [...metricsChunks(monitor, now)].join('');
@@ -52,6 +60,8 @@ describe('metricsChunks', () => {
         `x509_cert_not_after{filename="back\\\\slash\\nname.pem",filepath="/srv/we\\"ird/back\\\\slash\\nname.pem",${cert}} ${notAfter}`,
         `x509_cert_not_after{configmap_namespace="kube-system",configmap_name="kube-root-ca.crt",configmap_key="ca.crt",${cert}} ${notAfter}`,
         `x509_cert_not_after{filename="line\\nfeed.pem",filepath="/srv/line\\nfeed.pem",${cert}} ${notAfter}`,
+        `x509_cert_not_after{filename="twice.pem",filepath="/srv/twice.pem",${cert}} ${notAfter}`,
+        `x509_cert_not_after{cabundle_resource_kind="CustomResourceDefinition",cabundle_resource_name="crd.example.com",${cert}} ${notAfter}`,
         `x509_cert_not_after{filename="ca.crt",filepath="/etc/kubernetes/pki/ca.crt",${cert}} ${notAfter}`,
       ].sort(),
     );
@@ -59,11 +69,21 @@ describe('metricsChunks', () => {
     for (const family of ['x509_cert_not_before', 'x509_cert_expired', 'x509_cert_expires_in_seconds', 'x509_cert_valid_since_seconds']) {
       const at = text.indexOf(`# TYPE ${family} gauge\n`);
       expect(at).toBeGreaterThan(0);
-      const block = text.slice(at).split('\n').slice(1, 6);
+      const block = text.slice(at).split('\n').slice(1, 8);
       expect(block.map((l) => l.slice(0, l.lastIndexOf(' ')).replace(family, 'x509_cert_not_after')).sort()).toEqual(
         series.map((l) => l.slice(0, l.lastIndexOf(' '))).sort(),
       );
     }
     expect(text).toContain(`x509_cert_expired{secret_namespace="ns1",secret_name="plain",secret_key="tls.crt",${cert}} 0\n`);
+  });
+
+  it('keeps a series once whatever the order of the places', () => {
+    // Out of source order, a place labelled as an earlier one of another run of its source is still the same series.
+    const places = [{ source: 'b' }, { source: 'a' }, { source: 'b' }];
+    const once = new SeriesOnce(places);
+    expect(places.map((p) => once.first(p.source, `text of ${p.source}`))).toEqual([true, true, false]);
+    const sorted = [{ source: 'a' }, { source: 'b' }, { source: 'b' }, { source: 'c' }];
+    const again = new SeriesOnce(sorted);
+    expect(['x', 'y', 'y', 'x'].map((t, i) => again.first((sorted[i] as { source: string }).source, t))).toEqual([true, true, false, true]);
   });
 });
