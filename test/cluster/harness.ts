@@ -13,15 +13,52 @@ import { kubeBinDir } from '../support/k8s.ts';
 const ROOT = join(import.meta.dirname, '..', '..');
 const NODE = existsSync(join(ROOT, 'node_modules', '.bin', 'node')) ? join(ROOT, 'node_modules', '.bin', 'node') : process.execPath;
 
-export function freePort(host = '127.0.0.1'): Promise<number> {
+/** Listen on `port` (0: any) and close again: the port it got, or undefined when that one is taken. */
+function tryPort(port: number, host: string): Promise<number | undefined> {
   return new Promise((resolve, reject) => {
     const s = createServer();
-    s.once('error', reject);
-    s.listen(0, host, () => {
+    s.once('error', (e: NodeJS.ErrnoException) => (e.code === 'EADDRINUSE' || e.code === 'EACCES' ? resolve(undefined) : reject(e)));
+    s.listen(port, host, () => {
       const a = s.address();
-      s.close(() => resolve(typeof a === 'object' && a ? a.port : 0));
+      s.close(() => resolve(typeof a === 'object' && a ? a.port : undefined));
     });
   });
+}
+
+/** Ports freePort has picked in this process. */
+const handedOut = new Set<number>();
+
+/** The first port of the kernel's ephemeral range (the source ports of outgoing connections). */
+function ephemeralStart(): number {
+  try {
+    const first = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+    return Number.isInteger(first) && first > 0 ? first : 32768;
+  } catch {
+    return 32768;
+  }
+}
+
+/**
+ * A port free now for a component to listen on later. Not one of the ephemeral range, as port 0 would give: between
+ * this check and the component's bind, any outgoing connection (kubectl, a client, another test's cluster) may take
+ * an ephemeral port as its source port ("bind: address already in use" for kube-scheduler in a CI run while a
+ * 100,000-Secret cluster was being filled beside it). Below that range only listeners take ports, and these are
+ * picked at random; after 100 taken ports, any free one.
+ */
+export async function freePort(host = '127.0.0.1'): Promise<number> {
+  const top = ephemeralStart();
+  if (top > 11_000)
+    for (let i = 0; i < 100; i++) {
+      const pick = 10_000 + Math.floor(Math.random() * (top - 10_000));
+      // Never the same port twice in this process (two calls at once could both find it free).
+      if (handedOut.has(pick)) continue;
+      handedOut.add(pick);
+      const port = await tryPort(pick, host);
+      if (port !== undefined) return port;
+    }
+  const any = await tryPort(0, host);
+  if (any === undefined) throw new Error(`no free port on ${host}`);
+  return any;
 }
 
 export function anchorage(args: string[], cwd?: string): { code: number; stdout: string; stderr: string } {
