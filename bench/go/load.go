@@ -4,10 +4,14 @@
 // Go webhook and for Anchorage's). Here each request is sent from its own goroutine at its due time, whatever
 // the earlier ones are doing, and timed from its send to the end of its answer.
 //
-//	peer load <url> <ca.pem> <rate> <seconds> <body-file>...
+//	peer load [--warm=<seconds>] <url> <ca.pem> <rate> <seconds> <body-file>...
 //	    POST the bodies in turn (content-type application/json) at <rate>/s for <seconds> over keep-alive
 //	    HTTPS trusting <ca.pem>; an answer counts when its status is 200 and it carries a JSON patch. Prints
 //	    one JSON line: {"us":[latency of each counted answer, microseconds],"errors":n,"achieved":requests/s}
+//	    --warm: first send at the same rate for that many seconds over the same client, not timed: the timed
+//	    requests then go over the connections (and TLS handshakes) the warm-up opened, as an API server's
+//	    requests go over its pooled connections to a webhook, instead of each run starting with a burst of
+//	    new handshakes.
 package main
 
 import (
@@ -20,11 +24,12 @@ import (
 	"net/http"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
 
-func loadGen(url, caFile string, rate, seconds int, bodyFiles []string) {
+func loadGen(url, caFile string, rate, seconds, warm int, bodyFiles []string) {
 	caPem, err := os.ReadFile(caFile)
 	if err != nil {
 		fail(err)
@@ -54,6 +59,24 @@ func loadGen(url, caFile string, rate, seconds int, bodyFiles []string) {
 		},
 	}
 	patch := []byte(`"patch"`)
+	if warm > 0 {
+		var ww sync.WaitGroup
+		w0 := time.Now()
+		for i := 0; i < rate*warm; i++ {
+			if d := time.Until(w0.Add(time.Duration(i) * time.Second / time.Duration(rate))); d > 0 {
+				time.Sleep(d)
+			}
+			ww.Add(1)
+			go func(i int) {
+				defer ww.Done()
+				if res, err := client.Post(url, "application/json", bytes.NewReader(bodies[i%len(bodies)])); err == nil {
+					_, _ = io.Copy(io.Discard, res.Body)
+					res.Body.Close()
+				}
+			}(i)
+		}
+		ww.Wait()
+	}
 	total := rate * seconds
 	lat := make([]int64, total)
 	ok := make([]bool, total)
@@ -99,13 +122,21 @@ func loadGen(url, caFile string, rate, seconds int, bodyFiles []string) {
 }
 
 func loadMain(args []string) {
+	warm := 0
+	if len(args) > 0 && strings.HasPrefix(args[0], "--warm=") {
+		w, err := strconv.Atoi(strings.TrimPrefix(args[0], "--warm="))
+		if err != nil || w < 0 {
+			fail(fmt.Errorf("load: --warm must be a number of seconds"))
+		}
+		warm, args = w, args[1:]
+	}
 	if len(args) < 5 {
-		fail(fmt.Errorf("load <url> <ca.pem> <rate> <seconds> <body-file>..."))
+		fail(fmt.Errorf("load [--warm=<seconds>] <url> <ca.pem> <rate> <seconds> <body-file>..."))
 	}
 	rate, err1 := strconv.Atoi(args[2])
 	seconds, err2 := strconv.Atoi(args[3])
 	if err1 != nil || err2 != nil || rate <= 0 || seconds <= 0 {
 		fail(fmt.Errorf("load: rate and seconds must be positive integers"))
 	}
-	loadGen(args[0], args[1], rate, seconds, args[4:])
+	loadGen(args[0], args[1], rate, seconds, warm, args[4:])
 }

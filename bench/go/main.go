@@ -366,7 +366,7 @@ func main() {
 		serveWebhook(os.Args[2], os.Args[3], os.Args[4])
 		return
 	}
-	fmt.Fprintln(os.Stderr, "usage: peer parse <corpus> <rounds> | peer issue <alg> <n> <rounds> | peer verify <dir> <unix> <rounds> | peer inventory <dir>... | peer webhook <cert> <key> <port> | peer load <url> <ca> <rate> <seconds> <body>...")
+	fmt.Fprintln(os.Stderr, "usage: peer parse <corpus> <rounds> | peer issue <alg> <n> <rounds> | peer verify <dir> <unix> <rounds> | peer inventory <dir>... | peer webhook <cert> <key> <port> | peer load [--warm=<s>] <url> <ca> <rate> <seconds> <body>...")
 	os.Exit(2)
 }
 
