@@ -93,15 +93,15 @@ async function load(
   bodies: string[],
   rate: number,
   seconds: number,
-): Promise<{ ms: number[]; errors: number; achieved: number }> {
-  if (CLIENT === 'node') return loadNode(url, ca, bodies, rate, seconds);
+): Promise<{ ms: number[]; errors: number; achieved: number; warmed: number }> {
+  if (CLIENT === 'node') return { ...(await loadNode(url, ca, bodies, rate, seconds)), warmed: 0 };
   const { stdout } = await promisify(execFile)(
     peerBinary(),
     ['load', ...(WARM > 0 ? [`--warm=${WARM}`] : []), url, loadFile(ca), String(rate), String(seconds), ...bodies.map(loadFile)],
     { maxBuffer: 256 << 20 },
   );
-  const r = JSON.parse(stdout) as { us: number[]; errors: number; achieved: number };
-  return { ms: r.us.map((us) => us / 1000), errors: r.errors, achieved: r.achieved };
+  const r = JSON.parse(stdout) as { us: number[]; errors: number; achieved: number; warmed: number };
+  return { ms: r.us.map((us) => us / 1000), errors: r.errors, achieved: r.achieved, warmed: r.warmed };
 }
 
 /** The same open loop sent from this process (`BENCH_WEBHOOK_CLIENT=node`). */
@@ -294,7 +294,6 @@ async function versusPeer(o: {
       ms: [] as number[],
       errors: 0,
       cpu: 0,
-      answered: 0,
       served: 0,
       rates: [] as number[],
       allocated: 0,
@@ -321,9 +320,8 @@ async function versusPeer(o: {
           m.youngMax = Math.max(m.youngMax, g.youngMaxMs);
           m.other += g.other;
         }
-        m.answered += a.ms.length + a.errors;
         // The process's CPU and the meter also cover the untimed warm-up's requests.
-        m.served += a.ms.length + a.errors + (CLIENT === 'go' ? RATE * WARM : 0);
+        m.served += a.ms.length + a.errors + a.warmed;
         m.ms.push(...a.ms);
         m.errors += a.errors;
         m.rates.push(a.achieved);

@@ -7,7 +7,8 @@
 //	peer load [--warm=<seconds>] <url> <ca.pem> <rate> <seconds> <body-file>...
 //	    POST the bodies in turn (content-type application/json) at <rate>/s for <seconds> over keep-alive
 //	    HTTPS trusting <ca.pem>; an answer counts when its status is 200 and it carries a JSON patch. Prints
-//	    one JSON line: {"us":[latency of each counted answer, microseconds],"errors":n,"achieved":requests/s}
+//	    one JSON line: {"us":[latency of each counted answer, microseconds],"errors":n,"achieved":requests/s,
+//	    "warmed":answers to the warm-up}
 //	    --warm: first send at the same rate for that many seconds over the same client, not timed: the timed
 //	    requests then go over the connections (and TLS handshakes) the warm-up opened, as an API server's
 //	    requests go over its pooled connections to a webhook, instead of each run starting with a burst of
@@ -26,6 +27,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -59,6 +61,7 @@ func loadGen(url, caFile string, rate, seconds, warm int, bodyFiles []string) {
 		},
 	}
 	patch := []byte(`"patch"`)
+	var warmed atomic.Int64
 	if warm > 0 {
 		var ww sync.WaitGroup
 		w0 := time.Now()
@@ -72,6 +75,7 @@ func loadGen(url, caFile string, rate, seconds, warm int, bodyFiles []string) {
 				if res, err := client.Post(url, "application/json", bytes.NewReader(bodies[i%len(bodies)])); err == nil {
 					_, _ = io.Copy(io.Discard, res.Body)
 					res.Body.Close()
+					warmed.Add(1)
 				}
 			}(i)
 		}
@@ -107,7 +111,8 @@ func loadGen(url, caFile string, rate, seconds, warm int, bodyFiles []string) {
 		Us       []int64 `json:"us"`
 		Errors   int     `json:"errors"`
 		Achieved float64 `json:"achieved"`
-	}{Us: make([]int64, 0, total)}
+		Warmed   int64   `json:"warmed"`
+	}{Us: make([]int64, 0, total), Warmed: warmed.Load()}
 	for i := range lat {
 		if ok[i] {
 			out.Us = append(out.Us, lat[i])
