@@ -140,16 +140,42 @@ export const MAX_STREAM_ENTRIES = 2_000_000;
  * Keep V8's heap near what a streaming walk really holds (~11 MiB live at 100,000 files). V8 doubles its
  * young generation each time the bytes that survived its scavenges since the last growth exceed its size,
  * which in a long walk always happens, up to 3 x 16 MiB, and lets the old generation grow by up to 2x its
- * live size before collecting it: `inspect` over 100,000 files peaked at ~180 MiB RSS. With a young
- * generation kept at its starting 1-2 MiB and the old one collected at 1.2x its live size, the same walk
- * peaks near 100 MiB (docs/benchmarks.md). A walk makes short-lived garbage per file, which a small young
- * generation collects as well. The same as starting node with these flags; V8 reads both each time it
- * sizes the heap, so setting them at run time works. Called by the commands that stream a walk.
+ * live size before collecting it: `inspect` over 100,000 files peaked at ~180 MiB RSS. With the old one
+ * collected at 1.2x its live size and the young generation held small, the same walk peaks near 100 MiB
+ * (docs/benchmarks.md). The same as starting node with these flags; V8 reads both each time it sizes the
+ * heap, so setting them at run time works.
+ *
+ * `walk`: the young generation may grow to WALK_NEW_SPACE and is then held there (walkInputs checks its size
+ * every WALK_YOUNG_CHECK files and stops the growth): a walk makes ~50 KiB of short-lived garbage a file, and
+ * with the starting 1 MiB semi-spaces V8 scavenged every ~20 files (1,096 scavenges, 189 ms of pauses over
+ * 20,000 certificates, and as much again on its helper threads) where 4 MiB semi-spaces take 267 (66 ms), at
+ * the same peak RSS (docs/benchmarks.md, 2026-12-04). V8 reads the starting size only at start-up, hence the
+ * growth stopped by hand. Without `walk` (serve, agent: no walk loop to check it) the young generation is held
+ * at its starting size from the start.
  */
-export function constantMemory(growingPercent = 20): void {
+export function constantMemory(growingPercent = 20, walk = false): void {
   const { setFlagsFromString } = process.getBuiltinModule('node:v8');
-  setFlagsFromString('--semi-space-growth-factor=1');
+  setFlagsFromString(`--semi-space-growth-factor=${walk ? 2 : 1}`);
   setFlagsFromString(`--heap-growing-percent=${growingPercent}`);
+  youngGrowth = walk ? 'growing' : 'held';
+}
+
+/** New space (both semi-spaces) a walk lets the young generation grow to before it is held (constantMemory). */
+const WALK_NEW_SPACE = 8 * 1024 * 1024;
+/** Files between two looks at the young generation's size: ~3 MiB of garbage, at most one growth between looks. */
+const WALK_YOUNG_CHECK = 64;
+/** `growing`: constantMemory(_, true) was called and the young generation is not yet held. */
+let youngGrowth: 'growing' | 'held' | 'default' = 'default';
+
+/** Once the young generation has reached WALK_NEW_SPACE, stop its growth (constantMemory's `walk`). */
+function holdYoungGeneration(): void {
+  if (youngGrowth !== 'growing') return;
+  const v8 = process.getBuiltinModule('node:v8');
+  const space = v8.getHeapSpaceStatistics().find((x) => x.space_name === 'new_space');
+  if (space === undefined || space.space_size >= WALK_NEW_SPACE) {
+    v8.setFlagsFromString('--semi-space-growth-factor=1');
+    youngGrowth = 'held';
+  }
 }
 
 /**
@@ -180,7 +206,7 @@ export function constantMemoryUnlessSmall(paths: readonly string[]): void {
       // The walk reports it.
     }
   }
-  constantMemory();
+  constantMemory(20, true);
 }
 
 /** Standard input, read once (at most MAX_FILE bytes) however many times it is asked for. */
@@ -371,6 +397,7 @@ export function* walkInputs(
       sinceCollection = 0;
       collectGarbage();
     }
+    if (sinceCollection % WALK_YOUNG_CHECK === 0) holdYoungGeneration();
     turn ^= 1;
     let b = reused[turn] as Buffer;
     if (b.length <= size) {

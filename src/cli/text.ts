@@ -15,9 +15,14 @@ export function humanDuration(seconds: number): string {
 
 /** 2026-11-25 14:59 UTC */
 export function formatDate(iso: string | Date): string {
+  // What toISOString writes for years 0-9999 (every certificate's time) reads back as itself: cut, not parsed
+  // (`inspect` formats two a certificate). Days 29-31 are parsed: Date rolls February 30 over into March.
+  if (typeof iso === 'string' && ISO_UTC.test(iso)) return `${iso.slice(0, 10)} ${iso.slice(11, 16)} UTC`;
   const d = typeof iso === 'string' ? new Date(iso) : iso;
   return `${d.toISOString().slice(0, 16).replace('T', ' ')} UTC`;
 }
+/** Date.prototype.toISOString's form between the years 0 and 9999 (no offset, milliseconds always there), days 1-28. */
+const ISO_UTC = /^\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|1\d|2[0-8])T(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d\.\d{3}Z$/;
 
 /** A hex digit's upper-case character code by character code (0: not a hex digit). */
 const HEX_UPPER = new Uint8Array(128);
