@@ -1,8 +1,6 @@
 // What `anchorage scan` does (commands/scan.ts only registers it): read the sources, stream them into the
-// scan, render the report. It runs in a worker thread whose young generation is kept small (commands/scan.ts):
-// a cluster scan allocates fast and mostly garbage, and V8's default nursery alone would cost ~150 MiB of RSS.
+// scan, render the report.
 import { readFileSync } from 'node:fs';
-import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { InputError } from '../common/errors.ts';
 import { loadPolicy } from '../lint/policy.ts';
 import { SEVERITY_RANK, type Severity } from '../lint/types.ts';
@@ -218,7 +216,7 @@ export function renderOutput(r: ScanReport, format: string, verbose: boolean): s
   if (format === 'html') return scanToHtml(r);
   let out = '';
   const write = process.stdout.write;
-  // printOutput writes to stdout; the worker hands the text to the main thread instead.
+  // printOutput writes to stdout: the text is taken here (the exit code is known only with the report).
   process.stdout.write = ((chunk: string) => {
     out += chunk;
     return true;
@@ -231,30 +229,15 @@ export function renderOutput(r: ScanReport, format: string, verbose: boolean): s
   return out;
 }
 
-/** What the worker answers: the text to print and the exit code, or the one-line error of bad input. */
-export type WorkerAnswer = { output: Uint8Array; code: number } | { inputError: string } | { crash: string };
-
-export async function runScan(paths: string[], o: ScanCliOptions, format: string, failOn: Severity): Promise<WorkerAnswer> {
-  try {
-    const gaps: string[] = [];
-    const r = await scanSources(paths, o, new Date(), gaps);
-    // Findings at or above --fail-on: 1. Else a live source that could not be read: 3 (the scan is incomplete).
-    const code = r.findings.some((f) => SEVERITY_RANK[f.severity] >= SEVERITY_RANK[failOn]) ? 1 : gaps.length ? 3 : 0;
-    const text = renderOutput(r, format, o.verbose === true);
-    // Its own memory (not a slice of Node's shared pool): it is transferred to the main thread.
-    const output = Buffer.allocUnsafeSlow(Buffer.byteLength(text));
-    output.write(text);
-    return { output, code };
-  } catch (e) {
-    if (e instanceof InputError) return { inputError: e.message };
-    return { crash: (e as Error).stack ?? String(e) };
-  }
-}
-
-if (!isMainThread && (workerData as { anchorageScan?: unknown } | undefined)?.anchorageScan) {
-  const d = workerData as { paths: string[]; options: ScanCliOptions; format: string; failOn: Severity };
-  // The output's bytes move to the main thread, not a copy of them.
-  runScan(d.paths, d.options, d.format, d.failOn).then((a) =>
-    parentPort?.postMessage(a, 'output' in a ? [a.output.buffer as ArrayBuffer] : []),
-  );
+/** The report as text and the exit code: findings at or above `failOn` 1, else a live source unread 3, else 0. */
+export async function runScan(
+  paths: string[],
+  o: ScanCliOptions,
+  format: string,
+  failOn: Severity,
+): Promise<{ output: string; code: number }> {
+  const gaps: string[] = [];
+  const r = await scanSources(paths, o, new Date(), gaps);
+  const code = r.findings.some((f) => SEVERITY_RANK[f.severity] >= SEVERITY_RANK[failOn]) ? 1 : gaps.length ? 3 : 0;
+  return { output: renderOutput(r, format, o.verbose === true), code };
 }

@@ -1,50 +1,28 @@
 // `anchorage scan [PATH...] [--kubeconfig F] [--endpoint HOST:PORT]...`: inventory every certificate and key
 // under the paths, in the cluster and on live endpoints, build the trust graph and report what is wrong
-// (docs/scan-schema.md). Exit 0 clean, 1 findings at or above --fail-on, 2 bad input, 3 a live source unread. The work runs in
-// src/cli/scan-run.ts, in a worker thread with a small young generation (peak RSS: docs/benchmarks.md).
-import module from 'node:module';
-import { Worker } from 'node:worker_threads';
+// (docs/scan-schema.md). Exit 0 clean, 1 findings at or above --fail-on, 2 bad input, 3 a live source unread. The work is
+// src/cli/scan-run.ts, loaded when the command runs, with V8's young generation held at its starting size (peak
+// RSS: docs/benchmarks.md).
 import type { Command } from 'commander';
 import { InputError } from '../../common/errors.ts';
 import { SEVERITIES, type Severity } from '../../lint/types.ts';
 import { collect } from '../args.ts';
+import { smallYoungGeneration } from '../files.ts';
 import { checkFormat } from '../output.ts';
-import type { ScanCliOptions, WorkerAnswer } from '../scan-run.ts';
+import type { ScanCliOptions } from '../scan-run.ts';
 
 const FORMATS = ['table', 'json', 'yaml', 'sarif', 'html'] as const;
-/** The worker's young generation: V8 grows it to 3 x 16-64 MiB under a fast allocation rate, all of it RSS. */
-const YOUNG_GENERATION_MB = 4;
 
 export async function scanCommand(paths: string[], o: ScanCliOptions = {}): Promise<number> {
   const format = checkFormat(o.output ?? 'table', FORMATS);
   const failOn = (o.failOn ?? 'error') as Severity;
   if (!SEVERITIES.includes(failOn)) throw new InputError(`--fail-on: '${failOn}' is not a severity (expected ${SEVERITIES.join(', ')})`);
-  // The terminal is the main thread's: the worker's stderr is not one.
-  const options: ScanCliOptions = { ...o, progress: o.progress ?? process.stderr.isTTY === true };
-  const file = new URL(import.meta.url.endsWith('.ts') ? '../scan-run.ts' : '../scan-run.js', import.meta.url);
-  // Node's compile cache is per thread: the worker turns it on (the main thread's directory) before it loads
-  // the scan's modules, or it compiles them all again, and strips the types of each in a checkout (~0.5 s of CPU).
-  const cache = module.getCompileCacheDir?.();
-  const entry = cache
-    ? `require('node:module').enableCompileCache?.(${JSON.stringify(cache)}); import(${JSON.stringify(file.href)});`
-    : file;
-  const answer = await new Promise<WorkerAnswer>((resolve, reject) => {
-    const w = new Worker(entry, {
-      eval: cache !== undefined,
-      workerData: { anchorageScan: true, paths, options, format, failOn },
-      resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB },
-    });
-    let got: WorkerAnswer | undefined;
-    w.on('message', (m: WorkerAnswer) => {
-      got = m;
-    });
-    w.on('error', reject);
-    w.on('exit', (code) => (got ? resolve(got) : reject(new Error(`the scan worker stopped (exit ${code}) without an answer`))));
-  });
-  if ('inputError' in answer) throw new InputError(answer.inputError);
-  if ('crash' in answer) throw new Error(answer.crash);
-  process.stdout.write(answer.output);
-  return answer.code;
+  // A scan allocates fast and keeps little: V8's default young generation grew to ~150 MiB of RSS that held only garbage.
+  smallYoungGeneration();
+  const { runScan } = await import('../scan-run.ts');
+  const { output, code } = await runScan(paths, { ...o, progress: o.progress ?? process.stderr.isTTY === true }, format, failOn);
+  process.stdout.write(output);
+  return code;
 }
 
 export function register(program: Command): void {
