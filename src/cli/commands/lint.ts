@@ -496,7 +496,7 @@ export function register(program: Command): void {
     )
     .option('-v, --verbose', 'list the files that held no certificate')
     .action((paths: string[], o: LintCliOptions) => {
-      constantMemory(20, true);
+      constantMemory();
       process.exitCode = lintCommand(paths, o, writeStdoutSync);
     });
 }
