@@ -174,8 +174,9 @@ export function smallYoungGeneration(): void {
 
 /** New space (both semi-spaces) a walk lets the young generation grow to before it is held (constantMemory). */
 const WALK_NEW_SPACE = 8 * 1024 * 1024;
-/** Files between two looks at the young generation's size: ~3 MiB of garbage, at most one growth between looks. */
+/** Files, or bytes read, between two looks at the young generation's size (walkInputs): ~3-6 MiB of garbage. */
 const WALK_YOUNG_CHECK = 64;
+const WALK_YOUNG_CHECK_BYTES = 256 * 1024;
 /** `growing`: constantMemory(_, true) was called and the young generation is not yet held. */
 let youngGrowth: 'growing' | 'held' | 'default' = 'default';
 
@@ -207,18 +208,22 @@ export function serverMemory(): void {
 /**
  * constantMemory(), unless the input is one regular file of at most 1 MiB: there is no walk whose heap
  * could grow, and loading node:v8 costs a one-file `inspect` ~10 ms of start-up (docs/benchmarks.md).
+ * The young generation may grow (constantMemory's `walk`) unless the input is one file (a large bundle, stdin):
+ * a walk stops its growth between files, where one file is parsed in one go and would let it grow to V8's limit.
  */
 export function constantMemoryUnlessSmall(paths: readonly string[]): void {
   const only = paths.length === 1 ? paths[0] : undefined;
+  let oneFile = only === '-';
   if (only !== undefined && only !== '-') {
     try {
       const st = statSync(only);
       if (st.isFile() && st.size <= 1024 * 1024) return;
+      oneFile = !st.isDirectory();
     } catch {
       // The walk reports it.
     }
   }
-  constantMemory(20, true);
+  constantMemory(20, !oneFile);
 }
 
 /** Standard input, read once (at most MAX_FILE bytes) however many times it is asked for. */
@@ -403,13 +408,23 @@ export function* walkInputs(
   const reused: Buffer[] | undefined = opts.reuse ? [Buffer.allocUnsafe(0), Buffer.allocUnsafe(0)] : undefined;
   let turn = 0;
   let sinceCollection = 0;
+  let filesSinceYoungCheck = 0;
+  let bytesSinceYoungCheck = 0;
   const bufferFor = (size: number): Buffer | undefined => {
-    if (!reused || size >= REUSED_MAX) return undefined;
+    if (!reused) return undefined;
+    // The garbage a file makes follows its size (~25 bytes a byte of PEM): a look at the young generation every
+    // WALK_YOUNG_CHECK files or WALK_YOUNG_CHECK_BYTES read, whichever comes first, lets it grow once at most between looks.
+    bytesSinceYoungCheck += size;
+    if (++filesSinceYoungCheck >= WALK_YOUNG_CHECK || bytesSinceYoungCheck >= WALK_YOUNG_CHECK_BYTES) {
+      filesSinceYoungCheck = 0;
+      bytesSinceYoungCheck = 0;
+      holdYoungGeneration();
+    }
+    if (size >= REUSED_MAX) return undefined;
     if (++sinceCollection >= COLLECT_EVERY) {
       sinceCollection = 0;
       collectGarbage();
     }
-    if (sinceCollection % WALK_YOUNG_CHECK === 0) holdYoungGeneration();
     turn ^= 1;
     let b = reused[turn] as Buffer;
     if (b.length <= size) {
