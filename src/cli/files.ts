@@ -146,8 +146,8 @@ export const MAX_STREAM_ENTRIES = 2_000_000;
  * heap, so setting them at run time works.
  *
  * `walk`: the young generation may grow to WALK_NEW_SPACE and is then held there (walkInputs checks its size
- * every WALK_YOUNG_CHECK files and stops the growth): a walk makes ~50 KiB of short-lived garbage a file, and
- * with the starting 1 MiB semi-spaces V8 scavenged every ~20 files (1,096 scavenges, 189 ms of pauses over
+ * every WALK_YOUNG_CHECK files or WALK_YOUNG_CHECK_BYTES read and stops the growth): a walk makes ~50 KiB of
+ * short-lived garbage a file, and with the starting 1 MiB semi-spaces V8 scavenged every ~20 files (1,096 scavenges, 189 ms of pauses over
  * 20,000 certificates, and as much again on its helper threads) where 4 MiB semi-spaces take 267 (66 ms), at
  * the same peak RSS (docs/benchmarks.md, 2026-12-04). V8 reads the starting size only at start-up, hence the
  * growth stopped by hand. Without `walk` (serve, agent: no walk loop to check it) the young generation is held
