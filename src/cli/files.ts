@@ -147,17 +147,19 @@ export const MAX_STREAM_ENTRIES = 2_000_000;
  *
  * `walk`: the young generation may grow to WALK_NEW_SPACE and is then held there (walkInputs checks its size
  * every WALK_YOUNG_CHECK files or WALK_YOUNG_CHECK_BYTES read and stops the growth): a walk makes ~50 KiB of
- * short-lived garbage a file, and with the starting 1 MiB semi-spaces V8 scavenged every ~20 files (1,096 scavenges, 189 ms of pauses over
- * 20,000 certificates, and as much again on its helper threads) where 4 MiB semi-spaces take 267 (66 ms), at
+ * short-lived garbage a file, and with the starting 1 MiB semi-spaces V8 scavenged every ~20 files (1,096
+ * scavenges, 189 ms of pauses over 20,000 certificates, and as much again on its helper threads) where 4 MiB semi-spaces take 267 (66 ms), at
  * the same peak RSS (docs/benchmarks.md, 2026-12-04). V8 reads the starting size only at start-up, hence the
  * growth stopped by hand. Without `walk` (serve, agent: no walk loop to check it) the young generation is held
  * at its starting size from the start.
  */
 export function constantMemory(growingPercent = 20, walk = false): void {
   const { setFlagsFromString } = process.getBuiltinModule('node:v8');
-  setFlagsFromString(`--semi-space-growth-factor=${walk ? 2 : 1}`);
   setFlagsFromString(`--heap-growing-percent=${growingPercent}`);
-  youngGrowth = walk ? 'growing' : 'held';
+  if (walk) {
+    setFlagsFromString('--semi-space-growth-factor=2');
+    youngGrowing = true;
+  } else smallYoungGeneration();
 }
 
 /**
@@ -169,7 +171,7 @@ export function constantMemory(growingPercent = 20, walk = false): void {
  */
 export function smallYoungGeneration(): void {
   process.getBuiltinModule('node:v8').setFlagsFromString('--semi-space-growth-factor=1');
-  youngGrowth = 'held';
+  youngGrowing = false;
 }
 
 /** New space (both semi-spaces) a walk lets the young generation grow to before it is held (constantMemory). */
@@ -177,18 +179,16 @@ const WALK_NEW_SPACE = 8 * 1024 * 1024;
 /** Files, or bytes read, between two looks at the young generation's size (walkInputs): ~3-6 MiB of garbage. */
 const WALK_YOUNG_CHECK = 64;
 const WALK_YOUNG_CHECK_BYTES = 256 * 1024;
-/** `growing`: constantMemory(_, true) was called and the young generation is not yet held. */
-let youngGrowth: 'growing' | 'held' | 'default' = 'default';
+/** constantMemory(_, true) was called and the young generation is not yet held. */
+let youngGrowing = false;
 
 /** Once the young generation has reached WALK_NEW_SPACE, stop its growth (constantMemory's `walk`). */
 function holdYoungGeneration(): void {
-  if (youngGrowth !== 'growing') return;
-  const v8 = process.getBuiltinModule('node:v8');
-  const space = v8.getHeapSpaceStatistics().find((x) => x.space_name === 'new_space');
-  if (space === undefined || space.space_size >= WALK_NEW_SPACE) {
-    v8.setFlagsFromString('--semi-space-growth-factor=1');
-    youngGrowth = 'held';
-  }
+  const space = process
+    .getBuiltinModule('node:v8')
+    .getHeapSpaceStatistics()
+    .find((x) => x.space_name === 'new_space');
+  if (space === undefined || space.space_size >= WALK_NEW_SPACE) smallYoungGeneration();
 }
 
 /**
@@ -413,12 +413,15 @@ export function* walkInputs(
   const bufferFor = (size: number): Buffer | undefined => {
     if (!reused) return undefined;
     // The garbage a file makes follows its size (~25 bytes a byte of PEM): a look at the young generation every
-    // WALK_YOUNG_CHECK files or WALK_YOUNG_CHECK_BYTES read, whichever comes first, lets it grow once at most between looks.
-    bytesSinceYoungCheck += size;
-    if (++filesSinceYoungCheck >= WALK_YOUNG_CHECK || bytesSinceYoungCheck >= WALK_YOUNG_CHECK_BYTES) {
-      filesSinceYoungCheck = 0;
-      bytesSinceYoungCheck = 0;
-      holdYoungGeneration();
+    // WALK_YOUNG_CHECK files or WALK_YOUNG_CHECK_BYTES read, whichever comes first, lets it grow once at most
+    // between looks.
+    if (youngGrowing) {
+      bytesSinceYoungCheck += size;
+      if (++filesSinceYoungCheck >= WALK_YOUNG_CHECK || bytesSinceYoungCheck >= WALK_YOUNG_CHECK_BYTES) {
+        filesSinceYoungCheck = 0;
+        bytesSinceYoungCheck = 0;
+        holdYoungGeneration();
+      }
     }
     if (size >= REUSED_MAX) return undefined;
     if (++sinceCollection >= COLLECT_EVERY) {

@@ -210,34 +210,17 @@ export async function scanSources(paths: string[], o: ScanCliOptions = {}, now: 
   return scanner.finish(opts);
 }
 
-/** The report as the chosen format prints it. */
-export function renderOutput(r: ScanReport, format: string, verbose: boolean): string {
-  if (format === 'sarif') return `${JSON.stringify(scanToSarif(r), null, 2)}\n`;
-  if (format === 'html') return scanToHtml(r);
-  let out = '';
-  const write = process.stdout.write;
-  // printOutput writes to stdout: the text is taken here (the exit code is known only with the report).
-  process.stdout.write = ((chunk: string) => {
-    out += chunk;
-    return true;
-  }) as typeof process.stdout.write;
-  try {
-    printOutput(r, format, () => renderScan(r, { verbose }));
-  } finally {
-    process.stdout.write = write;
-  }
-  return out;
+/** Print the report in the chosen format. */
+export function printScan(r: ScanReport, format: string, verbose: boolean): void {
+  if (format === 'sarif') process.stdout.write(`${JSON.stringify(scanToSarif(r), null, 2)}\n`);
+  else if (format === 'html') process.stdout.write(scanToHtml(r));
+  else printOutput(r, format, () => renderScan(r, { verbose }));
 }
 
-/** The report as text and the exit code: findings at or above `failOn` 1, else a live source unread 3, else 0. */
-export async function runScan(
-  paths: string[],
-  o: ScanCliOptions,
-  format: string,
-  failOn: Severity,
-): Promise<{ output: string; code: number }> {
+/** Scan, print the report, and answer the exit code: findings at or above `failOn` 1, else a live source unread 3, else 0. */
+export async function runScan(paths: string[], o: ScanCliOptions, format: string, failOn: Severity): Promise<number> {
   const gaps: string[] = [];
   const r = await scanSources(paths, o, new Date(), gaps);
-  const code = r.findings.some((f) => SEVERITY_RANK[f.severity] >= SEVERITY_RANK[failOn]) ? 1 : gaps.length ? 3 : 0;
-  return { output: renderOutput(r, format, o.verbose === true), code };
+  printScan(r, format, o.verbose === true);
+  return r.findings.some((f) => SEVERITY_RANK[f.severity] >= SEVERITY_RANK[failOn]) ? 1 : gaps.length ? 3 : 0;
 }

@@ -374,7 +374,8 @@ export function streamLint(
     // The set's facts are the pool's objects; the lints read every field of the certificate itself, so a pooled one
     // is linted as this walk read it: the pool keeps only what its lookups decoded, not every field the lints did
     // (20,000 certificates sharing a few keys held 540 MiB so).
-    for (const f of lintTarget({ ...t, cert: read }, facts, opts, lints)) emit(f);
+    t.cert = read;
+    for (const f of lintTarget(t, facts, opts, lints)) emit(f);
   }, skipped);
   return { certificates: total, skipped, pooled: pool.size, walks };
 }

@@ -20,9 +20,7 @@ export async function scanCommand(paths: string[], o: ScanCliOptions = {}): Prom
   // A scan allocates fast and keeps little: V8's default young generation grew to ~150 MiB of RSS that held only garbage.
   smallYoungGeneration();
   const { runScan } = await import('../scan-run.ts');
-  const { output, code } = await runScan(paths, { ...o, progress: o.progress ?? process.stderr.isTTY === true }, format, failOn);
-  process.stdout.write(output);
-  return code;
+  return runScan(paths, o, format, failOn);
 }
 
 export function register(program: Command): void {
