@@ -4,7 +4,7 @@
 // spec) reports over the same certificates: issuers found by key id and by signature, re-keyed CAs,
 // copies of a CA, shared keys, bundles, kubeconfigs and a file named twice.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -12,7 +12,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { lintPaths, streamLint, streamLintJson } from '../src/cli/commands/lint.ts';
 import { readInputs } from '../src/cli/inputs.ts';
 import { writeKubeconfig } from '../src/k8s/kubeconfig.ts';
-import { type LintTarget, lintCertificates } from '../src/lint/engine.ts';
+import { type LintTarget, lintCertificates, MAX_SHARERS_LISTED } from '../src/lint/engine.ts';
 import { loadPolicy } from '../src/lint/policy.ts';
 import { generateKey } from '../src/x509/keys.ts';
 import { DAY, issue, NOW, newCa } from './support/lint-testkit.ts';
@@ -162,15 +162,40 @@ describe('lint streamed', () => {
     });
     // Another name under the renewed key: now the key is shared, and its holders are held.
     writeFileSync(join(tree, 'other-name.crt'), issue(ca, { subject: 'CN=other', sans: { dns: ['other.example'] } }, { key: kp }).toPem());
-    // The renewed certificates are in the pool now, and were not guessed: a walk reads them (three in all).
+    // The key's two subjects are in the pool now (the first renewal stands for its name), and were not guessed:
+    // a walk reads them (three in all).
     expect(streamLint([tree], { policy: loadPolicy(undefined), now: NOW }, () => undefined)).toMatchObject({
       certificates: 24,
-      pooled: 4,
+      pooled: 3,
       walks: 3,
     });
     const report = lintPaths([tree], { at: NOW.toISOString() });
     expect({ ...report, skipped: [] }).toEqual({ ...lintCertificates(collected([tree]), { now: NOW }), skipped: [] });
     expect(report.findings.some((f) => f.lintId === 'k8s.key.shared-across-roles')).toBe(true);
+  });
+
+  it('holds, of one key shared under many names, only the subjects a finding names (the same report all the same)', () => {
+    const tree = join(dir, 'one-key');
+    mkdirSync(join(tree, 'b'), { recursive: true });
+    const ca = newCa('CN=one-key-root');
+    const kp = generateKey('ecdsa-p256');
+    writeFileSync(join(tree, 'ca.crt'), ca.cert.toPem());
+    // 30 names under one key, in two folders; some names held twice (a renewal, a copy), one of them early,
+    // so the pool's first holders are not simply the first files.
+    const leaf = (n: number): string => issue(ca, { subject: `CN=holder-${n}`, sans: { dns: [`h${n}.example`] } }, { key: kp }).toPem();
+    for (let i = 0; i < 30; i++) writeFileSync(join(tree, i < 15 ? '.' : 'b', `leaf-${String(i).padStart(2, '0')}.crt`), leaf(i));
+    writeFileSync(join(tree, 'leaf-00-renewed.crt'), leaf(0));
+    writeFileSync(join(tree, 'leaf-03-copy.crt'), readFileSync(join(tree, 'leaf-03.crt')));
+    writeFileSync(join(tree, 'b', 'leaf-29-renewed.crt'), leaf(29));
+    const streamed = streamLint([tree], { policy: loadPolicy(undefined), now: NOW }, () => undefined);
+    // The CA (named as an issuer) and the first holders of the key's first MAX_SHARERS_LISTED + 1 names.
+    expect(streamed).toMatchObject({ certificates: 34, pooled: 1 + MAX_SHARERS_LISTED + 1, walks: 3 });
+    const report = lintPaths([tree], { at: NOW.toISOString() });
+    expect({ ...report, skipped: [] }).toEqual({ ...lintCertificates(collected([tree]), { now: NOW }), skipped: [] });
+    const shared = report.findings.filter((f) => f.lintId === 'k8s.key.shared-across-roles');
+    expect(shared).toHaveLength(33);
+    // Each names ten other holders and counts the other 19 of the 30 names.
+    for (const f of shared) expect(f.message).toMatch(/ and 19 more$/);
   });
 
   it('finds issuers met after their certificates, copies of CAs and re-keyed CAs in two walks when key ids tell them apart', () => {

@@ -98,6 +98,18 @@ export class LintIndex {
   // issuer lookup walks all its copies (quadratic: 10k Secrets carrying one CA).
   private readonly seen = new Set<Certificate>();
   private distinct: Map<string, { subjects: Set<string>; certs: Certificate[] }> | undefined;
+  // Keys whose holders the index has only in part (their first subjects' first holders): how many subjects
+  // hold each in the whole set (by SPKI SHA-256).
+  private readonly keySubjects = new Map<string, number>();
+
+  /**
+   * The whole set has `subjects` distinct subjects holding the key with this SPKI SHA-256, of which the index
+   * is given the first MAX_SHARERS_LISTED + 1 (each by its first holder, in the set's order): enough for
+   * sharersOf, which then counts the others from this number.
+   */
+  setKeySubjects(spkiSha256: string, subjects: number): void {
+    this.keySubjects.set(spkiSha256, subjects);
+  }
 
   add(cert: Certificate): void {
     if (this.seen.has(cert)) return;
@@ -193,7 +205,9 @@ export class LintIndex {
       if (listed.length >= MAX_SHARERS_LISTED) break;
       if (key(o.subjectRaw) !== mine) listed.push(o);
     }
-    return { listed, total: d.subjects.size - (d.subjects.has(mine) ? 1 : 0) };
+    // Given in part: the certificate holds the key, so its own subject is one of the set's.
+    const whole = this.keySubjects.get(cert.spkiSha256);
+    return { listed, total: whole !== undefined ? whole - 1 : d.subjects.size - (d.subjects.has(mine) ? 1 : 0) };
   }
 }
 

@@ -2,7 +2,7 @@
 // Exit 0 clean, 1 findings at or above --fail-on, 2 bad input (InputError, mapped by main.ts).
 import type { Command } from 'commander';
 import { InputError } from '../../common/errors.ts';
-import { activeLints, failsAt, LintIndex, type LintReport, type LintTarget, lintTarget } from '../../lint/engine.ts';
+import { activeLints, failsAt, LintIndex, type LintReport, type LintTarget, lintTarget, MAX_SHARERS_LISTED } from '../../lint/engine.ts';
 import { showString } from '../../lint/lints/util.ts';
 import { loadPolicy, type Policy } from '../../lint/policy.ts';
 import { toSarif } from '../../lint/sarif.ts';
@@ -55,8 +55,13 @@ function targetsOf(r: SourceRead, skipped: LintOutput['skipped'] | undefined): L
   });
 }
 
-/** A 53-bit hash of some bytes (cyrb53): sets of hashes stand for sets of names and keys in the first pass. */
-function h53(b: Uint8Array): number {
+/**
+ * A 64-bit hash of some bytes (cyrb53's two 32-bit halves, hi and lo, left in `h64hi`/`h64lo`): sets of hashes
+ * stand for sets of names and keys in the first pass. h53 is cyrb53 itself, from the same halves.
+ */
+let h64hi = 0;
+let h64lo = 0;
+function h64(b: Uint8Array): true {
   let h1 = 0xdeadbeef;
   let h2 = 0x41c6ce57;
   for (let i = 0; i < b.length; i++) {
@@ -66,7 +71,14 @@ function h53(b: Uint8Array): number {
   }
   h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507) ^ Math.imul(h2 ^ (h2 >>> 13), 3266489909);
   h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507) ^ Math.imul(h1 ^ (h1 >>> 13), 3266489909);
-  return 4294967296 * (2097151 & h2) + (h1 >>> 0);
+  h64hi = h2 >>> 0;
+  h64lo = h1 >>> 0;
+  return true;
+}
+const h53of = (hi: number, lo: number): number => 4294967296 * (2097151 & hi) + lo;
+function h53(b: Uint8Array): number {
+  h64(b);
+  return h53of(h64hi, h64lo);
 }
 
 const tryDer = <T>(f: () => T): T | undefined => {
@@ -79,46 +91,58 @@ const tryDer = <T>(f: () => T): T | undefined => {
 };
 
 /**
- * Two numbers a certificate (its key's and its subject's hashes), in blocks of 32k pairs: 16 bytes a
+ * A certificate's key and subject as two 64-bit hashes (four 32-bit words), in blocks of 16k: 16 bytes a
  * certificate, no copy of the whole as it grows, sorted in place (no sorted copy).
  */
 class HashPairs {
-  private readonly blocks: Float64Array[] = [];
+  private readonly blocks: Uint32Array[] = [];
   length = 0;
-  push(key: number, subject: number): void {
-    const b = this.length >>> 15;
-    if (b === this.blocks.length) this.blocks.push(new Float64Array(65536));
-    const block = this.blocks[b] as Float64Array;
-    const o = (this.length++ & 32767) * 2;
-    block[o] = key;
-    block[o + 1] = subject;
+  push(keyHi: number, keyLo: number, subjectHi: number, subjectLo: number): void {
+    const b = this.length >>> 14;
+    if (b === this.blocks.length) this.blocks.push(new Uint32Array(65536));
+    const block = this.blocks[b] as Uint32Array;
+    const o = (this.length++ & 16383) * 4;
+    block[o] = keyHi;
+    block[o + 1] = keyLo;
+    block[o + 2] = subjectHi;
+    block[o + 3] = subjectLo;
   }
-  key(i: number): number {
-    return (this.blocks[i >>> 15] as Float64Array)[(i & 32767) * 2] as number;
+  /** Word w (0 key hi, 1 key lo, 2 subject hi, 3 subject lo) of pair i. */
+  word(i: number, w: number): number {
+    return (this.blocks[i >>> 14] as Uint32Array)[(i & 16383) * 4 + w] as number;
   }
-  subject(i: number): number {
-    return (this.blocks[i >>> 15] as Float64Array)[(i & 32767) * 2 + 1] as number;
+  sameKey(i: number, j: number): boolean {
+    return this.word(i, 0) === this.word(j, 0) && this.word(i, 1) === this.word(j, 1);
+  }
+  sameSubject(i: number, j: number): boolean {
+    return this.word(i, 2) === this.word(j, 2) && this.word(i, 3) === this.word(j, 3);
   }
   clear(): void {
     this.blocks.length = 0;
     this.length = 0;
   }
   private less(i: number, j: number): boolean {
-    const a = this.key(i);
-    const b = this.key(j);
-    return a < b || (a === b && this.subject(i) < this.subject(j));
+    const bi = this.blocks[i >>> 14] as Uint32Array;
+    const oi = (i & 16383) * 4;
+    const bj = this.blocks[j >>> 14] as Uint32Array;
+    const oj = (j & 16383) * 4;
+    for (let w = 0; w < 4; w++) {
+      const a = bi[oi + w] as number;
+      const b = bj[oj + w] as number;
+      if (a !== b) return a < b;
+    }
+    return false;
   }
   private swap(i: number, j: number): void {
-    const bi = this.blocks[i >>> 15] as Float64Array;
-    const oi = (i & 32767) * 2;
-    const bj = this.blocks[j >>> 15] as Float64Array;
-    const oj = (j & 32767) * 2;
-    const k = bi[oi] as number;
-    const s = bi[oi + 1] as number;
-    bi[oi] = bj[oj] as number;
-    bi[oi + 1] = bj[oj + 1] as number;
-    bj[oj] = k;
-    bj[oj + 1] = s;
+    const bi = this.blocks[i >>> 14] as Uint32Array;
+    const oi = (i & 16383) * 4;
+    const bj = this.blocks[j >>> 14] as Uint32Array;
+    const oj = (j & 16383) * 4;
+    for (let w = 0; w < 4; w++) {
+      const t = bi[oi + w] as number;
+      bi[oi + w] = bj[oj + w] as number;
+      bj[oj + w] = t;
+    }
   }
   /** Sorts the pairs by key, then subject, in place (quicksort, median of three, the smaller side first). */
   sort(): void {
@@ -169,13 +193,14 @@ const MAX_GUESSED = 4096;
  *  1. hashes of every issuer name, and of every key and subject (16 bytes a certificate); the certificates
  *     that look like issuers (CAs, and those whose name an earlier certificate gave as its issuer), kept on
  *     a guess; every distinct issuer name and authority key id;
- *  then the pool: the certificates whose subject is some certificate's issuer name, or whose key a
- *  certificate with another subject has (those are the only answers the set's lookups can give), at most
- *  MAX_LINT_POOL, in the walk's order, taken from the guessed ones; and which of the pool issue others,
- *  from the issuer names and key ids;
+ *  then the pool: the certificates whose subject is some certificate's issuer name, and, of each key that
+ *  certificates with different subjects hold, the first MAX_SHARERS_LISTED + 1 subjects' first holders (those
+ *  are the only answers the set's lookups can give; how many subjects share the key is counted from the
+ *  hashes), at most MAX_LINT_POOL, in the walk's order, taken from the guessed ones when no key is shared;
+ *  and which of the pool issue others, from the issuer names and key ids;
  *  2. every certificate linted with its set facts, its findings handed to `emit`.
- * When the guess missed a certificate of the pool (a leaf that issued another before it was met, a key
- * shared under two names), a walk reads the pool again; when a signature must tell which certificate
+ * When the guess missed a certificate of the pool (a leaf that issued another before it was met) or a key
+ * is shared under two names, a walk reads the pool again; when a signature must tell which certificate
  * issued another (no key ids), a walk looks up every certificate's issuer (the four walks this took before).
  * Memory: the pool, the hashes, the findings and the skipped list; not the certificates.
  */
@@ -196,6 +221,9 @@ export function streamLint(
   const namedCounts = new Map<string, number>();
   const issuerNames = new Set<number>();
   const hashes = new HashPairs();
+  // Subjects (h53) of certificates whose key cannot be read: they can still be named as an issuer.
+  const unkeyed: number[] = [];
+  let total = 0;
   let guessed: Map<number, Certificate> | undefined = new Map();
   // Issuer name (LintIndex.nameKey) and authority key id ('' none) of every certificate that is not self-issued.
   let issuedBy: Map<string, Set<string>> | undefined = new Map();
@@ -206,9 +234,17 @@ export function streamLint(
     const targets = targetsOf(r, undefined);
     if (named.has(r.source)) namedCounts.set(r.source, (namedCounts.get(r.source) ?? 0) + targets.length);
     for (const { cert } of targets) {
-      const at = hashes.length;
-      const subject = tryDer(() => h53(cert.subjectRaw)) ?? -1;
-      hashes.push(tryDer(() => h53(cert.spki)) ?? -1, subject);
+      const at = total++;
+      // A certificate whose subject cannot be read is in no lookup of the set (LintIndex.add); one whose key
+      // cannot be read is found only by its name.
+      let subject = -1;
+      if (tryDer(() => h64(cert.subjectRaw)) !== undefined) {
+        subject = h53of(h64hi, h64lo);
+        const sHi = h64hi;
+        const sLo = h64lo;
+        if (tryDer(() => h64(cert.spki)) !== undefined) hashes.push(h64hi, h64lo, sHi, sLo);
+        else unkeyed.push(subject);
+      }
       if (guessed && ((subject >= 0 && issuerNames.has(subject)) || looksLikeCa(cert))) {
         const copy = cert.detached();
         if (copy && guessed.size < MAX_GUESSED) guessed.set(at, copy);
@@ -244,7 +280,6 @@ export function streamLint(
       }
     }
   }
-  const total = hashes.length;
   if (total === 0) return { certificates: 0, skipped: [], pooled: 0, walks };
 
   const tooLarge = (): InputError =>
@@ -253,55 +288,48 @@ export function streamLint(
     );
   // A key is shared when certificates with different subjects hold it (what LintIndex.sharersOf reports):
   // copies of one certificate, or renewals under the same name and key, hold it alone. The pairs sorted by
-  // key then subject: a key's holders are a run, shared when its first and last subjects differ or one is
-  // unreadable (-1, first). Counted as they go: the certificates of the pool, those named as an issuer
-  // (byName) and those holding a shared key (byKey).
-  const shared = new Set<number>();
+  // key then subject: a key's holders are a run, its distinct subjects runs within it. The pool holds the
+  // first holder of each of a shared key's first MAX_SHARERS_LISTED + 1 subjects (all a finding names) and
+  // the certificates named as an issuer (byName); the number of subjects is kept per key for the finding.
+  const shared = new Map<string, number>();
+  const keyId = (hi: number, lo: number): string => `${hi}:${lo}`;
   let byName = 0;
-  let byKey = 0;
-  let pooled = 0;
+  let reps = 0;
+  for (const s of unkeyed) if (issuerNames.has(s)) byName++;
   hashes.sort();
-  for (let i = 0; i < total; ) {
-    const k = hashes.key(i);
+  for (let i = 0; i < hashes.length; ) {
     let end = i + 1;
-    while (end < total && hashes.key(end) === k) end++;
-    const isShared = k >= 0 && end - i > 1 && (hashes.subject(i) !== hashes.subject(end - 1) || hashes.subject(i) < 0);
-    if (isShared) {
-      shared.add(k);
-      byKey += end - i;
+    let subjects = 1;
+    for (; end < hashes.length && hashes.sameKey(end, i); end++) if (!hashes.sameSubject(end, end - 1)) subjects++;
+    if (subjects > 1) {
+      shared.set(keyId(hashes.word(i, 0), hashes.word(i, 1)), subjects);
+      reps += Math.min(subjects, MAX_SHARERS_LISTED + 1);
     }
-    for (; i < end; i++) {
-      const subject = hashes.subject(i);
-      const named = subject >= 0 && issuerNames.has(subject);
-      if (named) byName++;
-      if (named || isShared) pooled++;
-    }
-    if (pooled > MAX_LINT_POOL) throw tooLarge();
+    for (; i < end; i++) if (issuerNames.has(h53of(hashes.word(i, 2), hashes.word(i, 3)))) byName++;
+    // The pool holds at least either part.
+    if (byName > MAX_LINT_POOL || reps > MAX_LINT_POOL) throw tooLarge();
   }
   hashes.clear();
-  const inPool = (cert: Certificate): { byName: boolean; byKey: boolean } => {
+  const isNamed = (cert: Certificate): boolean => {
     const subject = tryDer(() => h53(cert.subjectRaw));
-    const spki = tryDer(() => h53(cert.spki));
-    return { byName: subject !== undefined && issuerNames.has(subject), byKey: spki !== undefined && shared.has(spki) };
+    return subject !== undefined && issuerNames.has(subject);
   };
 
   // The pool, in the walk's order: the guessed certificates when they hold all of it (as many named as an
-  // issuer and as many holding a shared key as the walk met). A certificate of the pool stands for itself
-  // (its object) in the later walks, and a file that changed since the first walk fails the run rather than
-  // mixing two versions.
+  // issuer as the walk met, and no key shared). A certificate of the pool stands for itself (its object) in
+  // the later walks, and a file that changed since the first walk fails the run rather than mixing two versions.
   const pool = new Map<number, Certificate>();
   const index = new LintIndex();
-  if (guessed) {
-    const found = [...guessed].map(([at, cert]) => ({ at, cert, ...inPool(cert) }));
-    guessed = undefined;
-    if (found.filter((g) => g.byName).length === byName && found.filter((g) => g.byKey).length === byKey)
-      for (const g of found) {
-        if (!g.byName && !g.byKey) continue;
-        pool.set(g.at, g.cert);
-        index.add(g.cert);
+  if (guessed && shared.size === 0) {
+    const found = [...guessed].filter(([, cert]) => isNamed(cert));
+    if (found.length === byName)
+      for (const [at, cert] of found) {
+        pool.set(at, cert);
+        index.add(cert);
       }
   }
-  const fromGuess = pool.size === pooled;
+  guessed = undefined;
+  const fromGuess = shared.size === 0 && pool.size === byName;
   const changed = (source: string): InputError => new InputError(`${source}: changed while being linted (read again in a later pass)`);
   const pass = (
     each: (t: LintTarget, at: number, source: string, count: number, read: Certificate) => void,
@@ -326,12 +354,32 @@ export function streamLint(
     }
     if (at !== total) throw changed(paths.join(', '));
   };
-  // The guess missed part of the pool: a walk reads it, in the walk's order.
-  if (!fromGuess)
+  // The guess missed part of the pool, or keys are shared: a walk reads it, in the walk's order.
+  if (!fromGuess) {
+    // Per shared key, the subjects (64-bit hashes) whose first holder is in the pool.
+    const held = new Map<string, string[]>();
     pass(
       ({ cert }, at) => {
-        const p = inPool(cert);
-        if (!p.byName && !p.byKey) return;
+        let rep = false;
+        let spki: string | undefined;
+        if (shared.size && tryDer(() => h64(cert.subjectRaw)) !== undefined) {
+          const subject = keyId(h64hi, h64lo);
+          if (tryDer(() => h64(cert.spki)) !== undefined) {
+            const k = keyId(h64hi, h64lo);
+            const subjects = shared.get(k);
+            if (subjects !== undefined) {
+              let seen = held.get(k);
+              if (!seen) held.set(k, (seen = []));
+              if (seen.length <= MAX_SHARERS_LISTED && !seen.includes(subject)) {
+                seen.push(subject);
+                rep = true;
+                spki = tryDer(() => cert.spkiSha256);
+                if (spki !== undefined) index.setKeySubjects(spki, subjects);
+              }
+            }
+          }
+        }
+        if (!rep && !isNamed(cert)) return;
         if (pool.size >= MAX_LINT_POOL) throw tooLarge();
         pool.set(at, cert);
         index.add(cert);
@@ -339,6 +387,7 @@ export function streamLint(
       undefined,
       keeping,
     );
+  }
   issuerNames.clear();
   shared.clear();
   // Which of the pool issue others: each issuer name and key id answers for all its certificates, unless a
