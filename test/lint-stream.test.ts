@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
-import { lintPaths, streamLint, streamLintJson } from '../src/cli/commands/lint.ts';
+import { lintPaths, renderLint, streamLint, streamLintJson, streamLintTable } from '../src/cli/commands/lint.ts';
 import { readInputs } from '../src/cli/inputs.ts';
 import { writeKubeconfig } from '../src/k8s/kubeconfig.ts';
 import { type LintTarget, lintCertificates, MAX_SHARERS_LISTED } from '../src/lint/engine.ts';
@@ -134,6 +134,21 @@ describe('lint streamed', () => {
       const { certificates, findings: fs, summary, skipped } = report;
       expect(chunks.join(''), paths.join(' ')).toBe(`${JSON.stringify({ certificates, findings: fs, summary, skipped }, null, 2)}\n`);
       expect(r).toEqual({ certificates, summary });
+      // The table, printed at the end from the GroupedTable, in memory and through its temporary files.
+      for (const budget of [undefined, 1]) {
+        let table = '';
+        const t = streamLintTable(
+          paths,
+          { at: NOW.toISOString(), verbose: true },
+          (c) => {
+            table += c;
+          },
+          NOW,
+          budget,
+        );
+        expect(table, paths.join(' ')).toBe(renderLint(report, { verbose: true }));
+        expect(t).toEqual({ certificates, summary });
+      }
     }
     // Nothing lintable: the one-line error, and nothing written before it.
     const none = join(dir, 'no-certificates');

@@ -11,6 +11,7 @@ import type { Certificate } from '../../x509/certificate.ts';
 import { DerError } from '../../x509/der.ts';
 import { parseAt } from '../args.ts';
 import { constantMemory, stdinOnce } from '../files.ts';
+import { GroupedTable } from '../grouped-table.ts';
 import { eachInput, type SourceRead } from '../inputs.ts';
 import { bufferedWriter, checkFormat, printOutput, renderTable, writeStdoutSync } from '../output.ts';
 
@@ -369,7 +370,10 @@ export function streamLint(
             const subjects = shared.get(k);
             if (subjects !== undefined) {
               let seen = held.get(k);
-              if (!seen) held.set(k, (seen = []));
+              if (!seen) {
+                seen = [];
+                held.set(k, seen);
+              }
               if (seen.length <= MAX_SHARERS_LISTED && !seen.includes(subject)) {
                 seen.push(subject);
                 rep = true;
@@ -497,30 +501,67 @@ function summaryFailsAt(summary: Record<Severity, number>, threshold: Severity):
   return SEVERITIES.some((s) => SEVERITY_RANK[s] >= SEVERITY_RANK[threshold] && summary[s] > 0);
 }
 
-export function renderLint(out: LintOutput, o: { verbose?: boolean } = {}): string {
-  const rows = [...out.findings]
-    .sort((a, b) => SEVERITY_RANK[b.severity] - SEVERITY_RANK[a.severity])
-    .map((f) => [
-      f.severity,
-      f.lintId,
-      showString(f.subject) || '(empty subject)',
-      f.source ? `${f.source}${f.location ? ` [${f.location}]` : ''}` : '-',
-      f.message,
-    ]);
-  const s = out.summary;
+const TABLE_HEADERS = ['SEVERITY', 'LINT', 'SUBJECT', 'FILE', 'MESSAGE'];
+
+/** The table's row of a finding. */
+const rowOf = (f: Finding): string[] => [
+  f.severity,
+  f.lintId,
+  showString(f.subject) || '(empty subject)',
+  f.source ? `${f.source}${f.location ? ` [${f.location}]` : ''}` : '-',
+  f.message,
+];
+
+/** The line under the table: counts, and the files without certificates (listed with --verbose). */
+function summaryText(certificates: number, s: Record<Severity, number>, skippedFiles: LintOutput['skipped'], verbose: boolean): string {
   const plural = (n: number, w: string): string => `${n} ${w}${n === 1 ? '' : 's'}`;
-  const summary = `${plural(out.certificates, 'certificate')}: ${plural(s.error, 'error')}, ${plural(s.warning, 'warning')}, ${plural(s.notice, 'notice')}`;
+  const summary = `${plural(certificates, 'certificate')}: ${plural(s.error, 'error')}, ${plural(s.warning, 'warning')}, ${plural(s.notice, 'notice')}`;
   // Keys, manifests and READMEs beside the certificates are expected: counted, listed only with --verbose.
-  const skipped = !out.skipped.length
+  const skipped = !skippedFiles.length
     ? ''
-    : o.verbose
-      ? `\nskipped ${out.skipped.length}: ${out.skipped.map((k) => `${k.source} (${k.reason})`).join('; ')}`
-      : `; ${out.skipped.length} file${out.skipped.length === 1 ? '' : 's'} without certificates skipped (--verbose lists them)`;
-  return `${rows.length ? renderTable(['SEVERITY', 'LINT', 'SUBJECT', 'FILE', 'MESSAGE'], rows) : ''}${summary}${skipped}\n`;
+    : verbose
+      ? `\nskipped ${skippedFiles.length}: ${skippedFiles.map((k) => `${k.source} (${k.reason})`).join('; ')}`
+      : `; ${skippedFiles.length} file${skippedFiles.length === 1 ? '' : 's'} without certificates skipped (--verbose lists them)`;
+  return `${summary}${skipped}\n`;
+}
+
+export function renderLint(out: LintOutput, o: { verbose?: boolean } = {}): string {
+  const rows = [...out.findings].sort((a, b) => SEVERITY_RANK[b.severity] - SEVERITY_RANK[a.severity]).map(rowOf);
+  return `${rows.length ? renderTable(TABLE_HEADERS, rows) : ''}${summaryText(out.certificates, out.summary, out.skipped, o.verbose === true)}`;
+}
+
+/**
+ * The table (renderLint's text) as the last walk goes: the findings grouped by severity in a GroupedTable,
+ * which holds them up to a budget and then in temporary files, printed at the end. Returns the summary.
+ */
+export function streamLintTable(
+  paths: string[],
+  o: LintCliOptions,
+  write: (chunk: string) => void,
+  now: Date = new Date(),
+  /** Characters of rows held before they go to temporary files (GroupedTable's default; tests make it small). */
+  held?: number,
+): { certificates: number; summary: Record<Severity, number> } {
+  const summary: Record<Severity, number> = { error: 0, warning: 0, notice: 0 };
+  const groups = [...SEVERITIES].sort((a, b) => SEVERITY_RANK[b] - SEVERITY_RANK[a]);
+  const table = new GroupedTable(TABLE_HEADERS, groups.length, held);
+  try {
+    const { certificates, skipped } = streamLint(paths, lintSettings(o, now), (f) => {
+      summary[f.severity]++;
+      table.add(groups.indexOf(f.severity), rowOf(f));
+    });
+    if (certificates === 0) throw new InputError(`no certificates found in ${paths.join(', ')}`);
+    table.finish(write);
+    write(summaryText(certificates, summary, skipped, o.verbose === true));
+    return { certificates, summary };
+  } finally {
+    table.dispose();
+  }
 }
 
 /** The whole command: print in the chosen format and return the exit code. `-o json` goes to `write`
- * as it is made; the other formats print at the end (the table is sorted by severity and aligned). */
+ * as it is made, the table (sorted by severity and aligned) at the end in bounded memory; YAML and SARIF
+ * are built whole. */
 export function lintCommand(
   paths: string[],
   o: LintCliOptions = {},
@@ -529,6 +570,7 @@ export function lintCommand(
   const format = checkFormat(o.output ?? 'table', FORMATS);
   const failOn = parseFailOn(o.failOn);
   if (format === 'json') return summaryFailsAt(streamLintJson(paths, o, write).summary, failOn) ? 1 : 0;
+  if (format === 'table') return summaryFailsAt(streamLintTable(paths, o, write).summary, failOn) ? 1 : 0;
   const out = lintPaths(paths, o);
   if (format === 'sarif') process.stdout.write(`${JSON.stringify(toSarif(out), null, 2)}\n`);
   else printOutput(out, format, () => renderLint(out, { verbose: o.verbose === true }));

@@ -1,0 +1,105 @@
+import { existsSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { GroupedTable } from './grouped-table.ts';
+import { renderTable } from './output.ts';
+
+/** A seeded generator (mulberry32): the same rows every run. */
+function rng(seed: number): () => number {
+  let a = seed;
+  return () => {
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const HEADERS = ['SEVERITY', 'LINT', 'SUBJECT', 'FILE', 'MESSAGE'];
+const ALPHABET = ['a', 'Z', ' ', '"', '\\', '\n', 'é', '日', '😀', '\u0000', ',', '[', 'x'];
+
+function rows(n: number, seed: number): { group: number; cells: string[] }[] {
+  const r = rng(seed);
+  const cell = (): string => {
+    let s = '';
+    const len = Math.floor(r() * 40);
+    for (let i = 0; i < len; i++) s += ALPHABET[Math.floor(r() * ALPHABET.length)];
+    // Trailing spaces in the last column are trimmed by renderTable; keep some.
+    return r() < 0.1 ? `${s}   ` : s;
+  };
+  return Array.from({ length: n }, () => ({ group: Math.floor(r() * 3), cells: HEADERS.map(cell) }));
+}
+
+/** renderTable over the rows grouped, each group in arrival order (what `anchorage lint` printed). */
+function expected(input: { group: number; cells: string[] }[]): string {
+  const sorted = [0, 1, 2].flatMap((g) => input.filter((x) => x.group === g).map((x) => x.cells));
+  return sorted.length ? renderTable(HEADERS, sorted) : '';
+}
+
+function render(input: { group: number; cells: string[] }[], budget?: number): { text: string; spilled: boolean } {
+  const t = new GroupedTable(HEADERS, 3, budget);
+  let text = '';
+  try {
+    for (const { group, cells } of input) t.add(group, cells);
+    t.finish((c) => {
+      text += c;
+    });
+    return { text, spilled: t.spilled };
+  } finally {
+    t.dispose();
+  }
+}
+
+describe('GroupedTable', () => {
+  it('prints what renderTable prints over the rows grouped, held in memory or spilled to files', () => {
+    for (const [n, seed] of [
+      [0, 1],
+      [1, 2],
+      [7, 3],
+      [500, 4],
+      [3000, 5],
+      [20000, 7],
+    ] as const) {
+      const input = rows(n, seed);
+      const want = expected(input);
+      const held = render(input, Number.POSITIVE_INFINITY);
+      expect(held, `${n} rows held`).toEqual({ text: want, spilled: false });
+      // A budget of a few rows: the rest of them go through the temporary files (at 20,000 rows each group's
+      // file is over 1 MiB, so its reads cut rows in two).
+      const spilled = render(input, 200);
+      expect(spilled.text, `${n} rows spilled`).toBe(want);
+      if (n >= 500 || n <= 1) expect(spilled.spilled).toBe(n >= 500);
+    }
+  });
+
+  it('removes its temporary files when disposed', () => {
+    const t = new GroupedTable(HEADERS, 3, 10);
+    for (const { group, cells } of rows(50, 6)) t.add(group, cells);
+    expect(t.spilled).toBe(true);
+    const dir = (t as unknown as { dir: string }).dir;
+    expect(existsSync(dir)).toBe(true);
+    t.dispose();
+    expect(existsSync(dir)).toBe(false);
+  });
+
+  it('aligns 300,000 rows, more than a spread argument list takes', () => {
+    const n = 300_000;
+    const t = new GroupedTable(['A', 'B'], 2, 1024 * 1024);
+    for (let i = 0; i < n; i++) t.add(i % 2, [`row-${i}`, 'x']);
+    const lines: string[] = [];
+    let tail = '';
+    t.finish((c) => {
+      const parts = (tail + c).split('\n');
+      tail = parts.pop() as string;
+      lines.push(...parts);
+    });
+    t.dispose();
+    expect(tail).toBe('');
+    expect(lines).toHaveLength(n + 1);
+    // The widest first cell is 'row-299999' (10 characters): every line pads to it, evens first.
+    expect(lines[0]).toBe(`${'A'.padEnd(10)}   B`);
+    expect(lines[1]).toBe(`${'row-0'.padEnd(10)}   x`);
+    expect(lines[n / 2]).toBe('row-299998   x');
+    expect(lines[n / 2 + 1]).toBe(`${'row-1'.padEnd(10)}   x`);
+    expect(lines[n]).toBe('row-299999   x');
+  });
+});

@@ -1,0 +1,157 @@
+// An aligned table (renderTable's text) whose rows print grouped, the groups in order and each group's rows
+// in the order they came, in bounded memory: rows are held up to a budget, then every row goes to one
+// temporary file per group. Column widths are kept as rows come, so nothing needs the rows twice.
+// `anchorage lint` prints its findings so (errors, then warnings, then notices): 1,000,000 certificates
+// give 1.5 million rows, which neither fit in memory nor in a spread argument list (Math.max(...) throws
+// past ~150,000).
+import { closeSync, mkdtempSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { bufferedWriter } from './output.ts';
+
+/** Characters of cells held in memory before rows go to temporary files. */
+export const HELD_TABLE_CHARS = 1024 * 1024;
+
+const GAP = '   ';
+
+/** Bytes read from a temporary file at once (a longer row grows the buffer). */
+const READ_CHUNK = 1024 * 1024;
+
+export class GroupedTable {
+  private readonly widths: number[];
+  private readonly held: string[][][];
+  private heldChars = 0;
+  private rows = 0;
+  private dir: string | undefined;
+  private files: { path: string; fd: number; pending: string[]; chars: number }[] = [];
+  private readonly cleanup = (): void => this.dispose();
+
+  private readonly headers: readonly string[];
+  private readonly budget: number;
+
+  constructor(headers: readonly string[], groups: number, budget = HELD_TABLE_CHARS) {
+    this.headers = headers;
+    this.budget = budget;
+    this.widths = headers.map((h) => h.length);
+    this.held = Array.from({ length: groups }, () => []);
+  }
+
+  add(group: number, cells: string[]): void {
+    this.rows++;
+    let chars = 0;
+    for (let i = 0; i < cells.length; i++) {
+      const n = (cells[i] as string).length;
+      chars += n;
+      if (n > (this.widths[i] ?? 0)) this.widths[i] = n;
+    }
+    if (this.dir === undefined) {
+      (this.held[group] as string[][]).push(cells);
+      this.heldChars += chars;
+      if (this.heldChars > this.budget) this.spill();
+    } else this.append(group, cells);
+  }
+
+  /** Rows added so far. */
+  get size(): number {
+    return this.rows;
+  }
+
+  /** Whether rows went to temporary files (for tests). */
+  get spilled(): boolean {
+    return this.dir !== undefined;
+  }
+
+  private spill(): void {
+    this.dir = mkdtempSync(join(tmpdir(), 'anchorage-table-'));
+    // A reader that went away ends the process in writeStdoutSync: the files go with it.
+    process.once('exit', this.cleanup);
+    this.files = this.held.map((_, g) => {
+      const path = join(this.dir as string, `group-${g}`);
+      return { path, fd: openSync(path, 'w+', 0o600), pending: [], chars: 0 };
+    });
+    this.held.forEach((rows, g) => {
+      for (const cells of rows) this.append(g, cells);
+      rows.length = 0;
+    });
+    this.heldChars = 0;
+  }
+
+  private append(group: number, cells: string[]): void {
+    const f = this.files[group] as (typeof this.files)[number];
+    const line = `${JSON.stringify(cells)}\n`;
+    f.pending.push(line);
+    f.chars += line.length;
+    if (f.chars >= 65536) this.flushFile(f);
+  }
+
+  private flushFile(f: (typeof this.files)[number]): void {
+    if (!f.pending.length) return;
+    const buf = Buffer.from(f.pending.join(''), 'utf8');
+    for (let off = 0; off < buf.length; ) off += writeSync(f.fd, buf, off);
+    f.pending = [];
+    f.chars = 0;
+  }
+
+  private line(cells: readonly string[]): string {
+    let s = '';
+    for (let i = 0; i < cells.length; i++) {
+      const c = cells[i] as string;
+      s += i === cells.length - 1 ? c : c.padEnd(this.widths[i] ?? 0);
+      if (i < cells.length - 1) s += GAP;
+    }
+    return s.trimEnd();
+  }
+
+  /** Writes the table (nothing when it has no rows), as renderTable(headers, rows grouped) would print it. */
+  finish(write: (chunk: string) => void): void {
+    if (this.rows === 0) return;
+    const out = bufferedWriter(write);
+    out.write(`${this.line(this.headers)}\n`);
+    if (this.dir === undefined) {
+      for (const rows of this.held) for (const cells of rows) out.write(`${this.line(cells)}\n`);
+    } else {
+      // One buffer: what a read leaves after its last line feed moves to the front, the next read goes after it.
+      let buf = Buffer.allocUnsafe(READ_CHUNK);
+      for (const f of this.files) {
+        this.flushFile(f);
+        let kept = 0;
+        for (let pos = 0; ; ) {
+          if (kept === buf.length) {
+            // A row longer than the buffer: a larger one.
+            const bigger = Buffer.allocUnsafe(buf.length * 2);
+            buf.copy(bigger, 0, 0, kept);
+            buf = bigger;
+          }
+          const n = readSync(f.fd, buf, kept, buf.length - kept, pos);
+          if (n === 0) break;
+          pos += n;
+          const end = kept + n;
+          let start = 0;
+          for (let nl = buf.indexOf(10, start); nl >= 0 && nl < end; nl = buf.indexOf(10, start)) {
+            out.write(`${this.line(JSON.parse(buf.toString('utf8', start, nl)) as string[])}\n`);
+            start = nl + 1;
+          }
+          kept = end - start;
+          buf.copy(buf, 0, start, end);
+        }
+      }
+    }
+    out.flush();
+  }
+
+  /** Removes the temporary files, if any (also when the process exits). */
+  dispose(): void {
+    if (this.dir === undefined) return;
+    process.removeListener('exit', this.cleanup);
+    for (const f of this.files) {
+      try {
+        closeSync(f.fd);
+      } catch {
+        // already closed
+      }
+    }
+    rmSync(this.dir, { recursive: true, force: true });
+    this.dir = undefined;
+    this.files = [];
+  }
+}
