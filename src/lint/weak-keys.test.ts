@@ -11,9 +11,15 @@ describe('isqrt', () => {
       const r = isqrt(n);
       expect(r * r <= n && (r + 1n) * (r + 1n) > n).toBe(true);
     }
-    const big = randomOdd(2048);
-    const r = isqrt(big);
-    expect(r * r <= big && (r + 1n) * (r + 1n) > big).toBe(true);
+    // Every size around the float start's limit and the recursion's, squares and their neighbours included.
+    for (const bits of [50, 51, 52, 53, 54, 100, 103, 104, 105, 106, 200, 511, 512, 1024, 2048, 3072, 4096, 8191]) {
+      const big = randomOdd(bits);
+      const root = isqrt(big);
+      for (const m of [big, big - 1n, big + 1n, root * root, root * root - 1n, (root + 1n) * (root + 1n)]) {
+        const r = isqrt(m);
+        expect(r * r <= m && (r + 1n) * (r + 1n) > m, `${bits} bits`).toBe(true);
+      }
+    }
   });
 });
 

