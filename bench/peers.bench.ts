@@ -400,6 +400,9 @@ export async function run(): Promise<BenchResult[]> {
         const procs = [
           { label: 'go', cmd: peer, args: ['inventory', t.dir] },
           { label: 'anchorage', cmd: process.execPath, args: [join(root, 'bin', 'anchorage.js'), 'inspect', t.dir] },
+          // lint does the catalog and the set's lookups on top (two or three walks): beside the same walker, which
+          // lints nothing, for its time and memory over a directory (#12's goal names both commands).
+          { label: 'lint', cmd: process.execPath, args: [join(root, 'bin', 'anchorage.js'), 'lint', t.dir], ok: [0, 1] },
         ];
         const st = timeProcesses(procs, t.runs, { rss: true, cpu: true });
         const get = (k: string): Stats => st.get(k) as Stats;
@@ -413,6 +416,18 @@ export async function run(): Promise<BenchResult[]> {
             spread: `${spreadText(get('anchorage'), 'ms')}${mib('anchorage rss')}`,
             baseline: {
               name: 'Go walker printing the same fields',
+              value: get('go').median,
+              spread: `${spreadText(get('go'), 'ms')}${mib('go rss')}`,
+            },
+            lowerIsBetter: true,
+          },
+          {
+            name: `lint a directory of ${files} mixed PEM files, table (whole process, output discarded)`,
+            unit: 'ms',
+            value: get('lint').median,
+            spread: `${spreadText(get('lint'), 'ms')}${mib('lint rss')}`,
+            baseline: {
+              name: 'Go walker printing the fields (no lints)',
               value: get('go').median,
               spread: `${spreadText(get('go'), 'ms')}${mib('go rss')}`,
             },

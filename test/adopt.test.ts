@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { readKubeconfig } from '../src/k8s/kubeconfig.ts';
 import { Certificate } from '../src/x509/certificate.ts';
@@ -119,7 +119,15 @@ function rows(text: string): string[][] {
     .map((r) => (r.length === 5 ? [r[0], r[1], r[3], r[4]] : [r[0], r[1], r[3]]) as string[]);
 }
 
-const tmp = (p: string) => mkdtempSync(join(tmpdir(), `adopt-${p}-`));
+const made: string[] = [];
+const tmp = (p: string) => {
+  const d = mkdtempSync(join(tmpdir(), `adopt-${p}-`));
+  made.push(d);
+  return d;
+};
+afterAll(() => {
+  for (const d of made) rmSync(d, { recursive: true, force: true });
+});
 
 beforeAll(async () => {
   kubeadm = join(await kubeBinDir(), 'kubeadm');

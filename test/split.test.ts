@@ -1,14 +1,25 @@
 // `cert split` and password sources, with openssl, kubectl and a real terminal (script(1)) as the peers.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { K8S_BUILD_TIMEOUT_MS, kubeBinDir } from './support/k8s.ts';
 import { opensslCa, opensslIssue } from './support/openssl.ts';
 
+/** Temporary folders of this file, removed after its tests. */
+const tempDirs: string[] = [];
+afterAll(() => {
+  for (const d of tempDirs) rmSync(d, { recursive: true, force: true });
+});
+const tempDir = (prefix: string): string => {
+  const d = mkdtempSync(join(tmpdir(), prefix));
+  tempDirs.push(d);
+  return d;
+};
+
 const CLI = join(import.meta.dirname, '..', 'src', 'cli', 'main.ts');
-const d = mkdtempSync(join(tmpdir(), 'split-'));
+const d = tempDir('split-');
 const osl = (...a: string[]) => execFileSync('openssl', a, { cwd: d, stdio: 'pipe' }).toString();
 const run = (args: string[], env: NodeJS.ProcessEnv = {}) => {
   const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 60_000 });

@@ -1,10 +1,21 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tlsSecretManifest } from '../src/k8s/secret.ts';
 import { K8S_BUILD_TIMEOUT_MS, kubeBinDir } from './support/k8s.ts';
+
+/** Temporary folders of this file, removed after its tests. */
+const tempDirs: string[] = [];
+afterAll(() => {
+  for (const d of tempDirs) rmSync(d, { recursive: true, force: true });
+});
+const tempDir = (prefix: string): string => {
+  const d = mkdtempSync(join(tmpdir(), prefix));
+  tempDirs.push(d);
+  return d;
+};
 
 let kubectl = '';
 beforeAll(async () => {
@@ -13,7 +24,7 @@ beforeAll(async () => {
 
 describe('TLS Secret manifest', () => {
   it('is what `kubectl create secret tls --dry-run=client -o yaml` writes (openssl-made pair)', async () => {
-    const d = mkdtempSync(join(tmpdir(), 'secret-'));
+    const d = tempDir('secret-');
     execFileSync(
       'openssl',
       [

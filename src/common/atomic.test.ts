@@ -1,12 +1,23 @@
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { lockDir, removeStaleTemps, writeFileAtomic, writeFilesAtomic } from './atomic.ts';
 import { InputError } from './errors.ts';
 
-const tmp = () => mkdtempSync(join(tmpdir(), 'atomic-'));
+/** Temporary folders of this file, removed after its tests. */
+const tempDirs: string[] = [];
+afterAll(() => {
+  for (const d of tempDirs) rmSync(d, { recursive: true, force: true });
+});
+const tempDir = (prefix: string): string => {
+  const d = mkdtempSync(join(tmpdir(), prefix));
+  tempDirs.push(d);
+  return d;
+};
+
+const tmp = () => tempDir('atomic-');
 
 describe('writeFilesAtomic', () => {
   it('writes with the exact mode whatever the umask, and leaves no temp', () => {

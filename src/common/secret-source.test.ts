@@ -1,12 +1,23 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { InputError } from './errors.ts';
 import { parseSecretSource, resolveSecret } from './secret-source.ts';
 
+/** Temporary folders of this file, removed after its tests. */
+const tempDirs: string[] = [];
+afterAll(() => {
+  for (const d of tempDirs) rmSync(d, { recursive: true, force: true });
+});
+const tempDir = (prefix: string): string => {
+  const d = mkdtempSync(join(tmpdir(), prefix));
+  tempDirs.push(d);
+  return d;
+};
+
 describe('secret sources', () => {
-  const d = mkdtempSync(join(tmpdir(), 'secret-'));
+  const d = tempDir('secret-');
   it('env:, file:, pass: and a bare value', () => {
     expect(resolveSecret('env:CA_PASS', 'x', { CA_PASS: 's3cret' })).toBe('s3cret');
     writeFileSync(join(d, 'p'), 'from-file\nsecond line ignored\n');

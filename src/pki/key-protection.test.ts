@@ -1,14 +1,25 @@
 import { execFileSync } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { InputError } from '../common/errors.ts';
 import { decryptKeyPem, encryptKeyPem, isEncryptedKeyPem, KDF_ITERATIONS, readKeysRecord } from './key-protection.ts';
 
+/** Temporary folders of this file, removed after its tests. */
+const tempDirs: string[] = [];
+afterAll(() => {
+  for (const d of tempDirs) rmSync(d, { recursive: true, force: true });
+});
+const tempDir = (prefix: string): string => {
+  const d = mkdtempSync(join(tmpdir(), prefix));
+  tempDirs.push(d);
+  return d;
+};
+
 describe('key protection', () => {
-  const d = mkdtempSync(join(tmpdir(), 'keys-unit-'));
+  const d = tempDir('keys-unit-');
   const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
 
   it('writes PBES2 with the stated iteration count (openssl asn1parse reads it), and refuses a wrong passphrase in one line', () => {
