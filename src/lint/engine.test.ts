@@ -1,6 +1,7 @@
 // The engine: context from the set (issuers, shared keys), time from the caller, robustness against
 // undecodable parts, and the SARIF rendering of a report.
 import { describe, expect, it } from 'vitest';
+import { CASES } from '../../test/support/lint-cases.ts';
 import { DAY, issue, NOW, newCa, rebuild } from '../../test/support/lint-testkit.ts';
 import { generateKey } from '../x509/keys.ts';
 import { CATALOG, LINTS_BY_ID } from './catalog.ts';
@@ -9,6 +10,23 @@ import { DEFAULT_POLICY, parsePolicy } from './policy.ts';
 import { toSarif } from './sarif.ts';
 
 describe('lint engine', () => {
+  it('reports the same on copies (lintCopies), and leaves the caller\'s certificates without the fields the lints decode', () => {
+    let fired = 0;
+    for (const [id, { fire, quiet }] of Object.entries(CASES))
+      for (const make of [fire, quiet]) {
+        const fixture = make();
+        const opts = { now: fixture.now ?? NOW, ...(fixture.policy && { policy: fixture.policy }) };
+        const want = lintCertificates(fixture.targets, opts);
+        // The same certificates again, as objects nothing has decoded yet.
+        const fresh = fixture.targets.map((t) => ({ ...t, cert: t.cert.undecoded() }));
+        expect(lintCertificates(fresh, { ...opts, lintCopies: true }), id).toEqual(want);
+        fired += want.findings.length;
+        // The set's lookups read names and keys; the subjectAltNames only a lint reads.
+        for (const t of fresh) expect((t.cert as unknown as { _sans?: unknown })._sans, id).toBeUndefined();
+      }
+    expect(fired).toBeGreaterThan(100);
+  });
+
   it('stamps findings with the lint, the certificate identity and where it was found', () => {
     const ca = newCa();
     const cert = issue(ca, {

@@ -229,7 +229,13 @@ export function activeLints(policy: Policy, lints: readonly Lint[] = CATALOG): L
   return lints.filter((l) => !off.has(l.id));
 }
 
-export function lintCertificates(targets: readonly LintTarget[], opts: LintOptions): LintReport {
+/**
+ * `lintCopies`: each certificate is linted on a copy with nothing decoded (Certificate.undecoded, one per run of
+ * targets of the same certificate), so the fields the lints decode (~10 KiB a certificate) are garbage after it
+ * instead of staying on the caller's objects (scan's inventory holds its certificates until its report is made).
+ * The set's lookups still answer with the caller's objects.
+ */
+export function lintCertificates(targets: readonly LintTarget[], opts: LintOptions & { lintCopies?: boolean }): LintReport {
   const lints = activeLints(opts.policy ?? DEFAULT_POLICY, opts.lints);
   const perSource = new Map<string, number>();
   for (const t of targets) if (t.source !== undefined) perSource.set(t.source, (perSource.get(t.source) ?? 0) + 1);
@@ -239,6 +245,8 @@ export function lintCertificates(targets: readonly LintTarget[], opts: LintOptio
   const issuers = new Set<Certificate>();
   for (const f of found) if (f.issuer) issuers.add(f.issuer);
   const findings: Finding[] = [];
+  let original: Certificate | undefined;
+  let copy: Certificate | undefined;
   targets.forEach((t, i) => {
     const f = found[i] as { issuer?: Certificate; claimed?: Certificate };
     const facts: SetFacts = {
@@ -248,7 +256,15 @@ export function lintCertificates(targets: readonly LintTarget[], opts: LintOptio
       sharers: index.sharersOf(t.cert),
       sourceCount: t.sourceCount ?? (t.source === undefined ? 1 : (perSource.get(t.source) ?? 1)),
     };
-    for (const x of lintTarget(t, facts, opts, lints)) findings.push(x);
+    let target = t;
+    if (opts.lintCopies) {
+      if (t.cert !== original) {
+        original = t.cert;
+        copy = t.cert.undecoded();
+      }
+      target = { ...t, cert: copy as Certificate };
+    }
+    for (const x of lintTarget(target, facts, opts, lints)) findings.push(x);
   });
   const summary: Record<Severity, number> = { error: 0, warning: 0, notice: 0 };
   for (const f of findings) summary[f.severity]++;

@@ -454,6 +454,15 @@ export class Certificate extends SignedObject {
     return this.reencoded ? undefined : new Certificate(this.der.slice());
   }
 
+  /**
+   * The same certificate as a new object with nothing decoded yet, on the same bytes: a caller that decodes
+   * much of it once (the lint catalog) leaves its own object lean. Itself when the input was BER (`der` is
+   * then the re-encoding, not what was read).
+   */
+  undecoded(): Certificate {
+    return this.reencoded ? this : new Certificate(this.der);
+  }
+
   /** Subject and issuer names encode the same bytes (the usual self-issued test). */
   get selfIssued(): boolean {
     return bytesEqual(this.subjectRaw, this.issuerRaw);
