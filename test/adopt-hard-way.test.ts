@@ -3,16 +3,16 @@
 // included; kubeconfigs by the real kubectl). Every file's role and node recognised; check-expiration,
 // renew and rotate-ca then work on it, renewal keeping each certificate's names and key type (openssl checks).
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { readKubeconfig } from '../src/k8s/kubeconfig.ts';
 import { Certificate } from '../src/x509/certificate.ts';
 import { scanPem } from '../src/x509/pem.ts';
 import { K8S_BUILD_TIMEOUT_MS, kubeBinDir } from './support/k8s.ts';
 import { HARD_WAY_PARITY_CONFIG } from './support/kubeadm-parity.ts';
+import { tempDirs } from './support/temp.ts';
 
 const CLI = join(import.meta.dirname, '..', 'src', 'cli', 'main.ts');
 function run(args: string[]): { code: number; out: string; err: string } {
@@ -24,15 +24,8 @@ function ok(args: string[]): string {
   if (r.code !== 0) throw new Error(`anchorage ${args.join(' ')} exited ${r.code}: ${r.err}${r.out}`);
   return r.out;
 }
-const made: string[] = [];
-const tmp = (p: string) => {
-  const d = mkdtempSync(join(tmpdir(), `adopt-hw-${p}-`));
-  made.push(d);
-  return d;
-};
-afterAll(() => {
-  for (const d of made) rmSync(d, { recursive: true, force: true });
-});
+const tempDir = tempDirs();
+const tmp = (p: string) => tempDir(`adopt-hw-${p}-`);
 
 function certOf(path: string): Certificate {
   const text = readFileSync(path, 'latin1');

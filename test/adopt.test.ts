@@ -3,15 +3,15 @@
 // check-expiration and renew; openssl checks chains.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { readKubeconfig } from '../src/k8s/kubeconfig.ts';
 import { Certificate } from '../src/x509/certificate.ts';
 import { scanPem } from '../src/x509/pem.ts';
 import { K8S_BUILD_TIMEOUT_MS, kubeBinDir } from './support/k8s.ts';
+import { tempDirs } from './support/temp.ts';
 
 const CLI = join(import.meta.dirname, '..', 'src', 'cli', 'main.ts');
 const NODE = process.execPath;
@@ -119,15 +119,8 @@ function rows(text: string): string[][] {
     .map((r) => (r.length === 5 ? [r[0], r[1], r[3], r[4]] : [r[0], r[1], r[3]]) as string[]);
 }
 
-const made: string[] = [];
-const tmp = (p: string) => {
-  const d = mkdtempSync(join(tmpdir(), `adopt-${p}-`));
-  made.push(d);
-  return d;
-};
-afterAll(() => {
-  for (const d of made) rmSync(d, { recursive: true, force: true });
-});
+const tempDir = tempDirs();
+const tmp = (p: string) => tempDir(`adopt-${p}-`);
 
 beforeAll(async () => {
   kubeadm = join(await kubeBinDir(), 'kubeadm');

@@ -1,24 +1,15 @@
 // Which component reads which node file (the restart advice after renew/rotate), checked against the
 // flags of the static Pod manifests the real kubeadm v1.36.3 writes.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { type Component, componentsReading, restartsFor } from '../src/k8s/components.ts';
 import { K8S_BUILD_TIMEOUT_MS, kubeBinDir } from './support/k8s.ts';
+import { tempDirs } from './support/temp.ts';
 
-/** Temporary folders of this file, removed after its tests. */
-const tempDirs: string[] = [];
-afterAll(() => {
-  for (const d of tempDirs) rmSync(d, { recursive: true, force: true });
-});
-const tempDir = (prefix: string): string => {
-  const d = mkdtempSync(join(tmpdir(), prefix));
-  tempDirs.push(d);
-  return d;
-};
+const tempDir = tempDirs();
 
 const STATIC: Component[] = ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler'];
 const reads = new Map<Component, Set<string>>();

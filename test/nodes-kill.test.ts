@@ -6,6 +6,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { rng } from './support/mutations.ts';
 import { cli, cliStart, dirFile, manifestOf, nodeFiles } from './support/nodes-cli.ts';
 import { type Lab, type LabNode, startLab } from './support/sshd.ts';
 
@@ -21,16 +22,6 @@ let lab: Lab;
 let work: string;
 let dirs: [string, string];
 const byName = (n: string): LabNode => lab.nodes[NAMES.indexOf(n)] as LabNode;
-
-function mulberry32(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 beforeAll(async () => {
   lab = await startLab({ id: 'nk', subnet: 202, count: NAMES.length });
@@ -92,7 +83,7 @@ describe('nodes push under SIGKILL', () => {
     const [a, b] = dirs;
     const first = await cli(['nodes', 'push', '--dir', a]);
     expect(first.code, first.stderr).toBe(0);
-    const rand = mulberry32(SEED);
+    const rand = rng(SEED);
     const journal = (n: string): string => {
       try {
         return readFileSync(lab.path(byName(n), '/var/lib/anchorage/push.json'), 'utf8');

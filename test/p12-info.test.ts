@@ -1,21 +1,11 @@
 // inspect shows how a PKCS#12 file is protected (MAC, each part's cipher, KDF, PRF, iterations) exactly as
 // `openssl pkcs12 -info` reads the same file.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { tempDirs } from './support/temp.ts';
 
-/** Temporary folders of this file, removed after its tests. */
-const tempDirs: string[] = [];
-afterAll(() => {
-  for (const d of tempDirs) rmSync(d, { recursive: true, force: true });
-});
-const tempDir = (prefix: string): string => {
-  const d = mkdtempSync(join(tmpdir(), prefix));
-  tempDirs.push(d);
-  return d;
-};
+const tempDir = tempDirs();
 
 const CLI = join(import.meta.dirname, '..', 'src', 'cli', 'main.ts');
 const d = tempDir('p12info-');

@@ -17,17 +17,7 @@ import { writeJksKeystore, writeJksTruststore } from '../src/x509/jks.ts';
 import { generateKey } from '../src/x509/keys.ts';
 import { writePkcs7 } from '../src/x509/pkcs7.ts';
 import { writePkcs12 } from '../src/x509/pkcs12.ts';
-
-/** Deterministic PRNG (mulberry32) so a failure reproduces. */
-function rng(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { rng } from './support/mutations.ts';
 
 function corpus(): { name: string; data: Uint8Array; password?: string }[] {
   const caKp = generateKey('ecdsa-p256');

@@ -1,22 +1,12 @@
 // A rogue self-signed CA with the cluster CA's name among the intermediates: the diagnosis is the untrusted
 // root it is (openssl: error 19, "self-signed certificate in certificate chain"), not a key mismatch.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { beforeAll, expect, it } from 'vitest';
 import { opensslCa, opensslIssue } from './support/openssl.ts';
+import { tempDirs } from './support/temp.ts';
 
-/** Temporary folders of this file, removed after its tests. */
-const tempDirs: string[] = [];
-afterAll(() => {
-  for (const d of tempDirs) rmSync(d, { recursive: true, force: true });
-});
-const tempDir = (prefix: string): string => {
-  const d = mkdtempSync(join(tmpdir(), prefix));
-  tempDirs.push(d);
-  return d;
-};
+const tempDir = tempDirs();
 
 const CLI = join(import.meta.dirname, '..', 'src', 'cli', 'main.ts');
 const d = tempDir('rogue-');

@@ -1,22 +1,13 @@
 // `cert split` and password sources, with openssl, kubectl and a real terminal (script(1)) as the peers.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { K8S_BUILD_TIMEOUT_MS, kubeBinDir } from './support/k8s.ts';
 import { opensslCa, opensslIssue } from './support/openssl.ts';
+import { tempDirs } from './support/temp.ts';
 
-/** Temporary folders of this file, removed after its tests. */
-const tempDirs: string[] = [];
-afterAll(() => {
-  for (const d of tempDirs) rmSync(d, { recursive: true, force: true });
-});
-const tempDir = (prefix: string): string => {
-  const d = mkdtempSync(join(tmpdir(), prefix));
-  tempDirs.push(d);
-  return d;
-};
+const tempDir = tempDirs();
 
 const CLI = join(import.meta.dirname, '..', 'src', 'cli', 'main.ts');
 const d = tempDir('split-');

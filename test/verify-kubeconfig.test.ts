@@ -1,21 +1,12 @@
 // `verify` on a kubeconfig checks its client certificate (not the CA inside it), with openssl as the peer.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { readKubeconfig } from '../src/k8s/kubeconfig.ts';
+import { tempDirs } from './support/temp.ts';
 
-/** Temporary folders of this file, removed after its tests. */
-const tempDirs: string[] = [];
-afterAll(() => {
-  for (const d of tempDirs) rmSync(d, { recursive: true, force: true });
-});
-const tempDir = (prefix: string): string => {
-  const d = mkdtempSync(join(tmpdir(), prefix));
-  tempDirs.push(d);
-  return d;
-};
+const tempDir = tempDirs();
 
 const CLI = join(import.meta.dirname, '..', 'src', 'cli', 'main.ts');
 const d = tempDir('vkc-');

@@ -1,18 +1,8 @@
 import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { rng } from '../../test/support/mutations.ts';
 import { GroupedTable } from './grouped-table.ts';
 import { renderTable } from './output.ts';
-
-/** A seeded generator (mulberry32): the same rows every run. */
-function rng(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const HEADERS = ['SEVERITY', 'LINT', 'SUBJECT', 'FILE', 'MESSAGE'];
 const ALPHABET = ['a', 'Z', ' ', '"', '\\', '\n', 'é', '日', '😀', '\u0000', ',', '[', 'x'];

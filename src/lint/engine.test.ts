@@ -10,7 +10,7 @@ import { DEFAULT_POLICY, parsePolicy } from './policy.ts';
 import { toSarif } from './sarif.ts';
 
 describe('lint engine', () => {
-  it('reports the same on copies (lintCopies), and leaves the caller\'s certificates without the fields the lints decode', () => {
+  it("reports the same on copies (lintCopies), and leaves the caller's certificates without the fields the lints decode", () => {
     let fired = 0;
     for (const [id, { fire, quiet }] of Object.entries(CASES))
       for (const make of [fire, quiet]) {

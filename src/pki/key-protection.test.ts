@@ -1,22 +1,13 @@
 import { execFileSync } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { tempDirs } from '../../test/support/temp.ts';
 import { InputError } from '../common/errors.ts';
 import { decryptKeyPem, encryptKeyPem, isEncryptedKeyPem, KDF_ITERATIONS, readKeysRecord } from './key-protection.ts';
 
-/** Temporary folders of this file, removed after its tests. */
-const tempDirs: string[] = [];
-afterAll(() => {
-  for (const d of tempDirs) rmSync(d, { recursive: true, force: true });
-});
-const tempDir = (prefix: string): string => {
-  const d = mkdtempSync(join(tmpdir(), prefix));
-  tempDirs.push(d);
-  return d;
-};
+const tempDir = tempDirs();
 
 describe('key protection', () => {
   const d = tempDir('keys-unit-');
