@@ -61,6 +61,18 @@ describe('GroupedTable', () => {
     }
   });
 
+  it('keeps the rows in memory when there is no temporary folder to write in', () => {
+    const input = rows(300, 8);
+    const was = process.env.TMPDIR;
+    process.env.TMPDIR = '/nonexistent/anchorage-no-tmp';
+    try {
+      expect(render(input, 200)).toEqual({ text: expected(input), spilled: false });
+    } finally {
+      if (was === undefined) delete process.env.TMPDIR;
+      else process.env.TMPDIR = was;
+    }
+  });
+
   it('removes its temporary files when disposed', () => {
     const t = new GroupedTable(HEADERS, 3, 10);
     for (const { group, cells } of rows(50, 6)) t.add(group, cells);

@@ -7,6 +7,7 @@
 import { closeSync, mkdtempSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { InputError } from '../common/errors.ts';
 import { bufferedWriter } from './output.ts';
 
 /** Characters of cells held in memory before rows go to temporary files. */
@@ -27,7 +28,7 @@ export class GroupedTable {
   private readonly cleanup = (): void => this.dispose();
 
   private readonly headers: readonly string[];
-  private readonly budget: number;
+  private budget: number;
 
   constructor(headers: readonly string[], groups: number, budget = HELD_TABLE_CHARS) {
     this.headers = headers;
@@ -62,13 +63,25 @@ export class GroupedTable {
   }
 
   private spill(): void {
-    this.dir = mkdtempSync(join(tmpdir(), 'anchorage-table-'));
+    let dir: string | undefined;
+    try {
+      dir = mkdtempSync(join(tmpdir(), 'anchorage-table-'));
+      const made = dir;
+      this.files = this.held.map((_, g) => {
+        const path = join(made, `group-${g}`);
+        return { path, fd: openSync(path, 'w+', 0o600), pending: [], chars: 0 };
+      });
+    } catch {
+      // No temporary folder to write in (a read-only system): the rows stay in memory, as before there was one.
+      for (const f of this.files) closeSync(f.fd);
+      this.files = [];
+      if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
+      this.budget = Number.POSITIVE_INFINITY;
+      return;
+    }
+    this.dir = dir;
     // A reader that went away ends the process in writeStdoutSync: the files go with it.
     process.once('exit', this.cleanup);
-    this.files = this.held.map((_, g) => {
-      const path = join(this.dir as string, `group-${g}`);
-      return { path, fd: openSync(path, 'w+', 0o600), pending: [], chars: 0 };
-    });
     this.held.forEach((rows, g) => {
       for (const cells of rows) this.append(g, cells);
       rows.length = 0;
@@ -87,7 +100,12 @@ export class GroupedTable {
   private flushFile(f: (typeof this.files)[number]): void {
     if (!f.pending.length) return;
     const buf = Buffer.from(f.pending.join(''), 'utf8');
-    for (let off = 0; off < buf.length; ) off += writeSync(f.fd, buf, off);
+    try {
+      for (let off = 0; off < buf.length; ) off += writeSync(f.fd, buf, off);
+    } catch (e) {
+      const why = (e as NodeJS.ErrnoException).code ?? String(e);
+      throw new InputError(`${f.path}: ${why} while keeping the table's rows (TMPDIR names where they go; -o json needs none)`);
+    }
     f.pending = [];
     f.chars = 0;
   }
