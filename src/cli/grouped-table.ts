@@ -52,11 +52,6 @@ export class GroupedTable {
     } else this.append(group, cells);
   }
 
-  /** Rows added so far. */
-  get size(): number {
-    return this.rows;
-  }
-
   /** Whether rows went to temporary files (for tests). */
   get spilled(): boolean {
     return this.dir !== undefined;
@@ -64,17 +59,17 @@ export class GroupedTable {
 
   private spill(): void {
     let dir: string | undefined;
+    const files: typeof this.files = [];
     try {
       dir = mkdtempSync(join(tmpdir(), 'anchorage-table-'));
-      const made = dir;
-      this.files = this.held.map((_, g) => {
-        const path = join(made, `group-${g}`);
-        return { path, fd: openSync(path, 'w+', 0o600), pending: [], chars: 0 };
-      });
+      for (let g = 0; g < this.held.length; g++) {
+        const path = join(dir, `group-${g}`);
+        files.push({ path, fd: openSync(path, 'w+', 0o600), pending: [], chars: 0 });
+      }
+      this.files = files;
     } catch {
       // No temporary folder to write in (a read-only system): the rows stay in memory, as before there was one.
-      for (const f of this.files) closeSync(f.fd);
-      this.files = [];
+      for (const f of files) closeSync(f.fd);
       if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
       this.budget = Number.POSITIVE_INFINITY;
       return;
