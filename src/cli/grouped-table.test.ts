@@ -103,5 +103,8 @@ describe('GroupedTable', () => {
     expect(lines[n / 2]).toBe('row-299998   x');
     expect(lines[n / 2 + 1]).toBe(`${'row-1'.padEnd(10)}   x`);
     expect(lines[n]).toBe('row-299999   x');
+    // renderTable itself takes as many rows (its widths are a loop, not a spread argument list).
+    const grouped = [0, 1].flatMap((g) => Array.from({ length: n / 2 }, (_, k) => [`row-${2 * k + g}`, 'x']));
+    expect(renderTable(['A', 'B'], grouped)).toBe(`${lines.join('\n')}\n`);
   });
 });

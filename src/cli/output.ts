@@ -21,7 +21,13 @@ export function printOutput(data: unknown, format: OutputFormat, table: () => st
 
 /** Fixed-width table with a header row, kubectl style. */
 export function renderTable(headers: string[], rows: string[][]): string {
-  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  // A loop, not Math.max(...rows): a spread argument list throws past ~150,000 rows.
+  const widths = headers.map((h) => h.length);
+  for (const r of rows)
+    for (let i = 0; i < widths.length; i++) {
+      const n = (r[i] ?? '').length;
+      if (n > (widths[i] as number)) widths[i] = n;
+    }
   const line = (cells: string[]): string =>
     cells
       .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] ?? 0)))
