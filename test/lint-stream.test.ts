@@ -9,11 +9,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
-import { lintPaths, renderLint, streamLint, streamLintJson, streamLintTable } from '../src/cli/commands/lint.ts';
+import { lintPaths, renderLint, streamLint, streamLintJson, streamLintSarif, streamLintTable } from '../src/cli/commands/lint.ts';
 import { readInputs } from '../src/cli/inputs.ts';
 import { writeKubeconfig } from '../src/k8s/kubeconfig.ts';
 import { type LintTarget, lintCertificates, MAX_SHARERS_LISTED } from '../src/lint/engine.ts';
 import { loadPolicy } from '../src/lint/policy.ts';
+import { toSarif } from '../src/lint/sarif.ts';
 import { generateKey } from '../src/x509/keys.ts';
 import { DAY, issue, NOW, newCa } from './support/lint-testkit.ts';
 
@@ -127,13 +128,25 @@ describe('lint streamed', () => {
     }
     expect(findings).toBeGreaterThan(0);
     // -o json, written as the last walk goes: the report's fields, findings before the summary.
-    for (const paths of [...cases, [join(tree, 'self.crt')]]) {
+    // A clean CA alone: no finding, SARIF's empty results array.
+    const clean = join(dir, 'clean');
+    mkdirSync(clean);
+    writeFileSync(join(clean, 'ca.crt'), newCa('CN=clean-root').cert.toPem());
+    expect(lintPaths([clean], { at: NOW.toISOString() }).findings).toEqual([]);
+    for (const paths of [...cases, [join(tree, 'self.crt')], [clean]]) {
       const report = lintPaths(paths, { at: NOW.toISOString() });
       const chunks: string[] = [];
       const r = streamLintJson(paths, { at: NOW.toISOString() }, (c) => chunks.push(c));
       const { certificates, findings: fs, summary, skipped } = report;
       expect(chunks.join(''), paths.join(' ')).toBe(`${JSON.stringify({ certificates, findings: fs, summary, skipped }, null, 2)}\n`);
       expect(r).toEqual({ certificates, summary });
+      // -o sarif, written as the last walk goes: toSarif's document as JSON.stringify prints it.
+      let sarif = '';
+      const rs = streamLintSarif(paths, { at: NOW.toISOString() }, (c) => {
+        sarif += c;
+      });
+      expect(sarif, paths.join(' ')).toBe(`${JSON.stringify(toSarif(report), null, 2)}\n`);
+      expect(rs).toEqual({ certificates, summary });
       // The table, printed at the end from the GroupedTable, in memory and through its temporary files.
       for (const budget of [undefined, 1]) {
         let table = '';

@@ -5,7 +5,7 @@ import { InputError } from '../../common/errors.ts';
 import { activeLints, failsAt, LintIndex, type LintReport, type LintTarget, lintTarget, MAX_SHARERS_LISTED } from '../../lint/engine.ts';
 import { showString } from '../../lint/lints/util.ts';
 import { loadPolicy, type Policy } from '../../lint/policy.ts';
-import { toSarif } from '../../lint/sarif.ts';
+import { sarifWriter } from '../../lint/sarif.ts';
 import { type Finding, SEVERITIES, SEVERITY_RANK, type Severity } from '../../lint/types.ts';
 import type { Certificate } from '../../x509/certificate.ts';
 import { DerError } from '../../x509/der.ts';
@@ -496,6 +496,29 @@ export function streamLintJson(
   return { certificates, summary };
 }
 
+/**
+ * `-o sarif` written as it goes, as `-o json` is: what JSON.stringify(toSarif(report), null, 2) prints, each
+ * result as the last walk meets its finding. Returns the summary for --fail-on.
+ */
+export function streamLintSarif(
+  paths: string[],
+  o: LintCliOptions,
+  write: (chunk: string) => void,
+  now: Date = new Date(),
+): { certificates: number; summary: Record<Severity, number> } {
+  const summary: Record<Severity, number> = { error: 0, warning: 0, notice: 0 };
+  const out = bufferedWriter(write);
+  const sarif = sarifWriter((c) => out.write(c));
+  const { certificates } = streamLint(paths, lintSettings(o, now), (f) => {
+    summary[f.severity]++;
+    sarif.result(f);
+  });
+  if (certificates === 0) throw new InputError(`no certificates found in ${paths.join(', ')}`);
+  sarif.end(certificates, summary);
+  out.flush();
+  return { certificates, summary };
+}
+
 /** failsAt over the counts: a finding at or above `threshold` was reported. */
 function summaryFailsAt(summary: Record<Severity, number>, threshold: Severity): boolean {
   return SEVERITIES.some((s) => SEVERITY_RANK[s] >= SEVERITY_RANK[threshold] && summary[s] > 0);
@@ -559,9 +582,9 @@ export function streamLintTable(
   }
 }
 
-/** The whole command: print in the chosen format and return the exit code. `-o json` goes to `write`
- * as it is made, the table (sorted by severity and aligned) at the end in bounded memory; YAML and SARIF
- * are built whole. */
+/** The whole command: print in the chosen format and return the exit code. `-o json` and `-o sarif` go to
+ * `write` as they are made, the table (sorted by severity and aligned) at the end in bounded memory; YAML is
+ * built whole. */
 export function lintCommand(
   paths: string[],
   o: LintCliOptions = {},
@@ -571,9 +594,9 @@ export function lintCommand(
   const failOn = parseFailOn(o.failOn);
   if (format === 'json') return summaryFailsAt(streamLintJson(paths, o, write).summary, failOn) ? 1 : 0;
   if (format === 'table') return summaryFailsAt(streamLintTable(paths, o, write).summary, failOn) ? 1 : 0;
+  if (format === 'sarif') return summaryFailsAt(streamLintSarif(paths, o, write).summary, failOn) ? 1 : 0;
   const out = lintPaths(paths, o);
-  if (format === 'sarif') process.stdout.write(`${JSON.stringify(toSarif(out), null, 2)}\n`);
-  else printOutput(out, format, () => renderLint(out, { verbose: o.verbose === true }));
+  printOutput(out, format, () => renderLint(out, { verbose: o.verbose === true }));
   return failsAt(out, failOn) ? 1 : 0;
 }
 
