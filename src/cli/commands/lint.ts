@@ -479,21 +479,38 @@ export function streamLintJson(
   write: (chunk: string) => void,
   now: Date = new Date(),
 ): { certificates: number; summary: Record<Severity, number> } {
-  const summary: Record<Severity, number> = { error: 0, warning: 0, notice: 0 };
   const out = bufferedWriter(write);
   let n = 0;
-  const { certificates, skipped } = streamLint(
+  const { certificates, skipped, summary } = countedLint(
     paths,
-    { ...lintSettings(o, now), begin: (count) => out.write(`{\n  "certificates": ${count},\n  "findings": [`) },
-    (f) => {
-      summary[f.severity]++;
-      out.write(`${n++ ? ',' : ''}\n    ${JSON.stringify(f, null, 2).replaceAll('\n', '\n    ')}`);
-    },
+    o,
+    now,
+    (f) => out.write(`${n++ ? ',' : ''}\n    ${JSON.stringify(f, null, 2).replaceAll('\n', '\n    ')}`),
+    (count) => out.write(`{\n  "certificates": ${count},\n  "findings": [`),
   );
-  if (certificates === 0) throw new InputError(`no certificates found in ${paths.join(', ')}`);
   out.write(`${n ? '\n  ' : ''}],\n${JSON.stringify({ summary, skipped }, null, 2).slice(2)}\n`);
   out.flush();
   return { certificates, summary };
+}
+
+/**
+ * streamLint with the run's settings, each finding counted by severity before `emit` has it; no certificate
+ * at all is bad input (thrown before anything is written: `begin` runs only when there are certificates).
+ */
+function countedLint(
+  paths: string[],
+  o: LintCliOptions,
+  now: Date,
+  emit: (f: Finding) => void,
+  begin?: (certificates: number) => void,
+): { certificates: number; skipped: LintOutput['skipped']; summary: Record<Severity, number> } {
+  const summary: Record<Severity, number> = { error: 0, warning: 0, notice: 0 };
+  const { certificates, skipped } = streamLint(paths, { ...lintSettings(o, now), ...(begin && { begin }) }, (f) => {
+    summary[f.severity]++;
+    emit(f);
+  });
+  if (certificates === 0) throw new InputError(`no certificates found in ${paths.join(', ')}`);
+  return { certificates, skipped, summary };
 }
 
 /**
@@ -506,14 +523,9 @@ export function streamLintSarif(
   write: (chunk: string) => void,
   now: Date = new Date(),
 ): { certificates: number; summary: Record<Severity, number> } {
-  const summary: Record<Severity, number> = { error: 0, warning: 0, notice: 0 };
   const out = bufferedWriter(write);
   const sarif = sarifWriter((c) => out.write(c));
-  const { certificates } = streamLint(paths, lintSettings(o, now), (f) => {
-    summary[f.severity]++;
-    sarif.result(f);
-  });
-  if (certificates === 0) throw new InputError(`no certificates found in ${paths.join(', ')}`);
+  const { certificates, summary } = countedLint(paths, o, now, (f) => sarif.result(f));
   sarif.end(certificates, summary);
   out.flush();
   return { certificates, summary };
@@ -565,15 +577,10 @@ export function streamLintTable(
   /** Characters of rows held before they go to temporary files (GroupedTable's default; tests make it small). */
   held?: number,
 ): { certificates: number; summary: Record<Severity, number> } {
-  const summary: Record<Severity, number> = { error: 0, warning: 0, notice: 0 };
   const groups = [...SEVERITIES].sort((a, b) => SEVERITY_RANK[b] - SEVERITY_RANK[a]);
   const table = new GroupedTable(TABLE_HEADERS, groups.length, held);
   try {
-    const { certificates, skipped } = streamLint(paths, lintSettings(o, now), (f) => {
-      summary[f.severity]++;
-      table.add(groups.indexOf(f.severity), rowOf(f));
-    });
-    if (certificates === 0) throw new InputError(`no certificates found in ${paths.join(', ')}`);
+    const { certificates, skipped, summary } = countedLint(paths, o, now, (f) => table.add(groups.indexOf(f.severity), rowOf(f)));
     table.finish(write);
     write(summaryText(certificates, summary, skipped, o.verbose === true));
     return { certificates, summary };
