@@ -8,12 +8,10 @@ import { closeSync, mkdtempSync, openSync, readSync, rmSync, writeSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { InputError } from '../common/errors.ts';
-import { bufferedWriter } from './output.ts';
+import { bufferedWriter, tableLine } from './output.ts';
 
 /** Characters of cells held in memory before rows go to temporary files. */
 export const HELD_TABLE_CHARS = 1024 * 1024;
-
-const GAP = '   ';
 
 /** Bytes read from a temporary file at once (a longer row grows the buffer). */
 const READ_CHUNK = 1024 * 1024;
@@ -106,13 +104,7 @@ export class GroupedTable {
   }
 
   private line(cells: readonly string[]): string {
-    let s = '';
-    for (let i = 0; i < cells.length; i++) {
-      const c = cells[i] as string;
-      s += i === cells.length - 1 ? c : c.padEnd(this.widths[i] ?? 0);
-      if (i < cells.length - 1) s += GAP;
-    }
-    return s.trimEnd();
+    return tableLine(cells, this.widths);
   }
 
   /** Writes the table (nothing when it has no rows), as renderTable(headers, rows grouped) would print it. */

@@ -28,12 +28,16 @@ export function renderTable(headers: string[], rows: string[][]): string {
       const n = (r[i] ?? '').length;
       if (n > (widths[i] as number)) widths[i] = n;
     }
-  const line = (cells: string[]): string =>
-    cells
-      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] ?? 0)))
-      .join('   ')
-      .trimEnd();
+  const line = (cells: readonly string[]): string => tableLine(cells, widths);
   return `${[line(headers), ...rows.map(line)].join('\n')}\n`;
+}
+
+/** One line of renderTable's table: each cell but the last padded to its column's width. */
+export function tableLine(cells: readonly string[], widths: readonly number[]): string {
+  return cells
+    .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] ?? 0)))
+    .join('   ')
+    .trimEnd();
 }
 
 /**

@@ -361,29 +361,29 @@ export function streamLint(
     const held = new Map<string, string[]>();
     pass(
       ({ cert }, at) => {
+        // The subject hashed once: its 53 bits say whether it is named as an issuer, all 64 which name it is.
+        if (tryDer(() => h64(cert.subjectRaw)) === undefined) return;
+        const named = issuerNames.has(h53of(h64hi, h64lo));
         let rep = false;
-        let spki: string | undefined;
-        if (shared.size && tryDer(() => h64(cert.subjectRaw)) !== undefined) {
+        if (shared.size) {
           const subject = keyId(h64hi, h64lo);
-          if (tryDer(() => h64(cert.spki)) !== undefined) {
-            const k = keyId(h64hi, h64lo);
-            const subjects = shared.get(k);
-            if (subjects !== undefined) {
-              let seen = held.get(k);
-              if (!seen) {
-                seen = [];
-                held.set(k, seen);
-              }
-              if (seen.length <= MAX_SHARERS_LISTED && !seen.includes(subject)) {
-                seen.push(subject);
-                rep = true;
-                spki = tryDer(() => cert.spkiSha256);
-                if (spki !== undefined) index.setKeySubjects(spki, subjects);
-              }
+          const k = tryDer(() => h64(cert.spki)) === undefined ? undefined : keyId(h64hi, h64lo);
+          const subjects = k === undefined ? undefined : shared.get(k);
+          if (k !== undefined && subjects !== undefined) {
+            let seen = held.get(k);
+            if (!seen) {
+              seen = [];
+              held.set(k, seen);
+            }
+            if (seen.length <= MAX_SHARERS_LISTED && !seen.includes(subject)) {
+              seen.push(subject);
+              rep = true;
+              const spki = tryDer(() => cert.spkiSha256);
+              if (spki !== undefined) index.setKeySubjects(spki, subjects);
             }
           }
         }
-        if (!rep && !isNamed(cert)) return;
+        if (!rep && !named) return;
         if (pool.size >= MAX_LINT_POOL) throw tooLarge();
         pool.set(at, cert);
         index.add(cert);
