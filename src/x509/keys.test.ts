@@ -1,12 +1,24 @@
 // The SPKI of a freshly generated key is built from its JWK export (src/x509/keys.ts freshSpki), not by
 // OpenSSL's encoder: it must be byte for byte what OpenSSL writes (KeyObject.export and the openssl CLI).
 import { execFileSync } from 'node:child_process';
-import { createPublicKey, generateKeyPairSync } from 'node:crypto';
+import { createDecipheriv, createPublicKey, generateKeyPairSync, pbkdf2Sync } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { generateKey, generateKeyAsync, KEY_TYPES, keyMatchesSpki, privateKeySpki, publicKeyFromSpki, spkiDer } from './keys.ts';
+import { toPem } from './certificate.ts';
+import { octetString, seq } from './der.ts';
+import {
+  generateKey,
+  generateKeyAsync,
+  KEY_TYPES,
+  keyMatchesSpki,
+  loadPrivateKey,
+  privateKeySpki,
+  publicKeyFromSpki,
+  spkiDer,
+} from './keys.ts';
+import { pbes2Encrypt } from './pbe.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'anchorage-keys-test-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -92,5 +104,55 @@ describe('publicKeyFromSpki (imported through PEM text)', () => {
       }
       for (const d of inputs) expect(outcome(() => publicKeyFromSpki(d))).toBe(outcome(() => derImport(d)));
     }
+  });
+});
+
+describe('an encrypted private key with the wrong password', () => {
+  // AES-CBC decryption under a wrong password leaves valid padding about once in 256: then OpenSSL decrypts to
+  // garbage and no padding error says "wrong password". Salts are tried in order until Node's own decipher
+  // accepts the padding under the wrong password, so the case is built, not waited for (CI met it by chance).
+  const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const pkcs8 = privateKey.export({ type: 'pkcs8', format: 'der' });
+  const iv = Buffer.alloc(16, 7);
+  const paddingPasses = (salt: Buffer, data: Uint8Array): boolean => {
+    const d = createDecipheriv('aes-256-cbc', pbkdf2Sync('bad', salt, 1, 32, 'sha256'), iv);
+    try {
+      Buffer.concat([d.update(data), d.final()]);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  const built = (): { pem: string; salt: number } => {
+    for (let i = 0; i < 16_384; i++) {
+      const salt = Buffer.alloc(8);
+      salt.writeUInt32BE(i, 4);
+      const e = pbes2Encrypt('secret', pkcs8, 1, salt, iv);
+      if (paddingPasses(salt, e.data)) return { pem: toPem('ENCRYPTED PRIVATE KEY', seq(e.algorithmId, octetString(e.data))), salt: i };
+    }
+    throw new Error('no salt in 16,384 left valid padding under the wrong password');
+  };
+
+  it('is called a wrong password even when the padding happens to check out', () => {
+    const { pem } = built();
+    const file = join(dir, 'unlucky.key');
+    writeFileSync(file, pem);
+    // The oracle: openssl refuses it with "bad" and reads it with "secret".
+    expect(() => execFileSync('openssl', ['pkey', '-in', file, '-passin', 'pass:bad', '-noout'], { stdio: 'pipe' })).toThrow();
+    execFileSync('openssl', ['pkey', '-in', file, '-passin', 'pass:secret', '-noout'], { stdio: 'pipe' });
+    expect(() => loadPrivateKey(pem, 'bad')).toThrow(/^wrong password for the encrypted private key/);
+    expect(loadPrivateKey(pem, 'secret').asymmetricKeyType).toBe('ec');
+    const der = Buffer.from(pem.replace(/-----[^-]+-----|\s/g, ''), 'base64');
+    expect(() => loadPrivateKey(der, 'bad')).toThrow(/^wrong password for the encrypted private key/);
+  });
+
+  it('still names an unknown cipher as unreadable, not as a wrong password', () => {
+    const e = pbes2Encrypt('secret', pkcs8, 1, Buffer.alloc(8, 1), iv);
+    const alg = Buffer.from(e.algorithmId);
+    const at = alg.indexOf(Buffer.from([0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x01, 0x2a])); // aes256-CBC's OID
+    expect(at).toBeGreaterThan(0);
+    alg[at + 8] = 0x7f; // an arc no cipher has
+    const pem = toPem('ENCRYPTED PRIVATE KEY', seq(alg, octetString(e.data)));
+    expect(() => loadPrivateKey(pem, 'secret')).toThrow(/^not a readable private key/);
   });
 });

@@ -203,10 +203,14 @@ export class KeyError extends InputError {
  * key-derivation work is sized and charged to `budget` (one per input file) before OpenSSL runs it. */
 export function loadPrivateKey(input: Uint8Array | string, passphrase?: string, budget: WorkBudget = new WorkBudget()): KeyObject {
   const isPem = typeof input === 'string' || Buffer.from(input.subarray(0, 64)).toString('latin1').includes('-----BEGIN');
+  let decrypting = false;
   try {
     if (isPem) {
       const text = typeof input === 'string' ? input : Buffer.from(input).toString('latin1');
-      if (passphrase !== undefined) chargePemDerivations(text, budget);
+      if (passphrase !== undefined) {
+        chargePemDerivations(text, budget);
+        decrypting = ENCRYPTED_PEM.test(text);
+      }
       return createPrivateKey(passphrase !== undefined ? { key: text, passphrase } : { key: text });
     }
     const der = Buffer.from(input as Uint8Array);
@@ -214,14 +218,17 @@ export function loadPrivateKey(input: Uint8Array | string, passphrase?: string, 
     if (kind === 'encrypted-pkcs8') {
       if (passphrase === undefined) throw new KeyError('the private key is encrypted: a password is needed');
       chargeDerivation(der, budget);
+      decrypting = true;
       return createPrivateKey({ key: der, format: 'der', type: 'pkcs8', passphrase });
     }
     return createPrivateKey({ key: der, format: 'der', type: kind });
   } catch (e) {
     if (e instanceof InputError) throw e;
-    throw translateKeyError(e);
+    throw translateKeyError(e, decrypting);
   }
 }
+
+const ENCRYPTED_PEM = /-----BEGIN ENCRYPTED PRIVATE KEY-----|^Proc-Type:\s*4,ENCRYPTED/m;
 
 function chargePemDerivations(text: string, budget: WorkBudget): void {
   for (const m of text.matchAll(/-----BEGIN ENCRYPTED PRIVATE KEY-----([A-Za-z0-9+/=\s]*)-----END ENCRYPTED PRIVATE KEY-----/g))
@@ -239,11 +246,17 @@ function chargeDerivation(der: Uint8Array, budget: WorkBudget): void {
   if (work !== undefined) budget.spend(work, 'decrypting this private key');
 }
 
-export function translateKeyError(e: unknown): Error {
+/** OpenSSL's error in Anchorage's words. `decrypting`: a password was given for an encrypted key. */
+function translateKeyError(e: unknown, decrypting: boolean): Error {
   if (e instanceof KeyError) return e;
   const msg = e instanceof Error ? e.message : String(e);
   const code = (e as { code?: string }).code ?? '';
   if (/bad decrypt|BAD_DECRYPT|wrong password|mac verify/i.test(msg)) return new KeyError('wrong password for the encrypted private key');
+  // A wrong password leaves valid CBC padding about once in 256 tries; OpenSSL then decrypts garbage and finds
+  // no key in it: its PEM decoders say "unsupported" (ERR_OSSL_UNSUPPORTED; an unknown cipher is
+  // ERR_OSSL_EVP_UNSUPPORTED instead), its DER reader an ASN.1 error.
+  if (decrypting && (code === 'ERR_OSSL_UNSUPPORTED' || code.startsWith('ERR_OSSL_ASN1_')))
+    return new KeyError('wrong password for the encrypted private key (what it decrypts to is not a key), or the key is damaged');
   if (code === 'ERR_MISSING_PASSPHRASE' || /passphrase|interrupted or cancelled/i.test(msg))
     return new KeyError('the private key is encrypted: a password is needed');
   return new KeyError(`not a readable private key (${msg.replace(/^error:[0-9A-F]+:[^:]*:+/, '')})`);
