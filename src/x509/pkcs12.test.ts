@@ -1,7 +1,7 @@
 // PKCS#12 against real peers: files made by openssl pkcs12 -export and keytool are read; files we write
 // are opened by openssl pkcs12 and keytool -list.
 import { execFile, execFileSync, spawnSync } from 'node:child_process';
-import { createPrivateKey, type KeyObject } from 'node:crypto';
+import { createDecipheriv, createPrivateKey, type KeyObject, pbkdf2Sync } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,9 +10,18 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InputError } from '../common/errors.ts';
 import { issueCertificate } from './build.ts';
 import { Certificate } from './certificate.ts';
-import { concat, parse } from './der.ts';
+import { concat, explicit, implicit, integer, octetString, oid, parse, seq } from './der.ts';
 import { generateKey, keyMatchesSpki } from './keys.ts';
-import { isPkcs12, PKCS12_WRONG_PASSWORD, type Pkcs12Contents, readPkcs12, writePkcs12 } from './pkcs12.ts';
+import { OID } from './oids.ts';
+import { pbes2Encrypt } from './pbe.ts';
+import {
+  isPkcs12,
+  PKCS12_UNVERIFIED_WRONG_PASSWORD,
+  PKCS12_WRONG_PASSWORD,
+  type Pkcs12Contents,
+  readPkcs12,
+  writePkcs12,
+} from './pkcs12.ts';
 import { rc2DecryptBlock } from './rc2.ts';
 
 const execFileAsync = promisify(execFile);
@@ -436,5 +445,55 @@ describe('deterministic PKCS#12 (same inputs, same bytes)', () => {
     const r2 = writePkcs12({ ...base, key: leafKey, salts: 'random' });
     expect(macSalt(r1)).not.toBe(macSalt(r2));
     expect(readPkcs12(r1, JPW).keys).toHaveLength(1);
+  });
+});
+
+describe('a PKCS#12 file without a MAC and the wrong password', () => {
+  // Nothing checks the password before decrypting: AES-CBC under a wrong one leaves valid padding about once in
+  // 256, and what comes out is garbage. Salts are tried in order until Node's decipher accepts the padding under
+  // the wrong password, so the case is built rather than waited for. The files are laid out as `openssl pkcs12
+  // -export -nomac` lays them out, with one PBKDF2 iteration.
+  const iv = Buffer.alloc(16, 3);
+  const unluckySalt = (plain: Uint8Array): Buffer => {
+    for (let i = 0; i < 16_384; i++) {
+      const salt = Buffer.alloc(8);
+      salt.writeUInt32BE(i, 4);
+      const { data } = pbes2Encrypt('secret', plain, 1, salt, iv);
+      const d = createDecipheriv('aes-256-cbc', pbkdf2Sync('bad', salt, 1, 32, 'sha256'), iv);
+      try {
+        Buffer.concat([d.update(data), d.final()]);
+        return salt;
+      } catch {}
+    }
+    throw new Error('no salt in 16,384 left valid padding under the wrong password');
+  };
+  const certBags = (): Uint8Array =>
+    seq(seq(oid('1.2.840.113549.1.12.10.1.3'), explicit(0, seq(oid('1.2.840.113549.1.9.22.1'), explicit(0, octetString(leaf.der))))));
+  const pfx = (authSafe: Uint8Array): Uint8Array => seq(integer(3), seq(oid(OID.data), explicit(0, octetString(authSafe))));
+  const encryptedCerts = (salt: Buffer): Uint8Array => {
+    const e = pbes2Encrypt('secret', certBags(), 1, salt, iv);
+    return seq(oid(OID.encryptedData), explicit(0, seq(integer(0), seq(oid(OID.data), e.algorithmId, implicit(0, e.data)))));
+  };
+  const shroudedKey = (salt: Buffer): Uint8Array => {
+    const e = pbes2Encrypt('secret', leafKey.export({ type: 'pkcs8', format: 'der' }), 1, salt, iv);
+    const bag = seq(oid('1.2.840.113549.1.12.10.1.2'), explicit(0, seq(e.algorithmId, octetString(e.data))));
+    return seq(oid(OID.data), explicit(0, octetString(seq(bag))));
+  };
+
+  it.each([
+    ['its certificates', (): Uint8Array => pfx(seq(encryptedCerts(unluckySalt(certBags()))))],
+    ['its private key', (): Uint8Array => pfx(seq(shroudedKey(unluckySalt(leafKey.export({ type: 'pkcs8', format: 'der' })))))],
+  ])('says wrong password when %s decrypt to garbage', (_, build) => {
+    const file = build();
+    writeFileSync(f('nomac.p12'), file);
+    // The oracle: openssl reads it with the password it was made with and refuses the wrong one.
+    runBoth('openssl', ['pkcs12', '-in', 'nomac.p12', '-passin', 'pass:secret', '-nomacver', '-noenc', '-out', 'nomac.pem']);
+    expect(
+      spawnSync('openssl', ['pkcs12', '-in', 'nomac.p12', '-passin', 'pass:bad', '-nomacver', '-noenc'], { cwd: dir }).status,
+    ).not.toBe(0);
+    const good = readPkcs12(file, 'secret');
+    expect(good.protection?.mac).toBeUndefined();
+    expect(good.certificates.length + good.keys.length).toBe(1);
+    expect(() => readPkcs12(file, 'bad')).toThrow(new InputError(PKCS12_UNVERIFIED_WRONG_PASSWORD));
   });
 });

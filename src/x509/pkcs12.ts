@@ -7,6 +7,7 @@ import { Certificate } from './certificate.ts';
 import {
   bmp,
   concat,
+  DerError,
   decodeOid,
   decodeSmallInt,
   decodeString,
@@ -85,6 +86,9 @@ export interface Pkcs12Contents {
 }
 
 export const PKCS12_WRONG_PASSWORD = 'wrong password for the PKCS#12 file (MAC check failed)';
+/** A file without a MAC whose content decrypted to something unreadable. */
+export const PKCS12_UNVERIFIED_WRONG_PASSWORD =
+  'wrong password for the PKCS#12 file (it has no MAC to check the password; what it decrypts to is not readable), or the file is damaged';
 
 /** Structural sniff: a version-3 PFX wrapping a ContentInfo (BER tolerated). */
 export function isPkcs12(buf: Uint8Array): boolean {
@@ -126,13 +130,22 @@ function read(input: Uint8Array, password: string, budget: WorkBudget): Pkcs12Co
   const protection: Pkcs12Protection = { encryption: [] };
   if (macData) protection.mac = describeMac(macData);
   const out: Pkcs12Contents = { certificates: [], keys: [], protection };
+  // Without a MAC nothing checks the password first: a wrong one decrypts to garbage, and about once in 256 the
+  // padding still checks out; what then fails to parse is the password's fault, not the file's.
+  const unverified = !macData;
   for (const ci of parse(berToDer(authBytes)).expect(TAG.SEQUENCE, 'AuthenticatedSafe').children()) {
     const t = decodeOid(ci.child(0).expect(TAG.OID, 'content type'));
-    if (t === OID.data) readSafeContents(octets(explicitContent(ci)), pw, out, 0);
+    if (t === OID.data) readSafeContents(octets(explicitContent(ci)), pw, out, 0, unverified);
     else if (t === OID.encryptedData) {
       const alg = explicitContent(ci).child(1).children()[1];
       if (alg) protection.encryption.push({ what: 'certificates', ...describePbe(alg) });
-      readSafeContents(decryptEncryptedData(explicitContent(ci), pw), pw, out, 0);
+      const plain = decryptEncryptedData(explicitContent(ci), pw);
+      try {
+        readSafeContents(plain, pw, out, 0, unverified);
+      } catch (e) {
+        if (unverified && e instanceof DerError) throw new InputError(PKCS12_UNVERIFIED_WRONG_PASSWORD);
+        throw e;
+      }
     } else if (t === ENVELOPED_DATA) throw new InputError('PKCS#12 files in public-key privacy mode (enveloped) are not supported');
     else throw new InputError(`unsupported PKCS#12 content type ${t}`);
   }
@@ -213,7 +226,8 @@ function decryptEncryptedData(ed: Node, pw: PasswordForms): Uint8Array {
   return pbeDecrypt(eci.child(1), pw, bytes);
 }
 
-function readSafeContents(bytes: Uint8Array, pw: PasswordForms, out: Pkcs12Contents, depth: number): void {
+/** `unverified`: the file has no MAC, so a key that decrypts to something unreadable says wrong password. */
+function readSafeContents(bytes: Uint8Array, pw: PasswordForms, out: Pkcs12Contents, depth: number, unverified: boolean): void {
   if (depth > MAX_NESTING) throw new InputError('not a valid PKCS#12 file (safe contents nested too deeply)');
   for (const bag of parse(berToDer(bytes)).expect(TAG.SEQUENCE, 'SafeContents').children()) {
     const id = decodeOid(bag.child(0).expect(TAG.OID, 'bag type'));
@@ -223,12 +237,12 @@ function readSafeContents(bytes: Uint8Array, pw: PasswordForms, out: Pkcs12Conte
     else if (id === BAG.shroudedKey) {
       out.protection?.encryption.push({ what: 'private key', ...describePbe(value.child(0)) });
       const plain = pbeDecrypt(value.child(0), pw, octets(value.child(1)));
-      out.keys.push({ key: loadPkcs8(plain), ...attrs });
+      out.keys.push({ key: loadPkcs8(plain, unverified), ...attrs });
     } else if (id === BAG.cert) {
       // SDSI certificates exist in the spec and nowhere else; skip anything but X.509.
       if (decodeOid(value.child(0)) !== X509_CERT_TYPE) continue;
       out.certificates.push({ der: Uint8Array.from(octets(value.child(1).inner())), ...attrs });
-    } else if (id === BAG.safeContents) readSafeContents(value.raw, pw, out, depth + 1);
+    } else if (id === BAG.safeContents) readSafeContents(value.raw, pw, out, depth + 1, unverified);
     // CRL and secret bags are not Anchorage's business.
   }
 }
@@ -246,10 +260,11 @@ function readAttributes(set: Node | undefined): { friendlyName?: string; localKe
   return out;
 }
 
-function loadPkcs8(der: Uint8Array): KeyObject {
+function loadPkcs8(der: Uint8Array, decryptedUnverified = false): KeyObject {
   try {
     return createPrivateKey({ key: Buffer.from(der), format: 'der', type: 'pkcs8' });
   } catch (e) {
+    if (decryptedUnverified) throw new InputError(PKCS12_UNVERIFIED_WRONG_PASSWORD);
     throw new InputError(`cannot read the private key in the PKCS#12 file (${(e as Error).message})`);
   }
 }
