@@ -1,7 +1,7 @@
 // The SPKI of a freshly generated key is built from its JWK export (src/x509/keys.ts freshSpki), not by
 // OpenSSL's encoder: it must be byte for byte what OpenSSL writes (KeyObject.export and the openssl CLI).
 import { execFileSync } from 'node:child_process';
-import { createDecipheriv, createPublicKey, generateKeyPairSync, pbkdf2Sync } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, createPublicKey, generateKeyPairSync, pbkdf2Sync } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -144,6 +144,37 @@ describe('an encrypted private key with the wrong password', () => {
     expect(loadPrivateKey(pem, 'secret').asymmetricKeyType).toBe('ec');
     const der = Buffer.from(pem.replace(/-----[^-]+-----|\s/g, ''), 'base64');
     expect(() => loadPrivateKey(der, 'bad')).toThrow(/^wrong password for the encrypted private key/);
+  });
+
+  it('and so is a legacy OpenSSL PEM (Proc-Type: 4,ENCRYPTED) in the same case', () => {
+    // EVP_BytesToKey(MD5, salt = the IV's first 8 bytes, one round), as `openssl ec -aes256` writes it.
+    const sec1 = privateKey.export({ type: 'sec1', format: 'der' });
+    const keyOf = (pass: string, salt: Buffer): Buffer => {
+      const d1 = createHash('md5').update(pass).update(salt).digest();
+      return Buffer.concat([d1, createHash('md5').update(d1).update(pass).update(salt).digest()]);
+    };
+    let pem = '';
+    for (let i = 0; i < 16_384 && !pem; i++) {
+      const ivi = Buffer.alloc(16, 9);
+      ivi.writeUInt32BE(i, 4);
+      const c = createCipheriv('aes-256-cbc', keyOf('secret', ivi.subarray(0, 8)), ivi);
+      const data = Buffer.concat([c.update(sec1), c.final()]);
+      const d = createDecipheriv('aes-256-cbc', keyOf('bad', ivi.subarray(0, 8)), ivi);
+      try {
+        Buffer.concat([d.update(data), d.final()]);
+      } catch {
+        continue;
+      }
+      const body = data.toString('base64').replace(/.{64}/g, '$&\n');
+      pem = `-----BEGIN EC PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nDEK-Info: AES-256-CBC,${ivi.toString('hex').toUpperCase()}\n\n${body}\n-----END EC PRIVATE KEY-----\n`;
+    }
+    expect(pem).not.toBe('');
+    const file = join(dir, 'unlucky-legacy.key');
+    writeFileSync(file, pem);
+    expect(() => execFileSync('openssl', ['pkey', '-in', file, '-passin', 'pass:bad', '-noout'], { stdio: 'pipe' })).toThrow();
+    execFileSync('openssl', ['pkey', '-in', file, '-passin', 'pass:secret', '-noout'], { stdio: 'pipe' });
+    expect(loadPrivateKey(pem, 'secret').asymmetricKeyType).toBe('ec');
+    expect(() => loadPrivateKey(pem, 'bad')).toThrow(/^wrong password for the encrypted private key/);
   });
 
   it('still names an unknown cipher as unreadable, not as a wrong password', () => {
