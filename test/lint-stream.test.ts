@@ -9,7 +9,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
-import { lintPaths, renderLint, streamLint, streamLintJson, streamLintSarif, streamLintTable } from '../src/cli/commands/lint.ts';
+import {
+  lintPaths,
+  MAX_KEY_GUESSED,
+  renderLint,
+  streamLint,
+  streamLintJson,
+  streamLintSarif,
+  streamLintTable,
+} from '../src/cli/commands/lint.ts';
 import { readInputs } from '../src/cli/inputs.ts';
 import { writeKubeconfig } from '../src/k8s/kubeconfig.ts';
 import { type LintTarget, lintCertificates, MAX_SHARERS_LISTED } from '../src/lint/engine.ts';
@@ -190,12 +198,12 @@ describe('lint streamed', () => {
     });
     // Another name under the renewed key: now the key is shared, and its holders are held.
     writeFileSync(join(tree, 'other-name.crt'), issue(ca, { subject: 'CN=other', sans: { dns: ['other.example'] } }, { key: kp }).toPem());
-    // The key's two subjects are in the pool now (the first renewal stands for its name), and were not guessed:
-    // a walk reads them (three in all).
+    // The key's two subjects are in the pool now (the first renewal stands for its name), kept by the first walk
+    // as each key's first holders: still two walks.
     expect(streamLint([tree], { policy: loadPolicy(undefined), now: NOW }, () => undefined)).toMatchObject({
       certificates: 24,
       pooled: 3,
-      walks: 3,
+      walks: 2,
     });
     const report = lintPaths([tree], { at: NOW.toISOString() });
     expect({ ...report, skipped: [] }).toEqual({ ...lintCertificates(collected([tree]), { now: NOW }), skipped: [] });
@@ -216,14 +224,39 @@ describe('lint streamed', () => {
     writeFileSync(join(tree, 'leaf-03-copy.crt'), readFileSync(join(tree, 'leaf-03.crt')));
     writeFileSync(join(tree, 'b', 'leaf-29-renewed.crt'), leaf(29));
     const streamed = streamLint([tree], { policy: loadPolicy(undefined), now: NOW }, () => undefined);
-    // The CA (named as an issuer) and the first holders of the key's first MAX_SHARERS_LISTED + 1 names.
-    expect(streamed).toMatchObject({ certificates: 34, pooled: 1 + MAX_SHARERS_LISTED + 1, walks: 3 });
+    // The CA (named as an issuer) and the first holders of the key's first MAX_SHARERS_LISTED + 1 names, kept
+    // by the first walk.
+    expect(streamed).toMatchObject({ certificates: 34, pooled: 1 + MAX_SHARERS_LISTED + 1, walks: 2 });
     const report = lintPaths([tree], { at: NOW.toISOString() });
     expect({ ...report, skipped: [] }).toEqual({ ...lintCertificates(collected([tree]), { now: NOW }), skipped: [] });
     const shared = report.findings.filter((f) => f.lintId === 'k8s.key.shared-across-roles');
     expect(shared).toHaveLength(33);
     // Each names ten other holders and counts the other 19 of the 30 names.
     for (const f of shared) expect(f.message).toMatch(/ and 19 more$/);
+  });
+
+  it('past MAX_KEY_GUESSED keys, reads the holders of a shared key in a walk of their own (the same report all the same)', () => {
+    const tree = join(dir, 'many-keys');
+    mkdirSync(tree);
+    const ca = newCa('CN=many-keys-root');
+    writeFileSync(join(tree, 'ca.crt'), ca.cert.toPem());
+    const kp = generateKey('ecdsa-p256');
+    // Two names under one key first, then more distinct keys than the first walk keeps first holders of.
+    for (const n of ['a', 'b'])
+      writeFileSync(
+        join(tree, `0-shared-${n}.crt`),
+        issue(ca, { subject: `CN=shared-${n}`, sans: { dns: [`${n}.example`] } }, { key: kp }).toPem(),
+      );
+    const pems: string[] = [];
+    for (let i = 0; i < MAX_KEY_GUESSED + 2; i++)
+      pems.push(issue(ca, { subject: `CN=own-${i}`, sans: { dns: [`own-${i}.example`] } }).toPem());
+    // In a few bundles: the walk order is the files' order, and fewer files keep the test quick.
+    for (let b = 0; b < 8; b++) writeFileSync(join(tree, `1-own-${b}.pem`), pems.filter((_, i) => i % 8 === b).join(''));
+    const streamed = streamLint([tree], { policy: loadPolicy(undefined), now: NOW }, () => undefined);
+    expect(streamed).toMatchObject({ certificates: MAX_KEY_GUESSED + 5, pooled: 3, walks: 3 });
+    const report = lintPaths([tree], { at: NOW.toISOString() });
+    expect({ ...report, skipped: [] }).toEqual({ ...lintCertificates(collected([tree]), { now: NOW }), skipped: [] });
+    expect(report.findings.filter((f) => f.lintId === 'k8s.key.shared-across-roles')).toHaveLength(2);
   });
 
   it('finds issuers met after their certificates, copies of CAs and re-keyed CAs in two walks when key ids tell them apart', () => {

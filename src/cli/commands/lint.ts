@@ -186,6 +186,8 @@ const MAX_ISSUED_BY = 10_000;
 
 /** Certificates the first walk keeps on a guess that they are in the pool (CAs, names some certificate gave as its issuer). */
 const MAX_GUESSED = 4096;
+/** And on a guess that keys are shared: each key's first holders of its first MAX_SHARERS_LISTED + 1 subjects. */
+export const MAX_KEY_GUESSED = 1024;
 
 /**
  * Lint every certificate under the paths, streaming: what lintCertificates reports over every
@@ -197,11 +199,13 @@ const MAX_GUESSED = 4096;
  *  then the pool: the certificates whose subject is some certificate's issuer name, and, of each key that
  *  certificates with different subjects hold, the first MAX_SHARERS_LISTED + 1 subjects' first holders (those
  *  are the only answers the set's lookups can give; how many subjects share the key is counted from the
- *  hashes), at most MAX_LINT_POOL, in the walk's order, taken from the guessed ones when no key is shared;
+ *  hashes), at most MAX_LINT_POOL, in the walk's order, taken from the guessed ones: the first walk also keeps
+ *  each key's first holders of its first subjects while there are at most MAX_KEY_GUESSED of them (few keys);
  *  and which of the pool issue others, from the issuer names and key ids;
  *  2. every certificate linted with its set facts, its findings handed to `emit`.
  * When the guess missed a certificate of the pool (a leaf that issued another before it was met) or a key
- * is shared under two names, a walk reads the pool again; when a signature must tell which certificate
+ * is shared under two names among too many keys to keep each one's first holders, a walk reads the pool
+ * again; when a signature must tell which certificate
  * issued another (no key ids), a walk looks up every certificate's issuer (the four walks this took before).
  * Memory: the pool, the hashes, the findings and the skipped list; not the certificates.
  */
@@ -226,6 +230,10 @@ export function streamLint(
   const unkeyed: number[] = [];
   let total = 0;
   let guessed: Map<number, Certificate> | undefined = new Map();
+  const keyId = (hi: number, lo: number): string => `${hi}:${lo}`;
+  // Per key (64-bit hash): its first MAX_SHARERS_LISTED + 1 subjects and their first holders, in the walk's order.
+  let keyGuess: Map<string, { subjects: string[]; holders: [number, Certificate][] }> | undefined = new Map();
+  let keyGuessed = 0;
   // Issuer name (LintIndex.nameKey) and authority key id ('' none) of every certificate that is not self-issued.
   let issuedBy: Map<string, Set<string>> | undefined = new Map();
   let issuedByCount = 0;
@@ -243,8 +251,25 @@ export function streamLint(
         subject = h53of(h64hi, h64lo);
         const sHi = h64hi;
         const sLo = h64lo;
-        if (tryDer(() => h64(cert.spki)) !== undefined) hashes.push(h64hi, h64lo, sHi, sLo);
-        else unkeyed.push(subject);
+        if (tryDer(() => h64(cert.spki)) !== undefined) {
+          hashes.push(h64hi, h64lo, sHi, sLo);
+          if (keyGuess) {
+            const k = keyId(h64hi, h64lo);
+            const s = keyId(sHi, sLo);
+            let g = keyGuess.get(k);
+            if (!g) {
+              g = { subjects: [], holders: [] };
+              keyGuess.set(k, g);
+            }
+            if (g.subjects.length <= MAX_SHARERS_LISTED && !g.subjects.includes(s)) {
+              const copy = ++keyGuessed <= MAX_KEY_GUESSED ? cert.detached() : undefined;
+              if (copy) {
+                g.subjects.push(s);
+                g.holders.push([at, copy]);
+              } else keyGuess = undefined;
+            }
+          }
+        } else unkeyed.push(subject);
       }
       if (guessed && ((subject >= 0 && issuerNames.has(subject)) || looksLikeCa(cert))) {
         const copy = cert.detached();
@@ -293,7 +318,6 @@ export function streamLint(
   // first holder of each of a shared key's first MAX_SHARERS_LISTED + 1 subjects (all a finding names) and
   // the certificates named as an issuer (byName); the number of subjects is kept per key for the finding.
   const shared = new Map<string, number>();
-  const keyId = (hi: number, lo: number): string => `${hi}:${lo}`;
   let byName = 0;
   let reps = 0;
   for (const s of unkeyed) if (issuerNames.has(s)) byName++;
@@ -317,20 +341,31 @@ export function streamLint(
   };
 
   // The pool, in the walk's order: the guessed certificates when they hold all of it (as many named as an
-  // issuer as the walk met, and no key shared). A certificate of the pool stands for itself (its object) in
-  // the later walks, and a file that changed since the first walk fails the run rather than mixing two versions.
+  // issuer as the walk met, and each shared key's first holders kept). A certificate of the pool stands for
+  // itself (its object) in the later walks, and a file that changed since the first walk fails the run rather
+  // than mixing two versions.
   const pool = new Map<number, Certificate>();
   const index = new LintIndex();
-  if (guessed && shared.size === 0) {
-    const found = [...guessed].filter(([, cert]) => isNamed(cert));
-    if (found.length === byName)
-      for (const [at, cert] of found) {
+  let fromGuess = false;
+  if (shared.size === 0 || keyGuess) {
+    const found = new Map([...(guessed ?? [])].filter(([, cert]) => isNamed(cert)));
+    if (found.size === byName) {
+      fromGuess = true;
+      for (const [k, subjects] of shared) {
+        const holders = keyGuess?.get(k)?.holders ?? [];
+        for (const [at, cert] of holders) found.set(at, cert);
+        const spki = holders.length ? tryDer(() => (holders[0] as [number, Certificate])[1].spkiSha256) : undefined;
+        if (spki !== undefined) index.setKeySubjects(spki, subjects);
+      }
+      if (found.size > MAX_LINT_POOL) throw tooLarge();
+      for (const [at, cert] of [...found].sort((a, b) => a[0] - b[0])) {
         pool.set(at, cert);
         index.add(cert);
       }
+    }
   }
   guessed = undefined;
-  const fromGuess = shared.size === 0 && pool.size === byName;
+  keyGuess = undefined;
   const changed = (source: string): InputError => new InputError(`${source}: changed while being linted (read again in a later pass)`);
   const pass = (
     each: (t: LintTarget, at: number, source: string, count: number, read: Certificate) => void,
