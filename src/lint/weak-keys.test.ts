@@ -1,9 +1,10 @@
 // The RSA weakness tests against moduli with known structure, and against real keys.
 import { describe, expect, it } from 'vitest';
-import { fermatModulus, issue, newCa, randomOdd, rocaModulus } from '../../test/support/lint-testkit.ts';
+import { fermatModulus, issue, NOW, newCa, randomOdd, rocaModulus, rsaSpki } from '../../test/support/lint-testkit.ts';
 import { generateKey } from '../x509/keys.ts';
 import { rsaPublicNumbers } from './der-facts.ts';
-import { fermatFactor, hasRocaFingerprint, isqrt } from './weak-keys.ts';
+import { lintCertificates } from './engine.ts';
+import { fermatFactor, hasRocaFingerprint, isqrt, modulusMemo } from './weak-keys.ts';
 
 describe('isqrt', () => {
   it('is the floor square root', () => {
@@ -61,5 +62,47 @@ describe('ROCA fingerprint', () => {
     for (let i = 0; i < 50; i++) expect(hasRocaFingerprint(randomOdd(2048))).toBe(false);
     const cert = issue(newCa(), {}, { key: generateKey('rsa-2048') });
     expect(hasRocaFingerprint(rsaPublicNumbers(cert)?.n ?? 0n)).toBe(false);
+  });
+});
+
+describe('modulusMemo', () => {
+  it('computes once per modulus, forgets the oldest past its size, and answers what the function answers', () => {
+    let calls = 0;
+    const f = (n: bigint): bigint => {
+      calls++;
+      return n % 1000n;
+    };
+    const once = modulusMemo(f, 3);
+    const moduli = [randomOdd(2048), randomOdd(2048), randomOdd(2048), randomOdd(2048)];
+    for (const n of [...moduli.slice(0, 3), ...moduli.slice(0, 3)]) expect(once(n)).toBe(n % 1000n);
+    expect(calls).toBe(3);
+    // The same value as another bigint object is the same modulus.
+    expect(once(BigInt(`0x${(moduli[0] as bigint).toString(16)}`))).toBe((moduli[0] as bigint) % 1000n);
+    expect(calls).toBe(3);
+    // A fourth modulus pushes the first out.
+    once(moduli[3] as bigint);
+    once(moduli[0] as bigint);
+    expect(calls).toBe(5);
+  });
+
+  it('leaves every certificate that holds a weak modulus with its own finding', () => {
+    const ca = newCa('CN=memo CA');
+    for (const [id, n] of [
+      ['x509.key.rsa-small-factor', 751n * randomOdd(2040)],
+      ['x509.key.rsa-fermat-factorable', fermatModulus()],
+      ['x509.key.roca', rocaModulus()],
+    ] as const) {
+      const certs = ['a', 'b', 'c'].map((name) =>
+        issue(ca, { subject: `CN=${name}`, sans: { dns: [`${name}.example`] } }, { publicKey: rsaSpki(n, 65537n) }),
+      );
+      const report = lintCertificates(
+        certs.map((cert) => ({ cert })),
+        { now: NOW },
+      );
+      expect(
+        report.findings.filter((f) => f.lintId === id).map((f) => f.subject),
+        id,
+      ).toEqual(['CN=a', 'CN=b', 'CN=c']);
+    }
   });
 });

@@ -27,6 +27,21 @@ export function isqrt(n: bigint): bigint {
   }
 }
 
+/**
+ * `f` remembered for the last `size` moduli (first in, first out): a key recurs in every copy and renewal of
+ * its certificates (a kubeadm CA in each node's tree and kubeconfig), and these checks cost 5-20 us each.
+ */
+export function modulusMemo<T>(f: (n: bigint) => T, size = 256): (n: bigint) => T {
+  const memo = new Map<bigint, T>();
+  return (n) => {
+    if (memo.has(n)) return memo.get(n) as T;
+    const v = f(n);
+    if (memo.size >= size) memo.delete(memo.keys().next().value as bigint);
+    memo.set(n, v);
+    return v;
+  };
+}
+
 // Quadratic-residue tables: a number that is not a square modulo one of these is not a square.
 // Together they reject all but ~1% of candidates before any bigint square root.
 const QR_MODULI = [64, 63, 65, 11];

@@ -1,7 +1,7 @@
 // Public key strength: sizes, curves, algorithms and the cheap RSA weakness tests.
 import { rsaPublicNumbers } from '../der-facts.ts';
 import { defineLint } from '../types.ts';
-import { fermatFactor, hasRocaFingerprint } from '../weak-keys.ts';
+import { fermatFactor, hasRocaFingerprint, modulusMemo } from '../weak-keys.ts';
 
 const isRsa = (cert: { keyInfo: { algorithm: string } }): boolean => cert.keyInfo.algorithm === 'RSA';
 
@@ -103,6 +103,11 @@ export function smallFactor(n: bigint): number | undefined {
   return undefined;
 }
 
+const smallFactorOnce = modulusMemo(smallFactor);
+const rocaOnce = modulusMemo(hasRocaFingerprint);
+/** Per policy round count (a run has one). */
+const fermatOnce = new Map<number, (n: bigint) => [bigint, bigint] | null>();
+
 export const rsaSmallFactor = defineLint({
   id: 'x509.key.rsa-small-factor',
   severity: 'error',
@@ -114,7 +119,7 @@ export const rsaSmallFactor = defineLint({
     const rsa = rsaPublicNumbers(cert);
     // An even modulus is x509.key.rsa-even-modulus's finding.
     if (!rsa || rsa.n <= 1n || (rsa.n & 1n) === 0n) return [];
-    const p = smallFactor(rsa.n);
+    const p = smallFactorOnce(rsa.n);
     return p === undefined ? [] : [`RSA modulus is divisible by ${p}`];
   },
 });
@@ -129,7 +134,14 @@ export const rsaFermat = defineLint({
   check: (cert, ctx) => {
     const rsa = rsaPublicNumbers(cert);
     if (!rsa) return [];
-    const f = fermatFactor(rsa.n, ctx.policy.keys.fermatRounds);
+    const rounds = ctx.policy.keys.fermatRounds;
+    let fermat = fermatOnce.get(rounds);
+    if (!fermat) {
+      if (fermatOnce.size >= 8) fermatOnce.clear();
+      fermat = modulusMemo((n) => fermatFactor(n, rounds));
+      fermatOnce.set(rounds, fermat);
+    }
+    const f = fermat(rsa.n);
     if (!f) return [];
     const gap = f[1] - f[0];
     return [
@@ -147,7 +159,7 @@ export const roca = defineLint({
   appliesTo: isRsa,
   check: (cert) => {
     const rsa = rsaPublicNumbers(cert);
-    return rsa && hasRocaFingerprint(rsa.n) ? [`RSA-${cert.keyInfo.size} modulus carries the ROCA fingerprint`] : [];
+    return rsa && rocaOnce(rsa.n) ? [`RSA-${cert.keyInfo.size} modulus carries the ROCA fingerprint`] : [];
   },
 });
 
