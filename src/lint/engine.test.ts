@@ -50,6 +50,24 @@ describe('lint engine', () => {
     expect(r.summary).toEqual({ error: 1, warning: 0, notice: 0 });
   });
 
+  it('lists, for each holder of a shared key, the first ten other subjects in the order of the set, and counts the rest', () => {
+    const ca = newCa('CN=sharers CA');
+    const kp = generateKey('ecdsa-p256');
+    const names = Array.from({ length: 15 }, (_, i) => `CN=holder-${String(i).padStart(2, '0')}`);
+    // Holder 3 twice (a renewal): one subject, two certificates.
+    const certs = [...names, names[3] as string].map((subject) => issue(ca, { subject, sans: { dns: ['x.example'] } }, { key: kp }));
+    const report = lintCertificates(
+      certs.map((cert) => ({ cert })),
+      { now: NOW },
+    );
+    const shared = report.findings.filter((f) => f.lintId === 'k8s.key.shared-across-roles');
+    expect(shared).toHaveLength(16);
+    for (const f of shared) {
+      const others = names.filter((n) => n !== f.subject);
+      expect(f.message, f.subject).toBe(`same public key as ${others.slice(0, 10).join('; ')} and 4 more`);
+    }
+  });
+
   it('takes the time from the caller, never from the clock', () => {
     const cert = issue(newCa(), { validity: { days: 300 } });
     const at = (d: number) => lintCertificates([{ cert }], { now: new Date(NOW.getTime() + d * DAY) }).findings.map((f) => f.lintId);

@@ -97,7 +97,13 @@ export class LintIndex {
   // One certificate linted at many places (anchorage scan) is one candidate, not one per place: else every
   // issuer lookup walks all its copies (quadratic: 10k Secrets carrying one CA).
   private readonly seen = new Set<Certificate>();
-  private distinct: Map<string, { subjects: Set<string>; certs: Certificate[] }> | undefined;
+  /**
+   * Per shared key: its distinct subjects, the first holder of each (`certs`, their subject keys in `keys`), and the
+   * list every holder of a subject outside the first MAX_SHARERS_LISTED gets (`common`: one array for them all).
+   */
+  private distinct:
+    | Map<string, { subjects: Set<string>; certs: Certificate[]; keys: string[]; common: readonly Certificate[] }>
+    | undefined;
   // Keys whose holders the index has only in part (their first subjects' first holders): how many subjects
   // hold each in the whole set (by SPKI SHA-256).
   private readonly keySubjects = new Map<string, number>();
@@ -174,7 +180,7 @@ export class LintIndex {
   }
 
   /** Other certificates with the same key and another subject: at most MAX_SHARERS_LISTED, and how many in all. */
-  sharersOf(cert: Certificate): { listed: Certificate[]; total: number } {
+  sharersOf(cert: Certificate): { listed: readonly Certificate[]; total: number } {
     if (!this.distinct) {
       // Per key: its distinct subjects, once. Each certificate then lists a bounded number of the others
       // (10k certificates sharing one key must not build 10k lists of 10k).
@@ -183,16 +189,18 @@ export class LintIndex {
         if (same.length < 2) continue;
         const subjects = new Set<string>();
         const certs: Certificate[] = [];
+        const keys: string[] = [];
         for (const o of same) {
           const k = key(o.subjectRaw);
           if (subjects.has(k)) continue;
           subjects.add(k);
           certs.push(o);
+          keys.push(k);
         }
-        this.distinct.set(spki, { subjects, certs });
+        this.distinct.set(spki, { subjects, certs, keys, common: Object.freeze(certs.slice(0, MAX_SHARERS_LISTED)) });
       }
     }
-    let d: { subjects: Set<string>; certs: Certificate[] } | undefined;
+    let d: { subjects: Set<string>; certs: Certificate[]; keys: string[]; common: readonly Certificate[] } | undefined;
     try {
       d = this.distinct.get(cert.spkiSha256);
     } catch (e) {
@@ -200,10 +208,14 @@ export class LintIndex {
     }
     if (!d) return { listed: [], total: 0 };
     const mine = key(cert.subjectRaw);
-    const listed: Certificate[] = [];
-    for (const o of d.certs) {
-      if (listed.length >= MAX_SHARERS_LISTED) break;
-      if (key(o.subjectRaw) !== mine) listed.push(o);
+    // A subject among the first listed is left out of its own list; any other gets the common one.
+    let listed = d.common;
+    const at = d.keys.indexOf(mine);
+    if (at >= 0 && at < MAX_SHARERS_LISTED) {
+      const own: Certificate[] = [];
+      for (let i = 0; i < d.certs.length && own.length < MAX_SHARERS_LISTED; i++)
+        if (d.keys[i] !== mine) own.push(d.certs[i] as Certificate);
+      listed = own;
     }
     // Given in part: the certificate holds the key, so its own subject is one of the set's.
     const whole = this.keySubjects.get(cert.spkiSha256);
@@ -216,7 +228,7 @@ export interface SetFacts {
   issuer?: Certificate | undefined;
   claimed?: Certificate | undefined;
   issuesOthers: boolean;
-  sharers: { listed: Certificate[]; total: number };
+  sharers: { listed: readonly Certificate[]; total: number };
   /** Certificates read from the same source (1 without a source). */
   sourceCount: number;
 }

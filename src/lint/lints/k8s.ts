@@ -244,6 +244,17 @@ export const bundleNonCa = defineLint({
   check: (cert, ctx) => (cert.isCA ? [] : [`${ctx.source ?? 'CA data'} is a CA file but holds a non-CA certificate`]),
 });
 
+/** The names a shared-key finding lists, by list: LintIndex.sharersOf gives most holders of a key one list. */
+const namesOf = new WeakMap<readonly Certificate[], string>();
+function sharerNames(list: readonly Certificate[]): string {
+  let names = namesOf.get(list);
+  if (names === undefined) {
+    names = list.map((c) => c.subject || '(empty subject)').join('; ');
+    namesOf.set(list, names);
+  }
+  return names;
+}
+
 export const sharedKey = defineLint({
   id: 'k8s.key.shared-across-roles',
   severity: 'warning',
@@ -253,7 +264,7 @@ export const sharedKey = defineLint({
   appliesTo: (_cert, ctx) => ctx.sharedKeyWith.length > 0,
   check: (_cert, ctx) => {
     const more = (ctx.sharedKeyTotal ?? 0) - ctx.sharedKeyWith.length;
-    const names = ctx.sharedKeyWith.map((c) => c.subject || '(empty subject)').join('; ');
+    const names = sharerNames(ctx.sharedKeyWith);
     return [`same public key as ${names}${more > 0 ? ` and ${more} more` : ''}`];
   },
 });
