@@ -171,18 +171,22 @@ export const sanDuplicate = defineLint({
   source: 'CA/B practice (zlint n_san_dns_name_duplicate)',
   check: (cert) => {
     const s = cert.sans;
-    const seen = new Set<string>();
     const out: string[] = [];
-    const add = (kind: string, key: string, shown: string): void => {
-      const k = `${kind}:${key}`;
-      if (seen.has(k)) out.push(`${kind} SAN ${shown} appears more than once`);
-      seen.add(k);
+    // One set per kind: a name is a duplicate of a name of its own kind only.
+    const dupes = (kind: string, names: readonly string[], keyOf: (n: string) => string): void => {
+      if (names.length < 2) return;
+      const seen = new Set<string>();
+      for (const n of names) {
+        const k = keyOf(n);
+        if (seen.has(k)) out.push(`${kind} SAN ${n} appears more than once`);
+        else seen.add(k);
+      }
     };
-    for (const d of s.dns) add('DNS', d.toLowerCase(), d);
-    for (const ip of s.ip) add('IP', canonicalIp(ip), ip);
-    for (const e of s.email) add('email', e, e);
-    for (const u of s.uri) add('URI', u, u);
-    return [...new Set(out)];
+    dupes('DNS', s.dns, (d) => d.toLowerCase());
+    dupes('IP', s.ip, canonicalIp);
+    dupes('email', s.email, (e) => e);
+    dupes('URI', s.uri, (u) => u);
+    return out.length ? [...new Set(out)] : out;
   },
 });
 
