@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
+import { parse, stringify } from 'yaml';
 import {
   lintPaths,
   MAX_KEY_GUESSED,
@@ -17,6 +18,7 @@ import {
   streamLintJson,
   streamLintSarif,
   streamLintTable,
+  streamLintYaml,
 } from '../src/cli/commands/lint.ts';
 import { readInputs } from '../src/cli/inputs.ts';
 import { writeKubeconfig } from '../src/k8s/kubeconfig.ts';
@@ -148,6 +150,15 @@ describe('lint streamed', () => {
       const { certificates, findings: fs, summary, skipped } = report;
       expect(chunks.join(''), paths.join(' ')).toBe(`${JSON.stringify({ certificates, findings: fs, summary, skipped }, null, 2)}\n`);
       expect(r).toEqual({ certificates, summary });
+      // -o yaml, written as the last walk goes: what the YAML library prints for the whole document, which reads back
+      // as the report.
+      let yaml = '';
+      const ry = streamLintYaml(paths, { at: NOW.toISOString() }, (c) => {
+        yaml += c;
+      });
+      expect(yaml, paths.join(' ')).toBe(stringify({ certificates, findings: fs, summary, skipped }, { lineWidth: 0 }));
+      expect(parse(yaml)).toEqual(JSON.parse(JSON.stringify(report)));
+      expect(ry).toEqual({ certificates, summary });
       // -o sarif, written as the last walk goes: toSarif's document as JSON.stringify prints it.
       let sarif = '';
       const rs = streamLintSarif(paths, { at: NOW.toISOString() }, (c) => {

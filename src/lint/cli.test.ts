@@ -10,6 +10,15 @@ import { lintCommand, lintPaths, register, renderLint } from '../cli/commands/li
 import { InputError } from '../common/errors.ts';
 import { writeKubeconfig } from '../k8s/kubeconfig.ts';
 
+// The command writes what it streams straight to file descriptor 1 (writeStdoutSync); here it goes through
+// process.stdout.write, which this file captures.
+vi.mock('../cli/output.ts', async (importOriginal) => ({
+  ...(await importOriginal<typeof import('../cli/output.ts')>()),
+  writeStdoutSync: (chunk: string): void => {
+    process.stdout.write(chunk);
+  },
+}));
+
 const dir = mkdtempSync(join(tmpdir(), 'anchorage-lint-'));
 const pki = join(dir, 'pki');
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -179,7 +188,6 @@ describe('anchorage lint', () => {
   it('registers `lint` with commander and sets the exit code', async () => {
     const program = new Command().exitOverride();
     register(program);
-    // YAML: the command writes -o json straight to file descriptor 1 (test/lint-stream.test.ts reads it).
     await program.parseAsync(['lint', pki, '--at', at, '-o', 'yaml', '--fail-on', 'warning'], { from: 'user' });
     expect(process.exitCode).toBe(1);
     expect(out).toMatch(/^certificates: 4$/m);

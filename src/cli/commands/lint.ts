@@ -2,7 +2,8 @@
 // Exit 0 clean, 1 findings at or above --fail-on, 2 bad input (InputError, mapped by main.ts).
 import type { Command } from 'commander';
 import { InputError } from '../../common/errors.ts';
-import { activeLints, failsAt, LintIndex, type LintReport, type LintTarget, lintTarget, MAX_SHARERS_LISTED } from '../../lint/engine.ts';
+import { stringifyYaml } from '../../common/yaml.ts';
+import { activeLints, LintIndex, type LintReport, type LintTarget, lintTarget, MAX_SHARERS_LISTED } from '../../lint/engine.ts';
 import { showString } from '../../lint/lints/util.ts';
 import { loadPolicy, type Policy } from '../../lint/policy.ts';
 import { sarifWriter } from '../../lint/sarif.ts';
@@ -13,7 +14,7 @@ import { parseAt } from '../args.ts';
 import { constantMemory, stdinOnce } from '../files.ts';
 import { GroupedTable } from '../grouped-table.ts';
 import { eachInput, type SourceRead } from '../inputs.ts';
-import { bufferedWriter, checkFormat, printOutput, renderTable, writeStdoutSync } from '../output.ts';
+import { bufferedWriter, checkFormat, renderTable, writeStdoutSync } from '../output.ts';
 
 export interface LintCliOptions {
   policy?: string;
@@ -529,6 +530,36 @@ export function streamLintJson(
 }
 
 /**
+ * `-o yaml` written as it goes, as `-o json` is: what the YAML library prints for {certificates, findings, summary,
+ * skipped} (line width off), each finding printed as a one-item list and indented under `findings:` as the whole
+ * document would have it. Returns the summary for --fail-on.
+ */
+export function streamLintYaml(
+  paths: string[],
+  o: LintCliOptions,
+  write: (chunk: string) => void,
+  now: Date = new Date(),
+): { certificates: number; summary: Record<Severity, number> } {
+  const out = bufferedWriter(write);
+  let n = 0;
+  const { certificates, skipped, summary } = countedLint(
+    paths,
+    o,
+    now,
+    (f) => {
+      if (n++ === 0) out.write('findings:\n');
+      // Lines of a block scalar left empty stay empty, as in the whole document.
+      out.write(stringifyYaml([f], { lineWidth: 0 }).replace(/^(?=.)/gm, '  '));
+    },
+    (count) => out.write(stringifyYaml({ certificates: count }, { lineWidth: 0 })),
+  );
+  if (n === 0) out.write('findings: []\n');
+  out.write(stringifyYaml({ summary, skipped }, { lineWidth: 0 }));
+  out.flush();
+  return { certificates, summary };
+}
+
+/**
  * streamLint with the run's settings, each finding counted by severity before `emit` has it; no certificate
  * at all is bad input (thrown before anything is written: `begin` runs only when there are certificates).
  */
@@ -624,9 +655,8 @@ export function streamLintTable(
   }
 }
 
-/** The whole command: print in the chosen format and return the exit code. `-o json` and `-o sarif` go to
- * `write` as they are made, the table (sorted by severity and aligned) at the end in bounded memory; YAML is
- * built whole. */
+/** The whole command: print in the chosen format and return the exit code. `-o json`, `-o yaml` and `-o sarif`
+ * go to `write` as they are made, the table (sorted by severity and aligned) at the end in bounded memory. */
 export function lintCommand(
   paths: string[],
   o: LintCliOptions = {},
@@ -637,9 +667,7 @@ export function lintCommand(
   if (format === 'json') return summaryFailsAt(streamLintJson(paths, o, write).summary, failOn) ? 1 : 0;
   if (format === 'table') return summaryFailsAt(streamLintTable(paths, o, write).summary, failOn) ? 1 : 0;
   if (format === 'sarif') return summaryFailsAt(streamLintSarif(paths, o, write).summary, failOn) ? 1 : 0;
-  const out = lintPaths(paths, o);
-  printOutput(out, format, () => renderLint(out, { verbose: o.verbose === true }));
-  return failsAt(out, failOn) ? 1 : 0;
+  return summaryFailsAt(streamLintYaml(paths, o, write).summary, failOn) ? 1 : 0;
 }
 
 export function register(program: Command): void {
