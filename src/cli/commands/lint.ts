@@ -509,52 +509,67 @@ export function lintPaths(paths: string[], o: LintCliOptions = {}, now: Date = n
  * summary and the skipped files, known only at the end, come after the findings (docs/findings.md).
  * Returns the summary for --fail-on.
  */
-export function streamLintJson(
-  paths: string[],
-  o: LintCliOptions,
-  write: (chunk: string) => void,
-  now: Date = new Date(),
-): { certificates: number; summary: Record<Severity, number> } {
-  const out = bufferedWriter(write);
-  let n = 0;
-  const { certificates, skipped, summary } = countedLint(
-    paths,
-    o,
-    now,
-    (f) => out.write(`${n++ ? ',' : ''}\n    ${JSON.stringify(f, null, 2).replaceAll('\n', '\n    ')}`),
-    (count) => out.write(`{\n  "certificates": ${count},\n  "findings": [`),
-  );
-  out.write(`${n ? '\n  ' : ''}],\n${JSON.stringify({ summary, skipped }, null, 2).slice(2)}\n`);
-  out.flush();
-  return { certificates, summary };
-}
+export const streamLintJson: LintStreamer = streamer(() => ({
+  begin: (count, w) => w(`{\n  "certificates": ${count},\n  "findings": [`),
+  finding: (f, first, w) => w(`${first ? '' : ','}\n    ${JSON.stringify(f, null, 2).replaceAll('\n', '\n    ')}`),
+  end: ({ summary, skipped, findings }, w) => w(`${findings ? '\n  ' : ''}],\n${JSON.stringify({ summary, skipped }, null, 2).slice(2)}\n`),
+}));
 
 /**
  * `-o yaml` written as it goes, as `-o json` is: what the YAML library prints for {certificates, findings, summary,
  * skipped} (line width off), each finding printed as a one-item list and indented under `findings:` as the whole
  * document would have it. Returns the summary for --fail-on.
  */
-export function streamLintYaml(
+export const streamLintYaml: LintStreamer = streamer(() => ({
+  begin: (count, w) => w(stringifyYaml({ certificates: count }, { lineWidth: 0 })),
+  // Lines of a block scalar left empty stay empty, as in the whole document.
+  finding: (f, first, w) => w(`${first ? 'findings:\n' : ''}${stringifyYaml([f], { lineWidth: 0 }).replace(/^(?=.)/gm, '  ')}`),
+  end: ({ summary, skipped, findings }, w) =>
+    w(`${findings ? '' : 'findings: []\n'}${stringifyYaml({ summary, skipped }, { lineWidth: 0 })}`),
+}));
+
+/** How a streamed document is written: its opening once the count is known, each finding, and its end. */
+interface StreamedDocument {
+  begin?: (certificates: number, w: (s: string) => void) => void;
+  finding: (f: Finding, first: boolean, w: (s: string) => void) => void;
+  end: (
+    r: { certificates: number; summary: Record<Severity, number>; skipped: LintOutput['skipped']; findings: number },
+    w: (s: string) => void,
+  ) => void;
+}
+
+/** A streamed output: the paths linted into `write` as the last walk goes; returns the summary for --fail-on. */
+type LintStreamer = (
   paths: string[],
   o: LintCliOptions,
   write: (chunk: string) => void,
-  now: Date = new Date(),
+  now?: Date,
+) => { certificates: number; summary: Record<Severity, number> };
+
+/** A LintStreamer writing the document `make` describes (made anew for each run). */
+function streamer(make: () => StreamedDocument): LintStreamer {
+  return (paths, o, write, now = new Date()) => streamDocument(paths, o, write, now, make());
+}
+
+/** countedLint into a document written through a buffer as the last walk goes. Returns the summary for --fail-on. */
+function streamDocument(
+  paths: string[],
+  o: LintCliOptions,
+  write: (chunk: string) => void,
+  now: Date,
+  doc: StreamedDocument,
 ): { certificates: number; summary: Record<Severity, number> } {
   const out = bufferedWriter(write);
-  let n = 0;
+  const w = (s: string): void => out.write(s);
+  let findings = 0;
   const { certificates, skipped, summary } = countedLint(
     paths,
     o,
     now,
-    (f) => {
-      if (n++ === 0) out.write('findings:\n');
-      // Lines of a block scalar left empty stay empty, as in the whole document.
-      out.write(stringifyYaml([f], { lineWidth: 0 }).replace(/^(?=.)/gm, '  '));
-    },
-    (count) => out.write(stringifyYaml({ certificates: count }, { lineWidth: 0 })),
+    (f) => doc.finding(f, findings++ === 0, w),
+    doc.begin && ((count) => doc.begin?.(count, w)),
   );
-  if (n === 0) out.write('findings: []\n');
-  out.write(stringifyYaml({ summary, skipped }, { lineWidth: 0 }));
+  doc.end({ certificates, summary, skipped, findings }, w);
   out.flush();
   return { certificates, summary };
 }
@@ -583,19 +598,20 @@ function countedLint(
  * `-o sarif` written as it goes, as `-o json` is: what JSON.stringify(toSarif(report), null, 2) prints, each
  * result as the last walk meets its finding. Returns the summary for --fail-on.
  */
-export function streamLintSarif(
-  paths: string[],
-  o: LintCliOptions,
-  write: (chunk: string) => void,
-  now: Date = new Date(),
-): { certificates: number; summary: Record<Severity, number> } {
-  const out = bufferedWriter(write);
-  const sarif = sarifWriter((c) => out.write(c));
-  const { certificates, summary } = countedLint(paths, o, now, (f) => sarif.result(f));
-  sarif.end(certificates, summary);
-  out.flush();
-  return { certificates, summary };
-}
+export const streamLintSarif: LintStreamer = streamer(() => {
+  // Made on first use: nothing is written before the walks have found a certificate.
+  let sarif: ReturnType<typeof sarifWriter> | undefined;
+  return {
+    finding: (f, _first, w) => {
+      sarif ??= sarifWriter(w);
+      sarif.result(f);
+    },
+    end: ({ certificates, summary }, w) => {
+      sarif ??= sarifWriter(w);
+      sarif.end(certificates, summary);
+    },
+  };
+});
 
 /** failsAt over the counts: a finding at or above `threshold` was reported. */
 function summaryFailsAt(summary: Record<Severity, number>, threshold: Severity): boolean {
