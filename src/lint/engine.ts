@@ -209,9 +209,11 @@ export class LintIndex {
     if (!d) return { listed: [], total: 0 };
     const mine = key(cert.subjectRaw);
     // A subject among the first listed is left out of its own list; any other gets the common one.
+    // Only the first MAX_SHARERS_LISTED are looked at: a key may have thousands of subjects (lintCertificates).
     let listed = d.common;
-    const at = d.keys.indexOf(mine);
-    if (at >= 0 && at < MAX_SHARERS_LISTED) {
+    let at = -1;
+    for (let i = 0; i < d.keys.length && i < MAX_SHARERS_LISTED && at < 0; i++) if (d.keys[i] === mine) at = i;
+    if (at >= 0) {
       const own: Certificate[] = [];
       for (let i = 0; i < d.certs.length && own.length < MAX_SHARERS_LISTED; i++)
         if (d.keys[i] !== mine) own.push(d.certs[i] as Certificate);

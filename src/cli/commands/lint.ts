@@ -262,12 +262,10 @@ export function streamLint(
               g = { subjects: [], holders: [] };
               keyGuess.set(k, g);
             }
-            if (g.subjects.length <= MAX_SHARERS_LISTED && !g.subjects.includes(s)) {
+            if (firstSubject(g.subjects, s)) {
               const copy = ++keyGuessed <= MAX_KEY_GUESSED ? cert.detached() : undefined;
-              if (copy) {
-                g.subjects.push(s);
-                g.holders.push([at, copy]);
-              } else keyGuess = undefined;
+              if (copy) g.holders.push([at, copy]);
+              else keyGuess = undefined;
             }
           }
         } else unkeyed.push(subject);
@@ -411,8 +409,7 @@ export function streamLint(
               seen = [];
               held.set(k, seen);
             }
-            if (seen.length <= MAX_SHARERS_LISTED && !seen.includes(subject)) {
-              seen.push(subject);
+            if (firstSubject(seen, subject)) {
               rep = true;
               const spki = tryDer(() => cert.spkiSha256);
               if (spki !== undefined) index.setKeySubjects(spki, subjects);
@@ -467,6 +464,16 @@ export function streamLint(
     for (const f of lintTarget(t, facts, opts, lints)) emit(f);
   }, skipped);
   return { certificates: total, skipped, pooled: pool.size, walks };
+}
+
+/**
+ * Notes `subject` (its 64-bit hash) among a key's subjects in the walk's order: true when it is new and among the
+ * first MAX_SHARERS_LISTED + 1, whose first holders are all a shared-key finding can name (both walks that pick them).
+ */
+function firstSubject(seen: string[], subject: string): boolean {
+  if (seen.length > MAX_SHARERS_LISTED || seen.includes(subject)) return false;
+  seen.push(subject);
+  return true;
 }
 
 /** A CA by its basic constraints (a guess: anything unreadable is not). */

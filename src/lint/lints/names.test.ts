@@ -1,6 +1,6 @@
-// The DNS-name lints skip a certificate whose names are all plain (one pattern per name): a plain name must be one
-// their full checks have nothing to say about. Checked on seeded hostile names, each beside a non-plain companion
-// name so that the full checks run, and on the names the lint fixtures use.
+// The DNS-name lints do not apply to a certificate whose names are all plain (one pattern per name): a plain name
+// must be one their full checks have nothing to say about. Checked on seeded hostile names, each beside a non-plain
+// companion name (the certificate's names are then not plain, as a real one's would be), and on chosen names.
 import { describe, expect, it } from 'vitest';
 import { rng } from '../../../test/support/mutations.ts';
 import type { Certificate } from '../../x509/certificate.ts';

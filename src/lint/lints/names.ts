@@ -107,20 +107,22 @@ export function plainDnsNames(dns: readonly string[]): boolean {
   return plain;
 }
 
+/** The DNS-name lints apply only where some name is not plain. */
+const notPlainDns = (cert: Certificate): boolean => !plainDnsNames(cert.sans.dns);
+
 export const dnsTooLong = defineLint({
   id: 'x509.san.dns-too-long',
   severity: 'error',
   description: 'A DNS SAN is longer than 253 characters or has a label longer than 63.',
   remediation: 'Use a DNS name within the DNS limits; resolvers and verifiers reject longer ones.',
   source: 'RFC 1035 2.3.4',
+  appliesTo: notPlainDns,
   check: (cert) =>
-    plainDnsNames(cert.sans.dns)
-      ? []
-      : cert.sans.dns.flatMap((d) => {
-          if (d.length > 253) return [`DNS SAN is ${d.length} characters long (limit 253): ${d.slice(0, 60)}...`];
-          const long = d.split('.').find((l) => l.length > 63);
-          return long ? [`DNS SAN ${d} has a ${long.length}-character label (limit 63)`] : [];
-        }),
+    cert.sans.dns.flatMap((d) => {
+      if (d.length > 253) return [`DNS SAN is ${d.length} characters long (limit 253): ${d.slice(0, 60)}...`];
+      const long = d.split('.').find((l) => l.length > 63);
+      return long ? [`DNS SAN ${d} has a ${long.length}-character label (limit 63)`] : [];
+    }),
 });
 
 export const dnsNul = defineLint({
@@ -129,10 +131,8 @@ export const dnsNul = defineLint({
   description: 'A DNS SAN contains a NUL byte (the classic name-truncation attack).',
   remediation: 'Revoke and reissue; a NUL in a name is never legitimate.',
   source: 'CA/B BR 7.1.4.2',
-  check: (cert) =>
-    plainDnsNames(cert.sans.dns)
-      ? []
-      : cert.sans.dns.filter((d) => d.includes('\0')).map((d) => `DNS SAN ${JSON.stringify(d)} contains a NUL byte`),
+  appliesTo: notPlainDns,
+  check: (cert) => cert.sans.dns.filter((d) => d.includes('\0')).map((d) => `DNS SAN ${JSON.stringify(d)} contains a NUL byte`),
 });
 
 export const wildcardNotLeftmost = defineLint({
@@ -141,12 +141,11 @@ export const wildcardNotLeftmost = defineLint({
   description: 'A DNS SAN has a wildcard that is not the whole leftmost label.',
   remediation: "Use '*.' only as the complete first label (e.g. *.example.com), or list the names explicitly.",
   source: 'RFC 6125 6.4.3, CA/B BR 7.1.2.7.12',
+  appliesTo: notPlainDns,
   check: (cert) =>
-    plainDnsNames(cert.sans.dns)
-      ? []
-      : cert.sans.dns
-          .filter((d) => d.includes('*') && !/^\*\.[^*]+$/.test(d) && d !== '*')
-          .map((d) => `DNS SAN ${d} puts the wildcard somewhere other than a whole leftmost label`),
+    cert.sans.dns
+      .filter((d) => d.includes('*') && !/^\*\.[^*]+$/.test(d) && d !== '*')
+      .map((d) => `DNS SAN ${d} puts the wildcard somewhere other than a whole leftmost label`),
 });
 
 export const bareWildcard = defineLint({
@@ -155,12 +154,11 @@ export const bareWildcard = defineLint({
   description: "A DNS SAN is '*' or a wildcard directly under a top-level label (*.com, *.local).",
   remediation: 'Restrict wildcards to a registered domain (*.apps.example.com) or list the names.',
   source: 'CA/B BR 7.1.2.7.12',
+  appliesTo: notPlainDns,
   check: (cert) =>
-    plainDnsNames(cert.sans.dns)
-      ? []
-      : cert.sans.dns
-          .filter((d) => d === '*' || /^\*\.[^.*]+\.?$/.test(d))
-          .map((d) => `DNS SAN ${d} matches every name under a top-level label`),
+    cert.sans.dns
+      .filter((d) => d === '*' || /^\*\.[^.*]+\.?$/.test(d))
+      .map((d) => `DNS SAN ${d} matches every name under a top-level label`),
 });
 
 export const sanDuplicate = defineLint({
@@ -196,18 +194,17 @@ export const dnsInvalid = defineLint({
   description: 'A DNS SAN is not a valid host name (bad characters, empty label, label starting or ending with a hyphen).',
   remediation: 'Use letters, digits and hyphens in dot-separated labels; put IP addresses in IP SANs.',
   source: 'RFC 5280 4.2.1.6, RFC 1123 2.1',
+  appliesTo: notPlainDns,
   check: (cert) =>
-    plainDnsNames(cert.sans.dns)
-      ? []
-      : cert.sans.dns
-          .filter((d) => d.trim() !== '' && !d.includes('\0'))
-          .filter((d) => {
-            const host = d.startsWith('*.') ? d.slice(2) : d;
-            if (host.includes('*')) return false; // a misplaced wildcard is x509.san.wildcard-not-leftmost's finding
-            const labels = host.split('.');
-            return labels.some((l) => !/^[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?$/.test(l));
-          })
-          .map((d) => `DNS SAN ${JSON.stringify(d)} is not a valid host name`),
+    cert.sans.dns
+      .filter((d) => d.trim() !== '' && !d.includes('\0'))
+      .filter((d) => {
+        const host = d.startsWith('*.') ? d.slice(2) : d;
+        if (host.includes('*')) return false; // a misplaced wildcard is x509.san.wildcard-not-leftmost's finding
+        const labels = host.split('.');
+        return labels.some((l) => !/^[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?$/.test(l));
+      })
+      .map((d) => `DNS SAN ${JSON.stringify(d)} is not a valid host name`),
 });
 
 export const cnNotInSan = defineLint({
