@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
+import { withPkiDir } from '../src/pki/journal.ts';
 
 const root = join(import.meta.dirname, '..');
 const main = join(root, 'src', 'cli', 'main.ts');
@@ -255,7 +256,7 @@ function oldKeyKept(out: string, spki: string): boolean {
   });
 }
 
-const stats = { kills: 0, finishedBeforeKill: 0, committedAtKill: 0, stagedAtKill: 0 };
+const stats = { kills: 0, finishedBeforeKill: 0, committedAtKill: 0, stagedAtKill: 0, cleanupAtKill: 0 };
 
 /**
  * Kill `args` once or twice at seeded random moments within `span` ms, then rerun. `reachedTarget()` says
@@ -284,7 +285,16 @@ async function killAndRecover(
     if (committed()) stats.committedAtKill++;
     else if (existsSync(join(out, '.txn'))) stats.stagedAtKill++;
     onKilled();
-    if (!committed() && reachedTarget()) return;
+    if (!committed() && reachedTarget()) {
+      // Killed after its work, while cleaning up (the journal gone, DIR/.txn or the lock not yet): what the next
+      // command on the folder does first, without going a step further (withPkiDir: the stale lock taken over, the
+      // journal-less DIR/.txn discarded).
+      if (existsSync(join(out, '.txn')) || existsSync(join(out, '.anchorage.lock'))) {
+        stats.cleanupAtKill++;
+        await withPkiDir(out, 'the next command', async () => undefined);
+      }
+      return;
+    }
   }
   // Killed before the commit point (nothing happened) or after it (the rerun finishes it).
   ok(rerun);
