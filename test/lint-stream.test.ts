@@ -126,6 +126,14 @@ describe('lint streamed', () => {
       const streamed = lintPaths(paths, { at: NOW.toISOString() });
       const expected = lintCertificates(collected(paths), { now: NOW });
       expect({ ...streamed, skipped: [] }, paths.join(' ')).toEqual({ ...expected, skipped: [] });
+      // The later walks replay the first one's spool; without it they read the files: the same findings.
+      const bySpool: unknown[] = [];
+      const byFiles: unknown[] = [];
+      const policy = loadPolicy(undefined);
+      expect(streamLint(paths, { policy, now: NOW }, (f) => bySpool.push(f)).spooled).toBe(true);
+      expect(streamLint(paths, { policy, now: NOW, spoolBytes: 0 }, (f) => byFiles.push(f)).spooled).toBe(false);
+      expect(bySpool).toEqual(expected.findings);
+      expect(byFiles).toEqual(expected.findings);
       findings += expected.findings.length;
       if (paths[0] === tree) {
         // The set-wide facts really were exercised: a claimed issuer, a shared key, CA evidence by issuance.
@@ -329,7 +337,12 @@ describe('lint streamed', () => {
       writeFileSync(join(tree, `leaf-${String(i).padStart(5, '0')}.crt`), c.toPem());
     }
     const last = join(tree, 'leaf-01999.crt');
-    const child = spawn(node, [main, 'lint', tree, '-o', 'json', '--at', NOW.toISOString()], { stdio: ['ignore', 'pipe', 'pipe'] });
+    // Without a place for the certificate spool (src/cli/spool.ts) the last walk reads the files, as here it must;
+    // the spool's replay reads as it goes too (src/cli/spool.test.ts).
+    const child = spawn(node, [main, 'lint', tree, '-o', 'json', '--at', NOW.toISOString()], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, TMPDIR: join(dir, 'no-such-folder') },
+    });
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => {
       stderr += d.toString();

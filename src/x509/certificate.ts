@@ -107,6 +107,8 @@ export class Certificate extends SignedObject {
   private _sans?: SubjectAltNames;
   /** basicConstraints decoded; null when absent or malformed. */
   private _bc?: BasicConstraints | null;
+  private _ku?: KeyUsage[] | null;
+  private _eku?: string[] | null;
   private _ski?: string | null;
   private _aki?: string | null;
   private _extIndex?: ExtIndex;
@@ -409,11 +411,15 @@ export class Certificate extends SignedObject {
     this._sans ??= this.decodeExt(OID.subjectAltName, decodeSans) ?? emptySans();
     return this._sans;
   }
+  // Decoded once (the lints ask a certificate for its key usages about a dozen times), frozen: a caller that
+  // changed the shared list would throw, not corrupt the next caller's answer.
   get keyUsage(): KeyUsage[] | undefined {
-    return this.decodeExt(OID.keyUsage, decodeKeyUsage);
+    if (this._ku === undefined) this._ku = frozen(this.decodeExt(OID.keyUsage, decodeKeyUsage));
+    return this._ku ?? undefined;
   }
   get extKeyUsage(): string[] | undefined {
-    return this.decodeExt(OID.extKeyUsage, decodeExtKeyUsage);
+    if (this._eku === undefined) this._eku = frozen(this.decodeExt(OID.extKeyUsage, decodeExtKeyUsage));
+    return this._eku ?? undefined;
   }
   get basicConstraints(): BasicConstraints | undefined {
     // Decoded once: isCA is asked at every place a scan judges (a malformed extension's warning is pushed once either way).
@@ -571,4 +577,9 @@ export function toPem(label: string, der: Uint8Array): string {
   let out = `-----BEGIN ${label}-----\n`;
   for (let i = 0; i < b64.length; i += 64) out += `${b64.slice(i, i + 64)}\n`;
   return `${out}-----END ${label}-----\n`;
+}
+
+/** A decoded list made read-only, or null for an absent one (the getters' "decoded, not there"). */
+function frozen<T>(list: T[] | undefined): T[] | null {
+  return list === undefined ? null : (Object.freeze(list) as T[]);
 }

@@ -15,6 +15,7 @@ import { constantMemory, stdinOnce } from '../files.ts';
 import { GroupedTable } from '../grouped-table.ts';
 import { eachInput, type SourceRead } from '../inputs.ts';
 import { bufferedWriter, checkFormat, renderTable, writeStdoutSync } from '../output.ts';
+import { CertificateSpool } from '../spool.ts';
 
 export interface LintCliOptions {
   policy?: string;
@@ -212,8 +213,30 @@ export const MAX_KEY_GUESSED = 1024;
  */
 export function streamLint(
   paths: readonly string[],
+  opts: {
+    policy: Policy;
+    now: Date;
+    begin?: (certificates: number) => void;
+    /** Most bytes the spool of the first walk may take (default MAX_SPOOL_BYTES; 0: none, every walk reads the files). */
+    spoolBytes?: number;
+  },
+  emit: (f: Finding) => void,
+): { certificates: number; skipped: LintOutput['skipped']; pooled: number; walks: number; spooled: boolean } {
+  // The later walks read the first one's certificates back from a spool when it holds them all (src/cli/spool.ts).
+  const spool = new CertificateSpool(undefined, opts.spoolBytes);
+  try {
+    return { ...lintWalks(paths, opts, emit, spool), spooled: spool.complete };
+  } finally {
+    spool.close();
+  }
+}
+
+/** streamLint's walks, the first recorded in `spool`, the later ones replayed from it when it holds the whole walk. */
+function lintWalks(
+  paths: readonly string[],
   opts: { policy: Policy; now: Date; begin?: (certificates: number) => void },
   emit: (f: Finding) => void,
+  spool: CertificateSpool,
 ): { certificates: number; skipped: LintOutput['skipped']; pooled: number; walks: number } {
   const stdin = stdinOnce();
   // Files are read into the walk's reused buffers, except in the walk that reads the pool again
@@ -240,7 +263,7 @@ export function streamLint(
   let issuedByCount = 0;
   let lastIssuer = Buffer.alloc(0);
   let lastAki: string | undefined;
-  for (const r of inputs) {
+  for (const r of spool.record(inputs)) {
     const targets = targetsOf(r, undefined);
     if (named.has(r.source)) namedCounts.set(r.source, (namedCounts.get(r.source) ?? 0) + targets.length);
     for (const { cert } of targets) {
@@ -369,7 +392,7 @@ export function streamLint(
   const pass = (
     each: (t: LintTarget, at: number, source: string, count: number, read: Certificate) => void,
     skipped?: LintOutput['skipped'],
-    walk: Iterable<SourceRead> = inputs,
+    walk: Iterable<SourceRead> = spool.complete ? spool.replay(true) : inputs,
   ): void => {
     walks++;
     let at = 0;
@@ -422,7 +445,7 @@ export function streamLint(
         index.add(cert);
       },
       undefined,
-      keeping,
+      spool.complete ? spool.replay(false) : keeping,
     );
   }
   issuerNames.clear();
