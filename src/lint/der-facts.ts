@@ -2,7 +2,7 @@
 // the signature algorithm). Read once per certificate from its DER and cached.
 import { InputError } from '../common/errors.ts';
 import type { Certificate } from '../x509/certificate.ts';
-import { bitStringBytes, decodeBool, decodeOid, type Node, parse, TAG } from '../x509/der.ts';
+import { bitStringBytes, decodeBool, decodeOid, latin1Range, type Node, parse, TAG } from '../x509/der.ts';
 import { OID } from '../x509/oids.ts';
 
 export interface TimeFact {
@@ -35,7 +35,7 @@ const cache = new WeakMap<Certificate, DerFacts>();
 
 function timeFact(n: Node): TimeFact {
   const type = n.tag === TAG.UTC_TIME ? 'UTCTime' : n.tag === TAG.GENERALIZED_TIME ? 'GeneralizedTime' : `tag 0x${n.tag.toString(16)}`;
-  return { type, text: Buffer.from(n.value).toString('latin1') };
+  return { type, text: latin1Range(n.buf, n.valueStart, n.end) };
 }
 
 export function derFacts(cert: Certificate): DerFacts {

@@ -314,7 +314,9 @@ export function lintTarget(t: LintTarget, set: SetFacts, opts: LintOptions, lint
     if (!(e instanceof DerError)) throw e;
   }
   const refused = new Set<string>();
-  for (const lint of lints) {
+  // Indexed loops: iterators here were ~2 KiB of garbage a certificate (V8 kept them).
+  for (let i = 0; i < lints.length; i++) {
+    const lint = lints[i] as Lint;
     let found: Finding[];
     try {
       if (!lint.appliesTo(t.cert, ctx)) continue;
@@ -340,7 +342,10 @@ export function lintTarget(t: LintTarget, set: SetFacts, opts: LintOptions, lint
       } else throw e;
     }
     const sev = overrides[lint.id] ?? (policy.profile === 'strict' ? lint.strictSeverity : undefined);
-    for (const f of found) findings.push(sev ? { ...f, severity: sev } : f);
+    for (let k = 0; k < found.length; k++) {
+      const f = found[k] as Finding;
+      findings.push(sev ? { ...f, severity: sev } : f);
+    }
   }
   return findings;
 }

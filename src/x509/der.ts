@@ -83,9 +83,8 @@ export class Node {
     let pos = this.valueStart;
     for (let k = 0; ; k++) {
       if (pos >= this.end) throw new DerError(`expected child ${i} of tag 0x${hex2(this.tag)}`, pos);
-      const n = readNode(this.buf, pos, this.end);
-      if (k === i) return n;
-      pos = n.end;
+      if (k === i) return readNode(this.buf, pos, this.end);
+      pos = tlvEnd(this.buf, pos, this.end);
     }
   }
 
@@ -114,6 +113,18 @@ function hex2(n: number): string {
 
 /** Read one TLV at `pos`, bounded by `limit`. */
 export function readNode(buf: Uint8Array, pos: number, limit: number = buf.length): Node {
+  const end = tlvEnd(buf, pos, limit);
+  return new Node(buf, buf[pos] as number, pos, tlvValueStart, end);
+}
+
+/** Where the contents of the TLV tlvEnd last read start (tlvEnd's second answer, kept here to allocate nothing). */
+let tlvValueStart = 0;
+
+/**
+ * The end of the TLV at `pos`, bounded by `limit`, with readNode's checks and errors, and no Node made: how
+ * `child` steps over the siblings before the one it returns.
+ */
+function tlvEnd(buf: Uint8Array, pos: number, limit: number): number {
   if (pos + 2 > limit) throw new DerError('truncated TLV header', pos);
   const tag = buf[pos] as number;
   if ((tag & 0x1f) === 0x1f) throw new DerError('multi-byte tags are not supported', pos);
@@ -130,7 +141,8 @@ export function readNode(buf: Uint8Array, pos: number, limit: number = buf.lengt
   }
   const end = p + len;
   if (end > limit) throw new DerError(`truncated value (needs ${len} bytes, has ${limit - p})`, pos);
-  return new Node(buf, tag, pos, p, end);
+  tlvValueStart = p;
+  return end;
 }
 
 /** Parse a buffer that must hold exactly one TLV. */
