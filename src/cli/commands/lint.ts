@@ -11,7 +11,7 @@ import { type Finding, SEVERITIES, SEVERITY_RANK, type Severity } from '../../li
 import type { Certificate } from '../../x509/certificate.ts';
 import { DerError } from '../../x509/der.ts';
 import { parseAt } from '../args.ts';
-import { constantMemory, stdinOnce } from '../files.ts';
+import { constantMemory, noMidTierCompiler, stdinOnce } from '../files.ts';
 import { GroupedTable } from '../grouped-table.ts';
 import { eachInput, type SourceRead } from '../inputs.ts';
 import { bufferedWriter, checkFormat, renderTable, writeStdoutSync } from '../output.ts';
@@ -732,6 +732,7 @@ export function register(program: Command): void {
     .option('-v, --verbose', 'list the files that held no certificate')
     .action((paths: string[], o: LintCliOptions) => {
       constantMemory();
+      noMidTierCompiler();
       process.exitCode = lintCommand(paths, o, writeStdoutSync);
     });
 }
