@@ -251,7 +251,9 @@ export const STRUCTURE_LINTS = [
 
 /** Whether two extensions of a short list share an OID, compared pairwise (no map made for the usual ten). */
 function repeatsOid(exts: readonly { oid: string }[]): boolean {
-  for (let i = 1; i < exts.length; i++)
-    for (let j = 0; j < i; j++) if ((exts[i] as { oid: string }).oid === (exts[j] as { oid: string }).oid) return true;
+  for (let i = 1; i < exts.length; i++) {
+    const oid = exts[i]?.oid;
+    for (let j = 0; j < i; j++) if (exts[j]?.oid === oid) return true;
+  }
   return false;
 }
