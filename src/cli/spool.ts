@@ -151,49 +151,59 @@ export class CertificateSpool {
   }
 
   private add(r: SourceRead): void {
-    const certs = r.result ? r.result.objects.filter((o) => o.kind === 'certificate') : [];
-    // What the record may take at most: each string at most 3 bytes a UTF-16 unit, with its length.
+    // What the record may take at most (each string at most 3 bytes a UTF-16 unit, with its length), and how many
+    // certificates it holds: one look at the objects, no list made (the walk's consumer filters them too).
     let max = 8 + 3 * r.source.length + 4 + (r.error === undefined ? 0 : 3 * r.error.length);
+    let certs = 0;
     if (r.result) {
       max += 4 + 3 * r.result.format.length + 4 + 4;
       for (const w of r.result.warnings) max += 4 + 3 * w.length;
-      for (const o of certs) max += 4 + 3 * o.location.length + 4 + o.cert.der.length;
+      for (const o of r.result.objects)
+        if (o.kind === 'certificate') {
+          certs++;
+          max += 4 + 3 * o.location.length + 4 + o.cert.der.length;
+        }
     }
     if (!this.reserve(max)) return;
-    const b = this.buf as Buffer;
-    const u32 = (v: number): void => {
-      b.writeUInt32LE(v, this.fill);
-      this.fill += 4;
-    };
-    const str = (s: string | undefined): void => {
-      if (s === undefined) {
-        u32(NONE);
-        return;
-      }
-      const n = b.write(s, this.fill + 4, 'utf8');
-      u32(n);
-      this.fill += n;
-    };
     // The record's length first, filled in at its end.
     const at = this.fill;
     this.fill += 4;
-    str(r.source);
-    if (!r.result) str(r.error ?? 'unreadable');
+    this.str(r.source);
+    if (!r.result) this.str(r.error ?? 'unreadable');
     else {
-      str(undefined);
-      str(r.result.format);
-      u32(r.result.warnings.length);
-      for (const w of r.result.warnings) str(w);
-      u32(certs.length);
-      for (const o of certs) {
-        str(o.location);
+      this.str(undefined);
+      this.str(r.result.format);
+      this.u32(r.result.warnings.length);
+      for (const w of r.result.warnings) this.str(w);
+      this.u32(certs);
+      const b = this.buf as Buffer;
+      for (const o of r.result.objects) {
+        if (o.kind !== 'certificate') continue;
+        this.str(o.location);
         const der = o.cert.der;
-        u32(der.length);
+        this.u32(der.length);
         b.set(der, this.fill);
         this.fill += der.length;
       }
     }
-    b.writeUInt32LE(this.fill - at - 4, at);
+    (this.buf as Buffer).writeUInt32LE(this.fill - at - 4, at);
+  }
+
+  /** A 32-bit length or count into the buffer (room reserved by the caller). */
+  private u32(v: number): void {
+    (this.buf as Buffer).writeUInt32LE(v, this.fill);
+    this.fill += 4;
+  }
+
+  /** A string as its UTF-8 length and bytes, or NONE for none (room reserved by the caller). */
+  private str(s: string | undefined): void {
+    if (s === undefined) {
+      this.u32(NONE);
+      return;
+    }
+    const n = (this.buf as Buffer).write(s, this.fill + 4, 'utf8');
+    this.u32(n);
+    this.fill += n;
   }
 
   /** Room for n more bytes in the buffer (written out when full), within the budget; false when dropped. */
