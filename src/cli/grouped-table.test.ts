@@ -1,4 +1,6 @@
-import { existsSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { rng } from '../../test/support/mutations.ts';
 import { GroupedTable } from './grouped-table.ts';
@@ -73,14 +75,29 @@ describe('GroupedTable', () => {
     }
   });
 
-  it('removes its temporary files when disposed', () => {
-    const t = new GroupedTable(HEADERS, 3, 10);
-    for (const { group, cells } of rows(50, 6)) t.add(group, cells);
-    expect(t.spilled).toBe(true);
-    const dir = (t as unknown as { dir: string }).dir;
-    expect(existsSync(dir)).toBe(true);
-    t.dispose();
-    expect(existsSync(dir)).toBe(false);
+  it('leaves no file behind, even while it holds rows in its temporary files (a kill -9 leaves nothing)', () => {
+    const tmp = mkdtempSync(join(tmpdir(), 'grouped-table-test-'));
+    const was = process.env.TMPDIR;
+    process.env.TMPDIR = tmp;
+    try {
+      const input = rows(500, 6);
+      const t = new GroupedTable(HEADERS, 3, 10);
+      for (const { group, cells } of input) t.add(group, cells);
+      expect(t.spilled).toBe(true);
+      // Spilled, and nothing in the temporary folder: the files were unlinked once open.
+      expect(readdirSync(tmp)).toEqual([]);
+      let text = '';
+      t.finish((c) => {
+        text += c;
+      });
+      t.dispose();
+      expect(text).toBe(expected(input));
+      expect(readdirSync(tmp)).toEqual([]);
+    } finally {
+      if (was === undefined) delete process.env.TMPDIR;
+      else process.env.TMPDIR = was;
+      rmSync(tmp, { recursive: true, force: true });
+    }
   });
 
   it('aligns 300,000 rows, more than a spread argument list takes', () => {

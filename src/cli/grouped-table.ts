@@ -1,10 +1,12 @@
 // An aligned table (renderTable's text) whose rows print grouped, the groups in order and each group's rows
 // in the order they came, in bounded memory: rows are held up to a budget, then every row goes to one
-// temporary file per group. Column widths are kept as rows come, so nothing needs the rows twice.
+// temporary file per group. Column widths are kept as rows come, so nothing needs the rows twice. The files
+// are unlinked as soon as they are open (as the lint spool's, src/cli/spool.ts): only the open descriptors
+// reach them, so nothing is left behind however the process ends (kill -9, a crash, a signal).
 // `anchorage lint` prints its findings so (errors, then warnings, then notices): 1,000,000 certificates
 // give 1.5 million rows, which neither fit in memory nor in a spread argument list (Math.max(...) throws
 // past ~150,000).
-import { closeSync, mkdtempSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readSync, rmSync, unlinkSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { InputError } from '../common/errors.ts';
@@ -21,9 +23,9 @@ export class GroupedTable {
   private readonly held: string[][][];
   private heldChars = 0;
   private rows = 0;
-  private dir: string | undefined;
+  /** Rows went to the temporary files (whose paths no longer exist: they are named in errors only). */
+  private spilledRows = false;
   private files: { path: string; fd: number; pending: string[]; chars: number }[] = [];
-  private readonly cleanup = (): void => this.dispose();
 
   private readonly headers: readonly string[];
   private budget: number;
@@ -43,7 +45,7 @@ export class GroupedTable {
       chars += n;
       if (n > (this.widths[i] ?? 0)) this.widths[i] = n;
     }
-    if (this.dir === undefined) {
+    if (!this.spilledRows) {
       (this.held[group] as string[][]).push(cells);
       this.heldChars += chars;
       if (this.heldChars > this.budget) this.spill();
@@ -52,7 +54,7 @@ export class GroupedTable {
 
   /** Whether rows went to temporary files (for tests). */
   get spilled(): boolean {
-    return this.dir !== undefined;
+    return this.spilledRows;
   }
 
   private spill(): void {
@@ -63,18 +65,19 @@ export class GroupedTable {
       for (let g = 0; g < this.held.length; g++) {
         const path = join(dir, `group-${g}`);
         files.push({ path, fd: openSync(path, 'w+', 0o600), pending: [], chars: 0 });
+        unlinkSync(path);
       }
       this.files = files;
     } catch {
       // No temporary folder to write in (a read-only system): the rows stay in memory, as before there was one.
       for (const f of files) closeSync(f.fd);
-      if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
       this.budget = Number.POSITIVE_INFINITY;
       return;
+    } finally {
+      // The folder goes at once, with the files' names: the descriptors are all that reach them.
+      if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
     }
-    this.dir = dir;
-    // A reader that went away ends the process in writeStdoutSync: the files go with it.
-    process.once('exit', this.cleanup);
+    this.spilledRows = true;
     this.held.forEach((rows, g) => {
       for (const cells of rows) this.append(g, cells);
       rows.length = 0;
@@ -112,7 +115,7 @@ export class GroupedTable {
     if (this.rows === 0) return;
     const out = bufferedWriter(write);
     out.write(`${this.line(this.headers)}\n`);
-    if (this.dir === undefined) {
+    if (!this.spilledRows) {
       for (const rows of this.held) for (const cells of rows) out.write(`${this.line(cells)}\n`);
     } else {
       // One buffer: what a read leaves after its last line feed moves to the front, the next read goes after it.
@@ -144,10 +147,8 @@ export class GroupedTable {
     out.flush();
   }
 
-  /** Removes the temporary files, if any (also when the process exits). */
+  /** Closes the temporary files, if any (unlinked already: closing frees their space). */
   dispose(): void {
-    if (this.dir === undefined) return;
-    process.removeListener('exit', this.cleanup);
     for (const f of this.files) {
       try {
         closeSync(f.fd);
@@ -155,8 +156,6 @@ export class GroupedTable {
         // already closed
       }
     }
-    rmSync(this.dir, { recursive: true, force: true });
-    this.dir = undefined;
     this.files = [];
   }
 }
