@@ -335,9 +335,12 @@ export const NODE_SERVING_ROLES: ReadonlySet<string> = new Set(['kubelet-serving
 export type TemplateVars = Partial<Record<'nodeName' | 'dnsDomain' | 'serviceIP' | 'advertiseAddress', string>>;
 
 const PLACEHOLDER = /\{(nodeName|dnsDomain|serviceIP|advertiseAddress)\}/g;
+/** PLACEHOLDER without the global flag, for search (which ignores lastIndex either way). */
+const PLACEHOLDER_ONE = /\{(nodeName|dnsDomain|serviceIP|advertiseAddress)\}/;
 
 /** Fill a template; undefined when a placeholder has no value. */
 export function fillTemplate(template: string, vars: TemplateVars): string | undefined {
+  if (!template.includes('{')) return template;
   let missing = false;
   const out = template.replace(PLACEHOLDER, (_, k: keyof TemplateVars) => {
     const v = vars[k];
@@ -347,22 +350,46 @@ export function fillTemplate(template: string, vars: TemplateVars): string | und
   return missing ? undefined : out;
 }
 
-const templateCache = new Map<string, { re: RegExp; names: (keyof TemplateVars)[] }>();
+interface CompiledTemplate {
+  re: RegExp;
+  names: (keyof TemplateVars)[];
+  /** The literal text before the first placeholder and after the last (the whole template when it has none). */
+  prefix: string;
+  suffix: string;
+  placeholders: boolean;
+}
+const templateCache = new Map<string, CompiledTemplate>();
+
+function compileTemplate(template: string): CompiledTemplate {
+  const names: (keyof TemplateVars)[] = [];
+  const src = template
+    .replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+    .replace(/\\\{(nodeName|dnsDomain|serviceIP|advertiseAddress)\\\}/g, (_, k) => {
+      names.push(k as keyof TemplateVars);
+      return '(.+)';
+    });
+  const first = template.search(PLACEHOLDER_ONE);
+  const parts = template.split(PLACEHOLDER);
+  // split with a capturing group keeps the names between the pieces: the last piece is the suffix.
+  return {
+    re: new RegExp(`^${src}$`),
+    names,
+    prefix: first < 0 ? template : template.slice(0, first),
+    suffix: first < 0 ? '' : (parts[parts.length - 1] as string),
+    placeholders: first >= 0,
+  };
+}
 
 /** Match a value against a template; the captured placeholders, or undefined when it does not match. */
 export function matchTemplate(template: string, value: string): TemplateVars | undefined {
   let t = templateCache.get(template);
   if (!t) {
-    const names: (keyof TemplateVars)[] = [];
-    const src = template
-      .replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
-      .replace(/\\\{(nodeName|dnsDomain|serviceIP|advertiseAddress)\\\}/g, (_, k) => {
-        names.push(k as keyof TemplateVars);
-        return '(.+)';
-      });
-    t = { re: new RegExp(`^${src}$`), names };
+    t = compileTemplate(template);
     templateCache.set(template, t);
   }
+  // The pattern is ^prefix(.+)...suffix$: a value without the literal ends cannot match (most roles, per certificate).
+  if (!t.placeholders) return value === template ? {} : undefined;
+  if (!value.startsWith(t.prefix) || !value.endsWith(t.suffix)) return undefined;
   const m = t.re.exec(value);
   if (!m) return undefined;
   const out: TemplateVars = {};
@@ -372,7 +399,14 @@ export function matchTemplate(template: string, value: string): TemplateVars | u
   return out;
 }
 
+const pureTemplates = new Map<string, boolean>();
+
 /** True when the template is only a placeholder (its CN says nothing about the role). */
 export function isPureTemplate(template: string): boolean {
-  return template.replace(PLACEHOLDER, '') === '';
+  let pure = pureTemplates.get(template);
+  if (pure === undefined) {
+    pure = template.replace(PLACEHOLDER, '') === '';
+    if (pureTemplates.size < 1024) pureTemplates.set(template, pure);
+  }
+  return pure;
 }

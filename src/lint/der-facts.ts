@@ -84,6 +84,13 @@ export function derFacts(cert: Certificate): DerFacts {
 export const MAX_RSA_BITS = 16384;
 
 const modulusCache = new WeakMap<Certificate, { n: bigint; e: bigint } | null>();
+/**
+ * The numbers of the last RSA keys read, by the bytes of their RSAPublicKey (first in, first out): a key recurs
+ * in every copy and renewal of its certificates, and reading a 2048-4096-bit modulus into a bigint (via hex)
+ * costs more than a lookup by its bytes.
+ */
+const RSA_KEYS_KEPT = 256;
+const rsaByBytes = new Map<string, { n: bigint; e: bigint }>();
 
 /** RSA modulus and exponent as bigints, or null for other keys. */
 export function rsaPublicNumbers(cert: Certificate): { n: bigint; e: bigint } | null {
@@ -93,12 +100,22 @@ export function rsaPublicNumbers(cert: Certificate): { n: bigint; e: bigint } | 
   const spki = parse(cert.spki);
   const alg = decodeOid(spki.child(0).child(0));
   if (alg === OID.rsaEncryption || alg === OID.rsassaPss) {
-    const rsa = parse(bitStringBytes(spki.child(1)));
-    const bytes = rsa.child(0).length;
-    // Fermat and ROCA on a 64-Mbit modulus take minutes; nothing real is above 16384 bits.
-    if (bytes > MAX_RSA_BITS / 8 + 1)
-      throw new InputError(`too large: an RSA modulus of about ${bytes * 8} bits, over the ${MAX_RSA_BITS}-bit limit for key analysis`);
-    out = { n: unsigned(rsa.child(0)), e: unsigned(rsa.child(1)) };
+    const key = bitStringBytes(spki.child(1));
+    const id = key.length <= MAX_RSA_BITS / 4 ? latin1Range(key, 0, key.length) : undefined;
+    const kept = id === undefined ? undefined : rsaByBytes.get(id);
+    if (kept) out = kept;
+    else {
+      const rsa = parse(key);
+      const bytes = rsa.child(0).length;
+      // Fermat and ROCA on a 64-Mbit modulus take minutes; nothing real is above 16384 bits.
+      if (bytes > MAX_RSA_BITS / 8 + 1)
+        throw new InputError(`too large: an RSA modulus of about ${bytes * 8} bits, over the ${MAX_RSA_BITS}-bit limit for key analysis`);
+      out = Object.freeze({ n: unsigned(rsa.child(0)), e: unsigned(rsa.child(1)) });
+      if (id !== undefined) {
+        if (rsaByBytes.size >= RSA_KEYS_KEPT) rsaByBytes.delete(rsaByBytes.keys().next().value as string);
+        rsaByBytes.set(id, out);
+      }
+    }
   }
   modulusCache.set(cert, out);
   return out;

@@ -78,6 +78,53 @@ describe('role table', () => {
     expect(matchTemplate('kube-apiserver', 'kube-apiserver')).toEqual({});
   });
 
+  it('matches every template of the table as its placeholders read (one or more characters each), no more', () => {
+    // The reading the role table documents: a placeholder stands for any run of one character or more, the rest
+    // is literal. Values made from each template's pieces with the ends altered, beside the template's own shape.
+    const templates = [...new Set(K8S_ROLE_LIST.flatMap((r) => [r.cn, ...r.sans]))];
+    templates.push('a{nodeName}a', '{nodeName}.{dnsDomain}', 'x-{nodeName}-y');
+    const pieces = (t: string): string[] => t.split(/\{(?:nodeName|dnsDomain|serviceIP|advertiseAddress)\}/);
+    const reads = (t: string, v: string): boolean => {
+      const parts = pieces(t);
+      if (parts.length === 1) return v === t;
+      // Literal pieces in order, with a gap of one character or more before each piece after the first.
+      const rec = (i: number, at: number): boolean => {
+        const p = parts[i] as string;
+        if (i === 0) return v.startsWith(p) && rec(1, p.length);
+        if (i === parts.length - 1) return v.length - p.length >= at + 1 && v.endsWith(p);
+        for (let k = at + 1; k + p.length <= v.length; k++) if (v.startsWith(p, k) && rec(i + 1, k + p.length)) return true;
+        return false;
+      };
+      return rec(0, 0);
+    };
+    let matched = 0;
+    let values = 0;
+    for (const t of templates) {
+      const parts = pieces(t);
+      const fills = ['w', 'worker-1.example', '', '.', '{nodeName}'];
+      const candidates = new Set<string>([t, '', 'x', 'system:node:', 'system:nodes']);
+      for (const f of fills) {
+        const v = parts.join(f);
+        candidates.add(v);
+        candidates.add(`x${v}`);
+        candidates.add(`${v}x`);
+        candidates.add(v.slice(1));
+        candidates.add(v.slice(0, -1));
+        candidates.add(v.toUpperCase());
+      }
+      for (const v of candidates) {
+        values++;
+        const m = matchTemplate(t, v);
+        expect(m !== undefined, `${t} against ${JSON.stringify(v)}`).toBe(reads(t, v));
+        if (m) matched++;
+      }
+    }
+    expect(values).toBeGreaterThan(300);
+    expect(matched).toBeGreaterThan(50);
+    // A template without a placeholder fills to itself.
+    for (const t of templates) if (pieces(t).length === 1) expect(fillTemplate(t, {})).toBe(t);
+  });
+
   it('computes the apiserver service IP as the first host of the service CIDR', () => {
     expect(firstHostIp('10.96.0.0/12')).toBe('10.96.0.1');
     expect(firstHostIp('10.96.7.9/12')).toBe('10.96.0.1');

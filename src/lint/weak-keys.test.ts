@@ -1,4 +1,5 @@
 // The RSA weakness tests against moduli with known structure, and against real keys.
+import { generateKeyPairSync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { fermatModulus, issue, NOW, newCa, randomOdd, rocaModulus, rsaSpki } from '../../test/support/lint-testkit.ts';
 import { generateKey } from '../x509/keys.ts';
@@ -62,6 +63,22 @@ describe('ROCA fingerprint', () => {
     for (let i = 0; i < 50; i++) expect(hasRocaFingerprint(randomOdd(2048))).toBe(false);
     const cert = issue(newCa(), {}, { key: generateKey('rsa-2048') });
     expect(hasRocaFingerprint(rsaPublicNumbers(cert)?.n ?? 0n)).toBe(false);
+  });
+});
+
+describe('rsaPublicNumbers', () => {
+  it("reads each certificate's modulus and exponent as Node's JWK export gives them, however often a key recurs", () => {
+    const keys = [generateKey('rsa-2048'), generateKeyPairSync('rsa', { modulusLength: 2048, publicExponent: 3 }), generateKey('rsa-3072')];
+    const ca = newCa();
+    const big = (b64: string | undefined): bigint => BigInt(`0x${Buffer.from(b64 ?? '', 'base64url').toString('hex')}`);
+    // Each key in three certificates, the keys interleaved: later reads of a key come from its bytes' cache.
+    for (let round = 0; round < 3; round++)
+      keys.forEach((key, i) => {
+        const cert = issue(ca, { subject: `CN=holder-${i}-${round}` }, { key });
+        const jwk = key.publicKey.export({ format: 'jwk' });
+        expect(rsaPublicNumbers(cert), `key ${i}, round ${round}`).toEqual({ n: big(jwk.n), e: big(jwk.e) });
+      });
+    expect(rsaPublicNumbers(issue(ca))).toBeNull();
   });
 });
 

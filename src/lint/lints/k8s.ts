@@ -38,15 +38,23 @@ function baseVars(policy: Policy): TemplateVars {
 /** Required SANs the certificate lacks, as "DNS:x" / "IP:y"; templates without a value are skipped. */
 function missingSans(cert: Certificate, role: K8sRole, ctx: LintContext): string[] {
   const vars = roleVars(role, cert, baseVars(ctx.policy));
-  const dns = new Set(cert.sans.dns.map((d) => d.toLowerCase()));
-  const ips = new Set(cert.sans.ip.map(canonicalIp));
+  const dns = cert.sans.dns;
+  // Lowered only when a name is not among them as it is (names are mostly lower case already).
+  let lowered: string[] | undefined;
+  // The IP SANs are formatIp's text of their bytes, canonical already (canonicalIp of one is itself).
+  const ips = cert.sans.ip;
   const out: string[] = [];
   for (const t of role.sans) {
     const v = fillTemplate(t, vars);
     if (v === undefined) continue;
     if (isIP(v)) {
-      if (!ips.has(canonicalIp(v))) out.push(`IP:${v}`);
-    } else if (!dns.has(v.toLowerCase())) out.push(`DNS:${v}`);
+      if (!ips.includes(canonicalIp(v))) out.push(`IP:${v}`);
+    } else {
+      const lv = v.toLowerCase();
+      if (dns.includes(lv)) continue;
+      lowered ??= dns.map((d) => d.toLowerCase());
+      if (!lowered.includes(lv)) out.push(`DNS:${v}`);
+    }
   }
   return out;
 }

@@ -226,8 +226,10 @@ export const cnNotInSan = defineLint({
   check: (cert) => {
     const cn = cert.commonName ?? '';
     const s = cert.sans;
-    if (s.dns.some((d) => d.toLowerCase() === cn.toLowerCase())) return [];
-    if (s.ip.some((ip) => canonicalIp(ip) === canonicalIp(cn))) return [];
+    const lower = cn.toLowerCase();
+    if (s.dns.some((d) => d.toLowerCase() === lower)) return [];
+    const ip = canonicalIp(cn);
+    if (s.ip.some((x) => canonicalIp(x) === ip)) return [];
     return [`CN ${showString(cn)} is not among the SANs (${[...s.dns, ...s.ip].map(showString).join(', ')})`];
   },
 });
