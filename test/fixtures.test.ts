@@ -3,7 +3,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { lintPaths } from '../src/cli/commands/lint.ts';
+import { lintPaths } from './support/lint-report.ts';
 
 const root = join(import.meta.dirname, 'fixtures', 'broken-pki');
 

@@ -10,22 +10,14 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
-import {
-  lintPaths,
-  MAX_KEY_GUESSED,
-  renderLint,
-  streamLint,
-  streamLintJson,
-  streamLintSarif,
-  streamLintTable,
-  streamLintYaml,
-} from '../src/cli/commands/lint.ts';
+import { MAX_KEY_GUESSED, streamLint, streamLintJson, streamLintSarif, streamLintTable, streamLintYaml } from '../src/cli/commands/lint.ts';
 import { readInputs } from '../src/cli/inputs.ts';
 import { writeKubeconfig } from '../src/k8s/kubeconfig.ts';
 import { type LintTarget, lintCertificates, MAX_SHARERS_LISTED } from '../src/lint/engine.ts';
 import { loadPolicy } from '../src/lint/policy.ts';
 import { toSarif } from '../src/lint/sarif.ts';
 import { generateKey } from '../src/x509/keys.ts';
+import { lintPaths, renderLint } from './support/lint-report.ts';
 import { DAY, issue, NOW, newCa } from './support/lint-testkit.ts';
 
 const root = join(import.meta.dirname, '..');

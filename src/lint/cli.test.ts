@@ -5,8 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { lintPaths, renderLint } from '../../test/support/lint-report.ts';
 import { DAY, issue, NOW, newCa } from '../../test/support/lint-testkit.ts';
-import { lintCommand, lintPaths, register, renderLint } from '../cli/commands/lint.ts';
+import { lintCommand, register } from '../cli/commands/lint.ts';
 import { InputError } from '../common/errors.ts';
 import { writeKubeconfig } from '../k8s/kubeconfig.ts';
 

@@ -6,8 +6,8 @@ import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { lintPaths } from '../../src/cli/commands/lint.ts';
 import { K8S_BUILD_TIMEOUT_MS, kubeBinDir } from '../support/k8s.ts';
+import { lintPaths } from '../support/lint-report.ts';
 import { ZLINT_GROUPS } from './mapping.ts';
 import { runZlint, zlintFired } from './zlint.ts';
 

@@ -6,7 +6,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { lintPaths } from '../../src/cli/commands/lint.ts';
+import { lintPaths } from '../support/lint-report.ts';
 import { ZLINT_GROUPS } from './mapping.ts';
 import { runZlint, zlintFired } from './zlint.ts';
 

@@ -14,7 +14,7 @@ import { parseAt } from '../args.ts';
 import { constantMemory, noMidTierCompiler, stdinOnce } from '../files.ts';
 import { GroupedTable } from '../grouped-table.ts';
 import { eachInput, type SourceRead } from '../inputs.ts';
-import { bufferedWriter, checkFormat, renderTable, writeStdoutSync } from '../output.ts';
+import { bufferedWriter, checkFormat, writeStdoutSync } from '../output.ts';
 import { CertificateSpool } from '../spool.ts';
 
 export interface LintCliOptions {
@@ -515,22 +515,12 @@ function parseFailOn(s: string | undefined): Severity {
   return v as Severity;
 }
 
-function lintSettings(o: LintCliOptions, now: Date): { policy: Policy; now: Date } {
+export function lintSettings(o: LintCliOptions, now: Date): { policy: Policy; now: Date } {
   const loaded = loadPolicy(o.policy);
   if (o.profile !== undefined && o.profile !== 'default' && o.profile !== 'strict')
     throw new InputError(`--profile: '${o.profile}' is not a lint profile (expected default or strict)`);
   const policy = o.profile !== undefined ? { ...loaded, profile: o.profile as 'default' | 'strict' } : loaded;
   return { policy, now: o.at !== undefined ? parseAt(o.at) : now };
-}
-
-/** Read, lint and summarise; pure apart from reading the input and policy files. */
-export function lintPaths(paths: string[], o: LintCliOptions = {}, now: Date = new Date()): LintOutput {
-  const findings: Finding[] = [];
-  const { certificates, skipped } = streamLint(paths, lintSettings(o, now), (f) => findings.push(f));
-  if (certificates === 0) throw new InputError(`no certificates found in ${paths.join(', ')}`);
-  const summary: Record<Severity, number> = { error: 0, warning: 0, notice: 0 };
-  for (const f of findings) summary[f.severity]++;
-  return { certificates, summary, findings, skipped };
 }
 
 /**
@@ -648,10 +638,10 @@ function summaryFailsAt(summary: Record<Severity, number>, threshold: Severity):
   return SEVERITIES.some((s) => SEVERITY_RANK[s] >= SEVERITY_RANK[threshold] && summary[s] > 0);
 }
 
-const TABLE_HEADERS = ['SEVERITY', 'LINT', 'SUBJECT', 'FILE', 'MESSAGE'];
+export const TABLE_HEADERS = ['SEVERITY', 'LINT', 'SUBJECT', 'FILE', 'MESSAGE'];
 
 /** The table's row of a finding. */
-const rowOf = (f: Finding): string[] => [
+export const rowOf = (f: Finding): string[] => [
   f.severity,
   f.lintId,
   showString(f.subject) || '(empty subject)',
@@ -660,7 +650,12 @@ const rowOf = (f: Finding): string[] => [
 ];
 
 /** The line under the table: counts, and the files without certificates (listed with --verbose). */
-function summaryText(certificates: number, s: Record<Severity, number>, skippedFiles: LintOutput['skipped'], verbose: boolean): string {
+export function summaryText(
+  certificates: number,
+  s: Record<Severity, number>,
+  skippedFiles: LintOutput['skipped'],
+  verbose: boolean,
+): string {
   const plural = (n: number, w: string): string => `${n} ${w}${n === 1 ? '' : 's'}`;
   const summary = `${plural(certificates, 'certificate')}: ${plural(s.error, 'error')}, ${plural(s.warning, 'warning')}, ${plural(s.notice, 'notice')}`;
   // Keys, manifests and READMEs beside the certificates are expected: counted, listed only with --verbose.
@@ -672,13 +667,8 @@ function summaryText(certificates: number, s: Record<Severity, number>, skippedF
   return `${summary}${skipped}\n`;
 }
 
-export function renderLint(out: LintOutput, o: { verbose?: boolean } = {}): string {
-  const rows = [...out.findings].sort((a, b) => SEVERITY_RANK[b.severity] - SEVERITY_RANK[a.severity]).map(rowOf);
-  return `${rows.length ? renderTable(TABLE_HEADERS, rows) : ''}${summaryText(out.certificates, out.summary, out.skipped, o.verbose === true)}`;
-}
-
 /**
- * The table (renderLint's text) as the last walk goes: the findings grouped by severity in a GroupedTable,
+ * The table (what renderTable prints over the findings sorted by severity) as the last walk goes: the findings grouped by severity in a GroupedTable,
  * which holds them up to a budget and then in temporary files, printed at the end. Returns the summary.
  */
 export function streamLintTable(
