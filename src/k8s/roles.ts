@@ -335,8 +335,6 @@ export const NODE_SERVING_ROLES: ReadonlySet<string> = new Set(['kubelet-serving
 export type TemplateVars = Partial<Record<'nodeName' | 'dnsDomain' | 'serviceIP' | 'advertiseAddress', string>>;
 
 const PLACEHOLDER = /\{(nodeName|dnsDomain|serviceIP|advertiseAddress)\}/g;
-/** PLACEHOLDER without the global flag, for search (which ignores lastIndex either way). */
-const PLACEHOLDER_ONE = /\{(nodeName|dnsDomain|serviceIP|advertiseAddress)\}/;
 
 /** Fill a template; undefined when a placeholder has no value. */
 export function fillTemplate(template: string, vars: TemplateVars): string | undefined {
@@ -350,17 +348,21 @@ export function fillTemplate(template: string, vars: TemplateVars): string | und
   return missing ? undefined : out;
 }
 
+/** A template read once (the role table's few dozen: every caller passes a role's template). */
 interface CompiledTemplate {
   re: RegExp;
   names: (keyof TemplateVars)[];
   /** The literal text before the first placeholder and after the last (the whole template when it has none). */
   prefix: string;
   suffix: string;
-  placeholders: boolean;
+  /** Only placeholders, no literal text (isPureTemplate). */
+  pure: boolean;
 }
 const templateCache = new Map<string, CompiledTemplate>();
 
-function compileTemplate(template: string): CompiledTemplate {
+function compiled(template: string): CompiledTemplate {
+  let t = templateCache.get(template);
+  if (t) return t;
   const names: (keyof TemplateVars)[] = [];
   const src = template
     .replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
@@ -368,27 +370,24 @@ function compileTemplate(template: string): CompiledTemplate {
       names.push(k as keyof TemplateVars);
       return '(.+)';
     });
-  const first = template.search(PLACEHOLDER_ONE);
+  // With its capturing group, split gives the literal pieces at the even indexes, the placeholders' names between.
   const parts = template.split(PLACEHOLDER);
-  // split with a capturing group keeps the names between the pieces: the last piece is the suffix.
-  return {
+  t = {
     re: new RegExp(`^${src}$`),
     names,
-    prefix: first < 0 ? template : template.slice(0, first),
-    suffix: first < 0 ? '' : (parts[parts.length - 1] as string),
-    placeholders: first >= 0,
+    prefix: parts[0] as string,
+    suffix: parts.length > 1 ? (parts[parts.length - 1] as string) : '',
+    pure: parts.every((p, i) => i % 2 === 1 || p === ''),
   };
+  templateCache.set(template, t);
+  return t;
 }
 
 /** Match a value against a template; the captured placeholders, or undefined when it does not match. */
 export function matchTemplate(template: string, value: string): TemplateVars | undefined {
-  let t = templateCache.get(template);
-  if (!t) {
-    t = compileTemplate(template);
-    templateCache.set(template, t);
-  }
+  const t = compiled(template);
   // The pattern is ^prefix(.+)...suffix$: a value without the literal ends cannot match (most roles, per certificate).
-  if (!t.placeholders) return value === template ? {} : undefined;
+  if (!t.names.length) return value === template ? {} : undefined;
   if (!value.startsWith(t.prefix) || !value.endsWith(t.suffix)) return undefined;
   const m = t.re.exec(value);
   if (!m) return undefined;
@@ -399,14 +398,7 @@ export function matchTemplate(template: string, value: string): TemplateVars | u
   return out;
 }
 
-const pureTemplates = new Map<string, boolean>();
-
 /** True when the template is only a placeholder (its CN says nothing about the role). */
 export function isPureTemplate(template: string): boolean {
-  let pure = pureTemplates.get(template);
-  if (pure === undefined) {
-    pure = template.replace(PLACEHOLDER, '') === '';
-    if (pureTemplates.size < 1024) pureTemplates.set(template, pure);
-  }
-  return pure;
+  return compiled(template).pure;
 }
