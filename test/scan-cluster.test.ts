@@ -12,6 +12,7 @@ import { stringify } from 'yaml';
 import { writeKubeconfig } from '../src/k8s/kubeconfig.ts';
 import type { ScanReport } from '../src/scan/scan.ts';
 import { anchorage, type Cluster, freePort, startCluster, waitFor } from './cluster/harness.ts';
+import { delayRelay } from './support/delay-relay.ts';
 import { opensslCa, opensslIssue } from './support/openssl.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'anchorage-scan-cluster-'));
@@ -40,6 +41,24 @@ function scanJson(args: string[]): { code: number; report: ScanReport; stderr: s
   const r = anchorage(['scan', ...args, '-o', 'json']);
   if (r.code !== 0 && r.code !== 1 && r.code !== 3) throw new Error(`scan exited ${r.code}: ${r.stderr}`);
   return { code: r.code, report: JSON.parse(r.stdout) as ScanReport, stderr: r.stderr };
+}
+/** `anchorage` without blocking this process's event loop (the delay relay below runs in it). */
+function anchorageAsync(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [join(import.meta.dirname, '..', 'src', 'cli', 'main.ts'), ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on('data', (d: Buffer) => out.push(d));
+    child.stderr.on('data', (d: Buffer) => err.push(d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 300_000);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') });
+    });
+  });
 }
 function kubectl(...args: string[]): string {
   const r = c.kubectl(args);
@@ -758,6 +777,45 @@ describe('anchorage scan --kubeconfig on a real API server', () => {
     expect(outside.stderr.trim().split('\n')).toHaveLength(1);
   });
 
+  it('the small LISTs go at once; answers that come back out of order (a relay delaying each connection by its own time) give the same report', async () => {
+    // The first connection (the Secrets' pages) answers last: the webhook, APIService, CRD, CSR and pod LISTs that
+    // follow share the others and finish in another order than they were sent in.
+    const relay = await delayRelay({ host: '127.0.0.1', port: c.apiPort }, [80, 0, 45, 10, 60]);
+    try {
+      const conf = join(dir, 'relayed.conf');
+      writeFileSync(conf, readFileSync(c.admin, 'utf8').replaceAll(`127.0.0.1:${c.apiPort}`, `127.0.0.1:${relay.port}`));
+      const relayed = await anchorageAsync(['scan', '--kubeconfig', conf, '-o', 'json']);
+      const direct = anchorage(['scan', '--kubeconfig', c.admin, '-o', 'json']);
+      expect([relayed.code, relayed.stderr]).toEqual([direct.code, direct.stderr]);
+      const report = (text: string): Omit<ScanReport, 'generatedAt' | 'at'> => {
+        // The relay's port is where the API server was reached (its endpoint): the rest must be the same.
+        const {
+          generatedAt: _g,
+          at: _a,
+          ...rest
+        } = JSON.parse(text.replaceAll(`127.0.0.1:${relay.port}`, `127.0.0.1:${c.apiPort}`)) as ScanReport;
+        return rest;
+      };
+      expect(report(relayed.stdout)).toEqual(report(direct.stdout));
+      // A page and its prefetch, the API server's own handshake, and the small LISTs on connections of their own.
+      expect(relay.connections()).toBeGreaterThanOrEqual(5);
+      // The places in the order the read names them (docs/scan-schema.md): ConfigMaps, then validating and mutating
+      // webhooks, APIServices, CRD conversion webhooks, then cert-manager issuers.
+      const rogue = report(relayed.stdout).certificates.find((x) => x.sha256 === fingerprint(join(dir, 'rogue.crt')));
+      expect(rogue?.locations.map((l) => l.source)).toEqual([
+        `${NS}/ConfigMap/rogue-bundle[ca.crt]`,
+        'ValidatingWebhookConfiguration/rogue-hook[hook.scan-test.example.com.caBundle]',
+        'ValidatingWebhookConfiguration/url-rogue[url.scan-test.example.com.caBundle]',
+        'MutatingWebhookConfiguration/rogue-mutator[hook.scan-test.example.com.caBundle]',
+        'APIService/v1.scan.example.com[caBundle]',
+        'CustomResourceDefinition/widgets.scan.example.org[conversion.caBundle]',
+        `${NS}/Issuer/vault[vault.caBundle]`,
+      ]);
+    } finally {
+      await relay.close();
+    }
+  });
+
   it('a forbidden or unreachable API is one line per resource; files given beside it are still scanned', () => {
     const forbidden = scanJson(['--kubeconfig', join(dir, 'nobody.conf')]);
     // Nothing found, but nothing could be read either: 3, the scan is incomplete (docs/scan-schema.md).
@@ -765,6 +823,18 @@ describe('anchorage scan --kubeconfig on a real API server', () => {
     const lines = forbidden.stderr.trim().split('\n');
     expect(lines).toHaveLength(9);
     for (const l of lines) expect(l).toMatch(/^warning: https:\/\/127\.0\.0\.1:\d+ \w+: HTTP 403 forbidden: .*"nobody" cannot list/);
+    // One line per resource in the read's order, whichever answer came first (the small LISTs go at once).
+    expect(lines.map((l) => /^warning: \S+ (\w+):/.exec(l)?.[1])).toEqual([
+      'secrets',
+      'configmaps',
+      'validatingwebhookconfigurations',
+      'mutatingwebhookconfigurations',
+      'apiservices',
+      'customresourcedefinitions',
+      'certificatesigningrequests',
+      'clustertrustbundles',
+      'pods',
+    ]);
     expect(forbidden.report.skipped).toHaveLength(9);
 
     const down = scanJson([join(dir, 'web.crt'), '--kubeconfig', join(dir, 'unreachable.conf')]);

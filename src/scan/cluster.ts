@@ -85,16 +85,20 @@ export function describeApiError(e: unknown): string {
 
 const CERT_MANAGER_GROUP = 'cert-manager.io';
 
+/** Connections to the API server: a LIST page and its prefetch, or this many small LISTs at once. */
+const LIST_CONNECTIONS = 4;
+
 /** Read every certificate-holding value from the cluster. Never throws for API failures: they land in `failures`. */
 export async function readCluster(kc: LiteKubeConfig, o: ClusterSourceOptions = {}): Promise<ClusterRead> {
   const limit = o.pageSize ?? 500;
   const maxValues = o.maxValues ?? 1_000_000;
   const maxBytes = o.maxValueBytes ?? 4 * 1024 * 1024;
-  // A page and its prefetch at most: one kept-alive connection for the whole read, not a handshake per page.
+  // Kept-alive connections, not a handshake per page: a page and its prefetch for the large LISTs, and the
+  // small LISTs after them go four at a time (each would otherwise wait a round trip for the one before).
   const client = new KubeClient(kc, {
     qps: o.qps ?? 50,
     burst: o.burst ?? 100,
-    maxSockets: 2,
+    maxSockets: LIST_CONNECTIONS,
     timeoutMs: 120_000,
     userAgent: 'anchorage-scan',
   });
@@ -111,6 +115,8 @@ export async function readCluster(kc: LiteKubeConfig, o: ClusterSourceOptions = 
   async function readAll(): Promise<void> {
     let full = false;
     let count = 0;
+    /** Values recorded by LISTs run beside others and not replayed yet: the value budget counts them too. */
+    let pending = 0;
     /** `view`: a protobuf value (src/kube/protobuf.ts), valid only now: copied when kept in `values`. */
     const take = (source: string, data: Uint8Array, view = false): void => {
       if (full) return;
@@ -128,10 +134,44 @@ export async function readCluster(kc: LiteKubeConfig, o: ClusterSourceOptions = 
       if (o.onValue) o.onValue({ source, data });
       else out.values.push({ source, data: view ? Buffer.from(data) : data });
     };
+    /**
+     * Where a LIST's effects on the read go: `direct` applies them as the items stream in; a recorder keeps them
+     * (the values and the few fields read from each object, never the objects) for `replay`, so LISTs that run at
+     * once still hand on their values, backends and failures in one fixed order, whichever answer came first.
+     */
+    interface Sink {
+      take(source: string, data: Uint8Array): void;
+      fx(effect: () => void): void;
+    }
+    const direct: Sink = { take: (source, data) => take(source, data), fx: (effect) => effect() };
+    const recorder = (): Sink & { replay(): void } => {
+      let effects: (() => void)[] = [];
+      return {
+        take: (source, data) => {
+          pending++;
+          effects.push(() => {
+            pending--;
+            take(source, data);
+          });
+        },
+        fx: (effect) => {
+          effects.push(effect);
+        },
+        replay: () => {
+          const todo = effects;
+          effects = [];
+          for (const effect of todo) effect();
+        },
+      };
+    };
 
     // Unreachable or refused credentials fail every resource alike: one line, and the rest is not tried.
     let down = false;
-    /** `absent`: a 404 means the API is not served (an optional API): nothing to report. */
+    let downReported = false;
+    /**
+     * `absent`: a 404 means the API is not served (an optional API): nothing to report. Resolves false when the
+     * resource could not be read (its failure goes to `k` like every other effect).
+     */
     async function list<T>(
       resource: string,
       path: string,
@@ -140,8 +180,9 @@ export async function readCluster(kc: LiteKubeConfig, o: ClusterSourceOptions = 
       absent = false,
       /** Secrets and ConfigMaps: asked for in protobuf (src/kube/protobuf.ts), read here when so answered. */
       protobuf?: ListEachOptions<T>['protobuf'],
-    ) {
-      if (down) return;
+      k: Sink = direct,
+    ): Promise<boolean> {
+      if (down) return false;
       try {
         const r = await client.listEach<T>(path, {
           query,
@@ -150,7 +191,8 @@ export async function readCluster(kc: LiteKubeConfig, o: ClusterSourceOptions = 
             if (!full) each(item);
           },
           onPage: (n) => o.onProgress?.(resource, n),
-          stop: () => full,
+          // Past the budget with what is recorded too: the replay reports "too many values" at the right value.
+          stop: () => full || count + pending > maxValues,
           ...(protobuf && {
             protobuf: {
               kind: protobuf.kind,
@@ -160,69 +202,112 @@ export async function readCluster(kc: LiteKubeConfig, o: ClusterSourceOptions = 
             },
             // A malformed object is one line; the rest of the page is still read.
             onBadItem: (i, reason, name) =>
-              out.failures.push({
-                source: name ? `${server} ${resource} ${name}` : `${server} ${resource} (an object of a page, #${i + 1})`,
-                reason: `malformed protobuf: ${reason}`,
-              }),
+              k.fx(() =>
+                out.failures.push({
+                  source: name ? `${server} ${resource} ${name}` : `${server} ${resource} (an object of a page, #${i + 1})`,
+                  reason: `malformed protobuf: ${reason}`,
+                }),
+              ),
           }),
         });
-        out.listed[resource] = r.items;
+        k.fx(() => {
+          out.listed[resource] = r.items;
+        });
+        return true;
       } catch (e) {
         const code = e instanceof ApiError ? e.code : undefined;
-        if (absent && code === 404) return;
+        if (absent && code === 404) return true;
         if (code === undefined || code === 401) {
           down = true;
           // Through a proxy, a transport error may be the proxy's: say which proxy was used.
           const via = code === undefined && proxy ? ` (through proxy ${redactProxy(proxy)})` : '';
-          out.failures.push({
-            source: server,
-            reason: `${describeApiError(e)}${via}; nothing was read from the cluster after ${resource}`,
+          const reason = `${describeApiError(e)}${via}; nothing was read from the cluster after ${resource}`;
+          // LISTs run at once all fail when the server goes: the first of them in the read's order says so.
+          k.fx(() => {
+            if (downReported) return;
+            downReported = true;
+            out.failures.push({ source: server, reason });
+            out.unread.push(server);
           });
-          out.unread.push(server);
-          return;
+          return false;
         }
-        out.failures.push({ source: `${server} ${resource}`, reason: describeApiError(e) });
-        out.unread.push(`${server} ${resource}`);
+        const reason = describeApiError(e);
+        k.fx(() => {
+          out.failures.push({ source: `${server} ${resource}`, reason });
+          out.unread.push(`${server} ${resource}`);
+        });
+        return false;
       }
+    }
+    /** LISTs run at once (each waits a round trip, not for the others), their effects replayed in this order. */
+    async function together(lists: ((k: Sink) => Promise<boolean>)[]): Promise<(() => void)[]> {
+      const sinks = lists.map(() => recorder());
+      await Promise.all(lists.map((l, i) => l(sinks[i] as Sink)));
+      return sinks.map((k) => () => k.replay());
     }
     type Meta = { metadata?: { name?: string; namespace?: string; annotations?: Record<string, string> } };
     type Port = { name?: string; port?: number; targetPort?: number | string; protocol?: string };
-    /** Each Service backend → its Service's port → the ready addresses of its EndpointSlices (two LISTs per Service). */
+    type Resolved = Pick<Backend, 'endpoints' | 'unresolved'>;
+    /**
+     * Each Service backend → its Service's port → the ready addresses of its EndpointSlices (two LISTs per
+     * Service, the Services looked up LIST_CONNECTIONS at a time; their failures in the backends' order).
+     */
     async function resolveServices(): Promise<void> {
-      const seen = new Map<string, Pick<Backend, 'endpoints' | 'unresolved'>>();
+      const keyOf = (b: Backend): string | undefined =>
+        b.service ? `${b.service.namespace}/${b.service.name}:${b.service.port ?? 443}` : undefined;
+      const wanted = new Map<string, NonNullable<Backend['service']>>();
       for (const b of out.backends) {
-        if (!b.service || down) continue;
-        const { namespace: ns, name } = b.service;
-        const want = b.service.port ?? 443;
-        const key = `${ns}/${name}:${want}`;
-        let r = seen.get(key);
-        if (!r) {
-          r = await resolveService(ns, name, want);
-          seen.set(key, r);
+        const key = keyOf(b);
+        if (key !== undefined && b.service && !wanted.has(key)) wanted.set(key, b.service);
+      }
+      const keys = [...wanted.keys()];
+      const done = new Map<string, { r: Resolved; k: ReturnType<typeof recorder> }>();
+      let next = 0;
+      const lookups = async (): Promise<void> => {
+        while (next < keys.length && !down) {
+          const key = keys[next++] as string;
+          const svc = wanted.get(key) as NonNullable<Backend['service']>;
+          const k = recorder();
+          done.set(key, { r: await resolveService(k, svc.namespace, svc.name, svc.port ?? 443), k });
         }
-        if (r.endpoints) b.endpoints = r.endpoints;
-        if (r.unresolved) b.unresolved = r.unresolved;
+      };
+      await Promise.all(Array.from({ length: Math.min(LIST_CONNECTIONS, keys.length) }, lookups));
+      for (const b of out.backends) {
+        const key = keyOf(b);
+        const d = key === undefined ? undefined : done.get(key);
+        if (!d) continue;
+        d.k.replay();
+        if (d.r.endpoints) b.endpoints = d.r.endpoints;
+        if (d.r.unresolved) b.unresolved = d.r.unresolved;
       }
     }
-    async function resolveService(ns: string, name: string, want: number): Promise<Pick<Backend, 'endpoints' | 'unresolved'>> {
+    async function resolveService(k: Sink, ns: string, name: string, want: number): Promise<Resolved> {
       const services: (Meta & { spec?: { ports?: Port[] } })[] = [];
       const slices: { ports?: Port[]; endpoints?: { addresses?: string[]; conditions?: { ready?: boolean } }[] }[] = [];
-      const before = out.failures.length;
       const q = (s: string): string => encodeURIComponent(s);
-      await list<Meta & { spec?: { ports?: Port[] } }>('services', `/api/v1/namespaces/${q(ns)}/services`, (x) => services.push(x), {
-        fieldSelector: `metadata.name=${name}`,
-      });
-      if (out.failures.length > before) return { unresolved: 'the Service could not be read' };
+      const read = await list<Meta & { spec?: { ports?: Port[] } }>(
+        'services',
+        `/api/v1/namespaces/${q(ns)}/services`,
+        (x) => services.push(x),
+        { fieldSelector: `metadata.name=${name}` },
+        false,
+        undefined,
+        k,
+      );
+      if (!read) return { unresolved: 'the Service could not be read' };
       const port = services[0]?.spec?.ports?.find((p) => p.port === want);
       if (!services.length) return { unresolved: `no Service ${ns}/${name}` };
       if (!port) return { unresolved: `Service ${ns}/${name} has no port ${want}` };
-      await list<(typeof slices)[number]>(
+      const sliced = await list<(typeof slices)[number]>(
         'endpointslices',
         `/apis/discovery.k8s.io/v1/namespaces/${q(ns)}/endpointslices`,
         (x) => slices.push(x),
         { labelSelector: `kubernetes.io/service-name=${name}` },
+        false,
+        undefined,
+        k,
       );
-      if (out.failures.length > before) return { unresolved: "the Service's EndpointSlices could not be read" };
+      if (!sliced) return { unresolved: "the Service's EndpointSlices could not be read" };
       const endpoints: { host: string; port: number }[] = [];
       for (const sl of slices) {
         // The slice's port for this Service port: by name (a Service with one unnamed port: the only one).
@@ -291,76 +376,124 @@ export async function readCluster(kc: LiteKubeConfig, o: ClusterSourceOptions = 
         },
       },
     );
-    const backend = (source: string, cc: ClientConfig | undefined): void => {
+    const backend = (k: Sink, source: string, cc: ClientConfig | undefined): void => {
       const b = backendOf(source, cc);
       if (!b) return;
-      take(source, Buffer.from(cc?.caBundle ?? '', 'base64'));
-      out.backends.push(b);
+      k.take(source, Buffer.from(cc?.caBundle ?? '', 'base64'));
+      k.fx(() => out.backends.push(b));
     };
-    const webhooks = (kind: string) => (w: { metadata?: { name?: string }; webhooks?: { name: string; clientConfig: ClientConfig }[] }) => {
-      for (const h of w.webhooks ?? []) backend(`${kind}/${w.metadata?.name ?? '?'}[${h.name}.caBundle]`, h.clientConfig);
-    };
-    await list(
-      'validatingwebhookconfigurations',
-      '/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations',
-      webhooks('ValidatingWebhookConfiguration'),
-    );
-    await list(
-      'mutatingwebhookconfigurations',
-      '/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations',
-      webhooks('MutatingWebhookConfiguration'),
-    );
-    await list<Meta & { spec?: { caBundle?: string; service?: { namespace?: string; name?: string; port?: number } } }>(
-      'apiservices',
-      '/apis/apiregistration.k8s.io/v1/apiservices',
-      (a) => {
-        const svc = a.spec?.service;
-        backend(`APIService/${a.metadata?.name ?? '?'}[caBundle]`, {
-          ...(a.spec?.caBundle !== undefined && { caBundle: a.spec.caBundle }),
-          ...(svc?.namespace &&
-            svc.name && { service: { namespace: svc.namespace, name: svc.name, ...(svc.port !== undefined && { port: svc.port }) } }),
-        });
-      },
-    );
+    const webhooks =
+      (k: Sink, kind: string) => (w: { metadata?: { name?: string }; webhooks?: { name: string; clientConfig: ClientConfig }[] }) => {
+        for (const h of w.webhooks ?? []) backend(k, `${kind}/${w.metadata?.name ?? '?'}[${h.name}.caBundle]`, h.clientConfig);
+      };
     const crds = new Set<string>();
-    await list<Meta & { spec?: { conversion?: { webhook?: { clientConfig?: ClientConfig } } } }>(
-      'customresourcedefinitions',
-      '/apis/apiextensions.k8s.io/v1/customresourcedefinitions',
-      (d) => {
-        crds.add(d.metadata?.name ?? '');
-        backend(`CustomResourceDefinition/${d.metadata?.name ?? '?'}[conversion.caBundle]`, d.spec?.conversion?.webhook?.clientConfig);
-      },
-    );
-    await resolveServices();
-    await list<Meta & { status?: { certificate?: string } }>(
-      'certificatesigningrequests',
-      '/apis/certificates.k8s.io/v1/certificatesigningrequests',
-      (r) => {
-        const b = r.status?.certificate;
-        if (b) take(`CertificateSigningRequest/${r.metadata?.name ?? '?'}[status.certificate]`, Buffer.from(b, 'base64'));
-      },
-    );
-    // Beta in Kubernetes 1.33+, off unless the API server enables it: a 404 is "not served", not a failure.
-    await list<Meta & { spec?: { trustBundle?: string } }>(
-      'clustertrustbundles',
-      '/apis/certificates.k8s.io/v1beta1/clustertrustbundles',
-      (b) => {
-        if (b.spec?.trustBundle) take(`ClusterTrustBundle/${b.metadata?.name ?? '?'}[trustBundle]`, Buffer.from(b.spec.trustBundle));
-      },
-      {},
-      true,
-    );
-    // The control plane's static pods, as their kubelets publish them (mirror pods): the flags the running
-    // kube-apiserver and etcd were started with, by node.
     type PodContainer = { name?: string; command?: string[]; args?: string[] };
-    await list<Meta & { spec?: { nodeName?: string; containers?: PodContainer[] } }>('pods', '/api/v1/namespaces/kube-system/pods', (p) => {
-      if (p.metadata?.annotations?.[MIRROR_POD_ANNOTATION] === undefined) return;
-      for (const c of p.spec?.containers ?? []) {
-        const argv = [...(c.command ?? []), ...(c.args ?? [])].filter((a): a is string => typeof a === 'string');
-        const f = mirrorPodFlags(`kube-system/Pod/${p.metadata?.name ?? '?'}[${c.name ?? '?'}]`, p.spec?.nodeName, argv);
-        if (f) out.components.push(f);
-      }
-    });
+    // The small LISTs, at once; their effects in the order they were read one by one before (the Service
+    // lookups need the backends of the first four).
+    const [webhooksV, webhooksM, apiServices, conversions, csrs, trustBundles, mirrorPods] = await together([
+      (k) =>
+        list(
+          'validatingwebhookconfigurations',
+          '/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations',
+          webhooks(k, 'ValidatingWebhookConfiguration'),
+          {},
+          false,
+          undefined,
+          k,
+        ),
+      (k) =>
+        list(
+          'mutatingwebhookconfigurations',
+          '/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations',
+          webhooks(k, 'MutatingWebhookConfiguration'),
+          {},
+          false,
+          undefined,
+          k,
+        ),
+      (k) =>
+        list<Meta & { spec?: { caBundle?: string; service?: { namespace?: string; name?: string; port?: number } } }>(
+          'apiservices',
+          '/apis/apiregistration.k8s.io/v1/apiservices',
+          (a) => {
+            const svc = a.spec?.service;
+            backend(k, `APIService/${a.metadata?.name ?? '?'}[caBundle]`, {
+              ...(a.spec?.caBundle !== undefined && { caBundle: a.spec.caBundle }),
+              ...(svc?.namespace &&
+                svc.name && { service: { namespace: svc.namespace, name: svc.name, ...(svc.port !== undefined && { port: svc.port }) } }),
+            });
+          },
+          {},
+          false,
+          undefined,
+          k,
+        ),
+      (k) =>
+        list<Meta & { spec?: { conversion?: { webhook?: { clientConfig?: ClientConfig } } } }>(
+          'customresourcedefinitions',
+          '/apis/apiextensions.k8s.io/v1/customresourcedefinitions',
+          (d) => {
+            crds.add(d.metadata?.name ?? '');
+            backend(
+              k,
+              `CustomResourceDefinition/${d.metadata?.name ?? '?'}[conversion.caBundle]`,
+              d.spec?.conversion?.webhook?.clientConfig,
+            );
+          },
+          {},
+          false,
+          undefined,
+          k,
+        ),
+      (k) =>
+        list<Meta & { status?: { certificate?: string } }>(
+          'certificatesigningrequests',
+          '/apis/certificates.k8s.io/v1/certificatesigningrequests',
+          (r) => {
+            const b = r.status?.certificate;
+            if (b) k.take(`CertificateSigningRequest/${r.metadata?.name ?? '?'}[status.certificate]`, Buffer.from(b, 'base64'));
+          },
+          {},
+          false,
+          undefined,
+          k,
+        ),
+      // Beta in Kubernetes 1.33+, off unless the API server enables it: a 404 is "not served", not a failure.
+      (k) =>
+        list<Meta & { spec?: { trustBundle?: string } }>(
+          'clustertrustbundles',
+          '/apis/certificates.k8s.io/v1beta1/clustertrustbundles',
+          (b) => {
+            if (b.spec?.trustBundle) k.take(`ClusterTrustBundle/${b.metadata?.name ?? '?'}[trustBundle]`, Buffer.from(b.spec.trustBundle));
+          },
+          {},
+          true,
+          undefined,
+          k,
+        ),
+      // The control plane's static pods, as their kubelets publish them (mirror pods): the flags the running
+      // kube-apiserver and etcd were started with, by node.
+      (k) =>
+        list<Meta & { spec?: { nodeName?: string; containers?: PodContainer[] } }>(
+          'pods',
+          '/api/v1/namespaces/kube-system/pods',
+          (p) => {
+            if (p.metadata?.annotations?.[MIRROR_POD_ANNOTATION] === undefined) return;
+            for (const c of p.spec?.containers ?? []) {
+              const argv = [...(c.command ?? []), ...(c.args ?? [])].filter((a): a is string => typeof a === 'string');
+              const f = mirrorPodFlags(`kube-system/Pod/${p.metadata?.name ?? '?'}[${c.name ?? '?'}]`, p.spec?.nodeName, argv);
+              if (f) k.fx(() => out.components.push(f));
+            }
+          },
+          {},
+          false,
+          undefined,
+          k,
+        ),
+    ]);
+    for (const replay of [webhooksV, webhooksM, apiServices, conversions]) replay?.();
+    await resolveServices();
+    for (const replay of [csrs, trustBundles, mirrorPods]) replay?.();
     // cert-manager: only when its CRDs are installed (the CRD list said so).
     type CmObject = {
       metadata?: { name?: string; namespace?: string };
@@ -374,37 +507,48 @@ export async function readCluster(kc: LiteKubeConfig, o: ClusterSourceOptions = 
         venafi?: { tpp?: { caBundle?: string } };
       };
     };
-    const issuerBundles = (kind: string) => (i: CmObject) => {
+    const issuerBundles = (k: Sink, kind: string) => (i: CmObject) => {
       const base = `${i.metadata?.namespace ? `${i.metadata.namespace}/` : ''}${kind}/${i.metadata?.name ?? '?'}`;
       const bundles: [string, string | undefined][] = [
         ['vault.caBundle', i.spec?.vault?.caBundle],
         ['acme.caBundle', i.spec?.acme?.caBundle],
         ['venafi.tpp.caBundle', i.spec?.venafi?.tpp?.caBundle],
       ];
-      for (const [k, v] of bundles) if (v) take(`${base}[${k}]`, Buffer.from(v, 'base64'));
+      for (const [key, v] of bundles) if (v) k.take(`${base}[${key}]`, Buffer.from(v, 'base64'));
     };
-    for (const [plural, kind] of [
-      ['issuers', 'Issuer'],
-      ['clusterissuers', 'ClusterIssuer'],
-      ['certificates', 'Certificate'],
-    ] as const) {
-      if (!crds.has(`${plural}.${CERT_MANAGER_GROUP}`)) continue;
-      await list<CmObject>(
-        `${plural}.${CERT_MANAGER_GROUP}`,
-        `/apis/${CERT_MANAGER_GROUP}/v1/${plural}`,
-        kind === 'Certificate'
-          ? (c) => {
-              const ns = c.metadata?.namespace ?? '';
-              if (!c.spec?.secretName) return;
-              out.certManager.push({
-                source: `${ns}/Certificate/${c.metadata?.name ?? '?'}`,
-                secret: `${ns}/Secret/${c.spec.secretName}`,
-                dnsNames: (c.spec.dnsNames ?? []).map(String),
-                issuer: `${c.spec.issuerRef?.kind ?? 'Issuer'}/${c.spec.issuerRef?.name ?? '?'}`,
-              });
-            }
-          : issuerBundles(kind),
-      );
-    }
+    const certificates = (k: Sink) => (c: CmObject) => {
+      const ns = c.metadata?.namespace ?? '';
+      if (!c.spec?.secretName) return;
+      const found: CertManagerCertificate = {
+        source: `${ns}/Certificate/${c.metadata?.name ?? '?'}`,
+        secret: `${ns}/Secret/${c.spec.secretName}`,
+        dnsNames: (c.spec.dnsNames ?? []).map(String),
+        issuer: `${c.spec.issuerRef?.kind ?? 'Issuer'}/${c.spec.issuerRef?.name ?? '?'}`,
+      };
+      k.fx(() => out.certManager.push(found));
+    };
+    const certManager = (
+      [
+        ['issuers', 'Issuer'],
+        ['clusterissuers', 'ClusterIssuer'],
+        ['certificates', 'Certificate'],
+      ] as const
+    ).filter(([plural]) => crds.has(`${plural}.${CERT_MANAGER_GROUP}`));
+    const replays = await together(
+      certManager.map(
+        ([plural, kind]) =>
+          (k: Sink) =>
+            list<CmObject>(
+              `${plural}.${CERT_MANAGER_GROUP}`,
+              `/apis/${CERT_MANAGER_GROUP}/v1/${plural}`,
+              kind === 'Certificate' ? certificates(k) : issuerBundles(k, kind),
+              {},
+              false,
+              undefined,
+              k,
+            ),
+      ),
+    );
+    for (const replay of replays) replay();
   }
 }
