@@ -140,18 +140,20 @@ export async function readCluster(kc: LiteKubeConfig, o: ClusterSourceOptions = 
      * once still hand on their values, backends and failures in one fixed order, whichever answer came first.
      */
     interface Sink {
-      take(source: string, data: Uint8Array): void;
+      /** `view`: bytes valid only during the call (a protobuf value): a recorder keeps a copy. */
+      take(source: string, data: Uint8Array, view?: boolean): void;
       fx(effect: () => void): void;
     }
-    const direct: Sink = { take: (source, data) => take(source, data), fx: (effect) => effect() };
+    const direct: Sink = { take, fx: (effect) => effect() };
     const recorder = (): Sink & { replay(): void } => {
       let effects: (() => void)[] = [];
       return {
-        take: (source, data) => {
+        take: (source, data, view = false) => {
+          const kept = view ? Buffer.from(data) : data;
           pending++;
           effects.push(() => {
             pending--;
-            take(source, data);
+            take(source, kept);
           });
         },
         fx: (effect) => {
