@@ -816,6 +816,37 @@ describe('anchorage scan --kubeconfig on a real API server', () => {
     }
   });
 
+  it('an API server that stops taking new connections while the small LISTs go at once: one line, said by the first of them in the read order', async () => {
+    // Three connections: the API server's own handshake and the Secrets' pages (one or two); the small LISTs need
+    // more and those are reset, while the kept-alive ones still answer.
+    const relay = await delayRelay({ host: '127.0.0.1', port: c.apiPort }, [0], { accept: 3 });
+    try {
+      const conf = join(dir, 'refusing.conf');
+      writeFileSync(conf, readFileSync(c.admin, 'utf8').replaceAll(`127.0.0.1:${c.apiPort}`, `127.0.0.1:${relay.port}`));
+      const r = await anchorageAsync(['scan', '--kubeconfig', conf, '-o', 'json']);
+      // Several LISTs failed at once; one line says the cluster read stopped, naming the first of them.
+      expect(relay.refused()).toBeGreaterThanOrEqual(2);
+      // The seeded cluster's broken objects are error findings: 1 wins over 3 (docs/scan-schema.md, exit codes).
+      expect(r.code).toBe(1);
+      expect(r.stderr.trim().split('\n')).toEqual([
+        expect.stringMatching(
+          /^warning: https:\/\/127\.0\.0\.1:\d+: .*; nothing was read from the cluster after (validatingwebhookconfigurations|mutatingwebhookconfigurations|apiservices|customresourcedefinitions|certificatesigningrequests|clustertrustbundles|pods)$/,
+        ),
+      ]);
+      const report = JSON.parse(r.stdout) as ScanReport;
+      // The one gap in the read, beside the seeded corrupt Secret (read, and skipped as it always is).
+      expect(report.skipped).toEqual([
+        { source: `https://127.0.0.1:${relay.port}`, reason: expect.stringContaining('nothing was read from the cluster after') },
+        { source: `${NS}/Secret/corrupt[tls.crt]`, reason: expect.any(String) },
+      ]);
+      // What was read before stays in the report.
+      const web = report.certificates.find((x) => x.sha256 === fingerprint(join(dir, 'web.crt')));
+      expect(web?.locations.map((l) => l.source)).toContain(`${NS}/Secret/good-tls[tls.crt]`);
+    } finally {
+      await relay.close();
+    }
+  });
+
   it('a forbidden or unreachable API is one line per resource; files given beside it are still scanned', () => {
     const forbidden = scanJson(['--kubeconfig', join(dir, 'nobody.conf')]);
     // Nothing found, but nothing could be read either: 3, the scan is incomplete (docs/scan-schema.md).

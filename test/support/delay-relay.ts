@@ -1,20 +1,34 @@
 // A TCP relay on loopback that holds each connection's answers back by a delay of its own (the first connection
 // the first delay of the list, the next the second, cycling): requests sent at once over several connections then
 // finish in another order than they were sent in, as they do against a remote API server. Bytes are relayed as they
-// are (TLS passes through untouched), in order within a connection; nothing else is changed.
+// are (TLS passes through untouched), in order within a connection; nothing else is changed. With `accept`, only
+// that many connections are relayed: any later one is reset as soon as it comes (an API server going away mid-read
+// for new connections while the kept-alive ones still work).
 import { connect, createServer, type Socket } from 'node:net';
 
 export interface DelayRelay {
   port: number;
-  /** Connections accepted so far. */
+  /** Connections relayed so far. */
   connections(): number;
+  /** Connections reset because `accept` were relayed already. */
+  refused(): number;
   close(): Promise<void>;
 }
 
-export async function delayRelay(target: { host: string; port: number }, delaysMs: readonly number[]): Promise<DelayRelay> {
+export async function delayRelay(
+  target: { host: string; port: number },
+  delaysMs: readonly number[],
+  o: { accept?: number } = {},
+): Promise<DelayRelay> {
   const sockets = new Set<Socket>();
   let accepted = 0;
+  let refused = 0;
   const server = createServer((client) => {
+    if (o.accept !== undefined && accepted >= o.accept) {
+      refused++;
+      client.resetAndDestroy();
+      return;
+    }
     const delay = delaysMs[accepted % delaysMs.length] ?? 0;
     accepted++;
     const upstream = connect(target.port, target.host);
@@ -58,6 +72,7 @@ export async function delayRelay(target: { host: string; port: number }, delaysM
   return {
     port: address.port,
     connections: () => accepted,
+    refused: () => refused,
     close: () =>
       new Promise<void>((resolve) => {
         for (const s of sockets) s.destroy();
