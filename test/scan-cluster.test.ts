@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { writeKubeconfig } from '../src/k8s/kubeconfig.ts';
 import type { ScanReport } from '../src/scan/scan.ts';
-import { anchorage, type Cluster, freePort, startCluster, waitFor } from './cluster/harness.ts';
+import { anchorage, anchorageAsync, type Cluster, freePort, startCluster, waitFor } from './cluster/harness.ts';
 import { delayRelay } from './support/delay-relay.ts';
 import { opensslCa, opensslIssue } from './support/openssl.ts';
 
@@ -41,24 +41,6 @@ function scanJson(args: string[]): { code: number; report: ScanReport; stderr: s
   const r = anchorage(['scan', ...args, '-o', 'json']);
   if (r.code !== 0 && r.code !== 1 && r.code !== 3) throw new Error(`scan exited ${r.code}: ${r.stderr}`);
   return { code: r.code, report: JSON.parse(r.stdout) as ScanReport, stderr: r.stderr };
-}
-/** `anchorage` without blocking this process's event loop (the delay relay below runs in it). */
-function anchorageAsync(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(import.meta.dirname, '..', 'src', 'cli', 'main.ts'), ...args], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout.on('data', (d: Buffer) => out.push(d));
-    child.stderr.on('data', (d: Buffer) => err.push(d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 300_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') });
-    });
-  });
 }
 function kubectl(...args: string[]): string {
   const r = c.kubectl(args);
