@@ -62,7 +62,8 @@ export function controlPlaneRelations(
   const bySource = new Map<string, Placed[]>();
   const nodes = new Set<string>();
   for (const e of inv.certificates.values())
-    for (const l of e.locations) {
+    for (let li = 0; li < e.locations.length; li++) {
+      const l = e.locations[li] as Location;
       if (l.at?.startsWith('clusters[') || l.at?.startsWith('users[')) continue;
       if (l.node !== undefined && l.nodePath !== undefined) {
         nodes.add(l.node);
@@ -78,9 +79,11 @@ export function controlPlaneRelations(
   // Kubeconfig client certificates in the node trees (users[...].client-certificate-data), for --client-ca-file.
   const kubeconfigClients: Placed[] = [];
   for (const e of inv.certificates.values())
-    for (const l of e.locations)
+    for (let li = 0; li < e.locations.length; li++) {
+      const l = e.locations[li] as Location;
       if (l.node !== undefined && l.nodePath !== undefined && /^users\[.*\]\.client-certificate-data/.test(l.at ?? ''))
         kubeconfigClients.push({ e, l });
+    }
   kubeconfigClients.sort((a, b) => showLocation(a.l).localeCompare(showLocation(b.l)));
   const certsAt = (node: string, path: string | undefined): Placed[] => (path ? (at.get(`${node}\u0000${path}`) ?? []) : []);
   const cas = [...inv.certificates.values()].filter((e) => safe(() => e.cert.isCA, false)).map((e) => e.cert);
