@@ -170,20 +170,22 @@ export async function readCluster(kc: LiteKubeConfig, o: ClusterSourceOptions = 
     // Unreachable or refused credentials fail every resource alike: one line, and the rest is not tried.
     let down = false;
     let downReported = false;
-    /**
-     * `absent`: a 404 means the API is not served (an optional API): nothing to report. Resolves false when the
-     * resource could not be read (its failure goes to `k` like every other effect).
-     */
+    /** Resolves false when the resource could not be read (its failure goes to `k` like every other effect). */
     async function list<T>(
       resource: string,
       path: string,
       each: (item: T) => void,
-      query: Record<string, string> = {},
-      absent = false,
-      /** Secrets and ConfigMaps: asked for in protobuf (src/kube/protobuf.ts), read here when so answered. */
-      protobuf?: ListEachOptions<T>['protobuf'],
-      k: Sink = direct,
+      lo: {
+        query?: Record<string, string>;
+        /** A 404 means the API is not served (an optional API): nothing to report. */
+        absent?: boolean;
+        /** Secrets and ConfigMaps: asked for in protobuf (src/kube/protobuf.ts), read here when so answered. */
+        protobuf?: ListEachOptions<T>['protobuf'];
+        /** Where the LIST's effects go (default: applied at once). */
+        k?: Sink;
+      } = {},
     ): Promise<boolean> {
+      const { query = {}, absent = false, protobuf, k = direct } = lo;
       if (down) return false;
       try {
         const r = await client.listEach<T>(path, {
@@ -291,10 +293,7 @@ export async function readCluster(kc: LiteKubeConfig, o: ClusterSourceOptions = 
         'services',
         `/api/v1/namespaces/${q(ns)}/services`,
         (x) => services.push(x),
-        { fieldSelector: `metadata.name=${name}` },
-        false,
-        undefined,
-        k,
+        { query: { fieldSelector: `metadata.name=${name}` }, k },
       );
       if (!read) return { unresolved: 'the Service could not be read' };
       const port = services[0]?.spec?.ports?.find((p) => p.port === want);
@@ -304,10 +303,7 @@ export async function readCluster(kc: LiteKubeConfig, o: ClusterSourceOptions = 
         'endpointslices',
         `/apis/discovery.k8s.io/v1/namespaces/${q(ns)}/endpointslices`,
         (x) => slices.push(x),
-        { labelSelector: `kubernetes.io/service-name=${name}` },
-        false,
-        undefined,
-        k,
+        { query: { labelSelector: `kubernetes.io/service-name=${name}` }, k },
       );
       if (!sliced) return { unresolved: "the Service's EndpointSlices could not be read" };
       const endpoints: { host: string; port: number }[] = [];
@@ -338,18 +334,19 @@ export async function readCluster(kc: LiteKubeConfig, o: ClusterSourceOptions = 
           if (keepStored('Secret', 'data', k, bytes)) take(`${base}[${k}]`, bytes);
         }
       },
-      { fieldSelector: SKIPPED_SECRET_TYPES.map((t) => `type!=${t}`).join(',') },
-      false,
       {
-        kind: 'Secret',
-        // The values as bytes: a native search for PEM, no base64 (the same rule as above).
-        onItem: (s) => {
-          let base: string | undefined;
-          for (const [k, v] of s.data) {
-            if (!keepStored('Secret', 'data', k, v)) continue;
-            base ??= `${s.metadata.namespace}/Secret/${s.metadata.name || '?'}`;
-            take(`${base}[${k}]`, v, true);
-          }
+        query: { fieldSelector: SKIPPED_SECRET_TYPES.map((t) => `type!=${t}`).join(',') },
+        protobuf: {
+          kind: 'Secret',
+          // The values as bytes: a native search for PEM, no base64 (the same rule as above).
+          onItem: (s) => {
+            let base: string | undefined;
+            for (const [k, v] of s.data) {
+              if (!keepStored('Secret', 'data', k, v)) continue;
+              base ??= `${s.metadata.namespace}/Secret/${s.metadata.name || '?'}`;
+              take(`${base}[${k}]`, v, true);
+            }
+          },
         },
       },
     );
@@ -367,14 +364,14 @@ export async function readCluster(kc: LiteKubeConfig, o: ClusterSourceOptions = 
           if (keepStored('ConfigMap', 'binaryData', k, bytes)) take(`${base}[${k}]`, bytes);
         }
       },
-      {},
-      false,
       {
-        kind: 'ConfigMap',
-        onItem: (c) => {
-          const base = `${c.metadata.namespace}/ConfigMap/${c.metadata.name || '?'}`;
-          for (const [k, v] of c.data) if (keepStored('ConfigMap', 'data', k, v)) take(`${base}[${k}]`, v, true);
-          for (const [k, v] of c.binaryData) if (keepStored('ConfigMap', 'binaryData', k, v)) take(`${base}[${k}]`, v, true);
+        protobuf: {
+          kind: 'ConfigMap',
+          onItem: (c) => {
+            const base = `${c.metadata.namespace}/ConfigMap/${c.metadata.name || '?'}`;
+            for (const [k, v] of c.data) if (keepStored('ConfigMap', 'data', k, v)) take(`${base}[${k}]`, v, true);
+            for (const [k, v] of c.binaryData) if (keepStored('ConfigMap', 'binaryData', k, v)) take(`${base}[${k}]`, v, true);
+          },
         },
       },
     );
@@ -398,20 +395,14 @@ export async function readCluster(kc: LiteKubeConfig, o: ClusterSourceOptions = 
           'validatingwebhookconfigurations',
           '/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations',
           webhooks(k, 'ValidatingWebhookConfiguration'),
-          {},
-          false,
-          undefined,
-          k,
+          { k },
         ),
       (k) =>
         list(
           'mutatingwebhookconfigurations',
           '/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations',
           webhooks(k, 'MutatingWebhookConfiguration'),
-          {},
-          false,
-          undefined,
-          k,
+          { k },
         ),
       (k) =>
         list<Meta & { spec?: { caBundle?: string; service?: { namespace?: string; name?: string; port?: number } } }>(
@@ -425,10 +416,7 @@ export async function readCluster(kc: LiteKubeConfig, o: ClusterSourceOptions = 
                 svc.name && { service: { namespace: svc.namespace, name: svc.name, ...(svc.port !== undefined && { port: svc.port }) } }),
             });
           },
-          {},
-          false,
-          undefined,
-          k,
+          { k },
         ),
       (k) =>
         list<Meta & { spec?: { conversion?: { webhook?: { clientConfig?: ClientConfig } } } }>(
@@ -442,10 +430,7 @@ export async function readCluster(kc: LiteKubeConfig, o: ClusterSourceOptions = 
               d.spec?.conversion?.webhook?.clientConfig,
             );
           },
-          {},
-          false,
-          undefined,
-          k,
+          { k },
         ),
       (k) =>
         list<Meta & { status?: { certificate?: string } }>(
@@ -455,10 +440,7 @@ export async function readCluster(kc: LiteKubeConfig, o: ClusterSourceOptions = 
             const b = r.status?.certificate;
             if (b) k.take(`CertificateSigningRequest/${r.metadata?.name ?? '?'}[status.certificate]`, Buffer.from(b, 'base64'));
           },
-          {},
-          false,
-          undefined,
-          k,
+          { k },
         ),
       // Beta in Kubernetes 1.33+, off unless the API server enables it: a 404 is "not served", not a failure.
       (k) =>
@@ -468,10 +450,7 @@ export async function readCluster(kc: LiteKubeConfig, o: ClusterSourceOptions = 
           (b) => {
             if (b.spec?.trustBundle) k.take(`ClusterTrustBundle/${b.metadata?.name ?? '?'}[trustBundle]`, Buffer.from(b.spec.trustBundle));
           },
-          {},
-          true,
-          undefined,
-          k,
+          { absent: true, k },
         ),
       // The control plane's static pods, as their kubelets publish them (mirror pods): the flags the running
       // kube-apiserver and etcd were started with, by node.
@@ -487,10 +466,7 @@ export async function readCluster(kc: LiteKubeConfig, o: ClusterSourceOptions = 
               if (f) k.fx(() => out.components.push(f));
             }
           },
-          {},
-          false,
-          undefined,
-          k,
+          { k },
         ),
     ]);
     for (const replay of [webhooksV, webhooksM, apiServices, conversions]) replay?.();
@@ -544,10 +520,7 @@ export async function readCluster(kc: LiteKubeConfig, o: ClusterSourceOptions = 
               `${plural}.${CERT_MANAGER_GROUP}`,
               `/apis/${CERT_MANAGER_GROUP}/v1/${plural}`,
               kind === 'Certificate' ? certificates(k) : issuerBundles(k, kind),
-              {},
-              false,
-              undefined,
-              k,
+              { k },
             ),
       ),
     );
